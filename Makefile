@@ -1,0 +1,61 @@
+# The commands a user types.  Everything real lives in CMake and scripts/.
+#   make run    install what is missing, build, start the all-in-one with an example
+#   make test   install, build (normal + ASan/UBSan), run every test on both builds
+#   make build  build build/cmon
+#   make bench  run bench/ against peer tools and print ratios
+#   make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make clean  remove build directories
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CTEST_ARGS ?=
+
+.PHONY: all build build-asan deps test-deps run test test-unit bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh --build
+
+test-deps:
+	@scripts/install-deps.sh --all
+
+build: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMON_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+run: build
+	./build/cmon run docs/examples/local.json
+
+test: test-deps build build-asan
+	@echo "== ctest: normal build (-O2 -Wall -Wextra -Werror)"
+	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc1=$$?; \
+	 echo "== ctest: ASan+UBSan build"; \
+	 cd ../build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	   ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc2=$$?; \
+	 echo "== normal build exit $$rc1, sanitizer build exit $$rc2"; \
+	 test $$rc1 -eq 0 -a $$rc2 -eq 0
+
+test-unit: build
+	@cd build && ctest --output-on-failure -L unit
+
+bench: test-deps build
+	@bench/run-all.sh build/cmon
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMON_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@for t in build-fuzz/fuzz_*; do \
+	   name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $$corpus; \
+	   echo "== $$name ($(FUZZ_SECONDS)s, corpus $$corpus)"; \
+	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus >build-fuzz/$$name.log 2>&1 \
+	     || { tail -40 build-fuzz/$$name.log; exit 1; }; \
+	   grep -E 'stat::number_of_executed_units|Done' build-fuzz/$$name.log | tail -2; \
+	 done
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,81 @@
+/* probe.h: the probe engine -- one libuv loop runs every check (ICMP, TCP,
+ * HTTP), DNS through c-ares, and libcurl through multi_socket on that loop.
+ * Thread/loop affinity: every function here must be called on the loop's
+ * thread, and every callback runs there.  No check blocks the loop.
+ * Ownership: the engine owns its sockets, timers and DNS cache; a caller owns
+ * the probe_target it passes (copied by probe_check_start before it returns). */
+#ifndef CMON_PROBE_PROBE_H
+#define CMON_PROBE_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "model/diag.h"
+#include "model/monitor.h"
+
+struct probe_engine;
+
+struct probe_engine_opts {
+    const char *ca_file;       /* HTTPS trust anchors; NULL: system store */
+    const char *resolv_conf;   /* NULL: /etc/resolv.conf (c-ares default) */
+    int dns_timeout_ms;        /* per DNS try; 0: 2000 */
+    const struct cmon_log *log; /* may be NULL */
+};
+
+struct probe_http_spec {
+    const char *method;                 /* "GET", "HEAD", "POST", ...; NULL: GET */
+    const char *const *headers;         /* "Name: value" lines */
+    size_t n_headers;
+    const struct cmon_status_range *valid; /* n_valid == 0: 200-399 */
+    size_t n_valid;
+};
+
+struct probe_target {
+    enum cmon_protocol proto;
+    const char *host;        /* DNS name or IP literal (for HTTP: the URL's host) */
+    const char *url;         /* HTTP only: the full URL */
+    uint16_t port;           /* TCP/HTTP port; 0 for ICMP */
+    enum cmon_ip_pref ip_pref; /* preferred family; falls back to the other */
+    uint32_t timeout_ms;     /* whole check, DNS included */
+    const struct probe_http_spec *http; /* HTTP only */
+};
+
+struct probe_check_result {
+    bool ok;
+    double rtt_ms;           /* valid when ok */
+    enum cmon_diag diag;     /* CMON_DIAG_NONE when ok */
+    char detail[160];        /* e.g. "errno 111", "notAfter 2026-01-02T00:00:00Z" */
+    char address[64];        /* the address checked, "" when DNS failed */
+    int http_status;         /* 0 when none */
+    double dns_ms, connect_ms, tls_ms, first_byte_ms; /* < 0: not measured */
+};
+
+typedef void (*probe_check_cb)(void *arg, const struct probe_check_result *res);
+
+/* One protocol's implementation; the engine keeps a const table of these. */
+struct probe_ops {
+    enum cmon_protocol proto;
+    const char *name;
+    /* Start one check against an address the engine has already resolved.
+     * Must call cb exactly once, later (never from inside start). */
+    enum cmon_err (*start)(struct probe_engine *eng, const struct probe_target *t,
+                           const struct sockaddr *sa, socklen_t salen, probe_check_cb cb,
+                           void *arg);
+};
+
+enum cmon_err probe_engine_new(uv_loop_t *loop, const struct probe_engine_opts *opts,
+                               struct probe_engine **out, struct cmon_errbuf *eb);
+/* Cancels checks in flight (their callbacks run with diag timeout and detail
+ * "cancelled"), closes every handle; the loop must run until done() is called. */
+void probe_engine_close(struct probe_engine *eng, void (*done)(void *arg), void *arg);
+
+/* Resolve t->host (cached per TTL), then run one check of t->proto. */
+enum cmon_err probe_check_start(struct probe_engine *eng, const struct probe_target *t,
+                                probe_check_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,76 @@
+/* test_core.c: error text, RFC 3339 round trips, log formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_string_equal(cmon_strerror(CMON_OK), "success");
+    assert_string_equal(cmon_strerror(CMON_ERR_NOMEM), "out of memory");
+    assert_string_equal(cmon_strerror((enum cmon_err)999), "unknown error");
+    struct cmon_errbuf eb;
+    assert_int_equal(cmon_fail(&eb, CMON_ERR_IO, "open %s", "x"), CMON_ERR_IO);
+    assert_string_equal(eb.msg, "open x");
+    assert_int_equal(cmon_fail(NULL, CMON_ERR_IO, "ignored"), CMON_ERR_IO);
+}
+
+static void test_rfc3339(void **state)
+{
+    (void)state;
+    char buf[40];
+    assert_string_equal(cmon_rfc3339(0, buf, sizeof buf), "1970-01-01T00:00:00.000Z");
+    assert_string_equal(cmon_rfc3339(1767323045678000000LL, buf, sizeof buf),
+                        "2026-01-02T03:04:05.678Z");
+    int64_t ns;
+    assert_int_equal(cmon_parse_rfc3339("2026-01-02T03:04:05.678Z", &ns), 0);
+    assert_int_equal(ns, 1767323045678000000LL);
+    assert_int_equal(cmon_parse_rfc3339("2026-01-02T04:04:05.678+01:00", &ns), 0);
+    assert_int_equal(ns, 1767323045678000000LL);
+    assert_int_equal(cmon_parse_rfc3339("2026-01-02T03:04:05Z", &ns), 0);
+    assert_int_equal(ns, 1767323045000000000LL);
+    assert_int_equal(cmon_parse_rfc3339("2026-13-02T03:04:05Z", &ns), -1);
+    assert_int_equal(cmon_parse_rfc3339("2026-01-02T03:04:05", &ns), -1);
+    assert_int_equal(cmon_parse_rfc3339("2026-01-02T03:04:05Zjunk", &ns), -1);
+    assert_int_equal(cmon_parse_rfc3339("", &ns), -1);
+}
+
+static void test_log_logfmt(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_INFO, fds[1], "server");
+    cmon_debug(&log, "hidden", "%s", "");
+    cmon_info(&log, "say \"hi\"", "port=%d", 8080);
+    char buf[512] = {0};
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, " level=info component=server msg=\"say \\\"hi\\\"\" port=8080\n"));
+    assert_null(strstr(buf, "hidden"));
+    enum cmon_log_level lvl;
+    assert_int_equal(cmon_log_level_parse("WARN", &lvl), 0);
+    assert_int_equal(lvl, CMON_LOG_WARN);
+    assert_int_equal(cmon_log_level_parse("loud", &lvl), -1);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_log_logfmt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
