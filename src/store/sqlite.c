@@ -137,7 +137,7 @@ static const char *const stmt_sql[SQ__COUNT] = {
     [SQ_EVENT_LIST] = "SELECT rule, test_id, at_ns, message FROM alert_events"
                       " WHERE at_ns >= ?1 ORDER BY at_ns, id LIMIT ?2",
     [SQ_TOKEN_ADD] = "INSERT INTO tokens (hash, role, name, created_ns) VALUES (?1, ?2, ?3, ?4)",
-    [SQ_TOKEN_GET] = "SELECT role FROM tokens WHERE hash = ?1",
+    [SQ_TOKEN_GET] = "SELECT role, name FROM tokens WHERE hash = ?1",
     [SQ_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
 };
 

@@ -103,7 +103,7 @@ enum cmon_err sq_alert_event_list(struct store *s, int64_t from_ns, size_t limit
 enum cmon_err sq_token_add(struct store *s, const char *hash_hex, enum store_role role,
                            const char *name, int64_t now_ns, struct cmon_errbuf *eb);
 enum cmon_err sq_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
-                              struct cmon_errbuf *eb);
+                              char *name, size_t name_cap, struct cmon_errbuf *eb);
 enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
 enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
                            json_t **out, struct cmon_errbuf *eb);

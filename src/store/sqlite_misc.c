@@ -2,6 +2,7 @@
  * and the read-only SQL endpoint for the SQLite backend.  The SQL endpoint
  * runs only on a read-only connection, behind an authorizer that allows
  * plain reads of the result tables only, with a row and a time limit. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,7 +159,7 @@ enum cmon_err sq_token_add(struct store *s, const char *hash_hex, enum store_rol
 }
 
 enum cmon_err sq_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
-                              struct cmon_errbuf *eb)
+                              char *name, size_t name_cap, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     sqlite3_stmt *st = sq_stmt(ss, SQ_TOKEN_GET, eb);
@@ -169,6 +170,8 @@ enum cmon_err sq_token_lookup(struct store *s, const char *hash_hex, enum store_
     if (err)
         return err;
     bool ok = store_role_parse(sq_col_text(st, 0), role);
+    if (name && name_cap)
+        snprintf(name, name_cap, "%s", sq_col_text(st, 1));
     sqlite3_reset(st);
     return ok ? CMON_OK : cmon_fail(eb, CMON_ERR_STORE, "token has an unknown role");
 }

@@ -205,8 +205,10 @@ struct store_ops {
     /* Tokens: only the SHA-256 (hex) of a token is stored. */
     enum cmon_err (*token_add)(struct store *s, const char *hash_hex, enum store_role role,
                                const char *name, int64_t now_ns, struct cmon_errbuf *eb);
+    /* CMON_ERR_NOTFOUND if unknown; name (may be NULL) gets the token's name,
+     * which for agent tokens is the agent's name. */
     enum cmon_err (*token_lookup)(struct store *s, const char *hash_hex, enum store_role *role,
-                                  struct cmon_errbuf *eb); /* CMON_ERR_NOTFOUND if unknown */
+                                  char *name, size_t name_cap, struct cmon_errbuf *eb);
     enum cmon_err (*token_count)(struct store *s, size_t *n, struct cmon_errbuf *eb);
 
     /* Read-only SQL over the result tables: at most max_rows rows, aborted

@@ -442,10 +442,12 @@ static void test_tokens(void **state)
     store_token_hash(tok, hash);
     assert_int_equal(s->ops->token_add(s, hash, STORE_ROLE_READER, "ci", T0, &eb), CMON_OK);
     enum store_role role = STORE_ROLE_ADMIN;
-    assert_int_equal(s->ops->token_lookup(s, hash, &role, &eb), CMON_OK);
+    char name[16];
+    assert_int_equal(s->ops->token_lookup(s, hash, &role, name, sizeof name, &eb), CMON_OK);
     assert_int_equal(role, STORE_ROLE_READER);
+    assert_string_equal(name, "ci");
     store_token_hash("cmon_wrong", hash);
-    assert_int_equal(s->ops->token_lookup(s, hash, &role, &eb), CMON_ERR_NOTFOUND);
+    assert_int_equal(s->ops->token_lookup(s, hash, &role, NULL, 0, &eb), CMON_ERR_NOTFOUND);
     assert_int_equal(s->ops->token_count(s, &n, &eb), CMON_OK);
     assert_int_equal(n, 1);
     assert_true(store_role_parse("agent", &role));
@@ -532,7 +534,7 @@ static void test_read_only_and_sql(void **state)
     json_decref(out);
     /* token lookups still work on the same connection after the authorizer */
     enum store_role role;
-    assert_int_equal(ro->ops->token_lookup(ro, "h", &role, &eb), CMON_OK);
+    assert_int_equal(ro->ops->token_lookup(ro, "h", &role, NULL, 0, &eb), CMON_OK);
     store_close(ro);
 }
 
