@@ -1,0 +1,118 @@
+# netns.sh: test hosts in network namespaces, sourced by tests/integration/*.sh.
+# Every namespace is named "$NS_PREFIX<pid>-<name>" so parallel runs never
+# collide, and all of them are removed on exit (also when a test fails), with the
+# processes started inside.  Addresses: 198.18.0.0/15 (RFC 2544, reserved for
+# benchmarking) and fd00:c30::/32 (unique local), only ever inside these
+# namespaces; probing namespaces get no default route, so a wrong address
+# cannot leave the machine.
+#
+#   NS_PREFIX=cmt; . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
+#   ns_require                      # skip (exit 77) when netns/veth are missing
+#   ns_add client; ns_add server    # -> $(ns client) is the real name
+#   ns_link client server 1         # veth pair, subnet index 1:
+#                                   # client 198.18.1.1/24 fd00:c30:1::1/64
+#                                   # server 198.18.1.2/24 fd00:c30:1::2/64
+#   ns_in client cmd ...            # run inside a namespace
+#   ns_bg server cmd ...            # start in background, killed at cleanup
+set -u
+: "${NS_PREFIX:=cmt}"
+NS_TAG="${NS_PREFIX}$$"
+NS_LIST=()
+NS_PIDS=()
+NS_TMP=$(mktemp -d "/tmp/${NS_TAG}.XXXXXX")
+
+skip() { echo "SKIPPED: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+ns() { echo "${NS_TAG}-$1"; }
+
+ns_cleanup() {
+    local p n
+    for p in "${NS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${NS_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for n in "${NS_LIST[@]}"; do
+        # kill anything still running inside, then drop the namespace
+        ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$n" 2>/dev/null
+        rm -rf "/etc/netns/$n"
+    done
+    rm -rf "$NS_TMP"
+}
+trap ns_cleanup EXIT
+trap 'exit 130' INT TERM
+
+ns_require() {
+    [ "$(id -u)" -eq 0 ] || skip "network namespaces need root (run make test as root)"
+    command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
+    local probe="${NS_TAG}-probe"
+    ip netns add "$probe" 2>/dev/null || skip "cannot create a network namespace (no CONFIG_NET_NS?)"
+    if ! ip -n "$probe" link add vp0 type veth peer name vp1 2>/dev/null; then
+        ip netns del "$probe"; skip "veth interfaces are not available"
+    fi
+    ip netns del "$probe"
+}
+
+ns_add() {
+    local n; n=$(ns "$1")
+    ip netns add "$n" || fail "ip netns add $n"
+    NS_LIST+=("$n")
+    ip -n "$n" link set lo up
+    # ICMP datagram sockets for every group, as on a normal agent host
+    ip netns exec "$n" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+}
+
+# ns_link A B IDX: veth between A and B on subnet IDX (1..254).
+ns_link() {
+    local a b i; a=$(ns "$1"); b=$(ns "$2"); i=$3
+    local ia="v${i}a" ib="v${i}b"
+    ip link add "${NS_TAG}x$i" type veth peer name "${NS_TAG}y$i" || fail "veth"
+    ip link set "${NS_TAG}x$i" netns "$a" name "$ia"
+    ip link set "${NS_TAG}y$i" netns "$b" name "$ib"
+    ip -n "$a" addr add "198.18.$i.1/24" dev "$ia"
+    ip -n "$b" addr add "198.18.$i.2/24" dev "$ib"
+    ip -n "$a" addr add "fd00:c30:$i::1/64" dev "$ia" nodad
+    ip -n "$b" addr add "fd00:c30:$i::2/64" dev "$ib" nodad
+    ip -n "$a" link set "$ia" up
+    ip -n "$b" link set "$ib" up
+}
+
+# ns_route NAME DEST VIA: a static route (v4 or v6 by the address form).
+ns_route() {
+    ip -n "$(ns "$1")" route add "$2" via "$3" || fail "route $2 via $3 in $1"
+}
+
+# ns_forward NAME: make a namespace a router.
+ns_forward() {
+    local n; n=$(ns "$1")
+    ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# ns_resolv NAME SERVER: /etc/resolv.conf as seen by `ns_in NAME`.
+ns_resolv() {
+    local n; n=$(ns "$1")
+    mkdir -p "/etc/netns/$n"
+    printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$2" >"/etc/netns/$n/resolv.conf"
+}
+
+ns_in() { local n; n=$(ns "$1"); shift; ip netns exec "$n" "$@"; }
+
+ns_bg() {
+    local n; n=$(ns "$1"); shift
+    ip netns exec "$n" "$@" &
+    NS_PIDS+=($!)
+}
+
+# wait_port NS ADDR PORT: wait up to 5 s until a TCP listener answers.
+wait_port() {
+    local i
+    for i in $(seq 1 50); do
+        ns_in "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "nothing listens on $2:$3 in $1"
+}
+
+# Assertions that say what they expected.
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+assert_match() { [[ "$1" =~ $2 ]] || fail "${3:-value}: '$1' does not match /$2/"; }
