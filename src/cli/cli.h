@@ -34,6 +34,11 @@ struct option;
 int cli_getopt(const struct cli_command *self, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int *exit_code);
 
+extern const struct cli_command cmd_monitor;
+extern const struct cli_command cmd_run;
+extern const struct cli_command cmd_server;
+extern const struct cli_command cmd_tests;
+extern const struct cli_command cmd_token;
 extern const struct cli_command cmd_validate;
 extern const struct cli_command cmd_version;
 

@@ -25,7 +25,6 @@ struct cmon_server_opts {
     size_t max_monitors;       /* 0: 100 */
     size_t queue_results;      /* ingest queue bound in results; 0: 100000 */
     int eval_interval_ms;      /* background evaluation period; 0: 5000 */
-    bool allow_open;           /* loopback without tokens may run open */
     const struct cmon_log *log;
 };
 
