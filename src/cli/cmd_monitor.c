@@ -140,7 +140,8 @@ static int monitor_run(const struct cli_command *self, int argc, char **argv)
     const char *server = NULL, *token = NULL;
     bool json = false;
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "+hS:t:j", longopts, &rc)) != -1) {
+    /* GNU getopt permutes: options may come before or after the action. */
+    while ((c = cli_getopt(self, argc, argv, "hS:t:j", longopts, &rc)) != -1) {
         if (c == -2)
             return rc;
         if (c == 'S')
@@ -153,17 +154,6 @@ static int monitor_run(const struct cli_command *self, int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error(self, "missing action (apply, list, get, delete, start, stop)");
     const char *action = argv[optind++];
-    /* options may also follow the action */
-    while ((c = cli_getopt(self, argc, argv, "hS:t:j", longopts, &rc)) != -1) {
-        if (c == -2)
-            return rc;
-        if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'j')
-            json = true;
-    }
     struct cli_client cl;
     cli_client_init(&cl, "monitor", server, token);
     cl.json = json;

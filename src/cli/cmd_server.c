@@ -78,7 +78,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     sigwait(&stop, &sig);
     cmon_info(opts->log, "stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     cmon_server_stop(srv);
-    cmon_info(opts->log, "stopped", "%s", "");
+    cmon_info(opts->log, "stopped", "clean=%s", "true");
     return CLI_EXIT_OK;
 }
 

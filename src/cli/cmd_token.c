@@ -25,7 +25,7 @@ static int print_token(const struct token_args *a, const char *token)
         json_decref(j);
     } else {
         printf("%s\n", token);
-        fprintf(stderr, "cmon token: created a %s token; it is shown only now, keep it safe\n",
+        fprintf(stderr, "cmon token: created a token with the %s role; it is shown only now, keep it safe\n",
                 a->role);
     }
     return CLI_EXIT_OK;

@@ -221,6 +221,7 @@ static bool decode_results(struct req *r, json_t *arr, struct cmon_round_result 
             snprintf(field, sizeof field, "results[%zu]", i);
             reply_error(r, 400, "validation_failed", field, "%s: %s", field, eb.msg);
             free(*out);
+            *out = NULL;
             return false;
         }
     }

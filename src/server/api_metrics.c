@@ -222,7 +222,7 @@ static int prom_test(void *arg, const struct store_test *t)
                                 : (double)t->state;
     cmon_buf_puts(p->b, names[p->family]);
     put_labels(p->b, t);
-    cmon_buf_printf(p->b, " %.17g\n", v);
+    cmon_buf_printf(p->b, " %.15g\n", v);
     return 0;
 }
 
