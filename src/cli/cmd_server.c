@@ -49,6 +49,10 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
 {
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and only sigwait() below sees them. */
+    /* A shell starts background jobs with SIGINT ignored; a server must
+     * still stop on it, so take the default disposition back first. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

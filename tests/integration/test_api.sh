@@ -17,6 +17,7 @@ B=http://127.0.0.1:$PORT
 TMP=$(mktemp -d /tmp/cmon-api-XXXXXX)
 SERVER_PID=
 cleanup() {
+    set +e
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     rm -rf "$TMP"
 }
