@@ -261,6 +261,7 @@ static void sq_close(struct store *s)
     struct sqlite_store *ss = sq_of(s);
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(ss->stmts[i]);
+    sqlite3_finalize(ss->test_by_id);
     sqlite3_close(ss->db);
     free(ss);
 }
@@ -328,6 +329,8 @@ static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path,
          * process crashes (the agent spool covers power loss). */
         enum cmon_err err = sq_exec(ss, "PRAGMA journal_mode = WAL;"
                                         "PRAGMA synchronous = NORMAL;"
+                                        "PRAGMA cache_size = -65536;"
+                                        "PRAGMA temp_store = MEMORY;"
                                         "PRAGMA foreign_keys = OFF;", eb);
         if (err)
             return err;

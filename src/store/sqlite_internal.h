@@ -26,6 +26,7 @@ struct sqlite_store {
     sqlite3 *db;
     enum store_mode mode;
     sqlite3_stmt *stmts[SQ__COUNT];
+    sqlite3_stmt *test_by_id; /* the tests query by id alone: the ingest path's */
     int64_t deadline_ns; /* sql_query's time limit, read by the progress handler */
 };
 

@@ -289,9 +289,18 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
     struct sqlite_store *ss = sq_of(s);
     char sql[2048];
     build_test_sql(f, sql, sizeof sql);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
+    bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
+                 !(f->search && *f->search);
+    sqlite3_stmt *st = by_id ? ss->test_by_id : NULL;
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else if (sqlite3_prepare_v3(ss->db, sql, -1, by_id ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                  NULL) != SQLITE_OK) {
         return sq_fail(ss, eb, "prepare tests query");
+    }
+    if (by_id)
+        ss->test_by_id = st;
     if (f) {
         sq_bind_text(st, 1, f->monitor);
         sq_bind_text(st, 2, f->test_id);
@@ -309,7 +318,10 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
     enum cmon_err err = CMON_OK;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = sq_fail(ss, eb, "read tests");
-    sqlite3_finalize(st);
+    if (by_id)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
     return err;
 }
 
