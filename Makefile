@@ -50,11 +50,12 @@ fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMON_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@for t in build-fuzz/fuzz_*; do \
-	   name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $$corpus; \
-	   echo "== $$name ($(FUZZ_SECONDS)s, corpus $$corpus)"; \
-	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus >build-fuzz/$$name.log 2>&1 \
+	   name=$$(basename $$t); seeds=tests/fuzz/corpus/$${name#fuzz_}; work=build-fuzz/corpus-$${name#fuzz_}; \
+	   mkdir -p $$work; \
+	   echo "== $$name: $(FUZZ_SECONDS)s, seeds $$seeds, new inputs in $$work"; \
+	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work $$seeds >build-fuzz/$$name.log 2>&1 \
 	     || { tail -40 build-fuzz/$$name.log; exit 1; }; \
-	   grep -E 'stat::number_of_executed_units|Done' build-fuzz/$$name.log | tail -2; \
+	   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/$$name.log; \
 	 done
 
 clean:
