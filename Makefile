@@ -30,14 +30,16 @@ build-asan: deps
 run: build
 	./build/cmon run docs/examples/local.json
 
+# Both builds always run; the exit status is non-zero if either failed, and the
+# last lines are ctest's own summary of the sanitizer build.
 test: test-deps build build-asan
 	@echo "== ctest: normal build (-O2 -Wall -Wextra -Werror)"
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc1=$$?; \
+	 echo "== normal build: ctest exit $$rc1"; \
 	 echo "== ctest: ASan+UBSan build"; \
 	 cd ../build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	   ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc2=$$?; \
-	 echo "== normal build exit $$rc1, sanitizer build exit $$rc2"; \
 	 test $$rc1 -eq 0 -a $$rc2 -eq 0
 
 test-unit: build
