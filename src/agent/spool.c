@@ -239,7 +239,8 @@ static enum cmon_err load_segments(struct agent_spool *sp, struct cmon_errbuf *e
         }
     }
     closedir(d);
-    qsort(firsts, n, sizeof *firsts, cmp_u64);
+    if (n)
+        qsort(firsts, n, sizeof *firsts, cmp_u64);
     enum cmon_err err = CMON_OK;
     for (size_t i = 0; i < n && !err; i++) {
         char path[4096];
@@ -257,7 +258,8 @@ static enum cmon_err load_segments(struct agent_spool *sp, struct cmon_errbuf *e
             cmon_fail(eb, err, "%s: cannot recover: %s", path, strerror(errno));
     }
     free(firsts);
-    qsort(sp->recs, sp->n_recs, sizeof *sp->recs, cmp_rec);
+    if (sp->n_recs)
+        qsort(sp->recs, sp->n_recs, sizeof *sp->recs, cmp_rec);
     return err;
 }
 
