@@ -116,12 +116,14 @@ size_t cmon_edit_distance(const char *a, const char *b)
 
 const char *cmon_suggest(const char *word, const char *const *candidates, size_t n)
 {
-    size_t limit = strlen(word) / 3;
-    if (limit < 1)
-        limit = 1;
+    /* one edit per three characters; words under three get none (a one-letter
+     * name is one edit from every other one-letter name) */
+    size_t len = strlen(word), limit = len < 3 ? 0 : len / 3 < 1 ? 1 : len / 3;
     const char *best = NULL;
     size_t best_d = limit + 1;
     for (size_t i = 0; i < n; i++) {
+        if (!candidates[i])
+            continue;
         size_t d = cmon_edit_distance(word, candidates[i]);
         if (d < best_d) {
             best_d = d;

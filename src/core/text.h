@@ -25,7 +25,7 @@ char *cmon_buf_take(struct cmon_buf *b);
 /* Levenshtein distance, case-insensitive; large strings count as far apart. */
 size_t cmon_edit_distance(const char *a, const char *b);
 /* The candidate closest to word if it is close enough to be a likely typo
- * (distance <= max(1, len/3)), else NULL. */
+ * (distance <= len/3; words under 3 characters only match case-insensitively), else NULL.  NULL candidates are skipped. */
 const char *cmon_suggest(const char *word, const char *const *candidates, size_t n);
 
 /* strdup that returns NULL for NULL. */

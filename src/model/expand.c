@@ -47,15 +47,23 @@ bool cmon_status_valid(const struct cmon_test_config *c, int status)
 /* HTTP: the URL's scheme wins; without one, https when preferHTTPS or port 443.
  * Port: configuration, else the URL's, else the scheme's.  Path: configuration,
  * else the URL's, else "/". */
+/* An agent destination is named by its agent; the server puts in the address
+ * the agent registered with. */
+static const char *dest_address(const struct cmon_endpoint *dst)
+{
+    return dst->type == CMON_EP_AGENT && dst->n_agents ? dst->agents[0] : dst->address;
+}
+
 static char *http_target(const struct cmon_endpoint *dst, const struct cmon_test_config *c,
                          int *port)
 {
+    const char *addr = dest_address(dst);
     struct cmon_url u = {0};
-    bool is_url = cmon_addr_classify(dst->address) == CMON_ADDR_URL;
+    bool is_url = cmon_addr_classify(addr) == CMON_ADDR_URL;
     if (is_url) {
-        cmon_url_parse(dst->address, &u, NULL);
-    } else if (!cmon_addr_host(dst->address, u.host, sizeof u.host)) {
-        snprintf(u.host, sizeof u.host, "%s", dst->address); /* an agent's name */
+        cmon_url_parse(addr, &u, NULL);
+    } else if (!cmon_addr_host(addr, u.host, sizeof u.host)) {
+        snprintf(u.host, sizeof u.host, "%s", addr); /* an agent's name */
     }
     const char *scheme = is_url ? u.scheme
                                 : (c->prefer_https || c->port == 443) ? "https" : "http";
@@ -77,8 +85,9 @@ static char *http_target(const struct cmon_endpoint *dst, const struct cmon_test
 static char *plain_target(const struct cmon_endpoint *dst)
 {
     char host[256];
-    if (!cmon_addr_host(dst->address, host, sizeof host))
-        return strdup(dst->address); /* an agent's name: the server knows its address */
+    const char *addr = dest_address(dst);
+    if (!cmon_addr_host(addr, host, sizeof host))
+        return strdup(addr); /* an agent's name */
     return strdup(host);
 }
 

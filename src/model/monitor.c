@@ -19,7 +19,10 @@ static const char *const bare_fields[] = {"name", "endpoints", "testConfiguratio
                                           "notes", NULL};
 /* Read-only or cloud-only fields of the service's responses. */
 static const char *const properties_ignored[] = {"provisioningState", "startTime",
-    "monitoringStatus", "connectionMonitorType", "outputs", "autoStart", "location", NULL};
+    "monitoringStatus", "connectionMonitorType", "outputs", "autoStart", "location",
+    "source", "destination", "monitoringIntervalInSeconds", NULL};
+/* Classic (v1) monitor fields: reported with their own message, so they are
+ * also in the ignored list of the unknown-field check. */
 static const char *const classic_fields[] = {"source", "destination",
                                              "monitoringIntervalInSeconds", NULL};
 static const char *const group_fields[] = {"name", "disable", "sources", "destinations",
@@ -155,19 +158,35 @@ static size_t *resolve_refs(struct vctx *v, const json_t *g, const char *gpath, 
     return idx;
 }
 
+/* ep_names / cfg_names are NULL when their list itself is missing or empty:
+ * references to them are then not checked (the list's problem says it all). */
 static void parse_group(struct vctx *v, const json_t *g, const char *gp, struct cmon_monitor *m,
                         char *const *ep_names, char *const *cfg_names, struct cmon_test_group *tg)
 {
     vcheck_fields(v, g, gp, group_fields, NULL);
     tg->name = vstrdup(v, vget_name(v, g, gp, "test group"));
     vget_bool(v, g, gp, "disable", &tg->disabled);
-    tg->sources = resolve_refs(v, g, gp, "sources", "endpoint", ep_names, m->n_endpoints,
-                               &tg->n_sources);
-    tg->destinations = resolve_refs(v, g, gp, "destinations", "endpoint", ep_names,
-                                    m->n_endpoints, &tg->n_destinations);
-    tg->configs = resolve_refs(v, g, gp, "testConfigurations", "test configuration", cfg_names,
-                               m->n_configs, &tg->n_configs);
+    if (ep_names) {
+        tg->sources = resolve_refs(v, g, gp, "sources", "endpoint", ep_names, m->n_endpoints,
+                                   &tg->n_sources);
+        tg->destinations = resolve_refs(v, g, gp, "destinations", "endpoint", ep_names,
+                                        m->n_endpoints, &tg->n_destinations);
+    }
+    if (cfg_names)
+        tg->configs = resolve_refs(v, g, gp, "testConfigurations", "test configuration",
+                                   cfg_names, m->n_configs, &tg->n_configs);
     char p[512], sp[512];
+    vpath_key(p, sizeof p, gp, "destinations");
+    for (size_t i = 0; i < tg->n_destinations; i++) {
+        const struct cmon_endpoint *ep = &m->endpoints[tg->destinations[i]];
+        if (ep->type == CMON_EP_AGENT && (ep->all_agents || ep->n_agents > 1)) {
+            vpath_idx(sp, sizeof sp, p, i);
+            vproblem(v, sp, false,
+                     "endpoint \"%s\" stands for several agents; a destination must be one "
+                     "address or one agent",
+                     ep->name);
+        }
+    }
     vpath_key(p, sizeof p, gp, "sources");
     for (size_t i = 0; i < tg->n_sources; i++) {
         const struct cmon_endpoint *ep = &m->endpoints[tg->sources[i]];
@@ -271,7 +290,8 @@ static void parse_properties(struct vctx *v, const json_t *props, const char *ba
         const json_t *g = json_array_get(grps, i);
         vpath_idx(ip, sizeof ip, lp, i);
         if (json_is_object(g))
-            parse_group(v, g, ip, m, ep_names, cfg_names, &m->groups[i]);
+            parse_group(v, g, ip, m, n_eps ? ep_names : NULL, n_cfgs ? cfg_names : NULL,
+                        &m->groups[i]);
         m->n_groups++;
         grp_names[i] = m->groups[i].name;
     }
