@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 static const struct cli_command *const commands[] = {
+    &cmd_check,
 
     &cmd_version,
 };
