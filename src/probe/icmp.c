@@ -73,9 +73,13 @@ static const char icmp_perm_help[] =
 
 static void sock_setup(struct icmp_sock *s)
 {
+    /* Datagram sockets learn about ICMP errors through the error queue; raw
+     * sockets receive the error packets themselves and parse the quote. */
     int one = 1;
+    if (!s->raw)
+        setsockopt(s->fd, s->family == AF_INET6 ? SOL_IPV6 : SOL_IP,
+                   s->family == AF_INET6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof one);
     if (s->family == AF_INET6) {
-        setsockopt(s->fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
         if (s->raw) {
             struct icmp6_filter f;
             ICMP6_FILTER_SETBLOCKALL(&f);
@@ -84,8 +88,6 @@ static void sock_setup(struct icmp_sock *s)
             ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
             setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
         }
-    } else {
-        setsockopt(s->fd, SOL_IP, IP_RECVERR, &one, sizeof one);
     }
     int buf = 1 << 20; /* bursts of replies from many checks */
     setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
@@ -202,7 +204,7 @@ static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
         probe_addr_format((const struct sockaddr *)from, who, sizeof who);
         enum probe_diag_source src = s->family == AF_INET6 ? PROBE_DIAG_ICMP6 : PROBE_DIAG_ICMP4;
         probe_result_fail(&c->res, probe_diag_map(src, m.type << 8 | m.code),
-                          "ICMP%s type %d code %d from %s", s->family == AF_INET6 ? "v6" : "",
+                          "echo: ICMP%s type %d code %d from %s", s->family == AF_INET6 ? "v6" : "",
                           m.type, m.code, who);
     }
     check_finish(c);
