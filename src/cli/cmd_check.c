@@ -32,6 +32,7 @@ struct check_opts {
     uint32_t timeout_ms;     /* 0: protocol default */
     uint32_t concurrency;    /* 0: default */
     enum cmon_ip_pref ip;
+    bool ip_strict;          /* -4/-6; --prefer falls back to the other family */
     const char *method;
     const char *headers[CHECK_MAX_HEADERS];
     size_t n_headers;
@@ -339,8 +340,17 @@ static const char *check_opts_set(struct check_opts *o, int c, const char *arg)
 {
     uint32_t v;
     switch (c) {
-    case '4': o->ip = CMON_IP_V4; return NULL;
-    case '6': o->ip = CMON_IP_V6; return NULL;
+    case '4': o->ip = CMON_IP_V4; o->ip_strict = true; return NULL;
+    case '6': o->ip = CMON_IP_V6; o->ip_strict = true; return NULL;
+    case 'R':
+        if (strcasecmp(arg, "IPv4") == 0 || strcmp(arg, "4") == 0)
+            o->ip = CMON_IP_V4;
+        else if (strcasecmp(arg, "IPv6") == 0 || strcmp(arg, "6") == 0)
+            o->ip = CMON_IP_V6;
+        else
+            return "--prefer must be IPv4 or IPv6";
+        o->ip_strict = false;
+        return NULL;
     case 'j': o->json = true; return NULL;
     case 'q': o->quiet = true; return NULL;
     case 'C': o->ca_file = arg; return NULL;
@@ -416,7 +426,7 @@ static void check_opts_target(struct check_opts *o, struct probe_target *t)
     t->host = o->tb.host;
     t->port = o->tb.port;
     t->ip_pref = o->ip;
-    t->ip_strict = o->ip != CMON_IP_ANY;
+    t->ip_strict = o->ip_strict;
     t->timeout_ms = o->timeout_ms;
     if (t->proto == CMON_PROTO_HTTP) {
         t->url = o->tb.url;
@@ -434,7 +444,8 @@ static const struct option check_longopts[] = {
     {"header", required_argument, NULL, 'H'},   {"status", required_argument, NULL, 'S'},
     {"ca", required_argument, NULL, 'C'},       {"json", no_argument, NULL, 'j'},
     {"concurrency", required_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},           {0},
+    {"prefer", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 static int check_run_cmd(const struct cli_command *self, int argc, char **argv)
@@ -496,6 +507,8 @@ const struct cli_command cmd_check = {
         "                          interval, 1 with --interval 0); for load tests\n"
         "  -t, --timeout MS        per check, DNS included (default 2000; HTTP 10000)\n"
         "  -4, -6                  use only IPv4 / only IPv6 (names resolve to that family)\n"
+        "      --prefer IPv4|IPv6  prefer that family, fall back to the other (as the\n"
+        "                          monitor file's preferredIPVersion); default IPv4 first\n"
         "  -X, --method M          HTTP method (default GET)\n"
         "  -H, --header \"N: V\"     HTTP request header (repeatable)\n"
         "      --status RANGES     valid HTTP status codes, e.g. 2xx,301-304 (default 200-399)\n"

@@ -29,6 +29,7 @@ struct dns_cache_entry {
 struct dns_poll {
     struct dns_poll *next;
     struct probe_dns *dns;
+    struct probe_engine *eng; /* the close callback may run after dns is freed */
     uv_poll_t poll;
     ares_socket_t fd;
     int events;
@@ -97,7 +98,7 @@ static struct dns_poll *poll_find(struct probe_dns *dns, ares_socket_t fd, struc
 static void poll_closed(uv_handle_t *h)
 {
     struct dns_poll *p = h->data;
-    struct probe_engine *eng = p->dns->eng;
+    struct probe_engine *eng = p->eng;
     free(p);
     probe_handle_closed(eng);
 }
@@ -135,6 +136,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
         if (!p)
             return; /* the query times out; nothing better to do without memory */
         p->dns = dns;
+        p->eng = dns->eng;
         p->fd = fd;
         if (uv_poll_init_socket(dns->eng->loop, &p->poll, fd) != 0) {
             free(p);
