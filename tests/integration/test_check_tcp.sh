@@ -10,22 +10,25 @@ NS_PREFIX=cmp
 ns_require
 command -v jq >/dev/null || skip "jq is not installed"
 command -v nft >/dev/null || skip "nftables (nft) is not installed"
-command -v python3 >/dev/null || skip "python3 is needed for the test listener"
+command -v nginx >/dev/null || skip "nginx (nginx-light) is not installed"
 
 ns_add client
 ns_add server
 ns_link client server 1
 
-# A listener on 8080 (v4 and v6); 8081 stays closed.
-ns_bg server python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 8080)); s.listen(1024)
-while True:
-    c, _ = s.accept(); c.close()
-'
+# A listener on 8080 (nginx, v4 and v6); 8081 stays closed.
+mkdir -p "$NS_TMP/nginx/logs"
+cat >"$NS_TMP/nginx/nginx.conf" <<NGX
+worker_processes 1;
+pid $NS_TMP/nginx/nginx.pid;
+error_log $NS_TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server { listen 8080 backlog=1024; listen [::]:8080 backlog=1024; return 204; }
+}
+NGX
+ns_bg server nginx -p "$NS_TMP/nginx" -c "$NS_TMP/nginx/nginx.conf" -g 'daemon off;'
 wait_port server 198.18.1.2 8080
 
 ns_in server nft -f - <<'NFT' || fail "nft rules"
