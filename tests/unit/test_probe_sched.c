@@ -341,6 +341,46 @@ static void test_sched_replace_remove(void **state)
     assert_int_equal(f->n_results, 2);
 }
 
+/* The path of the embedded agent: a monitor file, parsed and expanded by the
+ * model, fed to the scheduler test by test. */
+static void test_sched_from_monitor(void **state)
+{
+    struct fixture *f = *state;
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"name\": \"m\", \"properties\": {"
+             "\"endpoints\": [{\"name\": \"a\", \"type\": \"Agent\", \"address\": \"a\"},"
+             " {\"name\": \"lo\", \"address\": \"127.0.0.1\"}],"
+             "\"testConfigurations\": [{\"name\": \"tcp\", \"protocol\": \"Tcp\","
+             " \"testFrequencySec\": 30, \"checksPerRound\": 2,"
+             " \"tcpConfiguration\": {\"port\": %u}}],"
+             "\"testGroups\": [{\"name\": \"g\", \"sources\": [\"a\"],"
+             " \"destinations\": [\"lo\"], \"testConfigurations\": [\"tcp\"]}]}}",
+             f->open_port);
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    enum cmon_err err = cmon_monitor_parse(json, strlen(json), NULL, &m, &probs);
+    if (err != CMON_OK && probs.n)
+        fail_msg("monitor: %s", probs.items[0].message);
+    assert_int_equal(err, CMON_OK);
+    struct cmon_test *tests;
+    size_t n;
+    assert_int_equal(cmon_monitor_expand(m, &tests, &n), CMON_OK);
+    assert_int_equal(n, 1);
+    struct cmon_errbuf eb;
+    assert_int_equal(probe_sched_put(f->sched, &tests[0], &m->configs[tests[0].config], &eb), CMON_OK);
+    const int64_t period = 30 * CMON_NS_PER_SEC;
+    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(tests[0].id, period), period);
+    run_round(f, r0, 2);
+    wait_results(f, 1);
+    assert_string_equal(f->results[0].test_id, tests[0].id);
+    assert_int_equal(f->results[0].checks_total, 2);
+    assert_int_equal(f->results[0].checks_failed, 0);
+    cmon_tests_free(tests, n);
+    cmon_monitor_free(m);
+    cmon_problems_free(&probs);
+}
+
 static void test_sched_memory_per_test(void **state)
 {
     struct fixture *f = *state;
@@ -372,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_phase_and_offsets),
         cmocka_unit_test_setup_teardown(test_sched_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_replace_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_from_monitor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_memory_per_test, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
