@@ -30,8 +30,8 @@ struct icmp_check {
     uint16_t seq;
     uint32_t token;
     struct sockaddr_storage dst;
-    int64_t start_ns;       /* monotonic, for the fallback RTT */
-    int64_t start_wall_ns;  /* wall clock, to compare with kernel receive stamps */
+    int64_t start_ns;      /* monotonic, for the fallback RTT */
+    int64_t start_wall_ns; /* wall clock, to compare with kernel receive stamps */
     uint32_t timeout_ms;
     probe_check_cb cb;
     void *arg;
@@ -41,10 +41,10 @@ struct icmp_check {
 struct icmp_sock {
     struct probe_icmp *icmp;
     int family;
-    int fd;                 /* -1: not open */
+    int fd; /* -1: not open */
     bool raw;
     uv_poll_t poll;
-    uint16_t id;            /* raw sockets: ours; datagram: the kernel's */
+    uint16_t id; /* raw sockets: ours; datagram: the kernel's */
     uint16_t next_seq;
     size_t n_inflight;
     struct icmp_check **inflight; /* by sequence number, ICMP_SEQ_SPACE slots */
@@ -54,7 +54,7 @@ struct probe_icmp {
     struct probe_engine *eng;
     struct icmp_sock s4, s6;
     uint64_t rng;
-    int open_socks;         /* poll handles not yet closed */
+    int open_socks; /* poll handles not yet closed */
 };
 
 static uint32_t icmp_random(struct probe_icmp *ic)
@@ -248,8 +248,12 @@ static bool recv_one(struct icmp_sock *s)
     struct sockaddr_storage from;
     memset(&from, 0, sizeof from);
     struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
-    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
-                         .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl};
+    struct msghdr msg = {.msg_name = &from,
+                         .msg_namelen = sizeof from,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl,
+                         .msg_controllen = sizeof ctrl};
     ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
     if (n < 0)
         return false;

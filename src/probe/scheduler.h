@@ -35,7 +35,7 @@ struct probe_sched_opts {
      * scheduler with probe_sched_run_due. */
     int64_t (*now_ns)(void *ctx);
     void *clock_ctx;
-    uint32_t spread_ms;   /* a round's checks start within this; 0: 2000 */
+    uint32_t spread_ms; /* a round's checks start within this; 0: 2000 */
     void (*on_result)(void *arg, const struct cmon_round_result *r);
     void *arg;
     const struct cmon_log *log;

@@ -17,7 +17,7 @@
 
 struct got {
     int calls;
-    bool in_start;           /* set while probe_check_start runs */
+    bool in_start; /* set while probe_check_start runs */
     bool called_in_start;
     struct probe_check_result res;
 };
@@ -80,7 +80,10 @@ static int setup(void **state)
     return 0;
 }
 
-static void closed_cb(void *arg) { ((struct env *)arg)->closed++; }
+static void closed_cb(void *arg)
+{
+    ((struct env *)arg)->closed++;
+}
 
 static int teardown(void **state)
 {
@@ -111,8 +114,8 @@ static void test_tcp_open_and_closed(void **state)
 {
     struct env *e = *state;
     struct got g;
-    struct probe_target t = {.proto = CMON_PROTO_TCP, .host = "127.0.0.1",
-                             .port = e->open_port, .timeout_ms = 2000};
+    struct probe_target t = {
+        .proto = CMON_PROTO_TCP, .host = "127.0.0.1", .port = e->open_port, .timeout_ms = 2000};
     run_check(e, &t, &g);
     assert_true(g.res.ok);
     assert_int_equal(g.res.diag, CMON_DIAG_NONE);
@@ -151,8 +154,11 @@ static void test_names(void **state)
     struct env *e = *state;
     struct got g;
     /* the hosts file answers without any DNS traffic */
-    struct probe_target t = {.proto = CMON_PROTO_TCP, .host = "localhost",
-                             .port = e->open_port, .timeout_ms = 2000, .ip_pref = CMON_IP_V4,
+    struct probe_target t = {.proto = CMON_PROTO_TCP,
+                             .host = "localhost",
+                             .port = e->open_port,
+                             .timeout_ms = 2000,
+                             .ip_pref = CMON_IP_V4,
                              .ip_strict = true};
     run_check(e, &t, &g);
     assert_true(g.res.ok);
@@ -190,11 +196,11 @@ static void test_close_cancels(void **state)
     struct env *e = *state;
     struct got g[3];
     memset(g, 0, sizeof g);
-    struct probe_target tcp = {.proto = CMON_PROTO_TCP, .host = "127.0.0.1",
-                               .port = e->open_port, .timeout_ms = 2000};
+    struct probe_target tcp = {
+        .proto = CMON_PROTO_TCP, .host = "127.0.0.1", .port = e->open_port, .timeout_ms = 2000};
     struct probe_target icmp = {.proto = CMON_PROTO_ICMP, .host = "127.0.0.1", .timeout_ms = 2000};
-    struct probe_target dns = {.proto = CMON_PROTO_TCP, .host = "cancel-me.invalid", .port = 1,
-                               .timeout_ms = 2000};
+    struct probe_target dns = {
+        .proto = CMON_PROTO_TCP, .host = "cancel-me.invalid", .port = 1, .timeout_ms = 2000};
     assert_int_equal(probe_check_start(e->eng, &tcp, got_cb, &g[0]), CMON_OK);
     assert_int_equal(probe_check_start(e->eng, &icmp, got_cb, &g[1]), CMON_OK);
     assert_int_equal(probe_check_start(e->eng, &dns, got_cb, &g[2]), CMON_OK);

@@ -13,7 +13,7 @@
 /* Echo reply, id 0x1234 seq 0x0005, our payload with token 0xdeadbeef. */
 static const uint8_t reply4[] = {
     0x00, 0x00, 0x00, 0x00, 0x12, 0x34, 0x00, 0x05, 'c', 'm', 'o', 'n',
-    0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xde, 0xad, 0xbe, 0xef, 0,    0,    0,    0,    0,   0,   0,   0,
 };
 
 static void fix_checksum(uint8_t *icmp, size_t len)
@@ -58,7 +58,7 @@ static void test_build_echo_v4_exact(void **state)
     assert_int_equal(icmp_build_echo(AF_INET, 0x1234, 5, 0xdeadbeef, pkt, sizeof pkt), 24);
     static const uint8_t want[] = {
         0x08, 0x00, 0x75, 0x4d, 0x12, 0x34, 0x00, 0x05, 'c', 'm', 'o', 'n',
-        0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xde, 0xad, 0xbe, 0xef, 0,    0,    0,    0,    0,   0,   0,   0,
     };
     assert_memory_equal(pkt, want, sizeof want); /* checksum 0x754d worked out by hand */
     assert_int_equal(icmp_checksum(pkt, 24), 0);

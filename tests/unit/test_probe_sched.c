@@ -75,8 +75,10 @@ static void test_round_dominant_and_empty(void **state)
     struct probe_round_acc a;
     assert_int_equal(probe_round_init(&a, 5), CMON_OK);
     probe_round_add(&a, 0, &(struct probe_check_result){.diag = CMON_DIAG_TIMEOUT, .detail = "t0"});
-    probe_round_add(&a, 3, &(struct probe_check_result){.diag = CMON_DIAG_HOST_UNREACHABLE, .detail = "h3"});
-    probe_round_add(&a, 1, &(struct probe_check_result){.diag = CMON_DIAG_HOST_UNREACHABLE, .detail = "h1"});
+    probe_round_add(
+        &a, 3, &(struct probe_check_result){.diag = CMON_DIAG_HOST_UNREACHABLE, .detail = "h3"});
+    probe_round_add(
+        &a, 1, &(struct probe_check_result){.diag = CMON_DIAG_HOST_UNREACHABLE, .detail = "h1"});
     struct probe_check_result last = ok_check(4);
     last.http_status = 503;
     probe_round_add(&a, 4, &last);
@@ -89,7 +91,7 @@ static void test_round_dominant_and_empty(void **state)
     assert_int_equal(r.diagnostic, CMON_DIAG_HOST_UNREACHABLE);
     assert_string_equal(r.detail, "h1"); /* the earliest check's detail */
     assert_int_equal(r.http_status, 503);
-    assert_true(r.rtt_jitter_ms == 0);   /* a single RTT has no jitter */
+    assert_true(r.rtt_jitter_ms == 0); /* a single RTT has no jitter */
     probe_round_free(&a);
 
     assert_int_equal(probe_round_init(&a, 2), CMON_OK);
@@ -146,7 +148,10 @@ struct fixture {
     int closed;
 };
 
-static int64_t fake_now(void *ctx) { return ((struct fixture *)ctx)->now; }
+static int64_t fake_now(void *ctx)
+{
+    return ((struct fixture *)ctx)->now;
+}
 
 static void on_result(void *arg, const struct cmon_round_result *r)
 {
@@ -179,7 +184,8 @@ static int setup(void **state)
     uv_loop_init(&f->loop);
     if (probe_engine_new(&f->loop, NULL, &f->eng, &eb) != CMON_OK)
         return -1;
-    struct probe_sched_opts o = {.now_ns = fake_now, .clock_ctx = f, .on_result = on_result, .arg = f};
+    struct probe_sched_opts o = {
+        .now_ns = fake_now, .clock_ctx = f, .on_result = on_result, .arg = f};
     if (probe_sched_new(&f->loop, f->eng, &o, &f->sched, &eb) != CMON_OK)
         return -1;
     f->now = 1700000000LL * CMON_NS_PER_SEC;
@@ -194,7 +200,10 @@ static int setup(void **state)
     return 0;
 }
 
-static void closed_cb(void *arg) { ((struct fixture *)arg)->closed++; }
+static void closed_cb(void *arg)
+{
+    ((struct fixture *)arg)->closed++;
+}
 
 static int teardown(void **state)
 {
@@ -368,7 +377,8 @@ static void test_sched_from_monitor(void **state)
     assert_int_equal(cmon_monitor_expand(m, &tests, &n), CMON_OK);
     assert_int_equal(n, 1);
     struct cmon_errbuf eb;
-    assert_int_equal(probe_sched_put(f->sched, &tests[0], &m->configs[tests[0].config], &eb), CMON_OK);
+    assert_int_equal(probe_sched_put(f->sched, &tests[0], &m->configs[tests[0].config], &eb),
+                     CMON_OK);
     const int64_t period = 30 * CMON_NS_PER_SEC;
     int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(tests[0].id, period), period);
     run_round(f, r0, 2);
