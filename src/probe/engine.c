@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "probe/diagnostics.h"
 #include "probe/dns.h"
@@ -424,6 +425,13 @@ enum cmon_err probe_check_start(struct probe_engine *eng, const struct probe_tar
         }
         set_port(&ss, t->port);
         return ops->start(eng, t, (struct sockaddr *)&ss, len, cb, arg);
+    }
+    if (!cmon_hostname_valid(t->host)) { /* never send a malformed name to a DNS server */
+        struct probe_check_result r;
+        probe_result_init(&r);
+        probe_result_fail(&r, CMON_DIAG_URL_INVALID, "'%.100s' is not a valid host name", t->host);
+        probe_complete_later(eng, cb, arg, &r);
+        return CMON_OK;
     }
     struct dns_wait *w = dns_wait_new(eng, ops, t, cb, arg);
     if (!w)

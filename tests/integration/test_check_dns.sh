@@ -2,7 +2,8 @@
 # test_check_dns.sh: name resolution of `cmon check` against a real dnsmasq in
 # a network namespace: A vs AAAA choice (-4/-6 strict, --prefer with
 # fallback), no address of the wanted family (no_address), NXDOMAIN
-# (dns_nxdomain), REFUSED (dns_servfail), a dropped port 53 (dns_timeout), and
+# (dns_nxdomain), REFUSED (dns_servfail), a dropped port 53 (dns_timeout),
+# malformed names (url_invalid, never sent), and
 # answers cached for their TTL (counted in dnsmasq's query log).
 NS_PREFIX=cmp
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
@@ -59,6 +60,11 @@ expect_diag v4only.test no_address -6
 expect_diag v6only.test no_address -4
 # Literals never touch DNS; a literal of the other family is no_address.
 expect_diag 198.18.1.2 no_address -6
+
+# Malformed names are refused before any query: url_invalid.
+expect_diag 'bad name.test' url_invalid
+expect_diag 'a..b.test' url_invalid
+grep -q 'a\.\.b\|bad name' "$LOG" && fail "a malformed name reached the DNS server"
 
 expect_diag nx.test dns_nxdomain
 expect_diag unknown.test dns_servfail
