@@ -43,6 +43,7 @@ struct icmp_sock {
     int family;
     int fd; /* -1: not open */
     bool raw;
+    bool warned;            /* permission_denied logged once */
     uv_poll_t poll;
     uint16_t id; /* raw sockets: ours; datagram: the kernel's */
     uint16_t next_seq;
@@ -101,6 +102,11 @@ static void sock_setup(struct icmp_sock *s)
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
 
 /* Open the family's socket; on failure fill r and return false. */
+static const char *family_name(const struct icmp_sock *s)
+{
+    return s->family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
 static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
 {
     int proto = s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
@@ -111,8 +117,14 @@ static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
         raw = true;
         if (fd < 0 && (errno == EACCES || errno == EPERM)) {
             probe_result_fail(r, CMON_DIAG_PERMISSION_DENIED, "%s", icmp_perm_help);
+            if (!s->warned)
+                cmon_warn(s->icmp->eng->opts.log, icmp_perm_help, "family=%s", family_name(s));
+            s->warned = true;
             return false;
         }
+        if (fd >= 0)
+            cmon_info(s->icmp->eng->opts.log, "ICMP datagram sockets not permitted: using raw sockets",
+                      "family=%s", family_name(s));
     }
     if (fd < 0) {
         probe_result_errno(r, "ICMP socket", errno);
