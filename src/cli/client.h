@@ -48,7 +48,9 @@ char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 char *cli_default_name(const char *path);
 
 /* Run a server until SIGINT/SIGTERM; files (may be NULL/0) are monitor files
- * applied at start.  Returns an exit code. */
-int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files);
+ * applied at start; with_agent also runs the embedded agent (named after the
+ * host, alias "local").  Returns an exit code. */
+int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
+              bool with_agent);
 
 #endif

@@ -1,8 +1,7 @@
 /* cmd_run.c: `cmon run` -- the all-in-one of DESIGN 1: the server on
- * 127.0.0.1:8080 with SQLite in ./cmon-data, and the monitor files given
- * applied at start.  The embedded agent hands its rounds to the server's
- * ingest queue (cmon_server_submit_rounds); its scheduler lives on the probe
- * branch and is wired in once that lands. */
+ * 127.0.0.1:8080 with SQLite in ./cmon-data, the monitor files given
+ * applied at start, and the embedded agent (named after the host, alias
+ * "local") whose rounds enter the same ingest queue as remote batches. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,10 +37,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
     char url[1100];
     snprintf(url, sizeof url, "sqlite:%s/cmon.db", data);
     o.store_url = url;
-    cmon_warn(&log, "embedded agent not started",
-              "detail=\"the probe scheduler is not wired into cmon run yet; results arrive "
-              "only from remote agents and POST /api/v1/agent/results\"");
-    return cli_serve(self->name, &o, argv + optind, argc - optind);
+    return cli_serve(self->name, &o, argv + optind, argc - optind, true);
 }
 
 const struct cli_command cmd_run = {
@@ -51,7 +47,8 @@ const struct cli_command cmd_run = {
         "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS] [FILE...]\n"
         "\n"
         "The all-in-one: the cmon server on 127.0.0.1:8080, its SQLite database in\n"
-        "./cmon-data/, and the connection monitors in FILE... applied at start (each\n"
+        "./cmon-data/, an embedded agent, and the connection monitors in FILE...\n"
+        "applied at start (each\n"
         "file as 'cmon monitor apply' would; the file's base name names a monitor\n"
         "without a \"name\").  An invalid file stops the start with the same\n"
         "file:line:col messages as 'cmon validate'.\n"
@@ -69,8 +66,10 @@ const struct cli_command cmd_run = {
         "It prints the URL when ready, logs in logfmt on stderr, and stops gracefully\n"
         "on SIGINT (Ctrl-C) or SIGTERM.\n"
         "\n"
-        "Known limitation: the embedded agent (probes run by this process) is not wired\n"
-        "in yet; results come from agents posting to /api/v1/agent/results.\n"
+        "The embedded agent is named after the host, with the alias 'local': tests\n"
+        "whose source endpoint is the agent 'local' (or the host name) are probed by\n"
+        "this process and their results stored like any agent's.  ICMP needs\n"
+        "unprivileged ICMP sockets (net.ipv4.ping_group_range) or CAP_NET_RAW.\n"
         "\n"
         "Example:\n"
         "  cmon run docs/examples/local.json\n"

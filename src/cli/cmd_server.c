@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "core/clock.h"
+#include "server/embedded_agent.h"
 #include "store/store.h"
 
 static int apply_file(const char *cmd, struct cmon_server *srv, const char *path,
@@ -45,7 +47,24 @@ static int apply_file(const char *cmd, struct cmon_server *srv, const char *path
     return e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
-int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files)
+static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *srv,
+                                          const struct cmon_server_opts *opts)
+{
+    char host[128] = "local";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "local");
+    struct embedded_agent *a = NULL;
+    struct cmon_errbuf eb;
+    if (embedded_agent_start(srv, opts->store_url, host, "local", opts->log, &a, &eb)) {
+        fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
+        return NULL;
+    }
+    cmon_info(opts->log, "embedded agent started", "agent=%s alias=local", host);
+    return a;
+}
+
+int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
+              bool with_agent)
 {
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and only sigwait() below sees them. */
@@ -71,6 +90,11 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
             return CLI_EXIT_FAILED;
         }
     }
+    struct embedded_agent *agent = NULL;
+    if (with_agent && !(agent = start_agent(cmd, srv, opts))) {
+        cmon_server_stop(srv);
+        return CLI_EXIT_FAILED;
+    }
     cmon_info(opts->log, "listening", "url=%s store=\"%s\" auth=%s", cmon_server_url(srv),
               opts->store_url, cmon_server_auth_required(srv) ? "tokens" : "open");
     printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), opts->store_url);
@@ -81,6 +105,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     int sig = 0;
     sigwait(&stop, &sig);
     cmon_info(opts->log, "stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    embedded_agent_stop(agent);
     cmon_server_stop(srv);
     cmon_info(opts->log, "stopped", "clean=%s", "true");
     return CLI_EXIT_OK;
@@ -154,7 +179,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    return cli_serve(self->name, &o, NULL, 0);
+    return cli_serve(self->name, &o, NULL, 0, false);
 }
 
 const struct cli_command cmd_server = {
