@@ -65,9 +65,39 @@ in_ns curl -sf "$B/api/v1/tests?monitor=local" >"$TMP/tests.json" || fail "tests
 [ "$(jq '.items | length' "$TMP/tests.json")" = 4 ] || fail "4 tests of local.json"
 [ "$(jq -r '[.items[].destination] | join(",")' "$TMP/tests.json")" = \
   "cmon-server,loopback-v4,loopback-v6,closed-port" ] || fail "test order"
+grep -q 'msg="embedded agent tests" agent=.* tests=4' "$TMP/run.err" || fail "agent took 4 tests"
+pass "cmon run: banner, open mode, local.json applied, embedded agent scheduled 4 tests"
+
+# The embedded agent probes within one period (30 s, phase-spread): the
+# closed port fails with its diagnostic, loopback ICMP passes.
+state_of() { jq -r --arg d "$1" '.items[] | select(.destination == $d) | .state' "$TMP/tests.json"; }
+for _ in $(seq 45); do
+    in_ns curl -sf "$B/api/v1/tests?monitor=local" >"$TMP/tests.json" || fail "tests view"
+    [ "$(state_of closed-port)" = Fail ] && [ "$(state_of loopback-v4)" != Indeterminate ] &&
+        [ "$(state_of loopback-v6)" != Indeterminate ] && [ "$(state_of cmon-server)" != Indeterminate ] &&
+        break
+    sleep 1
+done
+[ "$(state_of closed-port)" = Fail ] || fail "closed port not Fail in 45 s"
+jq -e '.items[] | select(.destination == "closed-port") |
+       (.reason | startswith("ChecksFailedPercent 100 > 5; connection_refused")) and
+       .diagnostic == "connection_refused" and .checksFailedPercent == 100' \
+    "$TMP/tests.json" >/dev/null || fail "closed-port reason"
+[ "$(state_of loopback-v4)" = Pass ] || fail "ICMP 127.0.0.1: $(state_of loopback-v4)"
+[ "$(state_of loopback-v6)" = Pass ] || fail "ICMP ::1: $(state_of loopback-v6)"
+HTTP_REASON=$(jq -r '.items[] | select(.destination == "cmon-server") | .reason' "$TMP/tests.json")
+case "$HTTP_REASON" in
+    *"not supported"*) echo "note: this build's probe engine has no HTTP check yet ($HTTP_REASON)";;
+    *) [ "$(state_of cmon-server)" = Pass ] || fail "healthz over HTTP: $HTTP_REASON";;
+esac
+ID=$(jq -r '.items[] | select(.destination == "closed-port") | .id' "$TMP/tests.json")
+in_ns curl -sf "$B/api/v1/results?testId=$ID" >"$TMP/results.json" || fail "results"
+[ "$(jq -r '.items[0].agent' "$TMP/results.json")" = "$(hostname)" ] || fail "agent name"
+pass "embedded agent: rounds stored as the host's agent, Pass and Fail with reasons"
+
 stop_run INT
 grep -q 'msg="stopped"' "$TMP/run.err" || fail "stop log"
-pass "cmon run: banner, open mode, local.json applied, SIGINT stops cleanly"
+pass "SIGINT stops cmon run cleanly"
 
 # an invalid file stops the start with validate's messages
 cat >"$TMP/broken.json" <<'EOF'
