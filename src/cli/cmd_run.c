@@ -42,16 +42,15 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
 
 const struct cli_command cmd_run = {
     .name = "run",
-    .summary = "run everything in one process: server, store and monitors",
+    .summary = "run everything in one process: server, store, agent, monitors",
     .usage =
         "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS] [FILE...]\n"
         "\n"
         "The all-in-one: the cmon server on 127.0.0.1:8080, its SQLite database in\n"
         "./cmon-data/, an embedded agent, and the connection monitors in FILE...\n"
-        "applied at start (each\n"
-        "file as 'cmon monitor apply' would; the file's base name names a monitor\n"
-        "without a \"name\").  An invalid file stops the start with the same\n"
-        "file:line:col messages as 'cmon validate'.\n"
+        "applied at start, each as 'cmon monitor apply' would (a file without a\n"
+        "\"name\" is named after its base name).  An invalid file stops the start with\n"
+        "the same file:line:col messages as 'cmon validate'.\n"
         "\n"
         "Options:\n"
         "  -l, --listen ADDR      address and port (default 127.0.0.1:8080).  On loopback\n"
