@@ -169,6 +169,48 @@ static void test_apply_errors(void **state)
     assert_false(created);
 }
 
+/* Poll the store (read-only) until test idx has the wanted state; 0 on success. */
+static int wait_state(const char *url, int idx, enum cmon_state want, struct seen *s)
+{
+    for (int i = 0; i < 400; i++) {
+        read_tests(url, s);
+        if (s->n > idx && s->state[idx] == want)
+            return 0;
+        usleep(50 * 1000);
+    }
+    return -1;
+}
+
+/* A test whose last round grows older than 2 x frequency + 30 s turns
+ * Indeterminate through the background thread's timer, not through ingest. */
+static void test_timer_turns_silent_tests_indeterminate(void **state)
+{
+    struct fixture *f = *state;
+    cmon_server_stop(f->srv);
+    struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url,
+                                 .eval_interval_ms = 100};
+    struct cmon_errbuf eb;
+    assert_int_equal(cmon_server_start(&o, &f->srv, &eb), CMON_OK);
+    struct cmon_problems probs = {0};
+    bool created;
+    assert_int_equal(cmon_server_apply_monitor(f->srv, NULL, NULL, monitor_json,
+                                               strlen(monitor_json), &created, &probs, &eb),
+                     CMON_OK);
+    struct seen s;
+    read_tests(f->url, &s);
+    struct cmon_round_result r = {0};
+    snprintf(r.test_id, sizeof r.test_id, "%s", s.id[0]);
+    r.start_ns = cmon_wall_ns() - 88 * CMON_NS_PER_SEC; /* 2 s before the 90 s limit */
+    r.checks_total = 10;
+    r.has_rtt = true;
+    r.rtt_avg_ms = r.rtt_min_ms = r.rtt_max_ms = 0.1;
+    r.dns_ms = r.connect_ms = r.tls_ms = r.first_byte_ms = -1;
+    assert_int_equal(cmon_server_submit_rounds(f->srv, "local", &r, 1, &eb), CMON_OK);
+    assert_int_equal(wait_state(f->url, 0, CMON_STATE_PASS, &s), 0);
+    assert_int_equal(wait_state(f->url, 0, CMON_STATE_INDETERMINATE, &s), 0);
+    assert_non_null(strstr(s.reason[0], "(expected every 30 s)"));
+}
+
 static void test_listen_rules(void **state)
 {
     (void)state;
@@ -194,6 +236,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_apply_and_embedded_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_turns_silent_tests_indeterminate, setup,
+                                        teardown),
         cmocka_unit_test(test_listen_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
