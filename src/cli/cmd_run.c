@@ -17,7 +17,8 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
         {"retention", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
-        {"max-monitors", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+        {"max-monitors", required_argument, NULL, 'M'}, {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},    {"help", no_argument, NULL, 'h'},
         {0}};
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "run");
@@ -44,7 +45,8 @@ const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run everything in one process: server, store, agent, monitors",
     .usage =
-        "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS] [FILE...]\n"
+        "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
+        "                [--tls-cert FILE --tls-key FILE] [FILE...]\n"
         "\n"
         "The all-in-one: the cmon server on 127.0.0.1:8080, its SQLite database in\n"
         "./cmon-data/, an embedded agent, and the connection monitors in FILE...\n"
@@ -58,6 +60,8 @@ const struct cli_command cmd_run = {
         "                         address needs a token first ('cmon token create').\n"
         "  -d, --data DIR         data directory (default ./cmon-data), created if needed\n"
         "  -r, --retention DAYS   keep raw round results this long (default 30d)\n"
+        "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"
+        "      --tls-key FILE     ... and this PEM key (both or neither)\n"
         "  -M, --max-monitors N   connection monitors accepted (default 100)\n"
         "      --log-level LEVEL  debug, info (default), warn or error\n"
         "  -h, --help             show this help\n"

@@ -143,6 +143,12 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
             return cli_usage_error(self, "--log-level wants debug, info, warn or error");
         log->min_level = lvl;
         return 0;
+    case 'C':
+        o->tls_cert = arg;
+        return 0;
+    case 'K':
+        o->tls_key = arg;
+        return 0;
     case 'M': {
         long v = strtol(arg, NULL, 10);
         if (v < 1 || v > 100000)
@@ -160,7 +166,8 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},   {"store", required_argument, NULL, 's'},
         {"retention", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
-        {"max-monitors", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+        {"max-monitors", required_argument, NULL, 'M'}, {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},    {"help", no_argument, NULL, 'h'},
         {0}};
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "server");
@@ -187,7 +194,8 @@ const struct cli_command cmd_server = {
     .summary = "run the server: API, result ingest, state evaluation, /metrics",
     .usage =
         "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
-        "                   [--max-monitors N] [--log-level LEVEL]\n"
+        "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
+        "                   [--log-level LEVEL]\n"
         "\n"
         "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
         "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
@@ -202,6 +210,8 @@ const struct cli_command cmd_server = {
         "                         postgres://... is reserved for the PostgreSQL backend.\n"
         "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
         "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
+        "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
+        "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
         "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
         "      --log-level LEVEL  debug, info (default), warn or error\n"
         "  -h, --help             show this help\n"

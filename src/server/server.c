@@ -74,17 +74,55 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     cmon_warn((const struct cmon_log *)cls, "http", "detail=\"%s\"", msg);
 }
 
+static char *read_pem(const char *path, struct cmon_errbuf *eb)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    if (f) {
+        buf = calloc(1, 1 << 20);
+        len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+        fclose(f);
+    }
+    if (!buf || !len) {
+        free(buf);
+        cmon_fail(eb, CMON_ERR_IO, "cannot read %s", path);
+        return NULL;
+    }
+    return buf;
+}
+
+/* --tls-cert/--tls-key: both or neither; read them for MHD. */
+static enum cmon_err load_tls(struct cmon_server *srv, struct cmon_errbuf *eb)
+{
+    const struct cmon_server_opts *o = &srv->opts;
+    if (!o->tls_cert && !o->tls_key)
+        return CMON_OK;
+    if (!o->tls_cert || !o->tls_key)
+        return cmon_fail(eb, CMON_ERR_INVALID, "TLS needs both a certificate and a key");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return cmon_fail(eb, CMON_ERR_UNSUPPORTED, "this libmicrohttpd has no TLS support");
+    srv->tls_cert_pem = read_pem(o->tls_cert, eb);
+    srv->tls_key_pem = srv->tls_cert_pem ? read_pem(o->tls_key, eb) : NULL;
+    return srv->tls_key_pem ? CMON_OK : CMON_ERR_IO;
+}
+
 static enum cmon_err start_http(struct cmon_server *srv, const struct listen_addr *la,
                                 struct cmon_errbuf *eb)
 {
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (la->sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    bool tls = srv->tls_cert_pem != NULL;
+    if (tls)
+        flags |= MHD_USE_TLS;
     srv->mhd = MHD_start_daemon(
         flags, (uint16_t)la->port, NULL, NULL, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, (void *)srv->opts.log, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, MHD_OPTION_NOTIFY_COMPLETED,
-        http_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+        http_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key_pem, MHD_OPTION_END);
     if (!srv->mhd)
         return cmon_fail(eb, CMON_ERR_IO, "cannot listen on %s (address in use or not local?)",
                          srv->opts.listen);
@@ -139,11 +177,14 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
         err = background_start(srv->store_url, srv->opts.eval_interval_ms,
                                srv->opts.retention_ns, srv->opts.log, &srv->bg, eb);
     if (!err)
+        err = load_tls(srv, eb);
+    if (!err)
         err = start_http(srv, &la, eb);
     if (err)
         return err;
     bool v6 = la.sa.ss_family == AF_INET6;
-    snprintf(srv->url, sizeof srv->url, "http://%s%s%s:%d", v6 ? "[" : "",
+    snprintf(srv->url, sizeof srv->url, "%s://%s%s%s:%d", srv->tls_cert_pem ? "https" : "http",
+             v6 ? "[" : "",
              la.host[0] ? la.host : "0.0.0.0", v6 ? "]" : "", la.port);
     atomic_store(&srv->ready, true);
     return CMON_OK;
@@ -186,6 +227,8 @@ void cmon_server_stop(struct cmon_server *srv)
         store_close(srv->ro_pool[i]);
     free(srv->ro_pool);
     store_close(srv->admin);
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_mutex_destroy(&srv->admin_mu);
     free(srv);

@@ -25,6 +25,8 @@ struct cmon_server_opts {
     size_t max_monitors;       /* 0: 100 */
     size_t queue_results;      /* ingest queue bound in results; 0: 100000 */
     int eval_interval_ms;      /* background evaluation period; 0: 5000 */
+    const char *tls_cert;      /* PEM files; both set: serve HTTPS only */
+    const char *tls_key;
     const struct cmon_log *log;
 };
 

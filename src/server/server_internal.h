@@ -20,6 +20,7 @@ struct cmon_server {
     struct cmon_server_opts opts;
     char store_url[1024];
     char url[160];
+    char *tls_cert_pem, *tls_key_pem; /* file contents, for MHD */
     struct MHD_Daemon *mhd;
     atomic_bool auth_required;
     atomic_bool ready;

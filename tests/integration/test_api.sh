@@ -52,7 +52,8 @@ start_server() {
             >"$TMP/server.out" 2>"$TMP/server.err" &
         SERVER_PID=$!
         for _ in $(seq 100); do
-            curl -sf "$B/healthz" >/dev/null 2>&1 && return 0
+            curl -sf ${CACERT:+--cacert "$CACERT"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" \
+                >/dev/null 2>&1 && return 0
             kill -0 $SERVER_PID 2>/dev/null || break
             sleep 0.1
         done
@@ -353,4 +354,23 @@ rc=$?
 set -e
 [ $rc = 1 ] || fail "bad listen address exits $rc"
 pass "non-loopback listen refuses without tokens"
+
+# ---- HTTPS ----
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null ||
+    fail "openssl req"
+SCHEME=https CACERT=$TMP/cert.pem start_server --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
+code=$(curl -s --cacert "$TMP/cert.pem" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+    "https://127.0.0.1:$PORT/api/v1/tests")
+[ "$code" = 200 ] || fail "https with the admin token: $code"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && fail "plain HTTP answered on a TLS port"
+grep -q "serving https://127.0.0.1:$PORT" "$TMP/server.out" || fail "https banner"
+kill -TERM $SERVER_PID; wait $SERVER_PID || fail "TLS server exit status"
+SERVER_PID=
+set +e
+"$CMON" server --listen "127.0.0.1:$PORT" --store "sqlite:$TMP/data/cmon.db" --tls-cert "$TMP/cert.pem" 2>"$TMP/tls.err"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q "TLS needs both a certificate and a key" "$TMP/tls.err" || fail "cert without key"
+pass "HTTPS with --tls-cert/--tls-key"
 echo "all API checks passed"
