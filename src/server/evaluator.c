@@ -1,6 +1,7 @@
 /* evaluator.c: test states from stored figures, and the background thread
  * that re-evaluates on a timer (so silent tests go Indeterminate after
- * 2 x frequency + 30 s) and applies raw-result retention. */
+ * 2 x frequency + 30 s), folds raw results into the roll-ups and applies
+ * raw-result retention. */
 #include "server/evaluator.h"
 
 #include <pthread.h>
@@ -127,6 +128,14 @@ static void background_eval(struct background *bg)
     }
 }
 
+static void background_rollup(struct background *bg)
+{
+    struct cmon_errbuf eb;
+    int64_t folded = 0;
+    if (bg->store->ops->rollup(bg->store, &folded, &eb))
+        cmon_error(bg->log, "roll-up failed", "err=\"%s\"", eb.msg);
+}
+
 static void background_retention(struct background *bg)
 {
     struct cmon_errbuf eb;
@@ -146,6 +155,7 @@ static void *background_main(void *arg)
     while (!bg->stop) {
         pthread_mutex_unlock(&bg->mu);
         background_eval(bg);
+        background_rollup(bg);
         if (cmon_mono_ns() >= next_retention) {
             background_retention(bg);
             next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;

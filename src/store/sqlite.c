@@ -28,14 +28,20 @@ static const char *const migrations[] = {
     " state_since_ns INTEGER NOT NULL, last_result_ns INTEGER, checks_failed_pct REAL,"
     " rtt_ms REAL, diagnostic TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX tests_monitor ON tests (monitor, number);"
-    "CREATE TABLE results (test_id TEXT NOT NULL, start_ns INTEGER NOT NULL,"
+    /* id: insertion order, never reused -- the roll-ups' watermark */
+    "CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " test_id TEXT NOT NULL, start_ns INTEGER NOT NULL,"
     " agent TEXT NOT NULL, checks_total INTEGER NOT NULL, checks_failed INTEGER NOT NULL,"
     " rtt_min REAL, rtt_avg REAL, rtt_max REAL, rtt_jitter REAL, diagnostic TEXT NOT NULL,"
     " detail TEXT NOT NULL, http_status INTEGER NOT NULL, dns_ms REAL, connect_ms REAL,"
     " tls_ms REAL, first_byte_ms REAL);"
     "CREATE INDEX results_test_time ON results (test_id, start_ns);"
     "CREATE INDEX results_time ON results (start_ns);"
-    /* roll-ups: sums so that averages over any span stay exact */
+    /* roll-ups: sums so that averages over any span stay exact; folded from
+     * raw rows with id > rollup_state.last_id */
+    "CREATE TABLE rollup_state (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " last_id INTEGER NOT NULL);"
+    "INSERT INTO rollup_state VALUES (1, 0);"
     "CREATE TABLE rollup_1m (test_id TEXT NOT NULL, bucket_ns INTEGER NOT NULL,"
     " rounds INTEGER NOT NULL, failed_pct_sum REAL NOT NULL, failed_pct_min REAL NOT NULL,"
     " failed_pct_max REAL NOT NULL, rtt_n INTEGER NOT NULL, rtt_sum REAL NOT NULL,"
@@ -104,17 +110,26 @@ static const char *const stmt_sql[SQ__COUNT] = {
         " rtt_avg, rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms,"
         " tls_ms, first_byte_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
         " ?13, ?14, ?15, ?16)",
-#define ROLLUP_UPSERT(table)                                                                    \
+/* Fold raw rows (?1, ?2] into a roll-up of width ?3, adding to what is there,
+ * so late rounds land in their bucket exactly. */
+#define ROLLUP_FOLD(table)                                                                      \
     "INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"        \
-    " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max) VALUES (?1, ?2, 1, ?3, ?3, ?3,"        \
-    " ?4 IS NOT NULL, coalesce(?4, 0), ?4, ?4) ON CONFLICT (test_id, bucket_ns) DO UPDATE SET" \
-    " rounds = rounds + 1, failed_pct_sum = failed_pct_sum + ?3,"                              \
-    " failed_pct_min = min(failed_pct_min, ?3), failed_pct_max = max(failed_pct_max, ?3),"     \
-    " rtt_n = rtt_n + (?4 IS NOT NULL), rtt_sum = rtt_sum + coalesce(?4, 0),"                  \
-    " rtt_min = coalesce(min(rtt_min, ?4), rtt_min, ?4),"                                      \
-    " rtt_max = coalesce(max(rtt_max, ?4), rtt_max, ?4)"
-    [SQ_ROLLUP_1M] = ROLLUP_UPSERT("rollup_1m"),
-    [SQ_ROLLUP_1H] = ROLLUP_UPSERT("rollup_1h"),
+    " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max) SELECT test_id, start_ns / ?3 * ?3,"   \
+    " count(*), sum(100.0 * checks_failed / checks_total),"                                    \
+    " min(100.0 * checks_failed / checks_total), max(100.0 * checks_failed / checks_total),"   \
+    " count(rtt_avg), coalesce(sum(rtt_avg), 0), min(rtt_avg), max(rtt_avg) FROM results"     \
+    " WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2 ON CONFLICT (test_id, bucket_ns) DO UPDATE SET"  \
+    " rounds = rounds + excluded.rounds, failed_pct_sum = failed_pct_sum + excluded.failed_pct_sum," \
+    " failed_pct_min = min(failed_pct_min, excluded.failed_pct_min),"                          \
+    " failed_pct_max = max(failed_pct_max, excluded.failed_pct_max),"                          \
+    " rtt_n = rtt_n + excluded.rtt_n, rtt_sum = rtt_sum + excluded.rtt_sum,"                   \
+    " rtt_min = coalesce(min(rtt_min, excluded.rtt_min), rtt_min, excluded.rtt_min),"          \
+    " rtt_max = coalesce(max(rtt_max, excluded.rtt_max), rtt_max, excluded.rtt_max)"
+    [SQ_ROLLUP_1M] = ROLLUP_FOLD("rollup_1m"),
+    [SQ_ROLLUP_1H] = ROLLUP_FOLD("rollup_1h"),
+    [SQ_ROLLUP_RANGE] = "SELECT last_id, (SELECT coalesce(max(id), 0) FROM results)"
+                        " FROM rollup_state",
+    [SQ_ROLLUP_MARK] = "UPDATE rollup_state SET last_id = ?1",
     [SQ_TEST_LATEST] = "UPDATE tests SET last_result_ns = ?2, checks_failed_pct = ?3,"
                        " rtt_ms = ?4, diagnostic = ?5, detail = ?6 WHERE id = ?1"
                        " AND (last_result_ns IS NULL OR last_result_ns <= ?2)",
@@ -287,6 +302,7 @@ static const struct store_ops sqlite_ops = {
     .result_query = sq_result_query,
     .metric_query = sq_metric_query,
     .retention = sq_retention,
+    .rollup = sq_rollup,
     .path_put = sq_path_put,
     .path_latest = sq_path_latest,
     .agent_seen = sq_agent_seen,

@@ -15,6 +15,7 @@ enum sq_stmt {
     SQ_MON_RUNNING, SQ_MON_COUNT, SQ_TESTS_DELETE_STALE, SQ_TEST_UPSERT, SQ_TESTS_DELETE,
     SQ_TEST_GET_STATE, SQ_TEST_SET_STATE, SQ_CHANGE_ADD, SQ_CHANGES,
     SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BATCH_MARK, SQ_RESULT_ADD, SQ_ROLLUP_1M, SQ_ROLLUP_1H,
+    SQ_ROLLUP_RANGE, SQ_ROLLUP_MARK,
     SQ_TEST_LATEST, SQ_RESULTS, SQ_PATH_PUT, SQ_PATH_LATEST, SQ_AGENT_SEEN, SQ_AGENT_GET,
     SQ_RULE_PUT, SQ_RULE_DELETE, SQ_RULE_LIST, SQ_EVENT_ADD, SQ_EVENT_LIST,
     SQ_TOKEN_ADD, SQ_TOKEN_GET, SQ_TOKEN_COUNT,
@@ -84,6 +85,7 @@ enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *
                               store_point_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
                            struct cmon_errbuf *eb);
+enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
 enum cmon_err sq_path_put(struct store *s, const char *test_id, int64_t start_ns,
                           const char *hops_json, struct cmon_errbuf *eb);
 enum cmon_err sq_path_latest(struct store *s, const char *test_id, char **hops_json,

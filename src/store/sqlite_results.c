@@ -1,6 +1,7 @@
 /* sqlite_results.c: the write path of round results (batched transactions,
- * per-minute and per-hour roll-ups kept in step, exactly-once agent batches),
- * result and metric queries, traceroute paths and retention. */
+ * exactly-once agent batches),
+ * roll-ups folded set-wise from raw rows, result and metric queries,
+ * traceroute paths and retention. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,25 +88,6 @@ static enum cmon_err insert_raw(struct sqlite_store *ss, const struct store_resu
     return sq_exec_stmt(ss, st, eb, "store result");
 }
 
-static int64_t floor_to(int64_t ns, int64_t width)
-{
-    int64_t b = ns / width * width;
-    return b > ns ? b - width : b;
-}
-
-static enum cmon_err add_rollup(struct sqlite_store *ss, enum sq_stmt id, int64_t width,
-                                const struct cmon_round_result *r, struct cmon_errbuf *eb)
-{
-    sqlite3_stmt *st = sq_stmt(ss, id, eb);
-    if (!st)
-        return CMON_ERR_STORE;
-    sq_bind_text(st, 1, r->test_id);
-    sqlite3_bind_int64(st, 2, floor_to(r->start_ns, width));
-    sqlite3_bind_double(st, 3, failed_pct(r));
-    sq_bind_opt_double(st, 4, r->has_rtt, r->rtt_avg_ms);
-    return sq_exec_stmt(ss, st, eb, "update roll-up");
-}
-
 static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_round_result *r,
                                    struct cmon_errbuf *eb)
 {
@@ -126,10 +108,6 @@ enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = insert_raw(ss, sr, eb);
-    if (!err)
-        err = add_rollup(ss, SQ_ROLLUP_1M, NS_PER_MIN, &sr->r, eb);
-    if (!err)
-        err = add_rollup(ss, SQ_ROLLUP_1H, NS_PER_HOUR, &sr->r, eb);
     if (!err)
         err = update_latest(ss, &sr->r, eb);
     return err;
@@ -226,6 +204,11 @@ static const char *metric_expr(bool raw, const struct store_metric_query *q)
     return raw ? raw_expr[q->metric][q->agg] : roll_expr[q->metric][q->agg];
 }
 
+static int64_t rollup_width(const char *table)
+{
+    return strcmp(table, "rollup_1h") == 0 ? NS_PER_HOUR : NS_PER_MIN;
+}
+
 static int build_metric_sql(const struct store_metric_query *q, char *sql, size_t cap)
 {
     const char *table = "results", *time_col = "r.start_ns";
@@ -237,12 +220,25 @@ static int build_metric_sql(const struct store_metric_query *q, char *sql, size_
         table = "rollup_1m";
         raw = false;
     }
-    if (!raw)
+    char source[1024];
+    if (raw) {
+        snprintf(source, sizeof source, "results");
+    } else {
+        /* the roll-up plus the raw rows not folded into it yet, in its shape */
         time_col = "r.bucket_ns";
+        snprintf(source, sizeof source,
+                 "(SELECT test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"
+                 " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max FROM %s UNION ALL"
+                 " SELECT test_id, start_ns / %lld * %lld, 1, 100.0 * checks_failed /"
+                 " checks_total, 100.0 * checks_failed / checks_total, 100.0 * checks_failed /"
+                 " checks_total, rtt_avg IS NOT NULL, coalesce(rtt_avg, 0), rtt_avg, rtt_avg"
+                 " FROM results WHERE id > (SELECT last_id FROM rollup_state))",
+                 table, (long long)rollup_width(table), (long long)rollup_width(table));
+    }
     size_t len = (size_t)snprintf(
         sql, cap, "SELECT (%s / ?1) * ?1 AS b, %s FROM %s r JOIN tests t ON t.id = r.test_id"
                   " WHERE %s >= ?2 AND %s < ?3",
-        time_col, metric_expr(raw, q), table, time_col, time_col);
+        time_col, metric_expr(raw, q), source, time_col, time_col);
     if (q->metric == STORE_METRIC_RTT)
         len += (size_t)snprintf(sql + len, cap - len, raw ? " AND r.rtt_avg IS NOT NULL"
                                                           : " AND r.rtt_n > 0");
@@ -287,6 +283,66 @@ enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *
     return err;
 }
 
+/* ---- roll-ups ---- */
+
+static enum cmon_err fold(struct sqlite_store *ss, enum sq_stmt id, int64_t lo, int64_t hi,
+                          int64_t width, struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, id, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    sqlite3_bind_int64(st, 3, width);
+    return sq_exec_stmt(ss, st, eb, "roll up");
+}
+
+static enum cmon_err rollup_range(struct sqlite_store *ss, int64_t *lo, int64_t *hi,
+                                  struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_ROLLUP_RANGE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return sq_fail(ss, eb, "read roll-up state");
+    }
+    *lo = sqlite3_column_int64(st, 0);
+    *hi = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return CMON_OK;
+}
+
+enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    int64_t lo = 0, hi = 0;
+    *folded = 0;
+    enum cmon_err err = run_cached(ss, SQ_BEGIN, eb, "begin");
+    if (!err)
+        err = rollup_range(ss, &lo, &hi, eb);
+    if (!err && hi > lo) {
+        err = fold(ss, SQ_ROLLUP_1M, lo, hi, NS_PER_MIN, eb);
+        if (!err)
+            err = fold(ss, SQ_ROLLUP_1H, lo, hi, NS_PER_HOUR, eb);
+        sqlite3_stmt *st = err ? NULL : sq_stmt(ss, SQ_ROLLUP_MARK, eb);
+        if (st) {
+            sqlite3_bind_int64(st, 1, hi);
+            err = sq_exec_stmt(ss, st, eb, "mark roll-up");
+        } else if (!err) {
+            err = CMON_ERR_STORE;
+        }
+    }
+    if (!err)
+        err = run_cached(ss, SQ_COMMIT, eb, "commit");
+    if (err) {
+        sq_ingest_rollback(s);
+        return err;
+    }
+    *folded = hi > lo ? hi - lo : 0;
+    return CMON_OK;
+}
+
 /* ---- retention and paths ---- */
 
 enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
@@ -299,8 +355,12 @@ enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
         "DELETE FROM state_changes WHERE at_ns < ?1",
         "DELETE FROM agent_batches WHERE received_ns < ?1",
     };
+    int64_t folded;
     *deleted = 0;
-    enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    enum cmon_err err = sq_rollup(s, &folded, eb); /* never drop rows not yet rolled up */
+    if (err)
+        return err;
+    err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
     for (size_t i = 0; !err && i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(ss->db, sql[i], -1, &st, NULL) != SQLITE_OK) {

@@ -173,8 +173,12 @@ struct store_ops {
     /* Aggregated series over the tests matching the filters. */
     enum cmon_err (*metric_query)(struct store *s, const struct store_metric_query *q,
                                   store_point_cb cb, void *arg, struct cmon_errbuf *eb);
-    /* Delete raw results (and paths, state history) older than before_ns;
-     * roll-ups stay until the user deletes them. */
+    /* Fold raw results not yet rolled up into the 1-minute and 1-hour
+     * roll-ups (the background thread calls it every few seconds; metric
+     * queries add the rows not yet folded, so they never lag). */
+    enum cmon_err (*rollup)(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
+    /* Delete raw results (and paths, state history) older than before_ns,
+     * after folding them into the roll-ups, which stay until deleted. */
     enum cmon_err (*retention)(struct store *s, int64_t before_ns, int64_t *deleted,
                                struct cmon_errbuf *eb);
 

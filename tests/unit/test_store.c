@@ -355,10 +355,32 @@ static void test_metrics_and_retention(void **state)
     assert_int_equal(p.t[0], T0 + 10 * CMON_NS_PER_SEC);
     assert_float_equal(p.v[0], 20.0, 1e-9);
 
+    /* folding into the roll-ups changes no answer, also for a late round */
+    int64_t folded = 0;
+    assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+    assert_int_equal(folded, 4);
+    assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+    assert_int_equal(folded, 0);
+    struct store_result late = result("aaaaaaaaaaaaaaa1", T0 + 50 * CMON_NS_PER_SEC, 8, 6.0);
+    ingest(s, &late, 1, NULL, -1, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(&p, 0, sizeof p);
+        assert_int_equal(s->ops->metric_query(s, &q, collect_point, &p, &eb), CMON_OK);
+        assert_int_equal(p.n, 2);
+        assert_float_equal(p.v[0], 40.0, 1e-9); /* (0 + 40 + 80) / 3 */
+        assert_int_equal(p.samples[0], 3);
+        memset(&p, 0, sizeof p);
+        assert_int_equal(s->ops->metric_query(s, &q2, collect_point, &p, &eb), CMON_OK);
+        assert_float_equal(p.v[0], 8.0, 1e-9);
+        assert_int_equal(p.samples[0], 4);
+        assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+        assert_int_equal(folded, pass == 0 ? 1 : 0);
+    }
+
     /* retention drops raw rows only; minute roll-ups stay */
     int64_t deleted = 0;
     assert_int_equal(s->ops->retention(s, T0 + MIN, &deleted, &eb), CMON_OK);
-    assert_int_equal(deleted, 3);
+    assert_int_equal(deleted, 4);
     struct collect c = {0};
     assert_int_equal(s->ops->result_query(s, "aaaaaaaaaaaaaaa1", 0, INT64_MAX, 100, count_result,
                                           &c, &eb), CMON_OK);
