@@ -16,10 +16,16 @@ static void make_tests(struct store *s, size_t n, char (*ids)[17])
     struct store_test *t = calloc(n, sizeof *t);
     for (size_t i = 0; i < n; i++) {
         snprintf(ids[i], 17, "%016zx", i + 1);
-        t[i] = (struct store_test){.id = ids[i], .number = (int)i + 1, .group = "g",
-                                   .source = "agent", .destination = "dst", .config = "tcp",
-                                   .protocol = CMON_PROTO_TCP, .target = "127.0.0.1",
-                                   .port = 80, .frequency_sec = 30};
+        t[i] = (struct store_test){.id = ids[i],
+                                   .number = (int)i + 1,
+                                   .group = "g",
+                                   .source = "agent",
+                                   .destination = "dst",
+                                   .config = "tcp",
+                                   .protocol = CMON_PROTO_TCP,
+                                   .target = "127.0.0.1",
+                                   .port = 80,
+                                   .frequency_sec = 30};
     }
     struct cmon_errbuf eb;
     if (s->ops->monitor_put(s, "bench", "{}", t, n, cmon_wall_ns(), NULL, &eb)) {
@@ -46,7 +52,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", eb.msg);
         return 1;
     }
-    char (*ids)[17] = calloc(n_tests, sizeof *ids);
+    char(*ids)[17] = calloc(n_tests, sizeof *ids);
     make_tests(s, n_tests, ids);
     store_close(s);
 

@@ -13,8 +13,7 @@
 #include "cli/cli.h"
 #include "core/text.h"
 
-void cli_client_init(struct cli_client *c, const char *cmd, const char *server,
-                     const char *token)
+void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token)
 {
     c->cmd = cmd;
     c->server = server ? server : getenv("CMON_SERVER");
@@ -40,7 +39,8 @@ static void print_api_error(const struct cli_client *c, long status, const json_
     if (json_array_size(probs) > 0) {
         size_t i;
         json_t *p;
-        json_array_foreach(probs, i, p) {
+        json_array_foreach(probs, i, p)
+        {
             fprintf(stderr, "cmon %s: %d:%d: %s: %s\n", c->cmd,
                     (int)json_integer_value(json_object_get(p, "line")),
                     (int)json_integer_value(json_object_get(p, "col")),
@@ -95,8 +95,8 @@ static CURL *make_handle(const struct cli_client *c, const char *method, const c
     return h;
 }
 
-int cli_request(const struct cli_client *c, const char *method, const char *path,
-                const char *body, size_t len, json_t **out, long *status)
+int cli_request(const struct cli_client *c, const char *method, const char *path, const char *body,
+                size_t len, json_t **out, long *status)
 {
     char url[2048];
     snprintf(url, sizeof url, "%s%s", c->server, path);

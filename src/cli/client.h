@@ -17,23 +17,22 @@
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
 
 struct cli_client {
-    const char *cmd;      /* "monitor", for messages */
-    const char *server;   /* base URL without trailing slash */
-    const char *token;    /* NULL: none */
-    bool json;            /* --json */
+    const char *cmd;    /* "monitor", for messages */
+    const char *server; /* base URL without trailing slash */
+    const char *token;  /* NULL: none */
+    bool json;          /* --json */
 };
 
 /* Fill server/token from the flags given (may be NULL) or the environment. */
-void cli_client_init(struct cli_client *c, const char *cmd, const char *server,
-                     const char *token);
+void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token);
 
 /* One request; body may be NULL.  On success *out is the parsed JSON body
  * (json_null() for an empty one) and *status the HTTP status.  Returns a CLI
  * exit code: 0 when the server answered 2xx; 3 when unreachable or the token
  * was rejected (401/403); 1 for other errors, which it prints (the API's
  * error message and, for validation, each problem). */
-int cli_request(const struct cli_client *c, const char *method, const char *path,
-                const char *body, size_t len, json_t **out, long *status);
+int cli_request(const struct cli_client *c, const char *method, const char *path, const char *body,
+                size_t len, json_t **out, long *status);
 
 /* Percent-encode s for a URL path segment or query value. */
 char *cli_escape(const char *s);

@@ -46,8 +46,8 @@ static void print_monitor_row(const json_t *m)
 
 static void print_header(void)
 {
-    printf("%-24s %-8s %-13s %5s %5s %5s %5s %5s  %s\n", "NAME", "STATUS", "STATE", "TESTS",
-           "PASS", "WARN", "FAIL", "INDET", "REASON");
+    printf("%-24s %-8s %-13s %5s %5s %5s %5s %5s  %s\n", "NAME", "STATUS", "STATE", "TESTS", "PASS",
+           "WARN", "FAIL", "INDET", "REASON");
 }
 
 static int apply_one(const struct cli_client *c, const char *path)
@@ -133,10 +133,11 @@ static int do_named(const struct cli_client *c, const char *action, const char *
 
 static int monitor_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option longopts[] = {{"server", required_argument, NULL, 'S'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     const char *server = NULL, *token = NULL;
     bool json = false;
     int c, rc;
@@ -182,32 +183,31 @@ static int monitor_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_monitor = {
     .name = "monitor",
     .summary = "apply, list, show, delete, start and stop connection monitors",
-    .usage =
-        "usage: cmon monitor apply FILE...\n"
-        "       cmon monitor list\n"
-        "       cmon monitor get|delete|start|stop NAME\n"
-        "       (each with [--server URL] [--token T] [--json])\n"
-        "\n"
-        "Manage connection monitors on a running server through its API.\n"
-        "\n"
-        "Actions:\n"
-        "  apply FILE...   create or replace each monitor (PUT); the name is the file's\n"
-        "                  \"name\" or its base name without .json.  Invalid files are\n"
-        "                  reported as FILE-relative line:col: path: message.\n"
-        "  list            every monitor with its state and tests per state\n"
-        "  get NAME        the monitor as JSON (its properties, state and counts)\n"
-        "  delete NAME     delete the monitor, its tests and their live state\n"
-        "  start NAME      resume a stopped monitor\n"
-        "  stop NAME       stop it: its tests become Not Running\n"
-        "\n"
-        "Options:\n"
-        "  -S, --server URL  the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
-        "  -t, --token T     bearer token (default $CMON_TOKEN); apply, delete, start\n"
-        "                    and stop need the admin role, list and get reader\n"
-        "  -j, --json        print the API's JSON instead of a table\n"
-        "  -h, --help        show this help\n"
-        "\n"
-        "Exit status: 0 success, 1 the server refused (invalid file, unknown monitor),\n"
-        "2 usage error, 3 the server cannot be reached or rejected the token.\n",
+    .usage = "usage: cmon monitor apply FILE...\n"
+             "       cmon monitor list\n"
+             "       cmon monitor get|delete|start|stop NAME\n"
+             "       (each with [--server URL] [--token T] [--json])\n"
+             "\n"
+             "Manage connection monitors on a running server through its API.\n"
+             "\n"
+             "Actions:\n"
+             "  apply FILE...   create or replace each monitor (PUT); the name is the file's\n"
+             "                  \"name\" or its base name without .json.  Invalid files are\n"
+             "                  reported as FILE-relative line:col: path: message.\n"
+             "  list            every monitor with its state and tests per state\n"
+             "  get NAME        the monitor as JSON (its properties, state and counts)\n"
+             "  delete NAME     delete the monitor, its tests and their live state\n"
+             "  start NAME      resume a stopped monitor\n"
+             "  stop NAME       stop it: its tests become Not Running\n"
+             "\n"
+             "Options:\n"
+             "  -S, --server URL  the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
+             "  -t, --token T     bearer token (default $CMON_TOKEN); apply, delete, start\n"
+             "                    and stop need the admin role, list and get reader\n"
+             "  -j, --json        print the API's JSON instead of a table\n"
+             "  -h, --help        show this help\n"
+             "\n"
+             "Exit status: 0 success, 1 the server refused (invalid file, unknown monitor),\n"
+             "2 usage error, 3 the server cannot be reached or rejected the token.\n",
     .run = monitor_run,
 };

@@ -100,7 +100,8 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), opts->store_url);
     if (!cmon_server_auth_required(srv))
         printf("cmon %s: no tokens exist and the address is loopback: running open (anyone on "
-               "this host has admin access; create a token with 'cmon token create')\n", cmd);
+               "this host has admin access; create a token with 'cmon token create')\n",
+               cmd);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
@@ -163,16 +164,19 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
 
 static int server_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},   {"store", required_argument, NULL, 's'},
-        {"retention", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
-        {"max-monitors", required_argument, NULL, 'M'}, {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},    {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"store", required_argument, NULL, 's'},
+                                             {"retention", required_argument, NULL, 'r'},
+                                             {"log-level", required_argument, NULL, 'L'},
+                                             {"max-monitors", required_argument, NULL, 'M'},
+                                             {"tls-cert", required_argument, NULL, 'C'},
+                                             {"tls-key", required_argument, NULL, 'K'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "server");
-    struct cmon_server_opts o = {.listen = "127.0.0.1:8080", .store_url = STORE_DEFAULT_URL,
-                                 .log = &log};
+    struct cmon_server_opts o = {
+        .listen = "127.0.0.1:8080", .store_url = STORE_DEFAULT_URL, .log = &log};
     int c, rc;
     while ((c = cli_getopt(self, argc, argv, "hl:s:r:L:M:", longopts, &rc)) != -1) {
         if (c == -2)
@@ -192,40 +196,39 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_server = {
     .name = "server",
     .summary = "run the server: API, result ingest, state evaluation, /metrics",
-    .usage =
-        "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
-        "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
-        "                   [--log-level LEVEL]\n"
-        "\n"
-        "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
-        "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
-        "('cmon agent'); for everything in one process use 'cmon run'.\n"
-        "\n"
-        "Options:\n"
-        "  -l, --listen ADDR      address and port to serve on (default 127.0.0.1:8080);\n"
-        "                         IPv6 as [::1]:8080.  A non-loopback address refuses to\n"
-        "                         start until a token exists ('cmon token create').\n"
-        "  -s, --store URL        where data lives: sqlite:PATH (default\n"
-        "                         sqlite:./cmon-data/cmon.db; directories are created).\n"
-        "                         postgres://... is reserved for the PostgreSQL backend.\n"
-        "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
-        "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
-        "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
-        "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
-        "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
-        "      --log-level LEVEL  debug, info (default), warn or error\n"
-        "  -h, --help             show this help\n"
-        "\n"
-        "Authentication: with no token in the store and a loopback address the server\n"
-        "runs open and says so.  Once a token exists every request needs\n"
-        "'Authorization: Bearer TOKEN'; roles are reader (GET), admin (everything) and\n"
-        "agent (the agent protocol).\n"
-        "\n"
-        "Logs are logfmt lines on stderr.  SIGINT or SIGTERM stops the server\n"
-        "gracefully: queued results are committed before it exits.\n"
-        "\n"
-        "Exit status: 0 after a clean stop, 1 when the server cannot start (address in\n"
-        "use, store unusable or newer than this cmon, no tokens on a public address),\n"
-        "2 on a usage error.\n",
+    .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
+             "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
+             "                   [--log-level LEVEL]\n"
+             "\n"
+             "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
+             "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
+             "('cmon agent'); for everything in one process use 'cmon run'.\n"
+             "\n"
+             "Options:\n"
+             "  -l, --listen ADDR      address and port to serve on (default 127.0.0.1:8080);\n"
+             "                         IPv6 as [::1]:8080.  A non-loopback address refuses to\n"
+             "                         start until a token exists ('cmon token create').\n"
+             "  -s, --store URL        where data lives: sqlite:PATH (default\n"
+             "                         sqlite:./cmon-data/cmon.db; directories are created).\n"
+             "                         postgres://... is reserved for the PostgreSQL backend.\n"
+             "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
+             "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
+             "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
+             "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
+             "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
+             "      --log-level LEVEL  debug, info (default), warn or error\n"
+             "  -h, --help             show this help\n"
+             "\n"
+             "Authentication: with no token in the store and a loopback address the server\n"
+             "runs open and says so.  Once a token exists every request needs\n"
+             "'Authorization: Bearer TOKEN'; roles are reader (GET), admin (everything) and\n"
+             "agent (the agent protocol).\n"
+             "\n"
+             "Logs are logfmt lines on stderr.  SIGINT or SIGTERM stops the server\n"
+             "gracefully: queued results are committed before it exits.\n"
+             "\n"
+             "Exit status: 0 after a clean stop, 1 when the server cannot start (address in\n"
+             "use, store unusable or newer than this cmon, no tokens on a public address),\n"
+             "2 on a usage error.\n",
     .run = server_run,
 };

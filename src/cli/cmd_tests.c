@@ -32,7 +32,8 @@ static void print_tests(const json_t *items)
            "SOURCE", "DESTINATION", "CONFIG", "FAILED%", "RTT(ms)", "REASON");
     size_t i;
     json_t *t;
-    json_array_foreach(items, i, t) {
+    json_array_foreach(items, i, t)
+    {
         char failed[16], rtt[16];
         fmt_num(json_object_get(t, "checksFailedPercent"), 1, failed, sizeof failed);
         fmt_num(json_object_get(t, "roundTripTimeMs"), 2, rtt, sizeof rtt);
@@ -49,13 +50,17 @@ static void print_tests(const json_t *items)
 
 static int tests_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"monitor", required_argument, NULL, 'm'}, {"state", required_argument, NULL, 's'},
-        {"protocol", required_argument, NULL, 'p'}, {"search", required_argument, NULL, 'q'},
-        {"scope", required_argument, NULL, 'c'},   {"limit", required_argument, NULL, 'n'},
-        {"server", required_argument, NULL, 'S'},  {"token", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option longopts[] = {{"monitor", required_argument, NULL, 'm'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"protocol", required_argument, NULL, 'p'},
+                                             {"search", required_argument, NULL, 'q'},
+                                             {"scope", required_argument, NULL, 'c'},
+                                             {"limit", required_argument, NULL, 'n'},
+                                             {"server", required_argument, NULL, 'S'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     const char *server = NULL, *token = NULL, *vals[6] = {0};
     static const char *const keys[6] = {"monitor", "state", "protocol", "q", "scope", "limit"};
     static const char optchars[] = "mspqcn";
@@ -100,31 +105,30 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_tests = {
     .name = "tests",
     .summary = "list tests with their state, latest figures and reason",
-    .usage =
-        "usage: cmon tests [--monitor M] [--state STATE] [--protocol P]\n"
-        "                  [--search TEXT [--scope SCOPE]] [--limit N]\n"
-        "                  [--server URL] [--token T] [--json]\n"
-        "\n"
-        "Show every test (source x destination x configuration of each test group)\n"
-        "with its state, its latest round's checks failed % and RTT, and the reason\n"
-        "for its state, e.g. 'ChecksFailedPercent 100 > 5; connection_refused'.\n"
-        "\n"
-        "Filters:\n"
-        "  -m, --monitor M     tests of one monitor\n"
-        "  -s, --state STATE   Pass, Warning, Fail, Indeterminate or NotRunning\n"
-        "  -p, --protocol P    Http, Tcp or Icmp\n"
-        "  -q, --search TEXT   case-insensitive text match\n"
-        "  -c, --scope SCOPE   where --search looks: all (default), sources,\n"
-        "                      destinations, testGroups, testConfigurations, monitors\n"
-        "  -n, --limit N       at most N tests (1..1000, default 100)\n"
-        "\n"
-        "Options:\n"
-        "  -S, --server URL    the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
-        "  -t, --token T       bearer token with the reader role (default $CMON_TOKEN)\n"
-        "  -j, --json          print the API's JSON ({\"items\": [...], \"next\"})\n"
-        "  -h, --help          show this help\n"
-        "\n"
-        "Exit status: 0 success, 1 the server refused the request, 2 usage error,\n"
-        "3 the server cannot be reached or rejected the token.\n",
+    .usage = "usage: cmon tests [--monitor M] [--state STATE] [--protocol P]\n"
+             "                  [--search TEXT [--scope SCOPE]] [--limit N]\n"
+             "                  [--server URL] [--token T] [--json]\n"
+             "\n"
+             "Show every test (source x destination x configuration of each test group)\n"
+             "with its state, its latest round's checks failed % and RTT, and the reason\n"
+             "for its state, e.g. 'ChecksFailedPercent 100 > 5; connection_refused'.\n"
+             "\n"
+             "Filters:\n"
+             "  -m, --monitor M     tests of one monitor\n"
+             "  -s, --state STATE   Pass, Warning, Fail, Indeterminate or NotRunning\n"
+             "  -p, --protocol P    Http, Tcp or Icmp\n"
+             "  -q, --search TEXT   case-insensitive text match\n"
+             "  -c, --scope SCOPE   where --search looks: all (default), sources,\n"
+             "                      destinations, testGroups, testConfigurations, monitors\n"
+             "  -n, --limit N       at most N tests (1..1000, default 100)\n"
+             "\n"
+             "Options:\n"
+             "  -S, --server URL    the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
+             "  -t, --token T       bearer token with the reader role (default $CMON_TOKEN)\n"
+             "  -j, --json          print the API's JSON ({\"items\": [...], \"next\"})\n"
+             "  -h, --help          show this help\n"
+             "\n"
+             "Exit status: 0 success, 1 the server refused the request, 2 usage error,\n"
+             "3 the server cannot be reached or rejected the token.\n",
     .run = tests_run,
 };

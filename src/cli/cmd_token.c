@@ -25,8 +25,10 @@ static int print_token(const struct token_args *a, const char *token)
         json_decref(j);
     } else {
         printf("%s\n", token);
-        fprintf(stderr, "cmon token: created a token with the %s role; it is shown only now, keep it safe\n",
-                a->role);
+        fprintf(
+            stderr,
+            "cmon token: created a token with the %s role; it is shown only now, keep it safe\n",
+            a->role);
     }
     return CLI_EXIT_OK;
 }
@@ -75,24 +77,42 @@ static int create_via_api(const struct token_args *a)
 
 static int token_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"role", required_argument, NULL, 'r'},   {"name", required_argument, NULL, 'n'},
-        {"data", required_argument, NULL, 'd'},   {"store", required_argument, NULL, 's'},
-        {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option longopts[] = {{"role", required_argument, NULL, 'r'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"store", required_argument, NULL, 's'},
+                                             {"server", required_argument, NULL, 'S'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     struct token_args a = {0};
     int c, rc;
     while ((c = cli_getopt(self, argc, argv, "hr:n:d:s:S:t:j", longopts, &rc)) != -1) {
         switch (c) {
-        case -2: return rc;
-        case 'r': a.role = optarg; break;
-        case 'n': a.name = optarg; break;
-        case 'd': a.data = optarg; break;
-        case 's': a.store = optarg; break;
-        case 'S': a.server = optarg; break;
-        case 't': a.token = optarg; break;
-        case 'j': a.json = true; break;
+        case -2:
+            return rc;
+        case 'r':
+            a.role = optarg;
+            break;
+        case 'n':
+            a.name = optarg;
+            break;
+        case 'd':
+            a.data = optarg;
+            break;
+        case 's':
+            a.store = optarg;
+            break;
+        case 'S':
+            a.server = optarg;
+            break;
+        case 't':
+            a.token = optarg;
+            break;
+        case 'j':
+            a.json = true;
+            break;
         }
     }
     if (optind >= argc || strcmp(argv[optind], "create") != 0)
@@ -111,34 +131,33 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_token = {
     .name = "token",
     .summary = "create bearer tokens for the API (reader, admin, agent)",
-    .usage =
-        "usage: cmon token create --role reader|admin|agent [--name NAME]\n"
-        "                         [--data DIR | --store URL | --server URL [--token T]]\n"
-        "                         [--json]\n"
-        "\n"
-        "Create a bearer token and print it once on stdout.  Only its SHA-256 is\n"
-        "stored, so a lost token cannot be shown again: create another.\n"
-        "\n"
-        "Roles: reader may read everything (GET, metrics, queries); admin may also\n"
-        "change monitors and create tokens; agent may only use the agent protocol.\n"
-        "Once any token exists, the server requires one on every request.\n"
-        "\n"
-        "Where the token goes:\n"
-        "  (default)          the store of 'cmon run' in ./cmon-data\n"
-        "  -d, --data DIR     the store in DIR/cmon.db (as 'cmon run --data DIR')\n"
-        "  -s, --store URL    a store URL (as 'cmon server --store URL'); works while\n"
-        "                     the server runs or before it first starts (bootstrap)\n"
-        "  -S, --server URL   ask a running server through its API (needs an admin\n"
-        "                     --token or CMON_TOKEN, unless the server runs open)\n"
-        "\n"
-        "Options:\n"
-        "  -r, --role ROLE    reader, admin or agent (required)\n"
-        "  -n, --name NAME    a label; for agent tokens, the agent's name\n"
-        "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"
-        "  -j, --json         print {\"token\", \"role\", \"name\"}\n"
-        "  -h, --help         show this help\n"
-        "\n"
-        "Exit status: 0 created, 1 the store failed, 2 usage error, 3 the server cannot\n"
-        "be reached or rejected the token.\n",
+    .usage = "usage: cmon token create --role reader|admin|agent [--name NAME]\n"
+             "                         [--data DIR | --store URL | --server URL [--token T]]\n"
+             "                         [--json]\n"
+             "\n"
+             "Create a bearer token and print it once on stdout.  Only its SHA-256 is\n"
+             "stored, so a lost token cannot be shown again: create another.\n"
+             "\n"
+             "Roles: reader may read everything (GET, metrics, queries); admin may also\n"
+             "change monitors and create tokens; agent may only use the agent protocol.\n"
+             "Once any token exists, the server requires one on every request.\n"
+             "\n"
+             "Where the token goes:\n"
+             "  (default)          the store of 'cmon run' in ./cmon-data\n"
+             "  -d, --data DIR     the store in DIR/cmon.db (as 'cmon run --data DIR')\n"
+             "  -s, --store URL    a store URL (as 'cmon server --store URL'); works while\n"
+             "                     the server runs or before it first starts (bootstrap)\n"
+             "  -S, --server URL   ask a running server through its API (needs an admin\n"
+             "                     --token or CMON_TOKEN, unless the server runs open)\n"
+             "\n"
+             "Options:\n"
+             "  -r, --role ROLE    reader, admin or agent (required)\n"
+             "  -n, --name NAME    a label; for agent tokens, the agent's name\n"
+             "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"
+             "  -j, --json         print {\"token\", \"role\", \"name\"}\n"
+             "  -h, --help         show this help\n"
+             "\n"
+             "Exit status: 0 created, 1 the store failed, 2 usage error, 3 the server cannot\n"
+             "be reached or rejected the token.\n",
     .run = token_run,
 };

@@ -102,7 +102,7 @@ static bool results_args(struct req *r, struct results_out *o, int64_t *from, in
     o->fmt = !fmt || strcmp(fmt, "json") == 0 ? FMT_JSON
              : strcmp(fmt, "ndjson") == 0     ? FMT_NDJSON
              : strcmp(fmt, "csv") == 0        ? FMT_CSV
-                                              : (enum fmt)-1;
+                                              : (enum fmt) - 1;
     if ((int)o->fmt < 0) {
         reply_error(r, 400, "invalid_parameter", "format", "format must be json, ndjson or csv");
         return false;
@@ -127,10 +127,11 @@ static enum MHD_Result results_reply(struct req *r, struct results_out *o)
 {
     char next[40];
     if (o->fmt == FMT_JSON)
-        return reply_json(r, 200, json_pack("{s:o, s:o}", "items", o->items, "next",
-                                            o->next_ns ? json_string(cmon_rfc3339(
-                                                             o->next_ns, next, sizeof next))
-                                                       : json_null()));
+        return reply_json(r, 200,
+                          json_pack("{s:o, s:o}", "items", o->items, "next",
+                                    o->next_ns
+                                        ? json_string(cmon_rfc3339(o->next_ns, next, sizeof next))
+                                        : json_null()));
     if (o->buf.oom) {
         cmon_buf_free(&o->buf);
         return reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
@@ -158,8 +159,8 @@ enum MHD_Result api_results(struct req *r)
         cmon_buf_puts(&o.buf, "testId,startTime,agent,checksTotal,checksFailed,rttMinMs,rttAvgMs,"
                               "rttMaxMs,rttJitterMs,diagnostic,detail,httpStatus\r\n");
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->result_query(s, req_arg(r, "testId"), from, to, o.limit + 1,
-                                             result_one, &o, &eb);
+    enum cmon_err err =
+        s->ops->result_query(s, req_arg(r, "testId"), from, to, o.limit + 1, result_one, &o, &eb);
     if (err) {
         json_decref(o.items);
         cmon_buf_free(&o.buf);
@@ -282,8 +283,8 @@ enum MHD_Result api_token_create(struct req *r)
     struct cmon_errbuf eb;
     enum MHD_Result ret;
     if (!role_s || !store_role_parse(role_s, &role)) {
-        ret = reply_error(r, 400, "invalid_parameter", "role",
-                          "role must be reader, admin or agent");
+        ret =
+            reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
     } else if (store_token_new(token, &eb) != CMON_OK) {
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {
@@ -295,8 +296,9 @@ enum MHD_Result api_token_create(struct req *r)
         if (!err)
             atomic_store(&r->srv->auth_required, true);
         ret = err ? reply_store_error(r, err, eb.msg)
-                  : reply_json(r, 201, json_pack("{s:s, s:s, s:s}", "token", token, "role",
-                                                 role_s, "name", name ? name : ""));
+                  : reply_json(r, 201,
+                               json_pack("{s:s, s:s, s:s}", "token", token, "role", role_s, "name",
+                                         name ? name : ""));
     }
     json_decref(body);
     return ret;

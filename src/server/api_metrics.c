@@ -60,11 +60,20 @@ static int64_t parse_interval(const char *s)
         return 0;
     int64_t unit;
     switch (end[0] | 0x20) {
-    case 's': unit = CMON_NS_PER_SEC; break;
-    case 'm': unit = 60 * CMON_NS_PER_SEC; break;
-    case 'h': unit = 3600 * CMON_NS_PER_SEC; break;
-    case 'd': unit = 86400 * CMON_NS_PER_SEC; break;
-    default: return 0;
+    case 's':
+        unit = CMON_NS_PER_SEC;
+        break;
+    case 'm':
+        unit = 60 * CMON_NS_PER_SEC;
+        break;
+    case 'h':
+        unit = 3600 * CMON_NS_PER_SEC;
+        break;
+    case 'd':
+        unit = 86400 * CMON_NS_PER_SEC;
+        break;
+    default:
+        return 0;
     }
     (void)iso;
     return v > 366LL * 86400 ? 0 : v * unit;
@@ -159,13 +168,12 @@ enum MHD_Result api_metrics_query(struct req *r)
         return reply_store_error(r, err, eb.msg);
     }
     char from[40], to[40];
-    return reply_json(
-        r, 200,
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "name", req_arg(r, "name"), "unit", unit,
-                  "aggregation", agg_labels[q.agg], "intervalSec",
-                  (json_int_t)(q.interval_ns / CMON_NS_PER_SEC), "from",
-                  cmon_rfc3339(q.from_ns, from, sizeof from), "to",
-                  cmon_rfc3339(q.to_ns, to, sizeof to), "points", points));
+    return reply_json(r, 200,
+                      json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "name", req_arg(r, "name"),
+                                "unit", unit, "aggregation", agg_labels[q.agg], "intervalSec",
+                                (json_int_t)(q.interval_ns / CMON_NS_PER_SEC), "from",
+                                cmon_rfc3339(q.from_ns, from, sizeof from), "to",
+                                cmon_rfc3339(q.to_ns, to, sizeof to), "points", points));
 }
 
 /* ---- Prometheus ---- */
@@ -217,7 +225,7 @@ static int prom_test(void *arg, const struct store_test *t)
                                         "cmon_round_trip_time_seconds", "cmon_test_state"};
     if ((p->family == 0 && !t->has_result) || (p->family == 1 && !t->has_rtt))
         return 0;
-    double v = p->family == 0 ? t->checks_failed_pct
+    double v = p->family == 0   ? t->checks_failed_pct
                : p->family == 1 ? t->rtt_ms / 1000.0
                                 : (double)t->state;
     cmon_buf_puts(p->b, names[p->family]);
@@ -257,8 +265,7 @@ static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
                     "# TYPE cmon_http_requests_total counter\n"
                     "cmon_http_requests_total %llu\n",
                     (unsigned long long)st.results_stored, (unsigned long long)st.results_dropped,
-                    (unsigned long long)st.batches_duplicate,
-                    (unsigned long long)st.queued_results,
+                    (unsigned long long)st.batches_duplicate, (unsigned long long)st.queued_results,
                     (unsigned long long)atomic_load(&srv->requests));
 }
 

@@ -14,8 +14,8 @@ static const char *endpoint_type(const struct cmon_endpoint *e)
 }
 
 /* Expanded tests as store rows; strings point into m. */
-static struct store_test *tests_for_store(const struct cmon_monitor *m,
-                                          const struct cmon_test *t, size_t n)
+static struct store_test *tests_for_store(const struct cmon_monitor *m, const struct cmon_test *t,
+                                          size_t n)
 {
     struct store_test *st = calloc(n ? n : 1, sizeof *st);
     for (size_t i = 0; st && i < n; i++) {
@@ -23,15 +23,24 @@ static struct store_test *tests_for_store(const struct cmon_monitor *m,
         const struct cmon_endpoint *dst = &m->endpoints[t[i].destination];
         const struct cmon_test_config *c = &m->configs[t[i].config];
         st[i] = (struct store_test){
-            .id = t[i].id, .number = t[i].number, .group = m->groups[t[i].group].name,
-            .source = src->name, .source_address = src->address,
-            .source_type = endpoint_type(src), .destination = dst->name,
-            .destination_address = dst->address, .destination_type = endpoint_type(dst),
-            .config = c->name, .protocol = t[i].protocol, .target = t[i].target,
-            .port = t[i].port, .frequency_sec = t[i].frequency_sec,
+            .id = t[i].id,
+            .number = t[i].number,
+            .group = m->groups[t[i].group].name,
+            .source = src->name,
+            .source_address = src->address,
+            .source_type = endpoint_type(src),
+            .destination = dst->name,
+            .destination_address = dst->address,
+            .destination_type = endpoint_type(dst),
+            .config = c->name,
+            .protocol = t[i].protocol,
+            .target = t[i].target,
+            .port = t[i].port,
+            .frequency_sec = t[i].frequency_sec,
             .has_failed_pct_threshold = c->has_failed_pct_threshold,
             .failed_pct_threshold = c->failed_pct_threshold,
-            .has_rtt_threshold = c->has_rtt_threshold, .rtt_threshold_ms = c->rtt_threshold_ms,
+            .has_rtt_threshold = c->has_rtt_threshold,
+            .rtt_threshold_ms = c->rtt_threshold_ms,
             .group_disabled = m->groups[t[i].group].disabled,
         };
     }
@@ -45,14 +54,14 @@ static int ignore_monitor(void *arg, const struct store_monitor *m)
 }
 
 /* Refuse a new monitor beyond the configured limit. */
-static enum cmon_err check_limit(struct cmon_server *srv, const char *name,
-                                 struct cmon_errbuf *eb)
+static enum cmon_err check_limit(struct cmon_server *srv, const char *name, struct cmon_errbuf *eb)
 {
     size_t n = 0;
     enum cmon_err err = srv->admin->ops->monitor_count(srv->admin, &n, eb);
     if (err || n < srv->opts.max_monitors)
         return err;
-    bool exists = srv->admin->ops->monitor_get(srv->admin, name, ignore_monitor, NULL, eb) == CMON_OK;
+    bool exists =
+        srv->admin->ops->monitor_get(srv->admin, name, ignore_monitor, NULL, eb) == CMON_OK;
     if (exists)
         return CMON_OK;
     return cmon_fail(eb, CMON_ERR_LIMIT, "this server holds at most %zu connection monitors",
@@ -122,8 +131,7 @@ struct counts {
     size_t tests;
 };
 
-static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail",
-                                          "NotRunning"};
+static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail", "NotRunning"};
 
 json_t *counts_json(const size_t n[5]);
 json_t *counts_json(const size_t n[5])
@@ -164,12 +172,12 @@ static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool
     if (monitor_counts(s, m->name, &c, eb))
         return NULL;
     char created[40], updated[40];
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s}", "name", m->name,
-                          "monitoringStatus", m->running ? "Running" : "Stopped", "state",
-                          cmon_state_name(c.state), "reason", c.reason, "counts",
-                          counts_json(c.n), "testCount", (json_int_t)c.tests, "createdAt",
-                          cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
-                          cmon_rfc3339(m->updated_ns, updated, sizeof updated));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s}", "name", m->name, "monitoringStatus",
+                  m->running ? "Running" : "Stopped", "state", cmon_state_name(c.state), "reason",
+                  c.reason, "counts", counts_json(c.n), "testCount", (json_int_t)c.tests,
+                  "createdAt", cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
+                  cmon_rfc3339(m->updated_ns, updated, sizeof updated));
     if (o && with_props) {
         json_t *body = json_loads(m->body, 0, NULL);
         json_t *props = json_object_get(body, "properties");
@@ -213,8 +221,9 @@ enum MHD_Result api_monitor_list(struct req *r)
         json_decref(l.items);
         return reply_store_error(r, err ? err : l.err, l.eb.msg);
     }
-    return reply_json(r, 200, json_pack("{s:o, s:n, s:o}", "items", l.items, "next", "counts",
-                                        counts_json(l.by_state)));
+    return reply_json(
+        r, 200,
+        json_pack("{s:o, s:n, s:o}", "items", l.items, "next", "counts", counts_json(l.by_state)));
 }
 
 struct one_monitor {
@@ -248,7 +257,8 @@ static bool name_ok(struct req *r)
         return true;
     reply_error(r, 400, "invalid_name", "name",
                 "'%s' is not a valid monitor name: 1-80 characters of A-Z a-z 0-9 . _ -, "
-                "not starting with . or -", r->seg[1]);
+                "not starting with . or -",
+                r->seg[1]);
     return false;
 }
 
@@ -258,8 +268,7 @@ enum MHD_Result api_monitor_get(struct req *r)
     return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
 }
 
-static enum MHD_Result reply_validation(struct req *r, struct cmon_problems *probs,
-                                        const char *msg)
+static enum MHD_Result reply_validation(struct req *r, struct cmon_problems *probs, const char *msg)
 {
     const char *field = probs->n ? probs->items[0].path : NULL;
     json_t *e = json_pack("{s:s, s:s, s:o, s:o}", "code", "validation_failed", "message", msg,
@@ -277,8 +286,8 @@ enum MHD_Result api_monitor_put(struct req *r)
     struct cmon_problems probs = {0};
     struct cmon_errbuf eb = {{0}};
     bool created = false;
-    enum cmon_err err = cmon_server_apply_monitor(r->srv, r->seg[1], NULL, r->body, r->len,
-                                                  &created, &probs, &eb);
+    enum cmon_err err =
+        cmon_server_apply_monitor(r->srv, r->seg[1], NULL, r->body, r->len, &created, &probs, &eb);
     enum MHD_Result ret;
     if (err == CMON_ERR_INVALID || err == CMON_ERR_PARSE)
         ret = reply_validation(r, &probs, eb.msg);

@@ -78,11 +78,11 @@ json_t *view_test_row(const struct store_test *t)
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id",
         t->id, "monitor", t->monitor, "testGroup", t->group, "source", t->source, "destination",
-        t->destination, "testConfiguration", t->config, "protocol",
-        cmon_protocol_name(t->protocol), "target", t->target, "port", t->port, "state",
-        cmon_state_name(t->state), "reason", t->reason, "diagnostic", t->diagnostic,
-        "checksFailedPercent", t->has_result ? json_real(t->checks_failed_pct) : json_null(),
-        "roundTripTimeMs", t->has_rtt ? json_real(t->rtt_ms) : json_null(), "lastResultAt",
+        t->destination, "testConfiguration", t->config, "protocol", cmon_protocol_name(t->protocol),
+        "target", t->target, "port", t->port, "state", cmon_state_name(t->state), "reason",
+        t->reason, "diagnostic", t->diagnostic, "checksFailedPercent",
+        t->has_result ? json_real(t->checks_failed_pct) : json_null(), "roundTripTimeMs",
+        t->has_rtt ? json_real(t->rtt_ms) : json_null(), "lastResultAt",
         time_or_null(t->has_result, t->last_result_ns), "stateSince",
         time_or_null(true, t->state_since_ns));
 }
@@ -129,8 +129,9 @@ enum MHD_Result api_view_tests(struct req *r)
         json_decref(p.items);
         return reply_store_error(r, err, eb.msg);
     }
-    return reply_json(r, 200, json_pack("{s:o, s:o}", "items", p.items, "next",
-                                        next_cursor(p.more, p.offset + p.limit)));
+    return reply_json(
+        r, 200,
+        json_pack("{s:o, s:o}", "items", p.items, "next", next_cursor(p.more, p.offset + p.limit)));
 }
 
 /* ---- roll-up views ---- */
@@ -262,8 +263,8 @@ static enum MHD_Result api_view_agg(struct req *r, enum view_kind kind)
         json_array_append_new(items, agg_row_json(&a.rows[i]));
     }
     free(a.rows);
-    return reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next",
-                                        next_cursor(more, offset + limit)));
+    return reply_json(
+        r, 200, json_pack("{s:o, s:o}", "items", items, "next", next_cursor(more, offset + limit)));
 }
 
 enum MHD_Result api_view_groups(struct req *r)
@@ -295,11 +296,10 @@ static int history_one(void *arg, const struct store_state_change *c)
 {
     struct history *h = arg;
     char ts[40];
-    json_array_append_new(h->items,
-                          json_pack("{s:s, s:s, s:s, s:s}", "time",
-                                    cmon_rfc3339(c->at_ns, ts, sizeof ts), "from",
-                                    cmon_state_name(c->from), "to", cmon_state_name(c->to),
-                                    "reason", c->reason));
+    json_array_append_new(h->items, json_pack("{s:s, s:s, s:s, s:s}", "time",
+                                              cmon_rfc3339(c->at_ns, ts, sizeof ts), "from",
+                                              cmon_state_name(c->from), "to",
+                                              cmon_state_name(c->to), "reason", c->reason));
     return json_array_size(h->items) >= h->limit;
 }
 

@@ -217,10 +217,9 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     return CMON_OK;
 }
 
-enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url,
-                                   const char *name, const char *alias,
-                                   const struct cmon_log *log, struct embedded_agent **out,
-                                   struct cmon_errbuf *eb)
+enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
+                                   const char *alias, const struct cmon_log *log,
+                                   struct embedded_agent **out, struct cmon_errbuf *eb)
 {
     struct embedded_agent *a = calloc(1, sizeof *a);
     if (!a)

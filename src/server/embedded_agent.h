@@ -17,10 +17,9 @@ struct embedded_agent;
 
 /* name: the agent's name (the host name); alias: another name endpoints may
  * use for it ("local").  Tests whose source endpoint names either run here. */
-enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url,
-                                   const char *name, const char *alias,
-                                   const struct cmon_log *log, struct embedded_agent **out,
-                                   struct cmon_errbuf *eb);
+enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
+                                   const char *alias, const struct cmon_log *log,
+                                   struct embedded_agent **out, struct cmon_errbuf *eb);
 void embedded_agent_stop(struct embedded_agent *a);
 
 #endif

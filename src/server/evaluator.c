@@ -12,8 +12,7 @@
 
 #include "core/clock.h"
 
-void eval_input_from_test(const struct store_test *t, int64_t now_ns,
-                          struct cmon_state_input *in)
+void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
 {
     memset(in, 0, sizeof *in);
     in->protocol = t->protocol;
@@ -85,8 +84,7 @@ enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int
     size_t n_changed = 0;
     for (size_t i = 0; !err && i < vs.n; i++) {
         bool ch = false;
-        err = s->ops->test_set_state(s, vs.v[i].id, vs.v[i].state, vs.v[i].reason, now_ns, &ch,
-                                     eb);
+        err = s->ops->test_set_state(s, vs.v[i].id, vs.v[i].state, vs.v[i].reason, now_ns, &ch, eb);
         n_changed += ch;
     }
     free(vs.v);

@@ -14,8 +14,7 @@
 #include "store/store.h"
 
 /* Map a stored test to the evaluator's input. */
-void eval_input_from_test(const struct store_test *t, int64_t now_ns,
-                          struct cmon_state_input *in);
+void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in);
 
 /* Evaluate every test matching f (NULL: all) and store the verdicts.
  * Runs inside the caller's transaction if one is open. */

@@ -15,8 +15,7 @@
 enum MHD_Result reply_text(struct req *r, unsigned status, const char *content_type, char *text,
                            size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -330,8 +329,8 @@ static bool authenticate(struct req *r, enum req_need need)
 static enum MHD_Result dispatch(struct req *r)
 {
     if (r->too_large)
-        return reply_error(r, 413, "body_too_large", NULL, "request bodies are limited to %zu bytes",
-                           r->srv->opts.max_body);
+        return reply_error(r, 413, "body_too_large", NULL,
+                           "request bodies are limited to %zu bytes", r->srv->opts.max_body);
     const struct route *found = NULL;
     bool path_known = false;
     if (strcmp(r->path, "/healthz") == 0)
@@ -355,8 +354,8 @@ static enum MHD_Result dispatch(struct req *r)
         }
     }
     if (!found && path_known)
-        return reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
-                           r->method, r->path);
+        return reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s", r->method,
+                           r->path);
     if (!found)
         return reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
     if (!authenticate(r, found->need))

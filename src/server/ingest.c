@@ -198,8 +198,7 @@ static void *ingest_main(void *arg)
 }
 
 enum cmon_err ingest_start(const char *store_url, size_t max_queued_results,
-                           const struct cmon_log *log, struct ingest **out,
-                           struct cmon_errbuf *eb)
+                           const struct cmon_log *log, struct ingest **out, struct cmon_errbuf *eb)
 {
     struct ingest *ing = calloc(1, sizeof *ing);
     if (!ing)
@@ -257,8 +256,9 @@ enum cmon_err ingest_submit(struct ingest *ing, const char *agent, int64_t seq,
         bool stopping = ing->stop;
         pthread_mutex_unlock(&ing->mu);
         item_free(it);
-        return cmon_fail(eb, CMON_ERR_LIMIT, stopping ? "the server is stopping"
-                                                      : "the ingest queue is full; retry later");
+        return cmon_fail(eb, CMON_ERR_LIMIT,
+                         stopping ? "the server is stopping"
+                                  : "the ingest queue is full; retry later");
     }
     if (ing->tail)
         ing->tail->next = it;

@@ -23,7 +23,7 @@ struct ingest_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
-    bool duplicate;      /* (agent, seq) had been stored before */
+    bool duplicate; /* (agent, seq) had been stored before */
     enum cmon_err err;
     char msg[512];
 };
@@ -39,8 +39,7 @@ struct ingest_stats {
 };
 
 enum cmon_err ingest_start(const char *store_url, size_t max_queued_results,
-                           const struct cmon_log *log, struct ingest **out,
-                           struct cmon_errbuf *eb);
+                           const struct cmon_log *log, struct ingest **out, struct cmon_errbuf *eb);
 /* Commits what is queued, then stops the thread and frees. */
 void ingest_stop(struct ingest *ing);
 

@@ -45,8 +45,10 @@ static enum cmon_err parse_listen(const char *s, struct listen_addr *la, struct 
     memcpy(la->host, s, hl);
     la->host[hl] = '\0';
     la->port = (int)port;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
     int rc = getaddrinfo(hl ? la->host : "0.0.0.0", colon + 1, &hints, &ai);
     if (rc != 0)
         return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': %s", la->host,
@@ -119,8 +121,8 @@ static enum cmon_err start_http(struct cmon_server *srv, const struct listen_add
     srv->mhd = MHD_start_daemon(
         flags, (uint16_t)la->port, NULL, NULL, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, (void *)srv->opts.log, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
-        MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, MHD_OPTION_NOTIFY_COMPLETED,
-        http_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
+        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key_pem, MHD_OPTION_END);
     if (!srv->mhd)
@@ -171,11 +173,11 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
     if (!err)
         err = check_auth_mode(srv, &la, eb);
     if (!err)
-        err = ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest,
-                           eb);
+        err =
+            ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
     if (!err)
-        err = background_start(srv->store_url, srv->opts.eval_interval_ms,
-                               srv->opts.retention_ns, srv->opts.log, &srv->bg, eb);
+        err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,
+                               srv->opts.log, &srv->bg, eb);
     if (!err)
         err = load_tls(srv, eb);
     if (!err)
@@ -184,8 +186,7 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
         return err;
     bool v6 = la.sa.ss_family == AF_INET6;
     snprintf(srv->url, sizeof srv->url, "%s://%s%s%s:%d", srv->tls_cert_pem ? "https" : "http",
-             v6 ? "[" : "",
-             la.host[0] ? la.host : "0.0.0.0", v6 ? "]" : "", la.port);
+             v6 ? "[" : "", la.host[0] ? la.host : "0.0.0.0", v6 ? "]" : "", la.port);
     atomic_store(&srv->ready, true);
     return CMON_OK;
 }
@@ -204,8 +205,8 @@ enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon
     pthread_mutex_init(&srv->admin_mu, NULL);
     srv->ro_cap = srv->opts.threads * 2;
     srv->ro_pool = calloc(srv->ro_cap, sizeof *srv->ro_pool);
-    enum cmon_err err = srv->ro_pool ? server_init(srv, eb)
-                                     : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    enum cmon_err err =
+        srv->ro_pool ? server_init(srv, eb) : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     if (err) {
         cmon_server_stop(srv);
         return err;
@@ -221,7 +222,7 @@ void cmon_server_stop(struct cmon_server *srv)
     atomic_store(&srv->ready, false);
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
-    ingest_stop(srv->ingest);   /* commits what is queued */
+    ingest_stop(srv->ingest); /* commits what is queued */
     background_stop(srv->bg);
     for (size_t i = 0; i < srv->ro_n; i++)
         store_close(srv->ro_pool[i]);

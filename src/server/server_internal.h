@@ -25,10 +25,10 @@ struct cmon_server {
     atomic_bool auth_required;
     atomic_bool ready;
     atomic_ullong requests;
-    pthread_mutex_t pool_mu;   /* read-only connections, one per busy request */
+    pthread_mutex_t pool_mu; /* read-only connections, one per busy request */
     struct store **ro_pool;
     size_t ro_n, ro_cap;
-    pthread_mutex_t admin_mu;  /* the API's write connection (monitor changes, tokens) */
+    pthread_mutex_t admin_mu; /* the API's write connection (monitor changes, tokens) */
     struct store *admin;
     struct ingest *ingest;
     struct background *bg;
@@ -41,7 +41,7 @@ struct req {
     struct MHD_Connection *conn;
     const char *method;
     char path[512];
-    const char *seg[8];  /* path segments after the prefix, NUL-split copy */
+    const char *seg[8]; /* path segments after the prefix, NUL-split copy */
     size_t n_seg;
     char segbuf[512];
     char *body;
@@ -49,8 +49,8 @@ struct req {
     bool too_large;
     bool replied;
     enum store_role role;
-    char principal[64];  /* token name; the agent's name for agent tokens */
-    struct store *ro;    /* read-only connection, taken on first use */
+    char principal[64]; /* token name; the agent's name for agent tokens */
+    struct store *ro;   /* read-only connection, taken on first use */
 };
 
 /* Route handlers; return what MHD_queue_response returned. */

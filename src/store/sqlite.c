@@ -112,18 +112,19 @@ static const char *const stmt_sql[SQ__COUNT] = {
         " ?13, ?14, ?15, ?16)",
 /* Fold raw rows (?1, ?2] into a roll-up of width ?3, adding to what is there,
  * so late rounds land in their bucket exactly. */
-#define ROLLUP_FOLD(table)                                                                      \
-    "INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"        \
-    " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max) SELECT test_id, start_ns / ?3 * ?3,"   \
-    " count(*), sum(100.0 * checks_failed / checks_total),"                                    \
-    " min(100.0 * checks_failed / checks_total), max(100.0 * checks_failed / checks_total),"   \
-    " count(rtt_avg), coalesce(sum(rtt_avg), 0), min(rtt_avg), max(rtt_avg) FROM results"     \
-    " WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2 ON CONFLICT (test_id, bucket_ns) DO UPDATE SET"  \
-    " rounds = rounds + excluded.rounds, failed_pct_sum = failed_pct_sum + excluded.failed_pct_sum," \
-    " failed_pct_min = min(failed_pct_min, excluded.failed_pct_min),"                          \
-    " failed_pct_max = max(failed_pct_max, excluded.failed_pct_max),"                          \
-    " rtt_n = rtt_n + excluded.rtt_n, rtt_sum = rtt_sum + excluded.rtt_sum,"                   \
-    " rtt_min = coalesce(min(rtt_min, excluded.rtt_min), rtt_min, excluded.rtt_min),"          \
+#define ROLLUP_FOLD(table)                                                                         \
+    "INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"           \
+    " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max) SELECT test_id, start_ns / ?3 * ?3,"       \
+    " count(*), sum(100.0 * checks_failed / checks_total),"                                        \
+    " min(100.0 * checks_failed / checks_total), max(100.0 * checks_failed / checks_total),"       \
+    " count(rtt_avg), coalesce(sum(rtt_avg), 0), min(rtt_avg), max(rtt_avg) FROM results"          \
+    " WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2 ON CONFLICT (test_id, bucket_ns) DO UPDATE SET"     \
+    " rounds = rounds + excluded.rounds, failed_pct_sum = failed_pct_sum + "                       \
+    "excluded.failed_pct_sum,"                                                                     \
+    " failed_pct_min = min(failed_pct_min, excluded.failed_pct_min),"                              \
+    " failed_pct_max = max(failed_pct_max, excluded.failed_pct_max),"                              \
+    " rtt_n = rtt_n + excluded.rtt_n, rtt_sum = rtt_sum + excluded.rtt_sum,"                       \
+    " rtt_min = coalesce(min(rtt_min, excluded.rtt_min), rtt_min, excluded.rtt_min),"              \
     " rtt_max = coalesce(max(rtt_max, excluded.rtt_max), rtt_max, excluded.rtt_max)"
     [SQ_ROLLUP_1M] = ROLLUP_FOLD("rollup_1m"),
     [SQ_ROLLUP_1H] = ROLLUP_FOLD("rollup_1h"),
@@ -165,8 +166,8 @@ sqlite3_stmt *sq_stmt(struct sqlite_store *ss, enum sq_stmt id, struct cmon_errb
 {
     sqlite3_stmt *st = ss->stmts[id];
     if (!st) {
-        if (sqlite3_prepare_v3(ss->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
-                               NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(ss->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
             sq_fail(ss, eb, "prepare");
             return NULL;
         }
@@ -335,19 +336,20 @@ static enum cmon_err make_parent_dirs(const char *path, struct cmon_errbuf *eb)
     return CMON_OK;
 }
 
-static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path,
-                                  struct cmon_errbuf *eb)
+static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path, struct cmon_errbuf *eb)
 {
     sqlite3_busy_timeout(ss->db, 10000);
     sqlite3_extended_result_codes(ss->db, 1);
     if (ss->mode == STORE_READ_WRITE) {
         /* WAL: readers never block the writer; NORMAL sync is durable across
          * process crashes (the agent spool covers power loss). */
-        enum cmon_err err = sq_exec(ss, "PRAGMA journal_mode = WAL;"
-                                        "PRAGMA synchronous = NORMAL;"
-                                        "PRAGMA cache_size = -65536;"
-                                        "PRAGMA temp_store = MEMORY;"
-                                        "PRAGMA foreign_keys = OFF;", eb);
+        enum cmon_err err = sq_exec(ss,
+                                    "PRAGMA journal_mode = WAL;"
+                                    "PRAGMA synchronous = NORMAL;"
+                                    "PRAGMA cache_size = -65536;"
+                                    "PRAGMA temp_store = MEMORY;"
+                                    "PRAGMA foreign_keys = OFF;",
+                                    eb);
         if (err)
             return err;
     } else {

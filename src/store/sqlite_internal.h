@@ -11,14 +11,44 @@
 
 /* Every statement the backend runs more than once, prepared once per connection. */
 enum sq_stmt {
-    SQ_MON_INSERT, SQ_MON_UPDATE, SQ_MON_EXISTS, SQ_MON_GET, SQ_MON_LIST, SQ_MON_DELETE,
-    SQ_MON_RUNNING, SQ_MON_COUNT, SQ_TESTS_DELETE_STALE, SQ_TEST_UPSERT, SQ_TESTS_DELETE,
-    SQ_TEST_GET_STATE, SQ_TEST_SET_STATE, SQ_CHANGE_ADD, SQ_CHANGES,
-    SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BATCH_MARK, SQ_RESULT_ADD, SQ_ROLLUP_1M, SQ_ROLLUP_1H,
-    SQ_ROLLUP_RANGE, SQ_ROLLUP_MARK,
-    SQ_TEST_LATEST, SQ_RESULTS, SQ_PATH_PUT, SQ_PATH_LATEST, SQ_AGENT_SEEN, SQ_AGENT_GET,
-    SQ_RULE_PUT, SQ_RULE_DELETE, SQ_RULE_LIST, SQ_EVENT_ADD, SQ_EVENT_LIST,
-    SQ_TOKEN_ADD, SQ_TOKEN_GET, SQ_TOKEN_COUNT,
+    SQ_MON_INSERT,
+    SQ_MON_UPDATE,
+    SQ_MON_EXISTS,
+    SQ_MON_GET,
+    SQ_MON_LIST,
+    SQ_MON_DELETE,
+    SQ_MON_RUNNING,
+    SQ_MON_COUNT,
+    SQ_TESTS_DELETE_STALE,
+    SQ_TEST_UPSERT,
+    SQ_TESTS_DELETE,
+    SQ_TEST_GET_STATE,
+    SQ_TEST_SET_STATE,
+    SQ_CHANGE_ADD,
+    SQ_CHANGES,
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_BATCH_MARK,
+    SQ_RESULT_ADD,
+    SQ_ROLLUP_1M,
+    SQ_ROLLUP_1H,
+    SQ_ROLLUP_RANGE,
+    SQ_ROLLUP_MARK,
+    SQ_TEST_LATEST,
+    SQ_RESULTS,
+    SQ_PATH_PUT,
+    SQ_PATH_LATEST,
+    SQ_AGENT_SEEN,
+    SQ_AGENT_GET,
+    SQ_RULE_PUT,
+    SQ_RULE_DELETE,
+    SQ_RULE_LIST,
+    SQ_EVENT_ADD,
+    SQ_EVENT_LIST,
+    SQ_TOKEN_ADD,
+    SQ_TOKEN_GET,
+    SQ_TOKEN_COUNT,
     SQ__COUNT
 };
 
@@ -28,7 +58,7 @@ struct sqlite_store {
     enum store_mode mode;
     sqlite3_stmt *stmts[SQ__COUNT];
     sqlite3_stmt *test_by_id; /* the tests query by id alone: the ingest path's */
-    int64_t deadline_ns; /* sql_query's time limit, read by the progress handler */
+    int64_t deadline_ns;      /* sql_query's time limit, read by the progress handler */
 };
 
 static inline struct sqlite_store *sq_of(struct store *s)
@@ -67,20 +97,18 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
 enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_state st,
                                 const char *reason, int64_t now_ns, bool *changed,
                                 struct cmon_errbuf *eb);
-enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns,
-                               int64_t to_ns, store_change_cb cb, void *arg,
-                               struct cmon_errbuf *eb);
+enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                               store_change_cb cb, void *arg, struct cmon_errbuf *eb);
 
 enum cmon_err sq_ingest_begin(struct store *s, struct cmon_errbuf *eb);
-enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq,
-                                   int64_t now_ns, bool *dup, struct cmon_errbuf *eb);
+enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
+                                   bool *dup, struct cmon_errbuf *eb);
 enum cmon_err sq_ingest_result(struct store *s, const struct store_result *r,
                                struct cmon_errbuf *eb);
 enum cmon_err sq_ingest_commit(struct store *s, struct cmon_errbuf *eb);
 void sq_ingest_rollback(struct store *s);
-enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns,
-                              int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
-                              struct cmon_errbuf *eb);
+enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *q,
                               store_point_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,

@@ -98,8 +98,7 @@ static enum cmon_err rows_to_json(struct sqlite_store *ss, sqlite3_stmt *st,
 static json_t *rule_row(sqlite3_stmt *st)
 {
     json_t *body = json_loads(sq_col_text(st, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "rule",
-                     body ? body : json_null());
+    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "rule", body ? body : json_null());
 }
 
 enum cmon_err sq_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
@@ -126,10 +125,9 @@ enum cmon_err sq_alert_event_add(struct store *s, const char *rule, const char *
 static json_t *event_row(sqlite3_stmt *st)
 {
     char ts[40];
-    return json_pack("{s:s, s:s, s:s, s:s}", "rule", sq_col_text(st, 0), "testId",
-                     sq_col_text(st, 1), "time",
-                     cmon_rfc3339(sqlite3_column_int64(st, 2), ts, sizeof ts), "message",
-                     sq_col_text(st, 3));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s}", "rule", sq_col_text(st, 0), "testId", sq_col_text(st, 1), "time",
+        cmon_rfc3339(sqlite3_column_int64(st, 2), ts, sizeof ts), "message", sq_col_text(st, 3));
 }
 
 enum cmon_err sq_alert_event_list(struct store *s, int64_t from_ns, size_t limit, json_t **out,
@@ -195,8 +193,7 @@ enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
 /* Tables that hold secrets or bookkeeping: never readable through SQL.  A
  * deny list rather than an allow list, because common table expressions are
  * reported to the authorizer as reads of tables named like the CTE. */
-static const char *const sql_hidden_tables[] = {"tokens", "agent_batches", "alert_rules",
-                                                "agents"};
+static const char *const sql_hidden_tables[] = {"tokens", "agent_batches", "alert_rules", "agents"};
 
 static int sql_authorizer(void *arg, int action, const char *a, const char *b, const char *c,
                           const char *d)
@@ -294,8 +291,8 @@ enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, in
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = cmon_fail(eb, CMON_ERR_INVALID, "%s", sqlite3_errmsg(ss->db));
     if (!err)
-        *out = json_pack("{s:o, s:o, s:b}", "columns", sql_columns(st), "rows", rows,
-                         "truncated", truncated);
+        *out = json_pack("{s:o, s:o, s:b}", "columns", sql_columns(st), "rows", rows, "truncated",
+                         truncated);
     else
         json_decref(rows);
     sqlite3_finalize(st);

@@ -373,9 +373,8 @@ enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_
     return sq_exec_stmt(ss, st, eb, "update test state");
 }
 
-enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns,
-                               int64_t to_ns, store_change_cb cb, void *arg,
-                               struct cmon_errbuf *eb)
+enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                               store_change_cb cb, void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     sqlite3_stmt *st = sq_stmt(ss, SQ_CHANGES, eb);

@@ -36,8 +36,8 @@ void sq_ingest_rollback(struct store *s)
         run_cached(ss, SQ_ROLLBACK, NULL, "rollback");
 }
 
-enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq,
-                                   int64_t now_ns, bool *dup, struct cmon_errbuf *eb)
+enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
+                                   bool *dup, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     sqlite3_stmt *st = sq_stmt(ss, SQ_BATCH_MARK, eb);
@@ -142,9 +142,8 @@ static void result_from_row(sqlite3_stmt *st, struct store_result *sr)
     r->first_byte_ms = col_phase(st, 15);
 }
 
-enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns,
-                              int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
-                              struct cmon_errbuf *eb)
+enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     sqlite3_stmt *st = sq_stmt(ss, SQ_RESULTS, eb);
@@ -235,13 +234,14 @@ static int build_metric_sql(const struct store_metric_query *q, char *sql, size_
                  " FROM results WHERE id > (SELECT last_id FROM rollup_state))",
                  table, (long long)rollup_width(table), (long long)rollup_width(table));
     }
-    size_t len = (size_t)snprintf(
-        sql, cap, "SELECT (%s / ?1) * ?1 AS b, %s FROM %s r JOIN tests t ON t.id = r.test_id"
-                  " WHERE %s >= ?2 AND %s < ?3",
-        time_col, metric_expr(raw, q), source, time_col, time_col);
+    size_t len =
+        (size_t)snprintf(sql, cap,
+                         "SELECT (%s / ?1) * ?1 AS b, %s FROM %s r JOIN tests t ON t.id = r.test_id"
+                         " WHERE %s >= ?2 AND %s < ?3",
+                         time_col, metric_expr(raw, q), source, time_col, time_col);
     if (q->metric == STORE_METRIC_RTT)
-        len += (size_t)snprintf(sql + len, cap - len, raw ? " AND r.rtt_avg IS NOT NULL"
-                                                          : " AND r.rtt_n > 0");
+        len += (size_t)snprintf(sql + len, cap - len,
+                                raw ? " AND r.rtt_avg IS NOT NULL" : " AND r.rtt_n > 0");
     for (size_t i = 0; i < q->n_filters && len < cap; i++) {
         if ((unsigned)q->filters[i].dim >= STORE_DIM__COUNT)
             return -1;

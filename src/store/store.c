@@ -26,8 +26,8 @@ enum cmon_err store_open(const char *url, enum store_mode mode, struct store **o
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
         return cmon_fail(eb, CMON_ERR_UNSUPPORTED,
                          "the PostgreSQL store is not built yet; use --store sqlite:PATH");
-    return cmon_fail(eb, CMON_ERR_INVALID,
-                     "store URL '%s' is not sqlite:PATH or postgres://...", url);
+    return cmon_fail(eb, CMON_ERR_INVALID, "store URL '%s' is not sqlite:PATH or postgres://...",
+                     url);
 }
 
 static const char *const role_names[] = {

@@ -33,8 +33,8 @@ enum store_mode {
 /* One monitor as stored: the JSON body it was applied with (as sent). */
 struct store_monitor {
     const char *name;
-    const char *body;   /* JSON text */
-    bool running;       /* false after POST .../stop */
+    const char *body; /* JSON text */
+    bool running;     /* false after POST .../stop */
     int64_t created_ns, updated_ns;
 };
 
@@ -52,7 +52,7 @@ struct store_test {
     bool has_rtt_threshold;
     double rtt_threshold_ms;
     bool group_disabled;
-    bool monitor_running;   /* read side only (from the monitor) */
+    bool monitor_running; /* read side only (from the monitor) */
     /* live (read side only) */
     enum cmon_state state;
     const char *reason, *diagnostic, *detail;
@@ -66,8 +66,12 @@ struct store_test {
 
 /* Filters of the views (DESIGN 10); NULL/false fields do not filter. */
 enum store_scope {
-    STORE_SCOPE_ALL, STORE_SCOPE_SOURCES, STORE_SCOPE_DESTINATIONS,
-    STORE_SCOPE_TEST_GROUPS, STORE_SCOPE_TEST_CONFIGS, STORE_SCOPE_MONITORS,
+    STORE_SCOPE_ALL,
+    STORE_SCOPE_SOURCES,
+    STORE_SCOPE_DESTINATIONS,
+    STORE_SCOPE_TEST_GROUPS,
+    STORE_SCOPE_TEST_CONFIGS,
+    STORE_SCOPE_MONITORS,
 };
 struct store_test_filter {
     const char *monitor;
@@ -76,8 +80,8 @@ struct store_test_filter {
     enum cmon_state state;
     bool has_protocol;
     enum cmon_protocol protocol;
-    const char *search;        /* case-insensitive substring */
-    enum store_scope scope;    /* where search looks */
+    const char *search;     /* case-insensitive substring */
+    enum store_scope scope; /* where search looks */
 };
 
 /* A round result as stored (agent = who ran it). */
@@ -90,18 +94,30 @@ enum store_metric { STORE_METRIC_FAILED_PCT, STORE_METRIC_RTT };
 enum store_agg { STORE_AGG_AVG, STORE_AGG_MIN, STORE_AGG_MAX };
 /* Dimensions of DESIGN 6, usable as metric filters. */
 enum store_dim {
-    STORE_DIM_MONITOR, STORE_DIM_TEST_GROUP, STORE_DIM_TEST_CONFIG, STORE_DIM_SOURCE_NAME,
-    STORE_DIM_SOURCE_ADDRESS, STORE_DIM_SOURCE_TYPE, STORE_DIM_DEST_NAME,
-    STORE_DIM_DEST_ADDRESS, STORE_DIM_DEST_TYPE, STORE_DIM_DEST_PORT, STORE_DIM_PROTOCOL,
-    STORE_DIM_TEST_ID, STORE_DIM__COUNT
+    STORE_DIM_MONITOR,
+    STORE_DIM_TEST_GROUP,
+    STORE_DIM_TEST_CONFIG,
+    STORE_DIM_SOURCE_NAME,
+    STORE_DIM_SOURCE_ADDRESS,
+    STORE_DIM_SOURCE_TYPE,
+    STORE_DIM_DEST_NAME,
+    STORE_DIM_DEST_ADDRESS,
+    STORE_DIM_DEST_TYPE,
+    STORE_DIM_DEST_PORT,
+    STORE_DIM_PROTOCOL,
+    STORE_DIM_TEST_ID,
+    STORE_DIM__COUNT
 };
 #define STORE_MAX_DIM_FILTERS 16
 struct store_metric_query {
     enum store_metric metric;
     enum store_agg agg;
-    int64_t interval_ns;  /* bucket width; >= 1 h uses hourly roll-ups, >= 1 min minute ones */
+    int64_t interval_ns;    /* bucket width; >= 1 h uses hourly roll-ups, >= 1 min minute ones */
     int64_t from_ns, to_ns; /* [from, to) */
-    struct { enum store_dim dim; const char *value; } filters[STORE_MAX_DIM_FILTERS];
+    struct {
+        enum store_dim dim;
+        const char *value;
+    } filters[STORE_MAX_DIM_FILTERS];
     size_t n_filters;
 };
 
@@ -124,17 +140,17 @@ typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
 /* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
 
 struct store_ops {
-    int version;        /* STORE_OPS_VERSION the backend was written against */
-    const char *name;   /* "sqlite" */
+    int version;      /* STORE_OPS_VERSION the backend was written against */
+    const char *name; /* "sqlite" */
     void (*close)(struct store *s);
 
     /* Monitors.  monitor_put replaces the monitor and its tests in one
      * transaction; tests keeping their id keep their live state. */
     enum cmon_err (*monitor_put)(struct store *s, const char *name, const char *body,
-                                 const struct store_test *tests, size_t n_tests,
-                                 int64_t now_ns, bool *created, struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_get)(struct store *s, const char *name, store_monitor_cb cb,
-                                 void *arg, struct cmon_errbuf *eb);
+                                 const struct store_test *tests, size_t n_tests, int64_t now_ns,
+                                 bool *created, struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_get)(struct store *s, const char *name, store_monitor_cb cb, void *arg,
+                                 struct cmon_errbuf *eb);
     enum cmon_err (*monitor_list)(struct store *s, store_monitor_cb cb, void *arg,
                                   struct cmon_errbuf *eb);
     enum cmon_err (*monitor_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
@@ -197,14 +213,12 @@ struct store_ops {
     /* Alert rules (JSON bodies by name) and fired events. */
     enum cmon_err (*alert_rule_put)(struct store *s, const char *name, const char *body,
                                     struct cmon_errbuf *eb);
-    enum cmon_err (*alert_rule_delete)(struct store *s, const char *name,
-                                       struct cmon_errbuf *eb);
+    enum cmon_err (*alert_rule_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
     enum cmon_err (*alert_rule_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
     enum cmon_err (*alert_event_add)(struct store *s, const char *rule, const char *test_id,
-                                     int64_t at_ns, const char *message,
-                                     struct cmon_errbuf *eb);
-    enum cmon_err (*alert_event_list)(struct store *s, int64_t from_ns, size_t limit,
-                                      json_t **out, struct cmon_errbuf *eb);
+                                     int64_t at_ns, const char *message, struct cmon_errbuf *eb);
+    enum cmon_err (*alert_event_list)(struct store *s, int64_t from_ns, size_t limit, json_t **out,
+                                      struct cmon_errbuf *eb);
 
     /* Tokens: only the SHA-256 (hex) of a token is stored. */
     enum cmon_err (*token_add)(struct store *s, const char *hash_hex, enum store_role role,
@@ -218,8 +232,8 @@ struct store_ops {
     /* Read-only SQL over the result tables: at most max_rows rows, aborted
      * after timeout_ms.  *out = {"columns": [...], "rows": [[...]...],
      * "truncated": bool}. */
-    enum cmon_err (*sql_query)(struct store *s, const char *sql, size_t max_rows,
-                               int timeout_ms, json_t **out, struct cmon_errbuf *eb);
+    enum cmon_err (*sql_query)(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
+                               json_t **out, struct cmon_errbuf *eb);
 };
 
 struct store {
@@ -237,7 +251,7 @@ static inline void store_close(struct store *s)
         s->ops->close(s);
 }
 
-const char *store_role_name(enum store_role r);   /* "reader", "admin", "agent" */
+const char *store_role_name(enum store_role r); /* "reader", "admin", "agent" */
 bool store_role_parse(const char *s, enum store_role *out);
 /* SHA-256 of token as 64 lowercase hex chars + NUL. */
 void store_token_hash(const char *token, char out[65]);

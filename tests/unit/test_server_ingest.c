@@ -43,8 +43,7 @@ static int setup(void **state)
     struct cmon_errbuf eb;
     for (int i = 0; i < 20 && !f->srv; i++) {
         snprintf(f->listen, sizeof f->listen, "127.0.0.1:%d", 40000 + (getpid() + i) % 20000);
-        struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url,
-                                     .max_monitors = 2};
+        struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url, .max_monitors = 2};
         if (cmon_server_start(&o, &f->srv, &eb) != CMON_OK)
             f->srv = NULL;
     }
@@ -148,8 +147,9 @@ static void test_apply_errors(void **state)
     struct cmon_errbuf eb;
     bool created;
     const char *bad = "{\"properties\": {\"endpoints\": []}}";
-    assert_int_equal(cmon_server_apply_monitor(f->srv, "x", NULL, bad, strlen(bad), &created,
-                                               &probs, &eb), CMON_ERR_INVALID);
+    assert_int_equal(
+        cmon_server_apply_monitor(f->srv, "x", NULL, bad, strlen(bad), &created, &probs, &eb),
+        CMON_ERR_INVALID);
     assert_true(probs.n > 0);
     cmon_problems_free(&probs);
     /* the monitor limit (2 here) counts new monitors only */
@@ -187,8 +187,7 @@ static void test_timer_turns_silent_tests_indeterminate(void **state)
 {
     struct fixture *f = *state;
     cmon_server_stop(f->srv);
-    struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url,
-                                 .eval_interval_ms = 100};
+    struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url, .eval_interval_ms = 100};
     struct cmon_errbuf eb;
     assert_int_equal(cmon_server_start(&o, &f->srv, &eb), CMON_OK);
     struct cmon_problems probs = {0};

@@ -56,16 +56,26 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct store_test make_test(const char *id, int number, const char *group,
-                                   const char *dst, enum cmon_protocol proto, int port)
+static struct store_test make_test(const char *id, int number, const char *group, const char *dst,
+                                   enum cmon_protocol proto, int port)
 {
     struct store_test t = {
-        .id = id, .number = number, .group = group, .source = "local",
-        .source_address = "local", .source_type = "Agent", .destination = dst,
-        .destination_address = "127.0.0.1", .destination_type = "ExternalAddress",
-        .config = proto == CMON_PROTO_TCP ? "tcp" : "ping", .protocol = proto,
-        .target = "127.0.0.1", .port = port, .frequency_sec = 30,
-        .has_failed_pct_threshold = true, .failed_pct_threshold = 5,
+        .id = id,
+        .number = number,
+        .group = group,
+        .source = "local",
+        .source_address = "local",
+        .source_type = "Agent",
+        .destination = dst,
+        .destination_address = "127.0.0.1",
+        .destination_type = "ExternalAddress",
+        .config = proto == CMON_PROTO_TCP ? "tcp" : "ping",
+        .protocol = proto,
+        .target = "127.0.0.1",
+        .port = port,
+        .frequency_sec = 30,
+        .has_failed_pct_threshold = true,
+        .failed_pct_threshold = 5,
     };
     return t;
 }
@@ -157,8 +167,8 @@ static void test_tests_filters(void **state)
     struct cmon_errbuf eb;
     put_two(s, "m1", NULL);
     struct collect c = {0};
-    struct store_test_filter flt = {.monitor = "m1", .has_protocol = true,
-                                    .protocol = CMON_PROTO_ICMP};
+    struct store_test_filter flt = {
+        .monitor = "m1", .has_protocol = true, .protocol = CMON_PROTO_ICMP};
     assert_int_equal(s->ops->test_query(s, &flt, collect_test, &c, &eb), CMON_OK);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.ids[0], "aaaaaaaaaaaaaaa2");
@@ -192,8 +202,7 @@ static void test_tests_filters(void **state)
     assert_int_equal(c.tests[0].state_since_ns, T0);
 }
 
-static struct store_result result(const char *test_id, int64_t start, uint32_t failed,
-                                  double rtt)
+static struct store_result result(const char *test_id, int64_t start, uint32_t failed, double rtt)
 {
     struct store_result r = {.agent = "local"};
     snprintf(r.r.test_id, sizeof r.r.test_id, "%s", test_id);
@@ -278,15 +287,17 @@ static void test_ingest_exactly_once_and_latest(void **state)
     assert_false(dup);
 
     struct collect c = {0};
-    assert_int_equal(s->ops->result_query(s, "aaaaaaaaaaaaaaa1", T0, T0 + 2 * MIN, 100,
-                                          count_result, &c, &eb), CMON_OK);
+    assert_int_equal(
+        s->ops->result_query(s, "aaaaaaaaaaaaaaa1", T0, T0 + 2 * MIN, 100, count_result, &c, &eb),
+        CMON_OK);
     assert_int_equal(c.n, 6);
     assert_string_equal(c.bodies[0], "local 0/10 ");
     assert_string_equal(c.bodies[4], "local 10/10 connection_refused");
     assert_false(c.tests[4].has_rtt);
     memset(&c, 0, sizeof c);
-    assert_int_equal(s->ops->result_query(s, "aaaaaaaaaaaaaaa1", T0, T0 + MIN, 3, count_result,
-                                          &c, &eb), CMON_OK);
+    assert_int_equal(
+        s->ops->result_query(s, "aaaaaaaaaaaaaaa1", T0, T0 + MIN, 3, count_result, &c, &eb),
+        CMON_OK);
     assert_int_equal(c.n, 3);
 
     /* the latest round (by start time) is the test's live figure */
@@ -320,8 +331,11 @@ static void test_metrics_and_retention(void **state)
     };
     ingest(s, rs, 4, NULL, -1, NULL);
 
-    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT, .agg = STORE_AGG_AVG,
-                                   .interval_ns = MIN, .from_ns = T0, .to_ns = T0 + 10 * MIN};
+    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT,
+                                   .agg = STORE_AGG_AVG,
+                                   .interval_ns = MIN,
+                                   .from_ns = T0,
+                                   .to_ns = T0 + 10 * MIN};
     q.filters[0].dim = STORE_DIM_PROTOCOL;
     q.filters[0].value = "Tcp";
     q.n_filters = 1;
@@ -334,14 +348,16 @@ static void test_metrics_and_retention(void **state)
     assert_float_equal(p.v[1], 100.0, 1e-9);
 
     /* RTT max over the whole hour, all tests (hourly roll-up) */
-    struct store_metric_query q2 = {.metric = STORE_METRIC_RTT, .agg = STORE_AGG_MAX,
-                                    .interval_ns = 60 * MIN, .from_ns = T0 - 4 * MIN,
+    struct store_metric_query q2 = {.metric = STORE_METRIC_RTT,
+                                    .agg = STORE_AGG_MAX,
+                                    .interval_ns = 60 * MIN,
+                                    .from_ns = T0 - 4 * MIN,
                                     .to_ns = T0 + 60 * MIN};
     memset(&p, 0, sizeof p);
     assert_int_equal(s->ops->metric_query(s, &q2, collect_point, &p, &eb), CMON_OK);
     assert_int_equal(p.n, 1);
     assert_float_equal(p.v[0], 8.0, 1e-9); /* max of the rounds' averages */
-    assert_int_equal(p.samples[0], 3); /* the all-failed round has no RTT */
+    assert_int_equal(p.samples[0], 3);     /* the all-failed round has no RTT */
 
     /* raw (10 s buckets) agrees with the roll-ups */
     struct store_metric_query q3 = q;
@@ -382,8 +398,9 @@ static void test_metrics_and_retention(void **state)
     assert_int_equal(s->ops->retention(s, T0 + MIN, &deleted, &eb), CMON_OK);
     assert_int_equal(deleted, 4);
     struct collect c = {0};
-    assert_int_equal(s->ops->result_query(s, "aaaaaaaaaaaaaaa1", 0, INT64_MAX, 100, count_result,
-                                          &c, &eb), CMON_OK);
+    assert_int_equal(
+        s->ops->result_query(s, "aaaaaaaaaaaaaaa1", 0, INT64_MAX, 100, count_result, &c, &eb),
+        CMON_OK);
     assert_int_equal(c.n, 1);
     memset(&p, 0, sizeof p);
     assert_int_equal(s->ops->metric_query(s, &q, collect_point, &p, &eb), CMON_OK);
@@ -397,11 +414,13 @@ static void test_reapply_keeps_state(void **state)
     struct cmon_errbuf eb;
     put_two(s, "m1", NULL);
     bool changed;
-    assert_int_equal(s->ops->test_set_state(s, "aaaaaaaaaaaaaaa1", CMON_STATE_PASS, "", T0,
-                                            &changed, &eb), CMON_OK);
+    assert_int_equal(
+        s->ops->test_set_state(s, "aaaaaaaaaaaaaaa1", CMON_STATE_PASS, "", T0, &changed, &eb),
+        CMON_OK);
     assert_true(changed);
-    assert_int_equal(s->ops->test_set_state(s, "aaaaaaaaaaaaaaa1", CMON_STATE_PASS, "", T0 + MIN,
-                                            &changed, &eb), CMON_OK);
+    assert_int_equal(
+        s->ops->test_set_state(s, "aaaaaaaaaaaaaaa1", CMON_STATE_PASS, "", T0 + MIN, &changed, &eb),
+        CMON_OK);
     assert_false(changed);
     /* re-apply with test 2 gone and a new test 3 */
     struct store_test t[2] = {
@@ -532,7 +551,8 @@ static void test_read_only_and_sql(void **state)
     assert_int_equal(store_open(f->url, STORE_READ_ONLY, &ro, &eb), CMON_OK);
     assert_int_equal(ro->ops->monitor_put(ro, "m2", "{}", NULL, 0, T0, NULL, &eb), CMON_ERR_STORE);
     assert_int_equal(ro->ops->sql_query(ro, "SELECT test_id, checks_failed, rtt_avg FROM results",
-                                        10, 1000, &out, &eb), CMON_OK);
+                                        10, 1000, &out, &eb),
+                     CMON_OK);
     char *text = json_dumps(out, JSON_COMPACT);
     assert_string_equal(text, "{\"columns\":[\"test_id\",\"checks_failed\",\"rtt_avg\"],"
                               "\"rows\":[[\"aaaaaaaaaaaaaaa1\",1,3.0]],\"truncated\":false}");
@@ -545,11 +565,15 @@ static void test_read_only_and_sql(void **state)
     assert_int_equal(ro->ops->sql_query(ro, "SELECT 1; SELECT 2", 10, 1000, &out, &eb),
                      CMON_ERR_INVALID);
     assert_string_equal(eb.msg, "only one read-only SELECT is allowed");
-    assert_int_equal(ro->ops->sql_query(ro, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1"
-                                            " FROM c) SELECT count(*) FROM c", 10, 100, &out, &eb),
+    assert_int_equal(ro->ops->sql_query(ro,
+                                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1"
+                                        " FROM c) SELECT count(*) FROM c",
+                                        10, 100, &out, &eb),
                      CMON_ERR_TIMEOUT);
-    assert_int_equal(ro->ops->sql_query(ro, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1"
-                                            " FROM c LIMIT 50) SELECT x FROM c", 3, 1000, &out, &eb),
+    assert_int_equal(ro->ops->sql_query(ro,
+                                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1"
+                                        " FROM c LIMIT 50) SELECT x FROM c",
+                                        3, 1000, &out, &eb),
                      CMON_OK);
     assert_int_equal(json_array_size(json_object_get(out, "rows")), 3);
     assert_true(json_is_true(json_object_get(out, "truncated")));

@@ -55,8 +55,10 @@ static void test_migrations_and_newer_db(void **state)
     assert_int_equal(pragma_int(path, "PRAGMA user_version = 99", NULL, 0), -1);
     assert_int_equal(store_open(url, STORE_READ_WRITE, &s, &eb), CMON_ERR_UNSUPPORTED);
     char want[256];
-    snprintf(want, sizeof want, "%s: database schema version 99 is newer than this cmon "
-             "supports (1); upgrade cmon or use another --store", path);
+    snprintf(want, sizeof want,
+             "%s: database schema version 99 is newer than this cmon "
+             "supports (1); upgrade cmon or use another --store",
+             path);
     assert_string_equal(eb.msg, want);
     assert_null(s);
     char cmd[64];
