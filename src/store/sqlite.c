@@ -28,8 +28,9 @@ static const char *const migrations[] = {
     " state_since_ns INTEGER NOT NULL, last_result_ns INTEGER, checks_failed_pct REAL,"
     " rtt_ms REAL, diagnostic TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX tests_monitor ON tests (monitor, number);"
-    /* id: insertion order, never reused -- the roll-ups' watermark */
-    "CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    /* id: insertion order (max + 1) -- the roll-ups' watermark; retention
+     * keeps the watermark in step when it empties the table */
+    "CREATE TABLE results (id INTEGER PRIMARY KEY,"
     " test_id TEXT NOT NULL, start_ns INTEGER NOT NULL,"
     " agent TEXT NOT NULL, checks_total INTEGER NOT NULL, checks_failed INTEGER NOT NULL,"
     " rtt_min REAL, rtt_avg REAL, rtt_max REAL, rtt_jitter REAL, diagnostic TEXT NOT NULL,"

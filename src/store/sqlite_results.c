@@ -313,34 +313,38 @@ static enum cmon_err rollup_range(struct sqlite_store *ss, int64_t *lo, int64_t 
     return CMON_OK;
 }
 
+/* Fold (watermark, max id] inside the caller's transaction. */
+static enum cmon_err rollup_in_tx(struct sqlite_store *ss, int64_t *folded, struct cmon_errbuf *eb)
+{
+    int64_t lo = 0, hi = 0;
+    *folded = 0;
+    enum cmon_err err = rollup_range(ss, &lo, &hi, eb);
+    if (err || hi <= lo)
+        return err;
+    err = fold(ss, SQ_ROLLUP_1M, lo, hi, NS_PER_MIN, eb);
+    if (!err)
+        err = fold(ss, SQ_ROLLUP_1H, lo, hi, NS_PER_HOUR, eb);
+    sqlite3_stmt *st = err ? NULL : sq_stmt(ss, SQ_ROLLUP_MARK, eb);
+    if (!st)
+        return err ? err : CMON_ERR_STORE;
+    sqlite3_bind_int64(st, 1, hi);
+    err = sq_exec_stmt(ss, st, eb, "mark roll-up");
+    if (!err)
+        *folded = hi - lo;
+    return err;
+}
+
 enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
-    int64_t lo = 0, hi = 0;
-    *folded = 0;
     enum cmon_err err = run_cached(ss, SQ_BEGIN, eb, "begin");
     if (!err)
-        err = rollup_range(ss, &lo, &hi, eb);
-    if (!err && hi > lo) {
-        err = fold(ss, SQ_ROLLUP_1M, lo, hi, NS_PER_MIN, eb);
-        if (!err)
-            err = fold(ss, SQ_ROLLUP_1H, lo, hi, NS_PER_HOUR, eb);
-        sqlite3_stmt *st = err ? NULL : sq_stmt(ss, SQ_ROLLUP_MARK, eb);
-        if (st) {
-            sqlite3_bind_int64(st, 1, hi);
-            err = sq_exec_stmt(ss, st, eb, "mark roll-up");
-        } else if (!err) {
-            err = CMON_ERR_STORE;
-        }
-    }
+        err = rollup_in_tx(ss, folded, eb);
     if (!err)
         err = run_cached(ss, SQ_COMMIT, eb, "commit");
-    if (err) {
+    if (err)
         sq_ingest_rollback(s);
-        return err;
-    }
-    *folded = hi > lo ? hi - lo : 0;
-    return CMON_OK;
+    return err;
 }
 
 /* ---- retention and paths ---- */
@@ -357,10 +361,9 @@ enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
     };
     int64_t folded;
     *deleted = 0;
-    enum cmon_err err = sq_rollup(s, &folded, eb); /* never drop rows not yet rolled up */
-    if (err)
-        return err;
-    err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    if (!err) /* never drop rows not yet rolled up */
+        err = rollup_in_tx(ss, &folded, eb);
     for (size_t i = 0; !err && i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(ss->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
@@ -373,6 +376,11 @@ enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
             *deleted = sqlite3_changes(ss->db);
         sqlite3_finalize(st);
     }
+    /* Row ids are max + 1: once the table is empty they restart at 1, so
+     * the watermark must follow (everything left was folded above). */
+    if (!err)
+        err = sq_exec(ss, "UPDATE rollup_state SET last_id ="
+                          " (SELECT coalesce(max(id), 0) FROM results)", eb);
     if (err) {
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
         return err;

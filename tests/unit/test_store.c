@@ -405,6 +405,20 @@ static void test_metrics_and_retention(void **state)
     memset(&p, 0, sizeof p);
     assert_int_equal(s->ops->metric_query(s, &q, collect_point, &p, &eb), CMON_OK);
     assert_int_equal(p.n, 2);
+
+    /* emptying the raw table keeps the roll-ups and the watermark right */
+    assert_int_equal(s->ops->retention(s, INT64_MAX, &deleted, &eb), CMON_OK);
+    assert_int_equal(deleted, 1);
+    struct store_result again = result("aaaaaaaaaaaaaaa1", T0 + 2 * MIN, 2, 1.0);
+    ingest(s, &again, 1, NULL, -1, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(&p, 0, sizeof p);
+        assert_int_equal(s->ops->metric_query(s, &q, collect_point, &p, &eb), CMON_OK);
+        assert_int_equal(p.n, 3);
+        assert_float_equal(p.v[2], 20.0, 1e-9);
+        assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+        assert_int_equal(folded, pass == 0 ? 1 : 0);
+    }
 }
 
 static void test_reapply_keeps_state(void **state)
