@@ -288,6 +288,8 @@ pass "CLI clients and their exit codes (0, 1, 2, 3)"
 
 # ---- tokens and roles ----
 req 400 POST /api/v1/tokens '{"role":"root"}'
+req 400 POST /api/v1/tokens '{"role":"agent"}'
+jqeq .error.field '"name"'
 req 201 POST /api/v1/tokens '{"role":"admin","name":"ops"}'
 ADMIN=$(jq -r .token "$TMP/body")
 req 401 GET /api/v1/tests
