@@ -292,6 +292,39 @@ static void test_from_json_prefix(void **state)
     json_decref(j);
 }
 
+/* The default rules documented in docs/alerts.md are valid rules. */
+static void test_documented_defaults(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/alerts.md", test_source_dir());
+    char *doc = test_read_file(path, NULL);
+    assert_non_null(doc);
+    const char *sec = strstr(doc, "## Default rules");
+    assert_non_null(sec);
+    const char *start = strstr(sec, "```json\n");
+    assert_non_null(start);
+    start += 8;
+    const char *end = strstr(start, "```");
+    assert_non_null(end);
+    json_error_t err;
+    json_t *arr = json_loadb(start, (size_t)(end - start), 0, &err);
+    if (!arr)
+        fail_msg("default rules JSON: %s", err.text);
+    assert_int_equal(json_array_size(arr), 4);
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it) {
+        struct cmon_problems probs = {0};
+        struct cmon_alert_rule *r = NULL;
+        if (cmon_alert_rule_from_json(it, "", &r, &probs) != CMON_OK)
+            fail_msg("default rule %zu: %s: %s", i, probs.items[0].path, probs.items[0].message);
+        cmon_alert_rule_free(r);
+    }
+    json_decref(arr);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_state_rule),
         cmocka_unit_test(test_action_group_roundtrip),
         cmocka_unit_test(test_from_json_prefix),
+        cmocka_unit_test(test_documented_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
