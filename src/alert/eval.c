@@ -162,36 +162,52 @@ static void group_add(const struct cmon_alert_eval_in *in, const struct cmon_ale
     }
 }
 
-/* Group the series of one rule; *groups is a new array (free with
- * alert_groups_free).  Linear key search: fine for thousands of series. */
+struct keyed {
+    char *key;
+    size_t series;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->series > y->series) - (x->series < y->series);
+}
+
+/* Group the series of one rule (sorted by key, so n log n for any number of
+ * series); *groups is a new array (free with alert_groups_free). */
 static enum cmon_err build_groups(const struct cmon_alert_eval_in *in,
                                   const struct cmon_alert_rule *r, const bool *susp,
                                   struct alert_group **groups, size_t *n_groups)
 {
     unsigned mask = alert_rule_split_dims(r);
+    struct keyed *ks = calloc(in->n_series + 1, sizeof *ks);
     struct alert_group *gs = calloc(in->n_series + 1, sizeof *gs);
-    size_t n = 0;
-    if (!gs)
-        return CMON_ERR_NOMEM;
-    for (size_t i = 0; i < in->n_series; i++) {
-        const struct cmon_alert_series *s = &in->series[i];
-        if (!alert_rule_matches(r, s))
+    size_t nk = 0, n = 0;
+    enum cmon_err rc = ks && gs ? CMON_OK : CMON_ERR_NOMEM;
+    for (size_t i = 0; rc == CMON_OK && i < in->n_series; i++) {
+        if (!alert_rule_matches(r, &in->series[i]))
             continue;
-        char *key = alert_series_key(r->name, mask, s->dims);
-        if (!key) {
-            alert_groups_free(gs, n);
-            return CMON_ERR_NOMEM;
-        }
-        size_t k = 0;
-        while (k < n && strcmp(gs[k].key, key) != 0)
-            k++;
-        if (k == n) {
-            gs[n++] = (struct alert_group){.key = key, .series = s,
+        ks[nk] = (struct keyed){alert_series_key(r->name, mask, in->series[i].dims), i};
+        rc = ks[nk++].key ? CMON_OK : CMON_ERR_NOMEM;
+    }
+    if (rc == CMON_OK)
+        qsort(ks, nk, sizeof *ks, keyed_cmp);
+    for (size_t i = 0; rc == CMON_OK && i < nk; i++) {
+        const struct cmon_alert_series *s = &in->series[ks[i].series];
+        if (!n || strcmp(gs[n - 1].key, ks[i].key) != 0) {
+            gs[n++] = (struct alert_group){.key = ks[i].key, .series = s,
                                            .state = CMON_STATE_NOT_RUNNING};
-        } else {
-            free(key);
+            ks[i].key = NULL; /* now the group's */
         }
-        group_add(in, r, &gs[k], s, susp[i]);
+        group_add(in, r, &gs[n - 1], s, susp[ks[i].series]);
+    }
+    for (size_t i = 0; ks && i < nk; i++)
+        free(ks[i].key);
+    free(ks);
+    if (rc != CMON_OK) {
+        alert_groups_free(gs, n);
+        return rc;
     }
     *groups = gs;
     *n_groups = n;
@@ -307,7 +323,7 @@ enum cmon_err cmon_alert_evaluate(const struct cmon_alert_eval_in *in,
     run.susp = calloc(in->n_series + 1, sizeof *run.susp);
     run.prev_used = calloc(in->n_prev + 1, sizeof *run.prev_used);
     enum cmon_err rc = CMON_ERR_NOMEM;
-    if (run.susp && run.prev_used) {
+    if (run.susp && run.prev_used && alert_prev_index(&run) == CMON_OK) {
         mark_suppressed(in, run.susp);
         rc = eval_rules(&run);
         if (rc == CMON_OK)
@@ -317,6 +333,7 @@ enum cmon_err cmon_alert_evaluate(const struct cmon_alert_eval_in *in,
     }
     free(run.susp);
     free(run.prev_used);
+    free(run.prev_slots);
     if (rc != CMON_OK)
         cmon_alert_eval_free(out);
     return rc;

@@ -21,6 +21,8 @@ struct alert_run {
     struct cmon_alert_eval_out *out;
     bool *susp;          /* per series: its agent is suppressed */
     bool *prev_used;     /* per previous instance: carried or evaluated */
+    size_t *prev_slots;  /* open-addressing index of prev by key: index + 1, 0 = empty */
+    size_t n_slots;      /* a power of two, > 2 x n_prev */
     size_t cap_items, cap_transitions;
 };
 
@@ -47,6 +49,8 @@ void alert_groups_free(struct alert_group *gs, size_t n);
 bool alert_agent_suppressed(const struct cmon_alert_eval_in *in, const char *agent,
                             const char **reason);
 
+/* Index the unresolved previous instances by key; CMON_ERR_NOMEM. */
+enum cmon_err alert_prev_index(struct alert_run *run);
 /* The unused, unresolved previous instance with this key, or -1. */
 long alert_prev_find(const struct alert_run *run, const char *key);
 /* Copy previous instance k into the output unchanged. */

@@ -3,6 +3,7 @@
  * evaluator's output arrays, deep copies, and the JSON form the API, the
  * store and the senders share. */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +115,41 @@ static enum cmon_err push_transition(struct alert_run *run, enum cmon_alert_tran
     return CMON_OK;
 }
 
-long alert_prev_find(const struct alert_run *run, const char *key)
+static size_t key_hash(const char *key)
 {
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+enum cmon_err alert_prev_index(struct alert_run *run)
+{
+    size_t n = 16;
+    while (n <= 2 * run->in->n_prev)
+        n *= 2;
+    run->prev_slots = calloc(n, sizeof *run->prev_slots);
+    if (!run->prev_slots)
+        return CMON_ERR_NOMEM;
+    run->n_slots = n;
     for (size_t k = 0; k < run->in->n_prev; k++) {
         const struct cmon_alert_instance *p = &run->in->prev[k];
-        if (!run->prev_used[k] && p->state != CMON_ALERT_RESOLVED && strcmp(p->key, key) == 0)
+        if (p->state == CMON_ALERT_RESOLVED)
+            continue;
+        size_t i = key_hash(p->key) & (n - 1);
+        while (run->prev_slots[i])
+            i = (i + 1) & (n - 1);
+        run->prev_slots[i] = k + 1;
+    }
+    return CMON_OK;
+}
+
+long alert_prev_find(const struct alert_run *run, const char *key)
+{
+    size_t mask = run->n_slots - 1;
+    for (size_t i = key_hash(key) & mask; run->prev_slots[i]; i = (i + 1) & mask) {
+        size_t k = run->prev_slots[i] - 1;
+        if (!run->prev_used[k] && strcmp(run->in->prev[k].key, key) == 0)
             return (long)k;
     }
     return -1;

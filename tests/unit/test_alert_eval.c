@@ -461,6 +461,51 @@ static void test_instance_json_roundtrip(void **state)
     world_free(&w);
 }
 
+/* Many series: one alert per destination, each found again next time. */
+static void test_many_series(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct cmon_alert_series *series = calloc(N, sizeof *series);
+    char (*names)[16] = calloc(N, sizeof *names);
+    struct cmon_alert_sample bad = {T0, 50};
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "d%zu", i / 2); /* two agents per destination */
+        series[i] = (struct cmon_alert_series){
+            .dims = {"web", "tg", i % 2 ? "a" : "b", names[i], "tcp", "Tcp"},
+            .agent = i % 2 ? "a" : "b", .state = CMON_STATE_PASS, .failed_pct = &bad,
+            .n_failed_pct = 1};
+    }
+    struct cmon_problems probs = {0};
+    struct cmon_alert_rule *r = NULL;
+    const char *text = LOSS_RULE(", \"forEvaluations\": 2, \"dimensions\": {\"destination\": \"*\"}");
+    assert_int_equal(cmon_alert_rule_parse(text, strlen(text), &r, &probs), CMON_OK);
+    const struct cmon_alert_rule *rules[] = {r};
+    struct cmon_alert_eval_in in = {.rules = rules, .n_rules = 1, .series = series,
+                                    .n_series = N, .now_ns = T0};
+    struct cmon_alert_eval_out a, b;
+    assert_int_equal(cmon_alert_evaluate(&in, &a), CMON_OK);
+    assert_int_equal(a.n_items, N / 2);
+    assert_int_equal(a.n_transitions, 0);
+    in.prev = a.items;
+    in.n_prev = a.n_items;
+    in.prev_eval_ns = T0;
+    in.now_ns = T0 + 60 * SEC;
+    assert_int_equal(cmon_alert_evaluate(&in, &b), CMON_OK);
+    assert_int_equal(b.n_items, N / 2);
+    assert_int_equal(b.n_transitions, N / 2);
+    for (size_t i = 0; i < b.n_items; i++) {
+        assert_int_equal(b.items[i].state, CMON_ALERT_FIRING);
+        assert_int_equal(b.items[i].pending_ns, T0);
+    }
+    assert_true(cmon_alert_eval_find(&b, "loss{destination=\"d2499\"}") >= 0);
+    cmon_alert_eval_free(&a);
+    cmon_alert_eval_free(&b);
+    cmon_alert_rule_free(r);
+    free(names);
+    free(series);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_legacy_names_match),
         cmocka_unit_test(test_frequency_and_removed_rules),
         cmocka_unit_test(test_instance_json_roundtrip),
+        cmocka_unit_test(test_many_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
