@@ -31,8 +31,9 @@ static bool is_local_diag(const char *d)
     return false;
 }
 
-/* An agent is suppressed when it is stopped, or when every one of its series
- * fails with a local diagnostic.  reason: "agent_stopped" or the diagnostic. */
+/* An agent is suppressed when it is stopped, or when every one of its running
+ * series fails with a local diagnostic.  reason: "agent_stopped" or the
+ * (first) diagnostic. */
 static bool agent_suppressed(const struct cmon_alert_eval_in *in, const char *agent,
                              const char **reason)
 {
@@ -46,6 +47,8 @@ static bool agent_suppressed(const struct cmon_alert_eval_in *in, const char *ag
             *reason = "agent_stopped";
             return true;
         }
+        if (s->state == CMON_STATE_NOT_RUNNING)
+            continue; /* a disabled group says nothing about the agent */
         if (s->state != CMON_STATE_FAIL || !is_local_diag(s->diagnostic))
             all_local = false;
         else if (!*reason)

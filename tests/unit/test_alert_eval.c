@@ -305,6 +305,9 @@ static void test_suppression(void **state)
         s->state = CMON_STATE_FAIL;
         s->diagnostic = i ? "permission_denied" : "socket_error";
     }
+    /* a disabled group's test does not count against "every test" */
+    s = add_series(&w, "web", "off", "a", "cache", "tcp", "Tcp", "agent-a");
+    s->state = CMON_STATE_NOT_RUNNING;
     s = add_series(&w, "web", "tg", "b", "shop", "tcp", "Tcp", "agent-b");
     s->failed_pct = bad, s->n_failed_pct = 1;
     s->state = CMON_STATE_FAIL;
@@ -324,14 +327,14 @@ static void test_suppression(void **state)
     assert_string_equal(a->labels[1].name, "agent");
     assert_string_equal(a->labels[1].value, "agent-a");
     assert_string_equal(a->summary, "agent agent-a cannot probe: every test fails with "
-                                    "socket_error; alerts for its 2 tests are suppressed");
+                                    "socket_error; alerts for its 3 tests are suppressed");
     assert_int_equal(w.cur.n_items, 2);
     /* agent-a stops instead: still one agent alert, no new transition */
     w.series[0].agent_stopped = w.series[1].agent_stopped = true;
     w.series[0].state = w.series[1].state = CMON_STATE_INDETERMINATE;
     assert_int_equal(eval_at(&w, T0 + 60 * SEC), 0);
     assert_string_equal(find(&w, "AgentUnavailable{agent=\"agent-a\"}")->summary,
-                        "agent agent-a stopped; alerts for its 2 tests are suppressed");
+                        "agent agent-a stopped; alerts for its 3 tests are suppressed");
     /* agent-a back, one test fails remotely: the agent alert resolves and its
      * destination alerts evaluate again */
     w.series[0].agent_stopped = w.series[1].agent_stopped = false;
