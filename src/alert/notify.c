@@ -282,20 +282,18 @@ static bool enqueue(struct cmon_notifier *n, struct notify_job *j)
     return true;
 }
 
-enum cmon_err cmon_notifier_submit(struct cmon_notifier *n, const struct cmon_action_group *g,
-                                   const struct cmon_alert_instance *a)
+static enum cmon_err submit_actions(struct cmon_notifier *n, const struct cmon_action_group *g,
+                                    const struct cmon_alert_instance *a, bool all)
 {
-    if (a->state == CMON_ALERT_PENDING)
-        return CMON_ERR_INVALID;
     bool ok = true;
     pthread_mutex_lock(&n->mu);
-    for (size_t i = 0; i < g->n_webhooks; i++)
+    for (size_t i = 0; all && i < g->n_webhooks; i++)
         ok &= enqueue(n, make_job(n, NOTIFY_WEBHOOK, g->webhooks[i].url, g->webhooks[i].secret,
                                   a, g->name));
     for (size_t i = 0; i < g->n_alertmanagers; i++)
         ok &= enqueue(n, make_job(n, NOTIFY_ALERTMANAGER, g->alertmanagers[i].url, NULL, a,
                                   g->name));
-    for (size_t i = 0; i < g->n_execs; i++) {
+    for (size_t i = 0; all && i < g->n_execs; i++) {
         struct notify_job *j = make_job(n, NOTIFY_EXEC, g->execs[i].argv[0], NULL, a, g->name);
         if (j) {
             j->timeout_sec = g->execs[i].timeout_sec;
@@ -309,4 +307,20 @@ enum cmon_err cmon_notifier_submit(struct cmon_notifier *n, const struct cmon_ac
     pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->mu);
     return ok ? CMON_OK : CMON_ERR_LIMIT;
+}
+
+enum cmon_err cmon_notifier_submit(struct cmon_notifier *n, const struct cmon_action_group *g,
+                                   const struct cmon_alert_instance *a)
+{
+    if (a->state == CMON_ALERT_PENDING)
+        return CMON_ERR_INVALID;
+    return submit_actions(n, g, a, true);
+}
+
+enum cmon_err cmon_notifier_refresh(struct cmon_notifier *n, const struct cmon_action_group *g,
+                                    const struct cmon_alert_instance *a)
+{
+    if (a->state != CMON_ALERT_FIRING)
+        return CMON_ERR_INVALID;
+    return submit_actions(n, g, a, false);
 }

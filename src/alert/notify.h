@@ -54,6 +54,12 @@ enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts,
  * room for every action (those are dropped and logged). */
 enum cmon_err cmon_notifier_submit(struct cmon_notifier *n, const struct cmon_action_group *g,
                                    const struct cmon_alert_instance *alert);
+/* Re-send a firing alert to g's Alertmanagers only.  Alertmanager forgets a
+ * firing alert (sent without endsAt) after its resolve_timeout, 5 min by
+ * default, so the server calls this for every firing instance each
+ * evaluation period, as Prometheus does.  Same returns as submit. */
+enum cmon_err cmon_notifier_refresh(struct cmon_notifier *n, const struct cmon_action_group *g,
+                                    const struct cmon_alert_instance *alert);
 /* Wake the sender to re-check due times (after an injected clock moved). */
 void cmon_notifier_kick(struct cmon_notifier *n);
 /* Wait up to timeout_ns (real time) until no job is queued or being sent. */

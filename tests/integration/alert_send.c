@@ -1,7 +1,8 @@
 /* alert_send.c: a test driver for src/alert -- one evaluation of a rule over
  * one synthetic series (ChecksFailedPercent = --value now), then every
- * transition sent through the notifier to the action group, waiting until
- * delivered or given up.  The previous instances live in a state file, so two
+ * transition sent through the notifier to the action group (and every firing
+ * alert without one refreshed in Alertmanager), waiting until delivered or
+ * given up.  The previous instances live in a state file, so two
  * runs fire and then resolve an alert like two evaluation periods would.
  *
  *   alert_send --rule R.json --group G.json --state S.json --value V
@@ -152,6 +153,15 @@ static int run(const struct args *a, struct cmon_alert_rule *rule, struct cmon_a
                                                inst->key));
         if (uses_group(inst, g->name))
             cmon_notifier_submit(n, g, inst);
+    }
+    /* firing alerts without a transition: keep them alive in Alertmanager */
+    for (size_t i = 0; i < out.n_items; i++) {
+        const struct cmon_alert_instance *inst = &out.items[i];
+        bool moved = false;
+        for (size_t k = 0; k < out.n_transitions; k++)
+            moved |= out.transitions[k].instance == i;
+        if (!moved && inst->state == CMON_ALERT_FIRING && uses_group(inst, g->name))
+            cmon_notifier_refresh(n, g, inst);
     }
     bool flushed = cmon_notifier_flush(n, a->wait_sec * CMON_NS_PER_SEC);
     struct cmon_notify_stats st;

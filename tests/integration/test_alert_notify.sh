@@ -83,9 +83,13 @@ grep -qx 'CMON_ALERT_LABEL_DESTINATION=shop' "$d/exec-firing.env" || fail "exec 
 grep -qx 'CMON_ALERT_SEVERITY=1' "$d/exec-firing.env" || fail "exec env severity"
 grep -qx 'CMON_ALERT_ENDS_AT=' "$d/exec-firing.env" || fail "exec env ends"
 
-# --- still breaching: deduplicated, nothing sent
+# --- still breaching: deduplicated; only the Alertmanager refresh is sent
 out=$(run_send "$d/group.json" "$d/state.json" 60) || fail "second evaluation: $out"
-assert_eq "$(jq -c '[.transitions, .sent]' <<<"$out")" '[[],0]' "no re-notification while firing"
+assert_eq "$(jq -c '[.transitions, .sent]' <<<"$out")" '[[],1]' "no re-notification while firing"
+assert_eq "$(wc -l <"$d/hooks.jsonl")" 2 "webhook requests while firing"
+[ -e "$d/exec-firing.json" ] && [ ! -e "$d/exec-resolved.json" ] || fail "exec ran again while firing"
+am=$(am_alerts "") || fail "GET /api/v2/alerts"
+assert_eq "$(jq -c '[length, .[0].status.state, .[0].annotations.value]' <<<"$am")" '[1,"active","50"]' "alertmanager alert after refresh"
 
 # --- resolve: 0 > 10 is false
 out=$(run_send "$d/group.json" "$d/state.json" 0) || { cat "$d/send.log"; fail "resolve: $out"; }

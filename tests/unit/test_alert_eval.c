@@ -410,10 +410,21 @@ static void test_frequency_and_removed_rules(void **state)
     bad[0].t_ns = T0 + 550 * SEC;
     s->failed_pct = bad;
     assert_int_equal(eval_at(&w, T0 + 600 * SEC), 1);
+    /* disabling the rule resolves its alert */
+    w.rules[0]->enabled = false;
+    assert_int_equal(eval_at(&w, T0 + 605 * SEC), 1);
+    assert_int_equal(transition(&w, 0, CMON_ALERT_RESOLVED_NOW)->resolved_ns, T0 + 605 * SEC);
+    /* enabled again: it fires again, as a new episode */
+    w.rules[0]->enabled = true;
+    assert_int_equal(eval_at(&w, T0 + 900 * SEC), 0); /* the bad sample left the window */
+    bad[0].t_ns = T0 + 1150 * SEC;
+    assert_int_equal(eval_at(&w, T0 + 1200 * SEC), 1);
+    assert_int_equal(transition(&w, 0, CMON_ALERT_FIRED)->pending_ns, T0 + 1200 * SEC);
+    /* deleting the rule resolves its alert too */
     cmon_alert_rule_free(w.rules[0]);
     w.n_rules = 0;
-    assert_int_equal(eval_at(&w, T0 + 610 * SEC), 1);
-    assert_int_equal(transition(&w, 0, CMON_ALERT_RESOLVED_NOW)->resolved_ns, T0 + 610 * SEC);
+    assert_int_equal(eval_at(&w, T0 + 1210 * SEC), 1);
+    assert_int_equal(transition(&w, 0, CMON_ALERT_RESOLVED_NOW)->resolved_ns, T0 + 1210 * SEC);
     world_free(&w);
 }
 

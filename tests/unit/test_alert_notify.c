@@ -194,7 +194,12 @@ static void test_queue_bound_and_pending(void **state)
     struct cmon_alert_instance a;
     make_alert(&a, CMON_ALERT_PENDING);
     assert_int_equal(cmon_notifier_submit(n, &g, &a), CMON_ERR_INVALID);
+    make_alert(&a, CMON_ALERT_RESOLVED);
+    assert_int_equal(cmon_notifier_refresh(n, &g, &a), CMON_ERR_INVALID);
     make_alert(&a, CMON_ALERT_FIRING);
+    /* a refresh goes to Alertmanagers only: this group has none */
+    assert_int_equal(cmon_notifier_refresh(n, &g, &a), CMON_OK);
+    cmon_notifier_stats(n, &(struct cmon_notify_stats){0});
     /* 3 jobs into a queue of 2: at least one is refused (the sender may
      * already have taken the first) */
     enum cmon_err rc = cmon_notifier_submit(n, &g, &a);
