@@ -19,9 +19,6 @@
 #include "core/err.h"
 #include "model/state.h"
 
-/* The rule name of the synthetic alert that names a suppressed agent. */
-#define CMON_ALERT_AGENT_RULE "AgentUnavailable"
-
 struct cmon_alert_sample {
     int64_t t_ns;           /* round start, Unix ns */
     double value;

@@ -232,6 +232,11 @@ static void parse_rule_common(struct vctx *v, const json_t *obj, const char *bas
                  "not starting with '.' or '-'",
                  name);
     }
+    if (name && strcmp(name, CMON_ALERT_AGENT_RULE) == 0) {
+        char p[512];
+        vpath_key(p, sizeof p, base, "name");
+        vproblem(v, p, false, "rule name \"%s\" is reserved for cmon's agent alerts", name);
+    }
     r->name = vstrdup(v, name);
     r->description = vstrdup(v, vget_string(v, obj, base, "description", false));
     vget_bool(v, obj, base, "enabled", &r->enabled);

@@ -36,6 +36,9 @@ enum cmon_alert_dim {
 };
 
 #define CMON_DIM_EACH "*"
+/* The rule name of the synthetic alert that names a suppressed agent
+ * (src/alert/eval.h); reserved, no rule may use it. */
+#define CMON_ALERT_AGENT_RULE "AgentUnavailable"
 #define CMON_RULE_DEFAULT_WINDOW_SEC 300
 #define CMON_RULE_DEFAULT_FREQUENCY_SEC 60
 #define CMON_RULE_DEFAULT_SEVERITY 2

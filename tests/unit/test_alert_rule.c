@@ -104,6 +104,8 @@ static const struct bad_case bad_rules[] = {
 };
 
 static const struct bad_case bad_rules2[] = {
+    {"{\"name\": \"AgentUnavailable\", \"kind\": \"state\", \"scope\": \"monitor\"}",
+     "1:10: name: rule name \"AgentUnavailable\" is reserved for cmon's agent alerts\n"},
     {"{\"name\": \"r\", \"metric\": \"ChecksFailedPercent\", \"operator\": \"GreaterThan\", "
      "\"threshold\": 150}",
      "1:88: threshold: ChecksFailedPercent threshold must be between 0 and 100, got 150\n"},
