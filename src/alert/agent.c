@@ -73,6 +73,16 @@ static enum cmon_err eval_agent(struct alert_run *run, const char *agent, char *
     if (!watching_rules(in, agent, &st.severity, groups, &st.n_action_groups, &n_tests))
         return CMON_OK; /* no rule watches its tests: nobody asked */
     st.value = (double)n_tests;
+    struct alert_strset monitors = {0};
+    for (size_t i = 0; i < in->n_series; i++) {
+        const struct cmon_alert_series *s = &in->series[i];
+        if (s->agent && strcmp(s->agent, agent) == 0 && s->dims[CMON_DIM_MONITOR] &&
+            !alert_strset_add(&monitors, s->dims[CMON_DIM_MONITOR])) {
+            free(monitors.items);
+            return CMON_ERR_NOMEM;
+        }
+    }
+    st.monitors = &monitors;
     if (strcmp(reason, "agent_stopped") == 0)
         snprintf(st.summary, sizeof st.summary,
                  "agent %s stopped; alerts for its %zu tests are suppressed", agent, n_tests);
@@ -82,12 +92,14 @@ static enum cmon_err eval_agent(struct alert_run *run, const char *agent, char *
                  "are suppressed",
                  agent, reason, n_tests);
     char *key = agent_key(agent);
-    if (!key)
-        return CMON_ERR_NOMEM;
-    st.key = key;
-    st.prev = alert_prev_find(run, key);
-    enum cmon_err rc = alert_step(run, &st);
+    enum cmon_err rc = CMON_ERR_NOMEM;
+    if (key) {
+        st.key = key;
+        st.prev = alert_prev_find(run, key);
+        rc = alert_step(run, &st);
+    }
     free(key);
+    free(monitors.items);
     return rc;
 }
 

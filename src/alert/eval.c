@@ -142,14 +142,43 @@ static bool in_window(const struct cmon_alert_eval_in *in, const struct cmon_ale
     return t <= in->now_ns && t > in->now_ns - (int64_t)r->window_sec * 1000000000LL;
 }
 
-static void group_add(const struct cmon_alert_eval_in *in, const struct cmon_alert_rule *r,
+bool alert_strset_add(struct alert_strset *set, const char *s)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(set->items[mid], s);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 4;
+        const char **items = realloc(set->items, cap * sizeof *items);
+        if (!items)
+            return false;
+        set->items = items;
+        set->cap = cap;
+    }
+    memmove(set->items + lo + 1, set->items + lo, (set->n - lo) * sizeof *set->items);
+    set->items[lo] = s;
+    set->n++;
+    return true;
+}
+
+static bool group_add(const struct cmon_alert_eval_in *in, const struct cmon_alert_rule *r,
                       struct alert_group *g, const struct cmon_alert_series *s, bool suppressed)
 {
     if (suppressed) {
         g->n_suppressed++;
-        return;
+        return true;
     }
     g->n_active++;
+    if (s->dims[CMON_DIM_MONITOR] && !alert_strset_add(&g->monitors, s->dims[CMON_DIM_MONITOR]))
+        return false;
     g->state = cmon_state_worse(g->state, s->state);
     const struct cmon_alert_sample *v = r->metric == CMON_METRIC_RTT_MS ? s->rtt_ms : s->failed_pct;
     size_t n = r->metric == CMON_METRIC_RTT_MS ? s->n_rtt_ms : s->n_failed_pct;
@@ -163,6 +192,7 @@ static void group_add(const struct cmon_alert_eval_in *in, const struct cmon_ale
         g->sum += v[i].value;
         g->n_samples++;
     }
+    return true;
 }
 
 struct keyed {
@@ -203,7 +233,8 @@ static enum cmon_err build_groups(const struct cmon_alert_eval_in *in,
                                            .state = CMON_STATE_NOT_RUNNING};
             ks[i].key = NULL; /* now the group's */
         }
-        group_add(in, r, &gs[n - 1], s, susp[ks[i].series]);
+        if (!group_add(in, r, &gs[n - 1], s, susp[ks[i].series]))
+            rc = CMON_ERR_NOMEM;
     }
     for (size_t i = 0; ks && i < nk; i++)
         free(ks[i].key);
@@ -219,8 +250,10 @@ static enum cmon_err build_groups(const struct cmon_alert_eval_in *in,
 
 void alert_groups_free(struct alert_group *gs, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(gs[i].key);
+        free(gs[i].monitors.items);
+    }
     free(gs);
 }
 
@@ -285,7 +318,8 @@ static enum cmon_err eval_rule(struct alert_run *run, const struct cmon_alert_ru
         struct alert_step st = {.key = gs[i].key, .rule_name = r->name,
                                 .mask = alert_rule_split_dims(r), .dims = gs[i].series->dims,
                                 .action_groups = r->action_groups,
-                                .n_action_groups = r->n_action_groups, .prev = p,
+                                .n_action_groups = r->n_action_groups,
+                                .monitors = &gs[i].monitors, .prev = p,
                                 .severity = r->severity, .for_evaluations = r->for_evaluations};
         st.breach = group_breaches(r, &gs[i], &st.value, st.summary, sizeof st.summary);
         rc = alert_step(run, &st);

@@ -64,6 +64,10 @@ struct cmon_alert_instance {
     char *summary;          /* "ChecksFailedPercent Average 40 > 5 (window 300s)" */
     char **action_groups;   /* copied from the rule(s) */
     size_t n_action_groups;
+    /* the monitors of the series behind it, sorted (as of the latest breach),
+     * so alerts can be filtered by monitor whatever the rule's dimensions */
+    char **monitors;
+    size_t n_monitors;
 };
 
 enum cmon_alert_transition_kind { CMON_ALERT_FIRED, CMON_ALERT_RESOLVED_NOW };
@@ -108,7 +112,7 @@ void cmon_alert_instance_clear(struct cmon_alert_instance *inst);
 
 /* As JSON for the API, the store and the senders: {key, rule, state, labels{},
  * severity, value, firedValue, startsAt, firedAt, endsAt, summary,
- * actionGroups[]} with RFC 3339 times (null when unset) plus the raw ns
+ * actionGroups[], monitors[]} with RFC 3339 times (null when unset) plus the raw ns
  * fields the store needs to restore it.  A new reference. */
 struct json_t *cmon_alert_instance_to_json(const struct cmon_alert_instance *inst);
 /* The inverse (for a store that keeps instances as JSON). */

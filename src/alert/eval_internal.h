@@ -6,6 +6,15 @@
 
 #include "alert/eval.h"
 
+/* A sorted set of borrowed strings. */
+struct alert_strset {
+    const char **items;
+    size_t n, cap;
+};
+
+/* Add s (borrowed) unless present; false when memory ran out. */
+bool alert_strset_add(struct alert_strset *set, const char *s);
+
 /* The series of one rule that share a key, aggregated. */
 struct alert_group {
     char *key;
@@ -14,6 +23,7 @@ struct alert_group {
     enum cmon_state state;                  /* roll-up of the active series */
     size_t n_samples;
     double sum, min, max;
+    struct alert_strset monitors;           /* of the active series */
 };
 
 struct alert_run {
@@ -35,6 +45,7 @@ struct alert_step {
     const char *agent;           /* agent alerts: the agent label */
     char *const *action_groups;
     size_t n_action_groups;
+    const struct alert_strset *monitors;
     long prev;                   /* index into in->prev, or -1 */
     bool breach;
     double value;

@@ -24,6 +24,7 @@ void cmon_alert_instance_clear(struct cmon_alert_instance *inst)
     free(inst->labels);
     free(inst->summary);
     alert_strv_free(inst->action_groups, inst->n_action_groups);
+    alert_strv_free(inst->monitors, inst->n_monitors);
     memset(inst, 0, sizeof *inst);
 }
 
@@ -72,6 +73,7 @@ enum cmon_err cmon_alert_instance_copy(struct cmon_alert_instance *dst,
         oom |= !dst->labels[i].name || !dst->labels[i].value;
     }
     dst->action_groups = strv_copy(src->action_groups, src->n_action_groups, &oom);
+    dst->monitors = strv_copy(src->monitors, src->n_monitors, &oom);
     if (oom || !dst->key || !dst->rule || !dst->labels || (src->summary && !dst->summary)) {
         cmon_alert_instance_clear(dst);
         return CMON_ERR_NOMEM;
@@ -248,6 +250,10 @@ enum cmon_err alert_step(struct alert_run *run, const struct alert_step *st)
     inst.value = st->value;
     inst.severity = st->severity;
     inst.last_eval_ns = now;
+    alert_strv_free(inst.monitors, inst.n_monitors);
+    bool oom = false;
+    inst.monitors = strv_copy((char *const *)st->monitors->items, st->monitors->n, &oom);
+    inst.n_monitors = st->monitors->n; /* NULL entries after oom are freed fine */
     bool fired = false;
     if (inst.state == CMON_ALERT_PENDING && inst.breaches >= st->for_evaluations) {
         inst.state = CMON_ALERT_FIRING;
@@ -255,7 +261,7 @@ enum cmon_err alert_step(struct alert_run *run, const struct alert_step *st)
         inst.fired_value = st->value;
         fired = true;
     }
-    if (!inst.summary) {
+    if (!inst.summary || oom) {
         cmon_alert_instance_clear(&inst);
         return CMON_ERR_NOMEM;
     }

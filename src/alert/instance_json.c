@@ -35,6 +35,7 @@ json_t *cmon_alert_instance_to_json(const struct cmon_alert_instance *a)
                            (json_int_t)a->fired_ns, "resolved", (json_int_t)a->resolved_ns,
                            "lastEval", (json_int_t)a->last_eval_ns);
     json_object_set_new(o, "timesNs", ns);
+    json_object_set_new(o, "monitors", alert_strv_to_json(a->monitors, a->n_monitors));
     return o;
 }
 
@@ -68,17 +69,18 @@ static enum cmon_err labels_from_json(const json_t *labels, struct cmon_alert_in
     return CMON_OK;
 }
 
-static enum cmon_err groups_from_json(const json_t *arr, struct cmon_alert_instance *a)
+/* A JSON array of strings (NULL: none) into a new vector. */
+static enum cmon_err strv_from_json(const json_t *arr, char ***out, size_t *n)
 {
-    a->action_groups = calloc(json_array_size(arr) + 1, sizeof *a->action_groups);
-    if (!a->action_groups)
+    *out = calloc(json_array_size(arr) + 1, sizeof **out);
+    if (!*out)
         return CMON_ERR_NOMEM;
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
         if (!json_is_string(v))
             return CMON_ERR_INVALID;
-        if (!(a->action_groups[a->n_action_groups++] = strdup(json_string_value(v))))
+        if (!((*out)[(*n)++] = strdup(json_string_value(v))))
             return CMON_ERR_NOMEM;
     }
     return CMON_OK;
@@ -88,17 +90,19 @@ enum cmon_err cmon_alert_instance_from_json(const json_t *j, struct cmon_alert_i
 {
     memset(a, 0, sizeof *a);
     const char *key = NULL, *rule = NULL, *state = NULL, *summary = NULL;
-    json_t *labels = NULL, *groups = NULL;
+    json_t *labels = NULL, *groups = NULL, *monitors = NULL;
     json_int_t sev = 0, br = 0, pn = 0, fn = 0, rn = 0, ln = 0;
     double value = 0, fired = 0;
     if (json_unpack((json_t *)j,
-                    "{s:s, s:s, s:s, s:o, s:I, s:I, s:F, s:F, s?s, s:o, "
+                    "{s:s, s:s, s:s, s:o, s:I, s:I, s:F, s:F, s?s, s:o, s?o, "
                     "s:{s:I, s:I, s:I, s:I}}",
                     "key", &key, "rule", &rule, "state", &state, "labels", &labels, "severity",
                     &sev, "breaches", &br, "value", &value, "firedValue", &fired, "summary",
-                    &summary, "actionGroups", &groups, "timesNs", "pending", &pn, "fired", &fn,
+                    &summary, "actionGroups", &groups, "monitors", &monitors, "timesNs",
+                    "pending", &pn, "fired", &fn,
                     "resolved", &rn, "lastEval", &ln) != 0 ||
-        !json_is_object(labels) || !json_is_array(groups) || !state_parse(state, &a->state))
+        !json_is_object(labels) || !json_is_array(groups) ||
+        (monitors && !json_is_array(monitors)) || !state_parse(state, &a->state))
         return CMON_ERR_INVALID;
     a->severity = (int)sev;
     a->breaches = (int)br;
@@ -115,7 +119,9 @@ enum cmon_err cmon_alert_instance_from_json(const json_t *j, struct cmon_alert_i
     if (rc == CMON_OK)
         rc = labels_from_json(labels, a);
     if (rc == CMON_OK)
-        rc = groups_from_json(groups, a);
+        rc = strv_from_json(groups, &a->action_groups, &a->n_action_groups);
+    if (rc == CMON_OK)
+        rc = strv_from_json(monitors, &a->monitors, &a->n_monitors);
     if (rc != CMON_OK)
         cmon_alert_instance_clear(a);
     return rc;

@@ -326,6 +326,8 @@ static void test_suppression(void **state)
     assert_int_equal(a->n_labels, 2);
     assert_string_equal(a->labels[1].name, "agent");
     assert_string_equal(a->labels[1].value, "agent-a");
+    assert_int_equal(a->n_monitors, 1);
+    assert_string_equal(a->monitors[0], "web");
     assert_string_equal(a->summary, "agent agent-a cannot probe: every test fails with "
                                     "socket_error; alerts for its 3 tests are suppressed");
     assert_int_equal(w.cur.n_items, 2);
@@ -381,8 +383,15 @@ static void test_legacy_names_match(void **state)
     struct cmon_alert_series *s = add_series(&w, "m", "g", "a", "d", "c", "Icmp", "a");
     s->rtt_ms = rtt, s->n_rtt_ms = 1;
     s->failed_pct = loss, s->n_failed_pct = 1;
+    for (int i = 0; i < 2; i++) {
+        s = add_series(&w, i ? "m" : "a-mon", "g", "b", "d", "c", "Icmp", "b");
+        s->rtt_ms = rtt, s->n_rtt_ms = 1;
+    }
     assert_int_equal(eval_at(&w, T0), 2);
     assert_true(find(&w, "new{}")->value == 150.0);
+    assert_int_equal(find(&w, "new{}")->n_monitors, 2); /* sorted, each once */
+    assert_string_equal(find(&w, "new{}")->monitors[0], "a-mon");
+    assert_string_equal(find(&w, "new{}")->monitors[1], "m");
     assert_true(find(&w, "old{}")->value == 150.0);
     assert_string_equal(find(&w, "old{}")->summary,
                         "RoundTripTimeMs Average 150 > 100 (window 300s)");
@@ -444,7 +453,7 @@ static void test_instance_json_roundtrip(void **state)
         text, "{\"actionGroups\":[\"ops\"],\"breaches\":1,\"endsAt\":null,\"firedAt\":"
               "\"2023-11-14T22:30:00.000Z\",\"firedValue\":40.0,\"key\":"
               "\"loss{destination=\\\"sh\\\\\\\"op\\\"}\",\"labels\":{\"alertname\":\"loss\","
-              "\"destination\":\"sh\\\"op\"},\"rule\":\"loss\",\"severity\":2,\"startsAt\":"
+              "\"destination\":\"sh\\\"op\"},\"monitors\":[\"web\"],\"rule\":\"loss\",\"severity\":2,\"startsAt\":"
               "\"2023-11-14T22:30:00.000Z\",\"state\":\"firing\",\"summary\":"
               "\"ChecksFailedPercent Average 40 > 10 (window 300s)\",\"timesNs\":{\"fired\":"
               "1700001000000000000,\"lastEval\":1700001000000000000,\"pending\":"
