@@ -285,7 +285,7 @@ static bool recv_one(struct icmp_sock *s)
 static void icmp_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct icmp_sock *s = h->data;
-    if (status < 0 || !s->raw)
+    if (status < 0) /* POLLERR: the error queue has entries */
         drain_errqueue(s);
     for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
         if (!recv_one(s))
