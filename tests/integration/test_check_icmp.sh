@@ -3,7 +3,8 @@
 # IPv4 and IPv6 reachability with datagram sockets and with the raw-socket
 # fallback; 30 % random loss from nftables measured over 4000 checks;
 # unreachable codes from the destination (admin-prohibited, host-unreachable,
-# protocol-unreachable -> icmp_unreachable) and from a router (net-unreachable);
+# protocol-unreachable -> icmp_unreachable) and from a router (net-unreachable,
+# time exceeded);
 # no route; a local firewall and a user without ICMP rights (permission_denied).
 NS_PREFIX=cmp
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
@@ -107,6 +108,16 @@ for mode in raw datagram; do
     echo "ok: unreachable codes with $mode sockets"
     ns_in client sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 done
+
+# time exceeded: the client sends with TTL / hop limit 1, so the router
+# answers instead of forwarding (raw sockets parse it, datagram sockets get it
+# through the error queue; both tested above for the other codes)
+ns_in client sysctl -qw net.ipv4.ip_default_ttl=1
+ns_in client sysctl -qw net.ipv6.conf.all.hop_limit=1 net.ipv6.conf.v1a.hop_limit=1
+expect_diag 198.18.2.2 host_unreachable "ICMP type 11 code 0 from 198.18.1.2"
+expect_diag fd00:c30:2::2 host_unreachable "ICMPv6 type 3 code 0 from fd00:c30:1::2"
+ns_in client sysctl -qw net.ipv4.ip_default_ttl=64
+ns_in client sysctl -qw net.ipv6.conf.all.hop_limit=64 net.ipv6.conf.v1a.hop_limit=64
 
 # 4. no route at all in the client
 expect_diag 198.18.99.2 net_unreachable "errno 101"
