@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +61,8 @@ struct probe_icmp {
 
 static uint32_t icmp_random(struct probe_icmp *ic)
 {
-    /* xorshift64*: tokens only need to be unguessable by a casual forger */
+    /* xorshift64* seeded from getrandom(): tokens must not be guessable by
+     * someone who cannot see our packets; they need not be cryptographic */
     uint64_t x = ic->rng;
     x ^= x >> 12;
     x ^= x << 25;
@@ -101,12 +103,12 @@ static void sock_setup(struct icmp_sock *s)
 
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
 
-/* Open the family's socket; on failure fill r and return false. */
 static const char *family_name(const struct icmp_sock *s)
 {
     return s->family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
+/* Open the family's socket; on failure fill r and return false. */
 static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
 {
     int proto = s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
@@ -314,7 +316,8 @@ static struct probe_icmp *icmp_get(struct probe_engine *eng)
     if (!ic)
         return NULL;
     ic->eng = eng;
-    ic->rng = (uint64_t)cmon_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ic;
+    if (getrandom(&ic->rng, sizeof ic->rng, GRND_NONBLOCK) != sizeof ic->rng)
+        ic->rng = (uint64_t)cmon_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ic;
     if (!ic->rng)
         ic->rng = 1;
     ic->s4 = (struct icmp_sock){.icmp = ic, .family = AF_INET, .fd = -1};
