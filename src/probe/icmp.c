@@ -246,8 +246,10 @@ static void drain_errqueue(struct icmp_sock *s)
         if (icmp_parse(s->family, false, e.data, e.data_len, &m) != CMON_OK ||
             m.kind != ICMP_MSG_ECHO_REQUEST)
             continue;
+        /* The kernel delivered it to this socket by echo id; a router may
+         * quote only 8 bytes of our request, so the token can be missing. */
         struct icmp_check *c = s->inflight[m.seq];
-        if (!c || !m.has_token || m.token != c->token)
+        if (!c || (m.has_token && m.token != c->token))
             continue;
         probe_result_errq(&c->res, "echo", &e);
         check_finish(c);
