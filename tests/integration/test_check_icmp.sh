@@ -138,8 +138,12 @@ table inet cmpc {
 NFT
 expect_diag 198.18.2.7 permission_denied "errno 1 "
 ns_in client sysctl -qw net.ipv4.ping_group_range="1 0"
+# a copy nobody can execute, wherever the build tree lives (e.g. under /root)
+chmod 711 "$NS_TMP"
+install -d -m 755 "$NS_TMP/pub"
+install -m 755 "$CMON" "$NS_TMP/pub/cmon"
 out=$(ns_in client setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
-      "$CMON" check --json -c 1 198.18.2.2 || true)
+      "$NS_TMP/pub/cmon" check --json -c 1 198.18.2.2 || true)
 assert_eq "$(jq -r .summary.diagnostic <<<"$out")" permission_denied "unprivileged diagnostic"
 assert_match "$(jq -r .summary.detail <<<"$out")" "ping_group_range" "unprivileged detail says how to fix it"
 echo "ok: unprivileged -> permission_denied ($(jq -r .summary.detail <<<"$out"))"
