@@ -133,7 +133,6 @@ struct counts {
 
 static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail", "NotRunning"};
 
-json_t *counts_json(const size_t n[5]);
 json_t *counts_json(const size_t n[5])
 {
     json_t *o = json_object();
