@@ -9,6 +9,7 @@
 
 static const struct cli_command *const commands[] = {
     &cmd_check,
+    &cmd_trace,
     &cmd_validate,
     &cmd_version,
 };
