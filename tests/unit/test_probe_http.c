@@ -1,0 +1,429 @@
+/* test_probe_http.c: the contract test of src/probe/http.c.  A real nginx on
+ * 127.0.0.1 (started here, certificates made by tests/integration/lib/tls.sh
+ * with openssl) serves every scenario; each test runs probe_http_ops.start on
+ * its own uv loop with a hand-made engine and asserts the exact result.
+ * Exits 77 (skipped) with the reason when nginx or openssl is missing. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "probe/probe_internal.h"
+
+enum port_idx {
+    P_HTTP, P_GOOD, P_EXPIRED, P_NOTYET, P_WRONG, P_UNTRUSTED, P_CLIENT, P_REVOKED,
+    P_CRLDOWN, P_TLS10, P_CLOSED, P_SILENT, P__COUNT
+};
+
+struct fixture {
+    char dir[64];
+    char ca[128];
+    uint16_t port[P__COUNT];
+    pid_t nginx;
+    int silent_fd; /* listens, never accepts: checks against it time out */
+};
+
+struct outcome {
+    int calls;
+    bool in_start;
+    bool called_in_start;
+    struct probe_check_result res;
+};
+
+static void on_result(void *arg, const struct probe_check_result *res)
+{
+    struct outcome *o = arg;
+    o->calls++;
+    if (o->in_start)
+        o->called_in_start = true;
+    o->res = *res;
+}
+
+/* Reserve distinct free ports by binding them all at once. */
+static int pick_ports(uint16_t *ports, int n)
+{
+    int fds[P__COUNT];
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof sin;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sin, sizeof sin) != 0 ||
+            getsockname(fds[i], (struct sockaddr *)&sin, &len) != 0)
+            return -1;
+        ports[i] = ntohs(sin.sin_port);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    return 0;
+}
+
+static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_cmd(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static bool port_open(uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static int listen_silent(uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, 16) != 0)
+        return -1;
+    return fd;
+}
+
+/* Returns NULL and prints why when the fixture cannot be built. */
+static const char *fixture_start(struct fixture *f, const char *src)
+{
+    if (run_cmd("command -v nginx >/dev/null 2>&1") != 0)
+        return "nginx is not installed (apt-get install nginx-light)";
+    if (run_cmd("command -v openssl >/dev/null 2>&1") != 0)
+        return "openssl is not installed";
+    snprintf(f->dir, sizeof f->dir, "/tmp/cmh%d-unit.XXXXXX", (int)getpid());
+    if (!mkdtemp(f->dir) || pick_ports(f->port, P__COUNT) != 0)
+        return "cannot make a temporary directory or find free ports";
+    snprintf(f->ca, sizeof f->ca, "%s/ca.pem", f->dir);
+    char ports[256] = "";
+    for (int i = 0; i < P_SILENT; i++)
+        snprintf(ports + strlen(ports), sizeof ports - strlen(ports), " %u", f->port[i]);
+    if (run_cmd("bash %s/tests/integration/lib/tls.sh fixtures %s 127.0.0.1%s", src, f->dir,
+                ports) != 0)
+        return "tls.sh could not make the certificates";
+    f->nginx = fork();
+    if (f->nginx == 0) {
+        char conf[128];
+        snprintf(conf, sizeof conf, "%s/nginx.conf", f->dir);
+        execlp("nginx", "nginx", "-p", f->dir, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !port_open(f->port[P_TLS10]); i++)
+        usleep(50000);
+    if (!port_open(f->port[P_HTTP]) || !port_open(f->port[P_TLS10]))
+        return "nginx did not start (see its error.log in the fixture directory)";
+    f->silent_fd = listen_silent(f->port[P_SILENT]);
+    if (f->silent_fd < 0)
+        return "cannot listen on a loopback port";
+    return NULL;
+}
+
+static void fixture_stop(struct fixture *f)
+{
+    if (f->nginx > 0) {
+        kill(f->nginx, SIGTERM);
+        waitpid(f->nginx, NULL, 0);
+    }
+    if (f->silent_fd > 0)
+        close(f->silent_fd);
+    if (f->dir[0] && !getenv("CMON_KEEP_FIXTURES"))
+        run_cmd("rm -rf %s", f->dir);
+}
+
+struct check_args {
+    const char *scheme, *host; /* URL scheme://host:port(idx)path */
+    enum port_idx idx;
+    const char *path;
+    const char *ca;
+    const struct probe_http_spec *spec;
+    uint32_t timeout_ms;
+    const char *raw_url;       /* instead of the above */
+};
+
+/* One check on a fresh loop; asserts the contract (callback exactly once,
+ * never inside start, every handle closed afterwards). */
+static struct probe_check_result run_check(const struct fixture *f, const struct check_args *a)
+{
+    char u[256];
+    uint16_t port = f->port[a->idx];
+    snprintf(u, sizeof u, "%s://%s:%u%s", a->scheme, a->host, port, a->path);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = a->ca}};
+    struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
+                             .url = a->raw_url ? a->raw_url : u,
+                             .port = port, .timeout_ms = a->timeout_ms ? a->timeout_ms : 5000,
+                             .http = a->spec};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct outcome o = {.in_start = true};
+    assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin, on_result,
+                                          &o),
+                     CMON_OK);
+    o.in_start = false;
+    assert_int_equal(o.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(o.calls, 1);
+    assert_false(o.called_in_start);
+    probe_http_close(&eng);
+    assert_null(eng.http);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_string_equal(o.res.address, "127.0.0.1");
+    return o.res;
+}
+
+#define FIX ((struct fixture *)*state)
+
+static void expect_fail(struct probe_check_result r, enum cmon_diag d, const char *detail)
+{
+    assert_false(r.ok);
+    assert_string_equal(cmon_diag_code(r.diag), cmon_diag_code(d));
+    if (detail)
+        assert_string_equal(r.detail, detail);
+}
+
+static void test_http_200(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/ok", FIX->ca, NULL, 0, NULL});
+    assert_true(r.ok);
+    assert_int_equal(r.diag, CMON_DIAG_NONE);
+    assert_string_equal(r.detail, "");
+    assert_int_equal(r.http_status, 200);
+    assert_true(r.rtt_ms >= 0);
+    assert_true(r.dns_ms < 0);
+    assert_true(r.connect_ms >= 0);
+    assert_true(r.tls_ms < 0);
+    assert_true(r.first_byte_ms >= 0);
+}
+
+static void test_http_503_default_ranges(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/unavailable", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_HTTP_STATUS, "HTTP 503 not in 200-399");
+    assert_int_equal(r.http_status, 503);
+}
+
+static void test_http_301_not_followed_default_passes(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, NULL, 0, NULL});
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 301);
+}
+
+static void test_http_status_ranges(void **state)
+{
+    const struct cmon_status_range redirects[] = {{301, 304}};
+    const struct cmon_status_range two_xx_and_418[] = {{200, 299}, {418, 418}};
+    struct probe_http_spec spec = {.valid = redirects, .n_valid = 1};
+    struct check_args moved = {"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, &spec, 0, NULL};
+    struct probe_check_result r = run_check(FIX, &moved);
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 301);
+    spec.valid = two_xx_and_418;
+    spec.n_valid = 2;
+    r = run_check(FIX, &moved);
+    expect_fail(r, CMON_DIAG_HTTP_STATUS, "HTTP 301 not in 200-299,418");
+    assert_int_equal(r.http_status, 301);
+}
+
+static void test_http_head_headers_and_big_body(void **state)
+{
+    const char *const headers[] = {"Accept: */*", "X-Cmon-Test: 1"};
+    struct probe_http_spec head = {.method = "HEAD", .headers = headers, .n_headers = 2};
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, &head, 0, NULL});
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 200);
+    /* GET of a 1 MiB body: read up to the cap, then stop; still a pass */
+    r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, NULL, 0, NULL});
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 200);
+}
+
+static void test_https_valid_with_crl(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", FIX->ca, NULL, 0, NULL});
+    assert_string_equal(r.detail, "");
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 200);
+    assert_true(r.tls_ms >= 0);
+    assert_true(r.connect_ms >= 0);
+}
+
+static void test_https_system_store_untrusted(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", NULL, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=cmon Test CA not trusted");
+}
+
+static void test_tls_expired(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_EXPIRED, "notAfter 2026-01-02T00:00:00Z");
+    assert_int_equal(r.http_status, 0);
+}
+
+static void test_tls_not_yet_valid(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.notyet.test", P_NOTYET, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_NOT_YET_VALID, "notBefore 2030-01-01T00:00:00Z");
+}
+
+static void test_tls_hostname_mismatch(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.wrong.test", P_WRONG, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_HOSTNAME_MISMATCH, "certificate names www.other.test");
+}
+
+static void test_tls_untrusted_root(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=Rogue Test CA not trusted");
+}
+
+static void test_tls_client_cert_required(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_CLIENT, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
+                "server asked for a client certificate; HTTP 400");
+}
+
+static void test_tls_revoked(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.revoked.test", P_REVOKED, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
+    assert_int_equal(r.http_status, 200);
+}
+
+static void test_tls_crl_unreachable(void **state)
+{
+    char want[160];
+    snprintf(want, sizeof want,
+             "CRL http://127.0.0.1:%u/ca.crl: errno 111 (Connection refused)",
+             FIX->port[P_CLOSED]);
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.crldown.test", P_CRLDOWN, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_CRL_UNREACHABLE, want);
+}
+
+static void test_tls_incompatible(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_TLS_INCOMPATIBLE, "TLS alert protocol version received");
+}
+
+static void test_connection_refused(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_CLOSED, "/", FIX->ca, NULL, 0, NULL});
+    expect_fail(r, CMON_DIAG_CONNECTION_REFUSED, "errno 111 (Connection refused)");
+}
+
+static void test_timeout(void **state)
+{
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL});
+    expect_fail(r, CMON_DIAG_TIMEOUT, "no response within 300 ms");
+}
+
+static void test_url_invalid(void **state)
+{
+    struct check_args a = {"http", "x", P_HTTP, "/", FIX->ca, NULL, 0, "ftp://www.plain.test/"};
+    expect_fail(run_check(FIX, &a), CMON_DIAG_URL_INVALID, NULL);
+}
+
+#define N_PARALLEL 40
+
+/* Many checks in flight on one loop; then a close that cancels the rest. */
+static void test_parallel_and_cancel(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = FIX->ca}};
+    char u1[256], u2[256];
+    snprintf(u1, sizeof u1, "https://www.good.test:%u/", FIX->port[P_GOOD]);
+    snprintf(u2, sizeof u2, "http://www.plain.test:%u/", FIX->port[P_SILENT]);
+    struct outcome o[N_PARALLEL + 1];
+    memset(o, 0, sizeof o);
+    for (int i = 0; i <= N_PARALLEL; i++) {
+        bool silent = i == N_PARALLEL;
+        uint16_t port = FIX->port[silent ? P_SILENT : P_GOOD];
+        struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
+                                 .url = silent ? u2 : u1, .port = port, .timeout_ms = 60000};
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin,
+                                              on_result, &o[i]),
+                         CMON_OK);
+    }
+    /* run until every check but the silent one is done */
+    for (int done = 0; done < N_PARALLEL;) {
+        uv_run(&loop, UV_RUN_ONCE);
+        done = 0;
+        for (int i = 0; i < N_PARALLEL; i++)
+            done += o[i].calls;
+    }
+    for (int i = 0; i < N_PARALLEL; i++) {
+        assert_int_equal(o[i].calls, 1);
+        assert_true(o[i].res.ok);
+    }
+    assert_int_equal(o[N_PARALLEL].calls, 0);
+    probe_http_close(&eng);
+    assert_int_equal(o[N_PARALLEL].calls, 1);
+    expect_fail(o[N_PARALLEL].res, CMON_DIAG_TIMEOUT, "cancelled");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const char *src = getenv("CMON_SOURCE_DIR");
+    struct fixture f = {.silent_fd = -1};
+    signal(SIGPIPE, SIG_IGN);
+    const char *why = fixture_start(&f, src ? src : CMON_SOURCE_DIR);
+    if (why) {
+        printf("SKIPPED: %s\n", why);
+        fixture_stop(&f);
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_prestate(test_http_200, &f),
+        cmocka_unit_test_prestate(test_http_503_default_ranges, &f),
+        cmocka_unit_test_prestate(test_http_301_not_followed_default_passes, &f),
+        cmocka_unit_test_prestate(test_http_status_ranges, &f),
+        cmocka_unit_test_prestate(test_http_head_headers_and_big_body, &f),
+        cmocka_unit_test_prestate(test_https_valid_with_crl, &f),
+        cmocka_unit_test_prestate(test_https_system_store_untrusted, &f),
+        cmocka_unit_test_prestate(test_tls_expired, &f),
+        cmocka_unit_test_prestate(test_tls_not_yet_valid, &f),
+        cmocka_unit_test_prestate(test_tls_hostname_mismatch, &f),
+        cmocka_unit_test_prestate(test_tls_untrusted_root, &f),
+        cmocka_unit_test_prestate(test_tls_client_cert_required, &f),
+        cmocka_unit_test_prestate(test_tls_revoked, &f),
+        cmocka_unit_test_prestate(test_tls_crl_unreachable, &f),
+        cmocka_unit_test_prestate(test_tls_incompatible, &f),
+        cmocka_unit_test_prestate(test_connection_refused, &f),
+        cmocka_unit_test_prestate(test_timeout, &f),
+        cmocka_unit_test_prestate(test_url_invalid, &f),
+        cmocka_unit_test_prestate(test_parallel_and_cancel, &f),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    fixture_stop(&f);
+    return failed;
+}
