@@ -7,12 +7,12 @@
 #                        CLIENTCERT REVOKED CRLDOWN TLS10 CLOSED
 #
 # writes DIR/ca.pem (the trust anchor to pass as --ca), DIR/nginx.conf (start
-# with `nginx -p DIR -c DIR/nginx.conf`) and DIR/hosts (the names to resolve to
-# ADDR).  The ports are ADDR's: HTTP serves /ok (200), /unavailable (503),
+# with `nginx -p DIR -c DIR/nginx.conf`); every www.*.test name resolves to ADDR.  The ports are ADDR's: HTTP serves /ok (200), /unavailable (503),
 # /moved (301), /big (1 MiB) and /ca.crl (DER); CLOSED must have no listener
 # (the CRL URL of the CRLDOWN certificate points there).
 #
-# Host names (every certificate names its own, www.X.test):
+# Host names (every certificate names its own, www.X.test; the client and tls10
+# servers use the good certificate, so address them as www.good.test):
 #   good       valid, CRL reachable, not revoked     -> ok
 #   expired    notAfter 2026-01-02T00:00:00Z          -> tls_expired
 #   notyet     notBefore 2030-01-01T00:00:00Z         -> tls_not_yet_valid
@@ -167,9 +167,6 @@ tls_fixtures() {
         tls_cert "$d/rogue" "$d/untrusted" www.untrusted.test 2000 "$crl" || return 1
     tls_revoke "$d/ca" "$d/revoked.pem" && tls_crl "$d/ca" "$d/ca.crl" || return 1
     head -c 1048576 /dev/zero >"$d/big.bin"
-    printf '%s\n' www.good.test www.expired.test www.notyet.test www.wrong.test \
-        www.untrusted.test www.client.test www.revoked.test www.crldown.test www.tls10.test \
-        >"$d/hosts"
     tls_nginx_conf "$d" "$addr" "${@:3:10}" >"$d/nginx.conf"
     # nginx workers read the CRL and big.bin as an unprivileged user
     chmod -R a+rX "$d"
