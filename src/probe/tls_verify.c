@@ -201,6 +201,21 @@ CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe)
     return CURLE_OK;
 }
 
+/* OpenSSL 3.0 names no TLS 1.3 alert (certificate_required says "unknown"). */
+static const char *alert_name(int desc)
+{
+    switch (desc) {
+    case SSL_AD_MISSING_EXTENSION:
+        return "missing extension";
+    case SSL_AD_CERTIFICATE_REQUIRED:
+        return "certificate required";
+    case SSL_AD_NO_APPLICATION_PROTOCOL:
+        return "no application protocol";
+    default:
+        return SSL_alert_desc_string_long(desc);
+    }
+}
+
 enum cmon_diag tls_observe_classify(const struct tls_observe *o, char *detail, size_t len)
 {
     if (o->x509_err != 0) {
@@ -217,10 +232,10 @@ enum cmon_diag tls_observe_classify(const struct tls_observe *o, char *detail, s
         (alert == SSL_AD_CERTIFICATE_REQUIRED || alert == SSL_AD_HANDSHAKE_FAILURE ||
          alert == SSL_AD_BAD_CERTIFICATE)) {
         snprintf(detail, len, "server asked for a client certificate, then sent alert %s",
-                 SSL_alert_desc_string_long(alert));
+                 alert_name(alert));
         return CMON_DIAG_TLS_CLIENT_CERT_REQUIRED;
     }
-    snprintf(detail, len, "TLS alert %s %s", SSL_alert_desc_string_long(alert), dir);
+    snprintf(detail, len, "TLS alert %s %s", alert_name(alert), dir);
     return probe_diag_map(PROBE_DIAG_TLS_ALERT, alert);
 }
 

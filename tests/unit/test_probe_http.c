@@ -23,14 +23,18 @@
 
 enum port_idx {
     P_HTTP, P_GOOD, P_EXPIRED, P_NOTYET, P_WRONG, P_UNTRUSTED, P_CLIENT, P_REVOKED,
-    P_CRLDOWN, P_TLS10, P_CLOSED, P_SILENT, P__COUNT
+    P_CRLDOWN, P_TLS10, P_CLOSED, P_SILENT, P_SRV12, P_SRV13, P_SRV6, P__COUNT
 };
+
+enum { S_TLS12, S_TLS13, S_V6, S__COUNT }; /* openssl s_server processes */
 
 struct fixture {
     char dir[64];
     char ca[128];
     uint16_t port[P__COUNT];
     pid_t nginx;
+    pid_t s_server[S__COUNT];
+    bool have_v6;
     int silent_fd; /* listens, never accepts: checks against it time out */
 };
 
@@ -103,6 +107,52 @@ static int listen_silent(uint16_t port)
     return fd;
 }
 
+static bool v6_loopback(void)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sin6, sizeof sin6) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* openssl s_server with the good certificate; extra: "-Verify 1 -tls1_2"... */
+static pid_t spawn_s_server(const struct fixture *f, const char *accept, const char *extra)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "exec openssl s_server -quiet -www -accept '%s' -cert %s/good.pem -key %s/good.key "
+             "-CAfile %s/ca.pem %s >/dev/null 2>&1",
+             accept, f->dir, f->dir, f->dir, extra);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static const char *start_s_servers(struct fixture *f)
+{
+    char acc[64];
+    snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SRV12]);
+    f->s_server[S_TLS12] = spawn_s_server(f, acc, "-Verify 1 -tls1_2");
+    snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SRV13]);
+    f->s_server[S_TLS13] = spawn_s_server(f, acc, "-Verify 1 -tls1_3");
+    f->have_v6 = v6_loopback();
+    if (f->have_v6) {
+        snprintf(acc, sizeof acc, "[::1]:%u", f->port[P_SRV6]);
+        f->s_server[S_V6] = spawn_s_server(f, acc, "");
+    }
+    for (int i = 0; i < 100 && !(port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13]));
+         i++)
+        usleep(50000);
+    if (!port_open(f->port[P_SRV12]) || !port_open(f->port[P_SRV13]))
+        return "openssl s_server did not start";
+    return NULL;
+}
+
 /* Returns NULL and prints why when the fixture cannot be built. */
 static const char *fixture_start(struct fixture *f, const char *src)
 {
@@ -115,7 +165,7 @@ static const char *fixture_start(struct fixture *f, const char *src)
         return "cannot make a temporary directory or find free ports";
     snprintf(f->ca, sizeof f->ca, "%s/ca.pem", f->dir);
     char ports[256] = "";
-    for (int i = 0; i < P_SILENT; i++)
+    for (int i = 0; i < P_SILENT; i++) /* the ports tls.sh knows, in its order */
         snprintf(ports + strlen(ports), sizeof ports - strlen(ports), " %u", f->port[i]);
     if (run_cmd("bash %s/tests/integration/lib/tls.sh fixtures %s 127.0.0.1%s", src, f->dir,
                 ports) != 0)
@@ -134,7 +184,7 @@ static const char *fixture_start(struct fixture *f, const char *src)
     f->silent_fd = listen_silent(f->port[P_SILENT]);
     if (f->silent_fd < 0)
         return "cannot listen on a loopback port";
-    return NULL;
+    return start_s_servers(f);
 }
 
 static void fixture_stop(struct fixture *f)
@@ -142,6 +192,12 @@ static void fixture_stop(struct fixture *f)
     if (f->nginx > 0) {
         kill(f->nginx, SIGTERM);
         waitpid(f->nginx, NULL, 0);
+    }
+    for (int i = 0; i < S__COUNT; i++) {
+        if (f->s_server[i] > 0) {
+            kill(f->s_server[i], SIGTERM);
+            waitpid(f->s_server[i], NULL, 0);
+        }
     }
     if (f->silent_fd > 0)
         close(f->silent_fd);
@@ -157,6 +213,7 @@ struct check_args {
     const struct probe_http_spec *spec;
     uint32_t timeout_ms;
     const char *raw_url;       /* instead of the above */
+    bool v6;                   /* connect to ::1 instead of 127.0.0.1 */
 };
 
 /* One check on a fresh loop; asserts the contract (callback exactly once,
@@ -175,10 +232,12 @@ static struct probe_check_result run_check(const struct fixture *f, const struct
                              .http = a->spec};
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port),
+                                .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    const struct sockaddr *sa = a->v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
+    socklen_t salen = a->v6 ? sizeof sin6 : sizeof sin;
     struct outcome o = {.in_start = true};
-    assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin, on_result,
-                                          &o),
-                     CMON_OK);
+    assert_int_equal(probe_http_ops.start(&eng, &t, sa, salen, on_result, &o), CMON_OK);
     o.in_start = false;
     assert_int_equal(o.calls, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -188,7 +247,7 @@ static struct probe_check_result run_check(const struct fixture *f, const struct
     assert_null(eng.http);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
-    assert_string_equal(o.res.address, "127.0.0.1");
+    assert_string_equal(o.res.address, a->v6 ? "::1" : "127.0.0.1");
     return o.res;
 }
 
@@ -204,7 +263,7 @@ static void expect_fail(struct probe_check_result r, enum cmon_diag d, const cha
 
 static void test_http_200(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/ok", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/ok", FIX->ca, NULL, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.diag, CMON_DIAG_NONE);
     assert_string_equal(r.detail, "");
@@ -218,14 +277,14 @@ static void test_http_200(void **state)
 
 static void test_http_503_default_ranges(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/unavailable", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/unavailable", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_HTTP_STATUS, "HTTP 503 not in 200-399");
     assert_int_equal(r.http_status, 503);
 }
 
 static void test_http_301_not_followed_default_passes(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, NULL, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 301);
 }
@@ -235,7 +294,7 @@ static void test_http_status_ranges(void **state)
     const struct cmon_status_range redirects[] = {{301, 304}};
     const struct cmon_status_range two_xx_and_418[] = {{200, 299}, {418, 418}};
     struct probe_http_spec spec = {.valid = redirects, .n_valid = 1};
-    struct check_args moved = {"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, &spec, 0, NULL};
+    struct check_args moved = {"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, &spec, 0, NULL, false};
     struct probe_check_result r = run_check(FIX, &moved);
     assert_true(r.ok);
     assert_int_equal(r.http_status, 301);
@@ -250,18 +309,18 @@ static void test_http_head_headers_and_big_body(void **state)
 {
     const char *const headers[] = {"Accept: */*", "X-Cmon-Test: 1"};
     struct probe_http_spec head = {.method = "HEAD", .headers = headers, .n_headers = 2};
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, &head, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, &head, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
     /* GET of a 1 MiB body: read up to the cap, then stop; still a pass */
-    r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, NULL, 0, NULL});
+    r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, NULL, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
 }
 
 static void test_https_valid_with_crl(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", FIX->ca, NULL, 0, NULL, false});
     assert_string_equal(r.detail, "");
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
@@ -271,45 +330,45 @@ static void test_https_valid_with_crl(void **state)
 
 static void test_https_system_store_untrusted(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", NULL, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", NULL, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=cmon Test CA not trusted");
 }
 
 static void test_tls_expired(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_EXPIRED, "notAfter 2026-01-02T00:00:00Z");
     assert_int_equal(r.http_status, 0);
 }
 
 static void test_tls_not_yet_valid(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.notyet.test", P_NOTYET, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.notyet.test", P_NOTYET, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_NOT_YET_VALID, "notBefore 2030-01-01T00:00:00Z");
 }
 
 static void test_tls_hostname_mismatch(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.wrong.test", P_WRONG, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.wrong.test", P_WRONG, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_HOSTNAME_MISMATCH, "certificate names www.other.test");
 }
 
 static void test_tls_untrusted_root(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=Rogue Test CA not trusted");
 }
 
 static void test_tls_client_cert_required(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_CLIENT, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_CLIENT, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
                 "server asked for a client certificate; HTTP 400");
 }
 
 static void test_tls_revoked(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.revoked.test", P_REVOKED, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.revoked.test", P_REVOKED, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
     assert_int_equal(r.http_status, 200);
 }
@@ -320,32 +379,64 @@ static void test_tls_crl_unreachable(void **state)
     snprintf(want, sizeof want,
              "CRL http://127.0.0.1:%u/ca.crl: errno 111 (Connection refused)",
              FIX->port[P_CLOSED]);
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.crldown.test", P_CRLDOWN, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.crldown.test", P_CRLDOWN, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_CRL_UNREACHABLE, want);
 }
 
 static void test_tls_incompatible(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_INCOMPATIBLE, "TLS alert protocol version received");
 }
 
 static void test_connection_refused(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_CLOSED, "/", FIX->ca, NULL, 0, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_CLOSED, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_CONNECTION_REFUSED, "errno 111 (Connection refused)");
 }
 
 static void test_timeout(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL});
+    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL, false});
     expect_fail(r, CMON_DIAG_TIMEOUT, "no response within 300 ms");
 }
 
 static void test_url_invalid(void **state)
 {
-    struct check_args a = {"http", "x", P_HTTP, "/", FIX->ca, NULL, 0, "ftp://www.plain.test/"};
+    struct check_args a = {"http", "x", P_HTTP, "/", FIX->ca, NULL, 0, "ftp://www.plain.test/", false};
     expect_fail(run_check(FIX, &a), CMON_DIAG_URL_INVALID, NULL);
+}
+
+static void test_tls12_client_cert_alert(void **state)
+{
+    struct check_args a = {"https", "www.good.test", P_SRV12, "/", FIX->ca, NULL, 0, NULL, false};
+    expect_fail(run_check(FIX, &a), CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
+                "server asked for a client certificate, then sent alert handshake failure");
+}
+
+static void test_tls13_client_cert_alert(void **state)
+{
+    struct check_args a = {"https", "www.good.test", P_SRV13, "/", FIX->ca, NULL, 0, NULL, false};
+    expect_fail(run_check(FIX, &a), CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
+                "server asked for a client certificate, then sent alert certificate required");
+}
+
+/* Pinned to ::1 by CURLOPT_RESOLVE; SNI and Host stay www.good.test. */
+static void test_ipv6_pinned_name_and_literal(void **state)
+{
+    if (!FIX->have_v6)
+        skip();
+    struct check_args a = {"https", "www.good.test", P_SRV6, "/", FIX->ca, NULL, 0, NULL, true};
+    struct probe_check_result r = run_check(FIX, &a);
+    assert_string_equal(r.detail, "");
+    assert_true(r.ok);
+    assert_int_equal(r.http_status, 200);
+    /* an IP-literal URL is checked against the certificate's IP names */
+    char u[64];
+    snprintf(u, sizeof u, "https://[::1]:%u/", FIX->port[P_SRV6]);
+    a.raw_url = u;
+    expect_fail(run_check(FIX, &a), CMON_DIAG_TLS_HOSTNAME_MISMATCH,
+                "certificate names www.good.test");
 }
 
 #define N_PARALLEL 40
@@ -421,6 +512,9 @@ int main(void)
         cmocka_unit_test_prestate(test_connection_refused, &f),
         cmocka_unit_test_prestate(test_timeout, &f),
         cmocka_unit_test_prestate(test_url_invalid, &f),
+        cmocka_unit_test_prestate(test_tls12_client_cert_alert, &f),
+        cmocka_unit_test_prestate(test_tls13_client_cert_alert, &f),
+        cmocka_unit_test_prestate(test_ipv6_pinned_name_and_literal, &f),
         cmocka_unit_test_prestate(test_parallel_and_cancel, &f),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
