@@ -66,6 +66,11 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = \$ENV::TLS_SAN
 crlDistributionPoints = \$ENV::TLS_CDP
+[ leaf_nocdp ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = \$ENV::TLS_SAN
 EOF
     TLS_SAN=DNS:x TLS_CDP=URI:x openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 -config "$d/openssl.cnf" \
@@ -73,6 +78,7 @@ EOF
 }
 
 # tls_cert CADIR OUT CN SERIAL CRLURL [START END]: OUT.key + OUT.pem.
+# CRLURL "" makes a certificate without CRL distribution points.
 tls_cert() {
     local ca=$1 out=$2 cn=$3 serial=$4 crl=$5 start=${6:-} end=${7:-}
     local dates=()
@@ -81,8 +87,10 @@ tls_cert() {
     echo "$serial" >"$ca/serial"
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout "$out.key" -out "$out.csr" -subj "/CN=$cn" 2>/dev/null || return 1
-    TLS_SAN="DNS:$cn" TLS_CDP="URI:$crl" openssl ca -batch -notext -config "$ca/openssl.cnf" \
-        -extensions leaf "${dates[@]}" -in "$out.csr" -out "$out.pem" 2>/dev/null || return 1
+    local ext=leaf
+    [ -z "$crl" ] && ext=leaf_nocdp
+    TLS_SAN="DNS:$cn" TLS_CDP="URI:${crl:-x}" openssl ca -batch -notext -config "$ca/openssl.cnf" \
+        -extensions "$ext" "${dates[@]}" -in "$out.csr" -out "$out.pem" 2>/dev/null || return 1
     rm -f "$out.csr"
 }
 

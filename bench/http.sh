@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# http.sh: HTTP(S) checks per second, a new connection each, against one nginx on
+# loopback: cmon's HTTP probe (bench/http_driver.c, linked with libcmon) vs
+# prometheus-blackbox-exporter's http module (driven by wrk on /probe, one
+# probe per request) vs wrk -H 'Connection: close' (raw client ceiling).
+# Prints rates and ratios; asserts nothing about speed.
+#
+#   bench/http.sh [BUILD_DIR or path/to/cmon]     (default: build)
+#   env: BENCH_SECONDS (10), BENCH_CONCURRENCY (50)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+arg=${1:-$ROOT/build}
+[ -f "$arg" ] && arg=$(dirname "$arg")
+BUILD=$(cd "$arg" && pwd)
+SECS=${BENCH_SECONDS:-10}
+CONC=${BENCH_CONCURRENCY:-50}
+. "$ROOT/tests/integration/lib/tls.sh"
+
+for t in nginx wrk prometheus-blackbox-exporter openssl curl cc pkg-config; do
+    command -v "$t" >/dev/null || { echo "bench/http.sh: SKIPPED: $t is not installed"; exit 0; }
+done
+[ -f "$BUILD/libcmon.a" ] || { echo "bench/http.sh: no $BUILD/libcmon.a (build first)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/cmh-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench/http.sh: nothing listens on 127.0.0.1:$1" >&2
+    exit 1
+}
+
+# the cmon side: a driver linked with the library under test
+cc -O2 -std=gnu11 -D_GNU_SOURCE -DCMON_VERSION='"bench"' -I"$ROOT/src" \
+    "$ROOT/bench/http_driver.c" "$BUILD/libcmon.a" \
+    $(pkg-config --cflags --libs libuv libcurl openssl libcares jansson) -lm -o "$TMP/http_driver"
+
+# nginx: plain HTTP and HTTPS, both answering 200 "ok"
+HTTP=$(free_port)
+HTTPS=$(free_port)
+BB=$(free_port)
+mkdir -p "$TMP/ca" "$TMP/tmp"
+tls_ca "$TMP/ca" "cmon Bench CA" >/dev/null
+# no CRL distribution point: blackbox does not check revocation either
+tls_cert "$TMP/ca" "$TMP/srv" bench.test 1000 "" >/dev/null
+cat >"$TMP/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $TMP/nginx.pid;
+error_log $TMP/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/tmp;
+    proxy_temp_path $TMP/tmp;
+    fastcgi_temp_path $TMP/tmp;
+    uwsgi_temp_path $TMP/tmp;
+    scgi_temp_path $TMP/tmp;
+    server { listen 127.0.0.1:$HTTP backlog=4096; location / { return 200 "ok\n"; } }
+    server {
+        listen 127.0.0.1:$HTTPS ssl backlog=4096;
+        ssl_certificate $TMP/srv.pem;
+        ssl_certificate_key $TMP/srv.key;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+nginx -p "$TMP" -c "$TMP/nginx.conf" &
+PIDS+=($!)
+cat >"$TMP/blackbox.yml" <<EOF
+modules:
+  http_2xx:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      tls_config:
+        ca_file: $TMP/ca/ca.pem
+        server_name: bench.test
+EOF
+prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
+    --web.listen-address="127.0.0.1:$BB" --log.level=error >"$TMP/blackbox.log" 2>&1 &
+PIDS+=($!)
+wait_port "$HTTP"
+wait_port "$HTTPS"
+wait_port "$BB"
+
+# cmon: run for about SECS (calibrated by a short first run)
+cmon_rate() { # URL PORT
+    local n rate out
+    out=$("$TMP/http_driver" "$1" 127.0.0.1 "$2" 2000 "$CONC" "$TMP/ca/ca.pem")
+    rate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out")
+    n=$(awk -v r="$rate" -v s="$SECS" 'BEGIN { n = int(r * s); print (n < 2000 ? 2000 : n) }')
+    out=$("$TMP/http_driver" "$1" 127.0.0.1 "$2" "$n" "$CONC" "$TMP/ca/ca.pem")
+    grep -q 'failed=0 ' <<<"$out" || { echo "bench/http.sh: cmon checks failed: $out" >&2; exit 1; }
+    sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out"
+}
+wrk_rate() { # URL [wrk args]
+    local url=$1
+    shift
+    wrk -t2 -c"$CONC" -d"${SECS}s" "$@" "$url" | awk '/Requests\/sec/ { print $2 }'
+}
+blackbox_rate() { # TARGET
+    local probe="http://127.0.0.1:$BB/probe?module=http_2xx&target=$1"
+    curl -s "$probe" | grep -q '^probe_success 1' ||
+        { echo "bench/http.sh: blackbox probe of $1 does not succeed" >&2; exit 1; }
+    wrk_rate "$probe"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "== HTTP(S) checks per second, new connection each, ${SECS}s, concurrency $CONC, loopback nginx"
+for scheme in http https; do
+    port=$HTTP host=127.0.0.1
+    [ "$scheme" = https ] && port=$HTTPS host=bench.test
+    c=$(cmon_rate "$scheme://$host:$port/" "$port")
+    if [ "$scheme" = https ]; then
+        b=$(blackbox_rate "https://127.0.0.1:$port/")
+    else
+        b=$(blackbox_rate "http://127.0.0.1:$port/")
+    fi
+    w=$(wrk_rate "$scheme://127.0.0.1:$port/" -H 'Connection: close')
+    printf '%-5s cmon %10.1f/s  blackbox %10.1f/s  wrk(Connection: close) %10.1f/s\n' \
+        "$scheme" "$c" "$b" "$w"
+    printf '%-5s ratio cmon/blackbox %s (goal >= 3)   cmon/wrk %s\n' "$scheme" \
+        "$(ratio "$c" "$b")" "$(ratio "$c" "$w")"
+done
