@@ -30,14 +30,16 @@ build-asan: deps
 run: build
 	./build/cmon run docs/examples/local.json
 
+# Both builds always run; the exit status is non-zero if either failed, and the
+# last lines are ctest's own summary of the sanitizer build.
 test: test-deps build build-asan
 	@echo "== ctest: normal build (-O2 -Wall -Wextra -Werror)"
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc1=$$?; \
+	 echo "== normal build: ctest exit $$rc1"; \
 	 echo "== ctest: ASan+UBSan build"; \
 	 cd ../build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	   ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc2=$$?; \
-	 echo "== normal build exit $$rc1, sanitizer build exit $$rc2"; \
 	 test $$rc1 -eq 0 -a $$rc2 -eq 0
 
 test-unit: build
@@ -50,11 +52,12 @@ fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMON_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@for t in build-fuzz/fuzz_*; do \
-	   name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; mkdir -p $$corpus; \
-	   echo "== $$name ($(FUZZ_SECONDS)s, corpus $$corpus)"; \
-	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus >build-fuzz/$$name.log 2>&1 \
+	   name=$$(basename $$t); seeds=tests/fuzz/corpus/$${name#fuzz_}; work=build-fuzz/corpus-$${name#fuzz_}; \
+	   mkdir -p $$work; \
+	   echo "== $$name: $(FUZZ_SECONDS)s, seeds $$seeds, new inputs in $$work"; \
+	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work $$seeds >build-fuzz/$$name.log 2>&1 \
 	     || { tail -40 build-fuzz/$$name.log; exit 1; }; \
-	   grep -E 'stat::number_of_executed_units|Done' build-fuzz/$$name.log | tail -2; \
+	   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/$$name.log; \
 	 done
 
 clean:

@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 
 static const struct cli_command *const commands[] = {
-
+    &cmd_validate,
     &cmd_version,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -82,35 +83,15 @@ int cli_getopt(const struct cli_command *self, int argc, char **argv, const char
     return c;
 }
 
-/* Levenshtein distance for "did you mean" on unknown commands. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof(size_t) * (lb + 1));
-    }
-    return prev[lb];
-}
-
 static int unknown_command(const char *name)
 {
     fprintf(stderr, "cmon: unknown command '%s'", name);
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        if (edit_distance(name, commands[i]->name) <= 2) {
-            fprintf(stderr, " (did you mean '%s'?)", commands[i]->name);
-            break;
-        }
-    }
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i]->name;
+    const char *guess = cmon_suggest(name, names, N_COMMANDS);
+    if (guess)
+        fprintf(stderr, " (did you mean '%s'?)", guess);
     fprintf(stderr, "\nRun 'cmon --help' for the list of commands.\n");
     return CLI_EXIT_USAGE;
 }

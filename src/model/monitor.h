@@ -146,6 +146,14 @@ void cmon_test_id(const char *monitor, const char *group, const char *source,
                   const char *destination, const char *config,
                   char out[CMON_TEST_ID_LEN + 1]);
 
+/* The expanded test as JSON: {number, id, testGroup, source, destination,
+ * testConfiguration, protocol, target, port, frequencySec, disabled}.
+ * Returns a new reference (NULL on allocation failure). */
+struct json_t;
+struct json_t *cmon_test_to_json(const struct cmon_monitor *m, const struct cmon_test *t);
+/* [{line, col, path, message}, ...]; a new reference. */
+struct json_t *cmon_problems_to_json(const struct cmon_problems *p);
+
 const char *cmon_protocol_name(enum cmon_protocol p);   /* "Http", "Tcp", "Icmp" */
 bool cmon_status_valid(const struct cmon_test_config *c, int status);
 

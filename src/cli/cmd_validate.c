@@ -1,0 +1,200 @@
+/* cmd_validate.c: `cmon validate FILE...` -- check monitor files and print the
+ * tests they expand to (a table for people, --json for programs). */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/text.h"
+#include "model/monitor.h"
+
+#define VALIDATE_MAX_FILE (4 * 1024 * 1024)
+
+/* Read a whole file ("-" = stdin) into a new NUL-terminated buffer. */
+static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct cmon_buf b;
+    cmon_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        cmon_buf_append(&b, chunk, n);
+        if (b.len > VALIDATE_MAX_FILE) {
+            snprintf(err, errlen, "%s: larger than %d MiB; not a monitor file", path,
+                     VALIDATE_MAX_FILE >> 20);
+            cmon_buf_free(&b);
+            if (f != stdin)
+                fclose(f);
+            return NULL;
+        }
+    }
+    bool bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        cmon_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    char *s = cmon_buf_take(&b);
+    if (!s)
+        snprintf(err, errlen, "%s: out of memory", path);
+    return s;
+}
+
+/* "dir/web.json" -> "web"; "-" -> NULL (a name must then be in the file). */
+static char *default_name(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return NULL;
+    char *copy = strdup(path);
+    if (!copy)
+        return NULL;
+    char *base = strdup(basename(copy));
+    free(copy);
+    size_t len = base ? strlen(base) : 0;
+    if (len > 5 && strcmp(base + len - 5, ".json") == 0)
+        base[len - 5] = '\0';
+    return base;
+}
+
+static void print_table(const struct cmon_monitor *m, const struct cmon_test *t, size_t n)
+{
+    printf("monitor %s: %zu test%s\n", m->name, n, n == 1 ? "" : "s");
+    printf("%-4s %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5s %s\n", "#", "ID", "GROUP", "SOURCE",
+           "DESTINATION", "CONFIG", "PROTOCOL", "PORT", "FREQ", "TARGET");
+    for (size_t i = 0; i < n; i++) {
+        const struct cmon_test_group *g = &m->groups[t[i].group];
+        char port[8] = "-";
+        if (t[i].port)
+            snprintf(port, sizeof port, "%d", t[i].port);
+        printf("%-4d %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5d %s%s\n", t[i].number, t[i].id,
+               g->name, m->endpoints[t[i].source].name, m->endpoints[t[i].destination].name,
+               m->configs[t[i].config].name, cmon_protocol_name(t[i].protocol), port,
+               t[i].frequency_sec, t[i].target, g->disabled ? "  (group disabled)" : "");
+    }
+}
+
+/* Validate one file; print it (table) or add it to out (JSON).  true if valid. */
+static bool validate_file(const char *path, bool json, json_t *out)
+{
+    char err[600];
+    size_t len = 0;
+    char *text = read_all(path, &len, err, sizeof err);
+    const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    json_t *entry = json_pack("{s:s}", "file", shown);
+    if (!text) {
+        if (json)
+            json_object_set_new(entry, "error", json_string(err));
+        else
+            fprintf(stderr, "cmon validate: %s\n", err);
+        json_object_set_new(entry, "valid", json_false());
+        json_array_append_new(out, entry);
+        return false;
+    }
+    char *defname = default_name(path);
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    enum cmon_err rc = cmon_monitor_parse(text, len, defname, &m, &probs);
+    struct cmon_test *tests = NULL;
+    size_t n = 0;
+    if (rc == CMON_OK)
+        rc = cmon_monitor_expand(m, &tests, &n);
+    json_object_set_new(entry, "valid", json_boolean(rc == CMON_OK));
+    if (rc == CMON_OK) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, cmon_test_to_json(m, &tests[i]));
+        json_object_set_new(entry, "monitor", json_string(m->name));
+        json_object_set_new(entry, "tests", arr);
+        if (!json)
+            print_table(m, tests, n);
+    } else {
+        json_object_set_new(entry, "problems", cmon_problems_to_json(&probs));
+        for (size_t i = 0; !json && i < probs.n; i++) {
+            char line[1200];
+            cmon_problem_format(&probs.items[i], shown, line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        if (!json && rc == CMON_ERR_NOMEM)
+            fprintf(stderr, "cmon validate: %s: out of memory\n", shown);
+        if (!json)
+            fprintf(stderr, "%s: %zu problem%s\n", shown, probs.n, probs.n == 1 ? "" : "s");
+    }
+    json_array_append_new(out, entry);
+    cmon_tests_free(tests, n);
+    cmon_monitor_free(m);
+    cmon_problems_free(&probs);
+    free(defname);
+    free(text);
+    return rc == CMON_OK;
+}
+
+static int validate_run(const struct cli_command *self, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+    bool json = false;
+    int c, rc;
+    while ((c = cli_getopt(self, argc, argv, "h", longopts, &rc)) != -1) {
+        if (c == -2)
+            return rc;
+        if (c == 'j')
+            json = true;
+    }
+    if (optind >= argc)
+        return cli_usage_error(self, "no monitor file given");
+    json_t *out = json_array();
+    bool all_ok = true;
+    for (int i = optind; i < argc; i++) {
+        if (!json && i > optind)
+            printf("\n");
+        all_ok &= validate_file(argv[i], json, out);
+    }
+    if (json) {
+        json_t *doc = json_pack("{s:b, s:o}", "valid", all_ok, "files", out);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+        json_decref(doc);
+    } else {
+        json_decref(out);
+    }
+    return all_ok ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}
+
+const struct cli_command cmd_validate = {
+    .name = "validate",
+    .summary = "check monitor files and list the tests they expand to",
+    .usage =
+        "usage: cmon validate [--json] FILE...\n"
+        "\n"
+        "Check each connection-monitor FILE (the ARM envelope {\"name\", \"properties\"} or bare\n"
+        "properties; '-' reads standard input) and print the tests it expands to: test groups x\n"
+        "sources x destinations x test configurations, in that order, with each test's stable\n"
+        "id, protocol, target, port and frequency.  Without a \"name\" the file's base name\n"
+        "(less .json) names the monitor.\n"
+        "\n"
+        "Every problem of a file is reported, each as FILE:LINE:COLUMN: JSON.PATH: MESSAGE,\n"
+        "for example:\n"
+        "  web.json:14:9: testGroups[0].destinations[1]: no endpoint named \"shpo\" (did you\n"
+        "  mean \"shop\"?)\n"
+        "\n"
+        "Options:\n"
+        "  --json     print {\"valid\", \"files\": [{\"file\", \"valid\", \"monitor\", \"tests\"} or\n"
+        "             {\"file\", \"valid\": false, \"problems\": [{line, col, path, message}]}]}\n"
+        "  -h, --help show this help\n"
+        "\n"
+        "Exit status: 0 every file is valid, 1 a file is invalid or unreadable, 2 usage error.\n",
+    .run = validate_run,
+};

@@ -1,0 +1,180 @@
+/* addr.c: address classification and URL splitting. */
+#include "core/addr.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool cmon_hostname_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 253)
+        return false;
+    if (s[len - 1] == '.')
+        len--;
+    size_t label = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!isalnum(c) && c != '-' && c != '_')
+            return false;
+        if (label == 0 && c == '-')
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return label > 0 && s[len - 1] != '-';
+}
+
+static bool is_ipv4(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool is_ipv6(const char *s)
+{
+    struct in6_addr a;
+    char tmp[64];
+    size_t len = strlen(s);
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        if (len - 2 >= sizeof tmp)
+            return false;
+        memcpy(tmp, s + 1, len - 2);
+        tmp[len - 2] = '\0';
+        s = tmp;
+    }
+    return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+enum cmon_addr_kind cmon_addr_classify(const char *s)
+{
+    if (strstr(s, "://")) {
+        struct cmon_url u;
+        return cmon_url_parse(s, &u, NULL) == CMON_OK ? CMON_ADDR_URL : CMON_ADDR_INVALID;
+    }
+    if (is_ipv4(s))
+        return CMON_ADDR_IPV4;
+    if (is_ipv6(s))
+        return CMON_ADDR_IPV6;
+    /* all-numeric dotted strings that are not IPv4 ("1.2.3", "300.1.1.1") are typos */
+    bool digits_dots = true;
+    for (const char *p = s; *p; p++)
+        digits_dots &= isdigit((unsigned char)*p) || *p == '.';
+    if (!digits_dots && cmon_hostname_valid(s))
+        return CMON_ADDR_HOSTNAME;
+    return CMON_ADDR_INVALID;
+}
+
+enum cmon_err cmon_url_parse(const char *s, struct cmon_url *u, struct cmon_errbuf *eb)
+{
+    memset(u, 0, sizeof *u);
+    const char *sep = strstr(s, "://");
+    if (!sep)
+        return cmon_fail(eb, CMON_ERR_PARSE, "not a URL (no scheme://)");
+    size_t slen = (size_t)(sep - s);
+    if (slen == 4 && strncasecmp(s, "http", 4) == 0)
+        strcpy(u->scheme, "http");
+    else if (slen == 5 && strncasecmp(s, "https", 5) == 0)
+        strcpy(u->scheme, "https");
+    else
+        return cmon_fail(eb, CMON_ERR_PARSE, "scheme must be http or https");
+    const char *h = sep + 3;
+    const char *end = h + strcspn(h, "/?#");
+    if (end - h == 0)
+        return cmon_fail(eb, CMON_ERR_PARSE, "URL has no host");
+    if (memchr(h, '@', (size_t)(end - h)))
+        return cmon_fail(eb, CMON_ERR_PARSE, "URL must not carry user credentials");
+    const char *port = NULL, *hend = end;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb)
+            return cmon_fail(eb, CMON_ERR_PARSE, "unclosed '[' in URL host");
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return cmon_fail(eb, CMON_ERR_PARSE, "junk after ']' in URL host");
+            port = rb + 2;
+        }
+        h++;
+        hend = rb;
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        if (colon) {
+            port = colon + 1;
+            hend = colon;
+        }
+    }
+    size_t hlen = (size_t)(hend - h);
+    if (hlen == 0 || hlen >= sizeof u->host)
+        return cmon_fail(eb, CMON_ERR_PARSE, "URL host is empty or too long");
+    memcpy(u->host, h, hlen);
+    u->host[hlen] = '\0';
+    if (port) {
+        if (port == end)
+            return cmon_fail(eb, CMON_ERR_PARSE, "URL port is empty");
+        long v = 0;
+        for (const char *p = port; p < end; p++) {
+            if (!isdigit((unsigned char)*p))
+                return cmon_fail(eb, CMON_ERR_PARSE, "URL port is not a number");
+            v = v * 10 + (*p - '0');
+            if (v > 65535)
+                break;
+        }
+        if (v < 1 || v > 65535)
+            return cmon_fail(eb, CMON_ERR_PARSE, "URL port must be 1-65535");
+        u->port = (int)v;
+    }
+    bool bracketed = *(sep + 3) == '[';
+    if (bracketed ? !is_ipv6(u->host) : !(is_ipv4(u->host) || cmon_hostname_valid(u->host)))
+        return cmon_fail(eb, CMON_ERR_PARSE, "URL host \"%s\" is not a valid host name or address",
+                         u->host);
+    const char *frag = strchr(end, '#');
+    size_t plen = frag ? (size_t)(frag - end) : strlen(end);
+    if (plen >= sizeof u->path)
+        return cmon_fail(eb, CMON_ERR_PARSE, "URL path is too long");
+    for (size_t i = 0; i < plen; i++) {
+        if ((unsigned char)end[i] <= ' ')
+            return cmon_fail(eb, CMON_ERR_PARSE, "URL contains a space or control character");
+    }
+    memcpy(u->path, end, plen);
+    u->path[plen] = '\0';
+    return CMON_OK;
+}
+
+bool cmon_addr_host(const char *s, char *out, size_t outlen)
+{
+    const char *h = s;
+    size_t len = strlen(s);
+    struct cmon_url u;
+    switch (cmon_addr_classify(s)) {
+    case CMON_ADDR_URL:
+        cmon_url_parse(s, &u, NULL);
+        h = u.host;
+        len = strlen(h);
+        break;
+    case CMON_ADDR_IPV6:
+        if (s[0] == '[') {
+            h = s + 1;
+            len -= 2;
+        }
+        break;
+    case CMON_ADDR_IPV4:
+    case CMON_ADDR_HOSTNAME:
+        break;
+    default:
+        return false;
+    }
+    if (len >= outlen)
+        return false;
+    memcpy(out, h, len);
+    out[len] = '\0';
+    return true;
+}

@@ -1,0 +1,397 @@
+/* monitor.c: parse a monitor file (ARM envelope or bare properties), validate
+ * the whole of it -- every problem, in file order -- and build the model. */
+#include "model/monitor.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/text.h"
+#include "model/validate.h"
+
+static const char *const envelope_fields[] = {"name", "properties", NULL};
+static const char *const envelope_ignored[] = {"id", "etag", "type", "location", "tags", NULL};
+static const char *const properties_fields[] = {"endpoints", "testConfigurations", "testGroups",
+                                                "notes", NULL};
+/* Bare properties may carry the monitor's name too. */
+static const char *const bare_fields[] = {"name", "endpoints", "testConfigurations", "testGroups",
+                                          "notes", NULL};
+/* Read-only or cloud-only fields of the service's responses. */
+static const char *const properties_ignored[] = {"provisioningState", "startTime",
+    "monitoringStatus", "connectionMonitorType", "outputs", "autoStart", "location",
+    "source", "destination", "monitoringIntervalInSeconds", NULL};
+/* Classic (v1) monitor fields: reported with their own message, so they are
+ * also in the ignored list of the unknown-field check. */
+static const char *const classic_fields[] = {"source", "destination",
+                                             "monitoringIntervalInSeconds", NULL};
+static const char *const group_fields[] = {"name", "disable", "sources", "destinations",
+                                           "testConfigurations", NULL};
+
+bool cmon_monitor_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 80 || name[0] == '.' || name[0] == '-')
+        return false;
+    for (const char *p = name; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            return false;
+    }
+    return true;
+}
+
+void cmon_problems_free(struct cmon_problems *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].path);
+        free(p->items[i].message);
+    }
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+void cmon_problem_format(const struct cmon_problem *p, const char *file, char *out, size_t outlen)
+{
+    char where[320] = "";
+    if (file && p->line)
+        snprintf(where, sizeof where, "%s:%d:%d: ", file, p->line, p->col);
+    else if (file)
+        snprintf(where, sizeof where, "%s: ", file);
+    else if (p->line)
+        snprintf(where, sizeof where, "%d:%d: ", p->line, p->col);
+    snprintf(out, outlen, "%s%s%s%s", where, p->path, p->path[0] ? ": " : "", p->message);
+}
+
+void cmon_monitor_free(struct cmon_monitor *m)
+{
+    if (!m)
+        return;
+    free(m->name);
+    free(m->notes);
+    for (size_t i = 0; i < m->n_endpoints; i++)
+        cmon_endpoint_clear(&m->endpoints[i]);
+    free(m->endpoints);
+    for (size_t i = 0; i < m->n_configs; i++)
+        cmon_config_clear(&m->configs[i]);
+    free(m->configs);
+    for (size_t i = 0; i < m->n_groups; i++) {
+        struct cmon_test_group *g = &m->groups[i];
+        free(g->name);
+        free(g->sources);
+        free(g->destinations);
+        free(g->configs);
+    }
+    free(m->groups);
+    free(m);
+}
+
+/* Names are unique per kind: report the second use, pointing at the first. */
+static void check_unique(struct vctx *v, const char *list_path, const char *kind,
+                         char *const *names, size_t stride_count)
+{
+    char p[512], first[512];
+    for (size_t i = 0; i < stride_count; i++) {
+        for (size_t k = 0; k < i && names[i]; k++) {
+            if (names[k] && strcmp(names[i], names[k]) == 0) {
+                vpath_idx(p, sizeof p, list_path, i);
+                vpath_idx(first, sizeof first, list_path, k);
+                char np[512];
+                vpath_key(np, sizeof np, p, "name");
+                const struct jpos_entry *e = jpos_find(v->pos, first);
+                vproblem(v, np, false, "duplicate %s name \"%s\" (first used at line %d)", kind,
+                         names[i], e ? e->line : 0);
+                break;
+            }
+        }
+    }
+}
+
+/* Resolve a list of names in a test group to indexes. */
+static size_t *resolve_refs(struct vctx *v, const json_t *g, const char *gpath, const char *key,
+                            const char *kind, char *const *names, size_t n_names, size_t *n_out)
+{
+    *n_out = 0;
+    const json_t *arr = vget(v, g, gpath, key, JSON_ARRAY, true);
+    if (!arr)
+        return NULL;
+    char p[512], ip[512];
+    vpath_key(p, sizeof p, gpath, key);
+    if (json_array_size(arr) == 0) {
+        vproblem(v, p, false, "must name at least one %s", kind);
+        return NULL;
+    }
+    size_t *idx = calloc(json_array_size(arr), sizeof *idx);
+    if (!idx) {
+        v->oom = true;
+        return NULL;
+    }
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it) {
+        vpath_idx(ip, sizeof ip, p, i);
+        if (!json_is_string(it)) {
+            vproblem(v, ip, false, "must be the name of a %s", kind);
+            continue;
+        }
+        const char *want = json_string_value(it);
+        size_t k = 0;
+        while (k < n_names && !(names[k] && strcmp(names[k], want) == 0))
+            k++;
+        if (k == n_names) {
+            const char *guess = cmon_suggest(want, (const char *const *)names, n_names);
+            if (guess)
+                vproblem(v, ip, false, "no %s named \"%s\" (did you mean \"%s\"?)", kind, want,
+                         guess);
+            else
+                vproblem(v, ip, false, "no %s named \"%s\"", kind, want);
+            continue;
+        }
+        bool dup = false;
+        for (size_t d = 0; d < *n_out; d++)
+            dup |= idx[d] == k;
+        if (dup) {
+            vproblem(v, ip, false, "%s \"%s\" is listed twice", kind, want);
+            continue;
+        }
+        idx[(*n_out)++] = k;
+    }
+    return idx;
+}
+
+/* ep_names / cfg_names are NULL when their list itself is missing or empty:
+ * references to them are then not checked (the list's problem says it all). */
+static void parse_group(struct vctx *v, const json_t *g, const char *gp, struct cmon_monitor *m,
+                        char *const *ep_names, char *const *cfg_names, struct cmon_test_group *tg)
+{
+    vcheck_fields(v, g, gp, group_fields, NULL);
+    tg->name = vstrdup(v, vget_name(v, g, gp, "test group"));
+    vget_bool(v, g, gp, "disable", &tg->disabled);
+    if (ep_names) {
+        tg->sources = resolve_refs(v, g, gp, "sources", "endpoint", ep_names, m->n_endpoints,
+                                   &tg->n_sources);
+        tg->destinations = resolve_refs(v, g, gp, "destinations", "endpoint", ep_names,
+                                        m->n_endpoints, &tg->n_destinations);
+    }
+    if (cfg_names)
+        tg->configs = resolve_refs(v, g, gp, "testConfigurations", "test configuration",
+                                   cfg_names, m->n_configs, &tg->n_configs);
+    char p[512], sp[512];
+    vpath_key(p, sizeof p, gp, "destinations");
+    for (size_t i = 0; i < tg->n_destinations; i++) {
+        const struct cmon_endpoint *ep = &m->endpoints[tg->destinations[i]];
+        if (ep->type == CMON_EP_AGENT && (ep->all_agents || ep->n_agents > 1)) {
+            vpath_idx(sp, sizeof sp, p, i);
+            vproblem(v, sp, false,
+                     "endpoint \"%s\" stands for several agents; a destination must be one "
+                     "address or one agent",
+                     ep->name);
+        }
+    }
+    vpath_key(p, sizeof p, gp, "sources");
+    for (size_t i = 0; i < tg->n_sources; i++) {
+        const struct cmon_endpoint *ep = &m->endpoints[tg->sources[i]];
+        if (ep->type != CMON_EP_AGENT) {
+            vpath_idx(sp, sizeof sp, p, i);
+            vproblem(v, sp, false,
+                     "endpoint \"%s\" is an external address; sources must be agents "
+                     "(type \"Agent\")",
+                     ep->name);
+        }
+    }
+}
+
+/* The array under key, with a limit; each element must be an object. */
+static const json_t *get_list(struct vctx *v, const json_t *props, const char *base,
+                              const char *key, size_t limit, const char *what)
+{
+    const json_t *arr = vget(v, props, base, key, JSON_ARRAY, true);
+    if (!arr)
+        return NULL;
+    char p[512];
+    vpath_key(p, sizeof p, base, key);
+    if (json_array_size(arr) == 0)
+        vproblem(v, p, false, "must hold at least one %s", what);
+    if (json_array_size(arr) > limit)
+        vproblem(v, p, false, "at most %zu %ss per monitor, got %zu", limit, what,
+                 json_array_size(arr));
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it) {
+        if (!json_is_object(it)) {
+            char ip[512];
+            vpath_idx(ip, sizeof ip, p, i);
+            vproblem(v, ip, false, "must be an object");
+        }
+    }
+    return arr;
+}
+
+static void parse_properties(struct vctx *v, const json_t *props, const char *base,
+                             struct cmon_monitor *m)
+{
+    for (size_t i = 0; classic_fields[i]; i++) {
+        if (json_object_get(props, classic_fields[i])) {
+            char p[512];
+            vpath_key(p, sizeof p, base, classic_fields[i]);
+            vproblem(v, p, true,
+                     "\"%s\" belongs to the classic connection monitor format; describe the "
+                     "monitor with endpoints, testConfigurations and testGroups",
+                     classic_fields[i]);
+        }
+    }
+    vcheck_fields(v, props, base, base[0] ? properties_fields : bare_fields, properties_ignored);
+    const char *notes = vget_string(v, props, base, "notes", false);
+    m->notes = vstrdup(v, notes);
+
+    char lp[512], ip[512];
+    const json_t *eps = get_list(v, props, base, "endpoints", CMON_MAX_ENDPOINTS, "endpoint");
+    const json_t *cfgs = get_list(v, props, base, "testConfigurations", CMON_MAX_TEST_CONFIGS,
+                                  "test configuration");
+    const json_t *grps = get_list(v, props, base, "testGroups", CMON_MAX_TEST_GROUPS,
+                                  "test group");
+    size_t n_eps = json_array_size(eps), n_cfgs = json_array_size(cfgs);
+    size_t n_grps = json_array_size(grps);
+    m->endpoints = calloc(n_eps + 1, sizeof *m->endpoints);
+    m->configs = calloc(n_cfgs + 1, sizeof *m->configs);
+    m->groups = calloc(n_grps + 1, sizeof *m->groups);
+    char **ep_names = calloc(n_eps + 1, sizeof *ep_names);
+    char **cfg_names = calloc(n_cfgs + 1, sizeof *cfg_names);
+    if (!m->endpoints || !m->configs || !m->groups || !ep_names || !cfg_names) {
+        v->oom = true;
+        goto out;
+    }
+    vpath_key(lp, sizeof lp, base, "endpoints");
+    for (size_t i = 0; i < n_eps; i++) {
+        const json_t *e = json_array_get(eps, i);
+        vpath_idx(ip, sizeof ip, lp, i);
+        if (json_is_object(e))
+            vparse_endpoint(v, e, ip, &m->endpoints[i]);
+        m->n_endpoints++;
+        ep_names[i] = m->endpoints[i].name;
+    }
+    check_unique(v, lp, "endpoint", ep_names, n_eps);
+    vpath_key(lp, sizeof lp, base, "testConfigurations");
+    for (size_t i = 0; i < n_cfgs; i++) {
+        const json_t *c = json_array_get(cfgs, i);
+        vpath_idx(ip, sizeof ip, lp, i);
+        if (json_is_object(c))
+            vparse_config(v, c, ip, &m->configs[i]);
+        m->n_configs++;
+        cfg_names[i] = m->configs[i].name;
+    }
+    check_unique(v, lp, "test configuration", cfg_names, n_cfgs);
+    vpath_key(lp, sizeof lp, base, "testGroups");
+    char **grp_names = calloc(n_grps + 1, sizeof *grp_names);
+    if (!grp_names) {
+        v->oom = true;
+        goto out;
+    }
+    for (size_t i = 0; i < n_grps; i++) {
+        const json_t *g = json_array_get(grps, i);
+        vpath_idx(ip, sizeof ip, lp, i);
+        if (json_is_object(g))
+            parse_group(v, g, ip, m, n_eps ? ep_names : NULL, n_cfgs ? cfg_names : NULL,
+                        &m->groups[i]);
+        m->n_groups++;
+        grp_names[i] = m->groups[i].name;
+    }
+    check_unique(v, lp, "test group", grp_names, n_grps);
+    free(grp_names);
+out:
+    free(ep_names);
+    free(cfg_names);
+}
+
+static void parse_name(struct vctx *v, const json_t *root, const char *default_name,
+                       struct cmon_monitor *m)
+{
+    const char *name = vget_string(v, root, "", "name", false);
+    if (name) {
+        if (!cmon_monitor_name_valid(name))
+            vproblem(v, "name", false,
+                     "monitor name \"%s\" must be 1-80 characters of letters, digits, '.', '_' "
+                     "or '-', not starting with '.' or '-'",
+                     name);
+        m->name = vstrdup(v, name);
+    } else if (json_object_get(root, "name")) {
+        return; /* wrong type: already reported */
+    } else if (default_name) {
+        if (!cmon_monitor_name_valid(default_name))
+            vproblem(v, "", false,
+                     "the file name gives the monitor name \"%s\", which is not valid (letters, "
+                     "digits, '.', '_', '-'); add a \"name\" field",
+                     default_name);
+        m->name = vstrdup(v, default_name);
+    } else {
+        vproblem(v, "", false, "missing required field \"name\"");
+    }
+}
+
+static int problem_cmp(const void *a, const void *b)
+{
+    const struct cmon_problem *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return 0;
+}
+
+/* Stable insertion sort: problems at one position keep their order. */
+static void sort_problems(struct cmon_problems *p)
+{
+    for (size_t i = 1; i < p->n; i++) {
+        struct cmon_problem cur = p->items[i];
+        size_t k = i;
+        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
+            p->items[k] = p->items[k - 1];
+            k--;
+        }
+        p->items[k] = cur;
+    }
+}
+
+enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *default_name,
+                                 struct cmon_monitor **out, struct cmon_problems *probs)
+{
+    *out = NULL;
+    struct vctx v = {.probs = probs};
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        vproblem(&v, "", false, "invalid JSON: %s", jerr.text);
+        if (probs->n) {
+            probs->items[probs->n - 1].line = jerr.line > 0 ? jerr.line : 1;
+            probs->items[probs->n - 1].col = jerr.column > 0 ? jerr.column : 1;
+        }
+        return CMON_ERR_PARSE;
+    }
+    struct jpos_index pos;
+    jpos_build(text, len, &pos);
+    v.pos = &pos;
+    struct cmon_monitor *m = calloc(1, sizeof *m);
+    if (!m) {
+        v.oom = true;
+    } else if (!json_is_object(root)) {
+        vproblem(&v, "", false, "a monitor must be a JSON object");
+    } else if (json_object_get(root, "properties")) {
+        v.strip = strlen("properties.");
+        vcheck_fields(&v, root, "", envelope_fields, envelope_ignored);
+        parse_name(&v, root, default_name, m);
+        const json_t *props = vget(&v, root, "", "properties", JSON_OBJECT, true);
+        if (props)
+            parse_properties(&v, props, "properties", m);
+    } else {
+        parse_name(&v, root, default_name, m);
+        parse_properties(&v, root, "", m);
+    }
+    jpos_free(&pos);
+    json_decref(root);
+    sort_problems(probs);
+    if (v.oom || probs->n) {
+        cmon_monitor_free(m);
+        return v.oom ? CMON_ERR_NOMEM : CMON_ERR_INVALID;
+    }
+    *out = m;
+    return CMON_OK;
+}
