@@ -8,6 +8,7 @@
 #include "core/text.h"
 
 static const struct cli_command *const commands[] = {
+    &cmd_check,
     &cmd_validate,
     &cmd_version,
 };

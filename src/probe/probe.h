@@ -41,6 +41,7 @@ struct probe_target {
     const char *url;         /* HTTP only: the full URL */
     uint16_t port;           /* TCP/HTTP port; 0 for ICMP */
     enum cmon_ip_pref ip_pref; /* preferred family; falls back to the other */
+    bool ip_strict;          /* ip_pref V4/V6 only, no fallback (cmon check -4/-6) */
     uint32_t timeout_ms;     /* whole check, DNS included */
     const struct probe_http_spec *http; /* HTTP only */
 };

@@ -1,0 +1,377 @@
+/* icmp.c: ICMP echo checks, IPv4 and IPv6, one socket per family shared by
+ * every check.  Unprivileged datagram ICMP sockets first (the kernel picks the
+ * echo id and routes replies and, via IP_RECVERR, ICMP errors to us); raw
+ * sockets when those are not allowed but CAP_NET_RAW is held; otherwise a
+ * permission_denied result that says how to fix it.  Checks are found by
+ * sequence number, and a reply counts only with the check's random token and
+ * from the checked address. */
+#include <errno.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "probe/diagnostics.h"
+#include "probe/icmp_parse.h"
+#include "probe/probe_internal.h"
+
+#define ICMP_SEQ_SPACE 65536
+#define ICMP_RECV_BATCH 512 /* packets per wake-up, so one busy socket cannot starve the loop */
+
+struct icmp_sock;
+
+struct icmp_check {
+    struct probe_engine *eng;
+    struct icmp_sock *s;
+    uv_timer_t timer;
+    uint16_t seq;
+    uint32_t token;
+    struct sockaddr_storage dst;
+    int64_t start_ns;
+    uint32_t timeout_ms;
+    probe_check_cb cb;
+    void *arg;
+    struct probe_check_result res;
+};
+
+struct icmp_sock {
+    struct probe_icmp *icmp;
+    int family;
+    int fd;                 /* -1: not open */
+    bool raw;
+    uv_poll_t poll;
+    uint16_t id;            /* raw sockets: ours; datagram: the kernel's */
+    uint16_t next_seq;
+    size_t n_inflight;
+    struct icmp_check **inflight; /* by sequence number, ICMP_SEQ_SPACE slots */
+};
+
+struct probe_icmp {
+    struct probe_engine *eng;
+    struct icmp_sock s4, s6;
+    uint64_t rng;
+    int open_socks;         /* poll handles not yet closed */
+};
+
+static uint32_t icmp_random(struct probe_icmp *ic)
+{
+    /* xorshift64*: tokens only need to be unguessable by a casual forger */
+    uint64_t x = ic->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    ic->rng = x;
+    return (uint32_t)((x * 2685821657736338717ULL) >> 32);
+}
+
+static const char icmp_perm_help[] =
+    "ICMP sockets not permitted: allow them with "
+    "sysctl -w net.ipv4.ping_group_range=\"0 2147483647\" or grant CAP_NET_RAW "
+    "(setcap cap_net_raw+ep cmon)";
+
+static void sock_setup(struct icmp_sock *s)
+{
+    /* Datagram sockets learn about ICMP errors through the error queue; raw
+     * sockets receive the error packets themselves and parse the quote. */
+    int one = 1;
+    if (!s->raw)
+        setsockopt(s->fd, s->family == AF_INET6 ? SOL_IPV6 : SOL_IP,
+                   s->family == AF_INET6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof one);
+    if (s->family == AF_INET6) {
+        if (s->raw) {
+            struct icmp6_filter f;
+            ICMP6_FILTER_SETBLOCKALL(&f);
+            ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+            ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+            ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+            setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
+        }
+    }
+    int buf = 1 << 20; /* bursts of replies from many checks */
+    setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+}
+
+static void icmp_poll_cb(uv_poll_t *h, int status, int events);
+
+/* Open the family's socket; on failure fill r and return false. */
+static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
+{
+    int proto = s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+    int fd = socket(s->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    bool raw = false;
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+        fd = socket(s->family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+        raw = true;
+        if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+            probe_result_fail(r, CMON_DIAG_PERMISSION_DENIED, "%s", icmp_perm_help);
+            return false;
+        }
+    }
+    if (fd < 0) {
+        probe_result_errno(r, "ICMP socket", errno);
+        return false;
+    }
+    if (!s->inflight && !(s->inflight = calloc(ICMP_SEQ_SPACE, sizeof *s->inflight))) {
+        close(fd);
+        probe_result_fail(r, CMON_DIAG_SOCKET_ERROR, "out of memory");
+        return false;
+    }
+    s->fd = fd;
+    s->raw = raw;
+    s->id = (uint16_t)icmp_random(s->icmp);
+    s->next_seq = (uint16_t)icmp_random(s->icmp);
+    sock_setup(s);
+    uv_poll_init_socket(s->icmp->eng->loop, &s->poll, fd);
+    s->poll.data = s;
+    probe_handle_opened(s->icmp->eng);
+    s->icmp->open_socks++;
+    uv_poll_start(&s->poll, UV_READABLE, icmp_poll_cb);
+    return true;
+}
+
+static void check_closed(uv_handle_t *h)
+{
+    struct icmp_check *c = h->data;
+    struct probe_engine *eng = c->eng;
+    free(c);
+    probe_handle_closed(eng);
+}
+
+static void check_finish(struct icmp_check *c)
+{
+    struct icmp_sock *s = c->s;
+    s->inflight[c->seq] = NULL;
+    s->n_inflight--;
+    uv_close((uv_handle_t *)&c->timer, check_closed);
+    c->cb(c->arg, &c->res);
+}
+
+static void check_timer_cb(uv_timer_t *t)
+{
+    struct icmp_check *c = t->data;
+    probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no echo reply within %u ms", c->timeout_ms);
+    check_finish(c);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const uint8_t *raw, int family)
+{
+    if (family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, raw, 16) == 0;
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr, raw, 4) == 0;
+}
+
+static const uint8_t *sa_bytes(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+}
+
+/* The check a parsed message is about, or NULL when it is not one of ours. */
+static struct icmp_check *match(struct icmp_sock *s, const struct icmp_msg *m)
+{
+    struct icmp_check *c = s->inflight[m->seq];
+    if (!c || (s->raw && m->id != s->id))
+        return NULL;
+    if (m->has_token ? m->token != c->token : m->kind != ICMP_MSG_ERROR)
+        return NULL; /* a reply must carry the token; an error may quote only 8 bytes */
+    if (m->has_inner_dst && !same_addr(&c->dst, m->inner_dst, s->family))
+        return NULL;
+    return c;
+}
+
+static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
+                          const struct sockaddr_storage *from)
+{
+    struct icmp_msg m;
+    bool iphdr = s->raw && s->family == AF_INET;
+    if (icmp_parse(s->family, iphdr, buf, n, &m) != CMON_OK || m.kind == ICMP_MSG_ECHO_REQUEST)
+        return;
+    struct icmp_check *c = match(s, &m);
+    if (!c)
+        return;
+    if (m.kind == ICMP_MSG_ECHO_REPLY) {
+        if (from->ss_family != s->family || !same_addr(from, sa_bytes(&c->dst), s->family))
+            return; /* right token from the wrong host: not an answer */
+        c->res.ok = true;
+        c->res.rtt_ms = (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
+        c->res.diag = CMON_DIAG_NONE;
+        c->res.detail[0] = '\0';
+    } else {
+        char who[64];
+        probe_addr_format((const struct sockaddr *)from, who, sizeof who);
+        enum probe_diag_source src = s->family == AF_INET6 ? PROBE_DIAG_ICMP6 : PROBE_DIAG_ICMP4;
+        probe_result_fail(&c->res, probe_diag_map(src, m.type << 8 | m.code),
+                          "echo: ICMP%s type %d code %d from %s", s->family == AF_INET6 ? "v6" : "",
+                          m.type, m.code, who);
+    }
+    check_finish(c);
+}
+
+/* Datagram sockets: ICMP errors about our requests arrive in the error queue,
+ * quoting the request we sent (so its sequence number and token). */
+static void drain_errqueue(struct icmp_sock *s)
+{
+    struct probe_errq e;
+    for (int i = 0; i < ICMP_RECV_BATCH && probe_errq_read(s->fd, &e); i++) {
+        struct icmp_msg m;
+        if (icmp_parse(s->family, false, e.data, e.data_len, &m) != CMON_OK ||
+            m.kind != ICMP_MSG_ECHO_REQUEST)
+            continue;
+        struct icmp_check *c = s->inflight[m.seq];
+        if (!c || !m.has_token || m.token != c->token)
+            continue;
+        probe_result_errq(&c->res, "echo", &e);
+        check_finish(c);
+    }
+}
+
+static void icmp_poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct icmp_sock *s = h->data;
+    uint8_t buf[1500];
+    struct sockaddr_storage from;
+    if (status < 0 || !s->raw)
+        drain_errqueue(s);
+    for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
+        socklen_t fl = sizeof from;
+        memset(&from, 0, sizeof from);
+        ssize_t n = recvfrom(s->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            break;
+        handle_packet(s, buf, (size_t)n, &from);
+    }
+    /* libuv stops a poll handle on POLLERR: watch again */
+    if (s->fd >= 0 && !uv_is_active((uv_handle_t *)&s->poll))
+        uv_poll_start(&s->poll, UV_READABLE, icmp_poll_cb);
+}
+
+static bool next_free_seq(struct icmp_sock *s, uint16_t *seq)
+{
+    if (s->n_inflight >= ICMP_SEQ_SPACE)
+        return false;
+    while (s->inflight[s->next_seq])
+        s->next_seq++;
+    *seq = s->next_seq++;
+    return true;
+}
+
+static struct probe_icmp *icmp_get(struct probe_engine *eng)
+{
+    if (eng->icmp)
+        return eng->icmp;
+    struct probe_icmp *ic = calloc(1, sizeof *ic);
+    if (!ic)
+        return NULL;
+    ic->eng = eng;
+    ic->rng = (uint64_t)cmon_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ic;
+    if (!ic->rng)
+        ic->rng = 1;
+    ic->s4 = (struct icmp_sock){.icmp = ic, .family = AF_INET, .fd = -1};
+    ic->s6 = (struct icmp_sock){.icmp = ic, .family = AF_INET6, .fd = -1};
+    eng->icmp = ic;
+    return ic;
+}
+
+static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t salen)
+{
+    struct icmp_sock *s = c->s;
+    uint8_t pkt[ICMP_ECHO_LEN];
+    size_t len = icmp_build_echo(s->family, s->id, c->seq, c->token, pkt, sizeof pkt);
+    c->start_ns = cmon_mono_ns();
+    if (sendto(s->fd, pkt, len, 0, sa, salen) < 0) {
+        probe_result_errno(&c->res, "send echo", errno);
+        return false;
+    }
+    return true;
+}
+
+static enum cmon_err icmp_start(struct probe_engine *eng, const struct probe_target *t,
+                                const struct sockaddr *sa, socklen_t salen, probe_check_cb cb,
+                                void *arg)
+{
+    struct probe_icmp *ic = icmp_get(eng);
+    if (!ic)
+        return CMON_ERR_NOMEM;
+    struct icmp_sock *s = sa->sa_family == AF_INET6 ? &ic->s6 : &ic->s4;
+    struct icmp_check *c = calloc(1, sizeof *c);
+    if (!c)
+        return CMON_ERR_NOMEM;
+    probe_result_init(&c->res);
+    probe_addr_format(sa, c->res.address, sizeof c->res.address);
+    if ((s->fd < 0 && !sock_open(s, &c->res)) || !next_free_seq(s, &c->seq)) {
+        if (s->fd >= 0)
+            probe_result_fail(&c->res, CMON_DIAG_SOCKET_ERROR, "65536 ICMP checks in flight");
+        probe_complete_later(eng, cb, arg, &c->res);
+        free(c);
+        return CMON_OK;
+    }
+    c->eng = eng;
+    c->s = s;
+    c->token = icmp_random(ic);
+    memcpy(&c->dst, sa, salen);
+    c->timeout_ms = t->timeout_ms;
+    c->cb = cb;
+    c->arg = arg;
+    if (!icmp_send(c, sa, salen)) {
+        probe_complete_later(eng, cb, arg, &c->res);
+        free(c);
+        return CMON_OK;
+    }
+    s->inflight[c->seq] = c;
+    s->n_inflight++;
+    uv_timer_init(eng->loop, &c->timer);
+    c->timer.data = c;
+    probe_handle_opened(eng);
+    uv_timer_start(&c->timer, check_timer_cb, t->timeout_ms, 0);
+    return CMON_OK;
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+    struct icmp_sock *s = h->data;
+    struct probe_icmp *ic = s->icmp;
+    struct probe_engine *eng = ic->eng;
+    if (--ic->open_socks == 0)
+        free(ic);
+    probe_handle_closed(eng);
+}
+
+static void sock_close(struct icmp_sock *s)
+{
+    for (size_t i = 0; s->inflight && s->n_inflight && i < ICMP_SEQ_SPACE; i++) {
+        struct icmp_check *c = s->inflight[i];
+        if (c) {
+            probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "cancelled");
+            check_finish(c);
+        }
+    }
+    free(s->inflight);
+    s->inflight = NULL;
+    if (s->fd >= 0) {
+        uv_close((uv_handle_t *)&s->poll, sock_closed);
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+void probe_icmp_close(struct probe_engine *eng)
+{
+    struct probe_icmp *ic = eng->icmp;
+    if (!ic)
+        return;
+    eng->icmp = NULL;
+    int socks = ic->open_socks;
+    sock_close(&ic->s4);
+    sock_close(&ic->s6);
+    if (socks == 0)
+        free(ic);
+}
+
+const struct probe_ops probe_icmp_ops = {
+    .proto = CMON_PROTO_ICMP,
+    .name = "icmp",
+    .start = icmp_start,
+};

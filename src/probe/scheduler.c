@@ -1,0 +1,578 @@
+/* scheduler.c: the round scheduler (see scheduler.h).  One binary min-heap of
+ * events ordered by time, driven by one uv_timer: a test's event is its next
+ * round start; a running round's event is its next check launch.  Rounds are
+ * separate objects holding a reference to their test's settings, so replacing
+ * a test never disturbs a round already running. */
+#include "probe/scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "probe/round.h"
+#include "probe/target.h"
+
+#define SCHED_NOT_IN_HEAP UINT32_MAX
+#define SCHED_DEFAULT_SPREAD_MS 2000
+
+enum sched_kind { EV_TEST, EV_ROUND };
+
+struct sched_event {
+    int64_t at;          /* wall-clock ns */
+    uint32_t heap_idx;
+    uint8_t kind;
+};
+
+struct sched_test {
+    struct sched_event ev;  /* next round start */
+    struct sched_test *hnext;
+    struct probe_sched *s;
+    char id[CMON_TEST_ID_LEN + 1];
+    bool removed;           /* no longer scheduled; rounds still may hold it */
+    uint16_t checks;
+    uint32_t refs;          /* 1 while scheduled + 1 per round */
+    int64_t period_ns, phase_ns;
+    struct probe_target target; /* host, url and http are owned */
+};
+
+struct sched_round;
+struct sched_slot {
+    struct sched_round *round;
+    uint32_t seq;
+};
+
+struct sched_round {
+    struct sched_event ev;  /* next check launch */
+    struct sched_test *test;
+    int64_t start_ns;
+    uint32_t n, launched, done;
+    struct probe_round_acc acc;
+    struct sched_slot slots[];
+};
+
+struct probe_sched {
+    uv_loop_t *loop;
+    struct probe_engine *eng;
+    struct probe_sched_opts o;
+    uv_timer_t timer;
+    struct sched_event **heap;
+    uint32_t heap_n, heap_cap;
+    struct sched_test **buckets;
+    size_t n_buckets, n_tests, n_rounds;
+    bool closing, timer_closed;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+/* --- pure helpers --- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns)
+{
+    if (period_ns <= 0)
+        return 0;
+    /* millisecond phases are plenty and keep the numbers readable */
+    int64_t period_ms = period_ns / CMON_NS_PER_MS;
+    if (period_ms <= 0)
+        return 0;
+    return (int64_t)(fnv1a(test_id) % (uint64_t)period_ms) * CMON_NS_PER_MS;
+}
+
+int64_t probe_sched_next_round(int64_t now_ns, int64_t phase_ns, int64_t period_ns)
+{
+    int64_t k = (now_ns - phase_ns) / period_ns;
+    int64_t t = phase_ns + k * period_ns;
+    while (t < now_ns)
+        t += period_ns;
+    while (t - period_ns >= now_ns)
+        t -= period_ns;
+    return t;
+}
+
+int64_t probe_sched_check_offset_ns(uint32_t i, uint32_t n, uint32_t spread_ms)
+{
+    if (n <= 1)
+        return 0;
+    return (int64_t)i * spread_ms * CMON_NS_PER_MS / n;
+}
+
+/* --- heap --- */
+
+static void heap_set(struct probe_sched *s, uint32_t i, struct sched_event *e)
+{
+    s->heap[i] = e;
+    e->heap_idx = i;
+}
+
+static void heap_up(struct probe_sched *s, uint32_t i)
+{
+    struct sched_event *e = s->heap[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (s->heap[p]->at <= e->at)
+            break;
+        heap_set(s, i, s->heap[p]);
+        i = p;
+    }
+    heap_set(s, i, e);
+}
+
+static void heap_down(struct probe_sched *s, uint32_t i)
+{
+    struct sched_event *e = s->heap[i];
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        int64_t mat = e->at;
+        if (l < s->heap_n && s->heap[l]->at < mat) {
+            m = l;
+            mat = s->heap[l]->at;
+        }
+        if (r < s->heap_n && s->heap[r]->at < mat)
+            m = r;
+        if (m == i)
+            break;
+        heap_set(s, i, s->heap[m]);
+        i = m;
+    }
+    heap_set(s, i, e);
+}
+
+static bool heap_push(struct probe_sched *s, struct sched_event *e)
+{
+    if (s->heap_n == s->heap_cap) {
+        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
+        struct sched_event **h = realloc(s->heap, cap * sizeof *h);
+        if (!h)
+            return false;
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    heap_set(s, s->heap_n++, e);
+    heap_up(s, e->heap_idx);
+    return true;
+}
+
+static void heap_remove(struct probe_sched *s, struct sched_event *e)
+{
+    uint32_t i = e->heap_idx;
+    if (i == SCHED_NOT_IN_HEAP)
+        return;
+    e->heap_idx = SCHED_NOT_IN_HEAP;
+    struct sched_event *last = s->heap[--s->heap_n];
+    if (i == s->heap_n)
+        return;
+    heap_set(s, i, last);
+    heap_up(s, i);
+    heap_down(s, last->heap_idx);
+}
+
+/* --- timer --- */
+
+static int64_t sched_now(const struct probe_sched *s)
+{
+    return s->o.now_ns ? s->o.now_ns(s->o.clock_ctx) : cmon_wall_ns();
+}
+
+static void timer_cb(uv_timer_t *t) { probe_sched_run_due(t->data); }
+
+static void rearm(struct probe_sched *s)
+{
+    if (s->closing)
+        return;
+    if (!s->heap_n) {
+        uv_timer_stop(&s->timer);
+        return;
+    }
+    int64_t delay = s->heap[0]->at - sched_now(s);
+    uint64_t ms = delay <= 0 ? 0 : (uint64_t)((delay + CMON_NS_PER_MS - 1) / CMON_NS_PER_MS);
+    uv_timer_start(&s->timer, timer_cb, ms, 0);
+}
+
+/* --- tests --- */
+
+static void test_free(struct sched_test *t)
+{
+    if (t->target.http) {
+        for (size_t i = 0; i < t->target.http->n_headers; i++)
+            free((char *)t->target.http->headers[i]);
+        free((void *)t->target.http->headers);
+        free((void *)t->target.http->valid);
+        free((char *)t->target.http->method);
+        free((void *)t->target.http);
+    }
+    free((char *)t->target.host);
+    free((char *)t->target.url);
+    free(t);
+}
+
+static void test_unref(struct sched_test *t)
+{
+    if (--t->refs == 0)
+        test_free(t);
+}
+
+static struct sched_test **bucket_of(struct probe_sched *s, const char *id)
+{
+    return &s->buckets[fnv1a(id) % s->n_buckets];
+}
+
+static struct sched_test *test_find(struct probe_sched *s, const char *id, struct sched_test ***link)
+{
+    struct sched_test **pp = bucket_of(s, id);
+    for (; *pp; pp = &(*pp)->hnext) {
+        if (strcmp((*pp)->id, id) == 0) {
+            if (link)
+                *link = pp;
+            return *pp;
+        }
+    }
+    return NULL;
+}
+
+static bool grow_buckets(struct probe_sched *s)
+{
+    if (s->n_tests < s->n_buckets)
+        return true;
+    size_t nb = s->n_buckets * 2;
+    struct sched_test **b = calloc(nb, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        struct sched_test *t = s->buckets[i], *next;
+        for (; t; t = next) {
+            next = t->hnext;
+            struct sched_test **head = &b[fnv1a(t->id) % nb];
+            t->hnext = *head;
+            *head = t;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->n_buckets = nb;
+    return true;
+}
+
+static struct probe_http_spec *http_spec_from(const struct cmon_test_config *cfg, bool *ok)
+{
+    struct probe_http_spec *h = calloc(1, sizeof *h);
+    if (!h)
+        return *ok = false, NULL;
+    if (cfg->method && !(h->method = strdup(cfg->method)))
+        *ok = false;
+    if (cfg->n_headers) {
+        char **hd = calloc(cfg->n_headers, sizeof *hd);
+        h->headers = (const char *const *)hd;
+        h->n_headers = hd ? cfg->n_headers : 0;
+        for (size_t i = 0; i < h->n_headers; i++) {
+            const struct cmon_http_header *x = &cfg->headers[i];
+            size_t len = strlen(x->name) + strlen(x->value) + 3;
+            if ((hd[i] = malloc(len)))
+                snprintf(hd[i], len, "%s: %s", x->name, x->value);
+            else
+                *ok = false;
+        }
+        if (!hd)
+            *ok = false;
+    }
+    if (cfg->n_valid_status) {
+        struct cmon_status_range *v = calloc(cfg->n_valid_status, sizeof *v);
+        if (v) {
+            memcpy(v, cfg->valid_status, cfg->n_valid_status * sizeof *v);
+            h->valid = v;
+            h->n_valid = cfg->n_valid_status;
+        } else {
+            *ok = false;
+        }
+    }
+    return h;
+}
+
+static enum cmon_err test_build(const struct cmon_test *t, const struct cmon_test_config *cfg,
+                                struct sched_test **out, struct cmon_errbuf *eb)
+{
+    struct sched_test *x = calloc(1, sizeof *x);
+    if (!x)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    bool ok = true, http = t->protocol == CMON_PROTO_HTTP;
+    snprintf(x->id, sizeof x->id, "%s", t->id);
+    x->refs = 1;
+    x->ev.kind = EV_TEST;
+    x->ev.heap_idx = SCHED_NOT_IN_HEAP;
+    int freq = t->frequency_sec > 0 ? t->frequency_sec : cfg->frequency_sec;
+    x->period_ns = (int64_t)(freq > 0 ? freq : CMON_DEFAULT_FREQUENCY_SEC) * CMON_NS_PER_SEC;
+    x->phase_ns = probe_sched_phase_ns(x->id, x->period_ns);
+    int checks = cfg->checks_per_round > 0 ? cfg->checks_per_round : http ? 3 : 10;
+    x->checks = (uint16_t)(checks > 1000 ? 1000 : checks);
+    struct probe_target *pt = &x->target;
+    pt->proto = t->protocol;
+    pt->ip_pref = cfg->ip_pref;
+    pt->timeout_ms = cfg->timeout_ms > 0 ? (uint32_t)cfg->timeout_ms : http ? 10000 : 2000;
+    pt->port = (uint16_t)(t->port > 0 ? t->port : 0);
+    if (http) {
+        char host[256];
+        uint16_t port;
+        enum cmon_err err = probe_url_host(t->target, host, sizeof host, &port, eb);
+        if (err != CMON_OK) {
+            test_free(x);
+            return err;
+        }
+        pt->host = strdup(host);
+        pt->url = strdup(t->target);
+        pt->port = port;
+        pt->http = http_spec_from(cfg, &ok);
+        ok = ok && pt->url;
+    } else {
+        pt->host = strdup(t->target);
+    }
+    if (!ok || !pt->host) {
+        test_free(x);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    *out = x;
+    return CMON_OK;
+}
+
+static void test_unschedule(struct probe_sched *s, struct sched_test *t, struct sched_test **link)
+{
+    *link = t->hnext;
+    s->n_tests--;
+    heap_remove(s, &t->ev);
+    t->removed = true;
+    test_unref(t);
+}
+
+enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
+                              const struct cmon_test_config *cfg, struct cmon_errbuf *eb)
+{
+    if (s->closing)
+        return cmon_fail(eb, CMON_ERR_INVALID, "scheduler is closing");
+    struct sched_test *x;
+    enum cmon_err err = test_build(t, cfg, &x, eb);
+    if (err != CMON_OK)
+        return err;
+    struct sched_test **link, *old = test_find(s, x->id, &link);
+    int64_t now = sched_now(s);
+    x->ev.at = probe_sched_next_round(now, x->phase_ns, x->period_ns);
+    if (old) {
+        /* same id: same phase; keep the round already planned if the period holds */
+        if (old->period_ns == x->period_ns && old->ev.heap_idx != SCHED_NOT_IN_HEAP)
+            x->ev.at = old->ev.at;
+        heap_remove(s, &old->ev);
+        *link = old->hnext;
+        s->n_tests--;
+        test_unref(old); /* a running round keeps it alive and still reports */
+    }
+    if (!grow_buckets(s) || !heap_push(s, &x->ev)) {
+        test_free(x);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    struct sched_test **head = bucket_of(s, x->id);
+    x->s = s;
+    x->hnext = *head;
+    *head = x;
+    s->n_tests++;
+    rearm(s);
+    return CMON_OK;
+}
+
+/* --- rounds --- */
+
+static void maybe_free_sched(struct probe_sched *s);
+
+static void round_finish(struct sched_round *r)
+{
+    struct probe_sched *s = r->test->s;
+    if (!r->test->removed && !s->closing && s->o.on_result) {
+        struct cmon_round_result res;
+        memset(&res, 0, sizeof res);
+        snprintf(res.test_id, sizeof res.test_id, "%s", r->test->id);
+        res.start_ns = r->start_ns;
+        probe_round_finish(&r->acc, &res);
+        s->o.on_result(s->o.arg, &res);
+    }
+    probe_round_free(&r->acc);
+    test_unref(r->test);
+    free(r);
+    s->n_rounds--;
+    maybe_free_sched(s);
+}
+
+static void round_maybe_finish(struct sched_round *r)
+{
+    if (r->launched == r->n && r->done == r->launched)
+        round_finish(r);
+}
+
+static void check_done(void *arg, const struct probe_check_result *res)
+{
+    struct sched_slot *slot = arg;
+    struct sched_round *r = slot->round;
+    probe_round_add(&r->acc, slot->seq, res);
+    r->done++;
+    round_maybe_finish(r);
+}
+
+/* Launch check r->launched; returns false when the round is gone. */
+static bool round_launch(struct probe_sched *s, struct sched_round *r)
+{
+    uint32_t i = r->launched++;
+    r->slots[i] = (struct sched_slot){r, i};
+    enum cmon_err err = probe_check_start(s->eng, &r->test->target, check_done, &r->slots[i]);
+    if (err != CMON_OK) { /* could not even start: a failed check, said why */
+        struct probe_check_result res;
+        memset(&res, 0, sizeof res);
+        res.diag = CMON_DIAG_SOCKET_ERROR;
+        res.dns_ms = res.connect_ms = res.tls_ms = res.first_byte_ms = -1;
+        snprintf(res.detail, sizeof res.detail, "cannot start check: %s", cmon_strerror(err));
+        probe_round_add(&r->acc, i, &res);
+        r->done++;
+    }
+    if (r->launched < r->n) {
+        r->ev.at = r->start_ns + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
+        if (heap_push(s, &r->ev))
+            return true;
+        r->n = r->launched; /* out of memory: end the round early */
+    }
+    round_maybe_finish(r);
+    return false;
+}
+
+static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at)
+{
+    struct sched_round *r = calloc(1, sizeof *r + t->checks * sizeof r->slots[0]);
+    if (!r || probe_round_init(&r->acc, t->checks) != CMON_OK) {
+        free(r);
+        cmon_warn(s->o.log, "round skipped: out of memory", "test=%s", t->id);
+        return;
+    }
+    r->ev.kind = EV_ROUND;
+    r->ev.heap_idx = SCHED_NOT_IN_HEAP;
+    r->test = t;
+    t->refs++;
+    r->start_ns = at;
+    r->n = t->checks;
+    s->n_rounds++;
+    round_launch(s, r);
+}
+
+static void run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
+{
+    if (e->kind == EV_ROUND) {
+        round_launch(s, (struct sched_round *)e);
+        return;
+    }
+    struct sched_test *t = (struct sched_test *)e;
+    int64_t at = t->ev.at;
+    t->ev.at = probe_sched_next_round((now > at ? now : at) + 1, t->phase_ns, t->period_ns);
+    heap_push(s, &t->ev); /* before the round: the round's callbacks may touch the heap */
+    round_start(s, t, at);
+}
+
+void probe_sched_run_due(struct probe_sched *s)
+{
+    int64_t now = sched_now(s);
+    while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
+        struct sched_event *e = s->heap[0];
+        heap_remove(s, e);
+        run_event(s, e, now);
+    }
+    rearm(s);
+}
+
+bool probe_sched_remove(struct probe_sched *s, const char *test_id)
+{
+    struct sched_test **link, *t = test_find(s, test_id, &link);
+    if (!t)
+        return false;
+    /* rounds of this test stop launching (and report nothing) */
+    t->removed = true;
+    for (uint32_t i = 0; i < s->heap_n;) {
+        struct sched_event *e = s->heap[i];
+        struct sched_round *r = (struct sched_round *)e;
+        if (e->kind == EV_ROUND && r->test == t) {
+            heap_remove(s, e);
+            r->n = r->launched;
+            round_maybe_finish(r); /* else when its checks in flight come back */
+            continue;
+        }
+        i++;
+    }
+    test_unschedule(s, t, link);
+    rearm(s);
+    return true;
+}
+
+size_t probe_sched_count(const struct probe_sched *s) { return s->n_tests; }
+
+enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
+                              const struct probe_sched_opts *opts, struct probe_sched **out,
+                              struct cmon_errbuf *eb)
+{
+    struct probe_sched *s = calloc(1, sizeof *s);
+    if (!s || !(s->buckets = calloc(256, sizeof *s->buckets))) {
+        free(s);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    s->n_buckets = 256;
+    s->loop = loop;
+    s->eng = eng;
+    if (opts)
+        s->o = *opts;
+    if (!s->o.spread_ms)
+        s->o.spread_ms = SCHED_DEFAULT_SPREAD_MS;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    *out = s;
+    return CMON_OK;
+}
+
+static void maybe_free_sched(struct probe_sched *s)
+{
+    if (!s->closing || !s->timer_closed || s->n_rounds)
+        return;
+    void (*done)(void *) = s->done;
+    void *arg = s->done_arg;
+    free(s->heap);
+    free(s->buckets);
+    free(s);
+    if (done)
+        done(arg);
+}
+
+static void sched_timer_closed(uv_handle_t *h)
+{
+    struct probe_sched *s = h->data;
+    s->timer_closed = true;
+    maybe_free_sched(s);
+}
+
+void probe_sched_close(struct probe_sched *s, void (*done)(void *arg), void *arg)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->done = done;
+    s->done_arg = arg;
+    while (s->heap_n) { /* pending launches of running rounds: stop them */
+        struct sched_event *e = s->heap[0];
+        heap_remove(s, e);
+        if (e->kind == EV_ROUND) {
+            struct sched_round *r = (struct sched_round *)e;
+            r->n = r->launched;
+            round_maybe_finish(r);
+        }
+    }
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        while (s->buckets[i])
+            test_unschedule(s, s->buckets[i], &s->buckets[i]);
+    }
+    uv_close((uv_handle_t *)&s->timer, sched_timer_closed);
+}

@@ -1,0 +1,77 @@
+/* scheduler.h: runs every test's rounds on the probe engine's loop.  Every
+ * frequency_sec a test starts a round of checks_per_round checks, spread
+ * evenly over at most spread_ms (2 s); rounds of different tests are phase-
+ * spread across the period (phase = hash(test id) mod period), so 10k tests
+ * every 60 s do not all fire at :00.  One timer heap, one uv_timer: an idle
+ * test holds no fd, handle or thread, only ~200 bytes (plus its strings).
+ * Each finished round is folded into a struct cmon_round_result and handed to
+ * on_result.
+ *
+ * Loop affinity: every function runs on the engine's loop thread.
+ * Ownership: the scheduler copies what it needs from the cmon_test and
+ * cmon_test_config passed to probe_sched_put; the caller keeps ownership of
+ * those.  The result passed to on_result is valid during the call only.
+ *
+ * Typical use (the embedded agent of `cmon run`):
+ *     probe_sched_new(loop, eng, &(struct probe_sched_opts){.on_result = cb}, &s, &eb);
+ *     for each expanded test: probe_sched_put(s, &tests[i], &mon->configs[tests[i].config], &eb);
+ *     ... later: probe_sched_put again to replace (same id), probe_sched_remove(s, id);
+ *     shutdown: probe_sched_close(s, ...), then probe_engine_close(eng, ...). */
+#ifndef CMON_PROBE_SCHEDULER_H
+#define CMON_PROBE_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/monitor.h"
+#include "model/result.h"
+#include "probe/probe.h"
+
+struct probe_sched;
+
+struct probe_sched_opts {
+    /* Wall clock, Unix ns: places rounds and stamps them (start_ns).
+     * NULL: cmon_wall_ns.  Unit tests inject a fake clock and drive the
+     * scheduler with probe_sched_run_due. */
+    int64_t (*now_ns)(void *ctx);
+    void *clock_ctx;
+    uint32_t spread_ms;   /* a round's checks start within this; 0: 2000 */
+    void (*on_result)(void *arg, const struct cmon_round_result *r);
+    void *arg;
+    const struct cmon_log *log;
+};
+
+enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
+                              const struct probe_sched_opts *opts, struct probe_sched **out,
+                              struct cmon_errbuf *eb);
+
+/* Add a test, or replace the one with the same id.  A replaced test's round
+ * in progress finishes with the old settings and is reported; the next round
+ * uses the new ones.  Defaults: checks_per_round ICMP/TCP 10, HTTP 3;
+ * timeout_ms ICMP/TCP 2000, HTTP 10000; frequency from t->frequency_sec
+ * (cfg->frequency_sec when t's is 0).  Any frequency >= 1 s is accepted (the
+ * model enforces 30..1800 for monitor files). */
+enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
+                              const struct cmon_test_config *cfg, struct cmon_errbuf *eb);
+/* Stop scheduling a test; a round in progress stops launching checks and its
+ * result is dropped.  false when the id is unknown. */
+bool probe_sched_remove(struct probe_sched *s, const char *test_id);
+size_t probe_sched_count(const struct probe_sched *s);
+
+/* Process every event due at the clock's now (the uv_timer calls this). */
+void probe_sched_run_due(struct probe_sched *s);
+
+/* Stop scheduling.  Rounds in flight finish (results dropped); close the
+ * engine afterwards to cancel their checks.  done runs once everything the
+ * scheduler allocated is released. */
+void probe_sched_close(struct probe_sched *s, void (*done)(void *arg), void *arg);
+
+/* --- pure helpers (exposed for tests) --- */
+/* hash(test_id) mod period. */
+int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns);
+/* The first t >= now with t = phase (mod period). */
+int64_t probe_sched_next_round(int64_t now_ns, int64_t phase_ns, int64_t period_ns);
+/* Start offset of check i of n within a round spread over spread_ms. */
+int64_t probe_sched_check_offset_ns(uint32_t i, uint32_t n, uint32_t spread_ms);
+
+#endif

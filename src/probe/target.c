@@ -1,0 +1,154 @@
+/* target.c: destination strings -> protocol, host, port (see target.h). */
+#include "probe/target.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const proto_names[] = {
+    [CMON_PROTO_ICMP] = "Icmp", [CMON_PROTO_TCP] = "Tcp", [CMON_PROTO_HTTP] = "Http"};
+
+const char *probe_protocol_name(enum cmon_protocol p)
+{
+    return (unsigned)p < sizeof proto_names / sizeof proto_names[0] ? proto_names[p] : "?";
+}
+
+bool probe_protocol_parse(const char *s, enum cmon_protocol *out)
+{
+    for (size_t i = 0; i < sizeof proto_names / sizeof proto_names[0]; i++) {
+        if (strcasecmp(s, proto_names[i]) == 0) {
+            *out = (enum cmon_protocol)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum cmon_err probe_url_host(const char *url, char *host, size_t hostlen, uint16_t *port,
+                             struct cmon_errbuf *eb)
+{
+    CURLU *u = curl_url();
+    char *h = NULL, *p = NULL;
+    enum cmon_err err = CMON_OK;
+    if (!u)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        err = cmon_fail(eb, CMON_ERR_INVALID, "'%s' is not a valid URL", url);
+        goto out;
+    }
+    size_t n = strlen(h);
+    const char *start = h;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* IPv6 literal */
+        start = h + 1;
+        n -= 2;
+    }
+    char *zone = memchr(start, '%', n); /* zone ids are not supported: drop them */
+    if (zone)
+        n = (size_t)(zone - start);
+    long pn = strtol(p, NULL, 10);
+    if (n == 0 || n >= hostlen || pn < 1 || pn > 65535) {
+        err = cmon_fail(eb, CMON_ERR_INVALID, "'%s': bad host or port", url);
+        goto out;
+    }
+    memcpy(host, start, n);
+    host[n] = '\0';
+    *port = (uint16_t)pn;
+out:
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return err;
+}
+
+/* "host:port" / "[v6]:port" / "[v6]" / "host" / "v6" -> host and port (0). */
+static enum cmon_err split_host_port(const char *arg, struct probe_target_buf *out,
+                                     struct cmon_errbuf *eb)
+{
+    const char *colon = strrchr(arg, ':'), *hs = arg;
+    size_t hl = strlen(arg);
+    long port = 0;
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return cmon_fail(eb, CMON_ERR_INVALID, "'%s': bad [IPv6]:port", arg);
+        hs = arg + 1;
+        hl = (size_t)(close - hs);
+        colon = close[1] ? close + 1 : NULL;
+    } else if (colon && strchr(arg, ':') != colon) {
+        colon = NULL; /* several colons: a bare IPv6 address */
+    } else if (colon) {
+        hl = (size_t)(colon - arg);
+    }
+    if (colon) {
+        char *end;
+        port = strtol(colon + 1, &end, 10);
+        if (!colon[1] || *end || port < 1 || port > 65535)
+            return cmon_fail(eb, CMON_ERR_INVALID, "'%s': the port must be 1..65535", arg);
+    }
+    if (hl == 0 || hl >= sizeof out->host)
+        return cmon_fail(eb, CMON_ERR_INVALID, "'%s': bad host", arg);
+    memcpy(out->host, hs, hl);
+    out->host[hl] = '\0';
+    out->port = (uint16_t)port;
+    return CMON_OK;
+}
+
+static enum cmon_err http_from_host(struct probe_target_buf *out, struct cmon_errbuf *eb)
+{
+    bool v6 = strchr(out->host, ':') != NULL;
+    int n;
+    if (out->port)
+        n = snprintf(out->url, sizeof out->url, "http://%s%s%s:%u/", v6 ? "[" : "", out->host,
+                     v6 ? "]" : "", out->port);
+    else
+        n = snprintf(out->url, sizeof out->url, "http://%s%s%s/", v6 ? "[" : "", out->host,
+                     v6 ? "]" : "");
+    if (n < 0 || (size_t)n >= sizeof out->url)
+        return cmon_fail(eb, CMON_ERR_INVALID, "host name too long");
+    if (!out->port)
+        out->port = 80;
+    return CMON_OK;
+}
+
+enum cmon_err probe_target_parse(const char *arg, int proto, int port, struct probe_target_buf *out,
+                                 struct cmon_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    if (!arg || !*arg)
+        return cmon_fail(eb, CMON_ERR_INVALID, "empty target");
+    if (strstr(arg, "://")) {
+        if (proto >= 0 && proto != CMON_PROTO_HTTP)
+            return cmon_fail(eb, CMON_ERR_INVALID, "a URL target needs --protocol http");
+        out->proto = CMON_PROTO_HTTP;
+        if (strlen(arg) >= sizeof out->url)
+            return cmon_fail(eb, CMON_ERR_INVALID, "URL too long");
+        enum cmon_err err = probe_url_host(arg, out->host, sizeof out->host, &out->port, eb);
+        if (err != CMON_OK)
+            return err;
+        if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0)
+            return cmon_fail(eb, CMON_ERR_INVALID, "'%s': only http:// and https:// URLs", arg);
+        if (port > 0)
+            return cmon_fail(eb, CMON_ERR_INVALID, "put the port in the URL, not in --port");
+        snprintf(out->url, sizeof out->url, "%s", arg);
+        return CMON_OK;
+    }
+    enum cmon_err err = split_host_port(arg, out, eb);
+    if (err != CMON_OK)
+        return err;
+    if (port > 0)
+        out->port = (uint16_t)port;
+    out->proto = proto >= 0 ? (enum cmon_protocol)proto
+                            : out->port ? CMON_PROTO_TCP : CMON_PROTO_ICMP;
+    if (out->proto == CMON_PROTO_TCP && !out->port)
+        return cmon_fail(eb, CMON_ERR_INVALID, "a TCP check needs a port (host:port or --port)");
+    if (out->proto == CMON_PROTO_ICMP && out->port)
+        return cmon_fail(eb, CMON_ERR_INVALID, "ICMP has no port (drop ':%u' or use --protocol tcp)",
+                         out->port);
+    if (out->proto == CMON_PROTO_HTTP)
+        return http_from_host(out, eb);
+    return CMON_OK;
+}

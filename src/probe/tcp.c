@@ -1,0 +1,171 @@
+/* tcp.c: TCP connect checks.  A non-blocking connect watched by a uv_poll,
+ * bounded by a uv_timer; RTT = time to connect completion (the SYN-ACK).
+ * IP_RECVERR makes the kernel queue the ICMP error that killed a SYN, so
+ * admin-prohibited and host-unreachable can be told apart (both are
+ * EHOSTUNREACH as errno).  SO_LINGER 0 closes with RST: no TIME_WAIT. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "probe/probe_internal.h"
+
+struct tcp_check {
+    struct tcp_check *prev, *next; /* in flight, for cancellation at close */
+    struct probe_engine *eng;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int fd;
+    int open_handles;
+    int64_t start_ns;
+    uint32_t timeout_ms;
+    probe_check_cb cb;
+    void *arg;
+    struct probe_check_result res;
+};
+
+struct probe_tcp {
+    struct tcp_check *head;
+};
+
+static void tcp_handle_closed(uv_handle_t *h)
+{
+    struct tcp_check *c = h->data;
+    struct probe_engine *eng = c->eng;
+    if (--c->open_handles == 0)
+        free(c);
+    probe_handle_closed(eng);
+}
+
+/* Deliver the result once, then release the socket (RST) and handles. */
+static void tcp_finish(struct tcp_check *c)
+{
+    struct probe_tcp *tcp = c->eng->tcp;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        tcp->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->poll, tcp_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, tcp_handle_closed);
+    close(c->fd);
+    c->cb(c->arg, &c->res);
+}
+
+static void tcp_poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct tcp_check *c = h->data;
+    double ms = (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0 && status == 0) {
+        c->res.ok = true;
+        c->res.diag = CMON_DIAG_NONE;
+        c->res.rtt_ms = c->res.connect_ms = ms;
+        c->res.detail[0] = '\0';
+    } else {
+        struct probe_errq e;
+        if (probe_errq_read(c->fd, &e))
+            probe_result_errq(&c->res, "connect", &e);
+        else
+            probe_result_errno(&c->res, "connect", err ? err : ECONNABORTED);
+    }
+    tcp_finish(c);
+}
+
+static void tcp_timer_cb(uv_timer_t *t)
+{
+    struct tcp_check *c = t->data;
+    struct probe_errq e;
+    /* A SYN may have drawn an ICMP error that the kernel keeps retrying past. */
+    if (probe_errq_read(c->fd, &e))
+        probe_result_errq(&c->res, "connect", &e);
+    else
+        probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no SYN-ACK within %u ms", c->timeout_ms);
+    tcp_finish(c);
+}
+
+static int tcp_socket(int family, struct probe_check_result *r)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        probe_result_errno(r, "socket", errno);
+        return -1;
+    }
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (family == AF_INET6)
+        setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+    else
+        setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof one);
+    return fd;
+}
+
+static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_target *t,
+                               const struct sockaddr *sa, socklen_t salen, probe_check_cb cb,
+                               void *arg)
+{
+    if (!eng->tcp && !(eng->tcp = calloc(1, sizeof *eng->tcp)))
+        return CMON_ERR_NOMEM;
+    struct tcp_check *c = calloc(1, sizeof *c);
+    if (!c)
+        return CMON_ERR_NOMEM;
+    probe_result_init(&c->res);
+    probe_addr_format(sa, c->res.address, sizeof c->res.address);
+    c->fd = tcp_socket(sa->sa_family, &c->res);
+    c->start_ns = cmon_mono_ns();
+    if (c->fd >= 0 && connect(c->fd, sa, salen) != 0 && errno != EINPROGRESS) {
+        probe_result_errno(&c->res, "connect", errno);
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->fd < 0) { /* EMFILE, no route, local firewall: a result, not a crash */
+        probe_complete_later(eng, cb, arg, &c->res);
+        free(c);
+        return CMON_OK;
+    }
+    c->eng = eng;
+    c->cb = cb;
+    c->arg = arg;
+    c->timeout_ms = t->timeout_ms;
+    uv_poll_init_socket(eng->loop, &c->poll, c->fd);
+    uv_timer_init(eng->loop, &c->timer);
+    c->poll.data = c->timer.data = c;
+    c->open_handles = 2;
+    probe_handle_opened(eng);
+    probe_handle_opened(eng);
+    uv_poll_start(&c->poll, UV_WRITABLE, tcp_poll_cb);
+    uv_timer_start(&c->timer, tcp_timer_cb, t->timeout_ms, 0);
+    c->next = eng->tcp->head;
+    if (c->next)
+        c->next->prev = c;
+    eng->tcp->head = c;
+    return CMON_OK;
+}
+
+void probe_tcp_close(struct probe_engine *eng)
+{
+    struct probe_tcp *tcp = eng->tcp;
+    if (!tcp)
+        return;
+    while (tcp->head) {
+        struct tcp_check *c = tcp->head;
+        probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "cancelled");
+        tcp_finish(c);
+    }
+    free(tcp);
+    eng->tcp = NULL;
+}
+
+const struct probe_ops probe_tcp_ops = {
+    .proto = CMON_PROTO_TCP,
+    .name = "tcp",
+    .start = tcp_start,
+};
