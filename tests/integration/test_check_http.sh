@@ -35,19 +35,21 @@ wait_port srv "$SRV" 53
 
 OUT=""
 RC=0
-# check URL: run cmon check in the client namespace; sets OUT and RC.
+# check URL [OPTIONS]: run cmon check in the client namespace; sets OUT and RC.
 check() {
     RC=0
-    OUT=$(ns_in cli "$CMON" check "$1" --json --ca "$FX/ca.pem" 2>"$NS_TMP/stderr") || RC=$?
+    OUT=$(ns_in cli "$CMON" check "$@" --json --ca "$FX/ca.pem" 2>"$NS_TMP/stderr") || RC=$?
     jq -e . >/dev/null 2>&1 <<<"$OUT" ||
         fail "$1: output is not JSON (exit $RC): $OUT $(cat "$NS_TMP/stderr")"
 }
 field() { jq -r "$1" <<<"$OUT"; }
 
-# expect URL PORT EXIT DIAGNOSTIC DETAIL STATUS: every check and the summary agree.
+# expect URL PORT EXIT DIAGNOSTIC DETAIL STATUS [OPTIONS]: every check and the
+# summary agree.
 expect() {
     local url=$1 port=$2 rc=$3 diag=$4 detail=$5 status=$6
-    check "$url"
+    shift 6
+    check "$url" "$@"
     assert_eq "$RC" "$rc" "$url: exit code"
     assert_eq "$(field .target)" "$url" "$url: target"
     assert_eq "$(field .protocol)" "Http" "$url: protocol"
@@ -74,7 +76,7 @@ expect() {
         assert_eq "$(field .summary.checksFailedPercent)" 100 "$url: checksFailedPercent"
         assert_eq "$(field '[.checks[].ok] | any')" "false" "$url: ok"
     fi
-    echo "ok: $url -> ${diag:-pass} ${detail}"
+    echo "ok: $url $* -> ${diag:-pass} ${detail}"
 }
 
 # status ranges (default 200-399), no redirects followed
@@ -82,6 +84,13 @@ expect "http://www.plain.test/ok" 80 0 "" "" 200
 expect "http://www.plain.test/moved" 80 0 "" "" 301
 expect "http://www.plain.test/unavailable" 80 1 http_status "HTTP 503 not in 200-399" 503
 expect "http://www.plain.test/big" 80 0 "" "" 200
+# ranges as the monitor file writes them (DESIGN 3): 2xx, 301-304, 418
+expect "http://www.plain.test/moved" 80 0 "" "" 301 --status 301-304
+expect "http://www.plain.test/moved" 80 1 http_status "HTTP 301 not in 200-299,418" 301 \
+    --status 2xx,418
+expect "http://www.plain.test/ok" 80 0 "" "" 200 --status 2xx,418
+expect "http://www.plain.test/unavailable" 80 0 "" "" 503 --status 5xx
+expect "http://www.plain.test/ok" 80 0 "" "" 200 -X HEAD -H "Accept: */*"
 
 # phases of a good HTTPS check (its CRL is fetched and clean)
 expect "https://www.good.test/" 443 0 "" "" 200
