@@ -38,7 +38,7 @@ RC=0
 # check URL [OPTIONS]: run cmon check in the client namespace; sets OUT and RC.
 check() {
     RC=0
-    OUT=$(ns_in cli "$CMON" check "$@" --json --ca "$FX/ca.pem" 2>"$NS_TMP/stderr") || RC=$?
+    OUT=$(ns_in cli "$CMON" check "$@" -i 0 --json --ca "$FX/ca.pem" 2>"$NS_TMP/stderr") || RC=$?
     jq -e . >/dev/null 2>&1 <<<"$OUT" ||
         fail "$1: output is not JSON (exit $RC): $OUT $(cat "$NS_TMP/stderr")"
 }
