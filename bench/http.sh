@@ -5,11 +5,12 @@
 # probe per request) vs wrk -H 'Connection: close' (raw client ceiling).
 # Prints rates and ratios; asserts nothing about speed.
 #
-#   bench/http.sh [BUILD_DIR or path/to/cmon]     (default: build)
+#   bench/http.sh [BUILD_DIR or path/to/cmon]  (default: $CMON_BUILD_DIR, else build)
 #   env: BENCH_SECONDS (10), BENCH_CONCURRENCY (50)
+# Exit 77 (skipped) when a peer tool is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-arg=${1:-$ROOT/build}
+arg=${1:-${CMON_BUILD_DIR:-$ROOT/build}}
 [ -f "$arg" ] && arg=$(dirname "$arg")
 BUILD=$(cd "$arg" && pwd)
 SECS=${BENCH_SECONDS:-10}
@@ -17,7 +18,7 @@ CONC=${BENCH_CONCURRENCY:-50}
 . "$ROOT/tests/integration/lib/tls.sh"
 
 for t in nginx wrk prometheus-blackbox-exporter openssl curl cc pkg-config; do
-    command -v "$t" >/dev/null || { echo "bench/http.sh: SKIPPED: $t is not installed"; exit 0; }
+    command -v "$t" >/dev/null || { echo "bench/http.sh: SKIPPED: $t is not installed"; exit 77; }
 done
 [ -f "$BUILD/libcmon.a" ] || { echo "bench/http.sh: no $BUILD/libcmon.a (build first)" >&2; exit 1; }
 
@@ -31,10 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
+free_port() { # below the ephemeral range, which the checks themselves churn through
     local p
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }
@@ -45,6 +46,7 @@ wait_port() {
         sleep 0.05
     done
     echo "bench/http.sh: nothing listens on 127.0.0.1:$1" >&2
+    cat "$TMP/error.log" "$TMP/blackbox.log" >&2 2>/dev/null
     exit 1
 }
 
@@ -60,7 +62,7 @@ BB=$(free_port)
 mkdir -p "$TMP/ca" "$TMP/tmp"
 tls_ca "$TMP/ca" "cmon Bench CA" >/dev/null
 # no CRL distribution point: blackbox does not check revocation either
-tls_cert "$TMP/ca" "$TMP/srv" bench.test 1000 "" >/dev/null
+tls_cert "$TMP/ca" "$TMP/srv" 127.0.0.1 1000 "" >/dev/null
 cat >"$TMP/nginx.conf" <<EOF
 daemon off;
 worker_processes auto;
@@ -94,7 +96,6 @@ modules:
       preferred_ip_protocol: ip4
       tls_config:
         ca_file: $TMP/ca/ca.pem
-        server_name: bench.test
 EOF
 prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
     --web.listen-address="127.0.0.1:$BB" --log.level=error >"$TMP/blackbox.log" 2>&1 &
@@ -103,7 +104,13 @@ wait_port "$HTTP"
 wait_port "$HTTPS"
 wait_port "$BB"
 
-# cmon: run for about SECS (calibrated by a short first run)
+# CPU seconds (user+system) a process has used so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+BB_PID=${PIDS[1]}
+
+# cmon: run for about SECS (calibrated by a short first run); sets CMON_CPU
+CMON_CPU=0
 cmon_rate() { # URL PORT
     local n rate out
     out=$("$TMP/http_driver" "$1" 127.0.0.1 "$2" 2000 "$CONC" "$TMP/ca/ca.pem")
@@ -112,33 +119,54 @@ cmon_rate() { # URL PORT
     out=$("$TMP/http_driver" "$1" 127.0.0.1 "$2" "$n" "$CONC" "$TMP/ca/ca.pem")
     grep -q 'failed=0 ' <<<"$out" || { echo "bench/http.sh: cmon checks failed: $out" >&2; exit 1; }
     sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out"
+    sed -E 's/.*cpu_ms_per_check=([0-9.]+).*/\1/' <<<"$out" >"$TMP/cmon_cpu"
 }
 wrk_rate() { # URL [wrk args]
     local url=$1
     shift
     wrk -t2 -c"$CONC" -d"${SECS}s" "$@" "$url" | awk '/Requests\/sec/ { print $2 }'
 }
+# blackbox: rate of /probe requests; its CPU ms per probe goes to $TMP/bb_cpu
 blackbox_rate() { # TARGET
-    local probe="http://127.0.0.1:$BB/probe?module=http_2xx&target=$1"
+    local probe="http://127.0.0.1:$BB/probe?module=http_2xx&target=$1" t0 t1 out
     curl -s "$probe" | grep -q '^probe_success 1' ||
         { echo "bench/http.sh: blackbox probe of $1 does not succeed" >&2; exit 1; }
-    wrk_rate "$probe"
+    t0=$(cpu_ticks "$BB_PID")
+    out=$(wrk -t2 -c"$CONC" -d"${SECS}s" "$probe")
+    t1=$(cpu_ticks "$BB_PID")
+    awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" \
+        '/^Requests\/sec/ { printf "%.3f", (b - a) * 1000 / hz / ($2 * '"$SECS"') }' \
+        <<<"$out" >"$TMP/bb_cpu"
+    awk '/^Requests\/sec/ { print $2 }' <<<"$out"
+}
+# the real CLI, for reference: cmon check with C checks in flight
+cli_rate() { # URL N
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$BUILD/cmon" check "$1" -c "$2" -i 0 --concurrency "$CONC" --ca "$TMP/ca/ca.pem" -q \
+        >/dev/null || { echo "bench/http.sh: cmon check $1 failed" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    awk -v n="$2" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 echo "== HTTP(S) checks per second, new connection each, ${SECS}s, concurrency $CONC, loopback nginx"
 for scheme in http https; do
-    port=$HTTP host=127.0.0.1
-    [ "$scheme" = https ] && port=$HTTPS host=bench.test
-    c=$(cmon_rate "$scheme://$host:$port/" "$port")
-    if [ "$scheme" = https ]; then
-        b=$(blackbox_rate "https://127.0.0.1:$port/")
-    else
-        b=$(blackbox_rate "http://127.0.0.1:$port/")
-    fi
+    port=$HTTP
+    [ "$scheme" = https ] && port=$HTTPS
+    c=$(cmon_rate "$scheme://127.0.0.1:$port/" "$port")
+    b=$(blackbox_rate "$scheme://127.0.0.1:$port/")
     w=$(wrk_rate "$scheme://127.0.0.1:$port/" -H 'Connection: close')
     printf '%-5s cmon %10.1f/s  blackbox %10.1f/s  wrk(Connection: close) %10.1f/s\n' \
         "$scheme" "$c" "$b" "$w"
     printf '%-5s ratio cmon/blackbox %s (goal >= 3)   cmon/wrk %s\n' "$scheme" \
         "$(ratio "$c" "$b")" "$(ratio "$c" "$w")"
+    cc_ms=$(cat "$TMP/cmon_cpu") bb_ms=$(cat "$TMP/bb_cpu")
+    printf '%-5s CPU per check: cmon %s ms (one loop thread), blackbox %s ms (all cores); blackbox/cmon %s\n' \
+        "$scheme" "$cc_ms" "$bb_ms" "$(ratio "$bb_ms" "$cc_ms")"
+    if [ -x "$BUILD/cmon" ] && "$BUILD/cmon" check --help 2>/dev/null | grep -q concurrency; then
+        n=$(awk -v r="$c" -v s="$SECS" 'BEGIN { n = int(r * s / 2); print (n < 500 ? 500 : n) }')
+        printf '%-5s cmon check CLI (%s checks, --concurrency %s): %s/s\n' "$scheme" "$n" "$CONC" \
+            "$(cli_rate "$scheme://127.0.0.1:$port/" "$n")"
+    fi
 done

@@ -1,11 +1,12 @@
 /* http_driver.c: benchmark driver for src/probe/http.c (linked with libcmon by
  * bench/http.sh).  Runs TOTAL HTTP checks against URL pinned to ADDR:PORT, with
  * CONCURRENCY in flight on one libuv loop (a new connection each), and prints
- * one logfmt line: checks, ok, failed, seconds, rate.  With TOTAL 1 it prints
+ * one logfmt line: checks, ok, failed, seconds, rate, CPU ms per check.  With TOTAL 1 it prints
  * the single result too (diagnostic, detail, status, phases).
  *
  *   http_driver URL ADDR PORT TOTAL CONCURRENCY [CA_FILE] */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,11 +84,15 @@ int main(int argc, char **argv)
     while (r.done < r.total)
         uv_run(&loop, UV_RUN_ONCE);
     double secs = (double)(cmon_mono_ns() - t0) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     probe_http_close(&eng);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    printf("checks=%ld ok=%ld failed=%ld seconds=%.3f rate=%.1f\n", r.done, r.ok, r.done - r.ok,
-           secs, (double)r.done / secs);
+    printf("checks=%ld ok=%ld failed=%ld seconds=%.3f rate=%.1f cpu_ms_per_check=%.3f\n", r.done,
+           r.ok, r.done - r.ok, secs, (double)r.done / secs, cpu_ms / (double)r.done);
     if (r.total == 1)
         printf("diagnostic=%s detail=\"%s\" status=%d rtt_ms=%.3f connect_ms=%.3f tls_ms=%.3f "
                "first_byte_ms=%.3f address=%s\n",

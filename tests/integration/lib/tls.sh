@@ -78,7 +78,8 @@ EOF
 }
 
 # tls_cert CADIR OUT CN SERIAL CRLURL [START END]: OUT.key + OUT.pem.
-# CRLURL "" makes a certificate without CRL distribution points.
+# CRLURL "" makes a certificate without CRL distribution points; an IP address
+# as CN becomes an IP subjectAltName.
 tls_cert() {
     local ca=$1 out=$2 cn=$3 serial=$4 crl=$5 start=${6:-} end=${7:-}
     local dates=()
@@ -89,7 +90,9 @@ tls_cert() {
         -keyout "$out.key" -out "$out.csr" -subj "/CN=$cn" 2>/dev/null || return 1
     local ext=leaf
     [ -z "$crl" ] && ext=leaf_nocdp
-    TLS_SAN="DNS:$cn" TLS_CDP="URI:${crl:-x}" openssl ca -batch -notext -config "$ca/openssl.cnf" \
+    local san="DNS:$cn"
+    [[ $cn =~ ^[0-9.]+$|: ]] && san="IP:$cn"
+    TLS_SAN="$san" TLS_CDP="URI:${crl:-x}" openssl ca -batch -notext -config "$ca/openssl.cnf" \
         -extensions "$ext" "${dates[@]}" -in "$out.csr" -out "$out.pem" 2>/dev/null || return 1
     rm -f "$out.csr"
 }
