@@ -334,6 +334,12 @@ static void record_phases(struct http_check *c, CURL *e)
     c->res.dns_ms = -1;
     c->res.connect_ms = conn > 0 ? span_ms(dns, conn) : -1;
     c->res.tls_ms = c->is_https && app > 0 ? span_ms(conn, app) : -1;
+    if (conn <= 0 && c->tls.hello_ns > 0) {
+        /* curl 7.88 times "connect" only once TLS is up too: after a failed
+         * handshake, tell TCP and TLS apart by the ClientHello's send time. */
+        c->res.connect_ms = (double)(c->tls.hello_ns - c->started_ns) / CMON_NS_PER_MS;
+        c->res.tls_ms = (double)(c->tls.last_ns - c->tls.hello_ns) / CMON_NS_PER_MS;
+    }
     c->res.first_byte_ms = start > 0 ? span_ms(pre, start) : -1;
     if (c->res.first_byte_ms >= 0)
         c->res.rtt_ms = c->res.first_byte_ms;

@@ -15,8 +15,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/clock.h"
 #include "probe/diagnostics.h"
 
+#define TLS_HANDSHAKE_CLIENT_HELLO 1
 #define TLS_HANDSHAKE_CERT_REQUEST 13
 
 void tls_observe_init(struct tls_observe *o, const char *host)
@@ -167,6 +169,11 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     const unsigned char *p = buf;
     if (!o || len < 1)
         return;
+    if (content_type == SSL3_RT_HANDSHAKE || content_type == SSL3_RT_ALERT) {
+        o->last_ns = cmon_mono_ns();
+        if (write_p && p[0] == TLS_HANDSHAKE_CLIENT_HELLO && o->hello_ns == 0)
+            o->hello_ns = o->last_ns;
+    }
     if (content_type == SSL3_RT_HANDSHAKE && !write_p && p[0] == TLS_HANDSHAKE_CERT_REQUEST)
         o->cert_request_seen = true;
     if (content_type == SSL3_RT_ALERT && len >= 2 && p[0] == SSL3_AL_FATAL) {

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <curl/curl.h>
 #include <openssl/x509.h>
@@ -25,6 +26,8 @@ struct tls_observe {
     bool cert_request_seen;  /* the server sent a CertificateRequest */
     int alert_recv;          /* alert description received, -1: none */
     int alert_sent;          /* alert description sent, -1: none */
+    int64_t hello_ns;        /* monotonic: ClientHello sent (TCP connected) */
+    int64_t last_ns;         /* monotonic: last handshake record either way */
     X509 *leaf;              /* owned; captured once the chain verified */
     STACK_OF(X509) *chain;   /* owned; leaf first */
 };

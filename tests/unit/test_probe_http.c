@@ -339,6 +339,10 @@ static void test_tls_expired(void **state)
     struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_EXPIRED, "notAfter 2026-01-02T00:00:00Z");
     assert_int_equal(r.http_status, 0);
+    /* TCP connected and TLS failed: both phases are known */
+    assert_true(r.connect_ms >= 0);
+    assert_true(r.tls_ms >= 0);
+    assert_true(r.first_byte_ms < 0);
 }
 
 static void test_tls_not_yet_valid(void **state)
