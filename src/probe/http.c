@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "core/clock.h"
 #include "probe/diagnostics.h"
+#include "probe/http_crl.h"
 #include "probe/probe_internal.h"
 #include "probe/tls_verify.h"
 
@@ -33,6 +35,7 @@ struct probe_http {
     uv_timer_t timer;
     struct http_sock *socks;    /* polls curl asked for */
     struct http_check *checks;  /* in flight */
+    struct http_crl_cache *crls;
     int open_handles;           /* uv handles not yet closed */
     int dispatching;            /* > 0 while completions are delivered */
     bool closing, torn_down;
@@ -77,6 +80,7 @@ static void http_teardown(struct probe_http *h);
 static void http_handle_closed(struct probe_http *h)
 {
     if (--h->open_handles == 0 && h->torn_down) {
+        http_crl_cache_free(h->crls);
         free(h);
         curl_global_cleanup();
     }
@@ -192,7 +196,9 @@ static enum cmon_err http_create(struct probe_engine *eng, struct probe_http **o
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return CMON_ERR_NOMEM;
     struct probe_http *h = calloc(1, sizeof *h);
-    if (!h || !(h->multi = curl_multi_init())) {
+    if (!h || !(h->multi = curl_multi_init()) || !(h->crls = http_crl_cache_new())) {
+        if (h && h->multi)
+            curl_multi_cleanup(h->multi);
         free(h);
         curl_global_cleanup();
         return CMON_ERR_NOMEM;
@@ -411,11 +417,9 @@ static long remaining_ms(const struct http_check *c)
     return spent >= (int64_t)c->timeout_ms ? 1 : (long)(c->timeout_ms - spent);
 }
 
-/* Fetch the leaf's CRL on the same multi; true when the fetch started. */
+/* Fetch c->crl_url on the same multi; true when the fetch started. */
 static bool crl_start(struct http_check *c)
 {
-    if (!c->tls.leaf || !tls_crl_url(c->tls.leaf, c->crl_url, sizeof c->crl_url))
-        return false;
     CURL *e = curl_easy_init();
     if (!e)
         return false;
@@ -437,11 +441,19 @@ static bool crl_start(struct http_check *c)
     return true;
 }
 
-static void crl_done(struct http_check *c, CURLcode rc)
+static void crl_judge(struct http_check *c, X509_CRL *crl)
 {
     char detail[160];
+    enum cmon_diag d = tls_crl_verify(&c->tls, crl, detail, sizeof detail);
+    if (d != CMON_DIAG_NONE)
+        check_fail(c, d, "%s", detail);
+}
+
+static void crl_done(struct http_check *c, CURLcode rc)
+{
     long status = 0;
     curl_easy_getinfo(c->crl_easy, CURLINFO_RESPONSE_CODE, &status);
+    X509_CRL *crl = NULL;
     if (rc == CURLE_OK && status != 200) {
         check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: HTTP %ld", c->crl_url, status);
     } else if (rc != CURLE_OK) {
@@ -453,13 +465,30 @@ static void crl_done(struct http_check *c, CURLcode rc)
         else
             check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: %s", c->crl_url,
                        c->crl_too_big ? "larger than 4 MiB" : curl_easy_strerror(rc));
+    } else if (!(crl = tls_crl_parse(c->crl_buf, c->crl_len))) {
+        check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: not a DER or PEM CRL", c->crl_url);
     } else {
-        enum cmon_diag d = tls_crl_verify(&c->tls, c->crl_buf, c->crl_len, c->h->eng->opts.ca_file,
-                                          detail, sizeof detail);
-        if (d != CMON_DIAG_NONE)
-            check_fail(c, d, "%s", detail);
+        crl_judge(c, crl);
+        http_crl_cache_put(c->h->crls, c->crl_url, crl, cmon_mono_ns(), time(NULL));
     }
     check_finish(c);
+}
+
+/* Revocation of a verified leaf: from the cache, else fetched on the same
+ * multi.  True when the check goes on (fetch started). */
+static bool crl_check(struct http_check *c)
+{
+    if (!c->tls.leaf || !tls_crl_url(c->tls.leaf, c->crl_url, sizeof c->crl_url))
+        return false;
+    X509_CRL *cached = http_crl_cache_get(c->h->crls, c->crl_url, cmon_mono_ns());
+    if (cached) {
+        crl_judge(c, cached);
+        return false;
+    }
+    if (!crl_start(c))
+        check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: cannot start the fetch",
+                   c->crl_url);
+    return c->crl_easy != NULL;
 }
 
 static void main_done(struct http_check *c, CURLcode rc)
@@ -472,7 +501,7 @@ static void main_done(struct http_check *c, CURLcode rc)
         judge_status(c, (int)status);
         easy_drop(c->h, &c->easy);
         /* A response came back over verified TLS: revocation is the last word. */
-        if (c->is_https && crl_start(c))
+        if (c->is_https && crl_check(c))
             return;
     } else {
         classify_error(c, e, rc);

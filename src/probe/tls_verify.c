@@ -273,48 +273,46 @@ bool tls_crl_url(const X509 *leaf, char *out, size_t outlen)
     return found;
 }
 
-static X509_CRL *parse_crl(const unsigned char *crl, size_t len)
+X509_CRL *tls_crl_parse(const unsigned char *buf, size_t len)
 {
-    const unsigned char *p = crl;
+    const unsigned char *p = buf;
     X509_CRL *c = d2i_X509_CRL(NULL, &p, (long)len);
     if (c)
         return c;
-    BIO *b = BIO_new_mem_buf(crl, (int)len);
+    BIO *b = BIO_new_mem_buf(buf, (int)len);
     if (b)
         c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
     BIO_free(b);
     return c;
 }
 
-static X509_STORE *trust_store(const char *ca_file, X509_CRL *crl)
+/* A store trusting the verified chain's top certificate and holding crl. */
+static X509_STORE *anchor_store(const struct tls_observe *o, X509_CRL *crl)
 {
-    X509_STORE *st = X509_STORE_new();
+    int n = o->chain ? sk_X509_num(o->chain) : 0;
+    X509_STORE *st = n > 0 ? X509_STORE_new() : NULL;
     if (!st)
         return NULL;
-    int ok = ca_file ? X509_STORE_load_file(st, ca_file) : X509_STORE_set_default_paths(st);
-    if (ok != 1 || X509_STORE_add_crl(st, crl) != 1) {
+    if (X509_STORE_add_cert(st, sk_X509_value(o->chain, n - 1)) != 1 ||
+        X509_STORE_add_crl(st, crl) != 1) {
         X509_STORE_free(st);
         return NULL;
     }
+    /* the anchor may be an intermediate the trust store held */
+    X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_PARTIAL_CHAIN);
     return st;
 }
 
-enum cmon_diag tls_crl_verify(const struct tls_observe *o, const unsigned char *crl, size_t crl_len,
-                              const char *ca_file, char *detail, size_t len)
+enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail,
+                              size_t len)
 {
     if (!o->leaf)
         return CMON_DIAG_NONE;
-    X509_CRL *c = parse_crl(crl, crl_len);
-    if (!c) {
-        snprintf(detail, len, "the CRL is not DER or PEM");
-        return CMON_DIAG_TLS_CRL_UNREACHABLE;
-    }
     enum cmon_diag d = CMON_DIAG_TLS_ERROR;
     snprintf(detail, len, "cannot set up CRL verification");
-    X509_STORE *st = trust_store(ca_file, c);
+    X509_STORE *st = anchor_store(o, crl);
     X509_STORE_CTX *xs = st ? X509_STORE_CTX_new() : NULL;
     if (xs && X509_STORE_CTX_init(xs, st, o->leaf, o->chain) == 1) {
-        X509_STORE_CTX_set_flags(xs, X509_V_FLAG_CRL_CHECK);
         if (X509_verify_cert(xs) == 1) {
             d = CMON_DIAG_NONE;
             detail[0] = '\0';
@@ -327,6 +325,5 @@ enum cmon_diag tls_crl_verify(const struct tls_observe *o, const unsigned char *
     }
     X509_STORE_CTX_free(xs);
     X509_STORE_free(st);
-    X509_CRL_free(c);
     return d;
 }

@@ -45,11 +45,14 @@ enum cmon_diag tls_observe_classify(const struct tls_observe *o, char *detail, s
 /* First http:// URI of the leaf's CRL distribution points; false: none. */
 bool tls_crl_url(const X509 *leaf, char *out, size_t outlen);
 
-/* Verify the captured leaf against crl (DER or PEM bytes) with
- * X509_V_FLAG_CRL_CHECK; trust anchors from ca_file, else the system store.
- * CMON_DIAG_NONE when not revoked; else the diagnostic and its detail, e.g.
- * tls_revoked "serial 1002 revoked". */
-enum cmon_diag tls_crl_verify(const struct tls_observe *o, const unsigned char *crl, size_t crl_len,
-                              const char *ca_file, char *detail, size_t len);
+/* A CRL from the bytes of a fetch (DER, or PEM); NULL when neither. */
+X509_CRL *tls_crl_parse(const unsigned char *buf, size_t len);
+
+/* Verify the captured leaf against crl with X509_V_FLAG_CRL_CHECK.  The trust
+ * anchor is the top of the chain the handshake already verified, so no CA
+ * file is read again.  CMON_DIAG_NONE when not revoked; else the diagnostic
+ * and its detail, e.g. tls_revoked "serial 1002 revoked". */
+enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail,
+                              size_t len);
 
 #endif

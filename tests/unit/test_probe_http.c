@@ -19,7 +19,13 @@
 
 #include <cmocka.h>
 
+#include <openssl/x509.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "probe/http_crl.h"
 #include "probe/probe_internal.h"
+#include "probe/tls_verify.h"
 
 enum port_idx {
     P_HTTP, P_GOOD, P_EXPIRED, P_NOTYET, P_WRONG, P_UNTRUSTED, P_CLIENT, P_REVOKED,
@@ -443,6 +449,92 @@ static void test_ipv6_pinned_name_and_literal(void **state)
                 "certificate names www.good.test");
 }
 
+static X509_CRL *load_fixture_crl(const struct fixture *f, time_t *next_update)
+{
+    char path[128];
+    unsigned char buf[4096];
+    snprintf(path, sizeof path, "%s/ca.crl", f->dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    X509_CRL *crl = tls_crl_parse(buf, n);
+    assert_non_null(crl);
+    struct tm tm;
+    assert_int_equal(ASN1_TIME_to_tm(X509_CRL_get0_nextUpdate(crl), &tm), 1);
+    *next_update = timegm(&tm);
+    return crl;
+}
+
+/* Entries live until nextUpdate, at most HTTP_CRL_MAX_AGE_SEC; stale CRLs are
+ * not kept; the oldest entry goes beyond HTTP_CRL_MAX_ENTRIES. */
+static void test_crl_cache_expiry_and_eviction(void **state)
+{
+    time_t next;
+    const int64_t t0 = 1000 * CMON_NS_PER_SEC;
+    struct http_crl_cache *c = http_crl_cache_new();
+    assert_non_null(c);
+    X509_CRL *crl = load_fixture_crl(FIX, &next);
+    http_crl_cache_put(c, "http://a/ca.crl", crl, t0, next - 86400);
+    assert_ptr_equal(http_crl_cache_get(c, "http://a/ca.crl", t0), crl);
+    assert_null(http_crl_cache_get(c, "http://b/ca.crl", t0));
+    int64_t max_age = HTTP_CRL_MAX_AGE_SEC * CMON_NS_PER_SEC;
+    assert_ptr_equal(http_crl_cache_get(c, "http://a/ca.crl", t0 + max_age - 1), crl);
+    assert_null(http_crl_cache_get(c, "http://a/ca.crl", t0 + max_age));
+    /* nextUpdate 100 s away: 100 s of life */
+    crl = load_fixture_crl(FIX, &next);
+    http_crl_cache_put(c, "http://a/ca.crl", crl, t0, next - 100);
+    assert_non_null(http_crl_cache_get(c, "http://a/ca.crl", t0 + 99 * CMON_NS_PER_SEC));
+    assert_null(http_crl_cache_get(c, "http://a/ca.crl", t0 + 100 * CMON_NS_PER_SEC));
+    /* past nextUpdate: not cached */
+    http_crl_cache_put(c, "http://a/ca.crl", load_fixture_crl(FIX, &next), t0, next + 1);
+    assert_null(http_crl_cache_get(c, "http://a/ca.crl", t0));
+    for (int i = 0; i <= HTTP_CRL_MAX_ENTRIES; i++) {
+        char url[32];
+        snprintf(url, sizeof url, "http://h%d/ca.crl", i);
+        http_crl_cache_put(c, url, load_fixture_crl(FIX, &next), t0, next - 86400);
+    }
+    assert_null(http_crl_cache_get(c, "http://h0/ca.crl", t0));
+    assert_non_null(http_crl_cache_get(c, "http://h1/ca.crl", t0));
+    assert_non_null(http_crl_cache_get(c, "http://h32/ca.crl", t0));
+    http_crl_cache_free(c);
+}
+
+/* The second revoked check of an engine is judged from the cached CRL. */
+static void test_crl_cached_across_checks(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = FIX->ca}};
+    char u[128], crl_path[128], hidden[140];
+    snprintf(u, sizeof u, "https://www.revoked.test:%u/", FIX->port[P_REVOKED]);
+    struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1", .url = u,
+                             .port = FIX->port[P_REVOKED], .timeout_ms = 5000};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(FIX->port[P_REVOKED]),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct outcome o[2];
+    memset(o, 0, sizeof o);
+    snprintf(crl_path, sizeof crl_path, "%s/ca.crl", FIX->dir);
+    snprintf(hidden, sizeof hidden, "%s/ca.crl.hidden", FIX->dir);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin,
+                                              on_result, &o[i]),
+                         CMON_OK);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        /* nginx now answers 404 for the CRL: only the cache can still know */
+        if (i == 0)
+            assert_int_equal(rename(crl_path, hidden), 0);
+    }
+    assert_int_equal(rename(hidden, crl_path), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(o[i].calls, 1);
+        expect_fail(o[i].res, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
+    }
+    probe_http_close(&eng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 #define N_PARALLEL 40
 
 /* Many checks in flight on one loop; then a close that cancels the rest. */
@@ -519,6 +611,8 @@ int main(void)
         cmocka_unit_test_prestate(test_tls12_client_cert_alert, &f),
         cmocka_unit_test_prestate(test_tls13_client_cert_alert, &f),
         cmocka_unit_test_prestate(test_ipv6_pinned_name_and_literal, &f),
+        cmocka_unit_test_prestate(test_crl_cache_expiry_and_eviction, &f),
+        cmocka_unit_test_prestate(test_crl_cached_across_checks, &f),
         cmocka_unit_test_prestate(test_parallel_and_cancel, &f),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
