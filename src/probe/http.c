@@ -37,7 +37,6 @@ struct probe_http {
     struct http_check *checks;  /* in flight */
     struct http_crl_cache *crls;
     int open_handles;           /* uv handles not yet closed */
-    int dispatching;            /* > 0 while completions are delivered */
     bool closing, torn_down;
 };
 
@@ -73,7 +72,6 @@ struct http_check {
 };
 
 static void http_drain(struct probe_http *h);
-static void http_teardown(struct probe_http *h);
 
 /* ---- handle lifetimes ---------------------------------------------------- */
 
@@ -510,11 +508,10 @@ static void main_done(struct http_check *c, CURLcode rc)
     check_finish(c);
 }
 
-/* Deliver completed transfers.  A callback may close the engine: teardown
- * then waits until the outermost drain returns. */
+/* Deliver completed transfers.  A callback may close the engine (teardown
+ * then runs inside it): nothing touches the multi handle after that. */
 static void http_drain(struct probe_http *h)
 {
-    h->dispatching++;
     CURLMsg *msg;
     int left;
     while (!h->closing && (msg = curl_multi_info_read(h->multi, &left))) {
@@ -532,9 +529,6 @@ static void http_drain(struct probe_http *h)
         else if (e == c->crl_easy)
             crl_done(c, rc);
     }
-    h->dispatching--;
-    if (h->closing && !h->torn_down && h->dispatching == 0)
-        http_teardown(h);
 }
 
 /* ---- start --------------------------------------------------------------- */
@@ -715,19 +709,21 @@ static void http_teardown(struct probe_http *h)
     h->eng->http = NULL;
 }
 
+/* Cancels every check (its callback runs now: timeout "cancelled"), then
+ * closes the handles; their close callbacks free the state without touching
+ * eng, which the engine may free one loop turn later. */
 void probe_http_close(struct probe_engine *eng)
 {
     struct probe_http *h = eng->http;
     if (!h || h->closing)
         return;
-    h->closing = true;
+    h->closing = true; /* start() refuses from here on */
     while (h->checks) {
         struct http_check *c = h->checks;
         check_fail(c, CMON_DIAG_TIMEOUT, "%s", "cancelled");
         check_finish(c);
     }
-    if (h->dispatching == 0)
-        http_teardown(h);
+    http_teardown(h);
 }
 
 const struct probe_ops probe_http_ops = {

@@ -535,6 +535,72 @@ static void test_crl_cached_across_checks(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct reentry {
+    struct probe_engine *eng;
+    struct probe_target target;
+    struct sockaddr_in sin;
+    struct outcome chained, cancelled[2];
+    int first_calls;
+    enum cmon_err chained_start;
+};
+
+static void chained_then_close(void *arg, const struct probe_check_result *res)
+{
+    struct reentry *r = arg;
+    on_result(&r->chained, res);
+    probe_http_close(r->eng); /* from inside a completion: cancels the rest */
+}
+
+static void first_then_start(void *arg, const struct probe_check_result *res)
+{
+    struct reentry *r = arg;
+    r->first_calls++;
+    assert_true(res->ok);
+    r->chained_start = probe_http_ops.start(r->eng, &r->target, (struct sockaddr *)&r->sin,
+                                            sizeof r->sin, chained_then_close, r);
+}
+
+/* A callback may start the next check, and a later one may close the engine
+ * while other checks are in flight: each callback still runs exactly once. */
+static void test_start_and_close_from_callbacks(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = FIX->ca}};
+    char ok_url[96], silent_url[96];
+    snprintf(ok_url, sizeof ok_url, "http://www.plain.test:%u/ok", FIX->port[P_HTTP]);
+    snprintf(silent_url, sizeof silent_url, "http://www.plain.test:%u/", FIX->port[P_SILENT]);
+    struct reentry r = {.eng = &eng};
+    r.target = (struct probe_target){.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
+                                     .url = ok_url, .port = FIX->port[P_HTTP],
+                                     .timeout_ms = 5000};
+    r.sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(FIX->port[P_HTTP]),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct probe_target silent = r.target;
+    silent.url = silent_url;
+    silent.timeout_ms = 60000;
+    struct sockaddr_in ssin = r.sin;
+    ssin.sin_port = htons(FIX->port[P_SILENT]);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(probe_http_ops.start(&eng, &silent, (struct sockaddr *)&ssin,
+                                              sizeof ssin, on_result, &r.cancelled[i]),
+                         CMON_OK);
+    assert_int_equal(probe_http_ops.start(&eng, &r.target, (struct sockaddr *)&r.sin,
+                                          sizeof r.sin, first_then_start, &r),
+                     CMON_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.first_calls, 1);
+    assert_int_equal(r.chained_start, CMON_OK);
+    assert_int_equal(r.chained.calls, 1);
+    assert_true(r.chained.res.ok);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r.cancelled[i].calls, 1);
+        expect_fail(r.cancelled[i].res, CMON_DIAG_TIMEOUT, "cancelled");
+    }
+    assert_null(eng.http);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 #define N_PARALLEL 40
 
 /* Many checks in flight on one loop; then a close that cancels the rest. */
@@ -613,6 +679,7 @@ int main(void)
         cmocka_unit_test_prestate(test_ipv6_pinned_name_and_literal, &f),
         cmocka_unit_test_prestate(test_crl_cache_expiry_and_eviction, &f),
         cmocka_unit_test_prestate(test_crl_cached_across_checks, &f),
+        cmocka_unit_test_prestate(test_start_and_close_from_callbacks, &f),
         cmocka_unit_test_prestate(test_parallel_and_cancel, &f),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
