@@ -423,6 +423,7 @@ static bool crl_start(struct http_check *c)
         return false;
     curl_easy_setopt(e, CURLOPT_URL, c->crl_url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining_ms(c));
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
@@ -632,6 +633,8 @@ static CURL *make_easy(struct http_check *c, const struct probe_target *t, const
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* The check is of this address, not of a proxy that http_proxy names. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     /* TLS 1.0/1.1 are deprecated (RFC 8996): a server offering only those is
      * tls_incompatible rather than a check that passes on weak crypto. */
     curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);

@@ -649,6 +649,11 @@ int main(void)
     const char *src = getenv("CMON_SOURCE_DIR");
     struct fixture f = {.silent_fd = -1};
     signal(SIGPIPE, SIG_IGN);
+    /* Every check must reach its pinned address directly: a proxy from the
+     * environment (here a closed port) would fail them all. */
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    setenv("https_proxy", "http://127.0.0.1:9", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
     const char *why = fixture_start(&f, src ? src : CMON_SOURCE_DIR);
     if (why) {
         printf("SKIPPED: %s\n", why);
