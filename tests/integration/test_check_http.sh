@@ -18,16 +18,17 @@ done
 ns_require
 
 SRV=198.18.1.2
+SRV6=fd00:c30:1::2
 ns_add cli
 ns_add srv
 ns_link cli srv 1
 FX="$NS_TMP/fx"
 # ports:       HTTP GOOD EXPIRED NOTYET WRONG UNTRUSTED CLIENT REVOKED CRLDOWN TLS10 CLOSED
-tls_fixtures "$FX" "$SRV" 80 443 8444 8445 8446 8447 8448 8449 8450 8451 9 ||
+TLS_ADDR6=$SRV6 tls_fixtures "$FX" "$SRV" 80 443 8444 8445 8446 8447 8448 8449 8450 8451 9 ||
     fail "could not make the TLS fixtures"
 ns_bg srv nginx -p "$FX" -c "$FX/nginx.conf"
 ns_bg srv dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
-    --listen-address="$SRV" --address=/test/"$SRV" --pid-file="$FX/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
+    --listen-address="$SRV" --address=/test/"$SRV" --address=/six.test/"$SRV6" --pid-file="$FX/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
 ns_resolv cli "$SRV"
 wait_port srv "$SRV" 80
 wait_port srv "$SRV" 8451
@@ -53,7 +54,7 @@ expect() {
     assert_eq "$RC" "$rc" "$url: exit code"
     assert_eq "$(field .target)" "$url" "$url: target"
     assert_eq "$(field .protocol)" "Http" "$url: protocol"
-    assert_eq "$(field .address)" "$SRV" "$url: address"
+    assert_eq "$(field .address)" "${ADDR:-$SRV}" "$url: address"
     assert_eq "$(field .port)" "$port" "$url: port"
     local total; total=$(field .summary.checksTotal)
     [ "$total" -ge 1 ] || fail "$url: no checks ran"
@@ -113,6 +114,14 @@ expect "https://www.crldown.test:8450/" 8450 1 tls_crl_unreachable \
     "CRL http://$SRV:9/ca.crl: errno 111 (Connection refused)" 200
 expect "https://www.good.test:8451/" 8451 1 tls_incompatible \
     "TLS alert protocol version received" 0
+
+# IPv6: the engine resolves the AAAA record, http.c pins curl to it; SNI and
+# Host stay the name (the certificate names www.six.test)
+ADDR=$SRV6 expect "https://www.six.test/" 443 0 "" "" 200 -6
+ADDR=$SRV6 expect "https://www.six.test:8448/" 8448 1 tls_client_cert_required \
+    "server asked for a client certificate; HTTP 400" 400 -6
+ADDR=$SRV6 expect "http://www.six.test/unavailable" 80 1 http_status "HTTP 503 not in 200-399" \
+    503 -6
 
 # nothing listens: the transport error, not an HTTP one
 expect "http://www.plain.test:9/" 9 1 connection_refused "errno 111 (Connection refused)" 0

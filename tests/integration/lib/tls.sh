@@ -7,13 +7,14 @@
 #                        CLIENTCERT REVOKED CRLDOWN TLS10 CLOSED
 #
 # writes DIR/ca.pem (the trust anchor to pass as --ca), DIR/nginx.conf (start
-# with `nginx -p DIR -c DIR/nginx.conf`); every www.*.test name resolves to ADDR.  The ports are ADDR's: HTTP serves /ok (200), /unavailable (503),
+# with `nginx -p DIR -c DIR/nginx.conf`); every www.*.test name resolves to ADDR.
+# With TLS_ADDR6 set, every server also listens on that IPv6 address.  The ports are ADDR's: HTTP serves /ok (200), /unavailable (503),
 # /moved (301), /big (1 MiB) and /ca.crl (DER); CLOSED must have no listener
 # (the CRL URL of the CRLDOWN certificate points there).
 #
 # Host names (every certificate names its own, www.X.test; the client and tls10
 # servers use the good certificate, so address them as www.good.test):
-#   good       valid, CRL reachable, not revoked     -> ok
+#   good       valid, CRL reachable, not revoked     -> ok (also names www.six.test)
 #   expired    notAfter 2026-01-02T00:00:00Z          -> tls_expired
 #   notyet     notBefore 2030-01-01T00:00:00Z         -> tls_not_yet_valid
 #   wrong      certificate names www.other.test       -> tls_hostname_mismatch
@@ -78,8 +79,9 @@ EOF
 }
 
 # tls_cert CADIR OUT CN SERIAL CRLURL [START END]: OUT.key + OUT.pem.
-# CRLURL "" makes a certificate without CRL distribution points; an IP address
-# as CN becomes an IP subjectAltName.
+# CN may list more names, "a.test,b.test": the first is the CN, all are
+# subjectAltNames (IP addresses as IP names).  CRLURL "" makes a certificate
+# without CRL distribution points.
 tls_cert() {
     local ca=$1 out=$2 cn=$3 serial=$4 crl=$5 start=${6:-} end=${7:-}
     local dates=()
@@ -90,8 +92,12 @@ tls_cert() {
         -keyout "$out.key" -out "$out.csr" -subj "/CN=$cn" 2>/dev/null || return 1
     local ext=leaf
     [ -z "$crl" ] && ext=leaf_nocdp
-    local san="DNS:$cn"
-    [[ $cn =~ ^[0-9.]+$|: ]] && san="IP:$cn"
+    local san="" name
+    for name in ${cn//,/ }; do
+        if [[ $name =~ ^[0-9.]+$|: ]]; then san+=",IP:$name"; else san+=",DNS:$name"; fi
+    done
+    san=${san#,}
+    cn=${cn%%,*}
     TLS_SAN="$san" TLS_CDP="URI:${crl:-x}" openssl ca -batch -notext -config "$ca/openssl.cnf" \
         -extensions "$ext" "${dates[@]}" -in "$out.csr" -out "$out.pem" 2>/dev/null || return 1
     rm -f "$out.csr"
@@ -111,11 +117,17 @@ tls_revoke() {
         2>/dev/null
 }
 
+tls_nginx_listen() { # PORT [ssl]: on TLS_ADDR, and on TLS_ADDR6 when set
+    echo "        listen $TLS_ADDR:$1 ${2:-};"
+    [ -n "${TLS_ADDR6:-}" ] && echo "        listen [$TLS_ADDR6]:$1 ${2:-};"
+    return 0
+}
+
 tls_nginx_server() { # PORT CERT [extra directives]
     local port=$1 cert=$2 extra=${3:-}
     cat <<EOF
     server {
-        listen $TLS_ADDR:$port ssl;
+$(tls_nginx_listen "$port" ssl)
         ssl_certificate $TLS_DIR/$cert.pem;
         ssl_certificate_key $TLS_DIR/$cert.key;
         $extra
@@ -143,7 +155,7 @@ http {
     scgi_temp_path $TLS_DIR/tmp;
     default_type text/plain;
     server {
-        listen $TLS_ADDR:$1;
+$(tls_nginx_listen "$1")
         location = /ok { return 200 "ok\n"; }
         location = /unavailable { return 503 "down\n"; }
         location = /moved { return 301 /ok; }
@@ -169,7 +181,7 @@ tls_fixtures() {
     mkdir -p "$d/tmp" "$d/ca" "$d/rogue"
     tls_ca "$d/ca" "cmon Test CA" && tls_ca "$d/rogue" "Rogue Test CA" || return 1
     cp "$d/ca/ca.pem" "$d/ca.pem"
-    tls_cert "$d/ca" "$d/good" www.good.test 1000 "$crl" &&
+    tls_cert "$d/ca" "$d/good" www.good.test,www.six.test 1000 "$crl" &&
         tls_cert "$d/ca" "$d/expired" www.expired.test 1001 "$crl" 20240101000000Z 20260102000000Z &&
         tls_cert "$d/ca" "$d/revoked" www.revoked.test 1002 "$crl" &&
         tls_cert "$d/ca" "$d/notyet" www.notyet.test 1003 "$crl" 20300101000000Z 20310101000000Z &&
