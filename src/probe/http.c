@@ -64,6 +64,7 @@ struct http_check {
     struct tls_observe tls;
     size_t body_bytes;
     bool body_capped, is_https;
+    bool tls_up;                /* the handshake completed */
     unsigned char *crl_buf;
     size_t crl_len;
     bool crl_too_big;
@@ -336,6 +337,7 @@ static void record_phases(struct http_check *c, CURL *e)
     curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &start);
     c->res.dns_ms = -1;
+    c->tls_up = c->is_https && app > 0;
     c->res.connect_ms = conn > 0 ? span_ms(dns, conn) : -1;
     c->res.tls_ms = c->is_https && app > 0 ? span_ms(conn, app) : -1;
     if (conn <= 0 && c->tls.hello_ns > 0) {
@@ -371,6 +373,18 @@ static void judge_status(struct http_check *c, int status)
     check_fail(c, CMON_DIAG_HTTP_STATUS, "HTTP %d not in %s", status, ranges);
 }
 
+/* Which step the timeout cut short, from the phases recorded so far. */
+static const char *timeout_stage(const struct http_check *c)
+{
+    if (c->is_https && !c->tls_up && c->tls.hello_ns == 0)
+        return "no TCP connection";
+    if (c->is_https && !c->tls_up)
+        return "TLS handshake not finished";
+    if (!c->is_https && c->res.connect_ms < 0)
+        return "no TCP connection";
+    return "no HTTP response";
+}
+
 static void classify_error(struct http_check *c, CURL *e, CURLcode rc)
 {
     char detail[160];
@@ -382,7 +396,7 @@ static void classify_error(struct http_check *c, CURL *e, CURLcode rc)
     long os_errno = 0;
     curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
     if (rc == CURLE_OPERATION_TIMEDOUT)
-        check_fail(c, CMON_DIAG_TIMEOUT, "no response within %u ms", c->timeout_ms);
+        check_fail(c, CMON_DIAG_TIMEOUT, "%s within %u ms", timeout_stage(c), c->timeout_ms);
     else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
         check_fail(c, probe_diag_map(PROBE_DIAG_ERRNO, (int)os_errno), "errno %ld (%s)", os_errno,
                    strerror((int)os_errno));

@@ -10,7 +10,7 @@ NS_PREFIX=cmh
 . "$CMON_SOURCE_DIR/tests/integration/lib/tls.sh"
 
 : "${CMON:?set CMON to the cmon binary}"
-for tool in nginx openssl jq dnsmasq; do
+for tool in nginx openssl jq dnsmasq nft; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps.sh --test)"
 done
 "$CMON" check --help >/dev/null 2>&1 ||
@@ -122,6 +122,19 @@ ADDR=$SRV6 expect "https://www.six.test:8448/" 8448 1 tls_client_cert_required \
     "server asked for a client certificate; HTTP 400" 400 -6
 ADDR=$SRV6 expect "http://www.six.test/unavailable" 80 1 http_status "HTTP 503 not in 200-399" \
     503 -6
+
+# a firewall drops the SYNs: the timeout says which step did not finish (the
+# budget is what DNS left of --timeout, so the number is not fixed)
+ns_in srv nft -f - <<'NFT' || fail "nft"
+table inet cmh {
+    chain input { type filter hook input priority 0; tcp dport 8452 drop; }
+}
+NFT
+check "http://www.plain.test:8452/" -c 1 -t 700
+assert_eq "$RC" 1 "dropped SYN: exit code"
+assert_eq "$(field .summary.diagnostic)" timeout "dropped SYN: diagnostic"
+assert_match "$(field .summary.detail)" '^no TCP connection within [0-9]+ ms$' "dropped SYN: detail"
+echo "ok: http://www.plain.test:8452/ (SYN dropped) -> timeout $(field .summary.detail)"
 
 # nothing listens: the transport error, not an HTTP one
 expect "http://www.plain.test:9/" 9 1 connection_refused "errno 111 (Connection refused)" 0

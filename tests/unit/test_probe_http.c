@@ -408,7 +408,13 @@ static void test_connection_refused(void **state)
 static void test_timeout(void **state)
 {
     struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL, false});
-    expect_fail(r, CMON_DIAG_TIMEOUT, "no response within 300 ms");
+    expect_fail(r, CMON_DIAG_TIMEOUT, "no HTTP response within 300 ms");
+    /* the listener never speaks TLS either */
+    struct check_args tls = {"https", "www.good.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL,
+                             false};
+    r = run_check(FIX, &tls);
+    expect_fail(r, CMON_DIAG_TIMEOUT, "TLS handshake not finished within 300 ms");
+    assert_true(r.connect_ms >= 0);
 }
 
 static void test_url_invalid(void **state)
