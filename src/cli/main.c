@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0)
         name = "version";
     if (strcmp(name, "help") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || strcmp(argv[2], "help") == 0) {
             print_main_usage(stdout);
             return CLI_EXIT_OK;
         }
