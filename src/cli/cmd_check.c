@@ -24,14 +24,15 @@
 
 struct check_opts {
     const char *target_arg;
-    int proto;               /* -1: infer */
+    int proto; /* -1: infer */
     int port;
-    uint32_t count;          /* 0: protocol default */
+    uint32_t count; /* 0: protocol default */
     uint32_t interval_ms;
     bool interval_set;
-    uint32_t timeout_ms;     /* 0: protocol default */
-    uint32_t concurrency;    /* 0: default */
+    uint32_t timeout_ms;  /* 0: protocol default */
+    uint32_t concurrency; /* 0: default */
     enum cmon_ip_pref ip;
+    bool ip_strict; /* -4/-6; --prefer falls back to the other family */
     const char *method;
     const char *headers[CHECK_MAX_HEADERS];
     size_t n_headers;
@@ -64,16 +65,23 @@ struct check_run {
     char address[64];
 };
 
-static const char *check_protocol_name(enum cmon_protocol p) { return probe_protocol_name(p); }
+static const char *check_protocol_name(enum cmon_protocol p)
+{
+    return probe_protocol_name(p);
+}
 
 static double cmon_pct(const struct cmon_round_result *rr)
 {
     return rr->checks_total ? 100.0 * rr->checks_failed / rr->checks_total : 0;
 }
 
-static double ms3(double v) { return round(v * 1000) / 1000; }
+static double ms3(double v)
+{
+    return round(v * 1000) / 1000;
+}
 
-static void print_check(const struct check_run *r, uint32_t seq, const struct probe_check_result *res)
+static void print_check(const struct check_run *r, uint32_t seq,
+                        const struct probe_check_result *res)
 {
     if (r->o->quiet || r->o->json)
         return;
@@ -173,7 +181,10 @@ static void sigint_cb(uv_signal_t *h, int signum)
     }
 }
 
-static json_t *num_or_null(double v) { return v < 0 ? json_null() : json_real(ms3(v)); }
+static json_t *num_or_null(double v)
+{
+    return v < 0 ? json_null() : json_real(ms3(v));
+}
 
 static json_t *summary_json(const struct check_run *r, const struct cmon_round_result *rr)
 {
@@ -203,11 +214,11 @@ static void print_json(const struct check_run *r, const struct cmon_round_result
     json_t *checks = json_array();
     for (uint32_t i = 0; i < r->started; i++) {
         const struct probe_check_result *c = &r->results[i];
-        json_array_append_new(
-            checks, json_pack("{s:I,s:b,s:o,s:s,s:s,s:i}", "seq", (json_int_t)i + 1, "ok", c->ok,
-                              "rttMs", json_real(c->ok ? ms3(c->rtt_ms) : 0), "diagnostic",
-                              cmon_diag_code(c->diag), "detail", c->detail, "httpStatus",
-                              c->http_status));
+        json_array_append_new(checks,
+                              json_pack("{s:I,s:b,s:o,s:s,s:s,s:i}", "seq", (json_int_t)i + 1, "ok",
+                                        c->ok, "rttMs", json_real(c->ok ? ms3(c->rtt_ms) : 0),
+                                        "diagnostic", cmon_diag_code(c->diag), "detail", c->detail,
+                                        "httpStatus", c->http_status));
     }
     json_t *doc = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "target", r->o->target_arg, "protocol",
                             check_protocol_name(r->target.proto), "address", r->address, "port",
@@ -231,8 +242,15 @@ static void print_summary(const struct check_run *r, const struct cmon_round_res
                cmon_diag_explain(rr->diagnostic), rr->detail[0] ? " (" : "", rr->detail,
                rr->detail[0] ? ")" : "");
     if (r->target.proto == CMON_PROTO_HTTP && rr->checks_total) {
-        printf("phases (last check): dns %.3f ms, connect %.3f ms, tls %.3f ms, first byte %.3f ms",
-               rr->dns_ms, rr->connect_ms, rr->tls_ms, rr->first_byte_ms);
+        const double v[] = {rr->dns_ms, rr->connect_ms, rr->tls_ms, rr->first_byte_ms};
+        const char *const name[] = {"dns", "connect", "tls", "first byte"};
+        printf("phases (last check):");
+        for (size_t i = 0; i < 4; i++) {
+            if (v[i] < 0)
+                printf("%s %s -", i ? "," : "", name[i]);
+            else
+                printf("%s %s %.3f ms", i ? "," : "", name[i], v[i]);
+        }
         if (rr->http_status)
             printf(", HTTP %d", rr->http_status);
         printf("\n");
@@ -265,8 +283,8 @@ static int run_checks(struct check_opts *o)
     r.sigint.data = &r;
     uv_signal_start_oneshot(&r.sigint, sigint_cb, SIGINT);
     if (!o->json && !o->quiet)
-        printf("CHECK %s %s (%u checks)\n", check_protocol_name(r.target.proto), o->target_arg,
-               o->count);
+        printf("CHECK %s %s (%u check%s)\n", check_protocol_name(r.target.proto), o->target_arg,
+               o->count, o->count == 1 ? "" : "s");
     start_more(&r);
     if (o->interval_ms > 0)
         uv_timer_start(&r.tick, tick_cb, o->interval_ms, o->interval_ms);
@@ -295,7 +313,10 @@ static void check_opts_init(struct check_opts *o)
     o->proto = -1;
 }
 
-static void check_opts_free(struct check_opts *o) { (void)o; /* nothing owned: argv strings */ }
+static void check_opts_free(struct check_opts *o)
+{
+    (void)o; /* nothing owned: argv strings */
+}
 
 static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -313,11 +334,13 @@ static const char *parse_ranges(struct check_opts *o, const char *arg)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", arg);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         int lo, hi;
         char x1, x2, tail;
-        if (strlen(tok) == 3 && isdigit((unsigned char)tok[0]) && sscanf(tok, "%1d%c%c", &lo, &x1, &x2) == 3 &&
-            (x1 == 'x' || x1 == 'X') && (x2 == 'x' || x2 == 'X')) {
+        if (strlen(tok) == 3 && isdigit((unsigned char)tok[0]) &&
+            sscanf(tok, "%1d%c%c", &lo, &x1, &x2) == 3 && (x1 == 'x' || x1 == 'X') &&
+            (x2 == 'x' || x2 == 'X')) {
             lo *= 100;
             hi = lo + 99;
         } else if (sscanf(tok, "%d-%d%c", &lo, &hi, &tail) == 2) {
@@ -339,13 +362,37 @@ static const char *check_opts_set(struct check_opts *o, int c, const char *arg)
 {
     uint32_t v;
     switch (c) {
-    case '4': o->ip = CMON_IP_V4; return NULL;
-    case '6': o->ip = CMON_IP_V6; return NULL;
-    case 'j': o->json = true; return NULL;
-    case 'q': o->quiet = true; return NULL;
-    case 'C': o->ca_file = arg; return NULL;
-    case 'X': o->method = arg; return NULL;
-    case 'S': return parse_ranges(o, arg);
+    case '4':
+        o->ip = CMON_IP_V4;
+        o->ip_strict = true;
+        return NULL;
+    case '6':
+        o->ip = CMON_IP_V6;
+        o->ip_strict = true;
+        return NULL;
+    case 'R':
+        if (strcasecmp(arg, "IPv4") == 0 || strcmp(arg, "4") == 0)
+            o->ip = CMON_IP_V4;
+        else if (strcasecmp(arg, "IPv6") == 0 || strcmp(arg, "6") == 0)
+            o->ip = CMON_IP_V6;
+        else
+            return "--prefer must be IPv4 or IPv6";
+        o->ip_strict = false;
+        return NULL;
+    case 'j':
+        o->json = true;
+        return NULL;
+    case 'q':
+        o->quiet = true;
+        return NULL;
+    case 'C':
+        o->ca_file = arg;
+        return NULL;
+    case 'X':
+        o->method = arg;
+        return NULL;
+    case 'S':
+        return parse_ranges(o, arg);
     case 'p': {
         enum cmon_protocol p;
         if (!probe_protocol_parse(arg, &p))
@@ -416,25 +463,35 @@ static void check_opts_target(struct check_opts *o, struct probe_target *t)
     t->host = o->tb.host;
     t->port = o->tb.port;
     t->ip_pref = o->ip;
-    t->ip_strict = o->ip != CMON_IP_ANY;
+    t->ip_strict = o->ip_strict;
     t->timeout_ms = o->timeout_ms;
     if (t->proto == CMON_PROTO_HTTP) {
         t->url = o->tb.url;
-        o->http = (struct probe_http_spec){.method = o->method, .headers = o->headers,
-                                           .n_headers = o->n_headers, .valid = o->ranges,
+        o->http = (struct probe_http_spec){.method = o->method,
+                                           .headers = o->headers,
+                                           .n_headers = o->n_headers,
+                                           .valid = o->ranges,
                                            .n_valid = o->n_ranges};
         t->http = &o->http;
     }
 }
 
 static const struct option check_longopts[] = {
-    {"protocol", required_argument, NULL, 'p'}, {"port", required_argument, NULL, 'P'},
-    {"count", required_argument, NULL, 'c'},    {"interval", required_argument, NULL, 'i'},
-    {"timeout", required_argument, NULL, 't'},  {"method", required_argument, NULL, 'X'},
-    {"header", required_argument, NULL, 'H'},   {"status", required_argument, NULL, 'S'},
-    {"ca", required_argument, NULL, 'C'},       {"json", no_argument, NULL, 'j'},
-    {"concurrency", required_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},           {0},
+    {"protocol", required_argument, NULL, 'p'},
+    {"port", required_argument, NULL, 'P'},
+    {"count", required_argument, NULL, 'c'},
+    {"interval", required_argument, NULL, 'i'},
+    {"timeout", required_argument, NULL, 't'},
+    {"method", required_argument, NULL, 'X'},
+    {"header", required_argument, NULL, 'H'},
+    {"status", required_argument, NULL, 'S'},
+    {"ca", required_argument, NULL, 'C'},
+    {"json", no_argument, NULL, 'j'},
+    {"concurrency", required_argument, NULL, 'n'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"prefer", required_argument, NULL, 'R'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 static int check_run_cmd(const struct cli_command *self, int argc, char **argv)
@@ -496,6 +553,8 @@ const struct cli_command cmd_check = {
         "                          interval, 1 with --interval 0); for load tests\n"
         "  -t, --timeout MS        per check, DNS included (default 2000; HTTP 10000)\n"
         "  -4, -6                  use only IPv4 / only IPv6 (names resolve to that family)\n"
+        "      --prefer IPv4|IPv6  prefer that family, fall back to the other (as the\n"
+        "                          monitor file's preferredIPVersion); default IPv4 first\n"
         "  -X, --method M          HTTP method (default GET)\n"
         "  -H, --header \"N: V\"     HTTP request header (repeatable)\n"
         "      --status RANGES     valid HTTP status codes, e.g. 2xx,301-304 (default 200-399)\n"

@@ -66,7 +66,9 @@ static const struct diag_map_entry diag_map[] = {
     {PROBE_DIAG_ARES, ARES_ENOTIMP, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_EBADRESP, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_ETIMEOUT, CMON_DIAG_DNS_TIMEOUT},
-    {PROBE_DIAG_ARES, ARES_ECONNREFUSED, CMON_DIAG_DNS_TIMEOUT},
+    /* c-ares 1.18 ends a lookup whose servers all answered REFUSED (or whose
+     * port was closed) with ARES_ECONNREFUSED: the server refused, not silence */
+    {PROBE_DIAG_ARES, ARES_ECONNREFUSED, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_EBADNAME, CMON_DIAG_URL_INVALID},
     /* libcurl */
     {PROBE_DIAG_CURL, CURLE_URL_MALFORMAT, CMON_DIAG_URL_INVALID},

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "probe/diagnostics.h"
 #include "probe/dns.h"
@@ -30,9 +31,9 @@ struct probe_defer {
 };
 
 struct probe_engine_core {
-    uv_timer_t defer_timer;       /* closed last: its close callback frees the engine */
+    uv_timer_t defer_timer; /* closed last: its close callback frees the engine */
     struct probe_defer *defer_head, *defer_tail;
-    unsigned handles;             /* open uv handles of the protocol files */
+    unsigned handles; /* open uv handles of the protocol files */
     bool closing, finalizing;
     void (*done)(void *arg);
     void *done_arg;
@@ -75,8 +76,9 @@ void probe_result_errno(struct probe_check_result *r, const char *what, int err)
 
 void probe_addr_format(const struct sockaddr *sa, char *out, size_t outlen)
 {
-    const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                              : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    const void *a = sa->sa_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
     if (!inet_ntop(sa->sa_family, a, out, (socklen_t)outlen) && outlen)
         out[0] = '\0';
 }
@@ -146,7 +148,10 @@ static void maybe_finalize(struct probe_engine *eng)
     uv_close((uv_handle_t *)&c->defer_timer, engine_final_closed);
 }
 
-void probe_handle_opened(struct probe_engine *eng) { eng->core->handles++; }
+void probe_handle_opened(struct probe_engine *eng)
+{
+    eng->core->handles++;
+}
 
 void probe_handle_closed(struct probe_engine *eng)
 {
@@ -154,7 +159,10 @@ void probe_handle_closed(struct probe_engine *eng)
     maybe_finalize(eng);
 }
 
-bool probe_engine_closing(const struct probe_engine *eng) { return eng->core->closing; }
+bool probe_engine_closing(const struct probe_engine *eng)
+{
+    return eng->core->closing;
+}
 
 enum cmon_err probe_engine_new(uv_loop_t *loop, const struct probe_engine_opts *opts,
                                struct probe_engine **out, struct cmon_errbuf *eb)
@@ -352,7 +360,9 @@ static void dns_fail(struct dns_wait *w, int status)
         probe_result_fail(&r, CMON_DIAG_TIMEOUT, "cancelled");
     else if (status == ARES_ENODATA)
         probe_result_fail(&r, CMON_DIAG_NO_ADDRESS, "%s has no %saddress", w->t.host,
-                          !w->t.ip_strict ? "" : w->t.ip_pref == CMON_IP_V6 ? "IPv6 " : "IPv4 ");
+                          !w->t.ip_strict              ? ""
+                          : w->t.ip_pref == CMON_IP_V6 ? "IPv6 "
+                                                       : "IPv4 ");
     else
         probe_result_fail(&r, probe_diag_map(PROBE_DIAG_ARES, status), "resolving %s: %s",
                           w->t.host, ares_strerror(status));
@@ -382,8 +392,8 @@ static void dns_done(void *arg, int status, const struct sockaddr *sa, socklen_t
     set_port(&ss, w->t.port);
     struct probe_target t = w->t;
     t.timeout_ms = (uint32_t)left_ms;
-    enum cmon_err err = w->ops->start(w->eng, &t, (struct sockaddr *)&ss, salen,
-                                      after_dns_check_done, w);
+    enum cmon_err err =
+        w->ops->start(w->eng, &t, (struct sockaddr *)&ss, salen, after_dns_check_done, w);
     if (err != CMON_OK) {
         probe_result_fail(&r, CMON_DIAG_SOCKET_ERROR, "%s check: %s", w->ops->name,
                           cmon_strerror(err));
@@ -415,6 +425,13 @@ enum cmon_err probe_check_start(struct probe_engine *eng, const struct probe_tar
         }
         set_port(&ss, t->port);
         return ops->start(eng, t, (struct sockaddr *)&ss, len, cb, arg);
+    }
+    if (!cmon_hostname_valid(t->host)) { /* never send a malformed name to a DNS server */
+        struct probe_check_result r;
+        probe_result_init(&r);
+        probe_result_fail(&r, CMON_DIAG_URL_INVALID, "'%.100s' is not a valid host name", t->host);
+        probe_complete_later(eng, cb, arg, &r);
+        return CMON_OK;
     }
     struct dns_wait *w = dns_wait_new(eng, ops, t, cb, arg);
     if (!w)

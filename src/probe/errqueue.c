@@ -17,8 +17,12 @@ bool probe_errq_read(int fd, struct probe_errq *e)
     char ctrl[512];
     struct sockaddr_storage from;
     struct iovec iov = {.iov_base = e->data, .iov_len = sizeof e->data};
-    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
-                         .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl};
+    struct msghdr msg = {.msg_name = &from,
+                         .msg_namelen = sizeof from,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl,
+                         .msg_controllen = sizeof ctrl};
     ssize_t n = recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0)
         return false;
@@ -52,10 +56,10 @@ void probe_result_errq(struct probe_check_result *r, const char *what, const str
 {
     if (e->origin == SO_EE_ORIGIN_ICMP || e->origin == SO_EE_ORIGIN_ICMP6) {
         bool v6 = e->origin == SO_EE_ORIGIN_ICMP6;
-        enum cmon_diag d = probe_diag_map(v6 ? PROBE_DIAG_ICMP6 : PROBE_DIAG_ICMP4,
-                                          (e->type << 8) | e->code);
-        probe_result_fail(r, d, "%s: ICMP%s type %d code %d from %s", what, v6 ? "v6" : "",
-                          e->type, e->code, e->offender[0] ? e->offender : "?");
+        enum cmon_diag d =
+            probe_diag_map(v6 ? PROBE_DIAG_ICMP6 : PROBE_DIAG_ICMP4, (e->type << 8) | e->code);
+        probe_result_fail(r, d, "%s: ICMP%s type %d code %d from %s", what, v6 ? "v6" : "", e->type,
+                          e->code, e->offender[0] ? e->offender : "?");
         return;
     }
     probe_result_errno(r, what, e->err ? e->err : EIO);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -29,7 +30,8 @@ struct icmp_check {
     uint16_t seq;
     uint32_t token;
     struct sockaddr_storage dst;
-    int64_t start_ns;
+    int64_t start_ns;      /* monotonic, for the fallback RTT */
+    int64_t start_wall_ns; /* wall clock, to compare with kernel receive stamps */
     uint32_t timeout_ms;
     probe_check_cb cb;
     void *arg;
@@ -39,10 +41,11 @@ struct icmp_check {
 struct icmp_sock {
     struct probe_icmp *icmp;
     int family;
-    int fd;                 /* -1: not open */
+    int fd; /* -1: not open */
     bool raw;
+    bool warned;            /* permission_denied logged once */
     uv_poll_t poll;
-    uint16_t id;            /* raw sockets: ours; datagram: the kernel's */
+    uint16_t id; /* raw sockets: ours; datagram: the kernel's */
     uint16_t next_seq;
     size_t n_inflight;
     struct icmp_check **inflight; /* by sequence number, ICMP_SEQ_SPACE slots */
@@ -52,7 +55,7 @@ struct probe_icmp {
     struct probe_engine *eng;
     struct icmp_sock s4, s6;
     uint64_t rng;
-    int open_socks;         /* poll handles not yet closed */
+    int open_socks; /* poll handles not yet closed */
 };
 
 static uint32_t icmp_random(struct probe_icmp *ic)
@@ -89,6 +92,9 @@ static void sock_setup(struct icmp_sock *s)
             setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
         }
     }
+    /* Kernel receive timestamps: the RTT then excludes the time a reply
+     * waited in the socket while the loop served other checks. */
+    setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     int buf = 1 << 20; /* bursts of replies from many checks */
     setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 }
@@ -96,6 +102,11 @@ static void sock_setup(struct icmp_sock *s)
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
 
 /* Open the family's socket; on failure fill r and return false. */
+static const char *family_name(const struct icmp_sock *s)
+{
+    return s->family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
 static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
 {
     int proto = s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
@@ -106,8 +117,14 @@ static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
         raw = true;
         if (fd < 0 && (errno == EACCES || errno == EPERM)) {
             probe_result_fail(r, CMON_DIAG_PERMISSION_DENIED, "%s", icmp_perm_help);
+            if (!s->warned)
+                cmon_warn(s->icmp->eng->opts.log, icmp_perm_help, "family=%s", family_name(s));
+            s->warned = true;
             return false;
         }
+        if (fd >= 0)
+            cmon_info(s->icmp->eng->opts.log, "ICMP datagram sockets not permitted: using raw sockets",
+                      "family=%s", family_name(s));
     }
     if (fd < 0) {
         probe_result_errno(r, "ICMP socket", errno);
@@ -182,8 +199,15 @@ static struct icmp_check *match(struct icmp_sock *s, const struct icmp_msg *m)
     return c;
 }
 
+static double reply_rtt_ms(const struct icmp_check *c, int64_t rx_wall_ns)
+{
+    if (rx_wall_ns > 0 && rx_wall_ns >= c->start_wall_ns)
+        return (double)(rx_wall_ns - c->start_wall_ns) / CMON_NS_PER_MS;
+    return (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
+}
+
 static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
-                          const struct sockaddr_storage *from)
+                          const struct sockaddr_storage *from, int64_t rx_wall_ns)
 {
     struct icmp_msg m;
     bool iphdr = s->raw && s->family == AF_INET;
@@ -196,7 +220,7 @@ static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
         if (from->ss_family != s->family || !same_addr(from, sa_bytes(&c->dst), s->family))
             return; /* right token from the wrong host: not an answer */
         c->res.ok = true;
-        c->res.rtt_ms = (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
+        c->res.rtt_ms = reply_rtt_ms(c, rx_wall_ns);
         c->res.diag = CMON_DIAG_NONE;
         c->res.detail[0] = '\0';
     } else {
@@ -228,20 +252,44 @@ static void drain_errqueue(struct icmp_sock *s)
     }
 }
 
+/* One datagram with its kernel receive time; false when none is queued. */
+static bool recv_one(struct icmp_sock *s)
+{
+    uint8_t buf[1500];
+    char ctrl[256];
+    struct sockaddr_storage from;
+    memset(&from, 0, sizeof from);
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+    struct msghdr msg = {.msg_name = &from,
+                         .msg_namelen = sizeof from,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl,
+                         .msg_controllen = sizeof ctrl};
+    ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+    if (n < 0)
+        return false;
+    int64_t rx_wall = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_TIMESTAMPNS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            rx_wall = (int64_t)ts.tv_sec * CMON_NS_PER_SEC + ts.tv_nsec;
+        }
+    }
+    handle_packet(s, buf, (size_t)n, &from, rx_wall);
+    return true;
+}
+
 static void icmp_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct icmp_sock *s = h->data;
-    uint8_t buf[1500];
-    struct sockaddr_storage from;
-    if (status < 0 || !s->raw)
+    if (status < 0) /* POLLERR: the error queue has entries */
         drain_errqueue(s);
     for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
-        socklen_t fl = sizeof from;
-        memset(&from, 0, sizeof from);
-        ssize_t n = recvfrom(s->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-        if (n < 0)
+        if (!recv_one(s))
             break;
-        handle_packet(s, buf, (size_t)n, &from);
     }
     /* libuv stops a poll handle on POLLERR: watch again */
     if (s->fd >= 0 && !uv_is_active((uv_handle_t *)&s->poll))
@@ -281,6 +329,7 @@ static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t
     uint8_t pkt[ICMP_ECHO_LEN];
     size_t len = icmp_build_echo(s->family, s->id, c->seq, c->token, pkt, sizeof pkt);
     c->start_ns = cmon_mono_ns();
+    c->start_wall_ns = cmon_wall_ns();
     if (sendto(s->fd, pkt, len, 0, sa, salen) < 0) {
         probe_result_errno(&c->res, "send echo", errno);
         return false;

@@ -8,7 +8,10 @@
 
 static const uint8_t payload_magic[4] = {'c', 'm', 'o', 'n'};
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static uint32_t get32(const uint8_t *p)
 {

@@ -24,9 +24,9 @@ enum icmp_msg_kind {
 
 struct icmp_msg {
     enum icmp_msg_kind kind;
-    uint8_t type, code;    /* of the message itself (for ERROR: the error's) */
-    uint16_t id, seq;      /* echo id/seq; for ERROR those of the quoted request */
-    bool has_token;        /* the payload (or the quoted one) carries our magic */
+    uint8_t type, code; /* of the message itself (for ERROR: the error's) */
+    uint16_t id, seq;   /* echo id/seq; for ERROR those of the quoted request */
+    bool has_token;     /* the payload (or the quoted one) carries our magic */
     uint32_t token;
     bool has_inner_dst;    /* ERROR: destination of the quoted request */
     uint8_t inner_dst[16]; /* 4 bytes used for IPv4 */

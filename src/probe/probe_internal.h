@@ -15,10 +15,10 @@ struct probe_engine_core;
 struct probe_engine {
     uv_loop_t *loop;
     struct probe_engine_opts opts;
-    struct probe_dns *dns;    /* owned by dns.c */
-    struct probe_icmp *icmp;  /* owned by icmp.c */
-    struct probe_http *http;  /* owned by http.c */
-    struct probe_tcp *tcp;    /* owned by tcp.c */
+    struct probe_dns *dns;          /* owned by dns.c */
+    struct probe_icmp *icmp;        /* owned by icmp.c */
+    struct probe_http *http;        /* owned by http.c */
+    struct probe_tcp *tcp;          /* owned by tcp.c */
     struct probe_engine_core *core; /* owned by engine.c: deferred results, close state */
 };
 
@@ -65,10 +65,10 @@ bool probe_engine_closing(const struct probe_engine *eng);
  * Returns false when the queue is empty.  data receives the offending
  * packet's start as the kernel returns it (len in *data_len). */
 struct probe_errq {
-    int err;               /* ee_errno */
-    int origin;            /* SO_EE_ORIGIN_* */
-    int type, code;        /* ICMP type/code when origin is ICMP/ICMP6 */
-    char offender[64];     /* who sent the ICMP error, "" when unknown */
+    int err;           /* ee_errno */
+    int origin;        /* SO_EE_ORIGIN_* */
+    int type, code;    /* ICMP type/code when origin is ICMP/ICMP6 */
+    char offender[64]; /* who sent the ICMP error, "" when unknown */
     uint8_t data[128];
     size_t data_len;
 };

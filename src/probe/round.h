@@ -23,14 +23,14 @@ struct probe_round_diag {
 };
 
 struct probe_round_acc {
-    uint32_t n;                /* checks planned */
+    uint32_t n; /* checks planned */
     uint32_t done, failed;
-    double *rtt;               /* by seq; < 0: failed or not done */
-    uint32_t last_seq;         /* highest seq added, for status and phases */
+    double *rtt;       /* by seq; < 0: failed or not done */
+    uint32_t last_seq; /* highest seq added, for status and phases */
     bool has_last;
     int http_status;
     double dns_ms, connect_ms, tls_ms, first_byte_ms;
-    uint32_t other_failures;   /* failures beyond PROBE_ROUND_DIAGS kinds */
+    uint32_t other_failures; /* failures beyond PROBE_ROUND_DIAGS kinds */
     struct probe_round_diag diags[PROBE_ROUND_DIAGS];
     uint32_t n_diags;
 };

@@ -19,19 +19,19 @@
 enum sched_kind { EV_TEST, EV_ROUND };
 
 struct sched_event {
-    int64_t at;          /* wall-clock ns */
+    int64_t at; /* wall-clock ns */
     uint32_t heap_idx;
     uint8_t kind;
 };
 
 struct sched_test {
-    struct sched_event ev;  /* next round start */
+    struct sched_event ev; /* next round start */
     struct sched_test *hnext;
     struct probe_sched *s;
     char id[CMON_TEST_ID_LEN + 1];
-    bool removed;           /* no longer scheduled; rounds still may hold it */
+    bool removed; /* no longer scheduled; rounds still may hold it */
     uint16_t checks;
-    uint32_t refs;          /* 1 while scheduled + 1 per round */
+    uint32_t refs; /* 1 while scheduled + 1 per round */
     int64_t period_ns, phase_ns;
     struct probe_target target; /* host, url and http are owned */
 };
@@ -43,7 +43,7 @@ struct sched_slot {
 };
 
 struct sched_round {
-    struct sched_event ev;  /* next check launch */
+    struct sched_event ev; /* next check launch */
     struct sched_test *test;
     int64_t start_ns;
     uint32_t n, launched, done;
@@ -181,7 +181,10 @@ static int64_t sched_now(const struct probe_sched *s)
     return s->o.now_ns ? s->o.now_ns(s->o.clock_ctx) : cmon_wall_ns();
 }
 
-static void timer_cb(uv_timer_t *t) { probe_sched_run_due(t->data); }
+static void timer_cb(uv_timer_t *t)
+{
+    probe_sched_run_due(t->data);
+}
 
 static void rearm(struct probe_sched *s)
 {
@@ -224,7 +227,8 @@ static struct sched_test **bucket_of(struct probe_sched *s, const char *id)
     return &s->buckets[fnv1a(id) % s->n_buckets];
 }
 
-static struct sched_test *test_find(struct probe_sched *s, const char *id, struct sched_test ***link)
+static struct sched_test *test_find(struct probe_sched *s, const char *id,
+                                    struct sched_test ***link)
 {
     struct sched_test **pp = bucket_of(s, id);
     for (; *pp; pp = &(*pp)->hnext) {
@@ -510,7 +514,10 @@ bool probe_sched_remove(struct probe_sched *s, const char *test_id)
     return true;
 }
 
-size_t probe_sched_count(const struct probe_sched *s) { return s->n_tests; }
+size_t probe_sched_count(const struct probe_sched *s)
+{
+    return s->n_tests;
+}
 
 enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
                               const struct probe_sched_opts *opts, struct probe_sched **out,

@@ -141,13 +141,14 @@ enum cmon_err probe_target_parse(const char *arg, int proto, int port, struct pr
         return err;
     if (port > 0)
         out->port = (uint16_t)port;
-    out->proto = proto >= 0 ? (enum cmon_protocol)proto
-                            : out->port ? CMON_PROTO_TCP : CMON_PROTO_ICMP;
+    out->proto = proto >= 0  ? (enum cmon_protocol)proto
+                 : out->port ? CMON_PROTO_TCP
+                             : CMON_PROTO_ICMP;
     if (out->proto == CMON_PROTO_TCP && !out->port)
         return cmon_fail(eb, CMON_ERR_INVALID, "a TCP check needs a port (host:port or --port)");
     if (out->proto == CMON_PROTO_ICMP && out->port)
-        return cmon_fail(eb, CMON_ERR_INVALID, "ICMP has no port (drop ':%u' or use --protocol tcp)",
-                         out->port);
+        return cmon_fail(eb, CMON_ERR_INVALID,
+                         "ICMP has no port (drop ':%u' or use --protocol tcp)", out->port);
     if (out->proto == CMON_PROTO_HTTP)
         return http_from_host(out, eb);
     return CMON_OK;

@@ -14,9 +14,9 @@
 
 struct probe_target_buf {
     enum cmon_protocol proto;
-    char host[256];  /* IPv6 literals without brackets */
-    char url[2048];  /* Http only */
-    uint16_t port;   /* 0: none given (Icmp) */
+    char host[256]; /* IPv6 literals without brackets */
+    char url[2048]; /* Http only */
+    uint16_t port;  /* 0: none given (Icmp) */
 };
 
 /* proto < 0: infer from the form of arg.  port > 0 sets the port (not for URLs).

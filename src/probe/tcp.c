@@ -2,7 +2,8 @@
  * bounded by a uv_timer; RTT = time to connect completion (the SYN-ACK).
  * IP_RECVERR makes the kernel queue the ICMP error that killed a SYN, so
  * admin-prohibited and host-unreachable can be told apart (both are
- * EHOSTUNREACH as errno).  SO_LINGER 0 closes with RST: no TIME_WAIT. */
+ * EHOSTUNREACH as errno).  SO_LINGER 0 closes with RST: no TIME_WAIT.
+ * The RTT is the kernel's own SYN -> SYN-ACK sample when it has one. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,6 +57,21 @@ static void tcp_finish(struct tcp_check *c)
     c->cb(c->arg, &c->res);
 }
 
+/* Time to SYN-ACK.  The kernel measured it when the SYN-ACK arrived
+ * (TCP_INFO tcpi_rtt, microseconds, the first and only sample); it excludes
+ * the time the completion waited for the loop.  Without a clean sample (SYN
+ * retransmitted: Karn's rule) use the time until the loop saw it. */
+static double syn_ack_rtt_ms(int fd, double loop_ms)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_rtt > 0 &&
+        ti.tcpi_total_retrans == 0 && ti.tcpi_rtt / 1000.0 <= loop_ms)
+        return ti.tcpi_rtt / 1000.0;
+    return loop_ms;
+}
+
 static void tcp_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct tcp_check *c = h->data;
@@ -67,7 +83,7 @@ static void tcp_poll_cb(uv_poll_t *h, int status, int events)
     if (err == 0 && status == 0) {
         c->res.ok = true;
         c->res.diag = CMON_DIAG_NONE;
-        c->res.rtt_ms = c->res.connect_ms = ms;
+        c->res.rtt_ms = c->res.connect_ms = syn_ack_rtt_ms(c->fd, ms);
         c->res.detail[0] = '\0';
     } else {
         struct probe_errq e;
