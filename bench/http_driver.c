@@ -72,8 +72,11 @@ int main(int argc, char **argv)
     struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = argc > 6 ? argv[6] : NULL}};
     struct run r = {.loop = &loop, .eng = &eng, .total = atol(argv[4])};
     long conc = atol(argv[5]);
-    r.target = (struct probe_target){.proto = CMON_PROTO_HTTP, .host = argv[2], .url = argv[1],
-                                     .port = (uint16_t)atoi(argv[3]), .timeout_ms = 10000};
+    r.target = (struct probe_target){.proto = CMON_PROTO_HTTP,
+                                     .host = argv[2],
+                                     .url = argv[1],
+                                     .port = (uint16_t)atoi(argv[3]),
+                                     .timeout_ms = 10000};
     if (parse_addr(argv[2], atoi(argv[3]), &r) != 0 || r.total < 1 || conc < 1) {
         fprintf(stderr, "http_driver: bad address, total or concurrency\n");
         return 2;
@@ -96,8 +99,8 @@ int main(int argc, char **argv)
     if (r.total == 1)
         printf("diagnostic=%s detail=\"%s\" status=%d rtt_ms=%.3f connect_ms=%.3f tls_ms=%.3f "
                "first_byte_ms=%.3f address=%s\n",
-               r.last.ok ? "none" : cmon_diag_code(r.last.diag), r.last.detail,
-               r.last.http_status, r.last.rtt_ms, r.last.connect_ms, r.last.tls_ms,
-               r.last.first_byte_ms, r.last.address);
+               r.last.ok ? "none" : cmon_diag_code(r.last.diag), r.last.detail, r.last.http_status,
+               r.last.rtt_ms, r.last.connect_ms, r.last.tls_ms, r.last.first_byte_ms,
+               r.last.address);
     return r.ok == r.done ? 0 : 1;
 }

@@ -20,7 +20,7 @@
 #include "probe/probe_internal.h"
 #include "probe/tls_verify.h"
 
-#define HTTP_BODY_CAP (64 * 1024)    /* bytes read and discarded, then stop */
+#define HTTP_BODY_CAP (64 * 1024) /* bytes read and discarded, then stop */
 #define HTTP_CRL_CAP (4 * 1024 * 1024)
 #define HTTP_DEFAULT_LO 200
 #define HTTP_DEFAULT_HI 399
@@ -33,10 +33,10 @@ struct probe_http {
     struct probe_engine *eng;
     CURLM *multi;
     uv_timer_t timer;
-    struct http_sock *socks;    /* polls curl asked for */
-    struct http_check *checks;  /* in flight */
+    struct http_sock *socks;   /* polls curl asked for */
+    struct http_check *checks; /* in flight */
     struct http_crl_cache *crls;
-    int open_handles;           /* uv handles not yet closed */
+    int open_handles; /* uv handles not yet closed */
     bool closing, torn_down;
 };
 
@@ -51,8 +51,8 @@ struct http_sock {
 struct http_check {
     struct probe_http *h;
     struct http_check *prev, *next;
-    CURL *easy;                 /* main request; NULL once done */
-    CURL *crl_easy;             /* CRL fetch; NULL when none */
+    CURL *easy;     /* main request; NULL once done */
+    CURL *crl_easy; /* CRL fetch; NULL when none */
     struct curl_slist *headers, *resolve;
     struct cmon_status_range *valid;
     size_t n_valid;
@@ -64,7 +64,7 @@ struct http_check {
     struct tls_observe tls;
     size_t body_bytes;
     bool body_capped, is_https;
-    bool tls_up;                /* the handshake completed */
+    bool tls_up; /* the handshake completed */
     unsigned char *crl_buf;
     size_t crl_len;
     bool crl_too_big;
@@ -363,8 +363,8 @@ static void judge_status(struct http_check *c, int status)
     }
     /* nginx and others finish the handshake without a client certificate and
      * refuse at the HTTP layer instead (400 "No required SSL certificate"). */
-    if (c->tls.cert_request_seen && (status == 400 || status == 403 || status == 495 ||
-                                     status == 496)) {
+    if (c->tls.cert_request_seen &&
+        (status == 400 || status == 403 || status == 495 || status == 496)) {
         check_fail(c, CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
                    "server asked for a client certificate; HTTP %d", status);
         return;
@@ -499,8 +499,7 @@ static bool crl_check(struct http_check *c)
         return false;
     }
     if (!crl_start(c))
-        check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: cannot start the fetch",
-                   c->crl_url);
+        check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: cannot start the fetch", c->crl_url);
     return c->crl_easy != NULL;
 }
 
@@ -595,8 +594,8 @@ static enum cmon_err pin_address(struct http_check *c, const char *url, const st
     char addr[INET6_ADDRSTRLEN], entry[512];
     if (uv_ip_name(sa, addr, sizeof addr) != 0)
         goto out;
-    snprintf(entry, sizeof entry, sa->sa_family == AF_INET6 ? "%s:%s:[%s]" : "%s:%s:%s", host,
-             port, addr);
+    snprintf(entry, sizeof entry, sa->sa_family == AF_INET6 ? "%s:%s:[%s]" : "%s:%s:%s", host, port,
+             addr);
     struct curl_slist *l = curl_slist_append(NULL, entry);
     if (!l)
         err = CMON_ERR_NOMEM;

@@ -303,8 +303,7 @@ static X509_STORE *anchor_store(const struct tls_observe *o, X509_CRL *crl)
     return st;
 }
 
-enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail,
-                              size_t len)
+enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail, size_t len)
 {
     if (!o->leaf)
         return CMON_DIAG_NONE;

@@ -20,16 +20,16 @@
 #include "model/diag.h"
 
 struct tls_observe {
-    char host[256];          /* the URL's host: name checked against the certificate */
-    int x509_err;            /* first verify error (X509_V_ERR_*), 0: none */
-    char x509_detail[160];   /* e.g. "notAfter 2026-01-02T00:00:00Z" */
-    bool cert_request_seen;  /* the server sent a CertificateRequest */
-    int alert_recv;          /* alert description received, -1: none */
-    int alert_sent;          /* alert description sent, -1: none */
-    int64_t hello_ns;        /* monotonic: ClientHello sent (TCP connected) */
-    int64_t last_ns;         /* monotonic: last handshake record either way */
-    X509 *leaf;              /* owned; captured once the chain verified */
-    STACK_OF(X509) *chain;   /* owned; leaf first */
+    char host[256];         /* the URL's host: name checked against the certificate */
+    int x509_err;           /* first verify error (X509_V_ERR_*), 0: none */
+    char x509_detail[160];  /* e.g. "notAfter 2026-01-02T00:00:00Z" */
+    bool cert_request_seen; /* the server sent a CertificateRequest */
+    int alert_recv;         /* alert description received, -1: none */
+    int alert_sent;         /* alert description sent, -1: none */
+    int64_t hello_ns;       /* monotonic: ClientHello sent (TCP connected) */
+    int64_t last_ns;        /* monotonic: last handshake record either way */
+    X509 *leaf;             /* owned; captured once the chain verified */
+    STACK_OF(X509) * chain; /* owned; leaf first */
 };
 
 void tls_observe_init(struct tls_observe *o, const char *host);
@@ -52,7 +52,6 @@ X509_CRL *tls_crl_parse(const unsigned char *buf, size_t len);
  * anchor is the top of the chain the handshake already verified, so no CA
  * file is read again.  CMON_DIAG_NONE when not revoked; else the diagnostic
  * and its detail, e.g. tls_revoked "serial 1002 revoked". */
-enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail,
-                              size_t len);
+enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *detail, size_t len);
 
 #endif

@@ -28,8 +28,22 @@
 #include "probe/tls_verify.h"
 
 enum port_idx {
-    P_HTTP, P_GOOD, P_EXPIRED, P_NOTYET, P_WRONG, P_UNTRUSTED, P_CLIENT, P_REVOKED,
-    P_CRLDOWN, P_TLS10, P_CLOSED, P_SILENT, P_SRV12, P_SRV13, P_SRV6, P__COUNT
+    P_HTTP,
+    P_GOOD,
+    P_EXPIRED,
+    P_NOTYET,
+    P_WRONG,
+    P_UNTRUSTED,
+    P_CLIENT,
+    P_REVOKED,
+    P_CRLDOWN,
+    P_TLS10,
+    P_CLOSED,
+    P_SILENT,
+    P_SRV12,
+    P_SRV13,
+    P_SRV6,
+    P__COUNT
 };
 
 enum { S_TLS12, S_TLS13, S_V6, S__COUNT }; /* openssl s_server processes */
@@ -92,8 +106,8 @@ static int run_cmd(const char *fmt, ...)
 
 static bool port_open(uint16_t port)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
     if (fd >= 0)
@@ -103,8 +117,8 @@ static bool port_open(uint16_t port)
 
 static int listen_silent(uint16_t port)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -151,8 +165,7 @@ static const char *start_s_servers(struct fixture *f)
         snprintf(acc, sizeof acc, "[::1]:%u", f->port[P_SRV6]);
         f->s_server[S_V6] = spawn_s_server(f, acc, "");
     }
-    for (int i = 0; i < 100 && !(port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13]));
-         i++)
+    for (int i = 0; i < 100 && !(port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13])); i++)
         usleep(50000);
     if (!port_open(f->port[P_SRV12]) || !port_open(f->port[P_SRV13]))
         return "openssl s_server did not start";
@@ -218,8 +231,8 @@ struct check_args {
     const char *ca;
     const struct probe_http_spec *spec;
     uint32_t timeout_ms;
-    const char *raw_url;       /* instead of the above */
-    bool v6;                   /* connect to ::1 instead of 127.0.0.1 */
+    const char *raw_url; /* instead of the above */
+    bool v6;             /* connect to ::1 instead of 127.0.0.1 */
 };
 
 /* One check on a fresh loop; asserts the contract (callback exactly once,
@@ -232,14 +245,16 @@ static struct probe_check_result run_check(const struct fixture *f, const struct
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = a->ca}};
-    struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
+    struct probe_target t = {.proto = CMON_PROTO_HTTP,
+                             .host = "127.0.0.1",
                              .url = a->raw_url ? a->raw_url : u,
-                             .port = port, .timeout_ms = a->timeout_ms ? a->timeout_ms : 5000,
+                             .port = port,
+                             .timeout_ms = a->timeout_ms ? a->timeout_ms : 5000,
                              .http = a->spec};
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port),
-                                .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 sin6 = {
+        .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     const struct sockaddr *sa = a->v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
     socklen_t salen = a->v6 ? sizeof sin6 : sizeof sin;
     struct outcome o = {.in_start = true};
@@ -269,7 +284,9 @@ static void expect_fail(struct probe_check_result r, enum cmon_diag d, const cha
 
 static void test_http_200(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/ok", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/ok", FIX->ca, NULL,
+                                            0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.diag, CMON_DIAG_NONE);
     assert_string_equal(r.detail, "");
@@ -283,14 +300,18 @@ static void test_http_200(void **state)
 
 static void test_http_503_default_ranges(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/unavailable", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/unavailable",
+                                            FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_HTTP_STATUS, "HTTP 503 not in 200-399");
     assert_int_equal(r.http_status, 503);
 }
 
 static void test_http_301_not_followed_default_passes(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/moved", FIX->ca,
+                                            NULL, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 301);
 }
@@ -300,7 +321,8 @@ static void test_http_status_ranges(void **state)
     const struct cmon_status_range redirects[] = {{301, 304}};
     const struct cmon_status_range two_xx_and_418[] = {{200, 299}, {418, 418}};
     struct probe_http_spec spec = {.valid = redirects, .n_valid = 1};
-    struct check_args moved = {"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, &spec, 0, NULL, false};
+    struct check_args moved = {"http", "www.plain.test", P_HTTP, "/moved", FIX->ca, &spec, 0, NULL,
+                               false};
     struct probe_check_result r = run_check(FIX, &moved);
     assert_true(r.ok);
     assert_int_equal(r.http_status, 301);
@@ -315,18 +337,23 @@ static void test_http_head_headers_and_big_body(void **state)
 {
     const char *const headers[] = {"Accept: */*", "X-Cmon-Test: 1"};
     struct probe_http_spec head = {.method = "HEAD", .headers = headers, .n_headers = 2};
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, &head, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca,
+                                            &head, 0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
     /* GET of a 1 MiB body: read up to the cap, then stop; still a pass */
-    r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, NULL, 0, NULL, false});
+    r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_HTTP, "/big", FIX->ca, NULL,
+                                            0, NULL, false});
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
 }
 
 static void test_https_valid_with_crl(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", FIX->ca, NULL, 0,
+                                            NULL, false});
     assert_string_equal(r.detail, "");
     assert_true(r.ok);
     assert_int_equal(r.http_status, 200);
@@ -336,13 +363,17 @@ static void test_https_valid_with_crl(void **state)
 
 static void test_https_system_store_untrusted(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", NULL, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.good.test", P_GOOD, "/", NULL, NULL, 0,
+                                            NULL, false});
     expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=cmon Test CA not trusted");
 }
 
 static void test_tls_expired(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.expired.test", P_EXPIRED, "/", FIX->ca,
+                                            NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_EXPIRED, "notAfter 2026-01-02T00:00:00Z");
     assert_int_equal(r.http_status, 0);
     /* TCP connected and TLS failed: both phases are known */
@@ -353,32 +384,42 @@ static void test_tls_expired(void **state)
 
 static void test_tls_not_yet_valid(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.notyet.test", P_NOTYET, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.notyet.test", P_NOTYET, "/", FIX->ca,
+                                            NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_NOT_YET_VALID, "notBefore 2030-01-01T00:00:00Z");
 }
 
 static void test_tls_hostname_mismatch(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.wrong.test", P_WRONG, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.wrong.test", P_WRONG, "/", FIX->ca, NULL,
+                                            0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_HOSTNAME_MISMATCH, "certificate names www.other.test");
 }
 
 static void test_tls_untrusted_root(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/",
+                                            FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=Rogue Test CA not trusted");
 }
 
 static void test_tls_client_cert_required(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_CLIENT, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.good.test", P_CLIENT, "/", FIX->ca, NULL,
+                                            0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_CLIENT_CERT_REQUIRED,
                 "server asked for a client certificate; HTTP 400");
 }
 
 static void test_tls_revoked(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.revoked.test", P_REVOKED, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.revoked.test", P_REVOKED, "/", FIX->ca,
+                                            NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
     assert_int_equal(r.http_status, 200);
 }
@@ -386,28 +427,35 @@ static void test_tls_revoked(void **state)
 static void test_tls_crl_unreachable(void **state)
 {
     char want[160];
-    snprintf(want, sizeof want,
-             "CRL http://127.0.0.1:%u/ca.crl: errno 111 (Connection refused)",
+    snprintf(want, sizeof want, "CRL http://127.0.0.1:%u/ca.crl: errno 111 (Connection refused)",
              FIX->port[P_CLOSED]);
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.crldown.test", P_CRLDOWN, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.crldown.test", P_CRLDOWN, "/", FIX->ca,
+                                            NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_CRL_UNREACHABLE, want);
 }
 
 static void test_tls_incompatible(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL,
+                                            0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_INCOMPATIBLE, "TLS alert protocol version received");
 }
 
 static void test_connection_refused(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_CLOSED, "/", FIX->ca, NULL, 0, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_CLOSED, "/", FIX->ca, NULL,
+                                            0, NULL, false});
     expect_fail(r, CMON_DIAG_CONNECTION_REFUSED, "errno 111 (Connection refused)");
 }
 
 static void test_timeout(void **state)
 {
-    struct probe_check_result r = run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL, false});
+    struct probe_check_result r =
+        run_check(FIX, &(struct check_args){"http", "www.plain.test", P_SILENT, "/", FIX->ca, NULL,
+                                            300, NULL, false});
     expect_fail(r, CMON_DIAG_TIMEOUT, "no HTTP response within 300 ms");
     /* the listener never speaks TLS either */
     struct check_args tls = {"https", "www.good.test", P_SILENT, "/", FIX->ca, NULL, 300, NULL,
@@ -419,7 +467,8 @@ static void test_timeout(void **state)
 
 static void test_url_invalid(void **state)
 {
-    struct check_args a = {"http", "x", P_HTTP, "/", FIX->ca, NULL, 0, "ftp://www.plain.test/", false};
+    struct check_args a = {"http", "x", P_HTTP, "/", FIX->ca, NULL, 0, "ftp://www.plain.test/",
+                           false};
     expect_fail(run_check(FIX, &a), CMON_DIAG_URL_INVALID, NULL);
 }
 
@@ -514,18 +563,22 @@ static void test_crl_cached_across_checks(void **state)
     struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = FIX->ca}};
     char u[128], crl_path[128], hidden[140];
     snprintf(u, sizeof u, "https://www.revoked.test:%u/", FIX->port[P_REVOKED]);
-    struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1", .url = u,
-                             .port = FIX->port[P_REVOKED], .timeout_ms = 5000};
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(FIX->port[P_REVOKED]),
+    struct probe_target t = {.proto = CMON_PROTO_HTTP,
+                             .host = "127.0.0.1",
+                             .url = u,
+                             .port = FIX->port[P_REVOKED],
+                             .timeout_ms = 5000};
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(FIX->port[P_REVOKED]),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct outcome o[2];
     memset(o, 0, sizeof o);
     snprintf(crl_path, sizeof crl_path, "%s/ca.crl", FIX->dir);
     snprintf(hidden, sizeof hidden, "%s/ca.crl.hidden", FIX->dir);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin,
-                                              on_result, &o[i]),
-                         CMON_OK);
+        assert_int_equal(
+            probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin, on_result, &o[i]),
+            CMON_OK);
         uv_run(&loop, UV_RUN_DEFAULT);
         /* nginx now answers 404 for the CRL: only the cache can still know */
         if (i == 0)
@@ -577,10 +630,13 @@ static void test_start_and_close_from_callbacks(void **state)
     snprintf(ok_url, sizeof ok_url, "http://www.plain.test:%u/ok", FIX->port[P_HTTP]);
     snprintf(silent_url, sizeof silent_url, "http://www.plain.test:%u/", FIX->port[P_SILENT]);
     struct reentry r = {.eng = &eng};
-    r.target = (struct probe_target){.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
-                                     .url = ok_url, .port = FIX->port[P_HTTP],
+    r.target = (struct probe_target){.proto = CMON_PROTO_HTTP,
+                                     .host = "127.0.0.1",
+                                     .url = ok_url,
+                                     .port = FIX->port[P_HTTP],
                                      .timeout_ms = 5000};
-    r.sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(FIX->port[P_HTTP]),
+    r.sin = (struct sockaddr_in){.sin_family = AF_INET,
+                                 .sin_port = htons(FIX->port[P_HTTP]),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct probe_target silent = r.target;
     silent.url = silent_url;
@@ -588,11 +644,11 @@ static void test_start_and_close_from_callbacks(void **state)
     struct sockaddr_in ssin = r.sin;
     ssin.sin_port = htons(FIX->port[P_SILENT]);
     for (int i = 0; i < 2; i++)
-        assert_int_equal(probe_http_ops.start(&eng, &silent, (struct sockaddr *)&ssin,
-                                              sizeof ssin, on_result, &r.cancelled[i]),
+        assert_int_equal(probe_http_ops.start(&eng, &silent, (struct sockaddr *)&ssin, sizeof ssin,
+                                              on_result, &r.cancelled[i]),
                          CMON_OK);
-    assert_int_equal(probe_http_ops.start(&eng, &r.target, (struct sockaddr *)&r.sin,
-                                          sizeof r.sin, first_then_start, &r),
+    assert_int_equal(probe_http_ops.start(&eng, &r.target, (struct sockaddr *)&r.sin, sizeof r.sin,
+                                          first_then_start, &r),
                      CMON_OK);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(r.first_calls, 1);
@@ -623,13 +679,17 @@ static void test_parallel_and_cancel(void **state)
     for (int i = 0; i <= N_PARALLEL; i++) {
         bool silent = i == N_PARALLEL;
         uint16_t port = FIX->port[silent ? P_SILENT : P_GOOD];
-        struct probe_target t = {.proto = CMON_PROTO_HTTP, .host = "127.0.0.1",
-                                 .url = silent ? u2 : u1, .port = port, .timeout_ms = 60000};
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+        struct probe_target t = {.proto = CMON_PROTO_HTTP,
+                                 .host = "127.0.0.1",
+                                 .url = silent ? u2 : u1,
+                                 .port = port,
+                                 .timeout_ms = 60000};
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_port = htons(port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin,
-                                              on_result, &o[i]),
-                         CMON_OK);
+        assert_int_equal(
+            probe_http_ops.start(&eng, &t, (struct sockaddr *)&sin, sizeof sin, on_result, &o[i]),
+            CMON_OK);
     }
     /* run until every check but the silent one is done */
     for (int done = 0; done < N_PARALLEL;) {
