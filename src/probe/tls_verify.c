@@ -119,6 +119,9 @@ static void describe_x509_error(int err, X509 *cert, char *out, size_t len)
         snprintf(out, len, "serial %s revoked", buf);
         return;
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        format_name(X509_get_subject_name(cert), buf, sizeof buf);
+        snprintf(out, len, "self-signed %s not trusted", buf);
+        return;
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:

@@ -43,10 +43,11 @@ enum port_idx {
     P_SRV12,
     P_SRV13,
     P_SRV6,
+    P_SELF,
     P__COUNT
 };
 
-enum { S_TLS12, S_TLS13, S_V6, S__COUNT }; /* openssl s_server processes */
+enum { S_TLS12, S_TLS13, S_V6, S_SELF, S__COUNT }; /* openssl s_server processes */
 
 struct fixture {
     char dir[64];
@@ -138,13 +139,14 @@ static bool v6_loopback(void)
 }
 
 /* openssl s_server with the good certificate; extra: "-Verify 1 -tls1_2"... */
-static pid_t spawn_s_server(const struct fixture *f, const char *accept, const char *extra)
+static pid_t spawn_s_server(const struct fixture *f, const char *accept, const char *cert,
+                            const char *extra)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "exec openssl s_server -quiet -www -accept '%s' -cert %s/good.pem -key %s/good.key "
+             "exec openssl s_server -quiet -www -accept '%s' -cert %s/%s.pem -key %s/%s.key "
              "-CAfile %s/ca.pem %s >/dev/null 2>&1",
-             accept, f->dir, f->dir, f->dir, extra);
+             accept, f->dir, cert, f->dir, cert, f->dir, extra);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -153,21 +155,29 @@ static pid_t spawn_s_server(const struct fixture *f, const char *accept, const c
     return pid;
 }
 
+static bool s_servers_up(const struct fixture *f)
+{
+    return port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13]) && port_open(f->port[P_SELF]);
+}
+
 static const char *start_s_servers(struct fixture *f)
 {
     char acc[64];
     snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SRV12]);
-    f->s_server[S_TLS12] = spawn_s_server(f, acc, "-Verify 1 -tls1_2");
+    f->s_server[S_TLS12] = spawn_s_server(f, acc, "good", "-Verify 1 -tls1_2");
     snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SRV13]);
-    f->s_server[S_TLS13] = spawn_s_server(f, acc, "-Verify 1 -tls1_3");
+    f->s_server[S_TLS13] = spawn_s_server(f, acc, "good", "-Verify 1 -tls1_3");
+    /* the rogue CA's own certificate: self-signed, not trusted */
+    snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SELF]);
+    f->s_server[S_SELF] = spawn_s_server(f, acc, "rogue/ca", "");
     f->have_v6 = v6_loopback();
     if (f->have_v6) {
         snprintf(acc, sizeof acc, "[::1]:%u", f->port[P_SRV6]);
-        f->s_server[S_V6] = spawn_s_server(f, acc, "");
+        f->s_server[S_V6] = spawn_s_server(f, acc, "good", "");
     }
-    for (int i = 0; i < 100 && !(port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13])); i++)
+    for (int i = 0; i < 100 && !s_servers_up(f); i++)
         usleep(50000);
-    if (!port_open(f->port[P_SRV12]) || !port_open(f->port[P_SRV13]))
+    if (!s_servers_up(f))
         return "openssl s_server did not start";
     return NULL;
 }
@@ -404,6 +414,13 @@ static void test_tls_untrusted_root(void **state)
         run_check(FIX, &(struct check_args){"https", "www.untrusted.test", P_UNTRUSTED, "/",
                                             FIX->ca, NULL, 0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_UNTRUSTED_ROOT, "issuer CN=Rogue Test CA not trusted");
+}
+
+static void test_tls_self_signed(void **state)
+{
+    struct check_args a = {"https", "www.good.test", P_SELF, "/", FIX->ca, NULL, 0, NULL, false};
+    expect_fail(run_check(FIX, &a), CMON_DIAG_TLS_UNTRUSTED_ROOT,
+                "self-signed CN=Rogue Test CA not trusted");
 }
 
 static void test_tls_client_cert_required(void **state)
@@ -738,6 +755,7 @@ int main(void)
         cmocka_unit_test_prestate(test_tls_not_yet_valid, &f),
         cmocka_unit_test_prestate(test_tls_hostname_mismatch, &f),
         cmocka_unit_test_prestate(test_tls_untrusted_root, &f),
+        cmocka_unit_test_prestate(test_tls_self_signed, &f),
         cmocka_unit_test_prestate(test_tls_client_cert_required, &f),
         cmocka_unit_test_prestate(test_tls_revoked, &f),
         cmocka_unit_test_prestate(test_tls_crl_unreachable, &f),
