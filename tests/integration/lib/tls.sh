@@ -14,7 +14,8 @@
 #
 # Host names (every certificate names its own, www.X.test; the client and tls10
 # servers use the good certificate, so address them as www.good.test):
-#   good       valid, CRL reachable, not revoked     -> ok (also names www.six.test)
+#   good       valid, CRL reachable, not revoked     -> ok (also names www.six.test;
+#              served over HTTP/2 when the client offers it, the others HTTP/1.1)
 #   expired    notAfter 2026-01-02T00:00:00Z          -> tls_expired
 #   notyet     notBefore 2030-01-01T00:00:00Z         -> tls_not_yet_valid
 #   wrong      certificate names www.other.test       -> tls_hostname_mismatch
@@ -123,11 +124,11 @@ tls_nginx_listen() { # PORT [ssl]: on TLS_ADDR, and on TLS_ADDR6 when set
     return 0
 }
 
-tls_nginx_server() { # PORT CERT [extra directives]
-    local port=$1 cert=$2 extra=${3:-}
+tls_nginx_server() { # PORT CERT [extra directives [listen flags, default ssl]]
+    local port=$1 cert=$2 extra=${3:-} flags=${4:-ssl}
     cat <<EOF
     server {
-$(tls_nginx_listen "$port" ssl)
+$(tls_nginx_listen "$port" "$flags")
         ssl_certificate $TLS_DIR/$cert.pem;
         ssl_certificate_key $TLS_DIR/$cert.key;
         $extra
@@ -163,7 +164,7 @@ $(tls_nginx_listen "$1")
         location = /ca.crl { alias $TLS_DIR/ca.crl; }
     }
 EOF
-    tls_nginx_server "$2" good
+    tls_nginx_server "$2" good "" "ssl http2" # real sites mostly speak HTTP/2
     tls_nginx_server "$3" expired
     tls_nginx_server "$4" notyet
     tls_nginx_server "$5" wrong
