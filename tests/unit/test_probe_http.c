@@ -44,10 +44,11 @@ enum port_idx {
     P_SRV13,
     P_SRV6,
     P_SELF,
+    P_NOCIPHER,
     P__COUNT
 };
 
-enum { S_TLS12, S_TLS13, S_V6, S_SELF, S__COUNT }; /* openssl s_server processes */
+enum { S_TLS12, S_TLS13, S_V6, S_SELF, S_NOCIPHER, S__COUNT }; /* openssl s_server processes */
 
 struct fixture {
     char dir[64];
@@ -157,7 +158,8 @@ static pid_t spawn_s_server(const struct fixture *f, const char *accept, const c
 
 static bool s_servers_up(const struct fixture *f)
 {
-    return port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13]) && port_open(f->port[P_SELF]);
+    return port_open(f->port[P_SRV12]) && port_open(f->port[P_SRV13]) &&
+           port_open(f->port[P_SELF]) && port_open(f->port[P_NOCIPHER]);
 }
 
 static const char *start_s_servers(struct fixture *f)
@@ -170,6 +172,10 @@ static const char *start_s_servers(struct fixture *f)
     /* the rogue CA's own certificate: self-signed, not trusted */
     snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_SELF]);
     f->s_server[S_SELF] = spawn_s_server(f, acc, "rogue/ca", "");
+    /* TLS 1.2 with only a NULL cipher, which no client offers */
+    snprintf(acc, sizeof acc, "127.0.0.1:%u", f->port[P_NOCIPHER]);
+    f->s_server[S_NOCIPHER] =
+        spawn_s_server(f, acc, "good", "-tls1_2 -cipher ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0");
     f->have_v6 = v6_loopback();
     if (f->have_v6) {
         snprintf(acc, sizeof acc, "[::1]:%u", f->port[P_SRV6]);
@@ -458,6 +464,14 @@ static void test_tls_incompatible(void **state)
         run_check(FIX, &(struct check_args){"https", "www.good.test", P_TLS10, "/", FIX->ca, NULL,
                                             0, NULL, false});
     expect_fail(r, CMON_DIAG_TLS_INCOMPATIBLE, "TLS alert protocol version received");
+}
+
+static void test_tls_no_shared_cipher(void **state)
+{
+    struct check_args a = {"https", "www.good.test", P_NOCIPHER, "/", FIX->ca, NULL, 0, NULL,
+                           false};
+    expect_fail(run_check(FIX, &a), CMON_DIAG_TLS_INCOMPATIBLE,
+                "TLS alert handshake failure received");
 }
 
 static void test_connection_refused(void **state)
@@ -760,6 +774,7 @@ int main(void)
         cmocka_unit_test_prestate(test_tls_revoked, &f),
         cmocka_unit_test_prestate(test_tls_crl_unreachable, &f),
         cmocka_unit_test_prestate(test_tls_incompatible, &f),
+        cmocka_unit_test_prestate(test_tls_no_shared_cipher, &f),
         cmocka_unit_test_prestate(test_connection_refused, &f),
         cmocka_unit_test_prestate(test_timeout, &f),
         cmocka_unit_test_prestate(test_url_invalid, &f),
