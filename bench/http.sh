@@ -5,12 +5,13 @@
 # probe per request) vs wrk -H 'Connection: close' (raw client ceiling).
 # Prints rates and ratios; asserts nothing about speed.
 #
-#   bench/http.sh [BUILD_DIR or path/to/cmon]  (default: $CMON_BUILD_DIR, else build)
+#   bench/http.sh [BUILD_DIR or path/to/cmon]  (default: $CMON_BUILD_DIR, $CMON's
+#   directory, else build; run-all.sh sets them)
 #   env: BENCH_SECONDS (10), BENCH_CONCURRENCY (50)
 # Exit 77 (skipped) when a peer tool is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-arg=${1:-${CMON_BUILD_DIR:-$ROOT/build}}
+arg=${1:-${CMON_BUILD_DIR:-${CMON:-$ROOT/build}}}
 [ -f "$arg" ] && arg=$(dirname "$arg")
 BUILD=$(cd "$arg" && pwd)
 SECS=${BENCH_SECONDS:-10}
