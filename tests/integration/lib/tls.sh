@@ -6,24 +6,27 @@
 #   bash tls.sh fixtures DIR ADDR HTTP GOOD EXPIRED NOTYET WRONGHOST UNTRUSTED \
 #                        CLIENTCERT REVOKED CRLDOWN TLS10 CLOSED
 #
-# writes DIR/ca.pem (the trust anchor to pass as --ca), DIR/nginx.conf (start
-# with `nginx -p DIR -c DIR/nginx.conf`); every www.*.test name resolves to ADDR.
-# With TLS_ADDR6 set, every server also listens on that IPv6 address.  The ports are ADDR's: HTTP serves /ok (200), /unavailable (503),
-# /moved (301), /big (1 MiB) and /ca.crl (DER); CLOSED must have no listener
-# (the CRL URL of the CRLDOWN certificate points there).
+# It writes DIR/ca.pem (the trust anchor to pass as --ca) and DIR/nginx.conf
+# (start it with `nginx -p DIR -c DIR/nginx.conf`); the test makes every
+# www.*.test name resolve to ADDR.  With TLS_ADDR6 set, every server also
+# listens on that IPv6 address.  The ports are ADDR's: HTTP serves /ok (200),
+# /unavailable (503), /moved (301), /big (1 MiB) and /ca.crl (DER); CLOSED must
+# have no listener (the CRL URL of the CRLDOWN certificate points there).
 #
 # Host names (every certificate names its own, www.X.test; the client and tls10
 # servers use the good certificate, so address them as www.good.test):
-#   good       valid, CRL reachable, not revoked     -> ok (also names www.six.test;
-#              served over HTTP/2 when the client offers it, the others HTTP/1.1)
-#   expired    notAfter 2026-01-02T00:00:00Z          -> tls_expired
-#   notyet     notBefore 2030-01-01T00:00:00Z         -> tls_not_yet_valid
-#   wrong      certificate names www.other.test       -> tls_hostname_mismatch
+#   good       valid, CRL reachable, not revoked       -> ok (also names
+#              www.six.test; speaks HTTP/2 when offered, the others HTTP/1.1)
+#   expired    notAfter 2026-01-02T00:00:00Z            -> tls_expired
+#   notyet     notBefore 2030-01-01T00:00:00Z           -> tls_not_yet_valid
+#   wrong      certificate names www.other.test         -> tls_hostname_mismatch
 #   untrusted  issued by a CA the client does not trust -> tls_untrusted_root
-#   client     nginx ssl_verify_client on             -> tls_client_cert_required
-#   revoked    serial 1002, listed in the CRL         -> tls_revoked
-#   crldown    CRL URL on a closed port                -> tls_crl_unreachable
-#   tls10      TLS 1.0 only (good certificate)       -> tls_incompatible
+#   client     nginx ssl_verify_client on               -> tls_client_cert_required
+#   revoked    serial 1002, listed in the CRL           -> tls_revoked
+#   crldown    CRL URL on a closed port                 -> tls_crl_unreachable
+#   tls10      TLS 1.0 only (good certificate)          -> tls_incompatible
+# Debian 12's nginx/OpenSSL 3.0 can still serve TLS 1.0 with
+# `ssl_protocols TLSv1; ssl_ciphers DEFAULT@SECLEVEL=0`; cmon asks for TLS 1.2+.
 
 # tls_ca DIR NAME: a CA in DIR (ca.key, ca.pem, openssl.cnf, index, serial).
 tls_ca() {
