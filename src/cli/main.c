@@ -8,6 +8,11 @@
 #include "core/text.h"
 
 static const struct cli_command *const commands[] = {
+    &cmd_run,
+    &cmd_server,
+    &cmd_monitor,
+    &cmd_tests,
+    &cmd_token,
     &cmd_check,
     &cmd_trace,
     &cmd_validate,

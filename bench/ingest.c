@@ -1,0 +1,113 @@
+/* ingest.c: benchmark of the real ingest path -- round results submitted to
+ * the ingest queue (as the embedded agent and the agent-results endpoint do),
+ * committed in batched SQLite transactions with roll-ups and state
+ * evaluation.  Prints results/s; asserts nothing.
+ * usage: ingest DIR [RESULTS] [TESTS] [BATCH] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "core/clock.h"
+#include "server/ingest.h"
+#include "store/store.h"
+
+static void make_tests(struct store *s, size_t n, char (*ids)[17])
+{
+    struct store_test *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], 17, "%016zx", i + 1);
+        t[i] = (struct store_test){.id = ids[i],
+                                   .number = (int)i + 1,
+                                   .group = "g",
+                                   .source = "agent",
+                                   .destination = "dst",
+                                   .config = "tcp",
+                                   .protocol = CMON_PROTO_TCP,
+                                   .target = "127.0.0.1",
+                                   .port = 80,
+                                   .frequency_sec = 30};
+    }
+    struct cmon_errbuf eb;
+    if (s->ops->monitor_put(s, "bench", "{}", t, n, cmon_wall_ns(), NULL, &eb)) {
+        fprintf(stderr, "monitor_put: %s\n", eb.msg);
+        exit(1);
+    }
+    free(t);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: ingest DIR [RESULTS] [TESTS] [BATCH]\n");
+        return 2;
+    }
+    size_t total = argc > 2 ? strtoul(argv[2], NULL, 10) : 500000;
+    size_t n_tests = argc > 3 ? strtoul(argv[3], NULL, 10) : 10000;
+    size_t batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 1000;
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s/cmon.db", argv[1]);
+    struct cmon_errbuf eb;
+    struct store *s;
+    if (store_open(url, STORE_READ_WRITE, &s, &eb)) {
+        fprintf(stderr, "%s\n", eb.msg);
+        return 1;
+    }
+    char(*ids)[17] = calloc(n_tests, sizeof *ids);
+    make_tests(s, n_tests, ids);
+    store_close(s);
+
+    struct ingest *ing;
+    if (ingest_start(url, total + batch, NULL, &ing, &eb)) {
+        fprintf(stderr, "%s\n", eb.msg);
+        return 1;
+    }
+    struct cmon_round_result *rs = calloc(batch, sizeof *rs);
+    int64_t base = cmon_wall_ns() - 3600 * CMON_NS_PER_SEC;
+    struct ingest_wait w;
+    ingest_wait_init(&w);
+    int64_t t0 = cmon_mono_ns();
+    for (size_t done = 0; done < total; done += batch) {
+        size_t n = total - done < batch ? total - done : batch;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = done + i;
+            struct cmon_round_result *r = &rs[i];
+            memset(r, 0, sizeof *r);
+            memcpy(r->test_id, ids[k % n_tests], 17);
+            r->start_ns = base + (int64_t)(k / n_tests) * 30 * CMON_NS_PER_SEC;
+            r->checks_total = 10;
+            /* every 7th test keeps failing 30% of its checks (Warning): states
+             * settle after the first rounds, as in a real fleet */
+            r->checks_failed = (k % n_tests) % 7 == 0 ? 3 : 0;
+            r->has_rtt = true;
+            r->rtt_min_ms = 0.1, r->rtt_avg_ms = 0.2, r->rtt_max_ms = 0.3;
+            r->dns_ms = r->connect_ms = r->tls_ms = r->first_byte_ms = -1;
+        }
+        bool last = done + n >= total;
+        if (ingest_submit(ing, "bench", -1, rs, n, last ? &w : NULL, &eb)) {
+            fprintf(stderr, "submit: %s\n", eb.msg);
+            return 1;
+        }
+    }
+    ingest_wait_for(&w);
+    int64_t t1 = cmon_mono_ns();
+    struct ingest_stats st;
+    ingest_get_stats(ing, &st);
+    double sec = (double)(t1 - t0) / CMON_NS_PER_SEC;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* includes the setup: an upper bound */
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    printf("ingest: %zu results over %zu tests in %.2f s = %.0f results/s "
+           "(stored %llu, dropped %llu, %llu transactions; goal >= 100000/s)\n",
+           total, n_tests, sec, (double)total / sec, (unsigned long long)st.results_stored,
+           (unsigned long long)st.results_dropped, (unsigned long long)st.batches_committed);
+    printf("ingest: %.2f CPU seconds in all = %.0f results per CPU second (what one idle core "
+           "would reach)\n",
+           cpu, (double)total / cpu);
+    ingest_wait_destroy(&w);
+    ingest_stop(ing);
+    free(rs);
+    free(ids);
+    return 0;
+}

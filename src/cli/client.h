@@ -1,0 +1,62 @@
+/* client.h: what the API-client subcommands (monitor, tests, token) share --
+ * --server/--token/--json resolution (flags, then CMON_SERVER/CMON_TOKEN, then
+ * the default), one blocking libcurl request, and error printing with the
+ * exit codes of DESIGN 1 (3: cannot reach or authenticate to the server).
+ * Also the server runner shared by `cmon server` and `cmon run`.
+ * Ownership: a struct cli_client borrows its strings; responses are owned by
+ * the caller.  Single-threaded (the CLI's main thread). */
+#ifndef CMON_CLI_CLIENT_H
+#define CMON_CLI_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/server.h"
+
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
+
+struct cli_client {
+    const char *cmd;    /* "monitor", for messages */
+    const char *server; /* base URL without trailing slash */
+    const char *token;  /* NULL: none */
+    bool json;          /* --json */
+};
+
+/* Fill server/token from the flags given (may be NULL) or the environment. */
+void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token);
+
+/* One request; body may be NULL.  On success *out is the parsed JSON body
+ * (json_null() for an empty one) and *status the HTTP status.  Returns a CLI
+ * exit code: 0 when the server answered 2xx; 3 when unreachable or the token
+ * was rejected (401/403); 1 for other errors, which it prints (the API's
+ * error message and, for validation, each problem). */
+int cli_request(const struct cli_client *c, const char *method, const char *path, const char *body,
+                size_t len, json_t **out, long *status);
+
+/* Percent-encode s for a URL path segment or query value. */
+char *cli_escape(const char *s);
+
+/* Print JSON pretty (for --json). */
+void cli_print_json(const json_t *j);
+
+#define CLI_MAX_FILE (4 * 1024 * 1024)
+/* Read a whole file ("-" = stdin); NULL with err filled on failure. */
+char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
+/* "dir/web.json" -> "web" (malloc'd); NULL for "-". */
+char *cli_default_name(const char *path);
+
+/* Run a server until SIGINT/SIGTERM; files (may be NULL/0) are monitor files
+ * applied at start; with_agent also runs the embedded agent (named after the
+ * host, alias "local").  Returns an exit code. */
+int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
+              bool with_agent);
+
+/* Options `server` and `run` share (--listen, --retention, --log-level,
+ * --max-monitors, --tls-cert, --tls-key): 0 when c was one of them, -1 when
+ * not, else the usage-error exit code. */
+struct cli_command;
+int cli_server_option(const struct cli_command *self, int c, const char *arg,
+                      struct cmon_server_opts *o, struct cmon_log *log);
+
+#endif

@@ -1,0 +1,83 @@
+/* cmd_run.c: `cmon run` -- the all-in-one of DESIGN 1: the server on
+ * 127.0.0.1:8080 with SQLite in ./cmon-data, the monitor files given
+ * applied at start, and the embedded agent (named after the host, alias
+ * "local") whose rounds enter the same ingest queue as remote batches. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+
+static int run_run(const struct cli_command *self, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"retention", required_argument, NULL, 'r'},
+                                             {"log-level", required_argument, NULL, 'L'},
+                                             {"max-monitors", required_argument, NULL, 'M'},
+                                             {"tls-cert", required_argument, NULL, 'C'},
+                                             {"tls-key", required_argument, NULL, 'K'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_INFO, 2, "run");
+    struct cmon_server_opts o = {.listen = "127.0.0.1:8080", .log = &log};
+    const char *data = "./cmon-data";
+    int c, rc;
+    while ((c = cli_getopt(self, argc, argv, "hl:d:r:L:M:", longopts, &rc)) != -1) {
+        if (c == -2)
+            return rc;
+        if (c == 'd') {
+            data = optarg;
+            continue;
+        }
+        if ((rc = cli_server_option(self, c, optarg, &o, &log)) != 0)
+            return rc < 0 ? cli_usage_error(self, "unexpected option") : rc;
+    }
+    char url[1100];
+    snprintf(url, sizeof url, "sqlite:%s/cmon.db", data);
+    o.store_url = url;
+    return cli_serve(self->name, &o, argv + optind, argc - optind, true);
+}
+
+const struct cli_command cmd_run = {
+    .name = "run",
+    .summary = "run everything in one process: server, store, agent, monitors",
+    .usage = "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
+             "                [--tls-cert FILE --tls-key FILE] [FILE...]\n"
+             "\n"
+             "The all-in-one: the cmon server on 127.0.0.1:8080, its SQLite database in\n"
+             "./cmon-data/, an embedded agent, and the connection monitors in FILE...\n"
+             "applied at start, each as 'cmon monitor apply' would (a file without a\n"
+             "\"name\" is named after its base name).  An invalid file stops the start with\n"
+             "the same file:line:col messages as 'cmon validate'.\n"
+             "\n"
+             "Options:\n"
+             "  -l, --listen ADDR      address and port (default 127.0.0.1:8080).  On loopback\n"
+             "                         without tokens it runs open and prints so; any other\n"
+             "                         address needs a token first ('cmon token create').\n"
+             "  -d, --data DIR         data directory (default ./cmon-data), created if needed\n"
+             "  -r, --retention DAYS   keep raw round results this long (default 30d)\n"
+             "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"
+             "      --tls-key FILE     ... and this PEM key (both or neither)\n"
+             "  -M, --max-monitors N   connection monitors accepted (default 100)\n"
+             "      --log-level LEVEL  debug, info (default), warn or error\n"
+             "  -h, --help             show this help\n"
+             "\n"
+             "It prints the URL when ready, logs in logfmt on stderr, and stops gracefully\n"
+             "on SIGINT (Ctrl-C) or SIGTERM.\n"
+             "\n"
+             "The embedded agent is named after the host, with the alias 'local': tests\n"
+             "whose source endpoint is the agent 'local' (or the host name) are probed by\n"
+             "this process and their results stored like any agent's.  ICMP needs\n"
+             "unprivileged ICMP sockets (net.ipv4.ping_group_range) or CAP_NET_RAW.\n"
+             "\n"
+             "Example:\n"
+             "  cmon run docs/examples/local.json\n"
+             "  cmon tests\n"
+             "\n"
+             "Exit status: 0 after a clean stop, 1 when it cannot start or a FILE is\n"
+             "invalid, 2 on a usage error.\n",
+    .run = run_run,
+};

@@ -1,0 +1,232 @@
+/* cmd_server.c: `cmon server` -- the server alone (API, ingest, evaluation,
+ * retention, /metrics) -- and cli_serve(), the run loop it shares with
+ * `cmon run`: start, apply monitor files, print the banner, wait for
+ * SIGINT/SIGTERM, stop gracefully (queued results are committed first). */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "core/clock.h"
+#include "server/embedded_agent.h"
+#include "store/store.h"
+
+static int apply_file(const char *cmd, struct cmon_server *srv, const char *path,
+                      const struct cmon_log *log)
+{
+    char err[600];
+    size_t len = 0;
+    char *text = cli_read_file(path, &len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "cmon %s: %s\n", cmd, err);
+        return CLI_EXIT_FAILED;
+    }
+    char *def = cli_default_name(path);
+    struct cmon_problems probs = {0};
+    struct cmon_errbuf eb = {{0}};
+    bool created = false;
+    enum cmon_err e = cmon_server_apply_monitor(srv, NULL, def, text, len, &created, &probs, &eb);
+    for (size_t i = 0; i < probs.n; i++) {
+        char line[1024];
+        cmon_problem_format(&probs.items[i], path, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    if (e && !probs.n)
+        fprintf(stderr, "cmon %s: %s: %s\n", cmd, path, eb.msg);
+    if (!e)
+        cmon_info(log, "monitor applied", "file=\"%s\" created=%s", path,
+                  created ? "true" : "false");
+    cmon_problems_free(&probs);
+    free(def);
+    free(text);
+    return e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+}
+
+static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *srv,
+                                          const struct cmon_server_opts *opts)
+{
+    char host[128] = "local";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "local");
+    struct embedded_agent *a = NULL;
+    struct cmon_errbuf eb;
+    if (embedded_agent_start(srv, opts->store_url, host, "local", opts->log, &a, &eb)) {
+        fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
+        return NULL;
+    }
+    cmon_info(opts->log, "embedded agent started", "agent=%s alias=local", host);
+    return a;
+}
+
+int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
+              bool with_agent)
+{
+    /* Block the stop signals before any thread starts, so every thread
+     * inherits the mask and only sigwait() below sees them. */
+    /* A shell starts background jobs with SIGINT ignored; a server must
+     * still stop on it, so take the default disposition back first. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct cmon_server *srv = NULL;
+    struct cmon_errbuf eb;
+    if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
+        fprintf(stderr, "cmon %s: %s\n", cmd, eb.msg);
+        return CLI_EXIT_FAILED;
+    }
+    for (int i = 0; i < n_files; i++) {
+        if (apply_file(cmd, srv, files[i], opts->log) != CLI_EXIT_OK) {
+            cmon_server_stop(srv);
+            return CLI_EXIT_FAILED;
+        }
+    }
+    struct embedded_agent *agent = NULL;
+    if (with_agent && !(agent = start_agent(cmd, srv, opts))) {
+        cmon_server_stop(srv);
+        return CLI_EXIT_FAILED;
+    }
+    cmon_info(opts->log, "listening", "url=%s store=\"%s\" auth=%s", cmon_server_url(srv),
+              opts->store_url, cmon_server_auth_required(srv) ? "tokens" : "open");
+    printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), opts->store_url);
+    if (!cmon_server_auth_required(srv))
+        printf("cmon %s: no tokens exist and the address is loopback: running open (anyone on "
+               "this host has admin access; create a token with 'cmon token create')\n",
+               cmd);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    cmon_info(opts->log, "stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    embedded_agent_stop(agent);
+    cmon_server_stop(srv);
+    cmon_info(opts->log, "stopped", "clean=%s", "true");
+    return CLI_EXIT_OK;
+}
+
+/* "30d", "12h", "30" (days) -> ns; 0 when bad. */
+static int64_t parse_retention(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    int64_t unit = 86400 * CMON_NS_PER_SEC;
+    if (*end == 'h' && !end[1])
+        unit = 3600 * CMON_NS_PER_SEC;
+    else if (*end && !(*end == 'd' && !end[1]))
+        return 0;
+    return v > 0 && v < 100000 ? v * unit : 0;
+}
+
+/* Options common to `server` and `run`; returns 0 or an exit code (-2: done). */
+int cli_server_option(const struct cli_command *self, int c, const char *arg,
+                      struct cmon_server_opts *o, struct cmon_log *log)
+{
+    enum cmon_log_level lvl;
+    switch (c) {
+    case 'l':
+        o->listen = arg;
+        return 0;
+    case 'r':
+        o->retention_ns = parse_retention(arg);
+        return o->retention_ns ? 0 : cli_usage_error(self, "--retention wants days, e.g. 30d");
+    case 'L':
+        if (cmon_log_level_parse(arg, &lvl) != 0)
+            return cli_usage_error(self, "--log-level wants debug, info, warn or error");
+        log->min_level = lvl;
+        return 0;
+    case 'C':
+        o->tls_cert = arg;
+        return 0;
+    case 'K':
+        o->tls_key = arg;
+        return 0;
+    case 'M': {
+        long v = strtol(arg, NULL, 10);
+        if (v < 1 || v > 100000)
+            return cli_usage_error(self, "--max-monitors wants 1..100000");
+        o->max_monitors = (size_t)v;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int server_run(const struct cli_command *self, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"store", required_argument, NULL, 's'},
+                                             {"retention", required_argument, NULL, 'r'},
+                                             {"log-level", required_argument, NULL, 'L'},
+                                             {"max-monitors", required_argument, NULL, 'M'},
+                                             {"tls-cert", required_argument, NULL, 'C'},
+                                             {"tls-key", required_argument, NULL, 'K'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_INFO, 2, "server");
+    struct cmon_server_opts o = {
+        .listen = "127.0.0.1:8080", .store_url = STORE_DEFAULT_URL, .log = &log};
+    int c, rc;
+    while ((c = cli_getopt(self, argc, argv, "hl:s:r:L:M:", longopts, &rc)) != -1) {
+        if (c == -2)
+            return rc;
+        if (c == 's') {
+            o.store_url = optarg;
+            continue;
+        }
+        if ((rc = cli_server_option(self, c, optarg, &o, &log)) != 0)
+            return rc < 0 ? cli_usage_error(self, "unexpected option") : rc;
+    }
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    return cli_serve(self->name, &o, NULL, 0, false);
+}
+
+const struct cli_command cmd_server = {
+    .name = "server",
+    .summary = "run the server: API, result ingest, state evaluation, /metrics",
+    .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
+             "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
+             "                   [--log-level LEVEL]\n"
+             "\n"
+             "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
+             "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
+             "('cmon agent'); for everything in one process use 'cmon run'.\n"
+             "\n"
+             "Options:\n"
+             "  -l, --listen ADDR      address and port to serve on (default 127.0.0.1:8080);\n"
+             "                         IPv6 as [::1]:8080.  A non-loopback address refuses to\n"
+             "                         start until a token exists ('cmon token create').\n"
+             "  -s, --store URL        where data lives: sqlite:PATH (default\n"
+             "                         sqlite:./cmon-data/cmon.db; directories are created).\n"
+             "                         postgres://... is reserved for the PostgreSQL backend.\n"
+             "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
+             "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
+             "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
+             "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
+             "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
+             "      --log-level LEVEL  debug, info (default), warn or error\n"
+             "  -h, --help             show this help\n"
+             "\n"
+             "Authentication: with no token in the store and a loopback address the server\n"
+             "runs open and says so.  Once a token exists every request needs\n"
+             "'Authorization: Bearer TOKEN'; roles are reader (GET), admin (everything) and\n"
+             "agent (the agent protocol).\n"
+             "\n"
+             "Logs are logfmt lines on stderr.  SIGINT or SIGTERM stops the server\n"
+             "gracefully: queued results are committed before it exits.\n"
+             "\n"
+             "Exit status: 0 after a clean stop, 1 when the server cannot start (address in\n"
+             "use, store unusable or newer than this cmon, no tokens on a public address),\n"
+             "2 on a usage error.\n",
+    .run = server_run,
+};

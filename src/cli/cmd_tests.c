@@ -1,0 +1,134 @@
+/* cmd_tests.c: `cmon tests` -- the tests view of the API as a table (state,
+ * where from and to, latest figures, reason) or JSON, with the view filters. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "core/text.h"
+
+static void add_query(struct cmon_buf *b, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    char *esc = cli_escape(value);
+    cmon_buf_printf(b, "%s%s=%s", strchr(b->data, '?') ? "&" : "?", key, esc ? esc : "");
+    free(esc);
+}
+
+static void fmt_num(const json_t *v, int decimals, char *out, size_t cap)
+{
+    if (json_is_number(v))
+        snprintf(out, cap, "%.*f", decimals, json_number_value(v));
+    else
+        snprintf(out, cap, "-");
+}
+
+static void print_tests(const json_t *items)
+{
+    printf("%-13s %-16s %-14s %-14s %-16s %-10s %7s %9s  %s\n", "STATE", "MONITOR", "GROUP",
+           "SOURCE", "DESTINATION", "CONFIG", "FAILED%", "RTT(ms)", "REASON");
+    size_t i;
+    json_t *t;
+    json_array_foreach(items, i, t)
+    {
+        char failed[16], rtt[16];
+        fmt_num(json_object_get(t, "checksFailedPercent"), 1, failed, sizeof failed);
+        fmt_num(json_object_get(t, "roundTripTimeMs"), 2, rtt, sizeof rtt);
+        printf("%-13s %-16s %-14s %-14s %-16s %-10s %7s %9s  %s\n",
+               json_string_value(json_object_get(t, "state")),
+               json_string_value(json_object_get(t, "monitor")),
+               json_string_value(json_object_get(t, "testGroup")),
+               json_string_value(json_object_get(t, "source")),
+               json_string_value(json_object_get(t, "destination")),
+               json_string_value(json_object_get(t, "testConfiguration")), failed, rtt,
+               json_string_value(json_object_get(t, "reason")));
+    }
+}
+
+static int tests_run(const struct cli_command *self, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"monitor", required_argument, NULL, 'm'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"protocol", required_argument, NULL, 'p'},
+                                             {"search", required_argument, NULL, 'q'},
+                                             {"scope", required_argument, NULL, 'c'},
+                                             {"limit", required_argument, NULL, 'n'},
+                                             {"server", required_argument, NULL, 'S'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+    const char *server = NULL, *token = NULL, *vals[6] = {0};
+    static const char *const keys[6] = {"monitor", "state", "protocol", "q", "scope", "limit"};
+    static const char optchars[] = "mspqcn";
+    bool json = false;
+    int c, rc;
+    while ((c = cli_getopt(self, argc, argv, "hm:s:p:q:c:n:S:t:j", longopts, &rc)) != -1) {
+        const char *k = c > 0 ? strchr(optchars, c) : NULL;
+        if (c == -2)
+            return rc;
+        else if (k)
+            vals[k - optchars] = optarg;
+        else if (c == 'S')
+            server = optarg;
+        else if (c == 't')
+            token = optarg;
+        else if (c == 'j')
+            json = true;
+    }
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    struct cmon_buf path;
+    cmon_buf_init(&path);
+    cmon_buf_puts(&path, "/api/v1/tests");
+    for (int i = 0; i < 6; i++)
+        add_query(&path, keys[i], vals[i]);
+    struct cli_client cl;
+    cli_client_init(&cl, "tests", server, token);
+    json_t *out = NULL;
+    long status;
+    rc = cli_request(&cl, "GET", path.data, NULL, 0, &out, &status);
+    cmon_buf_free(&path);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (json)
+        cli_print_json(out);
+    else
+        print_tests(json_object_get(out, "items"));
+    json_decref(out);
+    return CLI_EXIT_OK;
+}
+
+const struct cli_command cmd_tests = {
+    .name = "tests",
+    .summary = "list tests with their state, latest figures and reason",
+    .usage = "usage: cmon tests [--monitor M] [--state STATE] [--protocol P]\n"
+             "                  [--search TEXT [--scope SCOPE]] [--limit N]\n"
+             "                  [--server URL] [--token T] [--json]\n"
+             "\n"
+             "Show every test (source x destination x configuration of each test group)\n"
+             "with its state, its latest round's checks failed % and RTT, and the reason\n"
+             "for its state, e.g. 'ChecksFailedPercent 100 > 5; connection_refused'.\n"
+             "\n"
+             "Filters:\n"
+             "  -m, --monitor M     tests of one monitor\n"
+             "  -s, --state STATE   Pass, Warning, Fail, Indeterminate or NotRunning\n"
+             "  -p, --protocol P    Http, Tcp or Icmp\n"
+             "  -q, --search TEXT   case-insensitive text match\n"
+             "  -c, --scope SCOPE   where --search looks: all (default), sources,\n"
+             "                      destinations, testGroups, testConfigurations, monitors\n"
+             "  -n, --limit N       at most N tests (1..1000, default 100)\n"
+             "\n"
+             "Options:\n"
+             "  -S, --server URL    the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
+             "  -t, --token T       bearer token with the reader role (default $CMON_TOKEN)\n"
+             "  -j, --json          print the API's JSON ({\"items\": [...], \"next\"})\n"
+             "  -h, --help          show this help\n"
+             "\n"
+             "Exit status: 0 success, 1 the server refused the request, 2 usage error,\n"
+             "3 the server cannot be reached or rejected the token.\n",
+    .run = tests_run,
+};

@@ -1,0 +1,293 @@
+/* api_metrics.c: the metrics query API (DESIGN 6: ChecksFailedPercent and
+ * RoundTripTimeMs plus legacy aliases, dimension filters, interval,
+ * aggregation) and /metrics in Prometheus text format.
+ * Prometheus names follow Prometheus' base units so `promtool check metrics`
+ * is clean: RTT is cmon_round_trip_time_seconds (the API keeps milliseconds). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/text.h"
+#include "server/server_internal.h"
+
+#define MAX_POINTS 10000
+
+static const struct {
+    const char *name;
+    enum store_metric metric;
+    const char *unit;
+} metric_names[] = {
+    {"ChecksFailedPercent", STORE_METRIC_FAILED_PCT, "Percent"},
+    {"ProbesFailedPercent", STORE_METRIC_FAILED_PCT, "Percent"},
+    {"RoundTripTimeMs", STORE_METRIC_RTT, "MilliSeconds"},
+    {"AverageRoundtripMs", STORE_METRIC_RTT, "MilliSeconds"},
+};
+
+static const char *const dim_names[STORE_DIM__COUNT] = {
+    [STORE_DIM_MONITOR] = "ConnectionMonitorResourceId",
+    [STORE_DIM_TEST_GROUP] = "TestGroupName",
+    [STORE_DIM_TEST_CONFIG] = "TestConfigurationName",
+    [STORE_DIM_SOURCE_NAME] = "SourceName",
+    [STORE_DIM_SOURCE_ADDRESS] = "SourceAddress",
+    [STORE_DIM_SOURCE_TYPE] = "SourceType",
+    [STORE_DIM_DEST_NAME] = "DestinationName",
+    [STORE_DIM_DEST_ADDRESS] = "DestinationAddress",
+    [STORE_DIM_DEST_TYPE] = "DestinationType",
+    [STORE_DIM_DEST_PORT] = "DestinationPort",
+    [STORE_DIM_PROTOCOL] = "Protocol",
+    [STORE_DIM_TEST_ID] = "TestId",
+};
+
+static const char *const agg_names[] = {"avg", "min", "max"};
+static const char *const agg_labels[] = {"Average", "Minimum", "Maximum"};
+
+/* "PT1M", "PT1H", "PT30S", "P1D", "1m", "30s", "1h", "1d" -> ns; 0 when bad. */
+static int64_t parse_interval(const char *s)
+{
+    char *end;
+    const char *p = s;
+    bool iso = false;
+    if (p[0] == 'P' || p[0] == 'p') {
+        iso = true;
+        p++;
+        if (*p == 'T' || *p == 't')
+            p++;
+    }
+    long long v = strtoll(p, &end, 10);
+    if (end == p || v <= 0 || end[1] != '\0')
+        return 0;
+    int64_t unit;
+    switch (end[0] | 0x20) {
+    case 's':
+        unit = CMON_NS_PER_SEC;
+        break;
+    case 'm':
+        unit = 60 * CMON_NS_PER_SEC;
+        break;
+    case 'h':
+        unit = 3600 * CMON_NS_PER_SEC;
+        break;
+    case 'd':
+        unit = 86400 * CMON_NS_PER_SEC;
+        break;
+    default:
+        return 0;
+    }
+    (void)iso;
+    return v > 366LL * 86400 ? 0 : v * unit;
+}
+
+static bool metric_args(struct req *r, struct store_metric_query *q, const char **unit)
+{
+    const char *name = req_arg(r, "name"), *agg = req_arg(r, "aggregation");
+    const char *interval = req_arg(r, "interval");
+    size_t i = 0;
+    while (name && i < sizeof metric_names / sizeof metric_names[0] &&
+           strcasecmp(metric_names[i].name, name) != 0)
+        i++;
+    if (!name || i == sizeof metric_names / sizeof metric_names[0]) {
+        reply_error(r, 400, "invalid_parameter", "name",
+                    "name must be ChecksFailedPercent or RoundTripTimeMs (or the legacy "
+                    "ProbesFailedPercent, AverageRoundtripMs)");
+        return false;
+    }
+    q->metric = metric_names[i].metric;
+    *unit = metric_names[i].unit;
+    q->agg = STORE_AGG_AVG;
+    if (agg) {
+        size_t k = 0;
+        while (k < 3 && strcasecmp(agg, agg_names[k]) != 0 && strcasecmp(agg, agg_labels[k]) != 0)
+            k++;
+        if (k == 3) {
+            reply_error(r, 400, "invalid_parameter", "aggregation",
+                        "aggregation must be avg, min or max");
+            return false;
+        }
+        q->agg = (enum store_agg)k;
+    }
+    q->interval_ns = interval ? parse_interval(interval) : 60 * CMON_NS_PER_SEC;
+    if (!q->interval_ns) {
+        reply_error(r, 400, "invalid_parameter", "interval",
+                    "interval must look like PT1M, PT5M, PT1H, P1D or 30s, 5m, 1h");
+        return false;
+    }
+    return true;
+}
+
+static bool metric_filters(struct req *r, struct store_metric_query *q)
+{
+    for (int d = 0; d < STORE_DIM__COUNT; d++) {
+        const char *v = req_arg(r, dim_names[d]);
+        if (!v)
+            continue;
+        q->filters[q->n_filters].dim = (enum store_dim)d;
+        q->filters[q->n_filters++].value = v;
+    }
+    int64_t now = cmon_wall_ns();
+    if (!req_time_arg(r, "from", now - 3600 * CMON_NS_PER_SEC, &q->from_ns) ||
+        !req_time_arg(r, "to", now, &q->to_ns))
+        return false;
+    if (q->to_ns <= q->from_ns) {
+        reply_error(r, 400, "invalid_parameter", "to", "to must be after from");
+        return false;
+    }
+    if ((q->to_ns - q->from_ns) / q->interval_ns > MAX_POINTS) {
+        reply_error(r, 400, "invalid_parameter", "interval",
+                    "at most %d points per query: widen the interval or narrow from/to",
+                    MAX_POINTS);
+        return false;
+    }
+    return true;
+}
+
+static int add_point(void *arg, int64_t bucket_ns, double value, int64_t samples)
+{
+    char ts[40];
+    json_array_append_new(arg, json_pack("{s:s, s:f, s:I}", "time",
+                                         cmon_rfc3339(bucket_ns, ts, sizeof ts), "value", value,
+                                         "samples", (json_int_t)samples));
+    return 0;
+}
+
+enum MHD_Result api_metrics_query(struct req *r)
+{
+    struct store_metric_query q = {0};
+    const char *unit = NULL;
+    if (!metric_args(r, &q, &unit) || !metric_filters(r, &q))
+        return MHD_YES;
+    struct store *s = req_store(r);
+    if (!s)
+        return MHD_YES;
+    json_t *points = json_array();
+    struct cmon_errbuf eb;
+    enum cmon_err err = s->ops->metric_query(s, &q, add_point, points, &eb);
+    if (err) {
+        json_decref(points);
+        return reply_store_error(r, err, eb.msg);
+    }
+    char from[40], to[40];
+    return reply_json(r, 200,
+                      json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "name", req_arg(r, "name"),
+                                "unit", unit, "aggregation", agg_labels[q.agg], "intervalSec",
+                                (json_int_t)(q.interval_ns / CMON_NS_PER_SEC), "from",
+                                cmon_rfc3339(q.from_ns, from, sizeof from), "to",
+                                cmon_rfc3339(q.to_ns, to, sizeof to), "points", points));
+}
+
+/* ---- Prometheus ---- */
+
+static void put_label(struct cmon_buf *b, const char *key, const char *v, bool first)
+{
+    cmon_buf_printf(b, "%s%s=\"", first ? "" : ",", key);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            cmon_buf_printf(b, "\\%c", *v);
+        else if (*v == '\n')
+            cmon_buf_puts(b, "\\n");
+        else
+            cmon_buf_append(b, v, 1);
+    }
+    cmon_buf_puts(b, "\"");
+}
+
+static void put_labels(struct cmon_buf *b, const struct store_test *t)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", t->port);
+    cmon_buf_puts(b, "{");
+    put_label(b, "test_id", t->id, true);
+    put_label(b, "connection_monitor_resource_id", t->monitor, false);
+    put_label(b, "test_group_name", t->group, false);
+    put_label(b, "test_configuration_name", t->config, false);
+    put_label(b, "source_name", t->source, false);
+    put_label(b, "source_address", t->source_address, false);
+    put_label(b, "source_type", t->source_type, false);
+    put_label(b, "destination_name", t->destination, false);
+    put_label(b, "destination_address", t->destination_address, false);
+    put_label(b, "destination_type", t->destination_type, false);
+    put_label(b, "destination_port", port, false);
+    put_label(b, "protocol", cmon_protocol_name(t->protocol), false);
+    cmon_buf_puts(b, "}");
+}
+
+/* One family per pass keeps each metric's samples together, as the format wants. */
+struct prom {
+    struct cmon_buf *b;
+    int family;
+};
+
+static int prom_test(void *arg, const struct store_test *t)
+{
+    struct prom *p = arg;
+    static const char *const names[] = {"cmon_checks_failed_percent",
+                                        "cmon_round_trip_time_seconds", "cmon_test_state"};
+    if ((p->family == 0 && !t->has_result) || (p->family == 1 && !t->has_rtt))
+        return 0;
+    double v = p->family == 0   ? t->checks_failed_pct
+               : p->family == 1 ? t->rtt_ms / 1000.0
+                                : (double)t->state;
+    cmon_buf_puts(p->b, names[p->family]);
+    put_labels(p->b, t);
+    cmon_buf_printf(p->b, " %.15g\n", v);
+    return 0;
+}
+
+static const char *const prom_help[] = {
+    "# HELP cmon_checks_failed_percent Checks failed in the test's latest round, in percent.\n"
+    "# TYPE cmon_checks_failed_percent gauge\n",
+    "# HELP cmon_round_trip_time_seconds Average round-trip time of the latest round's "
+    "successful checks.\n# TYPE cmon_round_trip_time_seconds gauge\n",
+    "# HELP cmon_test_state Test state: 0 Indeterminate, 1 Pass, 2 Warning, 3 Fail, 4 Not "
+    "Running.\n# TYPE cmon_test_state gauge\n",
+};
+
+static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
+{
+    struct ingest_stats st;
+    ingest_get_stats(srv->ingest, &st);
+    cmon_buf_printf(b,
+                    "# HELP cmon_ingest_results_total Round results stored.\n"
+                    "# TYPE cmon_ingest_results_total counter\n"
+                    "cmon_ingest_results_total %llu\n"
+                    "# HELP cmon_ingest_dropped_results_total Round results that failed to store.\n"
+                    "# TYPE cmon_ingest_dropped_results_total counter\n"
+                    "cmon_ingest_dropped_results_total %llu\n"
+                    "# HELP cmon_ingest_duplicate_batches_total Agent batches received again "
+                    "and ignored.\n"
+                    "# TYPE cmon_ingest_duplicate_batches_total counter\n"
+                    "cmon_ingest_duplicate_batches_total %llu\n"
+                    "# HELP cmon_ingest_queued_results Round results waiting to be stored.\n"
+                    "# TYPE cmon_ingest_queued_results gauge\n"
+                    "cmon_ingest_queued_results %llu\n"
+                    "# HELP cmon_http_requests_total HTTP requests received.\n"
+                    "# TYPE cmon_http_requests_total counter\n"
+                    "cmon_http_requests_total %llu\n",
+                    (unsigned long long)st.results_stored, (unsigned long long)st.results_dropped,
+                    (unsigned long long)st.batches_duplicate, (unsigned long long)st.queued_results,
+                    (unsigned long long)atomic_load(&srv->requests));
+}
+
+enum MHD_Result api_prometheus(struct req *r)
+{
+    struct store *s = req_store(r);
+    if (!s)
+        return MHD_YES;
+    struct cmon_buf b;
+    cmon_buf_init(&b);
+    struct prom p = {.b = &b};
+    struct cmon_errbuf eb;
+    enum cmon_err err = CMON_OK;
+    for (p.family = 0; !err && p.family < 3; p.family++) {
+        cmon_buf_puts(&b, prom_help[p.family]);
+        err = s->ops->test_query(s, NULL, prom_test, &p, &eb);
+    }
+    prom_server_stats(r->srv, &b);
+    if (err || b.oom) {
+        cmon_buf_free(&b);
+        return reply_store_error(r, err ? err : CMON_ERR_NOMEM, err ? eb.msg : "out of memory");
+    }
+    size_t len = b.len;
+    return reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", cmon_buf_take(&b), len);
+}

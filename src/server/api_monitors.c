@@ -1,0 +1,351 @@
+/* api_monitors.c: connection monitors -- apply (PUT, also used by `cmon run
+ * FILE`), get, list with rolled-up states, delete, start, stop.  Validation
+ * is the model's (same messages as `cmon validate`); the URL's name wins. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "server/server_internal.h"
+
+static const char *endpoint_type(const struct cmon_endpoint *e)
+{
+    return e->type == CMON_EP_AGENT ? "Agent" : "ExternalAddress";
+}
+
+/* Expanded tests as store rows; strings point into m. */
+static struct store_test *tests_for_store(const struct cmon_monitor *m, const struct cmon_test *t,
+                                          size_t n)
+{
+    struct store_test *st = calloc(n ? n : 1, sizeof *st);
+    for (size_t i = 0; st && i < n; i++) {
+        const struct cmon_endpoint *src = &m->endpoints[t[i].source];
+        const struct cmon_endpoint *dst = &m->endpoints[t[i].destination];
+        const struct cmon_test_config *c = &m->configs[t[i].config];
+        st[i] = (struct store_test){
+            .id = t[i].id,
+            .number = t[i].number,
+            .group = m->groups[t[i].group].name,
+            .source = src->name,
+            .source_address = src->address,
+            .source_type = endpoint_type(src),
+            .destination = dst->name,
+            .destination_address = dst->address,
+            .destination_type = endpoint_type(dst),
+            .config = c->name,
+            .protocol = t[i].protocol,
+            .target = t[i].target,
+            .port = t[i].port,
+            .frequency_sec = t[i].frequency_sec,
+            .has_failed_pct_threshold = c->has_failed_pct_threshold,
+            .failed_pct_threshold = c->failed_pct_threshold,
+            .has_rtt_threshold = c->has_rtt_threshold,
+            .rtt_threshold_ms = c->rtt_threshold_ms,
+            .group_disabled = m->groups[t[i].group].disabled,
+        };
+    }
+    return st;
+}
+
+static int ignore_monitor(void *arg, const struct store_monitor *m)
+{
+    (void)arg, (void)m;
+    return 0;
+}
+
+/* Refuse a new monitor beyond the configured limit. */
+static enum cmon_err check_limit(struct cmon_server *srv, const char *name, struct cmon_errbuf *eb)
+{
+    size_t n = 0;
+    enum cmon_err err = srv->admin->ops->monitor_count(srv->admin, &n, eb);
+    if (err || n < srv->opts.max_monitors)
+        return err;
+    bool exists =
+        srv->admin->ops->monitor_get(srv->admin, name, ignore_monitor, NULL, eb) == CMON_OK;
+    if (exists)
+        return CMON_OK;
+    return cmon_fail(eb, CMON_ERR_LIMIT, "this server holds at most %zu connection monitors",
+                     srv->opts.max_monitors);
+}
+
+static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor *m,
+                                   const char *text, bool *created, struct cmon_errbuf *eb)
+{
+    struct cmon_test *tests = NULL;
+    size_t n = 0;
+    enum cmon_err err = cmon_monitor_expand(m, &tests, &n);
+    if (err)
+        return cmon_fail(eb, err, "cannot expand the monitor's tests");
+    struct store_test *rows = tests_for_store(m, tests, n);
+    if (!rows) {
+        cmon_tests_free(tests, n);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&srv->admin_mu);
+    err = check_limit(srv, m->name, eb);
+    if (!err)
+        err = srv->admin->ops->monitor_put(srv->admin, m->name, text, rows, n, cmon_wall_ns(),
+                                           created, eb);
+    pthread_mutex_unlock(&srv->admin_mu);
+    free(rows);
+    cmon_tests_free(tests, n);
+    if (!err)
+        server_eval_monitor(srv, m->name);
+    return err;
+}
+
+enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *name,
+                                        const char *default_name, const char *text, size_t len,
+                                        bool *created, struct cmon_problems *probs,
+                                        struct cmon_errbuf *eb)
+{
+    struct cmon_monitor *m = NULL;
+    enum cmon_err err = cmon_monitor_parse(text, len, name ? name : default_name, &m, probs);
+    if (err) {
+        if (probs->n)
+            cmon_problem_format(&probs->items[0], NULL, eb->msg, sizeof eb->msg);
+        else
+            cmon_fail(eb, err, "invalid monitor");
+        return err;
+    }
+    if (name && strcmp(m->name, name) != 0) {
+        char *copy = strdup(name);
+        if (!copy) {
+            cmon_monitor_free(m);
+            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+        }
+        free(m->name);
+        m->name = copy;
+    }
+    err = store_monitor(srv, m, text, created, eb);
+    cmon_monitor_free(m);
+    return err;
+}
+
+/* ---- views of monitors ---- */
+
+struct counts {
+    size_t n[5];
+    enum cmon_state state;
+    char reason[320];
+    size_t tests;
+    bool has_failed, has_rtt; /* the worst figures of the tests */
+    double failed, rtt;
+};
+
+static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail", "NotRunning"};
+
+json_t *counts_json(const size_t n[5])
+{
+    json_t *o = json_object();
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(o, count_keys[i], json_integer((json_int_t)n[i]));
+    return o;
+}
+
+static int count_test(void *arg, const struct store_test *t)
+{
+    struct counts *c = arg;
+    if ((unsigned)t->state < 5)
+        c->n[t->state]++;
+    enum cmon_state worse = cmon_state_worse(c->state, t->state);
+    if (c->tests == 0 || worse != c->state) {
+        c->state = worse;
+        snprintf(c->reason, sizeof c->reason, "%s", t->reason);
+    }
+    if (t->has_result && (!c->has_failed || t->checks_failed_pct > c->failed)) {
+        c->failed = t->checks_failed_pct;
+        c->has_failed = true;
+    }
+    if (t->has_rtt && (!c->has_rtt || t->rtt_ms > c->rtt)) {
+        c->rtt = t->rtt_ms;
+        c->has_rtt = true;
+    }
+    c->tests++;
+    return 0;
+}
+
+static enum cmon_err monitor_counts(struct store *s, const char *name, struct counts *c,
+                                    struct cmon_errbuf *eb)
+{
+    memset(c, 0, sizeof *c);
+    c->state = CMON_STATE_NOT_RUNNING;
+    struct store_test_filter f = {.monitor = name};
+    return s->ops->test_query(s, &f, count_test, c, eb);
+}
+
+static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool with_props,
+                            struct cmon_errbuf *eb)
+{
+    struct counts c;
+    if (monitor_counts(s, m->name, &c, eb))
+        return NULL;
+    char created[40], updated[40];
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s}", "name", m->name, "monitoringStatus",
+                  m->running ? "Running" : "Stopped", "state", cmon_state_name(c.state), "reason",
+                  c.reason, "counts", counts_json(c.n), "testCount", (json_int_t)c.tests,
+                  "createdAt", cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
+                  cmon_rfc3339(m->updated_ns, updated, sizeof updated));
+    if (o) {
+        json_object_set_new(o, "checksFailedPercent",
+                            c.has_failed ? json_real(c.failed) : json_null());
+        json_object_set_new(o, "roundTripTimeMs", c.has_rtt ? json_real(c.rtt) : json_null());
+    }
+    if (o && with_props) {
+        json_t *body = json_loads(m->body, 0, NULL);
+        json_t *props = json_object_get(body, "properties");
+        json_object_set(o, "properties", props ? props : body ? body : json_null());
+        json_decref(body);
+    }
+    return o;
+}
+
+struct monitor_list {
+    struct store *s;
+    json_t *items;
+    size_t by_state[5];
+    enum cmon_err err;
+    struct cmon_errbuf eb;
+};
+
+static int list_one(void *arg, const struct store_monitor *m)
+{
+    struct monitor_list *l = arg;
+    json_t *o = monitor_json(l->s, m, false, &l->eb);
+    if (!o) {
+        l->err = CMON_ERR_STORE;
+        return 1;
+    }
+    enum cmon_state st;
+    if (cmon_state_parse(json_string_value(json_object_get(o, "state")), &st))
+        l->by_state[st]++;
+    json_array_append_new(l->items, o);
+    return 0;
+}
+
+enum MHD_Result api_monitor_list(struct req *r)
+{
+    struct store *s = req_store(r);
+    if (!s)
+        return MHD_YES;
+    struct monitor_list l = {.s = s, .items = json_array()};
+    enum cmon_err err = s->ops->monitor_list(s, list_one, &l, &l.eb);
+    if (err || l.err) {
+        json_decref(l.items);
+        return reply_store_error(r, err ? err : l.err, l.eb.msg);
+    }
+    return reply_json(
+        r, 200,
+        json_pack("{s:o, s:n, s:o}", "items", l.items, "next", "counts", counts_json(l.by_state)));
+}
+
+struct one_monitor {
+    struct store *s;
+    json_t *out;
+    struct cmon_errbuf eb;
+};
+
+static int get_one(void *arg, const struct store_monitor *m)
+{
+    struct one_monitor *o = arg;
+    o->out = monitor_json(o->s, m, true, &o->eb);
+    return 1;
+}
+
+static enum MHD_Result reply_monitor(struct req *r, struct store *s, const char *name,
+                                     unsigned status)
+{
+    struct one_monitor o = {.s = s};
+    enum cmon_err err = s->ops->monitor_get(s, name, get_one, &o, &o.eb);
+    if (err)
+        return reply_store_error(r, err, o.eb.msg);
+    if (!o.out)
+        return reply_store_error(r, CMON_ERR_STORE, o.eb.msg);
+    return reply_json(r, status, o.out);
+}
+
+static bool name_ok(struct req *r)
+{
+    if (cmon_monitor_name_valid(r->seg[1]))
+        return true;
+    reply_error(r, 400, "invalid_name", "name",
+                "'%s' is not a valid monitor name: 1-80 characters of A-Z a-z 0-9 . _ -, "
+                "not starting with . or -",
+                r->seg[1]);
+    return false;
+}
+
+enum MHD_Result api_monitor_get(struct req *r)
+{
+    struct store *s = req_store(r);
+    return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
+}
+
+static enum MHD_Result reply_validation(struct req *r, struct cmon_problems *probs, const char *msg)
+{
+    const char *field = probs->n ? probs->items[0].path : NULL;
+    json_t *e = json_pack("{s:s, s:s, s:o, s:o}", "code", "validation_failed", "message", msg,
+                          "field", field ? json_string(field) : json_null(), "problems",
+                          cmon_problems_to_json(probs));
+    return reply_json(r, 400, json_pack("{s:o}", "error", e));
+}
+
+enum MHD_Result api_monitor_put(struct req *r)
+{
+    if (!name_ok(r))
+        return MHD_YES;
+    if (!r->len)
+        return reply_error(r, 400, "invalid_request", NULL, "a monitor JSON body is required");
+    struct cmon_problems probs = {0};
+    struct cmon_errbuf eb = {{0}};
+    bool created = false;
+    enum cmon_err err =
+        cmon_server_apply_monitor(r->srv, r->seg[1], NULL, r->body, r->len, &created, &probs, &eb);
+    enum MHD_Result ret;
+    if (err == CMON_ERR_INVALID || err == CMON_ERR_PARSE)
+        ret = reply_validation(r, &probs, eb.msg);
+    else if (err == CMON_ERR_LIMIT)
+        ret = reply_error(r, 409, "limit_reached", NULL, "%s", eb.msg);
+    else if (err)
+        ret = reply_store_error(r, err, eb.msg);
+    else
+        ret = req_store(r) ? reply_monitor(r, r->ro, r->seg[1], created ? 201 : 200) : MHD_YES;
+    cmon_problems_free(&probs);
+    return ret;
+}
+
+enum MHD_Result api_monitor_delete(struct req *r)
+{
+    struct cmon_errbuf eb;
+    pthread_mutex_lock(&r->srv->admin_mu);
+    enum cmon_err err = r->srv->admin->ops->monitor_delete(r->srv->admin, r->seg[1], &eb);
+    pthread_mutex_unlock(&r->srv->admin_mu);
+    if (err)
+        return reply_store_error(r, err, eb.msg);
+    return reply_text(r, 204, "application/json", strdup(""), 0);
+}
+
+static enum MHD_Result set_running(struct req *r, bool running)
+{
+    struct cmon_errbuf eb;
+    pthread_mutex_lock(&r->srv->admin_mu);
+    enum cmon_err err = r->srv->admin->ops->monitor_set_running(r->srv->admin, r->seg[1], running,
+                                                                cmon_wall_ns(), &eb);
+    pthread_mutex_unlock(&r->srv->admin_mu);
+    if (err)
+        return reply_store_error(r, err, eb.msg);
+    server_eval_monitor(r->srv, r->seg[1]);
+    struct store *s = req_store(r);
+    return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
+}
+
+enum MHD_Result api_monitor_start(struct req *r)
+{
+    return set_running(r, true);
+}
+
+enum MHD_Result api_monitor_stop(struct req *r)
+{
+    return set_running(r, false);
+}

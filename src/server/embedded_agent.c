@@ -1,0 +1,254 @@
+/* embedded_agent.c: the agent thread of `cmon run`.  A uv loop runs the probe
+ * engine and scheduler; a timer re-reads the monitors (read-only store) when
+ * they change and puts/removes this agent's tests on the scheduler; finished
+ * rounds go to the server's ingest queue.  Stopped monitors and disabled
+ * groups are not probed (their tests are Not Running). */
+#include "server/embedded_agent.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "probe/probe.h"
+#include "probe/scheduler.h"
+#include "store/store.h"
+
+#define RELOAD_MS 2000
+
+struct embedded_agent {
+    struct cmon_server *srv;
+    const struct cmon_log *log;
+    char name[128], alias[64];
+    struct store *store;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_timer_t reload;
+    uv_async_t stop;
+    struct probe_engine *eng;
+    struct probe_sched *sched;
+    unsigned long long signature;
+    char (*ids)[CMON_TEST_ID_LEN + 1]; /* tests on the scheduler */
+    size_t n_ids;
+    unsigned long long dropped;
+};
+
+static void on_round(void *arg, const struct cmon_round_result *r)
+{
+    struct embedded_agent *a = arg;
+    struct cmon_errbuf eb;
+    if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
+        a->dropped++ % 1000 == 0)
+        cmon_warn(a->log, "round dropped", "test=%s err=\"%s\"", r->test_id, eb.msg);
+}
+
+static bool runs_here(const struct embedded_agent *a, const struct cmon_endpoint *ep)
+{
+    if (ep->type != CMON_EP_AGENT)
+        return false;
+    if (ep->all_agents)
+        return true;
+    for (size_t i = 0; i < ep->n_agents; i++) {
+        if (strcmp(ep->agents[i], a->name) == 0 || strcmp(ep->agents[i], a->alias) == 0)
+            return true;
+    }
+    return strcmp(ep->address, a->name) == 0 || strcmp(ep->address, a->alias) == 0;
+}
+
+struct wanted {
+    struct embedded_agent *a;
+    char (*ids)[CMON_TEST_ID_LEN + 1];
+    size_t n, cap;
+    unsigned long long sig;
+};
+
+static void want_id(struct wanted *w, const char *id)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        void *p = realloc(w->ids, cap * sizeof *w->ids);
+        if (!p)
+            return;
+        w->ids = p;
+        w->cap = cap;
+    }
+    memcpy(w->ids[w->n++], id, CMON_TEST_ID_LEN + 1);
+}
+
+/* Parse one stored monitor and put this agent's tests on the scheduler. */
+static void schedule_monitor(struct wanted *w, const struct store_monitor *sm)
+{
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    if (cmon_monitor_parse(sm->body, strlen(sm->body), sm->name, &m, &probs) != CMON_OK) {
+        cmon_problems_free(&probs);
+        return; /* the API validated it; a parse failure here means a newer schema */
+    }
+    char *name = strdup(sm->name); /* the stored (URL) name makes the test ids */
+    if (name) {
+        free(m->name);
+        m->name = name;
+    }
+    struct cmon_test *tests = NULL;
+    size_t n = 0;
+    if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
+        for (size_t i = 0; i < n; i++) {
+            struct cmon_errbuf eb;
+            if (m->groups[tests[i].group].disabled ||
+                !runs_here(w->a, &m->endpoints[tests[i].source]))
+                continue;
+            if (probe_sched_put(w->a->sched, &tests[i], &m->configs[tests[i].config], &eb))
+                cmon_warn(w->a->log, "test not scheduled", "test=%s err=\"%s\"", tests[i].id,
+                          eb.msg);
+            else
+                want_id(w, tests[i].id);
+        }
+        cmon_tests_free(tests, n);
+    }
+    cmon_monitor_free(m);
+}
+
+static int sign_monitor(void *arg, const struct store_monitor *sm)
+{
+    struct wanted *w = arg;
+    unsigned long long h = w->sig ^ 1469598103934665603ULL;
+    for (const char *p = sm->name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    w->sig = h ^ ((unsigned long long)sm->updated_ns * 31 + sm->running);
+    return 0;
+}
+
+static int load_monitor(void *arg, const struct store_monitor *sm)
+{
+    if (sm->running)
+        schedule_monitor(arg, sm);
+    return 0;
+}
+
+static bool id_in(char (*ids)[CMON_TEST_ID_LEN + 1], size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void reload(struct embedded_agent *a)
+{
+    struct wanted w = {.a = a};
+    struct cmon_errbuf eb;
+    if (a->store->ops->monitor_list(a->store, sign_monitor, &w, &eb) != CMON_OK ||
+        (w.sig == a->signature && a->signature))
+        return;
+    unsigned long long sig = w.sig;
+    if (a->store->ops->monitor_list(a->store, load_monitor, &w, &eb) != CMON_OK) {
+        cmon_warn(a->log, "reading monitors failed", "err=\"%s\"", eb.msg);
+        free(w.ids);
+        return;
+    }
+    for (size_t i = 0; i < a->n_ids; i++) {
+        if (!id_in(w.ids, w.n, a->ids[i]))
+            probe_sched_remove(a->sched, a->ids[i]);
+    }
+    free(a->ids);
+    a->ids = w.ids;
+    a->n_ids = w.n;
+    a->signature = sig ? sig : 1;
+    cmon_info(a->log, "embedded agent tests", "agent=%s tests=%zu", a->name, w.n);
+}
+
+static void reload_cb(uv_timer_t *t)
+{
+    reload(t->data);
+}
+
+static void engine_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void sched_closed(void *arg)
+{
+    struct embedded_agent *a = arg;
+    probe_engine_close(a->eng, engine_closed, a);
+}
+
+static void stop_cb(uv_async_t *h)
+{
+    struct embedded_agent *a = h->data;
+    uv_timer_stop(&a->reload);
+    uv_close((uv_handle_t *)&a->reload, NULL);
+    uv_close((uv_handle_t *)&a->stop, NULL);
+    probe_sched_close(a->sched, sched_closed, a);
+}
+
+static void *agent_main(void *arg)
+{
+    struct embedded_agent *a = arg;
+    uv_timer_start(&a->reload, reload_cb, 0, RELOAD_MS);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
+                                struct cmon_errbuf *eb)
+{
+    enum cmon_err err = store_open(store_url, STORE_READ_ONLY, &a->store, eb);
+    if (err)
+        return err;
+    if (uv_loop_init(&a->loop) != 0)
+        return cmon_fail(eb, CMON_ERR_IO, "cannot create the agent's event loop");
+    struct probe_engine_opts eo = {.log = a->log};
+    err = probe_engine_new(&a->loop, &eo, &a->eng, eb);
+    if (err)
+        return err;
+    struct probe_sched_opts so = {.on_result = on_round, .arg = a, .log = a->log};
+    err = probe_sched_new(&a->loop, a->eng, &so, &a->sched, eb);
+    if (err)
+        return err;
+    uv_timer_init(&a->loop, &a->reload);
+    a->reload.data = a;
+    uv_async_init(&a->loop, &a->stop, stop_cb);
+    a->stop.data = a;
+    if (pthread_create(&a->thread, NULL, agent_main, a) != 0)
+        return cmon_fail(eb, CMON_ERR_IO, "cannot start the agent thread");
+    return CMON_OK;
+}
+
+enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
+                                   const char *alias, const struct cmon_log *log,
+                                   struct embedded_agent **out, struct cmon_errbuf *eb)
+{
+    struct embedded_agent *a = calloc(1, sizeof *a);
+    if (!a)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    a->srv = srv;
+    a->log = log;
+    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->alias, sizeof a->alias, "%s", alias ? alias : "");
+    enum cmon_err err = agent_init(a, store_url, eb);
+    if (err) {
+        /* Only reached before the thread exists; handles that were opened
+         * belong to a loop that never ran, so closing the store is enough
+         * for the process exit that follows a failed start. */
+        store_close(a->store);
+        free(a);
+        return err;
+    }
+    *out = a;
+    return CMON_OK;
+}
+
+void embedded_agent_stop(struct embedded_agent *a)
+{
+    if (!a)
+        return;
+    uv_async_send(&a->stop);
+    pthread_join(a->thread, NULL);
+    uv_loop_close(&a->loop);
+    store_close(a->store);
+    free(a->ids);
+    free(a);
+}

@@ -1,0 +1,33 @@
+/* evaluator.h: recompute tests' states (DESIGN 4) from what the store holds,
+ * with the pure cmon_test_state_eval of src/model/state.h, and record changes
+ * with time and reason.  Called by the ingest thread for the tests a batch
+ * touched, by the API after monitor changes, and by the background thread on a
+ * timer (which is what turns silent tests Indeterminate).
+ * Threads: the functions use the store they are given, from the caller's thread. */
+#ifndef CMON_SERVER_EVALUATOR_H
+#define CMON_SERVER_EVALUATOR_H
+
+#include <stdint.h>
+
+#include "core/log.h"
+#include "model/state.h"
+#include "store/store.h"
+
+/* Map a stored test to the evaluator's input. */
+void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in);
+
+/* Evaluate every test matching f (NULL: all) and store the verdicts.
+ * Runs inside the caller's transaction if one is open. */
+enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
+                         size_t *changed, struct cmon_errbuf *eb);
+
+struct background;
+/* The background thread: evaluates all tests and folds new raw results into
+ * the roll-ups every interval_ms, and applies retention (raw results older
+ * than retention_ns) every hour and at start. */
+enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
+                               const struct cmon_log *log, struct background **out,
+                               struct cmon_errbuf *eb);
+void background_stop(struct background *bg);
+
+#endif

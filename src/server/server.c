@@ -1,0 +1,257 @@
+/* server.c: starting and stopping the server (store migrations first, then
+ * the ingest and background threads, then the HTTP daemon), the listen-address
+ * and open-mode rules of DESIGN 9, and the two entry points other modules use:
+ * applying a monitor and submitting the embedded agent's rounds. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "server/server_internal.h"
+
+struct listen_addr {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    bool loopback;
+    char host[128];
+    int port;
+};
+
+/* "127.0.0.1:8080", "[::1]:8080", "localhost:8080", ":8080" (all addresses). */
+static enum cmon_err parse_listen(const char *s, struct listen_addr *la, struct cmon_errbuf *eb)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1])
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is not HOST:PORT", s);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': bad port", s);
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl >= sizeof la->host)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address too long");
+    memcpy(la->host, s, hl);
+    la->host[hl] = '\0';
+    la->port = (int)port;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
+    int rc = getaddrinfo(hl ? la->host : "0.0.0.0", colon + 1, &hints, &ai);
+    if (rc != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': %s", la->host,
+                         gai_strerror(rc));
+    memcpy(&la->sa, ai->ai_addr, ai->ai_addrlen);
+    la->len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    if (la->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&la->sa;
+        la->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&la->sa;
+        la->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return CMON_OK;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    cmon_warn((const struct cmon_log *)cls, "http", "detail=\"%s\"", msg);
+}
+
+static char *read_pem(const char *path, struct cmon_errbuf *eb)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    if (f) {
+        buf = calloc(1, 1 << 20);
+        len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+        fclose(f);
+    }
+    if (!buf || !len) {
+        free(buf);
+        cmon_fail(eb, CMON_ERR_IO, "cannot read %s", path);
+        return NULL;
+    }
+    return buf;
+}
+
+/* --tls-cert/--tls-key: both or neither; read them for MHD. */
+static enum cmon_err load_tls(struct cmon_server *srv, struct cmon_errbuf *eb)
+{
+    const struct cmon_server_opts *o = &srv->opts;
+    if (!o->tls_cert && !o->tls_key)
+        return CMON_OK;
+    if (!o->tls_cert || !o->tls_key)
+        return cmon_fail(eb, CMON_ERR_INVALID, "TLS needs both a certificate and a key");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return cmon_fail(eb, CMON_ERR_UNSUPPORTED, "this libmicrohttpd has no TLS support");
+    srv->tls_cert_pem = read_pem(o->tls_cert, eb);
+    srv->tls_key_pem = srv->tls_cert_pem ? read_pem(o->tls_key, eb) : NULL;
+    return srv->tls_key_pem ? CMON_OK : CMON_ERR_IO;
+}
+
+static enum cmon_err start_http(struct cmon_server *srv, const struct listen_addr *la,
+                                struct cmon_errbuf *eb)
+{
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (la->sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    bool tls = srv->tls_cert_pem != NULL;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    srv->mhd = MHD_start_daemon(
+        flags, (uint16_t)la->port, NULL, NULL, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, (void *)srv->opts.log, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
+        MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
+        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key_pem, MHD_OPTION_END);
+    if (!srv->mhd)
+        return cmon_fail(eb, CMON_ERR_IO, "cannot listen on %s (address in use or not local?)",
+                         srv->opts.listen);
+    return CMON_OK;
+}
+
+static void set_defaults(struct cmon_server_opts *o)
+{
+    if (!o->retention_ns)
+        o->retention_ns = (int64_t)STORE_DEFAULT_RETENTION_DAYS * 86400 * CMON_NS_PER_SEC;
+    if (!o->threads)
+        o->threads = 4;
+    if (!o->max_body)
+        o->max_body = 1 << 20;
+    if (!o->max_monitors)
+        o->max_monitors = 100;
+    if (!o->eval_interval_ms)
+        o->eval_interval_ms = 5000;
+    if (!o->store_url)
+        o->store_url = STORE_DEFAULT_URL;
+}
+
+/* Open mode only on loopback without tokens (DESIGN 9). */
+static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct listen_addr *la,
+                                     struct cmon_errbuf *eb)
+{
+    size_t tokens = 0;
+    enum cmon_err err = srv->admin->ops->token_count(srv->admin, &tokens, eb);
+    if (err)
+        return err;
+    if (tokens == 0 && !la->loopback)
+        return cmon_fail(eb, CMON_ERR_PERM,
+                         "refusing to listen on %s without tokens: create one with "
+                         "'cmon token create --role admin --store %s', or listen on 127.0.0.1",
+                         srv->opts.listen, srv->store_url);
+    atomic_store(&srv->auth_required, tokens > 0);
+    return CMON_OK;
+}
+
+static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb)
+{
+    struct listen_addr la = {0};
+    enum cmon_err err = parse_listen(srv->opts.listen, &la, eb);
+    if (!err)
+        err = store_open(srv->store_url, STORE_READ_WRITE, &srv->admin, eb);
+    if (!err)
+        err = check_auth_mode(srv, &la, eb);
+    if (!err)
+        err =
+            ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
+    if (!err)
+        err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,
+                               srv->opts.log, &srv->bg, eb);
+    if (!err)
+        err = load_tls(srv, eb);
+    if (!err)
+        err = start_http(srv, &la, eb);
+    if (err)
+        return err;
+    bool v6 = la.sa.ss_family == AF_INET6;
+    snprintf(srv->url, sizeof srv->url, "%s://%s%s%s:%d", srv->tls_cert_pem ? "https" : "http",
+             v6 ? "[" : "", la.host[0] ? la.host : "0.0.0.0", v6 ? "]" : "", la.port);
+    atomic_store(&srv->ready, true);
+    return CMON_OK;
+}
+
+enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon_server **out,
+                                struct cmon_errbuf *eb)
+{
+    struct cmon_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    srv->opts = *opts;
+    set_defaults(&srv->opts);
+    snprintf(srv->store_url, sizeof srv->store_url, "%s", srv->opts.store_url);
+    srv->opts.store_url = srv->store_url;
+    pthread_mutex_init(&srv->pool_mu, NULL);
+    pthread_mutex_init(&srv->admin_mu, NULL);
+    srv->ro_cap = srv->opts.threads * 2;
+    srv->ro_pool = calloc(srv->ro_cap, sizeof *srv->ro_pool);
+    enum cmon_err err =
+        srv->ro_pool ? server_init(srv, eb) : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (err) {
+        cmon_server_stop(srv);
+        return err;
+    }
+    *out = srv;
+    return CMON_OK;
+}
+
+void cmon_server_stop(struct cmon_server *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->ready, false);
+    if (srv->mhd)
+        MHD_stop_daemon(srv->mhd);
+    ingest_stop(srv->ingest); /* commits what is queued */
+    background_stop(srv->bg);
+    for (size_t i = 0; i < srv->ro_n; i++)
+        store_close(srv->ro_pool[i]);
+    free(srv->ro_pool);
+    store_close(srv->admin);
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
+    pthread_mutex_destroy(&srv->pool_mu);
+    pthread_mutex_destroy(&srv->admin_mu);
+    free(srv);
+}
+
+const char *cmon_server_url(const struct cmon_server *srv)
+{
+    return srv->url;
+}
+
+bool cmon_server_auth_required(const struct cmon_server *srv)
+{
+    return atomic_load(&((struct cmon_server *)srv)->auth_required);
+}
+
+enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
+                                        const struct cmon_round_result *results, size_t n,
+                                        struct cmon_errbuf *eb)
+{
+    return ingest_submit(srv->ingest, agent, -1, results, n, NULL, eb);
+}
+
+void server_eval_monitor(struct cmon_server *srv, const char *name)
+{
+    struct store_test_filter f = {.monitor = name};
+    struct cmon_errbuf eb;
+    pthread_mutex_lock(&srv->admin_mu);
+    if (eval_tests(srv->admin, &f, cmon_wall_ns(), NULL, &eb))
+        cmon_warn(srv->opts.log, "evaluation failed", "monitor=%s err=\"%s\"", name, eb.msg);
+    pthread_mutex_unlock(&srv->admin_mu);
+}

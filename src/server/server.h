@@ -1,0 +1,60 @@
+/* server.h: the cmon server (DESIGN 1) -- an HTTP API on libmicrohttpd's
+ * thread pool (read-only store connections), one ingest thread that owns the
+ * write connection and commits round results in batches from a bounded queue,
+ * and one background thread for state evaluation and retention.
+ * Ownership: cmon_server_start() returns a server the caller stops and frees
+ * with cmon_server_stop().  Threads: every function here is thread-safe. */
+#ifndef CMON_SERVER_SERVER_H
+#define CMON_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "model/monitor.h"
+#include "model/result.h"
+
+struct cmon_server_opts {
+    const char *listen;    /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
+    const char *store_url; /* "sqlite:PATH" */
+    int64_t retention_ns;  /* raw results kept this long; 0: 30 days */
+    unsigned threads;      /* HTTP thread pool; 0: 4 */
+    size_t max_body;       /* request body limit; 0: 1 MiB */
+    size_t max_monitors;   /* 0: 100 */
+    size_t queue_results;  /* ingest queue bound in results; 0: 100000 */
+    int eval_interval_ms;  /* background evaluation period; 0: 5000 */
+    const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
+    const char *tls_key;
+    const struct cmon_log *log;
+};
+
+struct cmon_server;
+
+enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon_server **out,
+                                struct cmon_errbuf *eb);
+/* Stops accepting requests, drains the ingest queue, joins threads, frees. */
+void cmon_server_stop(struct cmon_server *srv);
+
+/* "http://127.0.0.1:8080" */
+const char *cmon_server_url(const struct cmon_server *srv);
+/* True when requests need a bearer token (tokens exist or were required). */
+bool cmon_server_auth_required(const struct cmon_server *srv);
+
+/* Apply a monitor (JSON text of DESIGN 3) as PUT /api/v1/connectionMonitors
+ * would; name NULL takes the JSON's name or default_name.  Problems are
+ * filled on CMON_ERR_INVALID/CMON_ERR_PARSE (caller frees them). */
+enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *name,
+                                        const char *default_name, const char *text, size_t len,
+                                        bool *created, struct cmon_problems *probs,
+                                        struct cmon_errbuf *eb);
+
+/* The embedded agent's entry into the ingest queue: the same path remote
+ * batches take, without a batch sequence.  Results are copied; returns
+ * CMON_ERR_LIMIT when the queue is full (the caller may retry later). */
+enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
+                                        const struct cmon_round_result *results, size_t n,
+                                        struct cmon_errbuf *eb);
+
+#endif

@@ -1,0 +1,116 @@
+/* server_internal.h: what the server's files share -- the server struct, the
+ * per-request context, the route table entry and the reply helpers.
+ * Ownership: struct cmon_server owns its daemon, threads and store
+ * connections; a struct req lives from a request's first callback to its
+ * completion and owns its body buffer.  Threads: handlers run on MHD's pool. */
+#ifndef CMON_SERVER_SERVER_INTERNAL_H
+#define CMON_SERVER_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/evaluator.h"
+#include "server/ingest.h"
+#include "server/server.h"
+#include "store/store.h"
+
+struct cmon_server {
+    struct cmon_server_opts opts;
+    char store_url[1024];
+    char url[160];
+    char *tls_cert_pem, *tls_key_pem; /* file contents, for MHD */
+    struct MHD_Daemon *mhd;
+    atomic_bool auth_required;
+    atomic_bool ready;
+    atomic_ullong requests;
+    pthread_mutex_t pool_mu; /* read-only connections, one per busy request */
+    struct store **ro_pool;
+    size_t ro_n, ro_cap;
+    pthread_mutex_t admin_mu; /* the API's write connection (monitor changes, tokens) */
+    struct store *admin;
+    struct ingest *ingest;
+    struct background *bg;
+};
+
+enum req_need { NEED_NONE, NEED_READER, NEED_AGENT, NEED_ADMIN };
+
+struct req {
+    struct cmon_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char path[512];
+    const char *seg[8]; /* path segments after the prefix, NUL-split copy */
+    size_t n_seg;
+    char segbuf[512];
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool replied;
+    enum store_role role;
+    char principal[64]; /* token name; the agent's name for agent tokens */
+    struct store *ro;   /* read-only connection, taken on first use */
+};
+
+/* libmicrohttpd's callbacks (http.c): per-request dispatch and cleanup. */
+enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe);
+
+/* Route handlers; return what MHD_queue_response returned. */
+typedef enum MHD_Result (*route_fn)(struct req *r);
+
+/* Reply helpers: each queues exactly one response. */
+enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body); /* steals body */
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *code, const char *field,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+enum MHD_Result reply_store_error(struct req *r, enum cmon_err err, const char *msg);
+/* Takes ownership of text (malloc'd). */
+enum MHD_Result reply_text(struct req *r, unsigned status, const char *content_type, char *text,
+                           size_t len);
+
+const char *req_arg(struct req *r, const char *key);
+/* The read-only store for this request; NULL after replying 503. */
+struct store *req_store(struct req *r);
+/* Parse the body as a JSON object; NULL after replying 400. */
+json_t *req_json_body(struct req *r);
+/* limit (default 100, max 1000) and the offset cursor; false after replying 400. */
+bool req_page(struct req *r, size_t *limit, size_t *offset);
+/* Parse an RFC 3339 time arg; def when absent; false after replying 400. */
+bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out);
+
+/* Routes (api_*.c). */
+enum MHD_Result api_monitor_list(struct req *r);
+enum MHD_Result api_monitor_get(struct req *r);
+enum MHD_Result api_monitor_put(struct req *r);
+enum MHD_Result api_monitor_delete(struct req *r);
+enum MHD_Result api_monitor_start(struct req *r);
+enum MHD_Result api_monitor_stop(struct req *r);
+enum MHD_Result api_view_tests(struct req *r);
+enum MHD_Result api_view_groups(struct req *r);
+enum MHD_Result api_view_sources(struct req *r);
+enum MHD_Result api_view_destinations(struct req *r);
+enum MHD_Result api_view_configs(struct req *r);
+enum MHD_Result api_test_history(struct req *r);
+enum MHD_Result api_metrics_query(struct req *r);
+enum MHD_Result api_prometheus(struct req *r);
+enum MHD_Result api_results(struct req *r);
+enum MHD_Result api_sql(struct req *r);
+enum MHD_Result api_agent_results(struct req *r);
+enum MHD_Result api_token_create(struct req *r);
+
+/* Shared by the views: fill the filter from ?monitor=&state=&protocol=&q=&scope=;
+ * false after replying 400. */
+bool views_filter(struct req *r, struct store_test_filter *f);
+/* {"Indeterminate": n, "Pass": n, "Warning": n, "Fail": n, "NotRunning": n} */
+json_t *counts_json(const size_t n[5]);
+/* The test row of DESIGN 10. */
+json_t *view_test_row(const struct store_test *t);
+
+/* Re-evaluate a monitor's tests on the admin connection (after changes). */
+void server_eval_monitor(struct cmon_server *srv, const char *name);
+
+#endif

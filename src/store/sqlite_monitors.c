@@ -1,0 +1,403 @@
+/* sqlite_monitors.c: monitors, their expanded tests, the tests view query
+ * and state history for the SQLite backend.  A monitor and its tests are
+ * replaced in one transaction; a test that keeps its id keeps its state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite_internal.h"
+
+static enum cmon_err tx_end(struct sqlite_store *ss, enum cmon_err err, struct cmon_errbuf *eb)
+{
+    if (err) {
+        sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    return sq_exec(ss, "COMMIT", eb);
+}
+
+static enum cmon_err upsert_test(struct sqlite_store *ss, const struct store_test *t,
+                                 const char *monitor, int64_t now_ns, struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_TEST_UPSERT, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, t->id);
+    sq_bind_text(st, 2, monitor);
+    sqlite3_bind_int(st, 3, t->number);
+    sq_bind_text(st, 4, t->group);
+    sq_bind_text(st, 5, t->source);
+    sq_bind_text(st, 6, t->source_address ? t->source_address : "");
+    sq_bind_text(st, 7, t->source_type ? t->source_type : "Agent");
+    sq_bind_text(st, 8, t->destination);
+    sq_bind_text(st, 9, t->destination_address ? t->destination_address : "");
+    sq_bind_text(st, 10, t->destination_type ? t->destination_type : "ExternalAddress");
+    sq_bind_text(st, 11, t->config);
+    sqlite3_bind_int(st, 12, (int)t->protocol);
+    sq_bind_text(st, 13, t->target ? t->target : "");
+    sqlite3_bind_int(st, 14, t->port);
+    sqlite3_bind_int(st, 15, t->frequency_sec);
+    sq_bind_opt_double(st, 16, t->has_failed_pct_threshold, t->failed_pct_threshold);
+    sq_bind_opt_double(st, 17, t->has_rtt_threshold, t->rtt_threshold_ms);
+    sqlite3_bind_int(st, 18, t->group_disabled);
+    sqlite3_bind_int64(st, 19, now_ns);
+    return sq_exec_stmt(ss, st, eb, "store test");
+}
+
+static enum cmon_err delete_stale_tests(struct sqlite_store *ss, const char *name,
+                                        const struct store_test *tests, size_t n,
+                                        struct cmon_errbuf *eb)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < n; i++)
+        json_array_append_new(ids, json_string(tests[i].id));
+    char *text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
+    json_decref(ids);
+    if (!text)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *st = sq_stmt(ss, SQ_TESTS_DELETE_STALE, eb);
+    enum cmon_err err = CMON_ERR_STORE;
+    if (st) {
+        sq_bind_text(st, 1, name);
+        sq_bind_text(st, 2, text);
+        err = sq_exec_stmt(ss, st, eb, "drop old tests");
+    }
+    free(text);
+    return err;
+}
+
+static enum cmon_err monitor_row_put(struct sqlite_store *ss, const char *name, const char *body,
+                                     int64_t now_ns, bool *created, struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_EXISTS, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sq_fail(ss, eb, "look up monitor");
+    *created = rc == SQLITE_DONE;
+    st = sq_stmt(ss, *created ? SQ_MON_INSERT : SQ_MON_UPDATE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, name);
+    sq_bind_text(st, 2, body);
+    sqlite3_bind_int64(st, 3, now_ns);
+    return sq_exec_stmt(ss, st, eb, "store monitor");
+}
+
+enum cmon_err sq_monitor_put(struct store *s, const char *name, const char *body,
+                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
+                             bool *created, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    bool dummy;
+    if (!created)
+        created = &dummy;
+    enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    if (err)
+        return err;
+    err = monitor_row_put(ss, name, body, now_ns, created, eb);
+    if (!err)
+        err = delete_stale_tests(ss, name, tests, n_tests, eb);
+    for (size_t i = 0; !err && i < n_tests; i++)
+        err = upsert_test(ss, &tests[i], name, now_ns, eb);
+    return tx_end(ss, err, eb);
+}
+
+static enum cmon_err monitor_rows(struct sqlite_store *ss, sqlite3_stmt *st, store_monitor_cb cb,
+                                  void *arg, size_t *rows, struct cmon_errbuf *eb)
+{
+    int rc;
+    *rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_monitor m = {
+            .name = sq_col_text(st, 0),
+            .body = sq_col_text(st, 1),
+            .running = sqlite3_column_int(st, 2) != 0,
+            .created_ns = sqlite3_column_int64(st, 3),
+            .updated_ns = sqlite3_column_int64(st, 4),
+        };
+        (*rows)++;
+        if (cb(arg, &m))
+            break;
+    }
+    enum cmon_err err = CMON_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read monitors");
+    sqlite3_reset(st);
+    return err;
+}
+
+enum cmon_err sq_monitor_get(struct store *s, const char *name, store_monitor_cb cb, void *arg,
+                             struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_GET, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, name);
+    size_t rows;
+    enum cmon_err err = monitor_rows(ss, st, cb, arg, &rows, eb);
+    if (!err && rows == 0)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "connection monitor '%s' not found", name);
+    return err;
+}
+
+enum cmon_err sq_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
+                              struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_LIST, eb);
+    size_t rows;
+    return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
+}
+
+enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    if (err)
+        return err;
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_DELETE, eb);
+    if (!st)
+        return tx_end(ss, CMON_ERR_STORE, eb);
+    sq_bind_text(st, 1, name);
+    err = sq_exec_stmt(ss, st, eb, "delete monitor");
+    if (!err && sqlite3_changes(ss->db) == 0)
+        err = cmon_fail(eb, CMON_ERR_NOTFOUND, "connection monitor '%s' not found", name);
+    if (!err && (st = sq_stmt(ss, SQ_TESTS_DELETE, eb)) != NULL) {
+        sq_bind_text(st, 1, name);
+        err = sq_exec_stmt(ss, st, eb, "delete tests");
+    } else if (!err) {
+        err = CMON_ERR_STORE;
+    }
+    return tx_end(ss, err, eb);
+}
+
+enum cmon_err sq_monitor_set_running(struct store *s, const char *name, bool running,
+                                     int64_t now_ns, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_RUNNING, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, name);
+    sqlite3_bind_int(st, 2, running);
+    sqlite3_bind_int64(st, 3, now_ns);
+    enum cmon_err err = sq_exec_stmt(ss, st, eb, "update monitor");
+    if (!err && sqlite3_changes(ss->db) == 0)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "connection monitor '%s' not found", name);
+    return err;
+}
+
+enum cmon_err sq_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_COUNT, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sq_fail(ss, eb, "count monitors");
+    *n = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return CMON_OK;
+}
+
+/* ---- tests view ---- */
+
+static const char test_columns[] =
+    "SELECT t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
+    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
+    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
+    " t.rtt_threshold_ms, t.group_disabled, coalesce(m.running, 0), t.state, t.reason,"
+    " t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
+    " t.state_since_ns FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE 1";
+
+static const char *const scope_where[] = {
+    [STORE_SCOPE_ALL] = " AND (instr(lower(t.monitor), lower(?5)) OR"
+                        " instr(lower(t.test_group), lower(?5)) OR"
+                        " instr(lower(t.source), lower(?5)) OR"
+                        " instr(lower(t.destination), lower(?5)) OR"
+                        " instr(lower(t.destination_address), lower(?5)) OR"
+                        " instr(lower(t.test_config), lower(?5)))",
+    [STORE_SCOPE_SOURCES] = " AND (instr(lower(t.source), lower(?5)) OR"
+                            " instr(lower(t.source_address), lower(?5)))",
+    [STORE_SCOPE_DESTINATIONS] = " AND (instr(lower(t.destination), lower(?5)) OR"
+                                 " instr(lower(t.destination_address), lower(?5)))",
+    [STORE_SCOPE_TEST_GROUPS] = " AND instr(lower(t.test_group), lower(?5))",
+    [STORE_SCOPE_TEST_CONFIGS] = " AND instr(lower(t.test_config), lower(?5))",
+    [STORE_SCOPE_MONITORS] = " AND instr(lower(t.monitor), lower(?5))",
+};
+
+static void test_from_row(sqlite3_stmt *st, struct store_test *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sq_col_text(st, 0);
+    t->monitor = sq_col_text(st, 1);
+    t->number = sqlite3_column_int(st, 2);
+    t->group = sq_col_text(st, 3);
+    t->source = sq_col_text(st, 4);
+    t->source_address = sq_col_text(st, 5);
+    t->source_type = sq_col_text(st, 6);
+    t->destination = sq_col_text(st, 7);
+    t->destination_address = sq_col_text(st, 8);
+    t->destination_type = sq_col_text(st, 9);
+    t->config = sq_col_text(st, 10);
+    t->protocol = (enum cmon_protocol)sqlite3_column_int(st, 11);
+    t->target = sq_col_text(st, 12);
+    t->port = sqlite3_column_int(st, 13);
+    t->frequency_sec = sqlite3_column_int(st, 14);
+    t->has_failed_pct_threshold = sqlite3_column_type(st, 15) != SQLITE_NULL;
+    t->failed_pct_threshold = sqlite3_column_double(st, 15);
+    t->has_rtt_threshold = sqlite3_column_type(st, 16) != SQLITE_NULL;
+    t->rtt_threshold_ms = sqlite3_column_double(st, 16);
+    t->group_disabled = sqlite3_column_int(st, 17) != 0;
+    t->monitor_running = sqlite3_column_int(st, 18) != 0;
+    t->state = (enum cmon_state)sqlite3_column_int(st, 19);
+    t->reason = sq_col_text(st, 20);
+    t->diagnostic = sq_col_text(st, 21);
+    t->detail = sq_col_text(st, 22);
+    t->has_result = sqlite3_column_type(st, 23) != SQLITE_NULL;
+    t->last_result_ns = sqlite3_column_int64(st, 23);
+    t->checks_failed_pct = sqlite3_column_double(st, 24);
+    t->has_rtt = sqlite3_column_type(st, 25) != SQLITE_NULL;
+    t->rtt_ms = sqlite3_column_double(st, 25);
+    t->state_since_ns = sqlite3_column_int64(st, 26);
+}
+
+static void build_test_sql(const struct store_test_filter *f, char *sql, size_t cap)
+{
+    size_t len = (size_t)snprintf(sql, cap, "%s", test_columns);
+    if (f && f->monitor)
+        len += (size_t)snprintf(sql + len, cap - len, " AND t.monitor = ?1");
+    if (f && f->test_id)
+        len += (size_t)snprintf(sql + len, cap - len, " AND t.id = ?2");
+    if (f && f->has_state)
+        len += (size_t)snprintf(sql + len, cap - len, " AND t.state = ?3");
+    if (f && f->has_protocol)
+        len += (size_t)snprintf(sql + len, cap - len, " AND t.protocol = ?4");
+    if (f && f->search && *f->search && (unsigned)f->scope <= STORE_SCOPE_MONITORS)
+        len += (size_t)snprintf(sql + len, cap - len, "%s", scope_where[f->scope]);
+    snprintf(sql + len, cap - len, " ORDER BY t.monitor, t.number");
+}
+
+enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
+                            void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    char sql[2048];
+    build_test_sql(f, sql, sizeof sql);
+    bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
+                 !(f->search && *f->search);
+    sqlite3_stmt *st = by_id ? ss->test_by_id : NULL;
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else if (sqlite3_prepare_v3(ss->db, sql, -1, by_id ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                  NULL) != SQLITE_OK) {
+        return sq_fail(ss, eb, "prepare tests query");
+    }
+    if (by_id)
+        ss->test_by_id = st;
+    if (f) {
+        sq_bind_text(st, 1, f->monitor);
+        sq_bind_text(st, 2, f->test_id);
+        sqlite3_bind_int(st, 3, (int)f->state);
+        sqlite3_bind_int(st, 4, (int)f->protocol);
+        sq_bind_text(st, 5, f->search);
+    }
+    int rc;
+    struct store_test t;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        test_from_row(st, &t);
+        if (cb(arg, &t))
+            break;
+    }
+    enum cmon_err err = CMON_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read tests");
+    if (by_id)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
+    return err;
+}
+
+static enum cmon_err add_change(struct sqlite_store *ss, const char *test_id, int64_t now_ns,
+                                int from, enum cmon_state to, const char *reason,
+                                struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_CHANGE_ADD, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    sqlite3_bind_int64(st, 2, now_ns);
+    sqlite3_bind_int(st, 3, from);
+    sqlite3_bind_int(st, 4, (int)to);
+    sq_bind_text(st, 5, reason);
+    return sq_exec_stmt(ss, st, eb, "record state change");
+}
+
+/* Runs inside the caller's transaction when there is one (ingest), else alone. */
+enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_state state,
+                                const char *reason, int64_t now_ns, bool *changed,
+                                struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_TEST_GET_STATE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    int rc = sqlite3_step(st);
+    int from = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "test '%s' not found", test_id);
+    if (rc != SQLITE_ROW)
+        return sq_fail(ss, eb, "read test state");
+    *changed = from != (int)state;
+    if (*changed) {
+        enum cmon_err err = add_change(ss, test_id, now_ns, from, state, reason, eb);
+        if (err)
+            return err;
+    }
+    st = sq_stmt(ss, SQ_TEST_SET_STATE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    sqlite3_bind_int(st, 2, (int)state);
+    sq_bind_text(st, 3, reason);
+    sqlite3_bind_int64(st, 4, now_ns);
+    return sq_exec_stmt(ss, st, eb, "update test state");
+}
+
+enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                               store_change_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_CHANGES, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    sqlite3_bind_int64(st, 2, from_ns);
+    sqlite3_bind_int64(st, 3, to_ns);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_state_change c = {
+            .test_id = sq_col_text(st, 0),
+            .at_ns = sqlite3_column_int64(st, 1),
+            .from = (enum cmon_state)sqlite3_column_int(st, 2),
+            .to = (enum cmon_state)sqlite3_column_int(st, 3),
+            .reason = sq_col_text(st, 4),
+        };
+        if (cb(arg, &c))
+            break;
+    }
+    enum cmon_err err = CMON_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read state changes");
+    sqlite3_reset(st);
+    return err;
+}

@@ -1,0 +1,428 @@
+/* sqlite_results.c: the write path of round results (batched transactions,
+ * exactly-once agent batches),
+ * roll-ups folded set-wise from raw rows, result and metric queries,
+ * traceroute paths and retention. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/sqlite_internal.h"
+
+#define NS_PER_MIN (60 * CMON_NS_PER_SEC)
+#define NS_PER_HOUR (3600 * CMON_NS_PER_SEC)
+
+static enum cmon_err run_cached(struct sqlite_store *ss, enum sq_stmt id, struct cmon_errbuf *eb,
+                                const char *what)
+{
+    sqlite3_stmt *st = sq_stmt(ss, id, eb);
+    return st ? sq_exec_stmt(ss, st, eb, what) : CMON_ERR_STORE;
+}
+
+enum cmon_err sq_ingest_begin(struct store *s, struct cmon_errbuf *eb)
+{
+    return run_cached(sq_of(s), SQ_BEGIN, eb, "begin");
+}
+
+enum cmon_err sq_ingest_commit(struct store *s, struct cmon_errbuf *eb)
+{
+    return run_cached(sq_of(s), SQ_COMMIT, eb, "commit");
+}
+
+void sq_ingest_rollback(struct store *s)
+{
+    struct sqlite_store *ss = sq_of(s);
+    if (!sqlite3_get_autocommit(ss->db))
+        run_cached(ss, SQ_ROLLBACK, NULL, "rollback");
+}
+
+enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
+                                   bool *dup, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_BATCH_MARK, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, agent);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_int64(st, 3, now_ns);
+    enum cmon_err err = sq_exec_stmt(ss, st, eb, "mark batch");
+    if (!err)
+        *dup = sqlite3_changes(ss->db) == 0;
+    return err;
+}
+
+static double failed_pct(const struct cmon_round_result *r)
+{
+    return r->checks_total ? 100.0 * r->checks_failed / r->checks_total : 100.0;
+}
+
+static void bind_phase(sqlite3_stmt *st, int i, double v)
+{
+    sq_bind_opt_double(st, i, v >= 0, v);
+}
+
+static enum cmon_err insert_raw(struct sqlite_store *ss, const struct store_result *sr,
+                                struct cmon_errbuf *eb)
+{
+    const struct cmon_round_result *r = &sr->r;
+    sqlite3_stmt *st = sq_stmt(ss, SQ_RESULT_ADD, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, r->test_id);
+    sqlite3_bind_int64(st, 2, r->start_ns);
+    sq_bind_text(st, 3, sr->agent ? sr->agent : "");
+    sqlite3_bind_int64(st, 4, r->checks_total);
+    sqlite3_bind_int64(st, 5, r->checks_failed);
+    sq_bind_opt_double(st, 6, r->has_rtt, r->rtt_min_ms);
+    sq_bind_opt_double(st, 7, r->has_rtt, r->rtt_avg_ms);
+    sq_bind_opt_double(st, 8, r->has_rtt, r->rtt_max_ms);
+    sq_bind_opt_double(st, 9, r->has_rtt, r->rtt_jitter_ms);
+    sq_bind_text(st, 10, cmon_diag_code(r->diagnostic));
+    sq_bind_text(st, 11, r->detail);
+    sqlite3_bind_int(st, 12, r->http_status);
+    bind_phase(st, 13, r->dns_ms);
+    bind_phase(st, 14, r->connect_ms);
+    bind_phase(st, 15, r->tls_ms);
+    bind_phase(st, 16, r->first_byte_ms);
+    return sq_exec_stmt(ss, st, eb, "store result");
+}
+
+static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_round_result *r,
+                                   struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_TEST_LATEST, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, r->test_id);
+    sqlite3_bind_int64(st, 2, r->start_ns);
+    sqlite3_bind_double(st, 3, failed_pct(r));
+    sq_bind_opt_double(st, 4, r->has_rtt, r->rtt_avg_ms);
+    sq_bind_text(st, 5, cmon_diag_code(r->diagnostic));
+    sq_bind_text(st, 6, r->detail);
+    return sq_exec_stmt(ss, st, eb, "update test");
+}
+
+enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
+                               struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = insert_raw(ss, sr, eb);
+    if (!err)
+        err = update_latest(ss, &sr->r, eb);
+    return err;
+}
+
+static double col_phase(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+}
+
+static void result_from_row(sqlite3_stmt *st, struct store_result *sr)
+{
+    struct cmon_round_result *r = &sr->r;
+    memset(sr, 0, sizeof *sr);
+    sr->agent = sq_col_text(st, 0);
+    snprintf(r->test_id, sizeof r->test_id, "%s", sq_col_text(st, 1));
+    r->start_ns = sqlite3_column_int64(st, 2);
+    r->checks_total = (uint32_t)sqlite3_column_int64(st, 3);
+    r->checks_failed = (uint32_t)sqlite3_column_int64(st, 4);
+    r->has_rtt = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    r->rtt_min_ms = sqlite3_column_double(st, 5);
+    r->rtt_avg_ms = sqlite3_column_double(st, 6);
+    r->rtt_max_ms = sqlite3_column_double(st, 7);
+    r->rtt_jitter_ms = sqlite3_column_double(st, 8);
+    if (!cmon_diag_from_code(sq_col_text(st, 9), &r->diagnostic))
+        r->diagnostic = CMON_DIAG_NONE;
+    snprintf(r->detail, sizeof r->detail, "%s", sq_col_text(st, 10));
+    r->http_status = sqlite3_column_int(st, 11);
+    r->dns_ms = col_phase(st, 12);
+    r->connect_ms = col_phase(st, 13);
+    r->tls_ms = col_phase(st, 14);
+    r->first_byte_ms = col_phase(st, 15);
+}
+
+enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_RESULTS, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    sqlite3_bind_int64(st, 2, from_ns);
+    sqlite3_bind_int64(st, 3, to_ns);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+    int rc;
+    struct store_result sr;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        result_from_row(st, &sr);
+        if (cb(arg, &sr))
+            break;
+    }
+    enum cmon_err err = CMON_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read results");
+    sqlite3_reset(st);
+    return err;
+}
+
+/* ---- metrics ---- */
+
+static const char *const dim_column[STORE_DIM__COUNT] = {
+    [STORE_DIM_MONITOR] = "t.monitor",
+    [STORE_DIM_TEST_GROUP] = "t.test_group",
+    [STORE_DIM_TEST_CONFIG] = "t.test_config",
+    [STORE_DIM_SOURCE_NAME] = "t.source",
+    [STORE_DIM_SOURCE_ADDRESS] = "t.source_address",
+    [STORE_DIM_SOURCE_TYPE] = "t.source_type",
+    [STORE_DIM_DEST_NAME] = "t.destination",
+    [STORE_DIM_DEST_ADDRESS] = "t.destination_address",
+    [STORE_DIM_DEST_TYPE] = "t.destination_type",
+    [STORE_DIM_DEST_PORT] = "CAST(t.port AS TEXT)",
+    [STORE_DIM_PROTOCOL] = "(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)",
+    [STORE_DIM_TEST_ID] = "t.id",
+};
+
+/* Value and sample-count expressions per (source table, metric, aggregation). */
+static const char *metric_expr(bool raw, const struct store_metric_query *q)
+{
+    static const char *const raw_expr[2][3] = {
+        {"avg(100.0 * r.checks_failed / r.checks_total), count(*)",
+         "min(100.0 * r.checks_failed / r.checks_total), count(*)",
+         "max(100.0 * r.checks_failed / r.checks_total), count(*)"},
+        {"avg(r.rtt_avg), count(r.rtt_avg)", "min(r.rtt_avg), count(r.rtt_avg)",
+         "max(r.rtt_avg), count(r.rtt_avg)"},
+    };
+    static const char *const roll_expr[2][3] = {
+        {"sum(r.failed_pct_sum) / sum(r.rounds), sum(r.rounds)",
+         "min(r.failed_pct_min), sum(r.rounds)", "max(r.failed_pct_max), sum(r.rounds)"},
+        {"sum(r.rtt_sum) / sum(r.rtt_n), sum(r.rtt_n)", "min(r.rtt_min), sum(r.rtt_n)",
+         "max(r.rtt_max), sum(r.rtt_n)"},
+    };
+    return raw ? raw_expr[q->metric][q->agg] : roll_expr[q->metric][q->agg];
+}
+
+static int64_t rollup_width(const char *table)
+{
+    return strcmp(table, "rollup_1h") == 0 ? NS_PER_HOUR : NS_PER_MIN;
+}
+
+static int build_metric_sql(const struct store_metric_query *q, char *sql, size_t cap)
+{
+    const char *table = "results", *time_col = "r.start_ns";
+    bool raw = true;
+    if (q->interval_ns % NS_PER_HOUR == 0) {
+        table = "rollup_1h";
+        raw = false;
+    } else if (q->interval_ns % NS_PER_MIN == 0) {
+        table = "rollup_1m";
+        raw = false;
+    }
+    char source[1024];
+    if (raw) {
+        snprintf(source, sizeof source, "results");
+    } else {
+        /* the roll-up plus the raw rows not folded into it yet, in its shape */
+        time_col = "r.bucket_ns";
+        snprintf(source, sizeof source,
+                 "(SELECT test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"
+                 " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max FROM %s UNION ALL"
+                 " SELECT test_id, start_ns / %lld * %lld, 1, 100.0 * checks_failed /"
+                 " checks_total, 100.0 * checks_failed / checks_total, 100.0 * checks_failed /"
+                 " checks_total, rtt_avg IS NOT NULL, coalesce(rtt_avg, 0), rtt_avg, rtt_avg"
+                 " FROM results WHERE id > (SELECT last_id FROM rollup_state))",
+                 table, (long long)rollup_width(table), (long long)rollup_width(table));
+    }
+    size_t len =
+        (size_t)snprintf(sql, cap,
+                         "SELECT (%s / ?1) * ?1 AS b, %s FROM %s r JOIN tests t ON t.id = r.test_id"
+                         " WHERE %s >= ?2 AND %s < ?3",
+                         time_col, metric_expr(raw, q), source, time_col, time_col);
+    if (q->metric == STORE_METRIC_RTT)
+        len += (size_t)snprintf(sql + len, cap - len,
+                                raw ? " AND r.rtt_avg IS NOT NULL" : " AND r.rtt_n > 0");
+    for (size_t i = 0; i < q->n_filters && len < cap; i++) {
+        if ((unsigned)q->filters[i].dim >= STORE_DIM__COUNT)
+            return -1;
+        len += (size_t)snprintf(sql + len, cap - len, " AND lower(%s) = lower(?%zu)",
+                                dim_column[q->filters[i].dim], i + 4);
+    }
+    if (len < cap)
+        len += (size_t)snprintf(sql + len, cap - len, " GROUP BY b ORDER BY b");
+    return len < cap ? 0 : -1;
+}
+
+enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *q,
+                              store_point_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    char sql[4096];
+    if (q->interval_ns <= 0 || q->n_filters > STORE_MAX_DIM_FILTERS ||
+        (unsigned)q->metric > STORE_METRIC_RTT || (unsigned)q->agg > STORE_AGG_MAX ||
+        build_metric_sql(q, sql, sizeof sql) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "invalid metric query");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(ss, eb, "prepare metric query");
+    sqlite3_bind_int64(st, 1, q->interval_ns);
+    sqlite3_bind_int64(st, 2, q->from_ns);
+    sqlite3_bind_int64(st, 3, q->to_ns);
+    for (size_t i = 0; i < q->n_filters; i++)
+        sq_bind_text(st, (int)i + 4, q->filters[i].value);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(arg, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+               sqlite3_column_int64(st, 2)))
+            break;
+    }
+    enum cmon_err err = CMON_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read metrics");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* ---- roll-ups ---- */
+
+static enum cmon_err fold(struct sqlite_store *ss, enum sq_stmt id, int64_t lo, int64_t hi,
+                          int64_t width, struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, id, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    sqlite3_bind_int64(st, 3, width);
+    return sq_exec_stmt(ss, st, eb, "roll up");
+}
+
+static enum cmon_err rollup_range(struct sqlite_store *ss, int64_t *lo, int64_t *hi,
+                                  struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st = sq_stmt(ss, SQ_ROLLUP_RANGE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return sq_fail(ss, eb, "read roll-up state");
+    }
+    *lo = sqlite3_column_int64(st, 0);
+    *hi = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return CMON_OK;
+}
+
+/* Fold (watermark, max id] inside the caller's transaction. */
+static enum cmon_err rollup_in_tx(struct sqlite_store *ss, int64_t *folded, struct cmon_errbuf *eb)
+{
+    int64_t lo = 0, hi = 0;
+    *folded = 0;
+    enum cmon_err err = rollup_range(ss, &lo, &hi, eb);
+    if (err || hi <= lo)
+        return err;
+    err = fold(ss, SQ_ROLLUP_1M, lo, hi, NS_PER_MIN, eb);
+    if (!err)
+        err = fold(ss, SQ_ROLLUP_1H, lo, hi, NS_PER_HOUR, eb);
+    sqlite3_stmt *st = err ? NULL : sq_stmt(ss, SQ_ROLLUP_MARK, eb);
+    if (!st)
+        return err ? err : CMON_ERR_STORE;
+    sqlite3_bind_int64(st, 1, hi);
+    err = sq_exec_stmt(ss, st, eb, "mark roll-up");
+    if (!err)
+        *folded = hi - lo;
+    return err;
+}
+
+enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = run_cached(ss, SQ_BEGIN, eb, "begin");
+    if (!err)
+        err = rollup_in_tx(ss, folded, eb);
+    if (!err)
+        err = run_cached(ss, SQ_COMMIT, eb, "commit");
+    if (err)
+        sq_ingest_rollback(s);
+    return err;
+}
+
+/* ---- retention and paths ---- */
+
+enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
+                           struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    static const char *const sql[] = {
+        "DELETE FROM results WHERE start_ns < ?1",
+        "DELETE FROM paths WHERE start_ns < ?1",
+        "DELETE FROM state_changes WHERE at_ns < ?1",
+        "DELETE FROM agent_batches WHERE received_ns < ?1",
+    };
+    int64_t folded;
+    *deleted = 0;
+    enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
+    if (!err) /* never drop rows not yet rolled up */
+        err = rollup_in_tx(ss, &folded, eb);
+    for (size_t i = 0; !err && i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(ss->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            err = sq_fail(ss, eb, "prepare retention");
+            break;
+        }
+        sqlite3_bind_int64(st, 1, before_ns);
+        err = sq_exec_stmt(ss, st, eb, "retention");
+        if (!err && i == 0)
+            *deleted = sqlite3_changes(ss->db);
+        sqlite3_finalize(st);
+    }
+    /* Row ids are max + 1: once the table is empty they restart at 1, so
+     * the watermark must follow (everything left was folded above). */
+    if (!err)
+        err = sq_exec(ss,
+                      "UPDATE rollup_state SET last_id ="
+                      " (SELECT coalesce(max(id), 0) FROM results)",
+                      eb);
+    if (err) {
+        sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    return sq_exec(ss, "COMMIT", eb);
+}
+
+enum cmon_err sq_path_put(struct store *s, const char *test_id, int64_t start_ns,
+                          const char *hops_json, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_PATH_PUT, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    sqlite3_bind_int64(st, 2, start_ns);
+    sq_bind_text(st, 3, hops_json);
+    return sq_exec_stmt(ss, st, eb, "store path");
+}
+
+enum cmon_err sq_path_latest(struct store *s, const char *test_id, char **hops_json,
+                             int64_t *start_ns, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_PATH_LATEST, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, test_id);
+    int rc = sqlite3_step(st);
+    enum cmon_err err = CMON_OK;
+    if (rc == SQLITE_ROW) {
+        *hops_json = strdup(sq_col_text(st, 0));
+        *start_ns = sqlite3_column_int64(st, 1);
+        if (!*hops_json)
+            err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        err = cmon_fail(eb, CMON_ERR_NOTFOUND, "no path for test '%s'", test_id);
+    } else {
+        err = sq_fail(ss, eb, "read path");
+    }
+    sqlite3_reset(st);
+    return err;
+}

@@ -1,0 +1,80 @@
+/* store.c: backend selection by URL and the backend-neutral helpers (roles,
+ * token generation and hashing).  Tokens are random, shown once, and only
+ * their SHA-256 is stored (DESIGN 9). */
+#include "store/store.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/sqlite_internal.h"
+
+enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
+                         struct cmon_errbuf *eb)
+{
+    *out = NULL;
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        const char *path = url + 7;
+        if (strncmp(path, "//", 2) == 0)
+            path += 2; /* sqlite:///abs/path */
+        if (!*path)
+            return cmon_fail(eb, CMON_ERR_INVALID, "store URL '%s' has no path", url);
+        return store_sqlite_open(path, mode, out, eb);
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return cmon_fail(eb, CMON_ERR_UNSUPPORTED,
+                         "the PostgreSQL store is not built yet; use --store sqlite:PATH");
+    return cmon_fail(eb, CMON_ERR_INVALID, "store URL '%s' is not sqlite:PATH or postgres://...",
+                     url);
+}
+
+static const char *const role_names[] = {
+    [STORE_ROLE_READER] = "reader",
+    [STORE_ROLE_ADMIN] = "admin",
+    [STORE_ROLE_AGENT] = "agent",
+};
+
+const char *store_role_name(enum store_role r)
+{
+    return (unsigned)r < 3 ? role_names[r] : "unknown";
+}
+
+bool store_role_parse(const char *s, enum store_role *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (enum store_role)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void store_token_hash(const char *token, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL);
+    hex(md, 32, out);
+}
+
+enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb)
+{
+    unsigned char raw[20];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return cmon_fail(eb, CMON_ERR_IO, "no randomness for a token");
+    memcpy(out, "cmon_", 5);
+    hex(raw, sizeof raw, out + 5);
+    return CMON_OK;
+}

@@ -1,0 +1,261 @@
+/* store.h: cmon's storage interface (DESIGN section 8) -- a versioned table of
+ * operations that each backend (SQLite now, PostgreSQL later) implements, so
+ * callers never change when a backend is added.  Callers call through the
+ * table: s->ops->monitor_get(s, ...).
+ * Ownership: a struct store is owned by whoever opened it and freed with
+ * store_close().  Rows handed to callbacks point into backend memory that is
+ * valid only during the callback: copy what you keep.
+ * Threads: one struct store (one connection) is used by one thread at a time;
+ * open one per thread.  Backends must allow a writer and many readers at once. */
+#ifndef CMON_STORE_STORE_H
+#define CMON_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "model/monitor.h"
+#include "model/result.h"
+#include "model/state.h"
+
+#define STORE_OPS_VERSION 1
+#define STORE_DEFAULT_URL "sqlite:./cmon-data/cmon.db"
+#define STORE_DEFAULT_RETENTION_DAYS 30
+
+enum store_mode {
+    STORE_READ_WRITE, /* runs migrations at open */
+    STORE_READ_ONLY,  /* refuses every write; the API's and the SQL endpoint's */
+};
+
+/* One monitor as stored: the JSON body it was applied with (as sent). */
+struct store_monitor {
+    const char *name;
+    const char *body; /* JSON text */
+    bool running;     /* false after POST .../stop */
+    int64_t created_ns, updated_ns;
+};
+
+/* One expanded test: its static definition (written by monitor_put) and its
+ * live figures (written by ingest and the evaluator). */
+struct store_test {
+    const char *id;
+    const char *monitor, *group, *source, *source_address, *source_type;
+    const char *destination, *destination_address, *destination_type, *config;
+    enum cmon_protocol protocol;
+    const char *target;
+    int port, number, frequency_sec;
+    bool has_failed_pct_threshold;
+    double failed_pct_threshold;
+    bool has_rtt_threshold;
+    double rtt_threshold_ms;
+    bool group_disabled;
+    bool monitor_running; /* read side only (from the monitor) */
+    /* live (read side only) */
+    enum cmon_state state;
+    const char *reason, *diagnostic, *detail;
+    bool has_result;
+    int64_t last_result_ns; /* round start of the latest result */
+    double checks_failed_pct;
+    bool has_rtt;
+    double rtt_ms;
+    int64_t state_since_ns;
+};
+
+/* Filters of the views (DESIGN 10); NULL/false fields do not filter. */
+enum store_scope {
+    STORE_SCOPE_ALL,
+    STORE_SCOPE_SOURCES,
+    STORE_SCOPE_DESTINATIONS,
+    STORE_SCOPE_TEST_GROUPS,
+    STORE_SCOPE_TEST_CONFIGS,
+    STORE_SCOPE_MONITORS,
+};
+struct store_test_filter {
+    const char *monitor;
+    const char *test_id;
+    bool has_state;
+    enum cmon_state state;
+    bool has_protocol;
+    enum cmon_protocol protocol;
+    const char *search;     /* case-insensitive substring */
+    enum store_scope scope; /* where search looks */
+};
+
+/* A round result as stored (agent = who ran it). */
+struct store_result {
+    const char *agent;
+    struct cmon_round_result r;
+};
+
+enum store_metric { STORE_METRIC_FAILED_PCT, STORE_METRIC_RTT };
+enum store_agg { STORE_AGG_AVG, STORE_AGG_MIN, STORE_AGG_MAX };
+/* Dimensions of DESIGN 6, usable as metric filters. */
+enum store_dim {
+    STORE_DIM_MONITOR,
+    STORE_DIM_TEST_GROUP,
+    STORE_DIM_TEST_CONFIG,
+    STORE_DIM_SOURCE_NAME,
+    STORE_DIM_SOURCE_ADDRESS,
+    STORE_DIM_SOURCE_TYPE,
+    STORE_DIM_DEST_NAME,
+    STORE_DIM_DEST_ADDRESS,
+    STORE_DIM_DEST_TYPE,
+    STORE_DIM_DEST_PORT,
+    STORE_DIM_PROTOCOL,
+    STORE_DIM_TEST_ID,
+    STORE_DIM__COUNT
+};
+#define STORE_MAX_DIM_FILTERS 16
+struct store_metric_query {
+    enum store_metric metric;
+    enum store_agg agg;
+    int64_t interval_ns;    /* bucket width; >= 1 h uses hourly roll-ups, >= 1 min minute ones */
+    int64_t from_ns, to_ns; /* [from, to) */
+    struct {
+        enum store_dim dim;
+        const char *value;
+    } filters[STORE_MAX_DIM_FILTERS];
+    size_t n_filters;
+};
+
+enum store_role { STORE_ROLE_READER, STORE_ROLE_ADMIN, STORE_ROLE_AGENT };
+
+struct store_state_change {
+    const char *test_id;
+    int64_t at_ns;
+    enum cmon_state from, to;
+    const char *reason;
+};
+
+struct store;
+
+typedef int (*store_monitor_cb)(void *arg, const struct store_monitor *m);
+typedef int (*store_test_cb)(void *arg, const struct store_test *t);
+typedef int (*store_result_cb)(void *arg, const struct store_result *r);
+typedef int (*store_point_cb)(void *arg, int64_t bucket_ns, double value, int64_t samples);
+typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
+/* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
+
+struct store_ops {
+    int version;      /* STORE_OPS_VERSION the backend was written against */
+    const char *name; /* "sqlite" */
+    void (*close)(struct store *s);
+
+    /* Monitors.  monitor_put replaces the monitor and its tests in one
+     * transaction; tests keeping their id keep their live state. */
+    enum cmon_err (*monitor_put)(struct store *s, const char *name, const char *body,
+                                 const struct store_test *tests, size_t n_tests, int64_t now_ns,
+                                 bool *created, struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_get)(struct store *s, const char *name, store_monitor_cb cb, void *arg,
+                                 struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_list)(struct store *s, store_monitor_cb cb, void *arg,
+                                  struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_set_running)(struct store *s, const char *name, bool running,
+                                         int64_t now_ns, struct cmon_errbuf *eb);
+    enum cmon_err (*monitor_count)(struct store *s, size_t *n, struct cmon_errbuf *eb);
+
+    /* Tests, in (monitor, number) order. */
+    enum cmon_err (*test_query)(struct store *s, const struct store_test_filter *f,
+                                store_test_cb cb, void *arg, struct cmon_errbuf *eb);
+    /* Record the evaluator's verdict; a state change is kept in history with
+     * time and reason.  *changed tells whether the state differs. */
+    enum cmon_err (*test_set_state)(struct store *s, const char *test_id, enum cmon_state st,
+                                    const char *reason, int64_t now_ns, bool *changed,
+                                    struct cmon_errbuf *eb);
+    enum cmon_err (*state_changes)(struct store *s, const char *test_id, int64_t from_ns,
+                                   int64_t to_ns, store_change_cb cb, void *arg,
+                                   struct cmon_errbuf *eb);
+
+    /* Ingest: begin, add results (and mark agent batches), commit.  One
+     * transaction for many results; the caller owns the batching policy.
+     * batch_mark sets *dup when (agent, seq) was stored before: the caller
+     * then skips that batch's results (exactly once). */
+    enum cmon_err (*ingest_begin)(struct store *s, struct cmon_errbuf *eb);
+    enum cmon_err (*ingest_batch_mark)(struct store *s, const char *agent, int64_t seq,
+                                       int64_t now_ns, bool *dup, struct cmon_errbuf *eb);
+    enum cmon_err (*ingest_result)(struct store *s, const struct store_result *r,
+                                   struct cmon_errbuf *eb);
+    enum cmon_err (*ingest_commit)(struct store *s, struct cmon_errbuf *eb);
+    void (*ingest_rollback)(struct store *s);
+
+    /* Raw results of one test in [from, to), oldest first, at most limit. */
+    enum cmon_err (*result_query)(struct store *s, const char *test_id, int64_t from_ns,
+                                  int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
+                                  struct cmon_errbuf *eb);
+    /* Aggregated series over the tests matching the filters. */
+    enum cmon_err (*metric_query)(struct store *s, const struct store_metric_query *q,
+                                  store_point_cb cb, void *arg, struct cmon_errbuf *eb);
+    /* Fold raw results not yet rolled up into the 1-minute and 1-hour
+     * roll-ups (the background thread calls it every few seconds; metric
+     * queries add the rows not yet folded, so they never lag). */
+    enum cmon_err (*rollup)(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
+    /* Delete raw results (and paths, state history) older than before_ns,
+     * after folding them into the roll-ups, which stay until deleted. */
+    enum cmon_err (*retention)(struct store *s, int64_t before_ns, int64_t *deleted,
+                               struct cmon_errbuf *eb);
+
+    /* Paths (traceroute), one JSON document per round. */
+    enum cmon_err (*path_put)(struct store *s, const char *test_id, int64_t start_ns,
+                              const char *hops_json, struct cmon_errbuf *eb);
+    enum cmon_err (*path_latest)(struct store *s, const char *test_id, char **hops_json,
+                                 int64_t *start_ns, struct cmon_errbuf *eb);
+
+    /* Agents: last contact. */
+    enum cmon_err (*agent_seen)(struct store *s, const char *name, int64_t now_ns,
+                                struct cmon_errbuf *eb);
+    enum cmon_err (*agent_last_seen)(struct store *s, const char *name, int64_t *ns,
+                                     struct cmon_errbuf *eb);
+
+    /* Alert rules (JSON bodies by name) and fired events. */
+    enum cmon_err (*alert_rule_put)(struct store *s, const char *name, const char *body,
+                                    struct cmon_errbuf *eb);
+    enum cmon_err (*alert_rule_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
+    enum cmon_err (*alert_rule_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
+    enum cmon_err (*alert_event_add)(struct store *s, const char *rule, const char *test_id,
+                                     int64_t at_ns, const char *message, struct cmon_errbuf *eb);
+    enum cmon_err (*alert_event_list)(struct store *s, int64_t from_ns, size_t limit, json_t **out,
+                                      struct cmon_errbuf *eb);
+
+    /* Tokens: only the SHA-256 (hex) of a token is stored. */
+    enum cmon_err (*token_add)(struct store *s, const char *hash_hex, enum store_role role,
+                               const char *name, int64_t now_ns, struct cmon_errbuf *eb);
+    /* CMON_ERR_NOTFOUND if unknown; name (may be NULL) gets the token's name,
+     * which for agent tokens is the agent's name. */
+    enum cmon_err (*token_lookup)(struct store *s, const char *hash_hex, enum store_role *role,
+                                  char *name, size_t name_cap, struct cmon_errbuf *eb);
+    enum cmon_err (*token_count)(struct store *s, size_t *n, struct cmon_errbuf *eb);
+
+    /* Read-only SQL over the result tables: at most max_rows rows, aborted
+     * after timeout_ms.  *out = {"columns": [...], "rows": [[...]...],
+     * "truncated": bool}. */
+    enum cmon_err (*sql_query)(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
+                               json_t **out, struct cmon_errbuf *eb);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Open a store from its URL: "sqlite:PATH" (directories are created) or
+ * "postgres://..." (not built yet: CMON_ERR_UNSUPPORTED).  Refuses a database
+ * written by a newer cmon with a clear message. */
+enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
+                         struct cmon_errbuf *eb);
+static inline void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *store_role_name(enum store_role r); /* "reader", "admin", "agent" */
+bool store_role_parse(const char *s, enum store_role *out);
+/* SHA-256 of token as 64 lowercase hex chars + NUL. */
+void store_token_hash(const char *token, char out[65]);
+/* A new random token "cmon_" + 40 hex chars (45 chars + NUL). */
+enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb);
+
+#endif
