@@ -226,6 +226,11 @@ static const struct route routes[] = {
     {"POST", "query", NEED_READER, api_sql},
     {"POST", "tokens", NEED_ADMIN, api_token_create},
     {"POST", "agent/results", NEED_AGENT, api_agent_results},
+    {"POST", "agent/heartbeat", NEED_AGENT, api_agent_heartbeat},
+    {"GET", "agent/assignments", NEED_AGENT, api_agent_assignments},
+    {"POST", "agents/register", NEED_AGENT, api_agent_register},
+    {"GET", "agents", NEED_READER, api_agents_list},
+    {"DELETE", "agents/*", NEED_ADMIN, api_agent_delete},
 };
 
 /* Split "a/b/c" into r->seg; false when too deep or an empty segment. */

@@ -101,6 +101,11 @@ enum MHD_Result api_results(struct req *r);
 enum MHD_Result api_sql(struct req *r);
 enum MHD_Result api_agent_results(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
+enum MHD_Result api_agent_register(struct req *r);
+enum MHD_Result api_agent_heartbeat(struct req *r);
+enum MHD_Result api_agent_assignments(struct req *r);
+enum MHD_Result api_agents_list(struct req *r);
+enum MHD_Result api_agent_delete(struct req *r);
 
 /* Shared by the views: fill the filter from ?monitor=&state=&protocol=&q=&scope=;
  * false after replying 400. */

@@ -64,6 +64,10 @@ static const char *const migrations[] = {
     " test_id TEXT NOT NULL, at_ns INTEGER NOT NULL, message TEXT NOT NULL);"
     "CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL,"
     " created_ns INTEGER NOT NULL);",
+    /* 2: registered remote agents (src/store/sqlite_agents.c) */
+    "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
+    " addresses TEXT NOT NULL, registered_ns INTEGER NOT NULL, heartbeat_ns INTEGER NOT NULL,"
+    " heartbeat_sec INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -318,6 +322,10 @@ static const struct store_ops sqlite_ops = {
     .token_lookup = sq_token_lookup,
     .token_count = sq_token_count,
     .sql_query = sq_sql_query,
+    .agent_register = sq_agent_register,
+    .agent_heartbeat = sq_agent_heartbeat,
+    .agent_list = sq_agent_list,
+    .agent_delete = sq_agent_delete,
 };
 
 /* mkdir -p of path's directory (for a new database file). */
