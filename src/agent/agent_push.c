@@ -249,7 +249,7 @@ static void spool_rounds(struct push *p, bool force)
     free(text);
 }
 
-static void batch_acked(struct push *p, uint64_t seq, const struct agent_reply *rep)
+static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *rep)
 {
     struct agent *a = p->a;
     json_t *j = json_loadb(rep->body, rep->len, 0, NULL);
@@ -262,13 +262,19 @@ static void batch_acked(struct push *p, uint64_t seq, const struct agent_reply *
         cmon_error(a->log, "the server acked another batch than sent", "seq=%llu reply=\"%.100s\"",
                    (unsigned long long)seq, rep->body);
         net_failed(p, &p->next_send, "results", "bad ack");
-        return;
+        return false;
     }
-    if (spool_ack(a->spool, seq, &eb))
+    if (spool_ack(a->spool, seq, &eb)) {
+        /* the batch stays spooled and is sent again later (the server
+         * answers duplicate); pause so a failing disk is not hammered */
         cmon_error(a->log, "cannot record the ack", "seq=%llu err=\"%s\"",
                    (unsigned long long)seq, eb.msg);
+        p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
+        return false;
+    }
     cmon_debug(a->log, "batch acked", "seq=%llu duplicate=%s", (unsigned long long)seq,
                dup ? "true" : "false");
+    return true;
 }
 
 /* Send the oldest spooled batch; false when sending should pause. */
@@ -292,8 +298,7 @@ static bool send_one(struct push *p)
     if (err) {
         net_failed(p, &p->next_send, "results", eb.msg);
     } else if (net_ok(p), rep.status == 200) {
-        batch_acked(p, seq, &rep);
-        go_on = true;
+        go_on = batch_acked(p, seq, &rep);
     } else if (rep.status == 401) {
         token_rejected(p, &rep);
     } else if (rep.status == 400) {

@@ -157,14 +157,21 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
     char *addresses = NULL;
     int hb;
     enum MHD_Result ret = MHD_YES;
-    if (agent_facts(r, body, &version, &addresses, &hb, allowed)) {
+    json_t *spool = json_object_get(body, "spool");
+    char *spool_text = NULL;
+    if (spool && !json_is_object(spool))
+        ret = reply_error(r, 400, "invalid_parameter", "spool", "spool must be an object");
+    else if (!(spool_text = spool ? json_dumps(spool, JSON_COMPACT) : strdup("{}")) ||
+             strlen(spool_text) > 1024)
+        ret = reply_error(r, 400, "invalid_parameter", "spool", "spool is too large");
+    else if (agent_facts(r, body, &version, &addresses, &hb, allowed)) {
         struct cmon_errbuf eb;
         struct store *a = r->srv->admin;
         pthread_mutex_lock(&r->srv->admin_mu);
         enum cmon_err err =
             a->ops->agent_heartbeat
-                ? a->ops->agent_heartbeat(a, r->principal, version, addresses, hb, cmon_wall_ns(),
-                                          &eb)
+                ? a->ops->agent_heartbeat(a, r->principal, version, addresses, spool_text, hb,
+                                          cmon_wall_ns(), &eb)
                 : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
         pthread_mutex_unlock(&r->srv->admin_mu);
         if (err == CMON_ERR_NOTFOUND)
@@ -178,6 +185,7 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
                                                "heartbeatSec", hb));
     }
     free(addresses);
+    free(spool_text);
     json_decref(body);
     return ret;
 }
@@ -342,13 +350,15 @@ static int agent_row(void *arg, const struct store_agent *a)
 {
     struct agent_rows *ar = arg;
     json_t *addr = json_loads(a->addresses, 0, NULL);
+    json_t *spool = a->spool ? json_loads(a->spool, 0, NULL) : NULL;
     json_array_append_new(
         ar->items,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:i}", "name", a->name, "version",
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:i, s:o}", "name", a->name, "version",
                   a->version, "addresses", addr ? addr : json_array(), "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
-                  agent_state(a, ar->now_ns), "heartbeatSec", a->heartbeat_sec));
+                  agent_state(a, ar->now_ns), "heartbeatSec", a->heartbeat_sec, "spool",
+                  spool ? spool : json_object()));
     return 0;
 }
 

@@ -67,7 +67,7 @@ static const char *const migrations[] = {
     /* 2: registered remote agents (src/store/sqlite_agents.c) */
     "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
     " addresses TEXT NOT NULL, registered_ns INTEGER NOT NULL, heartbeat_ns INTEGER NOT NULL,"
-    " heartbeat_sec INTEGER NOT NULL);",
+    " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -82,16 +82,16 @@ enum cmon_err sq_agent_register(struct store *s, const char *name, const char *t
 }
 
 enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, int heartbeat_sec, int64_t now_ns,
-                                 struct cmon_errbuf *eb)
+                                 const char *addresses_json, const char *spool_json,
+                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = run_sql(ss,
                                 "UPDATE agent_registry SET version = ?2, addresses = ?3,"
-                                " heartbeat_ns = max(heartbeat_ns, ?4), heartbeat_sec = ?5"
-                                " WHERE name = ?1",
-                                "sssii", eb, name, version, addresses_json, now_ns,
-                                (int64_t)heartbeat_sec);
+                                " heartbeat_ns = max(heartbeat_ns, ?4), heartbeat_sec = ?5,"
+                                " spool = ?6 WHERE name = ?1",
+                                "sssiis", eb, name, version, addresses_json, now_ns,
+                                (int64_t)heartbeat_sec, spool_json);
     if (!err && sqlite3_changes(ss->db) == 0)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "agent '%s' is not registered", name);
     return err;
@@ -102,9 +102,9 @@ enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
     struct sqlite_store *ss = sq_of(s);
     static const char sql[] =
         "SELECT r.name, r.version, r.addresses, 1, r.registered_ns, r.heartbeat_ns,"
-        " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0))"
+        " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool"
         " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
-        " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns FROM agents a"
+        " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns, '{}' FROM agents a"
         " WHERE a.name NOT IN (SELECT name FROM agent_registry) ORDER BY 1";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -120,6 +120,7 @@ enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
             .heartbeat_ns = sqlite3_column_int64(st, 5),
             .heartbeat_sec = sqlite3_column_int(st, 6),
             .last_seen_ns = sqlite3_column_int64(st, 7),
+            .spool = sq_col_text(st, 8),
         };
         if (cb(arg, &a) != 0) {
             rc = SQLITE_DONE;

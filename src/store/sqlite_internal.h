@@ -147,8 +147,8 @@ enum cmon_err sq_agent_register(struct store *s, const char *name, const char *t
                                 int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
                                 struct cmon_errbuf *eb);
 enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, int heartbeat_sec, int64_t now_ns,
-                                 struct cmon_errbuf *eb);
+                                 const char *addresses_json, const char *spool_json,
+                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
 enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
 

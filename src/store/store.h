@@ -134,6 +134,7 @@ struct store_agent {
     int64_t heartbeat_ns; /* 0: none yet */
     int heartbeat_sec;    /* the agent's announced heartbeat period */
     int64_t last_seen_ns; /* latest heartbeat or results, 0 when never */
+    const char *spool;    /* JSON object text: the agent's spool counters */
 };
 
 struct store_state_change {
@@ -260,8 +261,8 @@ struct store_ops {
                                     struct cmon_errbuf *eb);
     /* A heartbeat: CMON_ERR_NOTFOUND when the agent is not registered. */
     enum cmon_err (*agent_heartbeat)(struct store *s, const char *name, const char *version,
-                                     const char *addresses_json, int heartbeat_sec,
-                                     int64_t now_ns, struct cmon_errbuf *eb);
+                                     const char *addresses_json, const char *spool_json,
+                                     int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
     /* Registered agents and agents seen through results, by name. */
     enum cmon_err (*agent_list)(struct store *s, store_agent_cb cb, void *arg,
                                 struct cmon_errbuf *eb);
