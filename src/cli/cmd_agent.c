@@ -106,8 +106,13 @@ static int check_args(const struct cli_command *self, struct agent_args *aa, int
 {
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (!aa->o.n_servers && getenv("CMON_SERVER") && *getenv("CMON_SERVER")) {
+        int rc = add_servers(self, aa, getenv("CMON_SERVER"));
+        if (rc)
+            return rc;
+    }
     if (!aa->o.n_servers)
-        return cli_usage_error(self, "--server URL is required");
+        return cli_usage_error(self, "--server URL (or $CMON_SERVER) is required");
     if (!aa->o.key)
         aa->o.key = getenv("CMON_AGENT_KEY");
     if (!aa->o.name) {
@@ -194,6 +199,7 @@ const struct cli_command cmd_agent = {
         "Options:\n"
         "  -s, --server URL     the server (http:// or https://); repeat it or give a\n"
         "                       comma-separated list to fail over between replicas\n"
+        "                       (default $CMON_SERVER)\n"
         "  -k, --key KEY        the workspace key (an agent token created without a\n"
         "                       name: 'cmon token create --role agent'); default\n"
         "                       $CMON_AGENT_KEY; not needed once a token is saved\n"
