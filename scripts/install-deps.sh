@@ -8,7 +8,8 @@ build_pkgs=(cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
     libjansson-dev libsqlite3-dev libpq-dev libssl-dev libcmocka-dev zlib1g-dev)
 # Real peers the tests and benchmarks start: servers, DNS, firewall, tools.
 test_pkgs=(iproute2 iputils-ping nftables nginx-light dnsmasq-base openssl curl jq
-    fping wrk prometheus prometheus-blackbox-exporter procps psmisc)
+    fping wrk prometheus prometheus-blackbox-exporter prometheus-alertmanager procps psmisc
+    python3)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in

@@ -1,0 +1,302 @@
+/* action.c: action groups (webhooks, Alertmanagers, exec commands): parse,
+ * validate and write back as JSON; plus the parse driver rule.c shares --
+ * JSON text with positions or an already parsed value, every problem found,
+ * sorted by position. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert/rule.h"
+#include "alert/rule_internal.h"
+#include "core/addr.h"
+#include "model/jsonpos.h"
+
+#define MAX_ACTIONS 20
+#define MAX_EXEC_ARGS 64
+
+static const char *const group_fields[] = {"name", "webhooks", "alertmanagers", "exec", NULL};
+static const char *const webhook_fields[] = {"url", "secret", NULL};
+static const char *const am_fields[] = {"url", NULL};
+static const char *const exec_fields[] = {"command", "timeoutSec", NULL};
+
+void alert_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+json_t *alert_strv_to_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static int problem_cmp(const struct cmon_problem *x, const struct cmon_problem *y)
+{
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->col < y->col ? -1 : x->col > y->col;
+}
+
+/* Stable insertion sort: problems at one position keep their order. */
+static void sort_problems(struct cmon_problems *p)
+{
+    for (size_t i = 1; i < p->n; i++) {
+        struct cmon_problem cur = p->items[i];
+        size_t k = i;
+        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
+            p->items[k] = p->items[k - 1];
+            k--;
+        }
+        p->items[k] = cur;
+    }
+}
+
+static enum cmon_err parse_with(struct vctx *v, const json_t *j, const char *prefix, size_t size,
+                                void **out, alert_parse_fn parse, alert_free_fn free_fn)
+{
+    *out = NULL;
+    void *obj = calloc(1, size);
+    if (!obj)
+        return CMON_ERR_NOMEM;
+    parse(v, j, prefix ? prefix : "", obj);
+    sort_problems(v->probs);
+    if (v->oom || v->probs->n) {
+        free_fn(obj);
+        return v->oom ? CMON_ERR_NOMEM : CMON_ERR_INVALID;
+    }
+    *out = obj;
+    return CMON_OK;
+}
+
+enum cmon_err alert_parse_value(const json_t *j, const char *prefix, struct cmon_problems *probs,
+                                size_t size, void **out, alert_parse_fn parse,
+                                alert_free_fn free_fn)
+{
+    struct vctx v = {.probs = probs};
+    return parse_with(&v, j, prefix, size, out, parse, free_fn);
+}
+
+enum cmon_err alert_parse_text(const char *text, size_t len, struct cmon_problems *probs,
+                               size_t size, void **out, alert_parse_fn parse,
+                               alert_free_fn free_fn)
+{
+    *out = NULL;
+    struct vctx v = {.probs = probs};
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        vproblem(&v, "", false, "invalid JSON: %s", jerr.text);
+        if (probs->n) {
+            probs->items[probs->n - 1].line = jerr.line > 0 ? jerr.line : 1;
+            probs->items[probs->n - 1].col = jerr.column > 0 ? jerr.column : 1;
+        }
+        return CMON_ERR_PARSE;
+    }
+    struct jpos_index pos;
+    jpos_build(text, len, &pos);
+    v.pos = &pos;
+    enum cmon_err rc = parse_with(&v, root, "", size, out, parse, free_fn);
+    jpos_free(&pos);
+    json_decref(root);
+    return rc;
+}
+
+void cmon_action_group_free(struct cmon_action_group *g)
+{
+    if (!g)
+        return;
+    free(g->name);
+    for (size_t i = 0; i < g->n_webhooks; i++) {
+        free(g->webhooks[i].url);
+        free(g->webhooks[i].secret);
+    }
+    free(g->webhooks);
+    for (size_t i = 0; i < g->n_alertmanagers; i++)
+        free(g->alertmanagers[i].url);
+    free(g->alertmanagers);
+    for (size_t i = 0; i < g->n_execs; i++)
+        alert_strv_free(g->execs[i].argv, g->execs[i].argc);
+    free(g->execs);
+    free(g);
+}
+
+/* An http(s) URL field; NULL (problem recorded) when absent or not one. */
+static char *get_url(struct vctx *v, const json_t *obj, const char *base)
+{
+    const char *s = vget_string(v, obj, base, "url", true);
+    if (!s)
+        return NULL;
+    struct cmon_url u;
+    struct cmon_errbuf eb;
+    if (cmon_url_parse(s, &u, &eb) != CMON_OK) {
+        char p[512];
+        vpath_key(p, sizeof p, base, "url");
+        vproblem(v, p, false, "%s", eb.msg);
+        return NULL;
+    }
+    return vstrdup(v, s);
+}
+
+/* The array at key: its size (0 when absent or wrong); problems if too long. */
+static size_t list_size(struct vctx *v, const json_t *obj, const char *base, const char *key,
+                        const json_t **arr)
+{
+    *arr = vget(v, obj, base, key, JSON_ARRAY, false);
+    if (!*arr)
+        return 0;
+    if (json_array_size(*arr) > MAX_ACTIONS) {
+        char p[512];
+        vpath_key(p, sizeof p, base, key);
+        vproblem(v, p, false, "at most %d entries", MAX_ACTIONS);
+        return 0;
+    }
+    return json_array_size(*arr);
+}
+
+static void parse_webhook(struct vctx *v, const json_t *j, const char *p,
+                          struct cmon_alert_webhook *w)
+{
+    vcheck_fields(v, j, p, webhook_fields, NULL);
+    w->url = get_url(v, j, p);
+    const char *secret = vget_string(v, j, p, "secret", false);
+    if (secret && !secret[0]) {
+        char sp[512];
+        vpath_key(sp, sizeof sp, p, "secret");
+        vproblem(v, sp, false, "must not be empty (leave it out to send unsigned requests)");
+    }
+    w->secret = vstrdup(v, secret);
+}
+
+static void parse_exec(struct vctx *v, const json_t *j, const char *p, struct cmon_alert_exec *e)
+{
+    vcheck_fields(v, j, p, exec_fields, NULL);
+    e->timeout_sec = 10;
+    long x;
+    if (vget_int(v, j, p, "timeoutSec", 1, 300, &x))
+        e->timeout_sec = (int)x;
+    const json_t *cmd = vget(v, j, p, "command", JSON_ARRAY, true);
+    if (!cmd)
+        return;
+    char cp[512], ap[512];
+    vpath_key(cp, sizeof cp, p, "command");
+    size_t n = json_array_size(cmd);
+    if (n == 0 || n > MAX_EXEC_ARGS) {
+        vproblem(v, cp, false, "must list the program and its arguments (1-%d strings)",
+                 MAX_EXEC_ARGS);
+        return;
+    }
+    e->argv = calloc(n + 1, sizeof *e->argv);
+    if (!e->argv) {
+        v->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(cmd, i));
+        vpath_idx(ap, sizeof ap, cp, i);
+        if (!s)
+            vproblem(v, ap, false, "must be a string");
+        else if (i == 0 && !s[0])
+            vproblem(v, ap, false, "the program must not be empty");
+        e->argv[e->argc++] = vstrdup(v, s ? s : "");
+    }
+}
+
+/* Run one entry parser over each element of the array at key. */
+#define PARSE_LIST(v, obj, base, key, items, count, fn)                                      \
+    do {                                                                                     \
+        const json_t *arr_;                                                                  \
+        size_t n_ = list_size(v, obj, base, key, &arr_);                                     \
+        char lp_[512], ip_[512];                                                             \
+        vpath_key(lp_, sizeof lp_, base, key);                                               \
+        if (n_ && !((items) = calloc(n_, sizeof *(items)))) {                                \
+            (v)->oom = true;                                                                 \
+            n_ = 0;                                                                          \
+        }                                                                                    \
+        for (size_t i_ = 0; i_ < n_; i_++) {                                                 \
+            const json_t *e_ = json_array_get(arr_, i_);                                     \
+            vpath_idx(ip_, sizeof ip_, lp_, i_);                                             \
+            (count)++;                                                                       \
+            if (!json_is_object(e_))                                                         \
+                vproblem(v, ip_, false, "must be an object");                                \
+            else                                                                             \
+                fn(v, e_, ip_, &(items)[i_]);                                                \
+        }                                                                                    \
+    } while (0)
+
+static void parse_am(struct vctx *v, const json_t *j, const char *p, struct cmon_alert_am *a)
+{
+    vcheck_fields(v, j, p, am_fields, NULL);
+    a->url = get_url(v, j, p);
+}
+
+static void parse_group(struct vctx *v, const json_t *j, const char *base, void *out)
+{
+    struct cmon_action_group *g = out;
+    if (!json_is_object(j)) {
+        vproblem(v, base, false, "an action group must be a JSON object");
+        return;
+    }
+    vcheck_fields(v, j, base, group_fields, NULL);
+    const char *name = vget_string(v, j, base, "name", true);
+    if (name && !cmon_monitor_name_valid(name)) {
+        char p[512];
+        vpath_key(p, sizeof p, base, "name");
+        vproblem(v, p, false,
+                 "action group name \"%s\" must be 1-80 characters of letters, digits, '.', '_' "
+                 "or '-', not starting with '.' or '-'",
+                 name);
+    }
+    g->name = vstrdup(v, name);
+    PARSE_LIST(v, j, base, "webhooks", g->webhooks, g->n_webhooks, parse_webhook);
+    PARSE_LIST(v, j, base, "alertmanagers", g->alertmanagers, g->n_alertmanagers, parse_am);
+    PARSE_LIST(v, j, base, "exec", g->execs, g->n_execs, parse_exec);
+    if (!g->n_webhooks && !g->n_alertmanagers && !g->n_execs)
+        vproblem(v, base, false,
+                 "an action group needs at least one of \"webhooks\", \"alertmanagers\", \"exec\"");
+}
+
+static void group_free_void(void *g) { cmon_action_group_free(g); }
+
+enum cmon_err cmon_action_group_parse(const char *text, size_t len,
+                                      struct cmon_action_group **out, struct cmon_problems *probs)
+{
+    void *obj = NULL;
+    enum cmon_err rc = alert_parse_text(text, len, probs, sizeof **out, &obj, parse_group,
+                                        group_free_void);
+    *out = obj;
+    return rc;
+}
+
+enum cmon_err cmon_action_group_from_json(const json_t *j, const char *prefix,
+                                          struct cmon_action_group **out,
+                                          struct cmon_problems *probs)
+{
+    void *obj = NULL;
+    enum cmon_err rc = alert_parse_value(j, prefix, probs, sizeof **out, &obj, parse_group,
+                                         group_free_void);
+    *out = obj;
+    return rc;
+}
+
+json_t *cmon_action_group_to_json(const struct cmon_action_group *g)
+{
+    json_t *wh = json_array(), *am = json_array(), *ex = json_array();
+    for (size_t i = 0; wh && i < g->n_webhooks; i++) {
+        json_t *w = json_pack("{s:s}", "url", g->webhooks[i].url);
+        if (w && g->webhooks[i].secret)
+            json_object_set_new(w, "secret", json_string(g->webhooks[i].secret));
+        json_array_append_new(wh, w);
+    }
+    for (size_t i = 0; am && i < g->n_alertmanagers; i++)
+        json_array_append_new(am, json_pack("{s:s}", "url", g->alertmanagers[i].url));
+    for (size_t i = 0; ex && i < g->n_execs; i++)
+        json_array_append_new(ex, json_pack("{s:o, s:i}", "command",
+                                            alert_strv_to_json(g->execs[i].argv, g->execs[i].argc),
+                                            "timeoutSec", g->execs[i].timeout_sec));
+    return json_pack("{s:s, s:o, s:o, s:o}", "name", g->name, "webhooks", wh, "alertmanagers", am,
+                     "exec", ex);
+}

@@ -1,0 +1,355 @@
+/* rule.c: parse and validate alert rules (metric and state kinds) from JSON,
+ * reporting every problem as "path: message" in the monitor validator's
+ * style (it reuses src/model/validate.h), and write them back as JSON with
+ * every default filled in.  Action groups live in action.c. */
+#include "alert/rule.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alert/rule_internal.h"
+#include "model/validate.h"
+
+static const char *const rule_fields[] = {"name", "description", "enabled", "kind", "metric",
+    "dimensions", "operator", "threshold", "aggregation", "windowSizeSec",
+    "evaluationFrequencySec", "severity", "forEvaluations", "scope", "states", "actionGroups",
+    NULL};
+static const char *const metric_only[] = {"metric", "operator", "threshold", "aggregation",
+                                          "windowSizeSec", NULL};
+static const char *const state_only[] = {"scope", "states", NULL};
+static const char *const kind_names[] = {"metric", "state", NULL};
+static const char *const dim_names[] = {"monitor", "testGroup", "source", "destination",
+                                        "testConfiguration", "protocol", NULL};
+static const char *const metric_names[] = {"ChecksFailedPercent", "RoundTripTimeMs",
+                                           "ProbesFailedPercent", "AverageRoundtripMs", NULL};
+static const char *const op_names[] = {"GreaterThan", "GreaterThanOrEqual", "LessThan",
+                                       "LessThanOrEqual", NULL};
+static const char *const op_symbols[] = {">", ">=", "<", "<="};
+static const char *const agg_names[] = {"Average", "Minimum", "Maximum", NULL};
+static const char *const scope_names[] = {"test", "testGroup", "monitor", NULL};
+static const char *const protocol_names[] = {"Icmp", "Tcp", "Http", NULL};
+static const char *const watchable_states[] = {"Fail", "Warning", "Indeterminate", NULL};
+
+const char *cmon_alert_dim_name(enum cmon_alert_dim d) { return dim_names[d]; }
+const char *cmon_alert_metric_name(enum cmon_alert_metric m) { return metric_names[m]; }
+const char *cmon_alert_op_name(enum cmon_alert_op op) { return op_names[op]; }
+const char *cmon_alert_op_symbol(enum cmon_alert_op op) { return op_symbols[op]; }
+const char *cmon_alert_agg_name(enum cmon_alert_agg a) { return agg_names[a]; }
+const char *cmon_alert_scope_name(enum cmon_alert_scope s) { return scope_names[s]; }
+
+bool cmon_alert_metric_parse(const char *s, enum cmon_alert_metric *out)
+{
+    for (int i = 0; metric_names[i]; i++) {
+        if (strcasecmp(s, metric_names[i]) == 0) {
+            /* legacy names (2, 3) alias the current ones (0, 1) */
+            *out = (enum cmon_alert_metric)(i % 2);
+            return true;
+        }
+    }
+    return false;
+}
+
+void cmon_alert_rule_free(struct cmon_alert_rule *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->description);
+    for (int d = 0; d < CMON_DIM__COUNT; d++)
+        free(r->dims[d]);
+    alert_strv_free(r->action_groups, r->n_action_groups);
+    free(r);
+}
+
+/* A string field that must be one of choices; -1 when absent or wrong. */
+static int get_choice(struct vctx *v, const json_t *obj, const char *base, const char *key,
+                      const char *what, const char *const *choices, bool required)
+{
+    const char *s = vget_string(v, obj, base, key, required);
+    if (!s)
+        return -1;
+    char p[512];
+    vpath_key(p, sizeof p, base, key);
+    return vchoice(v, p, what, s, choices);
+}
+
+static void parse_dimensions(struct vctx *v, const json_t *obj, const char *base,
+                             struct cmon_alert_rule *r)
+{
+    const json_t *dims = vget(v, obj, base, "dimensions", JSON_OBJECT, false);
+    if (!dims)
+        return;
+    char dp[512], p[512];
+    vpath_key(dp, sizeof dp, base, "dimensions");
+    vcheck_fields(v, dims, dp, dim_names, NULL);
+    for (int d = 0; d < CMON_DIM__COUNT; d++) {
+        const char *s = vget_string(v, dims, dp, dim_names[d], false);
+        if (!s)
+            continue;
+        vpath_key(p, sizeof p, dp, dim_names[d]);
+        if (!s[0] || strlen(s) > 80) {
+            vproblem(v, p, false, "must be 1-80 characters: a name, or \"*\" for each value");
+            continue;
+        }
+        if (d == CMON_DIM_PROTOCOL && strcmp(s, CMON_DIM_EACH) != 0) {
+            int k = vchoice(v, p, "protocol", s, protocol_names);
+            if (k >= 0)
+                r->dims[d] = vstrdup(v, protocol_names[k]);
+            continue;
+        }
+        r->dims[d] = vstrdup(v, s);
+    }
+}
+
+static void parse_action_refs(struct vctx *v, const json_t *obj, const char *base,
+                              struct cmon_alert_rule *r)
+{
+    const json_t *arr = vget(v, obj, base, "actionGroups", JSON_ARRAY, false);
+    if (!arr)
+        return;
+    char p[512], ip[512];
+    vpath_key(p, sizeof p, base, "actionGroups");
+    if (json_array_size(arr) > CMON_RULE_MAX_ACTION_GROUPS) {
+        vproblem(v, p, false, "at most %d action groups", CMON_RULE_MAX_ACTION_GROUPS);
+        return;
+    }
+    r->action_groups = calloc(json_array_size(arr) + 1, sizeof *r->action_groups);
+    if (!r->action_groups) {
+        v->oom = true;
+        return;
+    }
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it) {
+        vpath_idx(ip, sizeof ip, p, i);
+        const char *s = json_string_value(it);
+        if (!s || !cmon_monitor_name_valid(s)) {
+            vproblem(v, ip, false, "must be an action group name");
+            continue;
+        }
+        for (size_t k = 0; k < r->n_action_groups; k++) {
+            if (strcmp(r->action_groups[k], s) == 0) {
+                vproblem(v, ip, false, "action group \"%s\" is listed twice", s);
+                s = NULL;
+                break;
+            }
+        }
+        if (s)
+            r->action_groups[r->n_action_groups++] = vstrdup(v, s);
+    }
+}
+
+/* Report fields that belong to the other kind of rule. */
+static void check_kind_fields(struct vctx *v, const json_t *obj, const char *base,
+                              enum cmon_alert_kind kind)
+{
+    const char *const *foreign = kind == CMON_ALERT_KIND_METRIC ? state_only : metric_only;
+    char p[512];
+    for (size_t i = 0; foreign[i]; i++) {
+        if (!json_object_get(obj, foreign[i]))
+            continue;
+        vpath_key(p, sizeof p, base, foreign[i]);
+        vproblem(v, p, true, "\"%s\" applies to %s rules only (this rule's kind is \"%s\")",
+                 foreign[i], kind == CMON_ALERT_KIND_METRIC ? "state" : "metric",
+                 kind_names[kind]);
+    }
+}
+
+static void parse_metric_rule(struct vctx *v, const json_t *obj, const char *base,
+                              struct cmon_alert_rule *r)
+{
+    int k = get_choice(v, obj, base, "metric", "metric", metric_names, true);
+    bool have_metric = k >= 0;
+    if (have_metric)
+        r->metric = (enum cmon_alert_metric)(k % 2);
+    k = get_choice(v, obj, base, "operator", "operator", op_names, true);
+    if (k >= 0)
+        r->op = (enum cmon_alert_op)k;
+    k = get_choice(v, obj, base, "aggregation", "aggregation", agg_names, false);
+    if (k >= 0)
+        r->aggregation = (enum cmon_alert_agg)k;
+    long x;
+    if (vget_int(v, obj, base, "windowSizeSec", 30, 86400, &x))
+        r->window_sec = (int)x;
+    char p[512];
+    vpath_key(p, sizeof p, base, "threshold");
+    if (!json_object_get(obj, "threshold")) {
+        vproblem(v, base, false, "missing required field \"threshold\"");
+    } else if (vget_number(v, obj, base, "threshold", &r->threshold) && have_metric) {
+        if (r->metric == CMON_METRIC_CHECKS_FAILED_PCT &&
+            (r->threshold < 0 || r->threshold > 100))
+            vproblem(v, p, false, "ChecksFailedPercent threshold must be between 0 and 100, got %g",
+                     r->threshold);
+        else if (r->metric == CMON_METRIC_RTT_MS && r->threshold < 0)
+            vproblem(v, p, false, "RoundTripTimeMs threshold must not be negative, got %g",
+                     r->threshold);
+    }
+}
+
+static void parse_state_rule(struct vctx *v, const json_t *obj, const char *base,
+                             struct cmon_alert_rule *r)
+{
+    int k = get_choice(v, obj, base, "scope", "scope", scope_names, true);
+    if (k >= 0)
+        r->scope = (enum cmon_alert_scope)k;
+    r->states = 1u << CMON_STATE_FAIL;
+    const json_t *arr = vget(v, obj, base, "states", JSON_ARRAY, false);
+    if (!arr)
+        return;
+    char p[512], ip[512];
+    vpath_key(p, sizeof p, base, "states");
+    if (json_array_size(arr) == 0) {
+        vproblem(v, p, false, "must name at least one state");
+        return;
+    }
+    r->states = 0;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it) {
+        vpath_idx(ip, sizeof ip, p, i);
+        if (!json_is_string(it)) {
+            vproblem(v, ip, false, "must be a state name");
+            continue;
+        }
+        k = vchoice(v, ip, "state", json_string_value(it), watchable_states);
+        enum cmon_state st;
+        if (k >= 0 && cmon_state_parse(watchable_states[k], &st))
+            r->states |= 1u << st;
+    }
+}
+
+static void parse_rule_common(struct vctx *v, const json_t *obj, const char *base,
+                              struct cmon_alert_rule *r)
+{
+    const char *name = vget_string(v, obj, base, "name", true);
+    if (name && !cmon_monitor_name_valid(name)) {
+        char p[512];
+        vpath_key(p, sizeof p, base, "name");
+        vproblem(v, p, false,
+                 "rule name \"%s\" must be 1-80 characters of letters, digits, '.', '_' or '-', "
+                 "not starting with '.' or '-'",
+                 name);
+    }
+    if (name && strcmp(name, CMON_ALERT_AGENT_RULE) == 0) {
+        char p[512];
+        vpath_key(p, sizeof p, base, "name");
+        vproblem(v, p, false, "rule name \"%s\" is reserved for cmon's agent alerts", name);
+    }
+    r->name = vstrdup(v, name);
+    r->description = vstrdup(v, vget_string(v, obj, base, "description", false));
+    vget_bool(v, obj, base, "enabled", &r->enabled);
+    long x;
+    if (vget_int(v, obj, base, "evaluationFrequencySec", 10, 3600, &x))
+        r->evaluation_frequency_sec = (int)x;
+    if (vget_int(v, obj, base, "severity", 0, 4, &x))
+        r->severity = (int)x;
+    if (vget_int(v, obj, base, "forEvaluations", 1, 100, &x))
+        r->for_evaluations = (int)x;
+    parse_dimensions(v, obj, base, r);
+    parse_action_refs(v, obj, base, r);
+}
+
+static void parse_rule(struct vctx *v, const json_t *obj, const char *base, void *out)
+{
+    struct cmon_alert_rule *r = out;
+    *r = (struct cmon_alert_rule){.enabled = true,
+                                  .evaluation_frequency_sec = CMON_RULE_DEFAULT_FREQUENCY_SEC,
+                                  .severity = CMON_RULE_DEFAULT_SEVERITY,
+                                  .for_evaluations = 1,
+                                  .window_sec = CMON_RULE_DEFAULT_WINDOW_SEC};
+    if (!json_is_object(obj)) {
+        vproblem(v, base, false, "an alert rule must be a JSON object");
+        return;
+    }
+    vcheck_fields(v, obj, base, rule_fields, NULL);
+    /* kind defaults to "metric" */
+    int k = get_choice(v, obj, base, "kind", "kind", kind_names, false);
+    bool kind_bad = k < 0 && json_object_get(obj, "kind");
+    r->kind = k == 1 ? CMON_ALERT_KIND_STATE : CMON_ALERT_KIND_METRIC;
+    parse_rule_common(v, obj, base, r);
+    if (kind_bad)
+        return; /* unknown kind: the kind-specific fields would only add noise */
+    check_kind_fields(v, obj, base, r->kind);
+    if (r->kind == CMON_ALERT_KIND_METRIC) {
+        parse_metric_rule(v, obj, base, r);
+        if (r->evaluation_frequency_sec > r->window_sec) {
+            char p[512];
+            vpath_key(p, sizeof p, base, "evaluationFrequencySec");
+            vproblem(v, p, false, "must not exceed windowSizeSec (%d), got %d", r->window_sec,
+                     r->evaluation_frequency_sec);
+        }
+    } else {
+        parse_state_rule(v, obj, base, r);
+    }
+}
+
+static void rule_free_void(void *r) { cmon_alert_rule_free(r); }
+
+enum cmon_err cmon_alert_rule_from_json(const json_t *j, const char *prefix,
+                                        struct cmon_alert_rule **out,
+                                        struct cmon_problems *probs)
+{
+    void *obj = NULL;
+    enum cmon_err rc = alert_parse_value(j, prefix, probs, sizeof **out, &obj, parse_rule,
+                                         rule_free_void);
+    *out = obj;
+    return rc;
+}
+
+enum cmon_err cmon_alert_rule_parse(const char *text, size_t len, struct cmon_alert_rule **out,
+                                    struct cmon_problems *probs)
+{
+    void *obj = NULL;
+    enum cmon_err rc = alert_parse_text(text, len, probs, sizeof **out, &obj, parse_rule,
+                                        rule_free_void);
+    *out = obj;
+    return rc;
+}
+
+static json_t *dims_to_json(const struct cmon_alert_rule *r)
+{
+    json_t *o = json_object();
+    for (int d = 0; o && d < CMON_DIM__COUNT; d++) {
+        if (r->dims[d])
+            json_object_set_new(o, dim_names[d], json_string(r->dims[d]));
+    }
+    return o;
+}
+
+static json_t *states_to_json(unsigned states)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && watchable_states[i]; i++) {
+        enum cmon_state st;
+        if (cmon_state_parse(watchable_states[i], &st) && (states & (1u << st)))
+            json_array_append_new(a, json_string(watchable_states[i]));
+    }
+    return a;
+}
+
+json_t *cmon_alert_rule_to_json(const struct cmon_alert_rule *r)
+{
+    json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:i, s:i, s:i, s:o}", "name", r->name, "kind",
+                          kind_names[r->kind], "enabled", r->enabled, "dimensions",
+                          dims_to_json(r), "evaluationFrequencySec",
+                          r->evaluation_frequency_sec, "severity", r->severity, "forEvaluations",
+                          r->for_evaluations, "actionGroups",
+                          alert_strv_to_json(r->action_groups, r->n_action_groups));
+    if (!o)
+        return NULL;
+    if (r->description)
+        json_object_set_new(o, "description", json_string(r->description));
+    if (r->kind == CMON_ALERT_KIND_METRIC) {
+        json_object_set_new(o, "metric", json_string(metric_names[r->metric]));
+        json_object_set_new(o, "operator", json_string(op_names[r->op]));
+        json_object_set_new(o, "threshold", json_real(r->threshold));
+        json_object_set_new(o, "aggregation", json_string(agg_names[r->aggregation]));
+        json_object_set_new(o, "windowSizeSec", json_integer(r->window_sec));
+    } else {
+        json_object_set_new(o, "scope", json_string(scope_names[r->scope]));
+        json_object_set_new(o, "states", states_to_json(r->states));
+    }
+    return o;
+}
