@@ -82,7 +82,7 @@ async function go(hash) {
   await page.goto(`${BASE}/${hash}`);
   await rendered(hash);
 }
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const shot = async (name) => { await page.evaluate(() => window.scrollTo(0, 0)); return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }); };
 const rowCount = (sel = 'main section table.data') => page.$eval(sel, (t) => Number(t.dataset.rows));
 const column = (label) => page.$$eval('main table.data', (tables, l) => {
   const t = tables.find((x) => [...x.querySelectorAll('th')].some((th) => th.textContent === l));

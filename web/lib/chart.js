@@ -31,7 +31,8 @@ function align(series) {
   return [x, ...ys];
 }
 
-// series: [{label, points}]; unit: "ms" | "%".  Returns the container.
+// series: [{label, points}]; unit: "ms" | "%"; opts: {height, from, to}
+// (RFC 3339: the x axis spans them).  Returns the container.
 export function lineChart(title, series, unit, opts = {}) {
   const box = h('figure', { class: 'chart', dataset: { series: String(series.length), title } },
     h('figcaption', { text: title }));
@@ -60,7 +61,10 @@ export function lineChart(title, series, unit, opts = {}) {
       width,
       height: opts.height || 180,
       series: plotSeries,
-      scales: { y: { range: (u0, min, max) => [0, Math.max(max * 1.1, unit === '%' ? 1 : 0.1)] } },
+      scales: {
+        // the whole requested time range, so one point does not stretch the axis
+        x: opts.from ? { time: true, auto: false, range: () => [Date.parse(opts.from) / 1000, Date.parse(opts.to) / 1000] } : { time: true },
+        y: { range: (u0, min, max) => [0, Math.max(max * 1.1, unit === '%' ? 1 : 0.1)] } },
       axes: [{}, { size: 60, values: (u0, vals) => vals.map((v) => `${v}${unit === '%' ? '%' : ''}`) }],
       legend: { live: true },
     }, data, mount);

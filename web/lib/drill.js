@@ -78,8 +78,8 @@ export async function trends(dims, params) {
   const [rtt, failed] = await Promise.all(['RoundTripTimeMs', 'ChecksFailedPercent'].map((name) =>
     api.get('metrics', Object.assign({ name }, t, dims))));
   return h('div', { class: 'grid2 trends' },
-    lineChart('Round-trip time (average)', [{ label: 'RTT', points: rtt.points }], 'ms'),
-    lineChart('Checks failed (average)', [{ label: 'Checks failed', points: failed.points }], '%'));
+    lineChart('Round-trip time (average)', [{ label: 'RTT', points: rtt.points }], 'ms', t),
+    lineChart('Checks failed (average)', [{ label: 'Checks failed', points: failed.points }], '%', t));
 }
 
 function topList(title, rows, key, fmt, link) {

@@ -39,7 +39,7 @@ export default {
       ], tests, (t) => testLink(t, params))),
       section('Trends',
         h('div', { class: 'grid1' },
-          lineChart('Round-trip time', series(rtt), 'ms', { height: 220 }),
-          lineChart('Checks failed', series(failed), '%', { height: 220 }))));
+          lineChart('Round-trip time', series(rtt), 'ms', Object.assign({ height: 220 }, tp)),
+          lineChart('Checks failed', series(failed), '%', Object.assign({ height: 220 }, tp)))));
   },
 };
