@@ -16,7 +16,7 @@ trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' E
 
 jq -n '{name: "big", properties: {
   endpoints: ([range(50) | {name: "agent-\(.)", type: "Agent", address: "agent-\(.)"}] +
-              [range(50) | {name: "dst-\(.)", address: "10.9.\(.).1"}]),
+              [range(50) | {name: "dst-\(.)", address: "127.0.\(.).1"}]),
   testConfigurations: [
     {name: "tcp80", protocol: "Tcp", tcpConfiguration: {port: 80}},
     {name: "tcp443", protocol: "Tcp", tcpConfiguration: {port: 443}},

@@ -40,6 +40,7 @@ extern const struct cli_command cmd_run;
 extern const struct cli_command cmd_server;
 extern const struct cli_command cmd_tests;
 extern const struct cli_command cmd_token;
+extern const struct cli_command cmd_trace;
 extern const struct cli_command cmd_validate;
 extern const struct cli_command cmd_version;
 

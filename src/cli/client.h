@@ -52,4 +52,11 @@ char *cli_default_name(const char *path);
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
               bool with_agent);
 
+/* Options `server` and `run` share (--listen, --retention, --log-level,
+ * --max-monitors, --tls-cert, --tls-key): 0 when c was one of them, -1 when
+ * not, else the usage-error exit code. */
+struct cli_command;
+int cli_server_option(const struct cli_command *self, int c, const char *arg,
+                      struct cmon_server_opts *o, struct cmon_log *log);
+
 #endif

@@ -9,9 +9,6 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 
-int cli_server_option(const struct cli_command *self, int c, const char *arg,
-                      struct cmon_server_opts *o, struct cmon_log *log);
-
 static int run_run(const struct cli_command *self, int argc, char **argv)
 {
     static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},

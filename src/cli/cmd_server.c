@@ -127,8 +127,6 @@ static int64_t parse_retention(const char *s)
 
 /* Options common to `server` and `run`; returns 0 or an exit code (-2: done). */
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
-                      struct cmon_server_opts *o, struct cmon_log *log);
-int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log)
 {
     enum cmon_log_level lvl;

@@ -14,6 +14,7 @@ static const struct cli_command *const commands[] = {
     &cmd_tests,
     &cmd_token,
     &cmd_check,
+    &cmd_trace,
     &cmd_validate,
     &cmd_version,
 };

@@ -13,11 +13,12 @@ enum probe_diag_source {
     PROBE_DIAG_ARES,    /* c-ares status (ARES_ENOTFOUND, ...) */
     PROBE_DIAG_CURL,    /* CURLcode */
     PROBE_DIAG_X509,    /* OpenSSL X509_V_ERR_* */
+    PROBE_DIAG_TLS_ALERT, /* fatal TLS alert description (RFC 8446 6.2) */
 };
 
 /* The catalogue entry for (source, code); fallback when the table has none:
  * errno -> socket_error, ICMP -> icmp_unreachable, c-ares -> dns_servfail,
- * curl -> http_error, X509 -> tls_error. */
+ * curl -> http_error, X509 and TLS alert -> tls_error. */
 enum cmon_diag probe_diag_map(enum probe_diag_source src, int code);
 
 #endif

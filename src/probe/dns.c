@@ -2,7 +2,8 @@
  * watch (sock_state_cb -> one uv_poll each) and when to wake (ares_timeout ->
  * one uv_timer).  Answers are cached per host for the smallest TTL of the
  * answer; failures are not cached, so a fixed name is seen at the next check.
- * Each lookup asks A and AAAA at once; the family choice happens here. */
+ * Each lookup asks A and AAAA at once, and concurrent lookups of one name
+ * share it; the family choice happens here. */
 #include "probe/dns.h"
 
 #include <ares.h>
@@ -42,15 +43,23 @@ struct probe_dns {
     struct dns_poll *polls;
     struct dns_cache_entry *cache[DNS_CACHE_BUCKETS];
     size_t cache_n;
+    struct dns_lookup *inflight[DNS_CACHE_BUCKETS];
     bool closing;
 };
 
-struct dns_lookup {
-    struct probe_dns *dns;
+/* Checks waiting for one name: concurrent lookups of a name share one query. */
+struct dns_waiter {
+    struct dns_waiter *next;
     probe_dns_cb cb;
     void *arg;
     enum cmon_ip_pref pref;
     bool strict;
+};
+
+struct dns_lookup {
+    struct dns_lookup *next; /* in flight, same bucket */
+    struct probe_dns *dns;
+    struct dns_waiter *waiters, **tail;
     char host[];
 };
 
@@ -317,46 +326,84 @@ static void cache_insert(struct probe_dns *dns, struct dns_cache_entry *e, int t
     dns->cache_n++;
 }
 
+static void inflight_unlink(struct probe_dns *dns, struct dns_lookup *l)
+{
+    struct dns_lookup **pp = &dns->inflight[host_hash(l->host)];
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = l->next;
+}
+
+static void answer_waiters(struct dns_lookup *l, int status, const struct dns_cache_entry *e)
+{
+    struct dns_waiter *w = l->waiters, *next;
+    for (; w; w = next) {
+        next = w->next;
+        struct sockaddr_storage ss;
+        socklen_t sl = 0;
+        int st = status;
+        if (st == ARES_SUCCESS && !entry_pick(e, w->pref, w->strict, &ss, &sl))
+            st = ARES_ENODATA;
+        w->cb(w->arg, st, st == ARES_SUCCESS ? (struct sockaddr *)&ss : NULL, sl);
+        free(w);
+    }
+}
+
 static void gai_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     struct dns_lookup *l = arg;
     struct probe_dns *dns = l->dns;
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
+    struct dns_cache_entry *e = NULL;
+    int ttl = 0;
+    inflight_unlink(dns, l); /* new lookups of this name from the callbacks start afresh */
     if (status == ARES_EDESTRUCTION)
         status = ARES_ECANCELLED;
-    if (status == ARES_SUCCESS) {
-        int ttl;
-        struct dns_cache_entry *e = entry_from(l->host, res, &ttl);
-        if (!e)
-            status = ARES_ENOMEM;
-        else if (!entry_pick(e, l->pref, l->strict, &ss, &sl))
-            status = ARES_ENODATA;
-        if (e)
-            cache_insert(dns, e, ttl);
-    }
+    if (status == ARES_SUCCESS && !(e = entry_from(l->host, res, &ttl)))
+        status = ARES_ENOMEM;
     if (res)
         ares_freeaddrinfo(res);
-    l->cb(l->arg, status, status == ARES_SUCCESS ? (struct sockaddr *)&ss : NULL, sl);
+    answer_waiters(l, status, e);
+    if (e)
+        cache_insert(dns, e, ttl);
     free(l);
+}
+
+static struct dns_lookup *inflight_find(struct probe_dns *dns, const char *host)
+{
+    for (struct dns_lookup *l = dns->inflight[host_hash(host)]; l; l = l->next) {
+        if (strcasecmp(l->host, host) == 0)
+            return l;
+    }
+    return NULL;
 }
 
 void probe_dns_resolve(struct probe_engine *eng, const char *host, enum cmon_ip_pref pref,
                        bool strict, probe_dns_cb cb, void *arg)
 {
     struct probe_dns *dns = eng->dns;
+    struct dns_waiter *w = calloc(1, sizeof *w);
+    struct dns_lookup *l = inflight_find(dns, host);
+    bool fresh = !l;
     size_t hl = strlen(host);
-    struct dns_lookup *l = calloc(1, sizeof *l + hl + 1);
-    if (!l) {
+    if (fresh && w && (l = calloc(1, sizeof *l + hl + 1))) {
+        l->dns = dns;
+        l->tail = &l->waiters;
+        memcpy(l->host, host, hl + 1);
+    }
+    if (!w || !l) {
+        free(w);
         cb(arg, ARES_ENOMEM, NULL, 0);
         return;
     }
-    l->dns = dns;
-    l->cb = cb;
-    l->arg = arg;
-    l->pref = pref;
-    l->strict = strict;
-    memcpy(l->host, host, hl + 1);
+    *w = (struct dns_waiter){.cb = cb, .arg = arg, .pref = pref, .strict = strict};
+    *l->tail = w;
+    l->tail = &w->next;
+    if (!fresh)
+        return; /* the query in flight answers this one too */
+    uint32_t b = host_hash(host);
+    l->next = dns->inflight[b];
+    dns->inflight[b] = l;
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT};
     ares_getaddrinfo(dns->ch, host, NULL, &hints, gai_cb, l);
     dns_timer_update(dns);

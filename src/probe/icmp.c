@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct icmp_check {
     int64_t start_ns;      /* monotonic, for the fallback RTT */
     int64_t start_wall_ns; /* wall clock, to compare with kernel receive stamps */
     uint32_t timeout_ms;
+    uint32_t dropped_at_start; /* the socket's rx_dropped when sent */
     probe_check_cb cb;
     void *arg;
     struct probe_check_result res;
@@ -49,6 +51,7 @@ struct icmp_sock {
     uint16_t next_seq;
     size_t n_inflight;
     struct icmp_check **inflight; /* by sequence number, ICMP_SEQ_SPACE slots */
+    uint32_t rx_dropped;          /* SO_RXQ_OVFL: packets the full queue dropped */
 };
 
 struct probe_icmp {
@@ -60,7 +63,8 @@ struct probe_icmp {
 
 static uint32_t icmp_random(struct probe_icmp *ic)
 {
-    /* xorshift64*: tokens only need to be unguessable by a casual forger */
+    /* xorshift64* seeded from getrandom(): tokens must not be guessable by
+     * someone who cannot see our packets; they need not be cryptographic */
     uint64_t x = ic->rng;
     x ^= x >> 12;
     x ^= x << 25;
@@ -95,18 +99,23 @@ static void sock_setup(struct icmp_sock *s)
     /* Kernel receive timestamps: the RTT then excludes the time a reply
      * waited in the socket while the loop served other checks. */
     setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    int buf = 1 << 20; /* bursts of replies from many checks */
-    setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    /* Bursts of replies from many checks: a big receive queue (beyond
+     * rmem_max when CAP_NET_ADMIN allows), and a count of what it dropped so
+     * a timeout can say that cmon, not the network, lost the reply. */
+    int buf = 4 << 20;
+    if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
+        setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    setsockopt(s->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 }
 
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
 
-/* Open the family's socket; on failure fill r and return false. */
 static const char *family_name(const struct icmp_sock *s)
 {
     return s->family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
+/* Open the family's socket; on failure fill r and return false. */
 static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
 {
     int proto = s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
@@ -168,7 +177,14 @@ static void check_finish(struct icmp_check *c)
 static void check_timer_cb(uv_timer_t *t)
 {
     struct icmp_check *c = t->data;
-    probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no echo reply within %u ms", c->timeout_ms);
+    uint32_t dropped = c->s->rx_dropped - c->dropped_at_start;
+    if (dropped)
+        probe_result_fail(&c->res, CMON_DIAG_TIMEOUT,
+                          "no echo reply within %u ms (this host's receive queue dropped %u "
+                          "packets meanwhile)",
+                          c->timeout_ms, dropped);
+    else
+        probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no echo reply within %u ms", c->timeout_ms);
     check_finish(c);
 }
 
@@ -244,8 +260,10 @@ static void drain_errqueue(struct icmp_sock *s)
         if (icmp_parse(s->family, false, e.data, e.data_len, &m) != CMON_OK ||
             m.kind != ICMP_MSG_ECHO_REQUEST)
             continue;
+        /* The kernel delivered it to this socket by echo id; a router may
+         * quote only 8 bytes of our request, so the token can be missing. */
         struct icmp_check *c = s->inflight[m.seq];
-        if (!c || !m.has_token || m.token != c->token)
+        if (!c || (m.has_token && m.token != c->token))
             continue;
         probe_result_errq(&c->res, "echo", &e);
         check_finish(c);
@@ -276,6 +294,9 @@ static bool recv_one(struct icmp_sock *s)
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(cm), sizeof ts);
             rx_wall = (int64_t)ts.tv_sec * CMON_NS_PER_SEC + ts.tv_nsec;
+        } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL &&
+                   cm->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+            memcpy(&s->rx_dropped, CMSG_DATA(cm), sizeof s->rx_dropped);
         }
     }
     handle_packet(s, buf, (size_t)n, &from, rx_wall);
@@ -285,7 +306,7 @@ static bool recv_one(struct icmp_sock *s)
 static void icmp_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct icmp_sock *s = h->data;
-    if (status < 0 || !s->raw)
+    if (status < 0) /* POLLERR: the error queue has entries */
         drain_errqueue(s);
     for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
         if (!recv_one(s))
@@ -314,7 +335,8 @@ static struct probe_icmp *icmp_get(struct probe_engine *eng)
     if (!ic)
         return NULL;
     ic->eng = eng;
-    ic->rng = (uint64_t)cmon_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ic;
+    if (getrandom(&ic->rng, sizeof ic->rng, GRND_NONBLOCK) != sizeof ic->rng)
+        ic->rng = (uint64_t)cmon_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ic;
     if (!ic->rng)
         ic->rng = 1;
     ic->s4 = (struct icmp_sock){.icmp = ic, .family = AF_INET, .fd = -1};
@@ -362,6 +384,7 @@ static enum cmon_err icmp_start(struct probe_engine *eng, const struct probe_tar
     c->token = icmp_random(ic);
     memcpy(&c->dst, sa, salen);
     c->timeout_ms = t->timeout_ms;
+    c->dropped_at_start = s->rx_dropped;
     c->cb = cb;
     c->arg = arg;
     if (!icmp_send(c, sa, salen)) {

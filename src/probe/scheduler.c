@@ -33,6 +33,7 @@ struct sched_test {
     uint16_t checks;
     uint32_t refs; /* 1 while scheduled + 1 per round */
     int64_t period_ns, phase_ns;
+    struct sched_round *pending; /* rounds still launching checks */
     struct probe_target target; /* host, url and http are owned */
 };
 
@@ -45,6 +46,8 @@ struct sched_slot {
 struct sched_round {
     struct sched_event ev; /* next check launch */
     struct sched_test *test;
+    struct sched_round *tnext; /* next in test->pending */
+    bool listed;
     int64_t start_ns;
     uint32_t n, launched, done;
     struct probe_round_acc acc;
@@ -424,6 +427,36 @@ static void check_done(void *arg, const struct probe_check_result *res)
     round_maybe_finish(r);
 }
 
+static void round_list(struct sched_round *r)
+{
+    if (r->listed)
+        return;
+    r->tnext = r->test->pending;
+    r->test->pending = r;
+    r->listed = true;
+}
+
+static void round_unlist(struct sched_round *r)
+{
+    if (!r->listed)
+        return;
+    struct sched_round **pp = &r->test->pending;
+    while (*pp && *pp != r)
+        pp = &(*pp)->tnext;
+    if (*pp)
+        *pp = r->tnext;
+    r->listed = false;
+}
+
+/* No more launches for this round: it ends when its checks come back. */
+static void round_stop_launching(struct probe_sched *s, struct sched_round *r)
+{
+    heap_remove(s, &r->ev);
+    round_unlist(r);
+    r->n = r->launched;
+    round_maybe_finish(r);
+}
+
 /* Launch check r->launched; returns false when the round is gone. */
 static bool round_launch(struct probe_sched *s, struct sched_round *r)
 {
@@ -441,10 +474,13 @@ static bool round_launch(struct probe_sched *s, struct sched_round *r)
     }
     if (r->launched < r->n) {
         r->ev.at = r->start_ns + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
-        if (heap_push(s, &r->ev))
+        if (heap_push(s, &r->ev)) {
+            round_list(r);
             return true;
+        }
         r->n = r->launched; /* out of memory: end the round early */
     }
+    round_unlist(r);
     round_maybe_finish(r);
     return false;
 }
@@ -498,17 +534,8 @@ bool probe_sched_remove(struct probe_sched *s, const char *test_id)
         return false;
     /* rounds of this test stop launching (and report nothing) */
     t->removed = true;
-    for (uint32_t i = 0; i < s->heap_n;) {
-        struct sched_event *e = s->heap[i];
-        struct sched_round *r = (struct sched_round *)e;
-        if (e->kind == EV_ROUND && r->test == t) {
-            heap_remove(s, e);
-            r->n = r->launched;
-            round_maybe_finish(r); /* else when its checks in flight come back */
-            continue;
-        }
-        i++;
-    }
+    while (t->pending)
+        round_stop_launching(s, t->pending);
     test_unschedule(s, t, link);
     rearm(s);
     return true;
@@ -570,12 +597,10 @@ void probe_sched_close(struct probe_sched *s, void (*done)(void *arg), void *arg
     s->done_arg = arg;
     while (s->heap_n) { /* pending launches of running rounds: stop them */
         struct sched_event *e = s->heap[0];
-        heap_remove(s, e);
-        if (e->kind == EV_ROUND) {
-            struct sched_round *r = (struct sched_round *)e;
-            r->n = r->launched;
-            round_maybe_finish(r);
-        }
+        if (e->kind == EV_ROUND)
+            round_stop_launching(s, (struct sched_round *)e);
+        else
+            heap_remove(s, e);
     }
     for (size_t i = 0; i < s->n_buckets; i++) {
         while (s->buckets[i])

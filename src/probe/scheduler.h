@@ -16,7 +16,8 @@
  *     probe_sched_new(loop, eng, &(struct probe_sched_opts){.on_result = cb}, &s, &eb);
  *     for each expanded test: probe_sched_put(s, &tests[i], &mon->configs[tests[i].config], &eb);
  *     ... later: probe_sched_put again to replace (same id), probe_sched_remove(s, id);
- *     shutdown: probe_sched_close(s, ...), then probe_engine_close(eng, ...). */
+ *     shutdown: probe_sched_close(s, ...); probe_engine_close(eng, ...); run the loop
+ *     until both done callbacks ran. */
 #ifndef CMON_PROBE_SCHEDULER_H
 #define CMON_PROBE_SCHEDULER_H
 
@@ -61,9 +62,10 @@ size_t probe_sched_count(const struct probe_sched *s);
 /* Process every event due at the clock's now (the uv_timer calls this). */
 void probe_sched_run_due(struct probe_sched *s);
 
-/* Stop scheduling.  Rounds in flight finish (results dropped); close the
- * engine afterwards to cancel their checks.  done runs once everything the
- * scheduler allocated is released. */
+/* Stop scheduling.  Rounds in flight finish (results dropped) and done runs
+ * once the last of them has ended.  To end them at once, call
+ * probe_engine_close right after this (not from done): it cancels their
+ * checks; from done the shutdown waits for those checks' timeouts. */
 void probe_sched_close(struct probe_sched *s, void (*done)(void *arg), void *arg);
 
 /* --- pure helpers (exposed for tests) --- */

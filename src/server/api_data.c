@@ -285,6 +285,9 @@ enum MHD_Result api_token_create(struct req *r)
     if (!role_s || !store_role_parse(role_s, &role)) {
         ret =
             reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
+    } else if (role == STORE_ROLE_AGENT && (!name || !*name)) {
+        ret = reply_error(r, 400, "invalid_parameter", "name",
+                          "an agent token needs the agent's name");
     } else if (store_token_new(token, &eb) != CMON_OK) {
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {

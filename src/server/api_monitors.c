@@ -129,11 +129,12 @@ struct counts {
     enum cmon_state state;
     char reason[320];
     size_t tests;
+    bool has_failed, has_rtt; /* the worst figures of the tests */
+    double failed, rtt;
 };
 
 static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail", "NotRunning"};
 
-json_t *counts_json(const size_t n[5]);
 json_t *counts_json(const size_t n[5])
 {
     json_t *o = json_object();
@@ -151,6 +152,14 @@ static int count_test(void *arg, const struct store_test *t)
     if (c->tests == 0 || worse != c->state) {
         c->state = worse;
         snprintf(c->reason, sizeof c->reason, "%s", t->reason);
+    }
+    if (t->has_result && (!c->has_failed || t->checks_failed_pct > c->failed)) {
+        c->failed = t->checks_failed_pct;
+        c->has_failed = true;
+    }
+    if (t->has_rtt && (!c->has_rtt || t->rtt_ms > c->rtt)) {
+        c->rtt = t->rtt_ms;
+        c->has_rtt = true;
     }
     c->tests++;
     return 0;
@@ -178,6 +187,11 @@ static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool
                   c.reason, "counts", counts_json(c.n), "testCount", (json_int_t)c.tests,
                   "createdAt", cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
                   cmon_rfc3339(m->updated_ns, updated, sizeof updated));
+    if (o) {
+        json_object_set_new(o, "checksFailedPercent",
+                            c.has_failed ? json_real(c.failed) : json_null());
+        json_object_set_new(o, "roundTripTimeMs", c.has_rtt ? json_real(c.rtt) : json_null());
+    }
     if (o && with_props) {
         json_t *body = json_loads(m->body, 0, NULL);
         json_t *props = json_object_get(body, "properties");

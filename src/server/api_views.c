@@ -10,8 +10,6 @@
 #include "core/clock.h"
 #include "server/server_internal.h"
 
-json_t *counts_json(const size_t n[5]);
-
 static const struct {
     const char *name;
     enum store_scope scope;

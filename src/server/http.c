@@ -294,6 +294,8 @@ static bool authenticate(struct req *r, enum req_need need)
     if (need == NEED_NONE)
         return true;
     if (!atomic_load(&r->srv->auth_required) && !tokens_appeared(r)) {
+        if (r->replied) /* the store failed (503 sent) */
+            return false;
         r->role = STORE_ROLE_ADMIN; /* open mode: loopback without tokens */
         snprintf(r->principal, sizeof r->principal, "local");
         return true;
@@ -391,9 +393,6 @@ static bool body_append(struct req *r, const char *data, size_t n)
 
 enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                             const char *method, const char *version, const char *upload_data,
-                            size_t *upload_data_size, void **con_cls);
-enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
-                            const char *method, const char *version, const char *upload_data,
                             size_t *upload_data_size, void **con_cls)
 {
     struct req *r = *con_cls;
@@ -419,8 +418,6 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
     return dispatch(r);
 }
 
-void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {

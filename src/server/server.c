@@ -11,12 +11,6 @@
 #include "core/clock.h"
 #include "server/server_internal.h"
 
-enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
-                            const char *method, const char *version, const char *upload_data,
-                            size_t *upload_data_size, void **con_cls);
-void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe);
-
 struct listen_addr {
     struct sockaddr_storage sa;
     socklen_t len;

@@ -53,6 +53,13 @@ struct req {
     struct store *ro;   /* read-only connection, taken on first use */
 };
 
+/* libmicrohttpd's callbacks (http.c): per-request dispatch and cleanup. */
+enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe);
+
 /* Route handlers; return what MHD_queue_response returned. */
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
@@ -98,6 +105,8 @@ enum MHD_Result api_token_create(struct req *r);
 /* Shared by the views: fill the filter from ?monitor=&state=&protocol=&q=&scope=;
  * false after replying 400. */
 bool views_filter(struct req *r, struct store_test_filter *f);
+/* {"Indeterminate": n, "Pass": n, "Warning": n, "Fail": n, "NotRunning": n} */
+json_t *counts_json(const size_t n[5]);
 /* The test row of DESIGN 10. */
 json_t *view_test_row(const struct store_test *t);
 

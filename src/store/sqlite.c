@@ -362,8 +362,6 @@ static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path, str
 }
 
 enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
-                                struct cmon_errbuf *eb);
-enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
                                 struct cmon_errbuf *eb)
 {
     if (mode == STORE_READ_WRITE && strcmp(path, ":memory:") != 0) {

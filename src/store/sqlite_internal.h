@@ -80,6 +80,10 @@ void sq_bind_text(sqlite3_stmt *st, int i, const char *s); /* NULL binds NULL */
 void sq_bind_opt_double(sqlite3_stmt *st, int i, bool has, double v);
 const char *sq_col_text(sqlite3_stmt *st, int i); /* "" for NULL */
 
+/* Open (and migrate) the SQLite database at path; store_open's backend. */
+enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
+                                struct cmon_errbuf *eb);
+
 /* Ops implemented in the other files. */
 enum cmon_err sq_monitor_put(struct store *s, const char *name, const char *body,
                              const struct store_test *tests, size_t n_tests, int64_t now_ns,

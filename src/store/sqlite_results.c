@@ -379,8 +379,10 @@ enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
     /* Row ids are max + 1: once the table is empty they restart at 1, so
      * the watermark must follow (everything left was folded above). */
     if (!err)
-        err = sq_exec(ss, "UPDATE rollup_state SET last_id ="
-                          " (SELECT coalesce(max(id), 0) FROM results)", eb);
+        err = sq_exec(ss,
+                      "UPDATE rollup_state SET last_id ="
+                      " (SELECT coalesce(max(id), 0) FROM results)",
+                      eb);
     if (err) {
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
         return err;

@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
-                                struct cmon_errbuf *eb);
+#include "store/sqlite_internal.h"
 
 enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
                          struct cmon_errbuf *eb)

@@ -194,7 +194,8 @@ jqeq '.items | length' 0
 req 200 GET "/api/v1/testConfigurations?protocol=Tcp"
 jqeq '[.items[] | [.name, .state]]' '[["tcp","Fail"]]'
 req 200 GET "/api/v1/connectionMonitors/seed"
-jqeq '[.state, .counts.Fail, .counts.Pass, .counts.Indeterminate]' '["Fail",1,1,10]'
+jqeq '[.state, .counts.Fail, .counts.Pass, .counts.Indeterminate, .checksFailedPercent, .roundTripTimeMs]' \
+     '["Fail",1,1,10,40,6]'
 req 200 GET "/api/v1/tests/$TCP1/stateChanges"
 jqeq '[.items[-1].from, .items[-1].to]' '["Indeterminate","Fail"]'
 pass "tests, testGroups, sources, destinations, testConfigurations views with filters"
@@ -288,6 +289,8 @@ pass "CLI clients and their exit codes (0, 1, 2, 3)"
 
 # ---- tokens and roles ----
 req 400 POST /api/v1/tokens '{"role":"root"}'
+req 400 POST /api/v1/tokens '{"role":"agent"}'
+jqeq .error.field '"name"'
 req 201 POST /api/v1/tokens '{"role":"admin","name":"ops"}'
 ADMIN=$(jq -r .token "$TMP/body")
 req 401 GET /api/v1/tests

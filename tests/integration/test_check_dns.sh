@@ -3,8 +3,8 @@
 # a network namespace: A vs AAAA choice (-4/-6 strict, --prefer with
 # fallback), no address of the wanted family (no_address), NXDOMAIN
 # (dns_nxdomain), REFUSED (dns_servfail), a dropped port 53 (dns_timeout),
-# malformed names (url_invalid, never sent), and
-# answers cached for their TTL (counted in dnsmasq's query log).
+# malformed names (url_invalid, never sent), answers cached for their TTL and
+# one query shared by concurrent checks (counted in dnsmasq's query log).
 NS_PREFIX=cmp
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 # No `set -e`: the harness's cleanup trap waits for killed processes.
@@ -26,6 +26,7 @@ ns_bg dns bash -c 'exec "$@" 2>>"$0"' "$LOG.stderr" dnsmasq --no-daemon --no-res
     --host-record=v4only.test,198.18.1.2 \
     --host-record=v6only.test,fd00:c30:1::2 \
     --host-record=cached.test,198.18.1.2 \
+    --host-record=shared.test,198.18.1.2 \
     --address=/nx.test/
 for i in $(seq 1 50); do grep -q "started" "$LOG" 2>/dev/null && break; sleep 0.1; done
 sleep 0.2
@@ -80,6 +81,12 @@ assert_eq "$(jq -r .summary.checksFailed <<<"$out")" 0 "cached.test checks"
 after=$(grep -c 'query\[A\] cached.test' "$LOG")
 assert_eq "$((after - before))" 2 "A queries for 4 checks over 4.5 s with TTL 2 s"
 echo "ok: cached per TTL (2 queries for 4 checks)"
+
+# Concurrent checks of one name share one query.
+out=$(ns_in client "$CMON" check --json -c 20 -i 0 --concurrency 20 shared.test || true)
+assert_eq "$(jq -r .summary.checksFailed <<<"$out")" 0 "shared.test checks"
+assert_eq "$(grep -c 'query\[A\] shared.test' "$LOG")" 1 "A queries for 20 concurrent checks"
+echo "ok: 20 concurrent checks, 1 query"
 
 # A DNS server that never answers: dns_timeout (not a generic timeout).
 ns_in dns nft -f - <<'NFT' || fail "nft rules"

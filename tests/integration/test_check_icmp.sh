@@ -3,7 +3,8 @@
 # IPv4 and IPv6 reachability with datagram sockets and with the raw-socket
 # fallback; 30 % random loss from nftables measured over 4000 checks;
 # unreachable codes from the destination (admin-prohibited, host-unreachable,
-# protocol-unreachable -> icmp_unreachable) and from a router (net-unreachable);
+# protocol-unreachable -> icmp_unreachable) and from a router (net-unreachable,
+# time exceeded);
 # no route; a local firewall and a user without ICMP rights (permission_denied).
 NS_PREFIX=cmp
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
@@ -108,6 +109,16 @@ for mode in raw datagram; do
     ns_in client sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 done
 
+# time exceeded: the client sends with TTL / hop limit 1, so the router
+# answers instead of forwarding (raw sockets parse it, datagram sockets get it
+# through the error queue; both tested above for the other codes)
+ns_in client sysctl -qw net.ipv4.ip_default_ttl=1
+ns_in client sysctl -qw net.ipv6.conf.all.hop_limit=1 net.ipv6.conf.v1a.hop_limit=1
+expect_diag 198.18.2.2 host_unreachable "ICMP type 11 code 0 from 198.18.1.2"
+expect_diag fd00:c30:2::2 host_unreachable "ICMPv6 type 3 code 0 from fd00:c30:1::2"
+ns_in client sysctl -qw net.ipv4.ip_default_ttl=64
+ns_in client sysctl -qw net.ipv6.conf.all.hop_limit=64 net.ipv6.conf.v1a.hop_limit=64
+
 # 4. no route at all in the client
 expect_diag 198.18.99.2 net_unreachable "errno 101"
 expect_diag fd00:c30:99::2 net_unreachable "errno 101"
@@ -127,8 +138,12 @@ table inet cmpc {
 NFT
 expect_diag 198.18.2.7 permission_denied "errno 1 "
 ns_in client sysctl -qw net.ipv4.ping_group_range="1 0"
+# a copy nobody can execute, wherever the build tree lives (e.g. under /root)
+chmod 711 "$NS_TMP"
+install -d -m 755 "$NS_TMP/pub"
+install -m 755 "$CMON" "$NS_TMP/pub/cmon"
 out=$(ns_in client setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
-      "$CMON" check --json -c 1 198.18.2.2 || true)
+      "$NS_TMP/pub/cmon" check --json -c 1 198.18.2.2 || true)
 assert_eq "$(jq -r .summary.diagnostic <<<"$out")" permission_denied "unprivileged diagnostic"
 assert_match "$(jq -r .summary.detail <<<"$out")" "ping_group_range" "unprivileged detail says how to fix it"
 echo "ok: unprivileged -> permission_denied ($(jq -r .summary.detail <<<"$out"))"

@@ -69,7 +69,31 @@ for addr in 198.18.1.2 "[fd00:c30:1::2]"; do
     expect_diag "$addr:9002" admin_prohibited
     expect_diag "$addr:9003" host_unreachable
 done
+# The --json document is a contract: exactly these keys, in this order.
+out=$(check 198.18.1.2:8080 -c 2)
+assert_eq "$(jq -c '[keys_unsorted, (.checks[0] | keys_unsorted), (.summary | keys_unsorted), (.summary.rtt | keys_unsorted)]' <<<"$out")" \
+    '[["target","protocol","address","port","checks","summary"],["seq","ok","rttMs","diagnostic","detail","httpStatus"],["checksTotal","checksFailed","checksFailedPercent","rtt","diagnostic","detail"],["min","avg","max","jitter"]]' "JSON keys"
+assert_eq "$(jq -c '[.target, .address, [.checks[].seq], .summary.checksFailedPercent]' <<<"$out")" '["198.18.1.2:8080","198.18.1.2",[1,2],0]' "JSON values"
+out=$(check 198.18.1.2:8081 -c 2)
+assert_eq "$(jq -c '[.summary.rtt, .summary.checksFailedPercent, .checks[0].ok, .checks[0].rttMs]' <<<"$out")" '[null,100,false,0]' "JSON of a failing run"
+echo "ok: --json keys and values"
+
+# Exit codes: 0 all passed, 1 a check failed, 2 usage errors.
 ns_in client "$CMON" check -c 1 198.18.1.2:8080 >/dev/null || fail "exit status 0 for a passing check"
+for bad in "" "--count 0 h:1" "--protocol udp h" "h:99999" "--protocol tcp h" "--header nocolon h:1" \
+           "--status 2xx h:1" "--interval -1 h:1" "-c 1 h:1 extra"; do
+    rc=0; ns_in client "$CMON" check $bad >/dev/null 2>&1 || rc=$?
+    assert_eq "$rc" 2 "exit status of 'cmon check $bad'"
+done
+echo "ok: usage errors exit 2"
+
+# Text output: one line per check with the code and its explanation, a summary.
+text=$(ns_in client "$CMON" check -c 2 -i 50 198.18.1.2:8081 || true)
+assert_match "$text" "  1    FAIL  198\.18\.1\.2  connection_refused: no listener on the destination port \(connect: errno 111" "text check line"
+assert_match "$text" "--- Tcp 198\.18\.1\.2:8081: 2 checks, 2 failed \(100\.0%\)" "text summary"
+text=$(ns_in client "$CMON" check -c 2 -i 50 198.18.1.2:8080 || true)
+assert_match "$text" "rtt min/avg/max/jitter = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms" "text rtt line"
+echo "ok: text output"
 rc=0; ns_in client "$CMON" check -c 1 -t 300 198.18.1.2:9001 >/dev/null || rc=$?
 assert_eq "$rc" 1 "exit status of a failing check"
 

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -141,7 +142,7 @@ struct fixture {
     struct probe_engine *eng;
     struct probe_sched *sched;
     int64_t now;
-    struct cmon_round_result results[16];
+    struct cmon_round_result results[2048];
     int n_results;
     int listen_fd;
     uint16_t open_port, closed_port;
@@ -156,7 +157,7 @@ static int64_t fake_now(void *ctx)
 static void on_result(void *arg, const struct cmon_round_result *r)
 {
     struct fixture *f = arg;
-    if (f->n_results < 16)
+    if (f->n_results < 2048)
         f->results[f->n_results++] = *r;
 }
 
@@ -190,7 +191,8 @@ static int setup(void **state)
         return -1;
     f->now = 1700000000LL * CMON_NS_PER_SEC;
     f->listen_fd = tcp_on_loopback();
-    if (f->listen_fd < 0 || listen(f->listen_fd, 128) != 0)
+    if (f->listen_fd < 0 || listen(f->listen_fd, 128) != 0 ||
+        fcntl(f->listen_fd, F_SETFL, O_NONBLOCK) != 0)
         return -1;
     f->open_port = bound_port(f->listen_fd);
     int c = tcp_on_loopback(); /* a port nobody listens on */
@@ -218,20 +220,32 @@ static int teardown(void **state)
     return 0;
 }
 
+static void drain_accept(struct fixture *f);
+
 /* Poll the loop (without blocking on the scheduler's far timers) until n
  * results are in or 5 s of real time passed. */
 static void wait_results(struct fixture *f, int n)
 {
     for (int i = 0; i < 5000 && f->n_results < n; i++) {
+        drain_accept(f);
         uv_run(&f->loop, UV_RUN_NOWAIT);
         usleep(1000);
     }
     assert_int_equal(f->n_results, n);
 }
 
+/* The listener never serves: accept and drop, so its backlog never fills. */
+static void drain_accept(struct fixture *f)
+{
+    int c;
+    while ((c = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+        close(c);
+}
+
 /* Advance the fake clock to t and run what is due. */
 static void advance(struct fixture *f, int64_t t)
 {
+    drain_accept(f);
     f->now = t;
     probe_sched_run_due(f->sched);
     uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -350,6 +364,54 @@ static void test_sched_replace_remove(void **state)
     assert_int_equal(f->n_results, 2);
 }
 
+/* Many tests with different periods: every round comes exactly at its
+ * test's phase, once per period, none skipped or doubled (the heap keeps
+ * order across pushes and removals). */
+static void test_sched_many_periods(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_test t;
+    struct cmon_test_config c;
+    struct cmon_errbuf eb;
+    enum { TESTS = 40, STEP_MS = 100, SPAN_S = 240 };
+    int64_t start = f->now, expected = 0;
+    int periods[TESTS];
+    for (int i = 0; i < TESTS; i++) {
+        char id[CMON_TEST_ID_LEN + 1];
+        snprintf(id, sizeof id, "%016llx", (unsigned long long)(i + 1) * 0x9E3779B97F4A7C15ULL);
+        tcp_test(f, &t, &c, id, f->open_port, 1);
+        periods[i] = t.frequency_sec = 5 + (i * 7) % 56; /* 5..60 s */
+        assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+        int64_t period = (int64_t)periods[i] * CMON_NS_PER_SEC;
+        int64_t r = probe_sched_next_round(start, probe_sched_phase_ns(id, period), period);
+        for (; r <= start + (int64_t)SPAN_S * CMON_NS_PER_SEC; r += period)
+            expected++;
+    }
+    for (int64_t ms = 0; ms <= SPAN_S * 1000; ms += STEP_MS) {
+        advance(f, start + ms * CMON_NS_PER_MS);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    wait_results(f, (int)expected);
+    for (int i = 0; i < f->n_results; i++) {
+        const struct cmon_round_result *r = &f->results[i];
+        int k = -1;
+        for (int j = 0; j < TESTS && k < 0; j++) {
+            char id[CMON_TEST_ID_LEN + 1];
+            snprintf(id, sizeof id, "%016llx", (unsigned long long)(j + 1) * 0x9E3779B97F4A7C15ULL);
+            if (strcmp(id, r->test_id) == 0)
+                k = j;
+        }
+        assert_true(k >= 0);
+        int64_t period = (int64_t)periods[k] * CMON_NS_PER_SEC;
+        assert_int_equal((r->start_ns - probe_sched_phase_ns(r->test_id, period)) % period, 0);
+        if (r->checks_failed)
+            fail_msg("round of %s failed: %s", r->test_id, r->detail);
+        for (int j = 0; j < i; j++) /* no round twice */
+            assert_false(strcmp(f->results[j].test_id, r->test_id) == 0 &&
+                         f->results[j].start_ns == r->start_ns);
+    }
+}
+
 /* The path of the embedded agent: a monitor file, parsed and expanded by the
  * model, fed to the scheduler test by test. */
 static void test_sched_from_monitor(void **state)
@@ -412,6 +474,11 @@ static void test_sched_memory_per_test(void **state)
     print_message("scheduler memory: %.0f bytes per idle test\n", per_test);
     assert_true(per_test <= 512);
     assert_int_equal(probe_sched_count(f->sched), N);
+    for (int i = 0; i < N; i += 2) { /* removals from all over the heap */
+        snprintf(t.id, sizeof t.id, "%016x", i);
+        assert_true(probe_sched_remove(f->sched, t.id));
+    }
+    assert_int_equal(probe_sched_count(f->sched), N / 2);
 }
 
 int main(void)
@@ -422,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_phase_and_offsets),
         cmocka_unit_test_setup_teardown(test_sched_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_replace_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_many_periods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_from_monitor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_memory_per_test, setup, teardown),
     };

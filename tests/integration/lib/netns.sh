@@ -59,6 +59,9 @@ ns_add() {
     ip -n "$n" link set lo up
     # ICMP datagram sockets for every group, as on a normal agent host
     ip netns exec "$n" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+    # no duplicate address detection: link-local addresses (and so IPv6
+    # neighbour discovery) work the moment a link is up, not ~2 s later
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 }
 
 # ns_link A B IDX: veth between A and B on subnet IDX (1..254).
