@@ -5,7 +5,7 @@
 // scopes, keeps the monitors that have a matching test.
 
 import * as api from '../lib/api.js';
-import { h, table, stateBadge, countsLine, hashLink, section, STATES, STATE_LABEL } from '../lib/dom.js';
+import { h, table, stateBadge, countsLine, hashLink, section, fmtPct, fmtMs, STATES, STATE_LABEL } from '../lib/dom.js';
 import { carry } from '../lib/filters.js';
 
 function summary(counts, total) {
@@ -39,6 +39,8 @@ export default {
       { label: 'Reason', class: 'reason', value: (m) => m.reason || '' },
       { label: 'Tests', class: 'num', value: (m) => String(m.testCount) },
       { label: 'Tests per state', value: (m) => countsLine(m.counts) },
+      { label: 'Checks failed (worst)', class: 'num', value: (m) => fmtPct(m.checksFailedPercent) },
+      { label: 'RTT (worst)', class: 'num', value: (m) => fmtMs(m.roundTripTimeMs) },
       { label: 'Status', value: (m) => m.monitoringStatus },
       { label: '', value: (m) => h('a', { href: `#/edit/${encodeURIComponent(m.name)}`, text: 'Edit' }) },
     ];
