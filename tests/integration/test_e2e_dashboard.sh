@@ -112,7 +112,7 @@ BAD_POS=$(sed -n "s|^$NS_TMP/bad.json:\([0-9]*:[0-9]*\): .*|\1|p" "$NS_TMP/valid
 echo "ok: cmon validate puts the bad file's problem at $BAD_POS"
 
 mkdir -p "$BUILD/screenshots"
-export BAD_FILE=$NS_TMP/bad.json BAD_POS
+export BAD_FILE=$NS_TMP/bad.json BAD_POS CMON CMON_DATA=$NS_TMP/data
 export CMON_URL=$B SCREENSHOT_DIR=$BUILD/screenshots CHROMIUM PROFILE_DIR=$NS_TMP/profile
 export NODE_PATH=$E2E/node_modules
 ns_in client node "$E2E/dashboard.test.js" || fail "browser checks failed (screenshots in $BUILD/screenshots)"

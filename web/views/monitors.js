@@ -22,7 +22,8 @@ async function matchingMonitors(params) {
   if (scope === 'monitors') return (name) => name.toLowerCase().includes(q.toLowerCase());
   const rows = await api.getAll('tests', { q, scope });
   const names = new Set(rows.map((t) => t.monitor));
-  return (name) => names.has(name);
+  const byName = scope === 'all' ? (name) => name.toLowerCase().includes(q.toLowerCase()) : () => false;
+  return (name) => names.has(name) || byName(name); // a monitor without tests matches by name
 }
 
 export default {
