@@ -97,7 +97,8 @@ function wireFilters() {
   sel('f-range', 'range', '1h');
   document.getElementById('f-clear').addEventListener('click', () =>
     setParams({ q: null, scope: null, state: null, range: null }, true));
-  document.getElementById('refresh').addEventListener('click', () => render({ keepScroll: true }));
+  // like the timer: views that opt out of refreshing (the editor) keep their state
+  document.getElementById('refresh').addEventListener('click', () => render({ keepScroll: true, auto: true }));
   document.addEventListener('keydown', (ev) => {
     const typing = ev.target.closest('input, textarea, select');
     if (ev.key === '/' && !typing && !document.getElementById('filters').hidden) {

@@ -268,6 +268,8 @@ await step('editor: a bad file shows its problem at line:column', async () => {
   await go('#/edit');
   await page.fill('#monitor-name', 'bad');
   await page.fill('#monitor-json', fs.readFileSync(BAD_FILE, 'utf8'));
+  await page.click('#refresh'); // refreshing never throws away what is being typed
+  assert.equal(await page.inputValue('#monitor-json'), fs.readFileSync(BAD_FILE, 'utf8'));
   expected400 = expected400Logs = 1;
   await page.click('#save');
   await page.waitForSelector('.problem .pos');
