@@ -134,6 +134,21 @@ await step('monitors list: the state filter narrows rows and is in the URL', asy
   await chooseFilter('f-state', '');
 });
 
+await step('keyboard: Tab reaches the rows with a visible focus ring, Enter opens one', async () => {
+  await go('#/monitors');
+  await page.focus('#f-clear');
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    return { row: el.matches('tr.link-row'), key: el.dataset.key, outline: cs.outlineStyle, width: cs.outlineWidth };
+  });
+  assert.deepEqual(focused, { row: true, key: 'm:backup', outline: 'solid', width: '3px' });
+  await page.keyboard.press('Enter');
+  await rendered('#/monitor/backup');
+  assert.match(await page.textContent('main h1'), /Monitor backup/);
+});
+
 await step('all tests: 4 rows with state and reason; the failing one says why', async () => {
   await go('#/tests');
   assert.equal(await rowCount(), 4);
