@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <time.h>
 #include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,18 +19,22 @@ bool probe_errq_read(int fd, struct probe_errq *e)
     char ctrl[512];
     struct sockaddr_storage from;
     struct iovec iov = {.iov_base = e->data, .iov_len = sizeof e->data};
-    struct msghdr msg = {.msg_name = &from,
-                         .msg_namelen = sizeof from,
-                         .msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl,
-                         .msg_controllen = sizeof ctrl};
+    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
+                         .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl};
     ssize_t n = recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0)
         return false;
     memset(e, 0, offsetof(struct probe_errq, data));
     e->data_len = (size_t)n;
+    bool found = false;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct scm_timestamping))) {
+            struct scm_timestamping ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            e->ts_ns = (int64_t)ts.ts[0].tv_sec * 1000000000LL + ts.ts[0].tv_nsec;
+            continue;
+        }
         bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
         bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
         if (!v4 && !v6)
@@ -37,18 +43,21 @@ bool probe_errq_read(int fd, struct probe_errq *e)
         if (c->cmsg_len < CMSG_LEN(sizeof ee))
             continue;
         memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        found = true;
         e->err = (int)ee.ee_errno;
         e->origin = ee.ee_origin;
         e->type = ee.ee_type;
         e->code = ee.ee_code;
+        e->ee_info = ee.ee_info;
+        e->ee_data = ee.ee_data;
         const struct sockaddr *off = (const struct sockaddr *)(CMSG_DATA(c) + sizeof ee);
         size_t room = c->cmsg_len - CMSG_LEN(sizeof ee);
         if ((off->sa_family == AF_INET && room >= sizeof(struct sockaddr_in)) ||
             (off->sa_family == AF_INET6 && room >= sizeof(struct sockaddr_in6)))
             probe_addr_format(off, e->offender, sizeof e->offender);
-        return true;
     }
-    e->err = EIO;
+    if (!found)
+        e->err = EIO;
     return true;
 }
 

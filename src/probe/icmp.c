@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -33,6 +35,7 @@ struct icmp_check {
     struct sockaddr_storage dst;
     int64_t start_ns;      /* monotonic, for the fallback RTT */
     int64_t start_wall_ns; /* wall clock, to compare with kernel receive stamps */
+    int64_t tx_wall_ns;    /* the kernel's transmit stamp (SO_TIMESTAMPING), 0 if none */
     uint32_t timeout_ms;
     uint32_t dropped_at_start; /* the socket's rx_dropped when sent */
     probe_check_cb cb;
@@ -52,6 +55,9 @@ struct icmp_sock {
     size_t n_inflight;
     struct icmp_check **inflight; /* by sequence number, ICMP_SEQ_SPACE slots */
     uint32_t rx_dropped;          /* SO_RXQ_OVFL: packets the full queue dropped */
+    bool tx_stamps;               /* SO_TIMESTAMPING transmit stamps are on */
+    uint32_t tx_key;              /* OPT_ID key of the next packet sent */
+    uint16_t *key_seq;            /* OPT_ID key (low 16 bits) -> sequence number */
 };
 
 struct probe_icmp {
@@ -99,6 +105,14 @@ static void sock_setup(struct icmp_sock *s)
     /* Kernel receive timestamps: the RTT then excludes the time a reply
      * waited in the socket while the loop served other checks. */
     setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    /* Kernel transmit stamps too, taken where the packet leaves for the
+     * device: the RTT is then wire to wire, like a capture's (bench/rtt.sh).
+     * Each stamp comes back on the error queue with a per-packet key. */
+    int ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+             SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+    s->tx_key = 0;
+    s->tx_stamps = (s->key_seq || (s->key_seq = calloc(ICMP_SEQ_SPACE, sizeof *s->key_seq))) &&
+                   setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) == 0;
     /* Bursts of replies from many checks: a big receive queue (beyond
      * rmem_max when CAP_NET_ADMIN allows), and a count of what it dropped so
      * a timeout can say that cmon, not the network, lost the reply. */
@@ -217,6 +231,8 @@ static struct icmp_check *match(struct icmp_sock *s, const struct icmp_msg *m)
 
 static double reply_rtt_ms(const struct icmp_check *c, int64_t rx_wall_ns)
 {
+    if (rx_wall_ns > 0 && c->tx_wall_ns > 0 && rx_wall_ns >= c->tx_wall_ns)
+        return (double)(rx_wall_ns - c->tx_wall_ns) / CMON_NS_PER_MS;
     if (rx_wall_ns > 0 && rx_wall_ns >= c->start_wall_ns)
         return (double)(rx_wall_ns - c->start_wall_ns) / CMON_NS_PER_MS;
     return (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
@@ -250,12 +266,28 @@ static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
     check_finish(c);
 }
 
+/* A transmit stamp: its key says which packet; the check must still be in
+ * flight and the stamp close to when we sent it (else it is not ours). */
+static void take_tx_stamp(struct icmp_sock *s, const struct probe_errq *e)
+{
+    if (!s->key_seq || e->ts_ns <= 0)
+        return;
+    struct icmp_check *c = s->inflight[s->key_seq[e->ee_data & (ICMP_SEQ_SPACE - 1)]];
+    if (c && !c->tx_wall_ns && e->ts_ns >= c->start_wall_ns - CMON_NS_PER_MS &&
+        e->ts_ns <= c->start_wall_ns + CMON_NS_PER_SEC)
+        c->tx_wall_ns = e->ts_ns;
+}
+
 /* Datagram sockets: ICMP errors about our requests arrive in the error queue,
  * quoting the request we sent (so its sequence number and token). */
 static void drain_errqueue(struct icmp_sock *s)
 {
     struct probe_errq e;
     for (int i = 0; i < ICMP_RECV_BATCH && probe_errq_read(s->fd, &e); i++) {
+        if (e.origin == SO_EE_ORIGIN_TIMESTAMPING) {
+            take_tx_stamp(s, &e);
+            continue;
+        }
         struct icmp_msg m;
         if (icmp_parse(s->family, false, e.data, e.data_len, &m) != CMON_OK ||
             m.kind != ICMP_MSG_ECHO_REQUEST)
@@ -356,6 +388,8 @@ static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t
         probe_result_errno(&c->res, "send echo", errno);
         return false;
     }
+    if (s->tx_stamps)
+        s->key_seq[s->tx_key++ & (ICMP_SEQ_SPACE - 1)] = c->seq;
     return true;
 }
 
@@ -422,6 +456,8 @@ static void sock_close(struct icmp_sock *s)
     }
     free(s->inflight);
     s->inflight = NULL;
+    free(s->key_seq);
+    s->key_seq = NULL;
     if (s->fd >= 0) {
         uv_close((uv_handle_t *)&s->poll, sock_closed);
         close(s->fd);

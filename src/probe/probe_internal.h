@@ -69,6 +69,8 @@ struct probe_errq {
     int origin;        /* SO_EE_ORIGIN_* */
     int type, code;    /* ICMP type/code when origin is ICMP/ICMP6 */
     char offender[64]; /* who sent the ICMP error, "" when unknown */
+    uint32_t ee_info, ee_data; /* SO_EE_ORIGIN_TIMESTAMPING: ee_data is the OPT_ID key */
+    int64_t ts_ns;     /* SCM_TIMESTAMPING software stamp (wall clock), 0 if none */
     uint8_t data[128];
     size_t data_len;
 };

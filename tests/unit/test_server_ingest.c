@@ -210,6 +210,44 @@ static void test_timer_turns_silent_tests_indeterminate(void **state)
     assert_non_null(strstr(s.reason[0], "(expected every 30 s)"));
 }
 
+/* Several rounds of one test in one transaction: the newest decides. */
+static void test_latest_round_in_a_batch_decides(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_problems probs = {0};
+    struct cmon_errbuf eb;
+    bool created;
+    assert_int_equal(cmon_server_apply_monitor(f->srv, NULL, NULL, monitor_json,
+                                               strlen(monitor_json), &created, &probs, &eb),
+                     CMON_OK);
+    struct seen s;
+    read_tests(f->url, &s);
+    int64_t now = cmon_wall_ns();
+    struct cmon_round_result r[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        snprintf(r[i].test_id, sizeof r[i].test_id, "%s", s.id[0]);
+        r[i].checks_total = 10;
+        r[i].has_rtt = true;
+        r[i].rtt_avg_ms = r[i].rtt_min_ms = r[i].rtt_max_ms = 0.1;
+        r[i].dns_ms = r[i].connect_ms = r[i].tls_ms = r[i].first_byte_ms = -1;
+    }
+    r[0].start_ns = now - 20 * CMON_NS_PER_SEC; /* Pass, stored first */
+    r[1].start_ns = now - 10 * CMON_NS_PER_SEC; /* Fail ... */
+    r[1].checks_failed = 10;
+    r[1].has_rtt = false;
+    r[1].diagnostic = CMON_DIAG_TIMEOUT;
+    r[2].start_ns = now; /* ... then Pass again, in the same batch */
+    assert_int_equal(cmon_server_submit_rounds(f->srv, "local", &r[0], 1, &eb), CMON_OK);
+    assert_int_equal(wait_state(f->url, 0, CMON_STATE_PASS, &s), 0);
+    assert_int_equal(cmon_server_submit_rounds(f->srv, "local", &r[1], 2, &eb), CMON_OK);
+    cmon_server_stop(f->srv);
+    f->srv = NULL;
+    read_tests(f->url, &s);
+    assert_int_equal(s.state[0], CMON_STATE_PASS);
+    struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url};
+    assert_int_equal(cmon_server_start(&o, &f->srv, &eb), CMON_OK);
+}
+
 static void test_listen_rules(void **state)
 {
     (void)state;
@@ -237,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_turns_silent_tests_indeterminate, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_latest_round_in_a_batch_decides, setup, teardown),
         cmocka_unit_test(test_listen_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
