@@ -204,6 +204,23 @@ await step('scoped search narrows exactly per scope, and the URL restores it', a
   await page.waitForFunction(() => document.querySelector('main table.data').dataset.rows === '4');
 });
 
+await step('stopping a monitor makes its tests Not Running; the state filter finds exactly them', async () => {
+  await go('#/monitor/backup');
+  await page.click('#monitor-toggle');
+  await page.waitForFunction(() => /Start monitoring/.test(document.getElementById('monitor-toggle').textContent));
+  assert.match(await page.textContent('main h1'), /Monitor backup\s*Not Running/);
+  await go('#/tests?state=NotRunning');
+  assert.deepEqual(await column('Destination'), ['backup-host']);
+  assert.deepEqual(await column('Reason'), ['monitor stopped']);
+  await go('#/monitors?state=NotRunning');
+  assert.deepEqual(await column('Monitor'), ['backup']);
+  await go('#/monitor/backup');
+  await page.click('#monitor-toggle');
+  await page.waitForFunction(() => /Stop monitoring/.test(document.getElementById('monitor-toggle').textContent));
+  await go('#/tests?state=NotRunning');
+  assert.equal(await rowCount(), 0);
+});
+
 await step('monitor drill-down: essentials, trends, top 5, tabs', async () => {
   await go('#/monitor/e2e');
   assert.match(await page.textContent('main h1'), /Monitor e2e\s*Fail/);

@@ -37,6 +37,20 @@ export function url(path, params) {
   return `/api/v1/${path}${s ? `?${s}` : ''}`;
 }
 
+// Rows spell the state "Not Running" while counts keys and the state=
+// parameter say "NotRunning": the dashboard uses the latter everywhere.
+function normalizeStates(v) {
+  if (Array.isArray(v)) {
+    v.forEach(normalizeStates);
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === 'Not Running' && (k === 'state' || k === 'from' || k === 'to')) v[k] = 'NotRunning';
+      else if (x && typeof x === 'object') normalizeStates(x);
+    }
+  }
+  return v;
+}
+
 async function parse(resp) {
   if (resp.status === 204) return null;
   const text = await resp.text();
@@ -47,7 +61,7 @@ async function parse(resp) {
     body = { error: { message: text.slice(0, 200) } };
   }
   if (!resp.ok) throw new ApiError(resp.status, body);
-  return body;
+  return normalizeStates(body);
 }
 
 export async function get(path, params) {

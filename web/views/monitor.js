@@ -9,6 +9,27 @@ import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.
 import { viewParams, carry } from '../lib/filters.js';
 import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink } from '../lib/drill.js';
 
+// Stop or start monitoring (admin): POST .../stop|start, then show the result.
+function startStop(mon, setParams) {
+  const running = mon.monitoringStatus === 'Running';
+  const status = h('span', { class: 'muted', role: 'status' });
+  const button = h('button', {
+    type: 'button', id: 'monitor-toggle', dataset: { key: 'toggle' },
+    text: running ? 'Stop monitoring' : 'Start monitoring',
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        await api.post(`connectionMonitors/${encodeURIComponent(mon.name)}/${running ? 'stop' : 'start'}`);
+        setParams({}, true); // re-render in place
+      } catch (err) {
+        status.textContent = ` ${err.message}`;
+        button.disabled = false;
+      }
+    },
+  });
+  return h('span', null, button, status);
+}
+
 export default {
   title: ({ segs }) => `Monitor ${segs[0]}`,
   filters: true,
@@ -36,9 +57,9 @@ export default {
     ];
     return h('div', null,
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: hashLink('monitors', carry(params)), text: 'Monitors' }), ' › ', name),
-      h('h1', null, `Monitor ${name} `, stateBadge(mon.state)),
+      h('h1', null, `Monitor ${name} `, stateBadge(mon.state), mon.monitoringStatus === 'Stopped' ? h('span', { class: 'muted', text: '(stopped)' }) : null),
       h('p', { class: 'headline' }, mon.reason ? h('span', { class: 'reason', text: mon.reason }) : null, ' ', countsLine(mon.counts),
-        ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' })),
+        ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' }), ' ', startStop(mon, setParams)),
       section('Trends', trend),
       section('Top 5', top5([
         { label: 'Test groups', rows: groups, link: groupLink },
