@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "server/server_internal.h"
+#include "server/static.h"
 
 #define API "/api/v1/"
 
@@ -342,6 +343,9 @@ static enum MHD_Result dispatch(struct req *r)
         return route_healthz(r);
     if (strcmp(r->path, "/readyz") == 0)
         return route_readyz(r);
+    enum MHD_Result ui;
+    if (static_route(r, &ui)) /* the dashboard (static.c) */
+        return ui;
     if (strcmp(r->path, "/metrics") == 0) {
         if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
             return reply_error(r, 405, "method_not_allowed", NULL, "use GET");
