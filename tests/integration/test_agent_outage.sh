@@ -3,7 +3,9 @@
 # seed example (12 tests every 30 s), then restart it: the agents' spools
 # replay, and every round of every test is stored exactly once -- per test,
 # consecutive stored rounds are one period (30 s) apart across the outage,
-# with no gap and no repeat.
+# with no gap and no repeat.  Before the outage the monitor is re-applied
+# with a change: the agents pick up the new assignments (ETag) without
+# restarting their tests, which the 30 s spacing check covers too.
 set -euo pipefail
 CMON=${CMON:?set CMON to the cmon binary}
 : "${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}"
@@ -19,6 +21,16 @@ agents_bootstrap
 agent_start a; agent_start b; agent_start c
 all_results() { [ "$(tests_table | grep -c ' true$')" = 12 ]; }
 wait_for 100 "results for all 12 tests" all_results
+applied_twice() {
+    local x
+    for x in a b c; do
+        [ "$(grep -c 'msg="assignments applied" monitors=1 tests=4' "$NS_TMP/agent-$x.log")" -ge 2 ] || return 1
+    done
+}
+[ "$(api PUT /api/v1/connectionMonitors/seed "$(jq -c '.properties.notes = "changed"' "$CMON_SOURCE_DIR/docs/examples/seed.json")")" = 200 ] ||
+    fail "re-apply: $(cat "$NS_TMP/body")"
+wait_for 20 "every agent applies the changed monitor" applied_twice
+echo "ok: changed monitor picked up by every agent"
 
 kill -9 "$SERVER_PID"
 DOWN=$(date +%s%N)

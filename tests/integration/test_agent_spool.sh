@@ -34,6 +34,12 @@ a_results() {
         [ "$(jqb '[.items[] | select(.lastResultAt != null)] | length')" = 4 ]
 }
 wait_for 60 "agent-a's 4 tests have results" a_results
+# agent-b and agent-c are named by the monitor but never registered
+[ "$(api GET '/api/v1/tests?q=agent-b&scope=sources')" = 200 ] || fail "tests"
+assert_eq "$(jqb '[.items[] | [.state, .reason]] | unique')" '[["Indeterminate","no result yet"]]' \
+    "tests of an agent that has not registered"
+[ "$(api GET /api/v1/agents)" = 200 ] || fail "agents"
+assert_eq "$(jqb '[.items[].name]')" '["agent-a"]' "registered agents"
 
 kill -9 "$SERVER_PID"
 n0=$(grep -c 'msg="batch spooled"' "$NS_TMP/agent-a.log" || true)
