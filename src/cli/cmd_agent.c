@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,14 +168,17 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
     cmon_log_init(&log, CMON_LOG_INFO, 2, "agent");
     struct agent_args aa = {.o = {.log = &log}};
     int c, rc = 0;
-    while (!rc && (c = cli_getopt(self, argc, argv, "hs:k:n:d:c:", longopts, &rc)) != -1) {
+    bool done = false;
+    while (!rc && !done &&
+           (c = cli_getopt(self, argc, argv, "hs:k:n:d:c:", longopts, &rc)) != -1) {
         if (c == -2)
-            break;
-        rc = agent_option(self, c, &aa, &log);
+            done = true; /* --help printed (rc 0) or a usage error (rc 2) */
+        else
+            rc = agent_option(self, c, &aa, &log);
     }
-    if (!rc)
+    if (!rc && !done)
         rc = check_args(self, &aa, argc, argv);
-    if (!rc)
+    if (!rc && !done)
         rc = run_until_signal(&aa);
     for (size_t i = 0; i < AGENT_MAX_SERVERS; i++)
         free(aa.server_copies[i]);
