@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "core/clock.h"
 
 #define HTTP_CONNECT_TIMEOUT_S 5L
 #define HTTP_TIMEOUT_S 30L
@@ -66,8 +67,13 @@ static size_t on_header(char *data, size_t sz, size_t n, void *arg)
 
 static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-    const atomic_bool *stop = arg;
-    return atomic_load(stop) ? 1 : 0;
+    struct agent_http *h = arg;
+    int64_t now = cmon_mono_ns();
+    if (h->on_wait && now - h->last_wait_ns >= 200 * CMON_NS_PER_MS) {
+        h->last_wait_ns = now;
+        h->on_wait(h->wait_arg);
+    }
+    return atomic_load(h->stop) ? 1 : 0;
 }
 
 enum cmon_err agent_http_init(struct agent_http *h, const struct agent_opts *o,
@@ -126,7 +132,7 @@ static enum cmon_err try_server(struct agent_http *h, size_t i, const char *meth
     curl_easy_setopt(c, CURLOPT_HEADERDATA, rep);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)h->stop);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);

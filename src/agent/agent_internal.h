@@ -32,6 +32,11 @@ struct agent_http {
     void *curl;                /* CURL * */
     const atomic_bool *stop;   /* aborts transfers in flight */
     const struct cmon_log *log;
+    /* called about every 200 ms while a request waits on the network, so a
+     * slow or frozen server never delays spooling the rounds that finish */
+    void (*on_wait)(void *arg);
+    void *wait_arg;
+    int64_t last_wait_ns;
 };
 
 struct agent_reply {

@@ -346,10 +346,17 @@ static void wait_tick(struct agent *a)
     pthread_mutex_unlock(&a->mu);
 }
 
+static void spool_while_waiting(void *arg)
+{
+    spool_rounds(arg, false);
+}
+
 void *agent_push_main(void *arg)
 {
     struct agent *a = arg;
     struct push p = {.a = a};
+    a->http.on_wait = spool_while_waiting;
+    a->http.wait_arg = &p;
     while (!atomic_load(&a->stop)) {
         push_tick(&p);
         wait_tick(a);

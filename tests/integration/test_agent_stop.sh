@@ -32,8 +32,9 @@ c_stopped() {
 }
 wait_for 50 "agent-c's tests Indeterminate (agent_stopped)" c_stopped
 took=$(($(date +%s) - KILLED))
-# 3 heartbeats of 10 s after the last contact, found by the next evaluation (5 s)
-[ $took -le 36 ] || fail "agent_stopped after ${took}s, want <= 3 heartbeats + one evaluation"
+# 3 heartbeats of 10 s after the last contact, found by the next evaluation (5 s),
+# plus this loop's 1 s polling and slack for a loaded machine
+[ $took -le 40 ] || fail "agent_stopped after ${took}s, want <= 3 heartbeats + one evaluation"
 [ "$(api GET /api/v1/agents)" = 200 ] || fail "agents"
 assert_eq "$(jqb '[.items[] | [.name, .state]]')" \
     '[["agent-a","running"],["agent-b","running"],["agent-c","stopped"]]' "agent states"
