@@ -19,6 +19,7 @@ for tool in curl jq nginx openssl; do
 done
 ns_require
 spool_cleanup() {
+    set +e
     [ -n "${AGENT_PID_a:-}" ] && kill -9 "$AGENT_PID_a" 2>/dev/null
     umount -l "$NS_TMP/state-a" 2>/dev/null
     ns_cleanup

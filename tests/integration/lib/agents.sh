@@ -9,6 +9,10 @@
 # (as admin, body in $NS_TMP/body, status echoed), agent_start X [args],
 # agent_kill X [SIGNAL], wait_for SECONDS DESCRIPTION CMD...
 
+# netns.sh's cleanup must run whole even though these tests use set -e (a
+# kill of a process already gone would end the trap and leak namespaces).
+trap 'set +e; ns_cleanup' EXIT
+
 SRV_ADDR=198.18.3.2
 SRV_URL=https://$SRV_ADDR:8443
 AGENT_PIDS=()
