@@ -45,8 +45,8 @@ static void on_path(void *arg, const char *test_id, int64_t time_ns, const struc
     char ts[40];
     json_t *pj = cmon_path_to_json(path);
     json_t *j = pj ? json_pack("{s:s, s:s, s:I, s:o}", "testId", test_id, "startTime",
-                               cmon_rfc3339(time_ns, ts, sizeof ts), "startNs",
-                               (json_int_t)time_ns, "path", pj)
+                               cmon_rfc3339(time_ns, ts, sizeof ts), "startNs", (json_int_t)time_ns,
+                               "path", pj)
                    : NULL;
     if (j)
         hand_over(a, &a->paths, j);
@@ -121,8 +121,7 @@ static void apply_monitor(struct agent *a, struct wanted *w, const char *name, c
     size_t n = 0;
     if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
         for (size_t i = 0; i < n; i++) {
-            if (!m->groups[tests[i].group].disabled &&
-                runs_here(a, &m->endpoints[tests[i].source]))
+            if (!m->groups[tests[i].group].disabled && runs_here(a, &m->endpoints[tests[i].source]))
                 put_test(a, w, m, &tests[i]);
         }
         cmon_tests_free(tests, n);
@@ -144,7 +143,8 @@ static void apply_assignments(struct agent *a, json_t *as)
     struct wanted w = {0};
     json_t *mons = json_object_get(as, "monitors"), *mj;
     size_t i;
-    json_array_foreach(mons, i, mj) {
+    json_array_foreach(mons, i, mj)
+    {
         const char *name = json_string_value(json_object_get(mj, "name"));
         const char *body = json_string_value(json_object_get(mj, "body"));
         if (name && body)
@@ -159,8 +159,7 @@ static void apply_assignments(struct agent *a, json_t *as)
     free(a->ids);
     a->ids = w.ids;
     a->n_ids = w.n;
-    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", json_array_size(mons),
-              w.n);
+    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", json_array_size(mons), w.n);
 }
 
 static void assign_cb(uv_async_t *h)
@@ -283,8 +282,7 @@ static void copy_opts(struct agent *a, const struct agent_opts *o)
         a->o.batch_ms = 1000;
 }
 
-enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out,
-                          struct cmon_errbuf *eb)
+enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out, struct cmon_errbuf *eb)
 {
     struct agent *a = calloc(1, sizeof *a);
     if (!a)
@@ -311,8 +309,8 @@ enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out,
         pthread_join(a->loop_thread, NULL);
         return cmon_fail(eb, CMON_ERR_IO, "cannot start the agent's push thread");
     }
-    cmon_info(a->log, "agent started", "agent=%s servers=%zu state_dir=%s", a->name,
-              a->o.n_servers, a->state_dir);
+    cmon_info(a->log, "agent started", "agent=%s servers=%zu state_dir=%s", a->name, a->o.n_servers,
+              a->state_dir);
     *out = a;
     return CMON_OK;
 }

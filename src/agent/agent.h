@@ -22,13 +22,13 @@
 struct agent_opts {
     const char *servers[AGENT_MAX_SERVERS]; /* base URLs, tried in order (failover) */
     size_t n_servers;
-    const char *key;        /* workspace key; NULL when a saved token exists */
-    const char *name;       /* agent name */
-    const char *state_dir;  /* token file + spool/ */
-    const char *ca_file;    /* trust anchor for https servers; NULL: system store */
-    int heartbeat_sec;      /* 0: 10 */
-    int poll_sec;           /* assignments re-poll; 0: 10 */
-    int batch_ms;           /* rounds wait at most this long for a batch; 0: 1000 */
+    const char *key;          /* workspace key; NULL when a saved token exists */
+    const char *name;         /* agent name */
+    const char *state_dir;    /* token file + spool/ */
+    const char *ca_file;      /* trust anchor for https servers; NULL: system store */
+    int heartbeat_sec;        /* 0: 10 */
+    int poll_sec;             /* assignments re-poll; 0: 10 */
+    int batch_ms;             /* rounds wait at most this long for a batch; 0: 1000 */
     uint64_t spool_max_bytes; /* 0: 256 MiB */
     const struct cmon_log *log;
 };

@@ -155,7 +155,9 @@ static enum cmon_err try_server(struct agent_http *h, size_t i, const char *meth
                          "%s: the server's TLS certificate was refused (%s); check --ca", url,
                          err[0] ? err : curl_easy_strerror(rc));
     return cmon_fail(eb, CMON_ERR_NET, "%s: %s", url,
-                     rb.too_big ? "reply too large" : err[0] ? err : curl_easy_strerror(rc));
+                     rb.too_big ? "reply too large"
+                     : err[0]   ? err
+                                : curl_easy_strerror(rc));
 }
 
 enum cmon_err agent_http_request(struct agent_http *h, const char *method, const char *path,

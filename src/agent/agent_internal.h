@@ -29,8 +29,8 @@ struct agent_http {
     char *servers[AGENT_MAX_SERVERS];
     size_t n_servers, current; /* current: the server that answered last */
     const char *ca_file;
-    void *curl;                /* CURL * */
-    const atomic_bool *stop;   /* aborts transfers in flight */
+    void *curl;              /* CURL * */
+    const atomic_bool *stop; /* aborts transfers in flight */
     const struct cmon_log *log;
     /* called about every 200 ms while a request waits on the network, so a
      * slow or frozen server never delays spooling the rounds that finish */
@@ -40,8 +40,8 @@ struct agent_http {
 };
 
 struct agent_reply {
-    long status;       /* 0 when no server answered */
-    char *body;        /* malloc'd, NUL-terminated ("" when empty) */
+    long status; /* 0 when no server answered */
+    char *body;  /* malloc'd, NUL-terminated ("" when empty) */
     size_t len;
     char etag[80];
 };
@@ -97,9 +97,9 @@ struct agent {
     struct agent_spool *spool;
     struct agent_saved saved;
     bool registered;
-    int64_t min_seq;          /* the server's nextBatch at registration */
-    char etag[80];            /* of the assignments applied */
-    int64_t backoff_ms;       /* current backoff after failures */
+    int64_t min_seq;    /* the server's nextBatch at registration */
+    char etag[80];      /* of the assignments applied */
+    int64_t backoff_ms; /* current backoff after failures */
 
     /* shared, under mu */
     pthread_mutex_t mu;

@@ -40,8 +40,8 @@ static void net_failed(struct push *p, int64_t *next, const char *what, const ch
     p->net_backoff = grow(p->net_backoff, NET_BACKOFF_MIN_MS, NET_BACKOFF_MAX_MS);
     *next = mono_ms() + p->net_backoff;
     if (!p->outage_logged)
-        cmon_warn(p->a->log, "server unreachable, results stay in the spool", "during=%s err=\"%s\"",
-                  what, msg);
+        cmon_warn(p->a->log, "server unreachable, results stay in the spool",
+                  "during=%s err=\"%s\"", what, msg);
     p->outage_logged = true;
 }
 
@@ -101,8 +101,7 @@ static void registered_as(struct push *p, const struct agent_reply *rep)
         a->etag[0] = '\0';
         p->auth_backoff = 0;
         p->next_heartbeat = p->next_poll = p->next_send = mono_ms();
-        cmon_info(a->log, "registered", "agent=%s next_batch=%lld", a->name,
-                  (long long)a->min_seq);
+        cmon_info(a->log, "registered", "agent=%s next_batch=%lld", a->name, (long long)a->min_seq);
     }
     json_decref(j);
 }
@@ -111,8 +110,7 @@ static void do_register(struct push *p)
 {
     struct agent *a = p->a;
     if (!a->o.key) {
-        cmon_error(a->log, "cannot register: no --key (workspace key) given", "agent=%s",
-                   a->name);
+        cmon_error(a->log, "cannot register: no --key (workspace key) given", "agent=%s", a->name);
         p->next_register = mono_ms() + AUTH_BACKOFF_MAX_MS;
         return;
     }
@@ -145,21 +143,20 @@ static void do_heartbeat(struct push *p)
     pthread_mutex_lock(&a->mu);
     uint64_t dropped_rounds = a->dropped_rounds;
     pthread_mutex_unlock(&a->mu);
-    json_object_set_new(body, "spool",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "pendingBatches",
-                                  (json_int_t)st.pending_batches, "droppedBatches",
-                                  (json_int_t)st.dropped_batches, "droppedResults",
-                                  (json_int_t)(st.dropped_results + dropped_rounds),
-                                  "corruptRecords", (json_int_t)st.corrupt_records, "pendingBytes",
-                                  (json_int_t)st.pending_bytes));
+    json_object_set_new(
+        body, "spool",
+        json_pack("{s:I, s:I, s:I, s:I, s:I}", "pendingBatches", (json_int_t)st.pending_batches,
+                  "droppedBatches", (json_int_t)st.dropped_batches, "droppedResults",
+                  (json_int_t)(st.dropped_results + dropped_rounds), "corruptRecords",
+                  (json_int_t)st.corrupt_records, "pendingBytes", (json_int_t)st.pending_bytes));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct agent_reply rep;
     struct cmon_errbuf eb;
     p->next_heartbeat = mono_ms() + (int64_t)a->o.heartbeat_sec * 1000;
-    enum cmon_err err = agent_http_request(&a->http, "POST", "/api/v1/agent/heartbeat",
-                                           a->saved.token, text, text ? strlen(text) : 0, NULL,
-                                           &rep, &eb);
+    enum cmon_err err =
+        agent_http_request(&a->http, "POST", "/api/v1/agent/heartbeat", a->saved.token, text,
+                           text ? strlen(text) : 0, NULL, &rep, &eb);
     free(text);
     if (err) {
         net_failed(p, &p->next_heartbeat, "heartbeat", eb.msg);
@@ -221,9 +218,9 @@ static void spool_rounds(struct push *p, bool force)
     struct agent *a = p->a;
     pthread_mutex_lock(&a->mu);
     size_t n = json_array_size(a->rounds), np = json_array_size(a->paths);
-    bool due = (n || np) && (force || n >= AGENT_MAX_BATCH_ROUNDS ||
-                             cmon_mono_ns() - a->first_pending_ns >=
-                                 (int64_t)a->o.batch_ms * CMON_NS_PER_MS);
+    bool due = (n || np) &&
+               (force || n >= AGENT_MAX_BATCH_ROUNDS ||
+                cmon_mono_ns() - a->first_pending_ns >= (int64_t)a->o.batch_ms * CMON_NS_PER_MS);
     if (!due) {
         pthread_mutex_unlock(&a->mu);
         return;
@@ -235,8 +232,8 @@ static void spool_rounds(struct push *p, bool force)
     uint64_t seq = spool_next_seq(a->spool);
     if ((int64_t)seq < a->min_seq)
         seq = (uint64_t)a->min_seq;
-    json_t *batch = json_pack("{s:I, s:o, s:o}", "batch", (json_int_t)seq, "results", rounds,
-                              "paths", paths);
+    json_t *batch =
+        json_pack("{s:I, s:o, s:o}", "batch", (json_int_t)seq, "results", rounds, "paths", paths);
     char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
     json_decref(batch);
     struct cmon_errbuf eb;
@@ -267,8 +264,8 @@ static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *
     if (spool_ack(a->spool, seq, &eb)) {
         /* the batch stays spooled and is sent again later (the server
          * answers duplicate); pause so a failing disk is not hammered */
-        cmon_error(a->log, "cannot record the ack", "seq=%llu err=\"%s\"",
-                   (unsigned long long)seq, eb.msg);
+        cmon_error(a->log, "cannot record the ack", "seq=%llu err=\"%s\"", (unsigned long long)seq,
+                   eb.msg);
         p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
         return false;
     }
@@ -303,8 +300,9 @@ static bool send_one(struct push *p)
         token_rejected(p, &rep);
     } else if (rep.status == 400) {
         char m[512];
-        cmon_error(a->log, "the server rejected a batch as invalid; dropping it", "seq=%llu err=\"%s\"",
-                   (unsigned long long)seq, agent_reply_message(&rep, m, sizeof m));
+        cmon_error(a->log, "the server rejected a batch as invalid; dropping it",
+                   "seq=%llu err=\"%s\"", (unsigned long long)seq,
+                   agent_reply_message(&rep, m, sizeof m));
         spool_ack(a->spool, seq, &eb);
         go_on = true;
     } else {

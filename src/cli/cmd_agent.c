@@ -169,8 +169,7 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
     struct agent_args aa = {.o = {.log = &log}};
     int c, rc = 0;
     bool done = false;
-    while (!rc && !done &&
-           (c = cli_getopt(self, argc, argv, "hs:k:n:d:c:", longopts, &rc)) != -1) {
+    while (!rc && !done && (c = cli_getopt(self, argc, argv, "hs:k:n:d:c:", longopts, &rc)) != -1) {
         if (c == -2)
             done = true; /* --help printed (rc 0) or a usage error (rc 2) */
         else
@@ -188,40 +187,39 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_agent = {
     .name = "agent",
     .summary = "run an agent that probes for a remote server",
-    .usage =
-        "usage: cmon agent --server URL [--server URL...] [--key KEY] [--name NAME]\n"
-        "                  [--state-dir DIR] [--ca FILE] [--heartbeat SEC]\n"
-        "                  [--spool-max SIZE] [--log-level LEVEL]\n"
-        "\n"
-        "Run an agent: register with the server using the workspace key, keep the\n"
-        "per-agent token it gets in the state directory, pull the tests whose source\n"
-        "endpoint names this agent, run them, and push each round's result.  Every\n"
-        "batch is written to an on-disk spool (fsync) before it is sent and removed\n"
-        "only when the server acknowledged it: server outages and restarts lose\n"
-        "nothing.  Runs until SIGINT or SIGTERM.\n"
-        "\n"
-        "Options:\n"
-        "  -s, --server URL     the server (http:// or https://); repeat it or give a\n"
-        "                       comma-separated list to fail over between replicas\n"
-        "                       (default $CMON_SERVER)\n"
-        "  -k, --key KEY        the workspace key (an agent token created without a\n"
-        "                       name: 'cmon token create --role agent'); default\n"
-        "                       $CMON_AGENT_KEY; not needed once a token is saved\n"
-        "  -n, --name NAME      the agent's name, as monitor files name it (default the\n"
-        "                       host name)\n"
-        "  -d, --state-dir DIR  token and spool (default $STATE_DIRECTORY, else\n"
-        "                       ./cmon-agent)\n"
-        "  -c, --ca FILE        PEM trust anchors for an https server (default the\n"
-        "                       system store); a certificate that does not verify is\n"
-        "                       refused\n"
-        "      --heartbeat SEC  heartbeat period (default 10); the server marks the\n"
-        "                       agent stopped after 3 missed heartbeats\n"
-        "      --spool-max SIZE spool limit, e.g. 64M (default 256M); when full, new\n"
-        "                       batches are dropped, logged and counted\n"
-        "      --log-level L    debug, info (default), warn or error\n"
-        "  -h, --help           show this help\n"
-        "\n"
-        "Exit status: 0 stopped by a signal, 1 cannot start (state directory, spool),\n"
-        "2 usage error, 3 no saved token and no --key.\n",
+    .usage = "usage: cmon agent --server URL [--server URL...] [--key KEY] [--name NAME]\n"
+             "                  [--state-dir DIR] [--ca FILE] [--heartbeat SEC]\n"
+             "                  [--spool-max SIZE] [--log-level LEVEL]\n"
+             "\n"
+             "Run an agent: register with the server using the workspace key, keep the\n"
+             "per-agent token it gets in the state directory, pull the tests whose source\n"
+             "endpoint names this agent, run them, and push each round's result.  Every\n"
+             "batch is written to an on-disk spool (fsync) before it is sent and removed\n"
+             "only when the server acknowledged it: server outages and restarts lose\n"
+             "nothing.  Runs until SIGINT or SIGTERM.\n"
+             "\n"
+             "Options:\n"
+             "  -s, --server URL     the server (http:// or https://); repeat it or give a\n"
+             "                       comma-separated list to fail over between replicas\n"
+             "                       (default $CMON_SERVER)\n"
+             "  -k, --key KEY        the workspace key (an agent token created without a\n"
+             "                       name: 'cmon token create --role agent'); default\n"
+             "                       $CMON_AGENT_KEY; not needed once a token is saved\n"
+             "  -n, --name NAME      the agent's name, as monitor files name it (default the\n"
+             "                       host name)\n"
+             "  -d, --state-dir DIR  token and spool (default $STATE_DIRECTORY, else\n"
+             "                       ./cmon-agent)\n"
+             "  -c, --ca FILE        PEM trust anchors for an https server (default the\n"
+             "                       system store); a certificate that does not verify is\n"
+             "                       refused\n"
+             "      --heartbeat SEC  heartbeat period (default 10); the server marks the\n"
+             "                       agent stopped after 3 missed heartbeats\n"
+             "      --spool-max SIZE spool limit, e.g. 64M (default 256M); when full, new\n"
+             "                       batches are dropped, logged and counted\n"
+             "      --log-level L    debug, info (default), warn or error\n"
+             "  -h, --help           show this help\n"
+             "\n"
+             "Exit status: 0 stopped by a signal, 1 cannot start (state directory, spool),\n"
+             "2 usage error, 3 no saved token and no --key.\n",
     .run = agent_run,
 };

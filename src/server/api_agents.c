@@ -41,7 +41,8 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
 {
     const char *key;
     json_t *v;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         bool ok = false;
         for (size_t i = 0; allowed[i]; i++)
             ok |= strcmp(key, allowed[i]) == 0;
@@ -56,8 +57,8 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
         reply_error(r, 400, "invalid_parameter", "version", "version must be a string (<= 64)");
         return false;
     }
-    if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 1 ||
-               json_integer_value(hb) > 300)) {
+    if (hb &&
+        (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 300)) {
         reply_error(r, 400, "invalid_parameter", "heartbeatSec", "heartbeatSec must be 1..300");
         return false;
     }
@@ -118,8 +119,9 @@ static enum MHD_Result do_register(struct req *r, const char *name, const char *
         return reply_store_error(r, err, eb.msg);
     cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=\"%s\" addresses=%s", name,
               version, addresses);
-    return reply_json(r, 201, json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token,
-                                        "nextBatch", (json_int_t)next, "heartbeatSec", hb_sec));
+    return reply_json(r, 201,
+                      json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
+                                (json_int_t)next, "heartbeatSec", hb_sec));
 }
 
 enum MHD_Result api_agent_register(struct req *r)
@@ -181,8 +183,8 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
         else if (err)
             ret = reply_store_error(r, err, eb.msg);
         else
-            ret = reply_json(r, 200, json_pack("{s:s, s:i}", "name", r->principal,
-                                               "heartbeatSec", hb));
+            ret = reply_json(r, 200,
+                             json_pack("{s:s, s:i}", "name", r->principal, "heartbeatSec", hb));
     }
     free(addresses);
     free(spool_text);
@@ -242,7 +244,8 @@ static int collect_assignment(void *arg, const struct store_monitor *sm)
     struct assignments *as = arg;
     if (!sm->running || !monitor_names_agent(sm, as->agent))
         return 0;
-    json_array_append_new(as->monitors, json_pack("{s:s, s:s}", "name", sm->name, "body", sm->body));
+    json_array_append_new(as->monitors,
+                          json_pack("{s:s, s:s}", "name", sm->name, "body", sm->body));
     fnv(&as->etag, sm->name);
     fnv(&as->etag, sm->body);
     return 0;
@@ -284,8 +287,8 @@ enum MHD_Result api_agent_assignments(struct req *r)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    struct assignments as = {.agent = r->principal, .monitors = json_array(),
-                             .etag = 1469598103934665603ULL};
+    struct assignments as = {
+        .agent = r->principal, .monitors = json_array(), .etag = 1469598103934665603ULL};
     fnv(&as.etag, r->principal);
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->monitor_list(s, collect_assignment, &as, &eb);
@@ -295,9 +298,8 @@ enum MHD_Result api_agent_assignments(struct req *r)
     }
     char etag[40];
     snprintf(etag, sizeof etag, "\"%016llx\"", as.etag);
-    return reply_with_etag(r, json_pack("{s:s, s:o}", "agent", r->principal, "monitors",
-                                        as.monitors),
-                           etag);
+    return reply_with_etag(
+        r, json_pack("{s:s, s:o}", "agent", r->principal, "monitors", as.monitors), etag);
 }
 
 /* ---- the agent list ---- */
@@ -385,10 +387,9 @@ enum MHD_Result api_agent_delete(struct req *r)
     struct cmon_errbuf eb;
     struct store *a = r->srv->admin;
     pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err =
-        a->ops->agent_delete
-            ? a->ops->agent_delete(a, name, &eb)
-            : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
+    enum cmon_err err = a->ops->agent_delete ? a->ops->agent_delete(a, name, &eb)
+                                             : cmon_fail(&eb, CMON_ERR_UNSUPPORTED,
+                                                         "this store does not support agents yet");
     pthread_mutex_unlock(&r->srv->admin_mu);
     if (err)
         return reply_store_error(r, err, eb.msg);

@@ -52,9 +52,8 @@ static enum cmon_err max_seq(struct sqlite_store *ss, const char *name, int64_t 
 }
 
 enum cmon_err sq_agent_register(struct store *s, const char *name, const char *token_hash,
-                                const char *version, const char *addresses_json,
-                                int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
-                                struct cmon_errbuf *eb)
+                                const char *version, const char *addresses_json, int heartbeat_sec,
+                                int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
@@ -62,9 +61,9 @@ enum cmon_err sq_agent_register(struct store *s, const char *name, const char *t
         return err;
     err = run_sql(ss, "DELETE FROM tokens WHERE role = 'agent' AND name = ?1", "s", eb, name);
     if (!err)
-        err = run_sql(ss,
-                      "INSERT INTO tokens (hash, role, name, created_ns) VALUES (?1, 'agent', ?2, ?3)",
-                      "ssi", eb, token_hash, name, now_ns);
+        err = run_sql(
+            ss, "INSERT INTO tokens (hash, role, name, created_ns) VALUES (?1, 'agent', ?2, ?3)",
+            "ssi", eb, token_hash, name, now_ns);
     if (!err)
         err = run_sql(ss,
                       "INSERT INTO agent_registry (name, version, addresses, registered_ns,"

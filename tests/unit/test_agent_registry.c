@@ -83,9 +83,9 @@ static void test_register_rotates_token(void **state)
     int64_t next = -1;
     enum store_role role;
     char name[64];
-    assert_int_equal(s->ops->agent_register(s, "a1", "h1", "0.1", "[\"198.18.1.1\"]", 10, T0,
-                                            &next, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        s->ops->agent_register(s, "a1", "h1", "0.1", "[\"198.18.1.1\"]", 10, T0, &next, &eb),
+        CMON_OK);
     assert_int_equal(next, 0);
     assert_int_equal(s->ops->token_lookup(s, "h1", &role, name, sizeof name, &eb), CMON_OK);
     assert_int_equal(role, STORE_ROLE_AGENT);
@@ -162,12 +162,21 @@ static void test_agent_stopped_state(void **state)
 {
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
-    struct store_test t = {
-        .id = "00112233445566ff", .monitor = "m", .group = "g", .source = "c",
-        .source_address = "c", .source_type = "Agent", .destination = "d",
-        .destination_address = "198.18.2.2", .destination_type = "ExternalAddress",
-        .config = "tcp", .protocol = CMON_PROTO_TCP, .target = "198.18.2.2", .port = 5432,
-        .number = 1, .frequency_sec = 30};
+    struct store_test t = {.id = "00112233445566ff",
+                           .monitor = "m",
+                           .group = "g",
+                           .source = "c",
+                           .source_address = "c",
+                           .source_type = "Agent",
+                           .destination = "d",
+                           .destination_address = "198.18.2.2",
+                           .destination_type = "ExternalAddress",
+                           .config = "tcp",
+                           .protocol = CMON_PROTO_TCP,
+                           .target = "198.18.2.2",
+                           .port = 5432,
+                           .number = 1,
+                           .frequency_sec = 30};
     bool created;
     assert_int_equal(s->ops->monitor_put(s, "m", "{}", &t, 1, T0, &created, &eb), CMON_OK);
     assert_int_equal(s->ops->monitor_set_running(s, "m", true, T0, &eb), CMON_OK);
@@ -175,9 +184,13 @@ static void test_agent_stopped_state(void **state)
     assert_int_equal(s->ops->agent_register(s, "c", "hc", "0.1", "[]", 10, T0, &next, &eb),
                      CMON_OK);
     struct store_result r = {.agent = "c",
-                             .r = {.test_id = "00112233445566ff", .start_ns = T0 + SEC,
-                                   .checks_total = 10, .has_rtt = true, .rtt_min_ms = 1,
-                                   .rtt_avg_ms = 1, .rtt_max_ms = 1}};
+                             .r = {.test_id = "00112233445566ff",
+                                   .start_ns = T0 + SEC,
+                                   .checks_total = 10,
+                                   .has_rtt = true,
+                                   .rtt_min_ms = 1,
+                                   .rtt_avg_ms = 1,
+                                   .rtt_max_ms = 1}};
     assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
     assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "c", T0 + 2 * SEC, &eb), CMON_OK);
