@@ -5,7 +5,8 @@
 # port 5432, so its two TCP tests Fail with connection_refused).  Also: the
 # agent list, failover past a dead server, a wrong workspace key (401, the
 # agent backs off), a wrong CA (refused with a clear error), and garbage
-# bodies on the agent endpoints (right errors, nothing stored).
+# bodies on the agent endpoints (right errors, nothing stored), and removal
+# (DELETE) revoking an agent's token.
 set -euo pipefail
 CMON=${CMON:?set CMON to the cmon binary}
 : "${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}"
@@ -105,3 +106,17 @@ check 403 forbidden GET /api/v1/agents '' "$TOKEN_A"
     fail "query: $(cat "$NS_TMP/body")"
 assert_eq "$(jqb '.rows[0][0]')" 0 "results stored from rejected bodies"
 echo "ok: garbage bodies rejected, nothing stored"
+
+# Removing an agent revokes its token: the agent gets 401, says so, and
+# registers again with the workspace key.
+[ "$(api DELETE /api/v1/agents/agent-a)" = 204 ] || fail "DELETE agent-a: $(cat "$NS_TMP/body")"
+[ "$(api DELETE /api/v1/agents/agent-a)" = 404 ] || fail "DELETE agent-a twice"
+back() { [ "$(grep -c 'msg="registered" agent=agent-a' "$NS_TMP/agent-a.log")" = 2 ]; }
+wait_for 20 "agent-a registers again after its token was revoked" back
+grep -q "the server refused this agent's token (revoked?); registering again" "$NS_TMP/agent-a.log" ||
+    fail "no revocation line"
+check 401 unauthorized POST /api/v1/agent/heartbeat '{}' "$TOKEN_A"
+[ "$(api GET /api/v1/agents)" = 200 ] || fail "GET /api/v1/agents"
+assert_eq "$(jqb '[.items[] | [.name, .state]]')" \
+    '[["agent-a","running"],["agent-b","running"],["agent-c","running"]]' "agents after re-registration"
+echo "ok: revoked agent token -> 401 -> registered again with the workspace key"
