@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/leader.h"
+#include "store/pg_internal.h"
 #include "store/sqlite_internal.h"
 
 enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
@@ -23,10 +25,17 @@ enum cmon_err store_open(const char *url, enum store_mode mode, struct store **o
         return store_sqlite_open(path, mode, out, eb);
     }
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return cmon_fail(eb, CMON_ERR_UNSUPPORTED,
-                         "the PostgreSQL store is not built yet; use --store sqlite:PATH");
+        return store_pg_open(url, mode, out, eb);
     return cmon_fail(eb, CMON_ERR_INVALID, "store URL '%s' is not sqlite:PATH or postgres://...",
                      url);
+}
+
+enum cmon_err store_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb)
+{
+    if (strcmp(s->ops->name, "postgres") == 0)
+        return pg_leader_try(s, leader, eb);
+    *leader = true; /* SQLite: one server per database, always the leader */
+    return CMON_OK;
 }
 
 static const char *const role_names[] = {
