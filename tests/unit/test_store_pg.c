@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "store/copy.h"
 #include "store/leader.h"
 #include "store/store.h"
 
@@ -236,6 +237,84 @@ static void test_sql_role(void **state)
     store_close(ro);
 }
 
+static int count_results(void *arg, const struct store_result *r)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int one_point(void *arg, int64_t bucket, double v, int64_t samples)
+{
+    assert_int_equal(bucket, D0);
+    assert_int_equal(samples, 2);
+    *(double *)arg = v;
+    return 0;
+}
+
+static void note_table(void *arg, const char *table, int64_t rows)
+{
+    char *log = arg;
+    size_t n = strlen(log);
+    snprintf(log + n, 512 - n, "%s=%lld ", table, (long long)rows);
+}
+
+/* cmon migrate: a SQLite store with monitors, states, results (some rolled
+ * up, some not), tokens and rules arrives whole. */
+static void test_copy_from_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmon-copy-XXXXXX", from[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(from, sizeof from, "sqlite:%s/cmon.db", dir);
+    struct store *sq = NULL;
+    struct cmon_errbuf eb;
+    assert_int_equal(store_open(from, STORE_READ_WRITE, &sq, &eb), CMON_OK);
+    struct store_test t = {.id = "t0", .number = 1, .group = "g", .source = "a",
+                           .destination = "d", .config = "c", .protocol = CMON_PROTO_TCP,
+                           .port = 80, .frequency_sec = 30};
+    assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, D0, NULL, &eb), CMON_OK);
+    ingest_at(sq, D0 + 60 * CMON_NS_PER_SEC, 1);
+    int64_t folded;
+    assert_int_equal(sq->ops->rollup(sq, &folded, &eb), CMON_OK);
+    ingest_at(sq, D0 + 120 * CMON_NS_PER_SEC, 1); /* not rolled up yet */
+    bool changed;
+    assert_int_equal(sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed,
+                                             &eb),
+                     CMON_OK);
+    assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
+    assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
+    store_close(sq);
+
+    char log[512] = "";
+    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), note_table, log, &eb), CMON_OK);
+    assert_string_equal(log, "monitors=1 tests=1 results=2 rollup_pending=1 rollup_1m=1 "
+                             "rollup_1h=1 paths=0 state_changes=1 agents=0 agent_batches=0 "
+                             "alert_rules=1 alert_events=0 tokens=1 ");
+    struct store *pg = open_rw();
+    int n = 0;
+    assert_int_equal(pg->ops->result_query(pg, "t0", 0, INT64_MAX, 10, count_results, &n, &eb),
+                     CMON_OK);
+    assert_int_equal(n, 2);
+    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT, .agg = STORE_AGG_AVG,
+                                   .interval_ns = 3600 * CMON_NS_PER_SEC, .from_ns = D0,
+                                   .to_ns = D0 + DAY};
+    assert_int_equal(pg->ops->rollup(pg, &folded, &eb), CMON_OK);
+    assert_int_equal(folded, 1); /* the queued row, once */
+    enum store_role role;
+    assert_int_equal(pg->ops->token_lookup(pg, "hash1", &role, NULL, 0, &eb), CMON_OK);
+    assert_int_equal(role, STORE_ROLE_ADMIN);
+    double avg = -1;
+    assert_int_equal(pg->ops->metric_query(pg, &q, one_point, &avg, &eb), CMON_OK);
+    assert_float_equal(avg, 25.0, 1e-9); /* both rounds: 1 of 4 checks failed */
+    /* a second copy into a database with data is refused */
+    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), NULL, NULL, &eb),
+                     CMON_ERR_EXISTS);
+    store_close(pg);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     if (!url() || strncmp(url(), "postgres", 8) != 0) {
@@ -249,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup(test_leader_lock_moves, reset),
         cmocka_unit_test_setup(test_batches_across_connections, reset),
         cmocka_unit_test_setup(test_sql_role, reset),
+        cmocka_unit_test_setup(test_copy_from_sqlite, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
