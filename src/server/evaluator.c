@@ -107,7 +107,7 @@ struct background {
     int interval_ms;
     int64_t retention_ns;
     const struct cmon_log *log;
-    bool leader;
+    bool leader, leader_known;
 };
 
 static void background_eval(struct background *bg)
@@ -155,10 +155,11 @@ static bool background_leader(struct background *bg)
     bool leader = false;
     if (store_leader_try(bg->store, &leader, &eb))
         cmon_warn(bg->log, "leader check failed", "err=\"%s\"", eb.msg);
-    if (leader != bg->leader && strcmp(bg->store->ops->name, "sqlite") != 0)
+    if ((leader != bg->leader || !bg->leader_known) && strcmp(bg->store->ops->name, "sqlite") != 0)
         cmon_info(bg->log, leader ? "leader: running background jobs" : "standby: not the leader",
                   "store=%s", bg->store->ops->name);
     bg->leader = leader;
+    bg->leader_known = true;
     return leader;
 }
 
