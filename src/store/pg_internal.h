@@ -25,10 +25,17 @@ struct pg_store {
     PGconn *conn;
     enum store_mode mode;
     bool leader;          /* holds the leader advisory lock (session level) */
+    unsigned prepared;    /* bit i: prepared statement i exists on this connection */
     char *stage;          /* COPY text of results not yet sent */
     size_t stage_len, stage_cap, staged;
     int64_t stage_days[PG_MAX_STAGE_DAYS]; /* distinct days of the staged rows */
     size_t n_stage_days;
+    /* tests rows the last flush updated (RETURNING), so that the ingest's
+     * evaluation of each touched test needs no query; dropped at the end of
+     * the transaction, an entry dropped when its test's state is written */
+    PGresult *touched;
+    int *touched_order; /* row numbers sorted by id */
+    bool *touched_valid;
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -44,6 +51,10 @@ enum cmon_err pg_fail_res(struct pg_store *ps, const PGresult *res, struct cmon_
  * success (caller PQclears), NULL with eb filled on failure. */
 PGresult *pg_query(struct pg_store *ps, const char *sql, int n, const char *const *vals,
                    struct cmon_errbuf *eb, const char *what);
+/* Same through a named prepared statement, prepared on first use on this
+ * connection (the hot paths: parse and plan once). */
+PGresult *pg_query_prepared(struct pg_store *ps, const char *name, const char *sql, int n,
+                            const char *const *vals, struct cmon_errbuf *eb, const char *what);
 /* Same, for statements whose rows are not needed; *affected may be NULL. */
 enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *const *vals,
                       long long *affected, struct cmon_errbuf *eb, const char *what);
@@ -65,6 +76,9 @@ enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, siz
 /* Send staged results (COPY + one set-wise statement); no-op when empty. */
 enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 void pg_stage_clear(struct pg_store *ps);
+/* Row of test id in ps->touched, or -1. */
+int pg_touched_find(struct pg_store *ps, const char *id);
+void pg_touched_clear(struct pg_store *ps);
 
 enum cmon_err store_pg_open(const char *url, enum store_mode mode, struct store **out,
                             struct cmon_errbuf *eb);

@@ -111,6 +111,38 @@ PGresult *pg_query(struct pg_store *ps, const char *sql, int n, const char *cons
     return NULL;
 }
 
+/* Names of the statements pg_query_prepared knows, one bit each. */
+static const char *const prepared_names[] = {"cmon_test_by_id", "cmon_set_state"};
+
+PGresult *pg_query_prepared(struct pg_store *ps, const char *name, const char *sql, int n,
+                            const char *const *vals, struct cmon_errbuf *eb, const char *what)
+{
+    unsigned bit = 0;
+    for (unsigned i = 0; i < sizeof prepared_names / sizeof prepared_names[0]; i++) {
+        if (strcmp(prepared_names[i], name) == 0)
+            bit = 1u << i;
+    }
+    if (!bit)
+        return pg_query(ps, sql, n, vals, eb, what);
+    if (!(ps->prepared & bit)) {
+        PGresult *p = PQprepare(ps->conn, name, sql, n, NULL);
+        bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+        if (!ok)
+            pg_fail_res(ps, p, eb, what);
+        PQclear(p);
+        if (!ok)
+            return NULL;
+        ps->prepared |= bit;
+    }
+    PGresult *res = PQexecPrepared(ps->conn, name, n, vals, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    pg_fail_res(ps, res, eb, what);
+    PQclear(res);
+    return NULL;
+}
+
 enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *const *vals,
                       long long *affected, struct cmon_errbuf *eb, const char *what)
 {
@@ -295,6 +327,7 @@ static enum cmon_err migrate(struct pg_store *ps, struct cmon_errbuf *eb)
 static void pg_close(struct store *s)
 {
     struct pg_store *ps = pg_of(s);
+    pg_touched_clear(ps);
     PQfinish(ps->conn);
     free(ps->stage);
     free(ps);
@@ -395,6 +428,7 @@ enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *e
     struct pg_store *ps = pg_of(s);
     if (PQstatus(ps->conn) != CONNECTION_OK) {
         ps->leader = false;
+        ps->prepared = 0; /* a new session has none */
         PQreset(ps->conn);
         if (PQstatus(ps->conn) != CONNECTION_OK) {
             *leader = false;

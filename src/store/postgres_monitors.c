@@ -110,7 +110,12 @@ enum cmon_err pg_monitor_put(struct store *s, const char *name, const char *body
         err = delete_stale_tests(ps, name, tests, n_tests, eb);
     for (size_t i = 0; !err && i < n_tests; i++)
         err = upsert_test(ps, &tests[i], name, now_ns, eb);
-    return tx_end(ps, err, eb);
+    err = tx_end(ps, err, eb);
+    /* the ingest path looks tests up by id: fresh statistics keep that an
+     * index lookup right after a large monitor appears */
+    if (!err && n_tests >= 100)
+        err = pg_exec(ps, "ANALYZE tests", 0, NULL, NULL, eb, "analyze tests");
+    return err;
 }
 
 static enum cmon_err monitor_rows(PGresult *res, store_monitor_cb cb, void *arg)
@@ -313,7 +318,18 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
         return err;
     struct test_sql q = {.n = 0};
     build_test_sql(f, &q);
-    PGresult *res = pg_query(ps, q.sql, q.n, q.vals, eb, "read tests");
+    bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
+                 !(f->search && *f->search);
+    int row = by_id ? pg_touched_find(ps, f->test_id) : -1;
+    if (row >= 0) { /* updated by this transaction's flush: no query */
+        struct store_test t;
+        test_from_row(ps->touched, row, &t);
+        cb(arg, &t);
+        return CMON_OK;
+    }
+    PGresult *res = by_id ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, q.vals, eb,
+                                              "read test")
+                          : pg_query(ps, q.sql, q.n, q.vals, eb, "read tests");
     if (!res)
         return CMON_ERR_STORE;
     struct store_test t;
@@ -335,11 +351,14 @@ enum cmon_err pg_test_set_state(struct store *s, const char *test_id, enum cmon_
     enum cmon_err err = pg_flush(ps, eb);
     if (err)
         return err;
+    int row = pg_touched_find(ps, test_id);
+    if (row >= 0) /* its cached row no longer tells its state */
+        ps->touched_valid[row] = false;
     char st[24], now[24];
     const char *v[] = {test_id, pg_i64(st, (int)state), reason, pg_i64(now, now_ns)};
     /* one statement: lock the row, record a change, update */
-    PGresult *res = pg_query(
-        ps,
+    PGresult *res = pg_query_prepared(
+        ps, "cmon_set_state",
         "WITH old AS (SELECT id, state FROM tests WHERE id = $1 FOR UPDATE),"
         " ch AS (INSERT INTO state_changes (test_id, at_ns, from_state, to_state, reason)"
         "  SELECT id, $4, state, $2::int, $3 FROM old WHERE state <> $2::int),"

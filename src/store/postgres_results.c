@@ -17,6 +17,7 @@ enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
+    pg_touched_clear(ps);
     return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
 }
 
@@ -24,6 +25,7 @@ enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     enum cmon_err err = pg_flush(ps, eb);
+    pg_touched_clear(ps);
     if (!err)
         err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
     if (err)
@@ -35,6 +37,7 @@ void pg_ingest_rollback(struct store *s)
 {
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
+    pg_touched_clear(ps);
     if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
 }
@@ -194,7 +197,67 @@ static const char move_staged_sql[] =
     " FROM (SELECT DISTINCT ON (test_id) test_id, start_ns, CASE WHEN checks_total > 0"
     "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END AS pct, rtt_avg,"
     "  diagnostic, detail FROM s ORDER BY test_id, start_ns DESC, ord DESC) l"
-    " WHERE t.id = l.test_id AND (t.last_result_ns IS NULL OR t.last_result_ns <= l.start_ns)";
+    " WHERE t.id = l.test_id AND (t.last_result_ns IS NULL OR t.last_result_ns <= l.start_ns)"
+    " RETURNING t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
+    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
+    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
+    " t.rtt_threshold_ms, t.group_disabled,"
+    " coalesce((SELECT m.running FROM monitors m WHERE m.name = t.monitor), false), t.state,"
+    " t.reason, t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
+    " t.state_since_ns";
+
+void pg_touched_clear(struct pg_store *ps)
+{
+    PQclear(ps->touched);
+    free(ps->touched_order);
+    free(ps->touched_valid);
+    ps->touched = NULL;
+    ps->touched_order = NULL;
+    ps->touched_valid = NULL;
+}
+
+static int cmp_row(const void *a, const void *b, void *res)
+{
+    return strcmp(PQgetvalue(res, *(const int *)a, 0), PQgetvalue(res, *(const int *)b, 0));
+}
+
+/* Keep res (the updated tests) for pg_touched_find. */
+static void touched_keep(struct pg_store *ps, PGresult *res)
+{
+    pg_touched_clear(ps);
+    int n = PQntuples(res);
+    ps->touched_order = malloc(((size_t)n + 1) * sizeof *ps->touched_order);
+    ps->touched_valid = malloc(((size_t)n + 1) * sizeof *ps->touched_valid);
+    if (!ps->touched_order || !ps->touched_valid) {
+        PQclear(res);
+        pg_touched_clear(ps);
+        return; /* lookups fall back to queries */
+    }
+    for (int i = 0; i < n; i++) {
+        ps->touched_order[i] = i;
+        ps->touched_valid[i] = true;
+    }
+    qsort_r(ps->touched_order, (size_t)n, sizeof *ps->touched_order, cmp_row, res);
+    ps->touched = res;
+}
+
+int pg_touched_find(struct pg_store *ps, const char *id)
+{
+    if (!ps->touched)
+        return -1;
+    int lo = 0, hi = PQntuples(ps->touched) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, row = ps->touched_order[mid];
+        int c = strcmp(id, PQgetvalue(ps->touched, row, 0));
+        if (c == 0)
+            return ps->touched_valid[row] ? row : -1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
 
 enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
 {
@@ -203,8 +266,11 @@ enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
     enum cmon_err err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
     if (!err)
         err = copy_stage(ps, eb);
-    if (!err)
-        err = pg_exec(ps, move_staged_sql, 0, NULL, NULL, eb, "store results");
+    PGresult *res = err ? NULL : pg_query(ps, move_staged_sql, 0, NULL, eb, "store results");
+    if (!err && !res)
+        err = CMON_ERR_STORE;
+    if (res)
+        touched_keep(ps, res);
     pg_stage_clear(ps);
     return err;
 }

@@ -34,9 +34,10 @@ pg_start() {
         echo "SKIP: initdb failed: $(tail -3 "$PG_DIR/initdb.log")" >&2
         return 77
     fi
-    # fsync off: a test cluster is thrown away; max_connections for replicas
+    # fsync off by default: a test cluster is thrown away (benchmarks set
+    # PG_FSYNC=on to measure durable commits); max_connections for replicas
     if ! pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-        -o "-k $PG_DIR -c listen_addresses= -c fsync=off -c max_connections=200" \
+        -o "-k $PG_DIR -c listen_addresses= -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
         start >/dev/null 2>&1; then
         echo "SKIP: PostgreSQL did not start: $(tail -3 "$PG_DIR/server.log" 2>/dev/null)" >&2
         return 77
