@@ -373,6 +373,7 @@ static const struct store_ops pg_ops = {
     .token_lookup = pg_token_lookup,
     .token_count = pg_token_count,
     .sql_query = pg_sql_query,
+    .path_query = pg_path_query,
 };
 
 /* Session settings: UTC, no client-side surprises, read-only when asked. */

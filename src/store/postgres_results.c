@@ -585,3 +585,23 @@ enum cmon_err pg_path_latest(struct store *s, const char *test_id, char **hops_j
     PQclear(res);
     return err;
 }
+
+enum cmon_err pg_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    char a[24], b[24], c[24];
+    const char *v[] = {test_id, pg_i64(a, from_ns), pg_i64(b, to_ns),
+                       pg_i64(c, (int64_t)(limit > 1000000 ? 1000000 : limit))};
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT start_ns, hops FROM paths WHERE test_id = $1 AND"
+                             " start_ns >= $2 AND start_ns < $3 ORDER BY start_ns LIMIT $4",
+                             4, v, eb, "read paths");
+    if (!res)
+        return CMON_ERR_STORE;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (cb(arg, pg_col_i64(res, i, 0), PQgetvalue(res, i, 1)) != 0)
+            break;
+    }
+    PQclear(res);
+    return CMON_OK;
+}

@@ -29,6 +29,22 @@ for proto in icmp udp tcp; do
 done
 echo "ok: hop lists for icmp, udp, tcp over IPv4 and IPv6"
 
+# ICMP without ping sockets: raw sockets when CAP_NET_RAW allows (root here),
+# else permission_denied with the way out
+ns_in client sysctl -qw net.ipv4.ping_group_range="1 0"
+out=$(trace --protocol icmp --count 3 198.18.4.2) || fail "raw ICMP trace failed: $out"
+assert_eq "$(hops_of <<<"$out")" "$CHAIN_HOPS4" "raw ICMP v4 hops"
+out=$(trace --protocol icmp --count 3 fd00:c30:4::2) || fail "raw ICMPv6 trace failed: $out"
+assert_eq "$(hops_of <<<"$out")" "$CHAIN_HOPS6" "raw ICMP v6 hops"
+if command -v setpriv >/dev/null; then
+    err=$(ns_in client setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+        "$CMON" trace --count 1 198.18.4.2 2>&1 >/dev/null); rc=$?
+    assert_eq "$rc" 1 "unprivileged ICMP trace exit"
+    assert_match "$err" "permission_denied .*ping_group_range.*CAP_NET_RAW" "unprivileged ICMP trace error"
+fi
+ns_in client sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+echo "ok: raw-socket ICMP traces, and permission_denied without privileges"
+
 # a listening TCP port ends the trace with the SYN-ACK just as well
 ns_bg server python3 -c 'import socket,time
 s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -41,6 +57,29 @@ assert_eq "$(hops_of <<<"$out")" "$CHAIN_HOPS4" "tcp open-port hops"
 report=$(ns_in client "$CMON" trace --count 2 --interval 5 198.18.4.2)
 assert_eq "$(awk 'NR>2 && $1 ~ /^[0-9]+$/ {print $2}' <<<"$report" | tr '\n' ' ')" "$CHAIN_HOPS4 " "report hops"
 grep -q '^destination reached$' <<<"$report" || fail "report: $report"
+
+# hop names: the client's resolver is a dnsmasq on the server that knows the
+# routers' PTR records (r3 has none: its hop stays numeric)
+if command -v dnsmasq >/dev/null; then
+    ns_bg server dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=198.18.4.2 --user=root --pid-file= \
+        --ptr-record=2.1.18.198.in-addr.arpa,r1.chain.test \
+        --ptr-record=2.2.18.198.in-addr.arpa,r2.chain.test \
+        --ptr-record=2.4.18.198.in-addr.arpa,server.chain.test
+    ns_resolv client 198.18.4.2
+    sleep 0.5
+    out=$(trace --count 2 198.18.4.2) || fail "named trace: $out"
+    assert_eq "$(jq -r '[.hops[].name] | join(",")' <<<"$out")" \
+        "r1.chain.test,r2.chain.test,,server.chain.test" "hop names"
+    report=$(ns_in client "$CMON" trace --count 1 --interval 5 198.18.4.2)
+    grep -q '^1 *r1.chain.test (198.18.1.2) ' <<<"$report" || fail "report names: $report"
+    out=$(trace --count 1 --no-dns 198.18.4.2)
+    assert_eq "$(jq -r '[.hops[].name] | join(",")' <<<"$out")" ",,," "--no-dns"
+    rm -rf "/etc/netns/$(ns client)"
+    echo "ok: hops named from PTR records"
+else
+    echo "SKIPPED (part): dnsmasq not installed, hop names not checked"
+fi
 
 # 2. 30 % loss on what enters r2 from r1
 ns_in r2 nft -f - <<'NFT'
