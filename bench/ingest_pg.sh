@@ -23,8 +23,7 @@ mkdir -p "$TMP/sqlite" && "$TMP/ingest" "$TMP/sqlite" "$N" "$TESTS" "$BATCH"
 echo "== PostgreSQL, 1 replica"
 "$TMP/ingest" "$PG_URL" "$N" "$TESTS" "$BATCH" 0
 echo "== PostgreSQL, 2 replicas (2 x $N results at once)"
-# tests of both replicas exist before either starts timing
-"$TMP/ingest" "$PG_URL" 0 "$TESTS" "$BATCH" 1 >/dev/null 2>&1 || true
+# the wall time below includes each process's setup (its monitor): conservative
 t0=$(date +%s.%N)
 "$TMP/ingest" "$PG_URL" "$N" "$TESTS" "$BATCH" 0 >"$TMP/r0" &
 p0=$!
