@@ -38,11 +38,11 @@ for k in 1 2 3; do
     declare "AGENT$k=$(mint agent "agent-$k")" || fail "token create agent-$k"
 done
 
-# start_replica NAME: on the first free port from 18600 up; sets PORT_NAME, PID_NAME
+# start_replica NAME [PORT [URL]]: on the first free port from PORT up; sets PORT_NAME, PID_NAME
 start_replica() {
-    local name=$1 port=${2:-18600}
+    local name=$1 port=${2:-18600} url=${3:-$PG_URL}
     for _ in $(seq 30); do
-        "$CMON" server --listen "127.0.0.1:$port" --store "$PG_URL" \
+        "$CMON" server --listen "127.0.0.1:$port" --store "$url" \
             >"$TMP/server-$name.out" 2>"$TMP/server-$name.err" &
         local pid=$!
         for _ in $(seq 100); do
@@ -59,7 +59,10 @@ start_replica() {
     fail "no free port"
 }
 start_replica a
-start_replica b $((PORT_a + 1))
+# b's URL carries a password (trust auth ignores it): logs must not show it
+start_replica b $((PORT_a + 1)) "postgresql://cmon:s3cret@/cmon?host=$PG_DIR"
+grep -q 's3cret' "$TMP"/server-b.* && fail "the store password appears in b's output"
+grep -q 'postgresql://cmon:\*\*\*@/cmon' "$TMP/server-b.err" || fail "b does not log the redacted URL"
 URL_a=http://127.0.0.1:$PORT_a
 URL_b=http://127.0.0.1:$PORT_b
 
