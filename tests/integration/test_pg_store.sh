@@ -21,4 +21,23 @@ for t in test_store test_store_pg; do
     fi
     grep -E '^\[  PASSED  \]' "$PG_DIR/$t.out"
 done
+# cmon migrate end to end: a SQLite store with a token moves into an empty database
+: "${CMON:?set CMON to the cmon binary}"
+SQ="sqlite:$PG_DIR/single/cmon.db"
+"$CMON" token create --role admin --name ops --store "$SQ" >"$PG_DIR/tok" 2>/dev/null || fail "token create"
+TO=$(pg_new_db moved)
+"$CMON" migrate --from "$SQ" --to "$TO" >"$PG_DIR/migrate.out" 2>"$PG_DIR/migrate.err"
+rc=$?
+[ $rc -eq 0 ] || { cat "$PG_DIR/migrate.err" >&2; fail "cmon migrate exited $rc"; }
+grep -qx 'tokens          1 rows' "$PG_DIR/migrate.out" || fail "migrate output: $(cat "$PG_DIR/migrate.out")"
+[ "$(psql -X -q -A -t -h "$PG_DIR" -U cmon -d moved -c "SELECT name FROM tokens")" = ops ] ||
+    fail "the token did not arrive"
+"$CMON" migrate --from "$SQ" --to "$TO" >/dev/null 2>"$PG_DIR/again.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "already holds cmon data" "$PG_DIR/again.err" || fail "second migrate: exit $rc"
+"$CMON" migrate --from "$SQ" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "migrate without --to is not a usage error"
+"$CMON" migrate --from "postgres://x" --to "$TO" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "migrate from a non-SQLite store is not a usage error"
+echo "ok: cmon migrate copies a SQLite store once, refuses a non-empty target"
 echo "PASS: store suites over PostgreSQL"
