@@ -186,10 +186,10 @@ static enum cmon_err copy_stage(struct pg_store *ps, struct cmon_errbuf *eb)
 /* From the staging table: raw rows into their partitions, the roll-up
  * queue, and each test's latest round (by start time, then arrival). */
 static const char move_staged_sql[] =
-    "WITH s AS (DELETE FROM ingest_stage RETURNING *),"
+    "WITH s AS (SELECT * FROM ingest_stage),"
     " raw AS (INSERT INTO results SELECT test_id, start_ns, agent, checks_total, checks_failed,"
     "  rtt_min, rtt_avg, rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms,"
-    "  connect_ms, tls_ms, first_byte_ms FROM s ORDER BY ord),"
+    "  connect_ms, tls_ms, first_byte_ms FROM s),"
     " q AS (INSERT INTO rollup_pending SELECT test_id, start_ns, CASE WHEN checks_total > 0"
     "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END, rtt_avg FROM s)"
     " UPDATE tests t SET last_result_ns = l.start_ns, checks_failed_pct = l.pct,"
@@ -271,6 +271,8 @@ enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
         err = CMON_ERR_STORE;
     if (res)
         touched_keep(ps, res);
+    if (!err) /* a second flush in this transaction starts empty */
+        err = pg_exec(ps, "TRUNCATE ingest_stage", 0, NULL, NULL, eb, "clear staging");
     pg_stage_clear(ps);
     return err;
 }
