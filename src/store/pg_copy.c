@@ -95,15 +95,18 @@ static bool put_value(struct copy_buf *b, sqlite3_stmt *st, int i)
         return buf_put(b, num,
                        (size_t)snprintf(num, sizeof num, "%lld", sqlite3_column_int64(st, i)));
     case SQLITE_FLOAT:
-        return buf_put(b, num, (size_t)snprintf(num, sizeof num, "%.17g",
-                                                sqlite3_column_double(st, i)));
+        return buf_put(b, num,
+                       (size_t)snprintf(num, sizeof num, "%.17g", sqlite3_column_double(st, i)));
     default:
         break;
     }
     const char *t = (const char *)sqlite3_column_text(st, i);
     for (; t && *t; t++) {
-        const char *esc = *t == '\\' ? "\\\\" : *t == '\t' ? "\\t" : *t == '\n' ? "\\n"
-                                            : *t == '\r' ? "\\r" : NULL;
+        const char *esc = *t == '\\'   ? "\\\\"
+                          : *t == '\t' ? "\\t"
+                          : *t == '\n' ? "\\n"
+                          : *t == '\r' ? "\\r"
+                                       : NULL;
         if (!(esc ? buf_put(b, esc, 2) : buf_put(b, t, 1)))
             return false;
     }
@@ -173,8 +176,7 @@ static enum cmon_err copy_table(struct pg_store *ps, sqlite3 *db, const struct c
 static enum cmon_err make_partitions(struct pg_store *ps, sqlite3 *db, struct cmon_errbuf *eb)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT DISTINCT start_ns FROM results", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT DISTINCT start_ns FROM results", -1, &st, NULL) != SQLITE_OK)
         return cmon_fail(eb, CMON_ERR_STORE, "sqlite: %s", sqlite3_errmsg(db));
     int64_t days[PG_MAX_STAGE_DAYS];
     size_t n = 0;

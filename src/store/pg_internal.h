@@ -24,9 +24,9 @@ struct pg_store {
     struct store base;
     PGconn *conn;
     enum store_mode mode;
-    bool leader;          /* holds the leader advisory lock (session level) */
-    unsigned prepared;    /* bit i: prepared statement i exists on this connection */
-    char *stage;          /* COPY text of results not yet sent */
+    bool leader;       /* holds the leader advisory lock (session level) */
+    unsigned prepared; /* bit i: prepared statement i exists on this connection */
+    char *stage;       /* COPY text of results not yet sent */
     size_t stage_len, stage_cap, staged;
     int64_t stage_days[PG_MAX_STAGE_DAYS]; /* distinct days of the staged rows */
     size_t n_stage_days;

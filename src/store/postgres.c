@@ -104,8 +104,8 @@ PGresult *pg_query(struct pg_store *ps, const char *sql, int n, const char *cons
                    struct cmon_errbuf *eb, const char *what)
 {
     /* without parameters: the simple protocol, which allows several statements */
-    PGresult *res = n ? PQexecParams(ps->conn, sql, n, NULL, vals, NULL, NULL, 0)
-                      : PQexec(ps->conn, sql);
+    PGresult *res =
+        n ? PQexecParams(ps->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(ps->conn, sql);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
@@ -224,10 +224,11 @@ enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, siz
                                 (long long)days[i]);
     snprintf(list + len, sizeof list - len, "}");
     const char *vals[] = {list};
-    PGresult *res = pg_query(ps,
-                             "SELECT d FROM unnest($1::bigint[]) d"
-                             " WHERE to_regclass('results_d' || replace(d::text, '-', 'm')) IS NULL",
-                             1, vals, eb, "look up partitions");
+    PGresult *res =
+        pg_query(ps,
+                 "SELECT d FROM unnest($1::bigint[]) d"
+                 " WHERE to_regclass('results_d' || replace(d::text, '-', 'm')) IS NULL",
+                 1, vals, eb, "look up partitions");
     if (!res)
         return CMON_ERR_STORE;
     enum cmon_err err = CMON_OK;
@@ -320,8 +321,8 @@ static enum cmon_err migrate(struct pg_store *ps, struct cmon_errbuf *eb)
     if (err)
         return err;
     err = migrate_locked(ps, eb);
-    PQclear(PQexecParams(ps->conn, "SELECT pg_advisory_unlock($1::int, $2::int)", 2, NULL, lk,
-                         NULL, NULL, 0));
+    PQclear(PQexecParams(ps->conn, "SELECT pg_advisory_unlock($1::int, $2::int)", 2, NULL, lk, NULL,
+                         NULL, 0));
     if (!err)
         err = precreate_partitions(ps, eb);
     return err;
@@ -449,8 +450,8 @@ enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *e
     const char *lk[] = {pg_i64(a, PG_LOCK_SPACE), pg_i64(b, PG_LOCK_LEADER)};
     const char *sql = ps->leader ? "SELECT true" /* alive: the lock is still ours */
                                  : "SELECT pg_try_advisory_lock($1::int, $2::int)";
-    PGresult *res = pg_query(ps, sql, ps->leader ? 0 : 2, ps->leader ? NULL : lk, eb,
-                             "leader lock");
+    PGresult *res =
+        pg_query(ps, sql, ps->leader ? 0 : 2, ps->leader ? NULL : lk, eb, "leader lock");
     if (!res) {
         ps->leader = false;
         *leader = false;

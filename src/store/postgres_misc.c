@@ -26,8 +26,8 @@ enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
                                  struct cmon_errbuf *eb)
 {
     const char *v[] = {name};
-    PGresult *res = pg_query(pg_of(s), "SELECT last_seen_ns FROM agents WHERE name = $1", 1, v,
-                             eb, "agent");
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT last_seen_ns FROM agents WHERE name = $1", 1, v, eb, "agent");
     if (!res)
         return CMON_ERR_STORE;
     enum cmon_err err = CMON_OK;
@@ -84,9 +84,9 @@ static json_t *rule_row(const PGresult *res, int i)
 
 enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
 {
-    PGresult *res = pg_query(pg_of(s),
-                             "SELECT name, body FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
-                             NULL, eb, "read alert rules");
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
+                 NULL, eb, "read alert rules");
     return rows_to_json(res, rule_row, out, eb);
 }
 
@@ -136,8 +136,8 @@ enum cmon_err pg_token_lookup(struct store *s, const char *hash_hex, enum store_
                               char *name, size_t name_cap, struct cmon_errbuf *eb)
 {
     const char *v[] = {hash_hex};
-    PGresult *res = pg_query(pg_of(s), "SELECT role, name FROM tokens WHERE hash = $1", 1, v, eb,
-                             "token");
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT role, name FROM tokens WHERE hash = $1", 1, v, eb, "token");
     if (!res)
         return CMON_ERR_STORE;
     if (PQntuples(res) == 0) {
@@ -209,8 +209,8 @@ static json_t *column_value(const PGresult *res, int i, int c)
     case 21: /* int2 */
     case 23: /* int4 */
         return json_integer(strtoll(v, NULL, 10));
-    case 700: /* float4 */
-    case 701: /* float8 */
+    case 700:  /* float4 */
+    case 701:  /* float8 */
     case 1700: /* numeric */
         return json_real(strtod(v, NULL));
     case 16: /* bool */
@@ -235,8 +235,8 @@ static json_t *sql_result_json(const PGresult *res, size_t max_rows)
     return json_pack("{s:o, s:o, s:b}", "columns", cols, "rows", rows, "truncated", n > max_rows);
 }
 
-static enum cmon_err sql_run(struct pg_store *ps, const char *sql, size_t max_rows,
-                             int timeout_ms, json_t **out, struct cmon_errbuf *eb)
+static enum cmon_err sql_run(struct pg_store *ps, const char *sql, size_t max_rows, int timeout_ms,
+                             json_t **out, struct cmon_errbuf *eb)
 {
     char set[80];
     snprintf(set, sizeof set, "SET LOCAL statement_timeout = %d", timeout_ms > 0 ? timeout_ms : 1);

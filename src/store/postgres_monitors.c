@@ -184,9 +184,9 @@ enum cmon_err pg_monitor_set_running(struct store *s, const char *name, bool run
     char now[24];
     const char *v[] = {name, running ? "true" : "false", pg_i64(now, now_ns)};
     long long n = 0;
-    enum cmon_err err = pg_exec(pg_of(s),
-                                "UPDATE monitors SET running = $2, updated_ns = $3 WHERE name = $1",
-                                3, v, &n, eb, "update monitor");
+    enum cmon_err err =
+        pg_exec(pg_of(s), "UPDATE monitors SET running = $2, updated_ns = $3 WHERE name = $1", 3, v,
+                &n, eb, "update monitor");
     if (!err && n == 0)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "connection monitor '%s' not found", name);
     return err;
@@ -194,8 +194,8 @@ enum cmon_err pg_monitor_set_running(struct store *s, const char *name, bool run
 
 enum cmon_err pg_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
 {
-    PGresult *res = pg_query(pg_of(s), "SELECT count(*) FROM monitors", 0, NULL, eb,
-                             "count monitors");
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT count(*) FROM monitors", 0, NULL, eb, "count monitors");
     if (!res)
         return CMON_ERR_STORE;
     *n = (size_t)pg_col_i64(res, 0, 0);
@@ -327,9 +327,9 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
         cb(arg, &t);
         return CMON_OK;
     }
-    PGresult *res = by_id ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, q.vals, eb,
-                                              "read test")
-                          : pg_query(ps, q.sql, q.n, q.vals, eb, "read tests");
+    PGresult *res =
+        by_id ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, q.vals, eb, "read test")
+              : pg_query(ps, q.sql, q.n, q.vals, eb, "read tests");
     if (!res)
         return CMON_ERR_STORE;
     struct store_test t;

@@ -128,9 +128,9 @@ enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
     struct pg_store *ps = pg_of(s);
     const struct cmon_round_result *r = &sr->r;
     /* escaping at most doubles a string; numbers fit in 32 bytes each */
-    size_t need = 2 * (strlen(r->test_id) + strlen(sr->agent ? sr->agent : "") +
-                       strlen(r->detail) + 32) +
-                  17 * 32;
+    size_t need =
+        2 * (strlen(r->test_id) + strlen(sr->agent ? sr->agent : "") + strlen(r->detail) + 32) +
+        17 * 32;
     if (!stage_reserve(ps, need))
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     int64_t day = pg_day_of(r->start_ns);
@@ -436,7 +436,7 @@ enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *
 /* ---- roll-ups ---- */
 
 #define ROLLUP_FOLD(table, width)                                                                  \
-    " " table " AS (INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum,"             \
+    " " table " AS (INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum,"            \
     " failed_pct_min, failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max)"                           \
     " SELECT test_id, start_ns / " width " * " width ", count(*), sum(failed_pct),"                \
     " min(failed_pct), max(failed_pct), count(rtt_avg), coalesce(sum(rtt_avg), 0),"                \
@@ -451,10 +451,9 @@ enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *
 
 /* Drain the queue into both roll-ups in one statement (late rounds land in
  * their bucket exactly: the roll-ups keep sums). */
-static const char rollup_sql[] =
-    "WITH p AS (DELETE FROM rollup_pending RETURNING *),"
-    ROLLUP_FOLD("rollup_1m", "60000000000") "," ROLLUP_FOLD("rollup_1h", "3600000000000")
-    " SELECT count(*) FROM p";
+static const char rollup_sql[] = "WITH p AS (DELETE FROM rollup_pending RETURNING *)," ROLLUP_FOLD(
+    "rollup_1m", "60000000000") "," ROLLUP_FOLD("rollup_1h",
+                                                "3600000000000") " SELECT count(*) FROM p";
 
 static enum cmon_err rollup_in_tx(struct pg_store *ps, int64_t *folded, struct cmon_errbuf *eb)
 {

@@ -214,9 +214,8 @@ static void test_sql_role(void **state)
     struct cmon_errbuf eb;
     json_t *out = NULL;
     assert_int_equal(store_open(url(), STORE_READ_ONLY, &ro, &eb), CMON_OK);
-    assert_int_equal(ro->ops->sql_query(ro, "SELECT count(*) AS n FROM tests;", 10, 1000, &out,
-                                        &eb),
-                     CMON_OK);
+    assert_int_equal(
+        ro->ops->sql_query(ro, "SELECT count(*) AS n FROM tests;", 10, 1000, &out, &eb), CMON_OK);
     char *text = json_dumps(out, JSON_COMPACT);
     assert_string_equal(text, "{\"columns\":[\"n\"],\"rows\":[[0]],\"truncated\":false}");
     free(text);
@@ -224,9 +223,9 @@ static void test_sql_role(void **state)
     assert_int_equal(ro->ops->sql_query(ro, "SELECT * FROM agent_batches", 10, 1000, &out, &eb),
                      CMON_ERR_INVALID);
     assert_string_equal(eb.msg, "permission denied for table agent_batches");
-    assert_int_equal(ro->ops->sql_query(ro, "SELECT set_config('role', 'cmon', true)", 10, 1000,
-                                        &out, &eb),
-                     CMON_ERR_INVALID);
+    assert_int_equal(
+        ro->ops->sql_query(ro, "SELECT set_config('role', 'cmon', true)", 10, 1000, &out, &eb),
+        CMON_ERR_INVALID);
     assert_int_equal(ro->ops->sql_query(ro, "SELECT ';' AS x -- a; comment", 10, 1000, &out, &eb),
                      CMON_OK);
     json_decref(out);
@@ -269,18 +268,23 @@ static void test_copy_from_sqlite(void **state)
     struct store *sq = NULL;
     struct cmon_errbuf eb;
     assert_int_equal(store_open(from, STORE_READ_WRITE, &sq, &eb), CMON_OK);
-    struct store_test t = {.id = "t0", .number = 1, .group = "g", .source = "a",
-                           .destination = "d", .config = "c", .protocol = CMON_PROTO_TCP,
-                           .port = 80, .frequency_sec = 30};
+    struct store_test t = {.id = "t0",
+                           .number = 1,
+                           .group = "g",
+                           .source = "a",
+                           .destination = "d",
+                           .config = "c",
+                           .protocol = CMON_PROTO_TCP,
+                           .port = 80,
+                           .frequency_sec = 30};
     assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, D0, NULL, &eb), CMON_OK);
     ingest_at(sq, D0 + 60 * CMON_NS_PER_SEC, 1);
     int64_t folded;
     assert_int_equal(sq->ops->rollup(sq, &folded, &eb), CMON_OK);
     ingest_at(sq, D0 + 120 * CMON_NS_PER_SEC, 1); /* not rolled up yet */
     bool changed;
-    assert_int_equal(sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed,
-                                             &eb),
-                     CMON_OK);
+    assert_int_equal(
+        sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed, &eb), CMON_OK);
     assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
     assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
     store_close(sq);
@@ -295,8 +299,10 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(pg->ops->result_query(pg, "t0", 0, INT64_MAX, 10, count_results, &n, &eb),
                      CMON_OK);
     assert_int_equal(n, 2);
-    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT, .agg = STORE_AGG_AVG,
-                                   .interval_ns = 3600 * CMON_NS_PER_SEC, .from_ns = D0,
+    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT,
+                                   .agg = STORE_AGG_AVG,
+                                   .interval_ns = 3600 * CMON_NS_PER_SEC,
+                                   .from_ns = D0,
                                    .to_ns = D0 + DAY};
     assert_int_equal(pg->ops->rollup(pg, &folded, &eb), CMON_OK);
     assert_int_equal(folded, 1); /* the queued row, once */
@@ -307,8 +313,7 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(pg->ops->metric_query(pg, &q, one_point, &avg, &eb), CMON_OK);
     assert_float_equal(avg, 25.0, 1e-9); /* both rounds: 1 of 4 checks failed */
     /* a second copy into a database with data is refused */
-    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), NULL, NULL, &eb),
-                     CMON_ERR_EXISTS);
+    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), NULL, NULL, &eb), CMON_ERR_EXISTS);
     store_close(pg);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
