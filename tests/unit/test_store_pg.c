@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,36 @@ static void test_schema_version(void **state)
     assert_non_null(strstr(eb.msg, "database schema version 99 is newer than this cmon supports "
                                    "(1); upgrade cmon or use another --store"));
     assert_int_equal(store_open(url(), STORE_READ_ONLY, &s, &eb), CMON_ERR_UNSUPPORTED);
+}
+
+static void *open_close(void *arg)
+{
+    struct store *s = NULL;
+    struct cmon_errbuf eb;
+    enum cmon_err *err = arg;
+    *err = store_open(url(), STORE_READ_WRITE, &s, &eb);
+    if (*err)
+        fprintf(stderr, "concurrent open: %s\n", eb.msg);
+    store_close(s);
+    return NULL;
+}
+
+/* Replicas starting at once: the advisory lock lets one migrate, the
+ * others wait and find the schema current. */
+static void test_concurrent_migrations(void **state)
+{
+    (void)state;
+    pthread_t th[4];
+    enum cmon_err errs[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, open_close, &errs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(errs[i], CMON_OK);
+    }
+    char v[32];
+    sql1("SELECT string_agg(version::text, ',') FROM cmon_schema", v, sizeof v);
+    assert_string_equal(v, "1");
 }
 
 static void ingest_at(struct store *s, int64_t start_ns, int n)
@@ -329,6 +360,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_schema_version, reset),
+        cmocka_unit_test_setup(test_concurrent_migrations, reset),
         cmocka_unit_test_setup(test_partitions_and_retention, reset),
         cmocka_unit_test_setup(test_leader_lock_moves, reset),
         cmocka_unit_test_setup(test_batches_across_connections, reset),
