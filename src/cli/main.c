@@ -13,6 +13,7 @@ static const struct cli_command *const commands[] = {
     &cmd_monitor,
     &cmd_tests,
     &cmd_token,
+    &cmd_migrate,
     &cmd_check,
     &cmd_trace,
     &cmd_validate,

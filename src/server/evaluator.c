@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "store/leader.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
 {
@@ -106,6 +107,7 @@ struct background {
     int interval_ms;
     int64_t retention_ns;
     const struct cmon_log *log;
+    bool leader, leader_known;
 };
 
 static void background_eval(struct background *bg)
@@ -145,6 +147,22 @@ static void background_retention(struct background *bg)
         cmon_info(bg->log, "retention", "deleted_results=%lld", (long long)deleted);
 }
 
+/* Replicas on one PostgreSQL database: only the lock holder runs the jobs;
+ * the others try again every period and take over when the holder dies. */
+static bool background_leader(struct background *bg)
+{
+    struct cmon_errbuf eb;
+    bool leader = false;
+    if (store_leader_try(bg->store, &leader, &eb))
+        cmon_warn(bg->log, "leader check failed", "err=\"%s\"", eb.msg);
+    if ((leader != bg->leader || !bg->leader_known) && strcmp(bg->store->ops->name, "sqlite") != 0)
+        cmon_info(bg->log, leader ? "leader: running background jobs" : "standby: not the leader",
+                  "store=%s", bg->store->ops->name);
+    bg->leader = leader;
+    bg->leader_known = true;
+    return leader;
+}
+
 static void *background_main(void *arg)
 {
     struct background *bg = arg;
@@ -152,11 +170,13 @@ static void *background_main(void *arg)
     pthread_mutex_lock(&bg->mu);
     while (!bg->stop) {
         pthread_mutex_unlock(&bg->mu);
-        background_eval(bg);
-        background_rollup(bg);
-        if (cmon_mono_ns() >= next_retention) {
-            background_retention(bg);
-            next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;
+        if (background_leader(bg)) {
+            background_eval(bg);
+            background_rollup(bg);
+            if (cmon_mono_ns() >= next_retention) {
+                background_retention(bg);
+                next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;
+            }
         }
         pthread_mutex_lock(&bg->mu);
         struct timespec ts;

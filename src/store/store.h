@@ -249,7 +249,7 @@ struct store {
 };
 
 /* Open a store from its URL: "sqlite:PATH" (directories are created) or
- * "postgres://..." (not built yet: CMON_ERR_UNSUPPORTED).  Refuses a database
+ * "postgres://..." / "postgresql://..." (a libpq connection URI).  Refuses a database
  * written by a newer cmon with a clear message. */
 enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
                          struct cmon_errbuf *eb);
