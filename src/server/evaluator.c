@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "server/alerts.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
 {
@@ -105,6 +106,7 @@ struct background {
     struct store *store;
     int interval_ms;
     int64_t retention_ns;
+    struct server_alerts *alerts;
     const struct cmon_log *log;
 };
 
@@ -153,6 +155,7 @@ static void *background_main(void *arg)
     while (!bg->stop) {
         pthread_mutex_unlock(&bg->mu);
         background_eval(bg);
+        server_alerts_tick(bg->alerts, bg->store, cmon_wall_ns());
         background_rollup(bg);
         if (cmon_mono_ns() >= next_retention) {
             background_retention(bg);
@@ -172,8 +175,8 @@ static void *background_main(void *arg)
 }
 
 enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
-                               const struct cmon_log *log, struct background **out,
-                               struct cmon_errbuf *eb)
+                               struct server_alerts *alerts, const struct cmon_log *log,
+                               struct background **out, struct cmon_errbuf *eb)
 {
     struct background *bg = calloc(1, sizeof *bg);
     if (!bg)
@@ -185,6 +188,7 @@ enum cmon_err background_start(const char *store_url, int interval_ms, int64_t r
     }
     bg->interval_ms = interval_ms;
     bg->retention_ns = retention_ns;
+    bg->alerts = alerts;
     bg->log = log;
     pthread_mutex_init(&bg->mu, NULL);
     pthread_cond_init(&bg->cv, NULL);
