@@ -26,8 +26,12 @@ static bool name_ok(struct req *r, const char *what)
     return false;
 }
 
-static enum MHD_Result reply_problems(struct req *r, struct cmon_problems *probs)
+/* positioned: false when the parsed text was re-dumped (its line:col would
+ * point into text the client never sent). */
+static enum MHD_Result reply_problems(struct req *r, struct cmon_problems *probs, bool positioned)
 {
+    for (size_t i = 0; !positioned && i < probs->n; i++)
+        probs->items[i].line = probs->items[i].col = 0;
     char msg[600] = "invalid";
     if (probs->n)
         cmon_problem_format(&probs->items[0], NULL, msg, sizeof msg);
@@ -196,7 +200,7 @@ enum MHD_Result api_alert_rule_put(struct req *r)
     struct cmon_alert_rule *rule = NULL;
     enum MHD_Result ret;
     if (cmon_alert_rule_parse(text, strlen(text), &rule, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs);
+        ret = reply_problems(r, &probs, !owned);
     else if (!rule_groups_exist(r, rule))
         ret = MHD_YES;
     else
@@ -233,7 +237,7 @@ static enum MHD_Result set_enabled(struct req *r, bool enabled)
     struct cmon_problems probs = {0};
     struct cmon_alert_rule *rule = NULL;
     if (cmon_alert_rule_from_json(b, "", &rule, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs);
+        ret = reply_problems(r, &probs, false);
     else
         ret = store_rule(r, rule);
     cmon_alert_rule_free(rule);
@@ -367,7 +371,7 @@ enum MHD_Result api_action_group_put(struct req *r)
     json_t *rows = NULL;
     enum MHD_Result ret;
     if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs);
+        ret = reply_problems(r, &probs, !owned);
     else if ((ret = group_rows(r, &rows)), r->replied)
         ;
     else if (keep_secrets(r, g, row_body(rows, "group", g->name)))
