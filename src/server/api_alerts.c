@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alert/rule.h"
+#include "core/text.h"
 #include "server/server_internal.h"
 
 #define SECRET_MASK "***"
@@ -26,12 +27,16 @@ static bool name_ok(struct req *r, const char *what)
     return false;
 }
 
-/* positioned: false when the parsed text was re-dumped (its line:col would
- * point into text the client never sent). */
-static enum MHD_Result reply_problems(struct req *r, struct cmon_problems *probs, bool positioned)
+/* shift: from named_body -- columns to take off line 1, or -1 for no positions. */
+static enum MHD_Result reply_problems(struct req *r, struct cmon_problems *probs, int shift)
 {
-    for (size_t i = 0; !positioned && i < probs->n; i++)
-        probs->items[i].line = probs->items[i].col = 0;
+    for (size_t i = 0; i < probs->n; i++) {
+        struct cmon_problem *p = &probs->items[i];
+        if (shift < 0)
+            p->line = p->col = 0;
+        else if (p->line == 1 && p->col > shift)
+            p->col -= shift;
+    }
     char msg[600] = "invalid";
     if (probs->n)
         cmon_problem_format(&probs->items[0], NULL, msg, sizeof msg);
@@ -42,27 +47,50 @@ static enum MHD_Result reply_problems(struct req *r, struct cmon_problems *probs
     return reply_json(r, 400, json_pack("{s:o}", "error", e));
 }
 
-/* The body as JSON text whose "name" is the URL's: the text itself when its
- * name already agrees (so problems keep line:col), else a re-dump.  NULL
- * (after replying) when the body is missing; *owned tells whether to free. */
-static const char *named_body(struct req *r, char **owned)
+/* The body as JSON text whose "name" is the URL's, so problems keep line:col:
+ * the text itself when its name agrees (or it is no JSON object: the parser
+ * says where), the text with "name" inserted after its opening brace when it
+ * has none (*shift = the columns added to line 1), else a re-dump (*shift =
+ * -1: positions would point into text the client never sent).  NULL after
+ * replying; *owned is freed by the caller. */
+static const char *named_body(struct req *r, char **owned, int *shift)
 {
     *owned = NULL;
+    *shift = 0;
     if (!r->len) {
         reply_error(r, 400, "invalid_request", NULL, "a JSON body is required");
         return NULL;
     }
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
-    const char *n = json_string_value(json_object_get(j, "name"));
-    if (!json_is_object(j) || (n && strcmp(n, r->seg[1]) == 0)) {
-        json_decref(j); /* not JSON or not an object: the parser says where */
-        return r->body;
+    json_t *n = json_object_get(j, "name");
+    bool as_is = !json_is_object(j) || (json_is_string(n) && strcmp(json_string_value(n), r->seg[1]) == 0);
+    if (as_is || n) {
+        if (!as_is) {
+            json_object_set_new(j, "name", json_string(r->seg[1]));
+            *owned = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            *shift = -1;
+        }
+        json_decref(j);
+        if (!as_is && !*owned)
+            reply_error(r, 500, "internal", NULL, "out of memory");
+        return as_is ? r->body : *owned;
     }
-    json_object_set_new(j, "name", json_string(r->seg[1]));
-    *owned = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
+    size_t brace = strcspn(r->body, "{"); /* an object: there is one */
+    const char *rest = r->body + brace + 1;
+    bool empty = rest[strspn(rest, " \t\r\n")] == '}';
+    struct cmon_buf b;
+    cmon_buf_init(&b);
+    cmon_buf_append(&b, r->body, brace + 1);
+    cmon_buf_printf(&b, "\"name\":\"%s\"%s", r->seg[1], empty ? "" : ",");
+    *shift = (int)(b.len - brace - 1);
+    cmon_buf_puts(&b, rest);
+    *owned = b.oom ? NULL : cmon_buf_take(&b);
+    cmon_buf_free(&b);
     if (!*owned)
         reply_error(r, 500, "internal", NULL, "out of memory");
+    if (memchr(r->body, '\n', brace))
+        *shift = 0; /* the brace is not on line 1: line 1 is unchanged */
     return *owned;
 }
 
@@ -193,14 +221,15 @@ enum MHD_Result api_alert_rule_put(struct req *r)
     if (!name_ok(r, "alert rule"))
         return MHD_YES;
     char *owned;
-    const char *text = named_body(r, &owned);
+    int shift;
+    const char *text = named_body(r, &owned, &shift);
     if (!text)
         return MHD_YES;
     struct cmon_problems probs = {0};
     struct cmon_alert_rule *rule = NULL;
     enum MHD_Result ret;
     if (cmon_alert_rule_parse(text, strlen(text), &rule, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs, !owned);
+        ret = reply_problems(r, &probs, shift);
     else if (!rule_groups_exist(r, rule))
         ret = MHD_YES;
     else
@@ -237,7 +266,7 @@ static enum MHD_Result set_enabled(struct req *r, bool enabled)
     struct cmon_problems probs = {0};
     struct cmon_alert_rule *rule = NULL;
     if (cmon_alert_rule_from_json(b, "", &rule, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs, false);
+        ret = reply_problems(r, &probs, -1);
     else
         ret = store_rule(r, rule);
     cmon_alert_rule_free(rule);
@@ -363,7 +392,8 @@ enum MHD_Result api_action_group_put(struct req *r)
     if (!name_ok(r, "action group"))
         return MHD_YES;
     char *owned;
-    const char *text = named_body(r, &owned);
+    int shift;
+    const char *text = named_body(r, &owned, &shift);
     if (!text)
         return MHD_YES;
     struct cmon_problems probs = {0};
@@ -371,7 +401,7 @@ enum MHD_Result api_action_group_put(struct req *r)
     json_t *rows = NULL;
     enum MHD_Result ret;
     if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs, !owned);
+        ret = reply_problems(r, &probs, shift);
     else if ((ret = group_rows(r, &rows)), r->replied)
         ;
     else if (keep_secrets(r, g, row_body(rows, "group", g->name)))
