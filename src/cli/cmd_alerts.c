@@ -30,7 +30,8 @@ static void join_strings(const json_t *arr, char *out, size_t cap)
     size_t i, used = 0;
     json_t *v;
     out[0] = '\0';
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         int n = snprintf(out + used, cap - used, "%s%s", i ? "," : "", json_string_value(v));
         if (n < 0 || (size_t)n >= cap - used)
             break;
@@ -42,8 +43,10 @@ static void join_strings(const json_t *arr, char *out, size_t cap)
 
 static const char *op_symbol(const char *op)
 {
-    static const char *const ops[][2] = {{"GreaterThan", ">"}, {"GreaterThanOrEqual", ">="},
-                                         {"LessThan", "<"},    {"LessThanOrEqual", "<="}};
+    static const char *const ops[][2] = {{"GreaterThan", ">"},
+                                         {"GreaterThanOrEqual", ">="},
+                                         {"LessThan", "<"},
+                                         {"LessThanOrEqual", "<="}};
     for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++) {
         if (strcmp(op, ops[i][0]) == 0)
             return ops[i][1];
@@ -128,7 +131,8 @@ static int apply_array(const struct cli_client *c, const struct kind *k, const c
     int worst = CLI_EXIT_OK;
     size_t i;
     json_t *item;
-    json_array_foreach(arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         const char *name = json_string_value(json_object_get(item, "name"));
         if (!name) {
             fprintf(stderr, "cmon alerts: %s: [%zu] has no \"name\"\n", file, i);
@@ -203,8 +207,11 @@ static int named_action(const struct cli_client *c, const struct kind *k, const 
     char *path = item_path(k, name, suffix);
     json_t *out = NULL;
     long status;
-    int rc = path ? cli_request(c, get ? "GET" : del ? "DELETE" : "POST", path, NULL, 0, &out,
-                                &status)
+    int rc = path ? cli_request(c,
+                                get   ? "GET"
+                                : del ? "DELETE"
+                                      : "POST",
+                                path, NULL, 0, &out, &status)
                   : CLI_EXIT_FAILED;
     free(path);
     if (rc == CLI_EXIT_OK) {
@@ -253,14 +260,15 @@ static void print_alerts(const json_t *items)
            "SUMMARY");
     size_t i;
     json_t *a;
-    json_array_foreach(items, i, a) {
+    json_array_foreach(items, i, a)
+    {
         char val[32];
         snprintf(val, sizeof val, "%g", json_number_value(json_object_get(a, "value")));
         const char *starts = json_string_value(json_object_get(a, "startsAt"));
         printf("%-9s %-3lld %-20.19s %-10s %-44s %s\n",
                json_string_value(json_object_get(a, "state")),
-               (long long)json_integer_value(json_object_get(a, "severity")),
-               starts ? starts : "-", val, json_string_value(json_object_get(a, "key")),
+               (long long)json_integer_value(json_object_get(a, "severity")), starts ? starts : "-",
+               val, json_string_value(json_object_get(a, "key")),
                json_string_value(json_object_get(a, "summary")));
     }
 }
@@ -355,50 +363,49 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
 const struct cli_command cmd_alerts = {
     .name = "alerts",
     .summary = "manage alert rules and action groups, list alerts",
-    .usage =
-        "usage: cmon alerts rule apply FILE...\n"
-        "       cmon alerts rule list\n"
-        "       cmon alerts rule get|delete|enable|disable NAME\n"
-        "       cmon alerts group apply FILE...\n"
-        "       cmon alerts group list\n"
-        "       cmon alerts group get|delete NAME\n"
-        "       cmon alerts list [--state pending|firing|resolved] [--rule R] [--monitor M]\n"
-        "                        [--limit N]\n"
-        "       (each with [--server URL] [--token T] [--json])\n"
-        "\n"
-        "Alert rules and action groups (docs/alerts.md) on a running server, and the\n"
-        "alerts they raised.\n"
-        "\n"
-        "Actions:\n"
-        "  rule apply FILE...     create or replace alert rules; a FILE holds one rule or\n"
-        "                         an array of rules, each PUT under its \"name\" (one rule\n"
-        "                         without a name: the file's base name).  The action\n"
-        "                         groups a rule names must exist: apply groups first.\n"
-        "  rule list              every rule: kind, enabled, severity, condition, groups\n"
-        "  rule get NAME          the rule as JSON, defaults filled in\n"
-        "  rule delete NAME       delete it; its alerts resolve at the next evaluation\n"
-        "  rule enable NAME       evaluate it again\n"
-        "  rule disable NAME      stop evaluating it; its alerts resolve\n"
-        "  group apply FILE...    create or replace action groups (webhooks,\n"
-        "                         alertmanagers, exec); a webhook secret \"***\" keeps the\n"
-        "                         stored one, so a group read back can be re-applied\n"
-        "  group list, get NAME   secrets are shown as \"***\"\n"
-        "  group delete NAME      refused while a rule names the group\n"
-        "  list                   alerts newest first: pending, firing and resolved\n"
-        "                         (history), with the filters below\n"
-        "\n"
-        "Options:\n"
-        "  -s, --state S      only alerts in state S (pending, firing, resolved)\n"
-        "  -r, --rule R       only alerts of rule R (AgentUnavailable: suppressed agents)\n"
-        "  -m, --monitor M    only alerts about monitor M's tests\n"
-        "  -n, --limit N      at most N alerts (default 100, max 1000)\n"
-        "  -S, --server URL   the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
-        "  -t, --token T      bearer token (default $CMON_TOKEN); apply, delete, enable\n"
-        "                     and disable need the admin role, the rest reader\n"
-        "  -j, --json         print the API's JSON instead of a table\n"
-        "  -h, --help         show this help\n"
-        "\n"
-        "Exit status: 0 success, 1 the server refused (invalid file, unknown name),\n"
-        "2 usage error, 3 the server cannot be reached or rejected the token.\n",
+    .usage = "usage: cmon alerts rule apply FILE...\n"
+             "       cmon alerts rule list\n"
+             "       cmon alerts rule get|delete|enable|disable NAME\n"
+             "       cmon alerts group apply FILE...\n"
+             "       cmon alerts group list\n"
+             "       cmon alerts group get|delete NAME\n"
+             "       cmon alerts list [--state pending|firing|resolved] [--rule R] [--monitor M]\n"
+             "                        [--limit N]\n"
+             "       (each with [--server URL] [--token T] [--json])\n"
+             "\n"
+             "Alert rules and action groups (docs/alerts.md) on a running server, and the\n"
+             "alerts they raised.\n"
+             "\n"
+             "Actions:\n"
+             "  rule apply FILE...     create or replace alert rules; a FILE holds one rule or\n"
+             "                         an array of rules, each PUT under its \"name\" (one rule\n"
+             "                         without a name: the file's base name).  The action\n"
+             "                         groups a rule names must exist: apply groups first.\n"
+             "  rule list              every rule: kind, enabled, severity, condition, groups\n"
+             "  rule get NAME          the rule as JSON, defaults filled in\n"
+             "  rule delete NAME       delete it; its alerts resolve at the next evaluation\n"
+             "  rule enable NAME       evaluate it again\n"
+             "  rule disable NAME      stop evaluating it; its alerts resolve\n"
+             "  group apply FILE...    create or replace action groups (webhooks,\n"
+             "                         alertmanagers, exec); a webhook secret \"***\" keeps the\n"
+             "                         stored one, so a group read back can be re-applied\n"
+             "  group list, get NAME   secrets are shown as \"***\"\n"
+             "  group delete NAME      refused while a rule names the group\n"
+             "  list                   alerts newest first: pending, firing and resolved\n"
+             "                         (history), with the filters below\n"
+             "\n"
+             "Options:\n"
+             "  -s, --state S      only alerts in state S (pending, firing, resolved)\n"
+             "  -r, --rule R       only alerts of rule R (AgentUnavailable: suppressed agents)\n"
+             "  -m, --monitor M    only alerts about monitor M's tests\n"
+             "  -n, --limit N      at most N alerts (default 100, max 1000)\n"
+             "  -S, --server URL   the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
+             "  -t, --token T      bearer token (default $CMON_TOKEN); apply, delete, enable\n"
+             "                     and disable need the admin role, the rest reader\n"
+             "  -j, --json         print the API's JSON instead of a table\n"
+             "  -h, --help         show this help\n"
+             "\n"
+             "Exit status: 0 success, 1 the server refused (invalid file, unknown name),\n"
+             "2 usage error, 3 the server cannot be reached or rejected the token.\n",
     .run = alerts_run,
 };

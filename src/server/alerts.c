@@ -85,7 +85,8 @@ static enum cmon_err config_load(struct server_alerts *a, struct store *s, struc
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     size_t i;
     json_t *row;
-    json_array_foreach(err ? NULL : rules, i, row) {
+    json_array_foreach(err ? NULL : rules, i, row)
+    {
         struct cmon_problems probs = {0};
         if (cmon_alert_rule_from_json(json_object_get(row, "rule"), "", &c->rules[c->n_rules],
                                       &probs) == CMON_OK)
@@ -95,10 +96,11 @@ static enum cmon_err config_load(struct server_alerts *a, struct store *s, struc
                       json_string_value(json_object_get(row, "name")));
         cmon_problems_free(&probs);
     }
-    json_array_foreach(err ? NULL : groups, i, row) {
+    json_array_foreach(err ? NULL : groups, i, row)
+    {
         struct cmon_problems probs = {0};
-        if (cmon_action_group_from_json(json_object_get(row, "group"), "",
-                                        &c->groups[c->n_groups], &probs) == CMON_OK)
+        if (cmon_action_group_from_json(json_object_get(row, "group"), "", &c->groups[c->n_groups],
+                                        &probs) == CMON_OK)
             c->n_groups++;
         cmon_problems_free(&probs);
     }
@@ -128,7 +130,8 @@ static void restore(struct server_alerts *a, struct store *s)
     a->prev.items = calloc(json_array_size(items) + 1, sizeof *a->prev.items);
     size_t i;
     json_t *j;
-    json_array_foreach(a->prev.items ? items : NULL, i, j) {
+    json_array_foreach(a->prev.items ? items : NULL, i, j)
+    {
         struct cmon_alert_instance *inst = &a->prev.items[a->prev.n_items];
         if (cmon_alert_instance_from_json(j, inst) != CMON_OK)
             continue;
@@ -160,7 +163,8 @@ static bool anything_due(const struct server_alerts *a, const struct alert_confi
         if (!r->enabled)
             continue;
         due |= rule_due(r, a->prev_eval_ns, now_ns);
-        if (r->kind == CMON_ALERT_KIND_METRIC && (int64_t)r->window_sec * CMON_NS_PER_SEC > *window_ns)
+        if (r->kind == CMON_ALERT_KIND_METRIC &&
+            (int64_t)r->window_sec * CMON_NS_PER_SEC > *window_ns)
             *window_ns = (int64_t)r->window_sec * CMON_NS_PER_SEC;
     }
     for (size_t k = 0; k < a->prev.n_items && !due; k++) {
@@ -178,10 +182,10 @@ static json_t *transitions_json(const struct cmon_alert_eval_out *out, int64_t n
     for (size_t i = 0; arr && i < out->n_transitions; i++) {
         const struct cmon_alert_transition *t = &out->transitions[i];
         const struct cmon_alert_instance *inst = &out->items[t->instance];
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:I, s:f}", "key", inst->key, "rule", inst->rule,
-                           "event", t->kind == CMON_ALERT_FIRED ? "firing" : "resolved", "atNs",
-                           (json_int_t)now_ns, "value", inst->value));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:f}", "key", inst->key, "rule",
+                                             inst->rule, "event",
+                                             t->kind == CMON_ALERT_FIRED ? "firing" : "resolved",
+                                             "atNs", (json_int_t)now_ns, "value", inst->value));
     }
     return arr;
 }
@@ -263,10 +267,14 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
         cmon_error(a->log, "alert snapshot failed", "err=\"%s\"", eb.msg);
         return;
     }
-    struct cmon_alert_eval_in in = {
-        .rules = (const struct cmon_alert_rule *const *)c->rules, .n_rules = c->n_rules,
-        .series = snap.series, .n_series = snap.n, .prev = a->prev.items,
-        .n_prev = a->prev.n_items, .prev_eval_ns = a->prev_eval_ns, .now_ns = now_ns};
+    struct cmon_alert_eval_in in = {.rules = (const struct cmon_alert_rule *const *)c->rules,
+                                    .n_rules = c->n_rules,
+                                    .series = snap.series,
+                                    .n_series = snap.n,
+                                    .prev = a->prev.items,
+                                    .n_prev = a->prev.n_items,
+                                    .prev_eval_ns = a->prev_eval_ns,
+                                    .now_ns = now_ns};
     struct cmon_alert_eval_out out;
     enum cmon_err err = cmon_alert_evaluate(&in, &out);
     alert_snapshot_free(&snap);

@@ -61,9 +61,9 @@ static int add_test(void *arg, const struct store_test *t)
     struct snap_test *st = &o->tests[o->n_tests++];
     memset(st, 0, sizeof *st);
     const char *dims[CMON_DIM__COUNT] = {
-        [CMON_DIM_MONITOR] = t->monitor,          [CMON_DIM_TEST_GROUP] = t->group,
-        [CMON_DIM_SOURCE] = t->source,            [CMON_DIM_DESTINATION] = t->destination,
-        [CMON_DIM_TEST_CONFIG] = t->config,       [CMON_DIM_PROTOCOL] = cmon_protocol_name(t->protocol),
+        [CMON_DIM_MONITOR] = t->monitor,    [CMON_DIM_TEST_GROUP] = t->group,
+        [CMON_DIM_SOURCE] = t->source,      [CMON_DIM_DESTINATION] = t->destination,
+        [CMON_DIM_TEST_CONFIG] = t->config, [CMON_DIM_PROTOCOL] = cmon_protocol_name(t->protocol),
     };
     bool ok = true;
     for (int d = 0; d < CMON_DIM__COUNT; d++)

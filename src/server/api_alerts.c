@@ -63,7 +63,8 @@ static const char *named_body(struct req *r, char **owned, int *shift)
     }
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
     json_t *n = json_object_get(j, "name");
-    bool as_is = !json_is_object(j) || (json_is_string(n) && strcmp(json_string_value(n), r->seg[1]) == 0);
+    bool as_is =
+        !json_is_object(j) || (json_is_string(n) && strcmp(json_string_value(n), r->seg[1]) == 0);
     if (as_is || n) {
         if (!as_is) {
             json_object_set_new(j, "name", json_string(r->seg[1]));
@@ -99,7 +100,8 @@ static json_t *row_body(json_t *rows, const char *key, const char *name)
 {
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0)
             return json_object_get(row, key);
     }
@@ -124,8 +126,9 @@ static enum MHD_Result reply_page(struct req *r, json_t *rows, const char *key,
     json_decref(rows);
     char next[32];
     snprintf(next, sizeof next, "%zu", offset + limit);
-    return reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next",
-                                        offset + limit < n ? json_string(next) : json_null()));
+    return reply_json(r, 200,
+                      json_pack("{s:o, s:o}", "items", items, "next",
+                                offset + limit < n ? json_string(next) : json_null()));
 }
 
 /* ---- alert rules ---- */
@@ -293,7 +296,8 @@ static json_t *group_masked(const json_t *g)
     json_t *c = json_deep_copy(g);
     size_t i;
     json_t *w;
-    json_array_foreach(json_object_get(c, "webhooks"), i, w) {
+    json_array_foreach(json_object_get(c, "webhooks"), i, w)
+    {
         if (json_is_string(json_object_get(w, "secret")))
             json_object_set_new(w, "secret", json_string(SECRET_MASK));
     }
@@ -341,7 +345,8 @@ static bool keep_secrets(struct req *r, struct cmon_action_group *g, const json_
         const char *kept = NULL;
         size_t k;
         json_t *ow;
-        json_array_foreach(json_object_get(old, "webhooks"), k, ow) {
+        json_array_foreach(json_object_get(old, "webhooks"), k, ow)
+        {
             const char *u = json_string_value(json_object_get(ow, "url"));
             if (u && strcmp(u, w->url) == 0)
                 kept = json_string_value(json_object_get(ow, "secret"));
@@ -418,8 +423,10 @@ static const char *group_user(json_t *rules, const char *group)
 {
     size_t i, k;
     json_t *row, *g;
-    json_array_foreach(rules, i, row) {
-        json_array_foreach(json_object_get(json_object_get(row, "rule"), "actionGroups"), k, g) {
+    json_array_foreach(rules, i, row)
+    {
+        json_array_foreach(json_object_get(json_object_get(row, "rule"), "actionGroups"), k, g)
+        {
             if (json_string_value(g) && strcmp(json_string_value(g), group) == 0)
                 return json_string_value(json_object_get(row, "name"));
         }
@@ -502,6 +509,7 @@ enum MHD_Result api_alert_list(struct req *r)
     json_array_foreach(items, i, item) alert_item(s, item, with_tr);
     char next[32];
     snprintf(next, sizeof next, "%zu", offset + limit);
-    return reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next",
-                                        more ? json_string(next) : json_null()));
+    return reply_json(
+        r, 200,
+        json_pack("{s:o, s:o}", "items", items, "next", more ? json_string(next) : json_null()));
 }

@@ -95,8 +95,7 @@ static enum cmon_err collect(struct sqlite_store *ss, sqlite3_stmt *st,
 static json_t *group_row(sqlite3_stmt *st)
 {
     json_t *body = json_loads(sq_col_text(st, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "group",
-                     body ? body : json_null());
+    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "group", body ? body : json_null());
 }
 
 enum cmon_err sq_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
@@ -111,8 +110,8 @@ static enum cmon_err save_item(struct sqlite_store *ss, sqlite3_stmt *st, const 
 {
     char *body = json_dumps(item, JSON_COMPACT);
     char *mons = json_dumps(json_object_get(item, "monitors"), JSON_COMPACT | JSON_ENCODE_ANY);
-    json_int_t starts = json_integer_value(json_object_get(json_object_get(item, "timesNs"),
-                                                           "pending"));
+    json_int_t starts =
+        json_integer_value(json_object_get(json_object_get(item, "timesNs"), "pending"));
     enum cmon_err err = CMON_OK;
     if (!body || !mons) {
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
@@ -150,7 +149,8 @@ static enum cmon_err save_items(struct sqlite_store *ss, const json_t *items, in
     enum cmon_err err = CMON_OK;
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         if ((err = save_item(ss, st, item, now_ns, eb)))
             break;
     }
@@ -176,7 +176,8 @@ static enum cmon_err save_transitions(struct sqlite_store *ss, const json_t *tra
     enum cmon_err err = CMON_OK;
     size_t i;
     json_t *t;
-    json_array_foreach(trans, i, t) {
+    json_array_foreach(trans, i, t)
+    {
         sqlite3_reset(st);
         sq_bind_text(st, 1, json_string_value(json_object_get(t, "key")));
         sq_bind_text(st, 2, json_string_value(json_object_get(t, "rule")));

@@ -55,11 +55,18 @@ static int teardown(void **state)
 
 static struct store_test make_test(const char *id, int number, const char *dst)
 {
-    return (struct store_test){.id = id, .number = number, .group = "wan", .source = "a",
-                               .source_address = "agent-a", .source_type = "Agent",
-                               .destination = dst, .destination_address = "198.18.1.2",
-                               .destination_type = "ExternalAddress", .config = "ping",
-                               .protocol = CMON_PROTO_ICMP, .target = "198.18.1.2",
+    return (struct store_test){.id = id,
+                               .number = number,
+                               .group = "wan",
+                               .source = "a",
+                               .source_address = "agent-a",
+                               .source_type = "Agent",
+                               .destination = dst,
+                               .destination_address = "198.18.1.2",
+                               .destination_type = "ExternalAddress",
+                               .config = "ping",
+                               .protocol = CMON_PROTO_ICMP,
+                               .target = "198.18.1.2",
                                .frequency_sec = 30};
 }
 
@@ -113,11 +120,10 @@ static json_t *instance(const char *key, const char *rule, const char *state, in
 {
     return json_pack("{s:s, s:s, s:s, s:{}, s:i, s:i, s:f, s:f, s:s, s:[], s:[s], "
                      "s:{s:I, s:I, s:I, s:I}}",
-                     "key", key, "rule", rule, "state", state, "labels", "severity", 1,
-                     "breaches", 1, "value", 50.0, "firedValue", 50.0, "summary", "x",
-                     "actionGroups", "monitors", monitor, "timesNs", "pending",
-                     (json_int_t)pending, "fired", (json_int_t)0, "resolved", (json_int_t)0,
-                     "lastEval", (json_int_t)pending);
+                     "key", key, "rule", rule, "state", state, "labels", "severity", 1, "breaches",
+                     1, "value", 50.0, "firedValue", 50.0, "summary", "x", "actionGroups",
+                     "monitors", monitor, "timesNs", "pending", (json_int_t)pending, "fired",
+                     (json_int_t)0, "resolved", (json_int_t)0, "lastEval", (json_int_t)pending);
 }
 
 static void store_action_groups(void **state)
@@ -128,17 +134,17 @@ static void store_action_groups(void **state)
     assert_int_equal(s->ops->action_group_put(s, "ops", "{\"name\":\"ops\"}", &created, &eb),
                      CMON_OK);
     assert_true(created);
-    assert_int_equal(s->ops->action_group_put(s, "ops", "{\"name\":\"ops\",\"v\":2}", &created, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        s->ops->action_group_put(s, "ops", "{\"name\":\"ops\",\"v\":2}", &created, &eb), CMON_OK);
     assert_false(created);
     assert_int_equal(s->ops->action_group_put(s, "a", "{\"name\":\"a\"}", NULL, &eb), CMON_OK);
     json_t *list = NULL;
     assert_int_equal(s->ops->action_group_list(s, &list, &eb), CMON_OK);
     assert_int_equal(json_array_size(list), 2);
     assert_string_equal(str(list, 0, "name"), "a");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(json_array_get(list, 1), "group"), "v")),
-                     2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(json_array_get(list, 1), "group"), "v")),
+        2);
     json_decref(list);
     assert_int_equal(s->ops->action_group_delete(s, "a", &eb), CMON_OK);
     assert_int_equal(s->ops->action_group_delete(s, "a", &eb), CMON_ERR_NOTFOUND);
@@ -201,8 +207,8 @@ static void store_episodes(void **state)
     json_decref(tr);
 }
 
-static const struct cmon_alert_series *find_series(const struct alert_snapshot *sn,
-                                                   const char *dst, const char *agent)
+static const struct cmon_alert_series *find_series(const struct alert_snapshot *sn, const char *dst,
+                                                   const char *agent)
 {
     for (size_t i = 0; i < sn->n; i++) {
         if (strcmp(sn->series[i].dims[CMON_DIM_DESTINATION], dst) == 0 &&
@@ -245,7 +251,7 @@ static void snapshot_per_agent(void **state)
 
 #define LOSS_RULE                                                                                  \
     "{\"name\":\"loss\",\"metric\":\"ChecksFailedPercent\",\"operator\":\"GreaterThan\","          \
-    "\"threshold\":40,\"windowSizeSec\":60,\"evaluationFrequencySec\":10,"                        \
+    "\"threshold\":40,\"windowSizeSec\":60,\"evaluationFrequencySec\":10,"                         \
     "\"dimensions\":{\"destination\":\"*\"}}"
 
 static size_t n_transitions(struct store *s, const char *key)
@@ -348,9 +354,8 @@ static void tick_state_rule(void **state)
     json_t *q = query(s, "firing", "failing", NULL);
     assert_string_equal(str(q, 0, "summary"), "test state Fail");
     json_decref(q);
-    assert_int_equal(s->ops->test_set_state(s, ID2, CMON_STATE_PASS, "", T0 + 12 * SEC, &changed,
-                                            &eb),
-                     CMON_OK);
+    assert_int_equal(
+        s->ops->test_set_state(s, ID2, CMON_STATE_PASS, "", T0 + 12 * SEC, &changed, &eb), CMON_OK);
     server_alerts_tick(a, s, T0 + 21 * SEC);
     expect_alerts(s, "resolved", 1);
     server_alerts_stop(a);
