@@ -21,6 +21,7 @@ struct server_alerts {
     struct cmon_alert_eval_out prev;
     int64_t prev_eval_ns;
     bool restored;
+    bool unsupported_logged;
     int64_t next_refresh_ns;
     char generator_url[256];
 };
@@ -294,10 +295,24 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
     a->prev_eval_ns = now_ns;
 }
 
+/* A backend written before the alert ops (STORE_OPS_VERSION 1 without them). */
+static bool store_has_alert_ops(const struct store *s)
+{
+    const struct store_ops *o = s->ops;
+    return o->action_group_list && o->alert_save && o->alert_active;
+}
+
 void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns)
 {
     if (!a)
         return;
+    if (!store_has_alert_ops(s)) {
+        if (!a->unsupported_logged)
+            cmon_warn(a->log, "alerts are not evaluated: this store lacks the alert operations",
+                      "store=%s", s->ops->name);
+        a->unsupported_logged = true;
+        return;
+    }
     if (!a->restored)
         restore(a, s);
     struct alert_config c = {0};

@@ -171,6 +171,11 @@ static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
     struct cmon_errbuf eb;
     if (!s)
         return false;
+    if (!s->ops->action_group_list) {
+        reply_error(r, 501, "not_implemented", NULL, "the %s store does not keep action groups yet",
+                    s->ops->name);
+        return false;
+    }
     enum cmon_err err = s->ops->action_group_list(s, &groups, &eb);
     if (err) {
         reply_store_error(r, err, eb.msg);
@@ -309,6 +314,9 @@ static enum MHD_Result group_rows(struct req *r, json_t **rows)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
+    if (!s->ops->action_group_list)
+        return reply_error(r, 501, "not_implemented", NULL,
+                           "the %s store does not keep action groups yet", s->ops->name);
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->action_group_list(s, rows, &eb);
     return err ? reply_store_error(r, err, eb.msg) : MHD_YES;
@@ -449,6 +457,10 @@ enum MHD_Result api_action_group_delete(struct req *r)
         return ret;
     }
     json_decref(rules);
+    if (!r->srv->admin->ops->action_group_delete)
+        return reply_error(r, 501, "not_implemented", NULL,
+                           "the %s store does not keep action groups yet",
+                           r->srv->admin->ops->name);
     struct cmon_errbuf eb;
     pthread_mutex_lock(&r->srv->admin_mu);
     enum cmon_err err = r->srv->admin->ops->action_group_delete(r->srv->admin, r->seg[1], &eb);
@@ -481,7 +493,7 @@ static void alert_item(struct store *s, json_t *item, bool with_transitions)
     json_object_del(item, "timesNs");
     json_t *tr = NULL;
     struct cmon_errbuf eb;
-    if (with_transitions &&
+    if (with_transitions && s->ops->alert_transitions &&
         s->ops->alert_transitions(s, json_string_value(json_object_get(item, "key")), &tr, &eb) ==
             CMON_OK)
         json_object_set_new(item, "transitions", tr);
@@ -498,6 +510,9 @@ enum MHD_Result api_alert_list(struct req *r)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
+    if (!s->ops->alert_query)
+        return reply_error(r, 501, "not_implemented", NULL, "the %s store does not keep alerts yet",
+                           s->ops->name);
     json_t *items = NULL;
     bool more = false;
     struct cmon_errbuf eb;
