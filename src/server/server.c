@@ -172,8 +172,9 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
             ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
     if (!err) {
         char gen[200]; /* Alertmanager's link back: the dashboard's alerts */
-        snprintf(gen, sizeof gen, "%s://%s/", srv->opts.tls_cert ? "https" : "http",
-                 srv->opts.listen);
+        const char *l = srv->opts.listen;
+        snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
+                 l[0] == ':' ? "localhost" : "", l);
         err = server_alerts_start(gen, srv->opts.log, &srv->alerts, eb);
     }
     if (!err)
