@@ -9,7 +9,7 @@ build_pkgs=(cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
 # Real peers the tests and benchmarks start: servers, DNS, firewall, tools.
 test_pkgs=(iproute2 iputils-ping nftables nginx-light dnsmasq-base openssl curl jq
     fping wrk prometheus prometheus-blackbox-exporter prometheus-alertmanager procps psmisc
-    python3 mtr-tiny tcpdump)
+    python3 mtr-tiny tcpdump chromium nodejs)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
@@ -23,6 +23,9 @@ installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${want[@]}" 2>/
 for p in "${want[@]}"; do
     grep -qx "$p installed" <<<"$installed" || missing+=("$p")
 done
+# npm (the dashboard's browser test): Debian's own package, but bundled in
+# other builds of nodejs (NodeSource), where the npm package cannot install.
+case " ${want[*]} " in *" nodejs "*) command -v npm >/dev/null || missing+=(npm) ;; esac
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -4,6 +4,7 @@
  * "local") whose rounds enter the same ingest queue as remote batches. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -18,6 +19,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"max-monitors", required_argument, NULL, 'M'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
+                                             {"trace-interval", required_argument, NULL, 'T'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;
@@ -30,6 +32,14 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
             return rc;
         if (c == 'd') {
             data = optarg;
+            continue;
+        }
+        if (c == 'T') {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 30 || v > 86400)
+                return cli_usage_error(self, "--trace-interval wants seconds, 30..86400");
+            o.trace_interval_ns = (int64_t)v * 1000000000LL;
             continue;
         }
         if ((rc = cli_server_option(self, c, optarg, &o, &log)) != 0)
@@ -45,7 +55,7 @@ const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run everything in one process: server, store, agent, monitors",
     .usage = "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
-             "                [--tls-cert FILE --tls-key FILE] [FILE...]\n"
+             "                [--tls-cert FILE --tls-key FILE] [--trace-interval SEC] [FILE...]\n"
              "\n"
              "The all-in-one: the cmon server on 127.0.0.1:8080, its SQLite database in\n"
              "./cmon-data/, an embedded agent, and the connection monitors in FILE...\n"
@@ -62,6 +72,10 @@ const struct cli_command cmd_run = {
              "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"
              "      --tls-key FILE     ... and this PEM key (both or neither)\n"
              "  -M, --max-monitors N   connection monitors accepted (default 100)\n"
+             "      --trace-interval SEC  trace each test's path this often (default 600);\n"
+             "                         a test is also traced on its first round and when its\n"
+             "                         state changes, unless its configuration sets\n"
+             "                         disableTraceRoute\n"
              "      --log-level LEVEL  debug, info (default), warn or error\n"
              "  -h, --help             show this help\n"
              "\n"

@@ -55,7 +55,8 @@ static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *s
         snprintf(host, sizeof host, "local");
     struct embedded_agent *a = NULL;
     struct cmon_errbuf eb;
-    if (embedded_agent_start(srv, opts->store_url, host, "local", opts->log, &a, &eb)) {
+    if (embedded_agent_start(srv, opts->store_url, host, "local", opts->trace_interval_ns,
+                             opts->log, &a, &eb)) {
         fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
         return NULL;
     }

@@ -1,7 +1,10 @@
 /* path.c: route comparison, hop issue attribution and the path's JSON form. */
 #include "model/path.h"
 
+#include "core/clock.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -171,4 +174,33 @@ enum cmon_err cmon_path_from_json(const json_t *j, struct cmon_path *p, struct c
         p->n_hops++;
     }
     return CMON_OK;
+}
+
+json_t *cmon_path_report_to_json(const struct cmon_path_report *r)
+{
+    char ts[40];
+    return json_pack("{s:s, s:s, s:I, s:o}", "testId", r->test_id, "startTime",
+                     cmon_rfc3339(r->time_ns, ts, sizeof ts), "startNs", (json_int_t)r->time_ns,
+                     "path", cmon_path_to_json(&r->path));
+}
+
+enum cmon_err cmon_path_report_from_json(const json_t *j, struct cmon_path_report *r,
+                                         struct cmon_errbuf *eb)
+{
+    memset(r, 0, sizeof *r);
+    const char *id = NULL, *ts = NULL;
+    json_int_t ns = 0;
+    json_t *path = NULL;
+    json_error_t jerr;
+    if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT, "{s:s, s?s, s?I, s:o}", "testId", &id,
+                       "startTime", &ts, "startNs", &ns, "path", &path) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "paths: %s", jerr.text);
+    if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
+        return cmon_fail(eb, CMON_ERR_INVALID, "testId: must be 16 lowercase hex characters");
+    memcpy(r->test_id, id, 17);
+    if (ns > 0)
+        r->time_ns = ns;
+    else if (!ts || cmon_parse_rfc3339(ts, &r->time_ns) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "startTime: must be an RFC 3339 time");
+    return cmon_path_from_json(path, &r->path, eb);
 }

@@ -64,4 +64,16 @@ json_t *cmon_path_to_json(const struct cmon_path *p);
 /* Strict decode (agent protocol): errors name the field. */
 enum cmon_err cmon_path_from_json(const json_t *j, struct cmon_path *p, struct cmon_errbuf *eb);
 
+/* One traced path as an agent reports it (the "paths" of a result batch):
+ * {"testId", "startTime" (RFC 3339) or "startNs", "path": <as above>}. */
+struct cmon_path_report {
+    char test_id[17];
+    int64_t time_ns;
+    struct cmon_path path;
+};
+
+json_t *cmon_path_report_to_json(const struct cmon_path_report *r);
+enum cmon_err cmon_path_report_from_json(const json_t *j, struct cmon_path_report *r,
+                                         struct cmon_errbuf *eb);
+
 #endif

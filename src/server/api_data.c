@@ -230,12 +230,14 @@ static bool decode_results(struct req *r, json_t *arr, struct cmon_round_result 
 }
 
 static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
-                                      const struct cmon_round_result *res, size_t n)
+                                      const struct cmon_round_result *res, size_t n,
+                                      const struct cmon_path_report *paths, size_t n_paths)
 {
     struct ingest_wait w;
     ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    enum cmon_err err = ingest_submit(r->srv->ingest, r->principal, seq, res, n, &w, &eb);
+    enum cmon_err err = ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths,
+                                            n_paths, &w, &eb);
     if (!err) {
         ingest_wait_for(&w);
         err = w.err;
@@ -258,15 +260,18 @@ enum MHD_Result api_agent_results(struct req *r)
     json_t *batch = json_object_get(body, "batch");
     enum MHD_Result ret;
     struct cmon_round_result *res = NULL;
-    size_t n = 0;
+    struct cmon_path_report *paths = NULL;
+    size_t n = 0, n_paths = 0;
     if (!json_is_integer(batch) || json_integer_value(batch) < 0)
         ret = reply_error(r, 400, "invalid_parameter", "batch",
                           "batch must be the batch's sequence number (an integer >= 0)");
-    else if (!decode_results(r, json_object_get(body, "results"), &res, &n))
+    else if (!decode_results(r, json_object_get(body, "results"), &res, &n) ||
+             !paths_decode(r, json_object_get(body, "paths"), &paths, &n_paths))
         ret = MHD_YES;
     else
-        ret = submit_and_ack(r, json_integer_value(batch), res, n);
+        ret = submit_and_ack(r, json_integer_value(batch), res, n, paths, n_paths);
     free(res);
+    free(paths);
     json_decref(body);
     return ret;
 }

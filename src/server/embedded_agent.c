@@ -11,6 +11,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/tracer.h"
+#include "core/clock.h"
+#include "model/path.h"
 #include "probe/probe.h"
 #include "probe/scheduler.h"
 #include "store/store.h"
@@ -28,6 +31,8 @@ struct embedded_agent {
     uv_async_t stop;
     struct probe_engine *eng;
     struct probe_sched *sched;
+    struct agent_tracer *tracer;
+    int64_t trace_interval_ns;
     unsigned long long signature;
     char (*ids)[CMON_TEST_ID_LEN + 1]; /* tests on the scheduler */
     size_t n_ids;
@@ -41,6 +46,22 @@ static void on_round(void *arg, const struct cmon_round_result *r)
     if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
         a->dropped++ % 1000 == 0)
         cmon_warn(a->log, "round dropped", "test=%s err=\"%s\"", r->test_id, eb.msg);
+    agent_tracer_round(a->tracer, r, cmon_wall_ns());
+}
+
+static void on_path(void *arg, const char *test_id, int64_t time_ns, const struct cmon_path *p)
+{
+    struct embedded_agent *a = arg;
+    struct cmon_path_report *rep = malloc(sizeof *rep);
+    struct cmon_errbuf eb;
+    if (!rep)
+        return;
+    snprintf(rep->test_id, sizeof rep->test_id, "%s", test_id);
+    rep->time_ns = time_ns;
+    rep->path = *p;
+    if (cmon_server_submit_paths(a->srv, a->name, rep, 1, &eb) != CMON_OK)
+        cmon_warn(a->log, "path dropped", "test=%s err=\"%s\"", test_id, eb.msg);
+    free(rep);
 }
 
 static bool runs_here(const struct embedded_agent *a, const struct cmon_endpoint *ep)
@@ -98,7 +119,8 @@ static void schedule_monitor(struct wanted *w, const struct store_monitor *sm)
             if (m->groups[tests[i].group].disabled ||
                 !runs_here(w->a, &m->endpoints[tests[i].source]))
                 continue;
-            if (probe_sched_put(w->a->sched, &tests[i], &m->configs[tests[i].config], &eb))
+            if (probe_sched_put(w->a->sched, &tests[i], &m->configs[tests[i].config], &eb) ||
+                agent_tracer_put(w->a->tracer, &tests[i], &m->configs[tests[i].config], &eb))
                 cmon_warn(w->a->log, "test not scheduled", "test=%s err=\"%s\"", tests[i].id,
                           eb.msg);
             else
@@ -149,8 +171,10 @@ static void reload(struct embedded_agent *a)
         return;
     }
     for (size_t i = 0; i < a->n_ids; i++) {
-        if (!id_in(w.ids, w.n, a->ids[i]))
+        if (!id_in(w.ids, w.n, a->ids[i])) {
             probe_sched_remove(a->sched, a->ids[i]);
+            agent_tracer_remove(a->tracer, a->ids[i]);
+        }
     }
     free(a->ids);
     a->ids = w.ids;
@@ -171,10 +195,11 @@ static void engine_closed(void *arg)
 
 static void sched_closed(void *arg)
 {
-    struct embedded_agent *a = arg;
-    probe_engine_close(a->eng, engine_closed, a);
+    (void)arg;
 }
 
+/* Scheduler, tracer, then the engine right away: closing the engine cancels
+ * the checks in flight, so stopping does not wait for their timeouts. */
 static void stop_cb(uv_async_t *h)
 {
     struct embedded_agent *a = h->data;
@@ -182,6 +207,9 @@ static void stop_cb(uv_async_t *h)
     uv_close((uv_handle_t *)&a->reload, NULL);
     uv_close((uv_handle_t *)&a->stop, NULL);
     probe_sched_close(a->sched, sched_closed, a);
+    agent_tracer_close(a->tracer);
+    a->tracer = NULL;
+    probe_engine_close(a->eng, engine_closed, a);
 }
 
 static void *agent_main(void *arg)
@@ -208,6 +236,11 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     err = probe_sched_new(&a->loop, a->eng, &so, &a->sched, eb);
     if (err)
         return err;
+    struct agent_tracer_opts to = {.interval_ns = a->trace_interval_ns, .on_path = on_path,
+                                   .arg = a, .log = a->log};
+    err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
+    if (err)
+        return err;
     uv_timer_init(&a->loop, &a->reload);
     a->reload.data = a;
     uv_async_init(&a->loop, &a->stop, stop_cb);
@@ -218,8 +251,9 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
 }
 
 enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
-                                   const char *alias, const struct cmon_log *log,
-                                   struct embedded_agent **out, struct cmon_errbuf *eb)
+                                   const char *alias, int64_t trace_interval_ns,
+                                   const struct cmon_log *log, struct embedded_agent **out,
+                                   struct cmon_errbuf *eb)
 {
     struct embedded_agent *a = calloc(1, sizeof *a);
     if (!a)
@@ -228,6 +262,7 @@ enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_ur
     a->log = log;
     snprintf(a->name, sizeof a->name, "%s", name);
     snprintf(a->alias, sizeof a->alias, "%s", alias ? alias : "");
+    a->trace_interval_ns = trace_interval_ns;
     enum cmon_err err = agent_init(a, store_url, eb);
     if (err) {
         /* Only reached before the thread exists; handles that were opened

@@ -9,6 +9,8 @@
 #ifndef CMON_SERVER_EMBEDDED_AGENT_H
 #define CMON_SERVER_EMBEDDED_AGENT_H
 
+#include <stdint.h>
+
 #include "core/err.h"
 #include "core/log.h"
 #include "server/server.h"
@@ -16,10 +18,13 @@
 struct embedded_agent;
 
 /* name: the agent's name (the host name); alias: another name endpoints may
- * use for it ("local").  Tests whose source endpoint names either run here. */
+ * use for it ("local").  Tests whose source endpoint names either run here.
+ * trace_interval_ns: how often each test's path is traced (0: 10 min); a
+ * test is also traced on its first round and when its state changes. */
 enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
-                                   const char *alias, const struct cmon_log *log,
-                                   struct embedded_agent **out, struct cmon_errbuf *eb);
+                                   const char *alias, int64_t trace_interval_ns,
+                                   const struct cmon_log *log, struct embedded_agent **out,
+                                   struct cmon_errbuf *eb);
 void embedded_agent_stop(struct embedded_agent *a);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "server/server_internal.h"
+#include "server/static.h"
 
 #define API "/api/v1/"
 
@@ -217,6 +218,9 @@ static const struct route routes[] = {
     {"POST", "connectionMonitors/*/stop", NEED_ADMIN, api_monitor_stop},
     {"GET", "tests", NEED_READER, api_view_tests},
     {"GET", "tests/*/stateChanges", NEED_READER, api_test_history},
+    {"GET", "tests/*/topology", NEED_READER, api_test_topology},
+    {"GET", "tests/*/paths", NEED_READER, api_test_paths},
+    {"GET", "connectionMonitors/*/topology", NEED_READER, api_monitor_topology},
     {"GET", "testGroups", NEED_READER, api_view_groups},
     {"GET", "sources", NEED_READER, api_view_sources},
     {"GET", "destinations", NEED_READER, api_view_destinations},
@@ -350,6 +354,9 @@ static enum MHD_Result dispatch(struct req *r)
         return route_healthz(r);
     if (strcmp(r->path, "/readyz") == 0)
         return route_readyz(r);
+    enum MHD_Result ui;
+    if (static_route(r, &ui)) /* the dashboard (static.c) */
+        return ui;
     if (strcmp(r->path, "/metrics") == 0) {
         if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
             return reply_error(r, 405, "method_not_allowed", NULL, "use GET");

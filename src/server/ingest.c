@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "model/path.h"
 #include "server/evaluator.h"
+#include "server/server_internal.h"
 #include "store/store.h"
 
 #define INGEST_MAX_TX_RESULTS 20000
@@ -20,6 +22,8 @@ struct ingest_item {
     int64_t seq;
     struct cmon_round_result *results;
     size_t n;
+    struct cmon_path_report *paths;
+    size_t n_paths;
     struct ingest_wait *wait;
     bool duplicate;
 };
@@ -73,6 +77,7 @@ static void wait_finish(struct ingest_wait *w, enum cmon_err err, bool dup, cons
 static void item_free(struct ingest_item *it)
 {
     free(it->results);
+    free(it->paths);
     free(it);
 }
 
@@ -143,6 +148,8 @@ static enum cmon_err store_items(struct ingest *ing, struct ingest_item *items, 
             struct store_result r = {.agent = it->agent, .r = it->results[i]};
             err = s->ops->ingest_result(s, &r, eb);
         }
+        for (size_t i = 0; !err && !it->duplicate && i < it->n_paths; i++)
+            err = paths_store(s, it->agent, &it->paths[i], eb);
     }
     if (!err)
         err = eval_touched(ing, items, n, eb);
@@ -240,14 +247,27 @@ enum cmon_err ingest_submit(struct ingest *ing, const char *agent, int64_t seq,
                             const struct cmon_round_result *results, size_t n,
                             struct ingest_wait *wait, struct cmon_errbuf *eb)
 {
+    return ingest_submit_batch(ing, agent, seq, results, n, NULL, 0, wait, eb);
+}
+
+enum cmon_err ingest_submit_batch(struct ingest *ing, const char *agent, int64_t seq,
+                                  const struct cmon_round_result *results, size_t n,
+                                  const struct cmon_path_report *paths, size_t n_paths,
+                                  struct ingest_wait *wait, struct cmon_errbuf *eb)
+{
     struct ingest_item *it = calloc(1, sizeof *it);
-    if (!it || (n && !(it->results = malloc(n * sizeof *results)))) {
-        free(it);
+    if (!it || (n && !(it->results = malloc(n * sizeof *results))) ||
+        (n_paths && !(it->paths = malloc(n_paths * sizeof *paths)))) {
+        if (it)
+            item_free(it);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
     if (n)
         memcpy(it->results, results, n * sizeof *results);
+    if (n_paths)
+        memcpy(it->paths, paths, n_paths * sizeof *paths);
     it->n = n;
+    it->n_paths = n_paths;
     it->seq = seq;
     it->wait = wait;
     snprintf(it->agent, sizeof it->agent, "%s", agent ? agent : "");

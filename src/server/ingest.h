@@ -48,6 +48,13 @@ void ingest_stop(struct ingest *ing);
 enum cmon_err ingest_submit(struct ingest *ing, const char *agent, int64_t seq,
                             const struct cmon_round_result *results, size_t n,
                             struct ingest_wait *wait, struct cmon_errbuf *eb);
+/* The same with traceroute paths (model/path.h), stored with their
+ * route-change mark in the same transaction; both arrays are copied. */
+struct cmon_path_report;
+enum cmon_err ingest_submit_batch(struct ingest *ing, const char *agent, int64_t seq,
+                                  const struct cmon_round_result *results, size_t n,
+                                  const struct cmon_path_report *paths, size_t n_paths,
+                                  struct ingest_wait *wait, struct cmon_errbuf *eb);
 void ingest_get_stats(struct ingest *ing, struct ingest_stats *st);
 
 #endif

@@ -255,6 +255,13 @@ enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *age
     return ingest_submit(srv->ingest, agent, -1, results, n, NULL, eb);
 }
 
+enum cmon_err cmon_server_submit_paths(struct cmon_server *srv, const char *agent,
+                                       const struct cmon_path_report *paths, size_t n,
+                                       struct cmon_errbuf *eb)
+{
+    return ingest_submit_batch(srv->ingest, agent, -1, NULL, 0, paths, n, NULL, eb);
+}
+
 void server_eval_monitor(struct cmon_server *srv, const char *name)
 {
     struct store_test_filter f = {.monitor = name};

@@ -27,6 +27,7 @@ struct cmon_server_opts {
     int eval_interval_ms;  /* background evaluation period; 0: 5000 */
     const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
     const char *tls_key;
+    int64_t trace_interval_ns; /* cmon run's embedded agent: path tracing period; 0: 10 min */
     const struct cmon_log *log;
 };
 
@@ -56,5 +57,11 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
 enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
                                         const struct cmon_round_result *results, size_t n,
                                         struct cmon_errbuf *eb);
+
+/* The embedded agent's traced paths (model/path.h) into the same queue. */
+struct cmon_path_report;
+enum cmon_err cmon_server_submit_paths(struct cmon_server *srv, const char *agent,
+                                       const struct cmon_path_report *paths, size_t n,
+                                       struct cmon_errbuf *eb);
 
 #endif

@@ -309,6 +309,7 @@ static const struct store_ops sqlite_ops = {
     .rollup = sq_rollup,
     .path_put = sq_path_put,
     .path_latest = sq_path_latest,
+    .path_query = sq_path_query,
     .agent_seen = sq_agent_seen,
     .agent_last_seen = sq_agent_last_seen,
     .alert_rule_put = sq_alert_rule_put,

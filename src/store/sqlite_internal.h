@@ -120,6 +120,8 @@ enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
 enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
 enum cmon_err sq_path_put(struct store *s, const char *test_id, int64_t start_ns,
                           const char *hops_json, struct cmon_errbuf *eb);
+enum cmon_err sq_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_path_latest(struct store *s, const char *test_id, char **hops_json,
                              int64_t *start_ns, struct cmon_errbuf *eb);
 

@@ -139,6 +139,8 @@ struct store_alert_filter {
 
 struct store;
 
+/* One stored path: start of the round it was traced in, and its JSON. */
+typedef int (*store_path_cb)(void *arg, int64_t start_ns, const char *path_json);
 typedef int (*store_monitor_cb)(void *arg, const struct store_monitor *m);
 typedef int (*store_test_cb)(void *arg, const struct store_test *t);
 typedef int (*store_result_cb)(void *arg, const struct store_result *r);
@@ -241,6 +243,12 @@ struct store_ops {
      * "truncated": bool}. */
     enum cmon_err (*sql_query)(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
                                json_t **out, struct cmon_errbuf *eb);
+
+    /* Paths of one test with start in [from, to), oldest first, at most
+     * limit; cb returns non-zero to stop. */
+    enum cmon_err (*path_query)(struct store *s, const char *test_id, int64_t from_ns,
+                                int64_t to_ns, size_t limit, store_path_cb cb, void *arg,
+                                struct cmon_errbuf *eb);
 
     /* ---- alerts wired into the server (docs/alerts.md) ---- */
     /* Action groups: JSON bodies by name, webhook secrets included (the API

@@ -1,0 +1,373 @@
+// dashboard.test.js: drives Debian's chromium (playwright-core, no bundled
+// browser) through every view of the cmon dashboard served by a real
+// `cmon run` (started by tests/integration/test_e2e_dashboard.sh with the
+// monitors "e2e" -- web-ok Pass, web-closed Fail, srv-host Pass -- and
+// "backup" -- backup-host Pass).  Fails on any console error, page error or
+// failed request that the step did not expect.  Screenshots: $SCREENSHOT_DIR.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+const BASE = process.env.CMON_URL;
+const SHOTS = process.env.SCREENSHOT_DIR;
+const PROFILE = process.env.PROFILE_DIR;
+const BAD_FILE = process.env.BAD_FILE;
+const BAD_POS = process.env.BAD_POS;
+assert.ok(BASE && SHOTS && PROFILE && BAD_FILE && BAD_POS, 'CMON_URL SCREENSHOT_DIR PROFILE_DIR BAD_FILE BAD_POS');
+
+const problems = [];
+let expected400 = 0; // the editor's bad saves answer 400 on purpose...
+let expected400Logs = 0; // ...and chromium logs each of them as a console error
+let expected401 = 0; // the first API call once tokens exist
+
+const ctx = await chromium.launchPersistentContext(PROFILE, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1366, height: 768 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+
+function watch(page) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (expected400Logs > 0 && /status of 400/.test(m.text())) {
+      expected400Logs--;
+      return;
+    }
+    if (expected401 > 0 && /status of 401/.test(m.text())) return;
+    problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
+  page.on('response', (r) => {
+    if (r.status() < 400) return;
+    if (r.status() === 401 && expected401 > 0) return;
+    if (r.status() === 400 && expected400 > 0 && r.request().method() === 'PUT') {
+      expected400--;
+      return;
+    }
+    problems.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+  });
+}
+
+const page = ctx.pages()[0] || (await ctx.newPage());
+watch(page);
+
+let passed = 0;
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => {});
+    console.error(`FAIL: ${name}: ${err.message}`);
+    await ctx.close();
+    process.exit(1);
+  }
+  if (problems.length) {
+    console.error(`FAIL: ${name}: ${problems.join('\n  ')}`);
+    await ctx.close();
+    process.exit(1);
+  }
+  passed++;
+  console.log(`ok: ${name}`);
+}
+
+// Navigate (or wait after an action) until the app rendered this hash.
+async function rendered(hashPart) {
+  await page.waitForFunction((want) => {
+    const m = document.getElementById('main');
+    return m && m.dataset.url !== undefined && m.dataset.url.includes(want) && m.getAttribute('aria-busy') === 'false';
+  }, hashPart, { timeout: 15000 });
+}
+async function go(hash) {
+  await page.goto(`${BASE}/${hash}`);
+  await rendered(hash);
+}
+const shot = async (name) => { await page.evaluate(() => window.scrollTo(0, 0)); return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }); };
+const rowCount = (sel = 'main section table.data') => page.$eval(sel, (t) => Number(t.dataset.rows));
+const column = (label) => page.$$eval('main table.data', (tables, l) => {
+  const t = tables.find((x) => [...x.querySelectorAll('th')].some((th) => th.textContent === l));
+  if (!t) return null;
+  const i = [...t.querySelectorAll('th')].findIndex((th) => th.textContent === l);
+  return [...t.querySelectorAll('tbody tr:not(.empty)')].map((tr) => tr.children[i].textContent);
+}, label);
+
+async function chooseFilter(id, value) {
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.selectOption(`#${id}`, value);
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+}
+async function search(text, scope) {
+  await chooseFilter('f-scope', scope);
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.fill('#f-q', text);
+  await page.press('#f-q', 'Enter');
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+}
+
+await step('the app loads at / with its files, no console errors', async () => {
+  const resp = await page.goto(`${BASE}/`);
+  assert.equal(resp.status(), 200);
+  assert.match(resp.headers()['content-security-policy'], /script-src 'self'/);
+  await rendered('');
+  assert.equal(await page.textContent('main h1'), 'Connection monitors');
+});
+
+await step('monitors list: counts by state and one row per monitor', async () => {
+  await go('#/monitors');
+  assert.equal(await rowCount(), 2);
+  assert.deepEqual(await column('Monitor'), ['e2e', 'backup'].sort());
+  const tile = (s) => page.$eval(`.summary .tile[data-state="${s}"] .big`, (e) => e.textContent);
+  assert.equal(await tile('Fail'), '1');
+  assert.equal(await tile('Pass'), '1');
+  assert.deepEqual(await column('State'), ['Pass', 'Fail']);
+  await shot('monitors');
+});
+
+await step('monitors list: the state filter narrows rows and is in the URL', async () => {
+  await chooseFilter('f-state', 'Fail');
+  assert.match(page.url(), /state=Fail/);
+  assert.deepEqual(await column('Monitor'), ['e2e']);
+  await chooseFilter('f-state', '');
+});
+
+await step('keyboard: Tab reaches the rows with a visible focus ring, Enter opens one', async () => {
+  await go('#/monitors');
+  await page.focus('#f-clear');
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    return { row: el.matches('tr.link-row'), key: el.dataset.key, outline: cs.outlineStyle, width: cs.outlineWidth };
+  });
+  assert.deepEqual(focused, { row: true, key: 'm:backup', outline: 'solid', width: '3px' });
+  await page.keyboard.press('Enter');
+  await rendered('#/monitor/backup');
+  assert.match(await page.textContent('main h1'), /Monitor backup/);
+});
+
+await step('all tests: 4 rows with state and reason; the failing one says why', async () => {
+  await go('#/tests');
+  assert.equal(await rowCount(), 4);
+  const dests = await column('Destination');
+  const states = await column('State');
+  const reasons = await column('Reason');
+  const i = dests.indexOf('web-closed');
+  assert.equal(states[i], 'Fail');
+  assert.match(reasons[i], /^ChecksFailedPercent 100 > 5; connection_refused/);
+  for (const d of ['web-ok', 'srv-host', 'backup-host']) assert.equal(states[dests.indexOf(d)], 'Pass', d);
+  await shot('tests');
+});
+
+await step('all tests: each state filter narrows the rows exactly', async () => {
+  await chooseFilter('f-state', 'Fail');
+  assert.match(page.url(), /state=Fail/);
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await shot('tests-fail');
+  await chooseFilter('f-state', 'Pass');
+  assert.deepEqual((await column('Destination')).sort(), ['backup-host', 'srv-host', 'web-ok']);
+  for (const s of ['Warning', 'Indeterminate', 'NotRunning']) {
+    await chooseFilter('f-state', s);
+    assert.equal(await rowCount(), 0, s);
+  }
+  await chooseFilter('f-state', '');
+  assert.equal(await rowCount(), 4);
+});
+
+await step('scoped search narrows exactly per scope, and the URL restores it', async () => {
+  await search('backup', 'monitors');
+  assert.deepEqual(await column('Destination'), ['backup-host']);
+  await search('web', 'destinations');
+  assert.deepEqual((await column('Destination')).sort(), ['web-closed', 'web-ok']);
+  await search('broken', 'testGroups');
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await search('web', 'sources');
+  assert.equal(await rowCount(), 0);
+  await search('tcp', 'testConfigurations');
+  assert.deepEqual((await column('Destination')).sort(), ['web-closed', 'web-ok']);
+  await search('local', 'sources');
+  assert.equal(await rowCount(), 4);
+  await search('icmp', 'all');
+  assert.deepEqual((await column('Destination')).sort(), ['backup-host', 'srv-host']);
+  // a shared link brings the same view back
+  const shared = `#/tests?q=web&scope=destinations&state=Fail`;
+  await go(shared);
+  assert.equal(await page.inputValue('#f-q'), 'web');
+  assert.equal(await page.inputValue('#f-scope'), 'destinations');
+  assert.equal(await page.inputValue('#f-state'), 'Fail');
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await page.click('#f-clear');
+  await page.waitForFunction(() => !location.hash.includes('q='));
+  await page.waitForFunction(() => document.querySelector('main table.data').dataset.rows === '4');
+});
+
+await step('stopping a monitor makes its tests Not Running; the state filter finds exactly them', async () => {
+  await go('#/monitor/backup');
+  await page.click('#monitor-toggle');
+  await page.waitForFunction(() => /Start monitoring/.test(document.getElementById('monitor-toggle').textContent));
+  assert.match(await page.textContent('main h1'), /Monitor backup\s*Not Running/);
+  await go('#/tests?state=NotRunning');
+  assert.deepEqual(await column('Destination'), ['backup-host']);
+  assert.deepEqual(await column('Reason'), ['monitor stopped']);
+  await go('#/monitors?state=NotRunning');
+  assert.deepEqual(await column('Monitor'), ['backup']);
+  await go('#/monitor/backup');
+  await page.click('#monitor-toggle');
+  await page.waitForFunction(() => /Stop monitoring/.test(document.getElementById('monitor-toggle').textContent));
+  await go('#/tests?state=NotRunning');
+  assert.equal(await rowCount(), 0);
+});
+
+await step('monitor drill-down: essentials, trends, top 5, tabs', async () => {
+  await go('#/monitor/e2e');
+  assert.match(await page.textContent('main h1'), /Monitor e2e\s*Fail/);
+  await page.waitForSelector('figure.chart[data-drawn="true"]');
+  const titles = await page.$$eval('figure.chart', (f) => f.map((x) => x.dataset.title));
+  assert.deepEqual(titles, ['Round-trip time (average)', 'Checks failed (average)']);
+  const top = await page.$$eval('.top5 h3', (x) => x.map((e) => e.textContent));
+  assert.equal(top.length, 6);
+  assert.equal(await page.textContent('.top5:nth-child(1) li:first-child a'), 'broken');
+  assert.deepEqual((await column('Test group')).sort(), ['broken', 'ping', 'web']);
+  assert.match(await page.textContent('.essentials'), /tcp-81.*checks failed ≤ 5 %, RTT ≤ 500 ms/s);
+  await shot('monitor');
+  // keyboard: arrow keys move between the tabs, and the choice is in the URL
+  await page.focus('#tab-groups');
+  await page.keyboard.press('ArrowRight');
+  await rendered('tab=sources');
+  assert.deepEqual(await column('Source'), ['local']);
+  await page.click('#tab-destinations');
+  await rendered('tab=destinations');
+  assert.deepEqual((await column('Destination')).sort(), ['srv-host', 'web-closed', 'web-ok']);
+  await page.click('#tab-configurations');
+  await rendered('tab=configurations');
+  assert.deepEqual((await column('Configuration')).sort(), ['icmp', 'tcp-80', 'tcp-81']);
+  await page.click('#tab-tests');
+  await rendered('tab=tests');
+  assert.equal(await rowCount('[role="tabpanel"] table.data'), 3);
+});
+
+await step('test group drill-down shows the failing group with its reason', async () => {
+  await go('#/monitor/e2e?tab=groups');
+  const row = page.locator('main tr.link-row', { hasText: 'broken' });
+  await row.focus();
+  await page.keyboard.press('Enter'); // rows open with the keyboard
+  await rendered('#/group/e2e/broken');
+  assert.match(await page.textContent('main h1'), /Test group broken\s*Fail/);
+  assert.match(await page.textContent('.headline .reason'), /ChecksFailedPercent 100 > 5; connection_refused/);
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await page.waitForSelector('figure.chart[data-drawn="true"]');
+  await shot('group');
+});
+
+await step('test drill-down shows the failing test\'s reason', async () => {
+  await go('#/tests?q=web-closed&scope=destinations');
+  await page.click('main a:text-is("web-closed")');
+  await rendered('#/test/');
+  assert.match(await page.textContent('#test-reason'), /^ChecksFailedPercent 100 > 5; connection_refused/);
+  assert.match(await page.textContent('main dl.facts'), /Thresholdchecks failed ≤ 5 %, RTT ≤ 500 ms/);
+  assert.ok(await rowCount('main section:has(h2:text-is("Latest rounds")) table.data') >= 1);
+  await page.waitForSelector('figure.chart[data-drawn="true"]');
+  await shot('test');
+});
+
+await step('compare draws two overlaid series', async () => {
+  await go('#/tests');
+  for (const d of ['web-ok', 'web-closed']) {
+    const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+    await page.locator('main tr', { hasText: d }).locator('input[type="checkbox"]').check();
+    await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+  }
+  assert.match(page.url(), /sel=/);
+  await page.click('#compare-link');
+  await rendered('#/compare?');
+  await page.waitForSelector('figure.chart[data-title="Checks failed"][data-drawn="true"]');
+  const fig = await page.$eval('figure.chart[data-title="Checks failed"]', (f) => ({
+    series: f.dataset.series, points: f.dataset.points, legend: f.querySelectorAll('.u-legend .u-series').length,
+  }));
+  assert.equal(fig.series, '2');
+  assert.equal(fig.legend, 3); // the time axis + 2 tests
+  const pts = fig.points.split(',').map(Number);
+  assert.equal(pts.length, 2);
+  assert.ok(pts.every((n) => n >= 1), `points per series ${fig.points}`);
+  assert.equal(await rowCount(), 2);
+  await shot('compare');
+});
+
+await step('editor: a bad file shows its problem at line:column', async () => {
+  await go('#/edit');
+  await page.fill('#monitor-name', 'bad');
+  await page.fill('#monitor-json', fs.readFileSync(BAD_FILE, 'utf8'));
+  await page.click('#refresh'); // refreshing never throws away what is being typed
+  assert.equal(await page.inputValue('#monitor-json'), fs.readFileSync(BAD_FILE, 'utf8'));
+  expected400 = expected400Logs = 1;
+  await page.click('#save');
+  await page.waitForSelector('.problem .pos');
+  assert.equal(expected400, 0, 'the save answered 400');
+  assert.equal(await page.textContent('.problem .pos'), BAD_POS);
+  assert.match(await page.textContent('.problem'), /testFrequencySec.*between 30 and 1800/);
+  const line = BAD_POS.split(':')[0];
+  assert.equal(await page.$eval(`.gutter .ln[data-line="${line}"]`, (e) => e.className), 'ln err');
+  await page.click('.problem .pos'); // moves the caret to the problem
+  const caret = await page.$eval('#monitor-json', (t) => t.value.slice(0, t.selectionStart).split('\n').length);
+  assert.equal(String(caret), line);
+  await shot('editor-error');
+  // a JSON syntax error is shown at its line:column too
+  await page.fill('#monitor-json', '{\n  "properties": {\n    "endpoints": [,]\n  }\n}\n');
+  expected400 = expected400Logs = 1;
+  await page.click('#save');
+  await page.waitForFunction(() => /^3:/.test((document.querySelector('.problem .pos') || {}).textContent || ''));
+  assert.equal(await page.$eval('.gutter .ln[data-line="3"]', (e) => e.className), 'ln err');
+});
+
+await step('editor: a valid monitor saves and appears', async () => {
+  await go('#/edit/backup');
+  const text = await page.inputValue('#monitor-json');
+  assert.match(text, /"backup-icmp"/);
+  await page.fill('#monitor-name', 'edited');
+  await page.click('#save');
+  await page.waitForSelector('#editor-status.ok');
+  assert.match(await page.textContent('#editor-status'), /Saved edited: 1 tests/);
+  await go('#/monitors');
+  assert.equal(await rowCount(), 3);
+});
+
+await step('auto refresh after 60 s keeps filters and scroll', async () => {
+  const p2 = await ctx.newPage();
+  watch(p2);
+  await p2.clock.install();
+  await p2.setViewportSize({ width: 1366, height: 400 });
+  await p2.goto(`${BASE}/#/monitor/e2e?tab=tests&state=Fail`);
+  await p2.clock.runFor(1000);
+  await p2.waitForFunction(() => document.getElementById('main').dataset.renders === '1');
+  await p2.evaluate(() => window.scrollTo(0, 300));
+  const y = await p2.evaluate(() => window.scrollY);
+  assert.ok(y > 0, 'the page scrolls');
+  await p2.clock.runFor(60000);
+  await p2.waitForFunction(() => document.getElementById('main').dataset.renders === '2');
+  assert.equal(await p2.evaluate(() => window.scrollY), y);
+  assert.match(p2.url(), /state=Fail/);
+  assert.equal(await p2.inputValue('#f-state'), 'Fail');
+  await p2.close();
+});
+
+await step('once a token exists the dashboard asks for it, then works with it', async () => {
+  const token = execFileSync(process.env.CMON, ['token', 'create', '--role', 'reader', '--data', process.env.CMON_DATA],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  assert.ok(token.length > 10, 'cmon token create printed a token');
+  expected401 = 1;
+  await page.goto(`${BASE}/#/monitors`);
+  await page.reload(); // a fresh start: the app's first API call meets the token requirement
+  await page.waitForSelector('form.token-form');
+  await page.fill('#token', token);
+  await page.press('#token', 'Enter');
+  await page.waitForSelector('.summary');
+  expected401 = 0;
+  assert.equal(await rowCount(), 3);
+  await shot('monitors-with-token');
+});
+
+await ctx.close();
+console.log(`all ${passed} dashboard checks passed`);

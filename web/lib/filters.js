@@ -1,0 +1,33 @@
+// filters.js: turns the URL's filter parameters into API query parameters --
+// q/scope/state for the views, and the time range (range=1h|6h|24h|7d) into
+// from/to/interval for /api/v1/metrics (at most a few hundred points).
+
+export const RANGES = {
+  '1h': { sec: 3600, interval: 'PT1M' },
+  '6h': { sec: 6 * 3600, interval: 'PT5M' },
+  '24h': { sec: 86400, interval: 'PT5M' },
+  '7d': { sec: 7 * 86400, interval: 'PT1H' },
+};
+
+export function viewParams(params, extra) {
+  const p = {
+    q: params.get('q') || null,
+    scope: params.get('q') ? params.get('scope') || null : null,
+    state: params.get('state') || null,
+  };
+  return Object.assign(p, extra || {});
+}
+
+export function timeParams(params) {
+  const r = RANGES[params.get('range')] || RANGES['1h'];
+  const to = new Date();
+  const from = new Date(to.getTime() - r.sec * 1000);
+  return { from: from.toISOString(), to: to.toISOString(), interval: r.interval };
+}
+
+// Keep the shared filters when following a link to another view.
+export function carry(params, extra) {
+  const out = {};
+  for (const k of ['q', 'scope', 'state', 'range']) if (params.get(k)) out[k] = params.get(k);
+  return Object.assign(out, extra || {});
+}

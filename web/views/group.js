@@ -1,0 +1,51 @@
+// group.js: a test group's drill-down -- the group's part of the monitor's
+// definition, its trend lines (TestGroupName), top 5 sources and
+// destinations, and tabs of its sources, destinations, configurations and
+// tests.  The API's views match text, not exact names, so the group's tests
+// are fetched with the monitor filter and kept by exact group name here;
+// their roll-ups are computed the way the server computes them.
+
+import * as api from '../lib/api.js';
+import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
+import { viewParams, carry } from '../lib/filters.js';
+import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
+
+export default {
+  title: ({ segs }) => `Test group ${segs[1]}`,
+  filters: true,
+  async render({ segs, params, setParams }) {
+    const [name, group] = segs;
+    const state = params.get('state');
+    const vp = viewParams(params, { monitor: name, state: null });
+    const [mon, all, trend] = await Promise.all([
+      api.get(`connectionMonitors/${encodeURIComponent(name)}`),
+      api.getAll('tests', vp),
+      trends({ ConnectionMonitorResourceId: name, TestGroupName: group }, params),
+    ]);
+    const mine = all.filter((t) => t.testGroup === group);
+    const whole = rollup(mine, 'testGroup')[0];
+    const keepState = (rows) => rows.filter((r) => !state || r.state === state);
+    const sources = keepState(rollup(mine, 'source'));
+    const dests = keepState(rollup(mine, 'destination'));
+    const configs = keepState(rollup(mine, 'testConfiguration'));
+    const tests = keepState(mine);
+    const tabList = [
+      { id: 'tests', label: 'Tests', count: tests.length,
+        render: () => table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }) },
+      { id: 'sources', label: 'Sources', count: sources.length, render: () => table(rollupColumns('Source'), sources, null) },
+      { id: 'destinations', label: 'Destinations', count: dests.length, render: () => table(rollupColumns('Destination'), dests, null) },
+      { id: 'configurations', label: 'Test configurations', count: configs.length, render: () => table(rollupColumns('Configuration'), configs, null) },
+    ];
+    return h('div', null,
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+        h('a', { href: hashLink('monitors', carry(params)), text: 'Monitors' }), ' › ',
+        h('a', { href: hashLink(`monitor/${encodeURIComponent(name)}`, carry(params)), text: name }), ' › ', group),
+      h('h1', null, `Test group ${group} `, stateBadge(whole ? whole.state : null)),
+      h('p', { class: 'headline' }, whole && whole.reason ? h('span', { class: 'reason', text: whole.reason }) : null, ' ',
+        whole ? countsLine(whole.counts) : 'No test matches the search.'),
+      section('Trends', trend),
+      section('Top 5', top5([{ label: 'Sources', rows: sources }, { label: 'Destinations', rows: dests }])),
+      section('Details', tabs(params, setParams, tabList)),
+      section('Essentials', essentials(mon, (kind, n) => kind !== 'group' || n === group)));
+  },
+};

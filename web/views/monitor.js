@@ -1,0 +1,72 @@
+// monitor.js: a connection monitor's drill-down -- essentials of its
+// definition, trend lines over the URL's time range, the top 5 test groups,
+// sources and destinations by checks failed % and by RTT, and tabs with the
+// roll-up rows (state + reason) of its groups, sources, destinations,
+// configurations and its tests.  The filter bar narrows every table.
+
+import * as api from '../lib/api.js';
+import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
+import { viewParams, carry } from '../lib/filters.js';
+import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink } from '../lib/drill.js';
+
+// Stop or start monitoring (admin): POST .../stop|start, then show the result.
+function startStop(mon, setParams) {
+  const running = mon.monitoringStatus === 'Running';
+  const status = h('span', { class: 'muted', role: 'status' });
+  const button = h('button', {
+    type: 'button', id: 'monitor-toggle', dataset: { key: 'toggle' },
+    text: running ? 'Stop monitoring' : 'Start monitoring',
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        await api.post(`connectionMonitors/${encodeURIComponent(mon.name)}/${running ? 'stop' : 'start'}`);
+        setParams({}, true); // re-render in place
+      } catch (err) {
+        status.textContent = ` ${err.message}`;
+        button.disabled = false;
+      }
+    },
+  });
+  return h('span', null, button, status);
+}
+
+export default {
+  title: ({ segs }) => `Monitor ${segs[0]}`,
+  filters: true,
+  async render({ segs, params, setParams }) {
+    const name = segs[0];
+    const vp = viewParams(params, { monitor: name });
+    const [mon, groups, sources, dests, configs, tests, trend] = await Promise.all([
+      api.get(`connectionMonitors/${encodeURIComponent(name)}`),
+      api.getAll('testGroups', vp), api.getAll('sources', vp), api.getAll('destinations', vp),
+      api.getAll('testConfigurations', vp), api.getAll('tests', vp),
+      trends({ ConnectionMonitorResourceId: name }, params),
+    ]);
+    const groupLink = (g) => hashLink(`group/${encodeURIComponent(name)}/${encodeURIComponent(g.name)}`, carry(params));
+    const tabList = [
+      { id: 'groups', label: 'Test groups', count: groups.length,
+        render: () => table(rollupColumns('Test group', groupLink), groups, groupLink, { key: (r) => `g:${r.name}` }) },
+      { id: 'sources', label: 'Sources', count: sources.length,
+        render: () => table(rollupColumns('Source'), sources, null) },
+      { id: 'destinations', label: 'Destinations', count: dests.length,
+        render: () => table(rollupColumns('Destination'), dests, null) },
+      { id: 'configurations', label: 'Test configurations', count: configs.length,
+        render: () => table(rollupColumns('Configuration'), configs, null) },
+      { id: 'tests', label: 'Tests', count: tests.length,
+        render: () => table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }) },
+    ];
+    return h('div', null,
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: hashLink('monitors', carry(params)), text: 'Monitors' }), ' › ', name),
+      h('h1', null, `Monitor ${name} `, stateBadge(mon.state), mon.monitoringStatus === 'Stopped' ? h('span', { class: 'muted', text: '(stopped)' }) : null),
+      h('p', { class: 'headline' }, mon.reason ? h('span', { class: 'reason', text: mon.reason }) : null, ' ', countsLine(mon.counts),
+        ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' }), ' ', startStop(mon, setParams)),
+      section('Trends', trend),
+      section('Top 5', top5([
+        { label: 'Test groups', rows: groups, link: groupLink },
+        { label: 'Sources', rows: sources },
+        { label: 'Destinations', rows: dests },
+      ])),
+      section('Details', tabs(params, setParams, tabList)),
+      section('Essentials', essentials(mon)));
+  },
+};
