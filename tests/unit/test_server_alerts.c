@@ -3,7 +3,8 @@
  * the series snapshot (split per agent, window, stopped agents) and
  * server_alerts_tick driven with explicit times: fire, restore after a
  * restart without re-firing, resolve when the window empties, resolve when
- * the rule is deleted, state rules from stored test states. */
+ * the rule is deleted, state rules from stored test states, and an agent
+ * that cannot probe raising one AgentUnavailable alert instead. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -361,6 +362,38 @@ static void tick_state_rule(void **state)
     server_alerts_stop(a);
 }
 
+/* Every test of agent-a fails with a local diagnostic: its destinations'
+ * alerts are suppressed and one AgentUnavailable alert names the agent. */
+static void tick_agent_suppression(void **state)
+{
+    struct store *s = ((struct fixture *)*state)->s;
+    struct cmon_errbuf eb;
+    put_monitor(s);
+    put_rule(s, "loss", LOSS_RULE);
+    const char *ids[2] = {ID1, ID2};
+    for (int i = 0; i < 2; i++) {
+        struct store_result r = {.agent = "agent-a"};
+        snprintf(r.r.test_id, sizeof r.r.test_id, "%s", ids[i]);
+        r.r.start_ns = T0;
+        r.r.checks_total = r.r.checks_failed = 10;
+        r.r.diagnostic = CMON_DIAG_PERMISSION_DENIED;
+        assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+        assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
+        assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+        bool changed;
+        assert_int_equal(s->ops->test_set_state(s, ids[i], CMON_STATE_FAIL, "x", T0, &changed, &eb),
+                         CMON_OK);
+    }
+    struct server_alerts *a = start();
+    server_alerts_tick(a, s, T0 + SEC);
+    json_t *q = query(s, NULL, NULL, NULL);
+    assert_int_equal(json_array_size(q), 1);
+    assert_string_equal(str(q, 0, "key"), "AgentUnavailable{agent=\"agent-a\"}");
+    assert_string_equal(str(q, 0, "state"), "firing");
+    json_decref(q);
+    server_alerts_stop(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tick_fire_restore_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(tick_rule_deleted_resolves, setup, teardown),
         cmocka_unit_test_setup_teardown(tick_state_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(tick_agent_suppression, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
