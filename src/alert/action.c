@@ -86,19 +86,10 @@ enum cmon_err alert_parse_text(const char *text, size_t len, struct cmon_problem
 {
     *out = NULL;
     struct vctx v = {.probs = probs};
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        vproblem(&v, "", false, "invalid JSON: %s", jerr.text);
-        if (probs->n) {
-            probs->items[probs->n - 1].line = jerr.line > 0 ? jerr.line : 1;
-            probs->items[probs->n - 1].col = jerr.column > 0 ? jerr.column : 1;
-        }
-        return CMON_ERR_PARSE;
-    }
     struct jpos_index pos;
-    jpos_build(text, len, &pos);
-    v.pos = &pos;
+    json_t *root = vload(&v, text, len, &pos);
+    if (!root)
+        return CMON_ERR_PARSE;
     enum cmon_err rc = parse_with(&v, root, "", size, out, parse, free_fn);
     jpos_free(&pos);
     json_decref(root);

@@ -356,19 +356,10 @@ enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *defau
 {
     *out = NULL;
     struct vctx v = {.probs = probs};
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        vproblem(&v, "", false, "invalid JSON: %s", jerr.text);
-        if (probs->n) {
-            probs->items[probs->n - 1].line = jerr.line > 0 ? jerr.line : 1;
-            probs->items[probs->n - 1].col = jerr.column > 0 ? jerr.column : 1;
-        }
-        return CMON_ERR_PARSE;
-    }
     struct jpos_index pos;
-    jpos_build(text, len, &pos);
-    v.pos = &pos;
+    json_t *root = vload(&v, text, len, &pos);
+    if (!root)
+        return CMON_ERR_PARSE;
     struct cmon_monitor *m = calloc(1, sizeof *m);
     if (!m) {
         v.oom = true;

@@ -240,3 +240,21 @@ char *vstrdup(struct vctx *v, const char *s)
         v->oom = true;
     return d;
 }
+
+json_t *vload(struct vctx *v, const char *text, size_t len, struct jpos_index *pos)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        size_t before = v->probs->n;
+        vproblem(v, "", false, "invalid JSON: %s", jerr.text);
+        if (v->probs->n > before) {
+            v->probs->items[before].line = jerr.line > 0 ? jerr.line : 1;
+            v->probs->items[before].col = jerr.column > 0 ? jerr.column : 1;
+        }
+        return NULL;
+    }
+    jpos_build(text, len, pos);
+    v->pos = pos;
+    return root;
+}

@@ -52,6 +52,11 @@ int vchoice(struct vctx *v, const char *path, const char *what, const char *s,
 
 char *vstrdup(struct vctx *v, const char *s);
 
+/* Parse text (duplicate keys rejected) and index its positions into *pos,
+ * setting v->pos.  NULL after recording the JSON syntax error at its
+ * line:column; otherwise the caller decrefs the root and jpos_free()s pos. */
+json_t *vload(struct vctx *v, const char *text, size_t len, struct jpos_index *pos);
+
 /* Parsers of the properties' sections (endpoints.c, configs.c). */
 bool vparse_endpoint(struct vctx *v, const json_t *j, const char *path, struct cmon_endpoint *ep);
 bool vparse_config(struct vctx *v, const json_t *j, const char *path, struct cmon_test_config *c);

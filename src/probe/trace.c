@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "probe/diagnostics.h"
+#include "probe/icmp_parse.h"
 #include "probe/dns.h"
 #include "probe/probe_internal.h"
 
@@ -49,6 +51,9 @@ struct probe_trace {
     bool cancelled, finished;
     int open_handles;         /* initialised handles not yet closed */
     uint16_t tcp_port;        /* TCP: the fixed source port */
+    bool raw;                 /* ICMP over a raw socket (no ping sockets allowed) */
+    uint16_t raw_id;          /* raw ICMP: our echo id */
+    uint32_t raw_token;
     int round;                /* next round to send (datagram) */
     int reached_ttl;          /* smallest TTL the destination answered, 0: not yet */
     int tcp_ttl;              /* TCP: probe in flight (ttl), 0 when none */
@@ -313,12 +318,49 @@ static void read_replies(struct probe_trace *t)
     }
 }
 
+/* Raw ICMP: every ICMP packet of the host arrives; ours carry our id (echo
+ * replies) or quote a request with it (time exceeded, unreachable). */
+static void read_raw(struct probe_trace *t)
+{
+    uint8_t buf[1500];
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof from;
+        ssize_t n = recvfrom(t->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from,
+                             &fromlen);
+        if (n < 0)
+            return;
+        struct icmp_msg m;
+        if (icmp_parse(t->dst.ss_family, !is_v6(t), buf, (size_t)n, &m) != CMON_OK ||
+            m.kind == ICMP_MSG_ECHO_REQUEST || m.id != t->raw_id)
+            continue;
+        if (m.has_token && m.token != t->raw_token)
+            continue;
+        char who[64];
+        probe_addr_format((struct sockaddr *)&from, who, sizeof who);
+        if (m.kind == ICMP_MSG_ECHO_REPLY) {
+            take_answer(t, m.seq, who, strcmp(who, t->dst_text) == 0);
+            continue;
+        }
+        bool v6 = is_v6(t);
+        bool exceeded = v6 ? m.type == ICMP6_TIME_EXCEEDED : m.type == ICMP_TIME_EXCEEDED;
+        take_answer(t, m.seq, who, false);
+        int ttl = (m.seq & 63) + 1;
+        if (!exceeded && (!t->reached_ttl || ttl < t->reached_ttl))
+            t->reached_ttl = ttl; /* rejected here: nothing goes beyond */
+    }
+}
+
 static void dgram_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct probe_trace *t = ((struct trace_poll *)h->data)->t;
-    read_errqueue(t);
-    if (t->o.proto == PROBE_TRACE_ICMP && (status < 0 || (events & UV_READABLE)))
-        read_replies(t);
+    if (t->raw) {
+        read_raw(t);
+    } else {
+        read_errqueue(t);
+        if (t->o.proto == PROBE_TRACE_ICMP && (status < 0 || (events & UV_READABLE)))
+            read_replies(t);
+    }
     if (status < 0 && t->poll && !t->finished) /* libuv stops a poll handle on POLLERR */
         uv_poll_start(&t->poll->h, UV_READABLE, dgram_poll_cb);
 }
@@ -329,7 +371,24 @@ static bool send_probe(struct probe_trace *t, int round, int ttl)
     uint16_t seq = probe_trace_seq(round, ttl);
     uint8_t pkt[16] = {0};
     size_t len;
-    if (t->o.proto == PROBE_TRACE_ICMP) {
+    uint8_t rawpkt[ICMP_ECHO_LEN];
+    const uint8_t *out = pkt;
+    if (t->raw) {
+        /* our id and token; the balance word sits in the payload's spare
+         * bytes so the checksum stays the same for every probe */
+        len = icmp_build_echo(t->dst.ss_family, t->raw_id, seq, t->raw_token, rawpkt,
+                              sizeof rawpkt);
+        uint16_t bal = probe_trace_icmp_balance(seq);
+        rawpkt[16] = (uint8_t)(bal >> 8);
+        rawpkt[17] = (uint8_t)bal;
+        if (!is_v6(t)) { /* IPv6's checksum is the kernel's (pseudo-header) */
+            rawpkt[2] = rawpkt[3] = 0;
+            uint16_t ck = icmp_checksum(rawpkt, len);
+            rawpkt[2] = (uint8_t)(ck >> 8);
+            rawpkt[3] = (uint8_t)ck;
+        }
+        out = rawpkt;
+    } else if (t->o.proto == PROBE_TRACE_ICMP) {
         pkt[0] = is_v6(t) ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
         pkt[6] = (uint8_t)(seq >> 8);
         pkt[7] = (uint8_t)seq;
@@ -350,7 +409,8 @@ static bool send_probe(struct probe_trace *t, int round, int ttl)
     }
     /* An ICMP error that came back for an earlier probe is reported once by
      * the next send(), which then sends nothing: read it, send again. */
-    ssize_t n = send(t->fd, pkt, len, MSG_DONTWAIT);
+    ssize_t n = sendto(t->fd, out, len, MSG_DONTWAIT, t->raw ? (struct sockaddr *)&t->dst : NULL,
+                       t->raw ? t->dstlen : 0);
     for (int retry = 0; n < 0 && retry < 3; retry++) {
         int err = errno;
         if (err == ENETUNREACH || err == EACCES || err == EPERM) {
@@ -358,7 +418,8 @@ static bool send_probe(struct probe_trace *t, int round, int ttl)
             return false;
         }
         read_errqueue(t);
-        n = send(t->fd, pkt, len, MSG_DONTWAIT);
+        n = sendto(t->fd, out, len, MSG_DONTWAIT, t->raw ? (struct sockaddr *)&t->dst : NULL,
+                   t->raw ? t->dstlen : 0);
     }
     if (n < 0)
         return true; /* counted as sent and lost */
@@ -405,13 +466,37 @@ static void dgram_begin(struct probe_trace *t)
     bool icmp = t->o.proto == PROBE_TRACE_ICMP;
     int proto = icmp ? (is_v6(t) ? IPPROTO_ICMPV6 : IPPROTO_ICMP) : IPPROTO_UDP;
     t->fd = socket(t->dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    if (t->fd < 0 && icmp && (errno == EACCES || errno == EPERM)) {
+        /* no ping sockets for this group: raw, where CAP_NET_RAW allows */
+        t->fd = socket(t->dst.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+        t->raw = t->fd >= 0;
+        if (!t->raw)
+            errno = EACCES;
+    }
     if (t->fd < 0) {
-        socket_failed(t, icmp ? "ICMP socket (check sysctl net.ipv4.ping_group_range)" :
+        socket_failed(t, icmp ? "ICMP socket (allow it with sysctl net.ipv4.ping_group_range, "
+                                "or grant CAP_NET_RAW)" :
                                 "UDP socket", errno);
         return;
     }
-    if (set_recverr(t, t->fd) != 0 ||
-        connect(t->fd, (struct sockaddr *)&t->dst, t->dstlen) != 0) {
+    if (t->raw) {
+        uint8_t rnd[6];
+        if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+            memcpy(rnd, &t, sizeof rnd < sizeof t ? sizeof rnd : sizeof t);
+        t->raw_id = (uint16_t)(rnd[0] << 8 | rnd[1]);
+        t->raw_token = (uint32_t)rnd[2] << 24 | (uint32_t)rnd[3] << 16 | rnd[4] << 8 | rnd[5];
+        if (is_v6(t)) {
+            struct icmp6_filter f;
+            ICMP6_FILTER_SETBLOCKALL(&f);
+            ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+            ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+            ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+            setsockopt(t->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
+        }
+    }
+    /* a connected raw socket would only hear the destination, not routers */
+    if (!t->raw && (set_recverr(t, t->fd) != 0 ||
+                    connect(t->fd, (struct sockaddr *)&t->dst, t->dstlen) != 0)) {
         socket_failed(t, "trace socket", errno);
         return;
     }

@@ -146,7 +146,11 @@ static json_t *path_view(int64_t start_ns, const char *text, double loss, double
     json_object_set_new(o, "time", json_string(cmon_rfc3339(start_ns, ts, sizeof ts)));
     json_object_set_new(o, "agent", json_string(agent));
     json_object_set_new(o, "routeChanged", json_boolean(changed));
-    json_object_set_new(o, "issues", issues_json(p, loss, lat));
+    json_t *issues = issues_json(p, loss, lat);
+    if (changed) /* the catalogue's route_changed, next to the hop issues */
+        json_array_append_new(issues, json_pack("{s:s}", "diagnostic",
+                                                cmon_diag_code(CMON_DIAG_ROUTE_CHANGED)));
+    json_object_set_new(o, "issues", issues);
     free(p);
     return o;
 }

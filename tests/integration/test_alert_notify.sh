@@ -103,14 +103,17 @@ grep -qx 'CMON_ALERT_EVENT=resolved' "$d/exec-resolved.env" || fail "exec resolv
 assert_match "$(grep '^CMON_ALERT_ENDS_AT=' "$d/exec-resolved.env")" '^CMON_ALERT_ENDS_AT=20[0-9]{2}-' "exec ends"
 
 # --- an exec that outlives its timeout is killed, retried, then given up
-cat >"$d/slow.json" <<'JSON'
-{"name": "ops", "exec": [{"command": ["/bin/sh", "-c", "sleep 60"], "timeoutSec": 1}]}
+# a duration no other process on this machine sleeps, so pgrep finds only ours
+slow="60.$$"
+cat >"$d/slow.json" <<JSON
+{"name": "ops", "exec": [{"command": ["/bin/sh", "-c", "sleep $slow"], "timeoutSec": 1}]}
 JSON
 out=$(run_send "$d/slow.json" "$d/state2.json" 50 2); rc=$?
 assert_eq "$rc" 1 "slow exec exit"
 assert_eq "$(jq -c '[.sent, .retried, .failed]' <<<"$out")" '[0,1,1]' "slow exec"
 grep -q 'level=error .*msg="alert notification failed, giving up" action=exec .*tries=2 error="/bin/sh killed after 1 s"' "$d/send.log" ||
     fail "timeout not logged: $(cat "$d/send.log")"
-ns_in a pgrep -f 'sleep 60' >/dev/null && fail "the timed-out command is still running"
+for i in 1 2 3 4 5; do pgrep -f "sleep $slow" >/dev/null || break; sleep 0.2; done
+pgrep -f "sleep $slow" >/dev/null && fail "the timed-out command is still running"
 
 echo "PASS: alertmanager fire/resolve, signed webhook with retry, exec env/stdin/timeout"

@@ -75,6 +75,7 @@ ns_in r1 ip route replace 198.18.4.0/24 via 198.18.5.2
 ns_in r3 ip route replace 198.18.1.0/24 via 198.18.6.1
 wait_for 75 '.routeChanged' "tests/$ping_id/topology"
 assert_eq "$(hops <<<"$out")" "198.18.1.2 198.18.5.2 198.18.6.2 198.18.4.2" "rerouted path"
+assert_eq "$(jq -r '[.issues[].diagnostic] | join(" ")' <<<"$out")" "route_changed" "route_changed diagnostic"
 out=$(get "tests/$ping_id/paths") || fail "path history"
 assert_eq "$(jq -r '[.items[] | .routeChanged] | map(tostring) | join(" ")' <<<"$out" | awk '{print $1, $NF}')" \
     "false true" "history: first path, then the route change"

@@ -29,6 +29,22 @@ for proto in icmp udp tcp; do
 done
 echo "ok: hop lists for icmp, udp, tcp over IPv4 and IPv6"
 
+# ICMP without ping sockets: raw sockets when CAP_NET_RAW allows (root here),
+# else permission_denied with the way out
+ns_in client sysctl -qw net.ipv4.ping_group_range="1 0"
+out=$(trace --protocol icmp --count 3 198.18.4.2) || fail "raw ICMP trace failed: $out"
+assert_eq "$(hops_of <<<"$out")" "$CHAIN_HOPS4" "raw ICMP v4 hops"
+out=$(trace --protocol icmp --count 3 fd00:c30:4::2) || fail "raw ICMPv6 trace failed: $out"
+assert_eq "$(hops_of <<<"$out")" "$CHAIN_HOPS6" "raw ICMP v6 hops"
+if command -v setpriv >/dev/null; then
+    err=$(ns_in client setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+        "$CMON" trace --count 1 198.18.4.2 2>&1 >/dev/null); rc=$?
+    assert_eq "$rc" 1 "unprivileged ICMP trace exit"
+    assert_match "$err" "permission_denied .*ping_group_range.*CAP_NET_RAW" "unprivileged ICMP trace error"
+fi
+ns_in client sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+echo "ok: raw-socket ICMP traces, and permission_denied without privileges"
+
 # a listening TCP port ends the trace with the SYN-ACK just as well
 ns_bg server python3 -c 'import socket,time
 s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
