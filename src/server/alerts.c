@@ -14,6 +14,7 @@
 #include "core/clock.h"
 
 #define REFRESH_PERIOD_NS (60 * CMON_NS_PER_SEC)
+#define PRUNE_PERIOD_NS (3600 * CMON_NS_PER_SEC)
 
 struct server_alerts {
     struct cmon_notifier *notifier;
@@ -23,6 +24,7 @@ struct server_alerts {
     bool restored;
     bool unsupported_logged;
     int64_t next_refresh_ns;
+    int64_t retention_ns, next_prune_ns;
     char generator_url[256];
 };
 
@@ -34,14 +36,16 @@ struct alert_config {
     size_t n_groups;
 };
 
-enum cmon_err server_alerts_start(const char *generator_url, const struct cmon_log *log,
-                                  struct server_alerts **out, struct cmon_errbuf *eb)
+enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns,
+                                  const struct cmon_log *log, struct server_alerts **out,
+                                  struct cmon_errbuf *eb)
 {
     struct server_alerts *a = calloc(1, sizeof *a);
     if (!a)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     snprintf(a->generator_url, sizeof a->generator_url, "%s", generator_url ? generator_url : "");
     a->log = log;
+    a->retention_ns = retention_ns;
     struct cmon_notify_opts o = {.log = log,
                                  .generator_url = a->generator_url[0] ? a->generator_url : NULL};
     enum cmon_err err = cmon_notifier_start(&o, &a->notifier, eb);
@@ -302,6 +306,20 @@ static bool store_has_alert_ops(const struct store *s)
     return o->action_group_list && o->alert_save && o->alert_active;
 }
 
+/* Hourly: the alert history follows raw-result retention. */
+static void prune(struct server_alerts *a, struct store *s, int64_t now_ns)
+{
+    if (!a->retention_ns || now_ns < a->next_prune_ns || !s->ops->alert_prune)
+        return;
+    a->next_prune_ns = now_ns + PRUNE_PERIOD_NS;
+    int64_t deleted = 0;
+    struct cmon_errbuf eb;
+    if (s->ops->alert_prune(s, now_ns - a->retention_ns, &deleted, &eb) != CMON_OK)
+        cmon_error(a->log, "alert retention failed", "err=\"%s\"", eb.msg);
+    else if (deleted)
+        cmon_info(a->log, "alert retention", "deleted=%lld", (long long)deleted);
+}
+
 void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns)
 {
     if (!a)
@@ -330,4 +348,5 @@ void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns
         notify(a, &c, &none, now_ns);
     }
     config_free(&c);
+    prune(a, s, now_ns);
 }

@@ -18,9 +18,12 @@
 
 struct server_alerts;
 
-/* generator_url: the dashboard URL Alertmanager links to (copied). */
-enum cmon_err server_alerts_start(const char *generator_url, const struct cmon_log *log,
-                                  struct server_alerts **out, struct cmon_errbuf *eb);
+/* generator_url: the dashboard URL Alertmanager links to (copied);
+ * retention_ns: resolved alerts and transitions older than this are pruned
+ * (hourly; 0 keeps them). */
+enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns,
+                                  const struct cmon_log *log, struct server_alerts **out,
+                                  struct cmon_errbuf *eb);
 /* One evaluation period: evaluates when a rule is due (or an alert's rule
  * went away), re-sends firing alerts to Alertmanagers at least every minute. */
 void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns);

@@ -175,7 +175,7 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
         const char *l = srv->opts.listen;
         snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
                  l[0] == ':' ? "localhost" : "", l);
-        err = server_alerts_start(gen, srv->opts.log, &srv->alerts, eb);
+        err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.log, &srv->alerts, eb);
     }
     if (!err)
         err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,

@@ -328,6 +328,7 @@ static const struct store_ops sqlite_ops = {
     .alert_active = sq_alert_active,
     .alert_query = sq_alert_query,
     .alert_transitions = sq_alert_transitions,
+    .alert_prune = sq_alert_prune,
 };
 
 /* mkdir -p of path's directory (for a new database file). */

@@ -272,3 +272,25 @@ enum cmon_err sq_alert_transitions(struct store *s, const char *key, json_t **ou
     sq_bind_text(st, 1, key);
     return collect(ss, st, transition_row, out, eb);
 }
+
+enum cmon_err sq_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
+                             struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    static const char *const sql[] = {
+        "DELETE FROM alerts WHERE state = 'resolved' AND updated_ns < ?1",
+        "DELETE FROM alert_transitions WHERE at_ns < ?1",
+    };
+    *deleted = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = prep(ss, sql[i], eb);
+        if (!st)
+            return CMON_ERR_STORE;
+        sqlite3_bind_int64(st, 1, before_ns);
+        enum cmon_err err = run_once(ss, st, eb, "prune alerts");
+        if (err)
+            return err;
+        *deleted += sqlite3_changes(ss->db);
+    }
+    return CMON_OK;
+}

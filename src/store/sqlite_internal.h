@@ -167,5 +167,7 @@ enum cmon_err sq_alert_query(struct store *s, const struct store_alert_filter *f
                              size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
 enum cmon_err sq_alert_transitions(struct store *s, const char *key, json_t **out,
                                    struct cmon_errbuf *eb);
+enum cmon_err sq_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
+                             struct cmon_errbuf *eb);
 
 #endif

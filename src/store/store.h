@@ -278,6 +278,10 @@ struct store_ops {
      * "at" (RFC 3339), "value"}]. */
     enum cmon_err (*alert_transitions)(struct store *s, const char *key, json_t **out,
                                        struct cmon_errbuf *eb);
+    /* Forget resolved episodes that ended, and transitions that happened,
+     * before before_ns (the server applies raw-result retention). */
+    enum cmon_err (*alert_prune)(struct store *s, int64_t before_ns, int64_t *deleted,
+                                 struct cmon_errbuf *eb);
 };
 
 struct store {

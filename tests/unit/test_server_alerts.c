@@ -204,6 +204,14 @@ static void store_episodes(void **state)
     assert_string_equal(str(hist, 1, "event"), "resolved");
     assert_string_equal(str(hist, 1, "at"), "2026-01-02T03:04:12.000Z");
     json_decref(hist);
+    /* retention: the resolved episode and transitions before the cut go */
+    int64_t deleted = 0;
+    assert_int_equal(s->ops->alert_prune(s, T0 + 13 * SEC, &deleted, &eb), CMON_OK);
+    assert_int_equal(deleted, 3); /* q's episode and its two transitions */
+    all = query(s, NULL, NULL, NULL);
+    assert_int_equal(json_array_size(all), 1);
+    assert_string_equal(str(all, 0, "state"), "firing");
+    json_decref(all);
     json_decref(items);
     json_decref(tr);
 }
@@ -276,7 +284,7 @@ static struct server_alerts *start(void)
 {
     struct server_alerts *a = NULL;
     struct cmon_errbuf eb;
-    assert_int_equal(server_alerts_start(NULL, NULL, &a, &eb), CMON_OK);
+    assert_int_equal(server_alerts_start(NULL, 0, NULL, &a, &eb), CMON_OK);
     return a;
 }
 
