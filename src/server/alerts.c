@@ -66,6 +66,15 @@ void server_alerts_stop(struct server_alerts *a)
     free(a);
 }
 
+void server_alerts_forget(struct server_alerts *a)
+{
+    if (!a)
+        return;
+    cmon_alert_eval_free(&a->prev);
+    a->prev_eval_ns = 0;
+    a->restored = false;
+}
+
 static void config_free(struct alert_config *c)
 {
     for (size_t i = 0; i < c->n_rules; i++)

@@ -27,6 +27,10 @@ enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_n
 /* One evaluation period: evaluates when a rule is due (or an alert's rule
  * went away), re-sends firing alerts to Alertmanagers at least every minute. */
 void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns);
+/* Drop the in-memory alerts so the next tick restores them from the store:
+ * call when this replica (re)gains the background leadership (PostgreSQL),
+ * since another leader may have moved them on meanwhile. */
+void server_alerts_forget(struct server_alerts *a);
 /* Stops the notifier (unsent jobs are dropped) and frees a. */
 void server_alerts_stop(struct server_alerts *a);
 

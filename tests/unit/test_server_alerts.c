@@ -308,6 +308,11 @@ static void tick_fire_restore_resolve(void **state)
     server_alerts_tick(a, s, T0 + 11 * SEC);
     expect_alerts(s, "firing", 1);
     assert_int_equal(n_transitions(s, "loss{destination=\"router\"}"), 1);
+    /* forgetting (a regained leadership) restores from the store again */
+    server_alerts_forget(a);
+    server_alerts_tick(a, s, T0 + 21 * SEC);
+    expect_alerts(s, "firing", 1);
+    assert_int_equal(n_transitions(s, "loss{destination=\"router\"}"), 1);
     /* the sample leaves the window (T0 + 60 s is out): resolved */
     server_alerts_tick(a, s, T0 + 55 * SEC);
     expect_alerts(s, "firing", 1);
