@@ -12,6 +12,7 @@ static const struct cli_command *const commands[] = {
     &cmd_server,
     &cmd_monitor,
     &cmd_tests,
+    &cmd_alerts,
     &cmd_token,
     &cmd_migrate,
     &cmd_check,

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "server/alerts.h"
 #include "store/leader.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
@@ -106,6 +107,7 @@ struct background {
     struct store *store;
     int interval_ms;
     int64_t retention_ns;
+    struct server_alerts *alerts;
     const struct cmon_log *log;
     bool leader, leader_known;
 };
@@ -170,8 +172,14 @@ static void *background_main(void *arg)
     pthread_mutex_lock(&bg->mu);
     while (!bg->stop) {
         pthread_mutex_unlock(&bg->mu);
+        bool was_leader = bg->leader;
         if (background_leader(bg)) {
+            /* a replica that (re)gains leadership reloads the alerts the
+             * previous leader stored, instead of trusting its memory */
+            if (!was_leader)
+                server_alerts_forget(bg->alerts);
             background_eval(bg);
+            server_alerts_tick(bg->alerts, bg->store, cmon_wall_ns());
             background_rollup(bg);
             if (cmon_mono_ns() >= next_retention) {
                 background_retention(bg);
@@ -192,8 +200,8 @@ static void *background_main(void *arg)
 }
 
 enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
-                               const struct cmon_log *log, struct background **out,
-                               struct cmon_errbuf *eb)
+                               struct server_alerts *alerts, const struct cmon_log *log,
+                               struct background **out, struct cmon_errbuf *eb)
 {
     struct background *bg = calloc(1, sizeof *bg);
     if (!bg)
@@ -205,6 +213,7 @@ enum cmon_err background_start(const char *store_url, int interval_ms, int64_t r
     }
     bg->interval_ms = interval_ms;
     bg->retention_ns = retention_ns;
+    bg->alerts = alerts;
     bg->log = log;
     pthread_mutex_init(&bg->mu, NULL);
     pthread_cond_init(&bg->cv, NULL);

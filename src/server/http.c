@@ -230,6 +230,17 @@ static const struct route routes[] = {
     {"POST", "query", NEED_READER, api_sql},
     {"POST", "tokens", NEED_ADMIN, api_token_create},
     {"POST", "agent/results", NEED_AGENT, api_agent_results},
+    {"GET", "alertRules", NEED_READER, api_alert_rule_list},
+    {"GET", "alertRules/*", NEED_READER, api_alert_rule_get},
+    {"PUT", "alertRules/*", NEED_ADMIN, api_alert_rule_put},
+    {"DELETE", "alertRules/*", NEED_ADMIN, api_alert_rule_delete},
+    {"POST", "alertRules/*/enable", NEED_ADMIN, api_alert_rule_enable},
+    {"POST", "alertRules/*/disable", NEED_ADMIN, api_alert_rule_disable},
+    {"GET", "actionGroups", NEED_READER, api_action_group_list},
+    {"GET", "actionGroups/*", NEED_READER, api_action_group_get},
+    {"PUT", "actionGroups/*", NEED_ADMIN, api_action_group_put},
+    {"DELETE", "actionGroups/*", NEED_ADMIN, api_action_group_delete},
+    {"GET", "alerts", NEED_READER, api_alert_list},
 };
 
 /* Split "a/b/c" into r->seg; false when too deep or an empty segment. */

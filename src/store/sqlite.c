@@ -64,6 +64,8 @@ static const char *const migrations[] = {
     " test_id TEXT NOT NULL, at_ns INTEGER NOT NULL, message TEXT NOT NULL);"
     "CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL,"
     " created_ns INTEGER NOT NULL);",
+    /* 2: alerts wired into the server (sqlite_alerts.c) */
+    SQ_MIGRATION_ALERTS,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -319,6 +321,14 @@ static const struct store_ops sqlite_ops = {
     .token_lookup = sq_token_lookup,
     .token_count = sq_token_count,
     .sql_query = sq_sql_query,
+    .action_group_put = sq_action_group_put,
+    .action_group_delete = sq_action_group_delete,
+    .action_group_list = sq_action_group_list,
+    .alert_save = sq_alert_save,
+    .alert_active = sq_alert_active,
+    .alert_query = sq_alert_query,
+    .alert_transitions = sq_alert_transitions,
+    .alert_prune = sq_alert_prune,
 };
 
 /* mkdir -p of path's directory (for a new database file). */

@@ -18,8 +18,12 @@
  * instead of crashing later through a NULL pointer. */
 static enum cmon_err check_ops_complete(struct store *s, struct cmon_errbuf *eb)
 {
+    /* Every op up to path_query is required; later ones are optional
+     * extensions (alerts, agents) whose callers handle NULL. */
     const unsigned char *p = (const unsigned char *)s->ops + offsetof(struct store_ops, close);
-    size_t n = (sizeof *s->ops - offsetof(struct store_ops, close)) / sizeof(void (*)(void));
+    size_t n = (offsetof(struct store_ops, path_query) + sizeof(void (*)(void)) -
+                offsetof(struct store_ops, close)) /
+               sizeof(void (*)(void));
     for (size_t i = 0; i < n; i++) {
         void (*fn)(void);
         memcpy(&fn, p + i * sizeof fn, sizeof fn);
