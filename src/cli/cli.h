@@ -35,7 +35,9 @@ int cli_getopt(const struct cli_command *self, int argc, char **argv, const char
                const struct option *longopts, int *exit_code);
 
 extern const struct cli_command cmd_agent;
+extern const struct cli_command cmd_alerts;
 extern const struct cli_command cmd_check;
+extern const struct cli_command cmd_migrate;
 extern const struct cli_command cmd_monitor;
 extern const struct cli_command cmd_run;
 extern const struct cli_command cmd_server;

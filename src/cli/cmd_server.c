@@ -47,6 +47,20 @@ static int apply_file(const char *cmd, struct cmon_server *srv, const char *path
     return e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
+/* postgres://user:secret@host/db -> postgres://user:***@host/db, for logs. */
+static void redact_url_password(const char *url, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", url);
+    char *scheme = strstr(out, "://");
+    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (!at || !colon || colon > at)
+        return;
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(colon, cap - (size_t)(colon - out), ":***%s", rest);
+}
+
 static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *srv,
                                           const struct cmon_server_opts *opts)
 {
@@ -96,9 +110,11 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
         cmon_server_stop(srv);
         return CLI_EXIT_FAILED;
     }
-    cmon_info(opts->log, "listening", "url=%s store=\"%s\" auth=%s", cmon_server_url(srv),
-              opts->store_url, cmon_server_auth_required(srv) ? "tokens" : "open");
-    printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), opts->store_url);
+    char store[1024];
+    redact_url_password(opts->store_url, store, sizeof store);
+    cmon_info(opts->log, "listening", "url=%s store=\"%s\" auth=%s", cmon_server_url(srv), store,
+              cmon_server_auth_required(srv) ? "tokens" : "open");
+    printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), store);
     if (!cmon_server_auth_required(srv))
         printf("cmon %s: no tokens exist and the address is loopback: running open (anyone on "
                "this host has admin access; create a token with 'cmon token create')\n",
@@ -209,7 +225,9 @@ const struct cli_command cmd_server = {
              "                         start until a token exists ('cmon token create').\n"
              "  -s, --store URL        where data lives: sqlite:PATH (default\n"
              "                         sqlite:./cmon-data/cmon.db; directories are created).\n"
-             "                         postgres://... is reserved for the PostgreSQL backend.\n"
+             "                         or postgres://USER@HOST/DB (PostgreSQL, a libpq URI):\n"
+             "                         several servers may share one database; background\n"
+             "                         jobs run on the one holding an advisory lock.\n"
              "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
              "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
              "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"

@@ -51,7 +51,12 @@ static void print_report(const struct probe_trace_opts *o, const struct probe_tr
                    "-", "-");
             continue;
         }
-        printf("%-4d %-40s %6.1f %5u %8.3f %8.3f %8.3f %8.3f\n", h->ttl, h->address,
+        char shown[200];
+        if (h->name[0])
+            snprintf(shown, sizeof shown, "%s (%s)", h->name, h->address);
+        else
+            snprintf(shown, sizeof shown, "%s", h->address);
+        printf("%-4d %-40s %6.1f %5u %8.3f %8.3f %8.3f %8.3f\n", h->ttl, shown,
                cmon_hop_loss_pct(h), h->sent, h->rtt_min_ms, h->rtt_avg_ms, h->rtt_max_ms,
                h->rtt_jitter_ms);
     }
@@ -111,11 +116,12 @@ static int trace_run(const struct cli_command *self, int argc, char **argv)
         {"latency-threshold", required_argument, NULL, OPT_LAT},
         {"json", no_argument, NULL, OPT_JSON},      {"help", no_argument, NULL, 'h'},
         {"ipv4", no_argument, NULL, '4'},           {"ipv6", no_argument, NULL, '6'},
+        {"no-dns", no_argument, NULL, 'n'},
         {0}};
     struct probe_trace_opts o = {.proto = PROBE_TRACE_ICMP, .probes_per_hop = 10, .max_ttl = 30};
     bool json = false;
     int c, rc, port = 0, loss = 10, lat = 50;
-    while ((c = cli_getopt(self, argc, argv, "hP:p:c:W:46", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "hP:p:c:W:46n", longopts, &rc)) != -1) {
         int err = 0;
         switch (c) {
         case -2: return rc;
@@ -138,6 +144,7 @@ static int trace_run(const struct cli_command *self, int argc, char **argv)
         case OPT_JSON: json = true; break;
         case '4': o.ip_pref = CMON_IP_V4; break;
         case '6': o.ip_pref = CMON_IP_V6; break;
+        case 'n': o.numeric = true; break;
         default: break;
         }
         if (err)
@@ -213,6 +220,7 @@ const struct cli_command cmd_trace = {
         "      --loss-threshold PCT     hop_loss from this loss % on (default 10)\n"
         "      --latency-threshold MS   hop_latency from this added RTT on (default 50)\n"
         "  -4, --ipv4 / -6, --ipv6      resolve HOST to this IP version only\n"
+        "  -n, --no-dns                 do not look up the hops' names (hosts file, PTR)\n"
         "      --json                   {target, address, protocol, port, reached, hops:\n"
         "                               [{ttl, address, name, sent, received, lossPercent,\n"
         "                               rtt: {min, avg, max, jitter}}], issues: [...]}\n"

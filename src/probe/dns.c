@@ -408,3 +408,32 @@ void probe_dns_resolve(struct probe_engine *eng, const char *host, enum cmon_ip_
     ares_getaddrinfo(dns->ch, host, NULL, &hints, gai_cb, l);
     dns_timer_update(dns);
 }
+
+struct dns_reverse {
+    probe_dns_name_cb cb;
+    void *arg;
+};
+
+static void nameinfo_cb(void *arg, int status, int timeouts, char *node, char *service)
+{
+    (void)timeouts;
+    (void)service;
+    struct dns_reverse *r = arg;
+    r->cb(r->arg, status == ARES_SUCCESS && node && *node ? node : NULL);
+    free(r);
+}
+
+void probe_dns_reverse(struct probe_engine *eng, const struct sockaddr *sa, socklen_t salen,
+                       probe_dns_name_cb cb, void *arg)
+{
+    struct dns_reverse *r = calloc(1, sizeof *r);
+    if (!r) {
+        cb(arg, NULL);
+        return;
+    }
+    r->cb = cb;
+    r->arg = arg;
+    ares_getnameinfo(eng->dns->ch, sa, (ares_socklen_t)salen, ARES_NI_LOOKUPHOST | ARES_NI_NAMEREQD,
+                     nameinfo_cb, r);
+    dns_timer_update(eng->dns);
+}

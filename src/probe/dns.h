@@ -28,4 +28,10 @@ bool probe_dns_cached(struct probe_engine *eng, const char *host, enum cmon_ip_p
 void probe_dns_resolve(struct probe_engine *eng, const char *host, enum cmon_ip_pref pref,
                        bool strict, probe_dns_cb cb, void *arg);
 
+/* Reverse lookup (hosts file, then PTR) of a numeric address; cb runs exactly
+ * once, later, with the name or NULL when there is none or it failed. */
+typedef void (*probe_dns_name_cb)(void *arg, const char *name);
+void probe_dns_reverse(struct probe_engine *eng, const struct sockaddr *sa, socklen_t salen,
+                       probe_dns_name_cb cb, void *arg);
+
 #endif

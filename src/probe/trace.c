@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <arpa/inet.h>
 #include <math.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -49,6 +50,8 @@ struct probe_trace {
     struct trace_poll *poll;  /* NULL when no socket is watched */
     uv_timer_t timer;
     bool cancelled, finished;
+    bool naming;              /* name_hops is still asking */
+    int names_pending;        /* reverse lookups not answered yet */
     int open_handles;         /* initialised handles not yet closed */
     uint16_t tcp_port;        /* TCP: the fixed source port */
     bool raw;                 /* ICMP over a raw socket (no ping sockets allowed) */
@@ -173,6 +176,76 @@ static void fill_hop(struct cmon_hop *h, int ttl, const struct trace_hop_acc *a)
     }
 }
 
+static void deliver(struct probe_trace *t)
+{
+    if (!t->cancelled)
+        t->cb(t->arg, &t->res);
+    release(t);
+}
+
+static void deferred_deliver(uv_timer_t *h)
+{
+    deliver(h->data);
+}
+
+static void deliver_later(struct probe_trace *t)
+{
+    uv_timer_stop(&t->timer);
+    uv_timer_start(&t->timer, deferred_deliver, 0, 0);
+}
+
+struct trace_name_req {
+    struct probe_trace *t;
+    size_t hop;
+};
+
+static void hop_named(void *arg, const char *name)
+{
+    struct trace_name_req *q = arg;
+    struct probe_trace *t = q->t;
+    if (name) { /* every hop with this address gets the name */
+        const char *addr = t->res.path.hops[q->hop].address;
+        for (size_t i = 0; i < t->res.path.n_hops; i++) {
+            if (strcmp(t->res.path.hops[i].address, addr) == 0)
+                snprintf(t->res.path.hops[i].name, sizeof t->res.path.hops[i].name, "%s", name);
+        }
+    }
+    free(q);
+    if (--t->names_pending == 0 && !t->naming)
+        deliver_later(t); /* not from inside c-ares: the callee may close the engine */
+}
+
+/* Reverse names for the hops' distinct addresses; false when none is asked. */
+static bool name_hops(struct probe_trace *t)
+{
+    struct cmon_path *p = &t->res.path;
+    t->naming = true; /* answers may come synchronously (hosts file) */
+    for (size_t i = 0; i < p->n_hops; i++) {
+        bool seen = !p->hops[i].address[0];
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(p->hops[k].address, p->hops[i].address) == 0;
+        struct sockaddr_storage ss = {0};
+        socklen_t len = 0;
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        if (!seen && inet_pton(AF_INET, p->hops[i].address, &a4->sin_addr) == 1) {
+            a4->sin_family = AF_INET;
+            len = sizeof *a4;
+        } else if (!seen && inet_pton(AF_INET6, p->hops[i].address, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            len = sizeof *a6;
+        }
+        struct trace_name_req *q = len ? malloc(sizeof *q) : NULL;
+        if (!q)
+            continue;
+        *q = (struct trace_name_req){t, i};
+        t->names_pending++;
+        probe_dns_reverse(t->eng, (struct sockaddr *)&ss, len, hop_named, q);
+    }
+    t->naming = false;
+    return t->names_pending > 0;
+}
+
 static void finish(struct probe_trace *t)
 {
     if (t->finished)
@@ -187,9 +260,11 @@ static void finish(struct probe_trace *t)
         for (size_t i = 0; i < r->path.n_hops; i++)
             fill_hop(&r->path.hops[i], (int)i + 1, &t->hops[i]);
     }
-    if (!t->cancelled)
-        t->cb(t->arg, r);
-    release(t);
+    close_socket(t);
+    uv_timer_stop(&t->timer);
+    if (!t->cancelled && r->diag == CMON_DIAG_NONE && !t->o.numeric && name_hops(t))
+        return; /* delivered when the names are in */
+    deliver(t);
 }
 
 /* An answer for the probe of ttl sent at sent_ns, from addr. */
@@ -728,6 +803,7 @@ enum cmon_err probe_trace_start(struct probe_engine *eng, const struct probe_tra
 void probe_trace_cancel(struct probe_trace *t)
 {
     t->cancelled = true;
-    if (t->dstlen) /* past DNS: release now; else when the lookup returns */
+    /* past DNS: release now; else when the lookup (or the hop names) return */
+    if (t->dstlen && !t->finished)
         finish(t);
 }

@@ -28,6 +28,7 @@ struct probe_trace_opts {
     int probes_per_hop;        /* 1-1000, default 3 */
     int timeout_ms;            /* wait for a probe's answer, default 1000 */
     int interval_ms;           /* between rounds of probes, default 100 */
+    bool numeric;              /* no reverse names for the hops */
 };
 
 struct probe_trace_result {

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "server/alerts.h"
+#include "store/leader.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
 {
@@ -154,7 +156,9 @@ struct background {
     struct store *store;
     int interval_ms;
     int64_t retention_ns;
+    struct server_alerts *alerts;
     const struct cmon_log *log;
+    bool leader, leader_known;
 };
 
 static void background_eval(struct background *bg)
@@ -194,6 +198,22 @@ static void background_retention(struct background *bg)
         cmon_info(bg->log, "retention", "deleted_results=%lld", (long long)deleted);
 }
 
+/* Replicas on one PostgreSQL database: only the lock holder runs the jobs;
+ * the others try again every period and take over when the holder dies. */
+static bool background_leader(struct background *bg)
+{
+    struct cmon_errbuf eb;
+    bool leader = false;
+    if (store_leader_try(bg->store, &leader, &eb))
+        cmon_warn(bg->log, "leader check failed", "err=\"%s\"", eb.msg);
+    if ((leader != bg->leader || !bg->leader_known) && strcmp(bg->store->ops->name, "sqlite") != 0)
+        cmon_info(bg->log, leader ? "leader: running background jobs" : "standby: not the leader",
+                  "store=%s", bg->store->ops->name);
+    bg->leader = leader;
+    bg->leader_known = true;
+    return leader;
+}
+
 static void *background_main(void *arg)
 {
     struct background *bg = arg;
@@ -201,11 +221,19 @@ static void *background_main(void *arg)
     pthread_mutex_lock(&bg->mu);
     while (!bg->stop) {
         pthread_mutex_unlock(&bg->mu);
-        background_eval(bg);
-        background_rollup(bg);
-        if (cmon_mono_ns() >= next_retention) {
-            background_retention(bg);
-            next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;
+        bool was_leader = bg->leader;
+        if (background_leader(bg)) {
+            /* a replica that (re)gains leadership reloads the alerts the
+             * previous leader stored, instead of trusting its memory */
+            if (!was_leader)
+                server_alerts_forget(bg->alerts);
+            background_eval(bg);
+            server_alerts_tick(bg->alerts, bg->store, cmon_wall_ns());
+            background_rollup(bg);
+            if (cmon_mono_ns() >= next_retention) {
+                background_retention(bg);
+                next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;
+            }
         }
         pthread_mutex_lock(&bg->mu);
         struct timespec ts;
@@ -221,8 +249,8 @@ static void *background_main(void *arg)
 }
 
 enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
-                               const struct cmon_log *log, struct background **out,
-                               struct cmon_errbuf *eb)
+                               struct server_alerts *alerts, const struct cmon_log *log,
+                               struct background **out, struct cmon_errbuf *eb)
 {
     struct background *bg = calloc(1, sizeof *bg);
     if (!bg)
@@ -234,6 +262,7 @@ enum cmon_err background_start(const char *store_url, int interval_ms, int64_t r
     }
     bg->interval_ms = interval_ms;
     bg->retention_ns = retention_ns;
+    bg->alerts = alerts;
     bg->log = log;
     pthread_mutex_init(&bg->mu, NULL);
     pthread_cond_init(&bg->cv, NULL);

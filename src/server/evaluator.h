@@ -22,12 +22,14 @@ enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int
                          size_t *changed, struct cmon_errbuf *eb);
 
 struct background;
+struct server_alerts;
 /* The background thread: evaluates all tests and folds new raw results into
  * the roll-ups every interval_ms, and applies retention (raw results older
- * than retention_ns) every hour and at start. */
+ * than retention_ns) every hour and at start.  alerts (may be NULL, borrowed,
+ * must outlive the thread) is ticked after each state evaluation. */
 enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
-                               const struct cmon_log *log, struct background **out,
-                               struct cmon_errbuf *eb);
+                               struct server_alerts *alerts, const struct cmon_log *log,
+                               struct background **out, struct cmon_errbuf *eb);
 void background_stop(struct background *bg);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "server/alerts.h"
 #include "server/server_internal.h"
 
 struct listen_addr {
@@ -169,9 +170,16 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
     if (!err)
         err =
             ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
+    if (!err) {
+        char gen[200]; /* Alertmanager's link back: the dashboard's alerts */
+        const char *l = srv->opts.listen;
+        snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
+                 l[0] == ':' ? "localhost" : "", l);
+        err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.log, &srv->alerts, eb);
+    }
     if (!err)
         err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,
-                               srv->opts.log, &srv->bg, eb);
+                               srv->alerts, srv->opts.log, &srv->bg, eb);
     if (!err)
         err = load_tls(srv, eb);
     if (!err)
@@ -218,6 +226,7 @@ void cmon_server_stop(struct cmon_server *srv)
         MHD_stop_daemon(srv->mhd);
     ingest_stop(srv->ingest); /* commits what is queued */
     background_stop(srv->bg);
+    server_alerts_stop(srv->alerts); /* after bg: it ticks the alerts */
     for (size_t i = 0; i < srv->ro_n; i++)
         store_close(srv->ro_pool[i]);
     free(srv->ro_pool);

@@ -32,6 +32,7 @@ struct cmon_server {
     struct store *admin;
     struct ingest *ingest;
     struct background *bg;
+    struct server_alerts *alerts; /* notifier + alert state, ticked by bg */
 };
 
 enum req_need { NEED_NONE, NEED_READER, NEED_AGENT, NEED_ADMIN };
@@ -101,6 +102,17 @@ enum MHD_Result api_results(struct req *r);
 enum MHD_Result api_sql(struct req *r);
 enum MHD_Result api_agent_results(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
+enum MHD_Result api_alert_rule_list(struct req *r);
+enum MHD_Result api_alert_rule_get(struct req *r);
+enum MHD_Result api_alert_rule_put(struct req *r);
+enum MHD_Result api_alert_rule_delete(struct req *r);
+enum MHD_Result api_alert_rule_enable(struct req *r);
+enum MHD_Result api_alert_rule_disable(struct req *r);
+enum MHD_Result api_action_group_list(struct req *r);
+enum MHD_Result api_action_group_get(struct req *r);
+enum MHD_Result api_action_group_put(struct req *r);
+enum MHD_Result api_action_group_delete(struct req *r);
+enum MHD_Result api_alert_list(struct req *r);
 enum MHD_Result api_agent_register(struct req *r);
 enum MHD_Result api_agent_heartbeat(struct req *r);
 enum MHD_Result api_agent_assignments(struct req *r);

@@ -64,7 +64,9 @@ static const char *const migrations[] = {
     " test_id TEXT NOT NULL, at_ns INTEGER NOT NULL, message TEXT NOT NULL);"
     "CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL,"
     " created_ns INTEGER NOT NULL);",
-    /* 2: registered remote agents (src/store/sqlite_agents.c) */
+    /* 2: alerts wired into the server (sqlite_alerts.c) */
+    SQ_MIGRATION_ALERTS,
+    /* 3: registered remote agents (src/store/sqlite_agents.c) */
     "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
     " addresses TEXT NOT NULL, registered_ns INTEGER NOT NULL, heartbeat_ns INTEGER NOT NULL,"
     " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');",
@@ -323,6 +325,14 @@ static const struct store_ops sqlite_ops = {
     .token_lookup = sq_token_lookup,
     .token_count = sq_token_count,
     .sql_query = sq_sql_query,
+    .action_group_put = sq_action_group_put,
+    .action_group_delete = sq_action_group_delete,
+    .action_group_list = sq_action_group_list,
+    .alert_save = sq_alert_save,
+    .alert_active = sq_alert_active,
+    .alert_query = sq_alert_query,
+    .alert_transitions = sq_alert_transitions,
+    .alert_prune = sq_alert_prune,
     .agent_register = sq_agent_register,
     .agent_heartbeat = sq_agent_heartbeat,
     .agent_list = sq_agent_list,

@@ -154,4 +154,29 @@ enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *
 enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
 
+/* sqlite_alerts.c: action groups, alert episodes and their transitions. */
+#define SQ_MIGRATION_ALERTS                                                                        \
+    "CREATE TABLE action_groups (name TEXT PRIMARY KEY, body TEXT NOT NULL);"                      \
+    "CREATE TABLE alerts (key TEXT NOT NULL, starts_ns INTEGER NOT NULL, rule TEXT NOT NULL,"       \
+    " state TEXT NOT NULL, updated_ns INTEGER NOT NULL, monitors TEXT NOT NULL,"                   \
+    " body TEXT NOT NULL, PRIMARY KEY (key, starts_ns));"                                          \
+    "CREATE INDEX alerts_state ON alerts (state);"                                                 \
+    "CREATE INDEX alerts_starts ON alerts (starts_ns);"                                            \
+    "CREATE TABLE alert_transitions (id INTEGER PRIMARY KEY, key TEXT NOT NULL,"                   \
+    " rule TEXT NOT NULL, event TEXT NOT NULL, at_ns INTEGER NOT NULL, value REAL NOT NULL);"      \
+    "CREATE INDEX alert_transitions_key ON alert_transitions (key, at_ns);"
+enum cmon_err sq_action_group_put(struct store *s, const char *name, const char *body,
+                                  bool *created, struct cmon_errbuf *eb);
+enum cmon_err sq_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+enum cmon_err sq_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
+enum cmon_err sq_alert_save(struct store *s, const json_t *items, const json_t *transitions,
+                            int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err sq_alert_active(struct store *s, json_t **out, struct cmon_errbuf *eb);
+enum cmon_err sq_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
+                             size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
+enum cmon_err sq_alert_transitions(struct store *s, const char *key, json_t **out,
+                                   struct cmon_errbuf *eb);
+enum cmon_err sq_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
+                             struct cmon_errbuf *eb);
+
 #endif

@@ -144,6 +144,13 @@ struct store_state_change {
     const char *reason;
 };
 
+/* GET /api/v1/alerts filters; NULL fields do not filter. */
+struct store_alert_filter {
+    const char *state;   /* "pending", "firing", "resolved" */
+    const char *rule;
+    const char *monitor; /* any of the alert's monitors */
+};
+
 struct store;
 
 /* One stored path: start of the round it was traced in, and its JSON. */
@@ -257,6 +264,45 @@ struct store_ops {
     enum cmon_err (*path_query)(struct store *s, const char *test_id, int64_t from_ns,
                                 int64_t to_ns, size_t limit, store_path_cb cb, void *arg,
                                 struct cmon_errbuf *eb);
+
+    /* ---- optional extensions: a backend may leave the ops below NULL
+     * (store_open accepts it); their callers then answer 501 or skip the
+     * feature with one warning.  Everything above is required. ---- */
+
+    /* ---- alerts wired into the server (docs/alerts.md) ---- */
+    /* Action groups: JSON bodies by name, webhook secrets included (the API
+     * masks them).  *created tells whether the name was new. */
+    enum cmon_err (*action_group_put)(struct store *s, const char *name, const char *body,
+                                      bool *created, struct cmon_errbuf *eb);
+    enum cmon_err (*action_group_delete)(struct store *s, const char *name,
+                                         struct cmon_errbuf *eb);
+    /* *out = [{"name": N, "group": BODY}...] by name. */
+    enum cmon_err (*action_group_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
+    /* One evaluation's outcome, in one transaction: upsert every item (JSON of
+     * cmon_alert_instance_to_json) as the episode (key, startsAt); drop
+     * pending episodes not among items (they ended silently); append each
+     * transition {"key", "rule", "event": "firing"|"resolved", "atNs", "value"}
+     * to the history. */
+    enum cmon_err (*alert_save)(struct store *s, const json_t *items, const json_t *transitions,
+                                int64_t now_ns, struct cmon_errbuf *eb);
+    /* *out = the pending and firing instances (JSON), to restore the
+     * evaluator after a restart or on a new leader. */
+    enum cmon_err (*alert_active)(struct store *s, json_t **out, struct cmon_errbuf *eb);
+    /* Episodes, newest first: *out = instance JSON array of at most limit,
+     * from offset; *more when there are further rows. */
+    enum cmon_err (*alert_query)(struct store *s, const struct store_alert_filter *f,
+                                 size_t offset, size_t limit, json_t **out, bool *more,
+                                 struct cmon_errbuf *eb);
+    /* Transition history of one alert key, oldest first: *out = [{"event",
+     * "at" (RFC 3339), "value"}]. */
+    enum cmon_err (*alert_transitions)(struct store *s, const char *key, json_t **out,
+                                       struct cmon_errbuf *eb);
+    /* Forget resolved episodes that ended, and transitions that happened,
+     * before before_ns (the server applies raw-result retention). */
+    enum cmon_err (*alert_prune)(struct store *s, int64_t before_ns, int64_t *deleted,
+                                 struct cmon_errbuf *eb);
+
+    /* ---- remote agents (optional: NULL answers 501 / knows no stopped agent) ---- */
     /* Remote agents (DESIGN 7, docs/agents.md).  agent_register, in one
      * transaction: revoke every agent-role token named name, add token_hash
      * as its new agent token, and record (or refresh) the agent; *next_seq
@@ -283,7 +329,7 @@ struct store {
 };
 
 /* Open a store from its URL: "sqlite:PATH" (directories are created) or
- * "postgres://..." (not built yet: CMON_ERR_UNSUPPORTED).  Refuses a database
+ * "postgres://..." / "postgresql://..." (a libpq connection URI).  Refuses a database
  * written by a newer cmon with a clear message. */
 enum cmon_err store_open(const char *url, enum store_mode mode, struct store **out,
                          struct cmon_errbuf *eb);

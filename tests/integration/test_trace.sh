@@ -58,6 +58,29 @@ report=$(ns_in client "$CMON" trace --count 2 --interval 5 198.18.4.2)
 assert_eq "$(awk 'NR>2 && $1 ~ /^[0-9]+$/ {print $2}' <<<"$report" | tr '\n' ' ')" "$CHAIN_HOPS4 " "report hops"
 grep -q '^destination reached$' <<<"$report" || fail "report: $report"
 
+# hop names: the client's resolver is a dnsmasq on the server that knows the
+# routers' PTR records (r3 has none: its hop stays numeric)
+if command -v dnsmasq >/dev/null; then
+    ns_bg server dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=198.18.4.2 --user=root --pid-file= \
+        --ptr-record=2.1.18.198.in-addr.arpa,r1.chain.test \
+        --ptr-record=2.2.18.198.in-addr.arpa,r2.chain.test \
+        --ptr-record=2.4.18.198.in-addr.arpa,server.chain.test
+    ns_resolv client 198.18.4.2
+    sleep 0.5
+    out=$(trace --count 2 198.18.4.2) || fail "named trace: $out"
+    assert_eq "$(jq -r '[.hops[].name] | join(",")' <<<"$out")" \
+        "r1.chain.test,r2.chain.test,,server.chain.test" "hop names"
+    report=$(ns_in client "$CMON" trace --count 1 --interval 5 198.18.4.2)
+    grep -q '^1 *r1.chain.test (198.18.1.2) ' <<<"$report" || fail "report names: $report"
+    out=$(trace --count 1 --no-dns 198.18.4.2)
+    assert_eq "$(jq -r '[.hops[].name] | join(",")' <<<"$out")" ",,," "--no-dns"
+    rm -rf "/etc/netns/$(ns client)"
+    echo "ok: hops named from PTR records"
+else
+    echo "SKIPPED (part): dnsmasq not installed, hop names not checked"
+fi
+
 # 2. 30 % loss on what enters r2 from r1
 ns_in r2 nft -f - <<'NFT'
 table inet lossy {

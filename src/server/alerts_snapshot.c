@@ -1,0 +1,229 @@
+/* alerts_snapshot.c: the evaluator's input built from the store -- every test
+ * with its dimensions and current state, split per agent that ran it in the
+ * window, with the ChecksFailedPercent and RoundTripTimeMs samples of that
+ * window, and whether the agent looks stopped (no contact for 2 x the
+ * frequency of its slowest test + 30 s, DESIGN 4's Indeterminate rule). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/text.h"
+#include "server/alerts.h"
+
+struct snap_test {
+    char *dims[CMON_DIM__COUNT];
+    char *id, *source_address, *diagnostic;
+    enum cmon_state state;
+    int frequency_sec;
+};
+
+struct sample_vec {
+    struct cmon_alert_sample *v;
+    size_t n, cap;
+};
+
+struct snap_series {
+    size_t test;
+    char *agent;
+    struct sample_vec failed, rtt;
+};
+
+struct snap_own {
+    struct snap_test *tests;
+    size_t n_tests, cap_tests;
+    struct snap_series *series;
+    size_t n_series, cap_series;
+    bool nomem;
+};
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+static int add_test(void *arg, const struct store_test *t)
+{
+    struct snap_own *o = arg;
+    if (!grow((void **)&o->tests, &o->cap_tests, o->n_tests + 1, sizeof *o->tests)) {
+        o->nomem = true;
+        return 1;
+    }
+    struct snap_test *st = &o->tests[o->n_tests++];
+    memset(st, 0, sizeof *st);
+    const char *dims[CMON_DIM__COUNT] = {
+        [CMON_DIM_MONITOR] = t->monitor,    [CMON_DIM_TEST_GROUP] = t->group,
+        [CMON_DIM_SOURCE] = t->source,      [CMON_DIM_DESTINATION] = t->destination,
+        [CMON_DIM_TEST_CONFIG] = t->config, [CMON_DIM_PROTOCOL] = cmon_protocol_name(t->protocol),
+    };
+    bool ok = true;
+    for (int d = 0; d < CMON_DIM__COUNT; d++)
+        ok &= (st->dims[d] = cmon_strdup(dims[d] ? dims[d] : "")) != NULL;
+    st->id = cmon_strdup(t->id);
+    st->source_address = cmon_strdup(t->source_address ? t->source_address : t->source);
+    st->diagnostic = cmon_strdup(t->diagnostic ? t->diagnostic : "");
+    st->state = t->state;
+    st->frequency_sec = t->frequency_sec;
+    if (!ok || !st->id || !st->source_address || !st->diagnostic) {
+        o->nomem = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* The series of (test, agent), created on first use; NULL on NOMEM. */
+static struct snap_series *series_for(struct snap_own *o, size_t test, const char *agent)
+{
+    for (size_t i = o->n_series; i-- > 0;) {
+        if (o->series[i].test != test)
+            break; /* series of one test are contiguous */
+        if (strcmp(o->series[i].agent, agent) == 0)
+            return &o->series[i];
+    }
+    if (!grow((void **)&o->series, &o->cap_series, o->n_series + 1, sizeof *o->series))
+        return NULL;
+    struct snap_series *s = &o->series[o->n_series];
+    memset(s, 0, sizeof *s);
+    s->test = test;
+    if (!(s->agent = strdup(agent)))
+        return NULL;
+    o->n_series++;
+    return s;
+}
+
+static bool push(struct sample_vec *v, int64_t t, double value)
+{
+    if (!grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v))
+        return false;
+    v->v[v->n++] = (struct cmon_alert_sample){t, value};
+    return true;
+}
+
+struct result_ctx {
+    struct snap_own *o;
+    size_t test;
+};
+
+static int add_result(void *arg, const struct store_result *r)
+{
+    struct result_ctx *c = arg;
+    const struct cmon_round_result *rr = &r->r;
+    struct snap_series *s = series_for(c->o, c->test, r->agent ? r->agent : "");
+    bool ok = s != NULL;
+    if (ok && rr->checks_total > 0)
+        ok = push(&s->failed, rr->start_ns, 100.0 * rr->checks_failed / rr->checks_total);
+    if (ok && rr->has_rtt)
+        ok = push(&s->rtt, rr->start_ns, rr->rtt_avg_ms);
+    if (!ok)
+        c->o->nomem = true;
+    return ok ? 0 : 1;
+}
+
+/* Stopped: known to the store, and silent longer than its slowest test allows. */
+static bool agent_stale(struct store *s, const struct snap_own *o, const char *agent,
+                        int64_t now_ns)
+{
+    int max_freq = 0;
+    for (size_t i = 0; i < o->n_series; i++) {
+        const struct snap_test *t = &o->tests[o->series[i].test];
+        if (strcmp(o->series[i].agent, agent) == 0 && t->frequency_sec > max_freq)
+            max_freq = t->frequency_sec;
+    }
+    int64_t last = 0;
+    struct cmon_errbuf eb;
+    if (s->ops->agent_last_seen(s, agent, &last, &eb) != CMON_OK)
+        return false;
+    return now_ns - last > ((int64_t)max_freq * 2 + 30) * CMON_NS_PER_SEC;
+}
+
+static enum cmon_err snapshot_series(struct store *s, struct snap_own *o, int64_t now_ns,
+                                     struct alert_snapshot *out)
+{
+    out->series = calloc(o->n_series + 1, sizeof *out->series);
+    if (!out->series)
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < o->n_series; i++) {
+        const struct snap_series *ss = &o->series[i];
+        const struct snap_test *t = &o->tests[ss->test];
+        struct cmon_alert_series *a = &out->series[i];
+        for (int d = 0; d < CMON_DIM__COUNT; d++)
+            a->dims[d] = t->dims[d];
+        a->agent = ss->agent;
+        a->state = t->state;
+        a->diagnostic = t->diagnostic;
+        a->failed_pct = ss->failed.v;
+        a->n_failed_pct = ss->failed.n;
+        a->rtt_ms = ss->rtt.v;
+        a->n_rtt_ms = ss->rtt.n;
+        bool seen = false; /* one store lookup per agent */
+        for (size_t k = 0; k < i && !seen; k++) {
+            if (strcmp(out->series[k].agent, ss->agent) == 0) {
+                a->agent_stopped = out->series[k].agent_stopped;
+                seen = true;
+            }
+        }
+        if (!seen)
+            a->agent_stopped = agent_stale(s, o, ss->agent, now_ns);
+    }
+    out->n = o->n_series;
+    return CMON_OK;
+}
+
+enum cmon_err alert_snapshot_build(struct store *s, int64_t now_ns, int64_t window_ns,
+                                   struct alert_snapshot *out, struct cmon_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    struct snap_own *o = calloc(1, sizeof *o);
+    if (!o)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    out->own = o;
+    enum cmon_err err = s->ops->test_query(s, NULL, add_test, o, eb);
+    for (size_t i = 0; !err && !o->nomem && i < o->n_tests; i++) {
+        struct result_ctx c = {o, i};
+        size_t before = o->n_series;
+        err = s->ops->result_query(s, o->tests[i].id, now_ns - window_ns, now_ns + 1, 1000000,
+                                   add_result, &c, eb);
+        if (!err && o->n_series == before && !series_for(o, i, o->tests[i].source_address))
+            o->nomem = true;
+    }
+    if (!err && o->nomem)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (!err && snapshot_series(s, o, now_ns, out) != CMON_OK)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (err)
+        alert_snapshot_free(out);
+    return err;
+}
+
+void alert_snapshot_free(struct alert_snapshot *snap)
+{
+    struct snap_own *o = snap->own;
+    if (o) {
+        for (size_t i = 0; i < o->n_tests; i++) {
+            for (int d = 0; d < CMON_DIM__COUNT; d++)
+                free(o->tests[i].dims[d]);
+            free(o->tests[i].id);
+            free(o->tests[i].source_address);
+            free(o->tests[i].diagnostic);
+        }
+        for (size_t i = 0; i < o->n_series; i++) {
+            free(o->series[i].agent);
+            free(o->series[i].failed.v);
+            free(o->series[i].rtt.v);
+        }
+        free(o->tests);
+        free(o->series);
+        free(o);
+    }
+    free(snap->series);
+    memset(snap, 0, sizeof *snap);
+}

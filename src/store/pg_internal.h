@@ -1,0 +1,149 @@
+/* pg_internal.h: what the PostgreSQL backend's files share -- the connection
+ * struct, the ingest staging buffer (results wait here and reach the server
+ * in one COPY per flush) and small query helpers over libpq.
+ * Ownership: struct pg_store owns its PGconn, its staging buffer and every
+ * PGresult it creates (helpers PQclear before returning unless they hand the
+ * result to the caller, who then PQclears it).  One thread uses it at a time. */
+#ifndef CMON_STORE_PG_INTERNAL_H
+#define CMON_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+
+#define PG_NS_PER_DAY (86400LL * 1000000000LL)
+#define PG_MAX_STAGE_DAYS 16
+
+/* Advisory lock keys (pg_advisory_lock(int, int), first int = 'cmon'). */
+#define PG_LOCK_SPACE 0x636d6f6e
+#define PG_LOCK_MIGRATE 1
+#define PG_LOCK_PARTITION 2
+#define PG_LOCK_LEADER 3
+
+struct pg_store {
+    struct store base;
+    PGconn *conn;
+    enum store_mode mode;
+    bool leader;       /* holds the leader advisory lock (session level) */
+    unsigned prepared; /* bit i: prepared statement i exists on this connection */
+    char *stage;       /* COPY text of results not yet sent */
+    size_t stage_len, stage_cap, staged;
+    int64_t stage_days[PG_MAX_STAGE_DAYS]; /* distinct days of the staged rows */
+    size_t n_stage_days;
+    /* tests rows the last flush updated (RETURNING), so that the ingest's
+     * evaluation of each touched test needs no query; dropped at the end of
+     * the transaction, an entry dropped when its test's state is written */
+    PGresult *touched;
+    int *touched_order; /* row numbers sorted by id */
+    bool *touched_valid;
+};
+
+static inline struct pg_store *pg_of(struct store *s)
+{
+    return (struct pg_store *)s;
+}
+
+/* CMON_ERR_STORE (CMON_ERR_TIMEOUT on statement_timeout) with the server's
+ * message, prefixed by what failed. */
+enum cmon_err pg_fail_res(struct pg_store *ps, const PGresult *res, struct cmon_errbuf *eb,
+                          const char *what);
+/* Run sql with text parameters (NULL = SQL NULL).  Returns the result on
+ * success (caller PQclears), NULL with eb filled on failure. */
+PGresult *pg_query(struct pg_store *ps, const char *sql, int n, const char *const *vals,
+                   struct cmon_errbuf *eb, const char *what);
+/* Same through a named prepared statement, prepared on first use on this
+ * connection (the hot paths: parse and plan once). */
+PGresult *pg_query_prepared(struct pg_store *ps, const char *name, const char *sql, int n,
+                            const char *const *vals, struct cmon_errbuf *eb, const char *what);
+/* Same, for statements whose rows are not needed; *affected may be NULL. */
+enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *const *vals,
+                      long long *affected, struct cmon_errbuf *eb, const char *what);
+/* Decimal text of v in buf (which must hold 24 bytes); returns buf. */
+const char *pg_i64(char *buf, int64_t v);
+/* "%.17g" of v, or NULL when !has. */
+const char *pg_dbl(char *buf, bool has, double v);
+
+int64_t pg_col_i64(const PGresult *r, int row, int col);
+double pg_col_dbl(const PGresult *r, int row, int col);
+bool pg_col_bool(const PGresult *r, int row, int col);
+bool pg_col_null(const PGresult *r, int row, int col);
+
+/* Floor division of ns into days (partition numbers). */
+int64_t pg_day_of(int64_t ns);
+/* Create the results partitions of days that do not exist yet. */
+enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, size_t n,
+                                   struct cmon_errbuf *eb);
+/* Send staged results (COPY + one set-wise statement); no-op when empty. */
+enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb);
+void pg_stage_clear(struct pg_store *ps);
+/* Row of test id in ps->touched, or -1. */
+int pg_touched_find(struct pg_store *ps, const char *id);
+void pg_touched_clear(struct pg_store *ps);
+
+enum cmon_err store_pg_open(const char *url, enum store_mode mode, struct store **out,
+                            struct cmon_errbuf *eb);
+/* Try to become (or check that we still are) the leader; see store/leader.h. */
+enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb);
+
+/* Ops implemented in the other files. */
+enum cmon_err pg_monitor_put(struct store *s, const char *name, const char *body,
+                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
+                             bool *created, struct cmon_errbuf *eb);
+enum cmon_err pg_monitor_get(struct store *s, const char *name, store_monitor_cb cb, void *arg,
+                             struct cmon_errbuf *eb);
+enum cmon_err pg_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
+                              struct cmon_errbuf *eb);
+enum cmon_err pg_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+enum cmon_err pg_monitor_set_running(struct store *s, const char *name, bool running,
+                                     int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err pg_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
+enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
+                            void *arg, struct cmon_errbuf *eb);
+enum cmon_err pg_test_set_state(struct store *s, const char *test_id, enum cmon_state st,
+                                const char *reason, int64_t now_ns, bool *changed,
+                                struct cmon_errbuf *eb);
+enum cmon_err pg_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                               store_change_cb cb, void *arg, struct cmon_errbuf *eb);
+
+enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb);
+enum cmon_err pg_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
+                                   bool *dup, struct cmon_errbuf *eb);
+enum cmon_err pg_ingest_result(struct store *s, const struct store_result *r,
+                               struct cmon_errbuf *eb);
+enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb);
+void pg_ingest_rollback(struct store *s);
+enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *q,
+                              store_point_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err pg_retention(struct store *s, int64_t before_ns, int64_t *deleted,
+                           struct cmon_errbuf *eb);
+enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
+enum cmon_err pg_path_put(struct store *s, const char *test_id, int64_t start_ns,
+                          const char *hops_json, struct cmon_errbuf *eb);
+enum cmon_err pg_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err pg_path_latest(struct store *s, const char *test_id, char **hops_json,
+                             int64_t *start_ns, struct cmon_errbuf *eb);
+
+enum cmon_err pg_agent_seen(struct store *s, const char *name, int64_t now_ns,
+                            struct cmon_errbuf *eb);
+enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
+                                 struct cmon_errbuf *eb);
+enum cmon_err pg_alert_rule_put(struct store *s, const char *name, const char *body,
+                                struct cmon_errbuf *eb);
+enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,
+                                 int64_t at_ns, const char *message, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_event_list(struct store *s, int64_t from_ns, size_t limit, json_t **out,
+                                  struct cmon_errbuf *eb);
+enum cmon_err pg_token_add(struct store *s, const char *hash_hex, enum store_role role,
+                           const char *name, int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err pg_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
+                              char *name, size_t name_cap, struct cmon_errbuf *eb);
+enum cmon_err pg_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
+enum cmon_err pg_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
+                           json_t **out, struct cmon_errbuf *eb);
+
+#endif

@@ -1,0 +1,304 @@
+/* postgres_misc.c: agents' last contact, alert rules and events, hashed
+ * tokens and the read-only SQL endpoint for the PostgreSQL backend.  SQL runs
+ * in a READ ONLY transaction as the role cmon_sql (SELECT on the result tables
+ * only), under statement_timeout, one statement, at most max_rows rows. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/pg_internal.h"
+
+enum cmon_err pg_agent_seen(struct store *s, const char *name, int64_t now_ns,
+                            struct cmon_errbuf *eb)
+{
+    char a[24];
+    const char *v[] = {name, pg_i64(a, now_ns)};
+    return pg_exec(pg_of(s),
+                   "INSERT INTO agents (name, last_seen_ns) VALUES ($1, $2)"
+                   " ON CONFLICT (name) DO UPDATE SET"
+                   " last_seen_ns = greatest(agents.last_seen_ns, excluded.last_seen_ns)",
+                   2, v, NULL, eb, "update agent");
+}
+
+enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
+                                 struct cmon_errbuf *eb)
+{
+    const char *v[] = {name};
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT last_seen_ns FROM agents WHERE name = $1", 1, v, eb, "agent");
+    if (!res)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    if (PQntuples(res) == 0)
+        err = cmon_fail(eb, CMON_ERR_NOTFOUND, "agent not found");
+    else
+        *ns = pg_col_i64(res, 0, 0);
+    PQclear(res);
+    return err;
+}
+
+enum cmon_err pg_alert_rule_put(struct store *s, const char *name, const char *body,
+                                struct cmon_errbuf *eb)
+{
+    const char *v[] = {name, body};
+    return pg_exec(pg_of(s),
+                   "INSERT INTO alert_rules (name, body) VALUES ($1, $2)"
+                   " ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                   2, v, NULL, eb, "store alert rule");
+}
+
+enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
+{
+    const char *v[] = {name};
+    long long n = 0;
+    enum cmon_err err = pg_exec(pg_of(s), "DELETE FROM alert_rules WHERE name = $1", 1, v, &n, eb,
+                                "delete alert rule");
+    if (!err && n == 0)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
+    return err;
+}
+
+static enum cmon_err rows_to_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int),
+                                  json_t **out, struct cmon_errbuf *eb)
+{
+    if (!res)
+        return CMON_ERR_STORE;
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(res); i++)
+        json_array_append_new(arr, row_fn(res, i));
+    PQclear(res);
+    if (!arr)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    *out = arr;
+    return CMON_OK;
+}
+
+static json_t *rule_row(const PGresult *res, int i)
+{
+    json_t *body = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), "rule",
+                     body ? body : json_null());
+}
+
+enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
+{
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
+                 NULL, eb, "read alert rules");
+    return rows_to_json(res, rule_row, out, eb);
+}
+
+enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,
+                                 int64_t at_ns, const char *message, struct cmon_errbuf *eb)
+{
+    char a[24];
+    const char *v[] = {rule, test_id, pg_i64(a, at_ns), message};
+    return pg_exec(pg_of(s),
+                   "INSERT INTO alert_events (rule, test_id, at_ns, message)"
+                   " VALUES ($1, $2, $3, $4)",
+                   4, v, NULL, eb, "store alert event");
+}
+
+static json_t *event_row(const PGresult *res, int i)
+{
+    char ts[40];
+    return json_pack("{s:s, s:s, s:s, s:s}", "rule", PQgetvalue(res, i, 0), "testId",
+                     PQgetvalue(res, i, 1), "time",
+                     cmon_rfc3339(pg_col_i64(res, i, 2), ts, sizeof ts), "message",
+                     PQgetvalue(res, i, 3));
+}
+
+enum cmon_err pg_alert_event_list(struct store *s, int64_t from_ns, size_t limit, json_t **out,
+                                  struct cmon_errbuf *eb)
+{
+    char a[24], b[24];
+    const char *v[] = {pg_i64(a, from_ns), pg_i64(b, (int64_t)limit)};
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT rule, test_id, at_ns, message FROM alert_events"
+                             " WHERE at_ns >= $1 ORDER BY at_ns, id LIMIT $2",
+                             2, v, eb, "read alert events");
+    return rows_to_json(res, event_row, out, eb);
+}
+
+enum cmon_err pg_token_add(struct store *s, const char *hash_hex, enum store_role role,
+                           const char *name, int64_t now_ns, struct cmon_errbuf *eb)
+{
+    char a[24];
+    const char *v[] = {hash_hex, store_role_name(role), name ? name : "", pg_i64(a, now_ns)};
+    return pg_exec(pg_of(s),
+                   "INSERT INTO tokens (hash, role, name, created_ns) VALUES ($1, $2, $3, $4)", 4,
+                   v, NULL, eb, "store token");
+}
+
+enum cmon_err pg_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
+                              char *name, size_t name_cap, struct cmon_errbuf *eb)
+{
+    const char *v[] = {hash_hex};
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT role, name FROM tokens WHERE hash = $1", 1, v, eb, "token");
+    if (!res)
+        return CMON_ERR_STORE;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "token not found");
+    }
+    bool ok = store_role_parse(PQgetvalue(res, 0, 0), role);
+    if (name && name_cap)
+        snprintf(name, name_cap, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return ok ? CMON_OK : cmon_fail(eb, CMON_ERR_STORE, "token has an unknown role");
+}
+
+enum cmon_err pg_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
+{
+    PGresult *res = pg_query(pg_of(s), "SELECT count(*) FROM tokens", 0, NULL, eb, "token count");
+    if (!res)
+        return CMON_ERR_STORE;
+    *n = (size_t)pg_col_i64(res, 0, 0);
+    PQclear(res);
+    return CMON_OK;
+}
+
+/* ---- read-only SQL ---- */
+
+/* One statement: no ';' outside quotes and comments except trailing ones.
+ * set_config() could switch the role back inside a SELECT: refused. */
+static bool sql_single_statement(const char *sql)
+{
+    char q = 0;
+    for (const char *p = sql; *p; p++) {
+        if (q) {
+            if (*p == q)
+                q = 0;
+        } else if (*p == '\'' || *p == '"') {
+            q = *p;
+        } else if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+            if (!*p)
+                break;
+        } else if (*p == ';') {
+            const char *t = p + 1;
+            while (*t && (isspace((unsigned char)*t) || *t == ';'))
+                t++;
+            if (*t)
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool sql_mentions(const char *sql, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = sql; *p; p++) {
+        if (strncasecmp(p, word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static json_t *column_value(const PGresult *res, int i, int c)
+{
+    if (PQgetisnull(res, i, c))
+        return json_null();
+    const char *v = PQgetvalue(res, i, c);
+    switch (PQftype(res, c)) {
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+        return json_integer(strtoll(v, NULL, 10));
+    case 700:  /* float4 */
+    case 701:  /* float8 */
+    case 1700: /* numeric */
+        return json_real(strtod(v, NULL));
+    case 16: /* bool */
+        return json_boolean(v[0] == 't');
+    default:
+        return json_string(v);
+    }
+}
+
+static json_t *sql_result_json(const PGresult *res, size_t max_rows)
+{
+    json_t *cols = json_array(), *rows = json_array();
+    for (int c = 0; c < PQnfields(res); c++)
+        json_array_append_new(cols, json_string(PQfname(res, c)));
+    size_t n = (size_t)PQntuples(res);
+    for (size_t i = 0; i < n && i < max_rows; i++) {
+        json_t *row = json_array();
+        for (int c = 0; c < PQnfields(res); c++)
+            json_array_append_new(row, column_value(res, (int)i, c));
+        json_array_append_new(rows, row);
+    }
+    return json_pack("{s:o, s:o, s:b}", "columns", cols, "rows", rows, "truncated", n > max_rows);
+}
+
+static enum cmon_err sql_run(struct pg_store *ps, const char *sql, size_t max_rows, int timeout_ms,
+                             json_t **out, struct cmon_errbuf *eb)
+{
+    char set[80];
+    snprintf(set, sizeof set, "SET LOCAL statement_timeout = %d", timeout_ms > 0 ? timeout_ms : 1);
+    if (pg_exec(ps, set, 0, NULL, NULL, eb, "sql"))
+        return CMON_ERR_STORE;
+    if (pg_exec(ps, "SET LOCAL ROLE cmon_sql", 0, NULL, NULL, eb, "sql"))
+        return cmon_fail(eb, CMON_ERR_PERM,
+                         "the SQL endpoint needs the role cmon_sql (create it with CREATEROLE "
+                         "rights, see docs/storage.md)");
+    /* the wrapper allows one SELECT only and bounds the rows fetched */
+    size_t len = strlen(sql) + 96;
+    char *wrapped = malloc(len);
+    if (!wrapped)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    snprintf(wrapped, len, "SELECT * FROM (\n%s\n) AS q LIMIT %zu", sql, max_rows + 1);
+    PGresult *res = PQexecParams(ps->conn, wrapped, 0, NULL, NULL, NULL, NULL, 0);
+    free(wrapped);
+    enum cmon_err err = CMON_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        bool timeout = state && strcmp(state, "57014") == 0;
+        err = timeout ? cmon_fail(eb, CMON_ERR_TIMEOUT, "query ran longer than %d ms", timeout_ms)
+                      : cmon_fail(eb, CMON_ERR_INVALID, "%s", msg ? msg : "query failed");
+    } else {
+        *out = sql_result_json(res, max_rows);
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Trailing ';' and spaces would break the wrapper: strip them in a copy. */
+static char *sql_trimmed(const char *sql)
+{
+    char *t = strdup(sql);
+    if (!t)
+        return NULL;
+    size_t n = strlen(t);
+    while (n && (isspace((unsigned char)t[n - 1]) || t[n - 1] == ';'))
+        t[--n] = '\0';
+    return t;
+}
+
+enum cmon_err pg_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
+                           json_t **out, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    if (ps->mode != STORE_READ_ONLY)
+        return cmon_fail(eb, CMON_ERR_PERM, "SQL queries run only on a read-only connection");
+    if (!sql_single_statement(sql) || sql_mentions(sql, "set_config"))
+        return cmon_fail(eb, CMON_ERR_INVALID, "only one read-only SELECT is allowed");
+    char *t = sql_trimmed(sql);
+    if (!t)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (!*t) {
+        free(t);
+        return cmon_fail(eb, CMON_ERR_INVALID, "empty query");
+    }
+    enum cmon_err err = pg_exec(ps, "BEGIN READ ONLY", 0, NULL, NULL, eb, "begin");
+    if (!err)
+        err = sql_run(ps, t, max_rows, timeout_ms, out, eb);
+    PQclear(PQexec(ps->conn, "ROLLBACK")); /* also ends SET LOCAL ROLE */
+    free(t);
+    return err;
+}

@@ -1,0 +1,608 @@
+/* postgres_results.c: the write path of round results for PostgreSQL --
+ * results are staged in memory and sent with one COPY per flush, then moved
+ * set-wise into the day partitions, the roll-up queue and the tests' live
+ * figures by one statement -- plus exactly-once agent batches, result and
+ * metric queries, roll-ups, retention (drops whole days) and paths. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/pg_internal.h"
+
+#define NS_PER_MIN (60 * CMON_NS_PER_SEC)
+#define NS_PER_HOUR (3600 * CMON_NS_PER_SEC)
+
+enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    pg_stage_clear(ps);
+    pg_touched_clear(ps);
+    return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
+}
+
+enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    enum cmon_err err = pg_flush(ps, eb);
+    pg_touched_clear(ps);
+    if (!err)
+        err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
+    if (err)
+        pg_ingest_rollback(s);
+    return err;
+}
+
+void pg_ingest_rollback(struct store *s)
+{
+    struct pg_store *ps = pg_of(s);
+    pg_stage_clear(ps);
+    pg_touched_clear(ps);
+    if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+}
+
+enum cmon_err pg_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
+                                   bool *dup, struct cmon_errbuf *eb)
+{
+    char a[24], b[24];
+    const char *v[] = {agent, pg_i64(a, seq), pg_i64(b, now_ns)};
+    long long n = 0;
+    enum cmon_err err = pg_exec(pg_of(s),
+                                "INSERT INTO agent_batches (agent, seq, received_ns)"
+                                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                3, v, &n, eb, "mark batch");
+    if (!err)
+        *dup = n == 0;
+    return err;
+}
+
+/* ---- staging (COPY text format) ---- */
+
+void pg_stage_clear(struct pg_store *ps)
+{
+    ps->stage_len = 0;
+    ps->staged = 0;
+    ps->n_stage_days = 0;
+}
+
+static bool stage_reserve(struct pg_store *ps, size_t more)
+{
+    if (ps->stage_len + more <= ps->stage_cap)
+        return true;
+    size_t cap = ps->stage_cap ? ps->stage_cap * 2 : 1 << 16;
+    while (cap < ps->stage_len + more)
+        cap *= 2;
+    char *p = realloc(ps->stage, cap);
+    if (!p)
+        return false;
+    ps->stage = p;
+    ps->stage_cap = cap;
+    return true;
+}
+
+/* Append s escaped for COPY text (NULL -> \N), then sep. */
+static void put_text(struct pg_store *ps, const char *s, char sep)
+{
+    char *o = ps->stage + ps->stage_len;
+    if (!s) {
+        *o++ = '\\';
+        *o++ = 'N';
+    }
+    for (; s && *s; s++) {
+        char c = *s;
+        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            *o++ = '\\';
+            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+        }
+        *o++ = c;
+    }
+    *o++ = sep;
+    ps->stage_len = (size_t)(o - ps->stage);
+}
+
+static void put_num(struct pg_store *ps, bool has, double v, char sep)
+{
+    char buf[32];
+    put_text(ps, pg_dbl(buf, has, v), sep);
+}
+
+static void put_int(struct pg_store *ps, int64_t v, char sep)
+{
+    char buf[24];
+    put_text(ps, pg_i64(buf, v), sep);
+}
+
+static bool day_staged(const struct pg_store *ps, int64_t d)
+{
+    for (size_t i = 0; i < ps->n_stage_days; i++) {
+        if (ps->stage_days[i] == d)
+            return true;
+    }
+    return false;
+}
+
+enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
+                               struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    const struct cmon_round_result *r = &sr->r;
+    /* escaping at most doubles a string; numbers fit in 32 bytes each */
+    size_t need =
+        2 * (strlen(r->test_id) + strlen(sr->agent ? sr->agent : "") + strlen(r->detail) + 32) +
+        17 * 32;
+    if (!stage_reserve(ps, need))
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    int64_t day = pg_day_of(r->start_ns);
+    if (!day_staged(ps, day) && ps->n_stage_days == PG_MAX_STAGE_DAYS) {
+        enum cmon_err err = pg_flush(ps, eb); /* many days in one batch: send what we have */
+        if (err)
+            return err;
+    }
+    if (!day_staged(ps, day))
+        ps->stage_days[ps->n_stage_days++] = day;
+    put_int(ps, (int64_t)ps->staged, '\t');
+    put_text(ps, r->test_id, '\t');
+    put_int(ps, r->start_ns, '\t');
+    put_text(ps, sr->agent ? sr->agent : "", '\t');
+    put_int(ps, r->checks_total, '\t');
+    put_int(ps, r->checks_failed, '\t');
+    put_num(ps, r->has_rtt, r->rtt_min_ms, '\t');
+    put_num(ps, r->has_rtt, r->rtt_avg_ms, '\t');
+    put_num(ps, r->has_rtt, r->rtt_max_ms, '\t');
+    put_num(ps, r->has_rtt, r->rtt_jitter_ms, '\t');
+    put_text(ps, cmon_diag_code(r->diagnostic), '\t');
+    put_text(ps, r->detail, '\t');
+    put_int(ps, r->http_status, '\t');
+    put_num(ps, r->dns_ms >= 0, r->dns_ms, '\t');
+    put_num(ps, r->connect_ms >= 0, r->connect_ms, '\t');
+    put_num(ps, r->tls_ms >= 0, r->tls_ms, '\t');
+    put_num(ps, r->first_byte_ms >= 0, r->first_byte_ms, '\n');
+    ps->staged++;
+    return CMON_OK;
+}
+
+static enum cmon_err copy_stage(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    PGresult *res = PQexec(ps->conn, "COPY ingest_stage FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        enum cmon_err err = pg_fail_res(ps, res, eb, "copy results");
+        PQclear(res);
+        return err;
+    }
+    PQclear(res);
+    if (PQputCopyData(ps->conn, ps->stage, (int)ps->stage_len) != 1 ||
+        PQputCopyEnd(ps->conn, NULL) != 1)
+        return pg_fail_res(ps, NULL, eb, "copy results");
+    enum cmon_err err = CMON_OK;
+    while ((res = PQgetResult(ps->conn)) != NULL) {
+        if (!err && PQresultStatus(res) != PGRES_COMMAND_OK)
+            err = pg_fail_res(ps, res, eb, "copy results");
+        PQclear(res);
+    }
+    return err;
+}
+
+/* From the staging table: raw rows into their partitions, the roll-up
+ * queue, and each test's latest round (by start time, then arrival). */
+static const char move_staged_sql[] =
+    "WITH s AS (SELECT * FROM ingest_stage),"
+    " raw AS (INSERT INTO results SELECT test_id, start_ns, agent, checks_total, checks_failed,"
+    "  rtt_min, rtt_avg, rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms,"
+    "  connect_ms, tls_ms, first_byte_ms FROM s),"
+    " q AS (INSERT INTO rollup_pending SELECT test_id, start_ns, CASE WHEN checks_total > 0"
+    "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END, rtt_avg FROM s)"
+    " UPDATE tests t SET last_result_ns = l.start_ns, checks_failed_pct = l.pct,"
+    "  rtt_ms = l.rtt_avg, diagnostic = l.diagnostic, detail = l.detail"
+    " FROM (SELECT DISTINCT ON (test_id) test_id, start_ns, CASE WHEN checks_total > 0"
+    "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END AS pct, rtt_avg,"
+    "  diagnostic, detail FROM s ORDER BY test_id, start_ns DESC, ord DESC) l"
+    " WHERE t.id = l.test_id AND (t.last_result_ns IS NULL OR t.last_result_ns <= l.start_ns)"
+    " RETURNING t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
+    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
+    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
+    " t.rtt_threshold_ms, t.group_disabled,"
+    " coalesce((SELECT m.running FROM monitors m WHERE m.name = t.monitor), false), t.state,"
+    " t.reason, t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
+    " t.state_since_ns";
+
+void pg_touched_clear(struct pg_store *ps)
+{
+    PQclear(ps->touched);
+    free(ps->touched_order);
+    free(ps->touched_valid);
+    ps->touched = NULL;
+    ps->touched_order = NULL;
+    ps->touched_valid = NULL;
+}
+
+static int cmp_row(const void *a, const void *b, void *res)
+{
+    return strcmp(PQgetvalue(res, *(const int *)a, 0), PQgetvalue(res, *(const int *)b, 0));
+}
+
+/* Keep res (the updated tests) for pg_touched_find. */
+static void touched_keep(struct pg_store *ps, PGresult *res)
+{
+    pg_touched_clear(ps);
+    int n = PQntuples(res);
+    ps->touched_order = malloc(((size_t)n + 1) * sizeof *ps->touched_order);
+    ps->touched_valid = malloc(((size_t)n + 1) * sizeof *ps->touched_valid);
+    if (!ps->touched_order || !ps->touched_valid) {
+        PQclear(res);
+        pg_touched_clear(ps);
+        return; /* lookups fall back to queries */
+    }
+    for (int i = 0; i < n; i++) {
+        ps->touched_order[i] = i;
+        ps->touched_valid[i] = true;
+    }
+    qsort_r(ps->touched_order, (size_t)n, sizeof *ps->touched_order, cmp_row, res);
+    ps->touched = res;
+}
+
+int pg_touched_find(struct pg_store *ps, const char *id)
+{
+    if (!ps->touched)
+        return -1;
+    int lo = 0, hi = PQntuples(ps->touched) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, row = ps->touched_order[mid];
+        int c = strcmp(id, PQgetvalue(ps->touched, row, 0));
+        if (c == 0)
+            return ps->touched_valid[row] ? row : -1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    if (!ps->staged)
+        return CMON_OK;
+    enum cmon_err err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
+    if (!err)
+        err = copy_stage(ps, eb);
+    PGresult *res = err ? NULL : pg_query(ps, move_staged_sql, 0, NULL, eb, "store results");
+    if (!err && !res)
+        err = CMON_ERR_STORE;
+    if (res)
+        touched_keep(ps, res);
+    if (!err) /* a second flush in this transaction starts empty */
+        err = pg_exec(ps, "TRUNCATE ingest_stage", 0, NULL, NULL, eb, "clear staging");
+    pg_stage_clear(ps);
+    return err;
+}
+
+/* ---- queries ---- */
+
+static void result_from_row(const PGresult *res, int i, struct store_result *sr)
+{
+    struct cmon_round_result *r = &sr->r;
+    memset(sr, 0, sizeof *sr);
+    sr->agent = PQgetvalue(res, i, 0);
+    snprintf(r->test_id, sizeof r->test_id, "%s", PQgetvalue(res, i, 1));
+    r->start_ns = pg_col_i64(res, i, 2);
+    r->checks_total = (uint32_t)pg_col_i64(res, i, 3);
+    r->checks_failed = (uint32_t)pg_col_i64(res, i, 4);
+    r->has_rtt = !pg_col_null(res, i, 6);
+    r->rtt_min_ms = pg_col_dbl(res, i, 5);
+    r->rtt_avg_ms = pg_col_dbl(res, i, 6);
+    r->rtt_max_ms = pg_col_dbl(res, i, 7);
+    r->rtt_jitter_ms = pg_col_dbl(res, i, 8);
+    if (!cmon_diag_from_code(PQgetvalue(res, i, 9), &r->diagnostic))
+        r->diagnostic = CMON_DIAG_NONE;
+    snprintf(r->detail, sizeof r->detail, "%s", PQgetvalue(res, i, 10));
+    r->http_status = (int)pg_col_i64(res, i, 11);
+    double *phase[] = {&r->dns_ms, &r->connect_ms, &r->tls_ms, &r->first_byte_ms};
+    for (int k = 0; k < 4; k++)
+        *phase[k] = pg_col_null(res, i, 12 + k) ? -1 : pg_col_dbl(res, i, 12 + k);
+}
+
+enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    enum cmon_err err = pg_flush(ps, eb);
+    if (err)
+        return err;
+    char a[24], b[24], c[24];
+    const char *v[] = {test_id, pg_i64(a, from_ns), pg_i64(b, to_ns), pg_i64(c, (int64_t)limit)};
+    PGresult *res = pg_query(
+        ps,
+        "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"
+        " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
+        " first_byte_ms FROM results WHERE test_id = $1 AND start_ns >= $2 AND start_ns < $3"
+        " ORDER BY start_ns LIMIT $4",
+        4, v, eb, "read results");
+    if (!res)
+        return CMON_ERR_STORE;
+    struct store_result sr;
+    for (int i = 0; i < PQntuples(res); i++) {
+        result_from_row(res, i, &sr);
+        if (cb(arg, &sr))
+            break;
+    }
+    PQclear(res);
+    return CMON_OK;
+}
+
+/* ---- metrics ---- */
+
+static const char *const dim_column[STORE_DIM__COUNT] = {
+    [STORE_DIM_MONITOR] = "t.monitor",
+    [STORE_DIM_TEST_GROUP] = "t.test_group",
+    [STORE_DIM_TEST_CONFIG] = "t.test_config",
+    [STORE_DIM_SOURCE_NAME] = "t.source",
+    [STORE_DIM_SOURCE_ADDRESS] = "t.source_address",
+    [STORE_DIM_SOURCE_TYPE] = "t.source_type",
+    [STORE_DIM_DEST_NAME] = "t.destination",
+    [STORE_DIM_DEST_ADDRESS] = "t.destination_address",
+    [STORE_DIM_DEST_TYPE] = "t.destination_type",
+    [STORE_DIM_DEST_PORT] = "t.port::text",
+    [STORE_DIM_PROTOCOL] = "(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)",
+    [STORE_DIM_TEST_ID] = "t.id",
+};
+
+#define RAW_PCT "(100.0::float8 * r.checks_failed / nullif(r.checks_total, 0))"
+
+static const char *metric_expr(bool raw, const struct store_metric_query *q)
+{
+    static const char *const raw_expr[2][3] = {
+        {"avg" RAW_PCT ", count(*)", "min" RAW_PCT ", count(*)", "max" RAW_PCT ", count(*)"},
+        {"avg(r.rtt_avg), count(r.rtt_avg)", "min(r.rtt_avg), count(r.rtt_avg)",
+         "max(r.rtt_avg), count(r.rtt_avg)"},
+    };
+    static const char *const roll_expr[2][3] = {
+        {"sum(r.failed_pct_sum) / sum(r.rounds), sum(r.rounds)",
+         "min(r.failed_pct_min), sum(r.rounds)", "max(r.failed_pct_max), sum(r.rounds)"},
+        {"sum(r.rtt_sum) / sum(r.rtt_n), sum(r.rtt_n)", "min(r.rtt_min), sum(r.rtt_n)",
+         "max(r.rtt_max), sum(r.rtt_n)"},
+    };
+    return raw ? raw_expr[q->metric][q->agg] : roll_expr[q->metric][q->agg];
+}
+
+static int build_metric_sql(const struct store_metric_query *q, char *sql, size_t cap)
+{
+    const char *time_col = "r.start_ns";
+    char source[1024] = "results";
+    bool raw = true;
+    int64_t width = q->interval_ns % NS_PER_HOUR == 0  ? NS_PER_HOUR
+                    : q->interval_ns % NS_PER_MIN == 0 ? NS_PER_MIN
+                                                       : 0;
+    if (width) {
+        /* the roll-up plus the queued rows not folded into it yet, in its shape */
+        raw = false;
+        time_col = "r.bucket_ns";
+        snprintf(source, sizeof source,
+                 "(SELECT test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"
+                 " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max FROM %s UNION ALL"
+                 " SELECT test_id, start_ns / %lld * %lld, 1, failed_pct, failed_pct,"
+                 " failed_pct, (rtt_avg IS NOT NULL)::int, coalesce(rtt_avg, 0), rtt_avg,"
+                 " rtt_avg FROM rollup_pending)",
+                 width == NS_PER_HOUR ? "rollup_1h" : "rollup_1m", (long long)width,
+                 (long long)width);
+    }
+    size_t len = (size_t)snprintf(
+        sql, cap,
+        "SELECT (%s / $1::bigint) * $1::bigint AS b, %s FROM %s r JOIN tests t ON t.id ="
+        " r.test_id WHERE %s >= $2::bigint AND %s < $3::bigint",
+        time_col, metric_expr(raw, q), source, time_col, time_col);
+    if (q->metric == STORE_METRIC_RTT && len < cap)
+        len += (size_t)snprintf(sql + len, cap - len,
+                                raw ? " AND r.rtt_avg IS NOT NULL" : " AND r.rtt_n > 0");
+    for (size_t i = 0; i < q->n_filters && len < cap; i++) {
+        if ((unsigned)q->filters[i].dim >= STORE_DIM__COUNT)
+            return -1;
+        len += (size_t)snprintf(sql + len, cap - len, " AND lower(%s) = lower($%zu::text)",
+                                dim_column[q->filters[i].dim], i + 4);
+    }
+    if (len < cap)
+        len += (size_t)snprintf(sql + len, cap - len, " GROUP BY b ORDER BY b");
+    return len < cap ? 0 : -1;
+}
+
+enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *q,
+                              store_point_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    char sql[4096];
+    if (q->interval_ns <= 0 || q->n_filters > STORE_MAX_DIM_FILTERS ||
+        (unsigned)q->metric > STORE_METRIC_RTT || (unsigned)q->agg > STORE_AGG_MAX ||
+        build_metric_sql(q, sql, sizeof sql) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "invalid metric query");
+    enum cmon_err err = pg_flush(ps, eb);
+    if (err)
+        return err;
+    char a[24], b[24], c[24];
+    const char *v[3 + STORE_MAX_DIM_FILTERS] = {pg_i64(a, q->interval_ns), pg_i64(b, q->from_ns),
+                                                pg_i64(c, q->to_ns)};
+    for (size_t i = 0; i < q->n_filters; i++)
+        v[3 + i] = q->filters[i].value;
+    PGresult *res = pg_query(ps, sql, 3 + (int)q->n_filters, v, eb, "read metrics");
+    if (!res)
+        return CMON_ERR_STORE;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (cb(arg, pg_col_i64(res, i, 0), pg_col_dbl(res, i, 1), pg_col_i64(res, i, 2)))
+            break;
+    }
+    PQclear(res);
+    return CMON_OK;
+}
+
+/* ---- roll-ups ---- */
+
+#define ROLLUP_FOLD(table, width)                                                                  \
+    " " table " AS (INSERT INTO " table " (test_id, bucket_ns, rounds, failed_pct_sum,"            \
+    " failed_pct_min, failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max)"                           \
+    " SELECT test_id, start_ns / " width " * " width ", count(*), sum(failed_pct),"                \
+    " min(failed_pct), max(failed_pct), count(rtt_avg), coalesce(sum(rtt_avg), 0),"                \
+    " min(rtt_avg), max(rtt_avg) FROM p GROUP BY 1, 2"                                             \
+    " ON CONFLICT (test_id, bucket_ns) DO UPDATE SET rounds = " table ".rounds + excluded.rounds," \
+    " failed_pct_sum = " table ".failed_pct_sum + excluded.failed_pct_sum,"                        \
+    " failed_pct_min = least(" table ".failed_pct_min, excluded.failed_pct_min),"                  \
+    " failed_pct_max = greatest(" table ".failed_pct_max, excluded.failed_pct_max),"               \
+    " rtt_n = " table ".rtt_n + excluded.rtt_n, rtt_sum = " table ".rtt_sum + excluded.rtt_sum,"   \
+    " rtt_min = least(" table ".rtt_min, excluded.rtt_min),"                                       \
+    " rtt_max = greatest(" table ".rtt_max, excluded.rtt_max))"
+
+/* Drain the queue into both roll-ups in one statement (late rounds land in
+ * their bucket exactly: the roll-ups keep sums). */
+static const char rollup_sql[] = "WITH p AS (DELETE FROM rollup_pending RETURNING *)," ROLLUP_FOLD(
+    "rollup_1m", "60000000000") "," ROLLUP_FOLD("rollup_1h",
+                                                "3600000000000") " SELECT count(*) FROM p";
+
+static enum cmon_err rollup_in_tx(struct pg_store *ps, int64_t *folded, struct cmon_errbuf *eb)
+{
+    PGresult *res = pg_query(ps, rollup_sql, 0, NULL, eb, "roll up");
+    if (!res)
+        return CMON_ERR_STORE;
+    *folded = pg_col_i64(res, 0, 0);
+    PQclear(res);
+    return CMON_OK;
+}
+
+enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    *folded = 0;
+    /* autocommit: one statement is one transaction */
+    enum cmon_err err = rollup_in_tx(ps, folded, eb);
+    if (err)
+        return err;
+    /* the background thread calls this often: keep tomorrow's partitions ready */
+    int64_t today = pg_day_of(cmon_wall_ns());
+    int64_t days[] = {today, today + 1, today + 2};
+    err = pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
+    if (!err)
+        err = pg_ensure_partitions(ps, days, 3, eb);
+    if (!err)
+        return pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
+    pg_ingest_rollback(s);
+    return err;
+}
+
+/* ---- retention and paths ---- */
+
+/* Partitions entirely before before_ns: dropped whole (counting their rows). */
+static enum cmon_err drop_old_days(struct pg_store *ps, int64_t before_ns, int64_t *deleted,
+                                   struct cmon_errbuf *eb)
+{
+    char a[24];
+    const char *v[] = {pg_i64(a, before_ns)};
+    /* upper bound of each partition from its definition "... TO ('N')" */
+    PGresult *res = pg_query(
+        ps,
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'results'::regclass AND"
+        " substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \\(''?(-?[0-9]+)''?\\)')::numeric"
+        " <= $1::numeric",
+        1, v, eb, "list partitions");
+    if (!res)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    for (int i = 0; !err && i < PQntuples(res); i++) {
+        char sql[160];
+        const char *name = PQgetvalue(res, i, 0);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", name);
+        PGresult *cnt = pg_query(ps, sql, 0, NULL, eb, "count partition");
+        if (!cnt) {
+            err = CMON_ERR_STORE;
+            break;
+        }
+        *deleted += pg_col_i64(cnt, 0, 0);
+        PQclear(cnt);
+        snprintf(sql, sizeof sql, "DROP TABLE %s", name);
+        err = pg_exec(ps, sql, 0, NULL, NULL, eb, "drop partition");
+    }
+    PQclear(res);
+    return err;
+}
+
+enum cmon_err pg_retention(struct store *s, int64_t before_ns, int64_t *deleted,
+                           struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    static const char *const sql[] = {
+        "DELETE FROM results WHERE start_ns < $1",
+        "DELETE FROM paths WHERE start_ns < $1",
+        "DELETE FROM state_changes WHERE at_ns < $1",
+        "DELETE FROM agent_batches WHERE received_ns < $1",
+    };
+    char a[24];
+    const char *v[] = {pg_i64(a, before_ns)};
+    int64_t folded;
+    *deleted = 0;
+    enum cmon_err err = pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
+    if (!err) /* never drop rows not yet rolled up */
+        err = rollup_in_tx(ps, &folded, eb);
+    if (!err)
+        err = drop_old_days(ps, before_ns, deleted, eb);
+    for (size_t i = 0; !err && i < sizeof sql / sizeof sql[0]; i++) {
+        long long n = 0;
+        err = pg_exec(ps, sql[i], 1, v, &n, eb, "retention");
+        if (i == 0)
+            *deleted += n;
+    }
+    if (!err)
+        return pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
+    pg_ingest_rollback(s);
+    return err;
+}
+
+enum cmon_err pg_path_put(struct store *s, const char *test_id, int64_t start_ns,
+                          const char *hops_json, struct cmon_errbuf *eb)
+{
+    char a[24];
+    const char *v[] = {test_id, pg_i64(a, start_ns), hops_json};
+    return pg_exec(pg_of(s),
+                   "INSERT INTO paths (test_id, start_ns, hops) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (test_id, start_ns) DO UPDATE SET hops = excluded.hops",
+                   3, v, NULL, eb, "store path");
+}
+
+enum cmon_err pg_path_latest(struct store *s, const char *test_id, char **hops_json,
+                             int64_t *start_ns, struct cmon_errbuf *eb)
+{
+    const char *v[] = {test_id};
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT hops, start_ns FROM paths WHERE test_id = $1"
+                             " ORDER BY start_ns DESC LIMIT 1",
+                             1, v, eb, "read path");
+    if (!res)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    if (PQntuples(res) == 0) {
+        err = cmon_fail(eb, CMON_ERR_NOTFOUND, "no path for test '%s'", test_id);
+    } else {
+        *hops_json = strdup(PQgetvalue(res, 0, 0));
+        *start_ns = pg_col_i64(res, 0, 1);
+        if (!*hops_json)
+            err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    PQclear(res);
+    return err;
+}
+
+enum cmon_err pg_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    char a[24], b[24], c[24];
+    const char *v[] = {test_id, pg_i64(a, from_ns), pg_i64(b, to_ns),
+                       pg_i64(c, (int64_t)(limit > 1000000 ? 1000000 : limit))};
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT start_ns, hops FROM paths WHERE test_id = $1 AND"
+                             " start_ns >= $2 AND start_ns < $3 ORDER BY start_ns LIMIT $4",
+                             4, v, eb, "read paths");
+    if (!res)
+        return CMON_ERR_STORE;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (cb(arg, pg_col_i64(res, i, 0), PQgetvalue(res, i, 1)) != 0)
+            break;
+    }
+    PQclear(res);
+    return CMON_OK;
+}

@@ -1,0 +1,371 @@
+/* test_store_pg.c: what only the PostgreSQL backend does -- the schema
+ * version table and refusing a newer database, day partitions created on
+ * ingest and dropped whole by retention, the leader lock moving to another
+ * connection when its holder goes away, exactly-once batches across
+ * connections, and the SQL endpoint's role.  Needs CMON_TEST_STORE_URL
+ * (postgres://...); tests/integration/test_pg_store.sh starts a cluster and
+ * runs it.  Without the URL it exits 77 (skipped). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "store/copy.h"
+#include "store/leader.h"
+#include "store/store.h"
+
+#define DAY (86400 * CMON_NS_PER_SEC)
+#define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
+
+static const char *url(void)
+{
+    return getenv("CMON_TEST_STORE_URL");
+}
+
+/* One SQL statement on a fresh connection; returns the first value (or ""). */
+static void sql1(const char *sql, char *out, size_t cap)
+{
+    PGconn *c = PQconnectdb(url());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQsetNoticeProcessor(c, NULL, NULL);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    if (out)
+        snprintf(out, cap, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    sql1("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+         NULL, 0);
+    return 0;
+}
+
+static struct store *open_rw(void)
+{
+    struct store *s = NULL;
+    struct cmon_errbuf eb;
+    if (store_open(url(), STORE_READ_WRITE, &s, &eb))
+        fail_msg("store_open: %s", eb.msg);
+    return s;
+}
+
+static void test_schema_version(void **state)
+{
+    (void)state;
+    struct store *s = open_rw();
+    assert_string_equal(s->ops->name, "postgres");
+    assert_int_equal(s->ops->version, STORE_OPS_VERSION);
+    store_close(s);
+    s = open_rw(); /* a second open migrates nothing */
+    store_close(s);
+    char v[32];
+    sql1("SELECT version FROM cmon_schema", v, sizeof v);
+    assert_string_equal(v, "1");
+    sql1("SELECT count(*) FROM cmon_schema", v, sizeof v);
+    assert_string_equal(v, "1");
+    sql1("UPDATE cmon_schema SET version = 99", NULL, 0);
+    struct cmon_errbuf eb;
+    assert_int_equal(store_open(url(), STORE_READ_WRITE, &s, &eb), CMON_ERR_UNSUPPORTED);
+    assert_non_null(strstr(eb.msg, "database schema version 99 is newer than this cmon supports "
+                                   "(1); upgrade cmon or use another --store"));
+    assert_int_equal(store_open(url(), STORE_READ_ONLY, &s, &eb), CMON_ERR_UNSUPPORTED);
+}
+
+static void *open_close(void *arg)
+{
+    struct store *s = NULL;
+    struct cmon_errbuf eb;
+    enum cmon_err *err = arg;
+    *err = store_open(url(), STORE_READ_WRITE, &s, &eb);
+    if (*err)
+        fprintf(stderr, "concurrent open: %s\n", eb.msg);
+    store_close(s);
+    return NULL;
+}
+
+/* Replicas starting at once: the advisory lock lets one migrate, the
+ * others wait and find the schema current. */
+static void test_concurrent_migrations(void **state)
+{
+    (void)state;
+    pthread_t th[4];
+    enum cmon_err errs[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, open_close, &errs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(errs[i], CMON_OK);
+    }
+    char v[32];
+    sql1("SELECT string_agg(version::text, ',') FROM cmon_schema", v, sizeof v);
+    assert_string_equal(v, "1");
+}
+
+static void ingest_at(struct store *s, int64_t start_ns, int n)
+{
+    struct cmon_errbuf eb;
+    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    for (int i = 0; i < n; i++) {
+        struct store_result r = {.agent = "a\tb\\c"};
+        snprintf(r.r.test_id, sizeof r.r.test_id, "t%d", i);
+        r.r.start_ns = start_ns + i;
+        r.r.checks_total = 4;
+        r.r.checks_failed = 1;
+        snprintf(r.r.detail, sizeof r.r.detail, "line\nbreak");
+        r.r.dns_ms = r.r.connect_ms = r.r.tls_ms = r.r.first_byte_ms = -1;
+        if (s->ops->ingest_result(s, &r, &eb))
+            fail_msg("ingest: %s", eb.msg);
+    }
+    if (s->ops->ingest_commit(s, &eb))
+        fail_msg("commit: %s", eb.msg);
+}
+
+static int check_agent(void *arg, const struct store_result *r)
+{
+    int *n = arg;
+    assert_string_equal(r->agent, "a\tb\\c"); /* COPY escaping round-trips */
+    assert_string_equal(r->r.detail, "line\nbreak");
+    assert_true(r->r.dns_ms < 0);
+    (*n)++;
+    return 0;
+}
+
+static void test_partitions_and_retention(void **state)
+{
+    (void)state;
+    struct store *s = open_rw();
+    struct cmon_errbuf eb;
+    ingest_at(s, D0 + 3600 * CMON_NS_PER_SEC, 3);
+    ingest_at(s, D0 + DAY + 60 * CMON_NS_PER_SEC, 2);
+    char v[64];
+    sql1("SELECT to_regclass('results_d20455') IS NOT NULL AND"
+         " to_regclass('results_d20456') IS NOT NULL",
+         v, sizeof v);
+    assert_string_equal(v, "t");
+    sql1("SELECT count(*) FROM results_d20455", v, sizeof v);
+    assert_string_equal(v, "3");
+    int n = 0;
+    assert_int_equal(s->ops->result_query(s, "t0", 0, INT64_MAX, 10, check_agent, &n, &eb),
+                     CMON_OK);
+    assert_int_equal(n, 2);
+    /* retention at the start of day 2: day 1 is dropped whole */
+    int64_t deleted = 0;
+    assert_int_equal(s->ops->retention(s, D0 + DAY, &deleted, &eb), CMON_OK);
+    assert_int_equal(deleted, 3);
+    sql1("SELECT to_regclass('results_d20455') IS NULL", v, sizeof v);
+    assert_string_equal(v, "t");
+    /* the roll-ups kept day 1 (retention folds first) */
+    sql1("SELECT sum(rounds) FROM rollup_1h", v, sizeof v);
+    assert_string_equal(v, "5");
+    /* a late round for a dropped day recreates its partition */
+    ingest_at(s, D0 + 7200 * CMON_NS_PER_SEC, 1);
+    sql1("SELECT count(*) FROM results", v, sizeof v);
+    assert_string_equal(v, "3");
+    store_close(s);
+}
+
+/* The next replica's periodic tries, at most 10 s (backends exit asynchronously). */
+static bool try_until_leader(struct store *s)
+{
+    struct cmon_errbuf eb;
+    bool leader = false;
+    for (int i = 0; i < 500 && !leader; i++) {
+        assert_int_equal(store_leader_try(s, &leader, &eb), CMON_OK);
+        if (!leader)
+            usleep(20000);
+    }
+    return leader;
+}
+
+static void test_leader_lock_moves(void **state)
+{
+    (void)state;
+    struct store *a = open_rw(), *b = open_rw();
+    struct cmon_errbuf eb;
+    bool la = false, lb = true;
+    assert_int_equal(store_leader_try(a, &la, &eb), CMON_OK);
+    assert_int_equal(store_leader_try(b, &lb, &eb), CMON_OK);
+    assert_true(la);
+    assert_false(lb);
+    assert_int_equal(store_leader_try(a, &la, &eb), CMON_OK); /* still held */
+    assert_true(la);
+    char v[32];
+    sql1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted", v, sizeof v);
+    assert_string_equal(v, "1"); /* re-checks do not stack the lock */
+    store_close(a); /* the holder goes away: the lock is freed when its backend exits */
+    assert_true(try_until_leader(b));
+    /* the holder's backend is killed (a replica's connection dies) */
+    sql1("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'", NULL, 0);
+    struct store *c = open_rw();
+    assert_true(try_until_leader(c));
+    lb = true;
+    store_leader_try(b, &lb, &eb); /* b notices it lost the connection, reconnects */
+    assert_false(lb);
+    store_close(b);
+    store_close(c);
+}
+
+static void test_batches_across_connections(void **state)
+{
+    (void)state;
+    struct store *a = open_rw(), *b = open_rw();
+    struct cmon_errbuf eb;
+    bool dup = true;
+    assert_int_equal(a->ops->ingest_begin(a, &eb), CMON_OK);
+    assert_int_equal(a->ops->ingest_batch_mark(a, "agent-1", 7, D0, &dup, &eb), CMON_OK);
+    assert_false(dup);
+    assert_int_equal(a->ops->ingest_commit(a, &eb), CMON_OK);
+    assert_int_equal(b->ops->ingest_begin(b, &eb), CMON_OK);
+    assert_int_equal(b->ops->ingest_batch_mark(b, "agent-1", 7, D0, &dup, &eb), CMON_OK);
+    assert_true(dup);
+    b->ops->ingest_rollback(b);
+    store_close(a);
+    store_close(b);
+}
+
+static void test_sql_role(void **state)
+{
+    (void)state;
+    store_close(open_rw());
+    struct store *ro = NULL;
+    struct cmon_errbuf eb;
+    json_t *out = NULL;
+    assert_int_equal(store_open(url(), STORE_READ_ONLY, &ro, &eb), CMON_OK);
+    assert_int_equal(
+        ro->ops->sql_query(ro, "SELECT count(*) AS n FROM tests;", 10, 1000, &out, &eb), CMON_OK);
+    char *text = json_dumps(out, JSON_COMPACT);
+    assert_string_equal(text, "{\"columns\":[\"n\"],\"rows\":[[0]],\"truncated\":false}");
+    free(text);
+    json_decref(out);
+    assert_int_equal(ro->ops->sql_query(ro, "SELECT * FROM agent_batches", 10, 1000, &out, &eb),
+                     CMON_ERR_INVALID);
+    assert_string_equal(eb.msg, "permission denied for table agent_batches");
+    assert_int_equal(
+        ro->ops->sql_query(ro, "SELECT set_config('role', 'cmon', true)", 10, 1000, &out, &eb),
+        CMON_ERR_INVALID);
+    assert_int_equal(ro->ops->sql_query(ro, "SELECT ';' AS x -- a; comment", 10, 1000, &out, &eb),
+                     CMON_OK);
+    json_decref(out);
+    /* the role ends with the query: the connection reads tokens again */
+    size_t n = 9;
+    assert_int_equal(ro->ops->token_count(ro, &n, &eb), CMON_OK);
+    assert_int_equal(n, 0);
+    store_close(ro);
+}
+
+static int count_results(void *arg, const struct store_result *r)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int one_point(void *arg, int64_t bucket, double v, int64_t samples)
+{
+    assert_int_equal(bucket, D0);
+    assert_int_equal(samples, 2);
+    *(double *)arg = v;
+    return 0;
+}
+
+static void note_table(void *arg, const char *table, int64_t rows)
+{
+    char *log = arg;
+    size_t n = strlen(log);
+    snprintf(log + n, 512 - n, "%s=%lld ", table, (long long)rows);
+}
+
+/* cmon migrate: a SQLite store with monitors, states, results (some rolled
+ * up, some not), tokens and rules arrives whole. */
+static void test_copy_from_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmon-copy-XXXXXX", from[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(from, sizeof from, "sqlite:%s/cmon.db", dir);
+    struct store *sq = NULL;
+    struct cmon_errbuf eb;
+    assert_int_equal(store_open(from, STORE_READ_WRITE, &sq, &eb), CMON_OK);
+    struct store_test t = {.id = "t0",
+                           .number = 1,
+                           .group = "g",
+                           .source = "a",
+                           .destination = "d",
+                           .config = "c",
+                           .protocol = CMON_PROTO_TCP,
+                           .port = 80,
+                           .frequency_sec = 30};
+    assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, D0, NULL, &eb), CMON_OK);
+    ingest_at(sq, D0 + 60 * CMON_NS_PER_SEC, 1);
+    int64_t folded;
+    assert_int_equal(sq->ops->rollup(sq, &folded, &eb), CMON_OK);
+    ingest_at(sq, D0 + 120 * CMON_NS_PER_SEC, 1); /* not rolled up yet */
+    bool changed;
+    assert_int_equal(
+        sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed, &eb), CMON_OK);
+    assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
+    assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
+    store_close(sq);
+
+    char log[512] = "";
+    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), note_table, log, &eb), CMON_OK);
+    assert_string_equal(log, "monitors=1 tests=1 results=2 rollup_pending=1 rollup_1m=1 "
+                             "rollup_1h=1 paths=0 state_changes=1 agents=0 agent_batches=0 "
+                             "alert_rules=1 alert_events=0 tokens=1 ");
+    struct store *pg = open_rw();
+    int n = 0;
+    assert_int_equal(pg->ops->result_query(pg, "t0", 0, INT64_MAX, 10, count_results, &n, &eb),
+                     CMON_OK);
+    assert_int_equal(n, 2);
+    struct store_metric_query q = {.metric = STORE_METRIC_FAILED_PCT,
+                                   .agg = STORE_AGG_AVG,
+                                   .interval_ns = 3600 * CMON_NS_PER_SEC,
+                                   .from_ns = D0,
+                                   .to_ns = D0 + DAY};
+    assert_int_equal(pg->ops->rollup(pg, &folded, &eb), CMON_OK);
+    assert_int_equal(folded, 1); /* the queued row, once */
+    enum store_role role;
+    assert_int_equal(pg->ops->token_lookup(pg, "hash1", &role, NULL, 0, &eb), CMON_OK);
+    assert_int_equal(role, STORE_ROLE_ADMIN);
+    double avg = -1;
+    assert_int_equal(pg->ops->metric_query(pg, &q, one_point, &avg, &eb), CMON_OK);
+    assert_float_equal(avg, 25.0, 1e-9); /* both rounds: 1 of 4 checks failed */
+    /* a second copy into a database with data is refused */
+    assert_int_equal(store_copy_sqlite_to_postgres(from, url(), NULL, NULL, &eb), CMON_ERR_EXISTS);
+    store_close(pg);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    if (!url() || strncmp(url(), "postgres", 8) != 0) {
+        fprintf(stderr, "SKIP: CMON_TEST_STORE_URL is not a postgres:// URL "
+                        "(tests/integration/test_pg_store.sh runs this with a cluster)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_schema_version, reset),
+        cmocka_unit_test_setup(test_concurrent_migrations, reset),
+        cmocka_unit_test_setup(test_partitions_and_retention, reset),
+        cmocka_unit_test_setup(test_leader_lock_moves, reset),
+        cmocka_unit_test_setup(test_batches_across_connections, reset),
+        cmocka_unit_test_setup(test_sql_role, reset),
+        cmocka_unit_test_setup(test_copy_from_sqlite, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
