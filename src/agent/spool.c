@@ -125,23 +125,44 @@ static enum cmon_err read_acked(struct agent_spool *sp, struct cmon_errbuf *eb)
     return CMON_OK;
 }
 
+/* The disk is full (no block for a temporary file): overwrite the watermark in
+ * place.  It is fixed-width (21 bytes, one sector), so the write replaces it
+ * whole and needs no new block -- which is what lets a full spool drain: acked
+ * segments are deleted only after the watermark is on disk. */
+static enum cmon_err write_acked_in_place(struct agent_spool *sp, const char *path,
+                                          const char *buf, int len, struct cmon_errbuf *eb)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(errno));
+    bool ok = pwrite(fd, buf, (size_t)len, 0) == len && fsync(fd) == 0;
+    int saved = errno;
+    close(fd);
+    if (!ok)
+        return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(saved));
+    cmon_warn(sp->log, "spool: disk full, acknowledgement written in place", "file=%s", path);
+    return CMON_OK;
+}
+
 static enum cmon_err write_acked(struct agent_spool *sp, uint64_t seq, struct cmon_errbuf *eb)
 {
     char path[4096], tmp[4200], buf[32];
     snprintf(path, sizeof path, "%s/acked", sp->dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int len = snprintf(buf, sizeof buf, "%" PRIu64 "\n", seq);
+    int len = snprintf(buf, sizeof buf, "%020" PRIu64 "\n", seq);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return cmon_fail(eb, CMON_ERR_IO, "%s: %s", tmp, strerror(errno));
-    bool ok = write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
+    bool ok = fd >= 0 && write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
     int saved = errno;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0 || fsync_dir(sp->dir) != 0) {
-        unlink(tmp);
-        return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(ok ? errno : saved));
-    }
-    return CMON_OK;
+    if (fd >= 0)
+        close(fd);
+    if (ok && rename(tmp, path) == 0 && fsync_dir(sp->dir) == 0)
+        return CMON_OK;
+    if (ok)
+        saved = errno;
+    unlink(tmp);
+    if (saved == ENOSPC || saved == EDQUOT)
+        return write_acked_in_place(sp, path, buf, len, eb);
+    return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(saved));
 }
 
 /* Index one segment's records; cut it off at the first torn or corrupt one. */

@@ -34,6 +34,7 @@ struct option;
 int cli_getopt(const struct cli_command *self, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int *exit_code);
 
+extern const struct cli_command cmd_agent;
 extern const struct cli_command cmd_alerts;
 extern const struct cli_command cmd_check;
 extern const struct cli_command cmd_migrate;

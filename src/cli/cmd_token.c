@@ -123,8 +123,6 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
     enum store_role role;
     if (!a.role || !store_role_parse(a.role, &role))
         return cli_usage_error(self, "--role must be reader, admin or agent");
-    if (role == STORE_ROLE_AGENT && (!a.name || !*a.name))
-        return cli_usage_error(self, "an agent token needs --name (the agent's name)");
     if ((a.data != NULL) + (a.store != NULL) + (a.server != NULL) > 1)
         return cli_usage_error(self, "give at most one of --data, --store and --server");
     return a.server ? create_via_api(&a) : create_in_store(&a, role);
@@ -154,8 +152,10 @@ const struct cli_command cmd_token = {
              "\n"
              "Options:\n"
              "  -r, --role ROLE    reader, admin or agent (required)\n"
-             "  -n, --name NAME    a label; for agent tokens (required) the agent's name,\n"
-             "                     under which its results and batch numbers are kept\n"
+             "  -n, --name NAME    a label; for agent tokens the agent's name, under which\n"
+             "                     its results and batch numbers are kept.  An agent token\n"
+             "                     without --name is a workspace key: it only registers\n"
+             "                     agents ('cmon agent --key'), each getting its own token\n"
              "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"
              "  -j, --json         print {\"token\", \"role\", \"name\"}\n"
              "  -h, --help         show this help\n"

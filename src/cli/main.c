@@ -10,6 +10,7 @@
 static const struct cli_command *const commands[] = {
     &cmd_run,
     &cmd_server,
+    &cmd_agent,
     &cmd_monitor,
     &cmd_tests,
     &cmd_alerts,

@@ -262,7 +262,11 @@ enum MHD_Result api_agent_results(struct req *r)
     struct cmon_round_result *res = NULL;
     struct cmon_path_report *paths = NULL;
     size_t n = 0, n_paths = 0;
-    if (!json_is_integer(batch) || json_integer_value(batch) < 0)
+    if (r->role == STORE_ROLE_AGENT && !r->principal[0])
+        ret = reply_error(r, 403, "forbidden", NULL,
+                          "a workspace key may only register agents: send results with the "
+                          "per-agent token that POST /api/v1/agents/register returned");
+    else if (!json_is_integer(batch) || json_integer_value(batch) < 0)
         ret = reply_error(r, 400, "invalid_parameter", "batch",
                           "batch must be the batch's sequence number (an integer >= 0)");
     else if (!decode_results(r, json_object_get(body, "results"), &res, &n) ||
@@ -290,9 +294,6 @@ enum MHD_Result api_token_create(struct req *r)
     if (!role_s || !store_role_parse(role_s, &role)) {
         ret =
             reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
-    } else if (role == STORE_ROLE_AGENT && (!name || !*name)) {
-        ret = reply_error(r, 400, "invalid_parameter", "name",
-                          "an agent token needs the agent's name");
     } else if (store_token_new(token, &eb) != CMON_OK) {
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {

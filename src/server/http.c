@@ -241,6 +241,11 @@ static const struct route routes[] = {
     {"PUT", "actionGroups/*", NEED_ADMIN, api_action_group_put},
     {"DELETE", "actionGroups/*", NEED_ADMIN, api_action_group_delete},
     {"GET", "alerts", NEED_READER, api_alert_list},
+    {"POST", "agent/heartbeat", NEED_AGENT, api_agent_heartbeat},
+    {"GET", "agent/assignments", NEED_AGENT, api_agent_assignments},
+    {"POST", "agents/register", NEED_AGENT, api_agent_register},
+    {"GET", "agents", NEED_READER, api_agents_list},
+    {"DELETE", "agents/*", NEED_ADMIN, api_agent_delete},
 };
 
 /* Split "a/b/c" into r->seg; false when too deep or an empty segment. */

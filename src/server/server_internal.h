@@ -113,6 +113,11 @@ enum MHD_Result api_action_group_get(struct req *r);
 enum MHD_Result api_action_group_put(struct req *r);
 enum MHD_Result api_action_group_delete(struct req *r);
 enum MHD_Result api_alert_list(struct req *r);
+enum MHD_Result api_agent_register(struct req *r);
+enum MHD_Result api_agent_heartbeat(struct req *r);
+enum MHD_Result api_agent_assignments(struct req *r);
+enum MHD_Result api_agents_list(struct req *r);
+enum MHD_Result api_agent_delete(struct req *r);
 /* paths.c: traceroute paths (topology, history, monitor graph). */
 enum MHD_Result api_test_topology(struct req *r);
 enum MHD_Result api_test_paths(struct req *r);

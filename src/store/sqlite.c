@@ -66,6 +66,10 @@ static const char *const migrations[] = {
     " created_ns INTEGER NOT NULL);",
     /* 2: alerts wired into the server (sqlite_alerts.c) */
     SQ_MIGRATION_ALERTS,
+    /* 3: registered remote agents (src/store/sqlite_agents.c) */
+    "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
+    " addresses TEXT NOT NULL, registered_ns INTEGER NOT NULL, heartbeat_ns INTEGER NOT NULL,"
+    " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -329,6 +333,10 @@ static const struct store_ops sqlite_ops = {
     .alert_query = sq_alert_query,
     .alert_transitions = sq_alert_transitions,
     .alert_prune = sq_alert_prune,
+    .agent_register = sq_agent_register,
+    .agent_heartbeat = sq_agent_heartbeat,
+    .agent_list = sq_agent_list,
+    .agent_delete = sq_agent_delete,
 };
 
 /* mkdir -p of path's directory (for a new database file). */

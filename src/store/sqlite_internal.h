@@ -144,6 +144,15 @@ enum cmon_err sq_token_lookup(struct store *s, const char *hash_hex, enum store_
 enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
 enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
                            json_t **out, struct cmon_errbuf *eb);
+enum cmon_err sq_agent_register(struct store *s, const char *name, const char *token_hash,
+                                const char *version, const char *addresses_json,
+                                int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
+                                struct cmon_errbuf *eb);
+enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *version,
+                                 const char *addresses_json, const char *spool_json,
+                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err sq_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
 
 /* sqlite_alerts.c: action groups, alert episodes and their transitions. */
 #define SQ_MIGRATION_ALERTS                                                                        \

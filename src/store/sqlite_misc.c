@@ -194,7 +194,7 @@ enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
  * deny list rather than an allow list, because common table expressions are
  * reported to the authorizer as reads of tables named like the CTE. */
 static const char *const sql_hidden_tables[] = {"tokens", "agent_batches", "alert_rules", "agents",
-                                                "action_groups"};
+                                                 "agent_registry", "action_groups"};
 
 static int sql_authorizer(void *arg, int action, const char *a, const char *b, const char *c,
                           const char *d)

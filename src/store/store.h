@@ -123,6 +123,20 @@ struct store_metric_query {
 
 enum store_role { STORE_ROLE_READER, STORE_ROLE_ADMIN, STORE_ROLE_AGENT };
 
+/* A registered remote agent (DESIGN 7), or one known only from its results
+ * (registered false: the embedded agent of `cmon run`, old named tokens). */
+struct store_agent {
+    const char *name;
+    const char *version;
+    const char *addresses; /* JSON array text of strings */
+    bool registered;
+    int64_t registered_ns;
+    int64_t heartbeat_ns; /* 0: none yet */
+    int heartbeat_sec;    /* the agent's announced heartbeat period */
+    int64_t last_seen_ns; /* latest heartbeat or results, 0 when never */
+    const char *spool;    /* JSON object text: the agent's spool counters */
+};
+
 struct store_state_change {
     const char *test_id;
     int64_t at_ns;
@@ -146,6 +160,7 @@ typedef int (*store_test_cb)(void *arg, const struct store_test *t);
 typedef int (*store_result_cb)(void *arg, const struct store_result *r);
 typedef int (*store_point_cb)(void *arg, int64_t bucket_ns, double value, int64_t samples);
 typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
+typedef int (*store_agent_cb)(void *arg, const struct store_agent *a);
 /* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
 
 struct store_ops {
@@ -286,6 +301,27 @@ struct store_ops {
      * before before_ns (the server applies raw-result retention). */
     enum cmon_err (*alert_prune)(struct store *s, int64_t before_ns, int64_t *deleted,
                                  struct cmon_errbuf *eb);
+
+    /* ---- remote agents (optional: NULL answers 501 / knows no stopped agent) ---- */
+    /* Remote agents (DESIGN 7, docs/agents.md).  agent_register, in one
+     * transaction: revoke every agent-role token named name, add token_hash
+     * as its new agent token, and record (or refresh) the agent; *next_seq
+     * gets one past the highest batch sequence stored for it (0 if none), so
+     * an agent that lost its spool never reuses a number. */
+    enum cmon_err (*agent_register)(struct store *s, const char *name, const char *token_hash,
+                                    const char *version, const char *addresses_json,
+                                    int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
+                                    struct cmon_errbuf *eb);
+    /* A heartbeat: CMON_ERR_NOTFOUND when the agent is not registered. */
+    enum cmon_err (*agent_heartbeat)(struct store *s, const char *name, const char *version,
+                                     const char *addresses_json, const char *spool_json,
+                                     int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
+    /* Registered agents and agents seen through results, by name. */
+    enum cmon_err (*agent_list)(struct store *s, store_agent_cb cb, void *arg,
+                                struct cmon_errbuf *eb);
+    /* Forget a registered agent and revoke its tokens (CMON_ERR_NOTFOUND if
+     * neither exists). */
+    enum cmon_err (*agent_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
 };
 
 struct store {

@@ -289,10 +289,12 @@ pass "CLI clients and their exit codes (0, 1, 2, 3)"
 
 # ---- tokens and roles ----
 req 400 POST /api/v1/tokens '{"role":"root"}'
-req 400 POST /api/v1/tokens '{"role":"agent"}'
-jqeq .error.field '"name"'
 req 201 POST /api/v1/tokens '{"role":"admin","name":"ops"}'
 ADMIN=$(jq -r .token "$TMP/body")
+# an agent token without a name is a workspace key: it registers agents only
+req 201 POST /api/v1/tokens '{"role":"agent"}' "$ADMIN"
+WORKSPACE=$(jq -r .token "$TMP/body")
+req 403 POST /api/v1/agent/results '{"batch":1,"results":[]}' "$WORKSPACE"
 req 401 GET /api/v1/tests
 jqeq .error.code '"unauthorized"'
 req 401 GET /api/v1/tests "" cmon_0000

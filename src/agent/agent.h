@@ -1,0 +1,43 @@
+/* agent.h: the remote agent of `cmon agent` (DESIGN 1 and 7) -- registers
+ * with a workspace key, keeps its per-agent token in the state directory,
+ * pulls its assignments (ETag), runs them on the probe engine and scheduler,
+ * and pushes round results in batches that go through the on-disk spool
+ * (src/agent/spool.h) first, so nothing is lost across outages or kill -9.
+ * Threads: agent_start/agent_stop from the main thread.  Inside, one libuv
+ * loop thread runs the probes, scheduler and tracer; one push thread does
+ * the blocking HTTP (libcurl easy), the spool's appends/fsyncs and the
+ * acks, so neither disk nor network ever blocks the probe loop.
+ * Ownership: the agent copies everything in opts; agent_stop frees it. */
+#ifndef CMON_AGENT_AGENT_H
+#define CMON_AGENT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define AGENT_MAX_SERVERS 8
+
+struct agent_opts {
+    const char *servers[AGENT_MAX_SERVERS]; /* base URLs, tried in order (failover) */
+    size_t n_servers;
+    const char *key;          /* workspace key; NULL when a saved token exists */
+    const char *name;         /* agent name */
+    const char *state_dir;    /* token file + spool/ */
+    const char *ca_file;      /* trust anchor for https servers; NULL: system store */
+    int heartbeat_sec;        /* 0: 10 */
+    int poll_sec;             /* assignments re-poll; 0: 10 */
+    int batch_ms;             /* rounds wait at most this long for a batch; 0: 1000 */
+    uint64_t spool_max_bytes; /* 0: 256 MiB */
+    const struct cmon_log *log;
+};
+
+struct agent;
+
+enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out,
+                          struct cmon_errbuf *eb);
+/* Stop probing, spool what is pending, stop the threads, free. */
+void agent_stop(struct agent *a);
+
+#endif
