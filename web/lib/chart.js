@@ -53,9 +53,15 @@ export function lineChart(title, series, unit, opts = {}) {
   })));
   const mount = h('div', { class: 'chart-plot' });
   box.append(mount);
-  // Created after the figure is in the document, so its width is known.
-  requestAnimationFrame(() => {
-    if (!document.body.contains(mount)) return;
+  // Created once the figure is in the document, so its width is known.  The
+  // view may still await other answers before it shows the figure: wait for
+  // it frame by frame (a figure never shown is given up after ~20 s).
+  let frames = 0;
+  const draw = () => {
+    if (!document.body.contains(mount)) {
+      if (++frames < 1200) requestAnimationFrame(draw);
+      return;
+    }
     const width = Math.max(280, mount.clientWidth || 600);
     const u = new window.uPlot({
       width,
@@ -70,7 +76,8 @@ export function lineChart(title, series, unit, opts = {}) {
     }, data, mount);
     live.add(u);
     box.dataset.drawn = 'true';
-  });
+  };
+  requestAnimationFrame(draw);
   return box;
 }
 
