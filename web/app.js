@@ -2,8 +2,7 @@
 // filter bar whose every value lives in the URL (so a view can be shared),
 // auto refresh every 60 s that keeps scroll, focus and filters, and the
 // token prompt after a 401.  Each view is one module in views/ registered in
-// the `routes` table below: a new page (alerts, agents, topology) is one file
-// plus one line here.
+// the `routes` table below: a new page is one file plus one line here.
 
 import { ApiError, setToken } from './lib/api.js';
 import { h, errorBox } from './lib/dom.js';
@@ -15,6 +14,9 @@ import test from './views/test.js';
 import tests from './views/tests.js';
 import compare from './views/compare.js';
 import editor from './views/editor.js';
+import alerts from './views/alerts.js';
+import agents from './views/agents.js';
+import topology from './views/topology.js';
 
 const REFRESH_MS = 60000;
 
@@ -27,6 +29,9 @@ const routes = [
   { re: /^tests$/, view: tests },
   { re: /^compare$/, view: compare },
   { re: /^edit(?:\/([^/]+))?$/, view: editor },
+  { re: /^alerts$/, view: alerts },
+  { re: /^agents$/, view: agents },
+  { re: /^topology\/([^/]+)$/, view: topology },
 ];
 
 
@@ -73,6 +78,7 @@ function filterBar(params, view, keepTyping) {
   set('f-q', params.get('q') || '');
   set('f-scope', params.get('scope') || 'all');
   set('f-state', params.get('state') || '');
+  set('f-alert', params.get('alert') || '');
   set('f-range', params.get('range') || '1h');
 }
 
@@ -94,9 +100,10 @@ function wireFilters() {
     setParams({ [key]: ev.target.value === def ? null : ev.target.value }, true));
   sel('f-scope', 'scope', 'all');
   sel('f-state', 'state', '');
+  sel('f-alert', 'alert', '');
   sel('f-range', 'range', '1h');
   document.getElementById('f-clear').addEventListener('click', () =>
-    setParams({ q: null, scope: null, state: null, range: null }, true));
+    setParams({ q: null, scope: null, state: null, alert: null, range: null }, true));
   // like the timer: views that opt out of refreshing (the editor) keep their state
   document.getElementById('refresh').addEventListener('click', () => render({ keepScroll: true, auto: true }));
   document.addEventListener('keydown', (ev) => {
@@ -125,7 +132,7 @@ function tokenForm(err) {
 
 function markNav(path) {
   const top = path.split('/')[0] || 'monitors';
-  const section = { monitor: 'monitors', group: 'monitors', test: 'tests', edit: 'edit' }[top] || top;
+  const section = { monitor: 'monitors', group: 'monitors', test: 'tests', topology: 'tests', edit: 'edit' }[top] || top;
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -150,6 +157,8 @@ async function render({ keepScroll = false, auto = false } = {}) {
   const scroll = window.scrollY;
   const focusKey = document.activeElement && document.activeElement.dataset &&
     document.activeElement.dataset.key;
+  // opened <details data-key> (alert transitions) stay open across a refresh
+  const openKeys = keepScroll ? [...main.querySelectorAll('details[open][data-key]')].map((d) => d.dataset.key) : [];
   const ctx = { params, segs: path.match(route.re).slice(1).map((s) => s && decodeURIComponent(s)), setParams };
   let node;
   try {
@@ -161,6 +170,10 @@ async function render({ keepScroll = false, auto = false } = {}) {
   }
   if (gen !== generation) return; // a newer navigation won
   main.replaceChildren(node);
+  for (const k of openKeys) {
+    const d = main.querySelector(`details[data-key="${CSS.escape(k)}"]`);
+    if (d) d.open = true;
+  }
   main.setAttribute('aria-busy', 'false');
   main.dataset.url = location.hash; // what was rendered, and how often (tests wait on these)
   main.dataset.renders = String(Number(main.dataset.renders || 0) + 1);

@@ -1,9 +1,12 @@
 // dashboard.test.js: drives Debian's chromium (playwright-core, no bundled
 // browser) through every view of the cmon dashboard served by a real
 // `cmon run` (started by tests/integration/test_e2e_dashboard.sh with the
-// monitors "e2e" -- web-ok Pass, web-closed Fail, srv-host Pass -- and
-// "backup" -- backup-host Pass).  Fails on any console error, page error or
-// failed request that the step did not expect.  Screenshots: $SCREENSHOT_DIR.
+// monitors "e2e" -- web-ok Pass, web-closed Fail, srv-host Pass, all behind
+// router 198.18.1.2 at 198.18.2.2 -- and "backup" -- backup-host Pass at
+// 198.18.4.2 over 3 hops with a hop_loss (20 %) at 198.18.3.2; the alert rule
+// broken-fails firing on web-closed, rtt-seen resolved; the embedded agent
+// $AGENT_NAME).  Fails on any console error, page error or failed request
+// that the step did not expect.  Screenshots: $SCREENSHOT_DIR.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +18,7 @@ const SHOTS = process.env.SCREENSHOT_DIR;
 const PROFILE = process.env.PROFILE_DIR;
 const BAD_FILE = process.env.BAD_FILE;
 const BAD_POS = process.env.BAD_POS;
+const AGENT = { name: process.env.AGENT_NAME, version: process.env.AGENT_VERSION, state: process.env.AGENT_STATE };
 assert.ok(BASE && SHOTS && PROFILE && BAD_FILE && BAD_POS, 'CMON_URL SCREENSHOT_DIR PROFILE_DIR BAD_FILE BAD_POS');
 
 const problems = [];
@@ -88,12 +92,19 @@ async function go(hash) {
 }
 const shot = async (name) => { await page.evaluate(() => window.scrollTo(0, 0)); return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }); };
 const rowCount = (sel = 'main section table.data') => page.$eval(sel, (t) => Number(t.dataset.rows));
-const column = (label) => page.$$eval('main table.data', (tables, l) => {
+const column = (label, scope = 'main') => page.$$eval(`${scope} table.data`, (tables, l) => {
   const t = tables.find((x) => [...x.querySelectorAll('th')].some((th) => th.textContent === l));
   if (!t) return null;
   const i = [...t.querySelectorAll('th')].findIndex((th) => th.textContent === l);
   return [...t.querySelectorAll('tbody tr:not(.empty)')].map((tr) => tr.children[i].textContent);
 }, label);
+
+const texts = (sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent));
+async function refreshNow() {
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.click('#refresh');
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+}
 
 async function chooseFilter(id, value) {
   const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
@@ -296,6 +307,141 @@ await step('compare draws two overlaid series', async () => {
   await shot('compare');
 });
 
+await step('alerts page: the firing alert, and the history with its transitions', async () => {
+  await page.click('#nav a[data-section="alerts"]'); // reachable from the navigation
+  await rendered('#/alerts');
+  assert.equal(await page.textContent('main h1'), 'Alerts');
+  assert.equal(await rowCount('#alerts-live table.data'), 1);
+  assert.deepEqual(await column('Rule', '#alerts-live'), ['broken-fails']);
+  assert.deepEqual(await column('State', '#alerts-live'), ['firing']);
+  assert.match((await column('Labels', '#alerts-live'))[0], /destination=web-closed/);
+  assert.deepEqual(await column('Rule', '#alerts-history'), ['rtt-seen']);
+  assert.deepEqual(await column('State', '#alerts-history'), ['resolved']);
+  // transitions of the resolved alert, newest first; open stays open on refresh
+  const hist = page.locator('#alerts-history details');
+  await hist.locator('summary').focus();
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await hist.locator('.transitions li .alert-state').allTextContents(), ['resolved', 'firing']);
+  await refreshNow();
+  assert.equal(await page.locator('#alerts-history details').getAttribute('open'), '');
+  await shot('alerts');
+  // the firing alert leads to the tests it covers
+  await page.click('#alerts-live a:text-is("Tests")');
+  await rendered('#/tests?');
+  assert.match(page.url(), /alert=firing/);
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+});
+
+await step('alert filter narrows the tests rows exactly and is in the URL, like the time range', async () => {
+  await go('#/tests');
+  const dests = await column('Destination');
+  const alertCol = await column('Alert');
+  assert.equal(alertCol[dests.indexOf('web-closed')], 'firing: broken-fails');
+  assert.equal(alertCol.filter(Boolean).length, 1);
+  await chooseFilter('f-alert', 'firing');
+  assert.match(page.url(), /alert=firing/);
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await shot('tests-alert-firing');
+  await chooseFilter('f-alert', 'none');
+  assert.match(page.url(), /alert=none/);
+  assert.deepEqual((await column('Destination')).sort(), ['backup-host', 'srv-host', 'web-ok']);
+  await chooseFilter('f-state', 'Fail');
+  assert.equal(await rowCount(), 0, 'no failing test without an alert');
+  await chooseFilter('f-range', '6h');
+  assert.match(page.url(), /range=6h/);
+  // a shared link restores every filter, the time range included
+  await go('#/tests?alert=firing&state=Fail&range=24h');
+  assert.equal(await page.inputValue('#f-alert'), 'firing');
+  assert.equal(await page.inputValue('#f-state'), 'Fail');
+  assert.equal(await page.inputValue('#f-range'), '24h');
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await page.click('#f-clear');
+  await page.waitForFunction(() => !location.hash.includes('alert=') && !location.hash.includes('range='));
+  await page.waitForFunction(() => document.querySelector('main table.data').dataset.rows === '4');
+  // the monitors list and the drill-downs take the alert filter too
+  await go('#/monitors?alert=firing');
+  assert.deepEqual(await column('Monitor'), ['e2e']);
+  await go('#/monitors?alert=none');
+  assert.deepEqual(await column('Monitor'), ['backup']);
+  await go('#/monitor/e2e?alert=none&tab=tests');
+  assert.deepEqual((await column('Destination')).sort(), ['srv-host', 'web-ok']);
+  await go('#/monitor/e2e?alert=firing&tab=groups');
+  assert.deepEqual(await column('Test group'), ['broken']);
+  await go('#/group/e2e/broken?alert=none');
+  assert.equal(await rowCount('[role="tabpanel"] table.data'), 0);
+});
+
+await step('agents page: the embedded agent with its version and state', async () => {
+  await page.click('#nav a[data-section="agents"]');
+  await rendered('#/agents');
+  assert.equal(await page.textContent('main h1'), 'Agents');
+  const names = await column('Name');
+  const i = names.indexOf(AGENT.name);
+  assert.ok(i >= 0, `agent ${AGENT.name} listed (${names})`);
+  assert.equal((await column('State'))[i], AGENT.state);
+  assert.equal((await column('Version'))[i], AGENT.version || '–');
+  assert.match((await column('Last seen'))[i], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ (s|min) ago\)$/);
+  await shot('agents');
+});
+
+async function openTopology(dest) {
+  await go(`#/tests?q=${dest}&scope=destinations`);
+  await page.click(`main a:text-is("${dest}")`);
+  await rendered('#/test/');
+  await page.click('#topology-link');
+  await rendered('#/topology/');
+  await page.waitForSelector('svg.topo');
+}
+const hopNodes = () => page.$$eval('svg.topo g.hop', (g) => g.map((x) => `${x.dataset.ttl} ${x.dataset.address} ${x.dataset.class}`));
+
+await step('topology: a test\'s path drawn hop by hop, with its timeline', async () => {
+  await openTopology('web-ok');
+  assert.match(await page.textContent('main h1'), /^Topology: local → web-ok \(tcp-80\)/);
+  assert.deepEqual(await hopNodes(), ['1 198.18.1.2 good', '2 198.18.2.2 good']);
+  assert.equal(await page.$eval('.topo-box', (b) => b.dataset.reached), 'true');
+  assert.deepEqual(await texts('svg.topo g.hop .addr'), ['198.18.1.2', '198.18.2.2']);
+  assert.ok(await page.isVisible('#path-issues-none'));
+  const tl = await page.$eval('.timeline-box', (b) => ({ traces: Number(b.dataset.traces), changes: b.dataset.changes }));
+  assert.ok(tl.traces >= 1, 'at least one trace on the timeline');
+  assert.equal(tl.changes, '0');
+  assert.deepEqual(await column('Address'), ['198.18.1.2', '198.18.2.2']);
+  // hops are reachable with the keyboard
+  await page.focus('svg.topo g.hop[data-ttl="2"]');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.address), '198.18.2.2');
+  await shot('topology');
+});
+
+await step('topology: the hop with loss is marked, with its hop_loss issue', async () => {
+  await openTopology('backup-host');
+  assert.deepEqual(await hopNodes(), ['1 198.18.1.2 good', '2 198.18.3.2 bad', '3 198.18.4.2 warn']);
+  assert.match(await page.textContent('#path-issues'), /^hop_loss at hop 2 \(198\.18\.3\.2\): 20 % \(threshold 10 %\)$/);
+  await shot('topology-hop-issue');
+});
+
+await step('hop-level issues in the monitor, test group and test drill-downs', async () => {
+  await go('#/monitor/backup');
+  assert.deepEqual(await column('Diagnostic', '#hop-issues'), ['hop_loss']);
+  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.3.2']);
+  assert.deepEqual(await column('Value', '#hop-issues'), ['20 %']);
+  await shot('monitor-hop-issues');
+  await go('#/group/backup/backup-ping');
+  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.3.2']);
+  // the issue row opens the test's topology
+  await page.locator('#hop-issues tr.link-row').focus();
+  await page.keyboard.press('Enter');
+  await rendered('#/topology/');
+  await page.waitForSelector('svg.topo g.hop.bad[data-address="198.18.3.2"]');
+  // where no hop has a problem the drill-downs say so
+  await go('#/monitor/e2e');
+  assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 3 tests).');
+  await go('#/group/e2e/broken');
+  assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 1 test).');
+  await go('#/tests?q=srv-host&scope=destinations');
+  await page.click('main a:text-is("srv-host")');
+  await rendered('#/test/');
+  assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 1 test).');
+});
+
 await step('editor: a bad file shows its problem at line:column', async () => {
   await go('#/edit');
   await page.fill('#monitor-name', 'bad');
@@ -351,6 +497,34 @@ await step('auto refresh after 60 s keeps filters and scroll', async () => {
   assert.match(p2.url(), /state=Fail/);
   assert.equal(await p2.inputValue('#f-state'), 'Fail');
   await p2.close();
+});
+
+await step('auto refresh keeps scroll, filters and open details on the new pages', async () => {
+  const p3 = await ctx.newPage();
+  watch(p3);
+  await p3.clock.install();
+  await p3.setViewportSize({ width: 1366, height: 300 });
+  await p3.goto(`${BASE}/#/alerts?range=6h`);
+  await p3.clock.runFor(1000);
+  await p3.waitForFunction(() => document.getElementById('main').dataset.renders === '1');
+  await p3.click('#alerts-history details summary');
+  await p3.evaluate(() => window.scrollTo(0, 200));
+  const y = await p3.evaluate(() => window.scrollY);
+  assert.ok(y > 0, 'the page scrolls');
+  await p3.clock.runFor(60000);
+  await p3.waitForFunction(() => document.getElementById('main').dataset.renders === '2');
+  assert.equal(await p3.evaluate(() => window.scrollY), y);
+  assert.equal(await p3.inputValue('#f-range'), '6h');
+  assert.equal(await p3.locator('#alerts-history details').getAttribute('open'), '');
+  await p3.goto(`${BASE}/#/tests?alert=firing&state=Fail`);
+  await p3.clock.runFor(1000);
+  await p3.waitForFunction(() => (document.getElementById('main').dataset.url || '').includes('alert=firing'));
+  const r0 = await p3.evaluate(() => Number(document.getElementById('main').dataset.renders));
+  await p3.clock.runFor(60000);
+  await p3.waitForFunction((r) => Number(document.getElementById('main').dataset.renders) > r, r0);
+  assert.equal(await p3.inputValue('#f-alert'), 'firing');
+  assert.equal(await p3.$eval('main table.data', (t) => t.dataset.rows), '1');
+  await p3.close();
 });
 
 await step('once a token exists the dashboard asks for it, then works with it', async () => {

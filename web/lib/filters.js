@@ -1,5 +1,6 @@
 // filters.js: turns the URL's filter parameters into API query parameters --
-// q/scope/state for the views, and the time range (range=1h|6h|24h|7d) into
+// q/scope/state for the views (the alert filter, alert=firing|none, is
+// applied by lib/alerts.js), and the time range (range=1h|6h|24h|7d) into
 // from/to/interval for /api/v1/metrics (at most a few hundred points).
 
 export const RANGES = {
@@ -28,6 +29,6 @@ export function timeParams(params) {
 // Keep the shared filters when following a link to another view.
 export function carry(params, extra) {
   const out = {};
-  for (const k of ['q', 'scope', 'state', 'range']) if (params.get(k)) out[k] = params.get(k);
+  for (const k of ['q', 'scope', 'state', 'alert', 'range']) if (params.get(k)) out[k] = params.get(k);
   return Object.assign(out, extra || {});
 }

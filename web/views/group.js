@@ -3,12 +3,16 @@
 // destinations, and tabs of its sources, destinations, configurations and
 // tests.  The API's views match text, not exact names, so the group's tests
 // are fetched with the monitor filter and kept by exact group name here;
-// their roll-ups are computed the way the server computes them.
+// their roll-ups are computed the way the server computes them.  The alert
+// filter keeps the tests a firing alert covers (or the others); the hop-level
+// issues come from the kept tests' latest traced paths.
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
 import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
+import { alertsFor, filterTests } from '../lib/alerts.js';
+import { hopIssues, hopIssuesView } from '../lib/topo.js';
 
 export default {
   title: ({ segs }) => `Test group ${segs[1]}`,
@@ -17,18 +21,20 @@ export default {
     const [name, group] = segs;
     const state = params.get('state');
     const vp = viewParams(params, { monitor: name, state: null });
-    const [mon, all, trend] = await Promise.all([
+    const [mon, all, trend, alerts] = await Promise.all([
       api.get(`connectionMonitors/${encodeURIComponent(name)}`),
       api.getAll('tests', vp),
       trends({ ConnectionMonitorResourceId: name, TestGroupName: group }, params),
+      alertsFor(params),
     ]);
-    const mine = all.filter((t) => t.testGroup === group);
+    const mine = filterTests(all.filter((t) => t.testGroup === group), params, alerts);
     const whole = rollup(mine, 'testGroup')[0];
     const keepState = (rows) => rows.filter((r) => !state || r.state === state);
     const sources = keepState(rollup(mine, 'source'));
     const dests = keepState(rollup(mine, 'destination'));
     const configs = keepState(rollup(mine, 'testConfiguration'));
     const tests = keepState(mine);
+    const issues = await hopIssues(tests, params);
     const tabList = [
       { id: 'tests', label: 'Tests', count: tests.length,
         render: () => table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }) },
@@ -45,6 +51,7 @@ export default {
         whole ? countsLine(whole.counts) : 'No test matches the search.'),
       section('Trends', trend),
       section('Top 5', top5([{ label: 'Sources', rows: sources }, { label: 'Destinations', rows: dests }])),
+      h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('Details', tabs(params, setParams, tabList)),
       section('Essentials', essentials(mon, (kind, n) => kind !== 'group' || n === group)));
   },

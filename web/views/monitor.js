@@ -2,12 +2,35 @@
 // definition, trend lines over the URL's time range, the top 5 test groups,
 // sources and destinations by checks failed % and by RTT, and tabs with the
 // roll-up rows (state + reason) of its groups, sources, destinations,
-// configurations and its tests.  The filter bar narrows every table.
+// configurations and its tests, and the hop-level issues of its tests'
+// latest traced paths.  The filter bar narrows every table (with an alert
+// filter the roll-ups are computed here from the kept tests, as the server
+// computes them).
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
-import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink } from '../lib/drill.js';
+import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
+import { alertsFor, filterTests } from '../lib/alerts.js';
+import { hopIssues, hopIssuesView } from '../lib/topo.js';
+
+// Roll-up rows and tests: the API's, or with an alert filter our own.
+async function rows(name, params) {
+  const vp = viewParams(params, { monitor: name });
+  const alerts = await alertsFor(params);
+  if (!alerts) {
+    const [groups, sources, dests, configs, tests] = await Promise.all([
+      api.getAll('testGroups', vp), api.getAll('sources', vp), api.getAll('destinations', vp),
+      api.getAll('testConfigurations', vp), api.getAll('tests', vp)]);
+    return { groups, sources, dests, configs, tests };
+  }
+  const state = params.get('state');
+  const kept = filterTests(await api.getAll('tests', Object.assign(vp, { state: null })), params, alerts);
+  const keepState = (list) => list.filter((r) => !state || r.state === state);
+  return { groups: keepState(rollup(kept, 'testGroup')), sources: keepState(rollup(kept, 'source')),
+    dests: keepState(rollup(kept, 'destination')), configs: keepState(rollup(kept, 'testConfiguration')),
+    tests: keepState(kept) };
+}
 
 // Stop or start monitoring (admin): POST .../stop|start, then show the result.
 function startStop(mon, setParams) {
@@ -35,13 +58,13 @@ export default {
   filters: true,
   async render({ segs, params, setParams }) {
     const name = segs[0];
-    const vp = viewParams(params, { monitor: name });
-    const [mon, groups, sources, dests, configs, tests, trend] = await Promise.all([
+    const [mon, r, trend] = await Promise.all([
       api.get(`connectionMonitors/${encodeURIComponent(name)}`),
-      api.getAll('testGroups', vp), api.getAll('sources', vp), api.getAll('destinations', vp),
-      api.getAll('testConfigurations', vp), api.getAll('tests', vp),
+      rows(name, params),
       trends({ ConnectionMonitorResourceId: name }, params),
     ]);
+    const { groups, sources, dests, configs, tests } = r;
+    const issues = await hopIssues(tests, params);
     const groupLink = (g) => hashLink(`group/${encodeURIComponent(name)}/${encodeURIComponent(g.name)}`, carry(params));
     const tabList = [
       { id: 'groups', label: 'Test groups', count: groups.length,
@@ -66,6 +89,7 @@ export default {
         { label: 'Sources', rows: sources },
         { label: 'Destinations', rows: dests },
       ])),
+      h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('Details', tabs(params, setParams, tabList)),
       section('Essentials', essentials(mon)));
   },

@@ -1,12 +1,13 @@
 // monitors.js: the connection monitors list -- how many monitors are in
 // each state, then one row per monitor with its roll-up state, reason and
-// tests per state.  The state filter applies to the monitor's roll-up; the
-// search matches monitor names (scope all/monitors) or, for the other
+// tests per state.  The state filter applies to the monitor's roll-up, the
+// alert filter to whether a firing alert names the monitor; the search matches monitor names (scope all/monitors) or, for the other
 // scopes, keeps the monitors that have a matching test.
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, countsLine, hashLink, section, fmtPct, fmtMs, STATES, STATE_LABEL } from '../lib/dom.js';
 import { carry } from '../lib/filters.js';
+import { alertsFor, monitorFiring } from '../lib/alerts.js';
 
 function summary(counts, total) {
   return h('div', { class: 'summary', 'aria-label': 'Monitors per state' },
@@ -30,10 +31,12 @@ export default {
   title: () => 'Connection monitors',
   filters: true,
   async render({ params }) {
-    const [list, match] = await Promise.all([api.get('connectionMonitors', { limit: 1000 }),
-      matchingMonitors(params)]);
+    const [list, match, alerts] = await Promise.all([api.get('connectionMonitors', { limit: 1000 }),
+      matchingMonitors(params), alertsFor(params)]);
     const state = params.get('state');
-    const rows = list.items.filter((m) => (!state || m.state === state) && (!match || match(m.name)));
+    const wantFiring = params.get('alert') === 'firing';
+    const rows = list.items.filter((m) => (!state || m.state === state) && (!match || match(m.name)) &&
+      (!alerts || monitorFiring(alerts, m.name) === wantFiring));
     const cols = [
       { label: 'Monitor', value: (m) => h('a', { href: hashLink(`monitor/${encodeURIComponent(m.name)}`, carry(params)), text: m.name }) },
       { label: 'State', value: (m) => stateBadge(m.state) },

@@ -1,20 +1,13 @@
 // test.js: one test's drill-down -- what it is (source, destination,
 // configuration, thresholds), its state with the reason (breached threshold
-// + diagnostic), trend lines (TestId), its state history and latest rounds.
-// The API has no GET /tests/{id}: the row is found among its monitor's tests
-// (?monitor= in the URL) or among all tests.
+// + diagnostic), trend lines (TestId), the hop-level issues of its latest
+// traced path (link to its topology), its state history and latest rounds.
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, fmtPct, fmtMs, fmtTime, hashLink, section } from '../lib/dom.js';
 import { timeParams, carry } from '../lib/filters.js';
-import { trends, thresholdText } from '../lib/drill.js';
-
-async function findTest(id, monitor) {
-  const rows = await api.getAll('tests', monitor ? { monitor } : {});
-  const t = rows.find((r) => r.id === id);
-  if (!t) throw new api.ApiError(404, { error: { code: 'not_found', message: `test ${id} not found` } });
-  return t;
-}
+import { trends, thresholdText, findTest } from '../lib/drill.js';
+import { hopIssues, hopIssuesView, topologyLink } from '../lib/topo.js';
 
 function facts(t, cfg) {
   const dl = h('dl', { class: 'facts' });
@@ -43,11 +36,12 @@ export default {
     const id = segs[0];
     const t = await findTest(id, params.get('monitor'));
     const tp = timeParams(params);
-    const [mon, trend, changes, results] = await Promise.all([
+    const [mon, trend, changes, results, issues] = await Promise.all([
       api.get(`connectionMonitors/${encodeURIComponent(t.monitor)}`),
       trends({ TestId: id }, params),
       api.get(`tests/${encodeURIComponent(id)}/stateChanges`, { from: tp.from, to: tp.to }),
       api.get('results', { testId: id, from: tp.from, to: tp.to, limit: 1000 }),
+      hopIssues([t], params),
     ]);
     const cfg = ((mon.properties || {}).testConfigurations || []).find((c) => c.name === t.testConfiguration);
     const rounds = results.items.slice(-20).reverse();
@@ -58,9 +52,11 @@ export default {
         h('a', { href: hashLink(`group/${encodeURIComponent(t.monitor)}/${encodeURIComponent(t.testGroup)}`, carry(params)), text: t.testGroup }), ' › ',
         `${t.source} → ${t.destination}`),
       h('h1', null, `${t.source} → ${t.destination} (${t.testConfiguration}) `, stateBadge(t.state)),
-      h('p', { class: 'headline' }, h('a', { href: hashLink('compare', { ids: id }), text: 'Compare with other tests' })),
+      h('p', { class: 'headline' }, h('a', { href: hashLink('compare', { ids: id }), text: 'Compare with other tests' }),
+        h('a', { href: topologyLink(t, params), id: 'topology-link', text: 'Topology (traced path)' })),
       section('Essentials', facts(t, cfg)),
       section('Trends', trend),
+      h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('State changes', table([
         { label: 'Time', value: (c) => fmtTime(c.time) },
         { label: 'From', value: (c) => stateBadge(c.from) },

@@ -1,11 +1,14 @@
 // tests.js: every test with its state and reason, narrowed by the filter bar
-// (search with scope and state go to /api/v1/tests as q/scope/state).  Tick
-// 2-4 tests (kept in the URL as ?sel=) to compare their trend lines.
+// (search with scope and state go to /api/v1/tests as q/scope/state; the
+// alert filter keeps the tests a firing alert covers, or the others).  The
+// Alert column names the firing rules of each test.  Tick 2-4 tests (kept
+// in the URL as ?sel=) to compare their trend lines.
 
 import * as api from '../lib/api.js';
 import { h, table, hashLink, section, STATES, STATE_LABEL } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
 import { testColumns, testLink } from '../lib/drill.js';
+import { firingAlerts, filterTests, covers } from '../lib/alerts.js';
 
 const MAX_COMPARE = 4;
 
@@ -13,11 +16,22 @@ function selection(params) {
   return (params.get('sel') || '').split(',').filter(Boolean);
 }
 
+function alertColumn(alerts) {
+  return {
+    label: 'Alert',
+    value: (t) => {
+      const rules = [...new Set(alerts.filter((a) => covers(a, t)).map((a) => a.rule))];
+      return rules.length ? h('span', { class: 'alert-state alert-firing', title: rules.join(', '), text: `firing: ${rules.join(', ')}` }) : '';
+    },
+  };
+}
+
 export default {
   title: () => 'All tests',
   filters: true,
   async render({ params, setParams }) {
-    const rows = await api.getAll('tests', viewParams(params));
+    const [all, alerts] = await Promise.all([api.getAll('tests', viewParams(params)), firingAlerts()]);
+    const rows = filterTests(all, params, alerts);
     const sel = selection(params);
     const toggle = (id, on) => {
       const next = sel.filter((x) => x !== id);
@@ -47,7 +61,7 @@ export default {
         }),
         sel.length ? h('button', { type: 'button', onclick: () => setParams({ sel: null }, true), text: 'Clear selection' }) : null,
         h('span', { class: 'muted', text: ' Tick 2 to 4 tests to compare them.' })),
-      section('Tests', table(testColumns(params, { select, monitor: true }), rows, (t) => testLink(t, params),
+      section('Tests', table(testColumns(params, { select, monitor: true }).concat([alertColumn(alerts)]), rows, (t) => testLink(t, params),
         { key: (t) => `t:${t.id}`, empty: 'No test matches the filters.' })));
   },
 };
