@@ -3,7 +3,8 @@
 // `cmon run` (started by tests/integration/test_e2e_dashboard.sh with the
 // monitors "e2e" -- web-ok Pass, web-closed Fail, srv-host Pass, all behind
 // router 198.18.1.2 at 198.18.2.2 -- and "backup" -- backup-host Pass at
-// 198.18.4.2 over 3 hops with a hop_loss (20 %) at 198.18.3.2; the alert rule
+// 198.18.4.2 over 3 hops with a hop_loss (20 %) at hop 2, rerouted once from
+// 198.18.3.2 to 198.18.5.2; the alert rule
 // broken-fails firing on web-closed, rtt-seen resolved; the embedded agent
 // $AGENT_NAME).  Fails on any console error, page error or failed request
 // that the step did not expect.  Screenshots: $SCREENSHOT_DIR.
@@ -411,26 +412,39 @@ await step('topology: a test\'s path drawn hop by hop, with its timeline', async
   await shot('topology');
 });
 
-await step('topology: the hop with loss is marked, with its hop_loss issue', async () => {
+await step('topology: the hop with loss is marked, and the route change is on the timeline', async () => {
   await openTopology('backup-host');
-  assert.deepEqual(await hopNodes(), ['1 198.18.1.2 good', '2 198.18.3.2 bad', '3 198.18.4.2 warn']);
-  assert.match(await page.textContent('#path-issues'), /^hop_loss at hop 2 \(198\.18\.3\.2\): 20 % \(threshold 10 %\)$/);
+  assert.deepEqual(await hopNodes(), ['1 198.18.1.2 good', '2 198.18.5.2 bad', '3 198.18.4.2 warn']);
+  // (route_changed joins it while the latest trace is the one that saw the change)
+  const issues = await texts('#path-issues li');
+  assert.equal(issues[0], 'hop_loss at hop 2 (198.18.5.2): 20 % (threshold 10 %)');
+  assert.ok(issues.length === 1 || issues[1] === 'route_changed: the route differs from the previous trace', String(issues));
+  const tl = await page.$eval('.timeline-box', (b) => ({ traces: Number(b.dataset.traces), changes: b.dataset.changes }));
+  assert.equal(tl.changes, '1');
+  assert.ok(tl.traces >= 2, `traces on the timeline: ${tl.traces}`);
+  assert.equal(await page.locator('svg.timeline g.change').count(), 1);
+  assert.deepEqual(await column('Route before', 'main'), ['198.18.1.2 → 198.18.3.2 → 198.18.4.2']);
+  assert.deepEqual(await column('Route after', 'main'), ['198.18.1.2 → 198.18.5.2 → 198.18.4.2']);
+  // the marker is focusable and says what changed
+  await page.focus('svg.timeline g.change');
+  assert.match(await page.evaluate(() => document.activeElement.querySelector('title').textContent),
+    /route changed to 198\.18\.1\.2 → 198\.18\.5\.2 → 198\.18\.4\.2$/);
   await shot('topology-hop-issue');
 });
 
 await step('hop-level issues in the monitor, test group and test drill-downs', async () => {
   await go('#/monitor/backup');
   assert.deepEqual(await column('Diagnostic', '#hop-issues'), ['hop_loss']);
-  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.3.2']);
+  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.5.2']);
   assert.deepEqual(await column('Value', '#hop-issues'), ['20 %']);
   await shot('monitor-hop-issues');
   await go('#/group/backup/backup-ping');
-  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.3.2']);
+  assert.deepEqual(await column('Address', '#hop-issues'), ['198.18.5.2']);
   // the issue row opens the test's topology
   await page.locator('#hop-issues tr.link-row').focus();
   await page.keyboard.press('Enter');
   await rendered('#/topology/');
-  await page.waitForSelector('svg.topo g.hop.bad[data-address="198.18.3.2"]');
+  await page.waitForSelector('svg.topo g.hop.bad[data-address="198.18.5.2"]');
   // where no hop has a problem the drill-downs say so
   await go('#/monitor/e2e');
   assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 3 tests).');

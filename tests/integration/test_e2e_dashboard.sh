@@ -5,11 +5,15 @@
 #   client -(1)- r1 -(2)- srv    198.18.2.2: nginx on port 80 (Pass), port 81
 #                 |                closed (Fail: connection_refused), ICMP (Pass)
 #                 +-(3)- r2 -(4)- far   198.18.4.2: ICMP (Pass, monitor "backup")
-# so traced paths have 2 hops (srv) and 3 hops (far).  An nft rule in r1 drops
+#                 +-(5)- r2b -(6)-+     (the route to far once rerouted)
+# so traced paths have 2 hops (srv) and 3 hops (far).  Paths are traced every
+# 30 s; after the first trace far's route moves from r2 to r2b, which the
+# next trace records as a route change.  An nft rule in r1 drops
 # the first 2 of the 10 traceroute rounds past r1 towards far (ICMP echo
 # sequence 0-127, the round being seq >> 6, with a TTL below 31; the test's
 # own checks leave with TTL 64), so hops 2 and 3 of that path lose exactly
-# 20 %: a hop_loss issue at 198.18.3.2 while the checks stay clean.  Alert rules are applied through
+# 20 %: a hop_loss issue at hop 2 (198.18.3.2, then 198.18.5.2) while the
+# checks stay clean.  Alert rules are applied through
 # the API: "broken-fails" (state rule) fires on the failing test;
 # "rtt-seen" fires on srv-host and is disabled, so it is history.
 # Debian's chromium runs in the client namespace too, reaching the dashboard
@@ -102,7 +106,7 @@ EOF_MON
 
 PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
-ns_bg client "$CMON" run --listen "127.0.0.1:$PORT" --data "$NS_TMP/data" \
+ns_bg client "$CMON" run --listen "127.0.0.1:$PORT" --data "$NS_TMP/data" --trace-interval 30 \
     "$NS_TMP/e2e.json" "$NS_TMP/backup.json" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
 wait_port client 127.0.0.1 "$PORT"
 api() { ns_in client curl -sf "$@"; }
@@ -139,6 +143,10 @@ wait_api() {
         sleep 1
     done
     echo "--- last answer: ${out:-}" >&2
+    tail -20 "$NS_TMP/run.err" >&2
+    for t in $(jq -r '.items[].id' "$NS_TMP/tests.json"); do
+        echo "paths of $t: $(api "$B/api/v1/tests/$t/paths" | jq -c '[.items[] | [.time, (.hops | map(.address))]]')" >&2
+    done
     fail "timed out after $1 s waiting for $2 on $3"
 }
 # traced paths: srv 2 hops; far 3 hops with the hop_loss at 198.18.3.2
@@ -152,6 +160,17 @@ assert_eq "$(jq -r '.items[-1].hops | map("\(.sent)/\(.received)") | join(" ")' 
 assert_eq "$(jq -r '.items[-1].issues | map("\(.diagnostic)@\(.address)") | join(" ")' <<<"$out")" \
     "hop_loss@198.18.3.2" "backup-host hop issues"
 echo "ok: paths traced (2 and 3 hops, hop_loss at 198.18.3.2)"
+# reroute far's traffic r1 -> r2b -> far; the next trace (30 s after the
+# first) records the route change; r1's nft rule still makes hop 2 lose 20 %
+ns_add r2b
+ns_link r1 r2b 5
+ns_link r2b far 6
+ns_forward r2b
+ns_in r2b sysctl -qw net.ipv4.icmp_ratelimit=0
+ns_route r2b 198.18.1.0/24 198.18.5.1
+ns_route r2b 198.18.4.0/24 198.18.6.2
+ns_in r1 ip route replace 198.18.4.0/24 via 198.18.5.2
+ns_in far ip route replace 198.18.0.0/16 via 198.18.6.1
 # alerts: broken-fails firing on web-closed; rtt-seen fired, then disabled -> history
 wait_api 60 '[.items[] | select(.state == "firing") | .rule] | sort == ["broken-fails", "rtt-seen"]' "alerts"
 api -X POST "$B/api/v1/alertRules/rtt-seen/disable" >/dev/null || fail "disable rtt-seen"
@@ -159,6 +178,11 @@ wait_api 30 '[.items[] | select(.rule == "rtt-seen") | .state] == ["resolved"]' 
 assert_eq "$(jq -r '.items[] | select(.state == "firing") | .labels.destination' <<<"$out")" web-closed \
     "the firing alert's destination"
 echo "ok: alert broken-fails firing on web-closed, rtt-seen resolved"
+wait_api 75 '.items[-1].routeChanged' "tests/$(id_of backup-host)/paths"
+assert_eq "$(jq -r '.items[-1].hops | map(.address) | join(" ")' <<<"$out")" \
+    "198.18.1.2 198.18.5.2 198.18.4.2" "backup-host path after the reroute"
+assert_eq "$(jq -r '[.items[] | select(.routeChanged)] | length' <<<"$out")" 1 "route changes"
+echo "ok: the route change of backup-host is recorded"
 # the embedded agent of cmon run, as GET /api/v1/agents lists it
 api "$B/api/v1/agents" >"$NS_TMP/agents.json" || fail "GET agents"
 jq -c '.items[]' "$NS_TMP/agents.json"
@@ -188,6 +212,7 @@ BAD_POS=$(sed -n "s|^$NS_TMP/bad.json:\([0-9]*:[0-9]*\): .*|\1|p" "$NS_TMP/valid
 echo "ok: cmon validate puts the bad file's problem at $BAD_POS"
 
 mkdir -p "$BUILD/screenshots"
+rm -f "$BUILD/screenshots/failure.png"
 export BAD_FILE=$NS_TMP/bad.json BAD_POS CMON CMON_DATA=$NS_TMP/data
 export CMON_URL=$B SCREENSHOT_DIR=$BUILD/screenshots CHROMIUM PROFILE_DIR=$NS_TMP/profile
 export NODE_PATH=$E2E/node_modules
