@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 const BASE = process.env.CMON_URL;
 const SHOTS = process.env.SCREENSHOT_DIR;
@@ -382,7 +382,7 @@ await step('agents page: the embedded agent with its version and state', async (
   assert.equal((await column('State'))[i], AGENT.state);
   assert.equal((await column('Version'))[i], AGENT.version || '–');
   assert.match((await column('Last seen'))[i], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ (s|min) ago\)$/);
-  await shot('agents');
+  await shot('agents-embedded');
 });
 
 async function openTopology(dest) {
@@ -555,6 +555,34 @@ await step('once a token exists the dashboard asks for it, then works with it', 
   expected401 = 0;
   assert.equal(await rowCount(), 3);
   await shot('monitors-with-token');
+});
+
+await step('agents page: a registered cmon agent shows running with its version', async () => {
+  // tokens exist by now: a workspace key registers a real `cmon agent`
+  const key = execFileSync(process.env.CMON, ['token', 'create', '--role', 'agent', '--data', process.env.CMON_DATA],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const version = execFileSync(process.env.CMON, ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^cmon /, '');
+  const agent = spawn(process.env.CMON, ['agent', '--server', BASE, '--key', key, '--name', 'e2e-agent',
+    '--state-dir', path.join(PROFILE, '..', 'agent-state'), '--heartbeat', '10'], { stdio: 'ignore' });
+  try {
+    await go('#/agents');
+    for (let i = 0; i < 30 && !(await column('Name')).includes('e2e-agent'); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await refreshNow();
+    }
+    const names = await column('Name');
+    const i = names.indexOf('e2e-agent');
+    assert.ok(i >= 0, `e2e-agent listed (${names})`);
+    assert.equal((await column('State'))[i], 'running');
+    assert.equal((await column('Version'))[i], version);
+    assert.match((await column('Registered'))[i], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    assert.equal((await column('Heartbeat'))[i], '10 s');
+    const j = names.indexOf(AGENT.name);
+    assert.equal((await column('State'))[j], AGENT.state, 'the embedded agent is still listed');
+    await shot('agents');
+  } finally {
+    agent.kill('SIGTERM');
+  }
 });
 
 await ctx.close();

@@ -33,7 +33,7 @@ export default {
     const count = (st) => rows.filter((a) => a.state === st).length;
     return h('div', null,
       h('h1', { text: 'Agents' }),
-      h('p', { class: 'headline' }, `${rows.length} agents: ${count('running')} running, ${count('stopped')} stopped, ${count('unregistered')} unregistered. `,
+      h('p', { class: 'headline' }, `${rows.length} agent${rows.length === 1 ? '' : 's'}: ${count('running')} running, ${count('stopped')} stopped, ${count('unregistered')} unregistered. `,
         h('span', { class: 'muted', text: 'Unregistered: known only from results (the embedded agent of cmon run, or a named agent token). Stopped: silent for 3 heartbeats.' })),
       section('Agents', table([
         { label: 'Name', value: (a) => a.name },

@@ -39,7 +39,7 @@ function testsLink(a, params) {
 
 function columns(params, live) {
   const cols = [
-    { label: 'Rule', value: (a) => a.rule },
+    { label: 'Rule', value: (a) => h('span', { class: 'nowrap', text: a.rule }) },
     { label: 'State', value: stateCell },
     { label: 'Severity', value: (a) => SEVERITY[a.severity] || String(a.severity) },
     { label: 'Labels', value: labelsOf },
