@@ -448,6 +448,14 @@ await step('hop-level issues in the monitor, test group and test drill-downs', a
   // where no hop has a problem the drill-downs say so
   await go('#/monitor/e2e');
   assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 3 tests).');
+  // the monitor's topology graph: its 3 tests share the router
+  const graph = () => page.$$eval('#monitor-topology svg.graph g.gnode', (g) => g.map((x) => x.dataset.id).sort());
+  assert.deepEqual(await graph(), ['destination:srv-host', 'destination:web-closed', 'destination:web-ok',
+    'hop:198.18.1.2', 'source:local']);
+  assert.equal(await page.$eval('#monitor-topology .topo-box', (b) => b.dataset.edges), '4');
+  await go('#/monitor/backup');
+  assert.deepEqual(await graph(), ['destination:backup-host', 'hop:198.18.1.2', 'hop:198.18.5.2', 'source:local']);
+  assert.equal(await page.locator('#monitor-topology line.edge.bad').count(), 2, 'the edges after the lossy hop');
   await go('#/group/e2e/broken');
   assert.equal(await page.textContent('#hop-issues-none'), 'No hop issues (in the latest traced paths of 1 test).');
   await go('#/tests?q=srv-host&scope=destinations');

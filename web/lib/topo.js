@@ -195,3 +195,58 @@ export function hopIssuesView(res, params) {
   ], res.rows, (r) => topologyLink(r.test, params), { key: (r) => `hi:${r.test.id}:${r.diagnostic}` }),
   res.skipped ? h('p', { class: 'muted', text: `Only the first ${MAX_TESTS} tests were read; narrow the filters for the others.` }) : null);
 }
+
+// A monitor's graph (GET /api/v1/connectionMonitors/{name}/topology): the
+// latest path of each traced test merged -- sources left, destinations
+// right, hops in columns by their distance from a source; each edge is
+// coloured by the worst loss of the tests sharing it (its <title> says how
+// many tests, loss and RTT).  Nodes are <g class="gnode" data-id data-kind>.
+export function monitorGraph(topo) {
+  const nodes = topo.nodes || [];
+  const edges = topo.edges || [];
+  const depth = new Map(nodes.map((n) => [n.id, 0]));
+  for (let round = 0; round < nodes.length; round++) {
+    let moved = false;
+    for (const e of edges) {
+      const d = (depth.get(e.from) || 0) + 1;
+      if (d > (depth.get(e.to) || 0)) {
+        depth.set(e.to, d);
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  const last = Math.max(1, ...nodes.map((n) => depth.get(n.id) || 0));
+  for (const n of nodes) if (n.kind === 'destination') depth.set(n.id, last);
+  const cols = new Map();
+  for (const n of nodes.slice().sort((a, b) => a.label.localeCompare(b.label))) {
+    const d = depth.get(n.id);
+    if (!cols.has(d)) cols.set(d, []);
+    cols.get(d).push(n);
+  }
+  const pos = new Map();
+  for (const [d, list] of cols) list.forEach((n, i) => pos.set(n.id, { x: 70 + d * 170, y: 34 + i * 62 }));
+  const width = 140 + last * 170;
+  const height = 30 + Math.max(...[...cols.values()].map((l) => l.length)) * 62;
+  const svg = s('svg', { class: 'topo graph', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
+    'aria-label': `Topology of ${topo.monitor}: ${nodes.length} nodes, ${topo.tracedTests} traced tests` });
+  for (const e of edges) {
+    const a = pos.get(e.from);
+    const b = pos.get(e.to);
+    if (!a || !b) continue;
+    const cls = e.lossPercent >= LOSS_PCT ? 'bad' : e.lossPercent > 0 ? 'warn' : 'good';
+    svg.append(s('line', { class: `edge ${cls}`, x1: a.x, y1: a.y, x2: b.x, y2: b.y },
+      s('title', { text: `${e.tests} test${e.tests === 1 ? '' : 's'}: loss ${fmtPct(e.lossPercent)}, RTT ${fmtMs(e.rttMs)}` })));
+  }
+  for (const n of nodes) {
+    const p = pos.get(n.id);
+    const shape = n.kind === 'hop' || n.kind === 'silent' ? s('circle', { r: 14 })
+      : s('rect', { x: -50, y: -14, width: 100, height: 28, rx: 6 });
+    svg.append(s('g', { class: `gnode ${n.kind}`, transform: `translate(${p.x} ${p.y})`, tabindex: '0',
+      dataset: { id: n.id, kind: n.kind } },
+    shape, s('text', { class: 'name', 'text-anchor': 'middle', y: n.kind === 'hop' || n.kind === 'silent' ? 28 : 4,
+      text: n.label.length > 16 ? `${n.label.slice(0, 15)}…` : n.label }),
+    s('title', { text: `${n.kind} ${n.label}` })));
+  }
+  return h('div', { class: 'topo-box', dataset: { nodes: String(nodes.length), edges: String(edges.length) } }, svg);
+}

@@ -2,8 +2,8 @@
 // definition, trend lines over the URL's time range, the top 5 test groups,
 // sources and destinations by checks failed % and by RTT, and tabs with the
 // roll-up rows (state + reason) of its groups, sources, destinations,
-// configurations and its tests, and the hop-level issues of its tests'
-// latest traced paths.  The filter bar narrows every table (with an alert
+// configurations and its tests, the hop-level issues of its tests' latest
+// traced paths and its topology graph (sources -> hops -> destinations).  The filter bar narrows every table (with an alert
 // filter the roll-ups are computed here from the kept tests, as the server
 // computes them).
 
@@ -12,7 +12,7 @@ import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.
 import { viewParams, carry } from '../lib/filters.js';
 import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
-import { hopIssues, hopIssuesView } from '../lib/topo.js';
+import { hopIssues, hopIssuesView, monitorGraph } from '../lib/topo.js';
 
 // Roll-up rows and tests: the API's, or with an alert filter our own.
 async function rows(name, params) {
@@ -58,10 +58,11 @@ export default {
   filters: true,
   async render({ segs, params, setParams }) {
     const name = segs[0];
-    const [mon, r, trend] = await Promise.all([
+    const [mon, r, trend, topo] = await Promise.all([
       api.get(`connectionMonitors/${encodeURIComponent(name)}`),
       rows(name, params),
       trends({ ConnectionMonitorResourceId: name }, params),
+      api.get(`connectionMonitors/${encodeURIComponent(name)}/topology`),
     ]);
     const { groups, sources, dests, configs, tests } = r;
     const issues = await hopIssues(tests, params);
@@ -90,6 +91,8 @@ export default {
         { label: 'Destinations', rows: dests },
       ])),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
+      h('section', { class: 'panel', id: 'monitor-topology' }, h('h2', { text: `Topology (${topo.tracedTests} traced tests, latest paths)` }),
+        topo.nodes.length ? monitorGraph(topo) : h('p', { class: 'muted', text: 'No traced path yet.' })),
       section('Details', tabs(params, setParams, tabList)),
       section('Essentials', essentials(mon)));
   },
