@@ -22,6 +22,9 @@ void cli_client_init(struct cli_client *c, const char *cmd, const char *server, 
     c->token = token ? token : getenv("CMON_TOKEN");
     if (c->token && !*c->token)
         c->token = NULL;
+    c->ca = getenv("CMON_CA");
+    if (c->ca && !*c->ca)
+        c->ca = NULL;
     c->json = false;
 }
 
@@ -80,6 +83,8 @@ static CURL *make_handle(const struct cli_client *c, const char *method, const c
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (c->ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
     *hdrs = curl_slist_append(*hdrs, "Accept: application/json");
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -111,8 +116,12 @@ int cli_request(const struct cli_client *c, const char *method, const char *path
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     if (rc != CURLE_OK) {
-        fprintf(stderr, "cmon %s: cannot reach the server at %s: %s\n", c->cmd, c->server,
-                curl_easy_strerror(rc));
+        bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
+        fprintf(stderr, "cmon %s: cannot reach the server at %s: %s%s\n", c->cmd, c->server,
+                curl_easy_strerror(rc),
+                tls ? " (pass the CA that signed the server's certificate with --ca FILE or"
+                      " CMON_CA)"
+                    : "");
         cmon_buf_free(&resp);
         return CLI_EXIT_SERVER;
     }

@@ -20,10 +20,12 @@ struct cli_client {
     const char *cmd;    /* "monitor", for messages */
     const char *server; /* base URL without trailing slash */
     const char *token;  /* NULL: none */
+    const char *ca;     /* CA file for https:// servers; NULL: the system's */
     bool json;          /* --json */
 };
 
-/* Fill server/token from the flags given (may be NULL) or the environment. */
+/* Fill server/token from the flags given (may be NULL) or the environment
+ * (CMON_SERVER, CMON_TOKEN; ca from CMON_CA, which --ca overrides). */
 void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token);
 
 /* One request; body may be NULL.  On success *out is the parsed JSON body

@@ -316,14 +316,15 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
                                              {"limit", required_argument, NULL, 'n'},
                                              {"server", required_argument, NULL, 'S'},
                                              {"token", required_argument, NULL, 't'},
+                                             {"ca", required_argument, NULL, 'C'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
-    const char *server = NULL, *token = NULL;
+    const char *server = NULL, *token = NULL, *ca = NULL;
     struct list_opts lo = {0};
     bool json = false;
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hs:r:m:n:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "hs:r:m:n:S:t:C:j", longopts, &rc)) != -1) {
         if (c == -2)
             return rc;
         if (c == 's')
@@ -338,6 +339,8 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
             server = optarg;
         else if (c == 't')
             token = optarg;
+        else if (c == 'C')
+            ca = optarg;
         else if (c == 'j')
             json = true;
     }
@@ -345,6 +348,8 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
         return cli_usage_error(self, "missing action (rule, group, list)");
     struct cli_client cl;
     cli_client_init(&cl, "alerts", server, token);
+    if (ca)
+        cl.ca = ca;
     cl.json = json;
     const char *what = argv[optind++];
     bool filters = lo.state || lo.rule || lo.monitor || lo.limit;
@@ -371,7 +376,7 @@ const struct cli_command cmd_alerts = {
              "       cmon alerts group get|delete NAME\n"
              "       cmon alerts list [--state pending|firing|resolved] [--rule R] [--monitor M]\n"
              "                        [--limit N]\n"
-             "       (each with [--server URL] [--token T] [--json])\n"
+             "       (each with [--server URL] [--token T] [--ca FILE] [--json])\n"
              "\n"
              "Alert rules and action groups (docs/alerts.md) on a running server, and the\n"
              "alerts they raised.\n"
@@ -402,6 +407,8 @@ const struct cli_command cmd_alerts = {
              "  -S, --server URL   the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
              "  -t, --token T      bearer token (default $CMON_TOKEN); apply, delete, enable\n"
              "                     and disable need the admin role, the rest reader\n"
+             "      --ca FILE      CA certificate(s), PEM, for an https:// server (default\n"
+             "                     $CMON_CA, else the system's trust store)\n"
              "  -j, --json         print the API's JSON instead of a table\n"
              "  -h, --help         show this help\n"
              "\n"

@@ -58,15 +58,16 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
                                              {"limit", required_argument, NULL, 'n'},
                                              {"server", required_argument, NULL, 'S'},
                                              {"token", required_argument, NULL, 't'},
+                                             {"ca", required_argument, NULL, 'C'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
-    const char *server = NULL, *token = NULL, *vals[6] = {0};
+    const char *server = NULL, *token = NULL, *ca = NULL, *vals[6] = {0};
     static const char *const keys[6] = {"monitor", "state", "protocol", "q", "scope", "limit"};
     static const char optchars[] = "mspqcn";
     bool json = false;
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hm:s:p:q:c:n:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "hm:s:p:q:c:n:S:t:C:j", longopts, &rc)) != -1) {
         const char *k = c > 0 ? strchr(optchars, c) : NULL;
         if (c == -2)
             return rc;
@@ -76,6 +77,8 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
             server = optarg;
         else if (c == 't')
             token = optarg;
+        else if (c == 'C')
+            ca = optarg;
         else if (c == 'j')
             json = true;
     }
@@ -88,6 +91,8 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
         add_query(&path, keys[i], vals[i]);
     struct cli_client cl;
     cli_client_init(&cl, "tests", server, token);
+    if (ca)
+        cl.ca = ca;
     json_t *out = NULL;
     long status;
     rc = cli_request(&cl, "GET", path.data, NULL, 0, &out, &status);
@@ -107,7 +112,7 @@ const struct cli_command cmd_tests = {
     .summary = "list tests with their state, latest figures and reason",
     .usage = "usage: cmon tests [--monitor M] [--state STATE] [--protocol P]\n"
              "                  [--search TEXT [--scope SCOPE]] [--limit N]\n"
-             "                  [--server URL] [--token T] [--json]\n"
+             "                  [--server URL] [--token T] [--ca FILE] [--json]\n"
              "\n"
              "Show every test (source x destination x configuration of each test group)\n"
              "with its state, its latest round's checks failed % and RTT, and the reason\n"
@@ -125,6 +130,8 @@ const struct cli_command cmd_tests = {
              "Options:\n"
              "  -S, --server URL    the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
              "  -t, --token T       bearer token with the reader role (default $CMON_TOKEN)\n"
+             "      --ca FILE       CA certificate(s), PEM, for an https:// server (default\n"
+             "                      $CMON_CA, else the system's trust store)\n"
              "  -j, --json          print the API's JSON ({\"items\": [...], \"next\"})\n"
              "  -h, --help          show this help\n"
              "\n"

@@ -12,7 +12,7 @@
 #include "store/store.h"
 
 struct token_args {
-    const char *role, *name, *data, *store, *server, *token;
+    const char *role, *name, *data, *store, *server, *token, *ca;
     bool json;
 };
 
@@ -62,6 +62,8 @@ static int create_via_api(const struct token_args *a)
 {
     struct cli_client c;
     cli_client_init(&c, "token", a->server, a->token);
+    if (a->ca)
+        c.ca = a->ca;
     json_t *body = json_pack("{s:s, s:s}", "role", a->role, "name", a->name ? a->name : "");
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -83,12 +85,13 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
                                              {"store", required_argument, NULL, 's'},
                                              {"server", required_argument, NULL, 'S'},
                                              {"token", required_argument, NULL, 't'},
+                                             {"ca", required_argument, NULL, 'C'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct token_args a = {0};
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hr:n:d:s:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "hr:n:d:s:S:t:C:j", longopts, &rc)) != -1) {
         switch (c) {
         case -2:
             return rc;
@@ -109,6 +112,9 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
             break;
         case 't':
             a.token = optarg;
+            break;
+        case 'C':
+            a.ca = optarg;
             break;
         case 'j':
             a.json = true;
@@ -132,7 +138,8 @@ const struct cli_command cmd_token = {
     .name = "token",
     .summary = "create bearer tokens for the API (reader, admin, agent)",
     .usage = "usage: cmon token create --role reader|admin|agent [--name NAME]\n"
-             "                         [--data DIR | --store URL | --server URL [--token T]]\n"
+             "                         [--data DIR | --store URL |\n"
+             "                          --server URL [--token T] [--ca FILE]]\n"
              "                         [--json]\n"
              "\n"
              "Create a bearer token and print it once on stdout.  Only its SHA-256 is\n"
@@ -157,6 +164,8 @@ const struct cli_command cmd_token = {
              "                     without --name is a workspace key: it only registers\n"
              "                     agents ('cmon agent --key'), each getting its own token\n"
              "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"
+             "      --ca FILE      CA certificate(s), PEM, for an https:// --server (default\n"
+             "                     $CMON_CA, else the system's trust store)\n"
              "  -j, --json         print {\"token\", \"role\", \"name\"}\n"
              "  -h, --help         show this help\n"
              "\n"
