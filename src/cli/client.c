@@ -13,19 +13,41 @@
 #include "cli/cli.h"
 #include "core/text.h"
 
-void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token)
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+void cli_client_init(struct cli_client *c, const char *cmd)
 {
     c->cmd = cmd;
-    c->server = server ? server : getenv("CMON_SERVER");
-    if (!c->server || !*c->server)
+    c->server = env_or_null("CMON_SERVER");
+    if (!c->server)
         c->server = CLI_DEFAULT_SERVER;
-    c->token = token ? token : getenv("CMON_TOKEN");
-    if (c->token && !*c->token)
-        c->token = NULL;
-    c->ca = getenv("CMON_CA");
-    if (c->ca && !*c->ca)
-        c->ca = NULL;
+    c->token = env_or_null("CMON_TOKEN");
+    c->ca = env_or_null("CMON_CA");
     c->json = false;
+}
+
+bool cli_client_option(struct cli_client *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'S':
+        c->server = arg;
+        return true;
+    case 't':
+        c->token = *arg ? arg : NULL;
+        return true;
+    case 'C':
+        c->ca = arg;
+        return true;
+    case 'j':
+        c->json = true;
+        return true;
+    default:
+        return false;
+    }
 }
 
 static size_t collect(char *p, size_t size, size_t n, void *arg)

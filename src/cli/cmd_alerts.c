@@ -314,19 +314,17 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
                                              {"rule", required_argument, NULL, 'r'},
                                              {"monitor", required_argument, NULL, 'm'},
                                              {"limit", required_argument, NULL, 'n'},
-                                             {"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"ca", required_argument, NULL, 'C'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    const char *server = NULL, *token = NULL, *ca = NULL;
+                                             CLI_CLIENT_LONGOPTS};
     struct list_opts lo = {0};
-    bool json = false;
+    struct cli_client cl;
+    cli_client_init(&cl, "alerts");
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hs:r:m:n:S:t:C:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "s:r:m:n:" CLI_CLIENT_SHORTOPTS, longopts, &rc)) !=
+           -1) {
         if (c == -2)
             return rc;
+        if (cli_client_option(&cl, c, optarg))
+            continue;
         if (c == 's')
             lo.state = optarg;
         else if (c == 'r')
@@ -335,22 +333,9 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
             lo.monitor = optarg;
         else if (c == 'n')
             lo.limit = optarg;
-        else if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'C')
-            ca = optarg;
-        else if (c == 'j')
-            json = true;
     }
     if (optind >= argc)
         return cli_usage_error(self, "missing action (rule, group, list)");
-    struct cli_client cl;
-    cli_client_init(&cl, "alerts", server, token);
-    if (ca)
-        cl.ca = ca;
-    cl.json = json;
     const char *what = argv[optind++];
     bool filters = lo.state || lo.rule || lo.monitor || lo.limit;
     if (strcmp(what, "list") == 0)

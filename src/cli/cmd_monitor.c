@@ -133,36 +133,19 @@ static int do_named(const struct cli_client *c, const char *action, const char *
 
 static int monitor_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"ca", required_argument, NULL, 'C'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    const char *server = NULL, *token = NULL, *ca = NULL;
-    bool json = false;
+    static const struct option longopts[] = {CLI_CLIENT_LONGOPTS};
+    struct cli_client cl;
+    cli_client_init(&cl, "monitor");
     int c, rc;
     /* GNU getopt permutes: options may come before or after the action. */
-    while ((c = cli_getopt(self, argc, argv, "hS:t:C:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, CLI_CLIENT_SHORTOPTS, longopts, &rc)) != -1) {
         if (c == -2)
             return rc;
-        if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'C')
-            ca = optarg;
-        else if (c == 'j')
-            json = true;
+        cli_client_option(&cl, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error(self, "missing action (apply, list, get, delete, start, stop)");
     const char *action = argv[optind++];
-    struct cli_client cl;
-    cli_client_init(&cl, "monitor", server, token);
-    if (ca)
-        cl.ca = ca;
-    cl.json = json;
     int nargs = argc - optind;
     if (strcmp(action, "list") == 0)
         return nargs ? cli_usage_error(self, "list takes no arguments") : do_list(&cl);
