@@ -53,13 +53,14 @@ export function lineChart(title, series, unit, opts = {}) {
   })));
   const mount = h('div', { class: 'chart-plot' });
   box.append(mount);
-  // Created once the figure is in the document, so its width is known.  The
-  // view may still await other answers before it shows the figure: wait for
-  // it frame by frame (a figure never shown is given up after ~20 s).
+  // Created once the figure is in the document, so its width is known.  A
+  // view inserts its sections after all of its requests have answered, which
+  // on a busy server can be many frames later: wait for that (up to ~30 s;
+  // a figure never inserted, e.g. a view left meanwhile, is dropped).
   let frames = 0;
   const draw = () => {
-    if (!document.body.contains(mount)) {
-      if (++frames < 1200) requestAnimationFrame(draw);
+    if (!mount.isConnected) {
+      if (++frames < 1800) requestAnimationFrame(draw);
       return;
     }
     const width = Math.max(280, mount.clientWidth || 600);
