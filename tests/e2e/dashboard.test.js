@@ -409,6 +409,8 @@ await step('topology: a test\'s path drawn hop by hop, with its timeline', async
   // hops are reachable with the keyboard
   await page.focus('svg.topo g.hop[data-ttl="2"]');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.address), '198.18.2.2');
+  assert.equal(await page.$eval('svg.topo g.hop[data-ttl="2"] circle', (c) => getComputedStyle(c).stroke),
+    'rgb(245, 158, 11)', 'the focused hop has the focus colour');
   await shot('topology');
 });
 
