@@ -64,17 +64,15 @@ static void redact_url_password(const char *url, char *out, size_t cap)
 static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *srv,
                                           const struct cmon_server_opts *opts)
 {
-    char host[128] = "local";
-    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
-        snprintf(host, sizeof host, "local");
     struct embedded_agent *a = NULL;
     struct cmon_errbuf eb;
-    if (embedded_agent_start(srv, opts->store_url, host, "local", opts->trace_interval_ns,
-                             opts->log, &a, &eb)) {
+    if (embedded_agent_start(srv, opts->store_url, opts->embedded_agent, opts->embedded_alias,
+                             opts->trace_interval_ns, opts->log, &a, &eb)) {
         fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
         return NULL;
     }
-    cmon_info(opts->log, "embedded agent started", "agent=%s alias=local", host);
+    cmon_info(opts->log, "embedded agent started", "agent=%s alias=%s", opts->embedded_agent,
+              opts->embedded_alias);
     return a;
 }
 
@@ -93,6 +91,14 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the embedded agent is named after the host; the server lists it */
+    char host[128] = "local";
+    if (with_agent) {
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            snprintf(host, sizeof host, "local");
+        opts->embedded_agent = host;
+        opts->embedded_alias = "local";
+    }
     struct cmon_server *srv = NULL;
     struct cmon_errbuf eb;
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {

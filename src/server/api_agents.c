@@ -307,6 +307,8 @@ struct agent_rows {
     json_t *items;
     int64_t now_ns;
     struct store *s;
+    const char *embedded, *alias; /* cmon run's embedded agent, or NULL */
+    bool embedded_listed;
 };
 
 struct test_count {
@@ -331,6 +333,21 @@ static size_t agent_tests(struct store *s, const char *agent)
     return tc.n;
 }
 
+/* The embedded agent of cmon run: in this process, so running while the
+ * server answers; its tests name it by host name or by its alias. */
+static json_t *embedded_row(const struct agent_rows *ar, const struct store_agent *a)
+{
+    char ts[40];
+    size_t tests = agent_tests(ar->s, ar->embedded) +
+                   (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
+    return json_pack("{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded,
+                     "version", CMON_VERSION, "addresses", "registeredAt", "lastSeen",
+                     a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
+                                          : json_null(),
+                     "tests", (json_int_t)tests, "state", "running", "embedded", 1,
+                     "heartbeatSec", 0, "spool");
+}
+
 static json_t *time_or_null(int64_t ns)
 {
     char ts[40];
@@ -340,16 +357,21 @@ static json_t *time_or_null(int64_t ns)
 static int agent_row(void *arg, const struct store_agent *a)
 {
     struct agent_rows *ar = arg;
+    if (ar->embedded && !a->registered && strcmp(a->name, ar->embedded) == 0) {
+        ar->embedded_listed = true;
+        json_array_append_new(ar->items, embedded_row(ar, a));
+        return 0;
+    }
     json_t *addr = json_loads(a->addresses, 0, NULL);
     json_t *spool = a->spool ? json_loads(a->spool, 0, NULL) : NULL;
     json_array_append_new(
         ar->items,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:i, s:o}", "name", a->name, "version",
-                  a->version, "addresses", addr ? addr : json_array(), "registeredAt",
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name,
+                  "version", a->version, "addresses", addr ? addr : json_array(), "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
-                  agent_state_name(a, ar->now_ns), "heartbeatSec", a->heartbeat_sec, "spool",
-                  spool ? spool : json_object()));
+                  agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec",
+                  a->heartbeat_sec, "spool", spool ? spool : json_object()));
     return 0;
 }
 
@@ -360,13 +382,19 @@ enum MHD_Result api_agents_list(struct req *r)
         return MHD_YES;
     if (!s->ops->agent_list)
         return reply_store_error(r, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
-    struct agent_rows ar = {.items = json_array(), .now_ns = cmon_wall_ns(), .s = s};
+    struct agent_rows ar = {.items = json_array(),
+                            .now_ns = cmon_wall_ns(),
+                            .s = s,
+                            .embedded = r->srv->opts.embedded_agent,
+                            .alias = r->srv->opts.embedded_alias};
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->agent_list(s, agent_row, &ar, &eb);
     if (err) {
         json_decref(ar.items);
         return reply_store_error(r, err, eb.msg);
     }
+    if (ar.embedded && !ar.embedded_listed) /* before its first round */
+        json_array_insert_new(ar.items, 0, embedded_row(&ar, NULL));
     return reply_json(r, 200, json_pack("{s:o, s:n}", "items", ar.items, "next"));
 }
 

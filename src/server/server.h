@@ -28,6 +28,8 @@ struct cmon_server_opts {
     const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
     const char *tls_key;
     int64_t trace_interval_ns; /* cmon run's embedded agent: path tracing period; 0: 10 min */
+    const char *embedded_agent; /* cmon run: the embedded agent's name (NULL: none) */
+    const char *embedded_alias; /* and the alias monitors may call it by ("local") */
     const struct cmon_log *log;
 };
 

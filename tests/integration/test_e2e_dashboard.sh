@@ -186,12 +186,16 @@ echo "ok: the route change of backup-host is recorded"
 # the embedded agent of cmon run, as GET /api/v1/agents lists it
 api "$B/api/v1/agents" >"$NS_TMP/agents.json" || fail "GET agents"
 jq -c '.items[]' "$NS_TMP/agents.json"
-[ "$(jq '.items | length' "$NS_TMP/agents.json")" -ge 1 ] ||
-    fail "GET /api/v1/agents does not list the embedded agent of cmon run"
+# named after the host, running, this binary's version, counting the tests
+# whose source is it by name or by the alias "local" (e2e.json's 3 and
+# backup.json's 1)
+assert_eq "$(jq -c --arg h "$(ns_in client hostname)" --arg v "$("$CMON" version | head -1 | awk '{print $2}')" \
+    '[.items[] | select(.embedded)] | map([.name == $h, .state, .version == $v, .tests, .registeredAt])' \
+    "$NS_TMP/agents.json")" '[[true,"running",true,4,null]]' "the embedded agent in GET /api/v1/agents"
 export AGENT_NAME AGENT_VERSION AGENT_STATE
-AGENT_NAME=$(jq -r '.items[0].name' "$NS_TMP/agents.json")
-AGENT_VERSION=$(jq -r '.items[0].version' "$NS_TMP/agents.json")
-AGENT_STATE=$(jq -r '.items[0].state' "$NS_TMP/agents.json")
+AGENT_NAME=$(jq -r '.items[] | select(.embedded) | .name' "$NS_TMP/agents.json")
+AGENT_VERSION=$(jq -r '.items[] | select(.embedded) | .version' "$NS_TMP/agents.json")
+AGENT_STATE=$(jq -r '.items[] | select(.embedded) | .state' "$NS_TMP/agents.json")
 
 # The editor's bad file: `cmon validate` says where the problem is; the
 # dashboard must show the same line:column.
