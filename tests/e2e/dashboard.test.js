@@ -285,6 +285,20 @@ await step('test drill-down shows the failing test\'s reason', async () => {
   await shot('test');
 });
 
+await step('charts still draw when the view\'s other requests answer slowly', async () => {
+  // the trend lines are built before /results answers; the view is inserted
+  // only then, frames later (a busy server): the chart must still be drawn
+  const slow = (route) => setTimeout(() => route.continue().catch(() => {}), 1500);
+  await page.route('**/api/v1/results?**', slow);
+  try {
+    await page.reload();
+    await rendered('#/test/');
+    await page.waitForSelector('figure.chart[data-drawn="true"]', { timeout: 10000 });
+  } finally {
+    await page.unroute('**/api/v1/results?**', slow);
+  }
+});
+
 await step('compare draws two overlaid series', async () => {
   await go('#/tests');
   for (const d of ['web-ok', 'web-closed']) {
