@@ -22,6 +22,8 @@ for t in test_store test_store_pg; do
     grep -E '^\[  PASSED  \]' "$PG_DIR/$t.out"
 done
 # cmon migrate end to end: a SQLite store with a token moves into an empty database
+# (test_store_pg's test_copy_from_sqlite checks agents, action groups and
+# alerts arrive; here the CLI lists their tables)
 : "${CMON:?set CMON to the cmon binary}"
 SQ="sqlite:$PG_DIR/single/cmon.db"
 "$CMON" token create --role admin --name ops --store "$SQ" >"$PG_DIR/tok" 2>/dev/null || fail "token create"
@@ -30,6 +32,9 @@ TO=$(pg_new_db moved)
 rc=$?
 [ $rc -eq 0 ] || { cat "$PG_DIR/migrate.err" >&2; fail "cmon migrate exited $rc"; }
 grep -qx 'tokens          1 rows' "$PG_DIR/migrate.out" || fail "migrate output: $(cat "$PG_DIR/migrate.out")"
+for t in agent_registry action_groups alerts alert_transitions; do
+    grep -qx "$(printf '%-15s 0 rows' "$t")" "$PG_DIR/migrate.out" || fail "migrate does not copy $t"
+done
 [ "$(psql -X -q -A -t -h "$PG_DIR" -U cmon -d moved -c "SELECT name FROM tokens")" = ops ] ||
     fail "the token did not arrive"
 "$CMON" migrate --from "$SQ" --to "$TO" >/dev/null 2>"$PG_DIR/again.err"
