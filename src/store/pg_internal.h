@@ -62,6 +62,11 @@ PGresult *pg_query_prepared(struct pg_store *ps, const char *name, const char *s
 /* Same, for statements whose rows are not needed; *affected may be NULL. */
 enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *const *vals,
                       long long *affected, struct cmon_errbuf *eb, const char *what);
+/* The rows of res as a JSON array, one row_fn item each (a NULL item is
+ * skipped); PQclears res.  res NULL (a failed query, eb filled) gives
+ * CMON_ERR_STORE. */
+enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
+                           struct cmon_errbuf *eb);
 /* Decimal text of v in buf (which must hold 24 bytes); returns buf. */
 const char *pg_i64(char *buf, int64_t v);
 /* "%.17g" of v, or NULL when !has. */

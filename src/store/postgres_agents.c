@@ -20,14 +20,14 @@ static enum cmon_err lock_agent(struct pg_store *ps, const char *name, struct cm
                    "lock agent");
 }
 
-static enum cmon_err register_locked(struct pg_store *ps, const char *name,
-                                     const char *token_hash, const char *version,
-                                     const char *addresses_json, int heartbeat_sec,
-                                     int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb)
+static enum cmon_err register_locked(struct pg_store *ps, const char *name, const char *token_hash,
+                                     const char *version, const char *addresses_json,
+                                     int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
+                                     struct cmon_errbuf *eb)
 {
     char ns[24], hb[24];
-    const char *v[] = {name, token_hash, version, addresses_json, pg_i64(ns, now_ns),
-                       pg_i64(hb, heartbeat_sec)};
+    const char *v[] = {name,           token_hash,         version,
+                       addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec)};
     enum cmon_err err = pg_exec(ps, "DELETE FROM tokens WHERE role = 'agent' AND name = $1", 1, v,
                                 NULL, eb, "revoke agent tokens");
     if (!err)
@@ -74,8 +74,8 @@ enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *
                                  int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb)
 {
     char ns[24], hb[24];
-    const char *v[] = {name, version, addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec),
-                       spool_json};
+    const char *v[] = {
+        name, version, addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec), spool_json};
     long long n = 0;
     enum cmon_err err = pg_exec(pg_of(s),
                                 "UPDATE agent_registry SET version = $2, addresses = $3,"
@@ -91,7 +91,8 @@ enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
 {
     PGresult *res = pg_query(
         pg_of(s),
-        "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, r.heartbeat_ns,"
+        "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, "
+        "r.heartbeat_ns,"
         " r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool"
         " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
         " UNION ALL SELECT a.name, '', '[]', false, 0, 0, 0, a.last_seen_ns, '{}' FROM agents a"
@@ -129,8 +130,8 @@ enum cmon_err pg_agent_delete(struct store *s, const char *name, struct cmon_err
         return err;
     err = lock_agent(ps, name, eb);
     if (!err)
-        err = pg_exec(ps, "DELETE FROM agent_registry WHERE name = $1", 1, v, &a, eb,
-                      "forget agent");
+        err =
+            pg_exec(ps, "DELETE FROM agent_registry WHERE name = $1", 1, v, &a, eb, "forget agent");
     if (!err)
         err = pg_exec(ps, "DELETE FROM tokens WHERE role = 'agent' AND name = $1", 1, v, &b, eb,
                       "revoke agent tokens");

@@ -34,31 +34,11 @@ enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct c
 {
     const char *v[] = {name};
     long long n = 0;
-    enum cmon_err err = pg_exec(pg_of(s), "DELETE FROM action_groups WHERE name = $1", 1, v, &n,
-                                eb, "delete action group");
+    enum cmon_err err = pg_exec(pg_of(s), "DELETE FROM action_groups WHERE name = $1", 1, v, &n, eb,
+                                "delete action group");
     if (!err && n == 0)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "action group '%s' not found", name);
     return err;
-}
-
-/* The rows of res (PQcleared here) as a JSON array; row_fn builds one item
- * or returns NULL to skip it. */
-static enum cmon_err collect(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
-                             struct cmon_errbuf *eb)
-{
-    json_t *arr = json_array();
-    for (int i = 0; arr && i < PQntuples(res); i++) {
-        json_t *item = row_fn(res, i);
-        if (item && json_array_append_new(arr, item) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    PQclear(res);
-    if (!arr)
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    *out = arr;
-    return CMON_OK;
 }
 
 static json_t *group_row(const PGresult *res, int i)
@@ -70,10 +50,10 @@ static json_t *group_row(const PGresult *res, int i)
 
 enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
 {
-    PGresult *res = pg_query(pg_of(s),
-                             "SELECT name, body FROM action_groups ORDER BY name COLLATE \"C\"", 0,
-                             NULL, eb, "list action groups");
-    return res ? collect(res, group_row, out, eb) : CMON_ERR_STORE;
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body FROM action_groups ORDER BY name COLLATE \"C\"", 0,
+                 NULL, eb, "list action groups");
+    return pg_rows_json(res, group_row, out, eb);
 }
 
 /* One saver at a time; a server's connection must still be the leader's. */
@@ -176,7 +156,7 @@ enum cmon_err pg_alert_active(struct store *s, json_t **out, struct cmon_errbuf 
                              "SELECT body FROM alerts WHERE state IN ('pending', 'firing')"
                              " ORDER BY key COLLATE \"C\", starts_ns",
                              0, NULL, eb, "active alerts");
-    return res ? collect(res, body_row, out, eb) : CMON_ERR_STORE;
+    return pg_rows_json(res, body_row, out, eb);
 }
 
 enum cmon_err pg_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
@@ -185,16 +165,14 @@ enum cmon_err pg_alert_query(struct store *s, const struct store_alert_filter *f
     char a[24], b[24];
     const char *v[] = {f ? f->state : NULL, f ? f->rule : NULL, f ? f->monitor : NULL,
                        pg_i64(a, (int64_t)limit + 1), pg_i64(b, (int64_t)offset)};
-    PGresult *res = pg_query(
-        pg_of(s),
-        "SELECT body FROM alerts WHERE ($1::text IS NULL OR state = $1)"
-        " AND ($2::text IS NULL OR rule = $2)"
-        " AND ($3::text IS NULL OR monitors @> jsonb_build_array($3::text))"
-        " ORDER BY starts_ns DESC, key COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
-        5, v, eb, "query alerts");
-    if (!res)
-        return CMON_ERR_STORE;
-    enum cmon_err err = collect(res, body_row, out, eb);
+    PGresult *res =
+        pg_query(pg_of(s),
+                 "SELECT body FROM alerts WHERE ($1::text IS NULL OR state = $1)"
+                 " AND ($2::text IS NULL OR rule = $2)"
+                 " AND ($3::text IS NULL OR monitors @> jsonb_build_array($3::text))"
+                 " ORDER BY starts_ns DESC, key COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
+                 5, v, eb, "query alerts");
+    enum cmon_err err = pg_rows_json(res, body_row, out, eb);
     if (err)
         return err;
     *more = json_array_size(*out) > limit;
@@ -219,7 +197,7 @@ enum cmon_err pg_alert_transitions(struct store *s, const char *key, json_t **ou
                              "SELECT event, at_ns, value FROM alert_transitions WHERE key = $1"
                              " ORDER BY at_ns, id",
                              1, v, eb, "alert history");
-    return res ? collect(res, transition_row, out, eb) : CMON_ERR_STORE;
+    return pg_rows_json(res, transition_row, out, eb);
 }
 
 enum cmon_err pg_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,

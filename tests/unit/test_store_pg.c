@@ -27,7 +27,7 @@
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
-#define SCHEMA "2"      /* the PostgreSQL schema version this cmon writes */
+#define SCHEMA "2"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {
@@ -302,8 +302,8 @@ static void test_register_race(void **state)
 
 static json_t *one_alert(const char *key, const char *state, int64_t at)
 {
-    return json_pack("[{s:s, s:s, s:s, s:[s], s:{s:I}}]", "key", key, "rule", "r", "state",
-                     state, "monitors", "m", "timesNs", "pending", (json_int_t)at);
+    return json_pack("[{s:s, s:s, s:s, s:[s], s:{s:I}}]", "key", key, "rule", "r", "state", state,
+                     "monitors", "m", "timesNs", "pending", (json_int_t)at);
 }
 
 static size_t n_active(struct store *s)
@@ -445,14 +445,14 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
     assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
     int64_t next;
-    assert_int_equal(sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", 10, D0,
-                                             &next, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", 10, D0, &next, &eb),
+        CMON_OK);
     assert_int_equal(sq->ops->action_group_put(sq, "ops", "{\"name\":\"ops\"}", NULL, &eb),
                      CMON_OK);
     json_t *items = one_alert("r{x=\"1\"}", "firing", D0);
-    json_t *tr = json_pack("[{s:s, s:s, s:s, s:I, s:f}]", "key", "r{x=\"1\"}", "rule", "r",
-                           "event", "firing", "atNs", (json_int_t)D0, "value", 12.5);
+    json_t *tr = json_pack("[{s:s, s:s, s:s, s:I, s:f}]", "key", "r{x=\"1\"}", "rule", "r", "event",
+                           "firing", "atNs", (json_int_t)D0, "value", 12.5);
     assert_int_equal(sq->ops->alert_save(sq, items, tr, D0, &eb), CMON_OK);
     store_close(sq);
 
