@@ -1,7 +1,8 @@
-/* sql_build.c: the metric query's SQL for both backends (sql_build.h).  The
- * two dialects differ only in placeholders, the failed-percent expression
- * and where rows not folded into the roll-ups yet are read from (SQLite:
- * raw rows past the roll-up watermark; PostgreSQL: the roll-up queue). */
+/* sql_build.c: the metric query's and the tests view's SQL for both backends
+ * (sql_build.h).  The two dialects differ only in placeholders, the
+ * failed-percent expression, the substring function, the collation of the
+ * order and where rows not folded into the roll-ups yet are read from
+ * (SQLite: raw rows past the roll-up watermark; PostgreSQL: the queue). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -17,15 +18,17 @@ struct dialect {
     const char *raw_pct;              /* a raw result's failed percent (r = results) */
     const char *pending;              /* unfolded rows: failed percent expression, then FROM ... */
     const char *pending_from;
+    const char *strpos;  /* strpos(haystack, needle): 1-based position, 0 if absent */
+    const char *by_name; /* ORDER BY of monitor names: byte order */
 };
 
 static const struct dialect dialects[] = {
     [SQL_SQLITE] = {"?", "", "", "100.0 * r.checks_failed / r.checks_total",
                     "100.0 * checks_failed / checks_total",
-                    "results WHERE id > (SELECT last_id FROM rollup_state)"},
+                    "results WHERE id > (SELECT last_id FROM rollup_state)", "instr", "t.monitor"},
     [SQL_POSTGRES] = {"$", "::bigint", "::text",
                       "(100.0::float8 * r.checks_failed / nullif(r.checks_total, 0))", "failed_pct",
-                      "rollup_pending"},
+                      "rollup_pending", "strpos", "t.monitor COLLATE \"C\""},
 };
 
 static const char *const dim_column[STORE_DIM__COUNT] = {
@@ -136,4 +139,64 @@ int sql_build_metric(enum sql_dialect dia, const struct store_metric_query *q, c
     }
     rc |= append(sql, cap, &len, " GROUP BY b ORDER BY b");
     return rc ? -1 : 0;
+}
+
+/* ---- the tests view ---- */
+
+static const char test_columns[] =
+    "SELECT t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
+    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
+    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
+    " t.rtt_threshold_ms, t.group_disabled, coalesce(m.running, false), t.state, t.reason,"
+    " t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
+    " t.state_since_ns FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE true";
+
+/* Columns a search looks in, per scope. */
+static const char *const scope_columns[][7] = {
+    [STORE_SCOPE_ALL] = {"t.monitor", "t.test_group", "t.source", "t.destination",
+                         "t.destination_address", "t.test_config", NULL},
+    [STORE_SCOPE_SOURCES] = {"t.source", "t.source_address", NULL},
+    [STORE_SCOPE_DESTINATIONS] = {"t.destination", "t.destination_address", NULL},
+    [STORE_SCOPE_TEST_GROUPS] = {"t.test_group", NULL},
+    [STORE_SCOPE_TEST_CONFIGS] = {"t.test_config", NULL},
+    [STORE_SCOPE_MONITORS] = {"t.monitor", NULL},
+};
+
+static void add_param(const struct dialect *d, struct sql_tests *out, size_t *len,
+                      enum sql_test_param p, const char *cond)
+{
+    out->params[out->n++] = p;
+    bool is_int = p == SQL_TP_STATE || p == SQL_TP_PROTOCOL;
+    append(out->sql, sizeof out->sql, len, " AND %s = %s%d%s", cond, d->param, out->n,
+           is_int ? d->int_cast : d->text_cast);
+}
+
+static void add_search(const struct dialect *d, struct sql_tests *out, size_t *len,
+                       enum store_scope scope)
+{
+    out->params[out->n++] = SQL_TP_SEARCH;
+    const char *const *cols = scope_columns[scope];
+    for (size_t i = 0; cols[i]; i++)
+        append(out->sql, sizeof out->sql, len, "%s%s(lower(%s), lower(%s%d%s)) > 0",
+               i ? " OR " : " AND (", d->strpos, cols[i], d->param, out->n, d->text_cast);
+    append(out->sql, sizeof out->sql, len, ")");
+}
+
+void sql_build_tests(enum sql_dialect dia, const struct store_test_filter *f, struct sql_tests *out)
+{
+    const struct dialect *d = &dialects[dia == SQL_POSTGRES ? SQL_POSTGRES : SQL_SQLITE];
+    size_t len = 0;
+    out->n = 0;
+    append(out->sql, sizeof out->sql, &len, "%s", test_columns);
+    if (f && f->monitor)
+        add_param(d, out, &len, SQL_TP_MONITOR, "t.monitor");
+    if (f && f->test_id)
+        add_param(d, out, &len, SQL_TP_TEST_ID, "t.id");
+    if (f && f->has_state)
+        add_param(d, out, &len, SQL_TP_STATE, "t.state");
+    if (f && f->has_protocol)
+        add_param(d, out, &len, SQL_TP_PROTOCOL, "t.protocol");
+    if (f && f->search && *f->search && (unsigned)f->scope <= STORE_SCOPE_MONITORS)
+        add_search(d, out, &len, f->scope);
+    append(out->sql, sizeof out->sql, &len, " ORDER BY %s, t.number", d->by_name);
 }

@@ -2,7 +2,8 @@
  * (store/sql_build.h) -- placeholders per dialect, raw results for
  * sub-minute buckets, a roll-up plus the rows not folded yet otherwise, each
  * dimension filter as one case-insensitive comparison -- and the queries it
- * refuses.  The SQL runs against real databases in test_store (both backends). */
+ * refuses; and the tests view's filters, numbered in the order they appear.  The SQL runs against
+ * real databases in test_store (both backends). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,12 +93,47 @@ static void test_refused(void **state)
     assert_int_equal(sql_build_metric((enum sql_dialect)2, &ok, sql, sizeof sql), -1);
 }
 
+static void test_tests_view(void **state)
+{
+    (void)state;
+    struct sql_tests q;
+    sql_build_tests(SQL_POSTGRES, NULL, &q);
+    assert_int_equal(q.n, 0);
+    const char *tail = strstr(q.sql, " FROM tests t");
+    assert_non_null(tail);
+    assert_string_equal(tail, " FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE"
+                              " true ORDER BY t.monitor COLLATE \"C\", t.number");
+    struct store_test_filter f = {
+        .monitor = "m", .has_state = true, .search = "x", .scope = STORE_SCOPE_SOURCES};
+    sql_build_tests(SQL_POSTGRES, &f, &q);
+    assert_int_equal(q.n, 3);
+    assert_int_equal(q.params[0], SQL_TP_MONITOR);
+    assert_int_equal(q.params[1], SQL_TP_STATE);
+    assert_int_equal(q.params[2], SQL_TP_SEARCH);
+    assert_string_equal(strstr(q.sql, " WHERE"),
+                        " WHERE true AND t.monitor = $1::text AND t.state = $2::bigint AND"
+                        " (strpos(lower(t.source), lower($3::text)) > 0 OR"
+                        " strpos(lower(t.source_address), lower($3::text)) > 0)"
+                        " ORDER BY t.monitor COLLATE \"C\", t.number");
+    f = (struct store_test_filter){.test_id = "abc", .has_protocol = true};
+    sql_build_tests(SQL_SQLITE, &f, &q);
+    assert_int_equal(q.n, 2);
+    assert_int_equal(q.params[0], SQL_TP_TEST_ID);
+    assert_int_equal(q.params[1], SQL_TP_PROTOCOL);
+    assert_string_equal(strstr(q.sql, " WHERE"), " WHERE true AND t.id = ?1 AND t.protocol = ?2"
+                                                 " ORDER BY t.monitor, t.number");
+    f = (struct store_test_filter){.search = "", .scope = STORE_SCOPE_ALL};
+    sql_build_tests(SQL_SQLITE, &f, &q); /* an empty search does not filter */
+    assert_int_equal(q.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_raw),
         cmocka_unit_test(test_postgres_rollup),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_tests_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
