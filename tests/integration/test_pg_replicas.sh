@@ -229,6 +229,7 @@ FIRED=$(date -u -d "$(jq -r '.items[0].firedAt' "$TMP/al1.json")" +%s) || fail "
 jq -e '.items[0].value > 40 and .items[0].monitors == ["replicated"]' "$TMP/al1.json" >/dev/null ||
     fail "alert value/monitors: $(cat "$TMP/al1.json")"
 [ "$(pg_psql -c "SELECT count(*) FROM alerts")" = 1 ] || fail "alert episodes: $(pg_psql -c "SELECT key, state FROM alerts")"
+grep -h "cannot store alerts\|cannot restore alerts" "$TMP"/server-*.err && fail "a replica failed to store or restore alerts"
 pass "alerts kept updating: $KEY_LOSS fired on the new leader ($((FIRED - KILLED_AT)) s after the kill), one episode"
 curl -sf -H "Authorization: Bearer $ADMIN" "$SURV/api/v1/agents" >"$TMP/agents2.json" || fail "GET agents on survivor"
 [ "$(jq -c '[.items[].name]' "$TMP/agents2.json")" = '["agent-1","agent-2","agent-3"]' ] ||
