@@ -6,6 +6,8 @@
 #   make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make clean  remove build directories
 JOBS ?= $(shell nproc)
+# integration tests mostly wait on rounds, so ctest runs more of them than cores
+CTEST_JOBS ?= $(shell echo $$(( $$(nproc) * 3 )))
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
 
@@ -34,12 +36,12 @@ run: build
 # last lines are ctest's own summary of the sanitizer build.
 test: test-deps build build-asan
 	@echo "== ctest: normal build (-O2 -Wall -Wextra -Werror)"
-	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc1=$$?; \
+	@cd build && ctest --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS); rc1=$$?; \
 	 echo "== normal build: ctest exit $$rc1"; \
 	 echo "== ctest: ASan+UBSan build"; \
 	 cd ../build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	   ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS); rc2=$$?; \
+	   ctest --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS); rc2=$$?; \
 	 test $$rc1 -eq 0 -a $$rc2 -eq 0
 
 test-unit: build

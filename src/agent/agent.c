@@ -54,112 +54,21 @@ static void on_path(void *arg, const char *test_id, int64_t time_ns, const struc
 
 /* ---- loop thread: assignments in ---- */
 
-static bool runs_here(const struct agent *a, const struct cmon_endpoint *ep)
-{
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (strcmp(ep->agents[i], a->name) == 0)
-            return true;
-    }
-    return strcmp(ep->address, a->name) == 0;
-}
-
-struct wanted {
-    char (*ids)[CMON_TEST_ID_LEN + 1];
-    size_t n, cap;
-};
-
-static bool want_id(struct wanted *w, const char *id)
-{
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        void *p = realloc(w->ids, cap * sizeof *w->ids);
-        if (!p)
-            return false;
-        w->ids = p;
-        w->cap = cap;
-    }
-    memcpy(w->ids[w->n++], id, CMON_TEST_ID_LEN + 1);
-    return true;
-}
-
-static void put_test(struct agent *a, struct wanted *w, const struct cmon_monitor *m,
-                     const struct cmon_test *t)
-{
-    struct cmon_errbuf eb;
-    const struct cmon_test_config *cfg = &m->configs[t->config];
-    if (probe_sched_put(a->sched, t, cfg, &eb) != CMON_OK) {
-        cmon_warn(a->log, "test not scheduled", "test=%s err=\"%s\"", t->id, eb.msg);
-        return;
-    }
-    if (agent_tracer_put(a->tracer, t, cfg, &eb) != CMON_OK)
-        cmon_warn(a->log, "test not traced", "test=%s err=\"%s\"", t->id, eb.msg);
-    want_id(w, t->id);
-}
-
-/* Parse one assigned monitor (the server's stored name makes the test ids,
- * as the server expands them) and put this agent's tests. */
-static void apply_monitor(struct agent *a, struct wanted *w, const char *name, const char *body)
-{
-    struct cmon_monitor *m = NULL;
-    struct cmon_problems probs = {0};
-    if (cmon_monitor_parse(body, strlen(body), name, &m, &probs) != CMON_OK) {
-        cmon_error(a->log, "assigned monitor does not validate here (newer server?)",
-                   "monitor=%s problems=%zu", name, probs.n);
-        cmon_problems_free(&probs);
-        return;
-    }
-    char *stored = strdup(name);
-    if (stored) {
-        free(m->name);
-        m->name = stored;
-    }
-    struct cmon_test *tests = NULL;
-    size_t n = 0;
-    if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (!m->groups[tests[i].group].disabled && runs_here(a, &m->endpoints[tests[i].source]))
-                put_test(a, w, m, &tests[i]);
-        }
-        cmon_tests_free(tests, n);
-    }
-    cmon_monitor_free(m);
-}
-
-static bool id_in(const struct wanted *w, const char *id)
-{
-    for (size_t i = 0; i < w->n; i++) {
-        if (strcmp(w->ids[i], id) == 0)
-            return true;
-    }
-    return false;
-}
-
 static void apply_assignments(struct agent *a, json_t *as)
 {
-    struct wanted w = {0};
     json_t *mons = json_object_get(as, "monitors"), *mj;
     size_t i;
     json_array_foreach(mons, i, mj)
     {
         const char *name = json_string_value(json_object_get(mj, "name"));
         const char *body = json_string_value(json_object_get(mj, "body"));
-        if (name && body)
-            apply_monitor(a, &w, name, body);
+        size_t problems;
+        if (name && body && agent_assign_monitor(&a->tests, name, body, &problems) != CMON_OK)
+            cmon_error(a->log, "assigned monitor does not validate here (newer server?)",
+                       "monitor=%s problems=%zu", name, problems);
     }
-    for (i = 0; i < a->n_ids; i++) {
-        if (!id_in(&w, a->ids[i])) {
-            probe_sched_remove(a->sched, a->ids[i]);
-            agent_tracer_remove(a->tracer, a->ids[i]);
-        }
-    }
-    free(a->ids);
-    a->ids = w.ids;
-    a->n_ids = w.n;
-    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", json_array_size(mons), w.n);
+    size_t n = agent_assign_commit(&a->tests);
+    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", json_array_size(mons), n);
 }
 
 static void assign_cb(uv_async_t *h)
@@ -193,7 +102,7 @@ static void stop_cb(uv_async_t *h)
     uv_close((uv_handle_t *)&a->assign_async, NULL);
     probe_sched_close(a->sched, sched_closed, a);
     agent_tracer_close(a->tracer);
-    a->tracer = NULL;
+    a->tracer = a->tests.tracer = NULL;
     probe_engine_close(a->eng, engine_closed, a);
 }
 
@@ -222,6 +131,7 @@ static enum cmon_err loop_init(struct agent *a, struct cmon_errbuf *eb)
     err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
     if (err)
         return err;
+    agent_assign_init(&a->tests, a->sched, a->tracer, a->log, a->name, NULL);
     uv_async_init(&a->loop, &a->stop_async, stop_cb);
     a->stop_async.data = a;
     uv_async_init(&a->loop, &a->assign_async, assign_cb);
@@ -336,7 +246,7 @@ void agent_stop(struct agent *a)
     json_decref(a->rounds);
     json_decref(a->paths);
     json_decref(a->assign);
-    free(a->ids);
+    agent_assign_free(&a->tests);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/assign.h"
 #include "agent/spool.h"
 #include "agent/tracer.h"
 #include "model/monitor.h"
@@ -88,8 +89,7 @@ struct agent {
     struct probe_engine *eng;
     struct probe_sched *sched;
     struct agent_tracer *tracer;
-    char (*ids)[CMON_TEST_ID_LEN + 1]; /* tests on the scheduler */
-    size_t n_ids;
+    struct agent_assign tests; /* the tests on the scheduler */
 
     /* push thread */
     pthread_t push_thread;

@@ -13,16 +13,41 @@
 #include "cli/cli.h"
 #include "core/text.h"
 
-void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token)
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+void cli_client_init(struct cli_client *c, const char *cmd)
 {
     c->cmd = cmd;
-    c->server = server ? server : getenv("CMON_SERVER");
-    if (!c->server || !*c->server)
+    c->server = env_or_null("CMON_SERVER");
+    if (!c->server)
         c->server = CLI_DEFAULT_SERVER;
-    c->token = token ? token : getenv("CMON_TOKEN");
-    if (c->token && !*c->token)
-        c->token = NULL;
+    c->token = env_or_null("CMON_TOKEN");
+    c->ca = env_or_null("CMON_CA");
     c->json = false;
+}
+
+bool cli_client_option(struct cli_client *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'S':
+        c->server = arg;
+        return true;
+    case 't':
+        c->token = *arg ? arg : NULL;
+        return true;
+    case 'C':
+        c->ca = arg;
+        return true;
+    case 'j':
+        c->json = true;
+        return true;
+    default:
+        return false;
+    }
 }
 
 static size_t collect(char *p, size_t size, size_t n, void *arg)
@@ -80,6 +105,8 @@ static CURL *make_handle(const struct cli_client *c, const char *method, const c
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (c->ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
     *hdrs = curl_slist_append(*hdrs, "Accept: application/json");
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -111,8 +138,12 @@ int cli_request(const struct cli_client *c, const char *method, const char *path
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     if (rc != CURLE_OK) {
-        fprintf(stderr, "cmon %s: cannot reach the server at %s: %s\n", c->cmd, c->server,
-                curl_easy_strerror(rc));
+        bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
+        fprintf(stderr, "cmon %s: cannot reach the server at %s: %s%s\n", c->cmd, c->server,
+                curl_easy_strerror(rc),
+                tls ? " (pass the CA that signed the server's certificate with --ca FILE or"
+                      " CMON_CA)"
+                    : "");
         cmon_buf_free(&resp);
         return CLI_EXIT_SERVER;
     }

@@ -20,11 +20,27 @@ struct cli_client {
     const char *cmd;    /* "monitor", for messages */
     const char *server; /* base URL without trailing slash */
     const char *token;  /* NULL: none */
+    const char *ca;     /* CA file for https:// servers; NULL: the system's */
     bool json;          /* --json */
 };
 
-/* Fill server/token from the flags given (may be NULL) or the environment. */
-void cli_client_init(struct cli_client *c, const char *cmd, const char *server, const char *token);
+/* Defaults from the environment (CMON_SERVER, CMON_TOKEN, CMON_CA), else
+ * the built-in server; the options below then override them. */
+void cli_client_init(struct cli_client *c, const char *cmd);
+
+/* The options every API client takes (--server, --token, --ca, --json,
+ * --help): CLI_CLIENT_LONGOPTS ends a getopt_long table, CLI_CLIENT_SHORTOPTS
+ * goes into the short options.  cli_client_option takes getopt's c when it
+ * is one of them (true) and leaves the rest to the command (false). */
+#define CLI_CLIENT_LONGOPTS                                                                 \
+    {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},      \
+        {"ca", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},             \
+        {"help", no_argument, NULL, 'h'},                                                   \
+    {                                                                                       \
+        0                                                                                   \
+    }
+#define CLI_CLIENT_SHORTOPTS "hS:t:C:j"
+bool cli_client_option(struct cli_client *c, int opt, const char *arg);
 
 /* One request; body may be NULL.  On success *out is the parsed JSON body
  * (json_null() for an empty one) and *status the HTTP status.  Returns a CLI

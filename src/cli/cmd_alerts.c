@@ -314,18 +314,17 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
                                              {"rule", required_argument, NULL, 'r'},
                                              {"monitor", required_argument, NULL, 'm'},
                                              {"limit", required_argument, NULL, 'n'},
-                                             {"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    const char *server = NULL, *token = NULL;
+                                             CLI_CLIENT_LONGOPTS};
     struct list_opts lo = {0};
-    bool json = false;
+    struct cli_client cl;
+    cli_client_init(&cl, "alerts");
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hs:r:m:n:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "s:r:m:n:" CLI_CLIENT_SHORTOPTS, longopts, &rc)) !=
+           -1) {
         if (c == -2)
             return rc;
+        if (cli_client_option(&cl, c, optarg))
+            continue;
         if (c == 's')
             lo.state = optarg;
         else if (c == 'r')
@@ -334,18 +333,9 @@ static int alerts_run(const struct cli_command *self, int argc, char **argv)
             lo.monitor = optarg;
         else if (c == 'n')
             lo.limit = optarg;
-        else if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'j')
-            json = true;
     }
     if (optind >= argc)
         return cli_usage_error(self, "missing action (rule, group, list)");
-    struct cli_client cl;
-    cli_client_init(&cl, "alerts", server, token);
-    cl.json = json;
     const char *what = argv[optind++];
     bool filters = lo.state || lo.rule || lo.monitor || lo.limit;
     if (strcmp(what, "list") == 0)
@@ -371,7 +361,7 @@ const struct cli_command cmd_alerts = {
              "       cmon alerts group get|delete NAME\n"
              "       cmon alerts list [--state pending|firing|resolved] [--rule R] [--monitor M]\n"
              "                        [--limit N]\n"
-             "       (each with [--server URL] [--token T] [--json])\n"
+             "       (each with [--server URL] [--token T] [--ca FILE] [--json])\n"
              "\n"
              "Alert rules and action groups (docs/alerts.md) on a running server, and the\n"
              "alerts they raised.\n"
@@ -402,6 +392,8 @@ const struct cli_command cmd_alerts = {
              "  -S, --server URL   the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
              "  -t, --token T      bearer token (default $CMON_TOKEN); apply, delete, enable\n"
              "                     and disable need the admin role, the rest reader\n"
+             "      --ca FILE      CA certificate(s), PEM, for an https:// server (default\n"
+             "                     $CMON_CA, else the system's trust store)\n"
              "  -j, --json         print the API's JSON instead of a table\n"
              "  -h, --help         show this help\n"
              "\n"

@@ -133,31 +133,19 @@ static int do_named(const struct cli_client *c, const char *action, const char *
 
 static int monitor_run(const struct cli_command *self, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    const char *server = NULL, *token = NULL;
-    bool json = false;
+    static const struct option longopts[] = {CLI_CLIENT_LONGOPTS};
+    struct cli_client cl;
+    cli_client_init(&cl, "monitor");
     int c, rc;
     /* GNU getopt permutes: options may come before or after the action. */
-    while ((c = cli_getopt(self, argc, argv, "hS:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, CLI_CLIENT_SHORTOPTS, longopts, &rc)) != -1) {
         if (c == -2)
             return rc;
-        if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'j')
-            json = true;
+        cli_client_option(&cl, c, optarg);
     }
     if (optind >= argc)
         return cli_usage_error(self, "missing action (apply, list, get, delete, start, stop)");
     const char *action = argv[optind++];
-    struct cli_client cl;
-    cli_client_init(&cl, "monitor", server, token);
-    cl.json = json;
     int nargs = argc - optind;
     if (strcmp(action, "list") == 0)
         return nargs ? cli_usage_error(self, "list takes no arguments") : do_list(&cl);
@@ -186,7 +174,7 @@ const struct cli_command cmd_monitor = {
     .usage = "usage: cmon monitor apply FILE...\n"
              "       cmon monitor list\n"
              "       cmon monitor get|delete|start|stop NAME\n"
-             "       (each with [--server URL] [--token T] [--json])\n"
+             "       (each with [--server URL] [--token T] [--ca FILE] [--json])\n"
              "\n"
              "Manage connection monitors on a running server through its API.\n"
              "\n"
@@ -204,6 +192,8 @@ const struct cli_command cmd_monitor = {
              "  -S, --server URL  the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
              "  -t, --token T     bearer token (default $CMON_TOKEN); apply, delete, start\n"
              "                    and stop need the admin role, list and get reader\n"
+             "      --ca FILE     CA certificate(s), PEM, for an https:// server (default\n"
+             "                    $CMON_CA, else the system's trust store)\n"
              "  -j, --json        print the API's JSON instead of a table\n"
              "  -h, --help        show this help\n"
              "\n"

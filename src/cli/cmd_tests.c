@@ -56,28 +56,22 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
                                              {"search", required_argument, NULL, 'q'},
                                              {"scope", required_argument, NULL, 'c'},
                                              {"limit", required_argument, NULL, 'n'},
-                                             {"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    const char *server = NULL, *token = NULL, *vals[6] = {0};
+                                             CLI_CLIENT_LONGOPTS};
+    const char *vals[6] = {0};
     static const char *const keys[6] = {"monitor", "state", "protocol", "q", "scope", "limit"};
     static const char optchars[] = "mspqcn";
-    bool json = false;
+    struct cli_client cl;
+    cli_client_init(&cl, "tests");
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hm:s:p:q:c:n:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "m:s:p:q:c:n:" CLI_CLIENT_SHORTOPTS, longopts, &rc)) !=
+           -1) {
         const char *k = c > 0 ? strchr(optchars, c) : NULL;
         if (c == -2)
             return rc;
         else if (k)
             vals[k - optchars] = optarg;
-        else if (c == 'S')
-            server = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'j')
-            json = true;
+        else
+            cli_client_option(&cl, c, optarg);
     }
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
@@ -86,15 +80,13 @@ static int tests_run(const struct cli_command *self, int argc, char **argv)
     cmon_buf_puts(&path, "/api/v1/tests");
     for (int i = 0; i < 6; i++)
         add_query(&path, keys[i], vals[i]);
-    struct cli_client cl;
-    cli_client_init(&cl, "tests", server, token);
     json_t *out = NULL;
     long status;
     rc = cli_request(&cl, "GET", path.data, NULL, 0, &out, &status);
     cmon_buf_free(&path);
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (json)
+    if (cl.json)
         cli_print_json(out);
     else
         print_tests(json_object_get(out, "items"));
@@ -107,7 +99,7 @@ const struct cli_command cmd_tests = {
     .summary = "list tests with their state, latest figures and reason",
     .usage = "usage: cmon tests [--monitor M] [--state STATE] [--protocol P]\n"
              "                  [--search TEXT [--scope SCOPE]] [--limit N]\n"
-             "                  [--server URL] [--token T] [--json]\n"
+             "                  [--server URL] [--token T] [--ca FILE] [--json]\n"
              "\n"
              "Show every test (source x destination x configuration of each test group)\n"
              "with its state, its latest round's checks failed % and RTT, and the reason\n"
@@ -125,6 +117,8 @@ const struct cli_command cmd_tests = {
              "Options:\n"
              "  -S, --server URL    the server (default $CMON_SERVER or http://127.0.0.1:8080)\n"
              "  -t, --token T       bearer token with the reader role (default $CMON_TOKEN)\n"
+             "      --ca FILE       CA certificate(s), PEM, for an https:// server (default\n"
+             "                      $CMON_CA, else the system's trust store)\n"
              "  -j, --json          print the API's JSON ({\"items\": [...], \"next\"})\n"
              "  -h, --help          show this help\n"
              "\n"

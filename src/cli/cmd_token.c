@@ -12,13 +12,14 @@
 #include "store/store.h"
 
 struct token_args {
-    const char *role, *name, *data, *store, *server, *token;
-    bool json;
+    const char *role, *name, *data, *store;
+    bool server; /* --server given: create through the API */
+    struct cli_client cl;
 };
 
 static int print_token(const struct token_args *a, const char *token)
 {
-    if (a->json) {
+    if (a->cl.json) {
         json_t *j = json_pack("{s:s, s:s, s:s}", "token", token, "role", a->role, "name",
                               a->name ? a->name : "");
         cli_print_json(j);
@@ -60,14 +61,12 @@ static int create_in_store(const struct token_args *a, enum store_role role)
 
 static int create_via_api(const struct token_args *a)
 {
-    struct cli_client c;
-    cli_client_init(&c, "token", a->server, a->token);
     json_t *body = json_pack("{s:s, s:s}", "role", a->role, "name", a->name ? a->name : "");
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     json_t *out = NULL;
     long status;
-    int rc = cli_request(&c, "POST", "/api/v1/tokens", text, strlen(text), &out, &status);
+    int rc = cli_request(&a->cl, "POST", "/api/v1/tokens", text, strlen(text), &out, &status);
     free(text);
     if (rc == CLI_EXIT_OK)
         rc = print_token(a, json_string_value(json_object_get(out, "token")));
@@ -81,14 +80,15 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
                                              {"name", required_argument, NULL, 'n'},
                                              {"data", required_argument, NULL, 'd'},
                                              {"store", required_argument, NULL, 's'},
-                                             {"server", required_argument, NULL, 'S'},
-                                             {"token", required_argument, NULL, 't'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
+                                             CLI_CLIENT_LONGOPTS};
     struct token_args a = {0};
+    cli_client_init(&a.cl, "token");
     int c, rc;
-    while ((c = cli_getopt(self, argc, argv, "hr:n:d:s:S:t:j", longopts, &rc)) != -1) {
+    while ((c = cli_getopt(self, argc, argv, "r:n:d:s:" CLI_CLIENT_SHORTOPTS, longopts, &rc)) !=
+           -1) {
+        a.server |= c == 'S';
+        if (cli_client_option(&a.cl, c, optarg))
+            continue;
         switch (c) {
         case -2:
             return rc;
@@ -104,15 +104,6 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
         case 's':
             a.store = optarg;
             break;
-        case 'S':
-            a.server = optarg;
-            break;
-        case 't':
-            a.token = optarg;
-            break;
-        case 'j':
-            a.json = true;
-            break;
         }
     }
     if (optind >= argc || strcmp(argv[optind], "create") != 0)
@@ -123,7 +114,7 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
     enum store_role role;
     if (!a.role || !store_role_parse(a.role, &role))
         return cli_usage_error(self, "--role must be reader, admin or agent");
-    if ((a.data != NULL) + (a.store != NULL) + (a.server != NULL) > 1)
+    if ((a.data != NULL) + (a.store != NULL) + a.server > 1)
         return cli_usage_error(self, "give at most one of --data, --store and --server");
     return a.server ? create_via_api(&a) : create_in_store(&a, role);
 }
@@ -132,7 +123,8 @@ const struct cli_command cmd_token = {
     .name = "token",
     .summary = "create bearer tokens for the API (reader, admin, agent)",
     .usage = "usage: cmon token create --role reader|admin|agent [--name NAME]\n"
-             "                         [--data DIR | --store URL | --server URL [--token T]]\n"
+             "                         [--data DIR | --store URL |\n"
+             "                          --server URL [--token T] [--ca FILE]]\n"
              "                         [--json]\n"
              "\n"
              "Create a bearer token and print it once on stdout.  Only its SHA-256 is\n"
@@ -157,6 +149,8 @@ const struct cli_command cmd_token = {
              "                     without --name is a workspace key: it only registers\n"
              "                     agents ('cmon agent --key'), each getting its own token\n"
              "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"
+             "      --ca FILE      CA certificate(s), PEM, for an https:// --server (default\n"
+             "                     $CMON_CA, else the system's trust store)\n"
              "  -j, --json         print {\"token\", \"role\", \"name\"}\n"
              "  -h, --help         show this help\n"
              "\n"

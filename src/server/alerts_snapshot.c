@@ -1,20 +1,21 @@
 /* alerts_snapshot.c: the evaluator's input built from the store -- every test
  * with its dimensions and current state, split per agent that ran it in the
  * window, with the ChecksFailedPercent and RoundTripTimeMs samples of that
- * window, and whether the agent looks stopped (no contact for 2 x the
- * frequency of its slowest test + 30 s, DESIGN 4's Indeterminate rule). */
+ * window, and whether the agent is stopped (agent_state.h: the rule the
+ * test states and the agents API use).  The embedded agent and agents of a
+ * store without agent ops are never stopped. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/text.h"
+#include "server/agent_state.h"
 #include "server/alerts.h"
 
 struct snap_test {
     char *dims[CMON_DIM__COUNT];
     char *id, *source_address, *diagnostic;
     enum cmon_state state;
-    int frequency_sec;
 };
 
 struct sample_vec {
@@ -72,7 +73,6 @@ static int add_test(void *arg, const struct store_test *t)
     st->source_address = cmon_strdup(t->source_address ? t->source_address : t->source);
     st->diagnostic = cmon_strdup(t->diagnostic ? t->diagnostic : "");
     st->state = t->state;
-    st->frequency_sec = t->frequency_sec;
     if (!ok || !st->id || !st->source_address || !st->diagnostic) {
         o->nomem = true;
         return 1;
@@ -128,24 +128,7 @@ static int add_result(void *arg, const struct store_result *r)
     return ok ? 0 : 1;
 }
 
-/* Stopped: known to the store, and silent longer than its slowest test allows. */
-static bool agent_stale(struct store *s, const struct snap_own *o, const char *agent,
-                        int64_t now_ns)
-{
-    int max_freq = 0;
-    for (size_t i = 0; i < o->n_series; i++) {
-        const struct snap_test *t = &o->tests[o->series[i].test];
-        if (strcmp(o->series[i].agent, agent) == 0 && t->frequency_sec > max_freq)
-            max_freq = t->frequency_sec;
-    }
-    int64_t last = 0;
-    struct cmon_errbuf eb;
-    if (s->ops->agent_last_seen(s, agent, &last, &eb) != CMON_OK)
-        return false;
-    return now_ns - last > ((int64_t)max_freq * 2 + 30) * CMON_NS_PER_SEC;
-}
-
-static enum cmon_err snapshot_series(struct store *s, struct snap_own *o, int64_t now_ns,
+static enum cmon_err snapshot_series(struct snap_own *o, const struct stopped_agents *stopped,
                                      struct alert_snapshot *out)
 {
     out->series = calloc(o->n_series + 1, sizeof *out->series);
@@ -164,15 +147,7 @@ static enum cmon_err snapshot_series(struct store *s, struct snap_own *o, int64_
         a->n_failed_pct = ss->failed.n;
         a->rtt_ms = ss->rtt.v;
         a->n_rtt_ms = ss->rtt.n;
-        bool seen = false; /* one store lookup per agent */
-        for (size_t k = 0; k < i && !seen; k++) {
-            if (strcmp(out->series[k].agent, ss->agent) == 0) {
-                a->agent_stopped = out->series[k].agent_stopped;
-                seen = true;
-            }
-        }
-        if (!seen)
-            a->agent_stopped = agent_stale(s, o, ss->agent, now_ns);
+        a->agent_stopped = agent_stopped_has(stopped, ss->agent);
     }
     out->n = o->n_series;
     return CMON_OK;
@@ -197,8 +172,12 @@ enum cmon_err alert_snapshot_build(struct store *s, int64_t now_ns, int64_t wind
     }
     if (!err && o->nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    if (!err && snapshot_series(s, o, now_ns, out) != CMON_OK)
+    struct stopped_agents stopped = {0};
+    if (!err)
+        err = agent_stopped_load(s, now_ns, &stopped, eb);
+    if (!err && snapshot_series(o, &stopped, out) != CMON_OK)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    agent_stopped_free(&stopped);
     if (err)
         alert_snapshot_free(out);
     return err;

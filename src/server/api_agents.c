@@ -8,12 +8,11 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "server/agent_state.h"
 #include "server/server_internal.h"
 
 #define AGENT_NAME_MAX 63 /* fits struct req.principal */
 #define AGENT_MAX_ADDRESSES 32
-#define AGENT_HEARTBEAT_DEFAULT 10
-#define AGENT_STOPPED_AFTER 3 /* heartbeats; the evaluator's rule too */
 
 /* Agent names follow monitor names: [A-Za-z0-9._-], 1..63, no leading . or -. */
 static bool agent_name_valid(const char *name)
@@ -73,7 +72,7 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
         return false;
     }
     *version = ver ? json_string_value(ver) : "";
-    *hb_sec = hb ? (int)json_integer_value(hb) : AGENT_HEARTBEAT_DEFAULT;
+    *hb_sec = hb ? (int)json_integer_value(hb) : AGENT_HEARTBEAT_DEFAULT_SEC;
     *addresses = addr ? json_dumps(addr, JSON_COMPACT) : strdup("[]");
     if (!*addresses) {
         reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
@@ -332,16 +331,6 @@ static size_t agent_tests(struct store *s, const char *agent)
     return tc.n;
 }
 
-static const char *agent_state(const struct store_agent *a, int64_t now_ns)
-{
-    int hb = a->heartbeat_sec > 0 ? a->heartbeat_sec : AGENT_HEARTBEAT_DEFAULT;
-    if (!a->registered)
-        return "unregistered";
-    return now_ns - a->last_seen_ns > (int64_t)AGENT_STOPPED_AFTER * hb * CMON_NS_PER_SEC
-               ? "stopped"
-               : "running";
-}
-
 static json_t *time_or_null(int64_t ns)
 {
     char ts[40];
@@ -359,7 +348,7 @@ static int agent_row(void *arg, const struct store_agent *a)
                   a->version, "addresses", addr ? addr : json_array(), "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
-                  agent_state(a, ar->now_ns), "heartbeatSec", a->heartbeat_sec, "spool",
+                  agent_state_name(a, ar->now_ns), "heartbeatSec", a->heartbeat_sec, "spool",
                   spool ? spool : json_object()));
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/assign.h"
 #include "agent/tracer.h"
 #include "core/clock.h"
 #include "model/path.h"
@@ -34,8 +35,7 @@ struct embedded_agent {
     struct agent_tracer *tracer;
     int64_t trace_interval_ns;
     unsigned long long signature;
-    char (*ids)[CMON_TEST_ID_LEN + 1]; /* tests on the scheduler */
-    size_t n_ids;
+    struct agent_assign tests; /* the tests on the scheduler */
     unsigned long long dropped;
 };
 
@@ -64,76 +64,14 @@ static void on_path(void *arg, const char *test_id, int64_t time_ns, const struc
     free(rep);
 }
 
-static bool runs_here(const struct embedded_agent *a, const struct cmon_endpoint *ep)
-{
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (strcmp(ep->agents[i], a->name) == 0 || strcmp(ep->agents[i], a->alias) == 0)
-            return true;
-    }
-    return strcmp(ep->address, a->name) == 0 || strcmp(ep->address, a->alias) == 0;
-}
-
-struct wanted {
+struct reload_pass {
     struct embedded_agent *a;
-    char (*ids)[CMON_TEST_ID_LEN + 1];
-    size_t n, cap;
     unsigned long long sig;
 };
 
-static void want_id(struct wanted *w, const char *id)
-{
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        void *p = realloc(w->ids, cap * sizeof *w->ids);
-        if (!p)
-            return;
-        w->ids = p;
-        w->cap = cap;
-    }
-    memcpy(w->ids[w->n++], id, CMON_TEST_ID_LEN + 1);
-}
-
-/* Parse one stored monitor and put this agent's tests on the scheduler. */
-static void schedule_monitor(struct wanted *w, const struct store_monitor *sm)
-{
-    struct cmon_monitor *m = NULL;
-    struct cmon_problems probs = {0};
-    if (cmon_monitor_parse(sm->body, strlen(sm->body), sm->name, &m, &probs) != CMON_OK) {
-        cmon_problems_free(&probs);
-        return; /* the API validated it; a parse failure here means a newer schema */
-    }
-    char *name = strdup(sm->name); /* the stored (URL) name makes the test ids */
-    if (name) {
-        free(m->name);
-        m->name = name;
-    }
-    struct cmon_test *tests = NULL;
-    size_t n = 0;
-    if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
-        for (size_t i = 0; i < n; i++) {
-            struct cmon_errbuf eb;
-            if (m->groups[tests[i].group].disabled ||
-                !runs_here(w->a, &m->endpoints[tests[i].source]))
-                continue;
-            if (probe_sched_put(w->a->sched, &tests[i], &m->configs[tests[i].config], &eb) ||
-                agent_tracer_put(w->a->tracer, &tests[i], &m->configs[tests[i].config], &eb))
-                cmon_warn(w->a->log, "test not scheduled", "test=%s err=\"%s\"", tests[i].id,
-                          eb.msg);
-            else
-                want_id(w, tests[i].id);
-        }
-        cmon_tests_free(tests, n);
-    }
-    cmon_monitor_free(m);
-}
-
 static int sign_monitor(void *arg, const struct store_monitor *sm)
 {
-    struct wanted *w = arg;
+    struct reload_pass *w = arg;
     unsigned long long h = w->sig ^ 1469598103934665603ULL;
     for (const char *p = sm->name; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
@@ -143,44 +81,29 @@ static int sign_monitor(void *arg, const struct store_monitor *sm)
 
 static int load_monitor(void *arg, const struct store_monitor *sm)
 {
-    if (sm->running)
-        schedule_monitor(arg, sm);
+    struct embedded_agent *a = arg;
+    size_t problems; /* the API validated it: a failure here means a newer schema */
+    if (sm->running && agent_assign_monitor(&a->tests, sm->name, sm->body, &problems) != CMON_OK)
+        cmon_warn(a->log, "stored monitor does not validate here (newer schema?)",
+                  "monitor=%s problems=%zu", sm->name, problems);
     return 0;
-}
-
-static bool id_in(char (*ids)[CMON_TEST_ID_LEN + 1], size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(ids[i], id) == 0)
-            return true;
-    }
-    return false;
 }
 
 static void reload(struct embedded_agent *a)
 {
-    struct wanted w = {.a = a};
+    struct reload_pass w = {.a = a};
     struct cmon_errbuf eb;
     if (a->store->ops->monitor_list(a->store, sign_monitor, &w, &eb) != CMON_OK ||
         (w.sig == a->signature && a->signature))
         return;
-    unsigned long long sig = w.sig;
-    if (a->store->ops->monitor_list(a->store, load_monitor, &w, &eb) != CMON_OK) {
+    if (a->store->ops->monitor_list(a->store, load_monitor, a, &eb) != CMON_OK) {
         cmon_warn(a->log, "reading monitors failed", "err=\"%s\"", eb.msg);
-        free(w.ids);
+        agent_assign_abort(&a->tests);
         return;
     }
-    for (size_t i = 0; i < a->n_ids; i++) {
-        if (!id_in(w.ids, w.n, a->ids[i])) {
-            probe_sched_remove(a->sched, a->ids[i]);
-            agent_tracer_remove(a->tracer, a->ids[i]);
-        }
-    }
-    free(a->ids);
-    a->ids = w.ids;
-    a->n_ids = w.n;
-    a->signature = sig ? sig : 1;
-    cmon_info(a->log, "embedded agent tests", "agent=%s tests=%zu", a->name, w.n);
+    size_t n = agent_assign_commit(&a->tests);
+    a->signature = w.sig ? w.sig : 1;
+    cmon_info(a->log, "embedded agent tests", "agent=%s tests=%zu", a->name, n);
 }
 
 static void reload_cb(uv_timer_t *t)
@@ -208,7 +131,7 @@ static void stop_cb(uv_async_t *h)
     uv_close((uv_handle_t *)&a->stop, NULL);
     probe_sched_close(a->sched, sched_closed, a);
     agent_tracer_close(a->tracer);
-    a->tracer = NULL;
+    a->tracer = a->tests.tracer = NULL;
     probe_engine_close(a->eng, engine_closed, a);
 }
 
@@ -241,6 +164,7 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
     if (err)
         return err;
+    agent_assign_init(&a->tests, a->sched, a->tracer, a->log, a->name, a->alias);
     uv_timer_init(&a->loop, &a->reload);
     a->reload.data = a;
     uv_async_init(&a->loop, &a->stop, stop_cb);
@@ -284,6 +208,6 @@ void embedded_agent_stop(struct embedded_agent *a)
     pthread_join(a->thread, NULL);
     uv_loop_close(&a->loop);
     store_close(a->store);
-    free(a->ids);
+    agent_assign_free(&a->tests);
     free(a);
 }

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "server/alerts.h"
+#include "server/agent_state.h"
 #include "store/leader.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
@@ -41,16 +42,6 @@ struct verdict {
     char reason[320];
 };
 
-/* Registered agents silent for AGENT_STOPPED_HEARTBEATS heartbeats. */
-#define AGENT_STOPPED_HEARTBEATS 3
-#define AGENT_DEFAULT_HEARTBEAT_SEC 10
-
-struct stopped_agents {
-    char (*names)[64];
-    size_t n, cap;
-    int64_t now_ns;
-};
-
 struct verdicts {
     struct verdict *v;
     size_t n, cap;
@@ -59,35 +50,12 @@ struct verdicts {
     const struct stopped_agents *stopped;
 };
 
-static int collect_stopped(void *arg, const struct store_agent *a)
-{
-    struct stopped_agents *sa = arg;
-    int hb = a->heartbeat_sec > 0 ? a->heartbeat_sec : AGENT_DEFAULT_HEARTBEAT_SEC;
-    if (!a->registered ||
-        sa->now_ns - a->last_seen_ns <= (int64_t)AGENT_STOPPED_HEARTBEATS * hb * CMON_NS_PER_SEC)
-        return 0;
-    if (sa->n == sa->cap) {
-        size_t cap = sa->cap ? sa->cap * 2 : 16;
-        void *p = realloc(sa->names, cap * sizeof *sa->names);
-        if (!p)
-            return 1;
-        sa->names = p;
-        sa->cap = cap;
-    }
-    snprintf(sa->names[sa->n++], sizeof sa->names[0], "%s", a->name);
-    return 0;
-}
-
 /* A test's source agent is stopped: a registered agent named by its source. */
 static bool source_stopped(const struct stopped_agents *sa, const struct store_test *t)
 {
     if (!sa || strcmp(t->source_type, "Agent") != 0)
         return false;
-    for (size_t i = 0; i < sa->n; i++) {
-        if (strcmp(sa->names[i], t->source_address) == 0)
-            return true;
-    }
-    return false;
+    return agent_stopped_has(sa, t->source_address);
 }
 
 static int collect_verdict(void *arg, const struct store_test *t)
@@ -122,14 +90,12 @@ static int collect_verdict(void *arg, const struct store_test *t)
 enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
                          size_t *changed, struct cmon_errbuf *eb)
 {
-    struct stopped_agents sa = {.now_ns = now_ns};
+    struct stopped_agents sa;
     struct verdicts vs = {.now_ns = now_ns, .stopped = &sa};
-    /* a backend without the agent ops yet (PostgreSQL) knows no stopped agents */
-    enum cmon_err err =
-        s->ops->agent_list ? s->ops->agent_list(s, collect_stopped, &sa, eb) : CMON_OK;
+    enum cmon_err err = agent_stopped_load(s, now_ns, &sa, eb);
     if (!err)
         err = s->ops->test_query(s, f, collect_verdict, &vs, eb);
-    free(sa.names);
+    agent_stopped_free(&sa);
     if (!err && vs.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     size_t n_changed = 0;

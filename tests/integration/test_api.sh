@@ -370,6 +370,23 @@ code=$(curl -s --cacert "$TMP/cert.pem" -o /dev/null -w '%{http_code}' -H "Autho
 [ "$code" = 200 ] || fail "https with the admin token: $code"
 curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && fail "plain HTTP answered on a TLS port"
 grep -q "serving https://127.0.0.1:$PORT" "$TMP/server.out" || fail "https banner"
+# the CLI clients verify an https server against --ca (or $CMON_CA)
+H=https://127.0.0.1:$PORT
+"$CMON" tests --server "$H" --token "$ADMIN" --ca "$TMP/cert.pem" --json >"$TMP/cli-tls.json" ||
+    fail "cmon tests --ca over https"
+jq -e '.items | type == "array"' "$TMP/cli-tls.json" >/dev/null || fail "cmon tests --ca: $(cat "$TMP/cli-tls.json")"
+CMON_CA=$TMP/cert.pem "$CMON" monitor list --server "$H" --token "$ADMIN" >/dev/null ||
+    fail "cmon monitor list with CMON_CA"
+"$CMON" alerts list --server "$H" --token "$ADMIN" --ca "$TMP/cert.pem" >/dev/null ||
+    fail "cmon alerts list --ca"
+"$CMON" token create --role reader --server "$H" --token "$ADMIN" --ca "$TMP/cert.pem" |
+    grep -Eq '^[A-Za-z0-9_-]{20,}$' || fail "cmon token create --server https --ca"
+set +e
+"$CMON" tests --server "$H" --token "$ADMIN" >/dev/null 2>"$TMP/cli-notrust.err"
+rc=$?
+set -e
+[ $rc = 3 ] || fail "cmon tests without --ca against a self-signed server exits $rc, want 3"
+grep -qi "certificate" "$TMP/cli-notrust.err" || fail "untrusted server error: $(cat "$TMP/cli-notrust.err")"
 kill -TERM $SERVER_PID; wait $SERVER_PID || fail "TLS server exit status"
 SERVER_PID=
 set +e

@@ -53,9 +53,16 @@ export function lineChart(title, series, unit, opts = {}) {
   })));
   const mount = h('div', { class: 'chart-plot' });
   box.append(mount);
-  // Created after the figure is in the document, so its width is known.
-  requestAnimationFrame(() => {
-    if (!document.body.contains(mount)) return;
+  // Created once the figure is in the document, so its width is known.  A
+  // view inserts its sections after all of its requests have answered, which
+  // on a busy server can be many frames later: wait for that (up to ~30 s;
+  // a figure never inserted, e.g. a view left meanwhile, is dropped).
+  let frames = 0;
+  const draw = () => {
+    if (!mount.isConnected) {
+      if (++frames < 1800) requestAnimationFrame(draw);
+      return;
+    }
     const width = Math.max(280, mount.clientWidth || 600);
     const u = new window.uPlot({
       width,
@@ -70,7 +77,8 @@ export function lineChart(title, series, unit, opts = {}) {
     }, data, mount);
     live.add(u);
     box.dataset.drawn = 'true';
-  });
+  };
+  requestAnimationFrame(draw);
   return box;
 }
 

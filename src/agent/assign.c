@@ -1,0 +1,136 @@
+/* assign.c: the tests an agent runs (assign.h) -- expand each monitor,
+ * keep this agent's enabled tests, put them on the scheduler and tracer,
+ * and on commit remove what is no longer wanted (sorted ids, so a reload of
+ * 100k tests costs n log n, not n^2). */
+#include "agent/assign.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
+                       struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
+                       const char *alias)
+{
+    memset(as, 0, sizeof *as);
+    as->sched = sched;
+    as->tracer = tracer;
+    as->log = log;
+    as->name = name;
+    as->alias = alias && *alias ? alias : NULL;
+}
+
+static bool is_me(const struct agent_assign *as, const char *s)
+{
+    return strcmp(s, as->name) == 0 || (as->alias && strcmp(s, as->alias) == 0);
+}
+
+bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep)
+{
+    if (ep->type != CMON_EP_AGENT)
+        return false;
+    if (ep->all_agents)
+        return true;
+    for (size_t i = 0; i < ep->n_agents; i++) {
+        if (is_me(as, ep->agents[i]))
+            return true;
+    }
+    return is_me(as, ep->address);
+}
+
+static bool want(struct agent_assign *as, const char *id)
+{
+    if (as->n_next == as->cap_next) {
+        size_t cap = as->cap_next ? as->cap_next * 2 : 64;
+        void *p = realloc(as->next, cap * sizeof *as->next);
+        if (!p)
+            return false;
+        as->next = p;
+        as->cap_next = cap;
+    }
+    memcpy(as->next[as->n_next++], id, sizeof *as->next);
+    return true;
+}
+
+static void put_test(struct agent_assign *as, const struct cmon_monitor *m,
+                     const struct cmon_test *t)
+{
+    struct cmon_errbuf eb;
+    const struct cmon_test_config *cfg = &m->configs[t->config];
+    if (probe_sched_put(as->sched, t, cfg, &eb) != CMON_OK) {
+        cmon_warn(as->log, "test not scheduled", "test=%s err=\"%s\"", t->id, eb.msg);
+        return;
+    }
+    if (as->tracer && agent_tracer_put(as->tracer, t, cfg, &eb) != CMON_OK)
+        cmon_warn(as->log, "test not traced", "test=%s err=\"%s\"", t->id, eb.msg);
+    if (!want(as, t->id)) /* not tracked: removed at the next commit, put again after */
+        cmon_error(as->log, "out of memory tracking a test", "test=%s", t->id);
+}
+
+enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
+                                   size_t *problems)
+{
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    *problems = 0;
+    if (cmon_monitor_parse(body, strlen(body), name, &m, &probs) != CMON_OK) {
+        *problems = probs.n;
+        cmon_problems_free(&probs);
+        return CMON_ERR_INVALID;
+    }
+    char *stored = strdup(name);
+    if (stored) {
+        free(m->name);
+        m->name = stored;
+    }
+    struct cmon_test *tests = NULL;
+    size_t n = 0;
+    if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (!m->groups[tests[i].group].disabled &&
+                agent_assign_runs_here(as, &m->endpoints[tests[i].source]))
+                put_test(as, m, &tests[i]);
+        }
+        cmon_tests_free(tests, n);
+    }
+    cmon_monitor_free(m);
+    return CMON_OK;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+size_t agent_assign_commit(struct agent_assign *as)
+{
+    if (as->n_next)
+        qsort(as->next, as->n_next, sizeof *as->next, cmp_id);
+    for (size_t i = 0; i < as->n; i++) {
+        if (!as->n_next || !bsearch(as->ids[i], as->next, as->n_next, sizeof *as->next, cmp_id)) {
+            probe_sched_remove(as->sched, as->ids[i]);
+            if (as->tracer)
+                agent_tracer_remove(as->tracer, as->ids[i]);
+        }
+    }
+    free(as->ids);
+    as->ids = as->next;
+    as->n = as->n_next;
+    as->next = NULL;
+    as->n_next = as->cap_next = 0;
+    return as->n;
+}
+
+void agent_assign_abort(struct agent_assign *as)
+{
+    free(as->next);
+    as->next = NULL;
+    as->n_next = as->cap_next = 0;
+}
+
+void agent_assign_free(struct agent_assign *as)
+{
+    agent_assign_abort(as);
+    free(as->ids);
+    as->ids = NULL;
+    as->n = 0;
+}

@@ -1,0 +1,52 @@
+/* assign.h: the set of tests one agent runs, kept on its scheduler and
+ * tracer.  The remote agent (assignments from the server) and the embedded
+ * agent of `cmon run` (monitors read from the store) both build the new set
+ * monitor by monitor and then commit it: tests no longer wanted leave the
+ * scheduler and tracer; the others are put (an unchanged test keeps its
+ * schedule).  A test runs here when its group is enabled and its source
+ * endpoint names this agent (by name or alias, or every agent).
+ * Ownership: struct agent_assign owns its id lists and borrows sched, tracer
+ * and log.  Loop thread only (the one that owns sched and tracer). */
+#ifndef CMON_AGENT_ASSIGN_H
+#define CMON_AGENT_ASSIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agent/tracer.h"
+#include "core/log.h"
+#include "model/monitor.h"
+#include "probe/scheduler.h"
+
+typedef char agent_test_id[CMON_TEST_ID_LEN + 1];
+
+struct agent_assign {
+    struct probe_sched *sched;
+    struct agent_tracer *tracer; /* NULL: no traceroute */
+    const struct cmon_log *log;
+    const char *name, *alias; /* alias may be NULL */
+    agent_test_id *ids;       /* on the scheduler now, sorted */
+    size_t n;
+    agent_test_id *next; /* the set being built */
+    size_t n_next, cap_next;
+};
+
+void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
+                       struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
+                       const char *alias);
+bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep);
+
+/* Add one monitor's tests for this agent to the set being built (and put
+ * them on the scheduler and tracer).  name is the monitor's stored name,
+ * which makes the test ids as the server expands them.  CMON_ERR_INVALID
+ * when the body does not validate here (*problems says how many). */
+enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
+                                   size_t *problems);
+/* Make the set built since the last commit current: remove the tests not in
+ * it.  Returns the number of tests now assigned. */
+size_t agent_assign_commit(struct agent_assign *as);
+/* Forget the set being built (the current one stays). */
+void agent_assign_abort(struct agent_assign *as);
+void agent_assign_free(struct agent_assign *as);
+
+#endif
