@@ -225,15 +225,17 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 [ "$(jq -r '.items[0].key' "$TMP/al1.json")" = "$KEY_LOSS" ] || fail "no firing alert on the survivor: $(cat "$TMP/al1.json")"
-FIRED=$(date -u -d "$(jq -r '.items[0].firedAt' "$TMP/al1.json")" +%s) || fail "firedAt: $(cat "$TMP/al1.json")"
-[ "$FIRED" -ge "$KILLED_AT" ] || fail "the alert fired at $FIRED, before the kill at $KILLED_AT"
+FIRED=$(date -u -d "$(jq -r '.items[0].firedAt' "$TMP/al1.json")" +%s.%N) || fail "firedAt: $(cat "$TMP/al1.json")"
+AFTER=$(awk -v f="$FIRED" -v k="$KILLED_AT" 'BEGIN { printf "%d", f - k }')
+awk -v f="$FIRED" -v k="$KILLED_AT" 'BEGIN { exit !(f >= k) }' ||
+    fail "the alert fired at $FIRED, before the kill at $KILLED_AT"
 [ "$(jq -c '[.items[0].transitions[].event]' "$TMP/al1.json")" = '["firing"]' ] ||
     fail "transitions: $(jq -c '.items[0].transitions' "$TMP/al1.json")"
 jq -e '.items[0].value > 40 and .items[0].monitors == ["replicated"]' "$TMP/al1.json" >/dev/null ||
     fail "alert value/monitors: $(cat "$TMP/al1.json")"
 [ "$(pg_psql -c "SELECT count(*) FROM alerts")" = 1 ] || fail "alert episodes: $(pg_psql -c "SELECT key, state FROM alerts")"
 grep -h "cannot store alerts\|cannot restore alerts" "$TMP"/server-*.err && fail "a replica failed to store or restore alerts"
-pass "alerts kept updating: $KEY_LOSS fired on the new leader ($((FIRED - KILLED_AT)) s after the kill), one episode"
+pass "alerts kept updating: $KEY_LOSS fired on the new leader (${AFTER} s after the kill), one episode"
 curl -sf -H "Authorization: Bearer $ADMIN" "$SURV/api/v1/agents" >"$TMP/agents2.json" || fail "GET agents on survivor"
 [ "$(jq -c '[.items[].name]' "$TMP/agents2.json")" = '["agent-1","agent-2","agent-3"]' ] ||
     fail "agents on the survivor: $(cat "$TMP/agents2.json")"
