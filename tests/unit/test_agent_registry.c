@@ -1,7 +1,8 @@
 /* test_agent_registry.c: the evaluator's agent_stopped rule on a real store
  * (a registered agent silent for more than 3 heartbeats makes its tests
- * Indeterminate).  The remote-agent store ops themselves are in the shared
- * store suite (test_store.c), which runs on every backend. */
+ * Indeterminate), on SQLite or, with CMON_TEST_STORE_URL, PostgreSQL.  The
+ * remote-agent store ops themselves are in the shared store suite
+ * (test_store.c), which runs on every backend. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,27 +16,22 @@
 #include "core/clock.h"
 #include "server/evaluator.h"
 #include "store/store.h"
+#include "test_store_url.h"
 
 #define T0 1767323040000000000LL
 #define SEC CMON_NS_PER_SEC
 
 struct fixture {
     char dir[64];
-    char url[128];
+    char url[256];
     struct store *s;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    const char *env = getenv("CMON_TEST_STORE_URL");
-    if (env) {
-        snprintf(f->url, sizeof f->url, "%s", env);
-    } else {
-        snprintf(f->dir, sizeof f->dir, "/tmp/cmg-reg-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->url, sizeof f->url, "sqlite:%s/cmon.db", f->dir);
-    }
+    assert_int_equal(
+        test_store_url("/tmp/cmg-reg-XXXXXX", f->dir, sizeof f->dir, f->url, sizeof f->url), 0);
     struct cmon_errbuf eb;
     assert_int_equal(store_open(f->url, STORE_READ_WRITE, &f->s, &eb), CMON_OK);
     *state = f;

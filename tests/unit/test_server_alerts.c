@@ -1,4 +1,5 @@
-/* test_server_alerts.c: the server's alert wiring over a real SQLite store --
+/* test_server_alerts.c: the server's alert wiring over a real store (SQLite,
+ * or PostgreSQL with CMON_TEST_STORE_URL: see test_store_url.h) --
  * the series snapshot (split per agent, window, stopped agents) and
  * server_alerts_tick driven with explicit times: fire, restore after a
  * restart without re-firing, resolve when the window empties, resolve when
@@ -17,6 +18,7 @@
 #include "core/clock.h"
 #include "server/alerts.h"
 #include "store/store.h"
+#include "test_store_url.h"
 
 #define T0 1767323040000000000LL /* 2026-01-02T03:04:00Z, a minute boundary */
 #define SEC CMON_NS_PER_SEC
@@ -31,10 +33,9 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cmon-salerts-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char url[128];
-    snprintf(url, sizeof url, "sqlite:%s/cmon.db", f->dir);
+    char url[256];
+    assert_int_equal(
+        test_store_url("/tmp/cmon-salerts-XXXXXX", f->dir, sizeof f->dir, url, sizeof url), 0);
     struct cmon_errbuf eb;
     if (store_open(url, STORE_READ_WRITE, &f->s, &eb))
         fail_msg("store_open: %s", eb.msg);
@@ -46,9 +47,11 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(f->s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    if (f->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+        assert_int_equal(system(cmd), 0);
+    }
     free(f);
     return 0;
 }
@@ -140,12 +143,12 @@ static void snapshot_per_agent(void **state)
      * last contact is 31 s old (> 3 heartbeats: stopped, as the agents API
      * and the test states say) */
     int64_t seq;
-    assert_int_equal(s->ops->agent_register(s, "agent-a", "aa", "1", "[]", 10, T0 - 200 * SEC,
-                                            &seq, &eb),
-                     CMON_OK);
-    assert_int_equal(s->ops->agent_register(s, "agent-b", "bb", "1", "[]", 10, T0 - 200 * SEC,
-                                            &seq, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        s->ops->agent_register(s, "agent-a", "aa", "1", "[]", 10, T0 - 200 * SEC, &seq, &eb),
+        CMON_OK);
+    assert_int_equal(
+        s->ops->agent_register(s, "agent-b", "bb", "1", "[]", 10, T0 - 200 * SEC, &seq, &eb),
+        CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "agent-a", T0, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "agent-b", T0 - 31 * SEC, &eb), CMON_OK);
     struct alert_snapshot sn;
