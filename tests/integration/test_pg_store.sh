@@ -2,8 +2,7 @@
 # test_pg_store.sh: the backend-neutral store suite (test_store), the
 # PostgreSQL-only one (test_store_pg) and the store-backed server tests over
 # a real PostgreSQL 15 cluster that this test starts in a temp dir and tears
-# down.  Skips (77) with the reason
-# when PostgreSQL cannot start.
+# down.  Skips (77) with the reason when PostgreSQL cannot start.
 set -u
 : "${CMON_SOURCE_DIR:?}"
 : "${CMON_BUILD_DIR:?}"
