@@ -1,6 +1,7 @@
 /* copy.h: `cmon migrate` -- copy a single-node SQLite installation into an
  * empty PostgreSQL database, table by table (raw results, roll-ups, state
- * history, tokens, alert rules and events: everything), in one PostgreSQL
+ * history, tokens, alert rules and events, registered agents, action groups,
+ * alert episodes and their history: everything), in one PostgreSQL
  * transaction, so a failed copy leaves the target empty.
  * Threads: any one thread; opens and closes its own connections. */
 #ifndef CMON_STORE_COPY_H

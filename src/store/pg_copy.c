@@ -1,6 +1,7 @@
 /* pg_copy.c: copying a SQLite store into PostgreSQL (store/copy.h).  Both
  * schemas use the same column names, so each table is one SELECT on SQLite
- * streamed into one COPY on PostgreSQL; raw rows the SQLite roll-ups have not
+ * streamed into one COPY on PostgreSQL (registered agents, action groups and
+ * alert history included); raw rows the SQLite roll-ups have not
  * folded yet go to PostgreSQL's roll-up queue. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -60,6 +61,17 @@ static const struct copy_table tables[] = {
      "alert_events (rule, test_id, at_ns, message)"},
     {"tokens", "SELECT hash, role, name, created_ns FROM tokens",
      "tokens (hash, role, name, created_ns)"},
+    {"agent_registry",
+     "SELECT name, version, addresses, registered_ns, heartbeat_ns, heartbeat_sec, spool"
+     " FROM agent_registry",
+     "agent_registry (name, version, addresses, registered_ns, heartbeat_ns, heartbeat_sec,"
+     " spool)"},
+    {"action_groups", "SELECT name, body FROM action_groups", "action_groups (name, body)"},
+    {"alerts", "SELECT key, starts_ns, rule, state, updated_ns, monitors, body FROM alerts",
+     "alerts (key, starts_ns, rule, state, updated_ns, monitors, body)"},
+    {"alert_transitions",
+     "SELECT key, rule, event, at_ns, value FROM alert_transitions ORDER BY id",
+     "alert_transitions (key, rule, event, at_ns, value)"},
 };
 
 struct copy_buf {

@@ -19,12 +19,16 @@
 #define PG_LOCK_MIGRATE 1
 #define PG_LOCK_PARTITION 2
 #define PG_LOCK_LEADER 3
+#define PG_LOCK_ALERTS 4 /* transaction lock: one alert_save at a time */
+/* Transaction locks per agent name: pg_advisory_xact_lock('cmag', hashtext(name)). */
+#define PG_LOCK_AGENT_SPACE 0x636d6167
 
 struct pg_store {
     struct store base;
     PGconn *conn;
     enum store_mode mode;
     bool leader;       /* holds the leader advisory lock (session level) */
+    bool leader_tried; /* pg_leader_try ran: this connection runs a server's jobs */
     unsigned prepared; /* bit i: prepared statement i exists on this connection */
     char *stage;       /* COPY text of results not yet sent */
     size_t stage_len, stage_cap, staged;
@@ -58,6 +62,11 @@ PGresult *pg_query_prepared(struct pg_store *ps, const char *name, const char *s
 /* Same, for statements whose rows are not needed; *affected may be NULL. */
 enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *const *vals,
                       long long *affected, struct cmon_errbuf *eb, const char *what);
+/* The rows of res as a JSON array, one row_fn item each (a NULL item is
+ * skipped); PQclears res.  res NULL (a failed query, eb filled) gives
+ * CMON_ERR_STORE. */
+enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
+                           struct cmon_errbuf *eb);
 /* Decimal text of v in buf (which must hold 24 bytes); returns buf. */
 const char *pg_i64(char *buf, int64_t v);
 /* "%.17g" of v, or NULL when !has. */
@@ -145,5 +154,32 @@ enum cmon_err pg_token_lookup(struct store *s, const char *hash_hex, enum store_
 enum cmon_err pg_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
 enum cmon_err pg_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
                            json_t **out, struct cmon_errbuf *eb);
+
+/* Optional ops: alerts (postgres_alerts.c) and remote agents (postgres_agents.c). */
+enum cmon_err pg_action_group_put(struct store *s, const char *name, const char *body,
+                                  bool *created, struct cmon_errbuf *eb);
+enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_save(struct store *s, const json_t *items, const json_t *transitions,
+                            int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_active(struct store *s, json_t **out, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
+                             size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
+enum cmon_err pg_alert_transitions(struct store *s, const char *key, json_t **out,
+                                   struct cmon_errbuf *eb);
+enum cmon_err pg_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
+                             struct cmon_errbuf *eb);
+enum cmon_err pg_agent_register(struct store *s, const char *name, const char *token_hash,
+                                const char *version, const char *addresses_json, int heartbeat_sec,
+                                int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb);
+enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *version,
+                                 const char *addresses_json, const char *spool_json,
+                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
+enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err pg_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+/* BEGIN, and its end: COMMIT when err is CMON_OK (returning the commit's
+ * outcome), else ROLLBACK and err unchanged (eb already says why). */
+enum cmon_err pg_begin(struct pg_store *ps, struct cmon_errbuf *eb);
+enum cmon_err pg_end(struct pg_store *ps, enum cmon_err err, struct cmon_errbuf *eb);
 
 #endif

@@ -81,6 +81,28 @@ static const char *const migrations[] = {
     " EXCEPTION WHEN insufficient_privilege THEN"
     "  RAISE NOTICE 'cmon: no CREATEROLE: the SQL endpoint stays off';"
     " END $$;",
+    /* 2: alerts wired into the server (postgres_alerts.c) and registered
+     * remote agents (postgres_agents.c), as SQLite's migrations 2 and 3 */
+    "CREATE TABLE action_groups (name TEXT PRIMARY KEY, body TEXT NOT NULL);"
+    "CREATE TABLE alerts (key TEXT NOT NULL, starts_ns BIGINT NOT NULL, rule TEXT NOT NULL,"
+    " state TEXT NOT NULL, updated_ns BIGINT NOT NULL, monitors JSONB NOT NULL,"
+    " body TEXT NOT NULL, PRIMARY KEY (key, starts_ns));"
+    "CREATE INDEX alerts_state ON alerts (state);"
+    "CREATE INDEX alerts_starts ON alerts (starts_ns);"
+    "CREATE TABLE alert_transitions (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL,"
+    " rule TEXT NOT NULL, event TEXT NOT NULL, at_ns BIGINT NOT NULL,"
+    " value DOUBLE PRECISION NOT NULL);"
+    "CREATE INDEX alert_transitions_key ON alert_transitions (key, at_ns);"
+    "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
+    " addresses TEXT NOT NULL, registered_ns BIGINT NOT NULL, heartbeat_ns BIGINT NOT NULL,"
+    " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');"
+    /* the SQL endpoint reads alert history as on SQLite (not action groups:
+     * their webhooks hold secrets) */
+    "DO $$ BEGIN"
+    " IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'cmon_sql') THEN"
+    "  GRANT SELECT ON alerts, alert_transitions TO cmon_sql; END IF;"
+    " EXCEPTION WHEN insufficient_privilege THEN NULL;"
+    " END $$;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -156,6 +178,20 @@ enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *c
         *affected = atoll(PQcmdTuples(res));
     PQclear(res);
     return CMON_OK;
+}
+
+enum cmon_err pg_begin(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
+}
+
+enum cmon_err pg_end(struct pg_store *ps, enum cmon_err err, struct cmon_errbuf *eb)
+{
+    if (!err)
+        err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
+    if (err)
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    return err;
 }
 
 const char *pg_i64(char *buf, int64_t v)
@@ -378,6 +414,18 @@ static const struct store_ops pg_ops = {
     .token_count = pg_token_count,
     .sql_query = pg_sql_query,
     .path_query = pg_path_query,
+    .action_group_put = pg_action_group_put,
+    .action_group_delete = pg_action_group_delete,
+    .action_group_list = pg_action_group_list,
+    .alert_save = pg_alert_save,
+    .alert_active = pg_alert_active,
+    .alert_query = pg_alert_query,
+    .alert_transitions = pg_alert_transitions,
+    .alert_prune = pg_alert_prune,
+    .agent_register = pg_agent_register,
+    .agent_heartbeat = pg_agent_heartbeat,
+    .agent_list = pg_agent_list,
+    .agent_delete = pg_agent_delete,
 };
 
 /* Session settings: UTC, no client-side surprises, read-only when asked. */
@@ -431,6 +479,7 @@ enum cmon_err store_pg_open(const char *url, enum store_mode mode, struct store 
 enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
+    ps->leader_tried = true;
     if (PQstatus(ps->conn) != CONNECTION_OK) {
         ps->leader = false;
         ps->prepared = 0; /* a new session has none */

@@ -60,8 +60,8 @@ enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmo
     return err;
 }
 
-static enum cmon_err rows_to_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int),
-                                  json_t **out, struct cmon_errbuf *eb)
+enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
+                           struct cmon_errbuf *eb)
 {
     if (!res)
         return CMON_ERR_STORE;
@@ -87,7 +87,7 @@ enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errb
     PGresult *res =
         pg_query(pg_of(s), "SELECT name, body FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
                  NULL, eb, "read alert rules");
-    return rows_to_json(res, rule_row, out, eb);
+    return pg_rows_json(res, rule_row, out, eb);
 }
 
 enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,
@@ -119,7 +119,7 @@ enum cmon_err pg_alert_event_list(struct store *s, int64_t from_ns, size_t limit
                              "SELECT rule, test_id, at_ns, message FROM alert_events"
                              " WHERE at_ns >= $1 ORDER BY at_ns, id LIMIT $2",
                              2, v, eb, "read alert events");
-    return rows_to_json(res, event_row, out, eb);
+    return pg_rows_json(res, event_row, out, eb);
 }
 
 enum cmon_err pg_token_add(struct store *s, const char *hash_hex, enum store_role role,

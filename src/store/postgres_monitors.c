@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/pg_internal.h"
+#include "store/sql_build.h"
 
 static enum cmon_err tx_end(struct pg_store *ps, enum cmon_err err, struct cmon_errbuf *eb)
 {
@@ -205,31 +206,6 @@ enum cmon_err pg_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *e
 
 /* ---- tests view ---- */
 
-static const char test_columns[] =
-    "SELECT t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
-    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
-    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
-    " t.rtt_threshold_ms, t.group_disabled, coalesce(m.running, false), t.state, t.reason,"
-    " t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
-    " t.state_since_ns FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE true";
-
-/* @ stands for the search parameter's placeholder. */
-static const char *const scope_where[] = {
-    [STORE_SCOPE_ALL] = " AND (strpos(lower(t.monitor), lower(@)) > 0 OR"
-                        " strpos(lower(t.test_group), lower(@)) > 0 OR"
-                        " strpos(lower(t.source), lower(@)) > 0 OR"
-                        " strpos(lower(t.destination), lower(@)) > 0 OR"
-                        " strpos(lower(t.destination_address), lower(@)) > 0 OR"
-                        " strpos(lower(t.test_config), lower(@)) > 0)",
-    [STORE_SCOPE_SOURCES] = " AND (strpos(lower(t.source), lower(@)) > 0 OR"
-                            " strpos(lower(t.source_address), lower(@)) > 0)",
-    [STORE_SCOPE_DESTINATIONS] = " AND (strpos(lower(t.destination), lower(@)) > 0 OR"
-                                 " strpos(lower(t.destination_address), lower(@)) > 0)",
-    [STORE_SCOPE_TEST_GROUPS] = " AND strpos(lower(t.test_group), lower(@)) > 0",
-    [STORE_SCOPE_TEST_CONFIGS] = " AND strpos(lower(t.test_config), lower(@)) > 0",
-    [STORE_SCOPE_MONITORS] = " AND strpos(lower(t.monitor), lower(@)) > 0",
-};
-
 static const char *opt_text(const PGresult *r, int row, int col)
 {
     return PQgetvalue(r, row, col); /* "" for NULL */
@@ -271,44 +247,6 @@ static void test_from_row(const PGresult *r, int i, struct store_test *t)
     t->state_since_ns = pg_col_i64(r, i, 26);
 }
 
-struct test_sql {
-    char sql[2048];
-    const char *vals[5];
-    char state[24], proto[24];
-    int n;
-};
-
-/* Append cond with each '@' replaced by the next parameter ($n). */
-static void add_cond(struct test_sql *q, size_t *len, const char *cond, const char *val)
-{
-    q->vals[q->n++] = val;
-    for (const char *p = cond; *p && *len + 4 < sizeof q->sql; p++) {
-        if (*p == '@') {
-            q->sql[(*len)++] = '$';
-            q->sql[(*len)++] = (char)('0' + q->n);
-        } else {
-            q->sql[(*len)++] = *p;
-        }
-    }
-    q->sql[*len] = '\0';
-}
-
-static void build_test_sql(const struct store_test_filter *f, struct test_sql *q)
-{
-    size_t len = (size_t)snprintf(q->sql, sizeof q->sql, "%s", test_columns);
-    if (f && f->monitor)
-        add_cond(q, &len, " AND t.monitor = @", f->monitor);
-    if (f && f->test_id)
-        add_cond(q, &len, " AND t.id = @", f->test_id);
-    if (f && f->has_state)
-        add_cond(q, &len, " AND t.state = @::int", pg_i64(q->state, (int)f->state));
-    if (f && f->has_protocol)
-        add_cond(q, &len, " AND t.protocol = @::int", pg_i64(q->proto, (int)f->protocol));
-    if (f && f->search && *f->search && (unsigned)f->scope <= STORE_SCOPE_MONITORS)
-        add_cond(q, &len, scope_where[f->scope], f->search);
-    snprintf(q->sql + len, sizeof q->sql - len, " ORDER BY t.monitor COLLATE \"C\", t.number");
-}
-
 enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
                             void *arg, struct cmon_errbuf *eb)
 {
@@ -316,8 +254,18 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
     enum cmon_err err = pg_flush(ps, eb); /* the ingest's own rows count */
     if (err)
         return err;
-    struct test_sql q = {.n = 0};
-    build_test_sql(f, &q);
+    struct sql_tests q;
+    sql_build_tests(SQL_POSTGRES, f, &q);
+    char nums[2][24];
+    const char *vals[5];
+    for (int i = 0; i < q.n; i++) {
+        enum sql_test_param p = q.params[i];
+        vals[i] = p == SQL_TP_MONITOR   ? f->monitor
+                  : p == SQL_TP_TEST_ID ? f->test_id
+                  : p == SQL_TP_SEARCH  ? f->search
+                  : p == SQL_TP_STATE   ? pg_i64(nums[0], (int)f->state)
+                                        : pg_i64(nums[1], (int)f->protocol);
+    }
     bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
                  !(f->search && *f->search);
     int row = by_id ? pg_touched_find(ps, f->test_id) : -1;
@@ -327,9 +275,9 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
         cb(arg, &t);
         return CMON_OK;
     }
-    PGresult *res =
-        by_id ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, q.vals, eb, "read test")
-              : pg_query(ps, q.sql, q.n, q.vals, eb, "read tests");
+    PGresult *res = by_id
+                        ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, vals, eb, "read test")
+                        : pg_query(ps, q.sql, q.n, vals, eb, "read tests");
     if (!res)
         return CMON_ERR_STORE;
     struct store_test t;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sql_build.h"
 #include "store/sqlite_internal.h"
 
 static enum cmon_err tx_end(struct sqlite_store *ss, enum cmon_err err, struct cmon_errbuf *eb)
@@ -207,30 +208,6 @@ enum cmon_err sq_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *e
 
 /* ---- tests view ---- */
 
-static const char test_columns[] =
-    "SELECT t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
-    " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
-    " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
-    " t.rtt_threshold_ms, t.group_disabled, coalesce(m.running, 0), t.state, t.reason,"
-    " t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
-    " t.state_since_ns FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE 1";
-
-static const char *const scope_where[] = {
-    [STORE_SCOPE_ALL] = " AND (instr(lower(t.monitor), lower(?5)) OR"
-                        " instr(lower(t.test_group), lower(?5)) OR"
-                        " instr(lower(t.source), lower(?5)) OR"
-                        " instr(lower(t.destination), lower(?5)) OR"
-                        " instr(lower(t.destination_address), lower(?5)) OR"
-                        " instr(lower(t.test_config), lower(?5)))",
-    [STORE_SCOPE_SOURCES] = " AND (instr(lower(t.source), lower(?5)) OR"
-                            " instr(lower(t.source_address), lower(?5)))",
-    [STORE_SCOPE_DESTINATIONS] = " AND (instr(lower(t.destination), lower(?5)) OR"
-                                 " instr(lower(t.destination_address), lower(?5)))",
-    [STORE_SCOPE_TEST_GROUPS] = " AND instr(lower(t.test_group), lower(?5))",
-    [STORE_SCOPE_TEST_CONFIGS] = " AND instr(lower(t.test_config), lower(?5))",
-    [STORE_SCOPE_MONITORS] = " AND instr(lower(t.monitor), lower(?5))",
-};
-
 static void test_from_row(sqlite3_stmt *st, struct store_test *t)
 {
     memset(t, 0, sizeof *t);
@@ -267,46 +244,33 @@ static void test_from_row(sqlite3_stmt *st, struct store_test *t)
     t->state_since_ns = sqlite3_column_int64(st, 26);
 }
 
-static void build_test_sql(const struct store_test_filter *f, char *sql, size_t cap)
-{
-    size_t len = (size_t)snprintf(sql, cap, "%s", test_columns);
-    if (f && f->monitor)
-        len += (size_t)snprintf(sql + len, cap - len, " AND t.monitor = ?1");
-    if (f && f->test_id)
-        len += (size_t)snprintf(sql + len, cap - len, " AND t.id = ?2");
-    if (f && f->has_state)
-        len += (size_t)snprintf(sql + len, cap - len, " AND t.state = ?3");
-    if (f && f->has_protocol)
-        len += (size_t)snprintf(sql + len, cap - len, " AND t.protocol = ?4");
-    if (f && f->search && *f->search && (unsigned)f->scope <= STORE_SCOPE_MONITORS)
-        len += (size_t)snprintf(sql + len, cap - len, "%s", scope_where[f->scope]);
-    snprintf(sql + len, cap - len, " ORDER BY t.monitor, t.number");
-}
-
 enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
                             void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
-    char sql[2048];
-    build_test_sql(f, sql, sizeof sql);
+    struct sql_tests q;
+    sql_build_tests(SQL_SQLITE, f, &q);
     bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
                  !(f->search && *f->search);
     sqlite3_stmt *st = by_id ? ss->test_by_id : NULL;
     if (st) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-    } else if (sqlite3_prepare_v3(ss->db, sql, -1, by_id ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+    } else if (sqlite3_prepare_v3(ss->db, q.sql, -1, by_id ? SQLITE_PREPARE_PERSISTENT : 0, &st,
                                   NULL) != SQLITE_OK) {
         return sq_fail(ss, eb, "prepare tests query");
     }
     if (by_id)
         ss->test_by_id = st;
-    if (f) {
-        sq_bind_text(st, 1, f->monitor);
-        sq_bind_text(st, 2, f->test_id);
-        sqlite3_bind_int(st, 3, (int)f->state);
-        sqlite3_bind_int(st, 4, (int)f->protocol);
-        sq_bind_text(st, 5, f->search);
+    for (int i = 0; i < q.n; i++) {
+        enum sql_test_param p = q.params[i];
+        if (p == SQL_TP_STATE || p == SQL_TP_PROTOCOL)
+            sqlite3_bind_int(st, i + 1, p == SQL_TP_STATE ? (int)f->state : (int)f->protocol);
+        else
+            sq_bind_text(st, i + 1,
+                         p == SQL_TP_MONITOR   ? f->monitor
+                         : p == SQL_TP_TEST_ID ? f->test_id
+                                               : f->search);
     }
     int rc;
     struct store_test t;

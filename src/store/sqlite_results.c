@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/sql_build.h"
 #include "store/sqlite_internal.h"
 
 #define NS_PER_MIN (60 * CMON_NS_PER_SEC)
@@ -169,98 +170,12 @@ enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from
 
 /* ---- metrics ---- */
 
-static const char *const dim_column[STORE_DIM__COUNT] = {
-    [STORE_DIM_MONITOR] = "t.monitor",
-    [STORE_DIM_TEST_GROUP] = "t.test_group",
-    [STORE_DIM_TEST_CONFIG] = "t.test_config",
-    [STORE_DIM_SOURCE_NAME] = "t.source",
-    [STORE_DIM_SOURCE_ADDRESS] = "t.source_address",
-    [STORE_DIM_SOURCE_TYPE] = "t.source_type",
-    [STORE_DIM_DEST_NAME] = "t.destination",
-    [STORE_DIM_DEST_ADDRESS] = "t.destination_address",
-    [STORE_DIM_DEST_TYPE] = "t.destination_type",
-    [STORE_DIM_DEST_PORT] = "CAST(t.port AS TEXT)",
-    [STORE_DIM_PROTOCOL] = "(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)",
-    [STORE_DIM_TEST_ID] = "t.id",
-};
-
-/* Value and sample-count expressions per (source table, metric, aggregation). */
-static const char *metric_expr(bool raw, const struct store_metric_query *q)
-{
-    static const char *const raw_expr[2][3] = {
-        {"avg(100.0 * r.checks_failed / r.checks_total), count(*)",
-         "min(100.0 * r.checks_failed / r.checks_total), count(*)",
-         "max(100.0 * r.checks_failed / r.checks_total), count(*)"},
-        {"avg(r.rtt_avg), count(r.rtt_avg)", "min(r.rtt_avg), count(r.rtt_avg)",
-         "max(r.rtt_avg), count(r.rtt_avg)"},
-    };
-    static const char *const roll_expr[2][3] = {
-        {"sum(r.failed_pct_sum) / sum(r.rounds), sum(r.rounds)",
-         "min(r.failed_pct_min), sum(r.rounds)", "max(r.failed_pct_max), sum(r.rounds)"},
-        {"sum(r.rtt_sum) / sum(r.rtt_n), sum(r.rtt_n)", "min(r.rtt_min), sum(r.rtt_n)",
-         "max(r.rtt_max), sum(r.rtt_n)"},
-    };
-    return raw ? raw_expr[q->metric][q->agg] : roll_expr[q->metric][q->agg];
-}
-
-static int64_t rollup_width(const char *table)
-{
-    return strcmp(table, "rollup_1h") == 0 ? NS_PER_HOUR : NS_PER_MIN;
-}
-
-static int build_metric_sql(const struct store_metric_query *q, char *sql, size_t cap)
-{
-    const char *table = "results", *time_col = "r.start_ns";
-    bool raw = true;
-    if (q->interval_ns % NS_PER_HOUR == 0) {
-        table = "rollup_1h";
-        raw = false;
-    } else if (q->interval_ns % NS_PER_MIN == 0) {
-        table = "rollup_1m";
-        raw = false;
-    }
-    char source[1024];
-    if (raw) {
-        snprintf(source, sizeof source, "results");
-    } else {
-        /* the roll-up plus the raw rows not folded into it yet, in its shape */
-        time_col = "r.bucket_ns";
-        snprintf(source, sizeof source,
-                 "(SELECT test_id, bucket_ns, rounds, failed_pct_sum, failed_pct_min,"
-                 " failed_pct_max, rtt_n, rtt_sum, rtt_min, rtt_max FROM %s UNION ALL"
-                 " SELECT test_id, start_ns / %lld * %lld, 1, 100.0 * checks_failed /"
-                 " checks_total, 100.0 * checks_failed / checks_total, 100.0 * checks_failed /"
-                 " checks_total, rtt_avg IS NOT NULL, coalesce(rtt_avg, 0), rtt_avg, rtt_avg"
-                 " FROM results WHERE id > (SELECT last_id FROM rollup_state))",
-                 table, (long long)rollup_width(table), (long long)rollup_width(table));
-    }
-    size_t len =
-        (size_t)snprintf(sql, cap,
-                         "SELECT (%s / ?1) * ?1 AS b, %s FROM %s r JOIN tests t ON t.id = r.test_id"
-                         " WHERE %s >= ?2 AND %s < ?3",
-                         time_col, metric_expr(raw, q), source, time_col, time_col);
-    if (q->metric == STORE_METRIC_RTT)
-        len += (size_t)snprintf(sql + len, cap - len,
-                                raw ? " AND r.rtt_avg IS NOT NULL" : " AND r.rtt_n > 0");
-    for (size_t i = 0; i < q->n_filters && len < cap; i++) {
-        if ((unsigned)q->filters[i].dim >= STORE_DIM__COUNT)
-            return -1;
-        len += (size_t)snprintf(sql + len, cap - len, " AND lower(%s) = lower(?%zu)",
-                                dim_column[q->filters[i].dim], i + 4);
-    }
-    if (len < cap)
-        len += (size_t)snprintf(sql + len, cap - len, " GROUP BY b ORDER BY b");
-    return len < cap ? 0 : -1;
-}
-
 enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *q,
                               store_point_cb cb, void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     char sql[4096];
-    if (q->interval_ns <= 0 || q->n_filters > STORE_MAX_DIM_FILTERS ||
-        (unsigned)q->metric > STORE_METRIC_RTT || (unsigned)q->agg > STORE_AGG_MAX ||
-        build_metric_sql(q, sql, sizeof sql) != 0)
+    if (sql_build_metric(SQL_SQLITE, q, sql, sizeof sql) != 0)
         return cmon_fail(eb, CMON_ERR_INVALID, "invalid metric query");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)

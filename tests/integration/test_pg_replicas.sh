@@ -6,9 +6,12 @@
 # while the leader (the replica holding the advisory lock that runs the
 # background jobs) is killed with kill -9.  Checks: any request works on any
 # replica; exactly one leader; the survivor takes over; states keep
-# updating; roll-ups keep running; every batch is stored once (none lost,
-# none duplicated).  Servers listen on 127.0.0.1 only; PostgreSQL on a unix
-# socket only.
+# updating; alerts keep updating (a rule stored before the kill fires on the
+# failing rounds, evaluated by the new leader); roll-ups keep running; every
+# batch is stored once (none lost, none duplicated).  The agents register
+# through either replica with a workspace key; /api/v1/agents lists all three
+# on both; action groups written on one replica are read on the other.
+# Servers listen on 127.0.0.1 only; PostgreSQL on a unix socket only.
 set -u
 : "${CMON:?set CMON to the cmon binary}"
 : "${CMON_SOURCE_DIR:?}"
@@ -34,9 +37,7 @@ command -v jq >/dev/null || { echo "SKIP: jq is not installed" >&2; exit 77; }
 
 mint() { "$CMON" token create --store "$PG_URL" --role "$1" ${2:+--name "$2"} 2>/dev/null; }
 ADMIN=$(mint admin) || fail "token create admin"
-for k in 1 2 3; do
-    declare "AGENT$k=$(mint agent "agent-$k")" || fail "token create agent-$k"
-done
+KEY=$(mint agent) || fail "token create workspace key"
 
 # start_replica NAME [PORT [URL]]: on the first free port from PORT up; sets PORT_NAME, PID_NAME
 start_replica() {
@@ -74,6 +75,35 @@ if grep -q "leader: running" "$TMP/server-a.err"; then LEAD=a; OTHER=b; else LEA
 grep -q "standby: not the leader" "$TMP/server-$OTHER.err" || fail "$OTHER does not say it stands by"
 pass "one leader ($LEAD), one standby ($OTHER)"
 
+# ---- agents register through either replica (agent-2 on b, the others on a) ----
+for k in 1 2 3; do
+    u=$URL_a; [ "$k" = 2 ] && u=$URL_b
+    code=$(curl -s -o "$TMP/reg-$k.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" \
+        -H 'Content-Type: application/json' \
+        --data-binary "{\"name\":\"agent-$k\",\"version\":\"test\",\"heartbeatSec\":60}" \
+        "$u/api/v1/agents/register")
+    [ "$code" = 201 ] || fail "register agent-$k: $code $(cat "$TMP/reg-$k.json")"
+    declare "AGENT$k=$(jq -r .token "$TMP/reg-$k.json")"
+done
+for u in "$URL_a" "$URL_b"; do
+    curl -sf -H "Authorization: Bearer $ADMIN" "$u/api/v1/agents" >"$TMP/agents.json" || fail "GET agents on $u"
+    [ "$(jq -c '[.items[] | [.name, .state]]' "$TMP/agents.json")" = \
+        '[["agent-1","running"],["agent-2","running"],["agent-3","running"]]' ] ||
+        fail "agents on $u: $(cat "$TMP/agents.json")"
+done
+# registering agent-1 again (on b) revokes the token a handed out: one valid token each
+code=$(curl -s -o "$TMP/reg-1b.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' --data-binary '{"name":"agent-1","heartbeatSec":60}' \
+    "$URL_b/api/v1/agents/register")
+[ "$code" = 201 ] || fail "re-register agent-1 on b: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $AGENT1" \
+    -H 'Content-Type: application/json' --data-binary '{}' "$URL_a/api/v1/agent/heartbeat")
+[ "$code" = 401 ] || [ "$code" = 403 ] || fail "agent-1's revoked token still works on a: $code"
+AGENT1=$(jq -r .token "$TMP/reg-1b.json")
+[ "$(pg_psql -c "SELECT string_agg(name, ',' ORDER BY name) FROM tokens WHERE role = 'agent' AND name <> ''")" = \
+    agent-1,agent-2,agent-3 ] || fail "agent tokens: $(pg_psql -c "SELECT name FROM tokens WHERE role = 'agent'")"
+pass "three agents registered through both replicas, listed on both, one valid token each"
+
 # ---- any request on any replica ----
 cat >"$TMP/mon.json" <<'JSON'
 {"properties": {
@@ -98,6 +128,23 @@ for k in 1 2 3; do
     declare "TEST$k=$(jq -r ".items[] | select(.source == \"agent-$k\") | .id" "$TMP/tests.json")"
 done
 pass "a monitor written on a is read on b"
+
+# an action group written on b is read on a; a rule written on a before the
+# kill (ChecksFailedPercent > 40 over 5 min per destination) stays quiet
+# while every round passes
+code=$(curl -s -o "$TMP/ag.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+    -H 'Content-Type: application/json' \
+    --data-binary '{"name":"ops","webhooks":[{"url":"http://127.0.0.1:9/hook","secret":"x"}]}' \
+    "$URL_b/api/v1/actionGroups/ops")
+[ "$code" = 201 ] || fail "PUT action group on b: $code $(cat "$TMP/ag.json")"
+curl -sf -H "Authorization: Bearer $ADMIN" "$URL_a/api/v1/actionGroups" >"$TMP/ags.json" || fail "GET action groups on a"
+[ "$(jq -r '[.items[].name] | join(",")' "$TMP/ags.json")" = ops ] || fail "action groups on a: $(cat "$TMP/ags.json")"
+code=$(curl -s -o "$TMP/rule.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+    -H 'Content-Type: application/json' \
+    --data-binary '{"name":"loss","metric":"ChecksFailedPercent","operator":"GreaterThan","threshold":40,"windowSizeSec":300,"evaluationFrequencySec":10,"dimensions":{"monitor":"replicated","destination":"*"}}' \
+    "$URL_a/api/v1/alertRules/loss")
+[ "$code" = 201 ] || [ "$code" = 200 ] || fail "PUT alert rule on a: $code $(cat "$TMP/rule.json")"
+pass "action group written on b read on a; alert rule stored"
 
 # ---- three agents, failing over between replicas ----
 # agent K SEQ_FROM SEQ_TO FAILED: one batch per SEQ with one round; the round
@@ -135,6 +182,10 @@ curl -sf -H "Authorization: Bearer $ADMIN" "$SURV/api/v1/tests?monitor=replicate
     fail "GET tests"
 [ "$(jq -c '[.items[].state] | unique' "$TMP/t1.json")" = '["Pass"]' ] || fail "phase 1 states: $(cat "$TMP/t1.json")"
 pass "three agents, 60 batches through both replicas, every test Pass"
+# let the leader evaluate the rule at least once on the passing rounds
+sleep 11
+curl -sf -H "Authorization: Bearer $ADMIN" "$URL_a/api/v1/alerts" >"$TMP/al0.json" || fail "GET alerts"
+[ "$(jq '.items | length' "$TMP/al0.json")" = 0 ] || fail "alerts while every round passes: $(cat "$TMP/al0.json")"
 
 # ---- kill -9 the leader while the agents send failing rounds ----
 AGENTS=()
@@ -163,6 +214,32 @@ for k in 1 2 3; do
     [ "$n" = 1 ] || fail "test ${!t}: $n Pass->Fail changes, want 1"
 done
 pass "states kept updating: every test went Pass -> Fail once, read on the survivor"
+
+# ---- alerts keep updating: the new leader fires the rule on the failing rounds ----
+# (60 passing + 60 failing rounds in the window: 50 % > 40; the old leader,
+# killed 0.5 s into the failing phase, never saw more than a few of them)
+KEY_LOSS='loss{monitor="replicated",destination="db"}'
+for _ in $(seq 300); do
+    curl -sf -H "Authorization: Bearer $ADMIN" "$SURV/api/v1/alerts?state=firing&transitions=true" \
+        >"$TMP/al1.json" 2>/dev/null && [ "$(jq '.items | length' "$TMP/al1.json")" = 1 ] && break
+    sleep 0.1
+done
+[ "$(jq -r '.items[0].key' "$TMP/al1.json")" = "$KEY_LOSS" ] || fail "no firing alert on the survivor: $(cat "$TMP/al1.json")"
+FIRED=$(date -u -d "$(jq -r '.items[0].firedAt' "$TMP/al1.json")" +%s.%N) || fail "firedAt: $(cat "$TMP/al1.json")"
+AFTER=$(awk -v f="$FIRED" -v k="$KILLED_AT" 'BEGIN { printf "%d", f - k }')
+awk -v f="$FIRED" -v k="$KILLED_AT" 'BEGIN { exit !(f >= k) }' ||
+    fail "the alert fired at $FIRED, before the kill at $KILLED_AT"
+[ "$(jq -c '[.items[0].transitions[].event]' "$TMP/al1.json")" = '["firing"]' ] ||
+    fail "transitions: $(jq -c '.items[0].transitions' "$TMP/al1.json")"
+jq -e '.items[0].value > 40 and .items[0].monitors == ["replicated"]' "$TMP/al1.json" >/dev/null ||
+    fail "alert value/monitors: $(cat "$TMP/al1.json")"
+[ "$(pg_psql -c "SELECT count(*) FROM alerts")" = 1 ] || fail "alert episodes: $(pg_psql -c "SELECT key, state FROM alerts")"
+grep -h "cannot store alerts\|cannot restore alerts" "$TMP"/server-*.err && fail "a replica failed to store or restore alerts"
+pass "alerts kept updating: $KEY_LOSS fired on the new leader (${AFTER} s after the kill), one episode"
+curl -sf -H "Authorization: Bearer $ADMIN" "$SURV/api/v1/agents" >"$TMP/agents2.json" || fail "GET agents on survivor"
+[ "$(jq -c '[.items[].name]' "$TMP/agents2.json")" = '["agent-1","agent-2","agent-3"]' ] ||
+    fail "agents on the survivor: $(cat "$TMP/agents2.json")"
+pass "the survivor lists all three agents"
 
 # ---- no result lost, none duplicated ----
 read -r total distinct <<<"$(pg_psql -F ' ' -c "SELECT count(*), count(DISTINCT (test_id, start_ns)) FROM results")"

@@ -2,9 +2,12 @@
  * version table and refusing a newer database, day partitions created on
  * ingest and dropped whole by retention, the leader lock moving to another
  * connection when its holder goes away, exactly-once batches across
- * connections, and the SQL endpoint's role.  Needs CMON_TEST_STORE_URL
- * (postgres://...); tests/integration/test_pg_store.sh starts a cluster and
- * runs it.  Without the URL it exits 77 (skipped). */
+ * connections, the SQL endpoint's role, upgrading a schema-1 database,
+ * replicas racing to register one agent, alerts saved by the leader only,
+ * and `cmon migrate` copying everything (agents and alerts included).
+ * Needs CMON_TEST_STORE_URL (postgres://...); tests/integration/
+ * test_pg_store.sh starts a cluster and runs it.  Without the URL it exits
+ * 77 (skipped). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +27,7 @@
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
+#define SCHEMA "2"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {
@@ -74,14 +78,14 @@ static void test_schema_version(void **state)
     store_close(s);
     char v[32];
     sql1("SELECT version FROM cmon_schema", v, sizeof v);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, SCHEMA);
     sql1("SELECT count(*) FROM cmon_schema", v, sizeof v);
     assert_string_equal(v, "1");
     sql1("UPDATE cmon_schema SET version = 99", NULL, 0);
     struct cmon_errbuf eb;
     assert_int_equal(store_open(url(), STORE_READ_WRITE, &s, &eb), CMON_ERR_UNSUPPORTED);
     assert_non_null(strstr(eb.msg, "database schema version 99 is newer than this cmon supports "
-                                   "(1); upgrade cmon or use another --store"));
+                                   "(" SCHEMA "); upgrade cmon or use another --store"));
     assert_int_equal(store_open(url(), STORE_READ_ONLY, &s, &eb), CMON_ERR_UNSUPPORTED);
 }
 
@@ -112,7 +116,7 @@ static void test_concurrent_migrations(void **state)
     }
     char v[32];
     sql1("SELECT string_agg(version::text, ',') FROM cmon_schema", v, sizeof v);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, SCHEMA);
 }
 
 static void ingest_at(struct store *s, int64_t start_ns, int n)
@@ -219,6 +223,128 @@ static void test_leader_lock_moves(void **state)
     store_close(c);
 }
 
+/* A database at schema 1 (before alerts and agents joined PostgreSQL) is
+ * brought to the current schema on open. */
+static void test_upgrade_from_schema_1(void **state)
+{
+    (void)state;
+    store_close(open_rw());
+    sql1("DROP TABLE action_groups, alerts, alert_transitions, agent_registry;"
+         "UPDATE cmon_schema SET version = 1",
+         NULL, 0);
+    struct store *s = open_rw();
+    char v[32];
+    sql1("SELECT version FROM cmon_schema", v, sizeof v);
+    assert_string_equal(v, SCHEMA);
+    struct cmon_errbuf eb;
+    assert_int_equal(s->ops->action_group_put(s, "g", "{}", NULL, &eb), CMON_OK);
+    store_close(s);
+}
+
+/* Replicas registering one agent at the same time: each registration
+ * revokes the others' tokens, so after every round of simultaneous
+ * registrations exactly one agent token is valid. */
+#define RACERS 4
+#define RACE_ROUNDS 30
+struct race {
+    pthread_barrier_t go;
+    int k;
+    int failed;
+    int tokens_after[RACE_ROUNDS];
+};
+
+static void *register_racer(void *arg)
+{
+    struct race *r = arg;
+    int k = __atomic_fetch_add(&r->k, 1, __ATOMIC_SEQ_CST);
+    struct store *s = NULL;
+    struct cmon_errbuf eb;
+    if (store_open(url(), STORE_READ_WRITE, &s, &eb))
+        __atomic_store_n(&r->failed, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        char hash[32];
+        int64_t next;
+        snprintf(hash, sizeof hash, "h-%d-%d", k, i);
+        pthread_barrier_wait(&r->go); /* all register at once */
+        if (s && s->ops->agent_register(s, "racer", hash, "1", "[]", 10, D0 + i, &next, &eb))
+            __atomic_store_n(&r->failed, 1, __ATOMIC_SEQ_CST);
+        pthread_barrier_wait(&r->go);
+        if (k == 0) {
+            char v[32];
+            sql1("SELECT count(*) FROM tokens WHERE role = 'agent' AND name = 'racer'", v,
+                 sizeof v);
+            r->tokens_after[i] = atoi(v);
+        }
+    }
+    store_close(s);
+    return NULL;
+}
+
+static void test_register_race(void **state)
+{
+    (void)state;
+    store_close(open_rw()); /* migrate first */
+    struct race r = {.k = 0};
+    pthread_barrier_init(&r.go, NULL, RACERS);
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, register_racer, &r), 0);
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&r.go);
+    assert_int_equal(r.failed, 0);
+    for (int i = 0; i < RACE_ROUNDS; i++)
+        assert_int_equal(r.tokens_after[i], 1);
+    char v[32];
+    sql1("SELECT count(*) FROM agent_registry", v, sizeof v);
+    assert_string_equal(v, "1");
+}
+
+static json_t *one_alert(const char *key, const char *state, int64_t at)
+{
+    return json_pack("[{s:s, s:s, s:s, s:[s], s:{s:I}}]", "key", key, "rule", "r", "state", state,
+                     "monitors", "m", "timesNs", "pending", (json_int_t)at);
+}
+
+static size_t n_active(struct store *s)
+{
+    json_t *out = NULL;
+    struct cmon_errbuf eb;
+    assert_int_equal(s->ops->alert_active(s, &out, &eb), CMON_OK);
+    size_t n = json_array_size(out);
+    json_decref(out);
+    return n;
+}
+
+/* Only the leader's connection saves alerts; a standby's save is refused,
+ * and after a takeover the new leader reads what the old one stored. */
+static void test_alert_save_leader_only(void **state)
+{
+    (void)state;
+    struct store *a = open_rw(), *b = open_rw();
+    struct cmon_errbuf eb;
+    bool la = false, lb = true;
+    assert_int_equal(store_leader_try(a, &la, &eb), CMON_OK);
+    assert_int_equal(store_leader_try(b, &lb, &eb), CMON_OK);
+    assert_true(la);
+    assert_false(lb);
+    json_t *items = one_alert("k1", "firing", D0), *none = json_array();
+    assert_int_equal(a->ops->alert_save(a, items, none, D0, &eb), CMON_OK);
+    json_t *other = one_alert("k2", "firing", D0);
+    assert_int_equal(b->ops->alert_save(b, other, none, D0, &eb), CMON_ERR_PERM);
+    assert_string_equal(eb.msg, "postgres: not the leader: alerts not saved");
+    assert_int_equal(n_active(b), 1); /* nothing of b's arrived */
+    store_close(a);
+    assert_true(try_until_leader(b));
+    assert_int_equal(n_active(b), 1); /* the new leader restores k1 */
+    assert_int_equal(b->ops->alert_save(b, other, none, D0 + 1, &eb), CMON_OK);
+    assert_int_equal(n_active(b), 2);
+    json_decref(items);
+    json_decref(other);
+    json_decref(none);
+    store_close(b);
+}
+
 static void test_batches_across_connections(void **state)
 {
     (void)state;
@@ -318,13 +444,24 @@ static void test_copy_from_sqlite(void **state)
         sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed, &eb), CMON_OK);
     assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
     assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
+    int64_t next;
+    assert_int_equal(
+        sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", 10, D0, &next, &eb),
+        CMON_OK);
+    assert_int_equal(sq->ops->action_group_put(sq, "ops", "{\"name\":\"ops\"}", NULL, &eb),
+                     CMON_OK);
+    json_t *items = one_alert("r{x=\"1\"}", "firing", D0);
+    json_t *tr = json_pack("[{s:s, s:s, s:s, s:I, s:f}]", "key", "r{x=\"1\"}", "rule", "r", "event",
+                           "firing", "atNs", (json_int_t)D0, "value", 12.5);
+    assert_int_equal(sq->ops->alert_save(sq, items, tr, D0, &eb), CMON_OK);
     store_close(sq);
 
     char log[512] = "";
     assert_int_equal(store_copy_sqlite_to_postgres(from, url(), note_table, log, &eb), CMON_OK);
     assert_string_equal(log, "monitors=1 tests=1 results=2 rollup_pending=1 rollup_1m=1 "
                              "rollup_1h=1 paths=0 state_changes=1 agents=0 agent_batches=0 "
-                             "alert_rules=1 alert_events=0 tokens=1 ");
+                             "alert_rules=1 alert_events=0 tokens=2 agent_registry=1 "
+                             "action_groups=1 alerts=1 alert_transitions=1 ");
     struct store *pg = open_rw();
     int n = 0;
     assert_int_equal(pg->ops->result_query(pg, "t0", 0, INT64_MAX, 10, count_results, &n, &eb),
@@ -343,6 +480,25 @@ static void test_copy_from_sqlite(void **state)
     double avg = -1;
     assert_int_equal(pg->ops->metric_query(pg, &q, one_point, &avg, &eb), CMON_OK);
     assert_float_equal(avg, 25.0, 1e-9); /* both rounds: 1 of 4 checks failed */
+    assert_int_equal(pg->ops->token_lookup(pg, "hash2", &role, NULL, 0, &eb), CMON_OK);
+    assert_int_equal(role, STORE_ROLE_AGENT);
+    json_t *got = NULL;
+    assert_int_equal(pg->ops->alert_active(pg, &got, &eb), CMON_OK);
+    assert_true(json_equal(got, items));
+    json_decref(got);
+    assert_int_equal(pg->ops->alert_transitions(pg, "r{x=\"1\"}", &got, &eb), CMON_OK);
+    char *text = json_dumps(got, JSON_COMPACT);
+    assert_string_equal(text, "[{\"event\":\"firing\",\"at\":\"2026-01-02T00:00:00.000Z\","
+                              "\"value\":12.5}]");
+    free(text);
+    json_decref(got);
+    assert_int_equal(pg->ops->action_group_list(pg, &got, &eb), CMON_OK);
+    assert_int_equal(json_array_size(got), 1);
+    json_decref(got);
+    assert_int_equal(pg->ops->agent_heartbeat(pg, "ag", "1.1", "[]", "{}", 10, D0 + 1, &eb),
+                     CMON_OK); /* registered on PostgreSQL too */
+    json_decref(items);
+    json_decref(tr);
     /* a second copy into a database with data is refused */
     assert_int_equal(store_copy_sqlite_to_postgres(from, url(), NULL, NULL, &eb), CMON_ERR_EXISTS);
     store_close(pg);
@@ -366,6 +522,9 @@ int main(void)
         cmocka_unit_test_setup(test_batches_across_connections, reset),
         cmocka_unit_test_setup(test_sql_role, reset),
         cmocka_unit_test_setup(test_copy_from_sqlite, reset),
+        cmocka_unit_test_setup(test_upgrade_from_schema_1, reset),
+        cmocka_unit_test_setup(test_register_race, reset),
+        cmocka_unit_test_setup(test_alert_save_leader_only, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,221 @@
+/* postgres_alerts.c: the PostgreSQL side of the alert ops -- action groups
+ * (JSON bodies by name), alert episodes (one row per key and startsAt with
+ * the evaluator's instance JSON, so a new leader restores pending and firing
+ * alerts) and the append-only history of fired/resolved transitions.  Same
+ * semantics as sqlite_alerts.c.  Replicas share the database: alert_save runs
+ * under a transaction advisory lock and, on a server's connection, only
+ * while that connection holds the leader lock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "store/pg_internal.h"
+
+enum cmon_err pg_action_group_put(struct store *s, const char *name, const char *body,
+                                  bool *created, struct cmon_errbuf *eb)
+{
+    const char *v[] = {name, body};
+    /* xmax is 0 on a freshly inserted row, set on an updated one */
+    PGresult *res = pg_query(pg_of(s),
+                             "INSERT INTO action_groups (name, body) VALUES ($1, $2)"
+                             " ON CONFLICT (name) DO UPDATE SET body = excluded.body"
+                             " RETURNING xmax = 0",
+                             2, v, eb, "store action group");
+    if (!res)
+        return CMON_ERR_STORE;
+    if (created)
+        *created = PQntuples(res) == 1 && pg_col_bool(res, 0, 0);
+    PQclear(res);
+    return CMON_OK;
+}
+
+enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
+{
+    const char *v[] = {name};
+    long long n = 0;
+    enum cmon_err err = pg_exec(pg_of(s), "DELETE FROM action_groups WHERE name = $1", 1, v, &n, eb,
+                                "delete action group");
+    if (!err && n == 0)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "action group '%s' not found", name);
+    return err;
+}
+
+static json_t *group_row(const PGresult *res, int i)
+{
+    json_t *body = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), "group",
+                     body ? body : json_null());
+}
+
+enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
+{
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body FROM action_groups ORDER BY name COLLATE \"C\"", 0,
+                 NULL, eb, "list action groups");
+    return pg_rows_json(res, group_row, out, eb);
+}
+
+/* One saver at a time; a server's connection must still be the leader's. */
+static enum cmon_err alert_fence(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    char a[24], b[24], c[24];
+    const char *lk[] = {pg_i64(a, PG_LOCK_SPACE), pg_i64(b, PG_LOCK_ALERTS)};
+    enum cmon_err err = pg_exec(ps, "SELECT pg_advisory_xact_lock($1::int, $2::int)", 2, lk, NULL,
+                                eb, "lock alerts");
+    if (err || !ps->leader_tried)
+        return err;
+    const char *ld[] = {lk[0], pg_i64(c, PG_LOCK_LEADER)};
+    PGresult *res = pg_query(ps,
+                             "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory'"
+                             " AND classid = $1::oid AND objid = $2::oid AND objsubid = 2"
+                             " AND pid = pg_backend_pid() AND granted)",
+                             2, ld, eb, "check leader");
+    if (!res)
+        return CMON_ERR_STORE;
+    bool held = pg_col_bool(res, 0, 0);
+    PQclear(res);
+    if (!held) {
+        ps->leader = false;
+        return cmon_fail(eb, CMON_ERR_PERM, "postgres: not the leader: alerts not saved");
+    }
+    return CMON_OK;
+}
+
+/* Upsert every item as its episode (key, startsAt), set-wise from the JSON
+ * text itself (json, not jsonb: each body keeps its exact text); the last
+ * of two items for one episode wins, as on SQLite. */
+static enum cmon_err save_items(struct pg_store *ps, const char *items, int64_t now_ns,
+                                struct cmon_errbuf *eb)
+{
+    char n[24];
+    const char *v[] = {items, pg_i64(n, now_ns)};
+    enum cmon_err err =
+        pg_exec(ps,
+                "INSERT INTO alerts (key, starts_ns, rule, state, updated_ns, monitors, body)"
+                " SELECT DISTINCT ON (k, st) k, st, i->>'rule', i->>'state', $2::bigint,"
+                "  coalesce(i->'monitors', '[]')::jsonb, i::text"
+                " FROM (SELECT i, o, i->>'key' AS k,"
+                "  coalesce((i->'timesNs'->>'pending')::bigint, 0) AS st"
+                "  FROM json_array_elements($1::json) WITH ORDINALITY AS x(i, o)) y"
+                " ORDER BY k, st, o DESC"
+                " ON CONFLICT (key, starts_ns) DO UPDATE SET rule = excluded.rule,"
+                " state = excluded.state, updated_ns = excluded.updated_ns,"
+                " monitors = excluded.monitors, body = excluded.body",
+                2, v, NULL, eb, "store alerts");
+    if (!err)
+        err = pg_exec(ps, "DELETE FROM alerts WHERE state = 'pending' AND updated_ns < $1", 1,
+                      v + 1, NULL, eb, "drop ended pending alerts");
+    return err;
+}
+
+static enum cmon_err save_transitions(struct pg_store *ps, const char *trans,
+                                      struct cmon_errbuf *eb)
+{
+    const char *v[] = {trans};
+    return pg_exec(ps,
+                   "INSERT INTO alert_transitions (key, rule, event, at_ns, value)"
+                   " SELECT t->>'key', t->>'rule', t->>'event',"
+                   "  coalesce((t->>'atNs')::bigint, 0), coalesce((t->>'value')::float8, 0)"
+                   " FROM json_array_elements($1::json) WITH ORDINALITY AS x(t, o) ORDER BY o",
+                   1, v, NULL, eb, "store alert transitions");
+}
+
+enum cmon_err pg_alert_save(struct store *s, const json_t *items, const json_t *transitions,
+                            int64_t now_ns, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    char *it = json_dumps(items, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *tr = json_dumps(transitions, JSON_COMPACT | JSON_ENCODE_ANY);
+    enum cmon_err err = CMON_OK;
+    if (!it || !tr)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (!err)
+        err = pg_begin(ps, eb);
+    if (!err) {
+        err = alert_fence(ps, eb);
+        if (!err)
+            err = save_items(ps, it, now_ns, eb);
+        if (!err)
+            err = save_transitions(ps, tr, eb);
+        err = pg_end(ps, err, eb);
+    }
+    free(it);
+    free(tr);
+    return err;
+}
+
+static json_t *body_row(const PGresult *res, int i)
+{
+    return json_loads(PQgetvalue(res, i, 0), 0, NULL);
+}
+
+enum cmon_err pg_alert_active(struct store *s, json_t **out, struct cmon_errbuf *eb)
+{
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT body FROM alerts WHERE state IN ('pending', 'firing')"
+                             " ORDER BY key COLLATE \"C\", starts_ns",
+                             0, NULL, eb, "active alerts");
+    return pg_rows_json(res, body_row, out, eb);
+}
+
+enum cmon_err pg_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
+                             size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb)
+{
+    char a[24], b[24];
+    const char *v[] = {f ? f->state : NULL, f ? f->rule : NULL, f ? f->monitor : NULL,
+                       pg_i64(a, (int64_t)limit + 1), pg_i64(b, (int64_t)offset)};
+    PGresult *res =
+        pg_query(pg_of(s),
+                 "SELECT body FROM alerts WHERE ($1::text IS NULL OR state = $1)"
+                 " AND ($2::text IS NULL OR rule = $2)"
+                 " AND ($3::text IS NULL OR monitors @> jsonb_build_array($3::text))"
+                 " ORDER BY starts_ns DESC, key COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
+                 5, v, eb, "query alerts");
+    enum cmon_err err = pg_rows_json(res, body_row, out, eb);
+    if (err)
+        return err;
+    *more = json_array_size(*out) > limit;
+    if (*more)
+        json_array_remove(*out, limit);
+    return CMON_OK;
+}
+
+static json_t *transition_row(const PGresult *res, int i)
+{
+    char ts[40];
+    return json_pack("{s:s, s:s, s:f}", "event", PQgetvalue(res, i, 0), "at",
+                     cmon_rfc3339(pg_col_i64(res, i, 1), ts, sizeof ts), "value",
+                     pg_col_dbl(res, i, 2));
+}
+
+enum cmon_err pg_alert_transitions(struct store *s, const char *key, json_t **out,
+                                   struct cmon_errbuf *eb)
+{
+    const char *v[] = {key};
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT event, at_ns, value FROM alert_transitions WHERE key = $1"
+                             " ORDER BY at_ns, id",
+                             1, v, eb, "alert history");
+    return pg_rows_json(res, transition_row, out, eb);
+}
+
+enum cmon_err pg_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
+                             struct cmon_errbuf *eb)
+{
+    static const char *const sql[] = {
+        "DELETE FROM alerts WHERE state = 'resolved' AND updated_ns < $1",
+        "DELETE FROM alert_transitions WHERE at_ns < $1",
+    };
+    char a[24];
+    const char *v[] = {pg_i64(a, before_ns)};
+    *deleted = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        long long n = 0;
+        enum cmon_err err = pg_exec(pg_of(s), sql[i], 1, v, &n, eb, "prune alerts");
+        if (err)
+            return err;
+        *deleted += n;
+    }
+    return CMON_OK;
+}

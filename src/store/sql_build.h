@@ -1,0 +1,39 @@
+/* sql_build.h: SQL text the SQLite and PostgreSQL backends share (the
+ * metric query, the tests view), built for one dialect (placeholders ?N or
+ * $N::type, substring search, collation, and each backend's own source of
+ * rows not rolled up yet).  Pure functions: text in a caller's buffer.
+ * Ownership: nothing is allocated; the caller owns sql.  Threads: any. */
+#ifndef CMON_STORE_SQL_BUILD_H
+#define CMON_STORE_SQL_BUILD_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+enum sql_dialect { SQL_SQLITE, SQL_POSTGRES };
+
+/* The metric query of q (store_ops.metric_query): parameters 1 bucket
+ * width, 2 from, 3 to (integers), 4.. the filter values in order (text).
+ * Rows: bucket start, value, samples, oldest first.  Returns 0, or -1 when
+ * q is invalid (interval, metric, aggregation, filters) or cap too small. */
+int sql_build_metric(enum sql_dialect d, const struct store_metric_query *q, char *sql, size_t cap);
+
+/* The tests view (store_ops.test_query) for filter f (NULL: every test),
+ * in (monitor, number) order.  Parameters are numbered 1..n in params order;
+ * STATE and PROTOCOL take integers, the others text.  Columns: the order
+ * test_from_row in each backend reads (27 columns). */
+enum sql_test_param {
+    SQL_TP_MONITOR,
+    SQL_TP_TEST_ID,
+    SQL_TP_STATE,
+    SQL_TP_PROTOCOL,
+    SQL_TP_SEARCH,
+};
+struct sql_tests {
+    char sql[2048];
+    enum sql_test_param params[5];
+    int n;
+};
+void sql_build_tests(enum sql_dialect d, const struct store_test_filter *f, struct sql_tests *out);
+
+#endif
