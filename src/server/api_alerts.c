@@ -131,6 +131,19 @@ static enum MHD_Result reply_page(struct req *r, json_t *rows, const char *key,
                                 offset + limit < n ? json_string(next) : json_null()));
 }
 
+/* The body of rows' entry named in the URL (passed through fix, which may
+ * be NULL), or 404 naming what was looked for; consumes rows. */
+static enum MHD_Result reply_named(struct req *r, json_t *rows, const char *key, const char *what,
+                                   json_t *(*fix)(const json_t *))
+{
+    json_t *b = row_body(rows, key, r->seg[1]);
+    enum MHD_Result ret =
+        b ? reply_json(r, 200, fix ? fix(b) : json_incref(b))
+          : reply_error(r, 404, "not_found", NULL, "%s '%s' not found", what, r->seg[1]);
+    json_decref(rows);
+    return ret;
+}
+
 /* ---- alert rules ---- */
 
 static enum MHD_Result rule_rows(struct req *r, json_t **rows)
@@ -154,13 +167,7 @@ enum MHD_Result api_alert_rule_get(struct req *r)
 {
     json_t *rows = NULL;
     enum MHD_Result ret = rule_rows(r, &rows);
-    if (r->replied)
-        return ret;
-    json_t *b = row_body(rows, "rule", r->seg[1]);
-    ret = b ? reply_json(r, 200, json_incref(b))
-            : reply_error(r, 404, "not_found", NULL, "alert rule '%s' not found", r->seg[1]);
-    json_decref(rows);
-    return ret;
+    return r->replied ? ret : reply_named(r, rows, "rule", "alert rule", NULL);
 }
 
 /* Every action group the rule names must exist (a typo would silence it). */
@@ -333,13 +340,7 @@ enum MHD_Result api_action_group_get(struct req *r)
 {
     json_t *rows = NULL;
     enum MHD_Result ret = group_rows(r, &rows);
-    if (r->replied)
-        return ret;
-    json_t *b = row_body(rows, "group", r->seg[1]);
-    ret = b ? reply_json(r, 200, group_masked(b))
-            : reply_error(r, 404, "not_found", NULL, "action group '%s' not found", r->seg[1]);
-    json_decref(rows);
-    return ret;
+    return r->replied ? ret : reply_named(r, rows, "group", "action group", group_masked);
 }
 
 /* "***" as a secret keeps the stored secret of the webhook with that URL, so a
