@@ -9,7 +9,7 @@
 # 127.0.0.1:9115 and driven by wrk against /probe for DURATION seconds with C
 # connections; its CPU time comes from /proc (wrk's own CPU is not counted,
 # but the exporter's HTTP handling is: that is how it is used).  Both warm up
-# first, then REPEAT alternating runs; the median ratio is the figure.
+# first, then REPEAT (5) alternating runs; the median ratio is the figure.
 NS_PREFIX=${NS_PREFIX:-cmpb}
 . "${CMON_SOURCE_DIR:-.}/tests/integration/lib/netns.sh"
 ns_require
@@ -21,7 +21,7 @@ command -v nginx >/dev/null || skip "nginx is not installed"
 N=${N:-50000}
 C=${C:-50}
 DURATION=${DURATION:-5}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 
 ns_add client
 ns_add server
