@@ -49,7 +49,7 @@ struct icmp_sock {
     int family;
     int fd; /* -1: not open */
     bool raw;
-    bool warned;            /* permission_denied logged once */
+    bool warned; /* permission_denied logged once */
     uv_poll_t poll;
     /* One timer for every check of the socket instead of one each: checks
      * wait in deadline order (appended in O(1) when all have the same
@@ -116,8 +116,8 @@ static void sock_setup(struct icmp_sock *s)
     /* Kernel transmit stamps too, taken where the packet leaves for the
      * device: the RTT is then wire to wire, like a capture's (bench/rtt.sh).
      * Each stamp comes back on the error queue with a per-packet key. */
-    int ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
-             SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+    int ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+             SOF_TIMESTAMPING_OPT_TSONLY;
     s->tx_key = 0;
     s->tx_stamps = (s->key_seq || (s->key_seq = calloc(ICMP_SEQ_SPACE, sizeof *s->key_seq))) &&
                    setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) == 0;
@@ -155,8 +155,9 @@ static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
             return false;
         }
         if (fd >= 0)
-            cmon_info(s->icmp->eng->opts.log, "ICMP datagram sockets not permitted: using raw sockets",
-                      "family=%s", family_name(s));
+            cmon_info(s->icmp->eng->opts.log,
+                      "ICMP datagram sockets not permitted: using raw sockets", "family=%s",
+                      family_name(s));
     }
     if (fd < 0) {
         probe_result_errno(r, "ICMP socket", errno);
@@ -203,7 +204,8 @@ static void deadline_insert(struct icmp_sock *s, struct icmp_check *c)
     if (!s->armed_ms || c->deadline_ms < s->armed_ms) {
         uint64_t now = uv_now(s->icmp->eng->loop);
         s->armed_ms = c->deadline_ms;
-        uv_timer_start(&s->timer, sock_timer_cb, c->deadline_ms > now ? c->deadline_ms - now : 0, 0);
+        uv_timer_start(&s->timer, sock_timer_cb, c->deadline_ms > now ? c->deadline_ms - now : 0,
+                       0);
     }
 }
 
