@@ -6,7 +6,7 @@
 # the median and 95th percentile of |cmon - wire|; goal: median <= 5 us.
 set -u
 : "${CMON:?}" "${CMON_SOURCE_DIR:?}"
-NS_PREFIX=cmb; . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
+NS_PREFIX=${NS_PREFIX:-cmb}; . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 ns_require
 command -v tcpdump >/dev/null || skip "tcpdump is not installed"
 N=${N:-2000}

@@ -29,7 +29,8 @@ struct icmp_sock;
 struct icmp_check {
     struct probe_engine *eng;
     struct icmp_sock *s;
-    uv_timer_t timer;
+    struct icmp_check *prev, *next; /* the socket's deadline list */
+    uint64_t deadline_ms;           /* loop time (uv_now) when the check times out */
     uint16_t seq;
     uint32_t token;
     struct sockaddr_storage dst;
@@ -48,8 +49,15 @@ struct icmp_sock {
     int family;
     int fd; /* -1: not open */
     bool raw;
-    bool warned;            /* permission_denied logged once */
+    bool warned; /* permission_denied logged once */
     uv_poll_t poll;
+    /* One timer for every check of the socket instead of one each: checks
+     * wait in deadline order (appended in O(1) when all have the same
+     * timeout) and the timer is armed for the earliest; a finished check
+     * just leaves the list, so the timer may fire early and re-arm. */
+    uv_timer_t timer;
+    uint64_t armed_ms; /* deadline the timer is armed for, 0: stopped */
+    struct icmp_check *head, *tail;
     uint16_t id; /* raw sockets: ours; datagram: the kernel's */
     uint16_t next_seq;
     size_t n_inflight;
@@ -64,7 +72,7 @@ struct probe_icmp {
     struct probe_engine *eng;
     struct icmp_sock s4, s6;
     uint64_t rng;
-    int open_socks; /* poll handles not yet closed */
+    int open_socks; /* handles (each socket's poll and timer) not yet closed */
 };
 
 static uint32_t icmp_random(struct probe_icmp *ic)
@@ -108,8 +116,8 @@ static void sock_setup(struct icmp_sock *s)
     /* Kernel transmit stamps too, taken where the packet leaves for the
      * device: the RTT is then wire to wire, like a capture's (bench/rtt.sh).
      * Each stamp comes back on the error queue with a per-packet key. */
-    int ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
-             SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+    int ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+             SOF_TIMESTAMPING_OPT_TSONLY;
     s->tx_key = 0;
     s->tx_stamps = (s->key_seq || (s->key_seq = calloc(ICMP_SEQ_SPACE, sizeof *s->key_seq))) &&
                    setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) == 0;
@@ -123,6 +131,7 @@ static void sock_setup(struct icmp_sock *s)
 }
 
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
+static void sock_timer_cb(uv_timer_t *t);
 
 static const char *family_name(const struct icmp_sock *s)
 {
@@ -146,8 +155,9 @@ static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
             return false;
         }
         if (fd >= 0)
-            cmon_info(s->icmp->eng->opts.log, "ICMP datagram sockets not permitted: using raw sockets",
-                      "family=%s", family_name(s));
+            cmon_info(s->icmp->eng->opts.log,
+                      "ICMP datagram sockets not permitted: using raw sockets", "family=%s",
+                      family_name(s));
     }
     if (fd < 0) {
         probe_result_errno(r, "ICMP socket", errno);
@@ -165,32 +175,67 @@ static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
     sock_setup(s);
     uv_poll_init_socket(s->icmp->eng->loop, &s->poll, fd);
     s->poll.data = s;
+    uv_timer_init(s->icmp->eng->loop, &s->timer);
+    s->timer.data = s;
+    s->armed_ms = 0;
     probe_handle_opened(s->icmp->eng);
-    s->icmp->open_socks++;
+    probe_handle_opened(s->icmp->eng);
+    s->icmp->open_socks += 2;
     uv_poll_start(&s->poll, UV_READABLE, icmp_poll_cb);
     return true;
 }
 
-static void check_closed(uv_handle_t *h)
+/* Into the deadline list, from the tail: O(1) when timeouts are equal. */
+static void deadline_insert(struct icmp_sock *s, struct icmp_check *c)
 {
-    struct icmp_check *c = h->data;
-    struct probe_engine *eng = c->eng;
-    free(c);
-    probe_handle_closed(eng);
+    struct icmp_check *after = s->tail;
+    while (after && after->deadline_ms > c->deadline_ms)
+        after = after->prev;
+    c->prev = after;
+    c->next = after ? after->next : s->head;
+    if (c->next)
+        c->next->prev = c;
+    else
+        s->tail = c;
+    if (after)
+        after->next = c;
+    else
+        s->head = c;
+    if (!s->armed_ms || c->deadline_ms < s->armed_ms) {
+        uint64_t now = uv_now(s->icmp->eng->loop);
+        s->armed_ms = c->deadline_ms;
+        uv_timer_start(&s->timer, sock_timer_cb, c->deadline_ms > now ? c->deadline_ms - now : 0,
+                       0);
+    }
 }
 
+static void deadline_remove(struct icmp_sock *s, struct icmp_check *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* The check leaves the socket, then its callback runs (which may start more
+ * checks or close the engine), then it is freed. */
 static void check_finish(struct icmp_check *c)
 {
     struct icmp_sock *s = c->s;
     s->inflight[c->seq] = NULL;
     s->n_inflight--;
-    uv_close((uv_handle_t *)&c->timer, check_closed);
+    deadline_remove(s, c);
     c->cb(c->arg, &c->res);
+    free(c);
 }
 
-static void check_timer_cb(uv_timer_t *t)
+static void check_timeout(struct icmp_check *c)
 {
-    struct icmp_check *c = t->data;
     uint32_t dropped = c->s->rx_dropped - c->dropped_at_start;
     if (dropped)
         probe_result_fail(&c->res, CMON_DIAG_TIMEOUT,
@@ -200,6 +245,20 @@ static void check_timer_cb(uv_timer_t *t)
     else
         probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no echo reply within %u ms", c->timeout_ms);
     check_finish(c);
+}
+
+/* Time out every check whose deadline has come, then re-arm for the next. */
+static void sock_timer_cb(uv_timer_t *t)
+{
+    struct icmp_sock *s = t->data;
+    uint64_t now = uv_now(s->icmp->eng->loop);
+    s->armed_ms = 0;
+    while (s->head && s->head->deadline_ms <= now)
+        check_timeout(s->head);
+    if (s->fd >= 0 && s->head) {
+        s->armed_ms = s->head->deadline_ms;
+        uv_timer_start(&s->timer, sock_timer_cb, s->armed_ms - now, 0);
+    }
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const uint8_t *raw, int family)
@@ -428,10 +487,8 @@ static enum cmon_err icmp_start(struct probe_engine *eng, const struct probe_tar
     }
     s->inflight[c->seq] = c;
     s->n_inflight++;
-    uv_timer_init(eng->loop, &c->timer);
-    c->timer.data = c;
-    probe_handle_opened(eng);
-    uv_timer_start(&c->timer, check_timer_cb, t->timeout_ms, 0);
+    c->deadline_ms = uv_now(eng->loop) + t->timeout_ms;
+    deadline_insert(s, c);
     return CMON_OK;
 }
 
@@ -460,6 +517,7 @@ static void sock_close(struct icmp_sock *s)
     s->key_seq = NULL;
     if (s->fd >= 0) {
         uv_close((uv_handle_t *)&s->poll, sock_closed);
+        uv_close((uv_handle_t *)&s->timer, sock_closed);
         close(s->fd);
         s->fd = -1;
     }
