@@ -285,6 +285,8 @@ static void sq_close(struct store *s)
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(ss->stmts[i]);
     sqlite3_finalize(ss->test_by_id);
+    sqlite3_finalize(ss->result_add_many);
+    sq_stage_free(ss);
     sqlite3_close(ss->db);
     free(ss);
 }
