@@ -14,7 +14,7 @@
 #include "server/server_internal.h"
 #include "store/store.h"
 
-#define INGEST_MAX_TX_RESULTS 20000
+#define INGEST_MAX_TX_RESULTS 50000
 
 struct ingest_item {
     struct ingest_item *next;
