@@ -351,18 +351,18 @@ enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb)
                        pg_i64(now, ps->states_now_ns)};
     /* what pg_test_set_state does for one test, for all: lock the rows,
      * record the changes in call order, update */
-    enum cmon_err err = pg_exec(
-        ps,
-        "WITH v AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[]) WITH ORDINALITY"
-        "  AS v(id, state, reason, n)),"
-        " old AS (SELECT t.id, t.state FROM tests t JOIN v ON v.id = t.id FOR UPDATE OF t),"
-        " ch AS (INSERT INTO state_changes (test_id, at_ns, from_state, to_state, reason)"
-        "  SELECT v.id, $4, old.state, v.state, v.reason FROM v JOIN old ON old.id = v.id"
-        "  WHERE old.state <> v.state ORDER BY v.n)"
-        " UPDATE tests t SET state = v.state, reason = v.reason, state_since_ns = CASE WHEN"
-        "  old.state = v.state THEN t.state_since_ns ELSE $4::bigint END"
-        " FROM v JOIN old ON old.id = v.id WHERE t.id = v.id",
-        4, v, NULL, eb, "update test states");
+    enum cmon_err err =
+        pg_exec(ps,
+                "WITH v AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[]) WITH ORDINALITY"
+                "  AS v(id, state, reason, n)),"
+                " old AS (SELECT t.id, t.state FROM tests t JOIN v ON v.id = t.id FOR UPDATE OF t),"
+                " ch AS (INSERT INTO state_changes (test_id, at_ns, from_state, to_state, reason)"
+                "  SELECT v.id, $4, old.state, v.state, v.reason FROM v JOIN old ON old.id = v.id"
+                "  WHERE old.state <> v.state ORDER BY v.n)"
+                " UPDATE tests t SET state = v.state, reason = v.reason, state_since_ns = CASE WHEN"
+                "  old.state = v.state THEN t.state_since_ns ELSE $4::bigint END"
+                " FROM v JOIN old ON old.id = v.id WHERE t.id = v.id",
+                4, v, NULL, eb, "update test states");
     pg_states_clear(ps);
     return err;
 }

@@ -132,8 +132,8 @@ static sqlite3_stmt *insert_many_stmt(struct sqlite_store *ss, struct cmon_errbu
     size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
     for (int i = 0; i < SQ_RESULTS_PER_INSERT; i++)
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", i ? "," : "", row);
-    if (sqlite3_prepare_v3(ss->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
-                           &ss->result_add_many, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(ss->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &ss->result_add_many,
+                           NULL) != SQLITE_OK) {
         sq_fail(ss, eb, "prepare");
         return NULL;
     }

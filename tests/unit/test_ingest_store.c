@@ -47,8 +47,8 @@ static int setup(void **state)
     cases++;
     struct store_test t[N_TESTS];
     for (int i = 0; i < N_TESTS; i++) {
-        snprintf(f->ids[i], sizeof f->ids[i], "%08x%04x%04x", (unsigned)getpid(),
-                 (unsigned)cases, (unsigned)i);
+        snprintf(f->ids[i], sizeof f->ids[i], "%08x%04x%04x", (unsigned)getpid(), (unsigned)cases,
+                 (unsigned)i);
         t[i] = (struct store_test){.id = f->ids[i],
                                    .number = i + 1,
                                    .group = "g",
@@ -89,7 +89,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct cmon_round_result round_of(const struct fixture *f, int test, int64_t start, int failed, const char *detail)
+static struct cmon_round_result round_of(const struct fixture *f, int test, int64_t start,
+                                         int failed, const char *detail)
 {
     struct cmon_round_result r = {.start_ns = start, .checks_total = 10};
     snprintf(r.test_id, sizeof r.test_id, "%s", f->ids[test]);
@@ -102,8 +103,8 @@ static struct cmon_round_result round_of(const struct fixture *f, int test, int6
 }
 
 /* Submit one batch (seq < 0: no exactly-once mark) and wait for its commit. */
-static void submit_all(struct fixture *f, const struct cmon_round_result *rs, size_t n,
-                       int64_t seq, bool *dup)
+static void submit_all(struct fixture *f, const struct cmon_round_result *rs, size_t n, int64_t seq,
+                       bool *dup)
 {
     struct ingest_wait w;
     ingest_wait_init(&w);
