@@ -87,14 +87,16 @@ static int collect_verdict(void *arg, const struct store_test *t)
     return 0;
 }
 
-enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
-                         size_t *changed, struct cmon_errbuf *eb)
+/* Verdicts of the tests matching each filter, then the writes of those that
+ * differ from what is stored; the agents are listed once for all filters. */
+static enum cmon_err eval_filters(struct store *s, const struct store_test_filter *fs, size_t n_f,
+                                  int64_t now_ns, size_t *changed, struct cmon_errbuf *eb)
 {
     struct stopped_agents sa;
     struct verdicts vs = {.now_ns = now_ns, .stopped = &sa};
     enum cmon_err err = agent_stopped_load(s, now_ns, &sa, eb);
-    if (!err)
-        err = s->ops->test_query(s, f, collect_verdict, &vs, eb);
+    for (size_t i = 0; !err && !vs.nomem && i < n_f; i++)
+        err = s->ops->test_query(s, fs ? &fs[i] : NULL, collect_verdict, &vs, eb);
     agent_stopped_free(&sa);
     if (!err && vs.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
@@ -107,6 +109,27 @@ enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int
     free(vs.v);
     if (changed)
         *changed = n_changed;
+    return err;
+}
+
+enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
+                         size_t *changed, struct cmon_errbuf *eb)
+{
+    return eval_filters(s, f, 1, now_ns, changed, eb);
+}
+
+enum cmon_err eval_test_ids(struct store *s, const char *const *ids, size_t n, int64_t now_ns,
+                            size_t *changed, struct cmon_errbuf *eb)
+{
+    struct store_test_filter *fs = calloc(n ? n : 1, sizeof *fs);
+    if (!fs)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        fs[i].test_id = ids[i];
+    enum cmon_err err = n ? eval_filters(s, fs, n, now_ns, changed, eb) : CMON_OK;
+    if (!n && changed)
+        *changed = 0;
+    free(fs);
     return err;
 }
 

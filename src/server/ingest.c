@@ -14,7 +14,7 @@
 #include "server/server_internal.h"
 #include "store/store.h"
 
-#define INGEST_MAX_TX_RESULTS 20000
+#define INGEST_MAX_TX_RESULTS 50000
 
 struct ingest_item {
     struct ingest_item *next;
@@ -120,14 +120,12 @@ static enum cmon_err eval_touched(struct ingest *ing, struct ingest_item *items,
             ids[k++] = it->results[i].test_id;
     }
     qsort(ids, k, sizeof *ids, cmp_id);
-    int64_t now = cmon_wall_ns();
-    enum cmon_err err = CMON_OK;
-    for (size_t i = 0; !err && i < k; i++) {
-        if (i > 0 && strcmp(ids[i], ids[i - 1]) == 0)
-            continue;
-        struct store_test_filter f = {.test_id = ids[i]};
-        err = eval_tests(ing->store, &f, now, NULL, eb);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (u == 0 || strcmp(ids[i], ids[u - 1]) != 0)
+            ids[u++] = ids[i];
     }
+    enum cmon_err err = eval_test_ids(ing->store, ids, u, cmon_wall_ns(), NULL, eb);
     free(ids);
     return err;
 }

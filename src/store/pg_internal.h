@@ -40,6 +40,15 @@ struct pg_store {
     PGresult *touched;
     int *touched_order; /* row numbers sorted by id */
     bool *touched_valid;
+    /* state writes of touched tests, deferred to one statement per
+     * transaction (pg_states_flush): PostgreSQL array literals of the ids,
+     * states and reasons, in call order */
+    struct pg_text {
+        char *p;
+        size_t len, cap;
+    } st_ids, st_states, st_reasons;
+    size_t n_states;
+    int64_t states_now_ns;
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -85,6 +94,16 @@ enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, siz
 /* Send staged results (COPY + one set-wise statement); no-op when empty. */
 enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 void pg_stage_clear(struct pg_store *ps);
+/* A state write of test id, whose tests row is row of ps->touched (so its
+ * state before is known and the row is locked by this transaction): queued,
+ * *changed told now, written by pg_states_flush. */
+enum cmon_err pg_state_defer(struct pg_store *ps, const char *id, int row, enum cmon_state state,
+                             const char *reason, int64_t now_ns, bool *changed,
+                             struct cmon_errbuf *eb);
+/* Write the queued state writes (one statement); no-op when none. */
+enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb);
+void pg_states_clear(struct pg_store *ps); /* drop them; free_bufs also frees */
+void pg_states_free(struct pg_store *ps);
 /* Row of test id in ps->touched, or -1. */
 int pg_touched_find(struct pg_store *ps, const char *id);
 void pg_touched_clear(struct pg_store *ps);

@@ -370,6 +370,7 @@ static void pg_close(struct store *s)
     pg_touched_clear(ps);
     PQfinish(ps->conn);
     free(ps->stage);
+    pg_states_free(ps);
     free(ps);
 }
 

@@ -275,6 +275,9 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
         cb(arg, &t);
         return CMON_OK;
     }
+    err = pg_states_flush(ps, eb); /* the query must see deferred state writes */
+    if (err)
+        return err;
     PGresult *res = by_id
                         ? pg_query_prepared(ps, "cmon_test_by_id", q.sql, 1, vals, eb, "read test")
                         : pg_query(ps, q.sql, q.n, vals, eb, "read tests");
@@ -300,8 +303,11 @@ enum cmon_err pg_test_set_state(struct store *s, const char *test_id, enum cmon_
     if (err)
         return err;
     int row = pg_touched_find(ps, test_id);
-    if (row >= 0) /* its cached row no longer tells its state */
-        ps->touched_valid[row] = false;
+    if (row >= 0) /* known and locked: written with the others at commit */
+        return pg_state_defer(ps, test_id, row, state, reason, now_ns, changed, eb);
+    err = pg_states_flush(ps, eb); /* keep the order of writes */
+    if (err)
+        return err;
     char st[24], now[24];
     const char *v[] = {test_id, pg_i64(st, (int)state), reason, pg_i64(now, now_ns)};
     /* one statement: lock the row, record a change, update */

@@ -19,6 +19,7 @@ enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb)
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
     pg_touched_clear(ps);
+    pg_states_clear(ps);
     return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
 }
 
@@ -26,6 +27,8 @@ enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     enum cmon_err err = pg_flush(ps, eb);
+    if (!err)
+        err = pg_states_flush(ps, eb);
     pg_touched_clear(ps);
     if (!err)
         err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
@@ -39,6 +42,7 @@ void pg_ingest_rollback(struct store *s)
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
     pg_touched_clear(ps);
+    pg_states_clear(ps);
     if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
 }
@@ -260,11 +264,118 @@ int pg_touched_find(struct pg_store *ps, const char *id)
     return -1;
 }
 
+/* ---- deferred state writes ---- */
+
+static bool text_put(struct pg_text *t, const char *s, size_t n)
+{
+    if (t->len + n + 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        while (cap < t->len + n + 2)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p)
+            return false;
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return true;
+}
+
+/* Append one element to an array literal: quoted, '"' and '\\' escaped. */
+static bool array_put(struct pg_text *t, const char *s, bool quote)
+{
+    bool ok = text_put(t, t->len ? "," : "{", 1) && (!quote || text_put(t, "\"", 1));
+    for (const char *p = s; ok && *p;) {
+        size_t n = strcspn(p, "\"\\");
+        ok = text_put(t, p, n);
+        p += n;
+        if (ok && *p) {
+            ok = text_put(t, "\\", 1) && text_put(t, p, 1);
+            p++;
+        }
+    }
+    return ok && (!quote || text_put(t, "\"", 1));
+}
+
+void pg_states_clear(struct pg_store *ps)
+{
+    ps->st_ids.len = ps->st_states.len = ps->st_reasons.len = 0;
+    ps->n_states = 0;
+}
+
+void pg_states_free(struct pg_store *ps)
+{
+    free(ps->st_ids.p);
+    free(ps->st_states.p);
+    free(ps->st_reasons.p);
+    memset(&ps->st_ids, 0, sizeof ps->st_ids);
+    memset(&ps->st_states, 0, sizeof ps->st_states);
+    memset(&ps->st_reasons, 0, sizeof ps->st_reasons);
+    ps->n_states = 0;
+}
+
+enum cmon_err pg_state_defer(struct pg_store *ps, const char *id, int row, enum cmon_state state,
+                             const char *reason, int64_t now_ns, bool *changed,
+                             struct cmon_errbuf *eb)
+{
+    if (ps->n_states && now_ns != ps->states_now_ns) {
+        enum cmon_err err = pg_states_flush(ps, eb);
+        if (err)
+            return err;
+    }
+    char st[24];
+    pg_i64(st, (int)state);
+    if (!array_put(&ps->st_ids, id, true) || !array_put(&ps->st_states, st, false) ||
+        !array_put(&ps->st_reasons, reason ? reason : "", true))
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    /* the cached row holds the state before; a later write of this test
+     * in the transaction goes the direct way, after these */
+    *changed = pg_col_i64(ps->touched, row, 19) != (int64_t)state;
+    ps->touched_valid[row] = false;
+    ps->states_now_ns = now_ns;
+    ps->n_states++;
+    return CMON_OK;
+}
+
+enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    if (!ps->n_states)
+        return CMON_OK;
+    char now[24];
+    if (!text_put(&ps->st_ids, "}", 1) || !text_put(&ps->st_states, "}", 1) ||
+        !text_put(&ps->st_reasons, "}", 1))
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    const char *v[] = {ps->st_ids.p, ps->st_states.p, ps->st_reasons.p,
+                       pg_i64(now, ps->states_now_ns)};
+    /* what pg_test_set_state does for one test, for all: lock the rows,
+     * record the changes in call order, update */
+    enum cmon_err err =
+        pg_exec(ps,
+                "WITH v AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[]) WITH ORDINALITY"
+                "  AS v(id, state, reason, n)),"
+                " old AS (SELECT t.id, t.state FROM tests t JOIN v ON v.id = t.id FOR UPDATE OF t),"
+                " ch AS (INSERT INTO state_changes (test_id, at_ns, from_state, to_state, reason)"
+                "  SELECT v.id, $4, old.state, v.state, v.reason FROM v JOIN old ON old.id = v.id"
+                "  WHERE old.state <> v.state ORDER BY v.n)"
+                " UPDATE tests t SET state = v.state, reason = v.reason, state_since_ns = CASE WHEN"
+                "  old.state = v.state THEN t.state_since_ns ELSE $4::bigint END"
+                " FROM v JOIN old ON old.id = v.id WHERE t.id = v.id",
+                4, v, NULL, eb, "update test states");
+    pg_states_clear(ps);
+    return err;
+}
+
 enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
 {
     if (!ps->staged)
         return CMON_OK;
-    enum cmon_err err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
+    /* the flush renews the cached rows: they must show deferred states */
+    enum cmon_err err = pg_states_flush(ps, eb);
+    if (!err)
+        err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
     if (!err)
         err = copy_stage(ps, eb);
     PGresult *res = err ? NULL : pg_query(ps, move_staged_sql, 0, NULL, eb, "store results");

@@ -285,6 +285,8 @@ static void sq_close(struct store *s)
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(ss->stmts[i]);
     sqlite3_finalize(ss->test_by_id);
+    sqlite3_finalize(ss->result_add_many);
+    sq_stage_free(ss);
     sqlite3_close(ss->db);
     free(ss);
 }
@@ -361,11 +363,14 @@ static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path, str
     sqlite3_busy_timeout(ss->db, 10000);
     sqlite3_extended_result_codes(ss->db, 1);
     if (ss->mode == STORE_READ_WRITE) {
-        /* WAL: readers never block the writer; NORMAL sync is durable across
-         * process crashes (the agent spool covers power loss). */
+        /* WAL: readers never block the writer.  FULL: each commit syncs the
+         * WAL, so a batch acked to an agent (which then drops it from its
+         * spool) survives power loss too; NORMAL would only survive process
+         * crashes.  The ingest commits up to 50k results at once, so the one
+         * sync per commit costs no measurable throughput (bench/RESULTS.md). */
         enum cmon_err err = sq_exec(ss,
                                     "PRAGMA journal_mode = WAL;"
-                                    "PRAGMA synchronous = NORMAL;"
+                                    "PRAGMA synchronous = FULL;"
                                     "PRAGMA cache_size = -65536;"
                                     "PRAGMA temp_store = MEMORY;"
                                     "PRAGMA foreign_keys = OFF;",

@@ -59,6 +59,12 @@ struct sqlite_store {
     sqlite3_stmt *stmts[SQ__COUNT];
     sqlite3_stmt *test_by_id; /* the tests query by id alone: the ingest path's */
     int64_t deadline_ns;      /* sql_query's time limit, read by the progress handler */
+    /* results of the open ingest transaction not written yet (sqlite_results.c):
+     * written in multi-row INSERTs, and each test's live figures once, by
+     * sq_ingest_flush before anything reads tests and at commit */
+    struct sq_staged *staged;
+    size_t n_staged, staged_cap;
+    sqlite3_stmt *result_add_many; /* SQ_RESULTS_PER_INSERT rows per INSERT */
 };
 
 static inline struct sqlite_store *sq_of(struct store *s)
@@ -79,6 +85,12 @@ enum cmon_err sq_exec(struct sqlite_store *ss, const char *sql, struct cmon_errb
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s); /* NULL binds NULL */
 void sq_bind_opt_double(sqlite3_stmt *st, int i, bool has, double v);
 const char *sq_col_text(sqlite3_stmt *st, int i); /* "" for NULL */
+
+/* Write the staged results of the ingest transaction (sqlite_results.c);
+ * called by every op that reads tests or results inside that transaction. */
+enum cmon_err sq_ingest_flush(struct sqlite_store *ss, struct cmon_errbuf *eb);
+/* Drop the staged results and free the staging (rollback, close). */
+void sq_stage_free(struct sqlite_store *ss);
 
 /* Open (and migrate) the SQLite database at path; store_open's backend. */
 enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,

@@ -248,6 +248,9 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
                             void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
+    enum cmon_err ferr = sq_ingest_flush(ss, eb); /* the ingest's own staged rows count */
+    if (ferr)
+        return ferr;
     struct sql_tests q;
     sql_build_tests(SQL_SQLITE, f, &q);
     bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
@@ -310,6 +313,9 @@ enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_
                                 struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
+    enum cmon_err ferr = sq_ingest_flush(ss, eb);
+    if (ferr)
+        return ferr;
     sqlite3_stmt *st = sq_stmt(ss, SQ_TEST_GET_STATE, eb);
     if (!st)
         return CMON_ERR_STORE;

@@ -20,19 +20,41 @@ static enum cmon_err run_cached(struct sqlite_store *ss, enum sq_stmt id, struct
     return st ? sq_exec_stmt(ss, st, eb, what) : CMON_ERR_STORE;
 }
 
+/* A result staged by sq_ingest_result until sq_ingest_flush. */
+struct sq_staged {
+    struct cmon_round_result r;
+    char agent[64];
+};
+
+/* Rows per multi-row INSERT: one statement step for many rows (16 bound
+ * values each, well under SQLite's limit of 32766). */
+#define SQ_RESULTS_PER_INSERT 64
+#define SQ_RESULT_COLS 16
+
+void sq_stage_free(struct sqlite_store *ss)
+{
+    free(ss->staged);
+    ss->staged = NULL;
+    ss->n_staged = ss->staged_cap = 0;
+}
+
 enum cmon_err sq_ingest_begin(struct store *s, struct cmon_errbuf *eb)
 {
+    sq_of(s)->n_staged = 0;
     return run_cached(sq_of(s), SQ_BEGIN, eb, "begin");
 }
 
 enum cmon_err sq_ingest_commit(struct store *s, struct cmon_errbuf *eb)
 {
-    return run_cached(sq_of(s), SQ_COMMIT, eb, "commit");
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = sq_ingest_flush(ss, eb);
+    return err ? err : run_cached(ss, SQ_COMMIT, eb, "commit");
 }
 
 void sq_ingest_rollback(struct store *s)
 {
     struct sqlite_store *ss = sq_of(s);
+    ss->n_staged = 0;
     if (!sqlite3_get_autocommit(ss->db))
         run_cached(ss, SQ_ROLLBACK, NULL, "rollback");
 }
@@ -63,30 +85,80 @@ static void bind_phase(sqlite3_stmt *st, int i, double v)
     sq_bind_opt_double(st, i, v >= 0, v);
 }
 
-static enum cmon_err insert_raw(struct sqlite_store *ss, const struct store_result *sr,
-                                struct cmon_errbuf *eb)
+/* Bind one raw row's SQ_RESULT_COLS values from parameter base + 1 on. */
+static void bind_raw(sqlite3_stmt *st, int base, const struct cmon_round_result *r,
+                     const char *agent)
 {
-    const struct cmon_round_result *r = &sr->r;
+    sq_bind_text(st, base + 1, r->test_id);
+    sqlite3_bind_int64(st, base + 2, r->start_ns);
+    sq_bind_text(st, base + 3, agent);
+    sqlite3_bind_int64(st, base + 4, r->checks_total);
+    sqlite3_bind_int64(st, base + 5, r->checks_failed);
+    sq_bind_opt_double(st, base + 6, r->has_rtt, r->rtt_min_ms);
+    sq_bind_opt_double(st, base + 7, r->has_rtt, r->rtt_avg_ms);
+    sq_bind_opt_double(st, base + 8, r->has_rtt, r->rtt_max_ms);
+    sq_bind_opt_double(st, base + 9, r->has_rtt, r->rtt_jitter_ms);
+    sq_bind_text(st, base + 10, cmon_diag_code(r->diagnostic));
+    sq_bind_text(st, base + 11, r->detail);
+    sqlite3_bind_int(st, base + 12, r->http_status);
+    bind_phase(st, base + 13, r->dns_ms);
+    bind_phase(st, base + 14, r->connect_ms);
+    bind_phase(st, base + 15, r->tls_ms);
+    bind_phase(st, base + 16, r->first_byte_ms);
+}
+
+static enum cmon_err insert_raw(struct sqlite_store *ss, const struct cmon_round_result *r,
+                                const char *agent, struct cmon_errbuf *eb)
+{
     sqlite3_stmt *st = sq_stmt(ss, SQ_RESULT_ADD, eb);
     if (!st)
         return CMON_ERR_STORE;
-    sq_bind_text(st, 1, r->test_id);
-    sqlite3_bind_int64(st, 2, r->start_ns);
-    sq_bind_text(st, 3, sr->agent ? sr->agent : "");
-    sqlite3_bind_int64(st, 4, r->checks_total);
-    sqlite3_bind_int64(st, 5, r->checks_failed);
-    sq_bind_opt_double(st, 6, r->has_rtt, r->rtt_min_ms);
-    sq_bind_opt_double(st, 7, r->has_rtt, r->rtt_avg_ms);
-    sq_bind_opt_double(st, 8, r->has_rtt, r->rtt_max_ms);
-    sq_bind_opt_double(st, 9, r->has_rtt, r->rtt_jitter_ms);
-    sq_bind_text(st, 10, cmon_diag_code(r->diagnostic));
-    sq_bind_text(st, 11, r->detail);
-    sqlite3_bind_int(st, 12, r->http_status);
-    bind_phase(st, 13, r->dns_ms);
-    bind_phase(st, 14, r->connect_ms);
-    bind_phase(st, 15, r->tls_ms);
-    bind_phase(st, 16, r->first_byte_ms);
+    bind_raw(st, 0, r, agent);
     return sq_exec_stmt(ss, st, eb, "store result");
+}
+
+/* The multi-row INSERT, prepared on first use and kept. */
+static sqlite3_stmt *insert_many_stmt(struct sqlite_store *ss, struct cmon_errbuf *eb)
+{
+    if (ss->result_add_many) {
+        sqlite3_reset(ss->result_add_many);
+        return ss->result_add_many;
+    }
+    static const char head[] =
+        "INSERT INTO results (test_id, start_ns, agent, checks_total, checks_failed, rtt_min,"
+        " rtt_avg, rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms,"
+        " tls_ms, first_byte_ms) VALUES ";
+    static const char row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    char sql[sizeof head + SQ_RESULTS_PER_INSERT * sizeof row];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
+    for (int i = 0; i < SQ_RESULTS_PER_INSERT; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", i ? "," : "", row);
+    if (sqlite3_prepare_v3(ss->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &ss->result_add_many,
+                           NULL) != SQLITE_OK) {
+        sq_fail(ss, eb, "prepare");
+        return NULL;
+    }
+    return ss->result_add_many;
+}
+
+/* Raw rows in arrival order (their ids are the roll-ups' watermark). */
+static enum cmon_err write_raw(struct sqlite_store *ss, struct cmon_errbuf *eb)
+{
+    size_t i = 0;
+    enum cmon_err err = CMON_OK;
+    for (; !err && i + SQ_RESULTS_PER_INSERT <= ss->n_staged; i += SQ_RESULTS_PER_INSERT) {
+        sqlite3_stmt *st = insert_many_stmt(ss, eb);
+        if (!st)
+            return CMON_ERR_STORE;
+        for (int k = 0; k < SQ_RESULTS_PER_INSERT; k++) {
+            const struct sq_staged *x = &ss->staged[i + (size_t)k];
+            bind_raw(st, k * SQ_RESULT_COLS, &x->r, x->agent);
+        }
+        err = sq_exec_stmt(ss, st, eb, "store results");
+    }
+    for (; !err && i < ss->n_staged; i++)
+        err = insert_raw(ss, &ss->staged[i].r, ss->staged[i].agent, eb);
+    return err;
 }
 
 static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_round_result *r,
@@ -104,14 +176,81 @@ static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_ro
     return sq_exec_stmt(ss, st, eb, "update test");
 }
 
+/* Staged rows by (test, start, arrival): pointers into ss->staged, whose
+ * order is arrival. */
+static int cmp_latest(const void *a, const void *b)
+{
+    const struct sq_staged *x = *(const struct sq_staged *const *)a;
+    const struct sq_staged *y = *(const struct sq_staged *const *)b;
+    int c = strcmp(x->r.test_id, y->r.test_id);
+    if (c)
+        return c;
+    if (x->r.start_ns != y->r.start_ns)
+        return x->r.start_ns < y->r.start_ns ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Each test's live figures once: from its newest staged round (the last to
+ * arrive among equal starts), which is what one UPDATE per result in arrival
+ * order leaves, since each only applies when not older than the stored one. */
+static enum cmon_err write_latest(struct sqlite_store *ss, struct cmon_errbuf *eb)
+{
+    size_t n = ss->n_staged;
+    const struct sq_staged **by = malloc(n * sizeof *by);
+    if (!by)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        by[i] = &ss->staged[i];
+    qsort(by, n, sizeof *by, cmp_latest);
+    enum cmon_err err = CMON_OK;
+    for (size_t i = 0; !err && i < n; i++) {
+        if (i + 1 < n && strcmp(by[i]->r.test_id, by[i + 1]->r.test_id) == 0)
+            continue;
+        err = update_latest(ss, &by[i]->r, eb);
+    }
+    free(by);
+    return err;
+}
+
+enum cmon_err sq_ingest_flush(struct sqlite_store *ss, struct cmon_errbuf *eb)
+{
+    if (!ss->n_staged)
+        return CMON_OK;
+    enum cmon_err err = write_raw(ss, eb);
+    if (!err)
+        err = write_latest(ss, eb);
+    ss->n_staged = 0;
+    return err;
+}
+
 enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
                                struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
-    enum cmon_err err = insert_raw(ss, sr, eb);
-    if (!err)
-        err = update_latest(ss, &sr->r, eb);
-    return err;
+    const char *agent = sr->agent ? sr->agent : "";
+    if (sqlite3_get_autocommit(ss->db)) { /* outside an ingest transaction: now */
+        enum cmon_err err = insert_raw(ss, &sr->r, agent, eb);
+        return err ? err : update_latest(ss, &sr->r, eb);
+    }
+    if (ss->n_staged == ss->staged_cap) {
+        size_t cap = ss->staged_cap ? ss->staged_cap * 2 : 1024;
+        struct sq_staged *p = realloc(ss->staged, cap * sizeof *p);
+        if (!p)
+            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+        ss->staged = p;
+        ss->staged_cap = cap;
+    }
+    struct sq_staged *x = &ss->staged[ss->n_staged];
+    if (snprintf(x->agent, sizeof x->agent, "%s", agent) >= (int)sizeof x->agent) {
+        /* a longer agent name than any caller sends: write it directly */
+        enum cmon_err err = sq_ingest_flush(ss, eb);
+        if (!err)
+            err = insert_raw(ss, &sr->r, agent, eb);
+        return err ? err : update_latest(ss, &sr->r, eb);
+    }
+    x->r = sr->r;
+    ss->n_staged++;
+    return CMON_OK;
 }
 
 static double col_phase(sqlite3_stmt *st, int i)
