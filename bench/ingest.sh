@@ -2,6 +2,7 @@
 # ingest.sh: build and run bench/ingest.c against build/libcmon.a -- round
 # results per second through the real ingest path into SQLite.  Prints
 # numbers, asserts nothing.  usage: bench/ingest.sh [RESULTS] [TESTS] [BATCH]
+# PERF="perf record -g -o FILE" runs it under a profiler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${CMON_BUILD_DIR:-build}
@@ -12,4 +13,4 @@ trap 'rm -rf "$TMP"' EXIT
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc bench/ingest.c "$BUILD/libcmon.a" \
    $(pkg-config --cflags --libs libuv libcurl libcares libmicrohttpd jansson sqlite3 libpq openssl) \
    -lpthread -lm -o "$TMP/ingest"
-"$TMP/ingest" "$TMP" "${1:-500000}" "${2:-10000}" "${3:-1000}"
+${PERF:-} "$TMP/ingest" "$TMP" "${1:-500000}" "${2:-10000}" "${3:-1000}"
