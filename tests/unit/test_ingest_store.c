@@ -313,11 +313,69 @@ static void test_many_results_one_transaction(void **state)
     assert_true(p.sum > 99.9 * (double)p.buckets && p.sum < 100.1 * (double)p.buckets);
 }
 
+/* A batch touching more tests than the evaluator looks up one by one (it
+ * then scans every test once, on SQLite): exactly the touched tests get
+ * their verdict; the others, in the same and another monitor, keep theirs. */
+static void test_many_tests_one_batch(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 400, TOUCHED = 300 };
+    int64_t s = CMON_NS_PER_SEC, t0 = f->now - 60 * s;
+    static char ids[N][17];
+    struct store_test *t = calloc(N, sizeof *t);
+    struct cmon_round_result *rs = calloc(TOUCHED, sizeof *rs);
+    assert_non_null(t);
+    assert_non_null(rs);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "%08xff%06x", (unsigned)getpid(), (unsigned)i);
+        t[i] = (struct store_test){.id = ids[i], .number = i + 1, .group = "g", .source = "agent",
+                                   .destination = "dst", .config = "tcp",
+                                   .protocol = CMON_PROTO_TCP, .target = "127.0.0.1",
+                                   .port = 80, .frequency_sec = 600};
+    }
+    char name[40];
+    snprintf(name, sizeof name, "ingestscan%d", (int)getpid());
+    struct cmon_errbuf eb;
+    if (f->s->ops->monitor_put(f->s, name, "{}", t, N, f->now, NULL, &eb))
+        fail_msg("monitor_put: %s", eb.msg);
+    /* an untouched test with a stored state its data would not give: a
+     * re-evaluation (a scan that forgot the list) would reset it */
+    bool ch = false;
+    assert_int_equal(f->s->ops->ingest_begin(f->s, &eb), CMON_OK);
+    assert_int_equal(f->s->ops->test_set_state(f->s, ids[0], CMON_STATE_FAIL, "set by hand",
+                                               f->now, &ch, &eb),
+                     CMON_OK);
+    assert_int_equal(f->s->ops->ingest_commit(f->s, &eb), CMON_OK);
+    assert_true(ch);
+    for (int i = 0; i < TOUCHED; i++) { /* every 3rd touched test fails */
+        rs[i] = round_of(f, 0, t0, i % 3 == 0 ? 10 : 0, "x");
+        snprintf(rs[i].test_id, sizeof rs[i].test_id, "%s", ids[N - 1 - i]);
+    }
+    submit_all(f, rs, TOUCHED, -1, NULL);
+    for (int i = 0; i < N; i++) {
+        struct test_row r = {0};
+        struct store_test_filter flt = {.test_id = ids[N - 1 - i]};
+        assert_int_equal(f->s->ops->test_query(f->s, &flt, get_test, &r, &eb), CMON_OK);
+        enum cmon_state want = i == N - 1     ? CMON_STATE_FAIL /* ids[0], set by hand */
+                               : i >= TOUCHED ? CMON_STATE_INDETERMINATE
+                               : i % 3 == 0 ? CMON_STATE_FAIL
+                                            : CMON_STATE_PASS;
+        if (r.state != want)
+            fail_msg("test %d: state %d, want %d (%s)", i, (int)r.state, (int)want, r.reason);
+    }
+    for (int i = 0; i < N_TESTS; i++) /* the fixture's monitor was not touched */
+        assert_int_equal(read_changes(f, i).n, 0);
+    f->s->ops->monitor_delete(f->s, name, &eb);
+    free(rs);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batched_ingest_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_results_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_tests_one_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
