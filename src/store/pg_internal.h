@@ -74,6 +74,8 @@ enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *c
 /* The rows of res as a JSON array, one row_fn item each (a NULL item is
  * skipped); PQclears res.  res NULL (a failed query, eb filled) gives
  * CMON_ERR_STORE. */
+/* Row i of (name, body JSON text, key) as {"name": name, key: body}. */
+json_t *pg_named_body_row(const PGresult *res, int i);
 enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
                            struct cmon_errbuf *eb);
 /* Decimal text of v in buf (which must hold 24 bytes); returns buf. */

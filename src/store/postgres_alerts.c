@@ -41,19 +41,12 @@ enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct c
     return err;
 }
 
-static json_t *group_row(const PGresult *res, int i)
-{
-    json_t *body = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), "group",
-                     body ? body : json_null());
-}
-
 enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
 {
-    PGresult *res =
-        pg_query(pg_of(s), "SELECT name, body FROM action_groups ORDER BY name COLLATE \"C\"", 0,
-                 NULL, eb, "list action groups");
-    return pg_rows_json(res, group_row, out, eb);
+    PGresult *res = pg_query(
+        pg_of(s), "SELECT name, body, 'group' FROM action_groups ORDER BY name COLLATE \"C\"", 0,
+        NULL, eb, "list action groups");
+    return pg_rows_json(res, pg_named_body_row, out, eb);
 }
 
 /* One saver at a time; a server's connection must still be the leader's. */

@@ -75,19 +75,19 @@ enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, in
     return CMON_OK;
 }
 
-static json_t *rule_row(const PGresult *res, int i)
+json_t *pg_named_body_row(const PGresult *res, int i)
 {
     json_t *body = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), "rule",
+    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
                      body ? body : json_null());
 }
 
 enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
 {
-    PGresult *res =
-        pg_query(pg_of(s), "SELECT name, body FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
-                 NULL, eb, "read alert rules");
-    return pg_rows_json(res, rule_row, out, eb);
+    PGresult *res = pg_query(pg_of(s),
+                             "SELECT name, body, 'rule' FROM alert_rules ORDER BY name COLLATE \"C\"",
+                             0, NULL, eb, "read alert rules");
+    return pg_rows_json(res, pg_named_body_row, out, eb);
 }
 
 enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,
