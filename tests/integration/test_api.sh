@@ -52,8 +52,11 @@ start_server() {
             >"$TMP/server.out" 2>"$TMP/server.err" &
         SERVER_PID=$!
         for _ in $(seq 100); do
-            curl -sf ${CACERT:+--cacert "$CACERT"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" \
-                >/dev/null 2>&1 && return 0
+            # our own banner first: a healthz answer alone could come from
+            # another test's server that holds the port
+            grep -q "serving " "$TMP/server.out" 2>/dev/null &&
+                curl -sf ${CACERT:+--cacert "$CACERT"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" \
+                    >/dev/null 2>&1 && return 0
             kill -0 $SERVER_PID 2>/dev/null || break
             sleep 0.1
         done

@@ -41,13 +41,16 @@ KEY=$(mint agent) || fail "token create workspace key"
 
 # start_replica NAME [PORT [URL]]: on the first free port from PORT up; sets PORT_NAME, PID_NAME
 start_replica() {
-    local name=$1 port=${2:-18600} url=${3:-$PG_URL}
+    local name=$1 port=${2:-$((20000 + ($$ * 3) % 20000))} url=${3:-$PG_URL}
     for _ in $(seq 30); do
         "$CMON" server --listen "127.0.0.1:$port" --store "$url" \
             >"$TMP/server-$name.out" 2>"$TMP/server-$name.err" &
         local pid=$!
         for _ in $(seq 100); do
-            curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && {
+            # our own banner first: a healthz answer alone could come from
+            # another test's server that holds the port
+            grep -q "serving " "$TMP/server-$name.out" 2>/dev/null &&
+                curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && {
                 PIDS+=("$pid"); declare -g "PORT_$name=$port" "PID_$name=$pid"; return 0; }
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
