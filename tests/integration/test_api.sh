@@ -26,47 +26,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
          echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
-
-# req STATUS METHOD PATH [BODY|@FILE] [TOKEN]: check the status, keep the body.
-req() {
-    local want=$1 method=$2 path=$3 body=${4:-} token=${5:-} args=()
-    [ -n "$body" ] && args+=(--data-binary "$body" -H 'Content-Type: application/json')
-    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-    local got
-    got=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$method" "${args[@]}" "$B$path") ||
-        fail "$method $path: curl failed"
-    [ "$got" = "$want" ] || fail "$method $path: status $got, want $want"
-}
-# jqeq FILTER WANT: assert a jq value of the last body.
-jqeq() {
-    local got
-    got=$(jq -c "$1" "$TMP/body") || fail "jq '$1' on a non-JSON body"
-    [ "$got" = "$2" ] || fail "jq '$1' = $got, want $2"
-}
-
-# Start the server on $PORT; when another process holds that port, try the next.
-start_server() {
-    for _ in $(seq 20); do
-        B=http://127.0.0.1:$PORT
-        "$CMON" server --listen "127.0.0.1:$PORT" --store "sqlite:$TMP/data/cmon.db" "$@" \
-            >"$TMP/server.out" 2>"$TMP/server.err" &
-        SERVER_PID=$!
-        for _ in $(seq 100); do
-            # our own banner first: a healthz answer alone could come from
-            # another test's server that holds the port
-            grep -q "serving " "$TMP/server.out" 2>/dev/null &&
-                curl -sf ${CACERT:+--cacert "$CACERT"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" \
-                    >/dev/null 2>&1 && return 0
-            kill -0 $SERVER_PID 2>/dev/null || break
-            sleep 0.1
-        done
-        wait $SERVER_PID 2>/dev/null || true
-        SERVER_PID=
-        grep -q "Address already in use" "$TMP/server.err" || fail "server did not start"
-        PORT=$((PORT + 1))
-    done
-    fail "no free port"
-}
+. "$SRC/tests/integration/lib/api.sh"
 
 start_server
 for _ in $(seq 50); do grep -q "running open" "$TMP/server.out" && break; sleep 0.1; done

@@ -1,0 +1,50 @@
+# api.sh: a `cmon server` on 127.0.0.1 for the API tests, and curl helpers
+# (source it after defining fail; it uses $CMON, $TMP and $PORT).
+#
+#   start_server [ARGS...]  start on $PORT (the next free one from there, in
+#                           steps of $PORT_STEP, default 1); sets SERVER_PID, B.
+#                           SCHEME=https CACERT=FILE for a TLS server.
+#   req STATUS METHOD PATH [BODY|@FILE] [TOKEN]   check the status, keep the
+#                           body in $TMP/body
+#   jqeq FILTER WANT        assert a jq value of the last body
+
+start_server() {
+    local tries
+    for tries in $(seq 20); do
+        B=http://127.0.0.1:$PORT
+        : >"$TMP/server.out"
+        "$CMON" server --listen "127.0.0.1:$PORT" --store "sqlite:$TMP/data/cmon.db" "$@" \
+            >"$TMP/server.out" 2>>"$TMP/server.err" &
+        SERVER_PID=$!
+        for _ in $(seq 100); do
+            # our own banner first: a healthz answer alone could come from
+            # another test's server that holds the port
+            grep -q "serving " "$TMP/server.out" 2>/dev/null &&
+                curl -sf ${CACERT:+--cacert "$CACERT"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" \
+                    >/dev/null 2>&1 && return 0
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+        tail -3 "$TMP/server.err" | grep -q "Address already in use" || fail "server did not start"
+        PORT=$((PORT + ${PORT_STEP:-1}))
+    done
+    fail "no free port after $tries tries"
+}
+
+req() {
+    local want=$1 method=$2 path=$3 body=${4:-} token=${5:-} args=()
+    [ -n "$body" ] && args+=(--data-binary "$body" -H 'Content-Type: application/json')
+    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+    local got
+    got=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$method" "${args[@]}" "$B$path") ||
+        fail "$method $path: curl failed"
+    [ "$got" = "$want" ] || fail "$method $path: status $got, want $want"
+}
+
+jqeq() {
+    local got
+    got=$(jq -c "$1" "$TMP/body") || fail "jq '$1' on a non-JSON body"
+    [ "$got" = "$2" ] || fail "jq '$1' = $got, want $2"
+}
