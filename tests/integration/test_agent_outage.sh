@@ -12,10 +12,7 @@ CMON=${CMON:?set CMON to the cmon binary}
 NS_PREFIX=cmg
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 . "$CMON_SOURCE_DIR/tests/integration/lib/agents.sh"
-for tool in curl jq nginx openssl; do
-    command -v $tool >/dev/null || skip "$tool is not installed"
-done
-ns_require
+agents_require
 agents_topology
 agents_bootstrap
 agent_start a; agent_start b; agent_start c

@@ -13,10 +13,7 @@ CMON=${CMON:?set CMON to the cmon binary}
 NS_PREFIX=cmg
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 . "$CMON_SOURCE_DIR/tests/integration/lib/agents.sh"
-for tool in curl jq nginx openssl nft; do
-    command -v $tool >/dev/null || skip "$tool is not installed"
-done
-ns_require
+agents_require nft
 agents_topology
 agents_bootstrap
 

@@ -14,10 +14,7 @@ CMON=${CMON:?set CMON to the cmon binary}
 NS_PREFIX=cmg
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 . "$CMON_SOURCE_DIR/tests/integration/lib/agents.sh"
-for tool in curl jq nginx openssl; do
-    command -v $tool >/dev/null || skip "$tool is not installed"
-done
-ns_require
+agents_require
 spool_cleanup() {
     set +e
     [ -n "${AGENT_PID_a:-}" ] && kill -9 "$AGENT_PID_a" 2>/dev/null

@@ -5,7 +5,8 @@
 #   srv  198.18.3.2  `cmon server` with TLS on :8443 (certificate for 198.18.3.2)
 #   a/b/c 198.18.1{1,2,3}.2  one `cmon agent` each (agent-a, agent-b, agent-c)
 # Routes cover 198.18.0.0/16 only: no namespace has a default route.
-# Helpers: agents_topology, agents_tls DIR, server_start, api METHOD PATH [BODY]
+# Helpers: agents_require [TOOL...] (skip without root/netns or the tools),
+# agents_topology, agents_tls DIR, server_start, api METHOD PATH [BODY]
 # (as admin, body in $NS_TMP/body, status echoed), agent_start X [args],
 # agent_kill X [SIGNAL], wait_for SECONDS DESCRIPTION CMD...
 
@@ -16,6 +17,14 @@ trap 'set +e; ns_cleanup' EXIT
 SRV_ADDR=198.18.3.2
 SRV_URL=https://$SRV_ADDR:8443
 AGENT_PIDS=()
+
+agents_require() {
+    local tool
+    for tool in curl jq nginx openssl "$@"; do
+        command -v "$tool" >/dev/null || skip "$tool is not installed"
+    done
+    ns_require
+}
 
 agents_topology() {
     local x i
