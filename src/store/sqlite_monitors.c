@@ -49,11 +49,7 @@ static enum cmon_err delete_stale_tests(struct sqlite_store *ss, const char *nam
                                         const struct store_test *tests, size_t n,
                                         struct cmon_errbuf *eb)
 {
-    json_t *ids = json_array();
-    for (size_t i = 0; ids && i < n; i++)
-        json_array_append_new(ids, json_string(tests[i].id));
-    char *text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
-    json_decref(ids);
+    char *text = store_test_ids_json(tests, n);
     if (!text)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     sqlite3_stmt *st = sq_stmt(ss, SQ_TESTS_DELETE_STALE, eb);

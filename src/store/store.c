@@ -123,3 +123,13 @@ enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb)
     hex(raw, sizeof raw, out + 5);
     return CMON_OK;
 }
+
+char *store_test_ids_json(const struct store_test *tests, size_t n)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < n; i++)
+        json_array_append_new(ids, json_string(tests[i].id));
+    char *text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
+    json_decref(ids);
+    return text;
+}

@@ -343,6 +343,9 @@ const char *store_role_name(enum store_role r); /* "reader", "admin", "agent" */
 bool store_role_parse(const char *s, enum store_role *out);
 /* SHA-256 of token as 64 lowercase hex chars + NUL. */
 void store_token_hash(const char *token, char out[65]);
+/* For the backends: the tests' ids as JSON array text (caller frees), or
+ * NULL when out of memory. */
+char *store_test_ids_json(const struct store_test *tests, size_t n);
 /* A new random token "cmon_" + 40 hex chars (45 chars + NUL). */
 enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb);
 
