@@ -87,42 +87,18 @@ static int collect_verdict(void *arg, const struct store_test *t)
     return 0;
 }
 
-/* Tests whose id is in a sorted list, from one scan of all tests. */
-struct listed {
-    const char *const *ids;
-    size_t n;
-    struct verdicts *vs;
-};
-
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int collect_listed(void *arg, const struct store_test *t)
-{
-    struct listed *l = arg;
-    const char *id = t->id;
-    return bsearch(&id, l->ids, l->n, sizeof *l->ids, cmp_id) ? collect_verdict(l->vs, t) : 0;
-}
-
-/* Verdicts of the tests matching each filter (or, with l, of the listed
- * tests found in one scan), then the writes of those that differ from what
- * is stored; the agents are listed once for all filters. */
-static enum cmon_err eval_filters(struct store *s, const struct store_test_filter *fs, size_t n_f,
-                                  struct listed *l, int64_t now_ns, size_t *changed,
-                                  struct cmon_errbuf *eb)
+/* Verdicts of the tests matching f, or of the tests with the given ids
+ * (sorted), then the writes of those that differ from what is stored. */
+static enum cmon_err eval_some(struct store *s, const struct store_test_filter *f,
+                               const char *const *ids, size_t n_ids, int64_t now_ns,
+                               size_t *changed, struct cmon_errbuf *eb)
 {
     struct stopped_agents sa;
     struct verdicts vs = {.now_ns = now_ns, .stopped = &sa};
     enum cmon_err err = agent_stopped_load(s, now_ns, &sa, eb);
-    if (l) {
-        l->vs = &vs;
-        if (!err)
-            err = s->ops->test_query(s, NULL, collect_listed, l, eb);
-    }
-    for (size_t i = 0; !l && !err && !vs.nomem && i < n_f; i++)
-        err = s->ops->test_query(s, fs ? &fs[i] : NULL, collect_verdict, &vs, eb);
+    if (!err)
+        err = ids ? store_test_query_ids(s, ids, n_ids, collect_verdict, &vs, eb)
+                  : s->ops->test_query(s, f, collect_verdict, &vs, eb);
     agent_stopped_free(&sa);
     if (!err && vs.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
@@ -141,31 +117,18 @@ static enum cmon_err eval_filters(struct store *s, const struct store_test_filte
 enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
                          size_t *changed, struct cmon_errbuf *eb)
 {
-    return eval_filters(s, f, 1, NULL, now_ns, changed, eb);
+    return eval_some(s, f, NULL, 0, now_ns, changed, eb);
 }
-
-#define EVAL_SCAN_MIN 256 /* touched tests from which one scan beats lookups */
 
 enum cmon_err eval_test_ids(struct store *s, const char *const *ids, size_t n, int64_t now_ns,
                             size_t *changed, struct cmon_errbuf *eb)
 {
-    /* SQLite answers a scan of every test much faster than many lookups by
-     * id (its per-statement cost dominates); PostgreSQL's lookups of tests
-     * the transaction touched are answered from memory, so it keeps them. */
-    if (n > EVAL_SCAN_MIN && strcmp(s->ops->name, "sqlite") == 0) {
-        struct listed l = {.ids = ids, .n = n};
-        return eval_filters(s, NULL, 0, &l, now_ns, changed, eb);
+    if (!n) {
+        if (changed)
+            *changed = 0;
+        return CMON_OK;
     }
-    struct store_test_filter *fs = calloc(n ? n : 1, sizeof *fs);
-    if (!fs)
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        fs[i].test_id = ids[i];
-    enum cmon_err err = n ? eval_filters(s, fs, n, NULL, now_ns, changed, eb) : CMON_OK;
-    if (!n && changed)
-        *changed = 0;
-    free(fs);
-    return err;
+    return eval_some(s, NULL, ids, n, now_ns, changed, eb);
 }
 
 /* ---- background thread ---- */

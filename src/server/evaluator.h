@@ -22,7 +22,7 @@ enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int
                          size_t *changed, struct cmon_errbuf *eb);
 /* The same for the tests with the given ids (the ingest thread's touched
  * tests; sorted by strcmp, no duplicates), listing the agents once instead
- * of once per test; on SQLite, many ids are found in one scan of all tests. */
+ * of once per test (store_test_query_ids: one scan on SQLite for many). */
 enum cmon_err eval_test_ids(struct store *s, const char *const *ids, size_t n, int64_t now_ns,
                             size_t *changed, struct cmon_errbuf *eb);
 

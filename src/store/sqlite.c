@@ -302,6 +302,7 @@ static const struct store_ops sqlite_ops = {
     .monitor_set_running = sq_monitor_set_running,
     .monitor_count = sq_monitor_count,
     .test_query = sq_test_query,
+    .test_query_ids = sq_test_query_ids,
     .test_set_state = sq_test_set_state,
     .state_changes = sq_state_changes,
     .ingest_begin = sq_ingest_begin,

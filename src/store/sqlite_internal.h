@@ -108,6 +108,8 @@ enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_e
 enum cmon_err sq_monitor_set_running(struct store *s, const char *name, bool running,
                                      int64_t now_ns, struct cmon_errbuf *eb);
 enum cmon_err sq_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
+enum cmon_err sq_test_query_ids(struct store *s, const char *const *ids, size_t n,
+                                store_test_cb cb, void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
                             void *arg, struct cmon_errbuf *eb);
 enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_state st,

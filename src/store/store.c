@@ -133,3 +133,35 @@ char *store_test_ids_json(const struct store_test *tests, size_t n)
     json_decref(ids);
     return text;
 }
+
+struct id_walk {
+    store_test_cb cb;
+    void *arg;
+    bool stop;
+};
+
+static int walk_one(void *arg, const struct store_test *t)
+{
+    struct id_walk *w = arg;
+    w->stop = w->cb(w->arg, t) != 0;
+    return w->stop;
+}
+
+enum cmon_err store_test_query_ids(struct store *s, const char *const *ids, size_t n,
+                                   store_test_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    return s->ops->test_query_ids ? s->ops->test_query_ids(s, ids, n, cb, arg, eb)
+                                  : store_test_query_each(s, ids, n, cb, arg, eb);
+}
+
+enum cmon_err store_test_query_each(struct store *s, const char *const *ids, size_t n,
+                                    store_test_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct id_walk w = {.cb = cb, .arg = arg};
+    enum cmon_err err = CMON_OK;
+    for (size_t i = 0; !err && !w.stop && i < n; i++) {
+        struct store_test_filter f = {.test_id = ids[i]};
+        err = s->ops->test_query(s, &f, walk_one, &w, eb);
+    }
+    return err;
+}

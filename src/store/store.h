@@ -322,6 +322,13 @@ struct store_ops {
     /* Forget a registered agent and revoke its tokens (CMON_ERR_NOTFOUND if
      * neither exists). */
     enum cmon_err (*agent_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
+
+    /* ---- optional speed-ups (NULL: the generic way) ---- */
+    /* The tests with these ids (sorted by strcmp, no duplicates), in any
+     * order; callers use store_test_query_ids, which falls back to one
+     * test_query per id. */
+    enum cmon_err (*test_query_ids)(struct store *s, const char *const *ids, size_t n,
+                                    store_test_cb cb, void *arg, struct cmon_errbuf *eb);
 };
 
 struct store {
@@ -343,6 +350,13 @@ const char *store_role_name(enum store_role r); /* "reader", "admin", "agent" */
 bool store_role_parse(const char *s, enum store_role *out);
 /* SHA-256 of token as 64 lowercase hex chars + NUL. */
 void store_token_hash(const char *token, char out[65]);
+/* The tests with the given ids (sorted by strcmp, no duplicates); cb may
+ * stop the walk by returning non-zero.  _each is the generic way, one
+ * test_query per id. */
+enum cmon_err store_test_query_ids(struct store *s, const char *const *ids, size_t n,
+                                   store_test_cb cb, void *arg, struct cmon_errbuf *eb);
+enum cmon_err store_test_query_each(struct store *s, const char *const *ids, size_t n,
+                                    store_test_cb cb, void *arg, struct cmon_errbuf *eb);
 /* For the backends: the tests' ids as JSON array text (caller frees), or
  * NULL when out of memory. */
 char *store_test_ids_json(const struct store_test *tests, size_t n);
