@@ -17,6 +17,7 @@
 #include "server/evaluator.h"
 #include "store/store.h"
 #include "test_store_url.h"
+#include "test_support.h"
 
 #define T0 1767323040000000000LL
 #define SEC CMON_NS_PER_SEC
@@ -42,11 +43,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(f->s);
-    if (f->dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-        assert_int_equal(system(cmd), 0);
-    }
+    assert_int_equal(test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }

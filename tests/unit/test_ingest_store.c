@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "server/ingest.h"
 #include "store/store.h"
+#include "test_support.h"
 
 #define N_TESTS 3
 
@@ -80,11 +81,7 @@ static int teardown(void **state)
     struct cmon_errbuf eb;
     f->s->ops->monitor_delete(f->s, name, &eb);
     store_close(f->s);
-    if (f->dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-        assert_int_equal(system(cmd), 0);
-    }
+    assert_int_equal(test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "test_support.h"
 
 static const char monitor_json[] =
     "{\"name\": \"m\", \"properties\": {\n"
@@ -57,9 +58,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     cmon_server_stop(f->srv);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rm_rf(f->dir), 0);
     free(f);
     return 0;
 }
@@ -263,9 +262,7 @@ static void test_listen_rules(void **state)
     assert_int_equal(cmon_server_start(&o, &srv, &eb), CMON_ERR_INVALID);
     o.listen = "127.0.0.1:70000";
     assert_int_equal(cmon_server_start(&o, &srv, &eb), CMON_ERR_INVALID);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rm_rf(dir), 0);
 }
 
 int main(void)

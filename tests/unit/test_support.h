@@ -36,4 +36,14 @@ static inline char *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Remove a test's temporary directory ("" : nothing to do); 0 on success. */
+static inline int test_rm_rf(const char *dir)
+{
+    if (!dir[0])
+        return 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
 #endif
