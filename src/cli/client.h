@@ -62,6 +62,18 @@ char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 /* "dir/web.json" -> "web" (malloc'd); NULL for "-". */
 char *cli_default_name(const char *path);
 
+/* The monitors of a monitor file (one, or a list), validated locally with
+ * FILE:LINE:COL problems printed to stderr: names[i] and the JSON texts[i]
+ * (lens[i] bytes) to apply.  Returns an exit code; free with
+ * cli_monitor_doc_free (also after a failure). */
+struct cli_monitor_doc {
+    size_t n;
+    char **names, **texts;
+    size_t *lens;
+};
+int cli_monitor_doc_load(const char *cmd, const char *path, struct cli_monitor_doc *d);
+void cli_monitor_doc_free(struct cli_monitor_doc *d);
+
 /* Run a server until SIGINT/SIGTERM; files (may be NULL/0) are monitor files
  * applied at start; with_agent also runs the embedded agent (named after the
  * host, alias "local").  Returns an exit code. */

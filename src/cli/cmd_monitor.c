@@ -19,16 +19,6 @@ static int monitor_path(const char *name, const char *suffix, char *out, size_t 
     return 0;
 }
 
-/* The name apply uses: the file's "name", else its base name. */
-static char *apply_name(const char *path, const char *text, size_t len)
-{
-    json_t *j = json_loadb(text, len, 0, NULL);
-    const char *n = json_string_value(json_object_get(j, "name"));
-    char *name = n ? strdup(n) : cli_default_name(path);
-    json_decref(j);
-    return name;
-}
-
 static void print_monitor_row(const json_t *m)
 {
     json_t *c = json_object_get(m, "counts");
@@ -50,21 +40,10 @@ static void print_header(void)
            "WARN", "FAIL", "INDET", "REASON");
 }
 
-static int apply_one(const struct cli_client *c, const char *path)
+static int put_monitor(const struct cli_client *c, const char *path, const char *name,
+                       const char *text, size_t len)
 {
-    char err[600], url[1024];
-    size_t len;
-    char *text = cli_read_file(path, &len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "cmon monitor: %s\n", err);
-        return CLI_EXIT_FAILED;
-    }
-    char *name = apply_name(path, text, len);
-    if (!name) {
-        fprintf(stderr, "cmon monitor: %s: no \"name\" in the file; give it one\n", path);
-        free(text);
-        return CLI_EXIT_FAILED;
-    }
+    char url[1024];
     json_t *out = NULL;
     long status = 0;
     monitor_path(name, "", url, sizeof url);
@@ -76,10 +55,20 @@ static int apply_one(const struct cli_client *c, const char *path)
                status == 201 ? "created" : "updated",
                (long long)json_integer_value(json_object_get(out, "testCount")));
     else if (rc == CLI_EXIT_FAILED)
-        fprintf(stderr, "cmon monitor: %s: not applied\n", path);
+        fprintf(stderr, "cmon monitor: %s: monitor %s not applied\n", path, name);
     json_decref(out);
-    free(name);
-    free(text);
+    return rc;
+}
+
+/* Every monitor of the file (one, or a list), checked here first so that
+ * nothing is applied from a file with a problem. */
+static int apply_one(const struct cli_client *c, const char *path)
+{
+    struct cli_monitor_doc d;
+    int rc = cli_monitor_doc_load("monitor", path, &d);
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < d.n; i++)
+        rc = put_monitor(c, path, d.names[i], d.texts[i], d.lens[i]);
+    cli_monitor_doc_free(&d);
     return rc;
 }
 

@@ -19,32 +19,29 @@
 static int apply_file(const char *cmd, struct cmon_server *srv, const char *path,
                       const struct cmon_log *log)
 {
-    char err[600];
-    size_t len = 0;
-    char *text = cli_read_file(path, &len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "cmon %s: %s\n", cmd, err);
-        return CLI_EXIT_FAILED;
+    struct cli_monitor_doc d;
+    int rc = cli_monitor_doc_load(cmd, path, &d);
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < d.n; i++) {
+        struct cmon_problems probs = {0};
+        struct cmon_errbuf eb = {{0}};
+        bool created = false;
+        enum cmon_err e = cmon_server_apply_monitor(srv, d.names[i], NULL, d.texts[i], d.lens[i],
+                                                    &created, &probs, &eb);
+        for (size_t k = 0; k < probs.n; k++) {
+            char line[1024];
+            cmon_problem_format(&probs.items[k], path, line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        if (e && !probs.n)
+            fprintf(stderr, "cmon %s: %s: monitor %s: %s\n", cmd, path, d.names[i], eb.msg);
+        if (!e)
+            cmon_info(log, "monitor applied", "file=\"%s\" monitor=%s created=%s", path, d.names[i],
+                      created ? "true" : "false");
+        cmon_problems_free(&probs);
+        rc = e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
     }
-    char *def = cli_default_name(path);
-    struct cmon_problems probs = {0};
-    struct cmon_errbuf eb = {{0}};
-    bool created = false;
-    enum cmon_err e = cmon_server_apply_monitor(srv, NULL, def, text, len, &created, &probs, &eb);
-    for (size_t i = 0; i < probs.n; i++) {
-        char line[1024];
-        cmon_problem_format(&probs.items[i], path, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
-    if (e && !probs.n)
-        fprintf(stderr, "cmon %s: %s: %s\n", cmd, path, eb.msg);
-    if (!e)
-        cmon_info(log, "monitor applied", "file=\"%s\" created=%s", path,
-                  created ? "true" : "false");
-    cmon_problems_free(&probs);
-    free(def);
-    free(text);
-    return e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    cli_monitor_doc_free(&d);
+    return rc;
 }
 
 /* postgres://user:secret@host/db -> postgres://user:***@host/db, for logs. */

@@ -119,6 +119,21 @@ enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *defau
                                  struct cmon_monitor **out, struct cmon_problems *probs);
 void cmon_monitor_free(struct cmon_monitor *m);
 
+/* Every monitor a document holds: one monitor (as cmon_monitor_parse), or a
+ * list -- the service's list responses {"value": [...]}, or a JSON array as
+ * the cloud CLI prints.  A list's monitors are named by their own "name".
+ * A document that is not a monitor (a REST API example, a deployment
+ * template, a query result) gets one problem saying what it is and where a
+ * monitor would be inside it.  On CMON_OK *out is a new array of *n (>= 1)
+ * monitors (cmon_monitors_free); otherwise problems are in probs, as above. */
+enum cmon_err cmon_monitors_parse(const char *text, size_t len, const char *default_name,
+                                  struct cmon_monitor ***out, size_t *n,
+                                  struct cmon_problems *probs);
+void cmon_monitors_free(struct cmon_monitor **ms, size_t n);
+
+/* The ARM resource type of a connection monitor. */
+#define CMON_ARM_MONITOR_TYPE "Microsoft.Network/networkWatchers/connectionMonitors"
+
 /* Monitor name rules (also for API URLs): 1-80 chars of [A-Za-z0-9._-],
  * not starting with '.' or '-'. */
 bool cmon_monitor_name_valid(const char *name);
