@@ -9,7 +9,10 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "alert/rule.h"
 #include "core/text.h"
+#include "model/jsonpos.h"
+#include "model/monitor.h"
 
 struct kind {
     const char *word;  /* "rule" */
@@ -17,6 +20,8 @@ struct kind {
     const char *path;  /* "/api/v1/alertRules" */
     void (*row)(const json_t *o);
     void (*header)(void);
+    enum cmon_err (*check_text)(const char *text, size_t len, struct cmon_problems *probs);
+    enum cmon_err (*check_value)(const json_t *j, const char *prefix, struct cmon_problems *probs);
 };
 
 static void rule_header(void)
@@ -91,10 +96,47 @@ static void group_row(const json_t *g)
            json_array_size(json_object_get(g, "exec")));
 }
 
-static const struct kind kind_rule = {"rule", "alert rule", "/api/v1/alertRules", rule_row,
-                                      rule_header};
-static const struct kind kind_group = {"group", "action group", "/api/v1/actionGroups", group_row,
-                                       group_header};
+/* Validate one rule or action group: from text (problems with line:col), or
+ * from a member of a larger document (problem paths start with prefix). */
+static enum cmon_err rule_check_text(const char *text, size_t len, struct cmon_problems *probs)
+{
+    struct cmon_alert_rule *r = NULL;
+    enum cmon_err e = cmon_alert_rule_parse(text, len, &r, probs);
+    cmon_alert_rule_free(r);
+    return e;
+}
+
+static enum cmon_err rule_check_value(const json_t *j, const char *prefix,
+                                      struct cmon_problems *probs)
+{
+    struct cmon_alert_rule *r = NULL;
+    enum cmon_err e = cmon_alert_rule_from_json(j, prefix, &r, probs);
+    cmon_alert_rule_free(r);
+    return e;
+}
+
+static enum cmon_err group_check_text(const char *text, size_t len, struct cmon_problems *probs)
+{
+    struct cmon_action_group *g = NULL;
+    enum cmon_err e = cmon_action_group_parse(text, len, &g, probs);
+    cmon_action_group_free(g);
+    return e;
+}
+
+static enum cmon_err group_check_value(const json_t *j, const char *prefix,
+                                       struct cmon_problems *probs)
+{
+    struct cmon_action_group *g = NULL;
+    enum cmon_err e = cmon_action_group_from_json(j, prefix, &g, probs);
+    cmon_action_group_free(g);
+    return e;
+}
+
+static const struct kind kind_rule = {"rule",      "alert rule",    "/api/v1/alertRules", rule_row,
+                                      rule_header, rule_check_text, rule_check_value};
+static const struct kind kind_group = {"group",          "action group", "/api/v1/actionGroups",
+                                       group_row,        group_header,   group_check_text,
+                                       group_check_value};
 
 static char *item_path(const struct kind *k, const char *name, const char *suffix)
 {
@@ -124,6 +166,52 @@ static int put_one(const struct cli_client *c, const struct kind *k, const char 
     return rc;
 }
 
+/* Print problems as FILE:LINE:COL: PATH: MESSAGE; a problem found in a
+ * member of the file (no position of its own) takes its position from pos. */
+static void print_problems(const char *file, struct cmon_problems *probs,
+                           const struct jpos_index *pos)
+{
+    for (size_t i = 0; i < probs->n; i++) {
+        struct cmon_problem *p = &probs->items[i];
+        const struct jpos_entry *e = !p->line && pos ? jpos_find(pos, p->path) : NULL;
+        if (e) {
+            p->line = e->line;
+            p->col = e->col;
+        }
+        char line[1200];
+        cmon_problem_format(p, file, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+}
+
+/* Every member of an array file is checked here first, with positions in the
+ * file itself (the server would only see a re-serialised copy of each), and
+ * nothing is sent unless all are valid. */
+static bool array_valid(const struct kind *k, const char *file, const char *text, size_t len,
+                        const json_t *arr)
+{
+    struct jpos_index pos = {0};
+    bool indexed = jpos_build(text, len, &pos) == 0, ok = true;
+    size_t i;
+    json_t *item;
+    json_array_foreach(arr, i, item)
+    {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "[%zu]", i);
+        struct cmon_problems probs = {0};
+        if (!json_is_string(json_object_get(item, "name"))) {
+            fprintf(stderr, "cmon alerts: %s: [%zu] has no \"name\"\n", file, i);
+            ok = false;
+        } else if (k->check_value(item, prefix, &probs) != CMON_OK) {
+            print_problems(file, &probs, indexed ? &pos : NULL);
+            ok = false;
+        }
+        cmon_problems_free(&probs);
+    }
+    jpos_free(&pos);
+    return ok;
+}
+
 /* Each member of an array file, re-sent as its own body. */
 static int apply_array(const struct cli_client *c, const struct kind *k, const char *file,
                        const json_t *arr)
@@ -134,11 +222,6 @@ static int apply_array(const struct cli_client *c, const struct kind *k, const c
     json_array_foreach(arr, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "name"));
-        if (!name) {
-            fprintf(stderr, "cmon alerts: %s: [%zu] has no \"name\"\n", file, i);
-            worst = worst > CLI_EXIT_FAILED ? worst : CLI_EXIT_FAILED;
-            continue;
-        }
         char *text = json_dumps(item, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         int r = text ? put_one(c, k, file, name, text, strlen(text)) : CLI_EXIT_FAILED;
         free(text);
@@ -159,18 +242,24 @@ static int apply_file(const struct cli_client *c, const struct kind *k, const ch
         return CLI_EXIT_FAILED;
     }
     json_t *j = json_loadb(text, len, 0, NULL);
-    int rc;
+    struct cmon_problems probs = {0};
+    int rc = CLI_EXIT_FAILED;
     if (json_is_array(j)) {
-        rc = apply_array(c, k, file, j);
+        if (array_valid(k, file, text, len, j))
+            rc = apply_array(c, k, file, j);
+    } else if (k->check_text(text, len, &probs) != CMON_OK) {
+        print_problems(file, &probs, NULL);
     } else {
         const char *n = json_string_value(json_object_get(j, "name"));
         char *name = n ? strdup(n) : cli_default_name(file);
         if (!name)
             fprintf(stderr, "cmon alerts: %s: no \"name\" in the file; give it one\n", file);
-        /* invalid JSON goes to the server too: its parser says where */
         rc = name ? put_one(c, k, file, name, text, len) : CLI_EXIT_FAILED;
         free(name);
     }
+    if (rc == CLI_EXIT_FAILED && (probs.n || json_is_array(j)))
+        fprintf(stderr, "cmon alerts: %s: not applied\n", file);
+    cmon_problems_free(&probs);
     json_decref(j);
     free(text);
     return rc;

@@ -228,7 +228,17 @@ set +e
 "$CMON" alerts rule apply --server "$B" "$TMP/bad.json" 2>"$TMP/err"; rc=$?
 set -e
 [ $rc = 1 ] || fail "bad rule exits $rc, want 1"
-grep -q '^cmon alerts: 2:12: metric: unknown metric "Nope"' "$TMP/err" || fail "bad rule message: $(cat "$TMP/err")"
+grep -q "^$TMP/bad.json:2:12: metric: unknown metric \"Nope\"" "$TMP/err" || fail "bad rule message: $(cat "$TMP/err")"
+# in an array file the problem is placed in the file itself, and nothing of
+# the file is applied
+printf '[{"name":"arr-ok","kind":"state","scope":"monitor"},\n {"name": "arr-bad", "metric": "Nope"}]\n' >"$TMP/bad-arr.json"
+set +e
+"$CMON" alerts rule apply --server "$B" "$TMP/bad-arr.json" 2>"$TMP/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "bad rule array exits $rc, want 1"
+grep -q "^$TMP/bad-arr.json:2:32: \[1\].metric: unknown metric \"Nope\"" "$TMP/err" ||
+    fail "bad rule array message: $(cat "$TMP/err")"
+req 404 GET /api/v1/alertRules/arr-ok "" "$ADMIN"
 out=$("$CMON" alerts rule list --server "$B")
 grep -q '^cli-rule  *metric  yes      3   ChecksFailedPercent Average > 40 (60s)  *ops$' <<<"$out" || fail "rule list: $out"
 [ "$("$CMON" alerts rule get cli-rule --server "$B" | jq -r .severity)" = 3 ] || fail "rule get"
