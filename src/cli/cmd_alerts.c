@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
 #include "alert/rule.h"
 #include "core/text.h"
 #include "model/jsonpos.h"
@@ -18,17 +19,12 @@ struct kind {
     const char *word;  /* "rule" */
     const char *label; /* "alert rule" */
     const char *path;  /* "/api/v1/alertRules" */
-    void (*row)(const json_t *o);
-    void (*header)(void);
+    void (*row)(struct cli_table *t, const json_t *o);
+    size_t n_cols;
+    const char *const *heads;
     enum cmon_err (*check_text)(const char *text, size_t len, struct cmon_problems *probs);
     enum cmon_err (*check_value)(const json_t *j, const char *prefix, struct cmon_problems *probs);
 };
-
-static void rule_header(void)
-{
-    printf("%-24s %-7s %-8s %-3s %-44s %s\n", "NAME", "KIND", "ENABLED", "SEV", "CONDITION",
-           "ACTION GROUPS");
-}
 
 static void join_strings(const json_t *arr, char *out, size_t cap)
 {
@@ -59,9 +55,12 @@ static const char *op_symbol(const char *op)
     return op ? op : "?";
 }
 
-static void rule_row(const json_t *r)
+static const char *const rule_heads[] = {"NAME", "KIND",      "ENABLED",
+                                         ">SEV", "CONDITION", "ACTION GROUPS"};
+
+static void rule_row(struct cli_table *t, const json_t *r)
 {
-    char cond[128], groups[256];
+    char cond[128], groups[256], sev[16];
     const char *kind = json_string_value(json_object_get(r, "kind"));
     if (kind && strcmp(kind, "state") == 0) {
         char states[64];
@@ -78,22 +77,27 @@ static void rule_row(const json_t *r)
                  (long long)json_integer_value(json_object_get(r, "windowSizeSec")));
     }
     join_strings(json_object_get(r, "actionGroups"), groups, sizeof groups);
-    printf("%-24s %-7s %-8s %-3lld %-44s %s\n", json_string_value(json_object_get(r, "name")),
-           kind ? kind : "metric", json_is_true(json_object_get(r, "enabled")) ? "yes" : "no",
-           (long long)json_integer_value(json_object_get(r, "severity")), cond, groups);
+    snprintf(sev, sizeof sev, "%lld",
+             (long long)json_integer_value(json_object_get(r, "severity")));
+    const char *cells[] = {json_string_value(json_object_get(r, "name")),
+                           kind ? kind : "metric",
+                           json_is_true(json_object_get(r, "enabled")) ? "yes" : "no",
+                           sev,
+                           cond,
+                           groups};
+    cli_table_add(t, cells);
 }
 
-static void group_header(void)
-{
-    printf("%-24s %8s %13s %5s\n", "NAME", "WEBHOOKS", "ALERTMANAGERS", "EXEC");
-}
+static const char *const group_heads[] = {"NAME", ">WEBHOOKS", ">ALERTMANAGERS", ">EXEC"};
 
-static void group_row(const json_t *g)
+static void group_row(struct cli_table *t, const json_t *g)
 {
-    printf("%-24s %8zu %13zu %5zu\n", json_string_value(json_object_get(g, "name")),
-           json_array_size(json_object_get(g, "webhooks")),
-           json_array_size(json_object_get(g, "alertmanagers")),
-           json_array_size(json_object_get(g, "exec")));
+    char n[3][24];
+    static const char *const lists[] = {"webhooks", "alertmanagers", "exec"};
+    for (size_t i = 0; i < 3; i++)
+        snprintf(n[i], sizeof n[i], "%zu", json_array_size(json_object_get(g, lists[i])));
+    const char *cells[] = {json_string_value(json_object_get(g, "name")), n[0], n[1], n[2]};
+    cli_table_add(t, cells);
 }
 
 /* Validate one rule or action group: from text (problems with line:col), or
@@ -132,11 +136,22 @@ static enum cmon_err group_check_value(const json_t *j, const char *prefix,
     return e;
 }
 
-static const struct kind kind_rule = {"rule",      "alert rule",    "/api/v1/alertRules", rule_row,
-                                      rule_header, rule_check_text, rule_check_value};
-static const struct kind kind_group = {"group",          "action group", "/api/v1/actionGroups",
-                                       group_row,        group_header,   group_check_text,
-                                       group_check_value};
+static const struct kind kind_rule = {.word = "rule",
+                                      .label = "alert rule",
+                                      .path = "/api/v1/alertRules",
+                                      .row = rule_row,
+                                      .n_cols = 6,
+                                      .heads = rule_heads,
+                                      .check_text = rule_check_text,
+                                      .check_value = rule_check_value};
+static const struct kind kind_group = {.word = "group",
+                                       .label = "action group",
+                                       .path = "/api/v1/actionGroups",
+                                       .row = group_row,
+                                       .n_cols = 4,
+                                       .heads = group_heads,
+                                       .check_text = group_check_text,
+                                       .check_value = group_check_value};
 
 static char *item_path(const struct kind *k, const char *name, const char *suffix)
 {
@@ -265,6 +280,14 @@ static int apply_file(const struct cli_client *c, const struct kind *k, const ch
     return rc;
 }
 
+static void print_one(const struct kind *k, const json_t *o)
+{
+    struct cli_table tab;
+    cli_table_init(&tab, k->n_cols, k->heads);
+    k->row(&tab, o);
+    cli_table_print(&tab);
+}
+
 static int print_list(const struct cli_client *c, const struct kind *k)
 {
     json_t *out = NULL;
@@ -277,10 +300,12 @@ static int print_list(const struct cli_client *c, const struct kind *k)
     if (c->json) {
         cli_print_json(out);
     } else {
-        k->header();
+        struct cli_table tab;
+        cli_table_init(&tab, k->n_cols, k->heads);
         size_t i;
         json_t *o;
-        json_array_foreach(json_object_get(out, "items"), i, o) k->row(o);
+        json_array_foreach(json_object_get(out, "items"), i, o) k->row(&tab, o);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;
@@ -309,7 +334,7 @@ static int named_action(const struct cli_client *c, const struct kind *k, const 
         else if (c->json || get)
             cli_print_json(out);
         else
-            k->header(), k->row(out);
+            print_one(k, out);
     }
     json_decref(out);
     return rc;
@@ -345,21 +370,28 @@ static int kind_run(const struct cli_command *self, const struct cli_client *c,
 
 static void print_alerts(const json_t *items)
 {
-    printf("%-9s %-3s %-20s %-10s %-44s %s\n", "STATE", "SEV", "STARTS", "VALUE", "ALERT",
-           "SUMMARY");
+    static const char *const heads[] = {"STATE", ">SEV", "STARTS", ">VALUE", "ALERT", "SUMMARY"};
+    struct cli_table tab;
+    cli_table_init(&tab, 6, heads);
     size_t i;
     json_t *a;
     json_array_foreach(items, i, a)
     {
-        char val[32];
+        char val[32], sev[16], starts[20];
         snprintf(val, sizeof val, "%g", json_number_value(json_object_get(a, "value")));
-        const char *starts = json_string_value(json_object_get(a, "startsAt"));
-        printf("%-9s %-3lld %-20.19s %-10s %-44s %s\n",
-               json_string_value(json_object_get(a, "state")),
-               (long long)json_integer_value(json_object_get(a, "severity")), starts ? starts : "-",
-               val, json_string_value(json_object_get(a, "key")),
-               json_string_value(json_object_get(a, "summary")));
+        snprintf(sev, sizeof sev, "%lld",
+                 (long long)json_integer_value(json_object_get(a, "severity")));
+        const char *st = json_string_value(json_object_get(a, "startsAt"));
+        snprintf(starts, sizeof starts, "%.19s", st ? st : "-"); /* to the second */
+        const char *cells[] = {json_string_value(json_object_get(a, "state")),
+                               sev,
+                               starts,
+                               val,
+                               json_string_value(json_object_get(a, "key")),
+                               json_string_value(json_object_get(a, "summary"))};
+        cli_table_add(&tab, cells);
     }
+    cli_table_print(&tab);
 }
 
 struct list_opts {

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
 
 static int monitor_path(const char *name, const char *suffix, char *out, size_t cap)
 {
@@ -19,25 +20,29 @@ static int monitor_path(const char *name, const char *suffix, char *out, size_t 
     return 0;
 }
 
-static void print_monitor_row(const json_t *m)
+static const char *const monitor_heads[] = {"NAME",  "STATUS", "STATE",  ">TESTS", ">PASS",
+                                            ">WARN", ">FAIL",  ">INDET", "REASON"};
+
+static void add_monitor_row(struct cli_table *tab, const json_t *m)
 {
     json_t *c = json_object_get(m, "counts");
-    printf("%-24s %-8s %-13s %5lld %5lld %5lld %5lld %5lld  %s\n",
-           json_string_value(json_object_get(m, "name")),
-           json_string_value(json_object_get(m, "monitoringStatus")),
-           json_string_value(json_object_get(m, "state")),
-           (long long)json_integer_value(json_object_get(m, "testCount")),
-           (long long)json_integer_value(json_object_get(c, "Pass")),
-           (long long)json_integer_value(json_object_get(c, "Warning")),
-           (long long)json_integer_value(json_object_get(c, "Fail")),
-           (long long)json_integer_value(json_object_get(c, "Indeterminate")),
-           json_string_value(json_object_get(m, "reason")));
-}
-
-static void print_header(void)
-{
-    printf("%-24s %-8s %-13s %5s %5s %5s %5s %5s  %s\n", "NAME", "STATUS", "STATE", "TESTS", "PASS",
-           "WARN", "FAIL", "INDET", "REASON");
+    static const char *const counts[] = {"Pass", "Warning", "Fail", "Indeterminate"};
+    char n[5][24];
+    snprintf(n[0], sizeof n[0], "%lld",
+             (long long)json_integer_value(json_object_get(m, "testCount")));
+    for (size_t i = 0; i < 4; i++)
+        snprintf(n[i + 1], sizeof n[i + 1], "%lld",
+                 (long long)json_integer_value(json_object_get(c, counts[i])));
+    const char *cells[] = {json_string_value(json_object_get(m, "name")),
+                           json_string_value(json_object_get(m, "monitoringStatus")),
+                           json_string_value(json_object_get(m, "state")),
+                           n[0],
+                           n[1],
+                           n[2],
+                           n[3],
+                           n[4],
+                           json_string_value(json_object_get(m, "reason"))};
+    cli_table_add(tab, cells);
 }
 
 static int put_monitor(const struct cli_client *c, const char *path, const char *name,
@@ -82,10 +87,12 @@ static int do_list(const struct cli_client *c)
     if (c->json) {
         cli_print_json(out);
     } else {
-        print_header();
+        struct cli_table tab;
+        cli_table_init(&tab, 9, monitor_heads);
         size_t i;
         json_t *m;
-        json_array_foreach(json_object_get(out, "items"), i, m) print_monitor_row(m);
+        json_array_foreach(json_object_get(out, "items"), i, m) add_monitor_row(&tab, m);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;
@@ -113,8 +120,10 @@ static int do_named(const struct cli_client *c, const char *action, const char *
     } else if (strcmp(action, "delete") == 0) {
         printf("monitor %s deleted\n", name);
     } else {
-        print_header();
-        print_monitor_row(out);
+        struct cli_table tab;
+        cli_table_init(&tab, 9, monitor_heads);
+        add_monitor_row(&tab, out);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;

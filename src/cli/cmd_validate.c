@@ -11,24 +11,39 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
 #include "core/text.h"
 #include "model/monitor.h"
 
 static void print_table(const struct cmon_monitor *m, const struct cmon_test *t, size_t n)
 {
+    static const char *const heads[] = {">#",     "ID",       "GROUP", "SOURCE", "DESTINATION",
+                                        "CONFIG", "PROTOCOL", ">PORT", ">FREQ",  "TARGET"};
     printf("monitor %s: %zu test%s\n", m->name, n, n == 1 ? "" : "s");
-    printf("%-4s %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5s %s\n", "#", "ID", "GROUP", "SOURCE",
-           "DESTINATION", "CONFIG", "PROTOCOL", "PORT", "FREQ", "TARGET");
+    struct cli_table tab;
+    cli_table_init(&tab, 10, heads);
     for (size_t i = 0; i < n; i++) {
         const struct cmon_test_group *g = &m->groups[t[i].group];
-        char port[8] = "-";
+        char num[16], port[16] = "-", freq[16], target[1100];
+        snprintf(num, sizeof num, "%d", t[i].number);
         if (t[i].port)
             snprintf(port, sizeof port, "%d", t[i].port);
-        printf("%-4d %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5d %s%s\n", t[i].number, t[i].id,
-               g->name, m->endpoints[t[i].source].name, m->endpoints[t[i].destination].name,
-               m->configs[t[i].config].name, cmon_protocol_name(t[i].protocol), port,
-               t[i].frequency_sec, t[i].target, g->disabled ? "  (group disabled)" : "");
+        snprintf(freq, sizeof freq, "%d", t[i].frequency_sec);
+        snprintf(target, sizeof target, "%s%s", t[i].target,
+                 g->disabled ? "  (group disabled)" : "");
+        const char *cells[] = {num,
+                               t[i].id,
+                               g->name,
+                               m->endpoints[t[i].source].name,
+                               m->endpoints[t[i].destination].name,
+                               m->configs[t[i].config].name,
+                               cmon_protocol_name(t[i].protocol),
+                               port,
+                               freq,
+                               target};
+        cli_table_add(&tab, cells);
     }
+    cli_table_print(&tab);
 }
 
 /* Expand one monitor of a file: print its table, and add {monitor, tests} to
