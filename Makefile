@@ -4,14 +4,17 @@
 #   make build  build build/cmon
 #   make bench  run bench/ against peer tools and print ratios
 #   make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make install  install cmon, its man page and systemd units (PREFIX, DESTDIR)
+#   make deb    build the Debian package dist/cmon_VERSION_ARCH.deb
 #   make clean  remove build directories
 JOBS ?= $(shell nproc)
 # integration tests mostly wait on rounds, so ctest runs more of them than cores
 CTEST_JOBS ?= $(shell echo $$(( $$(nproc) * 3 )))
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all build build-asan deps test-deps run test test-unit bench fuzz clean
+.PHONY: all build build-asan deps test-deps run test test-unit bench fuzz install deb clean
 
 all: build
 
@@ -62,5 +65,11 @@ fuzz: deps
 	   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/$$name.log; \
 	 done
 
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
+
+deb: build
+	@scripts/build-deb.sh build dist
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz dist
