@@ -80,6 +80,9 @@ struct store *req_store(struct req *r);
 json_t *req_json_body(struct req *r);
 /* limit (default 100, max 1000) and the offset cursor; false after replying 400. */
 bool req_page(struct req *r, size_t *limit, size_t *offset);
+/* Every query parameter is one of known[]; false after replying 400 with the
+ * first unknown one (and a did-you-mean). */
+bool req_known_args(struct req *r, const char *const *known, size_t n_known);
 /* Parse an RFC 3339 time arg; def when absent; false after replying 400. */
 bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out);
 
