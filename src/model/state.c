@@ -2,6 +2,8 @@
  * warning band, automatic ones), staleness, roll-up and reason text. */
 #include "model/state.h"
 
+#include "model/diag.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,14 +50,22 @@ static bool has_text(const char *s)
     return s && *s;
 }
 
+/* The diagnostic with its detail; one the catalogue calls temporary (a DNS
+ * server that failed or did not answer, which may clear by itself) says so,
+ * so it reads differently from a persistent one (a name that does not exist). */
 static void add_diagnostic(const struct cmon_state_input *in, struct cmon_state_eval *out)
 {
     if (!has_text(in->diagnostic))
         return;
-    if (has_text(in->diag_detail))
-        append(out->reason, sizeof out->reason, "%s (%s)%s", in->diagnostic, in->diag_detail, "");
-    else
-        append(out->reason, sizeof out->reason, "%s%s%s", in->diagnostic, "", "");
+    enum cmon_diag d;
+    bool temp = cmon_diag_from_code(in->diagnostic, &d) && cmon_diag_is_temporary(d);
+    bool detail = has_text(in->diag_detail);
+    append(out->reason, sizeof out->reason, "%s%s%s", in->diagnostic,
+           temp ? (detail ? " (temporary: " : " (temporary)") : (detail ? " (" : ""), "");
+    if (detail) {
+        size_t used = strlen(out->reason);
+        snprintf(out->reason + used, sizeof out->reason - used, "%s)", in->diag_detail);
+    }
 }
 
 void cmon_threshold_text(const struct cmon_test_config *c, char *out, size_t cap)
