@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -16,12 +17,46 @@
 #include "server/embedded_agent.h"
 #include "store/store.h"
 
+/* Whether monitor i of a start-up file should be applied: a file applied at
+ * every start must not undo what was changed since through the dashboard or
+ * the API.  So it is applied when the monitor is absent, or when the file was
+ * modified after the stored monitor was last changed (the newer one wins);
+ * standard input is always applied. */
+static bool file_is_newer(const char *cmd, struct cmon_server *srv, const char *path,
+                          const char *name, const char *text, const struct cmon_log *log)
+{
+    struct stat st;
+    bool exists = false, same = false;
+    int64_t updated_ns = 0;
+    struct cmon_errbuf eb = {{0}};
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+        cmon_server_monitor_stat(srv, name, text, &exists, &updated_ns, &same, &eb) != CMON_OK ||
+        !exists)
+        return true;
+    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * CMON_NS_PER_SEC + st.st_mtim.tv_nsec;
+    if (same)
+        return false;
+    if (updated_ns > mtime_ns) {
+        cmon_warn(log, "monitor changed after its file; keeping the change",
+                  "monitor=%s file=\"%s\" hint=\"cmon monitor apply %s replaces it\"", name, path,
+                  path);
+        fprintf(stderr,
+                "cmon %s: %s: monitor %s was changed (dashboard or API) after the file was; "
+                "keeping that version (cmon monitor apply %s replaces it)\n",
+                cmd, path, name, path);
+        return false;
+    }
+    return true;
+}
+
 static int apply_file(const char *cmd, struct cmon_server *srv, const char *path,
                       const struct cmon_log *log)
 {
     struct cli_monitor_doc d;
     int rc = cli_monitor_doc_load(cmd, path, &d);
     for (size_t i = 0; rc == CLI_EXIT_OK && i < d.n; i++) {
+        if (!file_is_newer(cmd, srv, path, d.names[i], d.texts[i], log))
+            continue;
         struct cmon_problems probs = {0};
         struct cmon_errbuf eb = {{0}};
         bool created = false;

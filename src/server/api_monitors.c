@@ -122,6 +122,37 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
     return err;
 }
 
+struct monitor_stat {
+    const char *text;
+    bool exists, same;
+    int64_t updated_ns;
+};
+
+static int stat_one(void *arg, const struct store_monitor *m)
+{
+    struct monitor_stat *st = arg;
+    st->exists = true;
+    st->updated_ns = m->updated_ns;
+    st->same = strcmp(m->body, st->text) == 0;
+    return 1;
+}
+
+enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name, const char *text,
+                                       bool *exists, int64_t *updated_ns, bool *same_text,
+                                       struct cmon_errbuf *eb)
+{
+    struct monitor_stat st = {.text = text};
+    pthread_mutex_lock(&srv->admin_mu);
+    enum cmon_err err = srv->admin->ops->monitor_get(srv->admin, name, stat_one, &st, eb);
+    pthread_mutex_unlock(&srv->admin_mu);
+    if (err == CMON_ERR_NOTFOUND)
+        err = CMON_OK;
+    *exists = st.exists;
+    *updated_ns = st.updated_ns;
+    *same_text = st.same;
+    return err;
+}
+
 /* ---- views of monitors ---- */
 
 struct counts {

@@ -53,6 +53,13 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
                                         bool *created, struct cmon_problems *probs,
                                         struct cmon_errbuf *eb);
 
+/* What the store holds of monitor name: *exists, and when it was last
+ * changed (by any apply, the API or the dashboard) and whether its stored
+ * text is text.  For `cmon run FILE`: a file does not overwrite newer edits. */
+enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name, const char *text,
+                                       bool *exists, int64_t *updated_ns, bool *same_text,
+                                       struct cmon_errbuf *eb);
+
 /* The embedded agent's entry into the ingest queue: the same path remote
  * batches take, without a batch sequence.  Results are copied; returns
  * CMON_ERR_LIMIT when the queue is full (the caller may retry later). */
