@@ -1,5 +1,6 @@
 # The commands a user types.  Everything real lives in CMake and scripts/.
 #   make run    install what is missing, build, start the all-in-one with an example
+#               (LISTEN=ADDR:PORT for another address than 127.0.0.1:8080)
 #   make test   install, build (normal + ASan/UBSan), run every test on both builds
 #   make build  build build/cmon
 #   make bench  run bench/ against peer tools and print ratios
@@ -32,8 +33,10 @@ build-asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMON_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
+# LISTEN=ADDR:PORT serves another address (a non-loopback one needs a token first)
+LISTEN ?=
 run: build
-	./build/cmon run docs/examples/local.json
+	./build/cmon run $(if $(LISTEN),--listen $(LISTEN)) docs/examples/local.json
 
 # Both builds always run; the exit status is non-zero if either failed, and the
 # last lines are ctest's own summary of the sanitizer build.

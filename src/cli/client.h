@@ -62,6 +62,17 @@ char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 /* "dir/web.json" -> "web" (malloc'd); NULL for "-". */
 char *cli_default_name(const char *path);
 
+/* The local admin token (local_token.c): STORE_DIR/admin.token of a SQLite
+ * store.  _path: false for other stores.  _ensure: create the token and its
+ * file (0600) unless the file exists; *created says whether it did.
+ * cli_local_token: the token of $CMON_DATA (default ./cmon-data) for a
+ * loopback server URL, else NULL; buf holds it. */
+struct store;
+bool cli_local_token_path(const char *store_url, char *out, size_t cap);
+enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path,
+                                     size_t cap, bool *created, struct cmon_errbuf *eb);
+const char *cli_local_token(const char *server_url, char *buf, size_t cap);
+
 /* The monitors of a monitor file (one, or a list), validated locally with
  * FILE:LINE:COL problems printed to stderr: names[i] and the JSON texts[i]
  * (lens[i] bytes) to apply.  Returns an exit code; free with

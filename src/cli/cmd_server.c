@@ -108,6 +108,37 @@ static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *s
     return a;
 }
 
+/* A server that starts with tokens in a SQLite store keeps an admin token for
+ * its local user (local_token.c), also when the first token was made through
+ * the API while it ran open. */
+static void ensure_local_token(const struct cmon_server_opts *o)
+{
+    const char *url = o->store_url ? o->store_url : STORE_DEFAULT_URL;
+    char path[1100];
+    struct stat st;
+    if (!cli_local_token_path(url, path, sizeof path) || stat(path, &st) == 0)
+        return;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    if (stat(dir, &st) != 0) /* a new data directory: no tokens yet */
+        return;
+    struct store *s = NULL;
+    struct cmon_errbuf eb = {{0}};
+    size_t n = 0;
+    bool made = false;
+    enum cmon_err err = store_open(url, STORE_READ_WRITE, &s, &eb);
+    if (!err)
+        err = s->ops->token_count(s, &n, &eb);
+    if (!err && n > 0)
+        err = cli_local_token_ensure(s, url, path, sizeof path, &made, &eb);
+    store_close(s);
+    if (err)
+        cmon_warn(o->log, "no local admin token", "file=\"%s\" err=\"%s\"", path, eb.msg);
+    else if (made)
+        cmon_info(o->log, "local admin token written", "file=\"%s\"", path);
+}
+
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
               bool with_agent)
 {
@@ -131,6 +162,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
         opts->embedded_agent = host;
         opts->embedded_alias = "local";
     }
+    ensure_local_token(opts);
     struct cmon_server *srv = NULL;
     struct cmon_errbuf eb;
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
