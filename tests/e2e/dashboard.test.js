@@ -87,8 +87,14 @@ async function rendered(hashPart) {
     return m && m.dataset.url !== undefined && m.dataset.url.includes(want) && m.getAttribute('aria-busy') === 'false';
   }, hashPart, { timeout: 15000 });
 }
+// Wait for this navigation's own render: the view before it may still be on
+// screen with a URL that contains this one ('#/tests?alert=firing' holds
+// '#/tests'), and reading it mixed rows of two views (the Alert column flake).
 async function go(hash) {
-  await page.goto(`${BASE}/${hash}`);
+  const same = await page.evaluate((h) => location.hash === h, hash);
+  await page.evaluate(() => { const m = document.getElementById('main'); if (m) delete m.dataset.url; });
+  if (same) await page.reload();
+  else await page.goto(`${BASE}/${hash}`);
   await rendered(hash);
 }
 const shot = async (name) => { await page.evaluate(() => window.scrollTo(0, 0)); return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }); };
