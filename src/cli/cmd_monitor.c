@@ -55,11 +55,11 @@ static int put_monitor(const struct cli_client *c, const char *path, const char 
     int rc = cli_request(c, "PUT", url, text, len, &out, &status);
     if (rc == CLI_EXIT_OK && c->json)
         cli_print_json(out);
-    else if (rc == CLI_EXIT_OK)
-        printf("%s: monitor %s %s (%lld tests)\n", path, name,
-               status == 201 ? "created" : "updated",
-               (long long)json_integer_value(json_object_get(out, "testCount")));
-    else if (rc == CLI_EXIT_FAILED)
+    else if (rc == CLI_EXIT_OK) {
+        long long n = (long long)json_integer_value(json_object_get(out, "testCount"));
+        printf("%s: monitor %s %s (%lld test%s)\n", path, name,
+               status == 201 ? "created" : "updated", n, n == 1 ? "" : "s");
+    } else if (rc == CLI_EXIT_FAILED)
         fprintf(stderr, "cmon monitor: %s: monitor %s not applied\n", path, name);
     json_decref(out);
     return rc;
