@@ -2,13 +2,55 @@
  * 127.0.0.1:8080 with SQLite in ./cmon-data, the monitor files given
  * applied at start, and the embedded agent (named after the host, alias
  * "local") whose rounds enter the same ingest queue as remote batches. */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
+
+#define RUN_DEFAULT_PORT 8080
+#define RUN_PORT_TRIES 20
+
+/* Whether 127.0.0.1:port can be bound now (nothing else listens there). */
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1; /* as the server binds: a port in TIME_WAIT after a restart is free */
+    bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+              bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* The default 127.0.0.1:8080, or the next free port when another program
+ * holds it (said clearly: the dashboard's URL changes).  An explicit
+ * --listen is never moved. */
+static const char *default_listen(char *buf, size_t cap)
+{
+    for (int port = RUN_DEFAULT_PORT; port < RUN_DEFAULT_PORT + RUN_PORT_TRIES; port++) {
+        if (!port_free(port))
+            continue;
+        if (port != RUN_DEFAULT_PORT)
+            fprintf(stderr,
+                    "cmon run: port %d is taken by another program; serving on 127.0.0.1:%d "
+                    "instead (--listen chooses)\n",
+                    RUN_DEFAULT_PORT, port);
+        snprintf(buf, cap, "127.0.0.1:%d", port);
+        return buf;
+    }
+    snprintf(buf, cap, "127.0.0.1:%d", RUN_DEFAULT_PORT); /* the start then says why */
+    return buf;
+}
 
 static int run_run(const struct cli_command *self, int argc, char **argv)
 {
@@ -24,7 +66,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {0}};
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "run");
-    struct cmon_server_opts o = {.listen = "127.0.0.1:8080", .log = &log};
+    struct cmon_server_opts o = {.log = &log};
     const char *data = "./cmon-data";
     int c, rc;
     while ((c = cli_getopt(self, argc, argv, "hl:d:r:L:M:", longopts, &rc)) != -1) {
@@ -45,9 +87,11 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
         if ((rc = cli_server_option(self, c, optarg, &o, &log)) != 0)
             return rc < 0 ? cli_usage_error(self, "unexpected option") : rc;
     }
-    char url[1100];
+    char url[1100], listen[64];
     snprintf(url, sizeof url, "sqlite:%s/cmon.db", data);
     o.store_url = url;
+    if (!o.listen)
+        o.listen = default_listen(listen, sizeof listen);
     return cli_serve(self->name, &o, argv + optind, argc - optind, true);
 }
 
@@ -67,9 +111,11 @@ const struct cli_command cmd_run = {
              "start with the same file:line:col messages as 'cmon validate'.\n"
              "\n"
              "Options:\n"
-             "  -l, --listen ADDR      address and port (default 127.0.0.1:8080).  On loopback\n"
-             "                         without tokens it runs open and prints so; any other\n"
-             "                         address needs a token first ('cmon token create').\n"
+             "  -l, --listen ADDR      address and port (default 127.0.0.1:8080, or the next\n"
+             "                         free port, said so, when another program holds it).\n"
+             "                         On loopback without tokens it runs open and prints\n"
+             "                         so; any other address needs a token first ('cmon\n"
+             "                         token create').\n"
              "  -d, --data DIR         data directory (default ./cmon-data), created if needed\n"
              "  -r, --retention DAYS   keep raw round results this long (default 30d)\n"
              "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"

@@ -60,4 +60,17 @@ touch -d '+2 seconds' "$file"
 start
 [ "$(notes)" = "from the file, second version" ] || fail "a newer file was not applied: notes $(notes)"
 stop
-echo "PASS: restarts keep newer edits and apply newer files"
+
+# make run while another program holds 8080: the next free port, said so
+ns_bg host python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 8080)); s.listen(); time.sleep(600)'
+holder=${NS_PIDS[-1]}
+for _ in $(seq 100); do ns_in host python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8080))' 2>/dev/null && break; sleep 0.1; done
+ns_bg host "$CMON" run --data "$NS_TMP/data2" >"$NS_TMP/run2.out" 2>"$NS_TMP/run2.err"
+for _ in $(seq 150); do ns_in host curl -sf http://127.0.0.1:8081/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+ns_in host curl -sf http://127.0.0.1:8081/healthz >/dev/null || fail "no server on 8081: $(cat "$NS_TMP/run2.err")"
+grep -q "port 8080 is taken by another program; serving on 127.0.0.1:8081" "$NS_TMP/run2.err" ||
+    fail "the move to 8081 was not said: $(cat "$NS_TMP/run2.err")"
+for p in "${NS_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+NS_PIDS=()
+echo "PASS: restarts keep newer edits and apply newer files; a taken port moves, said so"
