@@ -100,41 +100,30 @@ static void group_row(struct cli_table *t, const json_t *g)
     cli_table_add(t, cells);
 }
 
-/* Validate one rule or action group: from text (problems with line:col), or
- * from a member of a larger document (problem paths start with prefix). */
-static enum cmon_err rule_check_text(const char *text, size_t len, struct cmon_problems *probs)
-{
-    struct cmon_alert_rule *r = NULL;
-    enum cmon_err e = cmon_alert_rule_parse(text, len, &r, probs);
-    cmon_alert_rule_free(r);
-    return e;
-}
-
-static enum cmon_err rule_check_value(const json_t *j, const char *prefix,
-                                      struct cmon_problems *probs)
-{
-    struct cmon_alert_rule *r = NULL;
-    enum cmon_err e = cmon_alert_rule_from_json(j, prefix, &r, probs);
-    cmon_alert_rule_free(r);
-    return e;
-}
-
-static enum cmon_err group_check_text(const char *text, size_t len, struct cmon_problems *probs)
-{
-    struct cmon_action_group *g = NULL;
-    enum cmon_err e = cmon_action_group_parse(text, len, &g, probs);
-    cmon_action_group_free(g);
-    return e;
-}
-
-static enum cmon_err group_check_value(const json_t *j, const char *prefix,
-                                       struct cmon_problems *probs)
-{
-    struct cmon_action_group *g = NULL;
-    enum cmon_err e = cmon_action_group_from_json(j, prefix, &g, probs);
-    cmon_action_group_free(g);
-    return e;
-}
+/* Validate one rule or action group with the alert model (the server's own
+ * parser): from text (problems with line:col), or from a member of a larger
+ * document (problem paths start with prefix); what was built is freed. */
+#define KIND_CHECKS(kind, type, parse, from_json, free_fn)                                        \
+    static enum cmon_err kind##_check_text(const char *text, size_t len,                         \
+                                           struct cmon_problems *probs)                          \
+    {                                                                                             \
+        type *o = NULL;                                                                           \
+        enum cmon_err e = parse(text, len, &o, probs);                                            \
+        free_fn(o);                                                                               \
+        return e;                                                                                 \
+    }                                                                                             \
+    static enum cmon_err kind##_check_value(const json_t *j, const char *prefix,                 \
+                                            struct cmon_problems *probs)                         \
+    {                                                                                             \
+        type *o = NULL;                                                                           \
+        enum cmon_err e = from_json(j, prefix, &o, probs);                                        \
+        free_fn(o);                                                                               \
+        return e;                                                                                 \
+    }
+KIND_CHECKS(rule, struct cmon_alert_rule, cmon_alert_rule_parse, cmon_alert_rule_from_json,
+            cmon_alert_rule_free)
+KIND_CHECKS(group, struct cmon_action_group, cmon_action_group_parse, cmon_action_group_from_json,
+            cmon_action_group_free)
 
 static const struct kind kind_rule = {.word = "rule",
                                       .label = "alert rule",

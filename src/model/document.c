@@ -43,15 +43,20 @@ static enum doc_kind doc_kind(const json_t *root, const json_t **list, const cha
     return DOC_MONITOR;
 }
 
-/* "PATH (line N)" appended to out when obj at path holds a monitor. */
-static void note_place(struct vctx *v, char *out, size_t cap, const json_t *obj, const char *path)
+/* ", PATH (line N)" appended to out, where a monitor is (or may be). */
+static void add_place(struct vctx *v, char *out, size_t cap, const char *path)
 {
-    if (!json_is_object(obj) ||
-        !(json_object_get(obj, "properties") || json_is_array(json_object_get(obj, "value"))))
-        return;
     const struct jpos_entry *e = jpos_find(v->pos, path);
     size_t len = strlen(out);
     snprintf(out + len, cap - len, "%s%s (line %d)", len ? ", " : "", path, e ? e->line : 0);
+}
+
+/* A request or response body that holds a monitor (or a list of them). */
+static void note_place(struct vctx *v, char *out, size_t cap, const json_t *obj, const char *path)
+{
+    if (json_is_object(obj) &&
+        (json_object_get(obj, "properties") || json_is_array(json_object_get(obj, "value"))))
+        add_place(v, out, cap, path);
 }
 
 static void rest_example_problem(struct vctx *v, const json_t *root)
@@ -80,15 +85,13 @@ static void rest_example_problem(struct vctx *v, const json_t *root)
         vproblem(v, "", false, "this is %s with no connection monitor in it", what);
 }
 
+/* A template resource of the connection monitor type. */
 static void template_place(struct vctx *v, char *out, size_t cap, const json_t *res,
                            const char *path)
 {
     const char *type = json_string_value(json_object_get(res, "type"));
-    if (!type || strcasecmp(type, CMON_ARM_MONITOR_TYPE) != 0)
-        return;
-    const struct jpos_entry *e = jpos_find(v->pos, path);
-    size_t len = strlen(out);
-    snprintf(out + len, cap - len, "%s%s (line %d)", len ? ", " : "", path, e ? e->line : 0);
+    if (type && strcasecmp(type, CMON_ARM_MONITOR_TYPE) == 0)
+        add_place(v, out, cap, path);
 }
 
 /* Template resources are an array, or (languageVersion 2.0) an object of
@@ -160,29 +163,6 @@ static enum cmon_err parse_list(struct vctx *v, const json_t *list, const char *
     return CMON_OK;
 }
 
-static int problem_cmp(const struct cmon_problem *x, const struct cmon_problem *y)
-{
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->col != y->col)
-        return x->col < y->col ? -1 : 1;
-    return 0;
-}
-
-/* Stable insertion sort: problems at one position keep their order. */
-static void sort_problems(struct cmon_problems *p)
-{
-    for (size_t i = 1; i < p->n; i++) {
-        struct cmon_problem cur = p->items[i];
-        size_t k = i;
-        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
-            p->items[k] = p->items[k - 1];
-            k--;
-        }
-        p->items[k] = cur;
-    }
-}
-
 static enum cmon_err parse_document(struct vctx *v, const json_t *root, const char *default_name,
                                     struct cmon_monitor ***out, size_t *n)
 {
@@ -239,7 +219,7 @@ enum cmon_err cmon_monitors_parse(const char *text, size_t len, const char *defa
     enum cmon_err err = parse_document(&v, root, default_name, &ms, &count);
     jpos_free(&pos);
     json_decref(root);
-    sort_problems(probs);
+    cmon_problems_sort(probs);
     if (v.oom || probs->n || err) {
         cmon_monitors_free(ms, count);
         return v.oom ? CMON_ERR_NOMEM : CMON_ERR_INVALID;

@@ -58,6 +58,26 @@ void cmon_problems_free(struct cmon_problems *p)
     memset(p, 0, sizeof *p);
 }
 
+static int problem_cmp(const struct cmon_problem *x, const struct cmon_problem *y)
+{
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->col < y->col ? -1 : x->col > y->col;
+}
+
+void cmon_problems_sort(struct cmon_problems *p)
+{
+    for (size_t i = 1; i < p->n; i++) { /* insertion: stable, and lists are short */
+        struct cmon_problem cur = p->items[i];
+        size_t k = i;
+        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
+            p->items[k] = p->items[k - 1];
+            k--;
+        }
+        p->items[k] = cur;
+    }
+}
+
 void cmon_problem_format(const struct cmon_problem *p, const char *file, char *out, size_t outlen)
 {
     char where[320] = "";

@@ -107,6 +107,8 @@ struct cmon_problems {
 };
 
 void cmon_problems_free(struct cmon_problems *p);
+/* In file order (line, then column); problems at one position keep their order. */
+void cmon_problems_sort(struct cmon_problems *p);
 /* "file:line:col: path: message" (file may be NULL: "line:col: ..."). */
 void cmon_problem_format(const struct cmon_problem *p, const char *file, char *out, size_t outlen);
 
