@@ -71,6 +71,9 @@ struct store;
 bool cli_local_token_path(const char *store_url, char *out, size_t cap);
 enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path,
                                      size_t cap, bool *created, struct cmon_errbuf *eb);
+/* The same with an admin token that exists already (the store's first). */
+enum cmon_err cli_local_token_keep(const char *store_url, const char *token, char *path,
+                                   size_t cap, bool *created, struct cmon_errbuf *eb);
 const char *cli_local_token(const char *server_url, char *buf, size_t cap);
 
 /* The monitors of a monitor file (one, or a list), validated locally with

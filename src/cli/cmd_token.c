@@ -56,7 +56,9 @@ static int create_in_store(const struct token_args *a, enum store_role role)
         err = s->ops->token_add(s, hash, role, a->name ? a->name : "", cmon_wall_ns(), &eb);
     }
     /* the first token ends open mode: keep the local user in (local_token.c) */
-    if (!err && before == 0)
+    if (!err && before == 0 && role == STORE_ROLE_ADMIN) /* it is the local admin token */
+        err = cli_local_token_keep(url, token, local, sizeof local, &made_local, &eb);
+    else if (!err && before == 0)
         err = cli_local_token_ensure(s, url, local, sizeof local, &made_local, &eb);
     store_close(s);
     if (err) {

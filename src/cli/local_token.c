@@ -54,6 +54,18 @@ static enum cmon_err write_token_file(const char *path, const char *token, struc
     return CMON_OK;
 }
 
+enum cmon_err cli_local_token_keep(const char *store_url, const char *token, char *path, size_t cap,
+                                   bool *created, struct cmon_errbuf *eb)
+{
+    *created = false;
+    struct stat st;
+    if (!cli_local_token_path(store_url, path, cap) || stat(path, &st) == 0)
+        return CMON_OK;
+    enum cmon_err err = write_token_file(path, token, eb);
+    *created = !err;
+    return err;
+}
+
 enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path, size_t cap,
                                      bool *created, struct cmon_errbuf *eb)
 {
@@ -67,10 +79,7 @@ enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, cha
         store_token_hash(token, hash);
         err = s->ops->token_add(s, hash, STORE_ROLE_ADMIN, "local-admin", cmon_wall_ns(), eb);
     }
-    if (!err)
-        err = write_token_file(path, token, eb);
-    *created = !err;
-    return err;
+    return err ? err : cli_local_token_keep(store_url, token, path, cap, created, eb);
 }
 
 /* Only for a server on this machine: the file is a local admin credential. */
