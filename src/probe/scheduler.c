@@ -1,6 +1,9 @@
 /* scheduler.c: the round scheduler (see scheduler.h).  One binary min-heap of
- * events ordered by time, driven by one uv_timer: a test's event is its next
- * round start; a running round's event is its next check launch.  Rounds are
+ * events ordered by monotonic time, driven by one uv_timer: a test's event is
+ * its next round start; a running round's event is its next check launch.
+ * The wall clock is read only to place a new test on its phase and to stamp
+ * a round as it starts: a wall step (NTP at boot, VM resume) then moves the
+ * stamps, never the rhythm.  Rounds are
  * separate objects holding a reference to their test's settings, so replacing
  * a test never disturbs a round already running. */
 #include "probe/scheduler.h"
@@ -19,7 +22,7 @@
 enum sched_kind { EV_TEST, EV_ROUND };
 
 struct sched_event {
-    int64_t at; /* wall-clock ns */
+    int64_t at; /* monotonic ns */
     uint32_t heap_idx;
     uint8_t kind;
 };
@@ -34,7 +37,7 @@ struct sched_test {
     uint32_t refs; /* 1 while scheduled + 1 per round */
     int64_t period_ns, phase_ns;
     struct sched_round *pending; /* rounds still launching checks */
-    struct probe_target target; /* host, url and http are owned */
+    struct probe_target target;  /* host, url and http are owned */
 };
 
 struct sched_round;
@@ -48,7 +51,8 @@ struct sched_round {
     struct sched_test *test;
     struct sched_round *tnext; /* next in test->pending */
     bool listed;
-    int64_t start_ns;
+    int64_t start_mono; /* checks are offset from this */
+    int64_t start_ns;   /* wall-clock stamp reported */
     uint32_t n, launched, done;
     struct probe_round_acc acc;
     struct sched_slot slots[];
@@ -179,9 +183,40 @@ static void heap_remove(struct probe_sched *s, struct sched_event *e)
 
 /* --- timer --- */
 
-static int64_t sched_now(const struct probe_sched *s)
+static int64_t sched_wall(const struct probe_sched *s)
 {
     return s->o.now_ns ? s->o.now_ns(s->o.clock_ctx) : cmon_wall_ns();
+}
+
+static int64_t sched_mono(const struct probe_sched *s)
+{
+    return s->o.mono_ns ? s->o.mono_ns(s->o.clock_ctx) : cmon_mono_ns();
+}
+
+/* The monotonic time of a new test's first round: the next wall-clock
+ * instant on its phase, so every agent spreads a test the same way. */
+static int64_t first_round_mono(const struct probe_sched *s, const struct sched_test *t)
+{
+    int64_t wall = sched_wall(s), mono = sched_mono(s);
+    return mono + probe_sched_next_round(wall, t->phase_ns, t->period_ns) - wall;
+}
+
+/* The wall time of monotonic instant at, read now: a late timer still
+ * stamps the round with the moment it was due. */
+static int64_t wall_at(const struct probe_sched *s, int64_t at)
+{
+    return sched_wall(s) - (sched_mono(s) - at);
+}
+
+/* The round after one due at `at`: one period later, or, when the loop
+ * was held up longer than that, the first one still ahead (never a burst
+ * of rounds to catch up). */
+static int64_t next_round_after(const struct sched_test *t, int64_t at, int64_t now)
+{
+    int64_t next = at + t->period_ns;
+    if (next <= now)
+        next += ((now - next) / t->period_ns + 1) * t->period_ns;
+    return next;
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -197,7 +232,7 @@ static void rearm(struct probe_sched *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    int64_t delay = s->heap[0]->at - sched_now(s);
+    int64_t delay = s->heap[0]->at - sched_mono(s);
     uint64_t ms = delay <= 0 ? 0 : (uint64_t)((delay + CMON_NS_PER_MS - 1) / CMON_NS_PER_MS);
     uv_timer_start(&s->timer, timer_cb, ms, 0);
 }
@@ -366,8 +401,7 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
     if (err != CMON_OK)
         return err;
     struct sched_test **link, *old = test_find(s, x->id, &link);
-    int64_t now = sched_now(s);
-    x->ev.at = probe_sched_next_round(now, x->phase_ns, x->period_ns);
+    x->ev.at = first_round_mono(s, x);
     if (old) {
         /* same id: same phase; keep the round already planned if the period holds */
         if (old->period_ns == x->period_ns && old->ev.heap_idx != SCHED_NOT_IN_HEAP)
@@ -473,7 +507,7 @@ static bool round_launch(struct probe_sched *s, struct sched_round *r)
         r->done++;
     }
     if (r->launched < r->n) {
-        r->ev.at = r->start_ns + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
+        r->ev.at = r->start_mono + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
         if (heap_push(s, &r->ev)) {
             round_list(r);
             return true;
@@ -497,7 +531,8 @@ static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at)
     r->ev.heap_idx = SCHED_NOT_IN_HEAP;
     r->test = t;
     t->refs++;
-    r->start_ns = at;
+    r->start_mono = at;
+    r->start_ns = wall_at(s, at);
     r->n = t->checks;
     s->n_rounds++;
     round_launch(s, r);
@@ -511,14 +546,14 @@ static void run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
     }
     struct sched_test *t = (struct sched_test *)e;
     int64_t at = t->ev.at;
-    t->ev.at = probe_sched_next_round((now > at ? now : at) + 1, t->phase_ns, t->period_ns);
+    t->ev.at = next_round_after(t, at, now);
     heap_push(s, &t->ev); /* before the round: the round's callbacks may touch the heap */
     round_start(s, t, at);
 }
 
 void probe_sched_run_due(struct probe_sched *s)
 {
-    int64_t now = sched_now(s);
+    int64_t now = sched_mono(s);
     while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
         struct sched_event *e = s->heap[0];
         heap_remove(s, e);
