@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "probe/round.h"
 #include "probe/target.h"
 
@@ -74,14 +75,6 @@ struct probe_sched {
 
 /* --- pure helpers --- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
 int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns)
 {
     if (period_ns <= 0)
@@ -90,7 +83,7 @@ int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns)
     int64_t period_ms = period_ns / CMON_NS_PER_MS;
     if (period_ms <= 0)
         return 0;
-    return (int64_t)(fnv1a(test_id) % (uint64_t)period_ms) * CMON_NS_PER_MS;
+    return (int64_t)(cmon_fnv1a(test_id) % (uint64_t)period_ms) * CMON_NS_PER_MS;
 }
 
 int64_t probe_sched_next_round(int64_t now_ns, int64_t phase_ns, int64_t period_ns)
@@ -262,7 +255,7 @@ static void test_unref(struct sched_test *t)
 
 static struct sched_test **bucket_of(struct probe_sched *s, const char *id)
 {
-    return &s->buckets[fnv1a(id) % s->n_buckets];
+    return &s->buckets[cmon_fnv1a(id) % s->n_buckets];
 }
 
 static struct sched_test *test_find(struct probe_sched *s, const char *id,
@@ -291,7 +284,7 @@ static bool grow_buckets(struct probe_sched *s)
         struct sched_test *t = s->buckets[i], *next;
         for (; t; t = next) {
             next = t->hnext;
-            struct sched_test **head = &b[fnv1a(t->id) % nb];
+            struct sched_test **head = &b[cmon_fnv1a(t->id) % nb];
             t->hnext = *head;
             *head = t;
         }
