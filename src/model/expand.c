@@ -32,15 +32,20 @@ const char *cmon_protocol_name(enum cmon_protocol p)
     return "?";
 }
 
-bool cmon_status_valid(const struct cmon_test_config *c, int status)
+bool cmon_status_in_ranges(const struct cmon_status_range *r, size_t n, int status)
 {
-    if (c->n_valid_status == 0)
-        return status >= 200 && status <= 399;
-    for (size_t i = 0; i < c->n_valid_status; i++) {
-        if (status >= c->valid_status[i].lo && status <= c->valid_status[i].hi)
+    if (n == 0)
+        return status >= CMON_HTTP_VALID_DEFAULT_LO && status <= CMON_HTTP_VALID_DEFAULT_HI;
+    for (size_t i = 0; i < n; i++) {
+        if (status >= r[i].lo && status <= r[i].hi)
             return true;
     }
     return false;
+}
+
+bool cmon_status_valid(const struct cmon_test_config *c, int status)
+{
+    return cmon_status_in_ranges(c->valid_status, c->n_valid_status, status);
 }
 
 /* HTTP: the URL's scheme wins; without one, https when preferHTTPS or port 443.

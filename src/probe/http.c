@@ -22,8 +22,6 @@
 
 #define HTTP_BODY_CAP (64 * 1024) /* bytes read and discarded, then stop */
 #define HTTP_CRL_CAP (4 * 1024 * 1024)
-#define HTTP_DEFAULT_LO 200
-#define HTTP_DEFAULT_HI 399
 
 struct http_check;
 
@@ -292,23 +290,12 @@ static size_t body_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static bool status_valid(const struct http_check *c, int status)
-{
-    if (c->n_valid == 0)
-        return status >= HTTP_DEFAULT_LO && status <= HTTP_DEFAULT_HI;
-    for (size_t i = 0; i < c->n_valid; i++) {
-        if (status >= c->valid[i].lo && status <= c->valid[i].hi)
-            return true;
-    }
-    return false;
-}
-
 static void valid_ranges_text(const struct http_check *c, char *out, size_t len)
 {
     size_t used = 0;
     out[0] = '\0';
     if (c->n_valid == 0) {
-        snprintf(out, len, "%d-%d", HTTP_DEFAULT_LO, HTTP_DEFAULT_HI);
+        snprintf(out, len, "%d-%d", CMON_HTTP_VALID_DEFAULT_LO, CMON_HTTP_VALID_DEFAULT_HI);
         return;
     }
     for (size_t i = 0; i < c->n_valid && used < len; i++) {
@@ -355,7 +342,7 @@ static void judge_status(struct http_check *c, int status)
 {
     char ranges[96];
     c->res.http_status = status;
-    if (status_valid(c, status)) {
+    if (cmon_status_in_ranges(c->valid, c->n_valid, status)) {
         c->res.ok = true;
         c->res.diag = CMON_DIAG_NONE;
         c->res.detail[0] = '\0';
