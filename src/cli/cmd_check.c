@@ -67,7 +67,7 @@ struct check_run {
 
 static const char *check_protocol_name(enum cmon_protocol p)
 {
-    return probe_protocol_name(p);
+    return cmon_protocol_name(p);
 }
 
 static double cmon_pct(const struct cmon_round_result *rr)
