@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "probe/diagnostics.h"
 #include "probe/http_crl.h"
 #include "probe/probe_internal.h"
@@ -62,9 +63,8 @@ struct http_check {
     struct tls_observe tls;
     size_t body_bytes;
     bool body_capped, is_https;
-    bool tls_up; /* the handshake completed */
-    unsigned char *crl_buf;
-    size_t crl_len;
+    bool tls_up;         /* the handshake completed */
+    struct cmon_buf crl; /* the CRL's bytes (DER or PEM) */
     bool crl_too_big;
     char crl_url[256];
     char errbuf[CURL_ERROR_SIZE];
@@ -249,7 +249,7 @@ static void check_free(struct http_check *c)
     curl_slist_free_all(c->headers);
     curl_slist_free_all(c->resolve);
     tls_observe_free(&c->tls);
-    free(c->crl_buf);
+    cmon_buf_free(&c->crl);
     free(c->valid);
     free(c);
 }
@@ -396,17 +396,12 @@ static size_t crl_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct http_check *c = userp;
     size_t n = size * nmemb;
-    if (c->crl_len + n > HTTP_CRL_CAP) {
+    if (c->crl.len + n > HTTP_CRL_CAP) {
         c->crl_too_big = true;
         return 0;
     }
-    unsigned char *nb = realloc(c->crl_buf, c->crl_len + n);
-    if (!nb)
-        return 0;
-    memcpy(nb + c->crl_len, ptr, n);
-    c->crl_buf = nb;
-    c->crl_len += n;
-    return n;
+    cmon_buf_append(&c->crl, ptr, n);
+    return c->crl.oom ? 0 : n;
 }
 
 /* What is left of the check's timeout for the CRL fetch (at least 1 ms). */
@@ -465,7 +460,7 @@ static void crl_done(struct http_check *c, CURLcode rc)
         else
             check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: %s", c->crl_url,
                        c->crl_too_big ? "larger than 4 MiB" : curl_easy_strerror(rc));
-    } else if (!(crl = tls_crl_parse(c->crl_buf, c->crl_len))) {
+    } else if (!(crl = tls_crl_parse((const unsigned char *)c->crl.data, c->crl.len))) {
         check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: not a DER or PEM CRL", c->crl_url);
     } else {
         crl_judge(c, crl);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "core/hash.h"
 #include "probe/round.h"
 #include "probe/target.h"
@@ -65,7 +66,8 @@ struct probe_sched {
     struct probe_sched_opts o;
     uv_timer_t timer;
     struct sched_event **heap;
-    uint32_t heap_n, heap_cap;
+    uint32_t heap_n;
+    size_t heap_cap;
     struct sched_test **buckets;
     size_t n_buckets, n_tests, n_rounds;
     bool closing, timer_closed;
@@ -147,14 +149,8 @@ static void heap_down(struct probe_sched *s, uint32_t i)
 
 static bool heap_push(struct probe_sched *s, struct sched_event *e)
 {
-    if (s->heap_n == s->heap_cap) {
-        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
-        struct sched_event **h = realloc(s->heap, cap * sizeof *h);
-        if (!h)
-            return false;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
+    if (!cmon_grow(&s->heap, &s->heap_cap, (size_t)s->heap_n + 1, sizeof *s->heap))
+        return false;
     heap_set(s, s->heap_n++, e);
     heap_up(s, e->heap_idx);
     return true;
