@@ -19,17 +19,29 @@ void cmon_test_id(const char *monitor, const char *group, const char *source,
     snprintf(out, CMON_TEST_ID_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
+/* Per protocol, in enum cmon_protocol order: its spelling in monitor files
+ * and the defaults of the cmon extensions (DESIGN 3).  Probes, the scheduler
+ * and the validator read these; a name or default changes here only. */
+const char *const cmon_protocol_names[] = {
+    [CMON_PROTO_ICMP] = "Icmp", [CMON_PROTO_TCP] = "Tcp", [CMON_PROTO_HTTP] = "Http", NULL};
+
+static const struct cmon_protocol_defaults protocol_defaults[] = {
+    [CMON_PROTO_ICMP] = {.checks_per_round = 10, .timeout_ms = 2000},
+    [CMON_PROTO_TCP] = {.checks_per_round = 10, .timeout_ms = 2000},
+    [CMON_PROTO_HTTP] = {.checks_per_round = 3, .timeout_ms = 10000},
+};
+
+#define N_PROTOCOLS (sizeof protocol_defaults / sizeof protocol_defaults[0])
+
 const char *cmon_protocol_name(enum cmon_protocol p)
 {
-    switch (p) {
-    case CMON_PROTO_ICMP:
-        return "Icmp";
-    case CMON_PROTO_TCP:
-        return "Tcp";
-    case CMON_PROTO_HTTP:
-        return "Http";
-    }
-    return "?";
+    return (unsigned)p < N_PROTOCOLS ? cmon_protocol_names[p] : "?";
+}
+
+const struct cmon_protocol_defaults *cmon_protocol_defaults(enum cmon_protocol p)
+{
+    /* an unknown protocol gets ICMP's, what a parse failure left before */
+    return &protocol_defaults[(unsigned)p < N_PROTOCOLS ? p : CMON_PROTO_ICMP];
 }
 
 bool cmon_status_in_ranges(const struct cmon_status_range *r, size_t n, int status)

@@ -153,7 +153,19 @@ struct json_t *cmon_test_to_json(const struct cmon_monitor *m, const struct cmon
 /* [{line, col, path, message}, ...]; a new reference. */
 struct json_t *cmon_problems_to_json(const struct cmon_problems *p);
 
-const char *cmon_protocol_name(enum cmon_protocol p); /* "Http", "Tcp", "Icmp" */
+/* "Icmp", "Tcp", "Http" (the monitor file's spelling), in enum order,
+ * NULL-terminated. */
+extern const char *const cmon_protocol_names[];
+const char *cmon_protocol_name(enum cmon_protocol p); /* "?" when unknown */
+
+/* What a test configuration gets when it leaves out the cmon extensions
+ * checksPerRound and timeoutMs: ICMP/TCP 10 checks of 2000 ms, HTTP 3 of
+ * 10000 ms.  Never NULL. */
+struct cmon_protocol_defaults {
+    int checks_per_round;
+    int timeout_ms;
+};
+const struct cmon_protocol_defaults *cmon_protocol_defaults(enum cmon_protocol p);
 
 /* The valid HTTP statuses where no range is given (DESIGN 3). */
 #define CMON_HTTP_VALID_DEFAULT_LO 200

@@ -669,7 +669,8 @@ static enum cmon_err http_start(struct probe_engine *eng, const struct probe_tar
     c->h = h;
     c->cb = cb;
     c->arg = arg;
-    c->timeout_ms = t->timeout_ms ? t->timeout_ms : 10000;
+    c->timeout_ms = t->timeout_ms ? t->timeout_ms
+                                  : (uint32_t)cmon_protocol_defaults(CMON_PROTO_HTTP)->timeout_ms;
     c->started_ns = cmon_mono_ns();
     c->res.rtt_ms = c->res.dns_ms = c->res.connect_ms = c->res.tls_ms = -1;
     c->res.first_byte_ms = -1;

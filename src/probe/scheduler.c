@@ -340,12 +340,13 @@ static enum cmon_err test_build(const struct cmon_test *t, const struct cmon_tes
     int freq = t->frequency_sec > 0 ? t->frequency_sec : cfg->frequency_sec;
     x->period_ns = (int64_t)(freq > 0 ? freq : CMON_DEFAULT_FREQUENCY_SEC) * CMON_NS_PER_SEC;
     x->phase_ns = probe_sched_phase_ns(x->id, x->period_ns);
-    int checks = cfg->checks_per_round > 0 ? cfg->checks_per_round : http ? 3 : 10;
+    const struct cmon_protocol_defaults *def = cmon_protocol_defaults(t->protocol);
+    int checks = cfg->checks_per_round > 0 ? cfg->checks_per_round : def->checks_per_round;
     x->checks = (uint16_t)(checks > 1000 ? 1000 : checks);
     struct probe_target *pt = &x->target;
     pt->proto = t->protocol;
     pt->ip_pref = cfg->ip_pref;
-    pt->timeout_ms = cfg->timeout_ms > 0 ? (uint32_t)cfg->timeout_ms : http ? 10000 : 2000;
+    pt->timeout_ms = (uint32_t)(cfg->timeout_ms > 0 ? cfg->timeout_ms : def->timeout_ms);
     pt->port = (uint16_t)(t->port > 0 ? t->port : 0);
     if (http) {
         char host[256];

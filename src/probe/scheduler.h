@@ -53,8 +53,8 @@ enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
 
 /* Add a test, or replace the one with the same id.  A replaced test's round
  * in progress finishes with the old settings and is reported; the next round
- * uses the new ones.  Defaults: checks_per_round ICMP/TCP 10, HTTP 3;
- * timeout_ms ICMP/TCP 2000, HTTP 10000; frequency from t->frequency_sec
+ * uses the new ones.  checks_per_round and timeout_ms left 0 take the
+ * model's cmon_protocol_defaults; frequency from t->frequency_sec
  * (cfg->frequency_sec when t's is 0).  Any frequency >= 1 s is accepted (the
  * model enforces 30..1800 for monitor files). */
 enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
