@@ -147,12 +147,31 @@ static void heap_down(struct probe_sched *s, uint32_t i)
     heap_set(s, i, e);
 }
 
-static bool heap_push(struct probe_sched *s, struct sched_event *e)
+/* Unit tests fail the scheduler's allocations here (opts.fail_alloc). */
+static bool alloc_fails(const struct probe_sched *s)
 {
-    if (!cmon_grow(&s->heap, &s->heap_cap, (size_t)s->heap_n + 1, sizeof *s->heap))
-        return false;
+    return s->o.fail_alloc && s->o.fail_alloc(s->o.clock_ctx);
+}
+
+/* Room for one more event; the only step of a push that can fail. */
+static bool heap_reserve(struct probe_sched *s)
+{
+    return !alloc_fails(s) &&
+           cmon_grow(&s->heap, &s->heap_cap, (size_t)s->heap_n + 1, sizeof *s->heap);
+}
+
+/* Needs the room heap_reserve made. */
+static void heap_insert(struct probe_sched *s, struct sched_event *e)
+{
     heap_set(s, s->heap_n++, e);
     heap_up(s, e->heap_idx);
+}
+
+static bool heap_push(struct probe_sched *s, struct sched_event *e)
+{
+    if (!heap_reserve(s))
+        return false;
+    heap_insert(s, e);
     return true;
 }
 
@@ -272,6 +291,8 @@ static bool grow_buckets(struct probe_sched *s)
 {
     if (s->n_tests < s->n_buckets)
         return true;
+    if (alloc_fails(s))
+        return false;
     size_t nb = s->n_buckets * 2;
     struct sched_test **b = calloc(nb, sizeof *b);
     if (!b)
@@ -326,10 +347,11 @@ static struct probe_http_spec *http_spec_from(const struct cmon_test_config *cfg
     return h;
 }
 
-static enum cmon_err test_build(const struct cmon_test *t, const struct cmon_test_config *cfg,
-                                struct sched_test **out, struct cmon_errbuf *eb)
+static enum cmon_err test_build(const struct probe_sched *s, const struct cmon_test *t,
+                                const struct cmon_test_config *cfg, struct sched_test **out,
+                                struct cmon_errbuf *eb)
 {
-    struct sched_test *x = calloc(1, sizeof *x);
+    struct sched_test *x = alloc_fails(s) ? NULL : calloc(1, sizeof *x);
     if (!x)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     bool ok = true, http = t->protocol == CMON_PROTO_HTTP;
@@ -387,10 +409,17 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
     if (s->closing)
         return cmon_fail(eb, CMON_ERR_INVALID, "scheduler is closing");
     struct sched_test *x;
-    enum cmon_err err = test_build(t, cfg, &x, eb);
+    enum cmon_err err = test_build(s, t, cfg, &x, eb);
     if (err != CMON_OK)
         return err;
     struct sched_test **link, *old = test_find(s, x->id, &link);
+    /* Everything that can fail comes before the old test is touched, so a
+     * failed put leaves it scheduled as it was.  (grow_buckets moves the
+     * tests, and link with them: only when there is no old test.) */
+    if ((!old && !grow_buckets(s)) || !heap_reserve(s)) {
+        test_free(x);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
     x->ev.at = first_round_mono(s, x);
     if (old) {
         /* same id: same phase; keep the round already planned if the period holds */
@@ -401,10 +430,7 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
         s->n_tests--;
         test_unref(old); /* a running round keeps it alive and still reports */
     }
-    if (!grow_buckets(s) || !heap_push(s, &x->ev)) {
-        test_free(x);
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    }
+    heap_insert(s, &x->ev);
     struct sched_test **head = bucket_of(s, x->id);
     x->s = s;
     x->hnext = *head;

@@ -41,6 +41,10 @@ struct probe_sched_opts {
      * and drive the scheduler with probe_sched_run_due. */
     int64_t (*mono_ns)(void *ctx);
     void *clock_ctx;
+    /* Unit tests only (NULL otherwise): asked, with clock_ctx, before each
+     * step that may allocate (building a test, growing the heap or the test
+     * table); true makes that step fail as out of memory. */
+    bool (*fail_alloc)(void *ctx);
     uint32_t spread_ms; /* a round's checks start within this; 0: 2000 */
     void (*on_result)(void *arg, const struct cmon_round_result *r);
     void *arg;

@@ -142,8 +142,9 @@ struct fixture {
     uv_loop_t loop;
     struct probe_engine *eng;
     struct probe_sched *sched;
-    int64_t now;  /* wall clock */
-    int64_t mono; /* monotonic clock; equal to now unless a test sets it */
+    int64_t now;                /* wall clock */
+    int64_t mono;               /* monotonic clock; equal to now unless a test sets it */
+    int alloc_steps, fail_step; /* fail the scheduler's fail_step-th allocating step */
     struct cmon_round_result results[2048];
     int n_results;
     int listen_fd;
@@ -159,6 +160,12 @@ static int64_t fake_now(void *ctx)
 static int64_t fake_mono(void *ctx)
 {
     return ((struct fixture *)ctx)->mono;
+}
+
+static bool fake_fail_alloc(void *ctx)
+{
+    struct fixture *f = ctx;
+    return ++f->alloc_steps == f->fail_step;
 }
 
 static void on_result(void *arg, const struct cmon_round_result *r)
@@ -192,8 +199,12 @@ static int setup(void **state)
     uv_loop_init(&f->loop);
     if (probe_engine_new(&f->loop, NULL, &f->eng, &eb) != CMON_OK)
         return -1;
-    struct probe_sched_opts o = {
-        .now_ns = fake_now, .mono_ns = fake_mono, .clock_ctx = f, .on_result = on_result, .arg = f};
+    struct probe_sched_opts o = {.now_ns = fake_now,
+                                 .mono_ns = fake_mono,
+                                 .clock_ctx = f,
+                                 .fail_alloc = fake_fail_alloc,
+                                 .on_result = on_result,
+                                 .arg = f};
     if (probe_sched_new(&f->loop, f->eng, &o, &f->sched, &eb) != CMON_OK)
         return -1;
     f->now = f->mono = 1700000000LL * CMON_NS_PER_SEC;
@@ -419,6 +430,37 @@ static void test_sched_many_periods(void **state)
     }
 }
 
+/* A replace that fails at any of its allocating steps leaves the old test
+ * scheduled as it was: still counted, and its next round runs on time with
+ * the old settings. */
+static void test_sched_failed_put_keeps_old(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_test t;
+    struct cmon_test_config c;
+    struct cmon_errbuf eb;
+    const int64_t period = 60 * CMON_NS_PER_SEC;
+    tcp_test(f, &t, &c, "00000000000000e5", f->open_port, 3);
+    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    f->alloc_steps = 0; /* a replace that succeeds: how many steps may allocate */
+    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    int steps = f->alloc_steps;
+    assert_true(steps >= 2); /* the new test, and room in the heap */
+    c.checks_per_round = 1;
+    for (int k = 1; k <= steps; k++) {
+        f->alloc_steps = 0;
+        f->fail_step = k;
+        assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_ERR_NOMEM);
+        assert_int_equal(probe_sched_count(f->sched), 1);
+    }
+    f->fail_step = 0;
+    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    run_round(f, r0, 3);
+    wait_results(f, 1);
+    assert_int_equal(f->results[0].start_ns, r0);
+    assert_int_equal(f->results[0].checks_total, 3);
+}
+
 /* Wall-clock offset (wall - mono) of the wall-step scenario below at
  * monotonic time m: the wall clock steps back an hour at +200 s and forward
  * an hour at +400 s, while monotonic time runs on. */
@@ -561,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sched_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_many_periods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_wall_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_failed_put_keeps_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_from_monitor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_memory_per_test, setup, teardown),
     };
