@@ -285,6 +285,21 @@ static void tcp_test(struct fixture *f, struct cmon_test *t, struct cmon_test_co
     (void)f;
 }
 
+/* The first round of test id on the fake wall clock (equal to monotonic). */
+static int64_t first_round(const struct fixture *f, const char *id, int64_t period)
+{
+    return probe_sched_next_round(f->now, probe_sched_phase_ns(id, period), period);
+}
+
+/* tcp_test, put: it must succeed. */
+static void put_tcp(struct fixture *f, struct cmon_test *t, struct cmon_test_config *c,
+                    const char *id, uint16_t port, int checks)
+{
+    struct cmon_errbuf eb;
+    tcp_test(f, t, c, id, port, checks);
+    assert_int_equal(probe_sched_put(f->sched, t, c, &eb), CMON_OK);
+}
+
 /* Run one whole round of a test whose round starts at r0 with n checks. */
 static void run_round(struct fixture *f, int64_t r0, int n)
 {
@@ -297,12 +312,10 @@ static void test_sched_rounds(void **state)
     struct fixture *f = *state;
     struct cmon_test t;
     struct cmon_test_config c;
-    struct cmon_errbuf eb;
     const int64_t period = 60 * CMON_NS_PER_SEC;
-    tcp_test(f, &t, &c, "00000000000000a1", f->open_port, 3);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    put_tcp(f, &t, &c, "00000000000000a1", f->open_port, 3);
     assert_int_equal(probe_sched_count(f->sched), 1);
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    int64_t r0 = first_round(f, t.id, period);
     assert_true(r0 >= f->now && r0 < f->now + period);
 
     advance(f, r0 - 1); /* nothing due yet */
@@ -327,9 +340,8 @@ static void test_sched_rounds(void **state)
     assert_int_equal(f->results[1].start_ns, r0 + period);
 
     /* a closed port: every check refused */
-    tcp_test(f, &t, &c, "00000000000000b2", f->closed_port, 4);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
-    int64_t r1 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    put_tcp(f, &t, &c, "00000000000000b2", f->closed_port, 4);
+    int64_t r1 = first_round(f, t.id, period);
     run_round(f, r1, 4);
     wait_results(f, 3);
     r = &f->results[2];
@@ -349,9 +361,8 @@ static void test_sched_replace_remove(void **state)
     struct cmon_test_config c;
     struct cmon_errbuf eb;
     const int64_t period = 60 * CMON_NS_PER_SEC;
-    tcp_test(f, &t, &c, "00000000000000c3", f->open_port, 3);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    put_tcp(f, &t, &c, "00000000000000c3", f->open_port, 3);
+    int64_t r0 = first_round(f, t.id, period);
     advance(f, r0); /* first check of the round is out */
     /* replace mid-round: the running round ends with its 3 checks */
     c.checks_per_round = 1;
@@ -439,9 +450,7 @@ static void test_sched_failed_put_keeps_old(void **state)
     struct cmon_test t;
     struct cmon_test_config c;
     struct cmon_errbuf eb;
-    const int64_t period = 60 * CMON_NS_PER_SEC;
-    tcp_test(f, &t, &c, "00000000000000e5", f->open_port, 3);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    put_tcp(f, &t, &c, "00000000000000e5", f->open_port, 3);
     f->alloc_steps = 0; /* a replace that succeeds: how many steps may allocate */
     assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
     int steps = f->alloc_steps;
@@ -454,7 +463,7 @@ static void test_sched_failed_put_keeps_old(void **state)
         assert_int_equal(probe_sched_count(f->sched), 1);
     }
     f->fail_step = 0;
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    int64_t r0 = first_round(f, t.id, 60 * CMON_NS_PER_SEC);
     run_round(f, r0, 3);
     wait_results(f, 1);
     assert_int_equal(f->results[0].start_ns, r0);
@@ -554,7 +563,7 @@ static void test_sched_from_monitor(void **state)
     assert_int_equal(probe_sched_put(f->sched, &tests[0], &m->configs[tests[0].config], &eb),
                      CMON_OK);
     const int64_t period = 30 * CMON_NS_PER_SEC;
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(tests[0].id, period), period);
+    int64_t r0 = first_round(f, tests[0].id, period);
     run_round(f, r0, 2);
     wait_results(f, 1);
     assert_string_equal(f->results[0].test_id, tests[0].id);
