@@ -3,9 +3,9 @@
  * its next round start; a running round's event is its next check launch.
  * The wall clock is read only to place a new test on its phase and to stamp
  * a round as it starts: a wall step (NTP at boot, VM resume) then moves the
- * stamps, never the rhythm.  Rounds are
- * separate objects holding a reference to their test's settings, so replacing
- * a test never disturbs a round already running. */
+ * stamps, never the rhythm.  Rounds are separate objects holding a
+ * reference to their test's settings, so replacing a test never disturbs a
+ * round already running. */
 #include "probe/scheduler.h"
 
 #include <stdio.h>
