@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
 
@@ -233,9 +234,7 @@ struct assignments {
 
 static void fnv(unsigned long long *h, const char *s)
 {
-    for (const char *p = s; *p; p++)
-        *h = (*h ^ (unsigned char)*p) * 1099511628211ULL;
-    *h = (*h ^ 0xff) * 1099511628211ULL;
+    *h = cmon_fnv1a_field(*h, s);
 }
 
 static int collect_assignment(void *arg, const struct store_monitor *sm)
@@ -287,7 +286,7 @@ enum MHD_Result api_agent_assignments(struct req *r)
     if (!s)
         return MHD_YES;
     struct assignments as = {
-        .agent = r->principal, .monitors = json_array(), .etag = 1469598103934665603ULL};
+        .agent = r->principal, .monitors = json_array(), .etag = CMON_FNV1A_BASIS};
     fnv(&as.etag, r->principal);
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->monitor_list(s, collect_assignment, &as, &eb);

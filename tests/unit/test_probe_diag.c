@@ -146,7 +146,7 @@ static void test_protocol_names(void **state)
     assert_true(probe_protocol_parse("Http", &p));
     assert_int_equal(p, CMON_PROTO_HTTP);
     assert_false(probe_protocol_parse("udp", &p));
-    assert_string_equal(probe_protocol_name(CMON_PROTO_ICMP), "Icmp");
+    assert_string_equal(cmon_protocol_name(CMON_PROTO_ICMP), "Icmp");
 }
 
 int main(void)
