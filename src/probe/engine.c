@@ -356,7 +356,7 @@ static void dns_fail(struct dns_wait *w, int status)
                                                        : "IPv4 ");
     else
         probe_result_fail(&r, probe_diag_map(PROBE_DIAG_ARES, status), "resolving %s: %s",
-                          w->t.host, ares_strerror(status));
+                          w->t.host, probe_dns_status_text(status));
     dns_wait_finish(w, &r);
 }
 
