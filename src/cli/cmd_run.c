@@ -19,6 +19,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"max-monitors", required_argument, NULL, 'M'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
+                                             CLI_SERVER_EDGE_OPTIONS,
                                              {"trace-interval", required_argument, NULL, 'T'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};

@@ -178,6 +178,22 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_monitors = (size_t)v;
         return 0;
     }
+    case CLI_OPT_ALLOWED_HOST:
+        if (o->n_allowed_hosts == CMON_MAX_ALLOWED_HOSTS)
+            return cli_usage_error(self, "at most %d --allowed-host", CMON_MAX_ALLOWED_HOSTS);
+        o->allowed_hosts[o->n_allowed_hosts++] = arg;
+        return 0;
+    case CLI_OPT_ALLOW_EXEC:
+        o->allow_exec = true;
+        return 0;
+    case CLI_OPT_CONNS_PER_IP: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 1 || v > 65536)
+            return cli_usage_error(self, "--max-conns-per-ip wants 1..65536");
+        o->max_conns_per_ip = (unsigned)v;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -192,6 +208,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
                                              {"max-monitors", required_argument, NULL, 'M'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
+                                             CLI_SERVER_EDGE_OPTIONS,
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;

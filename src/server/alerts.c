@@ -36,7 +36,7 @@ struct alert_config {
     size_t n_groups;
 };
 
-enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns,
+enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
                                   const struct cmon_log *log, struct server_alerts **out,
                                   struct cmon_errbuf *eb)
 {
@@ -47,6 +47,7 @@ enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_n
     a->log = log;
     a->retention_ns = retention_ns;
     struct cmon_notify_opts o = {.log = log,
+                                 .allow_exec = allow_exec,
                                  .generator_url = a->generator_url[0] ? a->generator_url : NULL};
     enum cmon_err err = cmon_notifier_start(&o, &a->notifier, eb);
     if (err) {

@@ -24,7 +24,8 @@ static void test_signature_rfc4231(void **state)
     char sig[80];
     const char *data = "what do ya want for nothing?";
     cmon_notify_signature("Jefe", data, strlen(data), sig, sizeof sig);
-    assert_string_equal(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_string_equal(sig,
+                        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 static void test_backoff(void **state)
@@ -40,16 +41,26 @@ static void test_backoff(void **state)
 /* A firing alert like the evaluator makes one. */
 static void make_alert(struct cmon_alert_instance *a, enum cmon_alert_state st)
 {
-    static struct cmon_alert_label labels[] = {{"alertname", "loss"}, {"testGroup", "tg1"},
-                                               {"destination", "shop"}};
+    static struct cmon_alert_label labels[] = {
+        {"alertname", "loss"}, {"testGroup", "tg1"}, {"destination", "shop"}};
     static char *groups[] = {"ops"};
-    *a = (struct cmon_alert_instance){
-        .key = "loss{testGroup=\"tg1\",destination=\"shop\"}", .rule = "loss", .labels = labels,
-        .n_labels = 3, .state = st, .severity = 0, .breaches = 2, .value = 12.5,
-        .fired_value = 40, .pending_ns = 1700001000LL * SEC, .fired_ns = 1700001060LL * SEC,
-        .resolved_ns = st == CMON_ALERT_RESOLVED ? 1700001360LL * SEC : 0,
-        .last_eval_ns = 1700001060LL * SEC, .summary = "ChecksFailedPercent Average 40 > 10",
-        .action_groups = groups, .n_action_groups = 1};
+    *a = (struct cmon_alert_instance){.key = "loss{testGroup=\"tg1\",destination=\"shop\"}",
+                                      .rule = "loss",
+                                      .labels = labels,
+                                      .n_labels = 3,
+                                      .state = st,
+                                      .severity = 0,
+                                      .breaches = 2,
+                                      .value = 12.5,
+                                      .fired_value = 40,
+                                      .pending_ns = 1700001000LL * SEC,
+                                      .fired_ns = 1700001060LL * SEC,
+                                      .resolved_ns =
+                                          st == CMON_ALERT_RESOLVED ? 1700001360LL * SEC : 0,
+                                      .last_eval_ns = 1700001060LL * SEC,
+                                      .summary = "ChecksFailedPercent Average 40 > 10",
+                                      .action_groups = groups,
+                                      .n_action_groups = 1};
 }
 
 static void test_alertmanager_body(void **state)
@@ -91,13 +102,20 @@ static void test_webhook_body_and_env(void **state)
     json_decref(j);
     free(s);
     char **env = cmon_notify_exec_env(&a, "ops");
-    const char *want[] = {"CMON_ALERT_EVENT=resolved", "CMON_ALERT_RULE=loss",
-        "CMON_ALERT_KEY=loss{testGroup=\"tg1\",destination=\"shop\"}", "CMON_ALERT_GROUP=ops",
-        "CMON_ALERT_SEVERITY=0", "CMON_ALERT_VALUE=12.5", "CMON_ALERT_FIRED_VALUE=40",
-        "CMON_ALERT_SUMMARY=ChecksFailedPercent Average 40 > 10",
-        "CMON_ALERT_STARTS_AT=2023-11-14T22:31:00.000Z",
-        "CMON_ALERT_ENDS_AT=2023-11-14T22:36:00.000Z", "CMON_ALERT_LABEL_ALERTNAME=loss",
-        "CMON_ALERT_LABEL_TEST_GROUP=tg1", "CMON_ALERT_LABEL_DESTINATION=shop", NULL};
+    const char *want[] = {"CMON_ALERT_EVENT=resolved",
+                          "CMON_ALERT_RULE=loss",
+                          "CMON_ALERT_KEY=loss{testGroup=\"tg1\",destination=\"shop\"}",
+                          "CMON_ALERT_GROUP=ops",
+                          "CMON_ALERT_SEVERITY=0",
+                          "CMON_ALERT_VALUE=12.5",
+                          "CMON_ALERT_FIRED_VALUE=40",
+                          "CMON_ALERT_SUMMARY=ChecksFailedPercent Average 40 > 10",
+                          "CMON_ALERT_STARTS_AT=2023-11-14T22:31:00.000Z",
+                          "CMON_ALERT_ENDS_AT=2023-11-14T22:36:00.000Z",
+                          "CMON_ALERT_LABEL_ALERTNAME=loss",
+                          "CMON_ALERT_LABEL_TEST_GROUP=tg1",
+                          "CMON_ALERT_LABEL_DESTINATION=shop",
+                          NULL};
     size_t i = 0;
     for (; want[i]; i++)
         assert_string_equal(env[i], want[i]);
@@ -142,15 +160,27 @@ static struct cmon_notify_stats wait_stats(struct cmon_notifier *n,
     return st;
 }
 
-static bool one_retry(const struct cmon_notify_stats *s) { return s->retried == 1 && s->queued == 1; }
-static bool two_retries(const struct cmon_notify_stats *s) { return s->retried == 2 && s->queued == 1; }
-static bool gave_up(const struct cmon_notify_stats *s) { return s->failed == 1 && !s->queued; }
+static bool one_retry(const struct cmon_notify_stats *s)
+{
+    return s->retried == 1 && s->queued == 1;
+}
+static bool two_retries(const struct cmon_notify_stats *s)
+{
+    return s->retried == 2 && s->queued == 1;
+}
+static bool gave_up(const struct cmon_notify_stats *s)
+{
+    return s->failed == 1 && !s->queued;
+}
 
 static void test_retry_waits_for_backoff(void **state)
 {
     (void)state;
     struct fake_clock clk = {PTHREAD_MUTEX_INITIALIZER, 1000 * SEC};
-    struct cmon_notify_opts o = {.max_tries = 3, .backoff_ns = 10 * SEC, .now_ns = fake_now,
+    struct cmon_notify_opts o = {.allow_exec = true,
+                                 .max_tries = 3,
+                                 .backoff_ns = 10 * SEC,
+                                 .now_ns = fake_now,
                                  .clock_ctx = &clk};
     struct cmon_notifier *n;
     struct cmon_errbuf eb;
@@ -185,7 +215,8 @@ static void test_queue_bound_and_pending(void **state)
 {
     (void)state;
     struct fake_clock clk = {PTHREAD_MUTEX_INITIALIZER, 0};
-    struct cmon_notify_opts o = {.queue_max = 2, .now_ns = fake_now, .clock_ctx = &clk};
+    struct cmon_notify_opts o = {
+        .allow_exec = true, .queue_max = 2, .now_ns = fake_now, .clock_ctx = &clk};
     struct cmon_notifier *n;
     assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
     char *argv[] = {"/bin/true", NULL};
@@ -215,7 +246,7 @@ static void test_queue_bound_and_pending(void **state)
 static void test_exec_not_found(void **state)
 {
     (void)state;
-    struct cmon_notify_opts o = {.max_tries = 1};
+    struct cmon_notify_opts o = {.allow_exec = true, .max_tries = 1};
     struct cmon_notifier *n;
     assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
     char *argv[] = {"/nonexistent/cmon-hook", NULL};
