@@ -24,6 +24,8 @@ enum MHD_Result reply_text(struct req *r, unsigned status, const char *content_t
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) /* overloaded, store busy: try again soon */
+        MHD_add_response_header(resp, "Retry-After", "1");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"cmon\"");
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,28 @@ static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct liste
     return CMON_OK;
 }
 
+/* cmon creates its data directory 0700 and the database 0600; a directory
+ * made by someone else may let others list it (or read files a future
+ * umask leaves open): say so once at start. */
+static void warn_open_data_dir(const struct cmon_server *srv)
+{
+    const char *path = srv->store_url;
+    if (strncmp(path, "sqlite:", 7) != 0)
+        return;
+    path += strncmp(path + 7, "//", 2) == 0 ? 9 : 7;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    struct stat st;
+    if (stat(slash ? (dir[0] ? dir : "/") : ".", &st) == 0 && (st.st_mode & 077))
+        cmon_warn(srv->opts.log, "the data directory is open to other users",
+                  "dir=\"%s\" mode=%04o "
+                  "hint=\"chmod 700 it: the database holds secrets\"",
+                  slash ? dir : ".", (unsigned)(st.st_mode & 07777));
+}
+
 static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb)
 {
     struct listen_addr la = {0};
@@ -235,6 +258,8 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
         err = store_open(srv->store_url, STORE_READ_WRITE, &srv->admin, eb);
     if (!err)
         err = check_auth_mode(srv, &la, eb);
+    if (!err)
+        warn_open_data_dir(srv);
     if (!err)
         err =
             ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
