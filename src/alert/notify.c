@@ -224,20 +224,6 @@ static char **strv_dup(char *const *v)
     return c;
 }
 
-/* s with '"' and '\\' escaped, for a quoted logfmt value. */
-static char *logfmt_escaped(const char *s)
-{
-    char *e = malloc(strlen(s) * 2 + 1), *o = e;
-    for (; e && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *o++ = '\\';
-        *o++ = *s;
-    }
-    if (e)
-        *o = '\0';
-    return e;
-}
-
 /* A job for one action; NULL when memory ran out. */
 static struct notify_job *make_job(const struct cmon_notifier *n, enum notify_kind kind,
                                    const char *target, const char *secret,
@@ -247,7 +233,7 @@ static struct notify_job *make_job(const struct cmon_notifier *n, enum notify_ki
     if (!j)
         return NULL;
     j->kind = kind;
-    j->alert_key = logfmt_escaped(a->key);
+    j->alert_key = strdup(a->key); /* core/log.c escapes it */
     j->secret = secret ? strdup(secret) : NULL;
     if (kind == NOTIFY_ALERTMANAGER) {
         size_t len = strlen(target);
