@@ -513,6 +513,7 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
         r->method = method;
         snprintf(r->path, sizeof r->path, "%s", url);
         atomic_fetch_add(&r->srv->requests, 1);
+        edge_reaper_headers_done(r->srv->reaper, conn, true);
         return request_begin(r);
     }
     if (r->replied) { /* refused early: MHD discards the body */
@@ -546,6 +547,8 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (!r)
         return;
+    if (r->started) /* the next request's headers are due in time again */
+        edge_reaper_headers_done(r->srv->reaper, conn, false);
     if (r->ro)
         pool_give(r->srv, r->ro);
     free(r->body);

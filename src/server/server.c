@@ -174,12 +174,16 @@ static enum cmon_err start_http(struct cmon_server *srv, const struct listen_add
 {
     bool tls = srv->tls_cert_pem != NULL;
     srv->conn_limit = raise_nofile(srv->opts.log);
+    enum cmon_err err = edge_reaper_start(srv->opts.log, &srv->reaper, eb);
+    if (err)
+        return err;
     srv->mhd = MHD_start_daemon(
         http_flags(la, tls), (uint16_t)la->port, NULL, NULL, http_access, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&la->sa, MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
-        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, srv, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
-        srv, MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_SEC, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        edge_reaper_notify, srv->reaper, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_SEC, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)srv->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_conns_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert_pem,
@@ -188,8 +192,10 @@ static enum cmon_err start_http(struct cmon_server *srv, const struct listen_add
     if (!srv->mhd)
         return cmon_fail(eb, CMON_ERR_IO, "cannot listen on %s (address in use or not local?)",
                          srv->opts.listen);
-    cmon_info(srv->opts.log, "http limits", "max_conns=%zu max_conns_per_ip=%u timeout_s=%u",
-              srv->conn_limit, srv->opts.max_conns_per_ip, CONN_TIMEOUT_SEC);
+    cmon_info(srv->opts.log, "http limits",
+              "max_conns=%zu max_conns_per_ip=%u idle_timeout_s=%u header_deadline_s=%d",
+              srv->conn_limit, srv->opts.max_conns_per_ip, CONN_TIMEOUT_SEC,
+              EDGE_HEADER_DEADLINE_SEC);
     return CMON_OK;
 }
 
@@ -317,8 +323,10 @@ void cmon_server_stop(struct cmon_server *srv)
     if (!srv)
         return;
     atomic_store(&srv->ready, false);
+    edge_reaper_stop(srv->reaper); /* before MHD frees the connections it tracks */
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
+    edge_reaper_free(srv->reaper);
     ingest_stop(srv->ingest); /* commits what is queued */
     background_stop(srv->bg);
     server_alerts_stop(srv->alerts); /* after bg: it ticks the alerts */

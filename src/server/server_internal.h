@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "server/edge_reaper.h"
 #include "server/evaluator.h"
 #include "server/ingest.h"
 #include "server/server.h"
@@ -34,6 +35,7 @@ struct cmon_server {
     struct background *bg;
     struct server_alerts *alerts; /* notifier + alert state, ticked by bg */
     atomic_uint sql_running;      /* POST /query executions now (bounded: half the pool) */
+    struct edge_reaper *reaper;   /* the header deadline (edge_reaper.h) */
     size_t conn_limit;            /* MHD_OPTION_CONNECTION_LIMIT, from RLIMIT_NOFILE */
     pthread_mutex_t log_mu;       /* MHD's messages: at most one line per 10 s ... */
     int64_t log_last_ns;

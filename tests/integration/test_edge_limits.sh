@@ -4,7 +4,8 @@
 # warning for an open one), the SQL query's time and memory limits and its
 # concurrency bound while /healthz stays fast, authentication and 413 before
 # any body byte is read, OPTIONS/HEAD authenticated first, the per-IP
-# connection limit with its (rate-limited) log line, one escaped log line for
+# connection limit with its (rate-limited) log line, the header deadline
+# against slowloris, one escaped log line for
 # a value with a newline, and TLS 1.2+ with forward-secret suites only.
 set -euo pipefail
 
@@ -153,8 +154,32 @@ PY
 for _ in $(seq 50); do grep -q 'msg="http" detail="Server reached connection limit' "$TMP/server.err" && break; sleep 0.1; done
 grep -q 'msg="http" detail="Server reached connection limit' "$TMP/server.err" || fail "limit not logged"
 [ "$(grep -c 'reached connection limit' "$TMP/server.err")" = 1 ] || fail "the limit log is not rate-limited"
-stop_server
 pass "per-IP limit: 4 of 12 refused, another address served, one log line"
+
+# ---- slowloris: a header byte a second is cut at the header deadline ----
+python3 - "$PORT" >"$TMP/slow" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(1)
+start, req = time.monotonic(), b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * 100
+for i in range(40):  # bounded: 40 s at most
+    try:
+        s.sendall(req[i:i + 1])
+        if s.recv(64) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print(int(time.monotonic() - start))
+PY
+slow=$(cat "$TMP/slow")
+[ "$slow" -ge 14 ] && [ "$slow" -le 20 ] || fail "a slowloris connection lived $slow s, want ~15"
+for _ in $(seq 30); do grep -q 'msg="slow clients cut" connections=1' "$TMP/server.err" && break; sleep 0.1; done
+grep -q 'msg="slow clients cut" connections=1 total=1 deadline_s=15' "$TMP/server.err" ||
+    fail "the cut was not logged"
+stop_server
+pass "a slowloris connection cut after $slow s, logged"
 
 # ---- TLS 1.2+ with forward secrecy ----
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
