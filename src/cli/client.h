@@ -79,6 +79,18 @@ enum { CLI_OPT_ALLOWED_HOST = 0x100, CLI_OPT_ALLOW_EXEC, CLI_OPT_CONNS_PER_IP };
     {                                                                                              \
         "max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP                          \
     }
+/* Their --help lines, the same in both commands. */
+#define CLI_SERVER_EDGE_HELP                                                                       \
+    "      --allowed-host NAME  also accept requests whose Host header is NAME\n"                  \
+    "                         (repeatable; loopback names are always accepted in\n"                \
+    "                         open mode).  Given at least once, the Host rule applies\n"           \
+    "                         with tokens too.\n"                                                  \
+    "      --allow-exec-actions  allow alert action groups with \"exec\" commands\n"               \
+    "                         (they run as this process's user); without it such\n"                \
+    "                         groups are refused (403 exec_disabled) and stored ones\n"            \
+    "                         are not run\n"                                                       \
+    "      --max-conns-per-ip N  open connections one client address may hold\n"                   \
+    "                         (default 256)\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 

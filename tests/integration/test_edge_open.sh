@@ -10,25 +10,14 @@ set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
-for tool in curl jq ip; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-NS=cme$$
-if ! ip netns add "$NS" 2>/dev/null; then
-    echo "SKIP: cannot create a network namespace (needs root / CAP_SYS_ADMIN)"
-    exit 77
-fi
-TMP=$(mktemp -d /tmp/cmon-edge-XXXXXX)
+NS_PREFIX=cme
+. "$SRC/tests/integration/lib/netns.sh" # namespaces removed on exit
+ns_require
+for tool in curl jq; do command -v $tool >/dev/null || skip "$tool not installed"; done
+ns_add a
+TMP=$NS_TMP
 RUN_PID=
-cleanup() {
-    set +e
-    [ -n "$RUN_PID" ] && kill "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
+in_ns() { ns_in a "$@"; }
 
 fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
          echo "--- stderr:" >&2; tail -20 "$TMP/run.err" >&2 || true; exit 1; }
@@ -37,7 +26,7 @@ pass() { echo "ok: $*"; }
 PORT=8080 # the namespace is ours
 B=http://127.0.0.1:$PORT
 start_run() {
-    ip netns exec "$NS" "$CMON" run --data "$TMP/data" "$@" >"$TMP/run.out" 2>"$TMP/run.err" &
+    ip netns exec "$(ns a)" "$CMON" run --data "$TMP/data" "$@" >"$TMP/run.out" 2>"$TMP/run.err" &
     RUN_PID=$!
     for _ in $(seq 150); do
         grep -q "serving" "$TMP/run.out" 2>/dev/null && return 0
@@ -47,6 +36,7 @@ start_run() {
     fail "no banner"
 }
 stop_run() { kill -TERM $RUN_PID; wait $RUN_PID || fail "exit status $?"; RUN_PID=; }
+trap '[ -n "$RUN_PID" ] && kill $RUN_PID 2>/dev/null; ns_cleanup' EXIT
 # hit WANT METHOD PATH [curl args...]: check the status, keep the body
 hit() {
     local want=$1 method=$2 path=$3 got
