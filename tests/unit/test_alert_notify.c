@@ -10,7 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alert/notify.h"
 #include "core/clock.h"
@@ -262,6 +267,44 @@ static void test_exec_not_found(void **state)
     cmon_notifier_stop(n);
 }
 
+/* Without allow_exec (no --allow-exec-actions) a stored exec action is
+ * not run: counted as dropped and logged, the command never starts. */
+static void test_exec_disabled(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmon-exec-XXXXXX", flag[64], logf[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(flag, sizeof flag, "%s/ran", dir);
+    snprintf(logf, sizeof logf, "%s/log", dir);
+    int fd = open(logf, O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_INFO, fd, "t");
+    struct cmon_notify_opts o = {.max_tries = 1, .log = &log};
+    struct cmon_notifier *n;
+    assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
+    char *argv[] = {"/usr/bin/touch", flag, NULL};
+    struct cmon_alert_exec ex = {argv, 2, 5};
+    struct cmon_action_group g = {.name = "ops", .execs = &ex, .n_execs = 1};
+    struct cmon_alert_instance a;
+    make_alert(&a, CMON_ALERT_FIRING);
+    assert_int_equal(cmon_notifier_submit(n, &g, &a), CMON_OK);
+    assert_true(cmon_notifier_flush(n, 60 * SEC));
+    struct cmon_notify_stats st;
+    cmon_notifier_stats(n, &st);
+    cmon_notifier_stop(n);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.sent + st.failed, 0);
+    assert_int_equal(access(flag, F_OK), -1);
+    char buf[1024] = "";
+    assert_true(pread(fd, buf, sizeof buf - 1, 0) > 0);
+    assert_non_null(strstr(buf, "msg=\"exec action not run\" group=\"ops\""));
+    assert_non_null(strstr(buf, "--allow-exec-actions"));
+    close(fd);
+    unlink(logf);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_retry_waits_for_backoff),
         cmocka_unit_test(test_queue_bound_and_pending),
         cmocka_unit_test(test_exec_not_found),
+        cmocka_unit_test(test_exec_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
