@@ -353,8 +353,7 @@ static bool write_ok(struct req *r)
     if (!changes_state(r))
         return true;
     const char *origin = req_header(r, "Origin");
-    if (origin && !http_origin_matches(origin, r->srv->tls_cert_pem ? "https" : "http",
-                                       req_header(r, "Host"))) {
+    if (origin && !http_origin_matches(origin, req_header(r, "Host"))) {
         reply_error(r, 403, "origin_mismatch", NULL,
                     "Origin '%.100s' is not this server: cross-site requests are refused", origin);
         return false;

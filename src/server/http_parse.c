@@ -158,16 +158,23 @@ bool http_host_allowed(const char *host_hdr, bool loopback_ok, const char *const
     return false;
 }
 
-bool http_origin_matches(const char *origin, const char *scheme, const char *host_hdr)
+bool http_origin_matches(const char *origin, const char *host_hdr)
 {
-    size_t sl = strlen(scheme);
-    if (!origin || !host_hdr || strncasecmp(origin, scheme, sl) != 0 ||
-        strncmp(origin + sl, "://", 3) != 0)
+    unsigned defport;
+    if (!origin || !host_hdr)
         return false;
-    unsigned defport = strcasecmp(scheme, "https") == 0 ? 443 : 80;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        defport = 80;
+        origin += 7;
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        defport = 443;
+        origin += 8;
+    } else {
+        return false; /* "null" (sandboxed pages, file:), other schemes */
+    }
     char on[256], hn[256];
     unsigned op, hp;
-    if (!http_host_split(origin + sl + 3, on, sizeof on, &op) ||
+    if (!http_host_split(origin, on, sizeof on, &op) ||
         !http_host_split(host_hdr, hn, sizeof hn, &hp))
         return false;
     return strcmp(on, hn) == 0 && (op ? op : defport) == (hp ? hp : defport);

@@ -41,9 +41,10 @@ bool http_host_is_loopback(const char *name);
 /* The Host header's name is loopback or one of allowed[] (case-insensitive). */
 bool http_host_allowed(const char *host_hdr, bool loopback_ok, const char *const *allowed,
                        size_t n_allowed);
-/* An Origin header names this server: scheme "http"/"https" as given and the
- * same host and port as the Host header (default ports filled in). */
-bool http_origin_matches(const char *origin, const char *scheme, const char *host_hdr);
+/* An Origin header ("http"/"https") names the host and port of the Host
+ * header; missing ports are the Origin scheme's default.  Either scheme: a
+ * TLS proxy in front (docs/deploy) turns https://name into Host: name. */
+bool http_origin_matches(const char *origin, const char *host_hdr);
 /* "application/json", any case, parameters allowed ("; charset=utf-8"). */
 bool http_content_type_is_json(const char *ct);
 

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     http_uri_has_nul(path);
     const char *allowed[] = {"cmon.example"};
     http_host_allowed(host, true, allowed, 1);
-    http_origin_matches(origin, "http", host);
+    http_origin_matches(origin, host);
     http_content_type_is_json(ct);
     http_parse_page(limit, cursor, &lim, &off);
     int64_t t;

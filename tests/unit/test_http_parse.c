@@ -92,15 +92,18 @@ static void test_host(void **state)
 static void test_origin(void **state)
 {
     (void)state;
-    assert_true(http_origin_matches("http://127.0.0.1:8080", "http", "127.0.0.1:8080"));
-    assert_true(http_origin_matches("http://localhost", "http", "localhost:80"));
-    assert_true(http_origin_matches("https://LocalHost", "https", "localhost:443"));
-    assert_false(http_origin_matches("http://localhost:8081", "http", "localhost:8080"));
-    assert_false(http_origin_matches("https://localhost:8080", "http", "localhost:8080"));
-    assert_false(http_origin_matches("http://evil.example", "http", "localhost"));
-    assert_false(http_origin_matches("null", "http", "localhost"));
-    assert_false(http_origin_matches("http://localhost.evil.example", "http", "localhost"));
-    assert_false(http_origin_matches("http://localhost", "http", NULL));
+    assert_true(http_origin_matches("http://127.0.0.1:8080", "127.0.0.1:8080"));
+    assert_true(http_origin_matches("http://localhost", "localhost:80"));
+    assert_true(http_origin_matches("https://LocalHost", "localhost:443"));
+    assert_false(http_origin_matches("http://localhost:8081", "localhost:8080"));
+    assert_true(http_origin_matches("https://localhost:8080", "localhost:8080"));
+    assert_true(http_origin_matches("https://cmon.example.net", "cmon.example.net")); /* proxy */
+    assert_false(http_origin_matches("https://cmon.example.net", "cmon.example.net:80"));
+    assert_false(http_origin_matches("ftp://localhost", "localhost"));
+    assert_false(http_origin_matches("http://evil.example", "localhost"));
+    assert_false(http_origin_matches("null", "localhost"));
+    assert_false(http_origin_matches("http://localhost.evil.example", "localhost"));
+    assert_false(http_origin_matches("http://localhost", NULL));
 }
 
 static void test_content_type(void **state)
