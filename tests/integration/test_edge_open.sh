@@ -26,10 +26,12 @@ pass() { echo "ok: $*"; }
 PORT=8080 # the namespace is ours
 B=http://127.0.0.1:$PORT
 start_run() {
+    rm -f "$TMP/run.out" # not the previous run's banner
     ip netns exec "$(ns a)" "$CMON" run --data "$TMP/data" "$@" >"$TMP/run.out" 2>"$TMP/run.err" &
     RUN_PID=$!
     for _ in $(seq 150); do
-        grep -q "serving" "$TMP/run.out" 2>/dev/null && return 0
+        grep -q "serving" "$TMP/run.out" 2>/dev/null && in_ns curl -sf "$B/healthz" >/dev/null &&
+            return 0
         kill -0 $RUN_PID 2>/dev/null || fail "cmon run exited at start"
         sleep 0.1
     done
