@@ -32,12 +32,12 @@ void cli_client_init(struct cli_client *c, const char *cmd);
  * --help): CLI_CLIENT_LONGOPTS ends a getopt_long table, CLI_CLIENT_SHORTOPTS
  * goes into the short options.  cli_client_option takes getopt's c when it
  * is one of them (true) and leaves the rest to the command (false). */
-#define CLI_CLIENT_LONGOPTS                                                                 \
-    {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},      \
-        {"ca", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},             \
-        {"help", no_argument, NULL, 'h'},                                                   \
-    {                                                                                       \
-        0                                                                                   \
+#define CLI_CLIENT_LONGOPTS                                                                        \
+    {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},             \
+        {"ca", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},                    \
+        {"help", no_argument, NULL, 'h'},                                                          \
+    {                                                                                              \
+        0                                                                                          \
     }
 #define CLI_CLIENT_SHORTOPTS "hS:t:C:j"
 bool cli_client_option(struct cli_client *c, int opt, const char *arg);
@@ -95,9 +95,28 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
               bool with_agent);
 
 /* Options `server` and `run` share (--listen, --retention, --log-level,
- * --max-monitors, --tls-cert, --tls-key): 0 when c was one of them, -1 when
- * not, else the usage-error exit code. */
+ * --max-monitors, --tls-cert, --tls-key and the edge options below): 0 when
+ * c was one of them, -1 when not, else the usage-error exit code. */
 struct cli_command;
+enum { CLI_OPT_ALLOWED_HOST = 0x100, CLI_OPT_ALLOW_EXEC, CLI_OPT_CONNS_PER_IP };
+#define CLI_SERVER_EDGE_OPTIONS                                                                    \
+    {"allowed-host", required_argument, NULL, CLI_OPT_ALLOWED_HOST},                               \
+        {"allow-exec-actions", no_argument, NULL, CLI_OPT_ALLOW_EXEC},                             \
+    {                                                                                              \
+        "max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP                          \
+    }
+/* Their --help lines, the same in both commands. */
+#define CLI_SERVER_EDGE_HELP                                                                       \
+    "      --allowed-host NAME  also accept requests whose Host header is NAME\n"                  \
+    "                         (repeatable; loopback names are always accepted in\n"                \
+    "                         open mode).  Given at least once, the Host rule applies\n"           \
+    "                         with tokens too.\n"                                                  \
+    "      --allow-exec-actions  allow alert action groups with \"exec\" commands\n"               \
+    "                         (they run as this process's user); without it such\n"                \
+    "                         groups are refused (403 exec_disabled) and stored ones\n"            \
+    "                         are not run\n"                                                       \
+    "      --max-conns-per-ip N  open connections one client address may hold\n"                   \
+    "                         (default 256)\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 

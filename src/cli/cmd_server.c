@@ -242,6 +242,22 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_monitors = (size_t)v;
         return 0;
     }
+    case CLI_OPT_ALLOWED_HOST:
+        if (o->n_allowed_hosts == CMON_MAX_ALLOWED_HOSTS)
+            return cli_usage_error(self, "at most %d --allowed-host", CMON_MAX_ALLOWED_HOSTS);
+        o->allowed_hosts[o->n_allowed_hosts++] = arg;
+        return 0;
+    case CLI_OPT_ALLOW_EXEC:
+        o->allow_exec = true;
+        return 0;
+    case CLI_OPT_CONNS_PER_IP: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 1 || v > 65536)
+            return cli_usage_error(self, "--max-conns-per-ip wants 1..65536");
+        o->max_conns_per_ip = (unsigned)v;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -256,6 +272,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
                                              {"max-monitors", required_argument, NULL, 'M'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
+                                             CLI_SERVER_EDGE_OPTIONS,
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;
@@ -283,7 +300,8 @@ const struct cli_command cmd_server = {
     .summary = "run the server: API, result ingest, state evaluation, /metrics",
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
-             "                   [--log-level LEVEL]\n"
+             "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
+             "                   [--max-conns-per-ip N] [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
              "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
@@ -300,16 +318,24 @@ const struct cli_command cmd_server = {
              "                         jobs run on the one holding an advisory lock.\n"
              "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
              "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
-             "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
+             "      --tls-cert FILE    serve HTTPS (TLS 1.2+, forward-secret suites only) with\n"
+             "                         this PEM certificate (chain) ...\n"
              "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
-             "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
+             "  -M, --max-monitors N   connection monitors this server accepts (default "
+             "100)\n" CLI_SERVER_EDGE_HELP
              "      --log-level LEVEL  debug, info (default), warn or error\n"
              "  -h, --help             show this help\n"
              "\n"
              "Authentication: with no token in the store and a loopback address the server\n"
-             "runs open and says so.  Once a token exists every request needs\n"
-             "'Authorization: Bearer TOKEN'; roles are reader (GET), admin (everything) and\n"
-             "agent (the agent protocol).\n"
+             "runs open and says so; open, it serves only same-origin local use: a loopback\n"
+             "(or --allowed-host) Host header, and on writes a JSON Content-Type and an\n"
+             "Origin, when sent, naming this server.  Once a token exists every request\n"
+             "needs 'Authorization: Bearer TOKEN'; roles are reader (GET), admin\n"
+             "(everything) and agent (the agent protocol).\n"
+             "\n"
+             "Limits: connections in total (from the open-file limit, raised to its\n"
+             "maximum) and per address, 20 s of idleness, 1 MiB bodies (refused from the\n"
+             "Content-Length before authentication reads anything), SQL queries of 2 s.\n"
              "\n"
              "Logs are logfmt lines on stderr.  SIGINT or SIGTERM stops the server\n"
              "gracefully: queued results are committed before it exits.\n"

@@ -158,8 +158,8 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     err = probe_sched_new(&a->loop, a->eng, &so, &a->sched, eb);
     if (err)
         return err;
-    struct agent_tracer_opts to = {.interval_ns = a->trace_interval_ns, .on_path = on_path,
-                                   .arg = a, .log = a->log};
+    struct agent_tracer_opts to = {
+        .interval_ns = a->trace_interval_ns, .on_path = on_path, .arg = a, .log = a->log};
     err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
     if (err)
         return err;

@@ -16,6 +16,8 @@
 #include "model/monitor.h"
 #include "model/result.h"
 
+#define CMON_MAX_ALLOWED_HOSTS 16
+
 struct cmon_server_opts {
     const char *listen;    /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
     const char *store_url; /* "sqlite:PATH" */
@@ -27,9 +29,14 @@ struct cmon_server_opts {
     int eval_interval_ms;  /* background evaluation period; 0: 5000 */
     const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
     const char *tls_key;
-    int64_t trace_interval_ns; /* cmon run's embedded agent: path tracing period; 0: 10 min */
+    int64_t trace_interval_ns;  /* cmon run's embedded agent: path tracing period; 0: 10 min */
     const char *embedded_agent; /* cmon run: the embedded agent's name (NULL: none) */
     const char *embedded_alias; /* and the alias monitors may call it by ("local") */
+    /* --allowed-host: Host names accepted besides loopback ones */
+    const char *allowed_hosts[CMON_MAX_ALLOWED_HOSTS];
+    size_t n_allowed_hosts;
+    bool allow_exec;           /* --allow-exec-actions: exec alert actions may be stored and run */
+    unsigned max_conns_per_ip; /* 0: 256 */
     const struct cmon_log *log;
 };
 

@@ -37,7 +37,7 @@ PORT_STEP=2 # HOOK_PORT is PORT + 1
 . "$SRC/tests/integration/lib/api.sh"
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || fail "server exit $?"; SERVER_PID=; }
 
-start_server
+start_server --allow-exec-actions # the exec group below
 HOOK_PORT=$((PORT + 1))
 python3 "$SRC/tests/integration/lib/webhook_receiver.py" --port "$HOOK_PORT" --secret 'k3y!' \
     --fail-first 1 --out "$TMP/hooks.jsonl" 2>"$TMP/hook.err" &
