@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "server/agent_rounds.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
 
@@ -193,19 +194,6 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
 
 /* ---- assignments ---- */
 
-static bool endpoint_is(const struct cmon_endpoint *ep, const char *agent)
-{
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (strcmp(ep->agents[i], agent) == 0)
-            return true;
-    }
-    return strcmp(ep->address, agent) == 0;
-}
-
 /* Does a running monitor have an enabled test sourced at agent? */
 static bool monitor_names_agent(const struct store_monitor *sm, const char *agent)
 {
@@ -219,7 +207,7 @@ static bool monitor_names_agent(const struct store_monitor *sm, const char *agen
     for (size_t g = 0; !found && g < m->n_groups; g++) {
         const struct cmon_test_group *grp = &m->groups[g];
         for (size_t i = 0; !grp->disabled && !found && i < grp->n_sources; i++)
-            found = endpoint_is(&m->endpoints[grp->sources[i]], agent);
+            found = agent_endpoint_is(&m->endpoints[grp->sources[i]], agent);
     }
     cmon_monitor_free(m);
     return found;
@@ -338,14 +326,15 @@ static size_t agent_tests(struct store *s, const char *agent)
 static json_t *embedded_row(const struct agent_rows *ar, const struct store_agent *a)
 {
     char ts[40];
-    size_t tests = agent_tests(ar->s, ar->embedded) +
-                   (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
-    return json_pack("{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded,
-                     "version", CMON_VERSION, "addresses", "registeredAt", "lastSeen",
-                     a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
-                                          : json_null(),
-                     "tests", (json_int_t)tests, "state", "running", "embedded", 1,
-                     "heartbeatSec", 0, "spool");
+    size_t tests =
+        agent_tests(ar->s, ar->embedded) +
+        (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
+    return json_pack(
+        "{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded, "version",
+        CMON_VERSION, "addresses", "registeredAt", "lastSeen",
+        a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
+                             : json_null(),
+        "tests", (json_int_t)tests, "state", "running", "embedded", 1, "heartbeatSec", 0, "spool");
 }
 
 static json_t *time_or_null(int64_t ns)
@@ -366,12 +355,12 @@ static int agent_row(void *arg, const struct store_agent *a)
     json_t *spool = a->spool ? json_loads(a->spool, 0, NULL) : NULL;
     json_array_append_new(
         ar->items,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name,
-                  "version", a->version, "addresses", addr ? addr : json_array(), "registeredAt",
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name, "version",
+                  a->version, "addresses", addr ? addr : json_array(), "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
-                  agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec",
-                  a->heartbeat_sec, "spool", spool ? spool : json_object()));
+                  agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec", a->heartbeat_sec,
+                  "spool", spool ? spool : json_object()));
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/text.h"
+#include "server/agent_rounds.h"
 #include "server/server_internal.h"
 
 #define RESULTS_DEFAULT_LIMIT 1000
@@ -229,15 +230,18 @@ static bool decode_results(struct req *r, json_t *arr, struct cmon_round_result 
     return true;
 }
 
+/* Commit the batch (what the trust check left of it) and ack it with the
+ * refused rounds listed; steals rejected. */
 static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
                                       const struct cmon_round_result *res, size_t n,
-                                      const struct cmon_path_report *paths, size_t n_paths)
+                                      const struct cmon_path_report *paths, size_t n_paths,
+                                      json_t *rejected)
 {
     struct ingest_wait w;
     ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    enum cmon_err err = ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths,
-                                            n_paths, &w, &eb);
+    enum cmon_err err =
+        ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths, n_paths, &w, &eb);
     if (!err) {
         ingest_wait_for(&w);
         err = w.err;
@@ -245,11 +249,40 @@ static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
     }
     bool dup = w.duplicate;
     ingest_wait_destroy(&w);
+    if (err)
+        json_decref(rejected);
     if (err == CMON_ERR_LIMIT || err == CMON_ERR_STORE)
         return reply_error(r, 503, "overloaded", NULL, "%s", eb.msg);
     if (err)
         return reply_store_error(r, err, eb.msg);
-    return reply_json(r, 200, json_pack("{s:I, s:b}", "acked", seq, "duplicate", dup));
+    if (dup) /* the first delivery answered what was refused */
+        json_array_clear(rejected);
+    if (json_array_size(rejected))
+        cmon_warn(r->srv->opts.log, "agent rounds refused", "agent=%s batch=%lld refused=%zu",
+                  r->principal, (long long)seq, json_array_size(rejected));
+    return reply_json(
+        r, 200, json_pack("{s:I, s:b, s:o}", "acked", seq, "duplicate", dup, "rejected", rejected));
+}
+
+/* The trust check (agent_rounds.h), then commit and ack. */
+static enum MHD_Result check_and_submit(struct req *r, json_int_t seq,
+                                        struct cmon_round_result *res, size_t n,
+                                        struct cmon_path_report *paths, size_t n_paths)
+{
+    struct store *s = req_store(r);
+    if (!s)
+        return MHD_YES;
+    json_t *rejected = json_array();
+    struct cmon_errbuf eb;
+    /* admins (and open mode) may write any test, but not outside the window */
+    const char *agent = r->role == STORE_ROLE_AGENT ? r->principal : NULL;
+    enum cmon_err err = agent_rounds_filter(s, agent, cmon_wall_ns(), r->srv->opts.retention_ns,
+                                            res, &n, paths, &n_paths, rejected, &eb);
+    if (err) {
+        json_decref(rejected);
+        return reply_store_error(r, err, eb.msg);
+    }
+    return submit_and_ack(r, seq, res, n, paths, n_paths, rejected);
 }
 
 enum MHD_Result api_agent_results(struct req *r)
@@ -273,7 +306,7 @@ enum MHD_Result api_agent_results(struct req *r)
              !paths_decode(r, json_object_get(body, "paths"), &paths, &n_paths))
         ret = MHD_YES;
     else
-        ret = submit_and_ack(r, json_integer_value(batch), res, n, paths, n_paths);
+        ret = check_and_submit(r, json_integer_value(batch), res, n, paths, n_paths);
     free(res);
     free(paths);
     json_decref(body);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_agent_trust.sh: what the server takes from an agent (DESIGN 9) -- a
+# real `cmon server` on 127.0.0.1 with tokens, driven with curl as two
+# registered agents.  An agent writes only rounds of tests assigned to it
+# (its own name, or a workspace endpoint whose filter lists it), stamped
+# within the server's clock window; everything else in a batch is refused
+# by index with a stable code while the rest is stored and the batch acked.
+set -euo pipefail
+
+CMON=${CMON:?set CMON to the cmon binary}
+SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
+for tool in curl jq; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+PORT=$((20000 + ($$ * 7) % 20000))
+TMP=$(mktemp -d /tmp/cmon-trust-XXXXXX)
+SERVER_PID=
+cleanup() {
+    set +e
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
+         echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true; exit 1; }
+pass() { echo "ok: $*"; }
+. "$SRC/tests/integration/lib/api.sh"
+
+STORE="sqlite:$TMP/data/cmon.db"
+ADMIN=$("$CMON" token create --role admin --name root --store "$STORE")
+KEY=$("$CMON" token create --role agent --store "$STORE")
+start_server
+
+WS=/subscriptions/0/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/ws1
+req 201 PUT /api/v1/connectionMonitors/trust "{\"properties\": {
+  \"endpoints\": [{\"name\": \"a\", \"type\": \"Agent\", \"address\": \"agent-a\"},
+                {\"name\": \"ws\", \"resourceId\": \"$WS\",
+                 \"filter\": {\"type\": \"Include\", \"items\": [{\"type\": \"AgentAddress\", \"address\": \"agent-b\"}]}},
+                {\"name\": \"dst\", \"address\": \"127.0.0.1\"}],
+  \"testConfigurations\": [{\"name\": \"tcp\", \"protocol\": \"Tcp\", \"tcpConfiguration\": {\"port\": 9}}],
+  \"testGroups\": [{\"name\": \"ga\", \"sources\": [\"a\"], \"destinations\": [\"dst\"], \"testConfigurations\": [\"tcp\"]},
+                   {\"name\": \"gw\", \"sources\": [\"ws\"], \"destinations\": [\"dst\"], \"testConfigurations\": [\"tcp\"]}]}}" "$ADMIN"
+req 200 GET '/api/v1/tests?monitor=trust' "" "$ADMIN"
+A_TEST=$(jq -r '.items[] | select(.testGroup == "ga") | .id' "$TMP/body")
+W_TEST=$(jq -r '.items[] | select(.testGroup == "gw") | .id' "$TMP/body")
+[ ${#A_TEST} = 16 ] && [ ${#W_TEST} = 16 ] || fail "test ids"
+
+req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
+TA=$(jq -r .token "$TMP/body")
+req 201 POST /api/v1/agents/register '{"name":"agent-b"}' "$KEY"
+TB=$(jq -r .token "$TMP/body")
+
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+round() { # id failed [startTime|startNs JSON member]
+    printf '{"testId":"%s",%s,"checksTotal":10,"checksFailed":%s,"rtt":{"min":1,"avg":2,"max":3,"jitter":0},"diagnostic":"","detail":""}' \
+        "$1" "${3:-\"startTime\":\"$NOW\"}" "$2"
+}
+a_figures() {
+    req 200 GET "/api/v1/tests?monitor=trust" "" "$ADMIN"
+    jq -c ".items[] | select(.id == \"$A_TEST\") | [.checksFailedPercent, .lastResultAt]" "$TMP/body"
+}
+
+req 200 POST /api/v1/agent/results "{\"batch\":1,\"results\":[$(round "$A_TEST" 1)]}" "$TA"
+jqeq '[.acked, .rejected]' '[1,[]]'
+BEFORE=$(a_figures)
+[ "$(echo "$BEFORE" | jq -c '.[0]')" = 10 ] || fail "agent-a's own round not stored: $BEFORE"
+pass "an agent writes its own test"
+
+# agent-b: agent-a's test, an id no test has, and its workspace test
+req 200 POST /api/v1/agent/results "{\"batch\":1,\"results\":[$(round "$A_TEST" 10),$(round 0123456789abcdef 10),$(round "$W_TEST" 3)]}" "$TB"
+jqeq '[.acked, [.rejected[] | [.index, .testId, .code]]]' \
+    "[1,[[0,\"$A_TEST\",\"not_assigned\"],[1,\"0123456789abcdef\",\"unknown_test\"]]]"
+jqeq '[.rejected[].message | length > 0] | all' true
+[ "$(a_figures)" = "$BEFORE" ] || fail "agent-b changed agent-a's figures: $(a_figures)"
+req 200 GET "/api/v1/results?testId=$A_TEST" "" "$ADMIN"
+jqeq '[.items[].agent]' '["agent-a"]'
+req 200 GET "/api/v1/results?testId=$W_TEST" "" "$ADMIN"
+jqeq '[.items[] | [.agent, .checksFailed]]' '[["agent-b",3]]'
+pass "cross-agent and unknown rounds refused by index, the workspace member's round stored"
+
+# far future (int64 max; a year past 2262 that would wrap), and too old
+FUT1=$(round "$A_TEST" 10 '"startNs":9223372036854775807')
+FUT2=$(round "$A_TEST" 10 '"startTime":"2300-01-01T00:00:00Z"')
+SOON=$(date -u -d '+10 minutes' +%Y-%m-%dT%H:%M:%SZ)
+FUT3=$(round "$A_TEST" 10 "\"startTime\":\"$SOON\"")
+OLD=$(round "$A_TEST" 10 '"startTime":"2001-01-01T00:00:00Z"')
+req 200 POST /api/v1/agent/results "{\"batch\":2,\"results\":[$FUT1,$FUT2,$FUT3,$OLD]}" "$TA"
+jqeq '[.acked, [.rejected[] | [.index, .code]]]' \
+    '[2,[[0,"time_out_of_window"],[1,"time_out_of_window"],[2,"time_out_of_window"],[3,"time_out_of_window"]]]'
+[ "$(a_figures)" = "$BEFORE" ] || fail "an out-of-window round changed the figures: $(a_figures)"
+req 200 POST /api/v1/agent/results "{\"batch\":3,\"results\":[$(round "$A_TEST" 0)]}" "$TA"
+jqeq .rejected '[]'
+[ "$(a_figures | jq -c '.[0]')" = 0 ] || fail "a new round after the refused ones is not live: $(a_figures)"
+pass "rounds outside the clock window refused, the test's state not pinned"
