@@ -129,6 +129,8 @@ static void do_register(struct push *p)
         registered_as(p, &rep);
     else if (rep.status == 401)
         auth_failed(p, "the workspace key was refused (wrong or revoked --key); backing off", &rep);
+    else if (rep.status == 409)
+        auth_failed(p, "the server refused this agent's name: start it with another --name", &rep);
     else
         auth_failed(p, "registration refused; backing off", &rep);
     free(rep.body);

@@ -8,17 +8,19 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "model/agent_body.h"
 #include "server/agent_rounds.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
 
-#define AGENT_NAME_MAX 63 /* fits struct req.principal */
 #define AGENT_MAX_ADDRESSES 32
 
-/* Agent names follow monitor names: [A-Za-z0-9._-], 1..63, no leading . or -. */
-static bool agent_name_valid(const char *name)
+/* A reported string that is logged or shown: no control characters, no
+ * embedded NUL (jansson keeps "\u0000"), at most max bytes. */
+static bool text_ok(const json_t *v, size_t max)
 {
-    return name && strlen(name) <= AGENT_NAME_MAX && cmon_monitor_name_valid(name);
+    return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+           cmon_agent_text_valid(json_string_value(v), max);
 }
 
 /* The registered agent behind this request; false after replying 403. */
@@ -53,8 +55,9 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
     }
     json_t *ver = json_object_get(body, "version"), *addr = json_object_get(body, "addresses");
     json_t *hb = json_object_get(body, "heartbeatSec");
-    if (ver && (!json_is_string(ver) || json_string_length(ver) > 64)) {
-        reply_error(r, 400, "invalid_parameter", "version", "version must be a string (<= 64)");
+    if (ver && !text_ok(ver, 64)) {
+        reply_error(r, 400, "invalid_parameter", "version",
+                    "version must be a string of at most 64 bytes without control characters");
         return false;
     }
     if (hb &&
@@ -65,11 +68,13 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
     bool addr_ok = !addr || (json_is_array(addr) && json_array_size(addr) <= AGENT_MAX_ADDRESSES);
     for (size_t i = 0; addr_ok && addr && i < json_array_size(addr); i++) {
         json_t *a = json_array_get(addr, i);
-        addr_ok = json_is_string(a) && json_string_length(a) <= 64;
+        addr_ok = text_ok(a, 64);
     }
     if (!addr_ok) {
         reply_error(r, 400, "invalid_parameter", "addresses",
-                    "addresses must be an array of at most %d strings", AGENT_MAX_ADDRESSES);
+                    "addresses must be an array of at most %d strings (<= 64 bytes, no control "
+                    "characters)",
+                    AGENT_MAX_ADDRESSES);
         return false;
     }
     *version = ver ? json_string_value(ver) : "";
@@ -80,6 +85,14 @@ static bool agent_facts(struct req *r, json_t *body, const char **version, char 
         return false;
     }
     return true;
+}
+
+/* cmon run's embedded agent answers to its host name and its alias: a
+ * remote agent by either name would run the same tests a second time. */
+static bool is_embedded_name(const struct cmon_server *srv, const char *name)
+{
+    const char *e = srv->opts.embedded_agent, *alias = srv->opts.embedded_alias;
+    return (e && strcmp(name, e) == 0) || (alias && *alias && strcmp(name, alias) == 0);
 }
 
 static bool may_register(struct req *r, const char *name)
@@ -135,11 +148,16 @@ enum MHD_Result api_agent_register(struct req *r)
     char *addresses = NULL;
     int hb;
     enum MHD_Result ret = MHD_YES;
-    if (!agent_name_valid(name))
+    if (!cmon_agent_name_valid(name))
         ret = reply_error(r, 400, "invalid_parameter", "name",
                           "name must be 1-%d characters of [A-Za-z0-9._-], not starting with "
                           "'.' or '-'",
-                          AGENT_NAME_MAX);
+                          CMON_AGENT_NAME_MAX);
+    else if (is_embedded_name(r->srv, name))
+        ret = reply_error(r, 409, "name_taken", "name",
+                          "'%s' is the name of this server's embedded agent (cmon run): give "
+                          "this agent another name with --name",
+                          name);
     else if (agent_facts(r, body, &version, &addresses, &hb, allowed) && may_register(r, name))
         ret = do_register(r, name, version, addresses, hb);
     free(addresses);

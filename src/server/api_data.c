@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/text.h"
+#include "model/agent_body.h"
 #include "server/agent_rounds.h"
 #include "server/server_internal.h"
 
@@ -17,6 +18,9 @@
 #define SQL_MAX_ROWS 10000
 #define SQL_TIMEOUT_MS 2000
 #define AGENT_MAX_BATCH 10000
+/* batch numbers stay far from INT64_MAX, so nextBatch (one past the highest
+ * stored) can never overflow */
+#define AGENT_BATCH_LIMIT ((json_int_t)1 << 62)
 
 enum fmt { FMT_JSON, FMT_NDJSON, FMT_CSV };
 
@@ -299,9 +303,10 @@ enum MHD_Result api_agent_results(struct req *r)
         ret = reply_error(r, 403, "forbidden", NULL,
                           "a workspace key may only register agents: send results with the "
                           "per-agent token that POST /api/v1/agents/register returned");
-    else if (!json_is_integer(batch) || json_integer_value(batch) < 0)
+    else if (!json_is_integer(batch) || json_integer_value(batch) < 0 ||
+             json_integer_value(batch) >= AGENT_BATCH_LIMIT)
         ret = reply_error(r, 400, "invalid_parameter", "batch",
-                          "batch must be the batch's sequence number (an integer >= 0)");
+                          "batch must be the batch's sequence number (an integer 0..2^62-1)");
     else if (!decode_results(r, json_object_get(body, "results"), &res, &n) ||
              !paths_decode(r, json_object_get(body, "paths"), &paths, &n_paths))
         ret = MHD_YES;
@@ -319,7 +324,8 @@ enum MHD_Result api_token_create(struct req *r)
     if (!body)
         return MHD_YES;
     const char *role_s = json_string_value(json_object_get(body, "role"));
-    const char *name = json_string_value(json_object_get(body, "name"));
+    json_t *name_j = json_object_get(body, "name");
+    const char *name = json_string_value(name_j);
     enum store_role role;
     char token[64], hash[65];
     struct cmon_errbuf eb;
@@ -327,6 +333,13 @@ enum MHD_Result api_token_create(struct req *r)
     if (!role_s || !store_role_parse(role_s, &role)) {
         ret =
             reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
+    } else if (name_j && (!name || (*name && !cmon_agent_name_valid(name)) ||
+                          strlen(name) != json_string_length(name_j))) {
+        /* the name is an agent's identity: never silently a workspace key */
+        ret = reply_error(r, 400, "invalid_parameter", "name",
+                          "name must be a string of 1-%d characters of [A-Za-z0-9._-], not "
+                          "starting with '.' or '-' (omit it for a workspace key)",
+                          CMON_AGENT_NAME_MAX);
     } else if (store_token_new(token, &eb) != CMON_OK) {
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {

@@ -93,3 +93,63 @@ req 200 POST /api/v1/agent/results "{\"batch\":3,\"results\":[$(round "$A_TEST" 
 jqeq .rejected '[]'
 [ "$(a_figures | jq -c '.[0]')" = 0 ] || fail "a new round after the refused ones is not live: $(a_figures)"
 pass "rounds outside the clock window refused, the test's state not pinned"
+
+# batch numbers are bounded (nextBatch = highest + 1 never overflows)
+req 400 POST /api/v1/agent/results '{"batch":4611686018427387904,"results":[]}' "$TA"
+jqeq '[.error.code, .error.field]' '["invalid_parameter","batch"]'
+req 400 POST /api/v1/agent/results '{"batch":9223372036854775807,"results":[]}' "$TA"
+req 200 POST /api/v1/agent/results '{"batch":4611686018427387903,"results":[]}' "$TA"
+pass "batch numbers at and past 2^62"
+
+# what an agent says of itself is logged: no control characters
+req 400 POST /api/v1/agent/heartbeat '{"version":"1.0\nlevel=error msg=forged"}' "$TA"
+jqeq '[.error.code, .error.field]' '["invalid_parameter","version"]'
+req 400 POST /api/v1/agents/register '{"name":"agent-a","version":"1.0\u001b[31m"}' "$KEY"
+jqeq .error.field '"version"'
+req 400 POST /api/v1/agent/heartbeat '{"addresses":["10.0.0.1\r\n"]}' "$TA"
+jqeq .error.field '"addresses"'
+req 400 POST /api/v1/agent/heartbeat '{"version":"1.0\u0000x"}' "$TA"
+req 200 POST /api/v1/agent/heartbeat '{"version":"1.0 (build 7)"}' "$TA"
+pass "a version or address with a newline or control character refused"
+
+# token names are agent identities: the agent-name charset, <= 63, strings
+LONG=$(printf 'a%.0s' $(seq 64))
+for bad in '123' 'true' '{}' 'null' '"bad name"' '"-lead"' "\"$LONG\""; do
+    req 400 POST /api/v1/tokens "{\"role\":\"agent\",\"name\":$bad}" "$ADMIN"
+    jqeq '[.error.code, .error.field]' '["invalid_parameter","name"]'
+done
+req 201 POST /api/v1/tokens "{\"role\":\"agent\",\"name\":\"${LONG:1}\"}" "$ADMIN"
+req 201 POST /api/v1/tokens '{"role":"agent"}' "$ADMIN"
+rc=0; "$CMON" token create --role agent --name "$LONG" --store "$STORE" >/dev/null 2>"$TMP/tok.err" || rc=$?
+[ "$rc" = 2 ] || fail "token create with a 64-character name: exit $rc"
+grep -q -- "--name must be" "$TMP/tok.err" || fail "token create message: $(cat "$TMP/tok.err")"
+rc=0; "$CMON" token create --role agent --name 'a b' --store "$STORE" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "token create with a space in the name: exit $rc"
+pass "token names validated at the API and in cmon token create"
+
+# cmon run: the embedded agent's names are taken
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+mkdir -p "$TMP/run"
+RKEY=$("$CMON" token create --role agent --data "$TMP/run")
+RUN_PORT=$((PORT + 1))
+for _ in $(seq 20); do
+    "$CMON" run --listen "127.0.0.1:$RUN_PORT" --data "$TMP/run" >"$TMP/run.out" 2>"$TMP/run.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        grep -q '"listening"' "$TMP/run.err" && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '"listening"' "$TMP/run.err" && break
+    wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+    RUN_PORT=$((RUN_PORT + 1))
+done
+[ -n "$SERVER_PID" ] || fail "cmon run did not start: $(tail -3 "$TMP/run.err")"
+B=http://127.0.0.1:$RUN_PORT
+for name in "$(hostname)" local; do
+    req 409 POST /api/v1/agents/register "{\"name\":\"$name\"}" "$RKEY"
+    jqeq '[.error.code, .error.field]' '["name_taken","name"]'
+    jqeq '.error.message | test("--name")' true
+done
+req 201 POST /api/v1/agents/register '{"name":"remote-1"}' "$RKEY"
+pass "a remote agent cannot take the embedded agent's name or alias"
