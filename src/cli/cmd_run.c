@@ -17,6 +17,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"retention", required_argument, NULL, 'r'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"max-monitors", required_argument, NULL, 'M'},
+                                             {"max-body", required_argument, NULL, 'B'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
                                              {"trace-interval", required_argument, NULL, 'T'},
@@ -55,7 +56,8 @@ const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run everything in one process: server, store, agent, monitors",
     .usage = "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
-             "                [--tls-cert FILE --tls-key FILE] [--trace-interval SEC] [FILE...]\n"
+             "                [--tls-cert FILE --tls-key FILE] [--trace-interval SEC]\n"
+             "                [--max-body BYTES] [FILE...]\n"
              "\n"
              "The all-in-one: the cmon server on 127.0.0.1:8080 with the web dashboard at\n"
              "its root URL, its SQLite database in ./cmon-data/, an embedded agent, and the\n"
@@ -73,6 +75,8 @@ const struct cli_command cmd_run = {
              "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"
              "      --tls-key FILE     ... and this PEM key (both or neither)\n"
              "  -M, --max-monitors N   connection monitors accepted (default 100)\n"
+             "      --max-body BYTES   request body limit (default 1048576); agents are told\n"
+             "                         it and cut their result batches below it\n"
              "      --trace-interval SEC  trace each test's path this often (default 600);\n"
              "                         a test is also traced on its first round and when its\n"
              "                         state changes, unless its configuration sets\n"

@@ -178,6 +178,14 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_monitors = (size_t)v;
         return 0;
     }
+    case 'B': {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 4096 || v > (64L << 20))
+            return cli_usage_error(self, "--max-body wants bytes, 4096..67108864");
+        o->max_body = (size_t)v;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -190,6 +198,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
                                              {"retention", required_argument, NULL, 'r'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"max-monitors", required_argument, NULL, 'M'},
+                                             {"max-body", required_argument, NULL, 'B'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
                                              {"help", no_argument, NULL, 'h'},
@@ -219,7 +228,7 @@ const struct cli_command cmd_server = {
     .summary = "run the server: API, result ingest, state evaluation, /metrics",
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
-             "                   [--log-level LEVEL]\n"
+             "                   [--max-body BYTES] [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
              "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
@@ -239,6 +248,8 @@ const struct cli_command cmd_server = {
              "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
              "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
              "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
+             "      --max-body BYTES   request body limit (default 1048576); agents are told\n"
+             "                         it and cut their result batches below it\n"
              "      --log-level LEVEL  debug, info (default), warn or error\n"
              "  -h, --help             show this help\n"
              "\n"
