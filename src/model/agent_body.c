@@ -1,6 +1,9 @@
 /* agent_body.c: agent-protocol body rules and decoders (agent_body.h). */
 #include "model/agent_body.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/monitor.h"
@@ -19,4 +22,203 @@ bool cmon_agent_text_valid(const char *s, size_t max)
             return false;
     }
     return true;
+}
+
+#define AGENT_MAX_ADDRESSES 32
+#define AGENT_TEXT_MAX 64
+#define AGENT_SPOOL_MAX 1024
+
+static enum cmon_err refuse(struct cmon_agent_err *e, const char *code, const char *field,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum cmon_err refuse(struct cmon_agent_err *e, const char *code, const char *field,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->code = code;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    return CMON_ERR_INVALID;
+}
+
+/* A reported string that is logged or shown; jansson keeps "\u0000" when
+ * asked to, so the length is checked against strlen too. */
+static bool text_ok(const json_t *v, size_t max)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+           cmon_agent_text_valid(json_string_value(v), max);
+}
+
+static enum cmon_err only_keys(const json_t *body, const char *const *allowed,
+                               struct cmon_agent_err *e)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(body))
+        return refuse(e, "invalid_parameter", NULL, "the body must be a JSON object");
+    json_object_foreach((json_t *)body, key, v)
+    {
+        size_t i = 0;
+        while (allowed[i] && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (!allowed[i])
+            return refuse(e, "invalid_parameter", key, "unknown field '%.40s'", key);
+    }
+    return CMON_OK;
+}
+
+static enum cmon_err decode_addresses(const json_t *addr, struct cmon_agent_facts *f,
+                                      struct cmon_agent_err *e)
+{
+    bool ok = !addr || (json_is_array(addr) && json_array_size(addr) <= AGENT_MAX_ADDRESSES);
+    for (size_t i = 0; ok && addr && i < json_array_size(addr); i++)
+        ok = text_ok(json_array_get(addr, i), AGENT_TEXT_MAX);
+    if (!ok)
+        return refuse(e, "invalid_parameter", "addresses",
+                      "addresses must be an array of at most %d strings (<= %d bytes, no "
+                      "control characters)",
+                      AGENT_MAX_ADDRESSES, AGENT_TEXT_MAX);
+    f->addresses = addr ? json_dumps(addr, JSON_COMPACT) : strdup("[]");
+    return f->addresses ? CMON_OK : CMON_ERR_NOMEM;
+}
+
+/* version, addresses, heartbeatSec: what both bodies carry. */
+static enum cmon_err decode_facts(const json_t *body, struct cmon_agent_facts *f,
+                                  struct cmon_agent_err *e)
+{
+    const json_t *ver = json_object_get(body, "version"),
+                 *hb = json_object_get(body, "heartbeatSec");
+    if (ver && !text_ok(ver, AGENT_TEXT_MAX))
+        return refuse(e, "invalid_parameter", "version",
+                      "version must be a string of at most %d bytes without control characters",
+                      AGENT_TEXT_MAX);
+    if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 300))
+        return refuse(e, "invalid_parameter", "heartbeatSec", "heartbeatSec must be 1..300");
+    f->version = ver ? json_string_value(ver) : "";
+    f->heartbeat_sec = hb ? (int)json_integer_value(hb) : 0;
+    return decode_addresses(json_object_get(body, "addresses"), f, e);
+}
+
+enum cmon_err cmon_agent_register_decode(const json_t *body, struct cmon_agent_facts *f,
+                                         struct cmon_agent_err *e)
+{
+    static const char *const allowed[] = {"name", "version", "addresses", "heartbeatSec", NULL};
+    memset(f, 0, sizeof *f);
+    enum cmon_err err = only_keys(body, allowed, e);
+    if (err)
+        return err;
+    f->name = json_string_value(json_object_get(body, "name"));
+    if (!cmon_agent_name_valid(f->name))
+        return refuse(e, "invalid_parameter", "name",
+                      "name must be 1-%d characters of [A-Za-z0-9._-], not starting with '.' "
+                      "or '-'",
+                      CMON_AGENT_NAME_MAX);
+    return decode_facts(body, f, e);
+}
+
+enum cmon_err cmon_agent_heartbeat_decode(const json_t *body, struct cmon_agent_facts *f,
+                                          struct cmon_agent_err *e)
+{
+    static const char *const allowed[] = {"version", "addresses", "heartbeatSec", "spool", NULL};
+    memset(f, 0, sizeof *f);
+    enum cmon_err err = only_keys(body, allowed, e);
+    const json_t *spool = json_object_get(body, "spool");
+    if (!err && spool && !json_is_object(spool))
+        err = refuse(e, "invalid_parameter", "spool", "spool must be an object");
+    if (!err && !(f->spool = spool ? json_dumps(spool, JSON_COMPACT) : strdup("{}")))
+        err = CMON_ERR_NOMEM;
+    if (!err && strlen(f->spool) > AGENT_SPOOL_MAX)
+        err = refuse(e, "invalid_parameter", "spool", "spool is too large");
+    return err ? err : decode_facts(body, f, e);
+}
+
+void cmon_agent_facts_free(struct cmon_agent_facts *f)
+{
+    free(f->addresses);
+    free(f->spool);
+    f->addresses = f->spool = NULL;
+}
+
+static enum cmon_err decode_rounds(const json_t *arr, struct cmon_agent_batch *b,
+                                   struct cmon_agent_err *e)
+{
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n > CMON_AGENT_MAX_BATCH_RESULTS)
+        return refuse(e, "invalid_parameter", "results",
+                      "results must be an array of at most %d round results",
+                      CMON_AGENT_MAX_BATCH_RESULTS);
+    if (!(b->results = calloc(n ? n : 1, sizeof *b->results)))
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct cmon_errbuf eb = {{0}};
+        if (cmon_round_from_json(json_array_get(arr, i), &b->results[i], &eb) != CMON_OK) {
+            char field[32];
+            snprintf(field, sizeof field, "results[%zu]", i);
+            return refuse(e, "validation_failed", field, "%s: %.200s", field, eb.msg);
+        }
+    }
+    b->n_results = n;
+    return CMON_OK;
+}
+
+static enum cmon_err decode_paths(const json_t *arr, struct cmon_agent_batch *b,
+                                  struct cmon_agent_err *e)
+{
+    size_t n = json_array_size(arr);
+    if (!arr || !n)
+        return arr && !json_is_array(arr)
+                   ? refuse(e, "invalid_parameter", "paths", "paths must be an array")
+                   : CMON_OK;
+    if (n > CMON_AGENT_MAX_BATCH_PATHS)
+        return refuse(e, "invalid_parameter", "paths",
+                      "paths must be an array of at most %d traced paths",
+                      CMON_AGENT_MAX_BATCH_PATHS);
+    if (!(b->paths = calloc(n, sizeof *b->paths)))
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct cmon_errbuf eb = {{0}};
+        if (cmon_path_report_from_json(json_array_get(arr, i), &b->paths[i], &eb) != CMON_OK) {
+            char field[32];
+            snprintf(field, sizeof field, "paths[%zu]", i);
+            return refuse(e, "validation_failed", field, "%s: %.200s", field, eb.msg);
+        }
+    }
+    b->n_paths = n;
+    return CMON_OK;
+}
+
+enum cmon_err cmon_agent_batch_decode(const json_t *body, struct cmon_agent_batch *b,
+                                      struct cmon_agent_err *e)
+{
+    memset(b, 0, sizeof *b);
+    const json_t *batch = json_object_get(body, "batch"), *sid = json_object_get(body, "spoolId");
+    const char *spool_id = json_string_value(sid);
+    if (!json_is_object(body))
+        return refuse(e, "invalid_parameter", NULL, "the body must be a JSON object");
+    if (!json_is_integer(batch) || json_integer_value(batch) < 0 ||
+        json_integer_value(batch) >= CMON_AGENT_BATCH_LIMIT)
+        return refuse(e, "invalid_parameter", "batch",
+                      "batch must be the batch's sequence number (an integer 0..2^62-1)");
+    if (sid && (!spool_id || strlen(spool_id) != 16 || strspn(spool_id, "0123456789abcdef") != 16))
+        return refuse(e, "invalid_parameter", "spoolId",
+                      "spoolId must be the spool's id: 16 lowercase hex characters");
+    b->seq = json_integer_value(batch);
+    snprintf(b->spool_id, sizeof b->spool_id, "%s", spool_id ? spool_id : "");
+    enum cmon_err err = decode_rounds(json_object_get(body, "results"), b, e);
+    if (!err)
+        err = decode_paths(json_object_get(body, "paths"), b, e);
+    if (err)
+        cmon_agent_batch_free(b);
+    return err;
+}
+
+void cmon_agent_batch_free(struct cmon_agent_batch *b)
+{
+    free(b->results);
+    free(b->paths);
+    b->results = NULL;
+    b->paths = NULL;
+    b->n_results = b->n_paths = 0;
 }

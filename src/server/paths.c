@@ -62,41 +62,6 @@ enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_
     return err;
 }
 
-#define AGENT_MAX_PATHS 1000
-
-bool paths_decode(struct req *r, json_t *arr, struct cmon_path_report **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (!arr)
-        return true;
-    if (!json_is_array(arr) || json_array_size(arr) > AGENT_MAX_PATHS) {
-        reply_error(r, 400, "invalid_parameter", "paths",
-                    "paths must be an array of at most %d traced paths", AGENT_MAX_PATHS);
-        return false;
-    }
-    size_t count = json_array_size(arr);
-    if (!count)
-        return true;
-    if (!(*out = calloc(count, sizeof **out))) {
-        reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (size_t i = 0; i < count; i++) {
-        struct cmon_errbuf eb = {{0}};
-        if (cmon_path_report_from_json(json_array_get(arr, i), &(*out)[i], &eb) != CMON_OK) {
-            char field[32];
-            snprintf(field, sizeof field, "paths[%zu]", i);
-            reply_error(r, 400, "validation_failed", field, "%s: %s", field, eb.msg);
-            free(*out);
-            *out = NULL;
-            return false;
-        }
-    }
-    *n = count;
-    return true;
-}
-
 /* ?lossThreshold=&latencyThreshold= for hop issues; false after replying 400. */
 static bool issue_args(struct req *r, double *loss, double *lat)
 {
@@ -148,8 +113,8 @@ static json_t *path_view(int64_t start_ns, const char *text, double loss, double
     json_object_set_new(o, "routeChanged", json_boolean(changed));
     json_t *issues = issues_json(p, loss, lat);
     if (changed) /* the catalogue's route_changed, next to the hop issues */
-        json_array_append_new(issues, json_pack("{s:s}", "diagnostic",
-                                                cmon_diag_code(CMON_DIAG_ROUTE_CHANGED)));
+        json_array_append_new(
+            issues, json_pack("{s:s}", "diagnostic", cmon_diag_code(CMON_DIAG_ROUTE_CHANGED)));
     json_object_set_new(o, "issues", issues);
     free(p);
     return o;
@@ -219,8 +184,8 @@ enum MHD_Result api_test_paths(struct req *r)
 
 struct topo {
     struct store *s;
-    json_t *nodes;  /* id -> node */
-    json_t *edges;  /* "a>b" -> edge */
+    json_t *nodes; /* id -> node */
+    json_t *edges; /* "a>b" -> edge */
     double loss, lat;
     size_t tests;
 };
@@ -229,8 +194,8 @@ static void add_node(struct topo *t, const char *id, const char *kind, const cha
 {
     if (json_object_get(t->nodes, id))
         return;
-    json_object_set_new(t->nodes, id, json_pack("{s:s, s:s, s:s}", "id", id, "kind", kind,
-                                                "label", label));
+    json_object_set_new(t->nodes, id,
+                        json_pack("{s:s, s:s, s:s}", "id", id, "kind", kind, "label", label));
 }
 
 static void add_edge(struct topo *t, const char *from, const char *to, const struct cmon_hop *h)
@@ -240,13 +205,14 @@ static void add_edge(struct topo *t, const char *from, const char *to, const str
     json_t *e = json_object_get(t->edges, key);
     double loss = h ? cmon_hop_loss_pct(h) : 0, rtt = h && h->received ? h->rtt_avg_ms : 0;
     if (!e) {
-        json_object_set_new(t->edges, key, json_pack("{s:s, s:s, s:i, s:f, s:f}", "from", from,
-                                                     "to", to, "tests", 1, "lossPercent", loss,
-                                                     "rttMs", rtt));
+        json_object_set_new(t->edges, key,
+                            json_pack("{s:s, s:s, s:i, s:f, s:f}", "from", from, "to", to, "tests",
+                                      1, "lossPercent", loss, "rttMs", rtt));
         return;
     }
     /* an edge several tests share shows the worst of them */
-    json_object_set_new(e, "tests", json_integer(json_integer_value(json_object_get(e, "tests")) + 1));
+    json_object_set_new(e, "tests",
+                        json_integer(json_integer_value(json_object_get(e, "tests")) + 1));
     if (loss > json_real_value(json_object_get(e, "lossPercent")))
         json_object_set_new(e, "lossPercent", json_real(loss));
     if (rtt > json_real_value(json_object_get(e, "rttMs")))
@@ -298,8 +264,7 @@ static json_t *values_of(json_t *obj)
 {
     json_t *arr = json_array(), *v;
     const char *k;
-    json_object_foreach(obj, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(obj, k, v) json_array_append(arr, v);
     return arr;
 }
 
@@ -320,8 +285,8 @@ enum MHD_Result api_monitor_topology(struct req *r)
         json_decref(t.edges);
         return reply_store_error(r, err, eb.msg);
     }
-    json_t *o = json_pack("{s:s, s:i, s:o, s:o}", "monitor", r->seg[1], "tracedTests",
-                          (int)t.tests, "nodes", values_of(t.nodes), "edges", values_of(t.edges));
+    json_t *o = json_pack("{s:s, s:i, s:o, s:o}", "monitor", r->seg[1], "tracedTests", (int)t.tests,
+                          "nodes", values_of(t.nodes), "edges", values_of(t.edges));
     json_decref(t.nodes);
     json_decref(t.edges);
     return reply_json(r, 200, o);
