@@ -145,6 +145,9 @@ static enum cmon_err store_items(struct ingest *ing, struct ingest_item *items, 
             err = s->ops->agent_seen(s, it->agent, now, eb);
         for (size_t i = 0; !err && !it->duplicate && i < it->n; i++) {
             struct store_result r = {.agent = it->agent, .r = it->results[i]};
+            /* a replay older than a day is history, not the test's present */
+            r.history = r.r.start_ns < now &&
+                        (uint64_t)now - (uint64_t)r.r.start_ns > CMON_ROUND_LIVE_AGE_NS;
             err = s->ops->ingest_result(s, &r, eb);
         }
         for (size_t i = 0; !err && !it->duplicate && i < it->n_paths; i++)

@@ -37,14 +37,16 @@ req 201 PUT /api/v1/connectionMonitors/trust "{\"properties\": {
   \"endpoints\": [{\"name\": \"a\", \"type\": \"Agent\", \"address\": \"agent-a\"},
                 {\"name\": \"ws\", \"resourceId\": \"$WS\",
                  \"filter\": {\"type\": \"Include\", \"items\": [{\"type\": \"AgentAddress\", \"address\": \"agent-b\"}]}},
-                {\"name\": \"dst\", \"address\": \"127.0.0.1\"}],
+                {\"name\": \"dst\", \"address\": \"127.0.0.1\"},
+                {\"name\": \"old\", \"address\": \"127.0.0.2\"}],
   \"testConfigurations\": [{\"name\": \"tcp\", \"protocol\": \"Tcp\", \"tcpConfiguration\": {\"port\": 9}}],
-  \"testGroups\": [{\"name\": \"ga\", \"sources\": [\"a\"], \"destinations\": [\"dst\"], \"testConfigurations\": [\"tcp\"]},
+  \"testGroups\": [{\"name\": \"ga\", \"sources\": [\"a\"], \"destinations\": [\"dst\", \"old\"], \"testConfigurations\": [\"tcp\"]},
                    {\"name\": \"gw\", \"sources\": [\"ws\"], \"destinations\": [\"dst\"], \"testConfigurations\": [\"tcp\"]}]}}" "$ADMIN"
 req 200 GET '/api/v1/tests?monitor=trust' "" "$ADMIN"
-A_TEST=$(jq -r '.items[] | select(.testGroup == "ga") | .id' "$TMP/body")
+A_TEST=$(jq -r '.items[] | select(.testGroup == "ga" and .destination == "dst") | .id' "$TMP/body")
+OLD_TEST=$(jq -r '.items[] | select(.testGroup == "ga" and .destination == "old") | .id' "$TMP/body")
 W_TEST=$(jq -r '.items[] | select(.testGroup == "gw") | .id' "$TMP/body")
-[ ${#A_TEST} = 16 ] && [ ${#W_TEST} = 16 ] || fail "test ids"
+[ ${#A_TEST} = 16 ] && [ ${#W_TEST} = 16 ] && [ ${#OLD_TEST} = 16 ] || fail "test ids"
 
 req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
 TA=$(jq -r .token "$TMP/body")
@@ -93,6 +95,16 @@ req 200 POST /api/v1/agent/results "{\"batch\":3,\"results\":[$(round "$A_TEST" 
 jqeq .rejected '[]'
 [ "$(a_figures | jq -c '.[0]')" = 0 ] || fail "a new round after the refused ones is not live: $(a_figures)"
 pass "rounds outside the clock window refused, the test's state not pinned"
+
+# a replay older than a day (within retention) is history, not live figures
+TWO_DAYS=$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)
+req 200 POST /api/v1/agent/results "{\"batch\":5,\"results\":[$(round "$OLD_TEST" 10 "\"startTime\":\"$TWO_DAYS\"")]}" "$TA"
+jqeq .rejected '[]'
+req 200 GET "/api/v1/results?testId=$OLD_TEST&from=$(date -u -d '-3 days' +%Y-%m-%dT%H:%M:%SZ)" "" "$ADMIN"
+jqeq '[.items[] | .checksFailed]' '[10]'
+req 200 GET "/api/v1/tests?monitor=trust" "" "$ADMIN"
+jqeq ".items[] | select(.id == \"$OLD_TEST\") | [.lastResultAt, .checksFailedPercent]" '[null,null]'
+pass "a round older than a day is stored as history, not as the test's live figures"
 
 # batch numbers are bounded (nextBatch = highest + 1 never overflows)
 req 400 POST /api/v1/agent/results '{"batch":4611686018427387904,"results":[]}' "$TA"
