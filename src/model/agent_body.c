@@ -141,51 +141,44 @@ void cmon_agent_facts_free(struct cmon_agent_facts *f)
     f->addresses = f->spool = NULL;
 }
 
-static enum cmon_err decode_rounds(const json_t *arr, struct cmon_agent_batch *b,
-                                   struct cmon_agent_err *e)
+/* One element decoder of a batch array, over void so rounds and paths
+ * share the loop that names the bad element. */
+typedef enum cmon_err (*elem_decode_fn)(const json_t *j, void *out, struct cmon_errbuf *eb);
+
+static enum cmon_err round_decode(const json_t *j, void *out, struct cmon_errbuf *eb)
 {
-    size_t n = json_array_size(arr);
-    if (!json_is_array(arr) || n > CMON_AGENT_MAX_BATCH_RESULTS)
-        return refuse(e, "invalid_parameter", "results",
-                      "results must be an array of at most %d round results",
-                      CMON_AGENT_MAX_BATCH_RESULTS);
-    if (!(b->results = calloc(n ? n : 1, sizeof *b->results)))
-        return CMON_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        struct cmon_errbuf eb = {{0}};
-        if (cmon_round_from_json(json_array_get(arr, i), &b->results[i], &eb) != CMON_OK) {
-            char field[32];
-            snprintf(field, sizeof field, "results[%zu]", i);
-            return refuse(e, "validation_failed", field, "%s: %.200s", field, eb.msg);
-        }
-    }
-    b->n_results = n;
-    return CMON_OK;
+    return cmon_round_from_json(j, out, eb);
 }
 
-static enum cmon_err decode_paths(const json_t *arr, struct cmon_agent_batch *b,
+static enum cmon_err path_decode(const json_t *j, void *out, struct cmon_errbuf *eb)
+{
+    return cmon_path_report_from_json(j, out, eb);
+}
+
+/* Decode the array arr (at most max elements of size each) into a new
+ * array *out; an absent array is empty when optional. */
+static enum cmon_err decode_array(const json_t *arr, const char *name, size_t max, bool optional,
+                                  size_t size, elem_decode_fn decode, void **out, size_t *n_out,
                                   struct cmon_agent_err *e)
 {
     size_t n = json_array_size(arr);
-    if (!arr || !n)
-        return arr && !json_is_array(arr)
-                   ? refuse(e, "invalid_parameter", "paths", "paths must be an array")
-                   : CMON_OK;
-    if (n > CMON_AGENT_MAX_BATCH_PATHS)
-        return refuse(e, "invalid_parameter", "paths",
-                      "paths must be an array of at most %d traced paths",
-                      CMON_AGENT_MAX_BATCH_PATHS);
-    if (!(b->paths = calloc(n, sizeof *b->paths)))
+    if (!arr && optional)
+        return CMON_OK;
+    if (!json_is_array(arr) || n > max)
+        return refuse(e, "invalid_parameter", name, "%s must be an array of at most %zu items",
+                      name, max);
+    char *items = calloc(n ? n : 1, size);
+    if (!(*out = items))
         return CMON_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         struct cmon_errbuf eb = {{0}};
-        if (cmon_path_report_from_json(json_array_get(arr, i), &b->paths[i], &eb) != CMON_OK) {
+        if (decode(json_array_get(arr, i), items + i * size, &eb) != CMON_OK) {
             char field[32];
-            snprintf(field, sizeof field, "paths[%zu]", i);
+            snprintf(field, sizeof field, "%s[%zu]", name, i);
             return refuse(e, "validation_failed", field, "%s: %.200s", field, eb.msg);
         }
     }
-    b->n_paths = n;
+    *n_out = n;
     return CMON_OK;
 }
 
@@ -206,9 +199,15 @@ enum cmon_err cmon_agent_batch_decode(const json_t *body, struct cmon_agent_batc
                       "spoolId must be the spool's id: 16 lowercase hex characters");
     b->seq = json_integer_value(batch);
     snprintf(b->spool_id, sizeof b->spool_id, "%s", spool_id ? spool_id : "");
-    enum cmon_err err = decode_rounds(json_object_get(body, "results"), b, e);
+    void *res = NULL, *paths = NULL; /* no type-punned stores through void ** */
+    enum cmon_err err =
+        decode_array(json_object_get(body, "results"), "results", CMON_AGENT_MAX_BATCH_RESULTS,
+                     false, sizeof *b->results, round_decode, &res, &b->n_results, e);
+    b->results = res;
     if (!err)
-        err = decode_paths(json_object_get(body, "paths"), b, e);
+        err = decode_array(json_object_get(body, "paths"), "paths", CMON_AGENT_MAX_BATCH_PATHS,
+                           true, sizeof *b->paths, path_decode, &paths, &b->n_paths, e);
+    b->paths = paths;
     if (err)
         cmon_agent_batch_free(b);
     return err;
