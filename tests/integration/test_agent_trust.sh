@@ -52,6 +52,9 @@ req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
 TA=$(jq -r .token "$TMP/body")
 req 201 POST /api/v1/agents/register '{"name":"agent-b"}' "$KEY"
 TB=$(jq -r .token "$TMP/body")
+jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
+req 200 POST /api/v1/agent/heartbeat '{}' "$TB"
+jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
 
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 round() { # id failed [startTime|startNs JSON member]
@@ -111,7 +114,12 @@ req 400 POST /api/v1/agent/results '{"batch":4611686018427387904,"results":[]}' 
 jqeq '[.error.code, .error.field]' '["invalid_parameter","batch"]'
 req 400 POST /api/v1/agent/results '{"batch":9223372036854775807,"results":[]}' "$TA"
 req 200 POST /api/v1/agent/results '{"batch":4611686018427387903,"results":[]}' "$TA"
-pass "batch numbers at and past 2^62"
+req 400 POST /api/v1/agent/results '{"batch":1,"spoolId":"XYZ","results":[]}' "$TA"
+jqeq .error.field '"spoolId"'
+PATHS=$(jq -cn '[range(1001) | {testId: "0123456789abcdef", startNs: 1, path: {reached: false, hops: []}}]')
+req 400 POST /api/v1/agent/results "{\"batch\":6,\"results\":[],\"paths\":$PATHS}" "$TA"
+jqeq '[.error.code, .error.field]' '["invalid_parameter","paths"]'
+pass "batch numbers at and past 2^62, spool ids, the path limit; limits told at registration"
 
 # what an agent says of itself is logged: no control characters
 req 400 POST /api/v1/agent/heartbeat '{"version":"1.0\nlevel=error msg=forged"}' "$TA"
