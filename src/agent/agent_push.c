@@ -338,6 +338,12 @@ static bool refused_batch(struct push *p, uint64_t seq, const char *data, size_t
     uint64_t sa = next_seq(a), sb = sa + 1;
     enum cmon_err err = agent_batch_halve(data, len, sa, sb, h, &eb);
     agent_reply_message(rep, m, sizeof m);
+    if (err == CMON_ERR_NOMEM) { /* never drop rounds for want of memory: retry later */
+        cmon_error(a->log, "cannot split a batch: out of memory", "seq=%llu",
+                   (unsigned long long)seq);
+        p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
+        return false;
+    }
     if (err == CMON_OK) {
         struct spool_part parts[2] = {{sa, h[0].text, strlen(h[0].text), h[0].n_results},
                                       {sb, h[1].text, strlen(h[1].text), h[1].n_results}};
