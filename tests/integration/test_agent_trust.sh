@@ -173,3 +173,19 @@ for name in "$(hostname)" local; do
 done
 req 201 POST /api/v1/agents/register '{"name":"remote-1"}' "$RKEY"
 pass "a remote agent cannot take the embedded agent's name or alias"
+
+# `cmon agent` next to `cmon run` with the default name (the host name): it
+# is refused at registration, so it never gets a test to probe, and its log
+# says what to do
+"$CMON" agent --server "$B" --key "$RKEY" --state-dir "$TMP/agent" \
+    >"$TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 100); do
+    grep -q "refused this agent's name: start it with another --name" "$TMP/agent.log" && break
+    sleep 0.1
+done
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+grep -q "refused this agent's name: start it with another --name" "$TMP/agent.log" ||
+    fail "the agent's log does not say to pick --name: $(tail -3 "$TMP/agent.log")"
+grep -q 'name_taken\|embedded agent' "$TMP/agent.log" || fail "the server's reason is not logged"
+pass "an agent with the embedded agent's name is told to pick --name"
