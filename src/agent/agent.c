@@ -149,7 +149,13 @@ static enum cmon_err open_spool(struct agent *a, struct cmon_errbuf *eb)
         return err;
     struct spool_stats st;
     spool_stats(a->spool, &st);
-    cmon_info(a->log, "spool opened", "dir=%s pending_batches=%llu corrupt_records=%llu", dir,
+    snprintf(a->spool_id, sizeof a->spool_id, "%016llx", (unsigned long long)spool_id(a->spool));
+    /* until the server says its limits (registration, heartbeats) */
+    a->limits = (struct agent_batch_limits){.max_bytes = AGENT_BATCH_DEFAULT_BYTES,
+                                            .max_paths = AGENT_BATCH_DEFAULT_PATHS,
+                                            .max_rounds = AGENT_BATCH_MAX_ROUNDS};
+    cmon_info(a->log, "spool opened",
+              "dir=%s spool_id=%s pending_batches=%llu corrupt_records=%llu", dir, a->spool_id,
               (unsigned long long)st.pending_batches, (unsigned long long)st.corrupt_records);
     return CMON_OK;
 }

@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/assign.h"
+#include "agent/batch.h"
 #include "agent/spool.h"
 #include "agent/tracer.h"
 #include "model/monitor.h"
@@ -23,7 +24,6 @@
 #include "probe/scheduler.h"
 
 #define AGENT_MAX_PENDING_ROUNDS 200000
-#define AGENT_MAX_BATCH_ROUNDS 2000
 
 /* ---- HTTP client (push thread) ---- */
 struct agent_http {
@@ -97,9 +97,12 @@ struct agent {
     struct agent_spool *spool;
     struct agent_saved saved;
     bool registered;
-    int64_t min_seq;    /* the server's nextBatch at registration */
-    char etag[80];      /* of the assignments applied */
-    int64_t backoff_ms; /* current backoff after failures */
+    int64_t min_seq;                  /* the server's nextBatch at registration */
+    struct agent_batch_limits limits; /* the server's, from register/heartbeat */
+    char spool_id[17];                /* hex of spool_id(), sent with every batch */
+    uint64_t refused_rounds; /* rounds the server refused (rejected, or a lone round 400/413) */
+    char etag[80];           /* of the assignments applied */
+    int64_t backoff_ms;      /* current backoff after failures */
 
     /* shared, under mu */
     pthread_mutex_t mu;

@@ -80,6 +80,20 @@ static json_t *facts_json(struct agent *a)
                      agent_host_addresses(), "heartbeatSec", a->o.heartbeat_sec);
 }
 
+/* The server's batch limits, in its registration and heartbeat answers
+ * (an older server says nothing: keep what we have). */
+static void take_limits(struct agent *a, const json_t *j)
+{
+    json_t *b = json_object_get(j, "maxBatchBytes"), *p = json_object_get(j, "maxBatchPaths");
+    if (json_is_integer(b) && json_integer_value(b) >= 4096 &&
+        (size_t)json_integer_value(b) != a->limits.max_bytes) {
+        a->limits.max_bytes = (size_t)json_integer_value(b);
+        cmon_info(a->log, "server batch limit", "max_batch_bytes=%zu", a->limits.max_bytes);
+    }
+    if (json_is_integer(p) && json_integer_value(p) >= 1)
+        a->limits.max_paths = (size_t)json_integer_value(p);
+}
+
 static void registered_as(struct push *p, const struct agent_reply *rep)
 {
     struct agent *a = p->a;
@@ -97,6 +111,7 @@ static void registered_as(struct push *p, const struct agent_reply *rep)
             cmon_error(a->log, "cannot keep the agent token (registering again at restart)",
                        "err=\"%s\"", eb.msg);
         a->min_seq = json_is_integer(next) ? json_integer_value(next) : 0;
+        take_limits(a, j);
         a->registered = true;
         a->etag[0] = '\0';
         p->auth_backoff = 0;
@@ -129,6 +144,8 @@ static void do_register(struct push *p)
         registered_as(p, &rep);
     else if (rep.status == 401)
         auth_failed(p, "the workspace key was refused (wrong or revoked --key); backing off", &rep);
+    else if (rep.status == 409)
+        auth_failed(p, "the server refused this agent's name: start it with another --name", &rep);
     else
         auth_failed(p, "registration refused; backing off", &rep);
     free(rep.body);
@@ -145,9 +162,10 @@ static void do_heartbeat(struct push *p)
     pthread_mutex_unlock(&a->mu);
     json_object_set_new(
         body, "spool",
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "pendingBatches", (json_int_t)st.pending_batches,
-                  "droppedBatches", (json_int_t)st.dropped_batches, "droppedResults",
-                  (json_int_t)(st.dropped_results + dropped_rounds), "corruptRecords",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "pendingBatches",
+                  (json_int_t)st.pending_batches, "droppedBatches", (json_int_t)st.dropped_batches,
+                  "droppedResults", (json_int_t)(st.dropped_results + dropped_rounds),
+                  "refusedResults", (json_int_t)a->refused_rounds, "corruptRecords",
                   (json_int_t)st.corrupt_records, "pendingBytes", (json_int_t)st.pending_bytes));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -170,6 +188,10 @@ static void do_heartbeat(struct push *p)
         p->next_register = mono_ms();
     } else if (rep.status != 200) {
         cmon_warn(a->log, "heartbeat refused", "status=%ld", rep.status);
+    } else {
+        json_t *j = json_loadb(rep.body, rep.len, 0, NULL);
+        take_limits(a, j);
+        json_decref(j);
     }
     free(rep.body);
 }
@@ -211,15 +233,23 @@ static void do_poll(struct push *p)
     free(rep.body);
 }
 
-/* Cut pending rounds into one batch and spool it (fsync) -- when the oldest
- * waited batch_ms, the batch is full, or the agent stops. */
+/* The next batch number: past the spool's and the server's nextBatch. */
+static uint64_t next_seq(const struct agent *a)
+{
+    uint64_t seq = spool_next_seq(a->spool);
+    return (int64_t)seq < a->min_seq ? (uint64_t)a->min_seq : seq;
+}
+
+/* Cut pending rounds and paths into batches under the server's limits and
+ * spool them (fsync) -- when the oldest waited batch_ms, a batch is full,
+ * or the agent stops. */
 static void spool_rounds(struct push *p, bool force)
 {
     struct agent *a = p->a;
     pthread_mutex_lock(&a->mu);
     size_t n = json_array_size(a->rounds), np = json_array_size(a->paths);
     bool due = (n || np) &&
-               (force || n >= AGENT_MAX_BATCH_ROUNDS ||
+               (force || n >= a->limits.max_rounds || np >= a->limits.max_paths ||
                 cmon_mono_ns() - a->first_pending_ns >= (int64_t)a->o.batch_ms * CMON_NS_PER_MS);
     if (!due) {
         pthread_mutex_unlock(&a->mu);
@@ -229,21 +259,40 @@ static void spool_rounds(struct push *p, bool force)
     a->rounds = json_array();
     a->paths = json_array();
     pthread_mutex_unlock(&a->mu);
-    uint64_t seq = spool_next_seq(a->spool);
-    if ((int64_t)seq < a->min_seq)
-        seq = (uint64_t)a->min_seq;
-    json_t *batch =
-        json_pack("{s:I, s:o, s:o}", "batch", (json_int_t)seq, "results", rounds, "paths", paths);
-    char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
-    json_decref(batch);
-    struct cmon_errbuf eb;
-    if (!text)
-        cmon_error(a->log, "batch dropped: out of memory", "results=%zu", n);
-    else if (spool_append(a->spool, seq, text, strlen(text), (uint32_t)n, &eb) == CMON_OK)
-        cmon_debug(a->log, "batch spooled", "seq=%llu results=%zu paths=%zu",
-                   (unsigned long long)seq, n, np);
-    /* a refused append (full, ENOSPC) was logged and counted by the spool */
-    free(text);
+    while (json_array_size(rounds) || json_array_size(paths)) {
+        uint64_t seq = next_seq(a);
+        uint32_t nr = 0;
+        size_t before = json_array_size(paths);
+        char *text = agent_batch_cut(rounds, paths, &a->limits, seq, a->spool_id, &nr);
+        struct cmon_errbuf eb;
+        if (!text) {
+            cmon_error(a->log, "batch dropped: out of memory", "results=%zu",
+                       json_array_size(rounds));
+            break;
+        }
+        if (spool_append(a->spool, seq, text, strlen(text), nr, &eb) == CMON_OK)
+            cmon_debug(a->log, "batch spooled", "seq=%llu results=%u paths=%zu bytes=%zu",
+                       (unsigned long long)seq, nr, before - json_array_size(paths), strlen(text));
+        /* a refused append (full, ENOSPC) was logged and counted by the spool */
+        free(text);
+    }
+    json_decref(rounds);
+    json_decref(paths);
+}
+
+/* Count and log the rounds the server listed as refused in an ack. */
+static void note_rejected(struct agent *a, uint64_t seq, const json_t *rejected)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rejected, i, r)
+    {
+        a->refused_rounds += json_object_get(r, "index") != NULL;
+        cmon_warn(a->log, "the server refused a round", "seq=%llu test=%s code=%s err=\"%s\"",
+                  (unsigned long long)seq, json_string_value(json_object_get(r, "testId")) ?: "",
+                  json_string_value(json_object_get(r, "code")) ?: "",
+                  json_string_value(json_object_get(r, "message")) ?: "");
+    }
 }
 
 static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *rep)
@@ -253,6 +302,8 @@ static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *
     json_t *acked = json_object_get(j, "acked");
     bool dup = json_is_true(json_object_get(j, "duplicate"));
     bool ok = json_is_integer(acked) && (uint64_t)json_integer_value(acked) == seq;
+    if (ok)
+        note_rejected(a, seq, json_object_get(j, "rejected"));
     json_decref(j);
     struct cmon_errbuf eb;
     if (!ok) {
@@ -274,6 +325,53 @@ static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *
     return true;
 }
 
+/* The server refused batch seq whole (413 too large, 400 invalid): split it
+ * in halves under new numbers so the rest goes on; a lone round the server
+ * still refuses is dropped, counted and logged.  false: pause sending. */
+static bool refused_batch(struct push *p, uint64_t seq, const char *data, size_t len,
+                          const struct agent_reply *rep)
+{
+    struct agent *a = p->a;
+    char m[512];
+    struct cmon_errbuf eb;
+    struct agent_batch_half h[2];
+    uint64_t sa = next_seq(a), sb = sa + 1;
+    enum cmon_err err = agent_batch_halve(data, len, sa, sb, h, &eb);
+    agent_reply_message(rep, m, sizeof m);
+    if (err == CMON_ERR_NOMEM) { /* never drop rounds for want of memory: retry later */
+        cmon_error(a->log, "cannot split a batch: out of memory", "seq=%llu",
+                   (unsigned long long)seq);
+        p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
+        return false;
+    }
+    if (err == CMON_OK) {
+        struct spool_part parts[2] = {{sa, h[0].text, strlen(h[0].text), h[0].n_results},
+                                      {sb, h[1].text, strlen(h[1].text), h[1].n_results}};
+        err = spool_split(a->spool, seq, parts, 2, &eb);
+        cmon_info(a->log, "batch refused whole; split in halves",
+                  "seq=%llu status=%ld into=%llu,%llu err=\"%s\"", (unsigned long long)seq,
+                  rep->status, (unsigned long long)sa, (unsigned long long)sb, m);
+        free(h[0].text);
+        free(h[1].text);
+        if (err) { /* the disk failed: the batch stays, retried later */
+            cmon_error(a->log, "cannot split a batch", "seq=%llu err=\"%s\"",
+                       (unsigned long long)seq, eb.msg);
+            p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
+            return false;
+        }
+        return true;
+    }
+    size_t n_results;
+    agent_batch_items(data, len, &n_results);
+    a->refused_rounds += n_results;
+    cmon_error(a->log, "the server refused a round; dropping it",
+               "seq=%llu status=%ld results=%zu refused_results=%llu err=\"%s\"",
+               (unsigned long long)seq, rep->status, n_results,
+               (unsigned long long)a->refused_rounds, m);
+    spool_ack(a->spool, seq, &eb);
+    return true;
+}
+
 /* Send the oldest spooled batch; false when sending should pause. */
 static bool send_one(struct push *p)
 {
@@ -290,7 +388,6 @@ static bool send_one(struct push *p)
     struct agent_reply rep;
     enum cmon_err err = agent_http_request(&a->http, "POST", "/api/v1/agent/results",
                                            a->saved.token, data, len, NULL, &rep, &eb);
-    free(data);
     bool go_on = false;
     if (err) {
         net_failed(p, &p->next_send, "results", eb.msg);
@@ -298,16 +395,12 @@ static bool send_one(struct push *p)
         go_on = batch_acked(p, seq, &rep);
     } else if (rep.status == 401) {
         token_rejected(p, &rep);
-    } else if (rep.status == 400) {
-        char m[512];
-        cmon_error(a->log, "the server rejected a batch as invalid; dropping it",
-                   "seq=%llu err=\"%s\"", (unsigned long long)seq,
-                   agent_reply_message(&rep, m, sizeof m));
-        spool_ack(a->spool, seq, &eb);
-        go_on = true;
+    } else if (rep.status == 400 || rep.status == 413) {
+        go_on = refused_batch(p, seq, data, len, &rep);
     } else {
         net_failed(p, &p->next_send, "results", "server busy or failing");
     }
+    free(data);
     free(rep.body);
     return go_on;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -17,6 +18,11 @@
 
 #define SPOOL_MAGIC 0x50534d43u /* "CMSP" little-endian */
 #define SPOOL_HDR 24
+/* A part of a split batch: the plain header plus the parent's sequence and
+ * a flag on the last part, so recovery knows whether a split completed. */
+#define SPOOL_MAGIC_PART 0x50534d44u /* "DMSP" */
+#define SPOOL_HDR_PART 36
+#define SPOOL_PART_LAST 1u
 #define SPOOL_MAX_RECORD (64u << 20)
 /* UINT64_MAX is no sequence number: next_seq (one past the highest) would
  * wrap to 0 and new batches would count as acknowledged.  Only a damaged
@@ -31,10 +37,14 @@ struct spool_seg {
 
 struct spool_rec {
     uint64_t seq;
-    size_t seg;       /* index into segs */
-    uint64_t off;     /* of the payload */
+    size_t seg;   /* index into segs */
+    uint64_t off; /* of the payload */
     uint32_t len;
     uint32_t n_results;
+    uint32_t hdr;    /* header bytes: SPOOL_HDR or SPOOL_HDR_PART */
+    uint64_t parent; /* parts of a split: the batch they replace (else 0) */
+    bool last;       /* the last part of its split */
+    uint32_t index;  /* of the part in its split (numbered consecutively) */
 };
 
 struct agent_spool {
@@ -45,8 +55,9 @@ struct agent_spool {
     size_t n_segs, cap_segs;
     struct spool_rec *recs; /* pending, ascending seq */
     size_t n_recs, cap_recs;
-    bool active;            /* the last segment takes appends */
+    bool active; /* the last segment takes appends */
     uint64_t next_seq;
+    uint64_t id; /* random, made with the spool (file "id") */
     struct spool_stats st;
 };
 
@@ -72,11 +83,12 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* CRC over len, seq, n_results and the payload. */
-static uint32_t record_crc(const uint8_t *hdr, const void *payload, size_t len)
+/* CRC over the header after the magic (up to the CRC, the last field) and
+ * the payload. */
+static uint32_t record_crc(const uint8_t *hdr, size_t hdr_len, const void *payload, size_t len)
 {
     uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, hdr + 4, 16);
+    crc = crc32(crc, hdr + 4, (uInt)(hdr_len - 8));
     crc = crc32(crc, payload, (uInt)len);
     return (uint32_t)crc;
 }
@@ -137,8 +149,8 @@ static enum cmon_err read_acked(struct agent_spool *sp, struct cmon_errbuf *eb)
  * place.  It is fixed-width (21 bytes, one sector), so the write replaces it
  * whole and needs no new block -- which is what lets a full spool drain: acked
  * segments are deleted only after the watermark is on disk. */
-static enum cmon_err write_acked_in_place(struct agent_spool *sp, const char *path,
-                                          const char *buf, int len, struct cmon_errbuf *eb)
+static enum cmon_err write_acked_in_place(struct agent_spool *sp, const char *path, const char *buf,
+                                          int len, struct cmon_errbuf *eb)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
@@ -173,61 +185,91 @@ static enum cmon_err write_acked(struct agent_spool *sp, uint64_t seq, struct cm
     return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(saved));
 }
 
+/* Read the record header at off: plain or part.  0 at the end of the
+ * segment, -1 torn or bad, else the header's length. */
+static int read_header(int fd, uint64_t off, uint8_t hdr[SPOOL_HDR_PART], const char **why)
+{
+    ssize_t n = pread(fd, hdr, SPOOL_HDR_PART, (off_t)off);
+    if (n == 0)
+        return 0;
+    uint32_t magic = n >= 4 ? get32(hdr) : 0;
+    int want = magic == SPOOL_MAGIC_PART ? SPOOL_HDR_PART : SPOOL_HDR;
+    if (n < want) {
+        *why = "torn record header";
+        return -1;
+    }
+    if ((magic != SPOOL_MAGIC && magic != SPOOL_MAGIC_PART) || get32(hdr + 4) > SPOOL_MAX_RECORD ||
+        get64(hdr + 8) == SPOOL_SEQ_LIMIT) {
+        *why = "bad record header";
+        return -1;
+    }
+    return want;
+}
+
+static bool index_record(struct agent_spool *sp, size_t si, uint64_t off, const uint8_t *hdr,
+                         int hdr_len)
+{
+    uint64_t seq = get64(hdr + 8);
+    uint32_t len = get32(hdr + 4);
+    if (seq >= sp->next_seq)
+        sp->next_seq = seq + 1;
+    if (seq <= sp->st.acked_seq)
+        return true;
+    if (!grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
+        return false;
+    bool part = hdr_len == SPOOL_HDR_PART;
+    sp->recs[sp->n_recs++] = (struct spool_rec){.seq = seq,
+                                                .seg = si,
+                                                .off = off + (uint64_t)hdr_len,
+                                                .len = len,
+                                                .n_results = get32(hdr + 16),
+                                                .hdr = (uint32_t)hdr_len,
+                                                .parent = part ? get64(hdr + 20) : 0,
+                                                .last = part && (get32(hdr + 28) & SPOOL_PART_LAST),
+                                                .index = part ? get32(hdr + 28) >> 8 : 0};
+    sp->st.pending_batches++;
+    sp->st.pending_bytes += (uint64_t)hdr_len + len;
+    return true;
+}
+
 /* Index one segment's records; cut it off at the first torn or corrupt one. */
 static enum cmon_err scan_segment(struct agent_spool *sp, size_t si, const char *path)
 {
     struct spool_seg *seg = &sp->segs[si];
     uint64_t off = 0;
-    uint8_t hdr[SPOOL_HDR];
+    uint8_t hdr[SPOOL_HDR_PART];
     char *payload = NULL;
     const char *why = NULL;
     for (;;) {
-        ssize_t n = pread(seg->fd, hdr, SPOOL_HDR, (off_t)off);
-        if (n == 0)
+        int hdr_len = read_header(seg->fd, off, hdr, &why);
+        if (hdr_len <= 0)
             break;
-        if (n != SPOOL_HDR) {
-            why = "torn record header";
-            break;
-        }
         uint32_t len = get32(hdr + 4);
-        uint64_t seq = get64(hdr + 8);
-        if (get32(hdr) != SPOOL_MAGIC || len > SPOOL_MAX_RECORD || seq == SPOOL_SEQ_LIMIT) {
-            why = "bad record header";
-            break;
-        }
         char *p = realloc(payload, len ? len : 1);
         if (!p) {
             free(payload);
             return CMON_ERR_NOMEM;
         }
         payload = p;
-        if (pread(seg->fd, payload, len, (off_t)(off + SPOOL_HDR)) != (ssize_t)len) {
+        if (pread(seg->fd, payload, len, (off_t)(off + (uint64_t)hdr_len)) != (ssize_t)len) {
             why = "torn record payload";
             break;
         }
-        if (record_crc(hdr, payload, len) != get32(hdr + 20)) {
+        if (record_crc(hdr, (size_t)hdr_len, payload, len) != get32(hdr + hdr_len - 4)) {
             why = "CRC mismatch";
             break;
         }
-        if (seq >= sp->next_seq)
-            sp->next_seq = seq + 1;
-        if (seq > sp->st.acked_seq) {
-            if (!grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs)) {
-                free(payload);
-                return CMON_ERR_NOMEM;
-            }
-            sp->recs[sp->n_recs++] = (struct spool_rec){seq, si, off + SPOOL_HDR, len,
-                                                        get32(hdr + 16)};
-            sp->st.pending_batches++;
-            sp->st.pending_bytes += SPOOL_HDR + len;
+        if (!index_record(sp, si, off, hdr, hdr_len)) {
+            free(payload);
+            return CMON_ERR_NOMEM;
         }
-        off += SPOOL_HDR + (uint64_t)len;
+        off += (uint64_t)hdr_len + len;
     }
     free(payload);
     if (why) {
         sp->st.corrupt_records++;
-        cmon_warn(sp->log, "spool: cutting off a damaged record", "file=%s offset=%" PRIu64
-                  " reason=\"%s\"", path, off, why);
+        cmon_warn(sp->log, "spool: cutting off a damaged record",
+                  "file=%s offset=%" PRIu64 " reason=\"%s\"", path, off, why);
         if (ftruncate(seg->fd, (off_t)off) != 0 || fsync(seg->fd) != 0)
             return CMON_ERR_IO;
     }
@@ -292,6 +334,95 @@ static enum cmon_err load_segments(struct agent_spool *sp, struct cmon_errbuf *e
     return err;
 }
 
+static void forget_rec(struct agent_spool *sp, size_t i)
+{
+    sp->st.pending_batches--;
+    sp->st.pending_bytes -= sp->recs[i].hdr + (uint64_t)sp->recs[i].len;
+    memmove(&sp->recs[i], &sp->recs[i + 1], (sp->n_recs - i - 1) * sizeof *sp->recs);
+    sp->n_recs--;
+}
+
+/* A completed split: its parent and the seqs [first, last] of its parts. */
+struct split_done {
+    uint64_t parent, first, last;
+};
+
+static int cmp_split(const void *a, const void *b)
+{
+    return cmp_u64(&((const struct split_done *)a)->parent,
+                   &((const struct split_done *)b)->parent);
+}
+
+/* Does a completed split of parent hold seq? (a parent split twice: the
+ * first split was cut short, so only one completed split per parent) */
+static bool split_holds(const struct split_done *d, size_t n, uint64_t parent, uint64_t seq)
+{
+    struct split_done key = {.parent = parent};
+    const struct split_done *x = n ? bsearch(&key, d, n, sizeof *d, cmp_split) : NULL;
+    return x && seq >= x->first && seq <= x->last;
+}
+
+/* After a crash: a split whose last part is on disk replaced its parent, so
+ * the parent is forgotten; parts of a split cut short (no last part) never
+ * happened, so they are forgotten and the parent is split again under new
+ * numbers.  Parts are written in one append with consecutive numbers, so a
+ * last part on disk means all of its split are. */
+static enum cmon_err settle_splits(struct agent_spool *sp)
+{
+    struct split_done *done = malloc((sp->n_recs ? sp->n_recs : 1) * sizeof *done);
+    size_t n_done = 0;
+    if (!done)
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < sp->n_recs; i++) {
+        const struct spool_rec *r = &sp->recs[i];
+        if (r->last)
+            done[n_done++] = (struct split_done){r->parent, r->seq - r->index, r->seq};
+    }
+    if (n_done)
+        qsort(done, n_done, sizeof *done, cmp_split);
+    for (size_t i = sp->n_recs; i-- > 0;) {
+        const struct spool_rec *r = &sp->recs[i];
+        struct split_done key = {.parent = r->seq};
+        bool replaced = n_done && bsearch(&key, done, n_done, sizeof *done, cmp_split);
+        bool orphan = r->parent && !split_holds(done, n_done, r->parent, r->seq);
+        if (replaced || orphan)
+            forget_rec(sp, i);
+    }
+    free(done);
+    return CMON_OK;
+}
+
+/* The spool's random id, made once with the spool: a new spool (lost
+ * state) starts a new exactly-once sequence on the server. */
+static enum cmon_err load_id(struct agent_spool *sp, struct cmon_errbuf *eb)
+{
+    char path[4096], tmp[4200], buf[24] = {0};
+    snprintf(path, sizeof path, "%s/id", sp->dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, 16);
+        close(fd);
+        char *end;
+        sp->id = n == 16 ? strtoull(buf, &end, 16) : 0;
+        if (n == 16 && end == buf + 16 && sp->id)
+            return CMON_OK;
+    }
+    while (!sp->id) {
+        if (getrandom(&sp->id, sizeof sp->id, 0) != sizeof sp->id)
+            return cmon_fail(eb, CMON_ERR_IO, "getrandom: %s", strerror(errno));
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = snprintf(buf, sizeof buf, "%016" PRIx64 "\n", sp->id);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (ok && rename(tmp, path) == 0 && fsync_dir(sp->dir) == 0)
+        return CMON_OK;
+    unlink(tmp);
+    return cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(errno));
+}
+
 /* Delete segments whose records are all acknowledged (the last one too: the
  * next append starts a fresh segment). */
 static void drop_acked_segments(struct agent_spool *sp)
@@ -338,7 +469,17 @@ enum cmon_err spool_open(const struct spool_opts *opts, struct agent_spool **out
     enum cmon_err err = read_acked(sp, eb);
     sp->next_seq = sp->st.acked_seq + 1;
     if (!err)
+        err = load_id(sp, eb);
+    /* a watermark file from the start, so a disk that fills before the
+     * first ack can still take one (written in place) */
+    char acked[4200];
+    snprintf(acked, sizeof acked, "%s/acked", sp->dir);
+    if (!err && access(acked, F_OK) != 0)
+        err = write_acked(sp, sp->st.acked_seq, eb);
+    if (!err)
         err = load_segments(sp, eb);
+    if (!err && settle_splits(sp) != CMON_OK)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     if (err) {
         spool_close(sp);
         return err;
@@ -366,6 +507,11 @@ uint64_t spool_next_seq(const struct agent_spool *sp)
     return sp->next_seq;
 }
 
+uint64_t spool_id(const struct agent_spool *sp)
+{
+    return sp->id;
+}
+
 static enum cmon_err new_segment(struct agent_spool *sp, uint64_t first, struct cmon_errbuf *eb)
 {
     char path[4096];
@@ -391,26 +537,49 @@ static enum cmon_err drop(struct agent_spool *sp, enum cmon_err err, uint64_t se
 {
     sp->st.dropped_batches++;
     sp->st.dropped_results += n_results;
-    cmon_error(sp->log, "spool: batch dropped", "seq=%" PRIu64 " results=%u reason=\"%s\" "
-               "dropped_batches=%" PRIu64, seq, n_results, eb ? eb->msg : "", sp->st.dropped_batches);
+    cmon_error(sp->log, "spool: batch dropped",
+               "seq=%" PRIu64 " results=%u reason=\"%s\" "
+               "dropped_batches=%" PRIu64,
+               seq, n_results, eb ? eb->msg : "", sp->st.dropped_batches);
     return err;
+}
+
+/* Append records at the end of seg and fsync; on failure nothing of them
+ * stays (a partial write is cut off). */
+static enum cmon_err write_records(struct agent_spool *sp, struct spool_seg *seg,
+                                   const struct iovec *iov, int n_iov, ssize_t want,
+                                   struct cmon_errbuf *eb)
+{
+    ssize_t n = pwritev(seg->fd, iov, n_iov, (off_t)seg->size);
+    if (n == want && fdatasync(seg->fd) == 0)
+        return CMON_OK;
+    int saved = n < 0 ? errno : n != want ? ENOSPC : errno;
+    if (ftruncate(seg->fd, (off_t)seg->size) != 0)
+        cmon_error(sp->log, "spool: cannot cut a partial record", "error=\"%s\"", strerror(errno));
+    return cmon_fail(eb, CMON_ERR_IO, "spool write: %s", strerror(saved));
 }
 
 enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *data, size_t len,
                            uint32_t n_results, struct cmon_errbuf *eb)
 {
     if (seq < sp->next_seq)
-        return cmon_fail(eb, CMON_ERR_INVALID, "batch %" PRIu64 " reuses a sequence number "
-                         "(next is %" PRIu64 ")", seq, sp->next_seq);
+        return cmon_fail(eb, CMON_ERR_INVALID,
+                         "batch %" PRIu64 " reuses a sequence number "
+                         "(next is %" PRIu64 ")",
+                         seq, sp->next_seq);
     if (seq == SPOOL_SEQ_LIMIT)
         return cmon_fail(eb, CMON_ERR_INVALID, "batch sequence number %" PRIu64 " out of range",
                          seq);
     if (len > SPOOL_MAX_RECORD)
-        return drop(sp, cmon_fail(eb, CMON_ERR_LIMIT, "batch of %zu bytes exceeds %u", len,
-                                  SPOOL_MAX_RECORD), seq, n_results, eb);
+        return drop(
+            sp,
+            cmon_fail(eb, CMON_ERR_LIMIT, "batch of %zu bytes exceeds %u", len, SPOOL_MAX_RECORD),
+            seq, n_results, eb);
     if (sp->st.pending_bytes + SPOOL_HDR + len > sp->max_bytes)
-        return drop(sp, cmon_fail(eb, CMON_ERR_LIMIT, "spool full (%" PRIu64 " of %" PRIu64
-                                  " bytes unacknowledged)", sp->st.pending_bytes, sp->max_bytes),
+        return drop(sp,
+                    cmon_fail(eb, CMON_ERR_LIMIT,
+                              "spool full (%" PRIu64 " of %" PRIu64 " bytes unacknowledged)",
+                              sp->st.pending_bytes, sp->max_bytes),
                     seq, n_results, eb);
     if (!sp->active || sp->segs[sp->n_segs - 1].size >= sp->segment_bytes) {
         enum cmon_err err = new_segment(sp, seq, eb);
@@ -423,27 +592,102 @@ enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *dat
     put32(hdr + 4, (uint32_t)len);
     put64(hdr + 8, seq);
     put32(hdr + 16, n_results);
-    put32(hdr + 20, record_crc(hdr, data, len));
+    put32(hdr + 20, record_crc(hdr, SPOOL_HDR, data, len));
     struct iovec iov[2] = {{hdr, SPOOL_HDR}, {(void *)data, len}};
     ssize_t want = (ssize_t)(SPOOL_HDR + len);
-    ssize_t n = pwritev(seg->fd, iov, 2, (off_t)seg->size);
-    if (n != want || fdatasync(seg->fd) != 0) {
-        int saved = n < 0 ? errno : n != want ? ENOSPC : errno;
-        /* leave no partial record behind */
-        if (ftruncate(seg->fd, (off_t)seg->size) != 0)
-            cmon_error(sp->log, "spool: cannot cut a partial record", "error=\"%s\"",
-                       strerror(errno));
-        return drop(sp, cmon_fail(eb, CMON_ERR_IO, "spool write: %s", strerror(saved)), seq,
-                    n_results, eb);
-    }
+    enum cmon_err err = write_records(sp, seg, iov, 2, want, eb);
+    if (err)
+        return drop(sp, err, seq, n_results, eb);
     if (!grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    sp->recs[sp->n_recs++] = (struct spool_rec){seq, sp->n_segs - 1, seg->size + SPOOL_HDR,
-                                                (uint32_t)len, n_results};
+    sp->recs[sp->n_recs++] = (struct spool_rec){.seq = seq,
+                                                .seg = sp->n_segs - 1,
+                                                .off = seg->size + SPOOL_HDR,
+                                                .len = (uint32_t)len,
+                                                .n_results = n_results,
+                                                .hdr = SPOOL_HDR};
     seg->size += (uint64_t)want;
     sp->st.pending_batches++;
     sp->st.pending_bytes += (uint64_t)want;
     sp->next_seq = seq + 1;
+    return CMON_OK;
+}
+
+static void part_header(uint8_t *hdr, const struct spool_part *p, uint64_t parent, uint32_t index,
+                        bool last)
+{
+    put32(hdr, SPOOL_MAGIC_PART);
+    put32(hdr + 4, (uint32_t)p->len);
+    put64(hdr + 8, p->seq);
+    put32(hdr + 16, p->n_results);
+    put64(hdr + 20, parent);
+    put32(hdr + 28, (last ? SPOOL_PART_LAST : 0) | index << 8);
+    put32(hdr + 32, record_crc(hdr, SPOOL_HDR_PART, p->data, p->len));
+}
+
+static enum cmon_err check_parts(const struct agent_spool *sp, const struct spool_part *parts,
+                                 size_t n, uint64_t *bytes, struct cmon_errbuf *eb)
+{
+    uint64_t next = sp->next_seq;
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].seq < next || (i && parts[i].seq != next) || parts[i].len > SPOOL_MAX_RECORD)
+            return cmon_fail(eb, CMON_ERR_INVALID, "split part %zu: bad sequence or size", i);
+        next = parts[i].seq + 1;
+        *bytes += SPOOL_HDR_PART + (uint64_t)parts[i].len;
+    }
+    return CMON_OK;
+}
+
+enum cmon_err spool_split(struct agent_spool *sp, uint64_t parent, const struct spool_part *parts,
+                          size_t n, struct cmon_errbuf *eb)
+{
+    uint64_t bytes;
+    if (n < 1 || n > SPOOL_MAX_PARTS || !sp->n_recs || sp->recs[0].seq != parent)
+        return cmon_fail(eb, CMON_ERR_INVALID, "split: %" PRIu64 " is not the oldest batch",
+                         parent);
+    enum cmon_err err = check_parts(sp, parts, n, &bytes, eb);
+    if (err)
+        return err;
+    if (!sp->active || sp->segs[sp->n_segs - 1].size >= sp->segment_bytes)
+        err = new_segment(sp, parts[0].seq, eb);
+    if (err || !grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + n, sizeof *sp->recs))
+        return err ? err : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    struct spool_seg *seg = &sp->segs[sp->n_segs - 1];
+    uint8_t hdrs[SPOOL_MAX_PARTS][SPOOL_HDR_PART];
+    struct iovec iov[2 * SPOOL_MAX_PARTS];
+    for (size_t i = 0; i < n; i++) {
+        part_header(hdrs[i], &parts[i], parent, (uint32_t)i, i == n - 1);
+        iov[2 * i] = (struct iovec){hdrs[i], SPOOL_HDR_PART};
+        iov[2 * i + 1] = (struct iovec){(void *)parts[i].data, parts[i].len};
+    }
+    /* one append: a crash leaves all parts (parent replaced) or a prefix
+     * without the last one (ignored at open, parent still pending) */
+    if ((err = write_records(sp, seg, iov, (int)(2 * n), (ssize_t)bytes, eb)))
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        sp->recs[sp->n_recs++] = (struct spool_rec){.seq = parts[i].seq,
+                                                    .seg = sp->n_segs - 1,
+                                                    .off = seg->size + SPOOL_HDR_PART,
+                                                    .len = (uint32_t)parts[i].len,
+                                                    .n_results = parts[i].n_results,
+                                                    .hdr = SPOOL_HDR_PART,
+                                                    .parent = parent,
+                                                    .last = i == n - 1,
+                                                    .index = (uint32_t)i};
+        seg->size += SPOOL_HDR_PART + (uint64_t)parts[i].len;
+        sp->st.pending_batches++;
+        sp->st.pending_bytes += SPOOL_HDR_PART + (uint64_t)parts[i].len;
+    }
+    sp->next_seq = parts[n - 1].seq + 1;
+    /* the parent is the oldest pending batch: acknowledging it forgets it.
+     * If the watermark cannot be written, the parts on disk still replace
+     * it (at open too): never send it again. */
+    if (spool_ack(sp, parent, eb) != CMON_OK && sp->n_recs && sp->recs[0].seq == parent) {
+        cmon_warn(sp->log, "spool: split recorded, acknowledgement not",
+                  "seq=%" PRIu64 " err=\"%s\"", parent, eb->msg);
+        forget_rec(sp, 0);
+    }
     return CMON_OK;
 }
 
@@ -452,8 +696,8 @@ size_t spool_pending(const struct agent_spool *sp)
     return sp->n_recs;
 }
 
-enum cmon_err spool_get(struct agent_spool *sp, size_t i, uint64_t *seq, char **data,
-                        size_t *len, struct cmon_errbuf *eb)
+enum cmon_err spool_get(struct agent_spool *sp, size_t i, uint64_t *seq, char **data, size_t *len,
+                        struct cmon_errbuf *eb)
 {
     if (i >= sp->n_recs)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "no pending batch %zu", i);
@@ -485,7 +729,7 @@ enum cmon_err spool_ack(struct agent_spool *sp, uint64_t seq, struct cmon_errbuf
     for (size_t i = 0; i < sp->n_recs; i++) {
         if (sp->recs[i].seq <= seq) {
             sp->st.pending_batches--;
-            sp->st.pending_bytes -= SPOOL_HDR + sp->recs[i].len;
+            sp->st.pending_bytes -= sp->recs[i].hdr + (uint64_t)sp->recs[i].len;
         } else {
             sp->recs[keep++] = sp->recs[i];
         }

@@ -21,19 +21,19 @@
 struct agent_spool;
 
 struct spool_opts {
-    const char *dir;          /* created if missing (mode 0700) */
-    uint64_t max_bytes;       /* total size of the unacknowledged records; 0: 256 MiB */
-    uint64_t segment_bytes;   /* start a new segment past this; 0: 4 MiB */
+    const char *dir;            /* created if missing (mode 0700) */
+    uint64_t max_bytes;         /* total size of the unacknowledged records; 0: 256 MiB */
+    uint64_t segment_bytes;     /* start a new segment past this; 0: 4 MiB */
     const struct cmon_log *log; /* may be NULL */
 };
 
 struct spool_stats {
-    uint64_t pending_batches;  /* appended, not yet acknowledged */
+    uint64_t pending_batches; /* appended, not yet acknowledged */
     uint64_t pending_bytes;
-    uint64_t acked_seq;        /* highest acknowledged batch sequence */
-    uint64_t dropped_batches;  /* refused because the spool was full or the disk failed */
+    uint64_t acked_seq;       /* highest acknowledged batch sequence */
+    uint64_t dropped_batches; /* refused because the spool was full or the disk failed */
     uint64_t dropped_results;
-    uint64_t corrupt_records;  /* torn or corrupt records skipped at open */
+    uint64_t corrupt_records; /* torn or corrupt records skipped at open */
 };
 
 /* Open (or create) the spool in opts->dir and index what is in it.  A torn or
@@ -53,11 +53,31 @@ uint64_t spool_next_seq(const struct agent_spool *sp);
 enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *data, size_t len,
                            uint32_t n_results, struct cmon_errbuf *eb);
 
+/* The spool's random 64-bit id, made when the spool was created and kept
+ * in it: batches carry it so the server's exactly-once bookkeeping is per
+ * spool, and an agent that lost its spool starts a fresh sequence. */
+uint64_t spool_id(const struct agent_spool *sp);
+
+/* Replace the oldest pending batch (parent) by parts with new sequence
+ * numbers (ascending, >= spool_next_seq), in one fsync'd append; then the
+ * parent is acknowledged.  Exactly once across a crash at any point: at
+ * open, a split whose last part is on disk forgets its parent, and parts of
+ * a split cut short are forgotten (the parent is still pending). */
+#define SPOOL_MAX_PARTS 8
+struct spool_part {
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    uint32_t n_results;
+};
+enum cmon_err spool_split(struct agent_spool *sp, uint64_t parent, const struct spool_part *parts,
+                          size_t n, struct cmon_errbuf *eb);
+
 /* Number of unacknowledged batches, oldest first for spool_get(i). */
 size_t spool_pending(const struct agent_spool *sp);
 /* A copy of pending batch i (0 = oldest): *data is malloc'd, caller frees. */
-enum cmon_err spool_get(struct agent_spool *sp, size_t i, uint64_t *seq, char **data,
-                        size_t *len, struct cmon_errbuf *eb);
+enum cmon_err spool_get(struct agent_spool *sp, size_t i, uint64_t *seq, char **data, size_t *len,
+                        struct cmon_errbuf *eb);
 
 /* The server acknowledged every batch up to and including seq: persist that,
  * and delete segments that hold nothing unacknowledged. */

@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "cli/cli.h"
+#include "model/agent_body.h"
 
 struct agent_args {
     struct agent_opts o;
@@ -38,6 +39,27 @@ static int add_servers(const struct cli_command *self, struct agent_args *aa, co
     }
     free(copy);
     return rc;
+}
+
+/* Is an http:// URL's host loopback (127.0.0.0/8, ::1, localhost)? */
+static bool url_is_loopback(const char *url)
+{
+    const char *h = url + 7; /* after "http://" */
+    return strncmp(h, "127.", 4) == 0 || strncmp(h, "[::1]", 5) == 0 ||
+           strncmp(h, "localhost", 9) == 0;
+}
+
+/* Plain http:// to another host sends the workspace key and the agent's
+ * token in clear: said once at start (and in --help), not refused, since a
+ * private network or a TLS-terminating tunnel may make it acceptable. */
+static void warn_cleartext(const struct agent_args *aa, const struct cmon_log *log)
+{
+    for (size_t i = 0; i < aa->o.n_servers; i++) {
+        const char *u = aa->o.servers[i];
+        if (strncmp(u, "http://", 7) == 0 && !url_is_loopback(u))
+            cmon_warn(log, "the key and token go to this server in clear text: use https://",
+                      "server=%s", u);
+    }
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -90,6 +112,10 @@ static int agent_option(const struct cli_command *self, int c, struct agent_args
         return parse_int(optarg, 1, 300, &aa->o.heartbeat_sec)
                    ? cli_usage_error(self, "--heartbeat wants 1..300 seconds")
                    : 0;
+    case 'B':
+        return parse_int(optarg, 100, 60000, &aa->o.batch_ms)
+                   ? cli_usage_error(self, "--batch-ms wants 100..60000 milliseconds")
+                   : 0;
     case 'M':
         return parse_size(optarg, &aa->o.spool_max_bytes)
                    ? cli_usage_error(self, "--spool-max wants a size like 256M")
@@ -123,8 +149,11 @@ static int check_args(const struct cli_command *self, struct agent_args *aa, int
     }
     if (!aa->o.state_dir)
         aa->o.state_dir = getenv("STATE_DIRECTORY") ? getenv("STATE_DIRECTORY") : "./cmon-agent";
-    if (strlen(aa->o.name) > 63)
-        return cli_usage_error(self, "--name is longer than 63 characters");
+    if (!cmon_agent_name_valid(aa->o.name))
+        return cli_usage_error(self,
+                               "--name '%s' must be 1-%d characters of [A-Za-z0-9._-], not "
+                               "starting with '.' or '-'",
+                               aa->o.name, CMON_AGENT_NAME_MAX);
     return 0;
 }
 
@@ -161,6 +190,7 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
                                              {"ca", required_argument, NULL, 'c'},
                                              {"heartbeat", required_argument, NULL, 'H'},
                                              {"spool-max", required_argument, NULL, 'M'},
+                                             {"batch-ms", required_argument, NULL, 'B'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
@@ -177,8 +207,10 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
     }
     if (!rc && !done)
         rc = check_args(self, &aa, argc, argv);
-    if (!rc && !done)
+    if (!rc && !done) {
+        warn_cleartext(&aa, &log);
         rc = run_until_signal(&aa);
+    }
     for (size_t i = 0; i < AGENT_MAX_SERVERS; i++)
         free(aa.server_copies[i]);
     return rc;
@@ -189,7 +221,7 @@ const struct cli_command cmd_agent = {
     .summary = "run an agent that probes for a remote server",
     .usage = "usage: cmon agent --server URL [--server URL...] [--key KEY] [--name NAME]\n"
              "                  [--state-dir DIR] [--ca FILE] [--heartbeat SEC]\n"
-             "                  [--spool-max SIZE] [--log-level LEVEL]\n"
+             "                  [--spool-max SIZE] [--batch-ms MS] [--log-level LEVEL]\n"
              "\n"
              "Run an agent: register with the server using the workspace key, keep the\n"
              "per-agent token it gets in the state directory, pull the tests whose source\n"
@@ -201,12 +233,16 @@ const struct cli_command cmd_agent = {
              "Options:\n"
              "  -s, --server URL     the server (http:// or https://); repeat it or give a\n"
              "                       comma-separated list to fail over between replicas\n"
-             "                       (default $CMON_SERVER)\n"
+             "                       (default $CMON_SERVER).  Over http:// to another host\n"
+             "                       the key and token travel in clear text (warned at\n"
+             "                       start): use https:// with --ca\n"
              "  -k, --key KEY        the workspace key (an agent token created without a\n"
              "                       name: 'cmon token create --role agent'); default\n"
              "                       $CMON_AGENT_KEY; not needed once a token is saved\n"
              "  -n, --name NAME      the agent's name, as monitor files name it (default the\n"
-             "                       host name)\n"
+             "                       host name): 1-63 of [A-Za-z0-9._-], unique among the\n"
+             "                       server's agents.  Next to 'cmon run' (whose embedded\n"
+             "                       agent is the host name, alias 'local') pick another\n"
              "  -d, --state-dir DIR  token and spool (default $STATE_DIRECTORY, else\n"
              "                       ./cmon-agent)\n"
              "  -c, --ca FILE        PEM trust anchors for an https server (default the\n"
@@ -216,6 +252,9 @@ const struct cli_command cmd_agent = {
              "                       agent stopped after 3 missed heartbeats\n"
              "      --spool-max SIZE spool limit, e.g. 64M (default 256M); when full, new\n"
              "                       batches are dropped, logged and counted\n"
+             "      --batch-ms MS    how long finished rounds wait to be sent together\n"
+             "                       (default 1000); batches also stay under the server's\n"
+             "                       body limit, which it tells the agent\n"
              "      --log-level L    debug, info (default), warn or error\n"
              "  -h, --help           show this help\n"
              "\n"

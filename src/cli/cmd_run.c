@@ -59,6 +59,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"retention", required_argument, NULL, 'r'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"max-monitors", required_argument, NULL, 'M'},
+                                             {"max-body", required_argument, NULL, 'B'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
                                              CLI_SERVER_EDGE_OPTIONS,
@@ -103,7 +104,7 @@ const struct cli_command cmd_run = {
         "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
         "                [--tls-cert FILE --tls-key FILE] [--trace-interval SEC]\n"
         "                [--allowed-host NAME]... [--allow-exec-actions]\n"
-        "                [--max-conns-per-ip N] [FILE...]\n"
+        "                [--max-conns-per-ip N] [--max-body BYTES] [FILE...]\n"
         "\n"
         "The all-in-one: the cmon server on 127.0.0.1:8080 with the web dashboard at\n"
         "its root URL, its SQLite database in ./cmon-data/, an embedded agent, and the\n"
@@ -118,8 +119,8 @@ const struct cli_command cmd_run = {
         "  -l, --listen ADDR      address and port (default 127.0.0.1:8080, or the next\n"
         "                         free port, said so, when another program holds it).\n"
         "                         On loopback without tokens it runs open and prints so\n"
-        "                         (then only\n"
-        "                         same-origin local use: a loopback Host, JSON writes);\n"
+        "                         (then only same-origin local use: a loopback Host,\n"
+        "                         JSON writes);\n"
         "                         any other address needs a token first ('cmon token\n"
         "                         create').\n"
         "  -d, --data DIR         data directory (default ./cmon-data), created 0700 if\n"
@@ -127,7 +128,9 @@ const struct cli_command cmd_run = {
         "  -r, --retention DAYS   keep raw round results this long (default 30d)\n"
         "      --tls-cert FILE    serve HTTPS with this PEM certificate ...\n"
         "      --tls-key FILE     ... and this PEM key (both or neither)\n"
-        "  -M, --max-monitors N   connection monitors accepted (default 100)\n" CLI_SERVER_EDGE_HELP
+        "  -M, --max-monitors N   connection monitors accepted (default 100)\n"
+        "      --max-body BYTES   request body limit (default 1048576); agents are told\n"
+        "                         it and cut their result batches below it\n" CLI_SERVER_EDGE_HELP
         "      --trace-interval SEC  trace each test's path this often (default 600);\n"
         "                         a test is also traced on its first round and when its\n"
         "                         state changes, unless its configuration sets\n"

@@ -258,6 +258,14 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_conns_per_ip = (unsigned)v;
         return 0;
     }
+    case 'B': {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 4096 || v > (64L << 20))
+            return cli_usage_error(self, "--max-body wants bytes, 4096..67108864");
+        o->max_body = (size_t)v;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -270,6 +278,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
                                              {"retention", required_argument, NULL, 'r'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"max-monitors", required_argument, NULL, 'M'},
+                                             {"max-body", required_argument, NULL, 'B'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
                                              CLI_SERVER_EDGE_OPTIONS,
@@ -301,7 +310,7 @@ const struct cli_command cmd_server = {
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
              "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
-             "                   [--max-conns-per-ip N] [--log-level LEVEL]\n"
+             "                   [--max-conns-per-ip N] [--max-body BYTES] [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
              "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
@@ -323,6 +332,8 @@ const struct cli_command cmd_server = {
              "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
              "  -M, --max-monitors N   connection monitors this server accepts (default "
              "100)\n" CLI_SERVER_EDGE_HELP
+             "      --max-body BYTES   request body limit (default 1048576); agents are told\n"
+             "                         it and cut their result batches below it\n"
              "      --log-level LEVEL  debug, info (default), warn or error\n"
              "  -h, --help             show this help\n"
              "\n"

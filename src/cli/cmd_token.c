@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "core/clock.h"
+#include "model/agent_body.h"
 #include "store/store.h"
 
 struct token_args {
@@ -130,6 +131,11 @@ static int token_run(const struct cli_command *self, int argc, char **argv)
     enum store_role role;
     if (!a.role || !store_role_parse(a.role, &role))
         return cli_usage_error(self, "--role must be reader, admin or agent");
+    if (a.name && *a.name && !cmon_agent_name_valid(a.name))
+        return cli_usage_error(self,
+                               "--name must be 1-%d characters of [A-Za-z0-9._-], not starting "
+                               "with '.' or '-'",
+                               CMON_AGENT_NAME_MAX);
     if ((a.data != NULL) + (a.store != NULL) + a.server > 1)
         return cli_usage_error(self, "give at most one of --data, --store and --server");
     return a.server ? create_via_api(&a) : create_in_store(&a, role);
@@ -160,8 +166,9 @@ const struct cli_command cmd_token = {
              "\n"
              "Options:\n"
              "  -r, --role ROLE    reader, admin or agent (required)\n"
-             "  -n, --name NAME    a label; for agent tokens the agent's name, under which\n"
-             "                     its results and batch numbers are kept.  An agent token\n"
+             "  -n, --name NAME    1-63 characters of [A-Za-z0-9._-]; for agent tokens the\n"
+             "                     agent's name, under which its results and batch\n"
+             "                     numbers are kept.  An agent token\n"
              "                     without --name is a workspace key: it only registers\n"
              "                     agents ('cmon agent --key'), each getting its own token\n"
              "  -t, --token T      admin token for --server (default $CMON_TOKEN)\n"

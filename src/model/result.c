@@ -14,6 +14,14 @@ double cmon_round_failed_pct(const struct cmon_round_result *r)
     return 100.0 * (double)r->checks_failed / (double)r->checks_total;
 }
 
+bool cmon_round_in_window(int64_t start_ns, int64_t now_ns, int64_t max_age_ns)
+{
+    /* differences in uint64: exact for any two int64s, never overflowing */
+    if (start_ns > now_ns)
+        return (uint64_t)start_ns - (uint64_t)now_ns <= (uint64_t)CMON_ROUND_MAX_AHEAD_NS;
+    return max_age_ns >= 0 && (uint64_t)now_ns - (uint64_t)start_ns <= (uint64_t)max_age_ns;
+}
+
 static void set_ms(json_t *o, const char *key, double v)
 {
     if (v >= 0 && isfinite(v))
@@ -76,7 +84,8 @@ static enum cmon_err check_keys(const json_t *o, const char *const *known, const
 {
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)o, key, val) {
+    json_object_foreach((json_t *)o, key, val)
+    {
         size_t i = 0;
         while (known[i] && strcmp(known[i], key) != 0)
             i++;
@@ -154,6 +163,8 @@ static enum cmon_err decode_ident(const json_t *j, struct cmon_round_result *r,
     const char *ts = json_string_value(json_object_get(j, "startTime"));
     if (json_is_integer(ns) && json_integer_value(ns) > 0)
         r->start_ns = json_integer_value(ns);
+    else if (ts && strspn(ts, "0123456789") == 4 && ts[4] == '-' && strncmp(ts, "2262", 4) >= 0)
+        r->start_ns = INT64_MAX; /* past int64 ns: saturate before the parser overflows */
     else if (!ts || cmon_parse_rfc3339(ts, &r->start_ns) != 0)
         return cmon_fail(eb, CMON_ERR_INVALID, "startTime: must be an RFC 3339 time");
     return CMON_OK;
@@ -162,8 +173,9 @@ static enum cmon_err decode_ident(const json_t *j, struct cmon_round_result *r,
 enum cmon_err cmon_round_from_json(const json_t *j, struct cmon_round_result *r,
                                    struct cmon_errbuf *eb)
 {
-    static const char *const keys[] = {"testId", "startTime", "startNs", "checksTotal",
-        "checksFailed", "rtt", "diagnostic", "detail", "httpStatus", "phases", NULL};
+    static const char *const keys[] = {"testId",       "startTime", "startNs",    "checksTotal",
+                                       "checksFailed", "rtt",       "diagnostic", "detail",
+                                       "httpStatus",   "phases",    NULL};
     memset(r, 0, sizeof *r);
     r->dns_ms = r->connect_ms = r->tls_ms = r->first_byte_ms = -1;
     if (!json_is_object(j))
@@ -187,8 +199,8 @@ enum cmon_err cmon_round_from_json(const json_t *j, struct cmon_round_result *r,
     if (det)
         snprintf(r->detail, sizeof r->detail, "%s", json_string_value(det));
     const json_t *hs = json_object_get(j, "httpStatus");
-    if (hs && (!json_is_integer(hs) || json_integer_value(hs) < 100 ||
-               json_integer_value(hs) > 599))
+    if (hs &&
+        (!json_is_integer(hs) || json_integer_value(hs) < 100 || json_integer_value(hs) > 599))
         return cmon_fail(eb, CMON_ERR_INVALID, "httpStatus: must be an integer 100-599");
     r->http_status = hs ? (int)json_integer_value(hs) : 0;
     if (r->checks_failed < r->checks_total && !r->has_rtt)

@@ -9,17 +9,10 @@
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "model/agent_body.h"
+#include "server/agent_rounds.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
-
-#define AGENT_NAME_MAX 63 /* fits struct req.principal */
-#define AGENT_MAX_ADDRESSES 32
-
-/* Agent names follow monitor names: [A-Za-z0-9._-], 1..63, no leading . or -. */
-static bool agent_name_valid(const char *name)
-{
-    return name && strlen(name) <= AGENT_NAME_MAX && cmon_monitor_name_valid(name);
-}
 
 /* The registered agent behind this request; false after replying 403. */
 static bool need_agent_identity(struct req *r)
@@ -34,52 +27,22 @@ static bool need_agent_identity(struct req *r)
     return false;
 }
 
-/* Validate {version, addresses, heartbeatSec}; fills the strings (addresses
- * as compact JSON text, malloc'd).  false after replying 400. */
-static bool agent_facts(struct req *r, json_t *body, const char **version, char **addresses,
-                        int *hb_sec, const char *const *allowed)
+/* A body the decoder refused: 400 with its code and field (or 500 when
+ * memory ran out).  Always MHD_YES-like: what reply_* returned. */
+static enum MHD_Result reply_refused(struct req *r, enum cmon_err err,
+                                     const struct cmon_agent_err *e)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok) {
-            reply_error(r, 400, "invalid_parameter", key, "unknown field '%s'", key);
-            return false;
-        }
-    }
-    json_t *ver = json_object_get(body, "version"), *addr = json_object_get(body, "addresses");
-    json_t *hb = json_object_get(body, "heartbeatSec");
-    if (ver && (!json_is_string(ver) || json_string_length(ver) > 64)) {
-        reply_error(r, 400, "invalid_parameter", "version", "version must be a string (<= 64)");
-        return false;
-    }
-    if (hb &&
-        (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 300)) {
-        reply_error(r, 400, "invalid_parameter", "heartbeatSec", "heartbeatSec must be 1..300");
-        return false;
-    }
-    bool addr_ok = !addr || (json_is_array(addr) && json_array_size(addr) <= AGENT_MAX_ADDRESSES);
-    for (size_t i = 0; addr_ok && addr && i < json_array_size(addr); i++) {
-        json_t *a = json_array_get(addr, i);
-        addr_ok = json_is_string(a) && json_string_length(a) <= 64;
-    }
-    if (!addr_ok) {
-        reply_error(r, 400, "invalid_parameter", "addresses",
-                    "addresses must be an array of at most %d strings", AGENT_MAX_ADDRESSES);
-        return false;
-    }
-    *version = ver ? json_string_value(ver) : "";
-    *hb_sec = hb ? (int)json_integer_value(hb) : AGENT_HEARTBEAT_DEFAULT_SEC;
-    *addresses = addr ? json_dumps(addr, JSON_COMPACT) : strdup("[]");
-    if (!*addresses) {
-        reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    return true;
+    if (err != CMON_ERR_INVALID)
+        return reply_store_error(r, err, "out of memory");
+    return reply_error(r, 400, e->code, e->field[0] ? e->field : NULL, "%s", e->message);
+}
+
+/* cmon run's embedded agent answers to its host name and its alias: a
+ * remote agent by either name would run the same tests a second time. */
+static bool is_embedded_name(const struct cmon_server *srv, const char *name)
+{
+    const char *e = srv->opts.embedded_agent, *alias = srv->opts.embedded_alias;
+    return (e && strcmp(name, e) == 0) || (alias && *alias && strcmp(name, alias) == 0);
 }
 
 static bool may_register(struct req *r, const char *name)
@@ -96,6 +59,15 @@ static bool may_register(struct req *r, const char *name)
     reply_error(r, 403, "forbidden", NULL, "the token of agent '%s' cannot register '%s'",
                 r->principal, name);
     return false;
+}
+
+/* The batch limits agents cut their batches by (docs/agents.md): the body
+ * limit and the paths a batch may hold. */
+static void add_limits(const struct req *r, json_t *out)
+{
+    json_object_set_new(out, "maxBatchBytes", json_integer((json_int_t)r->srv->opts.max_body));
+    json_object_set_new(out, "maxBatchPaths", json_integer(CMON_AGENT_MAX_BATCH_PATHS));
+    json_object_set_new(out, "maxBatchResults", json_integer(CMON_AGENT_MAX_BATCH_RESULTS));
 }
 
 static enum MHD_Result do_register(struct req *r, const char *name, const char *version,
@@ -119,93 +91,76 @@ static enum MHD_Result do_register(struct req *r, const char *name, const char *
         return reply_store_error(r, err, eb.msg);
     cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=\"%s\" addresses=%s", name,
               version, addresses);
-    return reply_json(r, 201,
-                      json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
-                                (json_int_t)next, "heartbeatSec", hb_sec));
+    json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
+                            (json_int_t)next, "heartbeatSec", hb_sec);
+    add_limits(r, out);
+    return reply_json(r, 201, out);
 }
 
 enum MHD_Result api_agent_register(struct req *r)
 {
-    static const char *const allowed[] = {"name", "version", "addresses", "heartbeatSec", NULL};
     json_t *body = req_json_body(r);
     if (!body)
         return MHD_YES;
-    const char *name = json_string_value(json_object_get(body, "name"));
-    const char *version;
-    char *addresses = NULL;
-    int hb;
+    struct cmon_agent_facts f;
+    struct cmon_agent_err e;
     enum MHD_Result ret = MHD_YES;
-    if (!agent_name_valid(name))
-        ret = reply_error(r, 400, "invalid_parameter", "name",
-                          "name must be 1-%d characters of [A-Za-z0-9._-], not starting with "
-                          "'.' or '-'",
-                          AGENT_NAME_MAX);
-    else if (agent_facts(r, body, &version, &addresses, &hb, allowed) && may_register(r, name))
-        ret = do_register(r, name, version, addresses, hb);
-    free(addresses);
+    enum cmon_err err = cmon_agent_register_decode(body, &f, &e);
+    if (err)
+        ret = reply_refused(r, err, &e);
+    else if (is_embedded_name(r->srv, f.name))
+        ret = reply_error(r, 409, "name_taken", "name",
+                          "'%s' is the name of this server's embedded agent (cmon run): give "
+                          "this agent another name with --name",
+                          f.name);
+    else if (may_register(r, f.name))
+        ret = do_register(r, f.name, f.version, f.addresses,
+                          f.heartbeat_sec ? f.heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC);
+    cmon_agent_facts_free(&f);
     json_decref(body);
     return ret;
 }
 
+static enum MHD_Result do_heartbeat(struct req *r, const struct cmon_agent_facts *f)
+{
+    int hb = f->heartbeat_sec ? f->heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC;
+    struct cmon_errbuf eb;
+    struct store *a = r->srv->admin;
+    pthread_mutex_lock(&r->srv->admin_mu);
+    enum cmon_err err =
+        a->ops->agent_heartbeat
+            ? a->ops->agent_heartbeat(a, r->principal, f->version, f->addresses, f->spool, hb,
+                                      cmon_wall_ns(), &eb)
+            : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
+    pthread_mutex_unlock(&r->srv->admin_mu);
+    if (err == CMON_ERR_NOTFOUND)
+        return reply_error(r, 409, "not_registered", NULL,
+                           "agent '%s' is not registered: POST /api/v1/agents/register",
+                           r->principal);
+    if (err)
+        return reply_store_error(r, err, eb.msg);
+    json_t *out = json_pack("{s:s, s:i}", "name", r->principal, "heartbeatSec", hb);
+    add_limits(r, out);
+    return reply_json(r, 200, out);
+}
+
 enum MHD_Result api_agent_heartbeat(struct req *r)
 {
-    static const char *const allowed[] = {"version", "addresses", "heartbeatSec", "spool", NULL};
     if (!need_agent_identity(r))
         return MHD_YES;
     json_t *body = req_json_body(r);
     if (!body)
         return MHD_YES;
-    const char *version;
-    char *addresses = NULL;
-    int hb;
-    enum MHD_Result ret = MHD_YES;
-    json_t *spool = json_object_get(body, "spool");
-    char *spool_text = NULL;
-    if (spool && !json_is_object(spool))
-        ret = reply_error(r, 400, "invalid_parameter", "spool", "spool must be an object");
-    else if (!(spool_text = spool ? json_dumps(spool, JSON_COMPACT) : strdup("{}")) ||
-             strlen(spool_text) > 1024)
-        ret = reply_error(r, 400, "invalid_parameter", "spool", "spool is too large");
-    else if (agent_facts(r, body, &version, &addresses, &hb, allowed)) {
-        struct cmon_errbuf eb;
-        struct store *a = r->srv->admin;
-        pthread_mutex_lock(&r->srv->admin_mu);
-        enum cmon_err err =
-            a->ops->agent_heartbeat
-                ? a->ops->agent_heartbeat(a, r->principal, version, addresses, spool_text, hb,
-                                          cmon_wall_ns(), &eb)
-                : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
-        pthread_mutex_unlock(&r->srv->admin_mu);
-        if (err == CMON_ERR_NOTFOUND)
-            ret = reply_error(r, 409, "not_registered", NULL,
-                              "agent '%s' is not registered: POST /api/v1/agents/register",
-                              r->principal);
-        else if (err)
-            ret = reply_store_error(r, err, eb.msg);
-        else
-            ret = reply_json(r, 200,
-                             json_pack("{s:s, s:i}", "name", r->principal, "heartbeatSec", hb));
-    }
-    free(addresses);
-    free(spool_text);
+    struct cmon_agent_facts f;
+    struct cmon_agent_err e;
+    enum cmon_err err = cmon_agent_heartbeat_decode(body, &f, &e);
+    enum MHD_Result ret = err ? reply_refused(r, err, &e) : do_heartbeat(r, &f);
+    cmon_agent_facts_free(&f);
     json_decref(body);
     return ret;
 }
 
 /* ---- assignments ---- */
-
-static bool endpoint_is(const struct cmon_endpoint *ep, const char *agent)
-{
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (strcmp(ep->agents[i], agent) == 0)
-            return true;
-    }
-    return strcmp(ep->address, agent) == 0;
-}
 
 /* Does a running monitor have an enabled test sourced at agent? */
 static bool monitor_names_agent(const struct store_monitor *sm, const char *agent)
@@ -220,7 +175,7 @@ static bool monitor_names_agent(const struct store_monitor *sm, const char *agen
     for (size_t g = 0; !found && g < m->n_groups; g++) {
         const struct cmon_test_group *grp = &m->groups[g];
         for (size_t i = 0; !grp->disabled && !found && i < grp->n_sources; i++)
-            found = endpoint_is(&m->endpoints[grp->sources[i]], agent);
+            found = agent_endpoint_is(&m->endpoints[grp->sources[i]], agent);
     }
     cmon_monitor_free(m);
     return found;

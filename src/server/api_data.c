@@ -8,6 +8,8 @@
 
 #include "core/clock.h"
 #include "core/text.h"
+#include "model/agent_body.h"
+#include "server/agent_rounds.h"
 #include "server/server_internal.h"
 
 #define RESULTS_DEFAULT_LIMIT 1000
@@ -15,7 +17,6 @@
 #define SQL_DEFAULT_ROWS 1000
 #define SQL_MAX_ROWS 10000
 #define SQL_TIMEOUT_MS 2000
-#define AGENT_MAX_BATCH 10000
 
 enum fmt { FMT_JSON, FMT_NDJSON, FMT_CSV };
 
@@ -218,43 +219,18 @@ enum MHD_Result api_sql(struct req *r)
     return ret;
 }
 
-/* Decode every result; false after replying 400 naming the bad field. */
-static bool decode_results(struct req *r, json_t *arr, struct cmon_round_result **out, size_t *n)
-{
-    *n = json_array_size(arr);
-    if (!json_is_array(arr) || *n > AGENT_MAX_BATCH) {
-        reply_error(r, 400, "invalid_parameter", "results",
-                    "results must be an array of at most %d round results", AGENT_MAX_BATCH);
-        return false;
-    }
-    *out = calloc(*n ? *n : 1, sizeof **out);
-    if (!*out) {
-        reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        struct cmon_errbuf eb = {{0}};
-        if (cmon_round_from_json(json_array_get(arr, i), &(*out)[i], &eb) != CMON_OK) {
-            char field[32];
-            snprintf(field, sizeof field, "results[%zu]", i);
-            reply_error(r, 400, "validation_failed", field, "%s: %s", field, eb.msg);
-            free(*out);
-            *out = NULL;
-            return false;
-        }
-    }
-    return true;
-}
-
-static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
+/* Commit the batch (what the trust check left of it) and ack it with the
+ * refused rounds listed; steals rejected. */
+static enum MHD_Result submit_and_ack(struct req *r, const char *spool_id, json_int_t seq,
                                       const struct cmon_round_result *res, size_t n,
-                                      const struct cmon_path_report *paths, size_t n_paths)
+                                      const struct cmon_path_report *paths, size_t n_paths,
+                                      json_t *rejected)
 {
     struct ingest_wait w;
     ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    enum cmon_err err =
-        ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths, n_paths, &w, &eb);
+    enum cmon_err err = ingest_submit_spooled(r->srv->ingest, r->principal, spool_id, seq, res, n,
+                                              paths, n_paths, &w, &eb);
     if (!err) {
         ingest_wait_for(&w);
         err = w.err;
@@ -262,37 +238,63 @@ static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
     }
     bool dup = w.duplicate;
     ingest_wait_destroy(&w);
+    if (err)
+        json_decref(rejected);
     if (err == CMON_ERR_LIMIT || err == CMON_ERR_STORE)
         return reply_error(r, 503, "overloaded", NULL, "%s", eb.msg);
     if (err)
         return reply_store_error(r, err, eb.msg);
-    return reply_json(r, 200, json_pack("{s:I, s:b}", "acked", seq, "duplicate", dup));
+    if (dup) /* the first delivery answered what was refused */
+        json_array_clear(rejected);
+    if (json_array_size(rejected))
+        cmon_warn(r->srv->opts.log, "agent rounds refused", "agent=%s batch=%lld refused=%zu",
+                  r->principal, (long long)seq, json_array_size(rejected));
+    return reply_json(
+        r, 200, json_pack("{s:I, s:b, s:o}", "acked", seq, "duplicate", dup, "rejected", rejected));
+}
+
+/* The trust check (agent_rounds.h), then commit and ack. */
+static enum MHD_Result check_and_submit(struct req *r, const char *spool_id, json_int_t seq,
+                                        struct cmon_round_result *res, size_t n,
+                                        struct cmon_path_report *paths, size_t n_paths)
+{
+    struct store *s = req_store(r);
+    if (!s)
+        return MHD_YES;
+    json_t *rejected = json_array();
+    struct cmon_errbuf eb;
+    /* admins (and open mode) may write any test, but not outside the window */
+    const char *agent = r->role == STORE_ROLE_AGENT ? r->principal : NULL;
+    enum cmon_err err = agent_rounds_filter(s, agent, cmon_wall_ns(), r->srv->opts.retention_ns,
+                                            res, &n, paths, &n_paths, rejected, &eb);
+    if (err) {
+        json_decref(rejected);
+        return reply_store_error(r, err, eb.msg);
+    }
+    return submit_and_ack(r, spool_id, seq, res, n, paths, n_paths, rejected);
 }
 
 enum MHD_Result api_agent_results(struct req *r)
 {
+    if (r->role == STORE_ROLE_AGENT && !r->principal[0])
+        return reply_error(r, 403, "forbidden", NULL,
+                           "a workspace key may only register agents: send results with the "
+                           "per-agent token that POST /api/v1/agents/register returned");
     json_t *body = req_json_body(r);
     if (!body)
         return MHD_YES;
-    json_t *batch = json_object_get(body, "batch");
+    struct cmon_agent_batch b;
+    struct cmon_agent_err e;
     enum MHD_Result ret;
-    struct cmon_round_result *res = NULL;
-    struct cmon_path_report *paths = NULL;
-    size_t n = 0, n_paths = 0;
-    if (r->role == STORE_ROLE_AGENT && !r->principal[0])
-        ret = reply_error(r, 403, "forbidden", NULL,
-                          "a workspace key may only register agents: send results with the "
-                          "per-agent token that POST /api/v1/agents/register returned");
-    else if (!json_is_integer(batch) || json_integer_value(batch) < 0)
-        ret = reply_error(r, 400, "invalid_parameter", "batch",
-                          "batch must be the batch's sequence number (an integer >= 0)");
-    else if (!decode_results(r, json_object_get(body, "results"), &res, &n) ||
-             !paths_decode(r, json_object_get(body, "paths"), &paths, &n_paths))
-        ret = MHD_YES;
+    enum cmon_err err = cmon_agent_batch_decode(body, &b, &e);
+    if (err == CMON_ERR_INVALID)
+        ret = reply_error(r, 400, e.code, e.field[0] ? e.field : NULL, "%s", e.message);
+    else if (err)
+        ret = reply_store_error(r, err, "out of memory");
     else
-        ret = submit_and_ack(r, json_integer_value(batch), res, n, paths, n_paths);
-    free(res);
-    free(paths);
+        ret = check_and_submit(r, b.spool_id[0] ? b.spool_id : NULL, b.seq, b.results, b.n_results,
+                               b.paths, b.n_paths);
+    cmon_agent_batch_free(&b);
     json_decref(body);
     return ret;
 }
@@ -303,7 +305,8 @@ enum MHD_Result api_token_create(struct req *r)
     if (!body)
         return MHD_YES;
     const char *role_s = json_string_value(json_object_get(body, "role"));
-    const char *name = json_string_value(json_object_get(body, "name"));
+    json_t *name_j = json_object_get(body, "name");
+    const char *name = json_string_value(name_j);
     enum store_role role;
     char token[64], hash[65];
     struct cmon_errbuf eb;
@@ -311,6 +314,13 @@ enum MHD_Result api_token_create(struct req *r)
     if (!role_s || !store_role_parse(role_s, &role)) {
         ret =
             reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
+    } else if (name_j && (!name || (*name && !cmon_agent_name_valid(name)) ||
+                          strlen(name) != json_string_length(name_j))) {
+        /* the name is an agent's identity: never silently a workspace key */
+        ret = reply_error(r, 400, "invalid_parameter", "name",
+                          "name must be a string of 1-%d characters of [A-Za-z0-9._-], not "
+                          "starting with '.' or '-' (omit it for a workspace key)",
+                          CMON_AGENT_NAME_MAX);
     } else if (store_token_new(token, &eb) != CMON_OK) {
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {

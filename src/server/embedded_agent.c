@@ -44,8 +44,15 @@ static void on_round(void *arg, const struct cmon_round_result *r)
 {
     struct embedded_agent *a = arg;
     struct cmon_errbuf eb;
-    if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
-        a->dropped++ % 1000 == 0)
+    /* the window remote rounds pass too (a clock stepped far ahead must not
+     * pin the tests' states) */
+    if (!cmon_round_in_window(r->start_ns, cmon_wall_ns(),
+                              (int64_t)STORE_DEFAULT_RETENTION_DAYS * 86400 * CMON_NS_PER_SEC)) {
+        if (a->dropped++ % 1000 == 0)
+            cmon_warn(a->log, "round refused: start time outside the server's window",
+                      "test=%s start_ns=%lld", r->test_id, (long long)r->start_ns);
+    } else if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
+               a->dropped++ % 1000 == 0)
         cmon_warn(a->log, "round dropped", "test=%s err=\"%s\"", r->test_id, eb.msg);
     agent_tracer_round(a->tracer, r, cmon_wall_ns());
 }

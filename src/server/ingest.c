@@ -19,6 +19,7 @@
 struct ingest_item {
     struct ingest_item *next;
     char agent[64];
+    char mark[96]; /* exactly-once key: "agent" or "agent/spoolId" */
     int64_t seq;
     struct cmon_round_result *results;
     size_t n;
@@ -139,11 +140,14 @@ static enum cmon_err store_items(struct ingest *ing, struct ingest_item *items, 
     for (struct ingest_item *it = items; !err && it; it = it->next) {
         it->duplicate = false;
         if (it->seq >= 0)
-            err = s->ops->ingest_batch_mark(s, it->agent, it->seq, now, &it->duplicate, eb);
+            err = s->ops->ingest_batch_mark(s, it->mark, it->seq, now, &it->duplicate, eb);
         if (!err && it->agent[0])
             err = s->ops->agent_seen(s, it->agent, now, eb);
         for (size_t i = 0; !err && !it->duplicate && i < it->n; i++) {
             struct store_result r = {.agent = it->agent, .r = it->results[i]};
+            /* a replay older than a day is history, not the test's present */
+            r.history = r.r.start_ns < now &&
+                        (uint64_t)now - (uint64_t)r.r.start_ns > CMON_ROUND_LIVE_AGE_NS;
             err = s->ops->ingest_result(s, &r, eb);
         }
         for (size_t i = 0; !err && !it->duplicate && i < it->n_paths; i++)
@@ -253,6 +257,14 @@ enum cmon_err ingest_submit_batch(struct ingest *ing, const char *agent, int64_t
                                   const struct cmon_path_report *paths, size_t n_paths,
                                   struct ingest_wait *wait, struct cmon_errbuf *eb)
 {
+    return ingest_submit_spooled(ing, agent, NULL, seq, results, n, paths, n_paths, wait, eb);
+}
+
+enum cmon_err ingest_submit_spooled(struct ingest *ing, const char *agent, const char *spool_id,
+                                    int64_t seq, const struct cmon_round_result *results, size_t n,
+                                    const struct cmon_path_report *paths, size_t n_paths,
+                                    struct ingest_wait *wait, struct cmon_errbuf *eb)
+{
     struct ingest_item *it = calloc(1, sizeof *it);
     if (!it || (n && !(it->results = malloc(n * sizeof *results))) ||
         (n_paths && !(it->paths = malloc(n_paths * sizeof *paths)))) {
@@ -269,6 +281,9 @@ enum cmon_err ingest_submit_batch(struct ingest *ing, const char *agent, int64_t
     it->seq = seq;
     it->wait = wait;
     snprintf(it->agent, sizeof it->agent, "%s", agent ? agent : "");
+    /* agent names have no '/', so "name/spoolId" never meets a plain name */
+    snprintf(it->mark, sizeof it->mark, "%s%s%s", it->agent, spool_id && *spool_id ? "/" : "",
+             spool_id ? spool_id : "");
     pthread_mutex_lock(&ing->mu);
     if (ing->stop || (ing->queued + n > ing->max_queued && ing->queued > 0)) {
         bool stopping = ing->stop;

@@ -55,6 +55,13 @@ enum cmon_err ingest_submit_batch(struct ingest *ing, const char *agent, int64_t
                                   const struct cmon_round_result *results, size_t n,
                                   const struct cmon_path_report *paths, size_t n_paths,
                                   struct ingest_wait *wait, struct cmon_errbuf *eb);
+/* The same for a remote agent's batch from one spool: exactly once per
+ * (agent, spool_id, seq), so an agent that lost its spool (a new spool id)
+ * starts a fresh sequence.  spool_id NULL or "": per (agent, seq). */
+enum cmon_err ingest_submit_spooled(struct ingest *ing, const char *agent, const char *spool_id,
+                                    int64_t seq, const struct cmon_round_result *results, size_t n,
+                                    const struct cmon_path_report *paths, size_t n_paths,
+                                    struct ingest_wait *wait, struct cmon_errbuf *eb);
 void ingest_get_stats(struct ingest *ing, struct ingest_stats *st);
 
 #endif

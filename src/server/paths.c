@@ -62,41 +62,6 @@ enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_
     return err;
 }
 
-#define AGENT_MAX_PATHS 1000
-
-bool paths_decode(struct req *r, json_t *arr, struct cmon_path_report **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (!arr)
-        return true;
-    if (!json_is_array(arr) || json_array_size(arr) > AGENT_MAX_PATHS) {
-        reply_error(r, 400, "invalid_parameter", "paths",
-                    "paths must be an array of at most %d traced paths", AGENT_MAX_PATHS);
-        return false;
-    }
-    size_t count = json_array_size(arr);
-    if (!count)
-        return true;
-    if (!(*out = calloc(count, sizeof **out))) {
-        reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    for (size_t i = 0; i < count; i++) {
-        struct cmon_errbuf eb = {{0}};
-        if (cmon_path_report_from_json(json_array_get(arr, i), &(*out)[i], &eb) != CMON_OK) {
-            char field[32];
-            snprintf(field, sizeof field, "paths[%zu]", i);
-            reply_error(r, 400, "validation_failed", field, "%s: %s", field, eb.msg);
-            free(*out);
-            *out = NULL;
-            return false;
-        }
-    }
-    *n = count;
-    return true;
-}
-
 /* ?lossThreshold=&latencyThreshold= for hop issues; false after replying 400. */
 static bool issue_args(struct req *r, double *loss, double *lat)
 {

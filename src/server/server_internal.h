@@ -141,8 +141,6 @@ enum MHD_Result api_test_topology(struct req *r);
 enum MHD_Result api_test_paths(struct req *r);
 enum MHD_Result api_monitor_topology(struct req *r);
 struct cmon_path_report;
-/* The "paths" of an agent batch (absent: none); false after replying 400. */
-bool paths_decode(struct req *r, json_t *arr, struct cmon_path_report **out, size_t *n);
 /* Store a reported path with its route-change mark (ingest thread). */
 enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_path_report *rep,
                           struct cmon_errbuf *eb);

@@ -445,7 +445,7 @@ static enum cmon_err configure(struct pg_store *ps, struct cmon_errbuf *eb)
     if (!err && ps->mode == STORE_READ_WRITE)
         err = pg_exec(ps,
                       "CREATE TEMP TABLE ingest_stage (ord BIGINT NOT NULL,"
-                      " LIKE results) ON COMMIT DELETE ROWS",
+                      " LIKE results, live BOOLEAN NOT NULL) ON COMMIT DELETE ROWS",
                       0, NULL, NULL, eb, "create staging table");
     return err;
 }
@@ -493,7 +493,7 @@ enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *e
         pg_exec(ps, "SET TIME ZONE 'UTC'; SET extra_float_digits = 3", 0, NULL, NULL, NULL, "");
         pg_exec(ps,
                 "CREATE TEMP TABLE IF NOT EXISTS ingest_stage (ord BIGINT NOT NULL,"
-                " LIKE results) ON COMMIT DELETE ROWS",
+                " LIKE results, live BOOLEAN NOT NULL) ON COMMIT DELETE ROWS",
                 0, NULL, NULL, NULL, "");
     }
     char a[24], b[24];

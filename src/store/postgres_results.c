@@ -162,7 +162,8 @@ enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
     put_num(ps, r->dns_ms >= 0, r->dns_ms, '\t');
     put_num(ps, r->connect_ms >= 0, r->connect_ms, '\t');
     put_num(ps, r->tls_ms >= 0, r->tls_ms, '\t');
-    put_num(ps, r->first_byte_ms >= 0, r->first_byte_ms, '\n');
+    put_num(ps, r->first_byte_ms >= 0, r->first_byte_ms, '\t');
+    put_text(ps, sr->history ? "f" : "t", '\n'); /* live */
     ps->staged++;
     return CMON_OK;
 }
@@ -201,7 +202,7 @@ static const char move_staged_sql[] =
     "  rtt_ms = l.rtt_avg, diagnostic = l.diagnostic, detail = l.detail"
     " FROM (SELECT DISTINCT ON (test_id) test_id, start_ns, CASE WHEN checks_total > 0"
     "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END AS pct, rtt_avg,"
-    "  diagnostic, detail FROM s ORDER BY test_id, start_ns DESC, ord DESC) l"
+    "  diagnostic, detail FROM s WHERE live ORDER BY test_id, start_ns DESC, ord DESC) l"
     " WHERE t.id = l.test_id AND (t.last_result_ns IS NULL OR t.last_result_ns <= l.start_ns)"
     " RETURNING t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
     " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"

@@ -24,6 +24,7 @@ static enum cmon_err run_cached(struct sqlite_store *ss, enum sq_stmt id, struct
 struct sq_staged {
     struct cmon_round_result r;
     char agent[64];
+    bool history; /* raw history only, not the live figures */
 };
 
 /* Rows per multi-row INSERT: one statement step for many rows (16 bound
@@ -199,8 +200,12 @@ static enum cmon_err write_latest(struct sqlite_store *ss, struct cmon_errbuf *e
     const struct sq_staged **by = malloc(n * sizeof *by);
     if (!by)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        by[i] = &ss->staged[i];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ss->staged[i].history)
+            by[k++] = &ss->staged[i];
+    }
+    n = k;
     qsort(by, n, sizeof *by, cmp_latest);
     enum cmon_err err = CMON_OK;
     for (size_t i = 0; !err && i < n; i++) {
@@ -230,7 +235,7 @@ enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
     const char *agent = sr->agent ? sr->agent : "";
     if (sqlite3_get_autocommit(ss->db)) { /* outside an ingest transaction: now */
         enum cmon_err err = insert_raw(ss, &sr->r, agent, eb);
-        return err ? err : update_latest(ss, &sr->r, eb);
+        return err || sr->history ? err : update_latest(ss, &sr->r, eb);
     }
     if (ss->n_staged == ss->staged_cap) {
         size_t cap = ss->staged_cap ? ss->staged_cap * 2 : 1024;
@@ -246,9 +251,10 @@ enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
         enum cmon_err err = sq_ingest_flush(ss, eb);
         if (!err)
             err = insert_raw(ss, &sr->r, agent, eb);
-        return err ? err : update_latest(ss, &sr->r, eb);
+        return err || sr->history ? err : update_latest(ss, &sr->r, eb);
     }
     x->r = sr->r;
+    x->history = sr->history;
     ss->n_staged++;
     return CMON_OK;
 }

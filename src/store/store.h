@@ -84,10 +84,13 @@ struct store_test_filter {
     enum store_scope scope; /* where search looks */
 };
 
-/* A round result as stored (agent = who ran it). */
+/* A round result as stored (agent = who ran it).  history: stored as raw
+ * history only, never the test's live figures (a round older than a day
+ * when it arrives: a spool replayed after a long outage). */
 struct store_result {
     const char *agent;
     struct cmon_round_result r;
+    bool history;
 };
 
 enum store_metric { STORE_METRIC_FAILED_PCT, STORE_METRIC_RTT };
@@ -146,7 +149,7 @@ struct store_state_change {
 
 /* GET /api/v1/alerts filters; NULL fields do not filter. */
 struct store_alert_filter {
-    const char *state;   /* "pending", "firing", "resolved" */
+    const char *state; /* "pending", "firing", "resolved" */
     const char *rule;
     const char *monitor; /* any of the alert's monitors */
 };
@@ -274,8 +277,7 @@ struct store_ops {
      * masks them).  *created tells whether the name was new. */
     enum cmon_err (*action_group_put)(struct store *s, const char *name, const char *body,
                                       bool *created, struct cmon_errbuf *eb);
-    enum cmon_err (*action_group_delete)(struct store *s, const char *name,
-                                         struct cmon_errbuf *eb);
+    enum cmon_err (*action_group_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
     /* *out = [{"name": N, "group": BODY}...] by name. */
     enum cmon_err (*action_group_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
     /* One evaluation's outcome, in one transaction: upsert every item (JSON of
@@ -290,9 +292,8 @@ struct store_ops {
     enum cmon_err (*alert_active)(struct store *s, json_t **out, struct cmon_errbuf *eb);
     /* Episodes, newest first: *out = instance JSON array of at most limit,
      * from offset; *more when there are further rows. */
-    enum cmon_err (*alert_query)(struct store *s, const struct store_alert_filter *f,
-                                 size_t offset, size_t limit, json_t **out, bool *more,
-                                 struct cmon_errbuf *eb);
+    enum cmon_err (*alert_query)(struct store *s, const struct store_alert_filter *f, size_t offset,
+                                 size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
     /* Transition history of one alert key, oldest first: *out = [{"event",
      * "at" (RFC 3339), "value"}]. */
     enum cmon_err (*alert_transitions)(struct store *s, const char *key, json_t **out,

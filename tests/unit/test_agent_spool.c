@@ -217,7 +217,8 @@ static void test_segments_roll_and_go(void **state)
     struct fixture *f = *state;
     struct agent_spool *sp = open_spool(f->dir, 0, 100); /* ~1 record per segment */
     for (int i = 0; i < 5; i++)
-        append(sp, "0123456789012345678901234567890123456789012345678901234567890123456789012345", 1);
+        append(sp, "0123456789012345678901234567890123456789012345678901234567890123456789012345",
+               1);
     assert_int_equal(count_segments(f->dir), 5);
     struct cmon_errbuf eb;
     assert_int_equal(spool_ack(sp, 3, &eb), CMON_OK);
@@ -275,6 +276,97 @@ static void test_disk_full(void **state)
     assert_int_equal(umount(f->dir), 0);
 }
 
+static void split_first(struct agent_spool *sp, uint64_t parent)
+{
+    struct cmon_errbuf eb;
+    uint64_t a = spool_next_seq(sp);
+    struct spool_part parts[2] = {{a, "half-a", 6, 1}, {a + 1, "half-b", 6, 1}};
+    assert_int_equal(spool_split(sp, parent, parts, 2, &eb), CMON_OK);
+}
+
+static void read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    buf[fread(buf, 1, cap - 1, fp)] = '\0';
+    fclose(fp);
+}
+
+static void write_file(const char *path, const char *buf)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(buf, fp);
+    fclose(fp);
+}
+
+/* A refused batch replaced by its halves: the halves stay pending under new
+ * numbers after reopen, the parent is gone; the id is kept. */
+static void test_split_replaces_parent(void **state)
+{
+    struct fixture *f = *state;
+    struct agent_spool *sp = open_spool(f->dir, 0, 0);
+    uint64_t id = spool_id(sp);
+    assert_true(id != 0);
+    append(sp, "whole-1", 2);
+    append(sp, "next-2", 1);
+    split_first(sp, 1);
+    assert_int_equal(spool_pending(sp), 3);
+    expect_pending(sp, 0, 2, "next-2");
+    expect_pending(sp, 1, 3, "half-a");
+    expect_pending(sp, 2, 4, "half-b");
+    spool_close(sp);
+    sp = open_spool(f->dir, 0, 0);
+    assert_true(spool_id(sp) == id);
+    assert_int_equal(spool_pending(sp), 3);
+    expect_pending(sp, 0, 2, "next-2");
+    expect_pending(sp, 2, 4, "half-b");
+    assert_int_equal(spool_next_seq(sp), 5);
+    struct cmon_errbuf eb;
+    struct spool_part bad[1] = {{1, "x", 1, 1}};
+    assert_int_equal(spool_split(sp, 3, bad, 1, &eb), CMON_ERR_INVALID); /* not the oldest */
+    spool_close(sp);
+}
+
+/* A crash between writing the halves and acknowledging the parent (the
+ * watermark as it was before): the halves replace it at open.  A crash
+ * that tore the last half: the split never happened, the parent stays. */
+static void test_split_crash(void **state)
+{
+    struct fixture *f = *state;
+    char acked[300], seg[300], before[64];
+    snprintf(acked, sizeof acked, "%s/acked", f->dir);
+    snprintf(seg, sizeof seg, "%s/spool-%020d.log", f->dir, 1);
+    struct agent_spool *sp = open_spool(f->dir, 0, 0);
+    append(sp, "whole-1", 2);
+    read_file(acked, before, sizeof before);
+    split_first(sp, 1);
+    spool_close(sp);
+    write_file(acked, before); /* the ack never reached the disk */
+    sp = open_spool(f->dir, 0, 0);
+    assert_int_equal(spool_pending(sp), 2);
+    expect_pending(sp, 0, 2, "half-a");
+    expect_pending(sp, 1, 3, "half-b");
+    spool_close(sp);
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 3), 0); /* tear the last half */
+    sp = open_spool(f->dir, 0, 0);
+    assert_int_equal(spool_pending(sp), 1);
+    expect_pending(sp, 0, 1, "whole-1");
+    assert_true(spool_next_seq(sp) >= 3); /* the torn numbers are not reused */
+    split_first(sp, 1);
+    expect_pending(sp, 0, 3, "half-a");
+    spool_close(sp);
+    /* the torn split's first half (seq 2) stays forgotten beside the new one */
+    write_file(acked, before);
+    sp = open_spool(f->dir, 0, 0);
+    assert_int_equal(spool_pending(sp), 2);
+    expect_pending(sp, 0, 3, "half-a");
+    expect_pending(sp, 1, 4, "half-b");
+    spool_close(sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_spool_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_replaces_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,10 +86,10 @@ static void test_reject(void **state)
     expect_reject(OK_HEAD "\"checksTotal\":2,\"checksFailed\":1}",
                   "rtt: required when a check succeeded");
     expect_reject(OK_HEAD "\"checksTotal\":2,\"checksFailed\":1,"
-                  "\"rtt\":{\"min\":3,\"avg\":2,\"max\":4,\"jitter\":0}}",
+                          "\"rtt\":{\"min\":3,\"avg\":2,\"max\":4,\"jitter\":0}}",
                   "rtt: min <= avg <= max does not hold");
     expect_reject(OK_HEAD "\"checksTotal\":2,\"checksFailed\":1,"
-                  "\"rtt\":{\"min\":-1,\"avg\":2,\"max\":4,\"jitter\":0}}",
+                          "\"rtt\":{\"min\":-1,\"avg\":2,\"max\":4,\"jitter\":0}}",
                   "rtt.min: must be a number of ms, 0-3600000");
     expect_reject(OK_HEAD "\"checksTotal\":1,\"checksFailed\":1,\"diagnostic\":\"gremlins\"}",
                   "diagnostic: not a code of the catalogue");
@@ -114,12 +114,42 @@ static void test_diag_catalogue(void **state)
     assert_false(cmon_diag_is_temporary(CMON_DIAG_DNS_NXDOMAIN));
 }
 
+/* The clock window of DESIGN 9, at its edges and at int64's ends. */
+static void test_window(void **state)
+{
+    (void)state;
+    const int64_t now = 1767323045678000000LL, day = 86400LL * 1000000000LL;
+    assert_true(cmon_round_in_window(now, now, 30 * day));
+    assert_true(cmon_round_in_window(now + CMON_ROUND_MAX_AHEAD_NS, now, 30 * day));
+    assert_false(cmon_round_in_window(now + CMON_ROUND_MAX_AHEAD_NS + 1, now, 30 * day));
+    assert_false(cmon_round_in_window(INT64_MAX, now, 30 * day));
+    assert_true(cmon_round_in_window(now - 30 * day, now, 30 * day));
+    assert_false(cmon_round_in_window(now - 30 * day - 1, now, 30 * day));
+    assert_false(cmon_round_in_window(INT64_MIN, now, 30 * day));
+    assert_true(cmon_round_in_window(1, now, INT64_MAX));
+}
+
+/* A year past int64 ns decodes as INT64_MAX (refused), never wrapped into
+ * a plausible time. */
+static void test_far_year(void **state)
+{
+    (void)state;
+    json_t *j = json_loads("{\"testId\":\"0123456789abcdef\",\"startTime\":"
+                           "\"2300-01-01T00:00:00Z\",\"checksTotal\":1,\"checksFailed\":1}",
+                           0, NULL);
+    struct cmon_round_result r;
+    struct cmon_errbuf eb;
+    assert_int_equal(cmon_round_from_json(j, &r, &eb), CMON_OK);
+    assert_true(r.start_ns == INT64_MAX);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_exact),
-        cmocka_unit_test(test_reject),
-        cmocka_unit_test(test_diag_catalogue),
+        cmocka_unit_test(test_encode_exact),   cmocka_unit_test(test_reject),
+        cmocka_unit_test(test_diag_catalogue), cmocka_unit_test(test_window),
+        cmocka_unit_test(test_far_year),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
