@@ -24,7 +24,6 @@ struct exp_runner {
     uv_loop_t loop;
     uv_async_t wake;
     pthread_mutex_t mu;
-    pthread_cond_t cv;           /* every job's completion; handlers recheck their own */
     struct exp_job *head, *tail; /* queued, not started; under mu */
     bool stopping;               /* under mu */
     bool loop_stopping;          /* loop thread only */
@@ -38,10 +37,12 @@ static void complete(struct exp_runner *r, struct exp_job *job)
     pthread_mutex_lock(&r->mu);
     bool mine = job->abandoned;
     job->done = true;
-    pthread_cond_broadcast(&r->cv);
+    pthread_cond_signal(&job->done_cv); /* one waiter: its handler */
     pthread_mutex_unlock(&r->mu);
-    if (mine)
+    if (mine) {
+        pthread_cond_destroy(&job->done_cv);
         free(job);
+    }
 }
 
 struct check_arg {
@@ -158,11 +159,6 @@ enum cmon_err exp_runner_start(const struct cmon_log *log, struct exp_runner **o
     if (!r)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     r->log = log;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&r->mu, NULL);
     int rc = uv_loop_init(&r->loop);
     if (rc == 0 && (rc = uv_async_init(&r->loop, &r->wake, on_wake)) != 0)
@@ -174,7 +170,6 @@ enum cmon_err exp_runner_start(const struct cmon_log *log, struct exp_runner **o
         uv_loop_close(&r->loop);
     }
     if (rc != 0) {
-        pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
         free(r);
         return cmon_fail(eb, CMON_ERR_IO, "cannot start the probe loop (%d)", rc);
@@ -207,7 +202,6 @@ void exp_runner_free(struct exp_runner *r)
 {
     if (!r)
         return;
-    pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -231,9 +225,15 @@ enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
     job->next = NULL;
     job->start_ns = cmon_mono_ns();
     struct timespec until = deadline_after_ms(job->target.timeout_ms + 1000);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&job->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_lock(&r->mu);
     if (r->stopping) {
         pthread_mutex_unlock(&r->mu);
+        pthread_cond_destroy(&job->done_cv);
         return CMON_ERR_LIMIT;
     }
     if (r->tail)
@@ -246,10 +246,12 @@ enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
     pthread_mutex_lock(&r->mu);
     int rc = 0;
     while (!job->done && rc == 0)
-        rc = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+        rc = pthread_cond_timedwait(&job->done_cv, &r->mu, &until);
     bool done = job->done;
     if (!done)
         job->abandoned = true;
     pthread_mutex_unlock(&r->mu);
+    if (done)
+        pthread_cond_destroy(&job->done_cv);
     return done ? CMON_OK : CMON_ERR_TIMEOUT;
 }

@@ -10,6 +10,7 @@
 #ifndef CMON_EXPORTER_RUNNER_H
 #define CMON_EXPORTER_RUNNER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ struct exp_job {
     double duration_s;             /* submit to result, as seen by the loop */
     /* runner-private */
     int64_t start_ns;
+    pthread_cond_t done_cv; /* signalled once, when done */
     bool done, abandoned;
     struct exp_job *next;
 };
