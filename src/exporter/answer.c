@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "exporter/answer.h"
 
 bool exp_timeout_ms(const char *header, uint32_t module_ms, double offset_s, uint32_t *out)
@@ -33,7 +34,32 @@ bool exp_timeout_ms(const char *header, uint32_t module_ms, double offset_s, uin
 
 static const int protos[] = {[EXP_PROBER_HTTP] = CMON_PROTO_HTTP,
                              [EXP_PROBER_TCP] = CMON_PROTO_TCP,
-                             [EXP_PROBER_ICMP] = CMON_PROTO_ICMP};
+                             [EXP_PROBER_ICMP] = CMON_PROTO_ICMP,
+                             [EXP_PROBER_DNS] = CMON_PROTO_TCP /* host:port */};
+
+/* blackbox's dns target: the server, "ADDR", "ADDR:PORT" or "[V6]:PORT"
+ * (port 53 when absent).  cmon asks an address, not a name. */
+static enum cmon_err prepare_dns(const struct exp_module *m, const char *target,
+                                 struct exp_job *job, struct cmon_errbuf *eb)
+{
+    const char *colon = strchr(target, ':');
+    bool has_port = target[0] == '[' || (colon && !strchr(colon + 1, ':'));
+    enum cmon_err e =
+        probe_target_parse(target, has_port ? CMON_PROTO_TCP : CMON_PROTO_ICMP, 0, &job->tb, eb);
+    if (e)
+        return e;
+    if (!job->tb.port)
+        job->tb.port = 53;
+    enum cmon_addr_kind k = cmon_addr_classify(job->tb.host);
+    if (k != CMON_ADDR_IPV4 && k != CMON_ADDR_IPV6)
+        return cmon_fail(eb, CMON_ERR_INVALID,
+                         "the dns prober's target must be the DNS server's IP address");
+    job->dns = true;
+    snprintf(job->dns_name, sizeof job->dns_name, "%s", m->dns.query_name);
+    job->dns_qtype = m->dns.query_type;
+    job->dns_rd = m->dns.recursion_desired;
+    return CMON_OK;
+}
 
 enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, uint32_t timeout_ms,
                               struct exp_job *job, struct cmon_errbuf *eb)
@@ -44,7 +70,10 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         snprintf(url, sizeof url, "http://%s", target);
         arg = url;
     }
-    enum cmon_err e = probe_target_parse(arg, protos[m->prober], 0, &job->tb, eb);
+    job->dns = false;
+    enum cmon_err e = m->prober == EXP_PROBER_DNS
+                          ? prepare_dns(m, target, job, eb)
+                          : probe_target_parse(arg, protos[m->prober], 0, &job->tb, eb);
     if (e)
         return e;
     job->target = (struct probe_target){
@@ -141,20 +170,66 @@ static void render_icmp(const struct exp_job *job, struct cmon_buf *out)
     phases(out, "probe_icmp_duration_seconds", "Duration of icmp request by phase", names, v, 3);
 }
 
-/* fail_if_ssl / fail_if_not_ssl over a response that was otherwise fine */
-static bool ssl_rule_fails(const struct exp_module *m, bool https, const struct exp_job *job)
+static void render_dns(const struct exp_job *job, struct cmon_buf *out)
 {
-    if (m->prober != EXP_PROBER_HTTP || !job->res.ok)
-        return false;
-    return (https && m->http.fail_if_ssl) || (!https && m->http.fail_if_not_ssl);
+    const struct exp_dns_answer *a = &job->dns_ans;
+    static const char *const names[] = {"resolve", "connect", "request"};
+    double v[3] = {0, 0, a->got ? secs(job->res.rtt_ms) : 0};
+    phases(out, "probe_dns_duration_seconds", "Duration of DNS request by phase", names, v, 3);
+    gauge(out, "probe_dns_answer_rrs",
+          "Returns number of entries in the answer resource record "
+          "list",
+          a->answers);
+    gauge(out, "probe_dns_authority_rrs",
+          "Returns number of entries in the authority resource "
+          "record list",
+          a->authority);
+    gauge(out, "probe_dns_additional_rrs",
+          "Returns number of entries in the additional resource "
+          "record list",
+          a->additional);
+    gauge(out, "probe_dns_query_succeeded",
+          "Displays whether or not the query was executed "
+          "successfully",
+          a->got);
 }
 
-void exp_answer_render(const struct exp_module *m, const struct exp_job *job, struct cmon_buf *out,
+static bool rcode_valid(const struct exp_dns *d, int rcode)
+{
+    if (d->n_valid_rcodes == 0)
+        return rcode == 0; /* NOERROR, blackbox's default */
+    for (size_t i = 0; i < d->n_valid_rcodes; i++)
+        if (d->valid_rcodes[i] == rcode)
+            return true;
+    return false;
+}
+
+/* The module's own rules over a check that was otherwise fine:
+ * fail_if_ssl / fail_if_not_ssl, and the dns prober's valid_rcodes. */
+static void judge(const struct exp_module *m, bool https, struct exp_job *job)
+{
+    struct probe_check_result *r = &job->res;
+    if (!r->ok)
+        return;
+    if (m->prober == EXP_PROBER_HTTP &&
+        ((https && m->http.fail_if_ssl) || (!https && m->http.fail_if_not_ssl))) {
+        r->ok = false;
+        snprintf(r->detail, sizeof r->detail, "%s", https ? "fail_if_ssl" : "fail_if_not_ssl");
+    }
+    if (m->prober == EXP_PROBER_DNS && !rcode_valid(&m->dns, job->dns_ans.rcode)) {
+        r->ok = false;
+        r->diag = job->dns_ans.rcode == 3 ? CMON_DIAG_DNS_NXDOMAIN : CMON_DIAG_DNS_SERVFAIL;
+        snprintf(r->detail, sizeof r->detail, "rcode %d", job->dns_ans.rcode);
+    }
+}
+
+void exp_answer_render(const struct exp_module *m, struct exp_job *job, struct cmon_buf *out,
                        bool *success)
 {
     const struct probe_check_result *r = &job->res;
     bool https = m->prober == EXP_PROBER_HTTP && strncmp(job->tb.url, "https:", 6) == 0;
-    bool ok = r->ok && !ssl_rule_fails(m, https, job);
+    judge(m, https, job);
+    bool ok = r->ok;
     int family = 0;
     double hash = r->address[0] ? ip_hash(r->address, &family) : 0;
     gauge(out, "probe_dns_lookup_time_seconds",
@@ -170,6 +245,8 @@ void exp_answer_render(const struct exp_module *m, const struct exp_job *job, st
         render_http(m, job, https, out);
     else if (m->prober == EXP_PROBER_ICMP)
         render_icmp(job, out);
+    else if (m->prober == EXP_PROBER_DNS)
+        render_dns(job, out);
     else
         gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
     gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds",

@@ -17,14 +17,16 @@ bool exp_timeout_ms(const char *header, uint32_t module_ms, double offset_s, uin
 
 /* Fill job (target, spec, ca_file) for module m and the target parameter as
  * blackbox reads it: http takes a URL ("http://" added when there is no
- * scheme), tcp "host:port", icmp a host.  CMON_ERR_INVALID with a message
+ * scheme), tcp "host:port", icmp a host, dns the server's address
+ * ("ADDR[:PORT]", port 53 by default).  CMON_ERR_INVALID with a message
  * when the target does not fit the prober. */
 enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, uint32_t timeout_ms,
                               struct exp_job *job, struct cmon_errbuf *eb);
 
-/* Append the Prometheus text exposition of a finished job; *success tells
- * the caller what probe_success said. */
-void exp_answer_render(const struct exp_module *m, const struct exp_job *job, struct cmon_buf *out,
+/* Judge a finished job by the module's own rules (fail_if_ssl,
+ * fail_if_not_ssl, valid_rcodes: job->res.ok/diag/detail updated), then
+ * append its Prometheus text exposition; *success is probe_success. */
+void exp_answer_render(const struct exp_module *m, struct exp_job *job, struct cmon_buf *out,
                        bool *success);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "core/text.h"
 #include "exporter/config.h"
+#include "exporter/dns_probe.h"
 
 struct ctx {
     const char *file;
@@ -326,6 +327,94 @@ static const struct opt icmp_opts[] = {
     REFUSE("ttl", "cmon's ICMP probe sends default echo requests"),
 };
 
+static enum cmon_err opt_query_name(struct ctx *c, const char *key, yaml_node_t *v,
+                                    struct exp_module *m)
+{
+    const char *s;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    if (!*s || strlen(s) > 253)
+        return at(c, v, "dns.query_name must be a DNS name");
+    free(m->dns.query_name);
+    m->dns.query_name = cmon_strdup(s);
+    return m->dns.query_name ? CMON_OK : CMON_ERR_NOMEM;
+}
+
+static enum cmon_err opt_query_type(struct ctx *c, const char *key, yaml_node_t *v,
+                                    struct exp_module *m)
+{
+    const char *s;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    if ((m->dns.query_type = exp_dns_type_parse(s)) < 0)
+        return at(c, v, "dns.query_type '%s' is not a type cmon knows (A, AAAA, MX, SOA, ...)", s);
+    return CMON_OK;
+}
+
+static enum cmon_err opt_query_class(struct ctx *c, const char *key, yaml_node_t *v,
+                                     struct exp_module *m)
+{
+    const char *s;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    if (strcasecmp(s, "IN") != 0)
+        return at(c, v, "dns.query_class '%s' is not supported (only IN)", s);
+    return CMON_OK;
+}
+
+static enum cmon_err opt_rd(struct ctx *c, const char *key, yaml_node_t *v, struct exp_module *m)
+{
+    return want_bool(c, v, key, &m->dns.recursion_desired);
+}
+
+static enum cmon_err opt_transport(struct ctx *c, const char *key, yaml_node_t *v,
+                                   struct exp_module *m)
+{
+    const char *s;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    if (strcasecmp(s, "udp") != 0)
+        return at(c, v, "dns.transport_protocol '%s' is not supported (only udp)", s);
+    return CMON_OK;
+}
+
+static enum cmon_err opt_valid_rcodes(struct ctx *c, const char *key, yaml_node_t *v,
+                                      struct exp_module *m)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return at(c, v, "dns.valid_rcodes must be a list like [NOERROR, NXDOMAIN]");
+    m->dns.n_valid_rcodes = 0;
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        yaml_node_t *it = node(c, *i);
+        int rc = scalar(it) ? exp_dns_rcode_parse(scalar(it)) : -1;
+        if (rc < 0)
+            return at(c, it, "dns.valid_rcodes: '%s' is not an rcode (NOERROR, NXDOMAIN, ...)",
+                      scalar(it) ? scalar(it) : "(not a value)");
+        if (m->dns.n_valid_rcodes == sizeof m->dns.valid_rcodes / sizeof *m->dns.valid_rcodes)
+            return at(c, it, "dns.valid_rcodes: too many");
+        m->dns.valid_rcodes[m->dns.n_valid_rcodes++] = rc;
+    }
+    return CMON_OK;
+}
+
+#define NO_VALIDATE "cmon's DNS probe reads only the answer's header"
+static const struct opt dns_opts[] = {
+    {"query_name", opt_query_name, NULL},
+    {"query_type", opt_query_type, NULL},
+    {"query_class", opt_query_class, NULL},
+    {"valid_rcodes", opt_valid_rcodes, NULL},
+    {"recursion_desired", opt_rd, NULL},
+    {"transport_protocol", opt_transport, NULL},
+    {"preferred_ip_protocol", opt_ip_pref, NULL},
+    {"ip_protocol_fallback", opt_ip_fallback, NULL},
+    {"dns_over_tls", opt_no_tls, NULL},
+    REFUSE("tls_config", "DNS over TLS is not supported"),
+    REFUSE("validate_answer_rrs", NO_VALIDATE),
+    REFUSE("validate_authority_rrs", NO_VALIDATE),
+    REFUSE("validate_additional_rrs", NO_VALIDATE),
+    REFUSE("source_ip_address", "cmon picks the source address from the route"),
+};
+
 static const struct opt *find_opt(const struct opt *opts, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -388,7 +477,7 @@ static const struct prober_def probers[] = {
     {"http", EXP_PROBER_HTTP, OPTS(http_opts)},
     {"tcp", EXP_PROBER_TCP, OPTS(tcp_opts)},
     {"icmp", EXP_PROBER_ICMP, OPTS(icmp_opts)},
-    {"dns", -1, NULL, 0},
+    {"dns", EXP_PROBER_DNS, OPTS(dns_opts)},
     {"grpc", -1, NULL, 0},
 };
 #define N_PROBERS (sizeof probers / sizeof *probers)
@@ -405,14 +494,14 @@ static enum cmon_err set_prober(struct ctx *c, yaml_node_t *v, struct exp_module
 {
     const char *s = scalar(v);
     if (!s)
-        return at(c, v, "prober must be one of http, tcp, icmp");
+        return at(c, v, "prober must be one of http, tcp, icmp, dns");
     const struct prober_def *d = find_prober(s);
     if (!d)
-        return at(c, v, "unknown prober '%s' (cmon exporter runs http, tcp and icmp)", s);
+        return at(c, v, "unknown prober '%s' (cmon exporter runs http, tcp, icmp and dns)", s);
     if (d->prober < 0)
         return at(c, v,
-                  "prober '%s' is not supported by cmon exporter (it runs http, tcp and "
-                  "icmp; see docs/exporter.md)",
+                  "prober '%s' is not supported by cmon exporter (it runs http, tcp, icmp "
+                  "and dns; see docs/exporter.md)",
                   s);
     m->prober = (enum exp_prober)d->prober;
     return CMON_OK;
@@ -462,15 +551,19 @@ static enum cmon_err parse_module(struct ctx *c, yaml_node_t *kn, yaml_node_t *v
 {
     m->ip_pref = CMON_IP_V6; /* blackbox's defaults */
     m->ip_fallback = true;
+    m->dns.query_type = 255;
+    m->dns.recursion_desired = true;
     if (vn->type != YAML_MAPPING_NODE)
         return at(c, vn, "a module must be a map with at least 'prober'");
     yaml_node_t *pn = map_get(c, vn, "prober");
     if (!pn)
-        return at(c, kn, "'prober' is missing (http, tcp or icmp)");
+        return at(c, kn, "'prober' is missing (http, tcp, icmp or dns)");
     enum cmon_err e = set_prober(c, pn, m);
     for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; !e && p < vn->data.mapping.pairs.top;
          p++)
         e = module_key(c, node(c, p->key), node(c, p->value), m);
+    if (!e && m->prober == EXP_PROBER_DNS && !m->dns.query_name)
+        e = at(c, kn, "dns.query_name is missing (the dns prober needs a name to ask for)");
     return e;
 }
 
@@ -581,6 +674,7 @@ static void free_module(struct exp_module *m)
     free(m->http.headers);
     free(m->http.valid);
     free(m->http.ca_file);
+    free(m->dns.query_name);
 }
 
 void exp_config_free(struct exp_config *cfg)
@@ -601,7 +695,8 @@ const struct exp_module *exp_config_module(const struct exp_config *cfg, const c
 
 const char *exp_prober_name(enum exp_prober p)
 {
-    return p == EXP_PROBER_HTTP ? "http" : p == EXP_PROBER_TCP ? "tcp" : "icmp";
+    static const char *const names[] = {"http", "tcp", "icmp", "dns"};
+    return names[p];
 }
 
 /* Go's time.ParseDuration subset: one or more NUMBER UNIT, units h m s ms. */

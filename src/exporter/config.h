@@ -15,7 +15,8 @@
 #include "core/err.h"
 #include "model/monitor.h"
 
-enum exp_prober { EXP_PROBER_HTTP, EXP_PROBER_TCP, EXP_PROBER_ICMP };
+enum exp_prober { EXP_PROBER_HTTP, EXP_PROBER_TCP, EXP_PROBER_ICMP, EXP_PROBER_DNS };
+#define EXP_N_PROBERS 4
 
 struct exp_http {
     char *method;   /* upper case; NULL: GET */
@@ -27,6 +28,14 @@ struct exp_http {
     char *ca_file; /* tls_config.ca_file; NULL: system store */
 };
 
+struct exp_dns {
+    char *query_name;       /* required */
+    int query_type;         /* default ANY (255), as blackbox */
+    bool recursion_desired; /* default true */
+    int valid_rcodes[16];   /* n_valid_rcodes == 0: NOERROR */
+    size_t n_valid_rcodes;
+};
+
 struct exp_module {
     char *name;
     enum exp_prober prober;
@@ -34,6 +43,7 @@ struct exp_module {
     enum cmon_ip_pref ip_pref; /* preferred_ip_protocol; blackbox's default ip6 */
     bool ip_fallback;          /* ip_protocol_fallback; default true */
     struct exp_http http;      /* prober http only */
+    struct exp_dns dns;        /* prober dns only */
 };
 
 struct exp_config {
@@ -50,7 +60,7 @@ enum cmon_err exp_config_load(const char *path, struct exp_config *cfg, struct c
 void exp_config_free(struct exp_config *cfg);
 
 const struct exp_module *exp_config_module(const struct exp_config *cfg, const char *name);
-/* "http", "tcp", "icmp" */
+/* "http", "tcp", "icmp", "dns" */
 const char *exp_prober_name(enum exp_prober p);
 /* Blackbox durations: "5s", "1.5s", "500ms", "1m", "1m30s".  false when bad. */
 bool exp_duration_parse(const char *s, uint32_t *ms);

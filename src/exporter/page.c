@@ -62,16 +62,18 @@ void exp_render_own_metrics(const struct exp_server *s, struct cmon_buf *out)
     cmon_buf_printf(out, "blackbox_module_unknown_total %llu\n",
                     (unsigned long long)s->unknown_module);
     metric(out, "cmon_exporter_probes_total", "counter", "Probes answered, by prober and result.");
-    for (int p = 0; p < 3; p++)
+    for (int p = 0; p < EXP_N_PROBERS; p++)
         for (int ok = 0; ok < 2; ok++)
             cmon_buf_printf(out, "cmon_exporter_probes_total{prober=\"%s\",result=\"%s\"} %llu\n",
                             exp_prober_name((enum exp_prober)p), ok ? "success" : "failure",
                             (unsigned long long)s->stats[p].probes[ok]);
     metric(out, "cmon_exporter_probe_duration_seconds_total", "counter",
            "Seconds spent in probes, by prober.");
-    for (int p = 0; p < 3; p++)
+    for (int p = 0; p < EXP_N_PROBERS; p++)
         cmon_buf_printf(out, "cmon_exporter_probe_duration_seconds_total{prober=\"%s\"} %.6f\n",
                         exp_prober_name((enum exp_prober)p), s->stats[p].seconds);
+    metric(out, "cmon_exporter_probes_in_flight", "gauge", "Probes running now.");
+    cmon_buf_printf(out, "cmon_exporter_probes_in_flight %u\n", s->in_flight);
     metric(out, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.");
     cmon_buf_printf(out, "process_start_time_seconds %.3f\n", (double)s->start_wall_ns / 1e9);

@@ -3,6 +3,7 @@
  * queue on each uv_async wake-up (wake-ups coalesce, so it drains all), starts
  * each check on the engine for the job's CA file, and signals the handler from
  * the check's callback. */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,10 @@ struct exp_runner {
     uv_loop_t loop;
     uv_async_t wake;
     pthread_mutex_t mu;
-    struct exp_job *head, *tail; /* queued, not started; under mu */
-    bool stopping;               /* under mu */
-    bool loop_stopping;          /* loop thread only */
+    struct exp_job *head, *tail;      /* queued, not started; under mu */
+    bool stopping;                    /* under mu */
+    bool loop_stopping;               /* loop thread only */
+    struct exp_dns_probe *dns_probes; /* in flight, for shutdown */
     struct engine_slot engines[MAX_ENGINES];
     size_t n_engines, engines_open;
 };
@@ -93,8 +95,52 @@ static struct probe_engine *engine_for(struct exp_runner *r, const char *ca_file
     return s->eng;
 }
 
+static void dns_done(void *arg, const struct probe_check_result *res,
+                     const struct exp_dns_answer *ans)
+{
+    struct check_arg *a = arg;
+    a->job->res = *res;
+    snprintf(a->job->res.address, sizeof a->job->res.address, "%.63s", a->job->tb.host);
+    a->job->dns_ans = *ans;
+    complete(a->r, a->job);
+    free(a);
+}
+
+/* The dns prober's target is the server's address (answer.c checked it). */
+static void start_dns(struct exp_runner *r, struct exp_job *job, struct check_arg *a)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, job->tb.host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(job->tb.port);
+    } else if (inet_pton(AF_INET6, job->tb.host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(job->tb.port);
+    }
+    struct cmon_errbuf eb = {{0}};
+    if (r->loop_stopping || !ss.ss_family ||
+        exp_dns_probe_start(&r->loop, &r->dns_probes, (struct sockaddr *)&ss, job->dns_name,
+                            job->dns_qtype, job->dns_rd, job->target.timeout_ms, dns_done, a,
+                            &eb) != CMON_OK) {
+        free(a);
+        fail_job(r, job, CMON_DIAG_SOCKET_ERROR, eb.msg[0] ? eb.msg : "stopping");
+    }
+}
+
 static void start_job(struct exp_runner *r, struct exp_job *job)
 {
+    if (job->dns) {
+        struct check_arg *a = malloc(sizeof *a);
+        if (!a) {
+            fail_job(r, job, CMON_DIAG_SOCKET_ERROR, "out of memory");
+            return;
+        }
+        *a = (struct check_arg){r, job};
+        start_dns(r, job, a);
+        return;
+    }
     struct cmon_errbuf eb = {{0}};
     struct probe_engine *eng = r->loop_stopping ? NULL : engine_for(r, job->ca_file, &eb);
     struct check_arg *a = eng ? malloc(sizeof *a) : NULL;
@@ -120,6 +166,7 @@ static void engine_closed(void *arg)
 static void begin_shutdown(struct exp_runner *r)
 {
     r->loop_stopping = true;
+    exp_dns_probe_cancel_all(&r->dns_probes);
     if (r->n_engines == 0) {
         uv_close((uv_handle_t *)&r->wake, NULL);
         return;

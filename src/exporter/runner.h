@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "probe/probe.h"
 #include "probe/target.h"
+#include "exporter/dns_probe.h"
 
 struct exp_runner;
 
@@ -27,7 +28,12 @@ struct exp_job {
     struct probe_target_buf tb; /* what target's strings point into */
     struct probe_target target;
     struct probe_http_spec spec;
-    char ca_file[1024];            /* "" : the system store */
+    char ca_file[1024]; /* "" : the system store */
+    bool dns;           /* a dns prober query instead of an engine check */
+    char dns_name[256];
+    int dns_qtype;
+    bool dns_rd;
+    struct exp_dns_answer dns_ans; /* dns: the reply's header */
     struct probe_check_result res; /* valid once exp_runner_run returns CMON_OK */
     double duration_s;             /* submit to result, as seen by the loop */
     /* runner-private */

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "exporter/answer.h"
@@ -132,7 +134,13 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
         snprintf(msg, sizeof msg, "Invalid target for module %s: %s\n", m->name, eb.msg);
         return reply_text(conn, MHD_HTTP_BAD_REQUEST, msg);
     }
+    pthread_mutex_lock(&s->mu);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->mu);
     enum cmon_err e = exp_runner_run(s->runner, job);
+    pthread_mutex_lock(&s->mu);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->mu);
     if (e == CMON_ERR_TIMEOUT) /* the runner owns the job now */
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "The probe loop did not answer\n");
     if (e != CMON_OK) {
@@ -256,9 +264,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    static int seen; /* address as a marker only: never written */
-    if (*con_cls == NULL) {
-        *con_cls = &seen;
+    struct exp_server *s = cls;
+    if (*con_cls == NULL) { /* a new request: counted until its reply is sent */
+        *con_cls = s;
+        pthread_mutex_lock(&s->mu);
+        s->active++;
+        pthread_mutex_unlock(&s->mu);
         return MHD_YES;
     }
     if (*upload_data_size) { /* bodies are not used: drop them */
@@ -266,6 +277,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     return dispatch(cls, conn, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct exp_server *s = cls;
+    if (*con_cls == NULL)
+        return;
+    *con_cls = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->active--;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- start / stop ---------------------------------------------------------- */
@@ -284,17 +307,19 @@ static enum cmon_err start_http(struct exp_server *s, struct cmon_errbuf *eb)
     enum cmon_err e = exp_listen_parse(s->opts.listen, &la, eb);
     if (e)
         return e;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+    /* ITC: MHD_quiesce_daemon at stop, with a thread pool */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_USE_ITC;
     if (la.any)
         flags |= MHD_USE_DUAL_STACK;
     else if (la.sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s->opts.log,
-                              MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)130,
-                              la.any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR,
-                              (const struct sockaddr *)&la.sa, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)la.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        (void *)s->opts.log, MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)130, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        la.any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.sa,
+        MHD_OPTION_END);
     if (!s->mhd)
         return cmon_fail(eb, CMON_ERR_IO, "cannot listen on %s (address in use or not local?)",
                          s->opts.listen);
@@ -325,13 +350,28 @@ enum cmon_err exp_server_start(const struct exp_server_opts *o, struct exp_serve
     return CMON_OK;
 }
 
+static unsigned active_requests(struct exp_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned n = s->active;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 void exp_server_stop(struct exp_server *s)
 {
     if (!s)
         return;
-    exp_runner_stop(s->runner); /* handlers waiting on probes return now */
+    /* no new connections; probes in flight are cancelled and answered, and
+     * their replies sent (bounded), before the daemon closes connections */
+    MHD_socket lsock = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
+    exp_runner_stop(s->runner);
+    for (int i = 0; i < 300 && s->mhd && active_requests(s) > 0; i++)
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
     exp_runner_free(s->runner);
     if (s->cfg)
         exp_cfg_release(s, s->cfg);

@@ -3,7 +3,8 @@
 # end.  A real Prometheus scrapes it with the standard blackbox relabelling
 # (target -> __param_target, instance; __address__ -> the exporter) for an
 # open and a closed TCP port, nginx answering 200 and 503, a reachable host
-# and one whose firewall (nft) drops everything; probe_success and
+# and one whose firewall (nft) drops everything, dnsmasq answering a name and
+# a closed DNS port; probe_success and
 # cmon_probe_diagnostic are read back through Prometheus' /api/v1/query.
 # Then the same blackbox.yml and targets go through Debian's
 # blackbox_exporter and cmon directly: the same probe_success, and every
@@ -15,7 +16,7 @@ NS_PREFIX=cme
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
 
 : "${CMON:?set CMON to the cmon binary}"
-for tool in nginx nft jq curl prometheus prometheus-blackbox-exporter; do
+for tool in nginx nft jq curl dnsmasq prometheus prometheus-blackbox-exporter; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps.sh --test)"
 done
 ns_require
@@ -51,6 +52,10 @@ EOF
 ns_bg srv nginx -p "$D" -c "$D/nginx.conf"
 wait_port srv "$SRV" 80
 wait_port srv "$SRV" 81
+# DNS on $SRV:53: ok.test answers, other names have no upstream (REFUSED)
+ns_bg srv dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
+    --address=/ok.test/"$SRV" --pid-file="$D/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
+wait_port srv "$SRV" 53
 
 BB=$NS_TMP/blackbox.yml
 cat >"$BB" <<'EOF'
@@ -71,6 +76,14 @@ modules:
     timeout: 5s
     icmp:
       preferred_ip_protocol: ip4
+  dns_ok:
+    prober: dns
+    timeout: 5s
+    dns: {query_name: ok.test, query_type: A, preferred_ip_protocol: ip4}
+  dns_other:
+    prober: dns
+    timeout: 5s
+    dns: {query_name: www.example.org, query_type: A, preferred_ip_protocol: ip4}
 EOF
 ns_bg cli "$CMON" exporter --config.file "$BB" --web.listen-address 127.0.0.1:9115 \
     2>"$NS_TMP/cmon.log" >/dev/null
@@ -101,19 +114,20 @@ EOF
     job tcp tcp_connect "$SRV:80" "$SRV:9"
     job http http_2xx "http://$SRV:80/" "http://$SRV:81/"
     job icmp icmp "$SRV" "$DARK"
+    job dns dns_ok "$SRV" "$SRV:5353"
 } >"$NS_TMP/prometheus.yml"
 ns_bg cli prometheus --config.file "$NS_TMP/prometheus.yml" --storage.tsdb.path "$NS_TMP/tsdb" \
     --web.listen-address 127.0.0.1:9090 2>"$NS_TMP/prometheus.log"
 
-query() { # PROMQL -> "instance=value[,code]" lines, sorted
+query() { # PROMQL -> "job/instance=value[,code]" lines, sorted
     ns_in cli curl -sf -G --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query |
-        jq -r '.data.result[] | "\(.metric.instance)=\(.value[1])\(if .metric.code then ","+.metric.code else "" end)"' |
+        jq -r '.data.result[] | "\(.metric.job)/\(.metric.instance)=\(.value[1])\(if .metric.code then ","+.metric.code else "" end)"' |
         sort
 }
 
 # every series of a job scraped at least once; bounded by 60 s of polling
-EXPECT_SUCCESS=$(printf '%s\n' "$DARK=0" "$SRV:80=1" "$SRV:9=0" "$SRV=1" \
-    "http://$SRV:80/=1" "http://$SRV:81/=0" | sort)
+EXPECT_SUCCESS=$(printf '%s\n' "icmp/$DARK=0" "tcp/$SRV:80=1" "tcp/$SRV:9=0" "icmp/$SRV=1" \
+    "http/http://$SRV:80/=1" "http/http://$SRV:81/=0" "dns/$SRV=1" "dns/$SRV:5353=0" | sort)
 got=""
 for _ in $(seq 1 300); do
     got=$(query 'probe_success' 2>/dev/null)
@@ -126,14 +140,14 @@ $EXPECT_SUCCESS
 got
 $got
 $(tail -5 "$NS_TMP/prometheus.log")"
-echo "ok: probe_success through Prometheus for tcp, http and icmp targets"
+echo "ok: probe_success through Prometheus for tcp, http, icmp and dns targets"
 
-EXPECT_DIAG=$(printf '%s\n' "$DARK=1,timeout" "$SRV:9=1,connection_refused" \
-    "http://$SRV:81/=1,http_status" | sort)
+EXPECT_DIAG=$(printf '%s\n' "icmp/$DARK=1,timeout" "tcp/$SRV:9=1,connection_refused" \
+    "http/http://$SRV:81/=1,http_status" "dns/$SRV:5353=1,connection_refused" | sort)
 assert_eq "$(query 'cmon_probe_diagnostic')" "$EXPECT_DIAG" "cmon_probe_diagnostic in Prometheus"
-echo "ok: cmon_probe_diagnostic says why: timeout, connection_refused, http_status"
-assert_eq "$(query 'probe_http_status_code')" "$(printf '%s\n' "http://$SRV:80/=200" \
-    "http://$SRV:81/=503")" "probe_http_status_code in Prometheus"
+echo "ok: cmon_probe_diagnostic says why: timeout, connection_refused (tcp, dns), http_status"
+assert_eq "$(query 'probe_http_status_code')" "$(printf '%s\n' "http/http://$SRV:80/=200" \
+    "http/http://$SRV:81/=503")" "probe_http_status_code in Prometheus"
 
 # ---- the same blackbox.yml and targets through blackbox_exporter ------------
 probe() { # PORT MODULE TARGET -> the answer's sample lines
@@ -164,6 +178,14 @@ compare http_2xx "http://$SRV:80/"
 compare http_2xx "http://$SRV:81/"
 compare icmp "$SRV"
 compare icmp "$DARK"
+compare dns_ok "$SRV"
+compare dns_ok "$SRV:5353"
+compare dns_ok "$DARK"
+compare dns_other "$SRV"
+assert_eq "$(probe 9115 dns_ok "$DARK" | grep "^cmon_probe_diagnostic")" \
+    'cmon_probe_diagnostic{code="dns_timeout"} 1' "dns_ok $DARK: diagnostic"
+assert_match "$(probe 9115 dns_other "$SRV" | grep "^cmon_probe_diagnostic")" \
+    'code="dns_(servfail|nxdomain)"' "dns_other $SRV: diagnostic"
 
 # ---- reload: POST /-/reload and SIGHUP --------------------------------------
 reload_ok() { ns_in cli curl -s http://127.0.0.1:9115/metrics | value blackbox_exporter_config_last_reload_successful; }
@@ -186,10 +208,28 @@ assert_eq "$(reload_ok)" 1 "last_reload_successful after SIGHUP with a good file
 echo "ok: /-/reload and SIGHUP take a good file and keep the old one over a bad one"
 
 # ---- a clean stop (and, in the sanitizer build, no report at exit) -----------
+# with probes in flight (an engine check and a dns query, both to the dark
+# host): stopping cancels them, their scrapes get an answer, cmon exits 0
+SCRAPES=()
+for m in icmp dns_ok; do
+    ns_in cli curl -s -H 'X-Prometheus-Scrape-Timeout-Seconds: 60' \
+        "http://127.0.0.1:9115/probe?module=$m&target=$DARK" >"$NS_TMP/inflight.$m" &
+    SCRAPES+=($!)
+done
+for _ in $(seq 1 50); do
+    n=$(ns_in cli curl -s http://127.0.0.1:9115/metrics | value cmon_exporter_probes_in_flight)
+    [ "$n" = 2 ] && break
+    sleep 0.1
+done
+assert_eq "$n" 2 "probes in flight before the stop"
 kill -TERM "$CMON_PID"
 rc=0
 wait "$CMON_PID" || rc=$?
 [ "$rc" = 0 ] || fail "cmon exporter exited $rc after SIGTERM: $(tail -30 "$NS_TMP/cmon.log")"
 ! grep -q 'Sanitizer' "$NS_TMP/cmon.log" || fail "sanitizer report: $(cat "$NS_TMP/cmon.log")"
-echo "ok: SIGTERM stops cmon exporter cleanly"
+wait "${SCRAPES[@]}"
+for m in icmp dns_ok; do
+    assert_eq "$(value probe_success <"$NS_TMP/inflight.$m")" 0 "$m probe cancelled by the stop"
+done
+echo "ok: SIGTERM stops cmon exporter cleanly, answering the probes in flight"
 echo "PASS"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_exporter_config.sh: `cmon exporter` refuses a bad blackbox.yml before
 # it listens: exit 1 and one line naming FILE:LINE:COLUMN, the module and the
-# option, for an unknown prober, an unsupported option, a body regexp (cmon's
+# option, for an unknown prober, one cmon does not run (grpc), an unsupported option, a body regexp (cmon's
 # HTTP probe keeps no body, so any regexp is refused, well-formed or not), bad
 # YAML and a missing file; a usage error is exit 2.  Nothing here probes or
 # listens (the configuration is read first).
@@ -20,17 +20,17 @@ expect() { # NAME EXIT REGEX (YAML on stdin)
     echo "ok: $name -> exit $rc: $out"
 }
 
-expect unknown_prober 1 "^cmon exporter: $T/unknown_prober.yml:4:13: module 'web': unknown prober 'htp' \(cmon exporter runs http, tcp and icmp\)$" <<'EOF'
+expect unknown_prober 1 "^cmon exporter: $T/unknown_prober.yml:4:13: module 'web': unknown prober 'htp' \(cmon exporter runs http, tcp, icmp and dns\)$" <<'EOF'
 modules:
   ok: {prober: tcp}
   web:
     prober: htp
 EOF
-expect dns_prober 1 "dns_prober.yml:3:13: module 'd': prober 'dns' is not supported by cmon exporter" <<'EOF'
+expect grpc_prober 1 "grpc_prober.yml:3:13: module 'g': prober 'grpc' is not supported by cmon exporter" <<'EOF'
 modules:
-  d:
-    prober: dns
-    dns: {query_name: example.org}
+  g:
+    prober: grpc
+    grpc: {service: s1}
 EOF
 expect unsupported_option 1 "unsupported_option.yml:5:7: module 'ssh_banner': option 'tcp.query_response' is not supported by cmon exporter: cmon's TCP probe is a connect check \(no send/expect\)$" <<'EOF'
 modules:

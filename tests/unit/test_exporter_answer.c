@@ -151,12 +151,63 @@ static void test_render_icmp_v6(void **state)
     free(text);
 }
 
+static void test_dns(void **state)
+{
+    (void)state;
+    struct exp_module m = {.name = "d", .prober = EXP_PROBER_DNS};
+    m.dns = (struct exp_dns){.query_name = "ok.test", .query_type = 1, .recursion_desired = true};
+    struct exp_job job;
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(exp_job_prepare(&m, "198.18.1.2", 900, &job, &eb), CMON_OK);
+    assert_true(job.dns);
+    assert_int_equal(job.tb.port, 53);
+    assert_string_equal(job.dns_name, "ok.test");
+    assert_int_equal(exp_job_prepare(&m, "198.18.1.2:5353", 900, &job, &eb), CMON_OK);
+    assert_int_equal(job.tb.port, 5353);
+    assert_int_equal(exp_job_prepare(&m, "[fd00::2]:54", 900, &job, &eb), CMON_OK);
+    assert_string_equal(job.tb.host, "fd00::2");
+    assert_int_equal(job.tb.port, 54);
+    assert_int_equal(exp_job_prepare(&m, "fd00::2", 900, &job, &eb), CMON_OK);
+    assert_int_equal(job.tb.port, 53);
+    assert_int_equal(exp_job_prepare(&m, "ns.test", 900, &job, &eb), CMON_ERR_INVALID);
+    assert_string_equal(eb.msg, "the dns prober's target must be the DNS server's IP address");
+    /* an answer with NXDOMAIN fails the default valid_rcodes (NOERROR) */
+    assert_int_equal(exp_job_prepare(&m, "198.18.1.2", 900, &job, &eb), CMON_OK);
+    job.res = (struct probe_check_result){.ok = true, .address = "198.18.1.2", .rtt_ms = 2};
+    job.dns_ans = (struct exp_dns_answer){.got = true, .rcode = 3, .authority = 1};
+    job.duration_s = 0.002;
+    bool ok = true;
+    char *text = render(&m, &job, &ok);
+    char got[4096];
+    samples(text, got, sizeof got);
+    assert_false(ok);
+    assert_string_equal(got, "probe_dns_lookup_time_seconds 0\n"
+                             "probe_ip_protocol 4\n"
+                             "probe_ip_addr_hash 4117619926\n"
+                             "probe_dns_duration_seconds{phase=\"resolve\"} 0\n"
+                             "probe_dns_duration_seconds{phase=\"connect\"} 0\n"
+                             "probe_dns_duration_seconds{phase=\"request\"} 0.002\n"
+                             "probe_dns_answer_rrs 0\n"
+                             "probe_dns_authority_rrs 1\n"
+                             "probe_dns_additional_rrs 0\n"
+                             "probe_dns_query_succeeded 1\n"
+                             "probe_duration_seconds 0.002\n"
+                             "probe_success 0\n"
+                             "cmon_probe_diagnostic{code=\"dns_nxdomain\"} 1\n");
+    free(text);
+    m.dns.valid_rcodes[0] = 3; /* valid_rcodes: [NXDOMAIN] */
+    m.dns.n_valid_rcodes = 1;
+    job.res = (struct probe_check_result){.ok = true, .address = "198.18.1.2"};
+    free(render(&m, &job, &ok));
+    assert_true(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timeout_rule),        cmocka_unit_test(test_prepare_targets),
         cmocka_unit_test(test_render_http_failure), cmocka_unit_test(test_render_fail_if_not_ssl),
-        cmocka_unit_test(test_render_icmp_v6),
+        cmocka_unit_test(test_render_icmp_v6),      cmocka_unit_test(test_dns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,11 +37,20 @@ static void test_full_modules(void **state)
                     "  ping:\n"
                     "    prober: icmp\n"
                     "    timeout: 1m30s\n"
-                    "    icmp: {preferred_ip_protocol: ip6}\n";
+                    "    icmp: {preferred_ip_protocol: ip6}\n"
+                    "  dns_mx:\n"
+                    "    prober: dns\n"
+                    "    dns:\n"
+                    "      query_name: example.test\n"
+                    "      query_type: mx\n"
+                    "      query_class: IN\n"
+                    "      recursion_desired: false\n"
+                    "      valid_rcodes: [NOERROR, NXDOMAIN]\n"
+                    "  dns_any: {prober: dns, dns: {query_name: a.test}}\n";
     struct exp_config cfg;
     struct cmon_errbuf eb = {{0}};
     assert_int_equal(exp_config_parse(y, strlen(y), "bb.yml", &cfg, &eb), CMON_OK);
-    assert_int_equal(cfg.n_modules, 3);
+    assert_int_equal(cfg.n_modules, 5);
     const struct exp_module *h = exp_config_module(&cfg, "http_2xx");
     assert_non_null(h);
     assert_int_equal(h->prober, EXP_PROBER_HTTP);
@@ -65,6 +74,17 @@ static void test_full_modules(void **state)
     const struct exp_module *p = exp_config_module(&cfg, "ping");
     assert_int_equal(p->timeout_ms, 90000);
     assert_null(exp_config_module(&cfg, "nope"));
+    const struct exp_module *d = exp_config_module(&cfg, "dns_mx");
+    assert_int_equal(d->prober, EXP_PROBER_DNS);
+    assert_string_equal(d->dns.query_name, "example.test");
+    assert_int_equal(d->dns.query_type, 15);
+    assert_false(d->dns.recursion_desired);
+    assert_int_equal(d->dns.n_valid_rcodes, 2);
+    assert_int_equal(d->dns.valid_rcodes[1], 3);
+    d = exp_config_module(&cfg, "dns_any");
+    assert_int_equal(d->dns.query_type, 255); /* blackbox's default ANY */
+    assert_true(d->dns.recursion_desired);
+    assert_int_equal(d->dns.n_valid_rcodes, 0);
     exp_config_free(&cfg);
 }
 
@@ -82,11 +102,26 @@ static void test_errors(void **state)
 {
     (void)state;
     expect_error("modules:\n  x:\n    prober: foo\n",
-                 "bb.yml:3:13: module 'x': unknown prober 'foo' (cmon exporter runs http, tcp "
-                 "and icmp)");
+                 "bb.yml:3:13: module 'x': unknown prober 'foo' (cmon exporter runs http, tcp, "
+                 "icmp and dns)");
+    expect_error("modules:\n  x:\n    prober: grpc\n",
+                 "bb.yml:3:13: module 'x': prober 'grpc' is not supported by cmon exporter (it "
+                 "runs http, tcp, icmp and dns; see docs/exporter.md)");
     expect_error("modules:\n  x:\n    prober: dns\n",
-                 "bb.yml:3:13: module 'x': prober 'dns' is not supported by cmon exporter (it "
-                 "runs http, tcp and icmp; see docs/exporter.md)");
+                 "bb.yml:2:3: module 'x': dns.query_name is missing (the dns prober needs a name "
+                 "to ask for)");
+    expect_error("modules:\n  x:\n    prober: dns\n    dns:\n      query_name: a.test\n"
+                 "      valid_rcodes: [NOERROR, BOGUS]\n",
+                 "bb.yml:6:31: module 'x': dns.valid_rcodes: 'BOGUS' is not an rcode (NOERROR, "
+                 "NXDOMAIN, ...)");
+    expect_error("modules:\n  x:\n    prober: dns\n    dns:\n      query_name: a.test\n"
+                 "      transport_protocol: tcp\n",
+                 "bb.yml:6:27: module 'x': dns.transport_protocol 'tcp' is not supported (only "
+                 "udp)");
+    expect_error("modules:\n  x:\n    prober: dns\n    dns:\n      query_name: a.test\n"
+                 "      validate_answer_rrs: {fail_if_matches_regexp: ['.*']}\n",
+                 "bb.yml:6:7: module 'x': option 'dns.validate_answer_rrs' is not supported by "
+                 "cmon exporter: cmon's DNS probe reads only the answer's header");
     expect_error("modules:\n  x:\n    prober: http\n    http:\n      fail_if_body_matches_regexp: "
                  "['a']\n",
                  "bb.yml:5:7: module 'x': option 'http.fail_if_body_matches_regexp' is not "
@@ -100,7 +135,7 @@ static void test_errors(void **state)
     expect_error("modules:\n  x:\n    prober: http\n    tcp: {}\n",
                  "bb.yml:4:5: module 'x': section 'tcp' does not belong to prober http");
     expect_error("modules:\n  x:\n    timeout: 5s\n",
-                 "bb.yml:2:3: module 'x': 'prober' is missing (http, tcp or icmp)");
+                 "bb.yml:2:3: module 'x': 'prober' is missing (http, tcp, icmp or dns)");
     expect_error("modules:\n  x:\n    prober: http\n    timeout: 5 seconds\n",
                  "bb.yml:4:14: module 'x': timeout '5 seconds' is not a duration like 5s or "
                  "500ms");
