@@ -81,26 +81,14 @@ void exp_render_own_metrics(const struct exp_server *s, struct cmon_buf *out)
 
 static void html_escaped(struct cmon_buf *out, const char *s)
 {
+    static const char special[] = "<>&\"'";
+    static const char *const entity[] = {"&lt;", "&gt;", "&amp;", "&quot;", "&#39;"};
     for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            cmon_buf_puts(out, "&lt;");
-            break;
-        case '>':
-            cmon_buf_puts(out, "&gt;");
-            break;
-        case '&':
-            cmon_buf_puts(out, "&amp;");
-            break;
-        case '"':
-            cmon_buf_puts(out, "&quot;");
-            break;
-        case '\'':
-            cmon_buf_puts(out, "&#39;");
-            break;
-        default:
+        const char *hit = strchr(special, *s);
+        if (hit)
+            cmon_buf_puts(out, entity[hit - special]);
+        else
             cmon_buf_append(out, s, 1);
-        }
     }
 }
 

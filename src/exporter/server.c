@@ -87,6 +87,19 @@ enum MHD_Result exp_reply(struct MHD_Connection *conn, unsigned status, const ch
     return ret;
 }
 
+/* A built answer (taken over); out of memory drops the connection. */
+static enum MHD_Result reply_buf(struct MHD_Connection *conn, const char *type,
+                                 struct cmon_buf *out)
+{
+    if (out->oom) {
+        cmon_buf_free(out);
+        return MHD_NO;
+    }
+    return exp_reply(conn, MHD_HTTP_OK, type, cmon_buf_take(out));
+}
+
+#define PROM_TEXT "text/plain; version=0.0.4; charset=utf-8"
+
 static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
 {
     return exp_reply(conn, status, "text/plain; charset=utf-8", strdup(text));
@@ -155,12 +168,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
     cmon_debug(s->opts.log, "probe", "module=%s target=\"%s\" success=%d diagnostic=%s", m->name,
                target, ok, cmon_diag_code(job->res.diag));
     free(job);
-    if (out.oom) {
-        cmon_buf_free(&out);
-        return MHD_NO;
-    }
-    return exp_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                     cmon_buf_take(&out));
+    return reply_buf(conn, PROM_TEXT, &out);
 }
 
 static enum MHD_Result route_probe(struct exp_server *s, struct MHD_Connection *conn)
@@ -197,12 +205,7 @@ static enum MHD_Result route_metrics(struct exp_server *s, struct MHD_Connection
     pthread_mutex_lock(&s->mu);
     exp_render_own_metrics(s, &out);
     pthread_mutex_unlock(&s->mu);
-    if (out.oom) {
-        cmon_buf_free(&out);
-        return MHD_NO;
-    }
-    return exp_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                     cmon_buf_take(&out));
+    return reply_buf(conn, PROM_TEXT, &out);
 }
 
 static enum MHD_Result route_reload(struct exp_server *s, struct MHD_Connection *conn)
@@ -224,11 +227,7 @@ static enum MHD_Result route_status(struct exp_server *s, struct MHD_Connection 
     exp_render_status(s, &c->cfg, &out);
     pthread_mutex_unlock(&s->mu);
     exp_cfg_release(s, c);
-    if (out.oom) {
-        cmon_buf_free(&out);
-        return MHD_NO;
-    }
-    return exp_reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", cmon_buf_take(&out));
+    return reply_buf(conn, "text/html; charset=utf-8", &out);
 }
 
 struct route {

@@ -56,25 +56,27 @@ static void test_prepare_targets(void **state)
     assert_int_equal(job.target.proto, CMON_PROTO_ICMP);
 }
 
-static char *render(const struct exp_module *m, struct exp_job *job, bool *ok)
+static void prepare(const struct exp_module *m, const char *target, struct exp_job *job)
+{
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(exp_job_prepare(m, target, 900, job, &eb), CMON_OK);
+}
+
+/* Render job and keep the sample lines only (no # HELP / # TYPE). */
+static void render(const struct exp_module *m, struct exp_job *job, bool *ok, char *out, size_t cap)
 {
     struct cmon_buf b;
     cmon_buf_init(&b);
     exp_answer_render(m, job, &b, ok);
-    return cmon_buf_take(&b);
-}
-
-/* the sample lines only */
-static void samples(const char *text, char *out, size_t cap)
-{
     out[0] = '\0';
-    for (const char *p = text; *p;) {
+    for (const char *p = b.data ? b.data : ""; *p;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
         if (*p != '#')
             strncat(out, p, n < cap - strlen(out) - 1 ? n : cap - strlen(out) - 1);
         p += n;
     }
+    cmon_buf_free(&b);
 }
 
 static void test_render_http_failure(void **state)
@@ -82,8 +84,7 @@ static void test_render_http_failure(void **state)
     (void)state;
     struct exp_module m = {.name = "h", .prober = EXP_PROBER_HTTP};
     struct exp_job job;
-    struct cmon_errbuf eb = {{0}};
-    assert_int_equal(exp_job_prepare(&m, "http://198.18.1.2:81/", 900, &job, &eb), CMON_OK);
+    prepare(&m, "http://198.18.1.2:81/", &job);
     job.res = (struct probe_check_result){.diag = CMON_DIAG_HTTP_STATUS,
                                           .address = "198.18.1.2",
                                           .http_status = 503,
@@ -93,9 +94,8 @@ static void test_render_http_failure(void **state)
                                           .first_byte_ms = 2};
     job.duration_s = 0.004;
     bool ok = true;
-    char *text = render(&m, &job, &ok);
     char got[4096];
-    samples(text, got, sizeof got);
+    render(&m, &job, &ok, got, sizeof got);
     assert_false(ok);
     assert_string_equal(got, "probe_dns_lookup_time_seconds 0\n"
                              "probe_ip_protocol 4\n"
@@ -112,7 +112,6 @@ static void test_render_http_failure(void **state)
                              "probe_duration_seconds 0.004\n"
                              "probe_success 0\n"
                              "cmon_probe_diagnostic{code=\"http_status\"} 1\n");
-    free(text);
 }
 
 static void test_render_fail_if_not_ssl(void **state)
@@ -121,11 +120,11 @@ static void test_render_fail_if_not_ssl(void **state)
     struct exp_module m = {.name = "h", .prober = EXP_PROBER_HTTP};
     m.http.fail_if_not_ssl = true;
     struct exp_job job;
-    struct cmon_errbuf eb = {{0}};
-    assert_int_equal(exp_job_prepare(&m, "http://198.18.1.2/", 900, &job, &eb), CMON_OK);
+    prepare(&m, "http://198.18.1.2/", &job);
     job.res = (struct probe_check_result){.ok = true, .address = "198.18.1.2", .http_status = 200};
     bool ok = true;
-    free(render(&m, &job, &ok));
+    char got[4096];
+    render(&m, &job, &ok, got, sizeof got);
     assert_false(ok);
 }
 
@@ -134,21 +133,18 @@ static void test_render_icmp_v6(void **state)
     (void)state;
     struct exp_module m = {.name = "i", .prober = EXP_PROBER_ICMP};
     struct exp_job job;
-    struct cmon_errbuf eb = {{0}};
-    assert_int_equal(exp_job_prepare(&m, "fd00:c30:1::2", 900, &job, &eb), CMON_OK);
+    prepare(&m, "fd00:c30:1::2", &job);
     job.res = (struct probe_check_result){
         .ok = true, .address = "fd00:c30:1::2", .rtt_ms = 0.25, .dns_ms = -1};
     job.duration_s = 0.001;
     bool ok = false;
-    char *text = render(&m, &job, &ok);
     char got[4096];
-    samples(text, got, sizeof got);
+    render(&m, &job, &ok, got, sizeof got);
     assert_true(ok);
     assert_non_null(strstr(got, "probe_ip_protocol 6\n"));
     assert_non_null(strstr(got, "probe_icmp_duration_seconds{phase=\"rtt\"} 0.00025\n"));
     assert_null(strstr(got, "cmon_probe_diagnostic"));
     assert_non_null(strstr(got, "probe_success 1\n"));
-    free(text);
 }
 
 static void test_dns(void **state)
@@ -177,9 +173,8 @@ static void test_dns(void **state)
     job.dns_ans = (struct exp_dns_answer){.got = true, .rcode = 3, .authority = 1};
     job.duration_s = 0.002;
     bool ok = true;
-    char *text = render(&m, &job, &ok);
     char got[4096];
-    samples(text, got, sizeof got);
+    render(&m, &job, &ok, got, sizeof got);
     assert_false(ok);
     assert_string_equal(got, "probe_dns_lookup_time_seconds 0\n"
                              "probe_ip_protocol 4\n"
@@ -194,11 +189,10 @@ static void test_dns(void **state)
                              "probe_duration_seconds 0.002\n"
                              "probe_success 0\n"
                              "cmon_probe_diagnostic{code=\"dns_nxdomain\"} 1\n");
-    free(text);
     m.dns.valid_rcodes[0] = 3; /* valid_rcodes: [NXDOMAIN] */
     m.dns.n_valid_rcodes = 1;
     job.res = (struct probe_check_result){.ok = true, .address = "198.18.1.2"};
-    free(render(&m, &job, &ok));
+    render(&m, &job, &ok, got, sizeof got);
     assert_true(ok);
 }
 
