@@ -6,7 +6,8 @@
 # and one whose firewall (nft) drops everything, dnsmasq answering a name and
 # a closed DNS port; probe_success and
 # cmon_probe_diagnostic are read back through Prometheus' /api/v1/query.
-# Then the same blackbox.yml and targets go through Debian's
+# Then the same blackbox.yml and targets (plus HTTPS with a test CA given as
+# tls_config.ca_file, fail_if_not_ssl, and the CA missing) go through Debian's
 # blackbox_exporter and cmon directly: the same probe_success, and every
 # metric blackbox writes for a module is in cmon's answer too unless
 # docs/exporter.md lists it as one cmon cannot measure.  Last, POST
@@ -14,9 +15,10 @@
 # Everything probes from a namespace without a default route.
 NS_PREFIX=cme
 . "$CMON_SOURCE_DIR/tests/integration/lib/netns.sh"
+. "$CMON_SOURCE_DIR/tests/integration/lib/tls.sh"
 
 : "${CMON:?set CMON to the cmon binary}"
-for tool in nginx nft jq curl dnsmasq prometheus prometheus-blackbox-exporter; do
+for tool in nginx nft jq curl dnsmasq openssl prometheus prometheus-blackbox-exporter; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps.sh --test)"
 done
 ns_require
@@ -36,6 +38,8 @@ EOF
 
 D=$NS_TMP/www
 mkdir -p "$D"
+tls_ca "$D/ca" "cmon exporter test CA" >/dev/null || fail "test CA"
+tls_cert "$D/ca" "$D/srv" "$SRV" 1001 "" >/dev/null || fail "server certificate"
 cat >"$D/nginx.conf" <<EOF
 daemon off;
 pid $D/nginx.pid;
@@ -47,11 +51,18 @@ http {
     uwsgi_temp_path $D; scgi_temp_path $D;
     server { listen $SRV:80; location / { return 200 "ok\n"; } }
     server { listen $SRV:81; location / { return 503 "down\n"; } }
+    server {
+        listen $SRV:443 ssl;
+        ssl_certificate $D/srv.pem;
+        ssl_certificate_key $D/srv.key;
+        location / { return 200 "ok\n"; }
+    }
 }
 EOF
 ns_bg srv nginx -p "$D" -c "$D/nginx.conf"
 wait_port srv "$SRV" 80
 wait_port srv "$SRV" 81
+wait_port srv "$SRV" 443
 # DNS on $SRV:53: ok.test answers, other names have no upstream (REFUSED)
 ns_bg srv dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
     --address=/ok.test/"$SRV" --pid-file="$D/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
@@ -84,6 +95,17 @@ modules:
     prober: dns
     timeout: 5s
     dns: {query_name: www.example.org, query_type: A, preferred_ip_protocol: ip4}
+EOF
+cat >>"$BB" <<EOF
+  https_2xx:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      follow_redirects: false
+      fail_if_not_ssl: true
+      tls_config:
+        ca_file: $D/ca/ca.pem
 EOF
 ns_bg cli "$CMON" exporter --config.file "$BB" --web.listen-address 127.0.0.1:9115 \
     2>"$NS_TMP/cmon.log" >/dev/null
@@ -176,6 +198,12 @@ compare tcp_connect "$SRV:80"
 compare tcp_connect "$SRV:9"
 compare http_2xx "http://$SRV:80/"
 compare http_2xx "http://$SRV:81/"
+compare https_2xx "https://$SRV/"
+compare https_2xx "http://$SRV:80/" # fail_if_not_ssl
+compare http_2xx "https://$SRV/"    # the test CA is not in the system store
+assert_eq "$(probe 9115 http_2xx "https://$SRV/" | grep '^cmon_probe_diagnostic')" \
+    'cmon_probe_diagnostic{code="tls_untrusted_root"} 1' "https without the CA: diagnostic"
+assert_eq "$(probe 9115 https_2xx "https://$SRV/" | value probe_http_ssl)" 1 "probe_http_ssl"
 compare icmp "$SRV"
 compare icmp "$DARK"
 compare dns_ok "$SRV"
@@ -198,7 +226,8 @@ assert_eq "$code" 200 "POST /-/reload of a good file"
 assert_eq "$(probe 9115 tcp_again "$SRV:80" | value probe_success)" 1 "module added by reload"
 printf '  broken:\n    prober: smtp\n' >>"$BB"
 out=$(ns_in cli curl -s -X POST http://127.0.0.1:9115/-/reload)
-assert_match "$out" "blackbox.yml:2[0-9]:13: module 'broken': unknown prober 'smtp'" "bad reload"
+assert_match "$out" "blackbox.yml:$(wc -l <"$BB"):13: module 'broken': unknown prober 'smtp'" \
+    "bad reload (the last line names the prober)"
 assert_eq "$(reload_ok)" 0 "last_reload_successful after a bad file"
 assert_eq "$(probe 9115 tcp_again "$SRV:80" | value probe_success)" 1 "old config kept"
 sed -i '/broken:/,$d' "$BB"
