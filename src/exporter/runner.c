@@ -14,9 +14,14 @@
 
 #define MAX_ENGINES 16
 
+/* One engine per trust setting.  A slot owns its ca_file string (the engine
+ * keeps the pointer) and is freed when its engine has closed. */
 struct engine_slot {
+    struct exp_runner *r;
     char *ca_file; /* NULL: system store */
     struct probe_engine *eng;
+    unsigned in_flight; /* checks started, not answered */
+    int64_t used_ns;    /* last check started, for eviction */
 };
 
 struct exp_runner {
@@ -29,8 +34,9 @@ struct exp_runner {
     bool stopping;                    /* under mu */
     bool loop_stopping;               /* loop thread only */
     struct exp_dns_probe *dns_probes; /* in flight, for shutdown */
-    struct engine_slot engines[MAX_ENGINES];
-    size_t n_engines, engines_open;
+    struct engine_slot *engines[MAX_ENGINES];
+    size_t n_engines;
+    size_t engines_open; /* created and not yet closed, evicted ones included */
 };
 
 static void complete(struct exp_runner *r, struct exp_job *job)
@@ -50,11 +56,13 @@ static void complete(struct exp_runner *r, struct exp_job *job)
 struct check_arg {
     struct exp_runner *r;
     struct exp_job *job;
+    struct engine_slot *slot; /* NULL for a dns query */
 };
 
 static void check_done(void *arg, const struct probe_check_result *res)
 {
     struct check_arg *a = arg;
+    a->slot->in_flight--;
     a->job->res = *res;
     complete(a->r, a->job);
     free(a);
@@ -69,30 +77,62 @@ static void fail_job(struct exp_runner *r, struct exp_job *job, enum cmon_diag d
     complete(r, job);
 }
 
+static void slot_closed(void *arg)
+{
+    struct engine_slot *slot = arg;
+    struct exp_runner *r = slot->r;
+    free(slot->ca_file);
+    free(slot);
+    if (--r->engines_open == 0 && r->loop_stopping)
+        uv_close((uv_handle_t *)&r->wake, NULL);
+}
+
+/* Reloads may name new CA files for ever: when every slot is taken, close
+ * the least recently used idle engine.  false when all are busy. */
+static bool evict_idle(struct exp_runner *r)
+{
+    size_t victim = MAX_ENGINES;
+    for (size_t i = 0; i < r->n_engines; i++)
+        if (!r->engines[i]->in_flight &&
+            (victim == MAX_ENGINES || r->engines[i]->used_ns < r->engines[victim]->used_ns))
+            victim = i;
+    if (victim == MAX_ENGINES)
+        return false;
+    struct engine_slot *old = r->engines[victim];
+    r->engines[victim] = r->engines[--r->n_engines];
+    probe_engine_close(old->eng, slot_closed, old);
+    return true;
+}
+
 /* The engine trusting ca_file, created on first use (loop thread). */
-static struct probe_engine *engine_for(struct exp_runner *r, const char *ca_file,
-                                       struct cmon_errbuf *eb)
+static struct engine_slot *engine_for(struct exp_runner *r, const char *ca_file,
+                                      struct cmon_errbuf *eb)
 {
     for (size_t i = 0; i < r->n_engines; i++) {
-        const char *c = r->engines[i].ca_file;
+        const char *c = r->engines[i]->ca_file;
         if ((!c && !*ca_file) || (c && strcmp(c, ca_file) == 0))
-            return r->engines[i].eng;
+            return r->engines[i];
     }
-    if (r->n_engines == MAX_ENGINES) {
-        cmon_fail(eb, CMON_ERR_LIMIT, "more than %d distinct tls_config.ca_file", MAX_ENGINES);
+    if (r->n_engines == MAX_ENGINES && !evict_idle(r)) {
+        cmon_fail(eb, CMON_ERR_LIMIT, "%d distinct tls_config.ca_file busy at once", MAX_ENGINES);
         return NULL;
     }
-    struct engine_slot *s = &r->engines[r->n_engines];
-    s->ca_file = *ca_file ? strdup(ca_file) : NULL;
-    struct probe_engine_opts o = {.ca_file = s->ca_file, .log = r->log};
-    if ((*ca_file && !s->ca_file) || probe_engine_new(&r->loop, &o, &s->eng, eb) != CMON_OK) {
-        free(s->ca_file);
-        s->ca_file = NULL;
+    struct engine_slot *s = calloc(1, sizeof *s);
+    if (s) {
+        s->r = r;
+        s->ca_file = *ca_file ? strdup(ca_file) : NULL;
+    }
+    struct probe_engine_opts o = {.ca_file = s ? s->ca_file : NULL, .log = r->log};
+    if (!s || (*ca_file && !s->ca_file) || probe_engine_new(&r->loop, &o, &s->eng, eb) != CMON_OK) {
+        if (!s || (*ca_file && !s->ca_file))
+            cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+        free(s ? s->ca_file : NULL);
+        free(s);
         return NULL;
     }
-    r->n_engines++;
+    r->engines[r->n_engines++] = s;
     r->engines_open++;
-    return s->eng;
+    return s;
 }
 
 static void dns_done(void *arg, const struct probe_check_result *res,
@@ -137,42 +177,39 @@ static void start_job(struct exp_runner *r, struct exp_job *job)
             fail_job(r, job, CMON_DIAG_SOCKET_ERROR, "out of memory");
             return;
         }
-        *a = (struct check_arg){r, job};
+        *a = (struct check_arg){r, job, NULL};
         start_dns(r, job, a);
         return;
     }
     struct cmon_errbuf eb = {{0}};
-    struct probe_engine *eng = r->loop_stopping ? NULL : engine_for(r, job->ca_file, &eb);
-    struct check_arg *a = eng ? malloc(sizeof *a) : NULL;
+    struct engine_slot *slot = r->loop_stopping ? NULL : engine_for(r, job->ca_file, &eb);
+    struct check_arg *a = slot ? malloc(sizeof *a) : NULL;
     if (!a) {
-        fail_job(r, job, CMON_DIAG_SOCKET_ERROR, eng ? "out of memory" : eb.msg);
+        fail_job(r, job, CMON_DIAG_SOCKET_ERROR, slot ? "out of memory" : eb.msg);
         return;
     }
-    *a = (struct check_arg){r, job};
-    enum cmon_err e = probe_check_start(eng, &job->target, check_done, a);
+    *a = (struct check_arg){r, job, slot};
+    slot->in_flight++;
+    slot->used_ns = cmon_mono_ns();
+    enum cmon_err e = probe_check_start(slot->eng, &job->target, check_done, a);
     if (e != CMON_OK) {
+        slot->in_flight--;
         free(a);
         fail_job(r, job, CMON_DIAG_SOCKET_ERROR, cmon_strerror(e));
     }
-}
-
-static void engine_closed(void *arg)
-{
-    struct exp_runner *r = arg;
-    if (--r->engines_open == 0)
-        uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
 static void begin_shutdown(struct exp_runner *r)
 {
     r->loop_stopping = true;
     exp_dns_probe_cancel_all(&r->dns_probes);
-    if (r->n_engines == 0) {
+    if (r->engines_open == 0) {
         uv_close((uv_handle_t *)&r->wake, NULL);
         return;
     }
-    for (size_t i = 0; i < r->n_engines; i++)
-        probe_engine_close(r->engines[i].eng, engine_closed, r);
+    for (size_t i = 0; i < r->n_engines; i++) /* evicted ones are closing already */
+        probe_engine_close(r->engines[i]->eng, slot_closed, r->engines[i]);
+    r->n_engines = 0;
 }
 
 static void on_wake(uv_async_t *h)
@@ -240,9 +277,6 @@ void exp_runner_stop(struct exp_runner *r)
     int rc = uv_loop_close(&r->loop);
     if (rc != 0)
         cmon_warn(r->log, "probe loop closed with handles open", "rc=%d", rc);
-    for (size_t i = 0; i < r->n_engines; i++)
-        free(r->engines[i].ca_file);
-    r->n_engines = 0;
 }
 
 void exp_runner_free(struct exp_runner *r)
