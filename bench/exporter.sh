@@ -3,7 +3,8 @@
 # Prometheus-style /probe requests (the scrape-timeout header, C concurrent
 # keep-alive connections from wrk), in one run on the same namespace pair:
 # both exporters in the client namespace (no default route), nginx in the
-# server namespace.  For each module (tcp_connect, http_2xx, icmp) both
+# server namespace (dnsmasq for dns).  For each module (tcp_connect,
+# http_2xx, icmp, dns) both
 # exporters take REPEAT alternating runs of DURATION seconds; the figure is
 # probes per CPU-second of the exporter process (from /proc; wrk's CPU is
 # not counted) and the median ratio cmon/blackbox.  Asserts nothing about
@@ -16,7 +17,7 @@ ns_require
 : "${CMON:?set CMON to the cmon binary}"
 BBE=$(command -v prometheus-blackbox-exporter || command -v blackbox_exporter) ||
     skip "prometheus-blackbox-exporter is not installed"
-for t in wrk nginx curl; do command -v $t >/dev/null || skip "$t is not installed"; done
+for t in wrk nginx curl dnsmasq; do command -v $t >/dev/null || skip "$t is not installed"; done
 "$CMON" exporter --help >/dev/null 2>&1 || skip "this cmon has no exporter command"
 C=${C:-32}
 DURATION=${DURATION:-5}
@@ -46,6 +47,9 @@ http {
 NGX
 ns_bg server nginx -p "$W" -c "$W/nginx.conf" -g 'daemon off;'
 wait_port client "$SRV" 8080
+ns_bg server dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
+    --address=/ok.test/"$SRV" --pid-file="$W/dnsmasq.pid" --user=root --cache-size=0 2>/dev/null
+wait_port client "$SRV" 53
 
 cat >"$NS_TMP/blackbox.yml" <<'YML'
 modules:
@@ -61,6 +65,10 @@ modules:
     prober: icmp
     timeout: 2s
     icmp: {preferred_ip_protocol: ip4}
+  dns:
+    prober: dns
+    timeout: 2s
+    dns: {query_name: ok.test, query_type: A, preferred_ip_protocol: ip4}
 YML
 ns_bg client "$CMON" exporter --config.file "$NS_TMP/blackbox.yml" --listen 127.0.0.1:9115 \
     --threads "$C" --log-level error
@@ -117,4 +125,5 @@ bench_module() { # MODULE TARGET
 bench_module tcp_connect "$SRV:8080"
 bench_module http_2xx "http://$SRV:8080/"
 bench_module icmp "$SRV"
+bench_module dns "$SRV"
 exit 0
