@@ -3,6 +3,8 @@
  * page / (modules and recent probes, as blackbox's), and the listen address
  * in blackbox's spelling (":9115" is every address). */
 #include <netdb.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,29 @@ static void metric(struct cmon_buf *out, const char *name, const char *type, con
     cmon_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The standard process_* metrics Prometheus' client libraries export, so
+ * the exporter's own cost is one query away (blackbox exports them too). */
+static void process_metrics(struct cmon_buf *out)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        metric(out, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.");
+        cmon_buf_printf(out, "process_cpu_seconds_total %.3f\n",
+                        (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    }
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size, resident;
+    if (f && fscanf(f, "%lu %lu", &size, &resident) == 2) {
+        metric(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        cmon_buf_printf(out, "process_resident_memory_bytes %lu\n",
+                        resident * (unsigned long)sysconf(_SC_PAGESIZE));
+    }
+    if (f)
+        fclose(f);
+}
+
 void exp_render_own_metrics(const struct exp_server *s, struct cmon_buf *out)
 {
     metric(out, "blackbox_exporter_config_last_reload_successful", "gauge",
@@ -74,6 +99,7 @@ void exp_render_own_metrics(const struct exp_server *s, struct cmon_buf *out)
                         exp_prober_name((enum exp_prober)p), s->stats[p].seconds);
     metric(out, "cmon_exporter_probes_in_flight", "gauge", "Probes running now.");
     cmon_buf_printf(out, "cmon_exporter_probes_in_flight %u\n", s->in_flight);
+    process_metrics(out);
     metric(out, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.");
     cmon_buf_printf(out, "process_start_time_seconds %.3f\n", (double)s->start_wall_ns / 1e9);

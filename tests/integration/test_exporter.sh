@@ -215,6 +215,16 @@ assert_eq "$(probe 9115 dns_ok "$DARK" | grep "^cmon_probe_diagnostic")" \
 assert_match "$(probe 9115 dns_other "$SRV" | grep "^cmon_probe_diagnostic")" \
     'code="dns_(servfail|nxdomain)"' "dns_other $SRV: diagnostic"
 
+# ---- the exporter's own /metrics --------------------------------------------
+own=$(ns_in cli curl -s http://127.0.0.1:9115/metrics)
+for m in process_cpu_seconds_total process_resident_memory_bytes \
+    blackbox_exporter_config_last_reload_successful cmon_exporter_probes_in_flight; do
+    grep -q "^$m " <<<"$own" || fail "/metrics lacks $m"
+done
+n=$(awk '/^cmon_exporter_probes_total\{prober="dns",result="success"\}/ { print $2 }' <<<"$own")
+[ "${n:-0}" -ge 1 ] || fail "/metrics counts no successful dns probe: $own"
+echo "ok: /metrics: process, reload and probe counters"
+
 # ---- reload: POST /-/reload and SIGHUP --------------------------------------
 reload_ok() { ns_in cli curl -s http://127.0.0.1:9115/metrics | value blackbox_exporter_config_last_reload_successful; }
 cat >>"$BB" <<'EOF'
