@@ -52,7 +52,7 @@ static int exporter_run(const struct cli_command *self, int argc, char **argv)
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "exporter");
     struct exp_server_opts o = {
-        .config_path = "blackbox.yml", .listen = "127.0.0.1:9115", .threads = 32, .log = &log};
+        .config_path = "blackbox.yml", .listen = "127.0.0.1:9115", .threads = 128, .log = &log};
     int c, rc;
     enum cmon_log_level lvl;
     while ((c = cli_getopt(self, argc, argv, "hc:l:t:L:", longopts, &rc)) != -1) {
@@ -101,7 +101,8 @@ const struct cli_command cmd_exporter = {
         "                           where to serve: HOST:PORT, [V6]:PORT, or :PORT for every\n"
         "                           address (default 127.0.0.1:9115, loopback only, unlike\n"
         "                           blackbox's :9115); --listen ADDR is the same\n"
-        "  -t, --threads N          HTTP threads, and so probes in flight (default 32)\n"
+        "  -t, --threads N          connections served at once, a thread each, and so\n"
+        "                           probes in flight (default 128; more are refused)\n"
         "  -L, --log-level LEVEL    debug (one line per probe), info (default), warn, error\n"
         "  -h, --help               show this help\n"
         "\n"

@@ -1,9 +1,9 @@
 /* exporter.h: `cmon exporter`, a drop-in for Prometheus' blackbox_exporter.
- * libmicrohttpd's thread pool serves /probe?target=&module= (blackbox's
+ * libmicrohttpd (a thread per connection) serves /probe?target=&module= (blackbox's
  * metrics plus cmon_probe_diagnostic), /metrics (the exporter's own), POST
  * /-/reload and a status page /.  Each /probe handler hands its check to the
  * runner's loop thread (runner.h) and blocks until it is answered, so the
- * number of probes in flight is bounded by the pool size.
+ * number of probes in flight is bounded by the connection limit.
  * Ownership: the server owns the daemon, the runner and the configuration;
  * a configuration is reference-counted so a reload never frees the one a
  * probe in flight still reads.  Threads: start/stop/reload from the main
@@ -19,7 +19,7 @@ struct exp_server;
 struct exp_server_opts {
     const char *config_path; /* blackbox.yml */
     const char *listen;      /* "HOST:PORT", "[V6]:PORT" or ":PORT" (every address) */
-    unsigned threads;        /* HTTP threads = probes in flight; 0: 32 */
+    unsigned threads;        /* connections (a thread each) = probes in flight; 0: 128 */
     const struct cmon_log *log;
 };
 

@@ -306,17 +306,21 @@ static enum cmon_err start_http(struct exp_server *s, struct cmon_errbuf *eb)
     enum cmon_err e = exp_listen_parse(s->opts.listen, &la, eb);
     if (e)
         return e;
-    /* ITC: MHD_quiesce_daemon at stop, with a thread pool */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* A thread per connection: a /probe handler blocks until its probe
+     * ends, and in a thread pool one thread may hold several connections, so
+     * a healthy target's scrape could wait behind a dead one's timeout.
+     * Small stacks (handlers use little); ITC for MHD_quiesce_daemon. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (la.any)
         flags |= MHD_USE_DUAL_STACK;
     else if (la.sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)la.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        (void *)s->opts.log, MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)130, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        (void *)s->opts.log, MHD_OPTION_CONNECTION_LIMIT, s->opts.threads,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)130, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         la.any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.sa,
         MHD_OPTION_END);
     if (!s->mhd)
@@ -333,7 +337,7 @@ enum cmon_err exp_server_start(const struct exp_server_opts *o, struct exp_serve
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     s->opts = *o;
     if (!s->opts.threads)
-        s->opts.threads = 32;
+        s->opts.threads = 128;
     s->start_wall_ns = cmon_wall_ns();
     pthread_mutex_init(&s->mu, NULL);
     enum cmon_err e = exp_server_reload(s, eb);

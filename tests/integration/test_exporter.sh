@@ -140,6 +140,7 @@ EOF
 } >"$NS_TMP/prometheus.yml"
 ns_bg cli prometheus --config.file "$NS_TMP/prometheus.yml" --storage.tsdb.path "$NS_TMP/tsdb" \
     --web.listen-address 127.0.0.1:9090 2>"$NS_TMP/prometheus.log"
+PROM_PID=${NS_PIDS[-1]}
 
 query() { # PROMQL -> "job/instance=value[,code]" lines, sorted
     ns_in cli curl -sf -G --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query |
@@ -248,7 +249,10 @@ echo "ok: /-/reload and SIGHUP take a good file and keep the old one over a bad 
 
 # ---- a clean stop (and, in the sanitizer build, no report at exit) -----------
 # with probes in flight (an engine check and a dns query, both to the dark
-# host): stopping cancels them, their scrapes get an answer, cmon exits 0
+# host): stopping cancels them, their scrapes get an answer, cmon exits 0.
+# Prometheus stops first, so the two probes counted in flight are these.
+kill "$PROM_PID"
+wait "$PROM_PID" 2>/dev/null
 SCRAPES=()
 for m in icmp dns_ok; do
     ns_in cli curl -s -H 'X-Prometheus-Scrape-Timeout-Seconds: 60' \
