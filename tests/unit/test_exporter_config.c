@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "exporter/config.h"
+#include "exporter/exporter_internal.h"
 
 static void test_full_modules(void **state)
 {
@@ -187,13 +190,33 @@ static void test_load_missing_file(void **state)
     assert_string_equal(eb.msg, "/nonexistent/bb.yml: No such file or directory");
 }
 
+/* --web.listen-address in blackbox's spelling: ":PORT" is every address */
+static void test_listen_address(void **state)
+{
+    (void)state;
+    struct exp_listen la;
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(exp_listen_parse(":9115", &la, &eb), CMON_OK);
+    assert_true(la.any);
+    assert_int_equal(la.port, 9115);
+    assert_int_equal(exp_listen_parse("127.0.0.1:9116", &la, &eb), CMON_OK);
+    assert_false(la.any);
+    assert_int_equal(la.sa.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&la.sa)->sin_port), 9116);
+    assert_int_equal(exp_listen_parse("[::1]:9117", &la, &eb), CMON_OK);
+    assert_int_equal(la.sa.ss_family, AF_INET6);
+    assert_int_equal(exp_listen_parse("9115", &la, &eb), CMON_ERR_INVALID);
+    assert_string_equal(eb.msg, "listen address '9115' is not HOST:PORT or :PORT");
+    assert_int_equal(exp_listen_parse(":0", &la, &eb), CMON_ERR_INVALID);
+    assert_int_equal(exp_listen_parse("127.0.0.1:http", &la, &eb), CMON_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_modules),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_full_modules),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_durations),      cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_listen_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
