@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
     libuv1-dev libcurl4-openssl-dev libc-ares-dev libmicrohttpd-dev
-    libjansson-dev libsqlite3-dev libpq-dev libssl-dev libcmocka-dev zlib1g-dev)
+    libjansson-dev libsqlite3-dev libpq-dev libssl-dev libcmocka-dev zlib1g-dev libyaml-dev)
 # Real peers the tests and benchmarks start: servers, DNS, firewall, tools.
 test_pkgs=(iproute2 iputils-ping nftables nginx-light dnsmasq-base openssl curl jq
     fping wrk prometheus prometheus-blackbox-exporter prometheus-alertmanager procps psmisc

@@ -37,6 +37,7 @@ int cli_getopt(const struct cli_command *self, int argc, char **argv, const char
 extern const struct cli_command cmd_agent;
 extern const struct cli_command cmd_alerts;
 extern const struct cli_command cmd_check;
+extern const struct cli_command cmd_exporter;
 extern const struct cli_command cmd_migrate;
 extern const struct cli_command cmd_monitor;
 extern const struct cli_command cmd_run;

@@ -18,6 +18,7 @@ static const struct cli_command *const commands[] = {
     &cmd_migrate,
     &cmd_check,
     &cmd_trace,
+    &cmd_exporter,
     &cmd_validate,
     &cmd_version,
 };

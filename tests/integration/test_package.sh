@@ -88,7 +88,7 @@ install -d -o nobody -g nogroup -m 0700 /var/lib/cmon-agent
 ns_bg host bash -c "umask $(umask_of cmon-agent); set -a; . /etc/cmon/agent.env;
     STATE_DIRECTORY=/var/lib/cmon-agent; set +a; exec runuser -u nobody -- $(exec_start cmon-agent)" >"$NS_TMP/agent.log" 2>&1
 state=
-for _ in $(seq 150); do
+for _ in $(seq 300); do # 60 s: the agent backs off when the server is slow to answer
     state=$(ns_in host curl -sf -H "Authorization: Bearer $admin" "$B/api/v1/agents" |
         jq -r '.items[] | select(.name == "pkg-agent") | .state' 2>/dev/null || true)
     [ "$state" = running ] && break

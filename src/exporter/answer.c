@@ -1,0 +1,263 @@
+/* answer.c: /probe in blackbox's terms (see answer.h).  Metric names, labels
+ * and meanings follow blackbox_exporter 0.23's probers; a metric is written
+ * only when cmon's engine measured what it means (docs/exporter.md lists
+ * those it cannot). */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "exporter/answer.h"
+
+bool exp_timeout_ms(const char *header, uint32_t module_ms, double offset_s, uint32_t *out)
+{
+    double scrape = 0;
+    if (header && *header) {
+        char *end;
+        scrape = strtod(header, &end);
+        if (*end || !isfinite(scrape) || scrape < 0)
+            return false;
+    }
+    if (scrape == 0)
+        scrape = 120;
+    double max_s = scrape - offset_s, mod_s = module_ms / 1000.0;
+    double t = (mod_s > 0 && mod_s < max_s) || max_s < 0 ? mod_s : max_s;
+    if (t <= 0)
+        t = 0.001; /* blackbox would fail at once; a 1 ms check does the same */
+    *out = (uint32_t)llround(fmin(t, 86400) * 1000);
+    if (*out == 0)
+        *out = 1;
+    return true;
+}
+
+static const int protos[] = {[EXP_PROBER_HTTP] = CMON_PROTO_HTTP,
+                             [EXP_PROBER_TCP] = CMON_PROTO_TCP,
+                             [EXP_PROBER_ICMP] = CMON_PROTO_ICMP,
+                             [EXP_PROBER_DNS] = CMON_PROTO_TCP /* host:port */};
+
+/* blackbox's dns target: the server, "ADDR", "ADDR:PORT" or "[V6]:PORT"
+ * (port 53 when absent).  cmon asks an address, not a name. */
+static enum cmon_err prepare_dns(const struct exp_module *m, const char *target,
+                                 struct exp_job *job, struct cmon_errbuf *eb)
+{
+    const char *colon = strchr(target, ':');
+    bool has_port = target[0] == '[' || (colon && !strchr(colon + 1, ':'));
+    enum cmon_err e =
+        probe_target_parse(target, has_port ? CMON_PROTO_TCP : CMON_PROTO_ICMP, 0, &job->tb, eb);
+    if (e)
+        return e;
+    if (!job->tb.port)
+        job->tb.port = 53;
+    enum cmon_addr_kind k = cmon_addr_classify(job->tb.host);
+    if (k != CMON_ADDR_IPV4 && k != CMON_ADDR_IPV6)
+        return cmon_fail(eb, CMON_ERR_INVALID,
+                         "the dns prober's target must be the DNS server's IP address");
+    job->dns = true;
+    snprintf(job->dns_name, sizeof job->dns_name, "%s", m->dns.query_name);
+    job->dns_qtype = m->dns.query_type;
+    job->dns_rd = m->dns.recursion_desired;
+    return CMON_OK;
+}
+
+enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, uint32_t timeout_ms,
+                              struct exp_job *job, struct cmon_errbuf *eb)
+{
+    char url[2100];
+    const char *arg = target;
+    if (m->prober == EXP_PROBER_HTTP && !strstr(target, "://")) {
+        snprintf(url, sizeof url, "http://%s", target);
+        arg = url;
+    }
+    job->dns = false;
+    enum cmon_err e = m->prober == EXP_PROBER_DNS
+                          ? prepare_dns(m, target, job, eb)
+                          : probe_target_parse(arg, protos[m->prober], 0, &job->tb, eb);
+    if (e)
+        return e;
+    job->target = (struct probe_target){
+        .proto = job->tb.proto,
+        .host = job->tb.host,
+        .url = m->prober == EXP_PROBER_HTTP ? job->tb.url : NULL,
+        .port = job->tb.port,
+        .ip_pref = m->ip_pref,
+        .ip_strict = !m->ip_fallback,
+        .timeout_ms = timeout_ms,
+    };
+    job->ca_file[0] = '\0';
+    if (m->prober != EXP_PROBER_HTTP)
+        return CMON_OK;
+    /* blackbox's default accepts 2xx only; the engine's default is 200-399 */
+    static const struct cmon_status_range two_xx = {200, 299};
+    job->spec = (struct probe_http_spec){
+        .method = m->http.method,
+        .headers = (const char *const *)m->http.headers,
+        .n_headers = m->http.n_headers,
+        .valid = m->http.n_valid ? m->http.valid : &two_xx,
+        .n_valid = m->http.n_valid ? m->http.n_valid : 1,
+    };
+    job->target.http = &job->spec;
+    if (m->http.ca_file)
+        snprintf(job->ca_file, sizeof job->ca_file, "%s", m->http.ca_file);
+    return CMON_OK;
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+static void gauge(struct cmon_buf *out, const char *name, const char *help, double v)
+{
+    cmon_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.10g\n", name, help, name, name, v);
+}
+
+static void phases(struct cmon_buf *out, const char *name, const char *help,
+                   const char *const *names, const double *secs, size_t n)
+{
+    cmon_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < n; i++)
+        cmon_buf_printf(out, "%s{phase=\"%s\"} %.9g\n", name, names[i], secs[i]);
+}
+
+static double secs(double ms)
+{
+    return ms > 0 ? ms / 1000.0 : 0;
+}
+
+/* blackbox's ipHash: FNV-1a 32 over the address's 4 or 16 bytes */
+static double ip_hash(const char *addr, int *family)
+{
+    unsigned char b[16];
+    size_t n = 0;
+    *family = 0;
+    if (inet_pton(AF_INET, addr, b) == 1) {
+        n = 4;
+        *family = 4;
+    } else if (inet_pton(AF_INET6, addr, b) == 1) {
+        n = 16;
+        *family = 6;
+    }
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return n ? (double)h : 0;
+}
+
+static void render_http(const struct exp_module *m, const struct exp_job *job, bool https,
+                        struct cmon_buf *out)
+{
+    const struct probe_check_result *r = &job->res;
+    static const char *const names[] = {"resolve", "connect", "tls", "processing", "transfer"};
+    double v[5] = {secs(r->dns_ms), secs(r->connect_ms), secs(r->tls_ms), secs(r->first_byte_ms),
+                   0};
+    double rest = job->duration_s - v[0] - v[1] - v[2] - v[3];
+    v[4] = r->http_status > 0 && rest > 0 ? rest : 0;
+    phases(out, "probe_http_duration_seconds",
+           "Duration of http request by phase, summed over "
+           "all redirects",
+           names, v, 5);
+    gauge(out, "probe_http_status_code", "Response HTTP status code", r->http_status);
+    gauge(out, "probe_http_ssl", "Indicates if SSL was used for the final redirect",
+          https && r->http_status > 0);
+    gauge(out, "probe_http_redirects", "The number of redirects (cmon follows none)", 0);
+    gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
+}
+
+static void render_icmp(const struct exp_job *job, struct cmon_buf *out)
+{
+    const struct probe_check_result *r = &job->res;
+    static const char *const names[] = {"resolve", "setup", "rtt"};
+    double v[3] = {secs(r->dns_ms), 0, r->ok ? secs(r->rtt_ms) : 0};
+    phases(out, "probe_icmp_duration_seconds", "Duration of icmp request by phase", names, v, 3);
+}
+
+static void render_dns(const struct exp_job *job, struct cmon_buf *out)
+{
+    const struct exp_dns_answer *a = &job->dns_ans;
+    static const char *const names[] = {"resolve", "connect", "request"};
+    double v[3] = {0, 0, a->got ? secs(job->res.rtt_ms) : 0};
+    phases(out, "probe_dns_duration_seconds", "Duration of DNS request by phase", names, v, 3);
+    gauge(out, "probe_dns_answer_rrs",
+          "Returns number of entries in the answer resource record "
+          "list",
+          a->answers);
+    gauge(out, "probe_dns_authority_rrs",
+          "Returns number of entries in the authority resource "
+          "record list",
+          a->authority);
+    gauge(out, "probe_dns_additional_rrs",
+          "Returns number of entries in the additional resource "
+          "record list",
+          a->additional);
+    gauge(out, "probe_dns_query_succeeded",
+          "Displays whether or not the query was executed "
+          "successfully",
+          a->got);
+}
+
+static bool rcode_valid(const struct exp_dns *d, int rcode)
+{
+    if (d->n_valid_rcodes == 0)
+        return rcode == 0; /* NOERROR, blackbox's default */
+    for (size_t i = 0; i < d->n_valid_rcodes; i++)
+        if (d->valid_rcodes[i] == rcode)
+            return true;
+    return false;
+}
+
+/* The module's own rules over a check that was otherwise fine:
+ * fail_if_ssl / fail_if_not_ssl, and the dns prober's valid_rcodes. */
+static void judge(const struct exp_module *m, bool https, struct exp_job *job)
+{
+    struct probe_check_result *r = &job->res;
+    if (!r->ok)
+        return;
+    if (m->prober == EXP_PROBER_HTTP &&
+        ((https && m->http.fail_if_ssl) || (!https && m->http.fail_if_not_ssl))) {
+        r->ok = false;
+        snprintf(r->detail, sizeof r->detail, "%s", https ? "fail_if_ssl" : "fail_if_not_ssl");
+    }
+    if (m->prober == EXP_PROBER_DNS && !rcode_valid(&m->dns, job->dns_ans.rcode)) {
+        r->ok = false;
+        r->diag = job->dns_ans.rcode == 3 ? CMON_DIAG_DNS_NXDOMAIN : CMON_DIAG_DNS_SERVFAIL;
+        snprintf(r->detail, sizeof r->detail, "rcode %d", job->dns_ans.rcode);
+    }
+}
+
+void exp_answer_render(const struct exp_module *m, struct exp_job *job, struct cmon_buf *out,
+                       bool *success)
+{
+    const struct probe_check_result *r = &job->res;
+    bool https = m->prober == EXP_PROBER_HTTP && strncmp(job->tb.url, "https:", 6) == 0;
+    judge(m, https, job);
+    bool ok = r->ok;
+    int family = 0;
+    double hash = r->address[0] ? ip_hash(r->address, &family) : 0;
+    gauge(out, "probe_dns_lookup_time_seconds",
+          "Returns the time taken for probe dns lookup in "
+          "seconds",
+          secs(r->dns_ms));
+    if (family) {
+        gauge(out, "probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6",
+              family);
+        gauge(out, "probe_ip_addr_hash", "Specifies the hash of IP address", hash);
+    }
+    if (m->prober == EXP_PROBER_HTTP)
+        render_http(m, job, https, out);
+    else if (m->prober == EXP_PROBER_ICMP)
+        render_icmp(job, out);
+    else if (m->prober == EXP_PROBER_DNS)
+        render_dns(job, out);
+    else
+        gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
+    gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds",
+          job->duration_s);
+    gauge(out, "probe_success", "Displays whether or not the probe was a success", ok);
+    if (r->diag != CMON_DIAG_NONE) {
+        cmon_buf_printf(out,
+                        "# HELP cmon_probe_diagnostic Why the probe failed (cmon's diagnostic "
+                        "code)\n# TYPE cmon_probe_diagnostic gauge\n"
+                        "cmon_probe_diagnostic{code=\"%s\"} 1\n",
+                        cmon_diag_code(r->diag));
+    }
+    *success = ok;
+}

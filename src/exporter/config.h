@@ -1,0 +1,68 @@
+/* config.h: the blackbox_exporter configuration (blackbox.yml) as `cmon
+ * exporter` reads it -- a map of modules, each a prober with its options.
+ * Parsed with libyaml's document API so every error names FILE:LINE:COLUMN,
+ * the module and the option.  Options cmon cannot honour are load errors,
+ * never silently ignored (docs/exporter.md lists them).
+ * Pure: no I/O but exp_config_load reading the file.  Ownership: a
+ * struct exp_config owns every string and array in it; exp_config_free. */
+#ifndef CMON_EXPORTER_CONFIG_H
+#define CMON_EXPORTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "model/monitor.h"
+
+enum exp_prober { EXP_PROBER_HTTP, EXP_PROBER_TCP, EXP_PROBER_ICMP, EXP_PROBER_DNS };
+#define EXP_N_PROBERS 4
+
+struct exp_http {
+    char *method;   /* upper case; NULL: GET */
+    char **headers; /* "Name: value" lines */
+    size_t n_headers;
+    struct cmon_status_range *valid; /* n_valid == 0: 2xx (blackbox's default) */
+    size_t n_valid;
+    bool fail_if_ssl, fail_if_not_ssl;
+    char *ca_file; /* tls_config.ca_file; NULL: system store */
+};
+
+struct exp_dns {
+    char *query_name;       /* required */
+    int query_type;         /* default ANY (255), as blackbox */
+    bool recursion_desired; /* default true */
+    int valid_rcodes[16];   /* n_valid_rcodes == 0: NOERROR */
+    size_t n_valid_rcodes;
+};
+
+struct exp_module {
+    char *name;
+    enum exp_prober prober;
+    uint32_t timeout_ms;       /* 0: not given (the scrape's timeout applies) */
+    enum cmon_ip_pref ip_pref; /* preferred_ip_protocol; blackbox's default ip6 */
+    bool ip_fallback;          /* ip_protocol_fallback; default true */
+    struct exp_http http;      /* prober http only */
+    struct exp_dns dns;        /* prober dns only */
+};
+
+struct exp_config {
+    struct exp_module *modules;
+    size_t n_modules;
+};
+
+/* Parse YAML text; file names the source in error messages.  On error eb
+ * reads "FILE:LINE:COL: module M: ..." and *cfg is left empty. */
+enum cmon_err exp_config_parse(const char *text, size_t len, const char *file,
+                               struct exp_config *cfg, struct cmon_errbuf *eb);
+/* Read and parse a file (CMON_ERR_IO when unreadable). */
+enum cmon_err exp_config_load(const char *path, struct exp_config *cfg, struct cmon_errbuf *eb);
+void exp_config_free(struct exp_config *cfg);
+
+const struct exp_module *exp_config_module(const struct exp_config *cfg, const char *name);
+/* "http", "tcp", "icmp", "dns" */
+const char *exp_prober_name(enum exp_prober p);
+/* Blackbox durations: "5s", "1.5s", "500ms", "1m", "1m30s".  false when bad. */
+bool exp_duration_parse(const char *s, uint32_t *ms);
+
+#endif
