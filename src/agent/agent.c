@@ -36,7 +36,7 @@ static void on_round(void *arg, const struct cmon_round_result *r)
     json_t *j = cmon_round_to_json(r);
     if (j)
         hand_over(a, &a->rounds, j);
-    agent_tracer_round(a->tracer, r, cmon_wall_ns());
+    agent_tracer_round(a->tracer, r, cmon_mono_ns(), cmon_wall_ns());
 }
 
 static void on_path(void *arg, const char *test_id, int64_t time_ns, const struct cmon_path *path)

@@ -10,19 +10,20 @@
 #include "probe/trace.h"
 
 struct tracer_test {
-    struct tracer_test *next;     /* hash chain */
+    struct tracer_test *next; /* hash chain */
     struct agent_tracer *tr;
     char id[CMON_TEST_ID_LEN + 1];
     char *host;
     uint16_t port;
     enum cmon_protocol protocol;
     enum cmon_ip_pref ip_pref;
-    bool enabled;                 /* traceroute on in its configuration */
-    bool removed;                 /* freed when its trace returns */
+    bool enabled; /* traceroute on in its configuration */
+    bool removed; /* freed when its trace returns */
     struct cmon_state_input thresholds;
     bool has_state;
     enum cmon_state last_state;
-    int64_t last_trace_ns;        /* 0: never */
+    int64_t last_trace_ns;      /* wall clock: stamps the path; 0: never */
+    int64_t last_trace_mono_ns; /* monotonic: when the next is due (clock steps) */
     struct probe_trace *running;
 };
 
@@ -192,7 +193,8 @@ static void trace_done(void *arg, const struct probe_trace_result *res)
         tr->o.on_path(tr->o.arg, x->id, x->last_trace_ns, &res->path);
 }
 
-static void start_trace(struct agent_tracer *tr, struct tracer_test *x, int64_t now_ns)
+static void start_trace(struct agent_tracer *tr, struct tracer_test *x, int64_t mono_ns,
+                        int64_t wall_ns)
 {
     struct probe_trace_opts o = {
         .proto = x->protocol == CMON_PROTO_ICMP ? PROBE_TRACE_ICMP : PROBE_TRACE_TCP,
@@ -205,7 +207,8 @@ static void start_trace(struct agent_tracer *tr, struct tracer_test *x, int64_t 
         .interval_ms = 50,
     };
     struct cmon_errbuf eb;
-    x->last_trace_ns = now_ns;
+    x->last_trace_ns = wall_ns;
+    x->last_trace_mono_ns = mono_ns;
     if (probe_trace_start(tr->eng, &o, trace_done, x, &x->running, &eb) != CMON_OK) {
         cmon_warn(tr->o.log, "trace not started", "test=%s error=\"%s\"", x->id, eb.msg);
         x->running = NULL;
@@ -214,7 +217,8 @@ static void start_trace(struct agent_tracer *tr, struct tracer_test *x, int64_t 
     tr->n_running++;
 }
 
-void agent_tracer_round(struct agent_tracer *tr, const struct cmon_round_result *r, int64_t now_ns)
+void agent_tracer_round(struct agent_tracer *tr, const struct cmon_round_result *r, int64_t mono_ns,
+                        int64_t wall_ns)
 {
     struct tracer_test *x = *find(tr, r->test_id);
     if (!x || !x->enabled || x->removed)
@@ -230,9 +234,9 @@ void agent_tracer_round(struct agent_tracer *tr, const struct cmon_round_result 
     bool changed = x->has_state && ev.state != x->last_state;
     x->has_state = true;
     x->last_state = ev.state;
-    bool due = !x->last_trace_ns || now_ns - x->last_trace_ns >= tr->o.interval_ns;
+    bool due = !x->last_trace_ns || mono_ns - x->last_trace_mono_ns >= tr->o.interval_ns;
     if ((due || changed) && !x->running)
-        start_trace(tr, x, now_ns);
+        start_trace(tr, x, mono_ns, wall_ns);
 }
 
 size_t agent_tracer_running(const struct agent_tracer *tr)

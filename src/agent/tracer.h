@@ -21,9 +21,9 @@
 struct agent_tracer;
 
 struct agent_tracer_opts {
-    int64_t interval_ns;   /* 0: 600 s */
-    int probes_per_hop;    /* 0: 10 */
-    int max_ttl;           /* 0: 30 */
+    int64_t interval_ns; /* 0: 600 s */
+    int probes_per_hop;  /* 0: 10 */
+    int max_ttl;         /* 0: 30 */
     void (*on_path)(void *arg, const char *test_id, int64_t time_ns, const struct cmon_path *p);
     void *arg;
     const struct cmon_log *log;
@@ -35,8 +35,11 @@ enum cmon_err agent_tracer_new(struct probe_engine *eng, const struct agent_trac
 enum cmon_err agent_tracer_put(struct agent_tracer *tr, const struct cmon_test *t,
                                const struct cmon_test_config *cfg, struct cmon_errbuf *eb);
 void agent_tracer_remove(struct agent_tracer *tr, const char *test_id);
-/* Feed a finished round (wall-clock now); may start the test's trace. */
-void agent_tracer_round(struct agent_tracer *tr, const struct cmon_round_result *r, int64_t now_ns);
+/* Feed a finished round; may start the test's trace.  The interval is timed
+ * on mono_ns (a wall-clock step neither stops nor bunches traces); wall_ns
+ * stamps the path. */
+void agent_tracer_round(struct agent_tracer *tr, const struct cmon_round_result *r, int64_t mono_ns,
+                        int64_t wall_ns);
 /* Number of traces in flight. */
 size_t agent_tracer_running(const struct agent_tracer *tr);
 /* Cancel traces in flight and free everything (call before closing the engine). */

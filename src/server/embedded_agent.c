@@ -54,7 +54,7 @@ static void on_round(void *arg, const struct cmon_round_result *r)
     } else if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
                a->dropped++ % 1000 == 0)
         cmon_warn(a->log, "round dropped", "test=%s err=\"%s\"", r->test_id, eb.msg);
-    agent_tracer_round(a->tracer, r, cmon_wall_ns());
+    agent_tracer_round(a->tracer, r, cmon_mono_ns(), cmon_wall_ns());
 }
 
 static void on_path(void *arg, const char *test_id, int64_t time_ns, const struct cmon_path *p)
