@@ -262,6 +262,7 @@ struct agent_rows {
     int64_t now_ns;
     struct store *s;
     const char *embedded, *alias; /* cmon run's embedded agent, or NULL */
+    int64_t loop_seen_ns;         /* and when its loop last ran */
     bool embedded_listed;
 };
 
@@ -289,18 +290,27 @@ static size_t agent_tests(struct store *s, const char *agent)
 
 /* The embedded agent of cmon run: in this process, so running while the
  * server answers; its tests name it by host name or by its alias. */
-static json_t *embedded_row(const struct agent_rows *ar, const struct store_agent *a)
+static json_t *time_or_null(int64_t ns);
+
+/* The embedded agent of cmon run: its tests name it by host name or alias
+ * (stored under the host name, api_monitors.c); it is seen when its loop
+ * last ran or its last round arrived, and stopped when its loop has been
+ * silent for as long as a remote agent's three heartbeats. */
+static json_t *embedded_row(const struct agent_rows *ar, const struct store_agent *a,
+                            int64_t loop_seen_ns)
 {
-    char ts[40];
     size_t tests =
         agent_tests(ar->s, ar->embedded) +
         (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
-    return json_pack(
-        "{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded, "version",
-        CMON_VERSION, "addresses", "registeredAt", "lastSeen",
-        a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
-                             : json_null(),
-        "tests", (json_int_t)tests, "state", "running", "embedded", 1, "heartbeatSec", 0, "spool");
+    int64_t seen = a && a->last_seen_ns > loop_seen_ns ? a->last_seen_ns : loop_seen_ns;
+    bool alive = loop_seen_ns && ar->now_ns - loop_seen_ns <= (int64_t)AGENT_STOPPED_HEARTBEATS *
+                                                                  AGENT_HEARTBEAT_DEFAULT_SEC *
+                                                                  CMON_NS_PER_SEC;
+    return json_pack("{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}, s:[s]}", "name",
+                     ar->embedded, "version", CMON_VERSION, "addresses", "registeredAt", "lastSeen",
+                     time_or_null(seen), "tests", (json_int_t)tests, "state",
+                     alive ? "running" : "stopped", "embedded", 1, "heartbeatSec", 0, "spool",
+                     "aliases", ar->alias ? ar->alias : ar->embedded);
 }
 
 static json_t *time_or_null(int64_t ns)
@@ -314,7 +324,7 @@ static int agent_row(void *arg, const struct store_agent *a)
     struct agent_rows *ar = arg;
     if (ar->embedded && !a->registered && strcmp(a->name, ar->embedded) == 0) {
         ar->embedded_listed = true;
-        json_array_append_new(ar->items, embedded_row(ar, a));
+        json_array_append_new(ar->items, embedded_row(ar, a, ar->loop_seen_ns));
         return 0;
     }
     json_t *addr = json_loads(a->addresses, 0, NULL);
@@ -341,7 +351,8 @@ enum MHD_Result api_agents_list(struct req *r)
                             .now_ns = cmon_wall_ns(),
                             .s = s,
                             .embedded = r->srv->opts.embedded_agent,
-                            .alias = r->srv->opts.embedded_alias};
+                            .alias = r->srv->opts.embedded_alias,
+                            .loop_seen_ns = atomic_load(&r->srv->embedded_seen_ns)};
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->agent_list(s, agent_row, &ar, &eb);
     if (err) {
@@ -349,7 +360,7 @@ enum MHD_Result api_agents_list(struct req *r)
         return reply_store_error(r, err, eb.msg);
     }
     if (ar.embedded && !ar.embedded_listed) /* before its first round */
-        json_array_insert_new(ar.items, 0, embedded_row(&ar, NULL));
+        json_array_insert_new(ar.items, 0, embedded_row(&ar, NULL, ar.loop_seen_ns));
     return reply_json(r, 200, json_pack("{s:o, s:n}", "items", ar.items, "next"));
 }
 

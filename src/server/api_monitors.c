@@ -13,8 +13,22 @@ static const char *endpoint_type(const struct cmon_endpoint *e)
     return e->type == CMON_EP_AGENT ? "Agent" : "ExternalAddress";
 }
 
-/* Expanded tests as store rows; strings point into m. */
-static struct store_test *tests_for_store(const struct cmon_monitor *m, const struct cmon_test *t,
+/* The agent a source endpoint's tests run on: cmon run's embedded agent by
+ * its one name (the host's) also where a monitor calls it by its alias, so
+ * the agents list, the tests' source address, search and the agent that
+ * sends their rounds all say the same name. */
+static const char *source_address(const struct cmon_server *srv, const struct cmon_endpoint *ep)
+{
+    const char *alias = srv->opts.embedded_alias, *name = srv->opts.embedded_agent;
+    if (ep->type == CMON_EP_AGENT && name && alias && ep->address &&
+        strcmp(ep->address, alias) == 0)
+        return name;
+    return ep->address;
+}
+
+/* Expanded tests as store rows; strings point into m (or the server's opts). */
+static struct store_test *tests_for_store(const struct cmon_server *srv,
+                                          const struct cmon_monitor *m, const struct cmon_test *t,
                                           size_t n)
 {
     struct store_test *st = calloc(n ? n : 1, sizeof *st);
@@ -27,7 +41,7 @@ static struct store_test *tests_for_store(const struct cmon_monitor *m, const st
             .number = t[i].number,
             .group = m->groups[t[i].group].name,
             .source = src->name,
-            .source_address = src->address,
+            .source_address = source_address(srv, src),
             .source_type = endpoint_type(src),
             .destination = dst->name,
             .destination_address = dst->address,
@@ -76,7 +90,7 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
     enum cmon_err err = cmon_monitor_expand(m, &tests, &n);
     if (err)
         return cmon_fail(eb, err, "cannot expand the monitor's tests");
-    struct store_test *rows = tests_for_store(m, tests, n);
+    struct store_test *rows = tests_for_store(srv, m, tests, n);
     if (!rows) {
         cmon_tests_free(tests, n);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");

@@ -114,7 +114,9 @@ static void reload(struct embedded_agent *a)
 
 static void reload_cb(uv_timer_t *t)
 {
-    reload(t->data);
+    struct embedded_agent *a = t->data;
+    cmon_server_embedded_seen(a->srv, cmon_wall_ns()); /* its loop is alive */
+    reload(a);
 }
 
 static void engine_closed(void *arg)

@@ -352,6 +352,11 @@ bool cmon_server_auth_required(const struct cmon_server *srv)
     return atomic_load(&((struct cmon_server *)srv)->auth_required);
 }
 
+void cmon_server_embedded_seen(struct cmon_server *srv, int64_t wall_ns)
+{
+    atomic_store(&srv->embedded_seen_ns, wall_ns);
+}
+
 enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
                                         const struct cmon_round_result *results, size_t n,
                                         struct cmon_errbuf *eb)

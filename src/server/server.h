@@ -67,6 +67,10 @@ enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name
                                        bool *exists, int64_t *updated_ns, bool *same_text,
                                        struct cmon_errbuf *eb);
 
+/* The embedded agent says its loop is alive (every few seconds): its
+ * last-seen on the agents list, and its state there. */
+void cmon_server_embedded_seen(struct cmon_server *srv, int64_t wall_ns);
+
 /* The embedded agent's entry into the ingest queue: the same path remote
  * batches take, without a batch sequence.  Results are copied; returns
  * CMON_ERR_LIMIT when the queue is full (the caller may retry later). */

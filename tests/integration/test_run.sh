@@ -93,6 +93,18 @@ in_ns curl -sf "$B/api/v1/results?testId=$ID" >"$TMP/results.json" || fail "resu
 [ "$(jq -r '.items[0].agent' "$TMP/results.json")" = "$(hostname)" ] || fail "agent name"
 pass "embedded agent: rounds stored as the host's agent, Pass and Fail with reasons"
 
+# One name for the embedded agent everywhere: the agents list (with its alias
+# and a real last-seen) and a search of sources by that name, although
+# local.json calls it by the alias "local".
+host=$(hostname)
+in_ns curl -sf "$B/api/v1/agents" >"$TMP/agents.json" || fail "agents"
+jq -e --arg h "$host" '[.items[] | select(.embedded)] | length == 1 and .[0].name == $h and
+    .[0].aliases == ["local"] and .[0].state == "running" and (.[0].lastSeen | type) == "string"' \
+    "$TMP/agents.json" >/dev/null || fail "the embedded agent's row: $(cat "$TMP/agents.json")"
+in_ns curl -sf "$B/api/v1/tests?q=$host&scope=sources" >"$TMP/found.json" || fail "search"
+[ "$(jq '.items | length' "$TMP/found.json")" = 4 ] || fail "searching sources for $host: $(jq -c '[.items[].source]' "$TMP/found.json")"
+pass "the embedded agent has one name: agents list, tests, search; and a real last-seen"
+
 stop_run INT
 grep -q 'msg="stopped"' "$TMP/run.err" || fail "stop log"
 pass "SIGINT stops cmon run cleanly"
