@@ -330,7 +330,7 @@ enum MHD_Result api_token_create(struct req *r)
                                                           name ? name : "", cmon_wall_ns(), &eb);
         pthread_mutex_unlock(&r->srv->admin_mu);
         if (!err)
-            atomic_store(&r->srv->auth_required, true);
+            server_require_tokens(r->srv, "a token was created through the API");
         ret = err ? reply_store_error(r, err, eb.msg)
                   : reply_json(r, 201,
                                json_pack("{s:s, s:s, s:s}", "token", token, "role", role_s, "name",

@@ -268,7 +268,7 @@ static bool tokens_appeared(struct req *r)
     struct cmon_errbuf eb;
     if (!s || s->ops->token_count(s, &n, &eb) != CMON_OK || n == 0)
         return false;
-    atomic_store(&r->srv->auth_required, true);
+    server_require_tokens(r->srv, "a token was created in the store");
     return true;
 }
 

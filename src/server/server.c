@@ -347,6 +347,15 @@ const char *cmon_server_url(const struct cmon_server *srv)
     return srv->url;
 }
 
+void server_require_tokens(struct cmon_server *srv, const char *why)
+{
+    if (!atomic_exchange(&srv->auth_required, true))
+        cmon_warn(srv->opts.log, "leaving open mode: every request needs a token now",
+                  "why=\"%s\" hint=\"cmon on this machine uses the admin token of its data "
+                  "directory (admin.token); the dashboard asks for one\"",
+                  why);
+}
+
 bool cmon_server_auth_required(const struct cmon_server *srv)
 {
     return atomic_load(&((struct cmon_server *)srv)->auth_required);

@@ -154,6 +154,9 @@ json_t *counts_json(const size_t n[5]);
 /* The test row of DESIGN 10. */
 json_t *view_test_row(const struct store_test *t);
 
+/* Leave open mode (a token now exists), saying so once in the log. */
+void server_require_tokens(struct cmon_server *srv, const char *why);
+
 /* Re-evaluate a monitor's tests on the admin connection (after changes). */
 void server_eval_monitor(struct cmon_server *srv, const char *name);
 

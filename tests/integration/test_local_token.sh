@@ -42,6 +42,9 @@ grep -q "first token" "$NS_TMP/token.err" || fail "no word of the switch: $(cat 
 # the running server now wants a token ...
 code=$(ns_in srv curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/tests")
 [ "$code" = 401 ] || fail "a request without a token after the first token: $code, want 401"
+# ... says so once in its log ...
+grep -q 'msg="leaving open mode: every request needs a token now"' "$NS_TMP/run.err" ||
+    fail "the switch to tokens is not logged: $(tail -3 "$NS_TMP/run.err")"
 # ... and the local CLI has one by itself
 cli tests >/dev/null || fail "the local CLI is locked out after the first token"
 cli monitor list >/dev/null || fail "cmon monitor list with the local token"
