@@ -159,6 +159,18 @@ static void render_http(const struct exp_module *m, const struct exp_job *job, b
     gauge(out, "probe_http_ssl", "Indicates if SSL was used for the final redirect",
           https && r->http_status > 0);
     gauge(out, "probe_http_redirects", "The number of redirects (cmon follows none)", 0);
+    gauge(out, "probe_http_version", "Returns the version of HTTP of the probe response",
+          r->http_version / 10.0); /* 0 without a response, as blackbox */
+    if (https && r->cert_expiry_unix > 0)
+        gauge(out, "probe_ssl_earliest_cert_expiry",
+              "Returns last SSL chain expiry in unixtime (the earliest notAfter of the chain)",
+              (double)r->cert_expiry_unix);
+    if (https && r->tls_version[0])
+        cmon_buf_printf(out,
+                        "# HELP probe_tls_version_info Returns the TLS version used or NaN when "
+                        "unknown\n# TYPE probe_tls_version_info gauge\n"
+                        "probe_tls_version_info{version=\"%s\"} 1\n",
+                        r->tls_version);
     gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
 }
 

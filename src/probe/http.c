@@ -485,10 +485,27 @@ static bool crl_check(struct http_check *c)
     return c->crl_easy != NULL;
 }
 
+/* What the answer came over: HTTP version, TLS version, certificate expiry. */
+static void record_protocol(struct http_check *c, CURL *e)
+{
+    long v = 0;
+    if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) == CURLE_OK)
+        c->res.http_version = v == CURL_HTTP_VERSION_1_0   ? 10
+                              : v == CURL_HTTP_VERSION_1_1 ? 11
+                              : v == CURL_HTTP_VERSION_2_0 ? 20
+                              : v == CURL_HTTP_VERSION_3   ? 30
+                                                           : 0;
+    if (c->is_https) {
+        snprintf(c->res.tls_version, sizeof c->res.tls_version, "%s", tls_observe_version(&c->tls));
+        c->res.cert_expiry_unix = tls_observe_earliest_expiry(&c->tls);
+    }
+}
+
 static void main_done(struct http_check *c, CURLcode rc)
 {
     CURL *e = c->easy;
     record_phases(c, e);
+    record_protocol(c, e);
     if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && c->body_capped)) {
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

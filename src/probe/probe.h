@@ -54,6 +54,12 @@ struct probe_check_result {
     char address[64];    /* the address checked, "" when DNS failed */
     int http_status;     /* 0 when none */
     double dns_ms, connect_ms, tls_ms, first_byte_ms; /* < 0: not measured */
+    /* HTTP: the protocol version answered (10, 11, 20, 30; 0: none) and, over
+     * TLS, the version negotiated ("TLS 1.3") and the verified chain's
+     * earliest notAfter (Unix seconds, 0: none) */
+    int http_version;
+    char tls_version[12];
+    int64_t cert_expiry_unix;
 };
 
 typedef void (*probe_check_cb)(void *arg, const struct probe_check_result *res);

@@ -172,6 +172,8 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     const unsigned char *p = buf;
     if (!o || len < 1)
         return;
+    if (ssl && content_type == SSL3_RT_HANDSHAKE && !write_p)
+        o->tls_version = SSL_version(ssl); /* negotiated once the server answered */
     if (content_type == SSL3_RT_HANDSHAKE || content_type == SSL3_RT_ALERT) {
         o->last_ns = cmon_mono_ns();
         if (write_p && p[0] == TLS_HANDSHAKE_CLIENT_HELLO && o->hello_ns == 0)
@@ -328,4 +330,35 @@ enum cmon_diag tls_crl_verify(const struct tls_observe *o, X509_CRL *crl, char *
     X509_STORE_CTX_free(xs);
     X509_STORE_free(st);
     return d;
+}
+
+const char *tls_observe_version(const struct tls_observe *o)
+{
+    switch (o->tls_version) {
+    case TLS1_3_VERSION:
+        return "TLS 1.3";
+    case TLS1_2_VERSION:
+        return "TLS 1.2";
+    case TLS1_1_VERSION:
+        return "TLS 1.1";
+    case TLS1_VERSION:
+        return "TLS 1.0";
+    default:
+        return "";
+    }
+}
+
+int64_t tls_observe_earliest_expiry(const struct tls_observe *o)
+{
+    int64_t earliest = 0;
+    for (int i = 0; o->chain && i < sk_X509_num(o->chain); i++) {
+        struct tm tm;
+        const ASN1_TIME *t = X509_get0_notAfter(sk_X509_value(o->chain, i));
+        if (!t || !ASN1_TIME_to_tm(t, &tm))
+            continue;
+        int64_t secs = (int64_t)timegm(&tm);
+        if (earliest == 0 || secs < earliest)
+            earliest = secs;
+    }
+    return earliest;
 }

@@ -28,11 +28,17 @@ struct tls_observe {
     int alert_sent;         /* alert description sent, -1: none */
     int64_t hello_ns;       /* monotonic: ClientHello sent (TCP connected) */
     int64_t last_ns;        /* monotonic: last handshake record either way */
+    int tls_version;        /* negotiated (SSL_version), 0 until the handshake ran */
     X509 *leaf;             /* owned; captured once the chain verified */
     STACK_OF(X509) * chain; /* owned; leaf first */
 };
 
 void tls_observe_init(struct tls_observe *o, const char *host);
+/* What the handshake negotiated, for people and blackbox's metrics:
+ * "TLS 1.3" ("" before a handshake); the earliest notAfter of the verified
+ * chain as Unix seconds (0 when there is none). */
+const char *tls_observe_version(const struct tls_observe *o);
+int64_t tls_observe_earliest_expiry(const struct tls_observe *o);
 void tls_observe_free(struct tls_observe *o);
 
 /* CURLOPT_SSL_CTX_FUNCTION; CURLOPT_SSL_CTX_DATA must be the tls_observe. */

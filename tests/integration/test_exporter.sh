@@ -200,6 +200,16 @@ compare tcp_connect "$SRV:9"
 compare http_2xx "http://$SRV:80/"
 compare http_2xx "http://$SRV:81/"
 compare https_2xx "https://$SRV/"
+# the TLS facts blackbox gives, with the same values
+c=$(probe 9115 https_2xx "https://$SRV/") && b=$(probe 9116 https_2xx "https://$SRV/") ||
+    fail "https_2xx probes"
+for m in probe_ssl_earliest_cert_expiry probe_http_version 'probe_tls_version_info{version="TLS'; do
+    # the same series with the same value (1827827924 and Go's 1.827827924e+09 are equal)
+    [ "$(grep "^$m" <<<"$c" | head -1 | awk '{printf "%s %.6f", $1, $2}')" = \
+      "$(grep "^$m" <<<"$b" | head -1 | awk '{printf "%s %.6f", $1, $2}')" ] ||
+        fail "$m: cmon '$(grep "^$m" <<<"$c" | head -1)', blackbox '$(grep "^$m" <<<"$b" | head -1)'"
+done
+echo "ok: https_2xx: certificate expiry, HTTP and TLS versions as blackbox reports them"
 compare https_2xx "http://$SRV:80/" # fail_if_not_ssl
 compare http_2xx "https://$SRV/"    # the test CA is not in the system store
 assert_eq "$(probe 9115 http_2xx "https://$SRV/" | grep '^cmon_probe_diagnostic')" \

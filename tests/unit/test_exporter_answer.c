@@ -108,6 +108,7 @@ static void test_render_http_failure(void **state)
                              "probe_http_status_code 503\n"
                              "probe_http_ssl 0\n"
                              "probe_http_redirects 0\n"
+                             "probe_http_version 0\n"
                              "probe_failed_due_to_regex 0\n"
                              "probe_duration_seconds 0.004\n"
                              "probe_success 0\n"
