@@ -121,13 +121,14 @@ allow=$(curl -s -D - -o /dev/null -X OPTIONS -H "Authorization: Bearer $ADMIN" \
 req 400 GET '/api/v1/tests%00' "" "$ADMIN"
 pass "401 before the body, 413 from the headers, OPTIONS/HEAD authenticated first"
 
-# ---- a newline in a logged value stays one escaped line ----
-req 201 POST /api/v1/agents/register \
+# ---- a newline in an agent's version forges no log line ----
+# The agent API refuses control characters outright (400); every logged value
+# is escaped besides (unit/test_log checks the escaping itself).
+req 400 POST /api/v1/agents/register \
     '{"name":"nl","version":"1.0\nts=2026-01-01T00:00:00Z level=error msg=\"forged\"","heartbeatSec":60}' "$KEY"
-grep -q 'msg="agent registered" agent=nl version="1.0\\nts=2026-01-01T00:00:00Z level=error msg=\\"forged\\""' \
-    "$TMP/server.err" || fail "the version was not escaped: $(grep 'agent registered' "$TMP/server.err")"
+jqeq .error.field '"version"'
 grep -q '^ts=2026-01-01' "$TMP/server.err" && fail "a log line was forged"
-pass "a logged newline stays one escaped line"
+pass "a newline in an agent's version is refused and forges no log line"
 stop_server
 
 # ---- per-IP connection limit, logged ----
