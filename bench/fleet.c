@@ -7,6 +7,7 @@
  * asserts nothing.  One thread, one curl multi; main() owns struct fleet and
  * everything in it (fleet.h). */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,6 +655,11 @@ static void fleet_report(struct fleet *f, const struct samples *s)
     print_requests(f);
     print_errors(f);
     print_server(f, s);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("simulator CPU (this process, same machine): %.2f s\n",
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
 /* ---- set-up and main ---- */

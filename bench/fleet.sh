@@ -4,7 +4,8 @@
 # key, heartbeats, polls its assignments and sends 1-s result batches for its
 # M tests; a reader times the dashboard's API meanwhile.  Prints results/s,
 # ack and API latency, HTTP errors, server RSS and CPU per 1000 results.
-# Asserts nothing.
+# Asserts nothing.  PERF=FILE records the server with `perf record -g` while
+# the simulator runs (then: perf report -i FILE --no-children).
 # usage: bench/fleet.sh [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,9 +84,15 @@ for k in $(seq 0 $((MONITORS - 1))); do
         "$B/api/v1/connectionMonitors/fleet-$k" >/dev/null ||
         { echo "applying monitor fleet-$k failed:" >&2; tail -5 "$TMP/server.err" >&2; exit 1; }
 done
-echo "fleet: $AGENTS agents x $TESTS tests for $SECONDS_ s ($STORE, $MONITORS monitors; server pid $PID; $(nproc) CPUs shared with other work)"
+echo "fleet: $AGENTS agents x $TESTS tests for $SECONDS_ s ($STORE, $MONITORS monitors; server pid $PID; $(nproc) CPUs shared with other work, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+PERF_PID=
+if [ -n "${PERF:-}" ]; then
+    perf record -F 499 -g -p "$PID" -o "$PERF" >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
 nice -n 10 "$TMP/fleet" --url "$B" --key "$KEY" --admin "$ADMIN" --monitor fleet-0 \
     --agents "$AGENTS" --seconds "$SECONDS_" --server-pid "$PID"
+if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 echo "agents the server lists: $(curl -sf -H "Authorization: Bearer $ADMIN" "$B/api/v1/agents?limit=1000" |
     jq -r '[.items[] | select(.embedded | not) | .state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')"
 grep -c . "$TMP/server.err" | xargs -I{} echo "server log lines at warn and above: {}"
