@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# fleet.sh: a fleet of simulated agents (bench/fleet.c, one process) against
+# a real `cmon server` on 127.0.0.1: each agent registers with a workspace
+# key, heartbeats, polls its assignments and sends 1-s result batches for its
+# M tests; a reader times the dashboard's API meanwhile.  Prints results/s,
+# ack and API latency, HTTP errors, server RSS and CPU per 1000 results.
+# Asserts nothing.  PERF=FILE records the server with `perf record -g` while
+# the simulator runs (then: perf report -i FILE --no-children).
+# usage: bench/fleet.sh [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${CMON_BUILD_DIR:-build}
+CMON=${CMON:-$BUILD/cmon}
+AGENTS=50 TESTS=10 SECONDS_=60 STORE=sqlite
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --agents) AGENTS=$2; shift 2 ;;
+    --tests) TESTS=$2; shift 2 ;;
+    --seconds) SECONDS_=$2; shift 2 ;;
+    --store) STORE=$2; shift 2 ;;
+    *) echo "usage: $0 [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]" >&2; exit 2 ;;
+    esac
+done
+[ -f "$BUILD/libcmon.a" ] && [ -x "$CMON" ] || { echo "build first: cmake --build $BUILD" >&2; exit 1; }
+for tool in curl jq; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
+# a monitor holds at most 100 endpoints: agents per monitor + M destinations
+[ "$TESTS" -ge 3 ] && [ "$TESTS" -le 90 ] || { echo "--tests must be 3..90" >&2; exit 2; }
+PER=$((100 - TESTS))
+MONITORS=$(( (AGENTS + PER - 1) / PER ))
+
+TMP=$(mktemp -d /tmp/cmon-bench-fleet-XXXXXX)
+PORT=$((20000 + $$ % 20000))
+B=http://127.0.0.1:$PORT
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    [ "$STORE" = postgres ] && pg_stop
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "$STORE" = postgres ]; then
+    . tests/integration/lib/pg.sh
+    PG_FSYNC=on pg_start
+    URL=$PG_URL
+else
+    URL=sqlite:$TMP/cmon.db
+fi
+
+# shellcheck disable=SC2046
+nice -n 10 cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -Ibench \
+    bench/fleet.c bench/fleet_gen.c "$BUILD/libcmon.a" \
+    $(pkg-config --cflags --libs libuv libcurl libcares libmicrohttpd jansson sqlite3 libpq openssl) \
+    -lpthread -lm -o "$TMP/fleet"
+
+KEY=$(CMON_DATA=$TMP "$CMON" token create --role agent --store "$URL" 2>/dev/null)
+ADMIN=$(CMON_DATA=$TMP "$CMON" token create --role admin --store "$URL" 2>/dev/null)
+ulimit -n 8192 2>/dev/null || true
+"$CMON" server --listen "127.0.0.1:$PORT" --store "$URL" --log-level warn \
+    --max-monitors $((MONITORS + 10)) >/dev/null 2>"$TMP/server.err" &
+PID=$!
+for _ in $(seq 100); do curl -sf "$B/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# monitor k: agents sim-(k*PER) .. sim-(k*PER+PER-1) as Agent sources, M
+# destinations in 198.18/15 (nothing is probed), every third one ICMP (30 s),
+# TCP 443 (60 s) or HTTP (60 s): M tests per agent
+for k in $(seq 0 $((MONITORS - 1))); do
+    lo=$((k * PER)) hi=$(( (k + 1) * PER < AGENTS ? (k + 1) * PER : AGENTS ))
+    jq -n --argjson lo $lo --argjson hi $hi --argjson m "$TESTS" '
+      def dst($d): if $d % 3 == 2 then "http://198.18.\($d / 250 | floor).\($d % 250 + 1)/"
+                   else "198.18.\($d / 250 | floor).\($d % 250 + 1)" end;
+      def group($c; $cfg): {name: $cfg, sources: [range($lo; $hi) | "sim-\(.)"],
+                            destinations: [range($m) | select(. % 3 == $c) | "dst-\(.)"],
+                            testConfigurations: [$cfg]};
+      {properties: {
+        endpoints: ([range($lo; $hi) | {name: "sim-\(.)", type: "Agent", address: "sim-\(.)"}] +
+                    [range($m) | {name: "dst-\(.)", address: dst(.)}]),
+        testConfigurations: [
+          {name: "ping", protocol: "Icmp", testFrequencySec: 30},
+          {name: "tcp443", protocol: "Tcp", testFrequencySec: 60, tcpConfiguration: {port: 443}},
+          {name: "web", protocol: "Http", testFrequencySec: 60}],
+        testGroups: [group(0; "ping"), group(1; "tcp443"), group(2; "web")]}}' >"$TMP/m.json"
+    curl -sf -X PUT -H "Authorization: Bearer $ADMIN" --data-binary @"$TMP/m.json" \
+        "$B/api/v1/connectionMonitors/fleet-$k" >/dev/null ||
+        { echo "applying monitor fleet-$k failed:" >&2; tail -5 "$TMP/server.err" >&2; exit 1; }
+done
+echo "fleet: $AGENTS agents x $TESTS tests for $SECONDS_ s ($STORE, $MONITORS monitors; server pid $PID; $(nproc) CPUs shared with other work, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+PERF_PID=
+if [ -n "${PERF:-}" ]; then
+    perf record -F 499 -g -p "$PID" -o "$PERF" >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
+nice -n 10 "$TMP/fleet" --url "$B" --key "$KEY" --admin "$ADMIN" --monitor fleet-0 \
+    --agents "$AGENTS" --seconds "$SECONDS_" --server-pid "$PID"
+if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
+echo "agents the server lists: $(curl -sf -H "Authorization: Bearer $ADMIN" "$B/api/v1/agents?limit=1000" |
+    jq -r '[.items[] | select(.embedded | not) | .state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')"
+grep -c . "$TMP/server.err" | xargs -I{} echo "server log lines at warn and above: {}"
+grep -m 3 . "$TMP/server.err" || true
