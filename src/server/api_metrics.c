@@ -289,11 +289,16 @@ static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
                     "# HELP cmon_ingest_queued_results Round results waiting to be stored.\n"
                     "# TYPE cmon_ingest_queued_results gauge\n"
                     "cmon_ingest_queued_results %llu\n"
+                    "# HELP cmon_assignment_monitor_parses_total Monitors parsed to answer "
+                    "agents' assignment polls (an unchanged poll parses none).\n"
+                    "# TYPE cmon_assignment_monitor_parses_total counter\n"
+                    "cmon_assignment_monitor_parses_total %llu\n"
                     "# HELP cmon_http_requests_total HTTP requests received.\n"
                     "# TYPE cmon_http_requests_total counter\n"
                     "cmon_http_requests_total %llu\n",
                     (unsigned long long)st.results_stored, (unsigned long long)st.results_dropped,
                     (unsigned long long)st.batches_duplicate, (unsigned long long)st.queued_results,
+                    (unsigned long long)atomic_load(&srv->assignment_parses),
                     (unsigned long long)atomic_load(&srv->requests));
 }
 

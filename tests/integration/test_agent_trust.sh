@@ -56,6 +56,20 @@ jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
 req 200 POST /api/v1/agent/heartbeat '{}' "$TB"
 jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
 
+# Cheap assignment polls: an unchanged poll is a 304 that parses no monitor
+parses() { curl -s -H "Authorization: Bearer $ADMIN" "$B/metrics" |
+    awk '$1 == "cmon_assignment_monitor_parses_total" { print $2 }'; }
+etag=$(curl -s -D - -o "$TMP/assign.json" -H "Authorization: Bearer $TA" "$B/api/v1/agent/assignments" |
+    tr -d '\r' | awk 'tolower($1) == "etag:" { print $2 }')
+[ "$(jq -r '.monitors[0].name' "$TMP/assign.json")" = trust ] || fail "agent-a's assignments: $(cat "$TMP/assign.json")"
+before=$(parses)
+[ -n "$before" ] && [ "$before" -gt 0 ] || fail "the first poll parsed no monitor? ($before)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TA" -H "If-None-Match: $etag" \
+    "$B/api/v1/agent/assignments")
+[ "$code" = 304 ] || fail "an unchanged poll: $code, want 304"
+[ "$(parses)" = "$before" ] || fail "an unchanged poll parsed monitors ($before -> $(parses))"
+pass "an unchanged assignments poll is a 304 that parses no monitor"
+
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 round() { # id failed [startTime|startNs JSON member]
     printf '{"testId":"%s",%s,"checksTotal":10,"checksFailed":%s,"rtt":{"min":1,"avg":2,"max":3,"jitter":0},"diagnostic":"","detail":""}' \
