@@ -18,6 +18,10 @@
 #define SPOOL_MAGIC 0x50534d43u /* "CMSP" little-endian */
 #define SPOOL_HDR 24
 #define SPOOL_MAX_RECORD (64u << 20)
+/* UINT64_MAX is no sequence number: next_seq (one past the highest) would
+ * wrap to 0 and new batches would count as acknowledged.  Only a damaged
+ * file can hold it (2^64 batches are never written). */
+#define SPOOL_SEQ_LIMIT UINT64_MAX
 
 struct spool_seg {
     uint64_t first_seq;
@@ -118,9 +122,13 @@ static enum cmon_err read_acked(struct agent_spool *sp, struct cmon_errbuf *eb)
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     char *end;
+    errno = 0;
     unsigned long long v = n > 0 ? strtoull(buf, &end, 10) : 0;
     if (n <= 0 || end == buf)
         return cmon_fail(eb, CMON_ERR_IO, "%s: unreadable acknowledgement watermark", path);
+    if (errno == ERANGE || v >= SPOOL_SEQ_LIMIT || buf[strspn(buf, " ")] == '-')
+        return cmon_fail(eb, CMON_ERR_IO, "%s: acknowledgement watermark %.21s out of range",
+                         path, buf);
     sp->st.acked_seq = v;
     return CMON_OK;
 }
@@ -183,7 +191,7 @@ static enum cmon_err scan_segment(struct agent_spool *sp, size_t si, const char 
         }
         uint32_t len = get32(hdr + 4);
         uint64_t seq = get64(hdr + 8);
-        if (get32(hdr) != SPOOL_MAGIC || len > SPOOL_MAX_RECORD) {
+        if (get32(hdr) != SPOOL_MAGIC || len > SPOOL_MAX_RECORD || seq == SPOOL_SEQ_LIMIT) {
             why = "bad record header";
             break;
         }
@@ -394,6 +402,9 @@ enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *dat
     if (seq < sp->next_seq)
         return cmon_fail(eb, CMON_ERR_INVALID, "batch %" PRIu64 " reuses a sequence number "
                          "(next is %" PRIu64 ")", seq, sp->next_seq);
+    if (seq == SPOOL_SEQ_LIMIT)
+        return cmon_fail(eb, CMON_ERR_INVALID, "batch sequence number %" PRIu64 " out of range",
+                         seq);
     if (len > SPOOL_MAX_RECORD)
         return drop(sp, cmon_fail(eb, CMON_ERR_LIMIT, "batch of %zu bytes exceeds %u", len,
                                   SPOOL_MAX_RECORD), seq, n_results, eb);
