@@ -6,7 +6,8 @@
  *   - opening never fails on damaged content (it cuts it off) and every
  *     pending batch it indexed can be read back;
  *   - spool_next_seq() is above every pending batch, and a batch appended
- *     there is read back intact, first after any recovered one;
+ *     there is read back intact, first after any recovered one (or, when
+ *     the numbers ran out at UINT64_MAX, the append is refused);
  *   - reopening finds the same batches (the cut-off was made durable). */
 #include <dirent.h>
 #include <stdbool.h>
@@ -71,6 +72,11 @@ static void exercise(const char *dir)
     static const char batch[] = "[{\"fuzz\":true}]";
     uint64_t seq = spool_next_seq(sp);
     CHECK(seq > 0);
+    if (seq == UINT64_MAX) { /* numbers exhausted (a damaged watermark): refused, never wrapped */
+        CHECK(spool_append(sp, seq, batch, sizeof batch - 1, 1, &eb) == CMON_ERR_INVALID);
+        spool_close(sp);
+        return;
+    }
     CHECK(spool_append(sp, seq, batch, sizeof batch - 1, 1, &eb) == CMON_OK);
     CHECK(read_all(sp, &last) == before + 1 && last == seq);
     spool_close(sp);

@@ -116,12 +116,30 @@ static void test_append_max_seq_refused(void **state)
     spool_close(sp);
 }
 
+/* The highest watermark: the numbers are used up, appends are refused with
+ * an error (the agent logs it) instead of wrapping. */
+static void test_exhausted_numbers_refuse_appends(void **state)
+{
+    struct fixture *f = *state;
+    write_file(f->dir, "acked", "18446744073709551614", 20);
+    struct spool_opts o = {.dir = f->dir};
+    struct agent_spool *sp;
+    struct cmon_errbuf eb;
+    assert_int_equal(spool_open(&o, &sp, &eb), CMON_OK);
+    assert_true(spool_next_seq(sp) == UINT64_MAX);
+    assert_int_equal(spool_append(sp, spool_next_seq(sp), "[1]", 3, 1, &eb), CMON_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "out of range"));
+    assert_int_equal(spool_pending(sp), 0);
+    spool_close(sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_record_with_max_seq_is_cut_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watermark_out_of_range_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_max_seq_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exhausted_numbers_refuse_appends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
