@@ -19,16 +19,9 @@
 #include <unistd.h>
 
 #include "agent/spool.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_spool: %s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void write_file(const char *dir, const char *name, const uint8_t *data, size_t size)
 {

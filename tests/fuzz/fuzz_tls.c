@@ -16,16 +16,9 @@
 #include "core/clock.h"
 #include "probe/http_crl.h"
 #include "probe/tls_verify.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_tls: %s:%d: %s\n", __FILE__, __LINE__, #cond);                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A DER certificate, else every PEM certificate in the bytes. */
 static STACK_OF(X509) * parse_chain(const uint8_t *buf, size_t len)
