@@ -1,9 +1,12 @@
 # The commands a user types.  Everything real lives in CMake and scripts/.
 #   make run    install what is missing, build, start the all-in-one with an example
+#               (LISTEN=ADDR:PORT for another address than 127.0.0.1:8080)
 #   make test   install, build (normal + ASan/UBSan), run every test on both builds
 #   make build  build build/cmon
 #   make bench  run bench/ against peer tools and print ratios
 #   make fuzz   run each libFuzzer target (or FUZZ_TARGETS=a,b) for FUZZ_SECONDS (default 60)
+#   make install  install cmon, its man page and systemd units (PREFIX, DESTDIR)
+#   make deb    build the Debian package dist/cmon_VERSION_ARCH.deb
 #   make clean  remove build directories
 JOBS ?= $(shell nproc)
 # integration tests mostly wait on rounds, so ctest runs more of them than cores
@@ -11,8 +14,9 @@ CTEST_JOBS ?= $(shell echo $$(( $$(nproc) * 3 )))
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all build build-asan deps test-deps run test test-unit bench fuzz clean
+.PHONY: all build build-asan deps test-deps run test test-unit bench fuzz install deb clean
 
 all: build
 
@@ -30,8 +34,10 @@ build-asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMON_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
+# LISTEN=ADDR:PORT serves another address (a non-loopback one needs a token first)
+LISTEN ?=
 run: build
-	./build/cmon run docs/examples/local.json
+	./build/cmon run $(if $(LISTEN),--listen $(LISTEN)) docs/examples/local.json
 
 # Both builds always run; the exit status is non-zero if either failed, and the
 # last lines are ctest's own summary of the sanitizer build.
@@ -55,5 +61,11 @@ bench: test-deps build
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS=$(FUZZ_TARGETS) JOBS=$(JOBS) tests/fuzz/run-fuzz.sh
 
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
+
+deb: build
+	@scripts/build-deb.sh build dist
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz dist

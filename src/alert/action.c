@@ -34,27 +34,6 @@ json_t *alert_strv_to_json(char *const *v, size_t n)
     return a;
 }
 
-static int problem_cmp(const struct cmon_problem *x, const struct cmon_problem *y)
-{
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    return x->col < y->col ? -1 : x->col > y->col;
-}
-
-/* Stable insertion sort: problems at one position keep their order. */
-static void sort_problems(struct cmon_problems *p)
-{
-    for (size_t i = 1; i < p->n; i++) {
-        struct cmon_problem cur = p->items[i];
-        size_t k = i;
-        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
-            p->items[k] = p->items[k - 1];
-            k--;
-        }
-        p->items[k] = cur;
-    }
-}
-
 static enum cmon_err parse_with(struct vctx *v, const json_t *j, const char *prefix, size_t size,
                                 void **out, alert_parse_fn parse, alert_free_fn free_fn)
 {
@@ -63,7 +42,7 @@ static enum cmon_err parse_with(struct vctx *v, const json_t *j, const char *pre
     if (!obj)
         return CMON_ERR_NOMEM;
     parse(v, j, prefix ? prefix : "", obj);
-    sort_problems(v->probs);
+    cmon_problems_sort(v->probs);
     if (v->oom || v->probs->n) {
         free_fn(obj);
         return v->oom ? CMON_ERR_NOMEM : CMON_ERR_INVALID;
@@ -81,8 +60,7 @@ enum cmon_err alert_parse_value(const json_t *j, const char *prefix, struct cmon
 }
 
 enum cmon_err alert_parse_text(const char *text, size_t len, struct cmon_problems *probs,
-                               size_t size, void **out, alert_parse_fn parse,
-                               alert_free_fn free_fn)
+                               size_t size, void **out, alert_parse_fn parse, alert_free_fn free_fn)
 {
     *out = NULL;
     struct vctx v = {.probs = probs};
@@ -197,25 +175,25 @@ static void parse_exec(struct vctx *v, const json_t *j, const char *p, struct cm
 }
 
 /* Run one entry parser over each element of the array at key. */
-#define PARSE_LIST(v, obj, base, key, items, count, fn)                                      \
-    do {                                                                                     \
-        const json_t *arr_;                                                                  \
-        size_t n_ = list_size(v, obj, base, key, &arr_);                                     \
-        char lp_[512], ip_[512];                                                             \
-        vpath_key(lp_, sizeof lp_, base, key);                                               \
-        if (n_ && !((items) = calloc(n_, sizeof *(items)))) {                                \
-            (v)->oom = true;                                                                 \
-            n_ = 0;                                                                          \
-        }                                                                                    \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                                 \
-            const json_t *e_ = json_array_get(arr_, i_);                                     \
-            vpath_idx(ip_, sizeof ip_, lp_, i_);                                             \
-            (count)++;                                                                       \
-            if (!json_is_object(e_))                                                         \
-                vproblem(v, ip_, false, "must be an object");                                \
-            else                                                                             \
-                fn(v, e_, ip_, &(items)[i_]);                                                \
-        }                                                                                    \
+#define PARSE_LIST(v, obj, base, key, items, count, fn)                                            \
+    do {                                                                                           \
+        const json_t *arr_;                                                                        \
+        size_t n_ = list_size(v, obj, base, key, &arr_);                                           \
+        char lp_[512], ip_[512];                                                                   \
+        vpath_key(lp_, sizeof lp_, base, key);                                                     \
+        if (n_ && !((items) = calloc(n_, sizeof *(items)))) {                                      \
+            (v)->oom = true;                                                                       \
+            n_ = 0;                                                                                \
+        }                                                                                          \
+        for (size_t i_ = 0; i_ < n_; i_++) {                                                       \
+            const json_t *e_ = json_array_get(arr_, i_);                                           \
+            vpath_idx(ip_, sizeof ip_, lp_, i_);                                                   \
+            (count)++;                                                                             \
+            if (!json_is_object(e_))                                                               \
+                vproblem(v, ip_, false, "must be an object");                                      \
+            else                                                                                   \
+                fn(v, e_, ip_, &(items)[i_]);                                                      \
+        }                                                                                          \
     } while (0)
 
 static void parse_am(struct vctx *v, const json_t *j, const char *p, struct cmon_alert_am *a)
@@ -250,14 +228,17 @@ static void parse_group(struct vctx *v, const json_t *j, const char *base, void 
                  "an action group needs at least one of \"webhooks\", \"alertmanagers\", \"exec\"");
 }
 
-static void group_free_void(void *g) { cmon_action_group_free(g); }
+static void group_free_void(void *g)
+{
+    cmon_action_group_free(g);
+}
 
-enum cmon_err cmon_action_group_parse(const char *text, size_t len,
-                                      struct cmon_action_group **out, struct cmon_problems *probs)
+enum cmon_err cmon_action_group_parse(const char *text, size_t len, struct cmon_action_group **out,
+                                      struct cmon_problems *probs)
 {
     void *obj = NULL;
-    enum cmon_err rc = alert_parse_text(text, len, probs, sizeof **out, &obj, parse_group,
-                                        group_free_void);
+    enum cmon_err rc =
+        alert_parse_text(text, len, probs, sizeof **out, &obj, parse_group, group_free_void);
     *out = obj;
     return rc;
 }
@@ -267,8 +248,8 @@ enum cmon_err cmon_action_group_from_json(const json_t *j, const char *prefix,
                                           struct cmon_problems *probs)
 {
     void *obj = NULL;
-    enum cmon_err rc = alert_parse_value(j, prefix, probs, sizeof **out, &obj, parse_group,
-                                         group_free_void);
+    enum cmon_err rc =
+        alert_parse_value(j, prefix, probs, sizeof **out, &obj, parse_group, group_free_void);
     *out = obj;
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "alert/eval_internal.h"
 #include "alert/rule_internal.h"
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/text.h"
 
 void cmon_alert_instance_clear(struct cmon_alert_instance *inst)
@@ -117,14 +118,6 @@ static enum cmon_err push_transition(struct alert_run *run, enum cmon_alert_tran
     return CMON_OK;
 }
 
-static size_t key_hash(const char *key)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
-        h = (h ^ *c) * 1099511628211ULL;
-    return (size_t)h;
-}
-
 enum cmon_err alert_prev_index(struct alert_run *run)
 {
     size_t n = 16;
@@ -138,7 +131,7 @@ enum cmon_err alert_prev_index(struct alert_run *run)
         const struct cmon_alert_instance *p = &run->in->prev[k];
         if (p->state == CMON_ALERT_RESOLVED)
             continue;
-        size_t i = key_hash(p->key) & (n - 1);
+        size_t i = (size_t)cmon_fnv1a(p->key) & (n - 1);
         while (run->prev_slots[i])
             i = (i + 1) & (n - 1);
         run->prev_slots[i] = k + 1;
@@ -149,7 +142,7 @@ enum cmon_err alert_prev_index(struct alert_run *run)
 long alert_prev_find(const struct alert_run *run, const char *key)
 {
     size_t mask = run->n_slots - 1;
-    for (size_t i = key_hash(key) & mask; run->prev_slots[i]; i = (i + 1) & mask) {
+    for (size_t i = (size_t)cmon_fnv1a(key) & mask; run->prev_slots[i]; i = (i + 1) & mask) {
         size_t k = run->prev_slots[i] - 1;
         if (!run->prev_used[k] && strcmp(run->in->prev[k].key, key) == 0)
             return (long)k;

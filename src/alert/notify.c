@@ -18,8 +18,8 @@ struct cmon_notifier {
     char *generator_url;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cond;        /* jobs arrived, kicked, stopping, or a job finished */
-    struct notify_job **jobs;   /* unordered; the sender picks the earliest due */
+    pthread_cond_t cond;      /* jobs arrived, kicked, stopping, or a job finished */
+    struct notify_job **jobs; /* unordered; the sender picks the earliest due */
     size_t n_jobs;
     bool busy, stopping;
     struct cmon_notify_stats stats;
@@ -31,7 +31,10 @@ static int64_t default_now(void *ctx)
     return cmon_mono_ns();
 }
 
-static int64_t now_ns(const struct cmon_notifier *n) { return n->o.now_ns(n->o.clock_ctx); }
+static int64_t now_ns(const struct cmon_notifier *n)
+{
+    return n->o.now_ns(n->o.clock_ctx);
+}
 
 /* Wait on the condition for at most rel_ns of real time. */
 static void wait_rel(struct cmon_notifier *n, int64_t rel_ns)
@@ -66,8 +69,8 @@ static void settle(struct cmon_notifier *n, struct notify_job *job, bool ok, con
     const char *kind = kind_name(job->kind);
     if (ok) {
         n->stats.sent++;
-        cmon_info(n->o.log, "alert notification sent", "action=%s target=\"%s\" alert=\"%s\"",
-                  kind, job->target, job->alert_key);
+        cmon_info(n->o.log, "alert notification sent", "action=%s target=\"%s\" alert=\"%s\"", kind,
+                  job->target, job->alert_key);
         notify_job_free(job);
         return;
     }
@@ -75,8 +78,8 @@ static void settle(struct cmon_notifier *n, struct notify_job *job, bool ok, con
     if (job->tries >= n->o.max_tries || n->stopping || n->n_jobs >= n->o.queue_max) {
         n->stats.failed++;
         cmon_error(n->o.log, "alert notification failed, giving up",
-                   "action=%s target=\"%s\" alert=\"%s\" tries=%d error=\"%s\"", kind,
-                   job->target, job->alert_key, job->tries, err);
+                   "action=%s target=\"%s\" alert=\"%s\" tries=%d error=\"%s\"", kind, job->target,
+                   job->alert_key, job->tries, err);
         notify_job_free(job);
         return;
     }
@@ -121,8 +124,8 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts,
-                                  struct cmon_notifier **out, struct cmon_errbuf *eb)
+enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts, struct cmon_notifier **out,
+                                  struct cmon_errbuf *eb)
 {
     *out = NULL;
     struct cmon_notifier *n = calloc(1, sizeof *n);
@@ -221,20 +224,6 @@ static char **strv_dup(char *const *v)
     return c;
 }
 
-/* s with '"' and '\\' escaped, for a quoted logfmt value. */
-static char *logfmt_escaped(const char *s)
-{
-    char *e = malloc(strlen(s) * 2 + 1), *o = e;
-    for (; e && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *o++ = '\\';
-        *o++ = *s;
-    }
-    if (e)
-        *o = '\0';
-    return e;
-}
-
 /* A job for one action; NULL when memory ran out. */
 static struct notify_job *make_job(const struct cmon_notifier *n, enum notify_kind kind,
                                    const char *target, const char *secret,
@@ -244,7 +233,7 @@ static struct notify_job *make_job(const struct cmon_notifier *n, enum notify_ki
     if (!j)
         return NULL;
     j->kind = kind;
-    j->alert_key = logfmt_escaped(a->key);
+    j->alert_key = strdup(a->key); /* core/log.c escapes it */
     j->secret = secret ? strdup(secret) : NULL;
     if (kind == NOTIFY_ALERTMANAGER) {
         size_t len = strlen(target);
@@ -288,12 +277,18 @@ static enum cmon_err submit_actions(struct cmon_notifier *n, const struct cmon_a
     bool ok = true;
     pthread_mutex_lock(&n->mu);
     for (size_t i = 0; all && i < g->n_webhooks; i++)
-        ok &= enqueue(n, make_job(n, NOTIFY_WEBHOOK, g->webhooks[i].url, g->webhooks[i].secret,
-                                  a, g->name));
+        ok &= enqueue(
+            n, make_job(n, NOTIFY_WEBHOOK, g->webhooks[i].url, g->webhooks[i].secret, a, g->name));
     for (size_t i = 0; i < g->n_alertmanagers; i++)
-        ok &= enqueue(n, make_job(n, NOTIFY_ALERTMANAGER, g->alertmanagers[i].url, NULL, a,
-                                  g->name));
-    for (size_t i = 0; all && i < g->n_execs; i++) {
+        ok &=
+            enqueue(n, make_job(n, NOTIFY_ALERTMANAGER, g->alertmanagers[i].url, NULL, a, g->name));
+    if (all && g->n_execs && !n->o.allow_exec) {
+        n->stats.dropped += g->n_execs;
+        cmon_error(n->o.log, "exec action not run", "group=\"%s\" alert=\"%s\" reason=\"%s\"",
+                   g->name, a->key,
+                   "exec actions are disabled: start the server with --allow-exec-actions");
+    }
+    for (size_t i = 0; all && n->o.allow_exec && i < g->n_execs; i++) {
         struct notify_job *j = make_job(n, NOTIFY_EXEC, g->execs[i].argv[0], NULL, a, g->name);
         if (j) {
             j->timeout_sec = g->execs[i].timeout_sec;

@@ -25,12 +25,16 @@
 #define CMON_NOTIFY_SIGNATURE_HEADER "X-Cmon-Signature"
 
 struct cmon_notify_opts {
-    size_t queue_max;          /* jobs waiting or retrying; default 1000 */
-    int max_tries;             /* per job, first send included; default 5 */
-    int64_t backoff_ns;        /* delay before the 2nd try; doubles each time; default 1 s */
-    long http_timeout_ms;      /* per request; default 10000 */
-    const char *generator_url; /* Alertmanager generatorURL (the dashboard), or NULL */
-    const struct cmon_log *log;/* may be NULL; must outlive the notifier */
+    size_t queue_max;           /* jobs waiting or retrying; default 1000 */
+    int max_tries;              /* per job, first send included; default 5 */
+    int64_t backoff_ns;         /* delay before the 2nd try; doubles each time; default 1 s */
+    long http_timeout_ms;       /* per request; default 10000 */
+    const char *generator_url;  /* Alertmanager generatorURL (the dashboard), or NULL */
+    const struct cmon_log *log; /* may be NULL; must outlive the notifier */
+    /* exec actions run only when the server's command line allows them
+     * (--allow-exec-actions, DESIGN 9); otherwise they are logged and dropped,
+     * whatever the store holds. */
+    bool allow_exec;
     /* Time source for due times (default: cmon_mono_ns).  Tests inject a
      * clock and call cmon_notifier_kick() after moving it. */
     int64_t (*now_ns)(void *ctx);
@@ -38,17 +42,17 @@ struct cmon_notify_opts {
 };
 
 struct cmon_notify_stats {
-    uint64_t sent;       /* jobs delivered */
-    uint64_t retried;    /* failed tries that were retried */
-    uint64_t failed;     /* jobs given up after max_tries */
-    uint64_t dropped;    /* jobs refused because the queue was full */
-    size_t queued;       /* jobs waiting now (including the one being sent) */
+    uint64_t sent;    /* jobs delivered */
+    uint64_t retried; /* failed tries that were retried */
+    uint64_t failed;  /* jobs given up after max_tries */
+    uint64_t dropped; /* jobs refused because the queue was full */
+    size_t queued;    /* jobs waiting now (including the one being sent) */
 };
 
 struct cmon_notifier;
 
-enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts,
-                                  struct cmon_notifier **out, struct cmon_errbuf *eb);
+enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts, struct cmon_notifier **out,
+                                  struct cmon_errbuf *eb);
 /* Queue one job per action of g for a firing or resolved alert (a pending one
  * is CMON_ERR_INVALID).  Returns at once; CMON_ERR_LIMIT when the queue had no
  * room for every action (those are dropped and logged). */

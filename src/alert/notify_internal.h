@@ -19,7 +19,7 @@ struct notify_job {
     char **argv;        /* exec: NULL-terminated */
     char **env;         /* exec: CMON_ALERT_* additions, NULL-terminated */
     int timeout_sec;    /* exec */
-    char *alert_key;    /* for logs, escaped for a quoted logfmt value */
+    char *alert_key;    /* for logs (core/log.c escapes values) */
     int tries;          /* failed tries so far */
     int64_t due_ns;
 };

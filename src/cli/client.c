@@ -85,7 +85,11 @@ static int classify(const struct cli_client *c, long status, json_t *j)
     print_api_error(c, status, j);
     if (status == 401 || status == 403) {
         if (!c->token)
-            fprintf(stderr, "cmon %s: pass a token with --token or CMON_TOKEN\n", c->cmd);
+            fprintf(stderr,
+                    "cmon %s: pass a token with --token or CMON_TOKEN (on the server's machine, "
+                    "cmon uses DATA_DIR/admin.token by itself: set CMON_DATA to the data "
+                    "directory)\n",
+                    c->cmd);
         return CLI_EXIT_SERVER;
     }
     return CLI_EXIT_FAILED;
@@ -111,11 +115,16 @@ static CURL *make_handle(const struct cli_client *c, const char *method, const c
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        *hdrs = curl_slist_append(*hdrs, "Content-Type: application/json");
     }
-    if (c->token) {
+    /* every change says JSON, with a body or without (start, stop, delete):
+     * the server refuses other content types on writes (DESIGN 9) */
+    if (body || strcmp(method, "GET") != 0)
+        *hdrs = curl_slist_append(*hdrs, "Content-Type: application/json");
+    char local[128];
+    const char *token = c->token ? c->token : cli_local_token(c->server, local, sizeof local);
+    if (token) {
         char auth[600];
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         *hdrs = curl_slist_append(*hdrs, auth);
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);

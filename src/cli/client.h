@@ -32,12 +32,12 @@ void cli_client_init(struct cli_client *c, const char *cmd);
  * --help): CLI_CLIENT_LONGOPTS ends a getopt_long table, CLI_CLIENT_SHORTOPTS
  * goes into the short options.  cli_client_option takes getopt's c when it
  * is one of them (true) and leaves the rest to the command (false). */
-#define CLI_CLIENT_LONGOPTS                                                                 \
-    {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},      \
-        {"ca", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},             \
-        {"help", no_argument, NULL, 'h'},                                                   \
-    {                                                                                       \
-        0                                                                                   \
+#define CLI_CLIENT_LONGOPTS                                                                        \
+    {"server", required_argument, NULL, 'S'}, {"token", required_argument, NULL, 't'},             \
+        {"ca", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},                    \
+        {"help", no_argument, NULL, 'h'},                                                          \
+    {                                                                                              \
+        0                                                                                          \
     }
 #define CLI_CLIENT_SHORTOPTS "hS:t:C:j"
 bool cli_client_option(struct cli_client *c, int opt, const char *arg);
@@ -62,6 +62,32 @@ char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 /* "dir/web.json" -> "web" (malloc'd); NULL for "-". */
 char *cli_default_name(const char *path);
 
+/* The local admin token (local_token.c): STORE_DIR/admin.token of a SQLite
+ * store.  _path: false for other stores.  _ensure: create the token and its
+ * file (0600) unless the file exists; *created says whether it did.
+ * cli_local_token: the token of $CMON_DATA (default ./cmon-data) for a
+ * loopback server URL, else NULL; buf holds it. */
+struct store;
+bool cli_local_token_path(const char *store_url, char *out, size_t cap);
+enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path,
+                                     size_t cap, bool *created, struct cmon_errbuf *eb);
+/* The same with an admin token that exists already (the store's first). */
+enum cmon_err cli_local_token_keep(const char *store_url, const char *token, char *path,
+                                   size_t cap, bool *created, struct cmon_errbuf *eb);
+const char *cli_local_token(const char *server_url, char *buf, size_t cap);
+
+/* The monitors of a monitor file (one, or a list), validated locally with
+ * FILE:LINE:COL problems printed to stderr: names[i] and the JSON texts[i]
+ * (lens[i] bytes) to apply.  Returns an exit code; free with
+ * cli_monitor_doc_free (also after a failure). */
+struct cli_monitor_doc {
+    size_t n;
+    char **names, **texts;
+    size_t *lens;
+};
+int cli_monitor_doc_load(const char *cmd, const char *path, struct cli_monitor_doc *d);
+void cli_monitor_doc_free(struct cli_monitor_doc *d);
+
 /* Run a server until SIGINT/SIGTERM; files (may be NULL/0) are monitor files
  * applied at start; with_agent also runs the embedded agent (named after the
  * host, alias "local").  Returns an exit code. */
@@ -69,9 +95,28 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
               bool with_agent);
 
 /* Options `server` and `run` share (--listen, --retention, --log-level,
- * --max-monitors, --tls-cert, --tls-key): 0 when c was one of them, -1 when
- * not, else the usage-error exit code. */
+ * --max-monitors, --tls-cert, --tls-key and the edge options below): 0 when
+ * c was one of them, -1 when not, else the usage-error exit code. */
 struct cli_command;
+enum { CLI_OPT_ALLOWED_HOST = 0x100, CLI_OPT_ALLOW_EXEC, CLI_OPT_CONNS_PER_IP };
+#define CLI_SERVER_EDGE_OPTIONS                                                                    \
+    {"allowed-host", required_argument, NULL, CLI_OPT_ALLOWED_HOST},                               \
+        {"allow-exec-actions", no_argument, NULL, CLI_OPT_ALLOW_EXEC},                             \
+    {                                                                                              \
+        "max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP                          \
+    }
+/* Their --help lines, the same in both commands. */
+#define CLI_SERVER_EDGE_HELP                                                                       \
+    "      --allowed-host NAME  also accept requests whose Host header is NAME\n"                  \
+    "                         (repeatable; loopback names are always accepted in\n"                \
+    "                         open mode).  Given at least once, the Host rule applies\n"           \
+    "                         with tokens too.\n"                                                  \
+    "      --allow-exec-actions  allow alert action groups with \"exec\" commands\n"               \
+    "                         (they run as this process's user); without it such\n"                \
+    "                         groups are refused (403 exec_disabled) and stored ones\n"            \
+    "                         are not run\n"                                                       \
+    "      --max-conns-per-ip N  open connections one client address may hold\n"                   \
+    "                         (default 256)\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 

@@ -9,21 +9,22 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
+#include "alert/rule.h"
 #include "core/text.h"
+#include "model/jsonpos.h"
+#include "model/monitor.h"
 
 struct kind {
     const char *word;  /* "rule" */
     const char *label; /* "alert rule" */
     const char *path;  /* "/api/v1/alertRules" */
-    void (*row)(const json_t *o);
-    void (*header)(void);
+    void (*row)(struct cli_table *t, const json_t *o);
+    size_t n_cols;
+    const char *const *heads;
+    enum cmon_err (*check_text)(const char *text, size_t len, struct cmon_problems *probs);
+    enum cmon_err (*check_value)(const json_t *j, const char *prefix, struct cmon_problems *probs);
 };
-
-static void rule_header(void)
-{
-    printf("%-24s %-7s %-8s %-3s %-44s %s\n", "NAME", "KIND", "ENABLED", "SEV", "CONDITION",
-           "ACTION GROUPS");
-}
 
 static void join_strings(const json_t *arr, char *out, size_t cap)
 {
@@ -54,9 +55,12 @@ static const char *op_symbol(const char *op)
     return op ? op : "?";
 }
 
-static void rule_row(const json_t *r)
+static const char *const rule_heads[] = {"NAME", "KIND",      "ENABLED",
+                                         ">SEV", "CONDITION", "ACTION GROUPS"};
+
+static void rule_row(struct cli_table *t, const json_t *r)
 {
-    char cond[128], groups[256];
+    char cond[128], groups[256], sev[16];
     const char *kind = json_string_value(json_object_get(r, "kind"));
     if (kind && strcmp(kind, "state") == 0) {
         char states[64];
@@ -73,28 +77,70 @@ static void rule_row(const json_t *r)
                  (long long)json_integer_value(json_object_get(r, "windowSizeSec")));
     }
     join_strings(json_object_get(r, "actionGroups"), groups, sizeof groups);
-    printf("%-24s %-7s %-8s %-3lld %-44s %s\n", json_string_value(json_object_get(r, "name")),
-           kind ? kind : "metric", json_is_true(json_object_get(r, "enabled")) ? "yes" : "no",
-           (long long)json_integer_value(json_object_get(r, "severity")), cond, groups);
+    snprintf(sev, sizeof sev, "%lld",
+             (long long)json_integer_value(json_object_get(r, "severity")));
+    const char *cells[] = {json_string_value(json_object_get(r, "name")),
+                           kind ? kind : "metric",
+                           json_is_true(json_object_get(r, "enabled")) ? "yes" : "no",
+                           sev,
+                           cond,
+                           groups};
+    cli_table_add(t, cells);
 }
 
-static void group_header(void)
+static const char *const group_heads[] = {"NAME", ">WEBHOOKS", ">ALERTMANAGERS", ">EXEC"};
+
+static void group_row(struct cli_table *t, const json_t *g)
 {
-    printf("%-24s %8s %13s %5s\n", "NAME", "WEBHOOKS", "ALERTMANAGERS", "EXEC");
+    char n[3][24];
+    static const char *const lists[] = {"webhooks", "alertmanagers", "exec"};
+    for (size_t i = 0; i < 3; i++)
+        snprintf(n[i], sizeof n[i], "%zu", json_array_size(json_object_get(g, lists[i])));
+    const char *cells[] = {json_string_value(json_object_get(g, "name")), n[0], n[1], n[2]};
+    cli_table_add(t, cells);
 }
 
-static void group_row(const json_t *g)
-{
-    printf("%-24s %8zu %13zu %5zu\n", json_string_value(json_object_get(g, "name")),
-           json_array_size(json_object_get(g, "webhooks")),
-           json_array_size(json_object_get(g, "alertmanagers")),
-           json_array_size(json_object_get(g, "exec")));
-}
+/* Validate one rule or action group with the alert model (the server's own
+ * parser): from text (problems with line:col), or from a member of a larger
+ * document (problem paths start with prefix); what was built is freed. */
+#define KIND_CHECKS(kind, type, parse, from_json, free_fn)                                        \
+    static enum cmon_err kind##_check_text(const char *text, size_t len,                         \
+                                           struct cmon_problems *probs)                          \
+    {                                                                                             \
+        type *o = NULL;                                                                           \
+        enum cmon_err e = parse(text, len, &o, probs);                                            \
+        free_fn(o);                                                                               \
+        return e;                                                                                 \
+    }                                                                                             \
+    static enum cmon_err kind##_check_value(const json_t *j, const char *prefix,                 \
+                                            struct cmon_problems *probs)                         \
+    {                                                                                             \
+        type *o = NULL;                                                                           \
+        enum cmon_err e = from_json(j, prefix, &o, probs);                                        \
+        free_fn(o);                                                                               \
+        return e;                                                                                 \
+    }
+KIND_CHECKS(rule, struct cmon_alert_rule, cmon_alert_rule_parse, cmon_alert_rule_from_json,
+            cmon_alert_rule_free)
+KIND_CHECKS(group, struct cmon_action_group, cmon_action_group_parse, cmon_action_group_from_json,
+            cmon_action_group_free)
 
-static const struct kind kind_rule = {"rule", "alert rule", "/api/v1/alertRules", rule_row,
-                                      rule_header};
-static const struct kind kind_group = {"group", "action group", "/api/v1/actionGroups", group_row,
-                                       group_header};
+static const struct kind kind_rule = {.word = "rule",
+                                      .label = "alert rule",
+                                      .path = "/api/v1/alertRules",
+                                      .row = rule_row,
+                                      .n_cols = 6,
+                                      .heads = rule_heads,
+                                      .check_text = rule_check_text,
+                                      .check_value = rule_check_value};
+static const struct kind kind_group = {.word = "group",
+                                       .label = "action group",
+                                       .path = "/api/v1/actionGroups",
+                                       .row = group_row,
+                                       .n_cols = 4,
+                                       .heads = group_heads,
+                                       .check_text = group_check_text,
+                                       .check_value = group_check_value};
 
 static char *item_path(const struct kind *k, const char *name, const char *suffix)
 {
@@ -124,6 +170,52 @@ static int put_one(const struct cli_client *c, const struct kind *k, const char 
     return rc;
 }
 
+/* Print problems as FILE:LINE:COL: PATH: MESSAGE; a problem found in a
+ * member of the file (no position of its own) takes its position from pos. */
+static void print_problems(const char *file, struct cmon_problems *probs,
+                           const struct jpos_index *pos)
+{
+    for (size_t i = 0; i < probs->n; i++) {
+        struct cmon_problem *p = &probs->items[i];
+        const struct jpos_entry *e = !p->line && pos ? jpos_find(pos, p->path) : NULL;
+        if (e) {
+            p->line = e->line;
+            p->col = e->col;
+        }
+        char line[1200];
+        cmon_problem_format(p, file, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+}
+
+/* Every member of an array file is checked here first, with positions in the
+ * file itself (the server would only see a re-serialised copy of each), and
+ * nothing is sent unless all are valid. */
+static bool array_valid(const struct kind *k, const char *file, const char *text, size_t len,
+                        const json_t *arr)
+{
+    struct jpos_index pos = {0};
+    bool indexed = jpos_build(text, len, &pos) == 0, ok = true;
+    size_t i;
+    json_t *item;
+    json_array_foreach(arr, i, item)
+    {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "[%zu]", i);
+        struct cmon_problems probs = {0};
+        if (!json_is_string(json_object_get(item, "name"))) {
+            fprintf(stderr, "cmon alerts: %s: [%zu] has no \"name\"\n", file, i);
+            ok = false;
+        } else if (k->check_value(item, prefix, &probs) != CMON_OK) {
+            print_problems(file, &probs, indexed ? &pos : NULL);
+            ok = false;
+        }
+        cmon_problems_free(&probs);
+    }
+    jpos_free(&pos);
+    return ok;
+}
+
 /* Each member of an array file, re-sent as its own body. */
 static int apply_array(const struct cli_client *c, const struct kind *k, const char *file,
                        const json_t *arr)
@@ -134,11 +226,6 @@ static int apply_array(const struct cli_client *c, const struct kind *k, const c
     json_array_foreach(arr, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "name"));
-        if (!name) {
-            fprintf(stderr, "cmon alerts: %s: [%zu] has no \"name\"\n", file, i);
-            worst = worst > CLI_EXIT_FAILED ? worst : CLI_EXIT_FAILED;
-            continue;
-        }
         char *text = json_dumps(item, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         int r = text ? put_one(c, k, file, name, text, strlen(text)) : CLI_EXIT_FAILED;
         free(text);
@@ -159,21 +246,35 @@ static int apply_file(const struct cli_client *c, const struct kind *k, const ch
         return CLI_EXIT_FAILED;
     }
     json_t *j = json_loadb(text, len, 0, NULL);
-    int rc;
+    struct cmon_problems probs = {0};
+    int rc = CLI_EXIT_FAILED;
     if (json_is_array(j)) {
-        rc = apply_array(c, k, file, j);
+        if (array_valid(k, file, text, len, j))
+            rc = apply_array(c, k, file, j);
+    } else if (k->check_text(text, len, &probs) != CMON_OK) {
+        print_problems(file, &probs, NULL);
     } else {
         const char *n = json_string_value(json_object_get(j, "name"));
         char *name = n ? strdup(n) : cli_default_name(file);
         if (!name)
             fprintf(stderr, "cmon alerts: %s: no \"name\" in the file; give it one\n", file);
-        /* invalid JSON goes to the server too: its parser says where */
         rc = name ? put_one(c, k, file, name, text, len) : CLI_EXIT_FAILED;
         free(name);
     }
+    if (rc == CLI_EXIT_FAILED && (probs.n || json_is_array(j)))
+        fprintf(stderr, "cmon alerts: %s: not applied\n", file);
+    cmon_problems_free(&probs);
     json_decref(j);
     free(text);
     return rc;
+}
+
+static void print_one(const struct kind *k, const json_t *o)
+{
+    struct cli_table tab;
+    cli_table_init(&tab, k->n_cols, k->heads);
+    k->row(&tab, o);
+    cli_table_print(&tab);
 }
 
 static int print_list(const struct cli_client *c, const struct kind *k)
@@ -188,10 +289,12 @@ static int print_list(const struct cli_client *c, const struct kind *k)
     if (c->json) {
         cli_print_json(out);
     } else {
-        k->header();
+        struct cli_table tab;
+        cli_table_init(&tab, k->n_cols, k->heads);
         size_t i;
         json_t *o;
-        json_array_foreach(json_object_get(out, "items"), i, o) k->row(o);
+        json_array_foreach(json_object_get(out, "items"), i, o) k->row(&tab, o);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;
@@ -220,7 +323,7 @@ static int named_action(const struct cli_client *c, const struct kind *k, const 
         else if (c->json || get)
             cli_print_json(out);
         else
-            k->header(), k->row(out);
+            print_one(k, out);
     }
     json_decref(out);
     return rc;
@@ -256,21 +359,28 @@ static int kind_run(const struct cli_command *self, const struct cli_client *c,
 
 static void print_alerts(const json_t *items)
 {
-    printf("%-9s %-3s %-20s %-10s %-44s %s\n", "STATE", "SEV", "STARTS", "VALUE", "ALERT",
-           "SUMMARY");
+    static const char *const heads[] = {"STATE", ">SEV", "STARTS", ">VALUE", "ALERT", "SUMMARY"};
+    struct cli_table tab;
+    cli_table_init(&tab, 6, heads);
     size_t i;
     json_t *a;
     json_array_foreach(items, i, a)
     {
-        char val[32];
+        char val[32], sev[16], starts[20];
         snprintf(val, sizeof val, "%g", json_number_value(json_object_get(a, "value")));
-        const char *starts = json_string_value(json_object_get(a, "startsAt"));
-        printf("%-9s %-3lld %-20.19s %-10s %-44s %s\n",
-               json_string_value(json_object_get(a, "state")),
-               (long long)json_integer_value(json_object_get(a, "severity")), starts ? starts : "-",
-               val, json_string_value(json_object_get(a, "key")),
-               json_string_value(json_object_get(a, "summary")));
+        snprintf(sev, sizeof sev, "%lld",
+                 (long long)json_integer_value(json_object_get(a, "severity")));
+        const char *st = json_string_value(json_object_get(a, "startsAt"));
+        snprintf(starts, sizeof starts, "%.19s", st ? st : "-"); /* to the second */
+        const char *cells[] = {json_string_value(json_object_get(a, "state")),
+                               sev,
+                               starts,
+                               val,
+                               json_string_value(json_object_get(a, "key")),
+                               json_string_value(json_object_get(a, "summary"))};
+        cli_table_add(&tab, cells);
     }
+    cli_table_print(&tab);
 }
 
 struct list_opts {

@@ -67,7 +67,7 @@ struct check_run {
 
 static const char *check_protocol_name(enum cmon_protocol p)
 {
-    return probe_protocol_name(p);
+    return cmon_protocol_name(p);
 }
 
 static double cmon_pct(const struct cmon_round_result *rr)
@@ -450,7 +450,7 @@ static const char *check_opts_finish(struct check_opts *o, const char *target)
     if (!o->interval_set)
         o->interval_ms = 1000;
     if (!o->timeout_ms)
-        o->timeout_ms = http ? 10000 : 2000;
+        o->timeout_ms = (uint32_t)cmon_protocol_defaults(o->tb.proto)->timeout_ms;
     if (!o->concurrency)
         o->concurrency = o->interval_ms == 0 ? 1 : o->count;
     return NULL;

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
 
 static int monitor_path(const char *name, const char *suffix, char *out, size_t cap)
 {
@@ -19,67 +20,60 @@ static int monitor_path(const char *name, const char *suffix, char *out, size_t 
     return 0;
 }
 
-/* The name apply uses: the file's "name", else its base name. */
-static char *apply_name(const char *path, const char *text, size_t len)
-{
-    json_t *j = json_loadb(text, len, 0, NULL);
-    const char *n = json_string_value(json_object_get(j, "name"));
-    char *name = n ? strdup(n) : cli_default_name(path);
-    json_decref(j);
-    return name;
-}
+static const char *const monitor_heads[] = {"NAME",  "STATUS", "STATE",  ">TESTS", ">PASS",
+                                            ">WARN", ">FAIL",  ">INDET", "REASON"};
 
-static void print_monitor_row(const json_t *m)
+static void add_monitor_row(struct cli_table *tab, const json_t *m)
 {
     json_t *c = json_object_get(m, "counts");
-    printf("%-24s %-8s %-13s %5lld %5lld %5lld %5lld %5lld  %s\n",
-           json_string_value(json_object_get(m, "name")),
-           json_string_value(json_object_get(m, "monitoringStatus")),
-           json_string_value(json_object_get(m, "state")),
-           (long long)json_integer_value(json_object_get(m, "testCount")),
-           (long long)json_integer_value(json_object_get(c, "Pass")),
-           (long long)json_integer_value(json_object_get(c, "Warning")),
-           (long long)json_integer_value(json_object_get(c, "Fail")),
-           (long long)json_integer_value(json_object_get(c, "Indeterminate")),
-           json_string_value(json_object_get(m, "reason")));
+    static const char *const counts[] = {"Pass", "Warning", "Fail", "Indeterminate"};
+    char n[5][24];
+    snprintf(n[0], sizeof n[0], "%lld",
+             (long long)json_integer_value(json_object_get(m, "testCount")));
+    for (size_t i = 0; i < 4; i++)
+        snprintf(n[i + 1], sizeof n[i + 1], "%lld",
+                 (long long)json_integer_value(json_object_get(c, counts[i])));
+    const char *cells[] = {json_string_value(json_object_get(m, "name")),
+                           json_string_value(json_object_get(m, "monitoringStatus")),
+                           json_string_value(json_object_get(m, "state")),
+                           n[0],
+                           n[1],
+                           n[2],
+                           n[3],
+                           n[4],
+                           json_string_value(json_object_get(m, "reason"))};
+    cli_table_add(tab, cells);
 }
 
-static void print_header(void)
+static int put_monitor(const struct cli_client *c, const char *path, const char *name,
+                       const char *text, size_t len)
 {
-    printf("%-24s %-8s %-13s %5s %5s %5s %5s %5s  %s\n", "NAME", "STATUS", "STATE", "TESTS", "PASS",
-           "WARN", "FAIL", "INDET", "REASON");
-}
-
-static int apply_one(const struct cli_client *c, const char *path)
-{
-    char err[600], url[1024];
-    size_t len;
-    char *text = cli_read_file(path, &len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "cmon monitor: %s\n", err);
-        return CLI_EXIT_FAILED;
-    }
-    char *name = apply_name(path, text, len);
-    if (!name) {
-        fprintf(stderr, "cmon monitor: %s: no \"name\" in the file; give it one\n", path);
-        free(text);
-        return CLI_EXIT_FAILED;
-    }
+    char url[1024];
     json_t *out = NULL;
     long status = 0;
     monitor_path(name, "", url, sizeof url);
     int rc = cli_request(c, "PUT", url, text, len, &out, &status);
     if (rc == CLI_EXIT_OK && c->json)
         cli_print_json(out);
-    else if (rc == CLI_EXIT_OK)
-        printf("%s: monitor %s %s (%lld tests)\n", path, name,
-               status == 201 ? "created" : "updated",
-               (long long)json_integer_value(json_object_get(out, "testCount")));
-    else if (rc == CLI_EXIT_FAILED)
-        fprintf(stderr, "cmon monitor: %s: not applied\n", path);
+    else if (rc == CLI_EXIT_OK) {
+        long long n = (long long)json_integer_value(json_object_get(out, "testCount"));
+        printf("%s: monitor %s %s (%lld test%s)\n", path, name,
+               status == 201 ? "created" : "updated", n, n == 1 ? "" : "s");
+    } else if (rc == CLI_EXIT_FAILED)
+        fprintf(stderr, "cmon monitor: %s: monitor %s not applied\n", path, name);
     json_decref(out);
-    free(name);
-    free(text);
+    return rc;
+}
+
+/* Every monitor of the file (one, or a list), checked here first so that
+ * nothing is applied from a file with a problem. */
+static int apply_one(const struct cli_client *c, const char *path)
+{
+    struct cli_monitor_doc d;
+    int rc = cli_monitor_doc_load("monitor", path, &d);
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < d.n; i++)
+        rc = put_monitor(c, path, d.names[i], d.texts[i], d.lens[i]);
+    cli_monitor_doc_free(&d);
     return rc;
 }
 
@@ -93,10 +87,12 @@ static int do_list(const struct cli_client *c)
     if (c->json) {
         cli_print_json(out);
     } else {
-        print_header();
+        struct cli_table tab;
+        cli_table_init(&tab, 9, monitor_heads);
         size_t i;
         json_t *m;
-        json_array_foreach(json_object_get(out, "items"), i, m) print_monitor_row(m);
+        json_array_foreach(json_object_get(out, "items"), i, m) add_monitor_row(&tab, m);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;
@@ -124,8 +120,10 @@ static int do_named(const struct cli_client *c, const char *action, const char *
     } else if (strcmp(action, "delete") == 0) {
         printf("monitor %s deleted\n", name);
     } else {
-        print_header();
-        print_monitor_row(out);
+        struct cli_table tab;
+        cli_table_init(&tab, 9, monitor_heads);
+        add_monitor_row(&tab, out);
+        cli_table_print(&tab);
     }
     json_decref(out);
     return CLI_EXIT_OK;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -16,35 +17,66 @@
 #include "server/embedded_agent.h"
 #include "store/store.h"
 
+/* Whether monitor i of a start-up file should be applied: a file applied at
+ * every start must not undo what was changed since through the dashboard or
+ * the API.  So it is applied when the monitor is absent, or when the file was
+ * modified after the stored monitor was last changed (the newer one wins);
+ * standard input is always applied. */
+static bool file_is_newer(const char *cmd, struct cmon_server *srv, const char *path,
+                          const char *name, const char *text, const struct cmon_log *log)
+{
+    struct stat st;
+    bool exists = false, same = false;
+    int64_t updated_ns = 0;
+    struct cmon_errbuf eb = {{0}};
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+        cmon_server_monitor_stat(srv, name, text, &exists, &updated_ns, &same, &eb) != CMON_OK ||
+        !exists)
+        return true;
+    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * CMON_NS_PER_SEC + st.st_mtim.tv_nsec;
+    if (same)
+        return false;
+    if (updated_ns > mtime_ns) {
+        cmon_warn(log, "monitor changed after its file; keeping the change",
+                  "monitor=%s file=\"%s\" hint=\"cmon monitor apply %s replaces it\"", name, path,
+                  path);
+        fprintf(stderr,
+                "cmon %s: %s: monitor %s was changed (dashboard or API) after the file was; "
+                "keeping that version (cmon monitor apply %s replaces it)\n",
+                cmd, path, name, path);
+        return false;
+    }
+    return true;
+}
+
 static int apply_file(const char *cmd, struct cmon_server *srv, const char *path,
                       const struct cmon_log *log)
 {
-    char err[600];
-    size_t len = 0;
-    char *text = cli_read_file(path, &len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "cmon %s: %s\n", cmd, err);
-        return CLI_EXIT_FAILED;
+    struct cli_monitor_doc d;
+    int rc = cli_monitor_doc_load(cmd, path, &d);
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < d.n; i++) {
+        if (!file_is_newer(cmd, srv, path, d.names[i], d.texts[i], log))
+            continue;
+        struct cmon_problems probs = {0};
+        struct cmon_errbuf eb = {{0}};
+        bool created = false;
+        enum cmon_err e = cmon_server_apply_monitor(srv, d.names[i], NULL, d.texts[i], d.lens[i],
+                                                    &created, &probs, &eb);
+        for (size_t k = 0; k < probs.n; k++) {
+            char line[1024];
+            cmon_problem_format(&probs.items[k], path, line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        if (e && !probs.n)
+            fprintf(stderr, "cmon %s: %s: monitor %s: %s\n", cmd, path, d.names[i], eb.msg);
+        if (!e)
+            cmon_info(log, "monitor applied", "file=\"%s\" monitor=%s created=%s", path, d.names[i],
+                      created ? "true" : "false");
+        cmon_problems_free(&probs);
+        rc = e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
     }
-    char *def = cli_default_name(path);
-    struct cmon_problems probs = {0};
-    struct cmon_errbuf eb = {{0}};
-    bool created = false;
-    enum cmon_err e = cmon_server_apply_monitor(srv, NULL, def, text, len, &created, &probs, &eb);
-    for (size_t i = 0; i < probs.n; i++) {
-        char line[1024];
-        cmon_problem_format(&probs.items[i], path, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
-    if (e && !probs.n)
-        fprintf(stderr, "cmon %s: %s: %s\n", cmd, path, eb.msg);
-    if (!e)
-        cmon_info(log, "monitor applied", "file=\"%s\" created=%s", path,
-                  created ? "true" : "false");
-    cmon_problems_free(&probs);
-    free(def);
-    free(text);
-    return e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    cli_monitor_doc_free(&d);
+    return rc;
 }
 
 /* postgres://user:secret@host/db -> postgres://user:***@host/db, for logs. */
@@ -76,6 +108,37 @@ static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *s
     return a;
 }
 
+/* A server that starts with tokens in a SQLite store keeps an admin token for
+ * its local user (local_token.c), also when the first token was made through
+ * the API while it ran open. */
+static void ensure_local_token(const struct cmon_server_opts *o)
+{
+    const char *url = o->store_url ? o->store_url : STORE_DEFAULT_URL;
+    char path[1100];
+    struct stat st;
+    if (!cli_local_token_path(url, path, sizeof path) || stat(path, &st) == 0)
+        return;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    if (stat(dir, &st) != 0) /* a new data directory: no tokens yet */
+        return;
+    struct store *s = NULL;
+    struct cmon_errbuf eb = {{0}};
+    size_t n = 0;
+    bool made = false;
+    enum cmon_err err = store_open(url, STORE_READ_WRITE, &s, &eb);
+    if (!err)
+        err = s->ops->token_count(s, &n, &eb);
+    if (!err && n > 0)
+        err = cli_local_token_ensure(s, url, path, sizeof path, &made, &eb);
+    store_close(s);
+    if (err)
+        cmon_warn(o->log, "no local admin token", "file=\"%s\" err=\"%s\"", path, eb.msg);
+    else if (made)
+        cmon_info(o->log, "local admin token written", "file=\"%s\"", path);
+}
+
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
               bool with_agent)
 {
@@ -99,6 +162,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
         opts->embedded_agent = host;
         opts->embedded_alias = "local";
     }
+    ensure_local_token(opts);
     struct cmon_server *srv = NULL;
     struct cmon_errbuf eb;
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
@@ -178,6 +242,22 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_monitors = (size_t)v;
         return 0;
     }
+    case CLI_OPT_ALLOWED_HOST:
+        if (o->n_allowed_hosts == CMON_MAX_ALLOWED_HOSTS)
+            return cli_usage_error(self, "at most %d --allowed-host", CMON_MAX_ALLOWED_HOSTS);
+        o->allowed_hosts[o->n_allowed_hosts++] = arg;
+        return 0;
+    case CLI_OPT_ALLOW_EXEC:
+        o->allow_exec = true;
+        return 0;
+    case CLI_OPT_CONNS_PER_IP: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 1 || v > 65536)
+            return cli_usage_error(self, "--max-conns-per-ip wants 1..65536");
+        o->max_conns_per_ip = (unsigned)v;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -192,6 +272,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
                                              {"max-monitors", required_argument, NULL, 'M'},
                                              {"tls-cert", required_argument, NULL, 'C'},
                                              {"tls-key", required_argument, NULL, 'K'},
+                                             CLI_SERVER_EDGE_OPTIONS,
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;
@@ -219,7 +300,8 @@ const struct cli_command cmd_server = {
     .summary = "run the server: API, result ingest, state evaluation, /metrics",
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
-             "                   [--log-level LEVEL]\n"
+             "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
+             "                   [--max-conns-per-ip N] [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
              "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"
@@ -236,16 +318,24 @@ const struct cli_command cmd_server = {
              "                         jobs run on the one holding an advisory lock.\n"
              "  -r, --retention DAYS   keep raw round results this long (default 30d); the\n"
              "                         1-minute and 1-hour roll-ups are kept until deleted.\n"
-             "      --tls-cert FILE    serve HTTPS with this PEM certificate (chain) ...\n"
+             "      --tls-cert FILE    serve HTTPS (TLS 1.2+, forward-secret suites only) with\n"
+             "                         this PEM certificate (chain) ...\n"
              "      --tls-key FILE     ... and this PEM private key (both or neither)\n"
-             "  -M, --max-monitors N   connection monitors this server accepts (default 100)\n"
+             "  -M, --max-monitors N   connection monitors this server accepts (default "
+             "100)\n" CLI_SERVER_EDGE_HELP
              "      --log-level LEVEL  debug, info (default), warn or error\n"
              "  -h, --help             show this help\n"
              "\n"
              "Authentication: with no token in the store and a loopback address the server\n"
-             "runs open and says so.  Once a token exists every request needs\n"
-             "'Authorization: Bearer TOKEN'; roles are reader (GET), admin (everything) and\n"
-             "agent (the agent protocol).\n"
+             "runs open and says so; open, it serves only same-origin local use: a loopback\n"
+             "(or --allowed-host) Host header, and on writes a JSON Content-Type and an\n"
+             "Origin, when sent, naming this server.  Once a token exists every request\n"
+             "needs 'Authorization: Bearer TOKEN'; roles are reader (GET), admin\n"
+             "(everything) and agent (the agent protocol).\n"
+             "\n"
+             "Limits: connections in total (from the open-file limit, raised to its\n"
+             "maximum) and per address, 20 s of idleness, 1 MiB bodies (refused from the\n"
+             "Content-Length before authentication reads anything), SQL queries of 2 s.\n"
              "\n"
              "Logs are logfmt lines on stderr.  SIGINT or SIGTERM stops the server\n"
              "gracefully: queued results are committed before it exits.\n"

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/table.h"
 #include "core/text.h"
 
 static void add_query(struct cmon_buf *b, const char *key, const char *value)
@@ -28,24 +29,28 @@ static void fmt_num(const json_t *v, int decimals, char *out, size_t cap)
 
 static void print_tests(const json_t *items)
 {
-    printf("%-13s %-16s %-14s %-14s %-16s %-10s %7s %9s  %s\n", "STATE", "MONITOR", "GROUP",
-           "SOURCE", "DESTINATION", "CONFIG", "FAILED%", "RTT(ms)", "REASON");
+    static const char *const heads[] = {"STATE",  "MONITOR",  "GROUP",    "SOURCE", "DESTINATION",
+                                        "CONFIG", ">FAILED%", ">RTT(ms)", "REASON"};
+    static const char *const keys[] = {"state",  "monitor",     "testGroup",
+                                       "source", "destination", "testConfiguration"};
+    struct cli_table tab;
+    cli_table_init(&tab, 9, heads);
     size_t i;
     json_t *t;
     json_array_foreach(items, i, t)
     {
         char failed[16], rtt[16];
+        const char *cells[9];
+        for (size_t k = 0; k < 6; k++)
+            cells[k] = json_string_value(json_object_get(t, keys[k]));
         fmt_num(json_object_get(t, "checksFailedPercent"), 1, failed, sizeof failed);
         fmt_num(json_object_get(t, "roundTripTimeMs"), 2, rtt, sizeof rtt);
-        printf("%-13s %-16s %-14s %-14s %-16s %-10s %7s %9s  %s\n",
-               json_string_value(json_object_get(t, "state")),
-               json_string_value(json_object_get(t, "monitor")),
-               json_string_value(json_object_get(t, "testGroup")),
-               json_string_value(json_object_get(t, "source")),
-               json_string_value(json_object_get(t, "destination")),
-               json_string_value(json_object_get(t, "testConfiguration")), failed, rtt,
-               json_string_value(json_object_get(t, "reason")));
+        cells[6] = failed;
+        cells[7] = rtt;
+        cells[8] = json_string_value(json_object_get(t, "reason"));
+        cli_table_add(&tab, cells);
     }
+    cli_table_print(&tab);
 }
 
 static int tests_run(const struct cli_command *self, int argc, char **argv)

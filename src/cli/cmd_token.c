@@ -43,19 +43,35 @@ static int create_in_store(const struct token_args *a, enum store_role role)
         snprintf(url, sizeof url, "sqlite:%s/cmon.db", a->data ? a->data : "./cmon-data");
     struct store *s = NULL;
     struct cmon_errbuf eb;
-    char token[64], hash[65];
+    char token[64], hash[65], local[1100];
+    size_t before = 0;
+    bool made_local = false;
     enum cmon_err err = store_open(url, STORE_READ_WRITE, &s, &eb);
+    if (!err)
+        err = s->ops->token_count(s, &before, &eb);
     if (!err)
         err = store_token_new(token, &eb);
     if (!err) {
         store_token_hash(token, hash);
         err = s->ops->token_add(s, hash, role, a->name ? a->name : "", cmon_wall_ns(), &eb);
     }
+    /* the first token ends open mode: keep the local user in (local_token.c) */
+    if (!err && before == 0 && role == STORE_ROLE_ADMIN) /* it is the local admin token */
+        err = cli_local_token_keep(url, token, local, sizeof local, &made_local, &eb);
+    else if (!err && before == 0)
+        err = cli_local_token_ensure(s, url, local, sizeof local, &made_local, &eb);
     store_close(s);
     if (err) {
         fprintf(stderr, "cmon token: %s\n", eb.msg);
         return CLI_EXIT_FAILED;
     }
+    if (made_local)
+        fprintf(stderr,
+                "cmon token: this is the store's first token: the server now requires one on "
+                "every request.  cmon commands on this machine use the admin token in %s by "
+                "themselves (CMON_DATA names its directory when it is not ./cmon-data); for the "
+                "dashboard, paste that token into its sign-in form\n",
+                local);
     return print_token(a, token);
 }
 

@@ -10,80 +10,59 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/table.h"
 #include "core/text.h"
 #include "model/monitor.h"
 
-#define VALIDATE_MAX_FILE (4 * 1024 * 1024)
-
-/* Read a whole file ("-" = stdin) into a new NUL-terminated buffer. */
-static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct cmon_buf b;
-    cmon_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        cmon_buf_append(&b, chunk, n);
-        if (b.len > VALIDATE_MAX_FILE) {
-            snprintf(err, errlen, "%s: larger than %d MiB; not a monitor file", path,
-                     VALIDATE_MAX_FILE >> 20);
-            cmon_buf_free(&b);
-            if (f != stdin)
-                fclose(f);
-            return NULL;
-        }
-    }
-    bool bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-        cmon_buf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    char *s = cmon_buf_take(&b);
-    if (!s)
-        snprintf(err, errlen, "%s: out of memory", path);
-    return s;
-}
-
-/* "dir/web.json" -> "web"; "-" -> NULL (a name must then be in the file). */
-static char *default_name(const char *path)
-{
-    if (strcmp(path, "-") == 0)
-        return NULL;
-    char *copy = strdup(path);
-    if (!copy)
-        return NULL;
-    char *base = strdup(basename(copy));
-    free(copy);
-    size_t len = base ? strlen(base) : 0;
-    if (len > 5 && strcmp(base + len - 5, ".json") == 0)
-        base[len - 5] = '\0';
-    return base;
-}
-
 static void print_table(const struct cmon_monitor *m, const struct cmon_test *t, size_t n)
 {
+    static const char *const heads[] = {">#",     "ID",       "GROUP", "SOURCE", "DESTINATION",
+                                        "CONFIG", "PROTOCOL", ">PORT", ">FREQ",  "TARGET"};
     printf("monitor %s: %zu test%s\n", m->name, n, n == 1 ? "" : "s");
-    printf("%-4s %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5s %s\n", "#", "ID", "GROUP", "SOURCE",
-           "DESTINATION", "CONFIG", "PROTOCOL", "PORT", "FREQ", "TARGET");
+    struct cli_table tab;
+    cli_table_init(&tab, 10, heads);
     for (size_t i = 0; i < n; i++) {
         const struct cmon_test_group *g = &m->groups[t[i].group];
-        char port[8] = "-";
+        char num[16], port[16] = "-", freq[16], target[1100];
+        snprintf(num, sizeof num, "%d", t[i].number);
         if (t[i].port)
             snprintf(port, sizeof port, "%d", t[i].port);
-        printf("%-4d %-16s %-12s %-12s %-14s %-12s %-8s %-5s %-5d %s%s\n", t[i].number, t[i].id,
-               g->name, m->endpoints[t[i].source].name, m->endpoints[t[i].destination].name,
-               m->configs[t[i].config].name, cmon_protocol_name(t[i].protocol), port,
-               t[i].frequency_sec, t[i].target, g->disabled ? "  (group disabled)" : "");
+        snprintf(freq, sizeof freq, "%d", t[i].frequency_sec);
+        snprintf(target, sizeof target, "%s%s", t[i].target,
+                 g->disabled ? "  (group disabled)" : "");
+        const char *cells[] = {num,
+                               t[i].id,
+                               g->name,
+                               m->endpoints[t[i].source].name,
+                               m->endpoints[t[i].destination].name,
+                               m->configs[t[i].config].name,
+                               cmon_protocol_name(t[i].protocol),
+                               port,
+                               freq,
+                               target};
+        cli_table_add(&tab, cells);
     }
+    cli_table_print(&tab);
+}
+
+/* Expand one monitor of a file: print its table, and add {monitor, tests} to
+ * list. */
+static enum cmon_err expand_one(const struct cmon_monitor *m, bool json, json_t *list)
+{
+    struct cmon_test *tests = NULL;
+    size_t n = 0;
+    enum cmon_err rc = cmon_monitor_expand(m, &tests, &n);
+    if (rc != CMON_OK)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, cmon_test_to_json(m, &tests[i]));
+    json_array_append_new(list, json_pack("{s:s, s:o}", "monitor", m->name, "tests", arr));
+    if (!json)
+        print_table(m, tests, n);
+    cmon_tests_free(tests, n);
+    return CMON_OK;
 }
 
 /* Validate one file; print it (table) or add it to out (JSON).  true if valid. */
@@ -91,7 +70,7 @@ static bool validate_file(const char *path, bool json, json_t *out)
 {
     char err[600];
     size_t len = 0;
-    char *text = read_all(path, &len, err, sizeof err);
+    char *text = cli_read_file(path, &len, err, sizeof err);
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
     json_t *entry = json_pack("{s:s}", "file", shown);
     if (!text) {
@@ -103,24 +82,27 @@ static bool validate_file(const char *path, bool json, json_t *out)
         json_array_append_new(out, entry);
         return false;
     }
-    char *defname = default_name(path);
-    struct cmon_monitor *m = NULL;
+    char *defname = cli_default_name(path);
+    struct cmon_monitor **ms = NULL;
+    size_t n_ms = 0;
     struct cmon_problems probs = {0};
-    enum cmon_err rc = cmon_monitor_parse(text, len, defname, &m, &probs);
-    struct cmon_test *tests = NULL;
-    size_t n = 0;
-    if (rc == CMON_OK)
-        rc = cmon_monitor_expand(m, &tests, &n);
+    enum cmon_err rc = cmon_monitors_parse(text, len, defname, &ms, &n_ms, &probs);
+    json_t *list = json_array();
+    for (size_t k = 0; rc == CMON_OK && k < n_ms; k++) {
+        if (!json && k > 0)
+            printf("\n");
+        rc = expand_one(ms[k], json, list);
+    }
     json_object_set_new(entry, "valid", json_boolean(rc == CMON_OK));
     if (rc == CMON_OK) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, cmon_test_to_json(m, &tests[i]));
-        json_object_set_new(entry, "monitor", json_string(m->name));
-        json_object_set_new(entry, "tests", arr);
-        if (!json)
-            print_table(m, tests, n);
+        if (n_ms == 1) { /* the one-monitor form, as before lists were accepted */
+            json_t *only = json_array_get(list, 0);
+            json_object_set(entry, "monitor", json_object_get(only, "monitor"));
+            json_object_set(entry, "tests", json_object_get(only, "tests"));
+        }
+        json_object_set_new(entry, "monitors", list);
     } else {
+        json_decref(list);
         json_object_set_new(entry, "problems", cmon_problems_to_json(&probs));
         for (size_t i = 0; !json && i < probs.n; i++) {
             char line[1200];
@@ -133,8 +115,7 @@ static bool validate_file(const char *path, bool json, json_t *out)
             fprintf(stderr, "%s: %zu problem%s\n", shown, probs.n, probs.n == 1 ? "" : "s");
     }
     json_array_append_new(out, entry);
-    cmon_tests_free(tests, n);
-    cmon_monitor_free(m);
+    cmon_monitors_free(ms, n_ms);
     cmon_problems_free(&probs);
     free(defname);
     free(text);
@@ -179,11 +160,12 @@ const struct cli_command cmd_validate = {
     .usage =
         "usage: cmon validate [--json] FILE...\n"
         "\n"
-        "Check each connection-monitor FILE (the ARM envelope {\"name\", \"properties\"} or bare\n"
-        "properties; '-' reads standard input) and print the tests it expands to: test groups x\n"
-        "sources x destinations x test configurations, in that order, with each test's stable\n"
-        "id, protocol, target, port and frequency.  Without a \"name\" the file's base name\n"
-        "(less .json) names the monitor.\n"
+        "Check each connection-monitor FILE (the ARM envelope {\"name\", \"properties\"}, an ARM\n"
+        "template resource, or bare properties; '-' reads standard input) and print the tests\n"
+        "it expands to: test groups x sources x destinations x test configurations, in that\n"
+        "order, with each test's stable id, protocol, target, port and frequency.  Without a\n"
+        "\"name\" the file's base name (less .json) names the monitor.  A FILE may also hold a\n"
+        "list of monitors: the service's list response {\"value\": [...]} or a JSON array.\n"
         "\n"
         "Every problem of a file is reported, each as FILE:LINE:COLUMN: JSON.PATH: MESSAGE,\n"
         "for example:\n"
@@ -191,7 +173,9 @@ const struct cli_command cmd_validate = {
         "  mean \"shop\"?)\n"
         "\n"
         "Options:\n"
-        "  --json     print {\"valid\", \"files\": [{\"file\", \"valid\", \"monitor\", \"tests\"} or\n"
+        "  --json     print {\"valid\", \"files\": [{\"file\", \"valid\", \"monitors\": "
+        "[{\"monitor\",\n"
+        "             \"tests\"}]} (and \"monitor\", \"tests\" when the file holds one) or\n"
         "             {\"file\", \"valid\": false, \"problems\": [{line, col, path, message}]}]}\n"
         "  -h, --help show this help\n"
         "\n"

@@ -10,7 +10,7 @@ enum cmon_log_level { CMON_LOG_DEBUG, CMON_LOG_INFO, CMON_LOG_WARN, CMON_LOG_ERR
 
 struct cmon_log {
     enum cmon_log_level min_level;
-    int fd;              /* usually 2 */
+    int fd;                /* usually 2 */
     const char *component; /* "server", "agent", ... or NULL */
 };
 
@@ -19,8 +19,10 @@ void cmon_log_init(struct cmon_log *log, enum cmon_log_level min_level, int fd,
 /* Parse "debug|info|warn|error"; returns -1 when unknown. */
 int cmon_log_level_parse(const char *s, enum cmon_log_level *out);
 
-/* msg is quoted; fmt/... append extra logfmt pairs verbatim, e.g.
- * cmon_log_write(log, CMON_LOG_INFO, "started", "listen=%s", addr).
+/* msg is quoted; fmt/... append extra logfmt pairs, e.g.
+ * cmon_log_write(log, CMON_LOG_INFO, "started", "listen=%s", addr).  Every
+ * %s value is escaped (quotes, backslashes, control bytes as \n, \xNN) and
+ * a bare one (key=%s) is quoted when it needs it, so one call is one line.
  * A NULL log writes nothing. */
 void cmon_log_write(const struct cmon_log *log, enum cmon_log_level level, const char *msg,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -8,20 +8,27 @@
 
 #include "model/validate.h"
 
-static const char *const config_fields[] = {"name", "protocol", "testFrequencySec",
-    "preferredIPVersion", "httpConfiguration", "tcpConfiguration", "icmpConfiguration",
-    "successThreshold", "checksPerRound", "timeoutMs", NULL};
-static const char *const http_fields[] = {"port", "method", "path", "requestHeaders",
-    "validStatusCodeRanges", "preferHTTPS", NULL};
+static const char *const config_fields[] = {"name",
+                                            "protocol",
+                                            "testFrequencySec",
+                                            "preferredIPVersion",
+                                            "httpConfiguration",
+                                            "tcpConfiguration",
+                                            "icmpConfiguration",
+                                            "successThreshold",
+                                            "checksPerRound",
+                                            "timeoutMs",
+                                            NULL};
+static const char *const http_fields[] = {
+    "port", "method", "path", "requestHeaders", "validStatusCodeRanges", "preferHTTPS", NULL};
 static const char *const tcp_fields[] = {"port", "disableTraceRoute", "destinationPortBehavior",
                                          NULL};
 static const char *const icmp_fields[] = {"disableTraceRoute", NULL};
 static const char *const threshold_fields[] = {"checksFailedPercent", "roundTripTimeMs", NULL};
 static const char *const header_fields[] = {"name", "value", NULL};
-static const char *const protocols[] = {"Icmp", "Tcp", "Http", NULL}; /* enum cmon_protocol order */
 static const char *const ip_versions[] = {"IPv4", "IPv6", NULL};
-static const char *const methods[] = {"Get", "Post", "Head", "Put", "Delete", "Patch", "Options",
-                                      NULL};
+static const char *const methods[] = {"Get",    "Post",  "Head",    "Put",
+                                      "Delete", "Patch", "Options", NULL};
 static const char *const port_behaviors[] = {"None", "ListenIfAvailable", NULL};
 static const char *const block_of[] = {"icmpConfiguration", "tcpConfiguration",
                                        "httpConfiguration"};
@@ -84,7 +91,8 @@ static void parse_status_ranges(struct vctx *v, const json_t *http, const char *
     }
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         vpath_idx(ip, sizeof ip, p, i);
         if (!json_is_string(it)) {
             vproblem(v, ip, false, "must be a string such as \"2xx\", \"301-304\" or \"418\"");
@@ -117,7 +125,8 @@ static void parse_headers(struct vctx *v, const json_t *http, const char *hp,
     }
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         vpath_idx(ip, sizeof ip, p, i);
         if (!json_is_object(it)) {
             vproblem(v, ip, false, "must be an object with \"name\" and \"value\"");
@@ -137,8 +146,9 @@ static void parse_headers(struct vctx *v, const json_t *http, const char *hp,
         char np[512];
         vpath_key(np, sizeof np, ip, token ? "value" : "name");
         if (!token || !clean) {
-            vproblem(v, np, false, token ? "header value must not contain line breaks"
-                                         : "header name must be an HTTP token (letters, digits, -)");
+            vproblem(v, np, false,
+                     token ? "header value must not contain line breaks"
+                           : "header name must be an HTTP token (letters, digits, -)");
             continue;
         }
         c->headers[c->n_headers].name = vstrdup(v, name);
@@ -172,7 +182,8 @@ static void parse_http(struct vctx *v, const json_t *http, const char *hp,
         for (const char *s = path; *s; s++)
             clean &= (unsigned char)*s > ' ' && *s != 0x7f;
         if (!clean)
-            vproblem(v, p, false, "must start with '/' and contain no spaces or control characters");
+            vproblem(v, p, false,
+                     "must start with '/' and contain no spaces or control characters");
         else
             c->path = vstrdup(v, path);
     }
@@ -218,10 +229,10 @@ static void parse_blocks(struct vctx *v, const json_t *j, const char *path,
             continue;
         vpath_key(p, sizeof p, path, block_of[i]);
         vproblem(v, p, true, "\"%s\" does not go with protocol \"%s\" (use \"%s\")", block_of[i],
-                 protocols[c->protocol], block_of[c->protocol]);
+                 cmon_protocol_name(c->protocol), block_of[c->protocol]);
     }
-    const json_t *b = vget(v, j, path, block_of[c->protocol], JSON_OBJECT,
-                           c->protocol == CMON_PROTO_TCP);
+    const json_t *b =
+        vget(v, j, path, block_of[c->protocol], JSON_OBJECT, c->protocol == CMON_PROTO_TCP);
     vpath_key(p, sizeof p, path, block_of[c->protocol]);
     if (c->protocol == CMON_PROTO_HTTP) {
         if (b)
@@ -261,10 +272,11 @@ bool vparse_config(struct vctx *v, const json_t *j, const char *path, struct cmo
     int pi = -1;
     if (proto) {
         vpath_key(p, sizeof p, path, "protocol");
-        pi = vchoice(v, p, "protocol", proto, protocols);
+        pi = vchoice(v, p, "protocol", proto, cmon_protocol_names);
     }
     long x;
-    if (vget_int(v, j, path, "testFrequencySec", CMON_MIN_FREQUENCY_SEC, CMON_MAX_FREQUENCY_SEC, &x))
+    if (vget_int(v, j, path, "testFrequencySec", CMON_MIN_FREQUENCY_SEC, CMON_MAX_FREQUENCY_SEC,
+                 &x))
         c->frequency_sec = (int)x;
     const char *ipv = vget_string(v, j, path, "preferredIPVersion", false);
     if (ipv) {
@@ -278,8 +290,9 @@ bool vparse_config(struct vctx *v, const json_t *j, const char *path, struct cmo
         parse_blocks(v, j, path, c);
     }
     bool http = pi == CMON_PROTO_HTTP;
-    c->checks_per_round = http ? 3 : 10;
-    c->timeout_ms = http ? 10000 : 2000;
+    const struct cmon_protocol_defaults *def = cmon_protocol_defaults(c->protocol);
+    c->checks_per_round = def->checks_per_round;
+    c->timeout_ms = def->timeout_ms;
     if (vget_int(v, j, path, "checksPerRound", 1, 100, &x))
         c->checks_per_round = (int)x;
     if (vget_int(v, j, path, "timeoutMs", 100, 60000, &x)) {

@@ -45,7 +45,7 @@ const char *cmon_diag_code(enum cmon_diag d);
 const char *cmon_diag_explain(enum cmon_diag d);
 /* Look up a code string; false when it is not in the catalogue. */
 bool cmon_diag_from_code(const char *code, enum cmon_diag *out);
-/* Temporary problems (dns_servfail, dns_timeout, timeout) vs persistent ones. */
+/* Temporary problems (dns_servfail, dns_timeout: DESIGN 5) vs persistent ones. */
 bool cmon_diag_is_temporary(enum cmon_diag d);
 
 #endif

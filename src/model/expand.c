@@ -5,43 +5,59 @@
 #include <string.h>
 
 #include "core/addr.h"
+#include "core/hash.h"
 #include "model/monitor.h"
 
 void cmon_test_id(const char *monitor, const char *group, const char *source,
                   const char *destination, const char *config, char out[CMON_TEST_ID_LEN + 1])
 {
+    /* fields, not a plain concatenation: ("ab","c") != ("a","bc") */
     const char *parts[] = {monitor, group, source, destination, config};
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-    for (size_t i = 0; i < 5; i++) {
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
-            h ^= *p;
-            h *= 0x100000001b3ULL;
-        }
-        h ^= 0xff; /* separator no name can contain: ("ab","c") != ("a","bc") */
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = CMON_FNV1A_BASIS;
+    for (size_t i = 0; i < 5; i++)
+        h = cmon_fnv1a_field(h, parts[i]);
     snprintf(out, CMON_TEST_ID_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
+/* Per protocol, in enum cmon_protocol order: its spelling in monitor files
+ * and the defaults of the cmon extensions (DESIGN 3).  Probes, the scheduler
+ * and the validator read these; a name or default changes here only. */
+const char *const cmon_protocol_names[] = {
+    [CMON_PROTO_ICMP] = "Icmp", [CMON_PROTO_TCP] = "Tcp", [CMON_PROTO_HTTP] = "Http", NULL};
+
+static const struct cmon_protocol_defaults protocol_defaults[] = {
+    [CMON_PROTO_ICMP] = {.checks_per_round = 10, .timeout_ms = 2000},
+    [CMON_PROTO_TCP] = {.checks_per_round = 10, .timeout_ms = 2000},
+    [CMON_PROTO_HTTP] = {.checks_per_round = 3, .timeout_ms = 10000},
+};
+
+#define N_PROTOCOLS (sizeof protocol_defaults / sizeof protocol_defaults[0])
+
 const char *cmon_protocol_name(enum cmon_protocol p)
 {
-    switch (p) {
-    case CMON_PROTO_ICMP: return "Icmp";
-    case CMON_PROTO_TCP: return "Tcp";
-    case CMON_PROTO_HTTP: return "Http";
+    return (unsigned)p < N_PROTOCOLS ? cmon_protocol_names[p] : "?";
+}
+
+const struct cmon_protocol_defaults *cmon_protocol_defaults(enum cmon_protocol p)
+{
+    /* an unknown protocol gets ICMP's, what a parse failure left before */
+    return &protocol_defaults[(unsigned)p < N_PROTOCOLS ? p : CMON_PROTO_ICMP];
+}
+
+bool cmon_status_in_ranges(const struct cmon_status_range *r, size_t n, int status)
+{
+    if (n == 0)
+        return status >= CMON_HTTP_VALID_DEFAULT_LO && status <= CMON_HTTP_VALID_DEFAULT_HI;
+    for (size_t i = 0; i < n; i++) {
+        if (status >= r[i].lo && status <= r[i].hi)
+            return true;
     }
-    return "?";
+    return false;
 }
 
 bool cmon_status_valid(const struct cmon_test_config *c, int status)
 {
-    if (c->n_valid_status == 0)
-        return status >= 200 && status <= 399;
-    for (size_t i = 0; i < c->n_valid_status; i++) {
-        if (status >= c->valid_status[i].lo && status <= c->valid_status[i].hi)
-            return true;
-    }
-    return false;
+    return cmon_status_in_ranges(c->valid_status, c->n_valid_status, status);
 }
 
 /* HTTP: the URL's scheme wins; without one, https when preferHTTPS or port 443.
@@ -65,8 +81,7 @@ static char *http_target(const struct cmon_endpoint *dst, const struct cmon_test
     } else if (!cmon_addr_host(addr, u.host, sizeof u.host)) {
         snprintf(u.host, sizeof u.host, "%s", addr); /* an agent's name */
     }
-    const char *scheme = is_url ? u.scheme
-                                : (c->prefer_https || c->port == 443) ? "https" : "http";
+    const char *scheme = is_url ? u.scheme : (c->prefer_https || c->port == 443) ? "https" : "http";
     int def = strcmp(scheme, "https") == 0 ? 443 : 80;
     *port = c->port ? c->port : u.port ? u.port : def;
     const char *path = c->path ? c->path : u.path[0] ? u.path : "/";
@@ -91,8 +106,8 @@ static char *plain_target(const struct cmon_endpoint *dst)
     return strdup(host);
 }
 
-static enum cmon_err fill_test(const struct cmon_monitor *m, size_t g, size_t s, size_t d,
-                               size_t c, struct cmon_test *t)
+static enum cmon_err fill_test(const struct cmon_monitor *m, size_t g, size_t s, size_t d, size_t c,
+                               struct cmon_test *t)
 {
     const struct cmon_test_group *grp = &m->groups[g];
     const struct cmon_endpoint *src = &m->endpoints[s], *dst = &m->endpoints[d];
@@ -134,8 +149,8 @@ enum cmon_err cmon_monitor_expand(const struct cmon_monitor *m, struct cmon_test
                 for (size_t c = 0; c < grp->n_configs; c++) {
                     struct cmon_test *t = &out[n];
                     t->number = (int)n + 1;
-                    enum cmon_err err = fill_test(m, g, grp->sources[s], grp->destinations[d],
-                                                  grp->configs[c], t);
+                    enum cmon_err err =
+                        fill_test(m, g, grp->sources[s], grp->destinations[d], grp->configs[c], t);
                     n++;
                     if (err) {
                         cmon_tests_free(out, n);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "core/text.h"
 
 #define JPOS_MAX_DEPTH 64
@@ -37,14 +38,8 @@ static void skip_ws(struct scan *sc)
 static int add_entry(struct scan *sc, const char *path, int line, int col, int kline, int kcol)
 {
     struct jpos_index *idx = sc->idx;
-    if (idx->n == idx->cap) {
-        size_t cap = idx->cap ? idx->cap * 2 : 64;
-        struct jpos_entry *p = realloc(idx->items, cap * sizeof *p);
-        if (!p)
-            return -1;
-        idx->items = p;
-        idx->cap = cap;
-    }
+    if (!cmon_grow(&idx->items, &idx->cap, idx->n + 1, sizeof *idx->items))
+        return -1;
     char *copy = strdup(path);
     if (!copy)
         return -1;

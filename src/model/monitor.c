@@ -6,27 +6,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/text.h"
 #include "model/validate.h"
 
 static const char *const envelope_fields[] = {"name", "properties", NULL};
-static const char *const envelope_ignored[] = {"id", "etag", "type", "location", "tags", NULL};
+/* Read-only fields of the service's responses, and the ARM template resource
+ * form's own fields (docs/monitor-file.md lists them). */
+static const char *const envelope_ignored[] = {"id",       "etag",       "type",       "location",
+                                               "tags",     "systemData", "apiVersion", "dependsOn",
+                                               "metadata", "comments",   "condition",  NULL};
 static const char *const properties_fields[] = {"endpoints", "testConfigurations", "testGroups",
                                                 "notes", NULL};
 /* Bare properties may carry the monitor's name too. */
-static const char *const bare_fields[] = {"name", "endpoints", "testConfigurations", "testGroups",
-                                          "notes", NULL};
+static const char *const bare_fields[] = {"name",       "endpoints", "testConfigurations",
+                                          "testGroups", "notes",     NULL};
 /* Read-only or cloud-only fields of the service's responses. */
 static const char *const properties_ignored[] = {"provisioningState", "startTime",
-    "monitoringStatus", "connectionMonitorType", "outputs", "autoStart", "location",
-    "source", "destination", "monitoringIntervalInSeconds", NULL};
+                                                 "monitoringStatus",  "connectionMonitorType",
+                                                 "outputs",           "autoStart",
+                                                 "location",          "source",
+                                                 "destination",       "monitoringIntervalInSeconds",
+                                                 "resourceGuid",      NULL};
 /* Classic (v1) monitor fields: reported with their own message, so they are
  * also in the ignored list of the unknown-field check. */
-static const char *const classic_fields[] = {"source", "destination",
-                                             "monitoringIntervalInSeconds", NULL};
-static const char *const group_fields[] = {"name", "disable", "sources", "destinations",
-                                           "testConfigurations", NULL};
+static const char *const classic_fields[] = {"source", "destination", "monitoringIntervalInSeconds",
+                                             NULL};
+static const char *const group_fields[] = {
+    "name", "disable", "sources", "destinations", "testConfigurations", NULL};
 
 bool cmon_monitor_name_valid(const char *name)
 {
@@ -48,6 +56,26 @@ void cmon_problems_free(struct cmon_problems *p)
     }
     free(p->items);
     memset(p, 0, sizeof *p);
+}
+
+static int problem_cmp(const struct cmon_problem *x, const struct cmon_problem *y)
+{
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->col < y->col ? -1 : x->col > y->col;
+}
+
+void cmon_problems_sort(struct cmon_problems *p)
+{
+    for (size_t i = 1; i < p->n; i++) { /* insertion: stable, and lists are short */
+        struct cmon_problem cur = p->items[i];
+        size_t k = i;
+        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
+            p->items[k] = p->items[k - 1];
+            k--;
+        }
+        p->items[k] = cur;
+    }
 }
 
 void cmon_problem_format(const struct cmon_problem *p, const char *file, char *out, size_t outlen)
@@ -127,7 +155,8 @@ static size_t *resolve_refs(struct vctx *v, const json_t *g, const char *gpath, 
     }
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         vpath_idx(ip, sizeof ip, p, i);
         if (!json_is_string(it)) {
             vproblem(v, ip, false, "must be the name of a %s", kind);
@@ -167,14 +196,14 @@ static void parse_group(struct vctx *v, const json_t *g, const char *gp, struct 
     tg->name = vstrdup(v, vget_name(v, g, gp, "test group"));
     vget_bool(v, g, gp, "disable", &tg->disabled);
     if (ep_names) {
-        tg->sources = resolve_refs(v, g, gp, "sources", "endpoint", ep_names, m->n_endpoints,
-                                   &tg->n_sources);
+        tg->sources =
+            resolve_refs(v, g, gp, "sources", "endpoint", ep_names, m->n_endpoints, &tg->n_sources);
         tg->destinations = resolve_refs(v, g, gp, "destinations", "endpoint", ep_names,
                                         m->n_endpoints, &tg->n_destinations);
     }
     if (cfg_names)
-        tg->configs = resolve_refs(v, g, gp, "testConfigurations", "test configuration",
-                                   cfg_names, m->n_configs, &tg->n_configs);
+        tg->configs = resolve_refs(v, g, gp, "testConfigurations", "test configuration", cfg_names,
+                                   m->n_configs, &tg->n_configs);
     char p[512], sp[512];
     vpath_key(p, sizeof p, gp, "destinations");
     for (size_t i = 0; i < tg->n_destinations; i++) {
@@ -216,7 +245,8 @@ static const json_t *get_list(struct vctx *v, const json_t *props, const char *b
                  json_array_size(arr));
     size_t i;
     const json_t *it;
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         if (!json_is_object(it)) {
             char ip[512];
             vpath_idx(ip, sizeof ip, p, i);
@@ -226,9 +256,28 @@ static const json_t *get_list(struct vctx *v, const json_t *props, const char *b
     return arr;
 }
 
-static void parse_properties(struct vctx *v, const json_t *props, const char *base,
+/* A classic monitor through and through (not a current one with a stray
+ * classic field): one problem says so instead of one per field. */
+static bool is_classic_only(const json_t *props)
+{
+    bool classic = false;
+    for (size_t i = 0; classic_fields[i]; i++)
+        classic |= json_object_get(props, classic_fields[i]) != NULL;
+    return classic && !json_object_get(props, "endpoints") &&
+           !json_object_get(props, "testConfigurations") && !json_object_get(props, "testGroups");
+}
+
+static void parse_properties(struct vctx *v, const json_t *props, const char *base, bool bare,
                              struct cmon_monitor *m)
 {
+    if (is_classic_only(props)) {
+        vproblem(v, base, false,
+                 "this is a classic (v1) connection monitor (source, destination, "
+                 "monitoringIntervalInSeconds); cmon runs the current form: migrate it to "
+                 "Connection monitor in the portal, or describe it with endpoints, "
+                 "testConfigurations and testGroups");
+        return;
+    }
     for (size_t i = 0; classic_fields[i]; i++) {
         if (json_object_get(props, classic_fields[i])) {
             char p[512];
@@ -239,16 +288,15 @@ static void parse_properties(struct vctx *v, const json_t *props, const char *ba
                      classic_fields[i]);
         }
     }
-    vcheck_fields(v, props, base, base[0] ? properties_fields : bare_fields, properties_ignored);
+    vcheck_fields(v, props, base, bare ? bare_fields : properties_fields, properties_ignored);
     const char *notes = vget_string(v, props, base, "notes", false);
     m->notes = vstrdup(v, notes);
 
     char lp[512], ip[512];
     const json_t *eps = get_list(v, props, base, "endpoints", CMON_MAX_ENDPOINTS, "endpoint");
-    const json_t *cfgs = get_list(v, props, base, "testConfigurations", CMON_MAX_TEST_CONFIGS,
-                                  "test configuration");
-    const json_t *grps = get_list(v, props, base, "testGroups", CMON_MAX_TEST_GROUPS,
-                                  "test group");
+    const json_t *cfgs =
+        get_list(v, props, base, "testConfigurations", CMON_MAX_TEST_CONFIGS, "test configuration");
+    const json_t *grps = get_list(v, props, base, "testGroups", CMON_MAX_TEST_GROUPS, "test group");
     size_t n_eps = json_array_size(eps), n_cfgs = json_array_size(cfgs);
     size_t n_grps = json_array_size(grps);
     m->endpoints = calloc(n_eps + 1, sizeof *m->endpoints);
@@ -302,87 +350,87 @@ out:
     free(cfg_names);
 }
 
-static void parse_name(struct vctx *v, const json_t *root, const char *default_name,
-                       struct cmon_monitor *m)
+/* ARM template resources name a child resource "WATCHER/NAME": the monitor is
+ * NAME.  A template expression ("[concat(...)]") has no value outside a
+ * deployment. */
+static const char *arm_name(struct vctx *v, const char *path, const char *name)
 {
-    const char *name = vget_string(v, root, "", "name", false);
+    if (name[0] == '[') {
+        vproblem(v, path, false,
+                 "monitor name \"%s\" is an ARM template expression: give the monitor a plain "
+                 "name (a template's values are known only when Azure deploys it)",
+                 name);
+        return NULL;
+    }
+    const char *slash = strrchr(name, '/');
+    return slash ? slash + 1 : name;
+}
+
+static void parse_name(struct vctx *v, const json_t *obj, const char *base,
+                       const char *default_name, struct cmon_monitor *m)
+{
+    char p[512];
+    vpath_key(p, sizeof p, base, "name");
+    const char *name = vget_string(v, obj, base, "name", false);
     if (name) {
-        if (!cmon_monitor_name_valid(name))
-            vproblem(v, "name", false,
+        name = arm_name(v, p, name);
+        if (name && !cmon_monitor_name_valid(name))
+            vproblem(v, p, false,
                      "monitor name \"%s\" must be 1-80 characters of letters, digits, '.', '_' "
                      "or '-', not starting with '.' or '-'",
                      name);
-        m->name = vstrdup(v, name);
-    } else if (json_object_get(root, "name")) {
+        m->name = name ? vstrdup(v, name) : NULL;
+    } else if (json_object_get(obj, "name")) {
         return; /* wrong type: already reported */
     } else if (default_name) {
         if (!cmon_monitor_name_valid(default_name))
-            vproblem(v, "", false,
+            vproblem(v, base, false,
                      "the file name gives the monitor name \"%s\", which is not valid (letters, "
                      "digits, '.', '_', '-'); add a \"name\" field",
                      default_name);
         m->name = vstrdup(v, default_name);
     } else {
-        vproblem(v, "", false, "missing required field \"name\"");
+        vproblem(v, base, false, "missing required field \"name\"");
     }
 }
 
-static int problem_cmp(const void *a, const void *b)
+/* An ARM resource of another type is not a monitor, whatever else it holds. */
+static bool check_resource_type(struct vctx *v, const json_t *obj, const char *base)
 {
-    const struct cmon_problem *x = a, *y = b;
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->col != y->col)
-        return x->col < y->col ? -1 : 1;
-    return 0;
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (!type || strcasecmp(type, CMON_ARM_MONITOR_TYPE) == 0)
+        return true;
+    char p[512];
+    vpath_key(p, sizeof p, base, "type");
+    vproblem(v, p, false, "a resource of type \"%s\" is not a connection monitor (\"%s\")", type,
+             CMON_ARM_MONITOR_TYPE);
+    return false;
 }
 
-/* Stable insertion sort: problems at one position keep their order. */
-static void sort_problems(struct cmon_problems *p)
+struct cmon_monitor *vparse_monitor(struct vctx *v, const json_t *obj, const char *base,
+                                    const char *default_name)
 {
-    for (size_t i = 1; i < p->n; i++) {
-        struct cmon_problem cur = p->items[i];
-        size_t k = i;
-        while (k > 0 && problem_cmp(&p->items[k - 1], &cur) > 0) {
-            p->items[k] = p->items[k - 1];
-            k--;
-        }
-        p->items[k] = cur;
-    }
-}
-
-enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *default_name,
-                                 struct cmon_monitor **out, struct cmon_problems *probs)
-{
-    *out = NULL;
-    struct vctx v = {.probs = probs};
-    struct jpos_index pos;
-    json_t *root = vload(&v, text, len, &pos);
-    if (!root)
-        return CMON_ERR_PARSE;
     struct cmon_monitor *m = calloc(1, sizeof *m);
     if (!m) {
-        v.oom = true;
-    } else if (!json_is_object(root)) {
-        vproblem(&v, "", false, "a monitor must be a JSON object");
-    } else if (json_object_get(root, "properties")) {
-        v.strip = strlen("properties.");
-        vcheck_fields(&v, root, "", envelope_fields, envelope_ignored);
-        parse_name(&v, root, default_name, m);
-        const json_t *props = vget(&v, root, "", "properties", JSON_OBJECT, true);
+        v->oom = true;
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        vproblem(v, base, false, "a monitor must be a JSON object");
+    } else if (json_object_get(obj, "properties")) {
+        char pp[512];
+        vpath_key(pp, sizeof pp, base, "properties");
+        if (!base[0]) /* the file is one monitor: paths are shown inside properties */
+            v->strip = strlen("properties.");
+        vcheck_fields(v, obj, base, envelope_fields, envelope_ignored);
+        if (check_resource_type(v, obj, base))
+            parse_name(v, obj, base, default_name, m);
+        const json_t *props = vget(v, obj, base, "properties", JSON_OBJECT, true);
         if (props)
-            parse_properties(&v, props, "properties", m);
+            parse_properties(v, props, pp, false, m);
     } else {
-        parse_name(&v, root, default_name, m);
-        parse_properties(&v, root, "", m);
+        parse_name(v, obj, base, default_name, m);
+        parse_properties(v, obj, base, true, m);
     }
-    jpos_free(&pos);
-    json_decref(root);
-    sort_problems(probs);
-    if (v.oom || probs->n) {
-        cmon_monitor_free(m);
-        return v.oom ? CMON_ERR_NOMEM : CMON_ERR_INVALID;
-    }
-    *out = m;
-    return CMON_OK;
+    return m;
 }

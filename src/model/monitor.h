@@ -13,25 +13,25 @@
 #include "core/err.h"
 
 #define CMON_MAX_TEST_GROUPS 20
-#define CMON_MAX_ENDPOINTS 100   /* sources + destinations */
+#define CMON_MAX_ENDPOINTS 100 /* sources + destinations */
 #define CMON_MAX_TEST_CONFIGS 20
 #define CMON_MIN_FREQUENCY_SEC 30
 #define CMON_MAX_FREQUENCY_SEC 1800
 #define CMON_DEFAULT_FREQUENCY_SEC 60
-#define CMON_TEST_ID_LEN 16      /* hex characters */
+#define CMON_TEST_ID_LEN 16 /* hex characters */
 
 enum cmon_protocol { CMON_PROTO_ICMP, CMON_PROTO_TCP, CMON_PROTO_HTTP };
 enum cmon_ip_pref { CMON_IP_ANY, CMON_IP_V4, CMON_IP_V6 };
 
 enum cmon_endpoint_type {
-    CMON_EP_AGENT,      /* one or more agents (sources or destinations) */
-    CMON_EP_EXTERNAL,   /* IPv4, IPv6, host name or URL */
+    CMON_EP_AGENT,    /* one or more agents (sources or destinations) */
+    CMON_EP_EXTERNAL, /* IPv4, IPv6, host name or URL */
 };
 
 struct cmon_endpoint {
     char *name;
     enum cmon_endpoint_type type;
-    char *address;      /* agent name, or the external address as written */
+    char *address; /* agent name, or the external address as written */
     /* Agents this endpoint stands for (CMON_EP_AGENT).  all_agents: a
      * workspace endpoint without a filter, i.e. every registered agent. */
     char **agents;
@@ -40,7 +40,7 @@ struct cmon_endpoint {
 };
 
 struct cmon_status_range {
-    int lo, hi;         /* inclusive, 100..599 */
+    int lo, hi; /* inclusive, 100..599 */
 };
 
 struct cmon_http_header {
@@ -52,15 +52,15 @@ struct cmon_test_config {
     enum cmon_protocol protocol;
     int frequency_sec;
     enum cmon_ip_pref ip_pref;
-    int port;               /* 0: protocol default (HTTP 80/443) */
-    bool traceroute;        /* !disableTraceRoute */
+    int port;        /* 0: protocol default (HTTP 80/443) */
+    bool traceroute; /* !disableTraceRoute */
     /* HTTP only */
-    char *method;           /* "GET", "POST", ... upper case */
-    char *path;             /* NULL: the URL's path or "/" */
+    char *method; /* "GET", "POST", ... upper case */
+    char *path;   /* NULL: the URL's path or "/" */
     bool prefer_https;
     struct cmon_http_header *headers;
     size_t n_headers;
-    struct cmon_status_range *valid_status; /* default 200-399 when n == 0 */
+    struct cmon_status_range *valid_status; /* n == 0: CMON_HTTP_VALID_DEFAULT_* */
     size_t n_valid_status;
     /* successThreshold; has_* false means "not given" (automatic applies) */
     bool has_failed_pct_threshold;
@@ -75,9 +75,9 @@ struct cmon_test_config {
 struct cmon_test_group {
     char *name;
     bool disabled;
-    size_t *sources, n_sources;         /* indexes into monitor->endpoints */
+    size_t *sources, n_sources; /* indexes into monitor->endpoints */
     size_t *destinations, n_destinations;
-    size_t *configs, n_configs;         /* indexes into monitor->configs */
+    size_t *configs, n_configs; /* indexes into monitor->configs */
 };
 
 struct cmon_monitor {
@@ -107,6 +107,8 @@ struct cmon_problems {
 };
 
 void cmon_problems_free(struct cmon_problems *p);
+/* In file order (line, then column); problems at one position keep their order. */
+void cmon_problems_sort(struct cmon_problems *p);
 /* "file:line:col: path: message" (file may be NULL: "line:col: ..."). */
 void cmon_problem_format(const struct cmon_problem *p, const char *file, char *out, size_t outlen);
 
@@ -119,18 +121,33 @@ enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *defau
                                  struct cmon_monitor **out, struct cmon_problems *probs);
 void cmon_monitor_free(struct cmon_monitor *m);
 
+/* Every monitor a document holds: one monitor (as cmon_monitor_parse), or a
+ * list -- the service's list responses {"value": [...]}, or a JSON array as
+ * the cloud CLI prints.  A list's monitors are named by their own "name".
+ * A document that is not a monitor (a REST API example, a deployment
+ * template, a query result) gets one problem saying what it is and where a
+ * monitor would be inside it.  On CMON_OK *out is a new array of *n (>= 1)
+ * monitors (cmon_monitors_free); otherwise problems are in probs, as above. */
+enum cmon_err cmon_monitors_parse(const char *text, size_t len, const char *default_name,
+                                  struct cmon_monitor ***out, size_t *n,
+                                  struct cmon_problems *probs);
+void cmon_monitors_free(struct cmon_monitor **ms, size_t n);
+
+/* The ARM resource type of a connection monitor. */
+#define CMON_ARM_MONITOR_TYPE "Microsoft.Network/networkWatchers/connectionMonitors"
+
 /* Monitor name rules (also for API URLs): 1-80 chars of [A-Za-z0-9._-],
  * not starting with '.' or '-'. */
 bool cmon_monitor_name_valid(const char *name);
 
 /* One expanded test: group x source x destination x configuration. */
 struct cmon_test {
-    char id[CMON_TEST_ID_LEN + 1]; /* stable hash, lowercase hex */
-    int number;                    /* 1-based, in expansion order */
+    char id[CMON_TEST_ID_LEN + 1];             /* stable hash, lowercase hex */
+    int number;                                /* 1-based, in expansion order */
     size_t group, source, destination, config; /* indexes into the monitor */
     enum cmon_protocol protocol;
-    char *target;      /* HTTP: full URL; TCP/ICMP: host name or IP literal */
-    int port;          /* 0 for ICMP */
+    char *target; /* HTTP: full URL; TCP/ICMP: host name or IP literal */
+    int port;     /* 0 for ICMP */
     int frequency_sec;
 };
 
@@ -143,8 +160,7 @@ void cmon_tests_free(struct cmon_test *tests, size_t n);
 
 /* Test id = first 64 bits of FNV-1a over the five names, as 16 hex chars. */
 void cmon_test_id(const char *monitor, const char *group, const char *source,
-                  const char *destination, const char *config,
-                  char out[CMON_TEST_ID_LEN + 1]);
+                  const char *destination, const char *config, char out[CMON_TEST_ID_LEN + 1]);
 
 /* The expanded test as JSON: {number, id, testGroup, source, destination,
  * testConfiguration, protocol, target, port, frequencySec, disabled}.
@@ -154,7 +170,25 @@ struct json_t *cmon_test_to_json(const struct cmon_monitor *m, const struct cmon
 /* [{line, col, path, message}, ...]; a new reference. */
 struct json_t *cmon_problems_to_json(const struct cmon_problems *p);
 
-const char *cmon_protocol_name(enum cmon_protocol p);   /* "Http", "Tcp", "Icmp" */
+/* "Icmp", "Tcp", "Http" (the monitor file's spelling), in enum order,
+ * NULL-terminated. */
+extern const char *const cmon_protocol_names[];
+const char *cmon_protocol_name(enum cmon_protocol p); /* "?" when unknown */
+
+/* What a test configuration gets when it leaves out the cmon extensions
+ * checksPerRound and timeoutMs: ICMP/TCP 10 checks of 2000 ms, HTTP 3 of
+ * 10000 ms.  Never NULL. */
+struct cmon_protocol_defaults {
+    int checks_per_round;
+    int timeout_ms;
+};
+const struct cmon_protocol_defaults *cmon_protocol_defaults(enum cmon_protocol p);
+
+/* The valid HTTP statuses where no range is given (DESIGN 3). */
+#define CMON_HTTP_VALID_DEFAULT_LO 200
+#define CMON_HTTP_VALID_DEFAULT_HI 399
+/* status inside one of the n ranges; n == 0: inside the default. */
+bool cmon_status_in_ranges(const struct cmon_status_range *r, size_t n, int status);
 bool cmon_status_valid(const struct cmon_test_config *c, int status);
 
 #endif

@@ -32,6 +32,29 @@ static bool answers(const struct cmon_hop *h)
     return h->received > 0;
 }
 
+/* P(X >= k) for X ~ Binomial(n, q): the chance that a hop losing a fraction
+ * q of probes loses k or more of n. */
+static double binomial_tail(unsigned n, unsigned k, double q)
+{
+    double term = pow(1.0 - q, n), below = 0.0; /* P(X = 0) */
+    for (unsigned i = 0; i < k && i <= n; i++) {
+        below += term;
+        term *= (double)(n - i) / (double)(i + 1) * q / (1.0 - q);
+    }
+    return below >= 1.0 ? 0.0 : 1.0 - below;
+}
+
+/* A hop's losses count only when a healthy hop would seldom lose that many
+ * probes: one lost probe in ten is what a 1 % background loss (a busy router,
+ * a rate-limited ICMP reply) gives one trace in ten, and it must not raise an
+ * issue on every re-trace, while two in ten (p < 0.5 %) or 30 in 100 do. */
+bool cmon_hop_loss_significant(const struct cmon_hop *h)
+{
+    unsigned lost = h->sent - h->received;
+    return lost > 0 &&
+           binomial_tail(h->sent, lost, CMON_HOP_BACKGROUND_LOSS) < CMON_HOP_LOSS_SIGNIFICANCE;
+}
+
 static bool loss_persists(const struct cmon_path *p, size_t from, double loss_pct)
 {
     for (size_t j = from + 1; j < p->n_hops; j++) {
@@ -50,7 +73,7 @@ static bool find_loss(const struct cmon_path *p, double loss_pct, struct cmon_ho
             continue;
         last_answer = i;
         double loss = cmon_hop_loss_pct(h);
-        if (loss >= loss_pct && loss_persists(p, i, loss_pct)) {
+        if (loss >= loss_pct && cmon_hop_loss_significant(h) && loss_persists(p, i, loss_pct)) {
             *out = (struct cmon_hop_issue){CMON_DIAG_HOP_LOSS, i, loss, loss_pct};
             return true;
         }
@@ -109,9 +132,10 @@ json_t *cmon_path_to_json(const struct cmon_path *p)
                               h->address, "name", h->name, "sent", (int)h->sent, "received",
                               (int)h->received, "lossPercent", cmon_hop_loss_pct(h));
         if (o && h->received > 0)
-            json_object_set_new(o, "rtt", json_pack("{s:f, s:f, s:f, s:f}", "min", h->rtt_min_ms,
-                                                    "avg", h->rtt_avg_ms, "max", h->rtt_max_ms,
-                                                    "jitter", h->rtt_jitter_ms));
+            json_object_set_new(o, "rtt",
+                                json_pack("{s:f, s:f, s:f, s:f}", "min", h->rtt_min_ms, "avg",
+                                          h->rtt_avg_ms, "max", h->rtt_max_ms, "jitter",
+                                          h->rtt_jitter_ms));
         json_array_append_new(hops, o);
     }
     return json_pack("{s:b, s:o}", "reached", p->reached, "hops", hops);
@@ -167,7 +191,8 @@ enum cmon_err cmon_path_from_json(const json_t *j, struct cmon_path *p, struct c
     p->reached = reached;
     size_t i;
     json_t *o;
-    json_array_foreach(hops, i, o) {
+    json_array_foreach(hops, i, o)
+    {
         enum cmon_err err = decode_hop(o, i, &p->hops[i], eb);
         if (err)
             return err;

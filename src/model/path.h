@@ -47,8 +47,16 @@ struct cmon_hop_issue {
     double threshold;
 };
 
+/* A hop's losses are not chance: fewer than CMON_HOP_LOSS_SIGNIFICANCE of
+ * healthy hops (losing CMON_HOP_BACKGROUND_LOSS of their probes) would lose
+ * as many of as many probes (one-sided binomial test). */
+#define CMON_HOP_BACKGROUND_LOSS 0.01
+#define CMON_HOP_LOSS_SIGNIFICANCE 0.01
+bool cmon_hop_loss_significant(const struct cmon_hop *h);
+
 /* Issues of one path, at most 2 (one of each kind):
- * - hop_loss at the first answering hop whose loss >= loss_pct while every
+ * - hop_loss at the first answering hop whose loss >= loss_pct, and is
+ *   significant (above), while every
  *   later answering hop (the destination included) also loses >= loss_pct; a
  *   path that stops short of the destination loses 100 % at the hop after the
  *   last one that answered;

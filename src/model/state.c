@@ -2,6 +2,8 @@
  * warning band, automatic ones), staleness, roll-up and reason text. */
 #include "model/state.h"
 
+#include "model/diag.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,14 +50,46 @@ static bool has_text(const char *s)
     return s && *s;
 }
 
+/* The diagnostic with its detail; one the catalogue calls temporary (a DNS
+ * server that failed or did not answer, which may clear by itself) says so,
+ * so it reads differently from a persistent one (a name that does not exist). */
 static void add_diagnostic(const struct cmon_state_input *in, struct cmon_state_eval *out)
 {
     if (!has_text(in->diagnostic))
         return;
-    if (has_text(in->diag_detail))
-        append(out->reason, sizeof out->reason, "%s (%s)%s", in->diagnostic, in->diag_detail, "");
-    else
-        append(out->reason, sizeof out->reason, "%s%s%s", in->diagnostic, "", "");
+    enum cmon_diag d;
+    bool temp = cmon_diag_from_code(in->diagnostic, &d) && cmon_diag_is_temporary(d);
+    bool detail = has_text(in->diag_detail);
+    append(out->reason, sizeof out->reason, "%s%s%s", in->diagnostic,
+           temp ? (detail ? " (temporary: " : " (temporary)") : (detail ? " (" : ""), "");
+    if (detail) {
+        size_t used = strlen(out->reason);
+        snprintf(out->reason + used, sizeof out->reason - used, "%s)", in->diag_detail);
+    }
+}
+
+void cmon_threshold_text(const struct cmon_test_config *c, char *out, size_t cap)
+{
+    char a[32], b[32], given[96] = "", autos[96] = "";
+    bool auto_rtt = !c->has_rtt_threshold && c->protocol != CMON_PROTO_HTTP;
+    if (c->has_failed_pct_threshold && c->has_rtt_threshold)
+        snprintf(given, sizeof given, "checks failed ≤ %s %%, RTT ≤ %s ms",
+                 num(c->failed_pct_threshold, a, sizeof a), num(c->rtt_threshold_ms, b, sizeof b));
+    else if (c->has_failed_pct_threshold)
+        snprintf(given, sizeof given, "checks failed ≤ %s %%",
+                 num(c->failed_pct_threshold, a, sizeof a));
+    else if (c->has_rtt_threshold)
+        snprintf(given, sizeof given, "RTT ≤ %s ms", num(c->rtt_threshold_ms, a, sizeof a));
+    if (!c->has_failed_pct_threshold && auto_rtt)
+        snprintf(autos, sizeof autos, "%s %% checks failed or %s ms RTT",
+                 num(CMON_AUTO_FAILED_PCT, a, sizeof a), num(CMON_AUTO_RTT_MS, b, sizeof b));
+    else if (!c->has_failed_pct_threshold)
+        snprintf(autos, sizeof autos, "%s %% checks failed",
+                 num(CMON_AUTO_FAILED_PCT, a, sizeof a));
+    else if (auto_rtt)
+        snprintf(autos, sizeof autos, "%s ms RTT", num(CMON_AUTO_RTT_MS, a, sizeof a));
+    snprintf(out, cap, "%s%s%s%s", given, given[0] && autos[0] ? "; " : "",
+             autos[0] ? "automatic: Warning above " : "", autos);
 }
 
 /* Fail: beyond a given threshold, or every check failed. */
@@ -130,7 +164,8 @@ void cmon_test_state_eval(const struct cmon_state_input *in, struct cmon_state_e
     }
     if (in->agent_stopped) {
         out->state = CMON_STATE_INDETERMINATE;
-        snprintf(out->reason, sizeof out->reason, "agent_stopped (the source agent stopped reporting)");
+        snprintf(out->reason, sizeof out->reason,
+                 "agent_stopped (the source agent stopped reporting)");
         return;
     }
     if (!in->has_result) {
@@ -163,11 +198,16 @@ void cmon_test_state_eval(const struct cmon_state_input *in, struct cmon_state_e
 static int severity(enum cmon_state s)
 {
     switch (s) {
-    case CMON_STATE_NOT_RUNNING: return 0;
-    case CMON_STATE_PASS: return 1;
-    case CMON_STATE_INDETERMINATE: return 2;
-    case CMON_STATE_WARNING: return 3;
-    case CMON_STATE_FAIL: return 4;
+    case CMON_STATE_NOT_RUNNING:
+        return 0;
+    case CMON_STATE_PASS:
+        return 1;
+    case CMON_STATE_INDETERMINATE:
+        return 2;
+    case CMON_STATE_WARNING:
+        return 3;
+    case CMON_STATE_FAIL:
+        return 4;
     }
     return 2;
 }
@@ -186,7 +226,7 @@ enum cmon_state cmon_state_rollup(const enum cmon_state *states, size_t n)
 }
 
 static const char *const state_names[] = {"Indeterminate", "Pass", "Warning", "Fail",
-                                           "Not Running"};
+                                          "Not Running"};
 
 const char *cmon_state_name(enum cmon_state s)
 {

@@ -56,6 +56,12 @@ enum cmon_state cmon_state_rollup(const enum cmon_state *states, size_t n);
 /* Fold one more state into a running roll-up (start from CMON_STATE_NOT_RUNNING). */
 enum cmon_state cmon_state_worse(enum cmon_state acc, enum cmon_state s);
 
+/* What a configuration's tests are judged against, for people: the given
+ * thresholds ("checks failed <= 5 %, RTT <= 300 ms") and the automatic ones
+ * that apply where none is given ("automatic: Warning above 10 % checks
+ * failed or 750 ms RTT"; the automatic RTT only for TCP and ICMP). */
+void cmon_threshold_text(const struct cmon_test_config *c, char *out, size_t cap);
+
 const char *cmon_state_name(enum cmon_state s);       /* "Pass", "Not Running", ... */
 bool cmon_state_parse(const char *s, enum cmon_state *out); /* case-insensitive, "NotRunning" too */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/grow.h"
 #include "core/text.h"
 
 void vpath_key(char *out, size_t outlen, const char *base, const char *key)
@@ -27,16 +28,10 @@ void vpath_idx(char *out, size_t outlen, const char *base, size_t i)
 static void problems_push(struct vctx *v, int line, int col, const char *path, char *msg)
 {
     struct cmon_problems *p = v->probs;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        struct cmon_problem *items = realloc(p->items, cap * sizeof *items);
-        if (!items) {
-            v->oom = true;
-            free(msg);
-            return;
-        }
-        p->items = items;
-        p->cap = cap;
+    if (!cmon_grow(&p->items, &p->cap, p->n + 1, sizeof *p->items)) {
+        v->oom = true;
+        free(msg);
+        return;
     }
     char *pc = strdup(path);
     if (!pc || !msg) {
@@ -79,12 +74,13 @@ static bool in_list(const char *key, const char *const *list)
     return false;
 }
 
-void vcheck_fields(struct vctx *v, const json_t *obj, const char *path,
-                   const char *const *known, const char *const *ignored)
+void vcheck_fields(struct vctx *v, const json_t *obj, const char *path, const char *const *known,
+                   const char *const *ignored)
 {
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)obj, key, val) {
+    json_object_foreach((json_t *)obj, key, val)
+    {
         if (in_list(key, known) || in_list(key, ignored))
             continue;
         char p[512];
@@ -108,14 +104,21 @@ void vcheck_fields(struct vctx *v, const json_t *obj, const char *path,
 static const char *type_name(json_type t)
 {
     switch (t) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "a value";
 }
@@ -169,8 +172,7 @@ bool vget_int(struct vctx *v, const json_t *obj, const char *base, const char *k
     return true;
 }
 
-bool vget_number(struct vctx *v, const json_t *obj, const char *base, const char *key,
-                 double *out)
+bool vget_number(struct vctx *v, const json_t *obj, const char *base, const char *key, double *out)
 {
     const json_t *j = vget(v, obj, base, key, JSON_REAL, false);
     if (!j)
@@ -224,8 +226,8 @@ int vchoice(struct vctx *v, const char *path, const char *what, const char *s,
         snprintf(list + l, sizeof list - l, "%s\"%s\"", i ? ", " : "", choices[i]);
     }
     if (guess)
-        vproblem(v, path, false, "unknown %s \"%s\" (did you mean \"%s\"?); use one of %s", what,
-                 s, guess, list);
+        vproblem(v, path, false, "unknown %s \"%s\" (did you mean \"%s\"?); use one of %s", what, s,
+                 guess, list);
     else
         vproblem(v, path, false, "unknown %s \"%s\"; use one of %s", what, s, list);
     return -1;

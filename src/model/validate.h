@@ -62,6 +62,12 @@ bool vparse_endpoint(struct vctx *v, const json_t *j, const char *path, struct c
 bool vparse_config(struct vctx *v, const json_t *j, const char *path, struct cmon_test_config *c);
 bool vparse_status_range(const char *s, struct cmon_status_range *r);
 
+/* One monitor at base ("" for the whole document), in any of the accepted
+ * forms (ARM envelope or template resource, bare properties).  Returns the
+ * monitor, complete only when no problem was recorded (NULL: out of memory). */
+struct cmon_monitor *vparse_monitor(struct vctx *v, const json_t *obj, const char *base,
+                                    const char *default_name);
+
 void cmon_endpoint_clear(struct cmon_endpoint *ep);
 void cmon_config_clear(struct cmon_test_config *c);
 

@@ -49,14 +49,19 @@ static const struct diag_map_entry diag_map[] = {
     {PROBE_DIAG_ICMP4, ICMP(ICMP_DEST_UNREACH, ICMP_PREC_CUTOFF), CMON_DIAG_ADMIN_PROHIBITED},
     {PROBE_DIAG_ICMP4, ICMP(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL), CMON_DIAG_HOST_UNREACHABLE},
     /* ICMPv6 destination unreachable (RFC 4443) */
-    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOROUTE), CMON_DIAG_NET_UNREACHABLE},
-    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADMIN), CMON_DIAG_ADMIN_PROHIBITED},
-    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_BEYONDSCOPE), CMON_DIAG_NET_UNREACHABLE},
+    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOROUTE),
+     CMON_DIAG_NET_UNREACHABLE},
+    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADMIN),
+     CMON_DIAG_ADMIN_PROHIBITED},
+    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_BEYONDSCOPE),
+     CMON_DIAG_NET_UNREACHABLE},
     {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR), CMON_DIAG_HOST_UNREACHABLE},
-    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT), CMON_DIAG_CONNECTION_REFUSED},
+    {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT),
+     CMON_DIAG_CONNECTION_REFUSED},
     {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, 5), CMON_DIAG_ADMIN_PROHIBITED}, /* ingress policy */
     {PROBE_DIAG_ICMP6, ICMP(ICMP6_DST_UNREACH, 6), CMON_DIAG_ADMIN_PROHIBITED}, /* reject route */
-    {PROBE_DIAG_ICMP6, ICMP(ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_TRANSIT), CMON_DIAG_HOST_UNREACHABLE},
+    {PROBE_DIAG_ICMP6, ICMP(ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_TRANSIT),
+     CMON_DIAG_HOST_UNREACHABLE},
     /* c-ares: NXDOMAIN is persistent; the rest are temporary */
     {PROBE_DIAG_ARES, ARES_ENOTFOUND, CMON_DIAG_DNS_NXDOMAIN},
     {PROBE_DIAG_ARES, ARES_ENODATA, CMON_DIAG_NO_ADDRESS},
@@ -122,9 +127,12 @@ static const struct diag_map_entry diag_map[] = {
 };
 
 static const enum cmon_diag diag_fallback[] = {
-    [PROBE_DIAG_ERRNO] = CMON_DIAG_SOCKET_ERROR,  [PROBE_DIAG_ICMP4] = CMON_DIAG_ICMP_UNREACHABLE,
-    [PROBE_DIAG_ICMP6] = CMON_DIAG_ICMP_UNREACHABLE, [PROBE_DIAG_ARES] = CMON_DIAG_DNS_SERVFAIL,
-    [PROBE_DIAG_CURL] = CMON_DIAG_HTTP_ERROR,    [PROBE_DIAG_X509] = CMON_DIAG_TLS_ERROR,
+    [PROBE_DIAG_ERRNO] = CMON_DIAG_SOCKET_ERROR,
+    [PROBE_DIAG_ICMP4] = CMON_DIAG_ICMP_UNREACHABLE,
+    [PROBE_DIAG_ICMP6] = CMON_DIAG_ICMP_UNREACHABLE,
+    [PROBE_DIAG_ARES] = CMON_DIAG_DNS_SERVFAIL,
+    [PROBE_DIAG_CURL] = CMON_DIAG_HTTP_ERROR,
+    [PROBE_DIAG_X509] = CMON_DIAG_TLS_ERROR,
     [PROBE_DIAG_TLS_ALERT] = CMON_DIAG_TLS_ERROR,
 };
 
@@ -137,4 +145,28 @@ enum cmon_diag probe_diag_map(enum probe_diag_source src, int code)
     if ((unsigned)src < sizeof diag_fallback / sizeof diag_fallback[0])
         return diag_fallback[src];
     return CMON_DIAG_SOCKET_ERROR;
+}
+
+const char *probe_dns_status_text(int ares_status)
+{
+    static const struct {
+        int status;
+        const char *text;
+    } texts[] = {
+        {ARES_ENOTFOUND, "no such name (NXDOMAIN)"},
+        {ARES_ESERVFAIL, "the DNS server answered SERVFAIL"},
+        {ARES_EREFUSED, "the DNS server refused the query (REFUSED)"},
+        /* c-ares 1.18: every server answered REFUSED, or its port 53 is closed */
+        {ARES_ECONNREFUSED,
+         "the DNS server refused the query (REFUSED, or no DNS server on its port)"},
+        {ARES_EFORMERR, "the DNS server answered FORMERR"},
+        {ARES_ENOTIMP, "the DNS server answered NOTIMP"},
+        {ARES_EBADRESP, "the DNS answer was malformed"},
+        {ARES_ETIMEOUT, "no DNS server answered in time"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (texts[i].status == ares_status)
+            return texts[i].text;
+    }
+    return ares_strerror(ares_status);
 }

@@ -13,6 +13,7 @@
 
 #include "core/addr.h"
 #include "core/clock.h"
+#include "core/text.h"
 #include "probe/diagnostics.h"
 #include "probe/dns.h"
 #include "probe/probe_internal.h"
@@ -273,20 +274,10 @@ static void dns_wait_free(struct dns_wait *w)
     free(w);
 }
 
-static char *dup_or_null(const char *s, bool *ok)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *ok = false;
-    return d;
-}
-
 static bool copy_http(struct dns_wait *w, const struct probe_http_spec *h)
 {
-    bool ok = true;
-    w->http.method = dup_or_null(h->method, &ok);
+    w->http.method = cmon_strdup(h->method);
+    bool ok = !h->method || w->http.method;
     if (h->n_headers) {
         const char **hd = calloc(h->n_headers, sizeof *hd);
         w->http.headers = hd;
@@ -294,7 +285,7 @@ static bool copy_http(struct dns_wait *w, const struct probe_http_spec *h)
             return false;
         w->http.n_headers = h->n_headers;
         for (size_t i = 0; i < h->n_headers; i++)
-            hd[i] = dup_or_null(h->headers[i], &ok);
+            ok = (hd[i] = cmon_strdup(h->headers[i])) != NULL && ok;
     }
     if (h->n_valid) {
         struct cmon_status_range *v = calloc(h->n_valid, sizeof *v);
@@ -314,13 +305,13 @@ static struct dns_wait *dns_wait_new(struct probe_engine *eng, const struct prob
     struct dns_wait *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    bool ok = true;
     w->eng = eng;
     w->ops = ops;
     w->t = *t;
     w->t.http = NULL;
-    w->t.host = dup_or_null(t->host, &ok);
-    w->t.url = dup_or_null(t->url, &ok);
+    w->t.host = cmon_strdup(t->host);
+    w->t.url = cmon_strdup(t->url);
+    bool ok = (!t->host || w->t.host) && (!t->url || w->t.url);
     if (ok && t->http)
         ok = copy_http(w, t->http);
     w->cb = cb;
@@ -365,7 +356,7 @@ static void dns_fail(struct dns_wait *w, int status)
                                                        : "IPv4 ");
     else
         probe_result_fail(&r, probe_diag_map(PROBE_DIAG_ARES, status), "resolving %s: %s",
-                          w->t.host, ares_strerror(status));
+                          w->t.host, probe_dns_status_text(status));
     dns_wait_finish(w, &r);
 }
 

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "probe/diagnostics.h"
 #include "probe/http_crl.h"
 #include "probe/probe_internal.h"
@@ -22,8 +23,6 @@
 
 #define HTTP_BODY_CAP (64 * 1024) /* bytes read and discarded, then stop */
 #define HTTP_CRL_CAP (4 * 1024 * 1024)
-#define HTTP_DEFAULT_LO 200
-#define HTTP_DEFAULT_HI 399
 
 struct http_check;
 
@@ -64,9 +63,8 @@ struct http_check {
     struct tls_observe tls;
     size_t body_bytes;
     bool body_capped, is_https;
-    bool tls_up; /* the handshake completed */
-    unsigned char *crl_buf;
-    size_t crl_len;
+    bool tls_up;         /* the handshake completed */
+    struct cmon_buf crl; /* the CRL's bytes (DER or PEM) */
     bool crl_too_big;
     char crl_url[256];
     char errbuf[CURL_ERROR_SIZE];
@@ -251,7 +249,7 @@ static void check_free(struct http_check *c)
     curl_slist_free_all(c->headers);
     curl_slist_free_all(c->resolve);
     tls_observe_free(&c->tls);
-    free(c->crl_buf);
+    cmon_buf_free(&c->crl);
     free(c->valid);
     free(c);
 }
@@ -292,23 +290,12 @@ static size_t body_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static bool status_valid(const struct http_check *c, int status)
-{
-    if (c->n_valid == 0)
-        return status >= HTTP_DEFAULT_LO && status <= HTTP_DEFAULT_HI;
-    for (size_t i = 0; i < c->n_valid; i++) {
-        if (status >= c->valid[i].lo && status <= c->valid[i].hi)
-            return true;
-    }
-    return false;
-}
-
 static void valid_ranges_text(const struct http_check *c, char *out, size_t len)
 {
     size_t used = 0;
     out[0] = '\0';
     if (c->n_valid == 0) {
-        snprintf(out, len, "%d-%d", HTTP_DEFAULT_LO, HTTP_DEFAULT_HI);
+        snprintf(out, len, "%d-%d", CMON_HTTP_VALID_DEFAULT_LO, CMON_HTTP_VALID_DEFAULT_HI);
         return;
     }
     for (size_t i = 0; i < c->n_valid && used < len; i++) {
@@ -355,7 +342,7 @@ static void judge_status(struct http_check *c, int status)
 {
     char ranges[96];
     c->res.http_status = status;
-    if (status_valid(c, status)) {
+    if (cmon_status_in_ranges(c->valid, c->n_valid, status)) {
         c->res.ok = true;
         c->res.diag = CMON_DIAG_NONE;
         c->res.detail[0] = '\0';
@@ -409,17 +396,12 @@ static size_t crl_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct http_check *c = userp;
     size_t n = size * nmemb;
-    if (c->crl_len + n > HTTP_CRL_CAP) {
+    if (c->crl.len + n > HTTP_CRL_CAP) {
         c->crl_too_big = true;
         return 0;
     }
-    unsigned char *nb = realloc(c->crl_buf, c->crl_len + n);
-    if (!nb)
-        return 0;
-    memcpy(nb + c->crl_len, ptr, n);
-    c->crl_buf = nb;
-    c->crl_len += n;
-    return n;
+    cmon_buf_append(&c->crl, ptr, n);
+    return c->crl.oom ? 0 : n;
 }
 
 /* What is left of the check's timeout for the CRL fetch (at least 1 ms). */
@@ -478,7 +460,7 @@ static void crl_done(struct http_check *c, CURLcode rc)
         else
             check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: %s", c->crl_url,
                        c->crl_too_big ? "larger than 4 MiB" : curl_easy_strerror(rc));
-    } else if (!(crl = tls_crl_parse(c->crl_buf, c->crl_len))) {
+    } else if (!(crl = tls_crl_parse((const unsigned char *)c->crl.data, c->crl.len))) {
         check_fail(c, CMON_DIAG_TLS_CRL_UNREACHABLE, "CRL %s: not a DER or PEM CRL", c->crl_url);
     } else {
         crl_judge(c, crl);
@@ -687,7 +669,8 @@ static enum cmon_err http_start(struct probe_engine *eng, const struct probe_tar
     c->h = h;
     c->cb = cb;
     c->arg = arg;
-    c->timeout_ms = t->timeout_ms ? t->timeout_ms : 10000;
+    c->timeout_ms = t->timeout_ms ? t->timeout_ms
+                                  : (uint32_t)cmon_protocol_defaults(CMON_PROTO_HTTP)->timeout_ms;
     c->started_ns = cmon_mono_ns();
     c->res.rtt_ms = c->res.dns_ms = c->res.connect_ms = c->res.tls_ms = -1;
     c->res.first_byte_ms = -1;

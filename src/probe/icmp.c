@@ -290,11 +290,9 @@ static struct icmp_check *match(struct icmp_sock *s, const struct icmp_msg *m)
 
 static double reply_rtt_ms(const struct icmp_check *c, int64_t rx_wall_ns)
 {
-    if (rx_wall_ns > 0 && c->tx_wall_ns > 0 && rx_wall_ns >= c->tx_wall_ns)
-        return (double)(rx_wall_ns - c->tx_wall_ns) / CMON_NS_PER_MS;
-    if (rx_wall_ns > 0 && rx_wall_ns >= c->start_wall_ns)
-        return (double)(rx_wall_ns - c->start_wall_ns) / CMON_NS_PER_MS;
-    return (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
+    int64_t elapsed = cmon_mono_ns() - c->start_ns;
+    return (double)icmp_rtt_ns(c->tx_wall_ns, c->start_wall_ns, rx_wall_ns, elapsed) /
+           CMON_NS_PER_MS;
 }
 
 static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,

@@ -150,3 +150,23 @@ enum cmon_err icmp_parse(int family, bool with_ip_header, const uint8_t *buf, si
     out->kind = ICMP_MSG_ERROR;
     return parse_quoted(family, buf + 8, len - 8, out);
 }
+
+#define RTT_SLACK_NS 1000000 /* 1 ms */
+
+/* Wall time between two stamps, if no wall-clock step can lie between
+ * them; else -1.  The slack covers NTP slewing (at most 500 ppm) and the
+ * moments between reading the two clocks at the start. */
+static int64_t stamps_apart(int64_t from, int64_t to, int64_t elapsed_ns)
+{
+    if (from <= 0 || to < from || to - from > elapsed_ns + elapsed_ns / 1000 + RTT_SLACK_NS)
+        return -1;
+    return to - from;
+}
+
+int64_t icmp_rtt_ns(int64_t tx_wall, int64_t start_wall, int64_t rx_wall, int64_t elapsed_ns)
+{
+    int64_t rtt = rx_wall > 0 ? stamps_apart(tx_wall, rx_wall, elapsed_ns) : -1;
+    if (rtt < 0 && rx_wall > 0)
+        rtt = stamps_apart(start_wall, rx_wall, elapsed_ns);
+    return rtt < 0 ? elapsed_ns : rtt;
+}

@@ -46,6 +46,14 @@ enum cmon_err icmp_parse(int family, bool with_ip_header, const uint8_t *buf, si
 size_t icmp_build_echo(int family, uint16_t id, uint16_t seq, uint32_t token, uint8_t *out,
                        size_t outlen);
 
+/* A reply's RTT in ns from the kernel's stamps, which are wall clock:
+ * from tx_wall (transmit stamp; 0: none) or else start_wall (when the check
+ * started) to rx_wall (receive stamp; 0: none).  elapsed_ns, monotonic time
+ * since the check started, bounds the true RTT: stamps further apart than
+ * that, or reversed, span a wall-clock step (NTP, VM resume) and lose to
+ * elapsed_ns, as does a missing receive stamp. */
+int64_t icmp_rtt_ns(int64_t tx_wall, int64_t start_wall, int64_t rx_wall, int64_t elapsed_ns);
+
 /* RFC 1071 Internet checksum. */
 uint16_t icmp_checksum(const uint8_t *buf, size_t len);
 

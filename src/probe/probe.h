@@ -21,38 +21,38 @@
 struct probe_engine;
 
 struct probe_engine_opts {
-    const char *ca_file;       /* HTTPS trust anchors; NULL: system store */
-    const char *resolv_conf;   /* NULL: /etc/resolv.conf (c-ares default) */
-    int dns_timeout_ms;        /* per DNS try; 0: 2000 */
+    const char *ca_file;        /* HTTPS trust anchors; NULL: system store */
+    const char *resolv_conf;    /* NULL: /etc/resolv.conf (c-ares default) */
+    int dns_timeout_ms;         /* per DNS try; 0: 2000 */
     const struct cmon_log *log; /* may be NULL */
 };
 
 struct probe_http_spec {
-    const char *method;                 /* "GET", "HEAD", "POST", ...; NULL: GET */
-    const char *const *headers;         /* "Name: value" lines */
+    const char *method;         /* "GET", "HEAD", "POST", ...; NULL: GET */
+    const char *const *headers; /* "Name: value" lines */
     size_t n_headers;
-    const struct cmon_status_range *valid; /* n_valid == 0: 200-399 */
+    const struct cmon_status_range *valid; /* n_valid == 0: the model's default */
     size_t n_valid;
 };
 
 struct probe_target {
     enum cmon_protocol proto;
-    const char *host;        /* DNS name or IP literal (for HTTP: the URL's host) */
-    const char *url;         /* HTTP only: the full URL */
-    uint16_t port;           /* TCP/HTTP port; 0 for ICMP */
-    enum cmon_ip_pref ip_pref; /* preferred family; falls back to the other */
-    bool ip_strict;          /* ip_pref V4/V6 only, no fallback (cmon check -4/-6) */
-    uint32_t timeout_ms;     /* whole check, DNS included */
+    const char *host;                   /* DNS name or IP literal (for HTTP: the URL's host) */
+    const char *url;                    /* HTTP only: the full URL */
+    uint16_t port;                      /* TCP/HTTP port; 0 for ICMP */
+    enum cmon_ip_pref ip_pref;          /* preferred family; falls back to the other */
+    bool ip_strict;                     /* ip_pref V4/V6 only, no fallback (cmon check -4/-6) */
+    uint32_t timeout_ms;                /* whole check, DNS included */
     const struct probe_http_spec *http; /* HTTP only */
 };
 
 struct probe_check_result {
     bool ok;
-    double rtt_ms;           /* valid when ok */
-    enum cmon_diag diag;     /* CMON_DIAG_NONE when ok */
-    char detail[160];        /* e.g. "errno 111", "notAfter 2026-01-02T00:00:00Z" */
-    char address[64];        /* the address checked, "" when DNS failed */
-    int http_status;         /* 0 when none */
+    double rtt_ms;       /* valid when ok */
+    enum cmon_diag diag; /* CMON_DIAG_NONE when ok */
+    char detail[160];    /* e.g. "errno 111", "notAfter 2026-01-02T00:00:00Z" */
+    char address[64];    /* the address checked, "" when DNS failed */
+    int http_status;     /* 0 when none */
     double dns_ms, connect_ms, tls_ms, first_byte_ms; /* < 0: not measured */
 };
 

@@ -1,8 +1,11 @@
 /* scheduler.c: the round scheduler (see scheduler.h).  One binary min-heap of
- * events ordered by time, driven by one uv_timer: a test's event is its next
- * round start; a running round's event is its next check launch.  Rounds are
- * separate objects holding a reference to their test's settings, so replacing
- * a test never disturbs a round already running. */
+ * events ordered by monotonic time, driven by one uv_timer: a test's event is
+ * its next round start; a running round's event is its next check launch.
+ * The wall clock is read only to place a new test on its phase and to stamp
+ * a round as it starts: a wall step (NTP at boot, VM resume) then moves the
+ * stamps, never the rhythm.  Rounds are separate objects holding a
+ * reference to their test's settings, so replacing a test never disturbs a
+ * round already running. */
 #include "probe/scheduler.h"
 
 #include <stdio.h>
@@ -10,6 +13,8 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
+#include "core/hash.h"
 #include "probe/round.h"
 #include "probe/target.h"
 
@@ -19,7 +24,7 @@
 enum sched_kind { EV_TEST, EV_ROUND };
 
 struct sched_event {
-    int64_t at; /* wall-clock ns */
+    int64_t at; /* monotonic ns */
     uint32_t heap_idx;
     uint8_t kind;
 };
@@ -34,7 +39,7 @@ struct sched_test {
     uint32_t refs; /* 1 while scheduled + 1 per round */
     int64_t period_ns, phase_ns;
     struct sched_round *pending; /* rounds still launching checks */
-    struct probe_target target; /* host, url and http are owned */
+    struct probe_target target;  /* host, url and http are owned */
 };
 
 struct sched_round;
@@ -48,7 +53,8 @@ struct sched_round {
     struct sched_test *test;
     struct sched_round *tnext; /* next in test->pending */
     bool listed;
-    int64_t start_ns;
+    int64_t start_mono; /* checks are offset from this */
+    int64_t start_ns;   /* wall-clock stamp reported */
     uint32_t n, launched, done;
     struct probe_round_acc acc;
     struct sched_slot slots[];
@@ -60,7 +66,8 @@ struct probe_sched {
     struct probe_sched_opts o;
     uv_timer_t timer;
     struct sched_event **heap;
-    uint32_t heap_n, heap_cap;
+    uint32_t heap_n;
+    size_t heap_cap;
     struct sched_test **buckets;
     size_t n_buckets, n_tests, n_rounds;
     bool closing, timer_closed;
@@ -70,14 +77,6 @@ struct probe_sched {
 
 /* --- pure helpers --- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
 int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns)
 {
     if (period_ns <= 0)
@@ -86,7 +85,7 @@ int64_t probe_sched_phase_ns(const char *test_id, int64_t period_ns)
     int64_t period_ms = period_ns / CMON_NS_PER_MS;
     if (period_ms <= 0)
         return 0;
-    return (int64_t)(fnv1a(test_id) % (uint64_t)period_ms) * CMON_NS_PER_MS;
+    return (int64_t)(cmon_fnv1a(test_id) % (uint64_t)period_ms) * CMON_NS_PER_MS;
 }
 
 int64_t probe_sched_next_round(int64_t now_ns, int64_t phase_ns, int64_t period_ns)
@@ -148,18 +147,31 @@ static void heap_down(struct probe_sched *s, uint32_t i)
     heap_set(s, i, e);
 }
 
-static bool heap_push(struct probe_sched *s, struct sched_event *e)
+/* Unit tests fail the scheduler's allocations here (opts.fail_alloc). */
+static bool alloc_fails(const struct probe_sched *s)
 {
-    if (s->heap_n == s->heap_cap) {
-        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
-        struct sched_event **h = realloc(s->heap, cap * sizeof *h);
-        if (!h)
-            return false;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
+    return s->o.fail_alloc && s->o.fail_alloc(s->o.clock_ctx);
+}
+
+/* Room for one more event; the only step of a push that can fail. */
+static bool heap_reserve(struct probe_sched *s)
+{
+    return !alloc_fails(s) &&
+           cmon_grow(&s->heap, &s->heap_cap, (size_t)s->heap_n + 1, sizeof *s->heap);
+}
+
+/* Needs the room heap_reserve made. */
+static void heap_insert(struct probe_sched *s, struct sched_event *e)
+{
     heap_set(s, s->heap_n++, e);
     heap_up(s, e->heap_idx);
+}
+
+static bool heap_push(struct probe_sched *s, struct sched_event *e)
+{
+    if (!heap_reserve(s))
+        return false;
+    heap_insert(s, e);
     return true;
 }
 
@@ -179,9 +191,40 @@ static void heap_remove(struct probe_sched *s, struct sched_event *e)
 
 /* --- timer --- */
 
-static int64_t sched_now(const struct probe_sched *s)
+static int64_t sched_wall(const struct probe_sched *s)
 {
     return s->o.now_ns ? s->o.now_ns(s->o.clock_ctx) : cmon_wall_ns();
+}
+
+static int64_t sched_mono(const struct probe_sched *s)
+{
+    return s->o.mono_ns ? s->o.mono_ns(s->o.clock_ctx) : cmon_mono_ns();
+}
+
+/* The monotonic time of a new test's first round: the next wall-clock
+ * instant on its phase, so every agent spreads a test the same way. */
+static int64_t first_round_mono(const struct probe_sched *s, const struct sched_test *t)
+{
+    int64_t wall = sched_wall(s), mono = sched_mono(s);
+    return mono + probe_sched_next_round(wall, t->phase_ns, t->period_ns) - wall;
+}
+
+/* The wall time of monotonic instant at, read now: a late timer still
+ * stamps the round with the moment it was due. */
+static int64_t wall_at(const struct probe_sched *s, int64_t at)
+{
+    return sched_wall(s) - (sched_mono(s) - at);
+}
+
+/* The round after one due at `at`: one period later, or, when the loop
+ * was held up longer than that, the first one still ahead (never a burst
+ * of rounds to catch up). */
+static int64_t next_round_after(const struct sched_test *t, int64_t at, int64_t now)
+{
+    int64_t next = at + t->period_ns;
+    if (next <= now)
+        next += ((now - next) / t->period_ns + 1) * t->period_ns;
+    return next;
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -197,7 +240,7 @@ static void rearm(struct probe_sched *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    int64_t delay = s->heap[0]->at - sched_now(s);
+    int64_t delay = s->heap[0]->at - sched_mono(s);
     uint64_t ms = delay <= 0 ? 0 : (uint64_t)((delay + CMON_NS_PER_MS - 1) / CMON_NS_PER_MS);
     uv_timer_start(&s->timer, timer_cb, ms, 0);
 }
@@ -227,7 +270,7 @@ static void test_unref(struct sched_test *t)
 
 static struct sched_test **bucket_of(struct probe_sched *s, const char *id)
 {
-    return &s->buckets[fnv1a(id) % s->n_buckets];
+    return &s->buckets[cmon_fnv1a(id) % s->n_buckets];
 }
 
 static struct sched_test *test_find(struct probe_sched *s, const char *id,
@@ -248,6 +291,8 @@ static bool grow_buckets(struct probe_sched *s)
 {
     if (s->n_tests < s->n_buckets)
         return true;
+    if (alloc_fails(s))
+        return false;
     size_t nb = s->n_buckets * 2;
     struct sched_test **b = calloc(nb, sizeof *b);
     if (!b)
@@ -256,7 +301,7 @@ static bool grow_buckets(struct probe_sched *s)
         struct sched_test *t = s->buckets[i], *next;
         for (; t; t = next) {
             next = t->hnext;
-            struct sched_test **head = &b[fnv1a(t->id) % nb];
+            struct sched_test **head = &b[cmon_fnv1a(t->id) % nb];
             t->hnext = *head;
             *head = t;
         }
@@ -302,10 +347,11 @@ static struct probe_http_spec *http_spec_from(const struct cmon_test_config *cfg
     return h;
 }
 
-static enum cmon_err test_build(const struct cmon_test *t, const struct cmon_test_config *cfg,
-                                struct sched_test **out, struct cmon_errbuf *eb)
+static enum cmon_err test_build(const struct probe_sched *s, const struct cmon_test *t,
+                                const struct cmon_test_config *cfg, struct sched_test **out,
+                                struct cmon_errbuf *eb)
 {
-    struct sched_test *x = calloc(1, sizeof *x);
+    struct sched_test *x = alloc_fails(s) ? NULL : calloc(1, sizeof *x);
     if (!x)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     bool ok = true, http = t->protocol == CMON_PROTO_HTTP;
@@ -316,12 +362,13 @@ static enum cmon_err test_build(const struct cmon_test *t, const struct cmon_tes
     int freq = t->frequency_sec > 0 ? t->frequency_sec : cfg->frequency_sec;
     x->period_ns = (int64_t)(freq > 0 ? freq : CMON_DEFAULT_FREQUENCY_SEC) * CMON_NS_PER_SEC;
     x->phase_ns = probe_sched_phase_ns(x->id, x->period_ns);
-    int checks = cfg->checks_per_round > 0 ? cfg->checks_per_round : http ? 3 : 10;
+    const struct cmon_protocol_defaults *def = cmon_protocol_defaults(t->protocol);
+    int checks = cfg->checks_per_round > 0 ? cfg->checks_per_round : def->checks_per_round;
     x->checks = (uint16_t)(checks > 1000 ? 1000 : checks);
     struct probe_target *pt = &x->target;
     pt->proto = t->protocol;
     pt->ip_pref = cfg->ip_pref;
-    pt->timeout_ms = cfg->timeout_ms > 0 ? (uint32_t)cfg->timeout_ms : http ? 10000 : 2000;
+    pt->timeout_ms = (uint32_t)(cfg->timeout_ms > 0 ? cfg->timeout_ms : def->timeout_ms);
     pt->port = (uint16_t)(t->port > 0 ? t->port : 0);
     if (http) {
         char host[256];
@@ -362,12 +409,18 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
     if (s->closing)
         return cmon_fail(eb, CMON_ERR_INVALID, "scheduler is closing");
     struct sched_test *x;
-    enum cmon_err err = test_build(t, cfg, &x, eb);
+    enum cmon_err err = test_build(s, t, cfg, &x, eb);
     if (err != CMON_OK)
         return err;
     struct sched_test **link, *old = test_find(s, x->id, &link);
-    int64_t now = sched_now(s);
-    x->ev.at = probe_sched_next_round(now, x->phase_ns, x->period_ns);
+    /* Everything that can fail comes before the old test is touched, so a
+     * failed put leaves it scheduled as it was.  (grow_buckets moves the
+     * tests, and link with them: only when there is no old test.) */
+    if ((!old && !grow_buckets(s)) || !heap_reserve(s)) {
+        test_free(x);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    x->ev.at = first_round_mono(s, x);
     if (old) {
         /* same id: same phase; keep the round already planned if the period holds */
         if (old->period_ns == x->period_ns && old->ev.heap_idx != SCHED_NOT_IN_HEAP)
@@ -377,10 +430,7 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
         s->n_tests--;
         test_unref(old); /* a running round keeps it alive and still reports */
     }
-    if (!grow_buckets(s) || !heap_push(s, &x->ev)) {
-        test_free(x);
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    }
+    heap_insert(s, &x->ev);
     struct sched_test **head = bucket_of(s, x->id);
     x->s = s;
     x->hnext = *head;
@@ -473,7 +523,7 @@ static bool round_launch(struct probe_sched *s, struct sched_round *r)
         r->done++;
     }
     if (r->launched < r->n) {
-        r->ev.at = r->start_ns + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
+        r->ev.at = r->start_mono + probe_sched_check_offset_ns(r->launched, r->n, s->o.spread_ms);
         if (heap_push(s, &r->ev)) {
             round_list(r);
             return true;
@@ -497,7 +547,8 @@ static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at)
     r->ev.heap_idx = SCHED_NOT_IN_HEAP;
     r->test = t;
     t->refs++;
-    r->start_ns = at;
+    r->start_mono = at;
+    r->start_ns = wall_at(s, at);
     r->n = t->checks;
     s->n_rounds++;
     round_launch(s, r);
@@ -511,14 +562,14 @@ static void run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
     }
     struct sched_test *t = (struct sched_test *)e;
     int64_t at = t->ev.at;
-    t->ev.at = probe_sched_next_round((now > at ? now : at) + 1, t->phase_ns, t->period_ns);
+    t->ev.at = next_round_after(t, at, now);
     heap_push(s, &t->ev); /* before the round: the round's callbacks may touch the heap */
     round_start(s, t, at);
 }
 
 void probe_sched_run_due(struct probe_sched *s)
 {
-    int64_t now = sched_now(s);
+    int64_t now = sched_mono(s);
     while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
         struct sched_event *e = s->heap[0];
         heap_remove(s, e);

@@ -1,11 +1,11 @@
 /* scheduler.h: runs every test's rounds on the probe engine's loop.  Every
  * frequency_sec a test starts a round of checks_per_round checks, spread
  * evenly over at most spread_ms (2 s); rounds of different tests are phase-
- * spread across the period (phase = hash(test id) mod period), so 10k tests
- * every 60 s do not all fire at :00.  One timer heap, one uv_timer: an idle
- * test holds no fd, handle or thread, only ~200 bytes (plus its strings).
- * Each finished round is folded into a struct cmon_round_result and handed to
- * on_result.
+ * spread across the period (phase = hash(test id) mod period of the wall
+ * clock), so 10k tests every 60 s do not all fire at :00.  Once placed, a
+ * test's rounds follow each other on monotonic time, one period apart.  One timer heap, one
+ * uv_timer: an idle test holds no fd, handle or thread, only ~200 bytes (plus its strings). Each
+ * finished round is folded into a struct cmon_round_result and handed to on_result.
  *
  * Loop affinity: every function runs on the engine's loop thread.
  * Ownership: the scheduler copies what it needs from the cmon_test and
@@ -31,11 +31,20 @@
 struct probe_sched;
 
 struct probe_sched_opts {
-    /* Wall clock, Unix ns: places rounds and stamps them (start_ns).
-     * NULL: cmon_wall_ns.  Unit tests inject a fake clock and drive the
-     * scheduler with probe_sched_run_due. */
+    /* Wall clock, Unix ns: picks a new test's phase and stamps rounds
+     * (start_ns); re-read at every round, so stamps follow NTP steps.
+     * NULL: cmon_wall_ns. */
     int64_t (*now_ns)(void *ctx);
+    /* Monotonic clock, ns: every round and check is timed on it, so a step
+     * of the wall clock neither silences rounds nor bunches them.
+     * NULL: cmon_mono_ns.  Unit tests inject both clocks (same clock_ctx)
+     * and drive the scheduler with probe_sched_run_due. */
+    int64_t (*mono_ns)(void *ctx);
     void *clock_ctx;
+    /* Unit tests only (NULL otherwise): asked, with clock_ctx, before each
+     * step that may allocate (building a test, growing the heap or the test
+     * table); true makes that step fail as out of memory. */
+    bool (*fail_alloc)(void *ctx);
     uint32_t spread_ms; /* a round's checks start within this; 0: 2000 */
     void (*on_result)(void *arg, const struct cmon_round_result *r);
     void *arg;
@@ -48,8 +57,8 @@ enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
 
 /* Add a test, or replace the one with the same id.  A replaced test's round
  * in progress finishes with the old settings and is reported; the next round
- * uses the new ones.  Defaults: checks_per_round ICMP/TCP 10, HTTP 3;
- * timeout_ms ICMP/TCP 2000, HTTP 10000; frequency from t->frequency_sec
+ * uses the new ones.  checks_per_round and timeout_ms left 0 take the
+ * model's cmon_protocol_defaults; frequency from t->frequency_sec
  * (cfg->frequency_sec when t's is 0).  Any frequency >= 1 s is accepted (the
  * model enforces 30..1800 for monitor files). */
 enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
@@ -59,7 +68,7 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
 bool probe_sched_remove(struct probe_sched *s, const char *test_id);
 size_t probe_sched_count(const struct probe_sched *s);
 
-/* Process every event due at the clock's now (the uv_timer calls this). */
+/* Process every event due at the monotonic clock's now (the uv_timer calls this). */
 void probe_sched_run_due(struct probe_sched *s);
 
 /* Stop scheduling.  Rounds in flight finish (results dropped) and done runs

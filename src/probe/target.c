@@ -7,19 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const proto_names[] = {
-    [CMON_PROTO_ICMP] = "Icmp", [CMON_PROTO_TCP] = "Tcp", [CMON_PROTO_HTTP] = "Http"};
-
-const char *probe_protocol_name(enum cmon_protocol p)
-{
-    return (unsigned)p < sizeof proto_names / sizeof proto_names[0] ? proto_names[p] : "?";
-}
-
 bool probe_protocol_parse(const char *s, enum cmon_protocol *out)
 {
-    for (size_t i = 0; i < sizeof proto_names / sizeof proto_names[0]; i++) {
-        if (strcasecmp(s, proto_names[i]) == 0) {
-            *out = (enum cmon_protocol)i;
+    /* the model spells the names; the command line accepts them in any case */
+    const enum cmon_protocol all[] = {CMON_PROTO_ICMP, CMON_PROTO_TCP, CMON_PROTO_HTTP};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcasecmp(s, cmon_protocol_name(all[i])) == 0) {
+            *out = all[i];
             return true;
         }
     }

@@ -30,9 +30,8 @@ enum cmon_err probe_target_parse(const char *arg, int proto, int port, struct pr
 enum cmon_err probe_url_host(const char *url, char *host, size_t hostlen, uint16_t *port,
                              struct cmon_errbuf *eb);
 
-/* "Icmp", "Tcp", "Http" (the monitor file's spelling). */
-const char *probe_protocol_name(enum cmon_protocol p);
-/* "icmp"/"tcp"/"http", any case; false when unknown. */
+/* "icmp"/"tcp"/"http", any case (names: cmon_protocol_name); false when
+ * unknown. */
 bool probe_protocol_parse(const char *s, enum cmon_protocol *out);
 
 #endif

@@ -36,7 +36,7 @@ struct alert_config {
     size_t n_groups;
 };
 
-enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns,
+enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
                                   const struct cmon_log *log, struct server_alerts **out,
                                   struct cmon_errbuf *eb)
 {
@@ -47,6 +47,7 @@ enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_n
     a->log = log;
     a->retention_ns = retention_ns;
     struct cmon_notify_opts o = {.log = log,
+                                 .allow_exec = allow_exec,
                                  .generator_url = a->generator_url[0] ? a->generator_url : NULL};
     enum cmon_err err = cmon_notifier_start(&o, &a->notifier, eb);
     if (err) {
@@ -237,28 +238,14 @@ static void notify_one(struct server_alerts *a, const struct alert_config *c,
     }
 }
 
-/* The key as a logfmt value: quotes and backslashes escaped. */
-static void log_key(const char *key, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *key && o + 2 < cap; key++) {
-        if (*key == '"' || *key == '\\')
-            out[o++] = '\\';
-        out[o++] = *key;
-    }
-    out[o] = '\0';
-}
-
 static void notify(struct server_alerts *a, const struct alert_config *c,
                    const struct cmon_alert_eval_out *out, int64_t now_ns)
 {
     for (size_t i = 0; i < out->n_transitions; i++) {
         const struct cmon_alert_instance *inst = &out->items[out->transitions[i].instance];
-        char key[512];
-        log_key(inst->key, key, sizeof key);
-        cmon_info(a->log,
+        cmon_info(a->log, /* core/log.c escapes the key's quotes */
                   out->transitions[i].kind == CMON_ALERT_FIRED ? "alert fired" : "alert resolved",
-                  "alert=\"%s\" value=%g", key, inst->value);
+                  "alert=\"%s\" value=%g", inst->key, inst->value);
         notify_one(a, c, inst, false);
     }
     if (now_ns < a->next_refresh_ns)

@@ -20,8 +20,8 @@ struct server_alerts;
 
 /* generator_url: the dashboard URL Alertmanager links to (copied);
  * retention_ns: resolved alerts and transitions older than this are pruned
- * (hourly; 0 keeps them). */
-enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns,
+ * (hourly; 0 keeps them); allow_exec: --allow-exec-actions. */
+enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
                                   const struct cmon_log *log, struct server_alerts **out,
                                   struct cmon_errbuf *eb);
 /* One evaluation period: evaluates when a rule is due (or an alert's rule

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
 
@@ -233,9 +234,7 @@ struct assignments {
 
 static void fnv(unsigned long long *h, const char *s)
 {
-    for (const char *p = s; *p; p++)
-        *h = (*h ^ (unsigned char)*p) * 1099511628211ULL;
-    *h = (*h ^ 0xff) * 1099511628211ULL;
+    *h = cmon_fnv1a_field(*h, s);
 }
 
 static int collect_assignment(void *arg, const struct store_monitor *sm)
@@ -287,7 +286,7 @@ enum MHD_Result api_agent_assignments(struct req *r)
     if (!s)
         return MHD_YES;
     struct assignments as = {
-        .agent = r->principal, .monitors = json_array(), .etag = 1469598103934665603ULL};
+        .agent = r->principal, .monitors = json_array(), .etag = CMON_FNV1A_BASIS};
     fnv(&as.etag, r->principal);
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->monitor_list(s, collect_assignment, &as, &eb);
@@ -338,14 +337,15 @@ static size_t agent_tests(struct store *s, const char *agent)
 static json_t *embedded_row(const struct agent_rows *ar, const struct store_agent *a)
 {
     char ts[40];
-    size_t tests = agent_tests(ar->s, ar->embedded) +
-                   (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
-    return json_pack("{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded,
-                     "version", CMON_VERSION, "addresses", "registeredAt", "lastSeen",
-                     a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
-                                          : json_null(),
-                     "tests", (json_int_t)tests, "state", "running", "embedded", 1,
-                     "heartbeatSec", 0, "spool");
+    size_t tests =
+        agent_tests(ar->s, ar->embedded) +
+        (ar->alias && strcmp(ar->alias, ar->embedded) ? agent_tests(ar->s, ar->alias) : 0);
+    return json_pack(
+        "{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}}", "name", ar->embedded, "version",
+        CMON_VERSION, "addresses", "registeredAt", "lastSeen",
+        a && a->last_seen_ns ? json_string(cmon_rfc3339(a->last_seen_ns, ts, sizeof ts))
+                             : json_null(),
+        "tests", (json_int_t)tests, "state", "running", "embedded", 1, "heartbeatSec", 0, "spool");
 }
 
 static json_t *time_or_null(int64_t ns)
@@ -366,12 +366,12 @@ static int agent_row(void *arg, const struct store_agent *a)
     json_t *spool = a->spool ? json_loads(a->spool, 0, NULL) : NULL;
     json_array_append_new(
         ar->items,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name,
-                  "version", a->version, "addresses", addr ? addr : json_array(), "registeredAt",
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name, "version",
+                  a->version, "addresses", addr ? addr : json_array(), "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
-                  agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec",
-                  a->heartbeat_sec, "spool", spool ? spool : json_object()));
+                  agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec", a->heartbeat_sec,
+                  "spool", spool ? spool : json_object()));
     return 0;
 }
 

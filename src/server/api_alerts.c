@@ -416,6 +416,10 @@ enum MHD_Result api_action_group_put(struct req *r)
     enum MHD_Result ret;
     if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK)
         ret = reply_problems(r, &probs, shift);
+    else if (g->n_execs && !r->srv->opts.allow_exec)
+        ret = reply_error(r, 403, "exec_disabled", "exec",
+                          "exec actions are disabled on this server: start it with "
+                          "--allow-exec-actions to allow them");
     else if ((ret = group_rows(r, &rows)), r->replied)
         ;
     else if (keep_secrets(r, g, row_body(rows, "group", g->name)))

@@ -169,6 +169,31 @@ enum MHD_Result api_results(struct req *r)
     return results_reply(r, &o);
 }
 
+/* A query holds a pool thread for up to SQL_TIMEOUT_MS: at most half the
+ * pool runs queries, so /healthz, the dashboard and agents keep a thread. */
+static bool sql_slot_take(struct req *r)
+{
+    unsigned max = r->srv->opts.threads / 2 ? r->srv->opts.threads / 2 : 1;
+    if (atomic_fetch_add(&r->srv->sql_running, 1) < max)
+        return true;
+    atomic_fetch_sub(&r->srv->sql_running, 1);
+    reply_error(r, 503, "overloaded", NULL, "%u queries are running: try again shortly", max);
+    return false;
+}
+
+static enum MHD_Result sql_execute(struct req *r, struct store *s, const char *sql, size_t rows)
+{
+    if (!sql_slot_take(r))
+        return MHD_YES;
+    json_t *out = NULL;
+    struct cmon_errbuf eb;
+    enum cmon_err err = s->ops->sql_query(s, sql, rows, SQL_TIMEOUT_MS, &out, &eb);
+    atomic_fetch_sub(&r->srv->sql_running, 1);
+    if (err == CMON_ERR_INVALID)
+        return reply_error(r, 400, "invalid_query", "sql", "%s", eb.msg);
+    return err ? reply_store_error(r, err, eb.msg) : reply_json(r, 200, out);
+}
+
 enum MHD_Result api_sql(struct req *r)
 {
     json_t *body = req_json_body(r);
@@ -187,15 +212,7 @@ enum MHD_Result api_sql(struct req *r)
     } else if (!(s = req_store(r))) {
         ret = MHD_YES;
     } else {
-        json_t *out = NULL;
-        struct cmon_errbuf eb;
-        enum cmon_err err = s->ops->sql_query(s, sql, (size_t)max_rows, SQL_TIMEOUT_MS, &out, &eb);
-        if (err == CMON_ERR_INVALID)
-            ret = reply_error(r, 400, "invalid_query", "sql", "%s", eb.msg);
-        else if (err)
-            ret = reply_store_error(r, err, eb.msg);
-        else
-            ret = reply_json(r, 200, out);
+        ret = sql_execute(r, s, sql, (size_t)max_rows);
     }
     json_decref(body);
     return ret;
@@ -236,8 +253,8 @@ static enum MHD_Result submit_and_ack(struct req *r, json_int_t seq,
     struct ingest_wait w;
     ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    enum cmon_err err = ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths,
-                                            n_paths, &w, &eb);
+    enum cmon_err err =
+        ingest_submit_batch(r->srv->ingest, r->principal, seq, res, n, paths, n_paths, &w, &eb);
     if (!err) {
         ingest_wait_for(&w);
         err = w.err;

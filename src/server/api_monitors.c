@@ -122,6 +122,37 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
     return err;
 }
 
+struct monitor_stat {
+    const char *text;
+    bool exists, same;
+    int64_t updated_ns;
+};
+
+static int stat_one(void *arg, const struct store_monitor *m)
+{
+    struct monitor_stat *st = arg;
+    st->exists = true;
+    st->updated_ns = m->updated_ns;
+    st->same = strcmp(m->body, st->text) == 0;
+    return 1;
+}
+
+enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name, const char *text,
+                                       bool *exists, int64_t *updated_ns, bool *same_text,
+                                       struct cmon_errbuf *eb)
+{
+    struct monitor_stat st = {.text = text};
+    pthread_mutex_lock(&srv->admin_mu);
+    enum cmon_err err = srv->admin->ops->monitor_get(srv->admin, name, stat_one, &st, eb);
+    pthread_mutex_unlock(&srv->admin_mu);
+    if (err == CMON_ERR_NOTFOUND)
+        err = CMON_OK;
+    *exists = st.exists;
+    *updated_ns = st.updated_ns;
+    *same_text = st.same;
+    return err;
+}
+
 /* ---- views of monitors ---- */
 
 struct counts {
@@ -174,6 +205,25 @@ static enum cmon_err monitor_counts(struct store *s, const char *name, struct co
     return s->ops->test_query(s, &f, count_test, c, eb);
 }
 
+/* {configuration: what its tests are judged against}, from the model's one
+ * rule (the dashboard shows it; it does not know the automatic thresholds). */
+static json_t *thresholds_json(const struct store_monitor *sm)
+{
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    json_t *o = json_object();
+    if (cmon_monitor_parse(sm->body, strlen(sm->body), sm->name, &m, &probs) == CMON_OK) {
+        for (size_t i = 0; o && i < m->n_configs; i++) {
+            char text[200];
+            cmon_threshold_text(&m->configs[i], text, sizeof text);
+            json_object_set_new(o, m->configs[i].name, json_string(text));
+        }
+    }
+    cmon_problems_free(&probs);
+    cmon_monitor_free(m);
+    return o;
+}
+
 static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool with_props,
                             struct cmon_errbuf *eb)
 {
@@ -192,6 +242,8 @@ static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool
                             c.has_failed ? json_real(c.failed) : json_null());
         json_object_set_new(o, "roundTripTimeMs", c.has_rtt ? json_real(c.rtt) : json_null());
     }
+    if (o && with_props)
+        json_object_set_new(o, "successThresholds", thresholds_json(m));
     if (o && with_props) {
         json_t *body = json_loads(m->body, 0, NULL);
         json_t *props = json_object_get(body, "properties");

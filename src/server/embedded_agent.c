@@ -14,6 +14,7 @@
 #include "agent/assign.h"
 #include "agent/tracer.h"
 #include "core/clock.h"
+#include "core/hash.h"
 #include "model/path.h"
 #include "probe/probe.h"
 #include "probe/scheduler.h"
@@ -72,9 +73,7 @@ struct reload_pass {
 static int sign_monitor(void *arg, const struct store_monitor *sm)
 {
     struct reload_pass *w = arg;
-    unsigned long long h = w->sig ^ 1469598103934665603ULL;
-    for (const char *p = sm->name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    unsigned long long h = cmon_fnv1a_add(w->sig ^ CMON_FNV1A_BASIS, sm->name);
     w->sig = h ^ ((unsigned long long)sm->updated_ns * 31 + sm->running);
     return 0;
 }
@@ -159,8 +158,8 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     err = probe_sched_new(&a->loop, a->eng, &so, &a->sched, eb);
     if (err)
         return err;
-    struct agent_tracer_opts to = {.interval_ns = a->trace_interval_ns, .on_path = on_path,
-                                   .arg = a, .log = a->log};
+    struct agent_tracer_opts to = {
+        .interval_ns = a->trace_interval_ns, .on_path = on_path, .arg = a, .log = a->log};
     err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
     if (err)
         return err;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "server/http_parse.h"
 #include "server/server_internal.h"
 #include "server/static.h"
 
@@ -23,6 +24,8 @@ enum MHD_Result reply_text(struct req *r, unsigned status, const char *content_t
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) /* overloaded, store busy: try again soon */
+        MHD_add_response_header(resp, "Retry-After", "1");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"cmon\"");
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
@@ -141,32 +144,18 @@ json_t *req_json_body(struct req *r)
     return j;
 }
 
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 bool req_page(struct req *r, size_t *limit, size_t *offset)
 {
-    const char *l = req_arg(r, "limit"), *c = req_arg(r, "cursor");
-    *limit = 100;
-    *offset = 0;
-    if (l && (!parse_size(l, limit) || *limit < 1 || *limit > 1000)) {
-        reply_error(r, 400, "invalid_parameter", "limit", "limit must be 1..1000");
+    switch (http_parse_page(req_arg(r, "limit"), req_arg(r, "cursor"), limit, offset)) {
+    case HTTP_PAGE_BAD_LIMIT:
+        reply_error(r, 400, "invalid_parameter", "limit", "limit must be 1..%d", HTTP_PAGE_MAX);
         return false;
-    }
-    if (c && !parse_size(c, offset)) {
+    case HTTP_PAGE_BAD_CURSOR:
         reply_error(r, 400, "invalid_parameter", "cursor", "cursor is not one this API gave");
         return false;
+    default:
+        return true;
     }
-    return true;
 }
 
 bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out)
@@ -248,34 +237,10 @@ static const struct route routes[] = {
     {"DELETE", "agents/*", NEED_ADMIN, api_agent_delete},
 };
 
-/* Split "a/b/c" into r->seg; false when too deep or an empty segment. */
 static bool split_path(struct req *r, const char *rest)
 {
-    snprintf(r->segbuf, sizeof r->segbuf, "%s", rest);
-    r->n_seg = 0;
-    char *save = NULL;
-    size_t len = strlen(r->segbuf);
-    if (len && r->segbuf[len - 1] == '/')
-        r->segbuf[len - 1] = '\0';
-    for (char *tok = strtok_r(r->segbuf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (r->n_seg == sizeof r->seg / sizeof r->seg[0])
-            return false;
-        r->seg[r->n_seg++] = tok;
-    }
-    return r->n_seg > 0;
-}
-
-static bool pattern_match(const struct req *r, const char *pattern)
-{
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", pattern);
-    size_t i = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save), i++) {
-        if (i >= r->n_seg || (strcmp(tok, "*") != 0 && strcmp(tok, r->seg[i]) != 0))
-            return false;
-    }
-    return i == r->n_seg;
+    return http_split_path(rest, r->segbuf, sizeof r->segbuf, r->seg,
+                           sizeof r->seg / sizeof r->seg[0], &r->n_seg);
 }
 
 /* Who may do what: admin everything, reader GETs and queries, agent only
@@ -348,13 +313,158 @@ static bool authenticate(struct req *r, enum req_need need)
     return true;
 }
 
+static const char *req_header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static bool is_method(const struct req *r, const char *m)
+{
+    return strcmp(r->method, m) == 0;
+}
+
+/* Anything but GET, HEAD and OPTIONS may change state. */
+static bool changes_state(const struct req *r)
+{
+    return !is_method(r, "GET") && !is_method(r, "HEAD") && !is_method(r, "OPTIONS");
+}
+
+/* The open-mode Host rule of DESIGN 9 against DNS rebinding: a rebound name
+ * reaches the loopback listener with the attacker's Host.  Requests without
+ * a Host (HTTP/1.0 tools) come from no browser and pass.  --allowed-host
+ * turns the rule on in token mode too. */
+static bool host_ok(struct req *r, bool open)
+{
+    const struct cmon_server_opts *o = &r->srv->opts;
+    const char *host = req_header(r, "Host");
+    if (!host || (!open && !o->n_allowed_hosts) ||
+        http_host_allowed(host, true, (const char *const *)o->allowed_hosts, o->n_allowed_hosts))
+        return true;
+    reply_error(r, 403, "host_not_allowed", NULL,
+                "Host '%.100s' is not a loopback name or an --allowed-host of this server", host);
+    return false;
+}
+
+/* Cross-site writes (forms, no-cors fetch) either send a non-JSON
+ * Content-Type or an Origin of another site; refuse both in every mode.  A
+ * bodiless write without Content-Type (a CLI "start") stays allowed. */
+static bool write_ok(struct req *r)
+{
+    if (!changes_state(r))
+        return true;
+    const char *origin = req_header(r, "Origin");
+    if (origin && !http_origin_matches(origin, req_header(r, "Host"))) {
+        reply_error(r, 403, "origin_mismatch", NULL,
+                    "Origin '%.100s' is not this server: cross-site requests are refused", origin);
+        return false;
+    }
+    const char *ct = req_header(r, "Content-Type");
+    const char *cl = req_header(r, "Content-Length");
+    bool body = req_header(r, "Transfer-Encoding") || (cl && strcmp(cl, "0") != 0);
+    if (ct ? http_content_type_is_json(ct) : !body)
+        return true;
+    reply_error(r, 415, "unsupported_media_type", NULL, "%s needs 'Content-Type: application/json'",
+                r->method);
+    return false;
+}
+
+/* 413 from the headers alone, so an oversized body is never read. */
+static bool length_ok(struct req *r)
+{
+    const char *cl = req_header(r, "Content-Length");
+    size_t n;
+    if (!cl || (http_parse_size(cl, &n) && n <= r->srv->opts.max_body))
+        return true;
+    reply_error(r, 413, "body_too_large", NULL, "request bodies are limited to %zu bytes",
+                r->srv->opts.max_body);
+    return false;
+}
+
+/* The API route for r (HEAD matches GET); *known when another method has it. */
+static const struct route *route_find(struct req *r, bool *known)
+{
+    *known = false;
+    if (strncmp(r->path, API, strlen(API)) != 0 || !split_path(r, r->path + strlen(API)))
+        return NULL;
+    const char *m = is_method(r, "HEAD") ? "GET" : r->method;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!http_pattern_match(r->seg, r->n_seg, routes[i].pattern))
+            continue;
+        *known = true;
+        if (strcmp(routes[i].method, m) == 0)
+            return &routes[i];
+    }
+    return NULL;
+}
+
+/* OPTIONS, for an authenticated caller: 204 with the path's methods. */
+static enum MHD_Result reply_options(struct req *r)
+{
+    char allow[80] = "OPTIONS";
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (http_pattern_match(r->seg, r->n_seg, routes[i].pattern) &&
+            !strstr(allow, routes[i].method)) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, sizeof allow - l, ", %s%s", routes[i].method,
+                     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+        }
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Allow", allow);
+    enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
+    MHD_destroy_response(resp);
+    r->replied = true;
+    return ret;
+}
+
+/* An /api/v1 request's first call: authenticate before anything about the
+ * routes is told (404, 405, OPTIONS) and before the body is read. */
+static enum MHD_Result api_begin(struct req *r)
+{
+    bool known;
+    r->route = route_find(r, &known);
+    if (!authenticate(r, r->route ? r->route->need : NEED_READER))
+        return MHD_YES;
+    if (!r->route && known && is_method(r, "OPTIONS"))
+        return reply_options(r);
+    if (!r->route && known)
+        return reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s", r->method,
+                           r->path);
+    if (!r->route)
+        return reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
+    return MHD_YES;
+}
+
+/* Everything decided from the request line and headers, on MHD's first
+ * call: the NUL and open-mode checks, 413 and authentication.  An
+ * unauthenticated or refused client never makes the server buffer a body. */
+static enum MHD_Result request_begin(struct req *r)
+{
+    r->started = true;
+    if (r->uri_has_nul)
+        return reply_error(r, 400, "invalid_path", NULL, "the URI holds a NUL byte (%%00)");
+    bool open = !atomic_load(&r->srv->auth_required) && !tokens_appeared(r);
+    if (r->replied || !host_ok(r, open) || !write_ok(r) || !length_ok(r))
+        return MHD_YES;
+    if (strcmp(r->path, "/metrics") == 0) {
+        if (!is_method(r, "GET") && !is_method(r, "HEAD"))
+            return reply_error(r, 405, "method_not_allowed", NULL, "use GET");
+        authenticate(r, NEED_READER);
+        return MHD_YES;
+    }
+    return strncmp(r->path, API, strlen(API)) == 0 ? api_begin(r) : MHD_YES;
+}
+
+/* The last call, with the whole body: run the handler. */
 static enum MHD_Result dispatch(struct req *r)
 {
     if (r->too_large)
         return reply_error(r, 413, "body_too_large", NULL,
                            "request bodies are limited to %zu bytes", r->srv->opts.max_body);
-    const struct route *found = NULL;
-    bool path_known = false;
+    if (r->route)
+        return r->route->fn(r);
     if (strcmp(r->path, "/healthz") == 0)
         return route_healthz(r);
     if (strcmp(r->path, "/readyz") == 0)
@@ -362,30 +472,9 @@ static enum MHD_Result dispatch(struct req *r)
     enum MHD_Result ui;
     if (static_route(r, &ui)) /* the dashboard (static.c) */
         return ui;
-    if (strcmp(r->path, "/metrics") == 0) {
-        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-            return reply_error(r, 405, "method_not_allowed", NULL, "use GET");
-        return authenticate(r, NEED_READER) ? api_prometheus(r) : MHD_YES;
-    }
-    if (strncmp(r->path, API, strlen(API)) == 0 && split_path(r, r->path + strlen(API))) {
-        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-            if (!pattern_match(r, routes[i].pattern))
-                continue;
-            path_known = true;
-            if (strcmp(routes[i].method, r->method) == 0) {
-                found = &routes[i];
-                break;
-            }
-        }
-    }
-    if (!found && path_known)
-        return reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s", r->method,
-                           r->path);
-    if (!found)
-        return reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
-    if (!authenticate(r, found->need))
-        return MHD_YES;
-    return found->fn(r);
+    if (strcmp(r->path, "/metrics") == 0)
+        return api_prometheus(r);
+    return reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
 }
 
 static bool body_append(struct req *r, const char *data, size_t n)
@@ -414,17 +503,20 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
                             const char *method, const char *version, const char *upload_data,
                             size_t *upload_data_size, void **con_cls)
 {
-    struct req *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        r->srv = cls;
+    struct req *r = *con_cls; /* made by http_uri_log */
+    (void)version;
+    if (!r)
+        return MHD_NO;
+    if (!r->started) {
         r->conn = conn;
         r->method = method;
         snprintf(r->path, sizeof r->path, "%s", url);
-        *con_cls = r;
         atomic_fetch_add(&r->srv->requests, 1);
+        edge_reaper_headers_done(r->srv->reaper, conn, true);
+        return request_begin(r);
+    }
+    if (r->replied) { /* refused early: MHD discards the body */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -437,12 +529,25 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
     return dispatch(r);
 }
 
+void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->srv = cls;
+    r->conn = conn;
+    r->uri_has_nul = http_uri_has_nul(uri);
+    return r;
+}
+
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
     struct req *r = *con_cls;
     if (!r)
         return;
+    if (r->started) /* the next request's headers are due in time again */
+        edge_reaper_headers_done(r->srv->reaper, conn, false);
     if (r->ro)
         pool_give(r->srv, r->ro);
     free(r->body);

@@ -148,8 +148,8 @@ static json_t *path_view(int64_t start_ns, const char *text, double loss, double
     json_object_set_new(o, "routeChanged", json_boolean(changed));
     json_t *issues = issues_json(p, loss, lat);
     if (changed) /* the catalogue's route_changed, next to the hop issues */
-        json_array_append_new(issues, json_pack("{s:s}", "diagnostic",
-                                                cmon_diag_code(CMON_DIAG_ROUTE_CHANGED)));
+        json_array_append_new(
+            issues, json_pack("{s:s}", "diagnostic", cmon_diag_code(CMON_DIAG_ROUTE_CHANGED)));
     json_object_set_new(o, "issues", issues);
     free(p);
     return o;
@@ -219,8 +219,8 @@ enum MHD_Result api_test_paths(struct req *r)
 
 struct topo {
     struct store *s;
-    json_t *nodes;  /* id -> node */
-    json_t *edges;  /* "a>b" -> edge */
+    json_t *nodes; /* id -> node */
+    json_t *edges; /* "a>b" -> edge */
     double loss, lat;
     size_t tests;
 };
@@ -229,8 +229,8 @@ static void add_node(struct topo *t, const char *id, const char *kind, const cha
 {
     if (json_object_get(t->nodes, id))
         return;
-    json_object_set_new(t->nodes, id, json_pack("{s:s, s:s, s:s}", "id", id, "kind", kind,
-                                                "label", label));
+    json_object_set_new(t->nodes, id,
+                        json_pack("{s:s, s:s, s:s}", "id", id, "kind", kind, "label", label));
 }
 
 static void add_edge(struct topo *t, const char *from, const char *to, const struct cmon_hop *h)
@@ -240,13 +240,14 @@ static void add_edge(struct topo *t, const char *from, const char *to, const str
     json_t *e = json_object_get(t->edges, key);
     double loss = h ? cmon_hop_loss_pct(h) : 0, rtt = h && h->received ? h->rtt_avg_ms : 0;
     if (!e) {
-        json_object_set_new(t->edges, key, json_pack("{s:s, s:s, s:i, s:f, s:f}", "from", from,
-                                                     "to", to, "tests", 1, "lossPercent", loss,
-                                                     "rttMs", rtt));
+        json_object_set_new(t->edges, key,
+                            json_pack("{s:s, s:s, s:i, s:f, s:f}", "from", from, "to", to, "tests",
+                                      1, "lossPercent", loss, "rttMs", rtt));
         return;
     }
     /* an edge several tests share shows the worst of them */
-    json_object_set_new(e, "tests", json_integer(json_integer_value(json_object_get(e, "tests")) + 1));
+    json_object_set_new(e, "tests",
+                        json_integer(json_integer_value(json_object_get(e, "tests")) + 1));
     if (loss > json_real_value(json_object_get(e, "lossPercent")))
         json_object_set_new(e, "lossPercent", json_real(loss));
     if (rtt > json_real_value(json_object_get(e, "rttMs")))
@@ -298,8 +299,7 @@ static json_t *values_of(json_t *obj)
 {
     json_t *arr = json_array(), *v;
     const char *k;
-    json_object_foreach(obj, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(obj, k, v) json_array_append(arr, v);
     return arr;
 }
 
@@ -320,8 +320,8 @@ enum MHD_Result api_monitor_topology(struct req *r)
         json_decref(t.edges);
         return reply_store_error(r, err, eb.msg);
     }
-    json_t *o = json_pack("{s:s, s:i, s:o, s:o}", "monitor", r->seg[1], "tracedTests",
-                          (int)t.tests, "nodes", values_of(t.nodes), "edges", values_of(t.edges));
+    json_t *o = json_pack("{s:s, s:i, s:o, s:o}", "monitor", r->seg[1], "tracedTests", (int)t.tests,
+                          "nodes", values_of(t.nodes), "edges", values_of(t.edges));
     json_decref(t.nodes);
     json_decref(t.edges);
     return reply_json(r, 200, o);

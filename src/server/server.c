@@ -4,6 +4,8 @@
  * applying a monitor and submitting the embedded agent's rounds. */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,16 +63,55 @@ static enum cmon_err parse_listen(const char *s, struct listen_addr *la, struct 
     return CMON_OK;
 }
 
-/* MHD hands us its own printf format; the attribute tells clang's
- * -Wformat-nonliteral that fmt is checked at MHD's call sites, not here. */
+#define MHD_LOG_EVERY_NS (10 * CMON_NS_PER_SEC)
+
+/* MHD's own errors ("Server reached connection limit", per-IP refusals,
+ * TLS handshakes): a flood makes one per connection, so at most one line per
+ * 10 s with the count of those held back since the last.  MHD hands us its
+ * own printf format; the attribute tells clang's -Wformat-nonliteral that fmt
+ * is checked at MHD's call sites, not here. */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct cmon_server *srv = cls;
+    int64_t now = cmon_mono_ns();
+    pthread_mutex_lock(&srv->log_mu);
+    bool quiet = srv->log_last_ns && now - srv->log_last_ns < MHD_LOG_EVERY_NS;
+    unsigned long held = srv->log_suppressed;
+    srv->log_suppressed = quiet ? held + 1 : 0;
+    if (!quiet)
+        srv->log_last_ns = now;
+    pthread_mutex_unlock(&srv->log_mu);
+    if (quiet)
+        return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    cmon_warn((const struct cmon_log *)cls, "http", "detail=\"%s\"", msg);
+    cmon_warn(srv->opts.log, "http", "detail=\"%s\" suppressed=%lu", msg, held);
+}
+
+/* Every connection is a descriptor: take the hard limit, and leave room for
+ * the store, the embedded agent's probes and the alert senders. */
+#define FD_HEADROOM 512
+#define CONN_LIMIT_MAX 65536
+
+static size_t raise_nofile(const struct cmon_log *log)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - FD_HEADROOM;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * FD_HEADROOM)
+        cmon_warn(log, "few file descriptors", "nofile=%llu", (unsigned long long)rl.rlim_cur);
+    size_t n =
+        rl.rlim_cur > 2 * FD_HEADROOM ? (size_t)rl.rlim_cur - FD_HEADROOM : (size_t)rl.rlim_cur / 2;
+    return n < CONN_LIMIT_MAX ? n : CONN_LIMIT_MAX;
 }
 
 static char *read_pem(const char *path, struct cmon_errbuf *eb)
@@ -106,25 +147,57 @@ static enum cmon_err load_tls(struct cmon_server *srv, struct cmon_errbuf *eb)
     return srv->tls_key_pem ? CMON_OK : CMON_ERR_IO;
 }
 
+/* TLS 1.2 and 1.3 with forward-secret key exchange only (DESIGN 9). */
+#define TLS_PRIORITIES                                                                             \
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-VERS-SSL3.0:-ARCFOUR-128:"     \
+    "-3DES-CBC:%SERVER_PRECEDENCE"
+
+/* Limits against connection floods: idle and slow clients time out, a held
+ * connection costs a small memory pool, one address cannot take them all. */
+#define CONN_TIMEOUT_SEC 20u
+#define CONN_MEMORY 16384
+
+static unsigned http_flags(const struct listen_addr *la, bool tls)
+{
+    /* epoll: no FD_SETSIZE cap on descriptors and O(1) per idle connection */
+    unsigned flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                         ? MHD_USE_EPOLL_INTERNAL_THREAD
+                         : MHD_USE_AUTO_INTERNAL_THREAD;
+    flags |= MHD_USE_ERROR_LOG;
+    if (la->sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    return flags;
+}
+
 static enum cmon_err start_http(struct cmon_server *srv, const struct listen_addr *la,
                                 struct cmon_errbuf *eb)
 {
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (la->sa.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     bool tls = srv->tls_cert_pem != NULL;
-    if (tls)
-        flags |= MHD_USE_TLS;
+    srv->conn_limit = raise_nofile(srv->opts.log);
+    enum cmon_err err = edge_reaper_start(srv->opts.log, &srv->reaper, eb);
+    if (err)
+        return err;
     srv->mhd = MHD_start_daemon(
-        flags, (uint16_t)la->port, NULL, NULL, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, (void *)srv->opts.log, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
-        MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
-        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        http_flags(la, tls), (uint16_t)la->port, NULL, NULL, http_access, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&la->sa, MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
+        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        edge_reaper_notify, srv->reaper, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_SEC, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)srv->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_conns_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key_pem, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_END);
     if (!srv->mhd)
         return cmon_fail(eb, CMON_ERR_IO, "cannot listen on %s (address in use or not local?)",
                          srv->opts.listen);
+    cmon_info(srv->opts.log, "http limits",
+              "max_conns=%zu max_conns_per_ip=%u idle_timeout_s=%u header_deadline_s=%d",
+              srv->conn_limit, srv->opts.max_conns_per_ip, CONN_TIMEOUT_SEC,
+              EDGE_HEADER_DEADLINE_SEC);
     return CMON_OK;
 }
 
@@ -142,6 +215,8 @@ static void set_defaults(struct cmon_server_opts *o)
         o->eval_interval_ms = 5000;
     if (!o->store_url)
         o->store_url = STORE_DEFAULT_URL;
+    if (!o->max_conns_per_ip)
+        o->max_conns_per_ip = 256;
 }
 
 /* Open mode only on loopback without tokens (DESIGN 9). */
@@ -161,6 +236,28 @@ static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct liste
     return CMON_OK;
 }
 
+/* cmon creates its data directory 0700 and the database 0600; a directory
+ * made by someone else may let others list it (or read files a future
+ * umask leaves open): say so once at start. */
+static void warn_open_data_dir(const struct cmon_server *srv)
+{
+    const char *path = srv->store_url;
+    if (strncmp(path, "sqlite:", 7) != 0)
+        return;
+    path += strncmp(path + 7, "//", 2) == 0 ? 9 : 7;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    struct stat st;
+    if (stat(slash ? (dir[0] ? dir : "/") : ".", &st) == 0 && (st.st_mode & 077))
+        cmon_warn(srv->opts.log, "the data directory is open to other users",
+                  "dir=\"%s\" mode=%04o "
+                  "hint=\"chmod 700 it: the database holds secrets\"",
+                  slash ? dir : ".", (unsigned)(st.st_mode & 07777));
+}
+
 static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb)
 {
     struct listen_addr la = {0};
@@ -170,6 +267,8 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
     if (!err)
         err = check_auth_mode(srv, &la, eb);
     if (!err)
+        warn_open_data_dir(srv);
+    if (!err)
         err =
             ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
     if (!err) {
@@ -177,7 +276,8 @@ static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb
         const char *l = srv->opts.listen;
         snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
                  l[0] == ':' ? "localhost" : "", l);
-        err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.log, &srv->alerts, eb);
+        err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.allow_exec, srv->opts.log,
+                                  &srv->alerts, eb);
     }
     if (!err)
         err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,
@@ -207,6 +307,7 @@ enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon
     srv->opts.store_url = srv->store_url;
     pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_mutex_init(&srv->admin_mu, NULL);
+    pthread_mutex_init(&srv->log_mu, NULL);
     srv->ro_cap = srv->opts.threads * 2;
     srv->ro_pool = calloc(srv->ro_cap, sizeof *srv->ro_pool);
     enum cmon_err err =
@@ -224,8 +325,10 @@ void cmon_server_stop(struct cmon_server *srv)
     if (!srv)
         return;
     atomic_store(&srv->ready, false);
+    edge_reaper_stop(srv->reaper); /* before MHD frees the connections it tracks */
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
+    edge_reaper_free(srv->reaper);
     ingest_stop(srv->ingest); /* commits what is queued */
     background_stop(srv->bg);
     server_alerts_stop(srv->alerts); /* after bg: it ticks the alerts */
@@ -237,6 +340,7 @@ void cmon_server_stop(struct cmon_server *srv)
     free(srv->tls_key_pem);
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_mutex_destroy(&srv->admin_mu);
+    pthread_mutex_destroy(&srv->log_mu);
     free(srv);
 }
 

@@ -16,6 +16,8 @@
 #include "model/monitor.h"
 #include "model/result.h"
 
+#define CMON_MAX_ALLOWED_HOSTS 16
+
 struct cmon_server_opts {
     const char *listen;    /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
     const char *store_url; /* "sqlite:PATH" */
@@ -27,9 +29,14 @@ struct cmon_server_opts {
     int eval_interval_ms;  /* background evaluation period; 0: 5000 */
     const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
     const char *tls_key;
-    int64_t trace_interval_ns; /* cmon run's embedded agent: path tracing period; 0: 10 min */
+    int64_t trace_interval_ns;  /* cmon run's embedded agent: path tracing period; 0: 10 min */
     const char *embedded_agent; /* cmon run: the embedded agent's name (NULL: none) */
     const char *embedded_alias; /* and the alias monitors may call it by ("local") */
+    /* --allowed-host: Host names accepted besides loopback ones */
+    const char *allowed_hosts[CMON_MAX_ALLOWED_HOSTS];
+    size_t n_allowed_hosts;
+    bool allow_exec;           /* --allow-exec-actions: exec alert actions may be stored and run */
+    unsigned max_conns_per_ip; /* 0: 256 */
     const struct cmon_log *log;
 };
 
@@ -52,6 +59,13 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
                                         const char *default_name, const char *text, size_t len,
                                         bool *created, struct cmon_problems *probs,
                                         struct cmon_errbuf *eb);
+
+/* What the store holds of monitor name: *exists, and when it was last
+ * changed (by any apply, the API or the dashboard) and whether its stored
+ * text is text.  For `cmon run FILE`: a file does not overwrite newer edits. */
+enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name, const char *text,
+                                       bool *exists, int64_t *updated_ns, bool *same_text,
+                                       struct cmon_errbuf *eb);
 
 /* The embedded agent's entry into the ingest queue: the same path remote
  * batches take, without a batch sequence.  Results are copied; returns

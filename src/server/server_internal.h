@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "server/edge_reaper.h"
 #include "server/evaluator.h"
 #include "server/ingest.h"
 #include "server/server.h"
@@ -33,14 +34,25 @@ struct cmon_server {
     struct ingest *ingest;
     struct background *bg;
     struct server_alerts *alerts; /* notifier + alert state, ticked by bg */
+    atomic_uint sql_running;      /* POST /query executions now (bounded: half the pool) */
+    struct edge_reaper *reaper;   /* the header deadline (edge_reaper.h) */
+    size_t conn_limit;            /* MHD_OPTION_CONNECTION_LIMIT, from RLIMIT_NOFILE */
+    pthread_mutex_t log_mu;       /* MHD's messages: at most one line per 10 s ... */
+    int64_t log_last_ns;
+    unsigned long log_suppressed; /* ... with a count of those held back */
 };
 
 enum req_need { NEED_NONE, NEED_READER, NEED_AGENT, NEED_ADMIN };
+
+struct route;
 
 struct req {
     struct cmon_server *srv;
     struct MHD_Connection *conn;
     const char *method;
+    bool started;              /* the first access call (checks, auth) is done */
+    bool uri_has_nul;          /* the raw URI had %00 (set before MHD unescapes) */
+    const struct route *route; /* the API route, found on the first call */
     char path[512];
     const char *seg[8]; /* path segments after the prefix, NUL-split copy */
     size_t n_seg;
@@ -58,6 +70,9 @@ struct req {
 enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                             const char *method, const char *version, const char *upload_data,
                             size_t *upload_data_size, void **con_cls);
+/* MHD_OPTION_URI_LOG_CALLBACK: makes the struct req (the raw URI is only
+ * seen here, before MHD unescapes it). */
+void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe);
 
@@ -80,6 +95,9 @@ struct store *req_store(struct req *r);
 json_t *req_json_body(struct req *r);
 /* limit (default 100, max 1000) and the offset cursor; false after replying 400. */
 bool req_page(struct req *r, size_t *limit, size_t *offset);
+/* Every query parameter is one of known[]; false after replying 400 with the
+ * first unknown one (and a did-you-mean). */
+bool req_known_args(struct req *r, const char *const *known, size_t n_known);
 /* Parse an RFC 3339 time arg; def when absent; false after replying 400. */
 bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out);
 

@@ -84,9 +84,9 @@ json_t *pg_named_body_row(const PGresult *res, int i)
 
 enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
 {
-    PGresult *res = pg_query(pg_of(s),
-                             "SELECT name, body, 'rule' FROM alert_rules ORDER BY name COLLATE \"C\"",
-                             0, NULL, eb, "read alert rules");
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body, 'rule' FROM alert_rules ORDER BY name COLLATE \"C\"",
+                 0, NULL, eb, "read alert rules");
     return pg_rows_json(res, pg_named_body_row, out, eb);
 }
 
@@ -220,19 +220,30 @@ static json_t *column_value(const PGresult *res, int i, int c)
     }
 }
 
+/* Memory bounds of a user query, as on SQLite (sqlite_misc.c): a row of at
+ * most SQL_MAX_ROW bytes (else the query fails in the server, before the
+ * row is sent) and SQL_MAX_RESULT bytes of rows in all.  The wrapper adds
+ * two columns, the row check and the running size, which the reply drops. */
+#define SQL_MAX_ROW (1 << 20)
+#define SQL_MAX_RESULT (8 << 20)
+#define SQL_EXTRA_COLS 2
+
 static json_t *sql_result_json(const PGresult *res, size_t max_rows)
 {
     json_t *cols = json_array(), *rows = json_array();
-    for (int c = 0; c < PQnfields(res); c++)
+    int nf = PQnfields(res) - SQL_EXTRA_COLS;
+    for (int c = 0; c < nf; c++)
         json_array_append_new(cols, json_string(PQfname(res, c)));
-    size_t n = (size_t)PQntuples(res);
-    for (size_t i = 0; i < n && i < max_rows; i++) {
+    size_t n = (size_t)PQntuples(res), i;
+    for (i = 0; i < n && i < max_rows; i++) {
+        if (strtoull(PQgetvalue(res, (int)i, nf + 1), NULL, 10) > SQL_MAX_RESULT)
+            break; /* the row that crossed the cap */
         json_t *row = json_array();
-        for (int c = 0; c < PQnfields(res); c++)
+        for (int c = 0; c < nf; c++)
             json_array_append_new(row, column_value(res, (int)i, c));
         json_array_append_new(rows, row);
     }
-    return json_pack("{s:o, s:o, s:b}", "columns", cols, "rows", rows, "truncated", n > max_rows);
+    return json_pack("{s:o, s:o, s:b}", "columns", cols, "rows", rows, "truncated", i < n);
 }
 
 static enum cmon_err sql_run(struct pg_store *ps, const char *sql, size_t max_rows, int timeout_ms,
@@ -246,12 +257,20 @@ static enum cmon_err sql_run(struct pg_store *ps, const char *sql, size_t max_ro
         return cmon_fail(eb, CMON_ERR_PERM,
                          "the SQL endpoint needs the role cmon_sql (create it with CREATEROLE "
                          "rights, see docs/storage.md)");
-    /* the wrapper allows one SELECT only and bounds the rows fetched */
-    size_t len = strlen(sql) + 96;
+    /* the wrapper allows one SELECT only and bounds the rows fetched, the
+     * size of each (the CAST fails with the message; it is not a constant,
+     * so the planner cannot fold it) and, by the running sum, the bytes sent */
+    static const char wrap[] =
+        "SELECT * FROM (SELECT q.*, CASE WHEN pg_column_size(q) > %d THEN "
+        "CAST('cmon: a row is larger than %d bytes: ' || pg_column_size(q) AS int) END "
+        "AS cmon_row_check_, sum(pg_column_size(q)) OVER (ROWS UNBOUNDED PRECEDING) "
+        "AS cmon_bytes_ FROM (SELECT * FROM (\n%s\n) AS q0 LIMIT %zu) AS q) AS w "
+        "WHERE cmon_bytes_ - pg_column_size(w) <= %d";
+    size_t len = strlen(sql) + sizeof wrap + 64;
     char *wrapped = malloc(len);
     if (!wrapped)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    snprintf(wrapped, len, "SELECT * FROM (\n%s\n) AS q LIMIT %zu", sql, max_rows + 1);
+    snprintf(wrapped, len, wrap, SQL_MAX_ROW, SQL_MAX_ROW, sql, max_rows + 1, SQL_MAX_RESULT);
     PGresult *res = PQexecParams(ps->conn, wrapped, 0, NULL, NULL, NULL, NULL, 0);
     free(wrapped);
     enum cmon_err err = CMON_OK;

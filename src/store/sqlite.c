@@ -3,11 +3,13 @@
  * cache and the ops table.  A database written by a newer cmon is refused.
  * The other sqlite_*.c files implement the ops by topic. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/sqlite_internal.h"
 
@@ -386,11 +388,37 @@ static enum cmon_err sq_configure(struct sqlite_store *ss, const char *path, str
     return migrate(ss, path, eb);
 }
 
+/* The database holds token hashes and webhook secrets: owner-only.  SQLite
+ * gives the -wal and -shm files the main file's mode, so creating (or
+ * tightening) the main file 0600 covers all three, whatever the umask or a
+ * pre-existing directory allows.  No umask: it is process-wide. */
+static enum cmon_err secure_db_file(const char *path, struct cmon_errbuf *eb)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cmon_fail(eb, CMON_ERR_IO, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) != 0) {
+        close(fd);
+        return cmon_fail(eb, CMON_ERR_IO, "chmod 0600 %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    static const char *const side[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s%s", path, side[i]) < (int)sizeof p)
+            chmod(p, 0600); /* from an older cmon; ENOENT is fine */
+    }
+    return CMON_OK;
+}
+
 enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
                                 struct cmon_errbuf *eb)
 {
     if (mode == STORE_READ_WRITE && strcmp(path, ":memory:") != 0) {
         enum cmon_err err = make_parent_dirs(path, eb);
+        if (!err)
+            err = secure_db_file(path, eb);
         if (err)
             return err;
     }

@@ -193,8 +193,8 @@ enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb)
 /* Tables that hold secrets or bookkeeping: never readable through SQL.  A
  * deny list rather than an allow list, because common table expressions are
  * reported to the authorizer as reads of tables named like the CTE. */
-static const char *const sql_hidden_tables[] = {"tokens", "agent_batches", "alert_rules", "agents",
-                                                 "agent_registry", "action_groups"};
+static const char *const sql_hidden_tables[] = {"tokens", "agent_batches",  "alert_rules",
+                                                "agents", "agent_registry", "action_groups"};
 
 static int sql_authorizer(void *arg, int action, const char *a, const char *b, const char *c,
                           const char *d)
@@ -261,24 +261,31 @@ static json_t *sql_columns(sqlite3_stmt *st)
     return cols;
 }
 
-enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
-                           json_t **out, struct cmon_errbuf *eb)
+/* Memory bounds of a user query: one allocation like zeroblob(1e9) is a
+ * single VDBE step the progress handler cannot interrupt, so values are
+ * capped by SQLITE_LIMIT_LENGTH (on this read-only connection, for the query
+ * only), and the rows kept for the reply by their total size. */
+#define SQL_MAX_VALUE (1 << 20)
+#define SQL_MAX_RESULT (8 << 20)
+
+static size_t column_bytes(sqlite3_stmt *st, int i)
 {
-    struct sqlite_store *ss = sq_of(s);
-    if (ss->mode != STORE_READ_ONLY)
-        return cmon_fail(eb, CMON_ERR_PERM, "SQL queries run only on a read-only connection");
-    sqlite3_stmt *st;
-    enum cmon_err err = sql_prepare(ss, sql, &st, eb);
-    if (err)
-        return err;
-    json_t *rows = json_array();
-    bool truncated = false;
+    return sqlite3_column_type(st, i) == SQLITE_TEXT ? (size_t)sqlite3_column_bytes(st, i) + 8 : 24;
+}
+
+static enum cmon_err sql_run(struct sqlite_store *ss, const char *sql, size_t max_rows,
+                             int timeout_ms, json_t **out, struct cmon_errbuf *eb);
+
+/* Step through the rows into out until max_rows or SQL_MAX_RESULT bytes. */
+static int sql_collect(sqlite3_stmt *st, size_t max_rows, json_t *rows, bool *truncated)
+{
+    size_t bytes = 0;
     int rc;
-    ss->deadline_ns = cmon_mono_ns() + (int64_t)timeout_ms * CMON_NS_PER_MS;
-    sqlite3_progress_handler(ss->db, 1000, sql_progress, ss);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_size(rows) >= max_rows) {
-            truncated = true;
+        for (int i = 0; i < sqlite3_column_count(st); i++)
+            bytes += column_bytes(st, i);
+        if (json_array_size(rows) >= max_rows || bytes > SQL_MAX_RESULT) {
+            *truncated = true;
             break;
         }
         json_t *row = json_array();
@@ -286,9 +293,38 @@ enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, in
             json_array_append_new(row, column_value(st, i));
         json_array_append_new(rows, row);
     }
+    return rc;
+}
+
+enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
+                           json_t **out, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    if (ss->mode != STORE_READ_ONLY)
+        return cmon_fail(eb, CMON_ERR_PERM, "SQL queries run only on a read-only connection");
+    int old_len = sqlite3_limit(ss->db, SQLITE_LIMIT_LENGTH, SQL_MAX_VALUE);
+    enum cmon_err err = sql_run(ss, sql, max_rows, timeout_ms, out, eb);
+    sqlite3_limit(ss->db, SQLITE_LIMIT_LENGTH, old_len); /* the pool's other uses */
+    return err;
+}
+
+static enum cmon_err sql_run(struct sqlite_store *ss, const char *sql, size_t max_rows,
+                             int timeout_ms, json_t **out, struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *st;
+    enum cmon_err err = sql_prepare(ss, sql, &st, eb);
+    if (err)
+        return err;
+    json_t *rows = json_array();
+    bool truncated = false;
+    ss->deadline_ns = cmon_mono_ns() + (int64_t)timeout_ms * CMON_NS_PER_MS;
+    sqlite3_progress_handler(ss->db, 1000, sql_progress, ss);
+    int rc = sql_collect(st, max_rows, rows, &truncated);
     sqlite3_progress_handler(ss->db, 0, NULL, NULL);
     if (rc == SQLITE_INTERRUPT)
         err = cmon_fail(eb, CMON_ERR_TIMEOUT, "query ran longer than %d ms", timeout_ms);
+    else if (rc == SQLITE_TOOBIG)
+        err = cmon_fail(eb, CMON_ERR_INVALID, "a value is larger than %d bytes", SQL_MAX_VALUE);
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = cmon_fail(eb, CMON_ERR_INVALID, "%s", sqlite3_errmsg(ss->db));
     if (!err)

@@ -29,8 +29,9 @@ struct args {
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "alert_send: %s\nusage: alert_send --rule R.json --group G.json --state "
-                    "S.json --value V [--backoff-ms N] [--tries N] [--wait-sec N]\n",
+    fprintf(stderr,
+            "alert_send: %s\nusage: alert_send --rule R.json --group G.json --state "
+            "S.json --value V [--backoff-ms N] [--tries N] [--wait-sec N]\n",
             msg);
     return 2;
 }
@@ -40,14 +41,22 @@ static int parse_args(int argc, char **argv, struct args *a)
     *a = (struct args){.backoff_ms = 1000, .tries = 5, .wait_sec = 60, .value = -1};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--rule")) a->rule = v;
-        else if (!strcmp(k, "--group")) a->group = v;
-        else if (!strcmp(k, "--state")) a->state = v;
-        else if (!strcmp(k, "--value")) a->value = atof(v);
-        else if (!strcmp(k, "--backoff-ms")) a->backoff_ms = atol(v);
-        else if (!strcmp(k, "--tries")) a->tries = atol(v);
-        else if (!strcmp(k, "--wait-sec")) a->wait_sec = atol(v);
-        else return usage("unknown option");
+        if (!strcmp(k, "--rule"))
+            a->rule = v;
+        else if (!strcmp(k, "--group"))
+            a->group = v;
+        else if (!strcmp(k, "--state"))
+            a->state = v;
+        else if (!strcmp(k, "--value"))
+            a->value = atof(v);
+        else if (!strcmp(k, "--backoff-ms"))
+            a->backoff_ms = atol(v);
+        else if (!strcmp(k, "--tries"))
+            a->tries = atol(v);
+        else if (!strcmp(k, "--wait-sec"))
+            a->wait_sec = atol(v);
+        else
+            return usage("unknown option");
     }
     if (argc % 2 == 0 || !a->rule || !a->group || !a->state || a->value < 0)
         return usage("missing option");
@@ -123,22 +132,31 @@ static int run(const struct args *a, struct cmon_alert_rule *rule, struct cmon_a
     int64_t now = cmon_wall_ns();
     struct cmon_alert_sample sample = {now, a->value};
     struct cmon_alert_series s = {.dims = {"web", "tg1", "agent-a", "shop", "http", "Http"},
-                                  .agent = "agent-a", .state = CMON_STATE_PASS,
-                                  .failed_pct = &sample, .n_failed_pct = 1};
+                                  .agent = "agent-a",
+                                  .state = CMON_STATE_PASS,
+                                  .failed_pct = &sample,
+                                  .n_failed_pct = 1};
     struct cmon_alert_instance *prev;
     size_t n_prev = load_state(a->state, &prev);
     const struct cmon_alert_rule *rules[] = {rule};
     /* prev_eval_ns 0: the rule is due whatever its frequency */
-    struct cmon_alert_eval_in in = {.rules = rules, .n_rules = 1, .series = &s, .n_series = 1,
-                                    .prev = prev, .n_prev = n_prev, .now_ns = now};
+    struct cmon_alert_eval_in in = {.rules = rules,
+                                    .n_rules = 1,
+                                    .series = &s,
+                                    .n_series = 1,
+                                    .prev = prev,
+                                    .n_prev = n_prev,
+                                    .now_ns = now};
     struct cmon_alert_eval_out out;
     if (cmon_alert_evaluate(&in, &out) != CMON_OK)
         return 1;
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_DEBUG, 2, "alert_send");
-    struct cmon_notify_opts o = {.max_tries = (int)a->tries,
+    struct cmon_notify_opts o = {.allow_exec = true,
+                                 .max_tries = (int)a->tries,
                                  .backoff_ns = a->backoff_ms * CMON_NS_PER_MS,
-                                 .generator_url = "http://127.0.0.1:8080/alerts", .log = &log};
+                                 .generator_url = "http://127.0.0.1:8080/alerts",
+                                 .log = &log};
     struct cmon_notifier *n;
     struct cmon_errbuf eb;
     if (cmon_notifier_start(&o, &n, &eb) != CMON_OK) {
@@ -148,9 +166,9 @@ static int run(const struct args *a, struct cmon_alert_rule *rule, struct cmon_a
     json_t *trans = json_array();
     for (size_t i = 0; i < out.n_transitions; i++) {
         const struct cmon_alert_instance *inst = &out.items[out.transitions[i].instance];
-        json_array_append_new(trans, json_pack("{s:s, s:s}", "event",
-                                               cmon_alert_state_name(inst->state), "key",
-                                               inst->key));
+        json_array_append_new(
+            trans,
+            json_pack("{s:s, s:s}", "event", cmon_alert_state_name(inst->state), "key", inst->key));
         if (uses_group(inst, g->name))
             cmon_notifier_submit(n, g, inst);
     }
@@ -167,10 +185,10 @@ static int run(const struct args *a, struct cmon_alert_rule *rule, struct cmon_a
     struct cmon_notify_stats st;
     cmon_notifier_stats(n, &st);
     cmon_notifier_stop(n);
-    json_t *report = json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "transitions", trans, "sent",
-                               (json_int_t)st.sent, "retried", (json_int_t)st.retried, "failed",
-                               (json_int_t)st.failed, "dropped", (json_int_t)st.dropped,
-                               "flushed", flushed);
+    json_t *report =
+        json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "transitions", trans, "sent",
+                  (json_int_t)st.sent, "retried", (json_int_t)st.retried, "failed",
+                  (json_int_t)st.failed, "dropped", (json_int_t)st.dropped, "flushed", flushed);
     json_dumpf(report, stdout, JSON_COMPACT | JSON_SORT_KEYS);
     putchar('\n');
     json_decref(report);

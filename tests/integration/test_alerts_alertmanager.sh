@@ -103,7 +103,7 @@ assert_eq "$(jq -c '.[0] | [.labels.alertname, .labels.monitor, .labels.destinat
 echo "ok: Alertmanager shows it: $(jq -c '.[0].labels' <<<"$am")"
 
 out=$(ns_in a "$CMON" alerts list --state firing --monitor edge) || die "cmon alerts list"
-grep -q '^firing    0   .*router-loss{monitor="edge",destination="router"}' <<<"$out" || die "cmon alerts list: $out"
+grep -q '^firing  *0  .*router-loss{monitor="edge",destination="router"}' <<<"$out" || die "cmon alerts list: $out"
 assert_eq "$(ns_in a "$CMON" alerts list --monitor other --json | jq '.items | length')" 0 "monitor filter"
 
 ns_in b nft delete table inet cmx_drop || fail "nft delete"

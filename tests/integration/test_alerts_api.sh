@@ -37,7 +37,7 @@ PORT_STEP=2 # HOOK_PORT is PORT + 1
 . "$SRC/tests/integration/lib/api.sh"
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || fail "server exit $?"; SERVER_PID=; }
 
-start_server
+start_server --allow-exec-actions # the exec group below
 HOOK_PORT=$((PORT + 1))
 python3 "$SRC/tests/integration/lib/webhook_receiver.py" --port "$HOOK_PORT" --secret 'k3y!' \
     --fail-first 1 --out "$TMP/hooks.jsonl" 2>"$TMP/hook.err" &
@@ -160,7 +160,7 @@ jqeq '.items | length' 0
 req 200 GET '/api/v1/alerts?state=firing&transitions=true'
 jqeq '[.items[0].transitions[] | [.event, .value]]' '[["firing",80]]'
 out=$("$CMON" alerts list --server "$B" --state firing) || fail "cmon alerts list"
-grep -q '^firing    1   .* 80         loss{monitor="edge",destination="router"}  *ChecksFailedPercent Average 80 > 40 (window 60s)$' <<<"$out" ||
+grep -q '^firing  *1  .*  *80  *loss{monitor="edge",destination="router"}  *ChecksFailedPercent Average 80 > 40 (window 60s)$' <<<"$out" ||
     fail "cmon alerts list: $out"
 pass "the alert fired from posted rounds; filters by state, rule and monitor"
 
@@ -228,9 +228,19 @@ set +e
 "$CMON" alerts rule apply --server "$B" "$TMP/bad.json" 2>"$TMP/err"; rc=$?
 set -e
 [ $rc = 1 ] || fail "bad rule exits $rc, want 1"
-grep -q '^cmon alerts: 2:12: metric: unknown metric "Nope"' "$TMP/err" || fail "bad rule message: $(cat "$TMP/err")"
+grep -q "^$TMP/bad.json:2:12: metric: unknown metric \"Nope\"" "$TMP/err" || fail "bad rule message: $(cat "$TMP/err")"
+# in an array file the problem is placed in the file itself, and nothing of
+# the file is applied
+printf '[{"name":"arr-ok","kind":"state","scope":"monitor"},\n {"name": "arr-bad", "metric": "Nope"}]\n' >"$TMP/bad-arr.json"
+set +e
+"$CMON" alerts rule apply --server "$B" "$TMP/bad-arr.json" 2>"$TMP/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "bad rule array exits $rc, want 1"
+grep -q "^$TMP/bad-arr.json:2:32: \[1\].metric: unknown metric \"Nope\"" "$TMP/err" ||
+    fail "bad rule array message: $(cat "$TMP/err")"
+req 404 GET /api/v1/alertRules/arr-ok "" "$ADMIN"
 out=$("$CMON" alerts rule list --server "$B")
-grep -q '^cli-rule  *metric  yes      3   ChecksFailedPercent Average > 40 (60s)  *ops$' <<<"$out" || fail "rule list: $out"
+grep -q '^cli-rule  *metric  *yes  *3  *ChecksFailedPercent Average > 40 (60s)  *ops$' <<<"$out" || fail "rule list: $out"
 [ "$("$CMON" alerts rule get cli-rule --server "$B" | jq -r .severity)" = 3 ] || fail "rule get"
 "$CMON" alerts rule delete cli-rule --server "$B" | grep -qx 'alert rule cli-rule deleted' || fail "rule delete"
 "$CMON" alerts group list --server "$B" | grep -q '^ops  *1  *0  *0$' || fail "group list"

@@ -182,6 +182,12 @@ req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&aggregation=median"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&interval=fortnight"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&from=$TO&to=$FROM"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&from=yesterday"
+# no silent ignores: a typo, and a dimension cmon does not record, are named
+req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&SourceNmae=zzz"
+jqeq '[.error.code, .error.field, .error.message]' '["invalid_parameter","SourceNmae","unknown parameter '"'"'SourceNmae'"'"' (did you mean '"'"'SourceName'"'"'?)"]'
+req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&Region=zzz"
+jqeq '.error.field' '"Region"'
+req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&SourceResourceId=x"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&interval=1s&from=2020-01-01T00:00:00Z"
 pass "metrics query: names, aliases, aggregations, intervals, dimension filters, errors"
 

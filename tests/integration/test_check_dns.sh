@@ -71,6 +71,9 @@ expect_diag nx.test dns_nxdomain
 expect_diag unknown.test dns_servfail
 out=$(check nx.test)
 assert_match "$(jq -r .summary.detail <<<"$out")" "nx.test" "NXDOMAIN detail names the host"
+# the server answered REFUSED: the detail says so, not "could not contact"
+out=$(check unknown.test)
+assert_match "$(jq -r .summary.detail <<<"$out")" "refused the query" "REFUSED detail"
 
 # Answers are cached for their TTL (2 s): checks at 0, 1.5, 3 and 4.5 s ask
 # the server at 0 and 3 s only.

@@ -70,4 +70,20 @@ run bash -c "\"$CMON\" validate - < \"$ex/icmp.json\""
 cp "$CMON_SOURCE_DIR/tests/data/monitors/valid/bare.json" "$tmp/edge-ping.json"
 run "$CMON" validate "$tmp/edge-ping.json"
 [ $rc -eq 0 ] && grep -q 'monitor edge-ping: 1 test' <<<"$out" || fail "name from file: $out $err"
+# tables size their columns to their content: a long name keeps every row
+# aligned (the TARGET column starts at one offset in every line)
+cat >"$tmp/long.json" <<'JSON'
+{"name": "long", "properties": {
+  "endpoints": [{"name": "a-source-endpoint-with-a-rather-long-name", "type": "Agent", "address": "a"},
+                {"name": "db", "address": "198.18.2.2"}],
+  "testConfigurations": [{"name": "tcp", "protocol": "Tcp", "tcpConfiguration": {"port": 5432}},
+                         {"name": "a-configuration-name-longer-than-its-column", "protocol": "Icmp"}],
+  "testGroups": [{"name": "g", "sources": ["a-source-endpoint-with-a-rather-long-name"],
+                  "destinations": ["db"],
+                  "testConfigurations": ["tcp", "a-configuration-name-longer-than-its-column"]}]}}
+JSON
+run "$CMON" validate "$tmp/long.json"
+[ $rc -eq 0 ] || fail "long.json: $err"
+offsets=$(tail -n +2 <<<"$out" | awk '{ print index($0, $NF) }' | sort -u)
+[ "$(wc -l <<<"$offsets")" = 1 ] || fail "the table is out of line with a long name: $out"
 echo "test_cli: all checks passed"

@@ -109,7 +109,7 @@ B=http://127.0.0.1:$PORT
 ns_bg client "$CMON" run --listen "127.0.0.1:$PORT" --data "$NS_TMP/data" --trace-interval 30 \
     "$NS_TMP/e2e.json" "$NS_TMP/backup.json" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
 wait_port client 127.0.0.1 "$PORT"
-api() { ns_in client curl -sf "$@"; }
+api() { ns_in client curl -sf -H 'Content-Type: application/json' "$@"; } # writes send JSON (DESIGN 9)
 # alert rules through the API (evaluated every 10 s)
 api -X PUT "$B/api/v1/alertRules/broken-fails" -d '{"kind": "state", "scope": "test",
     "states": ["Fail"], "forEvaluations": 1, "evaluationFrequencySec": 10,

@@ -10,7 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alert/notify.h"
 #include "core/clock.h"
@@ -24,7 +29,8 @@ static void test_signature_rfc4231(void **state)
     char sig[80];
     const char *data = "what do ya want for nothing?";
     cmon_notify_signature("Jefe", data, strlen(data), sig, sizeof sig);
-    assert_string_equal(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_string_equal(sig,
+                        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 static void test_backoff(void **state)
@@ -40,16 +46,26 @@ static void test_backoff(void **state)
 /* A firing alert like the evaluator makes one. */
 static void make_alert(struct cmon_alert_instance *a, enum cmon_alert_state st)
 {
-    static struct cmon_alert_label labels[] = {{"alertname", "loss"}, {"testGroup", "tg1"},
-                                               {"destination", "shop"}};
+    static struct cmon_alert_label labels[] = {
+        {"alertname", "loss"}, {"testGroup", "tg1"}, {"destination", "shop"}};
     static char *groups[] = {"ops"};
-    *a = (struct cmon_alert_instance){
-        .key = "loss{testGroup=\"tg1\",destination=\"shop\"}", .rule = "loss", .labels = labels,
-        .n_labels = 3, .state = st, .severity = 0, .breaches = 2, .value = 12.5,
-        .fired_value = 40, .pending_ns = 1700001000LL * SEC, .fired_ns = 1700001060LL * SEC,
-        .resolved_ns = st == CMON_ALERT_RESOLVED ? 1700001360LL * SEC : 0,
-        .last_eval_ns = 1700001060LL * SEC, .summary = "ChecksFailedPercent Average 40 > 10",
-        .action_groups = groups, .n_action_groups = 1};
+    *a = (struct cmon_alert_instance){.key = "loss{testGroup=\"tg1\",destination=\"shop\"}",
+                                      .rule = "loss",
+                                      .labels = labels,
+                                      .n_labels = 3,
+                                      .state = st,
+                                      .severity = 0,
+                                      .breaches = 2,
+                                      .value = 12.5,
+                                      .fired_value = 40,
+                                      .pending_ns = 1700001000LL * SEC,
+                                      .fired_ns = 1700001060LL * SEC,
+                                      .resolved_ns =
+                                          st == CMON_ALERT_RESOLVED ? 1700001360LL * SEC : 0,
+                                      .last_eval_ns = 1700001060LL * SEC,
+                                      .summary = "ChecksFailedPercent Average 40 > 10",
+                                      .action_groups = groups,
+                                      .n_action_groups = 1};
 }
 
 static void test_alertmanager_body(void **state)
@@ -91,13 +107,20 @@ static void test_webhook_body_and_env(void **state)
     json_decref(j);
     free(s);
     char **env = cmon_notify_exec_env(&a, "ops");
-    const char *want[] = {"CMON_ALERT_EVENT=resolved", "CMON_ALERT_RULE=loss",
-        "CMON_ALERT_KEY=loss{testGroup=\"tg1\",destination=\"shop\"}", "CMON_ALERT_GROUP=ops",
-        "CMON_ALERT_SEVERITY=0", "CMON_ALERT_VALUE=12.5", "CMON_ALERT_FIRED_VALUE=40",
-        "CMON_ALERT_SUMMARY=ChecksFailedPercent Average 40 > 10",
-        "CMON_ALERT_STARTS_AT=2023-11-14T22:31:00.000Z",
-        "CMON_ALERT_ENDS_AT=2023-11-14T22:36:00.000Z", "CMON_ALERT_LABEL_ALERTNAME=loss",
-        "CMON_ALERT_LABEL_TEST_GROUP=tg1", "CMON_ALERT_LABEL_DESTINATION=shop", NULL};
+    const char *want[] = {"CMON_ALERT_EVENT=resolved",
+                          "CMON_ALERT_RULE=loss",
+                          "CMON_ALERT_KEY=loss{testGroup=\"tg1\",destination=\"shop\"}",
+                          "CMON_ALERT_GROUP=ops",
+                          "CMON_ALERT_SEVERITY=0",
+                          "CMON_ALERT_VALUE=12.5",
+                          "CMON_ALERT_FIRED_VALUE=40",
+                          "CMON_ALERT_SUMMARY=ChecksFailedPercent Average 40 > 10",
+                          "CMON_ALERT_STARTS_AT=2023-11-14T22:31:00.000Z",
+                          "CMON_ALERT_ENDS_AT=2023-11-14T22:36:00.000Z",
+                          "CMON_ALERT_LABEL_ALERTNAME=loss",
+                          "CMON_ALERT_LABEL_TEST_GROUP=tg1",
+                          "CMON_ALERT_LABEL_DESTINATION=shop",
+                          NULL};
     size_t i = 0;
     for (; want[i]; i++)
         assert_string_equal(env[i], want[i]);
@@ -142,15 +165,27 @@ static struct cmon_notify_stats wait_stats(struct cmon_notifier *n,
     return st;
 }
 
-static bool one_retry(const struct cmon_notify_stats *s) { return s->retried == 1 && s->queued == 1; }
-static bool two_retries(const struct cmon_notify_stats *s) { return s->retried == 2 && s->queued == 1; }
-static bool gave_up(const struct cmon_notify_stats *s) { return s->failed == 1 && !s->queued; }
+static bool one_retry(const struct cmon_notify_stats *s)
+{
+    return s->retried == 1 && s->queued == 1;
+}
+static bool two_retries(const struct cmon_notify_stats *s)
+{
+    return s->retried == 2 && s->queued == 1;
+}
+static bool gave_up(const struct cmon_notify_stats *s)
+{
+    return s->failed == 1 && !s->queued;
+}
 
 static void test_retry_waits_for_backoff(void **state)
 {
     (void)state;
     struct fake_clock clk = {PTHREAD_MUTEX_INITIALIZER, 1000 * SEC};
-    struct cmon_notify_opts o = {.max_tries = 3, .backoff_ns = 10 * SEC, .now_ns = fake_now,
+    struct cmon_notify_opts o = {.allow_exec = true,
+                                 .max_tries = 3,
+                                 .backoff_ns = 10 * SEC,
+                                 .now_ns = fake_now,
                                  .clock_ctx = &clk};
     struct cmon_notifier *n;
     struct cmon_errbuf eb;
@@ -185,7 +220,8 @@ static void test_queue_bound_and_pending(void **state)
 {
     (void)state;
     struct fake_clock clk = {PTHREAD_MUTEX_INITIALIZER, 0};
-    struct cmon_notify_opts o = {.queue_max = 2, .now_ns = fake_now, .clock_ctx = &clk};
+    struct cmon_notify_opts o = {
+        .allow_exec = true, .queue_max = 2, .now_ns = fake_now, .clock_ctx = &clk};
     struct cmon_notifier *n;
     assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
     char *argv[] = {"/bin/true", NULL};
@@ -215,7 +251,7 @@ static void test_queue_bound_and_pending(void **state)
 static void test_exec_not_found(void **state)
 {
     (void)state;
-    struct cmon_notify_opts o = {.max_tries = 1};
+    struct cmon_notify_opts o = {.allow_exec = true, .max_tries = 1};
     struct cmon_notifier *n;
     assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
     char *argv[] = {"/nonexistent/cmon-hook", NULL};
@@ -231,6 +267,44 @@ static void test_exec_not_found(void **state)
     cmon_notifier_stop(n);
 }
 
+/* Without allow_exec (no --allow-exec-actions) a stored exec action is
+ * not run: counted as dropped and logged, the command never starts. */
+static void test_exec_disabled(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmon-exec-XXXXXX", flag[64], logf[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(flag, sizeof flag, "%s/ran", dir);
+    snprintf(logf, sizeof logf, "%s/log", dir);
+    int fd = open(logf, O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_INFO, fd, "t");
+    struct cmon_notify_opts o = {.max_tries = 1, .log = &log};
+    struct cmon_notifier *n;
+    assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
+    char *argv[] = {"/usr/bin/touch", flag, NULL};
+    struct cmon_alert_exec ex = {argv, 2, 5};
+    struct cmon_action_group g = {.name = "ops", .execs = &ex, .n_execs = 1};
+    struct cmon_alert_instance a;
+    make_alert(&a, CMON_ALERT_FIRING);
+    assert_int_equal(cmon_notifier_submit(n, &g, &a), CMON_OK);
+    assert_true(cmon_notifier_flush(n, 60 * SEC));
+    struct cmon_notify_stats st;
+    cmon_notifier_stats(n, &st);
+    cmon_notifier_stop(n);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.sent + st.failed, 0);
+    assert_int_equal(access(flag, F_OK), -1);
+    char buf[1024] = "";
+    assert_true(pread(fd, buf, sizeof buf - 1, 0) > 0);
+    assert_non_null(strstr(buf, "msg=\"exec action not run\" group=\"ops\""));
+    assert_non_null(strstr(buf, "--allow-exec-actions"));
+    close(fd);
+    unlink(logf);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_retry_waits_for_backoff),
         cmocka_unit_test(test_queue_bound_and_pending),
         cmocka_unit_test(test_exec_not_found),
+        cmocka_unit_test(test_exec_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,8 @@ static const char seed_reordered[] =
     " \"endpoints\": ["
     "  {\"type\": \"Agent\", \"name\": \"A\"}, {\"type\": \"Agent\", \"name\": \"B\"},"
     "  {\"type\": \"Agent\", \"name\": \"C\"},"
-    "  {\"address\": \"198.18.1.2\", \"name\": \"D\"}, {\"address\": \"e.test\", \"name\": \"E\"}]},"
+    "  {\"address\": \"198.18.1.2\", \"name\": \"D\"}, {\"address\": \"e.test\", \"name\": "
+    "\"E\"}]},"
     " \"name\": \"seed\"}";
 
 static void expand(const char *text, struct cmon_monitor **m, struct cmon_test **t, size_t *n)
@@ -103,6 +104,15 @@ static void test_ids_stable(void **state)
     /* a pinned value: changing the hash would re-key every stored result */
     cmon_test_id("seed", "g", "A", "D", "1", id);
     assert_string_equal(id, "d5d008fb8de8cd7a");
+    /* every id of the seed, as stores hold them since the first release */
+    static const char *const stored[12] = {
+        "d5d008fb8de8cd7a", "d5c608fb8de078f5", "004808f0447bb21b", "004408f04477c944",
+        "d975c24dcabc42ed", "d97fc24dcac49772", "5c07c24f442c084c", "5c0bc24f442ff123",
+        "70852eb4f055c634", "70872eb4f056490b", "99b52ea9a5d08235", "99bf2ea9a5d8d6ba"};
+    for (size_t i = 0; i < n1; i++)
+        assert_string_equal(t1[i].id, stored[i]);
+    cmon_test_id("", "", "", "", "", id);
+    assert_string_equal(id, "ac3fdc08a1c002aa");
     cmon_tests_free(t1, n1);
     cmon_tests_free(t2, n2);
     cmon_tests_free(t3, n3);
@@ -125,11 +135,15 @@ static void test_http_targets(void **state)
         "{\"name\":\"p8\",\"protocol\":\"Http\",\"httpConfiguration\":{\"port\":8443}}],"
         "\"testGroups\":[{\"name\":\"g\",\"sources\":[\"a\"],\"destinations\":[\"u\",\"h\",\"v6\"],"
         "\"testConfigurations\":[\"plain\",\"tls\",\"p8\"]}]}";
-    static const char *const want[9][2] = {
-        {"https://shop.test/health", "443"}, {"https://shop.test/p", "443"},
-        {"https://shop.test:8443/health", "8443"}, {"http://shop.test/", "80"},
-        {"https://shop.test/p", "443"}, {"http://shop.test:8443/", "8443"},
-        {"http://[::1]/", "80"}, {"https://[::1]/p", "443"}, {"http://[::1]:8443/", "8443"}};
+    static const char *const want[9][2] = {{"https://shop.test/health", "443"},
+                                           {"https://shop.test/p", "443"},
+                                           {"https://shop.test:8443/health", "8443"},
+                                           {"http://shop.test/", "80"},
+                                           {"https://shop.test/p", "443"},
+                                           {"http://shop.test:8443/", "8443"},
+                                           {"http://[::1]/", "80"},
+                                           {"https://[::1]/p", "443"},
+                                           {"http://[::1]:8443/", "8443"}};
     struct cmon_monitor *m;
     struct cmon_test *t;
     size_t n;

@@ -34,8 +34,8 @@ static struct cmon_path make_path(bool reached, const char *const *spec, size_t 
     return p;
 }
 
-#define PATH(reached, ...) \
-    make_path(reached, (const char *const[]){__VA_ARGS__}, \
+#define PATH(reached, ...)                                                                         \
+    make_path(reached, (const char *const[]){__VA_ARGS__},                                         \
               sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static void test_same_route(void **state)
@@ -60,6 +60,30 @@ static void test_loss_attributed_where_it_starts(void **state)
     assert_int_equal(is[0].kind, CMON_DIAG_HOP_LOSS);
     assert_int_equal(is[0].hop, 1);
     assert_true(is[0].value == 30.0);
+}
+
+/* One lost probe of ten is chance (a healthy hop with 1 % background loss
+ * does that one trace in ten), so it raises nothing even at a 10 %
+ * threshold; two of ten, or 30 of 100, are not chance. */
+static void test_loss_must_not_be_chance(void **state)
+{
+    (void)state;
+    struct cmon_hop_issue is[2];
+    struct cmon_path one = PATH(true, "r1:10/10@1", "r2:10/10@2", "dst:9/10@3");
+    assert_int_equal(cmon_path_issues(&one, 10, 100, is), 0);
+    struct cmon_path one3 = PATH(true, "r1:3/3@1", "dst:2/3@3"); /* 33 %, one probe */
+    assert_int_equal(cmon_path_issues(&one3, 10, 100, is), 0);
+    struct cmon_path two = PATH(true, "r1:10/10@1", "r2:8/10@2", "dst:8/10@3");
+    assert_int_equal(cmon_path_issues(&two, 10, 100, is), 1);
+    assert_int_equal(is[0].hop, 1);
+    assert_true(is[0].value == 20.0);
+    struct cmon_path many = PATH(true, "r1:100/100@1", "r2:70/100@2", "dst:70/100@3");
+    assert_int_equal(cmon_path_issues(&many, 10, 100, is), 1);
+    assert_int_equal(is[0].hop, 1);
+    /* 3 of 100 is above a 2 % threshold, but a healthy hop loses that many
+     * one time in 12 */
+    struct cmon_path few = PATH(true, "r1:100/100@1", "dst:97/100@3");
+    assert_int_equal(cmon_path_issues(&few, 2, 100, is), 0);
 }
 
 static void test_rate_limited_router_not_blamed(void **state)
@@ -109,14 +133,15 @@ static void test_json(void **state)
     strcpy(p.hops[0].name, "r1.test");
     json_t *j = cmon_path_to_json(&p);
     char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-    assert_string_equal(s, "{\"hops\":[{\"address\":\"198.18.1.1\",\"lossPercent\":0.0,"
-                           "\"name\":\"r1.test\",\"received\":10,\"rtt\":{\"avg\":1.5,\"jitter\":0.0,"
-                           "\"max\":1.5,\"min\":1.5},\"sent\":10,\"ttl\":1},"
-                           "{\"address\":\"\",\"lossPercent\":100.0,\"name\":\"\",\"received\":0,"
-                           "\"sent\":10,\"ttl\":2},"
-                           "{\"address\":\"198.18.3.2\",\"lossPercent\":10.0,\"name\":\"\","
-                           "\"received\":9,\"rtt\":{\"avg\":3.0,\"jitter\":0.0,\"max\":3.0,"
-                           "\"min\":3.0},\"sent\":10,\"ttl\":3}],\"reached\":true}");
+    assert_string_equal(s,
+                        "{\"hops\":[{\"address\":\"198.18.1.1\",\"lossPercent\":0.0,"
+                        "\"name\":\"r1.test\",\"received\":10,\"rtt\":{\"avg\":1.5,\"jitter\":0.0,"
+                        "\"max\":1.5,\"min\":1.5},\"sent\":10,\"ttl\":1},"
+                        "{\"address\":\"\",\"lossPercent\":100.0,\"name\":\"\",\"received\":0,"
+                        "\"sent\":10,\"ttl\":2},"
+                        "{\"address\":\"198.18.3.2\",\"lossPercent\":10.0,\"name\":\"\","
+                        "\"received\":9,\"rtt\":{\"avg\":3.0,\"jitter\":0.0,\"max\":3.0,"
+                        "\"min\":3.0},\"sent\":10,\"ttl\":3}],\"reached\":true}");
     free(s);
     struct cmon_path back;
     struct cmon_errbuf eb;
@@ -140,6 +165,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_route),
         cmocka_unit_test(test_loss_attributed_where_it_starts),
+        cmocka_unit_test(test_loss_must_not_be_chance),
         cmocka_unit_test(test_rate_limited_router_not_blamed),
         cmocka_unit_test(test_broken_path),
         cmocka_unit_test(test_latency),

@@ -31,17 +31,25 @@ static const struct state_case cases[] = {
      "ChecksFailedPercent 4.5 > 4 (80% of 5); timeout"},
     {"pct exactly at threshold", CMON_PROTO_TCP, 5, NA, 5, 10, NULL, NULL, CMON_STATE_WARNING,
      "ChecksFailedPercent 5 > 4 (80% of 5)"},
-    {"pct above threshold", CMON_PROTO_HTTP, 5, NA, 40, 10, "tls_expired",
-     "notAfter 2026-01-02", CMON_STATE_FAIL,
-     "ChecksFailedPercent 40 > 5; tls_expired (notAfter 2026-01-02)"},
+    {"pct above threshold", CMON_PROTO_HTTP, 5, NA, 40, 10, "tls_expired", "notAfter 2026-01-02",
+     CMON_STATE_FAIL, "ChecksFailedPercent 40 > 5; tls_expired (notAfter 2026-01-02)"},
     {"pct 100 is Fail even with threshold 100", CMON_PROTO_TCP, 100, NA, 100, NA,
      "connection_refused", NULL, CMON_STATE_FAIL,
      "ChecksFailedPercent 100 (every check failed); connection_refused"},
+    /* a temporary DNS failure reads differently from a persistent one */
+    {"dns_servfail is temporary", CMON_PROTO_HTTP, 5, NA, 100, NA, "dns_servfail",
+     "SERVFAIL from 198.18.0.53", CMON_STATE_FAIL,
+     "ChecksFailedPercent 100 > 5; dns_servfail (temporary: SERVFAIL from 198.18.0.53)"},
+    {"dns_timeout is temporary", CMON_PROTO_TCP, 5, NA, 100, NA, "dns_timeout", NULL,
+     CMON_STATE_FAIL, "ChecksFailedPercent 100 > 5; dns_timeout (temporary)"},
+    {"dns_nxdomain is persistent", CMON_PROTO_TCP, 5, NA, 100, NA, "dns_nxdomain",
+     "no such name", CMON_STATE_FAIL, "ChecksFailedPercent 100 > 5; dns_nxdomain (no such name)"},
     {"pct 100 without thresholds", CMON_PROTO_ICMP, NA, NA, 100, NA, "timeout", NULL,
      CMON_STATE_FAIL, "ChecksFailedPercent 100 (every check failed); timeout"},
     {"threshold 0: any failure fails", CMON_PROTO_TCP, 0, NA, 10, 1, NULL, NULL, CMON_STATE_FAIL,
      "ChecksFailedPercent 10 > 0"},
-    {"threshold 0: no failure passes", CMON_PROTO_TCP, 0, NA, 0, 1, NULL, NULL, CMON_STATE_PASS, ""},
+    {"threshold 0: no failure passes", CMON_PROTO_TCP, 0, NA, 0, 1, NULL, NULL, CMON_STATE_PASS,
+     ""},
     /* given RTT threshold 200 ms */
     {"rtt exactly 80%", CMON_PROTO_TCP, NA, 200, 0, 160, NULL, NULL, CMON_STATE_PASS, ""},
     {"rtt above 80%", CMON_PROTO_TCP, NA, 200, 0, 160.5, NULL, NULL, CMON_STATE_WARNING,
@@ -56,8 +64,8 @@ static const struct state_case cases[] = {
     {"auto pct at 10", CMON_PROTO_TCP, NA, NA, 10, 5, NULL, NULL, CMON_STATE_PASS, ""},
     {"auto pct above 10", CMON_PROTO_ICMP, NA, NA, 20, 5, "timeout", NULL, CMON_STATE_WARNING,
      "ChecksFailedPercent 20 > 10 (automatic threshold); timeout"},
-    {"auto pct 90 is still Warning", CMON_PROTO_ICMP, NA, NA, 90, 5, NULL, NULL,
-     CMON_STATE_WARNING, "ChecksFailedPercent 90 > 10 (automatic threshold)"},
+    {"auto pct 90 is still Warning", CMON_PROTO_ICMP, NA, NA, 90, 5, NULL, NULL, CMON_STATE_WARNING,
+     "ChecksFailedPercent 90 > 10 (automatic threshold)"},
     {"auto rtt at 750", CMON_PROTO_ICMP, NA, NA, 0, 750, NULL, NULL, CMON_STATE_PASS, ""},
     {"auto rtt above 750", CMON_PROTO_TCP, NA, NA, 0, 751, NULL, NULL, CMON_STATE_WARNING,
      "RoundTripTimeMs 751 > 750 (automatic threshold)"},
@@ -104,8 +112,8 @@ static void test_state_table(void **state)
         cmon_test_state_eval(&in, &out);
         if (out.state != cases[i].want || strcmp(out.reason, cases[i].reason) != 0) {
             print_error("case \"%s\": want %s \"%s\", got %s \"%s\"\n", cases[i].what,
-                        cmon_state_name(cases[i].want), cases[i].reason,
-                        cmon_state_name(out.state), out.reason);
+                        cmon_state_name(cases[i].want), cases[i].reason, cmon_state_name(out.state),
+                        out.reason);
             failures++;
         }
     }
@@ -141,8 +149,8 @@ static void test_indeterminate_boundary(void **state)
 static void test_not_running(void **state)
 {
     (void)state;
-    struct state_case failing = {"", CMON_PROTO_TCP, 5, NA, 100, NA, "timeout", NULL,
-                                 CMON_STATE_FAIL, ""};
+    struct state_case failing = {"",   CMON_PROTO_TCP,  5, NA, 100, NA, "timeout",
+                                 NULL, CMON_STATE_FAIL, ""};
     struct cmon_state_input in = input_of(&failing);
     struct cmon_state_eval out;
     in.not_running = true;
@@ -162,8 +170,8 @@ static void test_rollup(void **state)
     enum cmon_state P = CMON_STATE_PASS, W = CMON_STATE_WARNING, F = CMON_STATE_FAIL,
                     I = CMON_STATE_INDETERMINATE, N = CMON_STATE_NOT_RUNNING;
     const enum cmon_state all_pass[] = {P, P, P}, pw[] = {P, W, P}, pwf[] = {W, F, P},
-                          pi[] = {P, I}, iw[] = {I, W}, nn[] = {N, N}, np[] = {N, P},
-                          ni[] = {N, I}, fin[] = {N, I, F};
+                          pi[] = {P, I}, iw[] = {I, W}, nn[] = {N, N}, np[] = {N, P}, ni[] = {N, I},
+                          fin[] = {N, I, F};
     assert_int_equal(cmon_state_rollup(all_pass, 3), P);
     assert_int_equal(cmon_state_rollup(pw, 3), W);
     assert_int_equal(cmon_state_rollup(pwf, 3), F);
@@ -174,6 +182,42 @@ static void test_rollup(void **state)
     assert_int_equal(cmon_state_rollup(ni, 2), I);
     assert_int_equal(cmon_state_rollup(fin, 3), F);
     assert_int_equal(cmon_state_rollup(NULL, 0), N);
+}
+
+/* The text people read for a configuration's thresholds: the automatic RTT
+ * threshold only for TCP and ICMP, the automatic checks-failed one whenever
+ * none is given (also beside a given RTT threshold). */
+static void test_threshold_text(void **state)
+{
+    (void)state;
+    static const struct {
+        enum cmon_protocol proto;
+        bool has_f, has_r;
+        double f, r;
+        const char *want;
+    } tcases[] = {
+        {CMON_PROTO_HTTP, false, false, 0, 0, "automatic: Warning above 10 % checks failed"},
+        {CMON_PROTO_TCP, false, false, 0, 0,
+         "automatic: Warning above 10 % checks failed or 750 ms RTT"},
+        {CMON_PROTO_ICMP, false, false, 0, 0,
+         "automatic: Warning above 10 % checks failed or 750 ms RTT"},
+        {CMON_PROTO_HTTP, false, true, 0, 300,
+         "RTT \u2264 300 ms; automatic: Warning above 10 % checks failed"},
+        {CMON_PROTO_TCP, true, false, 5, 0,
+         "checks failed \u2264 5 %; automatic: Warning above 750 ms RTT"},
+        {CMON_PROTO_HTTP, true, false, 5, 0, "checks failed \u2264 5 %"},
+        {CMON_PROTO_TCP, true, true, 2.5, 500, "checks failed \u2264 2.5 %, RTT \u2264 500 ms"},
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
+        struct cmon_test_config c = {.protocol = tcases[i].proto,
+                                     .has_failed_pct_threshold = tcases[i].has_f,
+                                     .failed_pct_threshold = tcases[i].f,
+                                     .has_rtt_threshold = tcases[i].has_r,
+                                     .rtt_threshold_ms = tcases[i].r};
+        char text[200];
+        cmon_threshold_text(&c, text, sizeof text);
+        assert_string_equal(text, tcases[i].want);
+    }
 }
 
 static void test_names(void **state)
@@ -197,11 +241,9 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_table),
-        cmocka_unit_test(test_indeterminate_boundary),
-        cmocka_unit_test(test_not_running),
-        cmocka_unit_test(test_rollup),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_state_table),    cmocka_unit_test(test_indeterminate_boundary),
+        cmocka_unit_test(test_not_running),    cmocka_unit_test(test_rollup),
+        cmocka_unit_test(test_threshold_text), cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

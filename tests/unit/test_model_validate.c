@@ -85,8 +85,8 @@ static void test_invalid_corpus(void **state)
         char *got;
         enum cmon_err rc = parse_file(dir, names[i], &got);
         char exp_path[1200];
-        snprintf(exp_path, sizeof exp_path, "%s/%.*s.expected", dir,
-                 (int)(strlen(names[i]) - 5), names[i]);
+        snprintf(exp_path, sizeof exp_path, "%s/%.*s.expected", dir, (int)(strlen(names[i]) - 5),
+                 names[i]);
         char *want = test_read_file(exp_path, NULL);
         if (!want) {
             print_error("%s: no .expected file\n", names[i]);
@@ -156,7 +156,8 @@ static void test_all_problems_reported(void **state)
     assert_int_equal(probs.items[0].line, 1);
     char line[600];
     cmon_problem_format(&probs.items[3], "f.json", line, sizeof line);
-    assert_string_equal(line, "f.json:1:261: testGroups[0].destinations[0]: no endpoint named \"y\"");
+    assert_string_equal(line,
+                        "f.json:1:261: testGroups[0].destinations[0]: no endpoint named \"y\"");
     cmon_problems_free(&probs);
 }
 
@@ -222,6 +223,29 @@ static void test_status_ranges_and_defaults(void **state)
     cmon_monitor_free(m);
 }
 
+/* The one table of per-protocol names and defaults (DESIGN 3), which the
+ * validator, the scheduler and the probes all read. */
+static void test_protocol_table(void **state)
+{
+    (void)state;
+    static const struct {
+        enum cmon_protocol p;
+        const char *name;
+        int checks, timeout_ms;
+    } want[] = {{CMON_PROTO_ICMP, "Icmp", 10, 2000},
+                {CMON_PROTO_TCP, "Tcp", 10, 2000},
+                {CMON_PROTO_HTTP, "Http", 3, 10000}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_string_equal(cmon_protocol_name(want[i].p), want[i].name);
+        assert_string_equal(cmon_protocol_names[want[i].p], want[i].name);
+        assert_int_equal(cmon_protocol_defaults(want[i].p)->checks_per_round, want[i].checks);
+        assert_int_equal(cmon_protocol_defaults(want[i].p)->timeout_ms, want[i].timeout_ms);
+    }
+    assert_null(cmon_protocol_names[3]);
+    assert_string_equal(cmon_protocol_name((enum cmon_protocol)7), "?");
+    assert_int_equal(cmon_protocol_defaults((enum cmon_protocol)7)->timeout_ms, 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_all_problems_reported),
         cmocka_unit_test(test_name_from_file_or_missing),
         cmocka_unit_test(test_status_ranges_and_defaults),
+        cmocka_unit_test(test_protocol_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,11 @@ static void test_ares_map(void **state)
     assert_int_equal(probe_diag_map(PROBE_DIAG_ARES, ARES_EBADNAME), CMON_DIAG_URL_INVALID);
     assert_true(cmon_diag_is_temporary(probe_diag_map(PROBE_DIAG_ARES, ARES_ETIMEOUT)));
     assert_false(cmon_diag_is_temporary(probe_diag_map(PROBE_DIAG_ARES, ARES_ENOTFOUND)));
+    /* the detail says what the server answered: not "Could not contact DNS
+     * servers" for a server that answered SERVFAIL or REFUSED */
+    assert_string_equal(probe_dns_status_text(ARES_ESERVFAIL), "the DNS server answered SERVFAIL");
+    assert_non_null(strstr(probe_dns_status_text(ARES_ECONNREFUSED), "REFUSED"));
+    assert_null(strstr(probe_dns_status_text(ARES_ECONNREFUSED), "Could not contact"));
 }
 
 static void test_catalogue_complete(void **state)
@@ -146,7 +151,7 @@ static void test_protocol_names(void **state)
     assert_true(probe_protocol_parse("Http", &p));
     assert_int_equal(p, CMON_PROTO_HTTP);
     assert_false(probe_protocol_parse("udp", &p));
-    assert_string_equal(probe_protocol_name(CMON_PROTO_ICMP), "Icmp");
+    assert_string_equal(cmon_protocol_name(CMON_PROTO_ICMP), "Icmp");
 }
 
 int main(void)

@@ -260,6 +260,27 @@ static void test_v6(void **state)
     assert_int_equal(icmp_parse(AF_INET6, false, pkt, 8 + 40 + 24, &m), CMON_ERR_PARSE);
 }
 
+/* RTTs from the kernel's wall-clock stamps, unless a wall step lies
+ * between them: then the monotonic time since the check started. */
+static void test_rtt_across_wall_steps(void **state)
+{
+    (void)state;
+    const int64_t ms = 1000000, t0 = 1700000000000 * ms, hour = 3600000 * ms;
+    /* transmit and receive stamps: 10 ms, though 12 ms passed by the time we looked */
+    assert_int_equal(icmp_rtt_ns(t0 + 1 * ms, t0, t0 + 11 * ms, 12 * ms), 10 * ms);
+    /* no transmit stamp: from the check's start */
+    assert_int_equal(icmp_rtt_ns(0, t0, t0 + 11 * ms, 12 * ms), 11 * ms);
+    /* no receive stamp */
+    assert_int_equal(icmp_rtt_ns(t0 + 1 * ms, t0, 0, 12 * ms), 12 * ms);
+    /* the wall clock stepped an hour forward between the stamps */
+    assert_int_equal(icmp_rtt_ns(t0 + 1 * ms, t0, t0 + hour + 11 * ms, 12 * ms), 12 * ms);
+    assert_int_equal(icmp_rtt_ns(0, t0, t0 + hour + 11 * ms, 12 * ms), 12 * ms);
+    /* ... or an hour back */
+    assert_int_equal(icmp_rtt_ns(t0 + 1 * ms, t0, t0 - hour + 11 * ms, 12 * ms), 12 * ms);
+    /* NTP slewing (at most 500 ppm) is no step */
+    assert_int_equal(icmp_rtt_ns(0, t0, t0 + 1000 * ms + ms / 2, 1000 * ms), 1000 * ms + ms / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_error_v4),
         cmocka_unit_test(test_error_quoting_reply_ignored),
         cmocka_unit_test(test_v6),
+        cmocka_unit_test(test_rtt_across_wall_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_probe_sched.c: round aggregation on exact numbers, phase spreading,
- * and the scheduler driven by a fake clock over real TCP checks to listeners
- * on 127.0.0.1 (round results, replace, remove, memory per test). */
+ * and the scheduler driven by fake wall and monotonic clocks over real TCP
+ * checks to listeners on 127.0.0.1 (round results, replace, remove, wall
+ * clock steps, memory per test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,7 +142,9 @@ struct fixture {
     uv_loop_t loop;
     struct probe_engine *eng;
     struct probe_sched *sched;
-    int64_t now;
+    int64_t now;                /* wall clock */
+    int64_t mono;               /* monotonic clock; equal to now unless a test sets it */
+    int alloc_steps, fail_step; /* fail the scheduler's fail_step-th allocating step */
     struct cmon_round_result results[2048];
     int n_results;
     int listen_fd;
@@ -152,6 +155,17 @@ struct fixture {
 static int64_t fake_now(void *ctx)
 {
     return ((struct fixture *)ctx)->now;
+}
+
+static int64_t fake_mono(void *ctx)
+{
+    return ((struct fixture *)ctx)->mono;
+}
+
+static bool fake_fail_alloc(void *ctx)
+{
+    struct fixture *f = ctx;
+    return ++f->alloc_steps == f->fail_step;
 }
 
 static void on_result(void *arg, const struct cmon_round_result *r)
@@ -185,11 +199,15 @@ static int setup(void **state)
     uv_loop_init(&f->loop);
     if (probe_engine_new(&f->loop, NULL, &f->eng, &eb) != CMON_OK)
         return -1;
-    struct probe_sched_opts o = {
-        .now_ns = fake_now, .clock_ctx = f, .on_result = on_result, .arg = f};
+    struct probe_sched_opts o = {.now_ns = fake_now,
+                                 .mono_ns = fake_mono,
+                                 .clock_ctx = f,
+                                 .fail_alloc = fake_fail_alloc,
+                                 .on_result = on_result,
+                                 .arg = f};
     if (probe_sched_new(&f->loop, f->eng, &o, &f->sched, &eb) != CMON_OK)
         return -1;
-    f->now = 1700000000LL * CMON_NS_PER_SEC;
+    f->now = f->mono = 1700000000LL * CMON_NS_PER_SEC;
     f->listen_fd = tcp_on_loopback();
     if (f->listen_fd < 0 || listen(f->listen_fd, 128) != 0 ||
         fcntl(f->listen_fd, F_SETFL, O_NONBLOCK) != 0)
@@ -242,11 +260,11 @@ static void drain_accept(struct fixture *f)
         close(c);
 }
 
-/* Advance the fake clock to t and run what is due. */
+/* Advance both fake clocks to t and run what is due. */
 static void advance(struct fixture *f, int64_t t)
 {
     drain_accept(f);
-    f->now = t;
+    f->now = f->mono = t;
     probe_sched_run_due(f->sched);
     uv_run(&f->loop, UV_RUN_NOWAIT);
 }
@@ -267,6 +285,21 @@ static void tcp_test(struct fixture *f, struct cmon_test *t, struct cmon_test_co
     (void)f;
 }
 
+/* The first round of test id on the fake wall clock (equal to monotonic). */
+static int64_t first_round(const struct fixture *f, const char *id, int64_t period)
+{
+    return probe_sched_next_round(f->now, probe_sched_phase_ns(id, period), period);
+}
+
+/* tcp_test, put: it must succeed. */
+static void put_tcp(struct fixture *f, struct cmon_test *t, struct cmon_test_config *c,
+                    const char *id, uint16_t port, int checks)
+{
+    struct cmon_errbuf eb;
+    tcp_test(f, t, c, id, port, checks);
+    assert_int_equal(probe_sched_put(f->sched, t, c, &eb), CMON_OK);
+}
+
 /* Run one whole round of a test whose round starts at r0 with n checks. */
 static void run_round(struct fixture *f, int64_t r0, int n)
 {
@@ -279,12 +312,10 @@ static void test_sched_rounds(void **state)
     struct fixture *f = *state;
     struct cmon_test t;
     struct cmon_test_config c;
-    struct cmon_errbuf eb;
     const int64_t period = 60 * CMON_NS_PER_SEC;
-    tcp_test(f, &t, &c, "00000000000000a1", f->open_port, 3);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    put_tcp(f, &t, &c, "00000000000000a1", f->open_port, 3);
     assert_int_equal(probe_sched_count(f->sched), 1);
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    int64_t r0 = first_round(f, t.id, period);
     assert_true(r0 >= f->now && r0 < f->now + period);
 
     advance(f, r0 - 1); /* nothing due yet */
@@ -309,9 +340,8 @@ static void test_sched_rounds(void **state)
     assert_int_equal(f->results[1].start_ns, r0 + period);
 
     /* a closed port: every check refused */
-    tcp_test(f, &t, &c, "00000000000000b2", f->closed_port, 4);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
-    int64_t r1 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    put_tcp(f, &t, &c, "00000000000000b2", f->closed_port, 4);
+    int64_t r1 = first_round(f, t.id, period);
     run_round(f, r1, 4);
     wait_results(f, 3);
     r = &f->results[2];
@@ -331,9 +361,8 @@ static void test_sched_replace_remove(void **state)
     struct cmon_test_config c;
     struct cmon_errbuf eb;
     const int64_t period = 60 * CMON_NS_PER_SEC;
-    tcp_test(f, &t, &c, "00000000000000c3", f->open_port, 3);
-    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(t.id, period), period);
+    put_tcp(f, &t, &c, "00000000000000c3", f->open_port, 3);
+    int64_t r0 = first_round(f, t.id, period);
     advance(f, r0); /* first check of the round is out */
     /* replace mid-round: the running round ends with its 3 checks */
     c.checks_per_round = 1;
@@ -412,6 +441,98 @@ static void test_sched_many_periods(void **state)
     }
 }
 
+/* A replace that fails at any of its allocating steps leaves the old test
+ * scheduled as it was: still counted, and its next round runs on time with
+ * the old settings. */
+static void test_sched_failed_put_keeps_old(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_test t;
+    struct cmon_test_config c;
+    struct cmon_errbuf eb;
+    put_tcp(f, &t, &c, "00000000000000e5", f->open_port, 3);
+    f->alloc_steps = 0; /* a replace that succeeds: how many steps may allocate */
+    assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+    int steps = f->alloc_steps;
+    assert_true(steps >= 2); /* the new test, and room in the heap */
+    c.checks_per_round = 1;
+    for (int k = 1; k <= steps; k++) {
+        f->alloc_steps = 0;
+        f->fail_step = k;
+        assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_ERR_NOMEM);
+        assert_int_equal(probe_sched_count(f->sched), 1);
+    }
+    f->fail_step = 0;
+    int64_t r0 = first_round(f, t.id, 60 * CMON_NS_PER_SEC);
+    run_round(f, r0, 3);
+    wait_results(f, 1);
+    assert_int_equal(f->results[0].start_ns, r0);
+    assert_int_equal(f->results[0].checks_total, 3);
+}
+
+/* Wall-clock offset (wall - mono) of the wall-step scenario below at
+ * monotonic time m: the wall clock steps back an hour at +200 s and forward
+ * an hour at +400 s, while monotonic time runs on. */
+static int64_t stepped_offset(int64_t mono0, int64_t wall0, int64_t m)
+{
+    const int64_t hour = 3600 * CMON_NS_PER_SEC;
+    int64_t since = m - mono0;
+    return wall0 - mono0 -
+           (since >= 200 * CMON_NS_PER_SEC && since < 400 * CMON_NS_PER_SEC ? hour : 0);
+}
+
+/* Wall steps move the stamps, never the rhythm: every test keeps one round
+ * per period of monotonic time (none lost while the wall clock is an hour
+ * behind, none bunched when it jumps an hour ahead), and each round is
+ * stamped with the wall time in effect when it ran. */
+static void test_sched_wall_steps(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_test t;
+    struct cmon_test_config c;
+    struct cmon_errbuf eb;
+    enum { TESTS = 3, SPAN_S = 600 };
+    const int periods[TESTS] = {30, 60, 90};
+    const int64_t wall0 = f->now, mono0 = f->mono = 5000 * CMON_NS_PER_SEC; /* since boot */
+    int64_t first[TESTS];
+    int expected = 0;
+    for (int i = 0; i < TESTS; i++) {
+        char id[CMON_TEST_ID_LEN + 1];
+        snprintf(id, sizeof id, "%016x", 0xd00 + i);
+        tcp_test(f, &t, &c, id, f->open_port, 1);
+        t.frequency_sec = periods[i];
+        assert_int_equal(probe_sched_put(f->sched, &t, &c, &eb), CMON_OK);
+        int64_t period = (int64_t)periods[i] * CMON_NS_PER_SEC;
+        /* the first round is on the test's wall-clock phase, as before */
+        first[i] =
+            mono0 + probe_sched_next_round(wall0, probe_sched_phase_ns(id, period), period) - wall0;
+        for (int64_t r = first[i]; r <= mono0 + SPAN_S * CMON_NS_PER_SEC; r += period)
+            expected++;
+    }
+    for (int64_t sec = 0; sec <= SPAN_S; sec++) {
+        drain_accept(f);
+        f->mono = mono0 + sec * CMON_NS_PER_SEC;
+        f->now = f->mono + stepped_offset(mono0, wall0, f->mono);
+        probe_sched_run_due(f->sched);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    wait_results(f, expected);
+    int seen[TESTS] = {0};
+    for (int i = 0; i < f->n_results; i++) {
+        const struct cmon_round_result *r = &f->results[i];
+        int k = (int)strtol(r->test_id, NULL, 16) - 0xd00;
+        assert_true(k >= 0 && k < TESTS);
+        /* the n-th round of test k ran at first + n * period (monotonic),
+         * seen at the next whole second, and carries that moment's wall time */
+        int64_t at = first[k] + (int64_t)seen[k]++ * periods[k] * CMON_NS_PER_SEC;
+        int64_t fired =
+            mono0 + (at - mono0 + CMON_NS_PER_SEC - 1) / CMON_NS_PER_SEC * CMON_NS_PER_SEC;
+        assert_int_equal(r->start_ns, at + stepped_offset(mono0, wall0, fired));
+        if (r->checks_failed)
+            fail_msg("round of %s failed: %s", r->test_id, r->detail);
+    }
+}
+
 /* The path of the embedded agent: a monitor file, parsed and expanded by the
  * model, fed to the scheduler test by test. */
 static void test_sched_from_monitor(void **state)
@@ -442,7 +563,7 @@ static void test_sched_from_monitor(void **state)
     assert_int_equal(probe_sched_put(f->sched, &tests[0], &m->configs[tests[0].config], &eb),
                      CMON_OK);
     const int64_t period = 30 * CMON_NS_PER_SEC;
-    int64_t r0 = probe_sched_next_round(f->now, probe_sched_phase_ns(tests[0].id, period), period);
+    int64_t r0 = first_round(f, tests[0].id, period);
     run_round(f, r0, 2);
     wait_results(f, 1);
     assert_string_equal(f->results[0].test_id, tests[0].id);
@@ -490,6 +611,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sched_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_many_periods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_wall_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_failed_put_keeps_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_from_monitor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_memory_per_test, setup, teardown),
     };

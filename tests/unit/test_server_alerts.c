@@ -193,7 +193,7 @@ static struct server_alerts *start(void)
 {
     struct server_alerts *a = NULL;
     struct cmon_errbuf eb;
-    assert_int_equal(server_alerts_start(NULL, 0, NULL, &a, &eb), CMON_OK);
+    assert_int_equal(server_alerts_start(NULL, 0, true, NULL, &a, &eb), CMON_OK);
     return a;
 }
 

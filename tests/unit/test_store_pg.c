@@ -386,6 +386,21 @@ static void test_sql_role(void **state)
     assert_int_equal(ro->ops->sql_query(ro, "SELECT ';' AS x -- a; comment", 10, 1000, &out, &eb),
                      CMON_OK);
     json_decref(out);
+    /* memory: a row over 1 MiB fails in the server, rows past 8 MiB are cut */
+    assert_int_equal(
+        ro->ops->sql_query(ro, "SELECT repeat(md5(g::text), 100000) FROM generate_series(1, 3) g",
+                           10, 2000, &out, &eb),
+        CMON_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "cmon: a row is larger than 1048576 bytes"));
+    assert_int_equal(ro->ops->sql_query(ro,
+                                        "SELECT repeat(md5(g::text), 20000) AS v "
+                                        "FROM generate_series(1, 100) g",
+                                        100, 2000, &out, &eb),
+                     CMON_OK);
+    size_t kept = json_array_size(json_object_get(out, "rows"));
+    assert_true(kept >= 12 && kept <= 14); /* 640 kB each: ~13 under 8 MiB */
+    assert_true(json_is_true(json_object_get(out, "truncated")));
+    json_decref(out);
     /* the role ends with the query: the connection reads tokens again */
     size_t n = 9;
     assert_int_equal(ro->ops->token_count(ro, &n, &eb), CMON_OK);

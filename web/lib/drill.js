@@ -9,15 +9,11 @@ import { h, table, stateBadge, countsLine, fmtPct, fmtMs, hashLink, section, STA
 import { lineChart } from './chart.js';
 import { timeParams, carry } from './filters.js';
 
-const AUTO = 'automatic (Warning above 10 % / 750 ms)';
-
-export function thresholdText(cfg) {
-  const t = cfg && cfg.successThreshold;
-  if (!t) return AUTO;
-  const parts = [];
-  if (t.checksFailedPercent !== undefined) parts.push(`checks failed ≤ ${t.checksFailedPercent} %`);
-  if (t.roundTripTimeMs !== undefined) parts.push(`RTT ≤ ${t.roundTripTimeMs} ms`);
-  return parts.join(', ') || AUTO;
+// What a configuration's tests are judged against: the server's own text
+// (successThresholds of GET connectionMonitors/NAME), so the automatic
+// thresholds and the protocols they apply to live in one place (the model).
+export function thresholdText(monitor, cfg) {
+  return (cfg && monitor && monitor.successThresholds && monitor.successThresholds[cfg.name]) || '–';
 }
 
 function configDetail(c) {
@@ -60,7 +56,7 @@ export function essentials(monitor, keep = () => true) {
       { label: 'Protocol', value: (c) => c.protocol },
       { label: 'Every', class: 'num', value: (c) => `${c.testFrequencySec || 60} s` },
       { label: 'Details', value: configDetail },
-      { label: 'Success threshold', value: thresholdText },
+      { label: 'Success threshold', value: (c) => thresholdText(monitor, c) },
     ], (p.testConfigurations || []).filter((c) => cfgs.has(c.name))),
     h('h3', { text: 'Test groups' }),
     table([

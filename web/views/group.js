@@ -27,6 +27,9 @@ export default {
       trends({ ConnectionMonitorResourceId: name, TestGroupName: group }, params),
       alertsFor(params),
     ]);
+    if (!((mon.properties || {}).testGroups || []).some((g) => g.name === group)) {
+      throw new api.ApiError(404, { error: { code: 'not_found', message: `monitor ${name} has no test group ${group}` } });
+    }
     const mine = filterTests(all.filter((t) => t.testGroup === group), params, alerts);
     const whole = rollup(mine, 'testGroup')[0];
     const keepState = (rows) => rows.filter((r) => !state || r.state === state);

@@ -9,7 +9,7 @@ import { timeParams, carry } from '../lib/filters.js';
 import { trends, thresholdText, findTest } from '../lib/drill.js';
 import { hopIssues, hopIssuesView, topologyLink } from '../lib/topo.js';
 
-function facts(t, cfg) {
+function facts(t, cfg, mon) {
   const dl = h('dl', { class: 'facts' });
   const add = (k, v) => dl.append(h('dt', { text: k }), h('dd', null, v));
   add('State', stateBadge(t.state));
@@ -20,7 +20,7 @@ function facts(t, cfg) {
   add('Source', t.source);
   add('Destination', `${t.destination} (${t.target}${t.port ? ` port ${t.port}` : ''})`);
   add('Configuration', `${t.testConfiguration} (${t.protocol}${cfg ? `, every ${cfg.testFrequencySec || 60} s` : ''})`);
-  add('Threshold', thresholdText(cfg));
+  add('Threshold', thresholdText(mon, cfg));
   add('Checks failed', fmtPct(t.checksFailedPercent));
   add('RTT', fmtMs(t.roundTripTimeMs));
   add('Last result', fmtTime(t.lastResultAt));
@@ -54,7 +54,7 @@ export default {
       h('h1', null, `${t.source} → ${t.destination} (${t.testConfiguration}) `, stateBadge(t.state)),
       h('p', { class: 'headline' }, h('a', { href: hashLink('compare', { ids: id }), text: 'Compare with other tests' }),
         h('a', { href: topologyLink(t, params), id: 'topology-link', text: 'Topology (traced path)' })),
-      section('Essentials', facts(t, cfg)),
+      section('Essentials', facts(t, cfg, mon)),
       section('Trends', trend),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('State changes', table([
