@@ -4,7 +4,7 @@
 #   make test   install, build (normal + ASan/UBSan), run every test on both builds
 #   make build  build build/cmon
 #   make bench  run bench/ against peer tools and print ratios
-#   make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make fuzz   run each libFuzzer target (or FUZZ_TARGETS=a,b) for FUZZ_SECONDS (default 60)
 #   make install  install cmon, its man page and systemd units (PREFIX, DESTDIR)
 #   make deb    build the Debian package dist/cmon_VERSION_ARCH.deb
 #   make clean  remove build directories
@@ -12,6 +12,7 @@ JOBS ?= $(shell nproc)
 # integration tests mostly wait on rounds, so ctest runs more of them than cores
 CTEST_JOBS ?= $(shell echo $$(( $$(nproc) * 3 )))
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 CTEST_ARGS ?=
 PREFIX ?= /usr/local
 
@@ -56,17 +57,9 @@ test-unit: build
 bench: test-deps build
 	@bench/run-all.sh build/cmon
 
+# FUZZ_TARGETS=time,spool runs a subset; see tests/fuzz/run-fuzz.sh.
 fuzz: deps
-	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMON_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
-	@for t in build-fuzz/fuzz_*; do \
-	   name=$$(basename $$t); seeds=tests/fuzz/corpus/$${name#fuzz_}; work=build-fuzz/corpus-$${name#fuzz_}; \
-	   mkdir -p $$work; \
-	   echo "== $$name: $(FUZZ_SECONDS)s, seeds $$seeds, new inputs in $$work"; \
-	   $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work $$seeds >build-fuzz/$$name.log 2>&1 \
-	     || { tail -40 build-fuzz/$$name.log; exit 1; }; \
-	   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/$$name.log; \
-	 done
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS=$(FUZZ_TARGETS) JOBS=$(JOBS) tests/fuzz/run-fuzz.sh
 
 install: build
 	@DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)

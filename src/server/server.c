@@ -67,8 +67,10 @@ static enum cmon_err parse_listen(const char *s, struct listen_addr *la, struct 
 
 /* MHD's own errors ("Server reached connection limit", per-IP refusals,
  * TLS handshakes): a flood makes one per connection, so at most one line per
- * 10 s with the count of those held back since the last. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+ * 10 s with the count of those held back since the last.  MHD hands us its
+ * own printf format; the attribute tells clang's -Wformat-nonliteral that fmt
+ * is checked at MHD's call sites, not here. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct cmon_server *srv = cls;
     int64_t now = cmon_mono_ns();
