@@ -292,7 +292,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start / stop ---------------------------------------------------------- */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* fmt is MHD's own printf format, checked at its call sites. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
