@@ -12,14 +12,8 @@ CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
 command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
 PORT=${PORT:-$((30000 + $$ % 20000))}
-TMP=$(mktemp -d /tmp/cmon-flood-XXXXXX)
-SERVER_PID=
-cleanup() {
-    set +e
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$SRC/tests/integration/lib/api.sh"
+api_init flood
 ulimit -n "$(ulimit -Hn)" # the flooder holds IDLE + SLOW sockets
 need=$(( ${IDLE:-10000} + ${SLOW:-2000} + 100 ))
 [ "$(ulimit -n)" -ge "$need" ] || { echo "SKIP: open-file limit $(ulimit -n) < $need"; exit 77; }

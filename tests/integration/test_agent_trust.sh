@@ -14,18 +14,8 @@ for tool in curl jq; do
 done
 
 PORT=$((20000 + ($$ * 7) % 20000))
-TMP=$(mktemp -d /tmp/cmon-trust-XXXXXX)
-SERVER_PID=
-cleanup() {
-    set +e
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
-         echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true; exit 1; }
-pass() { echo "ok: $*"; }
 . "$SRC/tests/integration/lib/api.sh"
+api_init trust
 
 STORE="sqlite:$TMP/data/cmon.db"
 ADMIN=$("$CMON" token create --role admin --name root --store "$STORE")

@@ -20,21 +20,15 @@ done
 PORT=$((20000 + ($$ * 7) % 20000))
 HOOK_PORT=$((PORT + 1))
 B=http://127.0.0.1:$PORT
-TMP=$(mktemp -d /tmp/cmon-alerts-api-XXXXXX)
-SERVER_PID= HOOK_PID=
-cleanup() {
-    set +e
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$HOOK_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+HOOK_PID=
+cleanup_extra() { [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$HOOK_PID" 2>/dev/null; }
 
 fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
          echo "--- server log:" >&2; grep -E 'alert|error' "$TMP/server.err" | tail -20 >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
 PORT_STEP=2 # HOOK_PORT is PORT + 1
 . "$SRC/tests/integration/lib/api.sh"
+api_init alerts-api
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || fail "server exit $?"; SERVER_PID=; }
 
 start_server --allow-exec-actions # the exec group below

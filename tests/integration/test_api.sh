@@ -14,19 +14,8 @@ done
 
 PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
-TMP=$(mktemp -d /tmp/cmon-api-XXXXXX)
-SERVER_PID=
-cleanup() {
-    set +e
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
-         echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true; exit 1; }
-pass() { echo "ok: $*"; }
 . "$SRC/tests/integration/lib/api.sh"
+api_init api
 
 start_server
 for _ in $(seq 50); do grep -q "running open" "$TMP/server.out" && break; sleep 0.1; done

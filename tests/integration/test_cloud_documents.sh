@@ -10,13 +10,8 @@ set -u
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cloud="$CMON_SOURCE_DIR/docs/examples/cloud"
 PORT=$((20000 + ($$ + 7919) % 20000))
-TMP=$(mktemp -d /tmp/cmon-cloud-XXXXXX)
-cleanup() {
-    [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
 . "$CMON_SOURCE_DIR/tests/integration/lib/api.sh"
+api_init cloud
 command -v jq >/dev/null || { echo "SKIP: jq is not installed"; exit 77; }
 
 # FILE: jq FILTER that cuts the document out of it ('.' for the whole file),

@@ -16,18 +16,8 @@ for tool in curl jq python3 openssl; do
 done
 
 PORT=$((20000 + ($$ + 7919) % 20000))
-TMP=$(mktemp -d /tmp/cmon-edgel-XXXXXX)
-SERVER_PID=
-cleanup() {
-    set +e
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
-         echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true; exit 1; }
-pass() { echo "ok: $*"; }
 . "$SRC/tests/integration/lib/api.sh"
+api_init edgel
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || fail "exit $?"; SERVER_PID=; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 mode() { stat -c %a "$1"; }

@@ -1,12 +1,38 @@
-# api.sh: a `cmon server` on 127.0.0.1 for the API tests, and curl helpers
-# (source it after defining fail; it uses $CMON, $TMP and $PORT).
+# api.sh: a `cmon server` on 127.0.0.1 for the API tests and benches, and
+# curl helpers (uses $CMON, $TMP and $PORT).
 #
+#   api_init NAME           TMP=/tmp/cmon-NAME-XXXXXX, removed at exit after
+#                           stopping $SERVER_PID (and whatever cleanup_extra,
+#                           if the script defines it, stops first)
+#   fail MSG / pass MSG     unless the script defined its own before sourcing:
+#                           fail prints the last body and the server log
 #   start_server [ARGS...]  start on $PORT (the next free one from there, in
 #                           steps of $PORT_STEP, default 1); sets SERVER_PID, B.
 #                           SCHEME=https CACERT=FILE for a TLS server.
 #   req STATUS METHOD PATH [BODY|@FILE] [TOKEN]   check the status, keep the
 #                           body in $TMP/body
 #   jqeq FILTER WANT        assert a jq value of the last body
+
+api_init() {
+    TMP=$(mktemp -d "/tmp/cmon-$1-XXXXXX")
+    SERVER_PID=
+    trap api_cleanup EXIT
+}
+
+api_cleanup() {
+    set +e
+    declare -F cleanup_extra >/dev/null && cleanup_extra
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+
+declare -F fail >/dev/null || fail() {
+    echo "FAIL: $*" >&2
+    echo "--- last body:" >&2; cat "$TMP/body" >&2 || true
+    echo "--- server log:" >&2; tail -20 "$TMP/server.err" >&2 || true
+    exit 1
+}
+declare -F pass >/dev/null || pass() { echo "ok: $*"; }
 
 start_server() {
     local tries
