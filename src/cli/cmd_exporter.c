@@ -1,4 +1,4 @@
-/* cmd_exporter.c: `cmon exporter` -- the blackbox_exporter drop-in
+/* cmd_exporter.c: `cmon exporter` -- the blackbox_exporter stand-in
  * (src/exporter): options in blackbox's spelling and cmon's, then serve until
  * SIGINT/SIGTERM; SIGHUP re-reads the configuration. */
 #include <getopt.h>
@@ -79,7 +79,7 @@ static int exporter_run(const struct cli_command *self, int argc, char **argv)
 
 const struct cli_command cmd_exporter = {
     .name = "exporter",
-    .summary = "a drop-in for Prometheus' blackbox_exporter (same blackbox.yml, /probe, metrics)",
+    .summary = "stands in for Prometheus' blackbox_exporter (blackbox.yml, /probe, metrics)",
     .usage =
         "usage: cmon exporter [--config.file FILE] [--web.listen-address ADDR]\n"
         "                     [--threads N] [--log-level LEVEL]\n"
