@@ -55,7 +55,16 @@ awk -v down="$DOWN" -v up="$UP" '
         tests++; total += n
     }
     END { check(); printf "%d tests, %d rounds\n", tests, total; exit bad || tests != 12 }
-' "$NS_TMP/rounds" || fail "stored rounds are not exactly once per period"
+' "$NS_TMP/rounds" >"$NS_TMP/gaps" || {
+    cat "$NS_TMP/gaps"
+    # evidence for the cause: what the server and agents said of refused or
+    # dropped rounds and batches, and of the tests with a gap
+    ids=$(grep -o '^test [0-9a-f]*' "$NS_TMP/gaps" | cut -d' ' -f2 | sort -u | paste -sd'|')
+    grep -HE "reject|drop|refus|invalid|split|${ids:-^$}" "$NS_TMP/server.log" "$NS_TMP"/agent-?.log |
+        tail -60 >&2 || true
+    fail "stored rounds are not exactly once per period"
+}
+cat "$NS_TMP/gaps"
 in_outage=$(awk -v down="$DOWN" -v up="$UP" '$2 > down && $2 < up' "$NS_TMP/rounds" | wc -l)
 [ "$in_outage" -ge 12 ] || fail "only $in_outage rounds from the outage were stored"
 echo "ok: $in_outage rounds produced during the outage stored; every test's rounds 30 s apart, none twice"
