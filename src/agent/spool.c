@@ -562,14 +562,18 @@ static enum cmon_err write_records(struct agent_spool *sp, struct spool_seg *seg
 enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *data, size_t len,
                            uint32_t n_results, struct cmon_errbuf *eb)
 {
+    /* a caller's bug, but its rounds are gone all the same: count and log */
     if (seq < sp->next_seq)
-        return cmon_fail(eb, CMON_ERR_INVALID,
-                         "batch %" PRIu64 " reuses a sequence number "
-                         "(next is %" PRIu64 ")",
-                         seq, sp->next_seq);
+        return drop(sp,
+                    cmon_fail(eb, CMON_ERR_INVALID,
+                              "batch %" PRIu64 " reuses a sequence number (next is %" PRIu64 ")",
+                              seq, sp->next_seq),
+                    seq, n_results, eb);
     if (seq == SPOOL_SEQ_LIMIT)
-        return cmon_fail(eb, CMON_ERR_INVALID, "batch sequence number %" PRIu64 " out of range",
-                         seq);
+        return drop(sp,
+                    cmon_fail(eb, CMON_ERR_INVALID,
+                              "batch sequence number %" PRIu64 " out of range", seq),
+                    seq, n_results, eb);
     if (len > SPOOL_MAX_RECORD)
         return drop(
             sp,

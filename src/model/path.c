@@ -2,6 +2,7 @@
 #include "model/path.h"
 
 #include "core/clock.h"
+#include "model/result.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -169,8 +170,8 @@ static enum cmon_err decode_hop(const json_t *o, size_t i, struct cmon_hop *h,
                                    "jitter", &h->rtt_jitter_ms) != 0)
             return cmon_fail(eb, CMON_ERR_INVALID, "hops[%zu].rtt: min, avg, max, jitter required",
                              i);
-        if (!(h->rtt_min_ms >= 0 && h->rtt_min_ms <= h->rtt_avg_ms &&
-              h->rtt_avg_ms <= h->rtt_max_ms && isfinite(h->rtt_max_ms)))
+        if (!(h->rtt_min_ms >= 0 && isfinite(h->rtt_max_ms) &&
+              cmon_rtt_ordered(h->rtt_min_ms, &h->rtt_avg_ms, h->rtt_max_ms)))
             return cmon_fail(eb, CMON_ERR_INVALID, "hops[%zu].rtt: 0 <= min <= avg <= max", i);
     }
     return CMON_OK;

@@ -14,6 +14,24 @@ double cmon_round_failed_pct(const struct cmon_round_result *r)
     return 100.0 * (double)r->checks_failed / (double)r->checks_total;
 }
 
+double cmon_rtt_mean(double sum, uint32_t n, double min, double max)
+{
+    double avg = sum / n;
+    return avg < min ? min : avg > max ? max : avg;
+}
+
+bool cmon_rtt_ordered(double min, double *avg, double max)
+{
+    if (!(min <= max))
+        return false;
+    double slack = 1e-9 * fmax(fabs(min), fabs(max));
+    if (*avg < min && *avg >= min - slack)
+        *avg = min;
+    else if (*avg > max && *avg <= max + slack)
+        *avg = max;
+    return min <= *avg && *avg <= max;
+}
+
 bool cmon_round_in_window(int64_t start_ns, int64_t now_ns, int64_t max_age_ns)
 {
     /* differences in uint64: exact for any two int64s, never overflowing */
@@ -110,7 +128,7 @@ static enum cmon_err decode_rtt(const json_t *rtt, struct cmon_round_result *r,
         err = get_ms(rtt, "max", &r->rtt_max_ms, true, eb, "rtt.");
     if (!err)
         err = get_ms(rtt, "jitter", &r->rtt_jitter_ms, true, eb, "rtt.");
-    if (!err && !(r->rtt_min_ms <= r->rtt_avg_ms && r->rtt_avg_ms <= r->rtt_max_ms))
+    if (!err && !cmon_rtt_ordered(r->rtt_min_ms, &r->rtt_avg_ms, r->rtt_max_ms))
         err = cmon_fail(eb, CMON_ERR_INVALID, "rtt: min <= avg <= max does not hold");
     r->has_rtt = err == CMON_OK;
     return err;

@@ -31,6 +31,15 @@ struct cmon_round_result {
 
 double cmon_round_failed_pct(const struct cmon_round_result *r);
 
+/* The mean of n > 0 RTTs summing to sum, held inside [min, max]: the division
+ * can land an ulp outside (three checks of 0.1 ms average 0.10000000000000002
+ * > 0.1), and min <= avg <= max is part of the agent protocol. */
+double cmon_rtt_mean(double sum, uint32_t n, double min, double max);
+/* min <= *avg <= max, up to rounding: an avg outside by no more than a
+ * rounding error (relative 1e-9) is moved inside and accepted, so a peer's
+ * last-bit error never costs a round. */
+bool cmon_rtt_ordered(double min, double *avg, double max);
+
 /* JSON object with camelCase keys: testId, startTime (RFC 3339), checksTotal,
  * checksFailed, rtt {min,avg,max,jitter} (absent when no RTT), diagnostic,
  * detail, httpStatus, phases {dnsMs, connectMs, tlsMs, firstByteMs}.

@@ -89,7 +89,7 @@ static void rtt_stats(const struct probe_round_acc *a, struct cmon_round_result 
         n++;
     }
     out->has_rtt = n > 0;
-    out->rtt_avg_ms = n ? sum / n : 0;
+    out->rtt_avg_ms = n ? cmon_rtt_mean(sum, n, out->rtt_min_ms, out->rtt_max_ms) : 0;
     out->rtt_jitter_ms = n > 1 ? jsum / (n - 1) : 0;
     if (!n)
         out->rtt_min_ms = out->rtt_max_ms = 0;

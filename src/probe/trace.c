@@ -18,6 +18,7 @@
 #include "probe/diagnostics.h"
 #include "probe/icmp_parse.h"
 #include "probe/dns.h"
+#include "model/result.h"
 #include "probe/probe_internal.h"
 
 #define TRACE_MAX_TTL 64
@@ -162,7 +163,6 @@ static void fill_hop(struct cmon_hop *h, int ttl, const struct trace_hop_acc *a)
         if (i)
             jit += fabs(a->rtt[i] - a->rtt[i - 1]);
     }
-    h->rtt_avg_ms = sum / a->received;
     h->rtt_jitter_ms = a->received > 1 ? jit / (a->received - 1) : 0;
     double *s = malloc(a->received * sizeof *s);
     if (s) {
@@ -171,8 +171,9 @@ static void fill_hop(struct cmon_hop *h, int ttl, const struct trace_hop_acc *a)
         h->rtt_min_ms = s[0];
         h->rtt_max_ms = s[a->received - 1];
         free(s);
+        h->rtt_avg_ms = cmon_rtt_mean(sum, a->received, h->rtt_min_ms, h->rtt_max_ms);
     } else {
-        h->rtt_min_ms = h->rtt_max_ms = h->rtt_avg_ms;
+        h->rtt_min_ms = h->rtt_max_ms = h->rtt_avg_ms = sum / a->received;
     }
 }
 

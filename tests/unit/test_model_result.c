@@ -144,12 +144,36 @@ static void test_far_year(void **state)
     json_decref(j);
 }
 
+/* An avg a rounding error past max (three checks of 0.1 ms: 0.3 / 3) is
+ * taken and held at max; one past it by more is refused.  Before, the
+ * server refused the round and the agent dropped it (a lost round). */
+static void test_rtt_rounding(void **state)
+{
+    (void)state;
+    json_t *j = json_loads(OK_HEAD "\"checksTotal\":3,\"checksFailed\":0,"
+                                   "\"rtt\":{\"min\":0.1,\"avg\":0.10000000000000002,"
+                                   "\"max\":0.1,\"jitter\":0}}",
+                           0, NULL);
+    struct cmon_round_result r;
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(cmon_round_from_json(j, &r, &eb), CMON_OK);
+    assert_true(r.rtt_avg_ms == 0.1);
+    json_decref(j);
+    expect_reject(OK_HEAD "\"checksTotal\":3,\"checksFailed\":0,"
+                          "\"rtt\":{\"min\":0.1,\"avg\":0.1000001,\"max\":0.1,\"jitter\":0}}",
+                  "rtt: min <= avg <= max does not hold");
+    double sum = 0.1 + 0.1 + 0.1;
+    assert_true(sum / 3 > 0.1); /* the rounding this guards against */
+    assert_true(cmon_rtt_mean(sum, 3, 0.1, 0.1) == 0.1);
+    assert_true(cmon_rtt_mean(6, 3, 1, 3) == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_exact),   cmocka_unit_test(test_reject),
         cmocka_unit_test(test_diag_catalogue), cmocka_unit_test(test_window),
-        cmocka_unit_test(test_far_year),
+        cmocka_unit_test(test_far_year),       cmocka_unit_test(test_rtt_rounding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,32 @@ static void test_round_figures(void **state)
     probe_round_free(&a);
 }
 
+/* Equal RTTs whose sum rounds up: the mean stays within [min, max], as the
+ * agent protocol requires (the server refused such rounds). */
+static void test_round_equal_rtts(void **state)
+{
+    (void)state;
+    struct probe_round_acc a;
+    assert_int_equal(probe_round_init(&a, 3), CMON_OK);
+    for (uint32_t i = 0; i < 3; i++) {
+        struct probe_check_result c = ok_check(0.1);
+        probe_round_add(&a, i, &c);
+    }
+    struct cmon_round_result r;
+    memset(&r, 0, sizeof r);
+    probe_round_finish(&a, &r);
+    assert_true(r.rtt_min_ms <= r.rtt_avg_ms && r.rtt_avg_ms <= r.rtt_max_ms);
+    snprintf(r.test_id, sizeof r.test_id, "0123456789abcdef");
+    r.start_ns = 1767225600000000000; /* 2026-01-01 */
+    json_t *j = cmon_round_to_json(&r);
+    struct cmon_round_result back;
+    struct cmon_errbuf eb = {{0}};
+    if (cmon_round_from_json(j, &back, &eb) != CMON_OK)
+        fail_msg("the agent's own round is refused: %s", eb.msg);
+    json_decref(j);
+    probe_round_free(&a);
+}
+
 static void test_round_dominant_and_empty(void **state)
 {
     (void)state;
@@ -606,6 +632,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_figures),
+        cmocka_unit_test(test_round_equal_rtts),
         cmocka_unit_test(test_round_dominant_and_empty),
         cmocka_unit_test(test_phase_and_offsets),
         cmocka_unit_test_setup_teardown(test_sched_rounds, setup, teardown),
