@@ -1,7 +1,8 @@
 /* target.c: destination strings -> protocol, host, port (see target.h). */
 #include "probe/target.h"
 
-#include <curl/curl.h>
+#include "core/addr.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,42 +21,21 @@ bool probe_protocol_parse(const char *s, enum cmon_protocol *out)
     return false;
 }
 
+/* The model's own URL parser (core/addr), so a URL that validates is one the
+ * scheduler can build: libcurl parses it again only to send the request. */
 enum cmon_err probe_url_host(const char *url, char *host, size_t hostlen, uint16_t *port,
                              struct cmon_errbuf *eb)
 {
-    CURLU *u = curl_url();
-    char *h = NULL, *p = NULL;
-    enum cmon_err err = CMON_OK;
-    if (!u)
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        err = cmon_fail(eb, CMON_ERR_INVALID, "'%s' is not a valid URL", url);
-        goto out;
-    }
-    size_t n = strlen(h);
-    const char *start = h;
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* IPv6 literal */
-        start = h + 1;
-        n -= 2;
-    }
-    char *zone = memchr(start, '%', n); /* zone ids are not supported: drop them */
-    if (zone)
-        n = (size_t)(zone - start);
-    long pn = strtol(p, NULL, 10);
-    if (n == 0 || n >= hostlen || pn < 1 || pn > 65535) {
-        err = cmon_fail(eb, CMON_ERR_INVALID, "'%s': bad host or port", url);
-        goto out;
-    }
-    memcpy(host, start, n);
-    host[n] = '\0';
-    *port = (uint16_t)pn;
-out:
-    curl_free(h);
-    curl_free(p);
-    curl_url_cleanup(u);
-    return err;
+    struct cmon_url u;
+    struct cmon_errbuf why;
+    if (cmon_url_parse(url, &u, &why) != CMON_OK)
+        return cmon_fail(eb, CMON_ERR_INVALID, "'%s': %s", url, why.msg);
+    size_t n = strlen(u.host);
+    if (n >= hostlen)
+        return cmon_fail(eb, CMON_ERR_INVALID, "'%s': host name too long", url);
+    memcpy(host, u.host, n + 1);
+    *port = (uint16_t)(u.port ? u.port : strcmp(u.scheme, "https") == 0 ? 443 : 80);
+    return CMON_OK;
 }
 
 /* "host:port" / "[v6]:port" / "[v6]" / "host" / "v6" -> host and port (0). */
@@ -120,11 +100,11 @@ enum cmon_err probe_target_parse(const char *arg, int proto, int port, struct pr
         out->proto = CMON_PROTO_HTTP;
         if (strlen(arg) >= sizeof out->url)
             return cmon_fail(eb, CMON_ERR_INVALID, "URL too long");
+        if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0)
+            return cmon_fail(eb, CMON_ERR_INVALID, "'%s': only http:// and https:// URLs", arg);
         enum cmon_err err = probe_url_host(arg, out->host, sizeof out->host, &out->port, eb);
         if (err != CMON_OK)
             return err;
-        if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0)
-            return cmon_fail(eb, CMON_ERR_INVALID, "'%s': only http:// and https:// URLs", arg);
         if (port > 0)
             return cmon_fail(eb, CMON_ERR_INVALID, "put the port in the URL, not in --port");
         snprintf(out->url, sizeof out->url, "%s", arg);

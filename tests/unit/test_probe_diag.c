@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "probe/diagnostics.h"
 #include "probe/target.h"
 
@@ -124,6 +125,30 @@ static void test_target_infer(void **state)
     assert_int_equal(tb.port, 80);
 }
 
+/* A URL the monitor validation takes is one the scheduler can build, and
+ * the other way round (before, the scheduler parsed with libcurl's CURLU,
+ * which takes credentials and refuses other things than core/addr). */
+static void test_url_one_parser(void **state)
+{
+    (void)state;
+    const char *urls[] = {"http://h/",         "HTTPS://H:8443/x?y",  "http://u:p@h/",
+                          "http://h:0/",       "http://[::1]:8080/",  "http://[::1/",
+                          "http://300.1.1.1/", "http://h_1.example/", "http://-h/",
+                          "http://h:65536/",   "https://198.18.1.2",  "http://h:/"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        struct cmon_url u;
+        struct cmon_errbuf eb;
+        char host[256];
+        uint16_t port;
+        bool valid = cmon_url_parse(urls[i], &u, &eb) == CMON_OK;
+        bool built = probe_url_host(urls[i], host, sizeof host, &port, &eb) == CMON_OK;
+        if (valid != built)
+            fail_msg("%s: validation says %d, the scheduler %d", urls[i], valid, built);
+        if (built && (strcmp(host, u.host) != 0 || port == 0))
+            fail_msg("%s: host %s port %u", urls[i], host, port);
+    }
+}
+
 static void test_target_errors(void **state)
 {
     (void)state;
@@ -139,7 +164,7 @@ static void test_target_errors(void **state)
     parse_bad("https://h/", CMON_PROTO_TCP, 0, "--protocol http");
     parse_bad("ftp://h/", -1, 0, "only http");
     parse_bad("https://h/", -1, 8443, "in the URL");
-    parse_bad("http://h:99999/", -1, 0, "not a valid URL");
+    parse_bad("http://h:99999/", -1, 0, "URL port must be 1-65535");
 }
 
 static void test_protocol_names(void **state)
@@ -160,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_errno_map),      cmocka_unit_test(test_icmp_map),
         cmocka_unit_test(test_ares_map),       cmocka_unit_test(test_catalogue_complete),
         cmocka_unit_test(test_target_infer),   cmocka_unit_test(test_target_errors),
+        cmocka_unit_test(test_url_one_parser),
         cmocka_unit_test(test_protocol_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
