@@ -2,6 +2,7 @@
  * "acked" watermark, and recovery that cuts off torn or corrupt tails. */
 #include "agent/spool.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "core/grow.h"
 
 #define SPOOL_MAGIC 0x50534d43u /* "CMSP" little-endian */
 #define SPOOL_HDR 24
@@ -106,21 +109,6 @@ static int fsync_dir(const char *dir)
     int rc = fsync(fd);
     close(fd);
     return rc;
-}
-
-static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = c;
-    return true;
 }
 
 static enum cmon_err read_acked(struct agent_spool *sp, struct cmon_errbuf *eb)
@@ -215,7 +203,7 @@ static bool index_record(struct agent_spool *sp, size_t si, uint64_t off, const 
         sp->next_seq = seq + 1;
     if (seq <= sp->st.acked_seq)
         return true;
-    if (!grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
+    if (!cmon_grow(&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
         return false;
     bool part = hdr_len == SPOOL_HDR_PART;
     sp->recs[sp->n_recs++] = (struct spool_rec){.seq = seq,
@@ -301,7 +289,7 @@ static enum cmon_err load_segments(struct agent_spool *sp, struct cmon_errbuf *e
         char tail[8];
         if (sscanf(e->d_name, "spool-%20" SCNu64 ".%7s", &first, tail) == 2 &&
             strcmp(tail, "log") == 0) {
-            if (!grow((void **)&firsts, &cap, n + 1, sizeof *firsts)) {
+            if (!cmon_grow(&firsts, &cap, n + 1, sizeof *firsts)) {
                 closedir(d);
                 free(firsts);
                 return CMON_ERR_NOMEM;
@@ -317,7 +305,7 @@ static enum cmon_err load_segments(struct agent_spool *sp, struct cmon_errbuf *e
         char path[4096];
         seg_path(sp, firsts[i], path, sizeof path);
         int fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0 || !grow((void **)&sp->segs, &sp->cap_segs, sp->n_segs + 1, sizeof *sp->segs)) {
+        if (fd < 0 || !cmon_grow(&sp->segs, &sp->cap_segs, sp->n_segs + 1, sizeof *sp->segs)) {
             err = cmon_fail(eb, CMON_ERR_IO, "%s: %s", path, strerror(errno));
             if (fd >= 0)
                 close(fd);
@@ -516,7 +504,7 @@ static enum cmon_err new_segment(struct agent_spool *sp, uint64_t first, struct 
 {
     char path[4096];
     seg_path(sp, first, path, sizeof path);
-    if (!grow((void **)&sp->segs, &sp->cap_segs, sp->n_segs + 1, sizeof *sp->segs))
+    if (!cmon_grow(&sp->segs, &sp->cap_segs, sp->n_segs + 1, sizeof *sp->segs))
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -602,8 +590,10 @@ enum cmon_err spool_append(struct agent_spool *sp, uint64_t seq, const void *dat
     enum cmon_err err = write_records(sp, seg, iov, 2, want, eb);
     if (err)
         return drop(sp, err, seq, n_results, eb);
-    if (!grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
+    if (!cmon_grow(&sp->recs, &sp->cap_recs, sp->n_recs + 1, sizeof *sp->recs))
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    /* pending batches stay in sending order: the oldest is recs[0] */
+    assert(sp->n_recs == 0 || sp->recs[sp->n_recs - 1].seq < seq);
     sp->recs[sp->n_recs++] = (struct spool_rec){.seq = seq,
                                                 .seg = sp->n_segs - 1,
                                                 .off = seg->size + SPOOL_HDR,
@@ -655,7 +645,7 @@ enum cmon_err spool_split(struct agent_spool *sp, uint64_t parent, const struct 
         return err;
     if (!sp->active || sp->segs[sp->n_segs - 1].size >= sp->segment_bytes)
         err = new_segment(sp, parts[0].seq, eb);
-    if (err || !grow((void **)&sp->recs, &sp->cap_recs, sp->n_recs + n, sizeof *sp->recs))
+    if (err || !cmon_grow(&sp->recs, &sp->cap_recs, sp->n_recs + n, sizeof *sp->recs))
         return err ? err : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     struct spool_seg *seg = &sp->segs[sp->n_segs - 1];
     uint8_t hdrs[SPOOL_MAX_PARTS][SPOOL_HDR_PART];
@@ -706,6 +696,7 @@ enum cmon_err spool_get(struct agent_spool *sp, size_t i, uint64_t *seq, char **
     if (i >= sp->n_recs)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "no pending batch %zu", i);
     const struct spool_rec *r = &sp->recs[i];
+    assert(r->seg < sp->n_segs && r->seq > sp->st.acked_seq);
     char *buf = malloc(r->len + 1);
     if (!buf)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
@@ -739,6 +730,7 @@ enum cmon_err spool_ack(struct agent_spool *sp, uint64_t seq, struct cmon_errbuf
         }
     }
     sp->n_recs = keep;
+    assert(sp->st.pending_batches == sp->n_recs);
     if (seq >= sp->next_seq)
         sp->next_seq = seq + 1;
     drop_acked_segments(sp);
