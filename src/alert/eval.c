@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alert/eval_internal.h"
+#include "core/grow.h"
 #include "core/text.h"
 
 /* Diagnostics that mean the agent itself cannot probe (DESIGN 5). */
@@ -155,14 +156,8 @@ bool alert_strset_add(struct alert_strset *set, const char *s)
         else
             hi = mid;
     }
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 4;
-        const char **items = realloc(set->items, cap * sizeof *items);
-        if (!items)
-            return false;
-        set->items = items;
-        set->cap = cap;
-    }
+    if (!cmon_grow(&set->items, &set->cap, set->n + 1, sizeof *set->items))
+        return false;
     memmove(set->items + lo + 1, set->items + lo, (set->n - lo) * sizeof *set->items);
     set->items[lo] = s;
     set->n++;

@@ -11,6 +11,7 @@
 #include "alert/eval_internal.h"
 #include "alert/rule_internal.h"
 #include "core/clock.h"
+#include "core/grow.h"
 #include "core/hash.h"
 #include "core/text.h"
 
@@ -87,15 +88,9 @@ static enum cmon_err push_item(struct alert_run *run, struct cmon_alert_instance
                                size_t *index)
 {
     struct cmon_alert_eval_out *out = run->out;
-    if (out->n_items == run->cap_items) {
-        size_t cap = run->cap_items ? run->cap_items * 2 : 16;
-        struct cmon_alert_instance *items = realloc(out->items, cap * sizeof *items);
-        if (!items) {
-            cmon_alert_instance_clear(inst);
-            return CMON_ERR_NOMEM;
-        }
-        out->items = items;
-        run->cap_items = cap;
+    if (!cmon_grow(&out->items, &run->cap_items, out->n_items + 1, sizeof *out->items)) {
+        cmon_alert_instance_clear(inst);
+        return CMON_ERR_NOMEM;
     }
     *index = out->n_items;
     out->items[out->n_items++] = *inst;
@@ -106,14 +101,9 @@ static enum cmon_err push_transition(struct alert_run *run, enum cmon_alert_tran
                                      size_t index)
 {
     struct cmon_alert_eval_out *out = run->out;
-    if (out->n_transitions == run->cap_transitions) {
-        size_t cap = run->cap_transitions ? run->cap_transitions * 2 : 16;
-        struct cmon_alert_transition *t = realloc(out->transitions, cap * sizeof *t);
-        if (!t)
-            return CMON_ERR_NOMEM;
-        out->transitions = t;
-        run->cap_transitions = cap;
-    }
+    if (!cmon_grow(&out->transitions, &run->cap_transitions, out->n_transitions + 1,
+                   sizeof *out->transitions))
+        return CMON_ERR_NOMEM;
     out->transitions[out->n_transitions++] = (struct cmon_alert_transition){kind, index};
     return CMON_OK;
 }

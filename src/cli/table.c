@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 void cli_table_init(struct cli_table *t, size_t n_cols, const char *const *heads)
 {
     memset(t, 0, sizeof *t);
@@ -17,15 +19,10 @@ void cli_table_init(struct cli_table *t, size_t n_cols, const char *const *heads
 
 void cli_table_add(struct cli_table *t, const char *const *cells)
 {
-    if (t->n_rows == t->cap_rows) {
-        size_t cap = t->cap_rows ? t->cap_rows * 2 : 32;
-        char **p = realloc(t->cells, cap * t->n_cols * sizeof *p);
-        if (!p) {
-            t->oom = true;
-            return;
-        }
-        t->cells = p;
-        t->cap_rows = cap;
+    /* rows of n_cols cells: one element of the array is a whole row */
+    if (!cmon_grow(&t->cells, &t->cap_rows, t->n_rows + 1, t->n_cols * sizeof *t->cells)) {
+        t->oom = true;
+        return;
     }
     char **row = t->cells + t->n_rows * t->n_cols;
     for (size_t c = 0; c < t->n_cols; c++) {
