@@ -186,7 +186,7 @@ enum cmon_err agent_http_request(struct agent_http *h, const char *method, const
             h->current = i;
             break;
         }
-        cmon_debug(h->log, "server unreachable", "err=\"%s\"", eb->msg);
+        cmon_debug(h->log, "server unreachable", "err=%s", eb->msg);
     }
     curl_slist_free_all(hdrs);
     if (!rep->body)

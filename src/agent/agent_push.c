@@ -41,7 +41,7 @@ static void net_failed(struct push *p, int64_t *next, const char *what, const ch
     *next = mono_ms() + p->net_backoff;
     if (!p->outage_logged)
         cmon_warn(p->a->log, "server unreachable, results stay in the spool",
-                  "during=%s err=\"%s\"", what, msg);
+                  "during=%s err=%s", what, msg);
     p->outage_logged = true;
 }
 
@@ -59,7 +59,7 @@ static void auth_failed(struct push *p, const char *fmt_what, const struct agent
     char m[512];
     p->auth_backoff = grow(p->auth_backoff, AUTH_BACKOFF_MIN_MS, AUTH_BACKOFF_MAX_MS);
     p->next_register = mono_ms() + p->auth_backoff;
-    cmon_error(p->a->log, fmt_what, "status=%ld err=\"%s\" retry_in_ms=%lld", rep->status,
+    cmon_error(p->a->log, fmt_what, "status=%ld err=%s retry_in_ms=%lld", rep->status,
                agent_reply_message(rep, m, sizeof m), (long long)p->auth_backoff);
 }
 
@@ -109,7 +109,7 @@ static void registered_as(struct push *p, const struct agent_reply *rep)
         snprintf(a->saved.token, sizeof a->saved.token, "%s", token);
         if (agent_state_save(a->state_dir, &a->saved, &eb))
             cmon_error(a->log, "cannot keep the agent token (registering again at restart)",
-                       "err=\"%s\"", eb.msg);
+                       "err=%s", eb.msg);
         a->min_seq = json_is_integer(next) ? json_integer_value(next) : 0;
         take_limits(a, j);
         a->registered = true;
@@ -288,7 +288,7 @@ static void note_rejected(struct agent *a, uint64_t seq, const json_t *rejected)
     json_array_foreach(rejected, i, r)
     {
         a->refused_rounds += json_object_get(r, "index") != NULL;
-        cmon_warn(a->log, "the server refused a round", "seq=%llu test=%s code=%s err=\"%s\"",
+        cmon_warn(a->log, "the server refused a round", "seq=%llu test=%s code=%s err=%s",
                   (unsigned long long)seq, json_string_value(json_object_get(r, "testId")) ?: "",
                   json_string_value(json_object_get(r, "code")) ?: "",
                   json_string_value(json_object_get(r, "message")) ?: "");
@@ -315,7 +315,7 @@ static bool batch_acked(struct push *p, uint64_t seq, const struct agent_reply *
     if (spool_ack(a->spool, seq, &eb)) {
         /* the batch stays spooled and is sent again later (the server
          * answers duplicate); pause so a failing disk is not hammered */
-        cmon_error(a->log, "cannot record the ack", "seq=%llu err=\"%s\"", (unsigned long long)seq,
+        cmon_error(a->log, "cannot record the ack", "seq=%llu err=%s", (unsigned long long)seq,
                    eb.msg);
         p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
         return false;
@@ -349,12 +349,12 @@ static bool refused_batch(struct push *p, uint64_t seq, const char *data, size_t
                                       {sb, h[1].text, strlen(h[1].text), h[1].n_results}};
         err = spool_split(a->spool, seq, parts, 2, &eb);
         cmon_info(a->log, "batch refused whole; split in halves",
-                  "seq=%llu status=%ld into=%llu,%llu err=\"%s\"", (unsigned long long)seq,
+                  "seq=%llu status=%ld into=%llu,%llu err=%s", (unsigned long long)seq,
                   rep->status, (unsigned long long)sa, (unsigned long long)sb, m);
         free(h[0].text);
         free(h[1].text);
         if (err) { /* the disk failed: the batch stays, retried later */
-            cmon_error(a->log, "cannot split a batch", "seq=%llu err=\"%s\"",
+            cmon_error(a->log, "cannot split a batch", "seq=%llu err=%s",
                        (unsigned long long)seq, eb.msg);
             p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
             return false;
@@ -365,7 +365,7 @@ static bool refused_batch(struct push *p, uint64_t seq, const char *data, size_t
     agent_batch_items(data, len, &n_results);
     a->refused_rounds += n_results;
     cmon_error(a->log, "the server refused a round; dropping it",
-               "seq=%llu status=%ld results=%zu refused_results=%llu err=\"%s\"",
+               "seq=%llu status=%ld results=%zu refused_results=%llu err=%s",
                (unsigned long long)seq, rep->status, n_results,
                (unsigned long long)a->refused_rounds, m);
     spool_ack(a->spool, seq, &eb);
@@ -381,7 +381,7 @@ static bool send_one(struct push *p)
     size_t len;
     struct cmon_errbuf eb;
     if (spool_get(a->spool, 0, &seq, &data, &len, &eb)) {
-        cmon_error(a->log, "cannot read the spool", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "cannot read the spool", "err=%s", eb.msg);
         p->next_send = mono_ms() + NET_BACKOFF_MAX_MS;
         return false;
     }

@@ -57,11 +57,11 @@ static void put_test(struct agent_assign *as, const struct cmon_monitor *m,
     struct cmon_errbuf eb;
     const struct cmon_test_config *cfg = &m->configs[t->config];
     if (probe_sched_put(as->sched, t, cfg, &eb) != CMON_OK) {
-        cmon_warn(as->log, "test not scheduled", "test=%s err=\"%s\"", t->id, eb.msg);
+        cmon_warn(as->log, "test not scheduled", "test=%s err=%s", t->id, eb.msg);
         return;
     }
     if (as->tracer && agent_tracer_put(as->tracer, t, cfg, &eb) != CMON_OK)
-        cmon_warn(as->log, "test not traced", "test=%s err=\"%s\"", t->id, eb.msg);
+        cmon_warn(as->log, "test not traced", "test=%s err=%s", t->id, eb.msg);
     if (!want(as, t->id)) /* not tracked: removed at the next commit, put again after */
         cmon_error(as->log, "out of memory tracking a test", "test=%s", t->id);
 }

@@ -257,7 +257,7 @@ static enum cmon_err scan_segment(struct agent_spool *sp, size_t si, const char 
     if (why) {
         sp->st.corrupt_records++;
         cmon_warn(sp->log, "spool: cutting off a damaged record",
-                  "file=%s offset=%" PRIu64 " reason=\"%s\"", path, off, why);
+                  "file=%s offset=%" PRIu64 " reason=%s", path, off, why);
         if (ftruncate(seg->fd, (off_t)off) != 0 || fsync(seg->fd) != 0)
             return CMON_ERR_IO;
     }
@@ -526,7 +526,7 @@ static enum cmon_err drop(struct agent_spool *sp, enum cmon_err err, uint64_t se
     sp->st.dropped_batches++;
     sp->st.dropped_results += n_results;
     cmon_error(sp->log, "spool: batch dropped",
-               "seq=%" PRIu64 " results=%u reason=\"%s\" "
+               "seq=%" PRIu64 " results=%u reason=%s "
                "dropped_batches=%" PRIu64,
                seq, n_results, eb ? eb->msg : "", sp->st.dropped_batches);
     return err;
@@ -543,7 +543,7 @@ static enum cmon_err write_records(struct agent_spool *sp, struct spool_seg *seg
         return CMON_OK;
     int saved = n < 0 ? errno : n != want ? ENOSPC : errno;
     if (ftruncate(seg->fd, (off_t)seg->size) != 0)
-        cmon_error(sp->log, "spool: cannot cut a partial record", "error=\"%s\"", strerror(errno));
+        cmon_error(sp->log, "spool: cannot cut a partial record", "error=%s", strerror(errno));
     return cmon_fail(eb, CMON_ERR_IO, "spool write: %s", strerror(saved));
 }
 
@@ -679,7 +679,7 @@ enum cmon_err spool_split(struct agent_spool *sp, uint64_t parent, const struct 
      * it (at open too): never send it again. */
     if (spool_ack(sp, parent, eb) != CMON_OK && sp->n_recs && sp->recs[0].seq == parent) {
         cmon_warn(sp->log, "spool: split recorded, acknowledgement not",
-                  "seq=%" PRIu64 " err=\"%s\"", parent, eb->msg);
+                  "seq=%" PRIu64 " err=%s", parent, eb->msg);
         forget_rec(sp, 0);
     }
     return CMON_OK;

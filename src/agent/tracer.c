@@ -185,7 +185,7 @@ static void trace_done(void *arg, const struct probe_trace_result *res)
         return;
     }
     if (res->diag != CMON_DIAG_NONE) {
-        cmon_warn(tr->o.log, "trace failed", "test=%s diagnostic=%s detail=\"%s\"", x->id,
+        cmon_warn(tr->o.log, "trace failed", "test=%s diagnostic=%s detail=%s", x->id,
                   cmon_diag_code(res->diag), res->detail);
         return;
     }
@@ -210,7 +210,7 @@ static void start_trace(struct agent_tracer *tr, struct tracer_test *x, int64_t 
     x->last_trace_ns = wall_ns;
     x->last_trace_mono_ns = mono_ns;
     if (probe_trace_start(tr->eng, &o, trace_done, x, &x->running, &eb) != CMON_OK) {
-        cmon_warn(tr->o.log, "trace not started", "test=%s error=\"%s\"", x->id, eb.msg);
+        cmon_warn(tr->o.log, "trace not started", "test=%s error=%s", x->id, eb.msg);
         x->running = NULL;
         return;
     }

@@ -69,7 +69,7 @@ static void settle(struct cmon_notifier *n, struct notify_job *job, bool ok, con
     const char *kind = kind_name(job->kind);
     if (ok) {
         n->stats.sent++;
-        cmon_info(n->o.log, "alert notification sent", "action=%s target=\"%s\" alert=\"%s\"", kind,
+        cmon_info(n->o.log, "alert notification sent", "action=%s target=%s alert=%s", kind,
                   job->target, job->alert_key);
         notify_job_free(job);
         return;
@@ -78,7 +78,7 @@ static void settle(struct cmon_notifier *n, struct notify_job *job, bool ok, con
     if (job->tries >= n->o.max_tries || n->stopping || n->n_jobs >= n->o.queue_max) {
         n->stats.failed++;
         cmon_error(n->o.log, "alert notification failed, giving up",
-                   "action=%s target=\"%s\" alert=\"%s\" tries=%d error=\"%s\"", kind, job->target,
+                   "action=%s target=%s alert=%s tries=%d error=%s", kind, job->target,
                    job->alert_key, job->tries, err);
         notify_job_free(job);
         return;
@@ -86,7 +86,7 @@ static void settle(struct cmon_notifier *n, struct notify_job *job, bool ok, con
     int64_t delay = cmon_notify_backoff_ns(n->o.backoff_ns, job->tries);
     n->stats.retried++;
     cmon_warn(n->o.log, "alert notification failed, will retry",
-              "action=%s target=\"%s\" alert=\"%s\" try=%d retry_in_ms=%lld error=\"%s\"", kind,
+              "action=%s target=%s alert=%s try=%d retry_in_ms=%lld error=%s", kind,
               job->target, job->alert_key, job->tries, (long long)(delay / CMON_NS_PER_MS), err);
     job->due_ns = now_ns(n) + delay;
     n->jobs[n->n_jobs++] = job;
@@ -261,7 +261,7 @@ static bool enqueue(struct cmon_notifier *n, struct notify_job *j)
 {
     if (!j || n->n_jobs >= n->o.queue_max) {
         n->stats.dropped++;
-        cmon_error(n->o.log, "alert notification dropped", "reason=\"%s\" alert=\"%s\"",
+        cmon_error(n->o.log, "alert notification dropped", "reason=%s alert=%s",
                    j ? "queue full" : "out of memory", j ? j->alert_key : "");
         notify_job_free(j);
         return false;
@@ -284,7 +284,7 @@ static enum cmon_err submit_actions(struct cmon_notifier *n, const struct cmon_a
             enqueue(n, make_job(n, NOTIFY_ALERTMANAGER, g->alertmanagers[i].url, NULL, a, g->name));
     if (all && g->n_execs && !n->o.allow_exec) {
         n->stats.dropped += g->n_execs;
-        cmon_error(n->o.log, "exec action not run", "group=\"%s\" alert=\"%s\" reason=\"%s\"",
+        cmon_error(n->o.log, "exec action not run", "group=%s alert=%s reason=%s",
                    g->name, a->key,
                    "exec actions are disabled: start the server with --allow-exec-actions");
     }

@@ -27,7 +27,7 @@ static int serve(const char *cmd, const struct exp_server_opts *o)
         fprintf(stderr, "cmon %s: %s\n", cmd, eb.msg);
         return CLI_EXIT_FAILED;
     }
-    cmon_info(o->log, "listening", "address=%s config=\"%s\" threads=%u", o->listen, o->config_path,
+    cmon_info(o->log, "listening", "address=%s config=%s threads=%u", o->listen, o->config_path,
               o->threads);
     printf("cmon %s: serving http://%s/probe (config %s)\n", cmd, o->listen, o->config_path);
     fflush(stdout);

@@ -38,7 +38,7 @@ static bool file_is_newer(const char *cmd, struct cmon_server *srv, const char *
         return false;
     if (updated_ns > mtime_ns) {
         cmon_warn(log, "monitor changed after its file; keeping the change",
-                  "monitor=%s file=\"%s\" hint=\"cmon monitor apply %s replaces it\"", name, path,
+                  "monitor=%s file=%s hint=\"cmon monitor apply %s replaces it\"", name, path,
                   path);
         fprintf(stderr,
                 "cmon %s: %s: monitor %s was changed (dashboard or API) after the file was; "
@@ -70,7 +70,7 @@ static int apply_file(const char *cmd, struct cmon_server *srv, const char *path
         if (e && !probs.n)
             fprintf(stderr, "cmon %s: %s: monitor %s: %s\n", cmd, path, d.names[i], eb.msg);
         if (!e)
-            cmon_info(log, "monitor applied", "file=\"%s\" monitor=%s created=%s", path, d.names[i],
+            cmon_info(log, "monitor applied", "file=%s monitor=%s created=%s", path, d.names[i],
                       created ? "true" : "false");
         cmon_problems_free(&probs);
         rc = e ? CLI_EXIT_FAILED : CLI_EXIT_OK;
@@ -134,9 +134,9 @@ static void ensure_local_token(const struct cmon_server_opts *o)
         err = cli_local_token_ensure(s, url, path, sizeof path, &made, &eb);
     store_close(s);
     if (err)
-        cmon_warn(o->log, "no local admin token", "file=\"%s\" err=\"%s\"", path, eb.msg);
+        cmon_warn(o->log, "no local admin token", "file=%s err=%s", path, eb.msg);
     else if (made)
-        cmon_info(o->log, "local admin token written", "file=\"%s\"", path);
+        cmon_info(o->log, "local admin token written", "file=%s", path);
 }
 
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
@@ -182,7 +182,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     }
     char store[1024];
     redact_url_password(opts->store_url, store, sizeof store);
-    cmon_info(opts->log, "listening", "url=%s store=\"%s\" auth=%s", cmon_server_url(srv), store,
+    cmon_info(opts->log, "listening", "url=%s store=%s auth=%s", cmon_server_url(srv), store,
               cmon_server_auth_required(srv) ? "tokens" : "open");
     printf("cmon %s: serving %s (store %s)\n", cmd, cmon_server_url(srv), store);
     if (!cmon_server_auth_required(srv))

@@ -23,6 +23,8 @@ int cmon_log_level_parse(const char *s, enum cmon_log_level *out);
  * cmon_log_write(log, CMON_LOG_INFO, "started", "listen=%s", addr).  Every
  * %s value is escaped (quotes, backslashes, control bytes as \n, \xNN) and
  * a bare one (key=%s) is quoted when it needs it, so one call is one line.
+ * Write values bare (err=%s, not err=\"%s\"): the logger decides the quotes,
+ * and the compiler checks the arguments against the format.
  * A NULL log writes nothing. */
 void cmon_log_write(const struct cmon_log *log, enum cmon_log_level level, const char *msg,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

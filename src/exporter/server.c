@@ -59,10 +59,10 @@ enum cmon_err exp_server_reload(struct exp_server *s, struct cmon_errbuf *eb)
     if (old)
         exp_cfg_release(s, old);
     if (e == CMON_OK)
-        cmon_info(s->opts.log, "configuration loaded", "file=\"%s\" modules=%zu",
+        cmon_info(s->opts.log, "configuration loaded", "file=%s modules=%zu",
                   s->opts.config_path, n);
     else if (have) /* at start there is none to keep: the caller reports it */
-        cmon_error(s->opts.log, "configuration not loaded, keeping the current one", "error=\"%s\"",
+        cmon_error(s->opts.log, "configuration not loaded, keeping the current one", "error=%s",
                    eb->msg);
     free(e ? c : NULL);
     return e;
@@ -165,7 +165,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
     bool ok = false;
     exp_answer_render(m, job, &out, &ok);
     count_probe(s, m, target, job, ok);
-    cmon_debug(s->opts.log, "probe", "module=%s target=\"%s\" success=%d diagnostic=%s", m->name,
+    cmon_debug(s->opts.log, "probe", "module=%s target=%s success=%d diagnostic=%s", m->name,
                target, ok, cmon_diag_code(job->res.diag));
     free(job);
     return reply_buf(conn, PROM_TEXT, &out);
@@ -298,7 +298,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    cmon_warn((const struct cmon_log *)cls, "http", "detail=\"%s\"", msg);
+    cmon_warn((const struct cmon_log *)cls, "http", "detail=%s", msg);
 }
 
 static enum cmon_err start_http(struct exp_server *s, struct cmon_errbuf *eb)

@@ -139,7 +139,7 @@ static void restore(struct server_alerts *a, struct store *s)
     json_t *items = NULL;
     struct cmon_errbuf eb;
     if (s->ops->alert_active(s, &items, &eb) != CMON_OK) {
-        cmon_error(a->log, "cannot restore alerts", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "cannot restore alerts", "err=%s", eb.msg);
         return;
     }
     a->prev.items = calloc(json_array_size(items) + 1, sizeof *a->prev.items);
@@ -227,7 +227,7 @@ static void notify_one(struct server_alerts *a, const struct alert_config *c,
         const struct cmon_action_group *grp = group_by_name(c, inst->action_groups[g]);
         if (!grp) {
             if (!refresh)
-                cmon_warn(a->log, "alert names an unknown action group", "alert=\"%s\" group=%s",
+                cmon_warn(a->log, "alert names an unknown action group", "alert=%s group=%s",
                           inst->key, inst->action_groups[g]);
             continue;
         }
@@ -245,7 +245,7 @@ static void notify(struct server_alerts *a, const struct alert_config *c,
         const struct cmon_alert_instance *inst = &out->items[out->transitions[i].instance];
         cmon_info(a->log, /* core/log.c escapes the key's quotes */
                   out->transitions[i].kind == CMON_ALERT_FIRED ? "alert fired" : "alert resolved",
-                  "alert=\"%s\" value=%g", inst->key, inst->value);
+                  "alert=%s value=%g", inst->key, inst->value);
         notify_one(a, c, inst, false);
     }
     if (now_ns < a->next_refresh_ns)
@@ -265,7 +265,7 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
     struct cmon_errbuf eb;
     struct alert_snapshot snap;
     if (alert_snapshot_build(s, now_ns, window_ns, &snap, &eb) != CMON_OK) {
-        cmon_error(a->log, "alert snapshot failed", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "alert snapshot failed", "err=%s", eb.msg);
         return;
     }
     struct cmon_alert_eval_in in = {.rules = (const struct cmon_alert_rule *const *)c->rules,
@@ -280,12 +280,12 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
     enum cmon_err err = cmon_alert_evaluate(&in, &out);
     alert_snapshot_free(&snap);
     if (err) {
-        cmon_error(a->log, "alert evaluation failed", "err=\"%s\"", cmon_strerror(err));
+        cmon_error(a->log, "alert evaluation failed", "err=%s", cmon_strerror(err));
         return;
     }
     /* stored first: a notification never names an alert the API cannot show */
     if (save(s, &out, now_ns, &eb) != CMON_OK) {
-        cmon_error(a->log, "cannot store alerts", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "cannot store alerts", "err=%s", eb.msg);
         cmon_alert_eval_free(&out);
         return; /* prev stays: the next tick retries from the same point */
     }
@@ -311,7 +311,7 @@ static void prune(struct server_alerts *a, struct store *s, int64_t now_ns)
     int64_t deleted = 0;
     struct cmon_errbuf eb;
     if (s->ops->alert_prune(s, now_ns - a->retention_ns, &deleted, &eb) != CMON_OK)
-        cmon_error(a->log, "alert retention failed", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "alert retention failed", "err=%s", eb.msg);
     else if (deleted)
         cmon_info(a->log, "alert retention", "deleted=%lld", (long long)deleted);
 }
@@ -332,7 +332,7 @@ void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns
     struct alert_config c = {0};
     struct cmon_errbuf eb;
     if (config_load(a, s, &c, &eb) != CMON_OK) {
-        cmon_error(a->log, "cannot load alert rules", "err=\"%s\"", eb.msg);
+        cmon_error(a->log, "cannot load alert rules", "err=%s", eb.msg);
         config_free(&c);
         return;
     }

@@ -89,7 +89,7 @@ static enum MHD_Result do_register(struct req *r, const char *name, const char *
     pthread_mutex_unlock(&r->srv->admin_mu);
     if (err)
         return reply_store_error(r, err, eb.msg);
-    cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=\"%s\" addresses=%s", name,
+    cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=%s addresses=%s", name,
               version, addresses);
     json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
                             (json_int_t)next, "heartbeatSec", hb_sec);

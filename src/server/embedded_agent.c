@@ -53,7 +53,7 @@ static void on_round(void *arg, const struct cmon_round_result *r)
                       "test=%s start_ns=%lld", r->test_id, (long long)r->start_ns);
     } else if (cmon_server_submit_rounds(a->srv, a->name, r, 1, &eb) != CMON_OK &&
                a->dropped++ % 1000 == 0)
-        cmon_warn(a->log, "round dropped", "test=%s err=\"%s\"", r->test_id, eb.msg);
+        cmon_warn(a->log, "round dropped", "test=%s err=%s", r->test_id, eb.msg);
     agent_tracer_round(a->tracer, r, cmon_mono_ns(), cmon_wall_ns());
 }
 
@@ -68,7 +68,7 @@ static void on_path(void *arg, const char *test_id, int64_t time_ns, const struc
     rep->time_ns = time_ns;
     rep->path = *p;
     if (cmon_server_submit_paths(a->srv, a->name, rep, 1, &eb) != CMON_OK)
-        cmon_warn(a->log, "path dropped", "test=%s err=\"%s\"", test_id, eb.msg);
+        cmon_warn(a->log, "path dropped", "test=%s err=%s", test_id, eb.msg);
     free(rep);
 }
 
@@ -103,7 +103,7 @@ static void reload(struct embedded_agent *a)
         (w.sig == a->signature && a->signature))
         return;
     if (a->store->ops->monitor_list(a->store, load_monitor, a, &eb) != CMON_OK) {
-        cmon_warn(a->log, "reading monitors failed", "err=\"%s\"", eb.msg);
+        cmon_warn(a->log, "reading monitors failed", "err=%s", eb.msg);
         agent_assign_abort(&a->tests);
         return;
     }

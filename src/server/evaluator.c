@@ -160,7 +160,7 @@ static void background_eval(struct background *bg)
         err = s->ops->ingest_commit(s, &eb);
     if (err) {
         s->ops->ingest_rollback(s);
-        cmon_error(bg->log, "evaluation failed", "err=\"%s\"", eb.msg);
+        cmon_error(bg->log, "evaluation failed", "err=%s", eb.msg);
     } else if (changed) {
         cmon_debug(bg->log, "states evaluated", "changed=%zu", changed);
     }
@@ -171,7 +171,7 @@ static void background_rollup(struct background *bg)
     struct cmon_errbuf eb;
     int64_t folded = 0;
     if (bg->store->ops->rollup(bg->store, &folded, &eb))
-        cmon_error(bg->log, "roll-up failed", "err=\"%s\"", eb.msg);
+        cmon_error(bg->log, "roll-up failed", "err=%s", eb.msg);
 }
 
 static void background_retention(struct background *bg)
@@ -180,7 +180,7 @@ static void background_retention(struct background *bg)
     int64_t deleted = 0;
     int64_t before = cmon_wall_ns() - bg->retention_ns;
     if (bg->store->ops->retention(bg->store, before, &deleted, &eb))
-        cmon_error(bg->log, "retention failed", "err=\"%s\"", eb.msg);
+        cmon_error(bg->log, "retention failed", "err=%s", eb.msg);
     else if (deleted)
         cmon_info(bg->log, "retention", "deleted_results=%lld", (long long)deleted);
 }
@@ -192,7 +192,7 @@ static bool background_leader(struct background *bg)
     struct cmon_errbuf eb;
     bool leader = false;
     if (store_leader_try(bg->store, &leader, &eb))
-        cmon_warn(bg->log, "leader check failed", "err=\"%s\"", eb.msg);
+        cmon_warn(bg->log, "leader check failed", "err=%s", eb.msg);
     if ((leader != bg->leader || !bg->leader_known) && strcmp(bg->store->ops->name, "sqlite") != 0)
         cmon_info(bg->log, leader ? "leader: running background jobs" : "standby: not the leader",
                   "store=%s", bg->store->ops->name);

@@ -79,7 +79,7 @@ enum MHD_Result reply_store_error(struct req *r, enum cmon_err err, const char *
     case CMON_ERR_TIMEOUT:
         return reply_error(r, 422, "query_timeout", NULL, "%s", msg);
     default:
-        cmon_error(r->srv->opts.log, "request failed", "path=\"%s\" err=\"%s\"", r->path, msg);
+        cmon_error(r->srv->opts.log, "request failed", "path=%s err=%s", r->path, msg);
         return reply_error(r, 500, "internal", NULL, "%s", msg);
     }
 }

@@ -196,7 +196,7 @@ static void *ingest_main(void *arg)
         struct cmon_errbuf eb = {{0}};
         enum cmon_err err = store_items(ing, items, n, &eb);
         if (err)
-            cmon_error(ing->log, "ingest failed", "results=%zu err=\"%s\"", n, eb.msg);
+            cmon_error(ing->log, "ingest failed", "results=%zu err=%s", n, eb.msg);
         finish_items(ing, items, err, eb.msg);
         pthread_mutex_lock(&ing->mu);
         if (!err)

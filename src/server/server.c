@@ -88,7 +88,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    cmon_warn(srv->opts.log, "http", "detail=\"%s\" suppressed=%lu", msg, held);
+    cmon_warn(srv->opts.log, "http", "detail=%s suppressed=%lu", msg, held);
 }
 
 /* Every connection is a descriptor: take the hard limit, and leave room for
@@ -253,7 +253,7 @@ static void warn_open_data_dir(const struct cmon_server *srv)
     struct stat st;
     if (stat(slash ? (dir[0] ? dir : "/") : ".", &st) == 0 && (st.st_mode & 077))
         cmon_warn(srv->opts.log, "the data directory is open to other users",
-                  "dir=\"%s\" mode=%04o "
+                  "dir=%s mode=%04o "
                   "hint=\"chmod 700 it: the database holds secrets\"",
                   slash ? dir : ".", (unsigned)(st.st_mode & 07777));
 }
@@ -353,7 +353,7 @@ void server_require_tokens(struct cmon_server *srv, const char *why)
 {
     if (!atomic_exchange(&srv->auth_required, true))
         cmon_warn(srv->opts.log, "leaving open mode: every request needs a token now",
-                  "why=\"%s\" hint=\"cmon on this machine uses the admin token of its data "
+                  "why=%s hint=\"cmon on this machine uses the admin token of its data "
                   "directory (admin.token); the dashboard asks for one\"",
                   why);
 }
@@ -388,6 +388,6 @@ void server_eval_monitor(struct cmon_server *srv, const char *name)
     struct cmon_errbuf eb;
     pthread_mutex_lock(&srv->admin_mu);
     if (eval_tests(srv->admin, &f, cmon_wall_ns(), NULL, &eb))
-        cmon_warn(srv->opts.log, "evaluation failed", "monitor=%s err=\"%s\"", name, eb.msg);
+        cmon_warn(srv->opts.log, "evaluation failed", "monitor=%s err=%s", name, eb.msg);
     pthread_mutex_unlock(&srv->admin_mu);
 }

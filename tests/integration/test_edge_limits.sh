@@ -46,7 +46,7 @@ for f in cmon.db-wal cmon.db-shm; do
     [ -e "$TMP/data/$f" ] || fail "no $f"
     [ "$(mode "$TMP/data/$f")" = 600 ] || fail "$f mode $(mode "$TMP/data/$f")"
 done
-grep -q 'msg="the data directory is open to other users" dir=".*" mode=0755' "$TMP/server.err" ||
+grep -q 'msg="the data directory is open to other users" dir=[^ ]* mode=0755' "$TMP/server.err" ||
     fail "no warning about the 0755 data directory"
 stop_server
 rm -rf "$TMP/fresh"

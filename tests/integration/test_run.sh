@@ -59,7 +59,7 @@ stop_run() { # SIGNAL
 start_run "$SRC/docs/examples/local.json"
 grep -q "^cmon run: serving $B (store sqlite:$TMP/data/cmon.db)$" "$TMP/run.out" || fail "banner"
 grep -q "running open" "$TMP/run.out" || fail "open mode not announced"
-grep -q 'msg="monitor applied" file=".*local.json" monitor=local created=true' "$TMP/run.err" || fail "apply log"
+grep -q 'msg="monitor applied" file=[^ ]*local.json monitor=local created=true' "$TMP/run.err" || fail "apply log"
 grep -q '^ts=.* level=info component=run msg="listening" url=' "$TMP/run.err" || fail "logfmt"
 in_ns curl -sf "$B/api/v1/tests?monitor=local" >"$TMP/tests.json" || fail "tests view"
 [ "$(jq '.items | length' "$TMP/tests.json")" = 4 ] || fail "4 tests of local.json"

@@ -55,6 +55,10 @@ static void test_forgery(void **state)
     assert_non_null(strstr(line, " bare=\"a b=c\" "));
     logged(line, sizeof line, "");
     assert_non_null(strstr(line, " bare=\"\" "));
+    logged(line, sizeof line, "tab\there\rcr\x7f");
+    assert_non_null(strstr(line, " bare=\"tab\\there\\rcr\\x7f\" "));
+    logged(line, sizeof line, "say \"hi\"");
+    assert_non_null(strstr(line, " bare=\"say \\\"hi\\\"\" "));
 }
 
 int main(void)
