@@ -11,6 +11,7 @@
 
 #include "agent/agent_internal.h"
 #include "core/clock.h"
+#include "core/cond.h"
 
 /* ---- loop thread: results out ---- */
 
@@ -205,7 +206,7 @@ enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out, str
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     copy_opts(a, opts);
     pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
+    cmon_cond_init(&a->cv);
     enum cmon_err err = agent_init(a, eb);
     if (!err && pthread_create(&a->loop_thread, NULL, loop_main, a) != 0)
         err = cmon_fail(eb, CMON_ERR_IO, "cannot start the agent's loop thread");

@@ -11,6 +11,7 @@
 
 #include "agent/agent_internal.h"
 #include "core/clock.h"
+#include "core/cond.h"
 
 #define NET_BACKOFF_MIN_MS 1000
 #define NET_BACKOFF_MAX_MS 15000
@@ -426,14 +427,9 @@ static void push_tick(struct push *p)
 
 static void wait_tick(struct agent *a)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (int64_t)TICK_MS * CMON_NS_PER_MS;
-    ts.tv_sec += ns / CMON_NS_PER_SEC;
-    ts.tv_nsec = ns % CMON_NS_PER_SEC;
     pthread_mutex_lock(&a->mu);
     if (!atomic_load(&a->stop))
-        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+        cmon_cond_wait_ns(&a->cv, &a->mu, (int64_t)TICK_MS * CMON_NS_PER_MS);
     pthread_mutex_unlock(&a->mu);
 }
 

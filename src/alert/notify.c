@@ -12,6 +12,7 @@
 #include "alert/notify.h"
 #include "alert/notify_internal.h"
 #include "core/clock.h"
+#include "core/cond.h"
 
 struct cmon_notifier {
     struct cmon_notify_opts o;
@@ -39,12 +40,7 @@ static int64_t now_ns(const struct cmon_notifier *n)
 /* Wait on the condition for at most rel_ns of real time. */
 static void wait_rel(struct cmon_notifier *n, int64_t rel_ns)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t t = (int64_t)ts.tv_sec * CMON_NS_PER_SEC + ts.tv_nsec + rel_ns;
-    ts.tv_sec = t / CMON_NS_PER_SEC;
-    ts.tv_nsec = t % CMON_NS_PER_SEC;
-    pthread_cond_timedwait(&n->cond, &n->mu, &ts);
+    cmon_cond_wait_ns(&n->cond, &n->mu, rel_ns);
 }
 
 static const char *kind_name(enum notify_kind k)
@@ -141,12 +137,8 @@ enum cmon_err cmon_notifier_start(const struct cmon_notify_opts *opts, struct cm
     n->generator_url = opts->generator_url ? strdup(opts->generator_url) : NULL;
     n->o.generator_url = n->generator_url;
     n->jobs = calloc(n->o.queue_max, sizeof *n->jobs);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    cmon_cond_init(&n->cond);
     int rc = n->jobs && (!opts->generator_url || n->generator_url)
                  ? pthread_create(&n->thread, NULL, sender_main, n)
                  : ENOMEM;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/cond.h"
 #include "exporter/runner.h"
 
 #define MAX_ENGINES 16
@@ -287,30 +288,13 @@ void exp_runner_free(struct exp_runner *r)
     free(r);
 }
 
-static struct timespec deadline_after_ms(uint32_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
 {
     job->done = job->abandoned = false;
     job->next = NULL;
     job->start_ns = cmon_mono_ns();
-    struct timespec until = deadline_after_ms(job->target.timeout_ms + 1000);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&job->done_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    int64_t until = job->start_ns + ((int64_t)job->target.timeout_ms + 1000) * CMON_NS_PER_MS;
+    cmon_cond_init(&job->done_cv);
     pthread_mutex_lock(&r->mu);
     if (r->stopping) {
         pthread_mutex_unlock(&r->mu);
@@ -327,7 +311,7 @@ enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
     pthread_mutex_lock(&r->mu);
     int rc = 0;
     while (!job->done && rc == 0)
-        rc = pthread_cond_timedwait(&job->done_cv, &r->mu, &until);
+        rc = cmon_cond_wait_until(&job->done_cv, &r->mu, until);
     bool done = job->done;
     if (!done)
         job->abandoned = true;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "core/clock.h"
+#include "core/cond.h"
 
 struct conn_node {
     struct conn_node *prev, *next;
@@ -51,10 +52,7 @@ static void *reaper_main(void *arg)
     unsigned long unlogged = 0;
     pthread_mutex_lock(&r->mu);
     while (!r->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+        cmon_cond_wait_ns(&r->cond, &r->mu, CMON_NS_PER_SEC);
         unsigned long n = reap(r, cmon_mono_ns());
         r->cut_total += n;
         unlogged += n;
@@ -79,7 +77,7 @@ enum cmon_err edge_reaper_start(const struct cmon_log *log, struct edge_reaper *
     r->log = log;
     r->head.next = r->head.prev = &r->head;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cond, NULL);
+    cmon_cond_init(&r->cond);
     if (pthread_create(&r->thread, NULL, reaper_main, r) != 0) {
         edge_reaper_free(r);
         return cmon_fail(eb, CMON_ERR_IO, "cannot start the connection reaper thread");

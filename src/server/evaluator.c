@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/cond.h"
 #include "server/alerts.h"
 #include "server/agent_state.h"
 #include "store/leader.h"
@@ -223,13 +224,8 @@ static void *background_main(void *arg)
             }
         }
         pthread_mutex_lock(&bg->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (int64_t)bg->interval_ms * CMON_NS_PER_MS;
-        ts.tv_sec += ns / CMON_NS_PER_SEC;
-        ts.tv_nsec = ns % CMON_NS_PER_SEC;
         if (!bg->stop)
-            pthread_cond_timedwait(&bg->cv, &bg->mu, &ts);
+            cmon_cond_wait_ns(&bg->cv, &bg->mu, (int64_t)bg->interval_ms * CMON_NS_PER_MS);
     }
     pthread_mutex_unlock(&bg->mu);
     return NULL;
@@ -252,7 +248,7 @@ enum cmon_err background_start(const char *store_url, int interval_ms, int64_t r
     bg->alerts = alerts;
     bg->log = log;
     pthread_mutex_init(&bg->mu, NULL);
-    pthread_cond_init(&bg->cv, NULL);
+    cmon_cond_init(&bg->cv);
     if (pthread_create(&bg->thread, NULL, background_main, bg) != 0) {
         store_close(bg->store);
         free(bg);
