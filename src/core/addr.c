@@ -1,8 +1,10 @@
-/* addr.c: address classification and URL splitting. */
+/* addr.c: address classification, URL splitting and listen addresses. */
 #include "core/addr.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +179,56 @@ bool cmon_addr_host(const char *s, char *out, size_t outlen)
     memcpy(out, h, len);
     out[len] = '\0';
     return true;
+}
+
+/* Port and host of "HOST:PORT", "[V6]:PORT" or ":PORT" into la. */
+static enum cmon_err split_listen(const char *s, struct cmon_listen *la, struct cmon_errbuf *eb)
+{
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || !colon[1] || *end || port < 1 || port > 65535)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is not HOST:PORT or :PORT", s);
+    la->port = (int)port;
+    size_t hl = (size_t)(colon - s);
+    const char *h = s;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof la->host)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is too long", s);
+    memcpy(la->host, h, hl);
+    la->host[hl] = '\0';
+    la->any = hl == 0;
+    return CMON_OK;
+}
+
+enum cmon_err cmon_listen_parse(const char *s, struct cmon_listen *la, struct cmon_errbuf *eb)
+{
+    memset(la, 0, sizeof *la);
+    enum cmon_err err = split_listen(s, la, eb);
+    if (err)
+        return err;
+    char port[8];
+    snprintf(port, sizeof port, "%d", la->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
+    int rc = getaddrinfo(la->any ? "0.0.0.0" : la->host, port, &hints, &ai);
+    if (rc != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': %s", la->host,
+                         gai_strerror(rc));
+    memcpy(&la->sa, ai->ai_addr, ai->ai_addrlen);
+    la->len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    if (la->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&la->sa;
+        la->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&la->sa;
+        la->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return CMON_OK;
 }

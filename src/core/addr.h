@@ -1,9 +1,12 @@
-/* addr.h: classify destination addresses (IPv4, IPv6, host name, URL) and
- * split http(s) URLs.  Pure: no DNS, no I/O. */
+/* addr.h: classify destination addresses (IPv4, IPv6, host name, URL),
+ * split http(s) URLs, and parse the listen address of the server and the
+ * exporter.  Pure (no DNS, no I/O) except cmon_listen_parse, which resolves
+ * the listen host with getaddrinfo. */
 #ifndef CMON_CORE_ADDR_H
 #define CMON_CORE_ADDR_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include "core/err.h"
 
@@ -32,5 +35,19 @@ enum cmon_err cmon_url_parse(const char *s, struct cmon_url *u, struct cmon_errb
 /* Host part of any address: the URL's host, or the address without brackets.
  * Writes at most outlen bytes; false when s is not a valid address. */
 bool cmon_addr_host(const char *s, char *out, size_t outlen);
+
+/* A listen address: "127.0.0.1:8080", "[::1]:8080", "localhost:8080", or
+ * ":8080" (every address: any is set, sa holds 0.0.0.0 for those that
+ * bind IPv4 only). */
+struct cmon_listen {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    bool any;      /* ":PORT" */
+    bool loopback; /* sa is 127.0.0.0/8 or ::1 */
+    char host[128]; /* without brackets, "" for ":PORT" */
+    int port;
+};
+/* Parse and resolve a listen address; errors name it and what is wrong. */
+enum cmon_err cmon_listen_parse(const char *s, struct cmon_listen *la, struct cmon_errbuf *eb);
 
 #endif

@@ -52,15 +52,6 @@ struct exp_server {
     size_t recent_next, n_recent;
 };
 
-struct exp_listen {
-    struct sockaddr_storage sa;
-    bool any; /* ":PORT": every address, IPv4 and IPv6 */
-    int port;
-};
-
-/* "HOST:PORT", "[V6]:PORT", ":PORT". */
-enum cmon_err exp_listen_parse(const char *s, struct exp_listen *la, struct cmon_errbuf *eb);
-
 struct exp_cfg_ref *exp_cfg_acquire(struct exp_server *s);
 void exp_cfg_release(struct exp_server *s, struct exp_cfg_ref *c);
 

@@ -1,8 +1,6 @@
 /* page.c: what the exporter says about itself -- /metrics (blackbox's own
  * metric names where it has them, cmon_exporter_* for the rest), the status
- * page / (modules and recent probes, as blackbox's), and the listen address
- * in blackbox's spelling (":9115" is every address). */
-#include <netdb.h>
+ * page / (modules and recent probes, as blackbox's). */
 #include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -12,38 +10,6 @@
 #include "core/clock.h"
 #include "exporter/exporter_internal.h"
 #include "model/diag.h"
-
-enum cmon_err exp_listen_parse(const char *s, struct exp_listen *la, struct cmon_errbuf *eb)
-{
-    memset(la, 0, sizeof *la);
-    const char *colon = strrchr(s, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (!colon || !colon[1] || *end || port < 1 || port > 65535)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is not HOST:PORT or :PORT", s);
-    la->port = (int)port;
-    size_t hl = (size_t)(colon - s);
-    if (hl == 0) {
-        la->any = true;
-        return CMON_OK;
-    }
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    char host[256];
-    if (hl >= sizeof host)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is too long", s);
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (rc != 0)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': %s", host, gai_strerror(rc));
-    memcpy(&la->sa, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    return CMON_OK;
-}
 
 static void metric(struct cmon_buf *out, const char *name, const char *type, const char *help)
 {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "exporter/answer.h"
 #include "exporter/exporter_internal.h"
@@ -303,8 +304,8 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 static enum cmon_err start_http(struct exp_server *s, struct cmon_errbuf *eb)
 {
-    struct exp_listen la;
-    enum cmon_err e = exp_listen_parse(s->opts.listen, &la, eb);
+    struct cmon_listen la; /* ":PORT" (any) listens on IPv4 and IPv6, as blackbox */
+    enum cmon_err e = cmon_listen_parse(s->opts.listen, &la, eb);
     if (e)
         return e;
     /* A thread per connection: a /probe handler blocks until its probe

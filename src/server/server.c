@@ -10,58 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "server/alerts.h"
 #include "server/server_internal.h"
-
-struct listen_addr {
-    struct sockaddr_storage sa;
-    socklen_t len;
-    bool loopback;
-    char host[128];
-    int port;
-};
-
-/* "127.0.0.1:8080", "[::1]:8080", "localhost:8080", ":8080" (all addresses). */
-static enum cmon_err parse_listen(const char *s, struct listen_addr *la, struct cmon_errbuf *eb)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || !colon[1])
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s' is not HOST:PORT", s);
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': bad port", s);
-    size_t hl = (size_t)(colon - s);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    if (hl >= sizeof la->host)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address too long");
-    memcpy(la->host, s, hl);
-    la->host[hl] = '\0';
-    la->port = (int)port;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE},
-                    *ai;
-    int rc = getaddrinfo(hl ? la->host : "0.0.0.0", colon + 1, &hints, &ai);
-    if (rc != 0)
-        return cmon_fail(eb, CMON_ERR_INVALID, "listen address '%s': %s", la->host,
-                         gai_strerror(rc));
-    memcpy(&la->sa, ai->ai_addr, ai->ai_addrlen);
-    la->len = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    if (la->sa.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&la->sa;
-        la->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    } else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&la->sa;
-        la->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-    }
-    return CMON_OK;
-}
 
 #define MHD_LOG_EVERY_NS (10 * CMON_NS_PER_SEC)
 
@@ -157,7 +109,7 @@ static enum cmon_err load_tls(struct cmon_server *srv, struct cmon_errbuf *eb)
 #define CONN_TIMEOUT_SEC 20u
 #define CONN_MEMORY 16384
 
-static unsigned http_flags(const struct listen_addr *la, bool tls)
+static unsigned http_flags(const struct cmon_listen *la, bool tls)
 {
     /* epoll: no FD_SETSIZE cap on descriptors and O(1) per idle connection */
     unsigned flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
@@ -171,7 +123,7 @@ static unsigned http_flags(const struct listen_addr *la, bool tls)
     return flags;
 }
 
-static enum cmon_err start_http(struct cmon_server *srv, const struct listen_addr *la,
+static enum cmon_err start_http(struct cmon_server *srv, const struct cmon_listen *la,
                                 struct cmon_errbuf *eb)
 {
     bool tls = srv->tls_cert_pem != NULL;
@@ -220,7 +172,7 @@ static void set_defaults(struct cmon_server_opts *o)
 }
 
 /* Open mode only on loopback without tokens (DESIGN 9). */
-static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct listen_addr *la,
+static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct cmon_listen *la,
                                      struct cmon_errbuf *eb)
 {
     size_t tokens = 0;
@@ -260,8 +212,8 @@ static void warn_open_data_dir(const struct cmon_server *srv)
 
 static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb)
 {
-    struct listen_addr la = {0};
-    enum cmon_err err = parse_listen(srv->opts.listen, &la, eb);
+    struct cmon_listen la = {0};
+    enum cmon_err err = cmon_listen_parse(srv->opts.listen, &la, eb);
     if (!err)
         err = store_open(srv->store_url, STORE_READ_WRITE, &srv->admin, eb);
     if (!err)

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "core/addr.h"
 #include "exporter/config.h"
 #include "exporter/exporter_internal.h"
 
@@ -194,21 +195,26 @@ static void test_load_missing_file(void **state)
 static void test_listen_address(void **state)
 {
     (void)state;
-    struct exp_listen la;
+    struct cmon_listen la;
     struct cmon_errbuf eb = {{0}};
-    assert_int_equal(exp_listen_parse(":9115", &la, &eb), CMON_OK);
+    assert_int_equal(cmon_listen_parse(":9115", &la, &eb), CMON_OK);
     assert_true(la.any);
+    assert_false(la.loopback);
+    assert_string_equal(la.host, "");
     assert_int_equal(la.port, 9115);
-    assert_int_equal(exp_listen_parse("127.0.0.1:9116", &la, &eb), CMON_OK);
+    assert_int_equal(cmon_listen_parse("127.0.0.1:9116", &la, &eb), CMON_OK);
     assert_false(la.any);
+    assert_true(la.loopback);
     assert_int_equal(la.sa.ss_family, AF_INET);
     assert_int_equal(ntohs(((struct sockaddr_in *)&la.sa)->sin_port), 9116);
-    assert_int_equal(exp_listen_parse("[::1]:9117", &la, &eb), CMON_OK);
+    assert_int_equal(cmon_listen_parse("[::1]:9117", &la, &eb), CMON_OK);
     assert_int_equal(la.sa.ss_family, AF_INET6);
-    assert_int_equal(exp_listen_parse("9115", &la, &eb), CMON_ERR_INVALID);
+    assert_true(la.loopback);
+    assert_string_equal(la.host, "::1");
+    assert_int_equal(cmon_listen_parse("9115", &la, &eb), CMON_ERR_INVALID);
     assert_string_equal(eb.msg, "listen address '9115' is not HOST:PORT or :PORT");
-    assert_int_equal(exp_listen_parse(":0", &la, &eb), CMON_ERR_INVALID);
-    assert_int_equal(exp_listen_parse("127.0.0.1:http", &la, &eb), CMON_ERR_INVALID);
+    assert_int_equal(cmon_listen_parse(":0", &la, &eb), CMON_ERR_INVALID);
+    assert_int_equal(cmon_listen_parse("127.0.0.1:http", &la, &eb), CMON_ERR_INVALID);
 }
 
 int main(void)
