@@ -248,14 +248,13 @@ static void test_queue_bound_and_pending(void **state)
     cmon_notifier_stop(n);
 }
 
-static void test_exec_not_found(void **state)
+/* One exec action (argv) for a firing alert, run to its end by a notifier
+ * with options o; the notifier's counts after it stopped. */
+static struct cmon_notify_stats run_exec(const struct cmon_notify_opts *o, char **argv, int argc)
 {
-    (void)state;
-    struct cmon_notify_opts o = {.allow_exec = true, .max_tries = 1};
     struct cmon_notifier *n;
-    assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
-    char *argv[] = {"/nonexistent/cmon-hook", NULL};
-    struct cmon_alert_exec ex = {argv, 1, 5};
+    assert_int_equal(cmon_notifier_start(o, &n, NULL), CMON_OK);
+    struct cmon_alert_exec ex = {argv, argc, 5};
     struct cmon_action_group g = {.name = "ops", .execs = &ex, .n_execs = 1};
     struct cmon_alert_instance a;
     make_alert(&a, CMON_ALERT_FIRING);
@@ -263,8 +262,17 @@ static void test_exec_not_found(void **state)
     assert_true(cmon_notifier_flush(n, 60 * SEC));
     struct cmon_notify_stats st;
     cmon_notifier_stats(n, &st);
-    assert_int_equal(st.failed, 1);
     cmon_notifier_stop(n);
+    return st;
+}
+
+static void test_exec_not_found(void **state)
+{
+    (void)state;
+    struct cmon_notify_opts o = {.allow_exec = true, .max_tries = 1};
+    char *argv[] = {"/nonexistent/cmon-hook", NULL};
+    struct cmon_notify_stats st = run_exec(&o, argv, 1);
+    assert_int_equal(st.failed, 1);
 }
 
 /* Without allow_exec (no --allow-exec-actions) a stored exec action is
@@ -281,18 +289,8 @@ static void test_exec_disabled(void **state)
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, fd, "t");
     struct cmon_notify_opts o = {.max_tries = 1, .log = &log};
-    struct cmon_notifier *n;
-    assert_int_equal(cmon_notifier_start(&o, &n, NULL), CMON_OK);
     char *argv[] = {"/usr/bin/touch", flag, NULL};
-    struct cmon_alert_exec ex = {argv, 2, 5};
-    struct cmon_action_group g = {.name = "ops", .execs = &ex, .n_execs = 1};
-    struct cmon_alert_instance a;
-    make_alert(&a, CMON_ALERT_FIRING);
-    assert_int_equal(cmon_notifier_submit(n, &g, &a), CMON_OK);
-    assert_true(cmon_notifier_flush(n, 60 * SEC));
-    struct cmon_notify_stats st;
-    cmon_notifier_stats(n, &st);
-    cmon_notifier_stop(n);
+    struct cmon_notify_stats st = run_exec(&o, argv, 2);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.sent + st.failed, 0);
     assert_int_equal(access(flag, F_OK), -1);
