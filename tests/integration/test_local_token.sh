@@ -19,16 +19,8 @@ ns_link remote srv 1 # remote 198.18.1.1, srv 198.18.1.2
 port=$((20000 + ($$ * 13) % 20000))
 data=$NS_TMP/data
 
-start() { # LISTEN
-    ns_bg srv "$CMON" run --listen "$1" --data "$data" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
-    for _ in $(seq 150); do
-        ns_in srv curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
-        kill -0 "${NS_PIDS[-1]}" 2>/dev/null || break
-        sleep 0.2
-    done
-    fail "cmon run did not start: $(tail -5 "$NS_TMP/run.err")"
-}
-stop() { for p in "${NS_PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done; NS_PIDS=(); }
+start() { ns_cmon_run srv "$port" --listen "$1" --data "$data"; } # LISTEN
+stop() { ns_cmon_stop; }
 cli() { ns_in srv env CMON_DATA="$data" CMON_SERVER="http://127.0.0.1:$port" "$CMON" "$@"; }
 
 # open mode: the local CLI needs nothing

@@ -26,20 +26,8 @@ cat >"$file" <<'JSON'
   "notes": "from the file"}}
 JSON
 
-run_pid=
-start() {
-    : >"$NS_TMP/run.err"
-    ns_bg host "$CMON" run --listen "127.0.0.1:$port" --data "$data" "$file" \
-        >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
-    run_pid=${NS_PIDS[-1]}
-    for _ in $(seq 150); do
-        ns_in host curl -sf "$B/healthz" >/dev/null 2>&1 && return 0
-        kill -0 "$run_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    fail "cmon run did not start: $(tail -5 "$NS_TMP/run.err")"
-}
-stop() { kill "$run_pid"; wait "$run_pid" 2>/dev/null || true; NS_PIDS=(); }
+start() { ns_cmon_run host "$port" --listen "127.0.0.1:$port" --data "$data" "$file"; }
+stop() { ns_cmon_stop; }
 notes() { ns_in host curl -sf "$B/api/v1/connectionMonitors/shop" | jq -r .properties.notes; }
 
 start

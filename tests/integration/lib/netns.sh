@@ -116,6 +116,30 @@ wait_port() {
     fail "nothing listens on $2:$3 in $1"
 }
 
+# ns_cmon_run NS PORT ARGS...: `$CMON run ARGS...` in NS in the background
+# (stdout and stderr to $NS_TMP/run.out and run.err, emptied first), waiting
+# up to 30 s until it answers http://127.0.0.1:PORT/healthz; its pid in
+# NS_RUN_PID.  ns_cmon_stop ends it and waits for it.
+ns_cmon_run() {
+    local n=$1 port=$2; shift 2
+    : >"$NS_TMP/run.err"
+    ns_bg "$n" "$CMON" run "$@" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
+    NS_RUN_PID=${NS_PIDS[-1]}
+    for _ in $(seq 150); do
+        ns_in "$n" curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+        kill -0 "$NS_RUN_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    fail "cmon run did not start: $(tail -5 "$NS_TMP/run.err")"
+}
+ns_cmon_stop() {
+    kill "$NS_RUN_PID"
+    wait "$NS_RUN_PID" 2>/dev/null || true
+    local p keep=()
+    for p in "${NS_PIDS[@]}"; do [ "$p" = "$NS_RUN_PID" ] || keep+=("$p"); done
+    NS_PIDS=("${keep[@]}")
+}
+
 # Assertions that say what they expected.
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 assert_match() { [[ "$1" =~ $2 ]] || fail "${3:-value}: '$1' does not match /$2/"; }
