@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_pg_store.sh: the backend-neutral store suite (test_store), the
+# test_pg_store.sh: the backend-neutral store suite (test_store, test_store_results,
+# test_store_access, test_store_alerts: store_suite.h), the
 # PostgreSQL-only one (test_store_pg) and the store-backed server tests over
 # a real PostgreSQL 15 cluster that this test starts in a temp dir and tears
 # down.  Skips (77) with the reason when PostgreSQL cannot start.
@@ -13,7 +14,8 @@ pg_start || exit $?
 
 # test_agent_registry, test_server_alerts: the evaluator's agent_stopped rule
 # and the server's alert wiring (fire, restore, resolve) over PostgreSQL
-for t in test_store test_store_pg test_agent_registry test_server_alerts; do
+for t in test_store test_store_results test_store_access test_store_alerts test_store_pg \
+    test_agent_registry test_server_alerts; do
     [ -x "$CMON_BUILD_DIR/$t" ] || fail "$CMON_BUILD_DIR/$t is not built"
     CMON_TEST_STORE_URL="$PG_URL" "$CMON_BUILD_DIR/$t" >"$PG_DIR/$t.out" 2>&1
     rc=$?
