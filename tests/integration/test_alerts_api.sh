@@ -18,7 +18,6 @@ for tool in curl jq python3; do
 done
 
 PORT=$((20000 + ($$ * 7) % 20000))
-HOOK_PORT=$((PORT + 1))
 B=http://127.0.0.1:$PORT
 HOOK_PID=
 cleanup_extra() { [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$HOOK_PID" 2>/dev/null; }
@@ -26,16 +25,18 @@ cleanup_extra() { [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$H
 fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || true;
          echo "--- server log:" >&2; grep -E 'alert|error' "$TMP/server.err" | tail -20 >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
-PORT_STEP=2 # HOOK_PORT is PORT + 1
 . "$SRC/tests/integration/lib/api.sh"
 api_init alerts-api
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || fail "server exit $?"; SERVER_PID=; }
 
 start_server --allow-exec-actions # the exec group below
-HOOK_PORT=$((PORT + 1))
-python3 "$SRC/tests/integration/lib/webhook_receiver.py" --port "$HOOK_PORT" --secret 'k3y!' \
-    --fail-first 1 --out "$TMP/hooks.jsonl" 2>"$TMP/hook.err" &
+# the receiver binds a free port itself and says which: a port derived
+# from the PID can be taken by another test running beside this one
+python3 "$SRC/tests/integration/lib/webhook_receiver.py" --port 0 --port-file "$TMP/hook.port" \
+    --secret 'k3y!' --fail-first 1 --out "$TMP/hooks.jsonl" 2>"$TMP/hook.err" &
 HOOK_PID=$!
+for _ in $(seq 200); do [ -s "$TMP/hook.port" ] || ! kill -0 "$HOOK_PID" 2>/dev/null && break; sleep 0.1; done
+HOOK_PORT=$(cat "$TMP/hook.port" 2>/dev/null) || fail "webhook receiver did not start: $(cat "$TMP/hook.err")"
 
 # ---- action groups ----
 GROUP="{\"name\":\"ops\",\"webhooks\":[{\"url\":\"http://127.0.0.1:$HOOK_PORT/hook\",\"secret\":\"k3y!\"}]}"

@@ -10,13 +10,15 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, required=True, help="0: any free port (see --port-file)")
+    ap.add_argument("--port-file", help="written with the bound port once listening")
     ap.add_argument("--secret", required=True)
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--out", required=True)
@@ -43,7 +45,12 @@ def main():
         def log_message(self, fmt, *a):
             sys.stderr.write("webhook_receiver: " + (fmt % a) + "\n")
 
-    HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    srv = HTTPServer(("127.0.0.1", args.port), Handler)
+    if args.port_file:  # written whole, then renamed: a reader never sees half
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(args.port_file + ".tmp", args.port_file)
+    srv.serve_forever()
 
 
 if __name__ == "__main__":
