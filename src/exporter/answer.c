@@ -96,7 +96,14 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         .n_headers = m->http.n_headers,
         .valid = m->http.n_valid ? m->http.valid : &two_xx,
         .n_valid = m->http.n_valid ? m->http.n_valid : 1,
+        .body = m->http.body,
+        .body_len = m->http.body ? strlen(m->http.body) : 0,
+        .follow_redirects = !m->http.no_follow,
+        .insecure = m->http.insecure,
+        .server_name = m->http.server_name,
+        .detail = &job->detail,
     };
+    job->detail.body = m->http.n_body_match || m->http.n_body_not_match ? &job->body : NULL;
     job->target.http = &job->spec;
     if (m->http.ca_file)
         snprintf(job->ca_file, sizeof job->ca_file, "%s", m->http.ca_file);
@@ -142,10 +149,61 @@ static double ip_hash(const char *addr, int *family)
     return n ? (double)h : 0;
 }
 
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label(struct cmon_buf *out, const char *name, const char *v, const char *sep)
+{
+    cmon_buf_printf(out, "%s=\"", name);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            cmon_buf_printf(out, "\\%c", *v);
+        else if (*v == '\n')
+            cmon_buf_printf(out, "\\n");
+        else
+            cmon_buf_append(out, v, 1);
+    }
+    cmon_buf_printf(out, "\"%s", sep);
+}
+
+/* Go's zero time.Time in Unix seconds: blackbox's last chain expiry when no
+ * chain was verified (insecure_skip_verify). */
+#define GO_ZERO_TIME_UNIX (-62135596800.0)
+
+static void render_tls(const struct exp_module *m, const struct exp_job *job, struct cmon_buf *out)
+{
+    const struct probe_check_result *r = &job->res;
+    const struct probe_http_detail *d = &job->detail;
+    if (r->cert_expiry_unix > 0)
+        gauge(out, "probe_ssl_earliest_cert_expiry",
+              "Returns last SSL chain expiry in unixtime (the earliest notAfter of the chain)",
+              (double)r->cert_expiry_unix);
+    if (r->tls_version[0])
+        cmon_buf_printf(out,
+                        "# HELP probe_tls_version_info Returns the TLS version used or NaN when "
+                        "unknown\n# TYPE probe_tls_version_info gauge\n"
+                        "probe_tls_version_info{version=\"%s\"} 1\n",
+                        r->tls_version);
+    if (r->http_status <= 0)
+        return;
+    gauge(out, "probe_ssl_last_chain_expiry_timestamp_seconds",
+          "Returns last SSL chain expiry in timestamp seconds",
+          m->http.insecure || r->cert_expiry_unix <= 0 ? GO_ZERO_TIME_UNIX
+                                                       : (double)r->cert_expiry_unix);
+    cmon_buf_printf(out, "# HELP probe_ssl_last_chain_info Contains SSL leaf certificate "
+                         "information\n# TYPE probe_ssl_last_chain_info gauge\n"
+                         "probe_ssl_last_chain_info{");
+    label(out, "fingerprint_sha256", d->leaf_sha256, ",");
+    label(out, "issuer", d->leaf_issuer, ",");
+    label(out, "subject", d->leaf_subject, ",");
+    label(out, "subjectalternative", d->leaf_dns_names, "");
+    cmon_buf_printf(out, "} 1\n");
+}
+
 static void render_http(const struct exp_module *m, const struct exp_job *job, bool https,
                         struct cmon_buf *out)
 {
     const struct probe_check_result *r = &job->res;
+    const struct probe_http_detail *d = &job->detail;
+    bool answered = r->http_status > 0;
     static const char *const names[] = {"resolve", "connect", "tls", "processing", "transfer"};
     double v[5] = {secs(r->dns_ms), secs(r->connect_ms), secs(r->tls_ms), secs(r->first_byte_ms),
                    0};
@@ -156,22 +214,23 @@ static void render_http(const struct exp_module *m, const struct exp_job *job, b
            "all redirects",
            names, v, 5);
     gauge(out, "probe_http_status_code", "Response HTTP status code", r->http_status);
+    gauge(out, "probe_http_content_length", "Length of http content response",
+          answered ? (double)d->content_length : 0);
+    gauge(out, "probe_http_uncompressed_body_length", "Length of uncompressed response body",
+          answered ? (double)d->body_bytes : 0);
     gauge(out, "probe_http_ssl", "Indicates if SSL was used for the final redirect",
-          https && r->http_status > 0);
-    gauge(out, "probe_http_redirects", "The number of redirects (cmon follows none)", 0);
+          https && answered);
+    gauge(out, "probe_http_redirects", "The number of redirects", d->redirects);
     gauge(out, "probe_http_version", "Returns the version of HTTP of the probe response",
           r->http_version / 10.0); /* 0 without a response, as blackbox */
-    if (https && r->cert_expiry_unix > 0)
-        gauge(out, "probe_ssl_earliest_cert_expiry",
-              "Returns last SSL chain expiry in unixtime (the earliest notAfter of the chain)",
-              (double)r->cert_expiry_unix);
-    if (https && r->tls_version[0])
-        cmon_buf_printf(out,
-                        "# HELP probe_tls_version_info Returns the TLS version used or NaN when "
-                        "unknown\n# TYPE probe_tls_version_info gauge\n"
-                        "probe_tls_version_info{version=\"%s\"} 1\n",
-                        r->tls_version);
-    gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
+    if (answered && d->last_modified_unix >= 0)
+        gauge(out, "probe_http_last_modified_timestamp_seconds",
+              "Returns the Last-Modified HTTP response header in unixtime",
+              (double)d->last_modified_unix);
+    if (https)
+        render_tls(m, job, out);
+    gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex",
+          job->failed_due_to_regex);
 }
 
 static void render_icmp(const struct exp_job *job, struct cmon_buf *out)
@@ -216,17 +275,58 @@ static bool rcode_valid(const struct exp_dns *d, int rcode)
     return false;
 }
 
+static void judge_fail(struct probe_check_result *r, const char *what, const char *text)
+{
+    r->ok = false;
+    r->diag = CMON_DIAG_HTTP_ERROR;
+    snprintf(r->detail, sizeof r->detail, "%s%s%.120s", what, text ? " " : "", text ? text : "");
+}
+
+/* The first regexp of list whose match (want: true) or miss (false) fails the
+ * body; NULL when none does.  REG_STARTEND: the body may hold NUL bytes. */
+static const char *regex_fails(const struct exp_regex *list, size_t n, const struct cmon_buf *body,
+                               bool want)
+{
+    for (size_t i = 0; i < n; i++) {
+        regmatch_t span = {.rm_so = 0, .rm_eo = (regoff_t)body->len};
+        bool hit = regexec(&list[i].re, body->data ? body->data : "", 1, &span, REG_STARTEND) == 0;
+        if (hit == want)
+            return list[i].text;
+    }
+    return NULL;
+}
+
+/* fail_if_body_(not_)matches_regexp, then valid_http_versions (blackbox's order). */
+static void judge_http_answer(const struct exp_http *h, struct exp_job *job)
+{
+    struct probe_check_result *r = &job->res;
+    const char *re;
+    if ((re = regex_fails(h->body_match, h->n_body_match, &job->body, true)) != NULL) {
+        judge_fail(r, "body matches", re);
+        job->failed_due_to_regex = true;
+    } else if ((re = regex_fails(h->body_not_match, h->n_body_not_match, &job->body, false))) {
+        judge_fail(r, "body does not match", re);
+        job->failed_due_to_regex = true;
+    } else if (h->versions && !(h->versions & EXP_HTTP_VERSION_BIT(r->http_version))) {
+        char v[32];
+        snprintf(v, sizeof v, "HTTP/%d.%d", r->http_version / 10, r->http_version % 10);
+        judge_fail(r, v, "is not in valid_http_versions");
+    }
+}
+
 /* The module's own rules over a check that was otherwise fine:
- * fail_if_ssl / fail_if_not_ssl, and the dns prober's valid_rcodes. */
+ * fail_if_ssl / fail_if_not_ssl, regexps and HTTP versions, and the dns
+ * prober's valid_rcodes. */
 static void judge(const struct exp_module *m, bool https, struct exp_job *job)
 {
     struct probe_check_result *r = &job->res;
     if (!r->ok)
         return;
-    if (m->prober == EXP_PROBER_HTTP &&
-        ((https && m->http.fail_if_ssl) || (!https && m->http.fail_if_not_ssl))) {
-        r->ok = false;
-        snprintf(r->detail, sizeof r->detail, "%s", https ? "fail_if_ssl" : "fail_if_not_ssl");
+    if (m->prober == EXP_PROBER_HTTP) {
+        if ((https && m->http.fail_if_ssl) || (!https && m->http.fail_if_not_ssl))
+            judge_fail(r, https ? "fail_if_ssl" : "fail_if_not_ssl", NULL);
+        else
+            judge_http_answer(&m->http, job);
     }
     if (m->prober == EXP_PROBER_DNS && !rcode_valid(&m->dns, job->dns_ans.rcode)) {
         r->ok = false;
@@ -239,7 +339,10 @@ void exp_answer_render(const struct exp_module *m, struct exp_job *job, struct c
                        bool *success)
 {
     const struct probe_check_result *r = &job->res;
-    bool https = m->prober == EXP_PROBER_HTTP && strncmp(job->tb.url, "https:", 6) == 0;
+    /* the final request's scheme, after redirects; the URL's without an answer */
+    bool https = m->prober == EXP_PROBER_HTTP &&
+                 (r->http_status > 0 ? job->detail.final_https
+                                     : strncmp(job->tb.url, "https:", 6) == 0);
     judge(m, https, job);
     bool ok = r->ok;
     int family = 0;

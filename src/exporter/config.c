@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "core/text.h"
@@ -137,6 +138,18 @@ static enum cmon_err opt_method(struct ctx *c, const char *key, yaml_node_t *v,
     return m->http.method ? CMON_OK : CMON_ERR_NOMEM;
 }
 
+static enum cmon_err push_header(struct exp_http *h, const char *line)
+{
+    char **nh = realloc(h->headers, (h->n_headers + 1) * sizeof *nh);
+    if (!nh)
+        return CMON_ERR_NOMEM;
+    h->headers = nh;
+    if (!(nh[h->n_headers] = cmon_strdup(line)))
+        return CMON_ERR_NOMEM;
+    h->n_headers++;
+    return CMON_OK;
+}
+
 static enum cmon_err add_header(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn, struct exp_http *h)
 {
     const char *k = scalar(kn), *v = scalar(vn);
@@ -147,15 +160,14 @@ static enum cmon_err add_header(struct ctx *c, yaml_node_t *kn, yaml_node_t *vn,
             return at(c, kn, "http.headers: '%s' is not a header name", k);
     if (strpbrk(v, "\r\n"))
         return at(c, vn, "http.headers: the value of '%s' has a line break", k);
-    char **nh = realloc(h->headers, (h->n_headers + 1) * sizeof *nh);
-    if (!nh)
-        return CMON_ERR_NOMEM;
-    h->headers = nh;
     size_t n = strlen(k) + strlen(v) + 3;
-    if (!(nh[h->n_headers] = malloc(n)))
+    char *line = malloc(n);
+    if (!line)
         return CMON_ERR_NOMEM;
-    snprintf(nh[h->n_headers++], n, "%s: %s", k, v);
-    return CMON_OK;
+    snprintf(line, n, "%s: %s", k, v);
+    enum cmon_err e = push_header(h, line);
+    free(line);
+    return e;
 }
 
 static enum cmon_err opt_headers(struct ctx *c, const char *key, yaml_node_t *v,
@@ -208,20 +220,190 @@ static enum cmon_err opt_fail_if_not_ssl(struct ctx *c, const char *key, yaml_no
     return want_bool(c, v, key, &m->http.fail_if_not_ssl);
 }
 
-/* cmon never follows redirects: accept only the settings that say so. */
+/* no_follow_redirects (blackbox 0.23) and follow_redirects (its HTTP client
+ * config): redirects are followed unless one of them says not to. */
 static enum cmon_err opt_follow(struct ctx *c, const char *key, yaml_node_t *v,
                                 struct exp_module *m)
 {
     bool b;
     if (want_bool(c, v, key, &b))
         return CMON_ERR_INVALID;
-    bool follow = strcmp(key, "follow_redirects") == 0 ? b : !b;
-    if (follow)
-        return at(c, v,
-                  "http.%s: %s is not supported: cmon does not follow redirects (a 3xx "
-                  "is judged by valid_status_codes)",
-                  key, b ? "true" : "false");
+    m->http.no_follow = strcmp(key, "follow_redirects") == 0 ? !b : b;
     return CMON_OK;
+}
+
+static enum cmon_err set_string(struct ctx *c, const char *key, yaml_node_t *v, char **out)
+{
+    const char *s;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    free(*out);
+    *out = cmon_strdup(s);
+    return *out ? CMON_OK : CMON_ERR_NOMEM;
+}
+
+static enum cmon_err opt_body(struct ctx *c, const char *key, yaml_node_t *v, struct exp_module *m)
+{
+    return set_string(c, key, v, &m->http.body);
+}
+
+static enum cmon_err opt_http_versions(struct ctx *c, const char *key, yaml_node_t *v,
+                                       struct exp_module *m)
+{
+    static const struct {
+        const char *name;
+        int version;
+    } known[] = {{"HTTP/1.0", 10}, {"HTTP/1.1", 11}, {"HTTP/2.0", 20}, {"HTTP/3.0", 30}};
+    if (v->type != YAML_SEQUENCE_NODE)
+        return at(c, v, "http.valid_http_versions must be a list like [HTTP/1.1, HTTP/2.0]");
+    m->http.versions = 0;
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        yaml_node_t *it = node(c, *i);
+        size_t k = 0;
+        while (k < sizeof known / sizeof *known &&
+               (!scalar(it) || strcmp(scalar(it), known[k].name) != 0))
+            k++;
+        if (k == sizeof known / sizeof *known)
+            return at(c, it,
+                      "http.valid_http_versions: '%s' never matches (blackbox compares the "
+                      "answer's HTTP/1.0, HTTP/1.1, HTTP/2.0 or HTTP/3.0)",
+                      scalar(it) ? scalar(it) : "(not a value)");
+        m->http.versions |= EXP_HTTP_VERSION_BIT(known[k].version);
+    }
+    return CMON_OK;
+}
+
+/* A list of regular expressions, compiled now so a bad one is a load error. */
+static enum cmon_err regex_list(struct ctx *c, const char *key, yaml_node_t *v,
+                                struct exp_regex **out, size_t *n_out)
+{
+    char nb[96];
+    if (v->type != YAML_SEQUENCE_NODE)
+        return at(c, v, "%s must be a list of regular expressions", opt_name(c, key, nb, sizeof nb));
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    struct exp_regex *r = realloc(*out, (*n_out + n + 1) * sizeof *r);
+    if (!r)
+        return CMON_ERR_NOMEM;
+    *out = r;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = node(c, v->data.sequence.items.start[i]);
+        const char *s = scalar(it);
+        if (!s)
+            return at(c, it, "%s: items must be regular expressions", opt_name(c, key, nb, sizeof nb));
+        struct exp_regex *x = &r[*n_out];
+        int rc = regcomp(&x->re, s, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char why[160];
+            regerror(rc, &x->re, why, sizeof why);
+            return at(c, it, "%s: '%s' is not a POSIX extended regular expression: %s",
+                      opt_name(c, key, nb, sizeof nb), s, why);
+        }
+        if (!(x->text = cmon_strdup(s))) {
+            regfree(&x->re);
+            return CMON_ERR_NOMEM;
+        }
+        (*n_out)++;
+    }
+    return CMON_OK;
+}
+
+static enum cmon_err opt_body_match(struct ctx *c, const char *key, yaml_node_t *v,
+                                    struct exp_module *m)
+{
+    return regex_list(c, key, v, &m->http.body_match, &m->http.n_body_match);
+}
+
+static enum cmon_err opt_body_not_match(struct ctx *c, const char *key, yaml_node_t *v,
+                                        struct exp_module *m)
+{
+    return regex_list(c, key, v, &m->http.body_not_match, &m->http.n_body_not_match);
+}
+
+/* The first line of a secret file, without surrounding white space (as
+ * Prometheus' bearer_token_file and password_file). */
+static enum cmon_err read_secret(struct ctx *c, yaml_node_t *v, const char *key, char **out)
+{
+    const char *path;
+    char nb[96], buf[4096];
+    if (want_scalar(c, v, key, &path))
+        return CMON_ERR_INVALID;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return at(c, v, "%s: %s: %s", opt_name(c, key, nb, sizeof nb), path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = buf;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    size_t len = strcspn(p, "\r\n");
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    p[len] = '\0';
+    free(*out);
+    *out = cmon_strdup(p);
+    return *out ? CMON_OK : CMON_ERR_NOMEM;
+}
+
+static enum cmon_err bearer_header(struct ctx *c, yaml_node_t *v, const char *token,
+                                   struct exp_http *h)
+{
+    if (strpbrk(token, "\r\n") || !*token)
+        return at(c, v, "http.bearer_token must be one non-empty line");
+    size_t n = strlen(token) + 32;
+    char *line = malloc(n);
+    if (!line)
+        return CMON_ERR_NOMEM;
+    snprintf(line, n, "Authorization: Bearer %s", token);
+    enum cmon_err e = push_header(h, line);
+    free(line);
+    return e;
+}
+
+static enum cmon_err opt_bearer(struct ctx *c, const char *key, yaml_node_t *v,
+                                struct exp_module *m)
+{
+    char *token = NULL;
+    enum cmon_err e = strcmp(key, "bearer_token_file") == 0 ? read_secret(c, v, key, &token)
+                                                            : set_string(c, key, v, &token);
+    if (!e)
+        e = bearer_header(c, v, token, &m->http);
+    free(token);
+    return e;
+}
+
+static enum cmon_err opt_basic_user(struct ctx *c, const char *key, yaml_node_t *v,
+                                    struct exp_module *m)
+{
+    return set_string(c, key, v, &m->http.basic_user);
+}
+
+static enum cmon_err opt_basic_password(struct ctx *c, const char *key, yaml_node_t *v,
+                                        struct exp_module *m)
+{
+    return strcmp(key, "password_file") == 0 ? read_secret(c, v, key, &m->http.basic_password)
+                                             : set_string(c, key, v, &m->http.basic_password);
+}
+
+/* "Authorization: Basic base64(user:password)" once the module is read. */
+static enum cmon_err basic_header(struct exp_http *h)
+{
+    if (!h->basic_user && !h->basic_password)
+        return CMON_OK;
+    const char *u = h->basic_user ? h->basic_user : "", *p = h->basic_password ? h->basic_password : "";
+    size_t n = strlen(u) + strlen(p) + 1;
+    char *plain = malloc(n + 1), *line = malloc(4 * (n / 3 + 1) + 32);
+    enum cmon_err e = CMON_ERR_NOMEM;
+    if (plain && line) {
+        snprintf(plain, n + 1, "%s:%s", u, p);
+        int len = EVP_EncodeBlock((unsigned char *)line + 21, (const unsigned char *)plain, (int)n);
+        memcpy(line, "Authorization: Basic ", 21);
+        line[21 + len] = '\0';
+        e = push_header(h, line);
+    }
+    free(plain);
+    free(line);
+    return e;
 }
 
 static enum cmon_err opt_no_tls(struct ctx *c, const char *key, yaml_node_t *v,
@@ -240,26 +422,35 @@ static enum cmon_err opt_no_tls(struct ctx *c, const char *key, yaml_node_t *v,
 static enum cmon_err opt_ca_file(struct ctx *c, const char *key, yaml_node_t *v,
                                  struct exp_module *m)
 {
-    const char *s;
-    if (want_scalar(c, v, key, &s))
-        return CMON_ERR_INVALID;
-    free(m->http.ca_file);
-    m->http.ca_file = cmon_strdup(s);
-    return m->http.ca_file ? CMON_OK : CMON_ERR_NOMEM;
+    return set_string(c, key, v, &m->http.ca_file);
+}
+
+static enum cmon_err opt_insecure(struct ctx *c, const char *key, yaml_node_t *v,
+                                  struct exp_module *m)
+{
+    return want_bool(c, v, key, &m->http.insecure);
+}
+
+static enum cmon_err opt_server_name(struct ctx *c, const char *key, yaml_node_t *v,
+                                     struct exp_module *m)
+{
+    enum cmon_err e = set_string(c, key, v, &m->http.server_name);
+    if (!e && (!*m->http.server_name || strpbrk(m->http.server_name, "/:[]@ ")))
+        return at(c, v, "%s.server_name '%s' is not a host name", c->section, m->http.server_name);
+    return e;
 }
 
 #define REFUSE(k, w)                                                                               \
     {                                                                                              \
         k, NULL, w                                                                                 \
     }
-#define NO_BODY "cmon's HTTP probe does not keep the response body"
 #define NO_HDRS "cmon's HTTP probe does not keep the response headers"
-#define NO_AUTH "authentication is not supported by cmon exporter"
+#define NO_AUTH "only basic_auth and bearer_token(_file) are supported"
 
 static const struct opt tls_opts[] = {
     {"ca_file", opt_ca_file, NULL},
-    {"insecure_skip_verify", opt_no_tls, NULL},
-    REFUSE("server_name", "cmon verifies the certificate against the URL's host"),
+    {"insecure_skip_verify", opt_insecure, NULL},
+    {"server_name", opt_server_name, NULL},
     REFUSE("cert_file", "client certificates are not supported"),
     REFUSE("key_file", "client certificates are not supported"),
     REFUSE("min_version", "cmon always requires TLS 1.2 or later"),
@@ -279,6 +470,23 @@ static enum cmon_err opt_tls_config(struct ctx *c, const char *key, yaml_node_t 
     return e;
 }
 
+static const struct opt basic_auth_opts[] = {
+    {"username", opt_basic_user, NULL},
+    {"password", opt_basic_password, NULL},
+    {"password_file", opt_basic_password, NULL},
+};
+
+static enum cmon_err opt_basic_auth(struct ctx *c, const char *key, yaml_node_t *v,
+                                    struct exp_module *m)
+{
+    const char *saved = c->section;
+    c->section = "http.basic_auth";
+    enum cmon_err e =
+        parse_section(c, v, basic_auth_opts, sizeof basic_auth_opts / sizeof *basic_auth_opts, m);
+    c->section = saved;
+    return e;
+}
+
 static const struct opt http_opts[] = {
     {"valid_status_codes", opt_valid_status, NULL},
     {"method", opt_method, NULL},
@@ -290,17 +498,17 @@ static const struct opt http_opts[] = {
     {"follow_redirects", opt_follow, NULL},
     {"preferred_ip_protocol", opt_ip_pref, NULL},
     {"ip_protocol_fallback", opt_ip_fallback, NULL},
-    REFUSE("body", "cmon's HTTP probe sends no request body"),
-    REFUSE("valid_http_versions", "cmon's HTTP probe does not report the HTTP version"),
-    REFUSE("fail_if_body_matches_regexp", NO_BODY),
-    REFUSE("fail_if_body_not_matches_regexp", NO_BODY),
+    {"body", opt_body, NULL},
+    {"valid_http_versions", opt_http_versions, NULL},
+    {"fail_if_body_matches_regexp", opt_body_match, NULL},
+    {"fail_if_body_not_matches_regexp", opt_body_not_match, NULL},
+    {"basic_auth", opt_basic_auth, NULL},
+    {"bearer_token", opt_bearer, NULL},
+    {"bearer_token_file", opt_bearer, NULL},
     REFUSE("fail_if_header_matches", NO_HDRS),
     REFUSE("fail_if_header_not_matches", NO_HDRS),
-    REFUSE("body_size_limit", NO_BODY),
-    REFUSE("compression", NO_BODY),
-    REFUSE("basic_auth", NO_AUTH),
-    REFUSE("bearer_token", NO_AUTH),
-    REFUSE("bearer_token_file", NO_AUTH),
+    REFUSE("body_size_limit", "cmon reads the whole body and matches its first MiB"),
+    REFUSE("compression", "cmon does not ask for compressed answers"),
     REFUSE("authorization", NO_AUTH),
     REFUSE("oauth2", NO_AUTH),
     REFUSE("proxy_url", "proxies are not supported (probes go direct)"),
@@ -562,6 +770,8 @@ static enum cmon_err parse_module(struct ctx *c, yaml_node_t *kn, yaml_node_t *v
     for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; !e && p < vn->data.mapping.pairs.top;
          p++)
         e = module_key(c, node(c, p->key), node(c, p->value), m);
+    if (!e && m->prober == EXP_PROBER_HTTP && (e = basic_header(&m->http)) != CMON_OK)
+        e = cmon_fail(c->eb, e, "out of memory");
     if (!e && m->prober == EXP_PROBER_DNS && !m->dns.query_name)
         e = at(c, kn, "dns.query_name is missing (the dns prober needs a name to ask for)");
     return e;
@@ -665,6 +875,15 @@ enum cmon_err exp_config_load(const char *path, struct exp_config *cfg, struct c
     return e;
 }
 
+static void free_regexes(struct exp_regex *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        regfree(&r[i].re);
+        free(r[i].text);
+    }
+    free(r);
+}
+
 static void free_module(struct exp_module *m)
 {
     free(m->name);
@@ -674,6 +893,12 @@ static void free_module(struct exp_module *m)
     free(m->http.headers);
     free(m->http.valid);
     free(m->http.ca_file);
+    free(m->http.body);
+    free(m->http.server_name);
+    free(m->http.basic_user);
+    free(m->http.basic_password);
+    free_regexes(m->http.body_match, m->http.n_body_match);
+    free_regexes(m->http.body_not_match, m->http.n_body_not_match);
     free(m->dns.query_name);
 }
 

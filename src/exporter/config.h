@@ -12,20 +12,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <regex.h>
+
 #include "core/err.h"
 #include "model/monitor.h"
 
 enum exp_prober { EXP_PROBER_HTTP, EXP_PROBER_TCP, EXP_PROBER_ICMP, EXP_PROBER_DNS };
 #define EXP_N_PROBERS 4
 
+/* A regular expression as written (for messages) and compiled (POSIX ERE). */
+struct exp_regex {
+    char *text;
+    regex_t re;
+};
+
+/* valid_http_versions, as bits of 1 << (version / 10): HTTP/1.0 = 10 ... */
+#define EXP_HTTP_VERSION_BIT(v) (1u << ((v) / 10))
+
 struct exp_http {
     char *method;   /* upper case; NULL: GET */
-    char **headers; /* "Name: value" lines */
+    char **headers; /* "Name: value" lines (basic_auth, bearer_token included) */
     size_t n_headers;
     struct cmon_status_range *valid; /* n_valid == 0: 2xx (blackbox's default) */
     size_t n_valid;
     bool fail_if_ssl, fail_if_not_ssl;
-    char *ca_file; /* tls_config.ca_file; NULL: system store */
+    bool no_follow;      /* no_follow_redirects / follow_redirects: false */
+    char *body;          /* request body; NULL: none */
+    unsigned versions;   /* valid_http_versions bits; 0: any */
+    char *ca_file;       /* tls_config.ca_file; NULL: system store */
+    bool insecure;       /* tls_config.insecure_skip_verify */
+    char *server_name;   /* tls_config.server_name; NULL: the URL's host */
+    struct exp_regex *body_match, *body_not_match; /* fail_if_body_(not_)matches_regexp */
+    size_t n_body_match, n_body_not_match;
+    char *basic_user, *basic_password; /* basic_auth, until the header is made */
 };
 
 struct exp_dns {

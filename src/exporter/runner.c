@@ -50,7 +50,7 @@ static void complete(struct exp_runner *r, struct exp_job *job)
     pthread_mutex_unlock(&r->mu);
     if (mine) {
         pthread_cond_destroy(&job->done_cv);
-        free(job);
+        exp_job_free(job);
     }
 }
 
@@ -278,6 +278,13 @@ void exp_runner_stop(struct exp_runner *r)
     int rc = uv_loop_close(&r->loop);
     if (rc != 0)
         cmon_warn(r->log, "probe loop closed with handles open", "rc=%d", rc);
+}
+
+void exp_job_free(struct exp_job *job)
+{
+    if (job)
+        cmon_buf_free(&job->body);
+    free(job);
 }
 
 void exp_runner_free(struct exp_runner *r)

@@ -16,6 +16,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "probe/probe.h"
 #include "probe/target.h"
 #include "exporter/dns_probe.h"
@@ -28,6 +29,9 @@ struct exp_job {
     struct probe_target_buf tb; /* what target's strings point into */
     struct probe_target target;
     struct probe_http_spec spec;
+    struct probe_http_detail detail; /* http: what the engine reports beyond res */
+    struct cmon_buf body;            /* http with body regexps: the body's start */
+    bool failed_due_to_regex;        /* set by exp_answer_render */
     char ca_file[1024]; /* "" : the system store */
     bool dns;           /* a dns prober query instead of an engine check */
     char dns_name[256];
@@ -50,6 +54,9 @@ enum cmon_err exp_runner_start(const struct cmon_log *log, struct exp_runner **o
 void exp_runner_stop(struct exp_runner *r);
 /* Free a stopped runner, once no thread can call exp_runner_run any more. */
 void exp_runner_free(struct exp_runner *r);
+
+/* Free a job and what it owns (the captured body). */
+void exp_job_free(struct exp_job *job);
 
 /* Run one check and wait for it, at most target.timeout_ms + a grace second.
  * CMON_OK: job->res holds the result.  CMON_ERR_TIMEOUT: the runner did not

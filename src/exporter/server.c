@@ -143,7 +143,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
     if (!job)
         return MHD_NO;
     if (exp_job_prepare(m, target, timeout_ms, job, &eb) != CMON_OK) {
-        free(job);
+        exp_job_free(job);
         char msg[700];
         snprintf(msg, sizeof msg, "Invalid target for module %s: %s\n", m->name, eb.msg);
         return reply_text(conn, MHD_HTTP_BAD_REQUEST, msg);
@@ -158,7 +158,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
     if (e == CMON_ERR_TIMEOUT) /* the runner owns the job now */
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "The probe loop did not answer\n");
     if (e != CMON_OK) {
-        free(job);
+        exp_job_free(job);
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "The exporter is stopping\n");
     }
     struct cmon_buf out;
@@ -168,7 +168,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
     count_probe(s, m, target, job, ok);
     cmon_debug(s->opts.log, "probe", "module=%s target=%s success=%d diagnostic=%s", m->name,
                target, ok, cmon_diag_code(job->res.diag));
-    free(job);
+    exp_job_free(job);
     return reply_buf(conn, PROM_TEXT, &out);
 }
 

@@ -269,6 +269,8 @@ static void dns_wait_free(struct dns_wait *w)
     }
     free((void *)w->http.valid);
     free((char *)w->http.method);
+    free((char *)w->http.body);
+    free((char *)w->http.server_name);
     free((char *)w->t.host);
     free((char *)w->t.url);
     free(w);
@@ -276,8 +278,18 @@ static void dns_wait_free(struct dns_wait *w)
 
 static bool copy_http(struct dns_wait *w, const struct probe_http_spec *h)
 {
+    w->http = *h; /* the flags and the detail pointer; the strings are copied below */
+    w->http.headers = NULL;
+    w->http.n_headers = 0;
+    w->http.valid = NULL;
+    w->http.n_valid = 0;
     w->http.method = cmon_strdup(h->method);
-    bool ok = !h->method || w->http.method;
+    w->http.server_name = cmon_strdup(h->server_name);
+    w->http.body = NULL;
+    if (h->body && (w->http.body = malloc(h->body_len + 1)) != NULL)
+        memcpy((char *)w->http.body, h->body, h->body_len);
+    bool ok = (!h->method || w->http.method) && (!h->server_name || w->http.server_name) &&
+              (!h->body || w->http.body);
     if (h->n_headers) {
         const char **hd = calloc(h->n_headers, sizeof *hd);
         w->http.headers = hd;

@@ -63,6 +63,8 @@ struct http_check {
     struct tls_observe tls;
     size_t body_bytes;
     bool body_capped, is_https;
+    bool insecure;                     /* spec->insecure: no verification, no CRL */
+    struct probe_http_detail *detail;  /* the caller's, NULL: not wanted */
     bool tls_up;         /* the handshake completed */
     struct cmon_buf crl; /* the CRL's bytes (DER or PEM) */
     bool crl_too_big;
@@ -282,6 +284,13 @@ static size_t body_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct http_check *c = userp;
     size_t n = size * nmemb;
+    if (c->detail) { /* read it all (blackbox does); keep the start for regexps */
+        struct cmon_buf *b = c->detail->body;
+        c->detail->body_bytes += (int64_t)n;
+        if (b && b->len < PROBE_HTTP_BODY_KEEP)
+            cmon_buf_append(b, ptr, n < PROBE_HTTP_BODY_KEEP - b->len ? n : PROBE_HTTP_BODY_KEEP - b->len);
+        return n;
+    }
     c->body_bytes += n;
     if (c->body_bytes > HTTP_BODY_CAP) {
         c->body_capped = true;
@@ -485,6 +494,27 @@ static bool crl_check(struct http_check *c)
     return c->crl_easy != NULL;
 }
 
+/* What a caller asking for details learns about the final response. */
+static void record_detail(struct http_check *c, CURL *e)
+{
+    struct probe_http_detail *d = c->detail;
+    curl_off_t len = -1, mtime = -1;
+    long redirects = 0;
+    char *url = NULL;
+    d->content_length = curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK
+                            ? (int64_t)len
+                            : -1;
+    d->last_modified_unix =
+        curl_easy_getinfo(e, CURLINFO_FILETIME_T, &mtime) == CURLE_OK ? (int64_t)mtime : -1;
+    curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects);
+    d->redirects = (int)redirects;
+    d->final_https = curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+                     strncasecmp(url, "https:", 6) == 0;
+    if (d->final_https)
+        tls_observe_leaf_info(&c->tls, d->leaf_sha256, d->leaf_subject, d->leaf_issuer,
+                              d->leaf_dns_names);
+}
+
 /* What the answer came over: HTTP version, TLS version, certificate expiry. */
 static void record_protocol(struct http_check *c, CURL *e)
 {
@@ -499,6 +529,8 @@ static void record_protocol(struct http_check *c, CURL *e)
         snprintf(c->res.tls_version, sizeof c->res.tls_version, "%s", tls_observe_version(&c->tls));
         c->res.cert_expiry_unix = tls_observe_earliest_expiry(&c->tls);
     }
+    if (c->detail)
+        record_detail(c, e);
 }
 
 static void main_done(struct http_check *c, CURLcode rc)
@@ -512,7 +544,7 @@ static void main_done(struct http_check *c, CURLcode rc)
         judge_status(c, (int)status);
         easy_drop(c->h, &c->easy);
         /* A response came back over verified TLS: revocation is the last word. */
-        if (c->is_https && crl_check(c))
+        if (c->is_https && !c->insecure && crl_check(c))
             return;
     } else {
         classify_error(c, e, rc);
@@ -607,14 +639,41 @@ out:
     return err;
 }
 
-static void set_method(CURL *e, const char *method)
+/* A POST is curl's own (so a 301/302/303 turns it into a GET, as Go's client
+ * does); other methods with a body send it under their own name. */
+static void set_method(CURL *e, const struct probe_http_spec *spec)
 {
-    if (!method || strcasecmp(method, "GET") == 0)
+    const char *method = spec ? spec->method : NULL;
+    bool post = method && strcasecmp(method, "POST") == 0;
+    if (spec && (spec->body || post)) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(spec->body ? spec->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body ? spec->body : "");
+    }
+    if (!method || post || (strcasecmp(method, "GET") == 0 && !spec->body))
         return;
     if (strcasecmp(method, "HEAD") == 0)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* Redirects (blackbox's 10 at most, http and https only), no verification,
+ * Last-Modified: only when the spec asks. */
+static void set_options(CURL *e, const struct probe_http_spec *spec)
+{
+    if (!spec)
+        return;
+    if (spec->follow_redirects) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
+    if (spec->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (spec->detail)
+        curl_easy_setopt(e, CURLOPT_FILETIME, 1L);
 }
 
 /* Trust anchors: ca_file alone when given, else the system bundle.  No CA
@@ -632,12 +691,13 @@ static void set_trust(CURL *e, const char *ca_file)
     }
 }
 
-static CURL *make_easy(struct http_check *c, const struct probe_target *t, const char *ca_file)
+static CURL *make_easy(struct http_check *c, const struct probe_target *t, const char *url,
+                       const char *ca_file)
 {
     CURL *e = curl_easy_init();
     if (!e)
         return NULL;
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
@@ -662,8 +722,54 @@ static CURL *make_easy(struct http_check *c, const struct probe_target *t, const
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
     if (c->resolve)
         curl_easy_setopt(e, CURLOPT_RESOLVE, c->resolve);
-    set_method(e, t->http ? t->http->method : NULL);
+    set_method(e, t->http);
+    set_options(e, t->http);
     return e;
+}
+
+static bool has_header(const struct curl_slist *l, const char *name)
+{
+    size_t n = strlen(name);
+    for (; l; l = l->next)
+        if (strncasecmp(l->data, name, n) == 0 && l->data[n] == ':')
+            return true;
+    return false;
+}
+
+/* tls_config.server_name: the request goes to the URL with server_name as its
+ * host (SNI and the name verified), pinned to the address resolved for the
+ * target, and the Host header keeps the target's host.  *out: curl_free'd by
+ * the caller; NULL when the URL stays (no server_name, or a URL curl will
+ * refuse itself). */
+static enum cmon_err apply_server_name(struct http_check *c, const struct probe_target *t,
+                                       char **out)
+{
+    *out = NULL;
+    const char *sn = t->http ? t->http->server_name : NULL;
+    if (!sn || !*sn)
+        return CMON_OK;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    enum cmon_err err = CMON_OK;
+    if (!u)
+        return CMON_ERR_NOMEM;
+    if (curl_url_set(u, CURLUPART_URL, t->url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && strcasecmp(host, sn) != 0) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0); /* only when the URL names one */
+        char line[600];
+        snprintf(line, sizeof line, "Host: %s%s%s", host, port ? ":" : "", port ? port : "");
+        struct curl_slist *l = has_header(c->headers, "Host") ? c->headers
+                                                              : curl_slist_append(c->headers, line);
+        if (!l || curl_url_set(u, CURLUPART_HOST, sn, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_URL, out, 0) != CURLUE_OK)
+            err = CMON_ERR_NOMEM;
+        if (l)
+            c->headers = l;
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return err;
 }
 
 static enum cmon_err http_start(struct probe_engine *eng, const struct probe_target *t,
@@ -693,11 +799,19 @@ static enum cmon_err http_start(struct probe_engine *eng, const struct probe_tar
     c->res.first_byte_ms = -1;
     tls_observe_init(&c->tls, t->host);
     uv_ip_name(sa, c->res.address, sizeof c->res.address);
+    c->detail = t->http ? t->http->detail : NULL;
+    c->insecure = t->http && t->http->insecure;
+    char *sn_url = NULL;
     enum cmon_err err = copy_spec(c, t->http);
     if (err == CMON_OK)
-        err = pin_address(c, t->url, sa);
-    if (err == CMON_OK && !(c->easy = make_easy(c, t, eng->opts.ca_file)))
+        err = apply_server_name(c, t, &sn_url);
+    const char *url = sn_url ? sn_url : t->url;
+    if (err == CMON_OK)
+        err = pin_address(c, url, sa);
+    c->tls.insecure = c->insecure;
+    if (err == CMON_OK && !(c->easy = make_easy(c, t, url, eng->opts.ca_file)))
         err = CMON_ERR_NOMEM;
+    curl_free(sn_url);
     if (err == CMON_OK && curl_multi_add_handle(h->multi, c->easy) != CURLM_OK)
         err = CMON_ERR_NOMEM;
     if (err != CMON_OK) {

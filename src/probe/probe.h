@@ -27,12 +27,37 @@ struct probe_engine_opts {
     const struct cmon_log *log; /* may be NULL */
 };
 
+/* What an HTTP check can report beyond struct probe_check_result, for
+ * callers that ask (cmon exporter): the engine writes it on the loop thread
+ * before the check's callback runs.  Ownership: the caller's; it must stay
+ * alive until that callback (body is appended to, never freed, by the engine). */
+#define PROBE_HTTP_BODY_KEEP (1024 * 1024) /* bytes of the body kept in body */
+struct probe_http_detail {
+    struct cmon_buf *body;      /* non-NULL: the body's first PROBE_HTTP_BODY_KEEP bytes */
+    int64_t body_bytes;         /* bytes of the final response's body read */
+    int64_t content_length;     /* Content-Length of the final response; -1: none */
+    int64_t last_modified_unix; /* Last-Modified; -1: none */
+    int redirects;              /* redirects followed */
+    bool final_https;           /* the final request went over TLS */
+    /* TLS of the final connection (empty when none): the leaf's SHA-256 (hex),
+     * subject and issuer (RFC 2253), DNS names (comma-separated) */
+    char leaf_sha256[65], leaf_subject[256], leaf_issuer[256], leaf_dns_names[256];
+};
+
 struct probe_http_spec {
     const char *method;         /* "GET", "HEAD", "POST", ...; NULL: GET */
     const char *const *headers; /* "Name: value" lines */
     size_t n_headers;
     const struct cmon_status_range *valid; /* n_valid == 0: the model's default */
     size_t n_valid;
+    /* Optional (zero: the agent's behaviour -- no body, the first answer
+     * judged, full verification against the URL's host). */
+    const char *body;        /* request body (POST unless method says otherwise) */
+    size_t body_len;
+    bool follow_redirects;   /* up to 10, each judged only at the end */
+    bool insecure;           /* TLS without certificate or name verification */
+    const char *server_name; /* TLS SNI and the name verified; NULL: the URL's host */
+    struct probe_http_detail *detail; /* NULL: not wanted (the body is discarded) */
 };
 
 struct probe_target {

@@ -140,12 +140,27 @@ static struct tls_observe *observe_of(X509_STORE_CTX *xs)
     return ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
 }
 
+static void capture_leaf(struct tls_observe *o, X509_STORE_CTX *xs)
+{
+    if (X509_STORE_CTX_get_error_depth(xs) == 0 && !o->leaf) {
+        X509 *leaf = X509_STORE_CTX_get_current_cert(xs);
+        if (leaf && X509_up_ref(leaf) == 1) {
+            o->leaf = leaf;
+            o->chain = X509_STORE_CTX_get1_chain(xs);
+        }
+    }
+}
+
 /* Keeps OpenSSL's verdict; records the first error and the verified chain. */
 static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 {
     struct tls_observe *o = observe_of(xs);
     if (!o)
         return preverify_ok;
+    if (o->insecure) { /* insecure_skip_verify: keep the leaf, accept anything */
+        capture_leaf(o, xs);
+        return 1;
+    }
     if (!preverify_ok && o->x509_err == 0) {
         o->x509_err = X509_STORE_CTX_get_error(xs);
         X509 *cert = X509_STORE_CTX_get_current_cert(xs);
@@ -155,13 +170,8 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
             snprintf(o->x509_detail, sizeof o->x509_detail, "%s",
                      X509_verify_cert_error_string(o->x509_err));
     }
-    if (preverify_ok && X509_STORE_CTX_get_error_depth(xs) == 0 && !o->leaf) {
-        X509 *leaf = X509_STORE_CTX_get_current_cert(xs);
-        if (leaf && X509_up_ref(leaf) == 1) {
-            o->leaf = leaf;
-            o->chain = X509_STORE_CTX_get1_chain(xs);
-        }
-    }
+    if (preverify_ok)
+        capture_leaf(o, xs);
     return preverify_ok;
 }
 
@@ -361,4 +371,50 @@ int64_t tls_observe_earliest_expiry(const struct tls_observe *o)
             earliest = secs;
     }
     return earliest;
+}
+
+static void name_text(const X509_NAME *n, char *out, size_t len)
+{
+    out[0] = '\0';
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return;
+    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        int got = BIO_read(b, out, (int)len - 1);
+        out[got > 0 ? got : 0] = '\0';
+    }
+    BIO_free(b);
+}
+
+static void dns_names_text(X509 *leaf, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && used + 1 < len; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+        int n = snprintf(out + used, len - used, "%s%.*s", used ? "," : "",
+                         ASN1_STRING_length(g->d.dNSName), (const char *)d);
+        used = n > 0 && used + (size_t)n < len ? used + (size_t)n : len - 1;
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+void tls_observe_leaf_info(const struct tls_observe *o, char sha256_hex[65], char subject[256],
+                           char issuer[256], char dns_names[256])
+{
+    sha256_hex[0] = subject[0] = issuer[0] = dns_names[0] = '\0';
+    if (!o->leaf)
+        return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (X509_digest(o->leaf, EVP_sha256(), md, &n) == 1 && n == 32)
+        for (unsigned i = 0; i < n; i++)
+            snprintf(sha256_hex + 2 * i, 3, "%02x", md[i]);
+    name_text(X509_get_subject_name(o->leaf), subject, 256);
+    name_text(X509_get_issuer_name(o->leaf), issuer, 256);
+    dns_names_text(o->leaf, dns_names, 256);
 }

@@ -29,6 +29,7 @@ struct tls_observe {
     int64_t hello_ns;       /* monotonic: ClientHello sent (TCP connected) */
     int64_t last_ns;        /* monotonic: last handshake record either way */
     int tls_version;        /* negotiated (SSL_version), 0 until the handshake ran */
+    bool insecure;          /* accept any certificate (insecure_skip_verify); set after init */
     X509 *leaf;             /* owned; captured once the chain verified */
     STACK_OF(X509) * chain; /* owned; leaf first */
 };
@@ -40,6 +41,11 @@ void tls_observe_init(struct tls_observe *o, const char *host);
 const char *tls_observe_version(const struct tls_observe *o);
 int64_t tls_observe_earliest_expiry(const struct tls_observe *o);
 void tls_observe_free(struct tls_observe *o);
+/* The captured leaf, as blackbox's probe_ssl_last_chain_info labels it: SHA-256
+ * of its DER (lower-case hex), subject and issuer (RFC 2253), its DNS names
+ * comma-separated.  All "" when no leaf was captured. */
+void tls_observe_leaf_info(const struct tls_observe *o, char sha256_hex[65], char subject[256],
+                           char issuer[256], char dns_names[256]);
 
 /* CURLOPT_SSL_CTX_FUNCTION; CURLOPT_SSL_CTX_DATA must be the tls_observe. */
 CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe);

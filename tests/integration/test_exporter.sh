@@ -40,8 +40,18 @@ D=$NS_TMP/www
 mkdir -p "$D"
 tls_ca "$D/ca" "cmon exporter test CA" >/dev/null || fail "test CA"
 tls_cert "$D/ca" "$D/srv" "$SRV" 1001 "" >/dev/null || fail "server certificate"
+tls_cert "$D/ca" "$D/named" "www.cmon.test" 1002 "" >/dev/null || fail "named certificate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/self.key" \
+    -out "$D/self.pem" -days 30 -subj /CN=self-signed -addext "subjectAltName=IP:$SRV" \
+    2>/dev/null || fail "self-signed certificate"
+mkdir -p "$D/static/private"
+printf 'static ok\n' >"$D/static/file.txt"
+printf 'secret\n' >"$D/static/private/file.txt"
+touch -d '2024-02-03 04:05:06 UTC' "$D/static/file.txt" # Last-Modified
+printf 'alice:%s\n' "$(openssl passwd -apr1 s3cret)" >"$D/htpasswd"
 cat >"$D/nginx.conf" <<EOF
 daemon off;
+user root; # workers read the static files and htpasswd under $NS_TMP
 pid $D/nginx.pid;
 error_log $D/error.log;
 events {}
@@ -49,7 +59,30 @@ http {
     access_log off;
     client_body_temp_path $D; proxy_temp_path $D; fastcgi_temp_path $D;
     uwsgi_temp_path $D; scgi_temp_path $D;
-    server { listen $SRV:80; location / { return 200 "ok\n"; } }
+    server {
+        listen $SRV:80;
+        location / { return 200 "ok\n"; }
+        location = /redirect { return 302 http://$SRV/; }
+        location = /post { return 200 "len=\$content_length method=\$request_method\n"; }
+        location = /file.txt { root $D/static; }
+        location /private/ {
+            auth_basic cmon;
+            auth_basic_user_file $D/htpasswd;
+            root $D/static;
+        }
+    }
+    server {
+        listen $SRV:8443 ssl; # self-signed
+        ssl_certificate $D/self.pem;
+        ssl_certificate_key $D/self.key;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen $SRV:8444 ssl; # www.cmon.test, signed by the test CA
+        ssl_certificate $D/named.pem;
+        ssl_certificate_key $D/named.key;
+        location / { return 200 "ok\n"; }
+    }
     server { listen $SRV:81; location / { return 503 "down\n"; } }
     server {
         listen $SRV:443 ssl;
@@ -63,6 +96,8 @@ ns_bg srv nginx -p "$D" -c "$D/nginx.conf"
 wait_port srv "$SRV" 80
 wait_port srv "$SRV" 81
 wait_port srv "$SRV" 443
+wait_port srv "$SRV" 8443
+wait_port srv "$SRV" 8444
 # DNS on $SRV:53: ok.test answers, other names have no upstream (REFUSED)
 ns_bg srv dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
     --address=/ok.test/"$SRV" --pid-file="$D/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
@@ -106,6 +141,63 @@ cat >>"$BB" <<EOF
       fail_if_not_ssl: true
       tls_config:
         ca_file: $D/ca/ca.pem
+  https_insecure:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      tls_config: {insecure_skip_verify: true}
+  https_server_name:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      tls_config: {ca_file: $D/ca/ca.pem, server_name: www.cmon.test}
+EOF
+cat >>"$BB" <<'EOF'
+  http_follow:
+    prober: http
+    timeout: 5s
+    http: {preferred_ip_protocol: ip4}
+  http_post:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      method: POST
+      body: '{"probe": 1}'
+      fail_if_body_not_matches_regexp: ["^len=12 method=POST"]
+  http_body_ok:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      fail_if_body_not_matches_regexp: ["^o[k]+", "k"]
+      fail_if_body_matches_regexp: ["error|down"]
+  http_body_bad:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      fail_if_body_matches_regexp: ["nothing", "o[k]"]
+  http_v2_only:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      valid_http_versions: ["HTTP/2.0"]
+  http_v11:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      valid_http_versions: ["HTTP/1.0", "HTTP/1.1"]
+  http_auth:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      basic_auth: {username: alice, password: s3cret}
 EOF
 ns_bg cli "$CMON" exporter --config.file "$BB" --web.listen-address 127.0.0.1:9115 \
     2>"$NS_TMP/cmon.log" >/dev/null
@@ -180,12 +272,13 @@ probe() { # PORT MODULE TARGET -> the answer's sample lines
 value() { awk -v m="$1" '$1 == m { print $2 }'; }
 names() { grep -v '^#' | sed 's/[{ ].*//' | sort -u; }
 DOCS=$CMON_SOURCE_DIR/docs/exporter.md
-compare() { # MODULE TARGET
+compare() { # MODULE TARGET [EXPECTED probe_success]
     local c b
     c=$(probe 9115 "$1" "$2") || fail "cmon: /probe $1 $2"
     b=$(probe 9116 "$1" "$2") || fail "blackbox: /probe $1 $2"
     assert_eq "$(value probe_success <<<"$c")" "$(value probe_success <<<"$b")" \
         "probe_success of $1 $2 (cmon vs blackbox)"
+    [ -z "${3:-}" ] || assert_eq "$(value probe_success <<<"$c")" "$3" "probe_success of $1 $2"
     local missing m
     missing=$(comm -13 <(names <<<"$c") <(names <<<"$b"))
     for m in $missing; do
@@ -215,6 +308,51 @@ compare http_2xx "https://$SRV/"    # the test CA is not in the system store
 assert_eq "$(probe 9115 http_2xx "https://$SRV/" | grep '^cmon_probe_diagnostic')" \
     'cmon_probe_diagnostic{code="tls_untrusted_root"} 1' "https without the CA: diagnostic"
 assert_eq "$(probe 9115 https_2xx "https://$SRV/" | value probe_http_ssl)" 1 "probe_http_ssl"
+# ---- the options of the http prober beyond status codes --------------------
+same() { # MODULE TARGET METRIC...: the same value in both answers
+    local c b m
+    c=$(probe 9115 "$1" "$2") && b=$(probe 9116 "$1" "$2") || fail "$1 $2: probes"
+    for m in "${@:3}"; do
+        [ -n "$(value "$m" <<<"$b")" ] || fail "$1 $2: blackbox wrote no $m"
+        assert_eq "$(value "$m" <<<"$c" | awk '{printf "%.6f", $1}')" \
+            "$(value "$m" <<<"$b" | awk '{printf "%.6f", $1}')" "$1 $2: $m (cmon vs blackbox)"
+    done
+}
+compare http_follow "http://$SRV/redirect" 1 # followed by default
+compare http_2xx "http://$SRV/redirect" 0    # follow_redirects: false: the 302 fails 2xx
+same http_follow "http://$SRV/redirect" probe_http_redirects probe_http_status_code
+assert_eq "$(probe 9115 http_follow "http://$SRV/redirect" | value probe_http_redirects)" 1 \
+    "redirects followed"
+echo "ok: a redirect is followed by default and not with follow_redirects: false"
+compare http_post "http://$SRV/post" 1 # the body's length and the method, echoed
+compare http_post "http://$SRV/" 0
+compare http_body_ok "http://$SRV/" 1
+compare http_body_bad "http://$SRV/" 0
+same http_body_bad "http://$SRV/" probe_failed_due_to_regex
+assert_eq "$(probe 9115 http_body_bad "http://$SRV/" | value probe_failed_due_to_regex)" 1 \
+    "probe_failed_due_to_regex"
+assert_eq "$(probe 9115 http_body_ok "http://$SRV/" | value probe_failed_due_to_regex)" 0 \
+    "probe_failed_due_to_regex of a match"
+echo "ok: POST with a body, body regexps matching and not"
+compare http_v2_only "http://$SRV/" 0
+compare http_v11 "http://$SRV/" 1
+compare http_auth "http://$SRV/private/file.txt" 1
+compare http_2xx "http://$SRV/private/file.txt" 0 # 401 without credentials
+compare http_follow "http://$SRV/file.txt" 1
+same http_follow "http://$SRV/file.txt" probe_http_content_length \
+    probe_http_uncompressed_body_length probe_http_last_modified_timestamp_seconds
+echo "ok: valid_http_versions, basic_auth, content length and Last-Modified as blackbox"
+compare https_insecure "https://$SRV:8443/" 1 # self-signed, not verified
+compare https_2xx "https://$SRV:8443/" 0
+compare https_server_name "https://$SRV:8444/" 1 # the certificate names www.cmon.test
+compare https_2xx "https://$SRV:8444/" 0
+assert_eq "$(probe 9115 https_2xx "https://$SRV:8444/" | grep '^cmon_probe_diagnostic')" \
+    'cmon_probe_diagnostic{code="tls_hostname_mismatch"} 1' "https without server_name"
+same https_server_name "https://$SRV:8444/" probe_ssl_last_chain_expiry_timestamp_seconds
+assert_eq "$(probe 9115 https_server_name "https://$SRV:8444/" | grep -o 'fingerprint_sha256="[0-9a-f]*"')" \
+    "$(probe 9116 https_server_name "https://$SRV:8444/" | grep -o 'fingerprint_sha256="[0-9a-f]*"')" \
+    "probe_ssl_last_chain_info's fingerprint (cmon vs blackbox)"
+echo "ok: insecure_skip_verify, server_name, the leaf's chain info as blackbox"
 compare icmp "$SRV"
 compare icmp "$DARK"
 compare dns_ok "$SRV"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test_exporter_config.sh: `cmon exporter` refuses a bad blackbox.yml before
 # it listens: exit 1 and one line naming FILE:LINE:COLUMN, the module and the
-# option, for an unknown prober, one cmon does not run (grpc), an unsupported option, a body regexp (cmon's
-# HTTP probe keeps no body, so any regexp is refused, well-formed or not), bad
-# YAML and a missing file; a usage error is exit 2.  Nothing here probes or
+# option, for an unknown prober, one cmon does not run (grpc), an unsupported
+# option, a body regexp that does not compile, an HTTP version no answer can
+# have, bad YAML and a missing file; a usage error is exit 2.  Nothing here probes or
 # listens (the configuration is read first).
 set -u
 : "${CMON:?set CMON to the cmon binary}"
@@ -32,21 +32,27 @@ modules:
     prober: grpc
     grpc: {service: s1}
 EOF
-expect unsupported_option 1 "unsupported_option.yml:5:7: module 'ssh_banner': option 'tcp.query_response' is not supported by cmon exporter: cmon's TCP probe is a connect check \(no send/expect\)$" <<'EOF'
+expect unsupported_option 1 "unsupported_option.yml:5:7: module 'api': option 'http.oauth2' is not supported by cmon exporter: only basic_auth and bearer_token\(_file\) are supported$" <<'EOF'
 modules:
-  ssh_banner:
-    prober: tcp
-    tcp:
-      query_response:
-      - expect: "^SSH-2.0-"
+  api:
+    prober: http
+    http:
+      oauth2: {client_id: x}
 EOF
-expect bad_regexp 1 "bad_regexp.yml:6:7: module 'body': option 'http.fail_if_body_matches_regexp' is not supported by cmon exporter: cmon's HTTP probe does not keep the response body$" <<'EOF'
+expect bad_regexp 1 "bad_regexp.yml:6:37: module 'body': http.fail_if_body_matches_regexp: '\(\[' is not a POSIX extended regular expression: " <<'EOF'
 modules:
   body:
     prober: http
     http:
       method: GET
       fail_if_body_matches_regexp: ["(["]
+EOF
+expect bad_http_version 1 "bad_http_version.yml:5:41: module 'v': http.valid_http_versions: 'HTTP/2' never matches" <<'EOF'
+modules:
+  v:
+    prober: http
+    http:
+      valid_http_versions: ["HTTP/1.1", "HTTP/2"]
 EOF
 expect bad_yaml 1 "bad_yaml.yml:4:[0-9]+: not valid YAML: " <<'EOF'
 modules:

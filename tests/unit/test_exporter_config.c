@@ -92,6 +92,49 @@ static void test_full_modules(void **state)
     exp_config_free(&cfg);
 }
 
+/* The options the HTTP engine learned for the exporter: body, redirects,
+ * versions, TLS without verification or with another name, credentials as
+ * headers, and regexps compiled at load. */
+static void test_http_options(void **state)
+{
+    (void)state;
+    const char *y = "modules:\n"
+                    "  post:\n"
+                    "    prober: http\n"
+                    "    http:\n"
+                    "      method: POST\n"
+                    "      body: '{\"a\": 1}'\n"
+                    "      valid_http_versions: [HTTP/1.1, HTTP/2.0]\n"
+                    "      no_follow_redirects: true\n"
+                    "      basic_auth: {username: u, password: p}\n"
+                    "      fail_if_body_matches_regexp: ['err(or)?', '^$']\n"
+                    "      fail_if_body_not_matches_regexp: ['ok']\n"
+                    "      tls_config: {insecure_skip_verify: true, server_name: www.test}\n"
+                    "  follow:\n"
+                    "    prober: http\n"
+                    "    http: {bearer_token: t0k}\n";
+    struct exp_config cfg;
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(exp_config_parse(y, strlen(y), "bb.yml", &cfg, &eb), CMON_OK);
+    const struct exp_module *m = exp_config_module(&cfg, "post");
+    assert_string_equal(m->http.body, "{\"a\": 1}");
+    assert_int_equal(m->http.versions, EXP_HTTP_VERSION_BIT(11) | EXP_HTTP_VERSION_BIT(20));
+    assert_true(m->http.no_follow);
+    assert_int_equal(m->http.n_headers, 1);
+    assert_string_equal(m->http.headers[0], "Authorization: Basic dTpw"); /* base64("u:p") */
+    assert_int_equal(m->http.n_body_match, 2);
+    assert_string_equal(m->http.body_match[0].text, "err(or)?");
+    assert_int_equal(regexec(&m->http.body_match[0].re, "an erro", 0, NULL, 0), 0);
+    assert_int_equal(m->http.n_body_not_match, 1);
+    assert_true(m->http.insecure);
+    assert_string_equal(m->http.server_name, "www.test");
+    m = exp_config_module(&cfg, "follow");
+    assert_false(m->http.no_follow); /* blackbox follows by default */
+    assert_string_equal(m->http.headers[0], "Authorization: Bearer t0k");
+    assert_null(m->http.body);
+    exp_config_free(&cfg);
+}
+
 static void expect_error(const char *yaml, const char *msg)
 {
     struct exp_config cfg;
@@ -127,9 +170,15 @@ static void test_errors(void **state)
                  "bb.yml:6:7: module 'x': option 'dns.validate_answer_rrs' is not supported by "
                  "cmon exporter: cmon's DNS probe reads only the answer's header");
     expect_error("modules:\n  x:\n    prober: http\n    http:\n      fail_if_body_matches_regexp: "
-                 "['a']\n",
-                 "bb.yml:5:7: module 'x': option 'http.fail_if_body_matches_regexp' is not "
-                 "supported by cmon exporter: cmon's HTTP probe does not keep the response body");
+                 "['ok', '(']\n",
+                 "bb.yml:5:43: module 'x': http.fail_if_body_matches_regexp: '(' is not a POSIX "
+                 "extended regular expression: Unmatched ( or \\(");
+    expect_error("modules:\n  x:\n    prober: http\n    http:\n      valid_http_versions: [HTTP/2]\n",
+                 "bb.yml:5:29: module 'x': http.valid_http_versions: 'HTTP/2' never matches "
+                 "(blackbox compares the answer's HTTP/1.0, HTTP/1.1, HTTP/2.0 or HTTP/3.0)");
+    expect_error("modules:\n  x:\n    prober: http\n    http:\n      basic_auth: {usrname: a}\n",
+                 "bb.yml:5:20: module 'x': unknown option 'http.basic_auth.usrname' (did you mean "
+                 "'username'?)");
     expect_error("modules:\n  x:\n    prober: tcp\n    tcp:\n      query_response:\n"
                  "        - expect: '^SSH'\n",
                  "bb.yml:5:7: module 'x': option 'tcp.query_response' is not supported by cmon "
@@ -147,12 +196,12 @@ static void test_errors(void **state)
                  "bb.yml:5:28: module 'x': http.valid_status_codes: '2xx' is not a status code "
                  "(100-599)");
     expect_error("modules:\n  x:\n    prober: http\n    http:\n      tls_config:\n"
-                 "        insecure_skip_verify: true\n",
-                 "bb.yml:6:31: module 'x': http.tls_config.insecure_skip_verify: true is not "
-                 "supported by cmon exporter (see docs/exporter.md)");
-    expect_error("modules:\n  x:\n    prober: http\n    http:\n      follow_redirects: true\n",
-                 "bb.yml:5:25: module 'x': http.follow_redirects: true is not supported: cmon "
-                 "does not follow redirects (a 3xx is judged by valid_status_codes)");
+                 "        cert_file: /tmp/c.pem\n",
+                 "bb.yml:6:9: module 'x': option 'http.tls_config.cert_file' is not supported by "
+                 "cmon exporter: client certificates are not supported");
+    expect_error("modules:\n  x:\n    prober: http\n    http:\n      tls_config:\n"
+                 "        server_name: 'a b'\n",
+                 "bb.yml:6:22: module 'x': http.tls_config.server_name 'a b' is not a host name");
     expect_error("modules:\n  x:\n    prober: http\n  x:\n    prober: tcp\n",
                  "bb.yml:4:3: module 'x' is defined twice");
     expect_error("modules:\n  x: [\n", "bb.yml:3:1: not valid YAML: did not find expected node "
@@ -220,7 +269,8 @@ static void test_listen_address(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_modules),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_full_modules),   cmocka_unit_test(test_http_options),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_durations),      cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_listen_address),
     };
