@@ -9,7 +9,7 @@ build_pkgs=(cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
 # Real peers the tests and benchmarks start: servers, DNS, firewall, tools.
 test_pkgs=(iproute2 iputils-ping nftables nginx-light dnsmasq-base openssl curl jq
     fping wrk prometheus prometheus-blackbox-exporter prometheus-alertmanager procps psmisc
-    python3 mtr-tiny tcpdump chromium nodejs postgresql-15)
+    python3 mtr-tiny tcpdump chromium nodejs postgresql-15 socat)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in

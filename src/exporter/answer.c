@@ -61,6 +61,29 @@ static enum cmon_err prepare_dns(const struct exp_module *m, const char *target,
     return CMON_OK;
 }
 
+/* tcp beyond connect: tls and query_response, for the engine to copy. */
+static enum cmon_err prepare_tcp(const struct exp_module *m, struct exp_job *job)
+{
+    if (!m->tcp.tls && !m->tcp.n_steps)
+        return CMON_OK;
+    if (m->tcp.n_steps && !(job->tcp_steps = calloc(m->tcp.n_steps, sizeof *job->tcp_steps)))
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < m->tcp.n_steps; i++)
+        job->tcp_steps[i] = (struct probe_tcp_step){.expect = m->tcp.steps[i].expect.text,
+                                                    .send = m->tcp.steps[i].send,
+                                                    .starttls = m->tcp.steps[i].starttls};
+    job->tcp_spec = (struct probe_tcp_spec){
+        .steps = job->tcp_steps,
+        .n_steps = m->tcp.n_steps,
+        .tls = m->tcp.tls,
+        .insecure = m->tls.insecure,
+        .server_name = m->tls.server_name,
+        .detail = &job->tcp_detail,
+    };
+    job->target.tcp = &job->tcp_spec;
+    return CMON_OK;
+}
+
 enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, uint32_t timeout_ms,
                               struct exp_job *job, struct cmon_errbuf *eb)
 {
@@ -86,6 +109,10 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         .timeout_ms = timeout_ms,
     };
     job->ca_file[0] = '\0';
+    if (m->tls.ca_file)
+        snprintf(job->ca_file, sizeof job->ca_file, "%s", m->tls.ca_file);
+    if (m->prober == EXP_PROBER_TCP)
+        return prepare_tcp(m, job);
     if (m->prober != EXP_PROBER_HTTP)
         return CMON_OK;
     /* blackbox's default accepts 2xx only; the engine's default is 200-399 */
@@ -99,14 +126,12 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         .body = m->http.body,
         .body_len = m->http.body ? strlen(m->http.body) : 0,
         .follow_redirects = !m->http.no_follow,
-        .insecure = m->http.insecure,
-        .server_name = m->http.server_name,
+        .insecure = m->tls.insecure,
+        .server_name = m->tls.server_name,
         .detail = &job->detail,
     };
     job->detail.body = m->http.n_body_match || m->http.n_body_not_match ? &job->body : NULL;
     job->target.http = &job->spec;
-    if (m->http.ca_file)
-        snprintf(job->ca_file, sizeof job->ca_file, "%s", m->http.ca_file);
     return CMON_OK;
 }
 
@@ -168,10 +193,12 @@ static void label(struct cmon_buf *out, const char *name, const char *v, const c
  * chain was verified (insecure_skip_verify). */
 #define GO_ZERO_TIME_UNIX (-62135596800.0)
 
-static void render_tls(const struct exp_module *m, const struct exp_job *job, struct cmon_buf *out)
+/* TLS facts; the last chain's only once the exchange got through (an HTTP
+ * answer, a TCP handshake), as blackbox. */
+static void render_tls(const struct exp_module *m, const struct exp_job *job,
+                       const struct probe_tls_leaf *leaf, bool through, struct cmon_buf *out)
 {
     const struct probe_check_result *r = &job->res;
-    const struct probe_http_detail *d = &job->detail;
     if (r->cert_expiry_unix > 0)
         gauge(out, "probe_ssl_earliest_cert_expiry",
               "Returns last SSL chain expiry in unixtime (the earliest notAfter of the chain)",
@@ -182,19 +209,19 @@ static void render_tls(const struct exp_module *m, const struct exp_job *job, st
                         "unknown\n# TYPE probe_tls_version_info gauge\n"
                         "probe_tls_version_info{version=\"%s\"} 1\n",
                         r->tls_version);
-    if (r->http_status <= 0)
+    if (!through)
         return;
     gauge(out, "probe_ssl_last_chain_expiry_timestamp_seconds",
           "Returns last SSL chain expiry in timestamp seconds",
-          m->http.insecure || r->cert_expiry_unix <= 0 ? GO_ZERO_TIME_UNIX
+          m->tls.insecure || r->cert_expiry_unix <= 0 ? GO_ZERO_TIME_UNIX
                                                        : (double)r->cert_expiry_unix);
     cmon_buf_printf(out, "# HELP probe_ssl_last_chain_info Contains SSL leaf certificate "
                          "information\n# TYPE probe_ssl_last_chain_info gauge\n"
                          "probe_ssl_last_chain_info{");
-    label(out, "fingerprint_sha256", d->leaf_sha256, ",");
-    label(out, "issuer", d->leaf_issuer, ",");
-    label(out, "subject", d->leaf_subject, ",");
-    label(out, "subjectalternative", d->leaf_dns_names, "");
+    label(out, "fingerprint_sha256", leaf->sha256, ",");
+    label(out, "issuer", leaf->issuer, ",");
+    label(out, "subject", leaf->subject, ",");
+    label(out, "subjectalternative", leaf->dns_names, "");
     cmon_buf_printf(out, "} 1\n");
 }
 
@@ -228,9 +255,17 @@ static void render_http(const struct exp_module *m, const struct exp_job *job, b
               "Returns the Last-Modified HTTP response header in unixtime",
               (double)d->last_modified_unix);
     if (https)
-        render_tls(m, job, out);
+        render_tls(m, job, &d->leaf, answered, out);
     gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex",
           job->failed_due_to_regex);
+}
+
+static void render_tcp(const struct exp_module *m, const struct exp_job *job, struct cmon_buf *out)
+{
+    if (m->tcp.tls || job->res.tls_version[0])
+        render_tls(m, job, &job->tcp_detail.leaf, job->res.tls_version[0] != '\0', out);
+    gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex",
+          job->tcp_detail.failed_due_to_regex);
 }
 
 static void render_icmp(const struct exp_job *job, struct cmon_buf *out)
@@ -363,7 +398,7 @@ void exp_answer_render(const struct exp_module *m, struct exp_job *job, struct c
     else if (m->prober == EXP_PROBER_DNS)
         render_dns(job, out);
     else
-        gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
+        render_tcp(m, job, out);
     gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds",
           job->duration_s);
     gauge(out, "probe_success", "Displays whether or not the probe was a success", ok);

@@ -273,7 +273,29 @@ static enum cmon_err opt_http_versions(struct ctx *c, const char *key, yaml_node
     return CMON_OK;
 }
 
-/* A list of regular expressions, compiled now so a bad one is a load error. */
+/* One regular expression, compiled now so a bad one is a load error. */
+static enum cmon_err compile_regex(struct ctx *c, const char *key, yaml_node_t *it,
+                                   struct exp_regex *x)
+{
+    char nb[96];
+    const char *s = scalar(it);
+    if (!s)
+        return at(c, it, "%s: want a regular expression", opt_name(c, key, nb, sizeof nb));
+    int rc = regcomp(&x->re, s, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[160];
+        regerror(rc, &x->re, why, sizeof why);
+        return at(c, it, "%s: '%s' is not a POSIX extended regular expression: %s",
+                  opt_name(c, key, nb, sizeof nb), s, why);
+    }
+    if (!(x->text = cmon_strdup(s))) {
+        regfree(&x->re);
+        return CMON_ERR_NOMEM;
+    }
+    return CMON_OK;
+}
+
+/* A list of regular expressions, each compiled now. */
 static enum cmon_err regex_list(struct ctx *c, const char *key, yaml_node_t *v,
                                 struct exp_regex **out, size_t *n_out)
 {
@@ -286,22 +308,9 @@ static enum cmon_err regex_list(struct ctx *c, const char *key, yaml_node_t *v,
         return CMON_ERR_NOMEM;
     *out = r;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = node(c, v->data.sequence.items.start[i]);
-        const char *s = scalar(it);
-        if (!s)
-            return at(c, it, "%s: items must be regular expressions", opt_name(c, key, nb, sizeof nb));
-        struct exp_regex *x = &r[*n_out];
-        int rc = regcomp(&x->re, s, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char why[160];
-            regerror(rc, &x->re, why, sizeof why);
-            return at(c, it, "%s: '%s' is not a POSIX extended regular expression: %s",
-                      opt_name(c, key, nb, sizeof nb), s, why);
-        }
-        if (!(x->text = cmon_strdup(s))) {
-            regfree(&x->re);
-            return CMON_ERR_NOMEM;
-        }
+        enum cmon_err e = compile_regex(c, key, node(c, v->data.sequence.items.start[i]), &r[*n_out]);
+        if (e)
+            return e;
         (*n_out)++;
     }
     return CMON_OK;
@@ -422,21 +431,21 @@ static enum cmon_err opt_no_tls(struct ctx *c, const char *key, yaml_node_t *v,
 static enum cmon_err opt_ca_file(struct ctx *c, const char *key, yaml_node_t *v,
                                  struct exp_module *m)
 {
-    return set_string(c, key, v, &m->http.ca_file);
+    return set_string(c, key, v, &m->tls.ca_file);
 }
 
 static enum cmon_err opt_insecure(struct ctx *c, const char *key, yaml_node_t *v,
                                   struct exp_module *m)
 {
-    return want_bool(c, v, key, &m->http.insecure);
+    return want_bool(c, v, key, &m->tls.insecure);
 }
 
 static enum cmon_err opt_server_name(struct ctx *c, const char *key, yaml_node_t *v,
                                      struct exp_module *m)
 {
-    enum cmon_err e = set_string(c, key, v, &m->http.server_name);
-    if (!e && (!*m->http.server_name || strpbrk(m->http.server_name, "/:[]@ ")))
-        return at(c, v, "%s.server_name '%s' is not a host name", c->section, m->http.server_name);
+    enum cmon_err e = set_string(c, key, v, &m->tls.server_name);
+    if (!e && (!*m->tls.server_name || strpbrk(m->tls.server_name, "/:[]@ ")))
+        return at(c, v, "%s.server_name '%s' is not a host name", c->section, m->tls.server_name);
     return e;
 }
 
@@ -464,7 +473,9 @@ static enum cmon_err opt_tls_config(struct ctx *c, const char *key, yaml_node_t 
                                     struct exp_module *m)
 {
     const char *saved = c->section;
-    c->section = "http.tls_config";
+    char name[32];
+    snprintf(name, sizeof name, "%s.tls_config", saved);
+    c->section = name;
     enum cmon_err e = parse_section(c, v, tls_opts, sizeof tls_opts / sizeof *tls_opts, m);
     c->section = saved;
     return e;
@@ -517,12 +528,63 @@ static const struct opt http_opts[] = {
     REFUSE("source_ip_address", "cmon picks the source address from the route"),
 };
 
+static enum cmon_err opt_tcp_tls(struct ctx *c, const char *key, yaml_node_t *v,
+                                 struct exp_module *m)
+{
+    return want_bool(c, v, key, &m->tcp.tls);
+}
+
+/* One query_response item: {expect: RE, send: TEXT, starttls: BOOL}. */
+static enum cmon_err qr_step(struct ctx *c, yaml_node_t *item, struct exp_tcp_step *st)
+{
+    if (item->type != YAML_MAPPING_NODE)
+        return at(c, item, "tcp.query_response items are maps of expect, send and starttls");
+    for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
+        const char *k = scalar(kn);
+        enum cmon_err e;
+        if (k && !strcmp(k, "send"))
+            e = set_string(c, "query_response.send", vn, &st->send);
+        else if (k && !strcmp(k, "starttls"))
+            e = want_bool(c, vn, "query_response.starttls", &st->starttls);
+        else if (k && !strcmp(k, "expect"))
+            e = compile_regex(c, "query_response.expect", vn, &st->expect);
+        else
+            return at(c, kn, "tcp.query_response: unknown key '%s' (expect, send, starttls)",
+                      k ? k : "(not a word)");
+        if (e)
+            return e;
+    }
+    return CMON_OK;
+}
+
+static enum cmon_err opt_query_response(struct ctx *c, const char *key, yaml_node_t *v,
+                                        struct exp_module *m)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return at(c, v, "tcp.query_response must be a list of {expect, send, starttls}");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    struct exp_tcp_step *s = realloc(m->tcp.steps, (m->tcp.n_steps + n + 1) * sizeof *s);
+    if (!s)
+        return CMON_ERR_NOMEM;
+    m->tcp.steps = s;
+    for (size_t i = 0; i < n; i++) {
+        struct exp_tcp_step *st = &s[m->tcp.n_steps++];
+        memset(st, 0, sizeof *st);
+        enum cmon_err e = qr_step(c, node(c, v->data.sequence.items.start[i]), st);
+        if (e)
+            return e;
+    }
+    return CMON_OK;
+}
+
 static const struct opt tcp_opts[] = {
     {"preferred_ip_protocol", opt_ip_pref, NULL},
     {"ip_protocol_fallback", opt_ip_fallback, NULL},
-    {"tls", opt_no_tls, NULL},
-    REFUSE("query_response", "cmon's TCP probe is a connect check (no send/expect)"),
-    REFUSE("tls_config", "cmon's TCP probe is a connect check (no TLS)"),
+    {"tls", opt_tcp_tls, NULL},
+    {"tls_config", opt_tls_config, NULL},
+    {"query_response", opt_query_response, NULL},
     REFUSE("source_ip_address", "cmon picks the source address from the route"),
 };
 
@@ -886,15 +948,22 @@ static void free_regexes(struct exp_regex *r, size_t n)
 
 static void free_module(struct exp_module *m)
 {
+    for (size_t i = 0; i < m->tcp.n_steps; i++) {
+        if (m->tcp.steps[i].expect.text)
+            regfree(&m->tcp.steps[i].expect.re);
+        free(m->tcp.steps[i].expect.text);
+        free(m->tcp.steps[i].send);
+    }
+    free(m->tcp.steps);
     free(m->name);
     free(m->http.method);
     for (size_t i = 0; i < m->http.n_headers; i++)
         free(m->http.headers[i]);
     free(m->http.headers);
     free(m->http.valid);
-    free(m->http.ca_file);
+    free(m->tls.ca_file);
     free(m->http.body);
-    free(m->http.server_name);
+    free(m->tls.server_name);
     free(m->http.basic_user);
     free(m->http.basic_password);
     free_regexes(m->http.body_match, m->http.n_body_match);

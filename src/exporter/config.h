@@ -39,12 +39,28 @@ struct exp_http {
     bool no_follow;      /* no_follow_redirects / follow_redirects: false */
     char *body;          /* request body; NULL: none */
     unsigned versions;   /* valid_http_versions bits; 0: any */
-    char *ca_file;       /* tls_config.ca_file; NULL: system store */
-    bool insecure;       /* tls_config.insecure_skip_verify */
-    char *server_name;   /* tls_config.server_name; NULL: the URL's host */
     struct exp_regex *body_match, *body_not_match; /* fail_if_body_(not_)matches_regexp */
     size_t n_body_match, n_body_not_match;
     char *basic_user, *basic_password; /* basic_auth, until the header is made */
+};
+
+/* tls_config of the http and tcp probers */
+struct exp_tls {
+    char *ca_file;     /* NULL: system store */
+    bool insecure;     /* insecure_skip_verify */
+    char *server_name; /* NULL: the target's host */
+};
+
+/* tcp: tls from the start and query_response's steps (expect compiled at
+ * load to report a bad one; the engine compiles its own copy). */
+struct exp_tcp {
+    bool tls;
+    struct exp_tcp_step {
+        struct exp_regex expect; /* text NULL: none */
+        char *send;              /* NULL: none */
+        bool starttls;
+    } *steps;
+    size_t n_steps;
 };
 
 struct exp_dns {
@@ -62,6 +78,8 @@ struct exp_module {
     enum cmon_ip_pref ip_pref; /* preferred_ip_protocol; blackbox's default ip6 */
     bool ip_fallback;          /* ip_protocol_fallback; default true */
     struct exp_http http;      /* prober http only */
+    struct exp_tcp tcp;        /* prober tcp only */
+    struct exp_tls tls;        /* http and tcp */
     struct exp_dns dns;        /* prober dns only */
 };
 

@@ -282,8 +282,10 @@ void exp_runner_stop(struct exp_runner *r)
 
 void exp_job_free(struct exp_job *job)
 {
-    if (job)
+    if (job) {
         cmon_buf_free(&job->body);
+        free(job->tcp_steps);
+    }
     free(job);
 }
 

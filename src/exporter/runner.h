@@ -32,6 +32,9 @@ struct exp_job {
     struct probe_http_detail detail; /* http: what the engine reports beyond res */
     struct cmon_buf body;            /* http with body regexps: the body's start */
     bool failed_due_to_regex;        /* set by exp_answer_render */
+    struct probe_tcp_spec tcp_spec;  /* tcp with tls or query_response */
+    struct probe_tcp_step *tcp_steps; /* owned; tcp_spec.steps */
+    struct probe_tcp_detail tcp_detail;
     char ca_file[1024]; /* "" : the system store */
     bool dns;           /* a dns prober query instead of an engine check */
     char dns_name[256];

@@ -46,6 +46,8 @@ struct dns_wait {
     const struct probe_ops *ops;
     struct probe_target t;
     struct probe_http_spec http;
+    struct probe_tcp_spec tcp;
+    struct probe_tcp_step *steps; /* tcp.steps, owned */
     probe_check_cb cb;
     void *arg;
     int64_t start_ns;
@@ -271,9 +273,34 @@ static void dns_wait_free(struct dns_wait *w)
     free((char *)w->http.method);
     free((char *)w->http.body);
     free((char *)w->http.server_name);
+    for (size_t i = 0; w->steps && i < w->tcp.n_steps; i++) {
+        free((char *)w->steps[i].expect);
+        free((char *)w->steps[i].send);
+    }
+    free(w->steps);
+    free((char *)w->tcp.server_name);
     free((char *)w->t.host);
     free((char *)w->t.url);
     free(w);
+}
+
+static bool copy_tcp(struct dns_wait *w, const struct probe_tcp_spec *t)
+{
+    w->tcp = *t;
+    w->tcp.server_name = cmon_strdup(t->server_name);
+    w->steps = calloc(t->n_steps ? t->n_steps : 1, sizeof *w->steps);
+    w->tcp.steps = w->steps;
+    bool ok = w->steps && (!t->server_name || w->tcp.server_name);
+    for (size_t i = 0; ok && i < t->n_steps; i++) {
+        w->steps[i].starttls = t->steps[i].starttls;
+        w->steps[i].expect = cmon_strdup(t->steps[i].expect);
+        w->steps[i].send = cmon_strdup(t->steps[i].send);
+        ok = (!t->steps[i].expect || w->steps[i].expect) && (!t->steps[i].send || w->steps[i].send);
+    }
+    if (!w->steps)
+        w->tcp.n_steps = 0;
+    w->t.tcp = &w->tcp;
+    return ok;
 }
 
 static bool copy_http(struct dns_wait *w, const struct probe_http_spec *h)
@@ -321,11 +348,14 @@ static struct dns_wait *dns_wait_new(struct probe_engine *eng, const struct prob
     w->ops = ops;
     w->t = *t;
     w->t.http = NULL;
+    w->t.tcp = NULL;
     w->t.host = cmon_strdup(t->host);
     w->t.url = cmon_strdup(t->url);
     bool ok = (!t->host || w->t.host) && (!t->url || w->t.url);
     if (ok && t->http)
         ok = copy_http(w, t->http);
+    if (ok && t->tcp)
+        ok = copy_tcp(w, t->tcp);
     w->cb = cb;
     w->arg = arg;
     w->start_ns = cmon_mono_ns();

@@ -511,8 +511,7 @@ static void record_detail(struct http_check *c, CURL *e)
     d->final_https = curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
                      strncasecmp(url, "https:", 6) == 0;
     if (d->final_https)
-        tls_observe_leaf_info(&c->tls, d->leaf_sha256, d->leaf_subject, d->leaf_issuer,
-                              d->leaf_dns_names);
+        tls_observe_leaf_info(&c->tls, &d->leaf);
 }
 
 /* What the answer came over: HTTP version, TLS version, certificate expiry. */

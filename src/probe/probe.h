@@ -32,6 +32,14 @@ struct probe_engine_opts {
  * before the check's callback runs.  Ownership: the caller's; it must stay
  * alive until that callback (body is appended to, never freed, by the engine). */
 #define PROBE_HTTP_BODY_KEEP (1024 * 1024) /* bytes of the body kept in body */
+
+/* A TLS server's leaf certificate as blackbox's probe_ssl_last_chain_info
+ * labels it: SHA-256 of the DER (hex), subject and issuer (RFC 2253), DNS
+ * names (comma-separated); all "" when there was none. */
+struct probe_tls_leaf {
+    char sha256[65], subject[256], issuer[256], dns_names[256];
+};
+
 struct probe_http_detail {
     struct cmon_buf *body;      /* non-NULL: the body's first PROBE_HTTP_BODY_KEEP bytes */
     int64_t body_bytes;         /* bytes of the final response's body read */
@@ -39,9 +47,7 @@ struct probe_http_detail {
     int64_t last_modified_unix; /* Last-Modified; -1: none */
     int redirects;              /* redirects followed */
     bool final_https;           /* the final request went over TLS */
-    /* TLS of the final connection (empty when none): the leaf's SHA-256 (hex),
-     * subject and issuer (RFC 2253), DNS names (comma-separated) */
-    char leaf_sha256[65], leaf_subject[256], leaf_issuer[256], leaf_dns_names[256];
+    struct probe_tls_leaf leaf; /* of the final connection */
 };
 
 struct probe_http_spec {
@@ -60,6 +66,29 @@ struct probe_http_spec {
     struct probe_http_detail *detail; /* NULL: not wanted (the body is discarded) */
 };
 
+/* A TCP check beyond connect (cmon exporter's query_response and tls): each
+ * step waits for a line matching expect (POSIX ERE), then sends send plus
+ * "\n", then upgrades to TLS when starttls.  The engine copies it. */
+struct probe_tcp_step {
+    const char *expect; /* NULL: none */
+    const char *send;   /* NULL: none */
+    bool starttls;
+};
+
+struct probe_tcp_detail { /* written before the callback; the caller's */
+    bool failed_due_to_regex;   /* an expect saw no matching line */
+    struct probe_tls_leaf leaf; /* when TLS was up */
+};
+
+struct probe_tcp_spec {
+    const struct probe_tcp_step *steps;
+    size_t n_steps;
+    bool tls;                /* TLS from the start (trust: the engine's ca_file) */
+    bool insecure;           /* no certificate or name verification */
+    const char *server_name; /* SNI and the name verified; NULL: the target's host */
+    struct probe_tcp_detail *detail; /* may be NULL */
+};
+
 struct probe_target {
     enum cmon_protocol proto;
     const char *host;                   /* DNS name or IP literal (for HTTP: the URL's host) */
@@ -69,6 +98,7 @@ struct probe_target {
     bool ip_strict;                     /* ip_pref V4/V6 only, no fallback (cmon check -4/-6) */
     uint32_t timeout_ms;                /* whole check, DNS included */
     const struct probe_http_spec *http; /* HTTP only */
+    const struct probe_tcp_spec *tcp;   /* TCP only; NULL: a connect check */
 };
 
 struct probe_check_result {

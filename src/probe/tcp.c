@@ -5,7 +5,10 @@
  * IP_RECVERR makes the kernel queue the ICMP error that killed a SYN, so
  * admin-prohibited and host-unreachable can be told apart (both are
  * EHOSTUNREACH as errno).  SO_LINGER 0 closes with RST: no TIME_WAIT.
- * The RTT is the kernel's own SYN -> SYN-ACK sample when it has one. */
+ * The RTT is the kernel's own SYN -> SYN-ACK sample when it has one.
+ * A target with a probe_tcp_spec goes on after connect: tcp_dialog.c says
+ * what to send for what was read (query_response, TLS), within the same
+ * timer. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,7 +17,9 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "probe/probe_internal.h"
+#include "probe/tcp_dialog.h"
 
 struct tcp_check {
     struct tcp_check *prev, *next; /* in flight, for cancellation at close */
@@ -30,6 +35,9 @@ struct tcp_check {
     probe_check_cb cb;
     void *arg;
     struct probe_check_result res;
+    struct tcp_dialog *dialog; /* NULL: a connect check */
+    bool connected;
+    char rbuf[4096];
 };
 
 struct probe_tcp {
@@ -56,6 +64,8 @@ static void tcp_finish(struct tcp_check *c)
     if (c->next)
         c->next->prev = c->prev;
     c->finished = true;
+    tcp_dialog_free(c->dialog);
+    c->dialog = NULL;
     /* closes the socket (RST, SO_LINGER 0); a connect still pending gets
      * UV_ECANCELED before the close callback */
     uv_close((uv_handle_t *)&c->tcp, tcp_handle_closed);
@@ -78,6 +88,69 @@ static double syn_ack_rtt_ms(int fd, double loop_ms)
     return loop_ms;
 }
 
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req); /* the bytes follow the request in the same block */
+}
+
+/* Queue what the dialog wants sent; the close cancels what is left. */
+static void send_out(struct tcp_check *c, struct cmon_buf *out)
+{
+    if (out->len == 0)
+        return;
+    uv_write_t *req = malloc(sizeof *req + out->len);
+    if (!req)
+        return;
+    memcpy(req + 1, out->data, out->len);
+    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)out->len);
+    if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0)
+        free(req);
+    out->len = 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct tcp_check *c = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct tcp_check *c = s->data;
+    if (c->finished || n == 0)
+        return;
+    if (n < 0 && n != UV_EOF) {
+        probe_result_errno(&c->res, "read", (int)-n);
+        tcp_finish(c);
+        return;
+    }
+    struct cmon_buf out;
+    cmon_buf_init(&out);
+    enum tcp_dialog_state st = tcp_dialog_feed(c->dialog, buf->base, n > 0 ? (size_t)n : 0,
+                                               n == UV_EOF, &out, &c->res);
+    send_out(c, &out);
+    cmon_buf_free(&out);
+    if (st == TCP_DIALOG_DONE)
+        tcp_finish(c);
+}
+
+/* Connected with a dialog to run: begin it, then read until it is done. */
+static void dialog_start(struct tcp_check *c)
+{
+    struct cmon_buf out;
+    cmon_buf_init(&out);
+    enum tcp_dialog_state st = tcp_dialog_begin(c->dialog, &out, &c->res);
+    send_out(c, &out);
+    cmon_buf_free(&out);
+    if (st == TCP_DIALOG_DONE || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        if (st != TCP_DIALOG_DONE)
+            probe_result_fail(&c->res, CMON_DIAG_SOCKET_ERROR, "cannot read the connection");
+        tcp_finish(c);
+    }
+}
+
 static void tcp_connect_cb(uv_connect_t *req, int status)
 {
     struct tcp_check *c = req->data;
@@ -85,6 +158,12 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
         return; /* cancelled by tcp_finish (timeout or engine close) */
     double ms = (double)(cmon_mono_ns() - c->start_ns) / CMON_NS_PER_MS;
     int err = status < 0 ? -status : 0; /* libuv read SO_ERROR */
+    if (err == 0 && c->dialog) {
+        c->connected = true;
+        c->res.rtt_ms = c->res.connect_ms = syn_ack_rtt_ms(c->fd, ms);
+        dialog_start(c);
+        return;
+    }
     if (err == 0) {
         c->res.ok = true;
         c->res.diag = CMON_DIAG_NONE;
@@ -105,7 +184,9 @@ static void tcp_timer_cb(uv_timer_t *t)
     struct tcp_check *c = t->data;
     struct probe_errq e;
     /* A SYN may have drawn an ICMP error that the kernel keeps retrying past. */
-    if (probe_errq_read(c->fd, &e))
+    if (c->connected)
+        tcp_dialog_timeout(c->dialog, c->timeout_ms, &c->res);
+    else if (probe_errq_read(c->fd, &e))
         probe_result_errq(&c->res, "connect", &e);
     else
         probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "no SYN-ACK within %u ms", c->timeout_ms);
@@ -144,9 +225,18 @@ static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_targ
     probe_result_init(&c->res);
     probe_addr_format(sa, c->res.address, sizeof c->res.address);
     c->eng = eng;
+    char why[160];
+    if (t->tcp && (t->tcp->n_steps || t->tcp->tls) &&
+        !(c->dialog = tcp_dialog_new(t->tcp, t->host, eng->opts.ca_file, why, sizeof why))) {
+        probe_result_fail(&c->res, CMON_DIAG_SOCKET_ERROR, "%s", why);
+        probe_complete_later(eng, cb, arg, &c->res);
+        free(c);
+        return CMON_OK;
+    }
     c->fd = tcp_socket(eng->loop, &c->tcp, sa->sa_family, &c->res);
     if (c->fd < 0) { /* EMFILE: a result, not a crash */
         probe_complete_later(eng, cb, arg, &c->res);
+        tcp_dialog_free(c->dialog);
         free(c);
         return CMON_OK;
     }
@@ -159,6 +249,8 @@ static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_targ
     if (uerr != 0) { /* no route, local firewall: a result, not a crash */
         probe_result_errno(&c->res, "connect", -uerr);
         probe_complete_later(eng, cb, arg, &c->res);
+        tcp_dialog_free(c->dialog);
+        c->dialog = NULL;
         uv_close((uv_handle_t *)&c->tcp, tcp_handle_closed);
         return CMON_OK;
     }

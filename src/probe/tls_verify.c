@@ -403,18 +403,17 @@ static void dns_names_text(X509 *leaf, char *out, size_t len)
     GENERAL_NAMES_free(gens);
 }
 
-void tls_observe_leaf_info(const struct tls_observe *o, char sha256_hex[65], char subject[256],
-                           char issuer[256], char dns_names[256])
+void tls_observe_leaf_info(const struct tls_observe *o, struct probe_tls_leaf *out)
 {
-    sha256_hex[0] = subject[0] = issuer[0] = dns_names[0] = '\0';
+    memset(out, 0, sizeof *out);
     if (!o->leaf)
         return;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (X509_digest(o->leaf, EVP_sha256(), md, &n) == 1 && n == 32)
         for (unsigned i = 0; i < n; i++)
-            snprintf(sha256_hex + 2 * i, 3, "%02x", md[i]);
-    name_text(X509_get_subject_name(o->leaf), subject, 256);
-    name_text(X509_get_issuer_name(o->leaf), issuer, 256);
-    dns_names_text(o->leaf, dns_names, 256);
+            snprintf(out->sha256 + 2 * i, 3, "%02x", md[i]);
+    name_text(X509_get_subject_name(o->leaf), out->subject, sizeof out->subject);
+    name_text(X509_get_issuer_name(o->leaf), out->issuer, sizeof out->issuer);
+    dns_names_text(o->leaf, out->dns_names, sizeof out->dns_names);
 }

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "model/diag.h"
+#include "probe/probe.h"
 
 struct tls_observe {
     char host[256];         /* the URL's host: name checked against the certificate */
@@ -41,11 +42,8 @@ void tls_observe_init(struct tls_observe *o, const char *host);
 const char *tls_observe_version(const struct tls_observe *o);
 int64_t tls_observe_earliest_expiry(const struct tls_observe *o);
 void tls_observe_free(struct tls_observe *o);
-/* The captured leaf, as blackbox's probe_ssl_last_chain_info labels it: SHA-256
- * of its DER (lower-case hex), subject and issuer (RFC 2253), its DNS names
- * comma-separated.  All "" when no leaf was captured. */
-void tls_observe_leaf_info(const struct tls_observe *o, char sha256_hex[65], char subject[256],
-                           char issuer[256], char dns_names[256]);
+/* The captured leaf (probe.h's struct probe_tls_leaf); all "" without one. */
+void tls_observe_leaf_info(const struct tls_observe *o, struct probe_tls_leaf *out);
 
 /* CURLOPT_SSL_CTX_FUNCTION; CURLOPT_SSL_CTX_DATA must be the tls_observe. */
 CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe);

@@ -18,7 +18,7 @@ NS_PREFIX=cme
 . "$CMON_SOURCE_DIR/tests/integration/lib/tls.sh"
 
 : "${CMON:?set CMON to the cmon binary}"
-for tool in nginx nft jq curl dnsmasq openssl prometheus prometheus-blackbox-exporter; do
+for tool in nginx nft jq curl dnsmasq openssl prometheus prometheus-blackbox-exporter socat; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps.sh --test)"
 done
 ns_require
@@ -102,6 +102,16 @@ wait_port srv "$SRV" 8444
 ns_bg srv dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
     --address=/ok.test/"$SRV" --pid-file="$D/dnsmasq.pid" --user=root 2>"$NS_TMP/dnsmasq.log"
 wait_port srv "$SRV" 53
+# line servers for tcp query_response: an SMTP-like greeting (socat), and
+# openssl s_server -rev over TLS (answers each line reversed) with the CA's
+# certificate for $SRV and with the self-signed one
+ns_bg srv socat TCP-LISTEN:2525,bind="$SRV",fork,reuseaddr \
+    SYSTEM:'echo "220 cmon test ESMTP"; read -r l; echo "250 hello ${l#HELO }"'
+ns_bg srv openssl s_server -accept "$SRV:4433" -cert "$D/srv.pem" -key "$D/srv.key" -rev -quiet
+ns_bg srv openssl s_server -accept "$SRV:4434" -cert "$D/self.pem" -key "$D/self.key" -rev -quiet
+wait_port srv "$SRV" 2525
+wait_port srv "$SRV" 4433
+wait_port srv "$SRV" 4434
 
 BB=$NS_TMP/blackbox.yml
 cat >"$BB" <<'EOF'
@@ -198,6 +208,42 @@ cat >>"$BB" <<'EOF'
     http:
       preferred_ip_protocol: ip4
       basic_auth: {username: alice, password: s3cret}
+  tcp_smtp:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+        - expect: "^220 "
+        - send: "HELO cmon"
+        - expect: "^250 hello cmon$"
+  tcp_smtp_wrong:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+        - send: "HELO cmon"
+        - expect: "^554 "
+EOF
+cat >>"$BB" <<EOF
+  tcp_tls:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config: {ca_file: $D/ca/ca.pem}
+      query_response:
+        - send: "cmon"
+        - expect: "^nomc$"
+  tcp_tls_insecure:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config: {insecure_skip_verify: true}
 EOF
 ns_bg cli "$CMON" exporter --config.file "$BB" --web.listen-address 127.0.0.1:9115 \
     2>"$NS_TMP/cmon.log" >/dev/null
@@ -353,6 +399,20 @@ assert_eq "$(probe 9115 https_server_name "https://$SRV:8444/" | grep -o 'finger
     "$(probe 9116 https_server_name "https://$SRV:8444/" | grep -o 'fingerprint_sha256="[0-9a-f]*"')" \
     "probe_ssl_last_chain_info's fingerprint (cmon vs blackbox)"
 echo "ok: insecure_skip_verify, server_name, the leaf's chain info as blackbox"
+# ---- tcp beyond connect: query_response and TLS ----------------------------
+compare tcp_smtp "$SRV:2525" 1
+compare tcp_smtp_wrong "$SRV:2525" 0
+same tcp_smtp_wrong "$SRV:2525" probe_failed_due_to_regex
+assert_eq "$(probe 9115 tcp_smtp_wrong "$SRV:2525" | value probe_failed_due_to_regex)" 1 \
+    "tcp: probe_failed_due_to_regex"
+compare tcp_tls "$SRV:4433" 1
+compare tcp_tls "$SRV:4434" 0 # self-signed
+assert_eq "$(probe 9115 tcp_tls "$SRV:4434" | grep '^cmon_probe_diagnostic')" \
+    'cmon_probe_diagnostic{code="tls_untrusted_root"} 1' "tcp tls, self-signed: diagnostic"
+compare tcp_tls_insecure "$SRV:4434" 1
+compare tcp_tls_insecure "$SRV:2525" 0 # no TLS there
+same tcp_tls "$SRV:4433" probe_ssl_earliest_cert_expiry
+echo "ok: tcp query_response against a line server, tls against openssl s_server"
 compare icmp "$SRV"
 compare icmp "$DARK"
 compare dns_ok "$SRV"

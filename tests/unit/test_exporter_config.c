@@ -69,7 +69,7 @@ static void test_full_modules(void **state)
     assert_false(h->http.fail_if_ssl);
     assert_int_equal(h->ip_pref, CMON_IP_V4);
     assert_false(h->ip_fallback);
-    assert_string_equal(h->http.ca_file, "/tmp/ca.pem");
+    assert_string_equal(h->tls.ca_file, "/tmp/ca.pem");
     const struct exp_module *t = exp_config_module(&cfg, "tcp_connect");
     assert_int_equal(t->prober, EXP_PROBER_TCP);
     assert_int_equal(t->timeout_ms, 0);
@@ -126,12 +126,45 @@ static void test_http_options(void **state)
     assert_string_equal(m->http.body_match[0].text, "err(or)?");
     assert_int_equal(regexec(&m->http.body_match[0].re, "an erro", 0, NULL, 0), 0);
     assert_int_equal(m->http.n_body_not_match, 1);
-    assert_true(m->http.insecure);
-    assert_string_equal(m->http.server_name, "www.test");
+    assert_true(m->tls.insecure);
+    assert_string_equal(m->tls.server_name, "www.test");
     m = exp_config_module(&cfg, "follow");
     assert_false(m->http.no_follow); /* blackbox follows by default */
     assert_string_equal(m->http.headers[0], "Authorization: Bearer t0k");
     assert_null(m->http.body);
+    exp_config_free(&cfg);
+}
+
+static void test_tcp_options(void **state)
+{
+    (void)state;
+    const char *y = "modules:\n"
+                    "  smtp_starttls:\n"
+                    "    prober: tcp\n"
+                    "    tcp:\n"
+                    "      query_response:\n"
+                    "        - expect: '^220 '\n"
+                    "        - send: 'EHLO cmon'\n"
+                    "        - {expect: '^250 STARTTLS', send: STARTTLS}\n"
+                    "        - {expect: '^220', starttls: true}\n"
+                    "      tls_config: {ca_file: /ca.pem, server_name: mail.test}\n"
+                    "  tls: {prober: tcp, tcp: {tls: true}}\n";
+    struct exp_config cfg;
+    struct cmon_errbuf eb = {{0}};
+    assert_int_equal(exp_config_parse(y, strlen(y), "bb.yml", &cfg, &eb), CMON_OK);
+    const struct exp_module *m = exp_config_module(&cfg, "smtp_starttls");
+    assert_int_equal(m->tcp.n_steps, 4);
+    assert_string_equal(m->tcp.steps[0].expect.text, "^220 ");
+    assert_null(m->tcp.steps[0].send);
+    assert_null(m->tcp.steps[1].expect.text);
+    assert_string_equal(m->tcp.steps[1].send, "EHLO cmon");
+    assert_string_equal(m->tcp.steps[2].send, "STARTTLS");
+    assert_true(m->tcp.steps[3].starttls);
+    assert_false(m->tcp.steps[2].starttls);
+    assert_false(m->tcp.tls);
+    assert_string_equal(m->tls.ca_file, "/ca.pem");
+    assert_string_equal(m->tls.server_name, "mail.test");
+    assert_true(exp_config_module(&cfg, "tls")->tcp.tls);
     exp_config_free(&cfg);
 }
 
@@ -180,9 +213,16 @@ static void test_errors(void **state)
                  "bb.yml:5:20: module 'x': unknown option 'http.basic_auth.usrname' (did you mean "
                  "'username'?)");
     expect_error("modules:\n  x:\n    prober: tcp\n    tcp:\n      query_response:\n"
-                 "        - expect: '^SSH'\n",
-                 "bb.yml:5:7: module 'x': option 'tcp.query_response' is not supported by cmon "
-                 "exporter: cmon's TCP probe is a connect check (no send/expect)");
+                 "        - expect: '^SSH('\n",
+                 "bb.yml:6:19: module 'x': tcp.query_response.expect: '^SSH(' is not a POSIX "
+                 "extended regular expression: Unmatched ( or \\(");
+    expect_error("modules:\n  x:\n    prober: tcp\n    tcp:\n      query_response:\n"
+                 "        - {expect: a, sned: b}\n",
+                 "bb.yml:6:23: module 'x': tcp.query_response: unknown key 'sned' (expect, send, "
+                 "starttls)");
+    expect_error("modules:\n  x:\n    prober: tcp\n    tcp:\n      tls_config: {key_file: k}\n",
+                 "bb.yml:5:20: module 'x': option 'tcp.tls_config.key_file' is not supported by "
+                 "cmon exporter: client certificates are not supported");
     expect_error("modules:\n  x:\n    prober: http\n    http:\n      methd: GET\n",
                  "bb.yml:5:7: module 'x': unknown option 'http.methd' (did you mean 'method'?)");
     expect_error("modules:\n  x:\n    prober: http\n    tcp: {}\n",
@@ -270,7 +310,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_modules),   cmocka_unit_test(test_http_options),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_tcp_options),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_durations),      cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_listen_address),
     };
