@@ -113,6 +113,10 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         snprintf(job->ca_file, sizeof job->ca_file, "%s", m->tls.ca_file);
     if (m->prober == EXP_PROBER_TCP)
         return prepare_tcp(m, job);
+    if (m->prober == EXP_PROBER_ICMP && (m->icmp_ttl || m->icmp_payload_size)) {
+        job->icmp_spec = (struct probe_icmp_spec){m->icmp_ttl, m->icmp_payload_size};
+        job->target.icmp = &job->icmp_spec;
+    }
     if (m->prober != EXP_PROBER_HTTP)
         return CMON_OK;
     /* blackbox's default accepts 2xx only; the engine's default is 200-399 */

@@ -16,6 +16,7 @@
 #include "core/text.h"
 #include "exporter/config.h"
 #include "exporter/dns_probe.h"
+#include "probe/probe.h"
 
 struct ctx {
     const char *file;
@@ -588,13 +589,45 @@ static const struct opt tcp_opts[] = {
     REFUSE("source_ip_address", "cmon picks the source address from the route"),
 };
 
+static enum cmon_err want_int(struct ctx *c, yaml_node_t *v, const char *key, long lo, long hi,
+                              long *out)
+{
+    const char *s;
+    char nb[96], *end = NULL;
+    if (want_scalar(c, v, key, &s))
+        return CMON_ERR_INVALID;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    if (!*s || *end || errno || *out < lo || *out > hi)
+        return at(c, v, "%s must be a number from %ld to %ld, not '%s'",
+                  opt_name(c, key, nb, sizeof nb), lo, hi, s);
+    return CMON_OK;
+}
+
+static enum cmon_err opt_ttl(struct ctx *c, const char *key, yaml_node_t *v, struct exp_module *m)
+{
+    long n;
+    enum cmon_err e = want_int(c, v, key, 1, 255, &n);
+    m->icmp_ttl = (int)n;
+    return e;
+}
+
+static enum cmon_err opt_payload_size(struct ctx *c, const char *key, yaml_node_t *v,
+                                      struct exp_module *m)
+{
+    long n;
+    enum cmon_err e = want_int(c, v, key, 0, PROBE_ICMP_PAYLOAD_MAX, &n);
+    m->icmp_payload_size = (size_t)n;
+    return e;
+}
+
 static const struct opt icmp_opts[] = {
     {"preferred_ip_protocol", opt_ip_pref, NULL},
     {"ip_protocol_fallback", opt_ip_fallback, NULL},
+    {"ttl", opt_ttl, NULL},
+    {"payload_size", opt_payload_size, NULL},
     REFUSE("source_ip_address", "cmon picks the source address from the route"),
-    REFUSE("dont_fragment", "cmon's ICMP probe sends default echo requests"),
-    REFUSE("payload_size", "cmon's ICMP probe sends default echo requests"),
-    REFUSE("ttl", "cmon's ICMP probe sends default echo requests"),
+    REFUSE("dont_fragment", "cmon lets the kernel decide on fragmentation"),
 };
 
 static enum cmon_err opt_query_name(struct ctx *c, const char *key, yaml_node_t *v,

@@ -80,6 +80,8 @@ struct exp_module {
     struct exp_http http;      /* prober http only */
     struct exp_tcp tcp;        /* prober tcp only */
     struct exp_tls tls;        /* http and tcp */
+    int icmp_ttl;              /* icmp.ttl; 0: the system's */
+    size_t icmp_payload_size;  /* icmp.payload_size; 0: cmon's own 8 bytes */
     struct exp_dns dns;        /* prober dns only */
 };
 

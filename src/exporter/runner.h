@@ -35,6 +35,7 @@ struct exp_job {
     struct probe_tcp_spec tcp_spec;  /* tcp with tls or query_response */
     struct probe_tcp_step *tcp_steps; /* owned; tcp_spec.steps */
     struct probe_tcp_detail tcp_detail;
+    struct probe_icmp_spec icmp_spec; /* icmp with ttl or payload_size */
     char ca_file[1024]; /* "" : the system store */
     bool dns;           /* a dns prober query instead of an engine check */
     char dns_name[256];

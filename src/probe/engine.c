@@ -48,6 +48,7 @@ struct dns_wait {
     struct probe_http_spec http;
     struct probe_tcp_spec tcp;
     struct probe_tcp_step *steps; /* tcp.steps, owned */
+    struct probe_icmp_spec icmp;
     probe_check_cb cb;
     void *arg;
     int64_t start_ns;
@@ -349,6 +350,10 @@ static struct dns_wait *dns_wait_new(struct probe_engine *eng, const struct prob
     w->t = *t;
     w->t.http = NULL;
     w->t.tcp = NULL;
+    if (t->icmp) {
+        w->icmp = *t->icmp;
+        w->t.icmp = &w->icmp;
+    }
     w->t.host = cmon_strdup(t->host);
     w->t.url = cmon_strdup(t->url);
     bool ok = (!t->host || w->t.host) && (!t->url || w->t.url);

@@ -434,14 +434,57 @@ static struct probe_icmp *icmp_get(struct probe_engine *eng)
     return ic;
 }
 
-static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t salen)
+/* A longer echo: zeros after cmon's payload, the IPv4 checksum redone. */
+static size_t pad_echo(int family, uint8_t *pkt, size_t len, size_t payload_size)
+{
+    size_t want = 8 + (payload_size < PROBE_ICMP_PAYLOAD_MAX ? payload_size : PROBE_ICMP_PAYLOAD_MAX);
+    if (want <= len)
+        return len;
+    memset(pkt + len, 0, want - len);
+    if (family != AF_INET6) {
+        pkt[2] = pkt[3] = 0;
+        uint16_t ck = icmp_checksum(pkt, want);
+        pkt[2] = (uint8_t)(ck >> 8);
+        pkt[3] = (uint8_t)ck;
+    }
+    return want;
+}
+
+/* sendto, with the TTL / hop limit as ancillary data when the spec sets one
+ * (the socket is shared by every check). */
+static ssize_t send_echo(int fd, int family, const uint8_t *pkt, size_t len,
+                         const struct sockaddr *sa, socklen_t salen, int ttl)
+{
+    if (ttl <= 0)
+        return sendto(fd, pkt, len, 0, sa, salen);
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+    struct msghdr mh = {.msg_name = (void *)sa, .msg_namelen = salen, .msg_iov = &iov,
+                        .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    cm->cmsg_type = family == AF_INET6 ? IPV6_HOPLIMIT : IP_TTL;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &ttl, sizeof ttl);
+    return sendmsg(fd, &mh, 0);
+}
+
+static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t salen,
+                      const struct probe_icmp_spec *spec)
 {
     struct icmp_sock *s = c->s;
-    uint8_t pkt[ICMP_ECHO_LEN];
+    uint8_t pkt[8 + PROBE_ICMP_PAYLOAD_MAX];
     size_t len = icmp_build_echo(s->family, s->id, c->seq, c->token, pkt, sizeof pkt);
+    if (spec && spec->payload_size)
+        len = pad_echo(s->family, pkt, len, spec->payload_size);
     c->start_ns = cmon_mono_ns();
     c->start_wall_ns = cmon_wall_ns();
-    if (sendto(s->fd, pkt, len, 0, sa, salen) < 0) {
+    if (send_echo(s->fd, s->family, pkt, len, sa, salen, spec ? spec->ttl : 0) < 0) {
         probe_result_errno(&c->res, "send echo", errno);
         return false;
     }
@@ -478,7 +521,7 @@ static enum cmon_err icmp_start(struct probe_engine *eng, const struct probe_tar
     c->dropped_at_start = s->rx_dropped;
     c->cb = cb;
     c->arg = arg;
-    if (!icmp_send(c, sa, salen)) {
+    if (!icmp_send(c, sa, salen, t->icmp)) {
         probe_complete_later(eng, cb, arg, &c->res);
         free(c);
         return CMON_OK;

@@ -89,6 +89,14 @@ struct probe_tcp_spec {
     struct probe_tcp_detail *detail; /* may be NULL */
 };
 
+/* An ICMP echo beyond the default (cmon exporter's ttl and payload_size). */
+#define PROBE_ICMP_PAYLOAD_MAX 9000
+struct probe_icmp_spec {
+    int ttl;             /* IPv4 TTL / IPv6 hop limit; 0: the system's */
+    size_t payload_size; /* bytes after the ICMP header (at least cmon's own 8, at
+                          * most PROBE_ICMP_PAYLOAD_MAX; zeros pad); 0: cmon's 8 */
+};
+
 struct probe_target {
     enum cmon_protocol proto;
     const char *host;                   /* DNS name or IP literal (for HTTP: the URL's host) */
@@ -99,6 +107,7 @@ struct probe_target {
     uint32_t timeout_ms;                /* whole check, DNS included */
     const struct probe_http_spec *http; /* HTTP only */
     const struct probe_tcp_spec *tcp;   /* TCP only; NULL: a connect check */
+    const struct probe_icmp_spec *icmp; /* ICMP only; NULL: the default echo */
 };
 
 struct probe_check_result {

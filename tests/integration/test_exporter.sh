@@ -35,6 +35,16 @@ table inet drop_all {
     chain in { type filter hook input priority 0; policy drop; }
 }
 EOF
+# counts the echo requests that arrive with TTL 7 and with 1000 bytes of payload
+ns_in srv nft -f - <<'EOF' || fail "nft in the srv namespace"
+table inet count_icmp {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        icmp type echo-request ip ttl 7 counter comment "ttl7"
+        icmp type echo-request ip length 1028 counter comment "payload1000"
+    }
+}
+EOF
 
 D=$NS_TMP/www
 mkdir -p "$D"
@@ -208,6 +218,14 @@ cat >>"$BB" <<'EOF'
     http:
       preferred_ip_protocol: ip4
       basic_auth: {username: alice, password: s3cret}
+  icmp_ttl:
+    prober: icmp
+    timeout: 5s
+    icmp: {preferred_ip_protocol: ip4, ttl: 7}
+  icmp_payload:
+    prober: icmp
+    timeout: 5s
+    icmp: {preferred_ip_protocol: ip4, payload_size: 1000}
   tcp_smtp:
     prober: tcp
     timeout: 5s
@@ -413,6 +431,17 @@ compare tcp_tls_insecure "$SRV:4434" 1
 compare tcp_tls_insecure "$SRV:2525" 0 # no TLS there
 same tcp_tls "$SRV:4433" probe_ssl_earliest_cert_expiry
 echo "ok: tcp query_response against a line server, tls against openssl s_server"
+# ---- icmp ttl and payload_size: the echo requests as they arrive -----------
+compare icmp_ttl "$SRV" 1
+compare icmp_payload "$SRV" 1
+counted() { ns_in srv nft list chain inet count_icmp in | grep "\"$1\"" | grep -o 'packets [0-9]*' | cut -d' ' -f2; }
+for m in ttl:ttl7 payload:payload1000; do
+    before=$(counted "${m#*:}")
+    assert_eq "$(probe 9115 "icmp_${m%%:*}" "$SRV" | value probe_success)" 1 "icmp_${m%%:*}"
+    [ "$(counted "${m#*:}")" -gt "$before" ] ||
+        fail "icmp_${m%%:*}: no echo request with ${m#*:} reached $SRV"
+done
+echo "ok: icmp ttl and payload_size shape the echo request"
 compare icmp "$SRV"
 compare icmp "$DARK"
 compare dns_ok "$SRV"

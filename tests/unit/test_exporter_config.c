@@ -41,7 +41,7 @@ static void test_full_modules(void **state)
                     "  ping:\n"
                     "    prober: icmp\n"
                     "    timeout: 1m30s\n"
-                    "    icmp: {preferred_ip_protocol: ip6}\n"
+                    "    icmp: {preferred_ip_protocol: ip6, ttl: 9, payload_size: 1000}\n"
                     "  dns_mx:\n"
                     "    prober: dns\n"
                     "    dns:\n"
@@ -77,6 +77,8 @@ static void test_full_modules(void **state)
     assert_true(t->ip_fallback);
     const struct exp_module *p = exp_config_module(&cfg, "ping");
     assert_int_equal(p->timeout_ms, 90000);
+    assert_int_equal(p->icmp_ttl, 9);
+    assert_int_equal(p->icmp_payload_size, 1000);
     assert_null(exp_config_module(&cfg, "nope"));
     const struct exp_module *d = exp_config_module(&cfg, "dns_mx");
     assert_int_equal(d->prober, EXP_PROBER_DNS);
@@ -249,9 +251,11 @@ static void test_errors(void **state)
     expect_error("modulez:\n  x: {}\n", "bb.yml:1:1: unknown top-level key 'modulez' (only "
                                         "'modules')");
     expect_error("", "bb.yml:1:1: the file is empty (it needs 'modules:')");
-    expect_error("modules:\n  x:\n    prober: icmp\n    icmp:\n      ttl: 5\n",
-                 "bb.yml:5:7: module 'x': option 'icmp.ttl' is not supported by cmon exporter: "
-                 "cmon's ICMP probe sends default echo requests");
+    expect_error("modules:\n  x:\n    prober: icmp\n    icmp:\n      ttl: 256\n",
+                 "bb.yml:5:12: module 'x': icmp.ttl must be a number from 1 to 255, not '256'");
+    expect_error("modules:\n  x:\n    prober: icmp\n    icmp:\n      dont_fragment: true\n",
+                 "bb.yml:5:7: module 'x': option 'icmp.dont_fragment' is not supported by cmon "
+                 "exporter: cmon lets the kernel decide on fragmentation");
 }
 
 static void test_durations(void **state)
