@@ -89,6 +89,7 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
 {
     char url[2100];
     const char *arg = target;
+    memset(job, 0, sizeof *job);
     if (m->prober == EXP_PROBER_HTTP && !strstr(target, "://")) {
         snprintf(url, sizeof url, "http://%s", target);
         arg = url;

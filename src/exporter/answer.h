@@ -15,7 +15,8 @@
  * the header is not a number. */
 bool exp_timeout_ms(const char *header, uint32_t module_ms, double offset_s, uint32_t *out);
 
-/* Fill job (target, spec, ca_file) for module m and the target parameter as
+/* Fill job (cleared first: a fresh one, or one exp_job_free would not leak)
+ * (target, spec, ca_file) for module m and the target parameter as
  * blackbox reads it: http takes a URL ("http://" added when there is no
  * scheme), tcp "host:port", icmp a host, dns the server's address
  * ("ADDR[:PORT]", port 53 by default).  CMON_ERR_INVALID with a message

@@ -92,6 +92,9 @@ static void test_render_http_failure(void **state)
                                           .connect_ms = 1,
                                           .tls_ms = -1,
                                           .first_byte_ms = 2};
+    job.detail.content_length = 5; /* what the engine reports with the answer */
+    job.detail.body_bytes = 5;
+    job.detail.last_modified_unix = -1;
     job.duration_s = 0.004;
     bool ok = true;
     char got[4096];
@@ -106,6 +109,8 @@ static void test_render_http_failure(void **state)
                              "probe_http_duration_seconds{phase=\"processing\"} 0.002\n"
                              "probe_http_duration_seconds{phase=\"transfer\"} 0.001\n"
                              "probe_http_status_code 503\n"
+                             "probe_http_content_length 5\n"
+                             "probe_http_uncompressed_body_length 5\n"
                              "probe_http_ssl 0\n"
                              "probe_http_redirects 0\n"
                              "probe_http_version 0\n"
@@ -127,6 +132,52 @@ static void test_render_fail_if_not_ssl(void **state)
     char got[4096];
     render(&m, &job, &ok, got, sizeof got);
     assert_false(ok);
+}
+
+/* Body regexps judge the captured body (NUL bytes included); a failure is
+ * probe_failed_due_to_regex 1 with http_error; valid_http_versions after. */
+static void test_render_body_regexps(void **state)
+{
+    (void)state;
+    struct exp_module m = {.name = "h", .prober = EXP_PROBER_HTTP};
+    struct exp_regex bad = {.text = "down"}, good = {.text = "^ok"};
+    assert_int_equal(regcomp(&bad.re, bad.text, REG_EXTENDED | REG_NOSUB), 0);
+    assert_int_equal(regcomp(&good.re, good.text, REG_EXTENDED | REG_NOSUB), 0);
+    m.http.body_match = &bad;
+    m.http.n_body_match = 1;
+    m.http.body_not_match = &good;
+    m.http.n_body_not_match = 1;
+    m.http.versions = EXP_HTTP_VERSION_BIT(11);
+    const struct {
+        const char *body;
+        size_t len;
+        int version;
+        bool ok, regex;
+    } cases[] = {
+        {"ok\n", 3, 11, true, false},
+        {"ok\0down\n", 8, 11, false, true}, /* after a NUL byte still counts */
+        {"not ok\n", 7, 11, false, true},
+        {"ok\n", 3, 20, false, false}, /* HTTP/2.0 not in [HTTP/1.1] */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct exp_job job;
+        prepare(&m, "http://198.18.1.2/", &job);
+        assert_ptr_equal(job.detail.body, &job.body);
+        cmon_buf_append(&job.body, cases[i].body, cases[i].len);
+        job.res = (struct probe_check_result){.ok = true, .address = "198.18.1.2",
+                                              .http_status = 200,
+                                              .http_version = cases[i].version};
+        bool ok = !cases[i].ok;
+        char got[4096];
+        render(&m, &job, &ok, got, sizeof got);
+        assert_int_equal(ok, cases[i].ok);
+        assert_non_null(strstr(got, cases[i].regex ? "probe_failed_due_to_regex 1\n"
+                                                   : "probe_failed_due_to_regex 0\n"));
+        assert_int_equal(job.res.diag, cases[i].ok ? CMON_DIAG_NONE : CMON_DIAG_HTTP_ERROR);
+        cmon_buf_free(&job.body);
+    }
+    regfree(&bad.re);
+    regfree(&good.re);
 }
 
 static void test_render_icmp_v6(void **state)
@@ -202,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timeout_rule),        cmocka_unit_test(test_prepare_targets),
         cmocka_unit_test(test_render_http_failure), cmocka_unit_test(test_render_fail_if_not_ssl),
+        cmocka_unit_test(test_render_body_regexps),
         cmocka_unit_test(test_render_icmp_v6),      cmocka_unit_test(test_dns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
