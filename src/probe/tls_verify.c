@@ -373,19 +373,6 @@ int64_t tls_observe_earliest_expiry(const struct tls_observe *o)
     return earliest;
 }
 
-static void name_text(const X509_NAME *n, char *out, size_t len)
-{
-    out[0] = '\0';
-    BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return;
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        int got = BIO_read(b, out, (int)len - 1);
-        out[got > 0 ? got : 0] = '\0';
-    }
-    BIO_free(b);
-}
-
 static void dns_names_text(X509 *leaf, char *out, size_t len)
 {
     size_t used = 0;
@@ -413,7 +400,7 @@ void tls_observe_leaf_info(const struct tls_observe *o, struct probe_tls_leaf *o
     if (X509_digest(o->leaf, EVP_sha256(), md, &n) == 1 && n == 32)
         for (unsigned i = 0; i < n; i++)
             snprintf(out->sha256 + 2 * i, 3, "%02x", md[i]);
-    name_text(X509_get_subject_name(o->leaf), out->subject, sizeof out->subject);
-    name_text(X509_get_issuer_name(o->leaf), out->issuer, sizeof out->issuer);
+    format_name(X509_get_subject_name(o->leaf), out->subject, sizeof out->subject);
+    format_name(X509_get_issuer_name(o->leaf), out->issuer, sizeof out->issuer);
     dns_names_text(o->leaf, out->dns_names, sizeof out->dns_names);
 }
