@@ -128,7 +128,10 @@ enum cmon_err exp_job_prepare(const struct exp_module *m, const char *target, ui
         .n_headers = m->http.n_headers,
         .valid = m->http.n_valid ? m->http.valid : &two_xx,
         .n_valid = m->http.n_valid ? m->http.n_valid : 1,
-        .body = m->http.body,
+        /* a POST without one sends an empty body (Content-Length: 0), as Go */
+        .body = m->http.body ? m->http.body
+                : m->http.method && !strcmp(m->http.method, "POST") ? ""
+                                                                     : NULL,
         .body_len = m->http.body ? strlen(m->http.body) : 0,
         .follow_redirects = !m->http.no_follow,
         .insecure = m->tls.insecure,

@@ -638,17 +638,18 @@ out:
     return err;
 }
 
-/* A POST is curl's own (so a 301/302/303 turns it into a GET, as Go's client
- * does); other methods with a body send it under their own name. */
+/* With a body (even ""), a POST is curl's own (so a 301/302/303 turns it
+ * into a GET, as Go's client does) and other methods send it under their
+ * own name.  Without one (the agent), the method is only a name. */
 static void set_method(CURL *e, const struct probe_http_spec *spec)
 {
     const char *method = spec ? spec->method : NULL;
     bool post = method && strcasecmp(method, "POST") == 0;
-    if (spec && (spec->body || post)) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(spec->body ? spec->body_len : 0));
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body ? spec->body : "");
+    if (spec && spec->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body);
     }
-    if (!method || post || (strcasecmp(method, "GET") == 0 && !spec->body))
+    if (!method || (post && spec->body) || (strcasecmp(method, "GET") == 0 && !spec->body))
         return;
     if (strcasecmp(method, "HEAD") == 0)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

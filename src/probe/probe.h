@@ -58,7 +58,8 @@ struct probe_http_spec {
     size_t n_valid;
     /* Optional (zero: the agent's behaviour -- no body, the first answer
      * judged, full verification against the URL's host). */
-    const char *body;        /* request body (POST unless method says otherwise) */
+    const char *body;        /* request body (POST unless method says otherwise); NULL:
+                              * none, and the method is only the request's name */
     size_t body_len;
     bool follow_redirects;   /* up to 10, each judged only at the end */
     bool insecure;           /* TLS without certificate or name verification */

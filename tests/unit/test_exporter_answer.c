@@ -44,6 +44,12 @@ static void test_prepare_targets(void **state)
     assert_int_equal(job.spec.n_valid, 1); /* blackbox's 2xx */
     assert_int_equal(job.spec.valid[0].lo, 200);
     assert_int_equal(job.spec.valid[0].hi, 299);
+    assert_null(job.spec.body);
+    assert_true(job.spec.follow_redirects); /* blackbox's default */
+    m.http.method = "POST";                 /* without a body: an empty one, as Go sends */
+    assert_int_equal(exp_job_prepare(&m, "198.18.1.2:8080/x", 900, &job, &eb), CMON_OK);
+    assert_string_equal(job.spec.body, "");
+    m.http.method = NULL;
     m.prober = EXP_PROBER_TCP;
     m.ip_fallback = false;
     assert_int_equal(exp_job_prepare(&m, "[fd00::2]:22", 900, &job, &eb), CMON_OK);
