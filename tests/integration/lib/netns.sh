@@ -79,6 +79,25 @@ ns_link() {
     ip -n "$b" link set "$ib" up
 }
 
+# ns_pin_neighbours A B IDX [HOSTNUM...]: permanent neighbour entries on
+# link IDX (A is .1/::1, B is .2/::2; HOSTNUMs are more addresses of B, e.g.
+# 3 for 198.18.IDX.3 and fd00:c30:IDX::3).  On a starved machine (CI's 2
+# shared cores) a neighbour probe can go unanswered for its 1 s timeout, and
+# the kernel then answers the sender with its own host-unreachable: pinned,
+# a test sees only what it set up.
+ns_pin_neighbours() {
+    local a b i; a=$(ns "$1"); b=$(ns "$2"); i=$3; shift 3
+    local ma mb h
+    ma=$(ip -n "$a" -br link show "v${i}a" | awk '{print $3}')
+    mb=$(ip -n "$b" -br link show "v${i}b" | awk '{print $3}')
+    ip -n "$b" neigh replace "198.18.$i.1" lladdr "$ma" dev "v${i}b" nud permanent
+    ip -n "$b" neigh replace "fd00:c30:$i::1" lladdr "$ma" dev "v${i}b" nud permanent
+    for h in 2 "$@"; do
+        ip -n "$a" neigh replace "198.18.$i.$h" lladdr "$mb" dev "v${i}a" nud permanent
+        ip -n "$a" neigh replace "fd00:c30:$i::$h" lladdr "$mb" dev "v${i}a" nud permanent
+    done
+}
+
 # ns_route NAME DEST VIA: a static route (v4 or v6 by the address form).
 ns_route() {
     ip -n "$(ns "$1")" route add "$2" via "$3" || fail "route $2 via $3 in $1"
