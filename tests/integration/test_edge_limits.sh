@@ -59,43 +59,49 @@ pass "database, WAL and SHM 0600, created directory 0700, open directory warned 
 
 # ---- SQL limits, and /healthz while queries hold the pool ----
 start_server
-started=$(date +%s%N)
+# refused by its plan, not run: a run would fail otherwise (too big / no memory)
 req 400 POST /api/v1/query '{"sql":"select zeroblob(1000000000)"}'
 jqeq .error.code '"invalid_query"'
-[ "$(ms_since "$started")" -lt 1500 ] || fail "zeroblob took $(ms_since "$started") ms"
 started=$(date +%s%N)
 FOREVER='{"sql":"with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c"}'
 req 422 POST /api/v1/query "$FOREVER"
 jqeq .error.code '"query_timeout"'
 took=$(ms_since "$started")
-[ "$took" -ge 1900 ] && [ "$took" -lt 6000 ] || fail "the endless query stopped after $took ms"
+# it ran to its 2 s budget (a lower bound: load cannot make it shorter)
+[ "$took" -ge 1900 ] || fail "the endless query stopped after $took ms, before its 2 s budget"
+qpids=()
 for i in $(seq 8); do
     curl -s -o "$TMP/q$i" -D "$TMP/h$i" -w '%{http_code}\n' -H 'Content-Type: application/json' \
         --data-binary "$FOREVER" "$B/api/v1/query" >"$TMP/c$i" &
+    qpids+=($!)
 done
-worst=0
-for _ in $(seq 10); do
-    started=$(date +%s%N)
-    curl -sf -m 5 "$B/healthz" >/dev/null || fail "/healthz failed while queries ran"
-    t=$(ms_since "$started"); [ "$t" -gt "$worst" ] && worst=$t
-done
-wait $(jobs -p | grep -v "^$SERVER_PID\$") 2>/dev/null || true
-[ "$worst" -lt 1000 ] || fail "/healthz took $worst ms while 8 queries ran"
+# /healthz needs no pool connection: it answers while queries still hold the
+# pool (an order, not a time: a /healthz that waited for the pool would come
+# back only after the queries' 2 s budget, when none is running any more)
+for _ in $(seq 100); do grep -q . "$TMP"/c? 2>/dev/null && break; sleep 0.02; done # the 503s are in
+running() { local p n=0; for p in "${qpids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
+before=$(running)
+[ "$before" -ge 1 ] || fail "no query held the pool"
+curl -sf -m 5 "$B/healthz" >/dev/null || fail "/healthz failed while queries ran"
+after=$(running)
+[ "$after" -ge 1 ] || fail "/healthz answered only after every query had ended ($before were running)"
+wait "${qpids[@]}" 2>/dev/null || true
+worst="answered with $after of 8 queries still running"
 cat "$TMP"/c? | sort | uniq -c >"$TMP/codes"
 grep -q ' 503$' "$TMP/codes" || fail "no query was refused: $(cat "$TMP/codes")"
 grep -lq '"overloaded"' "$TMP"/q? || fail "503 without code overloaded"
 grep -qi '^Retry-After: 1' "$TMP"/h? || fail "503 without Retry-After"
-pass "zeroblob refused at once, endless query stopped at ~2 s, 8 queries: /healthz worst $worst ms, $(tr -s ' \n' ' ' <"$TMP/codes")"
+pass "zeroblob refused by its plan, endless query stopped at its 2 s budget, 8 queries: /healthz $worst, $(tr -s ' \n' ' ' <"$TMP/codes")"
 
 # ---- token mode: nothing about routes or bodies before authentication ----
 req 201 POST /api/v1/tokens '{"role":"admin","name":"ops"}'
 ADMIN=$(jq -r .token "$TMP/body")
 req 201 POST /api/v1/tokens '{"role":"agent"}' "$ADMIN"
 KEY=$(jq -r .token "$TMP/body")
-started=$(date +%s%N)
+# no body is sent: a server that waited for it would answer nothing before
+# raw's 5 s timeout (its own header deadline is 15 s)
 got=$(raw 127.0.0.1 "PUT /api/v1/connectionMonitors/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n")
 [[ "$got" == "HTTP/1.1 401 "* ]] || fail "unauthenticated body: '$got', want 401 at once"
-[ "$(ms_since "$started")" -lt 3000 ] || fail "401 took $(ms_since "$started") ms"
 got=$(raw 127.0.0.1 "PUT /api/v1/connectionMonitors/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $ADMIN\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n")
 [[ "$got" == "HTTP/1.1 413 "* ]] || fail "oversized Content-Length: '$got', want 413 at once"
 req 401 OPTIONS /api/v1/connectionMonitors/x

@@ -96,12 +96,12 @@ pass "exec action group refused without the flag"
 # ---- %00, 413 before the body, HEAD/OPTIONS ----
 hit 400 GET '/ui/app.js%00.html'; code invalid_path
 hit 400 GET '/api/v1/tests%00/x'
-started=$(date +%s%N)
+# no body is sent: a server that waited for it would answer nothing before
+# curl gives up after 5 s (status 000)
 got=$(in_ns curl -s -o "$TMP/body" -w '%{http_code}' -m 5 -X PUT "${J[@]}" \
     -H 'Content-Length: 900000000' "$B/api/v1/actionGroups/big" --data-binary @/dev/null) || true
-[ "$got" = 413 ] || fail "oversized Content-Length: status $got, want 413"
+[ "$got" = 413 ] || fail "oversized Content-Length: status $got, want 413 before the body"
 code body_too_large
-[ $(( ($(date +%s%N) - started) / 1000000 )) -lt 4000 ] || fail "413 not at once"
 hit 200 HEAD /api/v1/tests -I
 hit 204 OPTIONS /api/v1/actionGroups/x
 pass "%00 400, 413 from the headers, HEAD and OPTIONS"
