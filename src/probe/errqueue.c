@@ -1,12 +1,14 @@
 /* errqueue.c: read the socket error queue (IP_RECVERR / IPV6_RECVERR), where
  * the kernel puts the ICMP errors that came back for our packets, with the
  * ICMP type and code and the router that sent them.  Used by icmp.c (datagram
- * sockets) and tcp.c (connect failures). */
+ * sockets) and tcp.c (connect failures); and the raw ICMPv6 socket's
+ * filter, which decides which of those errors reach a raw socket. */
 #include <errno.h>
 #include <time.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <stddef.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,4 +74,14 @@ void probe_result_errq(struct probe_check_result *r, const char *what, const str
         return;
     }
     probe_result_errno(r, what, e->err ? e->err : EIO);
+}
+
+void probe_icmp6_raw_filter(int fd)
+{
+    struct icmp6_filter f;
+    ICMP6_FILTER_SETBLOCKALL(&f);
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+    setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
 }

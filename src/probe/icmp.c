@@ -101,14 +101,8 @@ static void sock_setup(struct icmp_sock *s)
         setsockopt(s->fd, s->family == AF_INET6 ? SOL_IPV6 : SOL_IP,
                    s->family == AF_INET6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof one);
     if (s->family == AF_INET6) {
-        if (s->raw) {
-            struct icmp6_filter f;
-            ICMP6_FILTER_SETBLOCKALL(&f);
-            ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
-            ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
-            ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
-            setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
-        }
+        if (s->raw)
+            probe_icmp6_raw_filter(s->fd);
     }
     /* Kernel receive timestamps: the RTT then excludes the time a reply
      * waited in the socket while the loop served other checks. */

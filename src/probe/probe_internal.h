@@ -78,5 +78,9 @@ bool probe_errq_read(int fd, struct probe_errq *e);
 /* Fill r from an error-queue entry: ICMP errors map by type/code (detail
  * names the sender), local errors by errno. */
 void probe_result_errq(struct probe_check_result *r, const char *what, const struct probe_errq *e);
+/* A raw ICMPv6 socket passes only echo replies and the errors that answer
+ * our probes (destination unreachable, time exceeded): the kernel filters,
+ * not our read loop.  For ICMP checks and the tracer. */
+void probe_icmp6_raw_filter(int fd);
 
 #endif

@@ -259,14 +259,8 @@ void trace_dgram_begin(struct probe_trace *t)
             memcpy(rnd, &t, sizeof rnd < sizeof t ? sizeof rnd : sizeof t);
         t->raw_id = (uint16_t)(rnd[0] << 8 | rnd[1]);
         t->raw_token = (uint32_t)rnd[2] << 24 | (uint32_t)rnd[3] << 16 | rnd[4] << 8 | rnd[5];
-        if (trace_is_v6(t)) {
-            struct icmp6_filter f;
-            ICMP6_FILTER_SETBLOCKALL(&f);
-            ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
-            ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
-            ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
-            setsockopt(t->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
-        }
+        if (trace_is_v6(t))
+            probe_icmp6_raw_filter(t->fd);
     }
     /* a connected raw socket would only hear the destination, not routers */
     if (!t->raw && (trace_set_recverr(t, t->fd) != 0 ||
