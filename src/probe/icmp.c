@@ -444,6 +444,28 @@ static size_t pad_echo(int family, uint8_t *pkt, size_t len, size_t payload_size
     return want;
 }
 
+/* The errnos an ICMP error leaves pending on a datagram socket
+ * (icmp_err_convert, icmpv6_err_convert): what a send can fail with because
+ * of an earlier packet's error rather than its own. */
+static bool icmp_async_errno(int e)
+{
+    switch (e) {
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ECONNREFUSED:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case EACCES:
+    case EMSGSIZE:
+    case EOPNOTSUPP:
+    case EHOSTDOWN:
+    case ENONET:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* sendto, with the TTL / hop limit as ancillary data when the spec sets one
  * (the socket is shared by every check). */
 static ssize_t send_echo(int fd, int family, const uint8_t *pkt, size_t len,
@@ -476,9 +498,22 @@ static bool icmp_send(struct icmp_check *c, const struct sockaddr *sa, socklen_t
     size_t len = icmp_build_echo(s->family, s->id, c->seq, c->token, pkt, sizeof pkt);
     if (spec && spec->payload_size)
         len = pad_echo(s->family, pkt, len, spec->payload_size);
-    c->start_ns = cmon_mono_ns();
-    c->start_wall_ns = cmon_wall_ns();
-    if (send_echo(s->fd, s->family, pkt, len, sa, salen, spec ? spec->ttl : 0) < 0) {
+    /* A datagram socket with IP_RECVERR keeps the errno of its latest ICMP
+     * error pending, and the next send fails with it, sending nothing: that
+     * error belongs to another check, whose details wait in the error queue
+     * for the poll callback.  The failed send cleared it, so send again; a
+     * send that keeps failing is this check's own failure.  (Draining the
+     * queue here would finish other checks, and run their callbacks, from
+     * inside this start.) */
+    ssize_t sent = -1;
+    for (int tries = 0; tries < 4; tries++) {
+        c->start_ns = cmon_mono_ns();
+        c->start_wall_ns = cmon_wall_ns();
+        sent = send_echo(s->fd, s->family, pkt, len, sa, salen, spec ? spec->ttl : 0);
+        if (sent >= 0 || s->raw || !icmp_async_errno(errno))
+            break;
+    }
+    if (sent < 0) {
         probe_result_errno(&c->res, "send echo", errno);
         return false;
     }
