@@ -34,7 +34,9 @@ for run in $(seq 1 "$RUNS"); do
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             ctest --output-on-failure -j "$CTEST_JOBS") >"$log" 2>&1
         rc=$?
-        failed=$(grep -E '^\s+[0-9]+ - ' "$log" | sed -E 's/^\s+[0-9]+ - //' | paste -sd' ')
+        # ctest lists skipped tests ("did not run") and failed ones apart
+        failed=$(sed -n '/tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' |
+                 sed -E 's/^\s+[0-9]+ - //' | paste -sd' ')
         printf 'run %d %-10s %4d s  %s\n' "$run" "$b" $(($(date +%s) - start)) \
             "$([ $rc -eq 0 ] && echo passed || echo "FAILED: $failed")"
         [ $rc -eq 0 ] || bad=1
