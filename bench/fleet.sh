@@ -80,7 +80,7 @@ for k in $(seq 0 $((MONITORS - 1))); do
           {name: "tcp443", protocol: "Tcp", testFrequencySec: 60, tcpConfiguration: {port: 443}},
           {name: "web", protocol: "Http", testFrequencySec: 60}],
         testGroups: [group(0; "ping"), group(1; "tcp443"), group(2; "web")]}}' >"$TMP/m.json"
-    curl -sf -X PUT -H "Authorization: Bearer $ADMIN" --data-binary @"$TMP/m.json" \
+    curl -sf -X PUT -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" --data-binary @"$TMP/m.json" \
         "$B/api/v1/connectionMonitors/fleet-$k" >/dev/null ||
         { echo "applying monitor fleet-$k failed:" >&2; tail -5 "$TMP/server.err" >&2; exit 1; }
 done

@@ -19,6 +19,7 @@ static const char *const err_text[CMON_ERR__COUNT] = {
     [CMON_ERR_STORE] = "storage error",
     [CMON_ERR_NET] = "network error",
     [CMON_ERR_AUTH] = "authentication failed",
+    [CMON_ERR_BUSY] = "overloaded",
 };
 
 const char *cmon_strerror(enum cmon_err err)

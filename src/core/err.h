@@ -22,6 +22,7 @@ enum cmon_err {
     CMON_ERR_STORE,      /* the database failed */
     CMON_ERR_NET,        /* network peer failed or is unreachable */
     CMON_ERR_AUTH,       /* missing or wrong credentials */
+    CMON_ERR_BUSY,       /* overloaded: a queue is full or a deadline passed; retry later */
     CMON_ERR__COUNT
 };
 

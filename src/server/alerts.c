@@ -1,5 +1,5 @@
 /* alerts.c: the server's alert loop (docs/alerts.md "For the server") -- on
- * the background thread, load rules and action groups from the store, build
+ * the writer thread, load rules and action groups from the store, build
  * the series snapshot when a rule is due, run the pure evaluator, store the
  * instances and transitions, and queue notifications on the notifier thread,
  * which never blocks this one.  Pending and firing alerts are restored from

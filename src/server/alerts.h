@@ -1,11 +1,11 @@
 /* alerts.h: alert evaluation inside the server (docs/alerts.md) -- each tick of
- * the background thread builds the series snapshot from the store, calls the
+ * the writer thread builds the series snapshot from the store, calls the
  * pure evaluator, stores instances and transitions, and hands transitions to
  * the notifier thread, which this module starts and stops.
  * Ownership: struct server_alerts owns the notifier and the previous
  * evaluation's instances; the store passed to tick is borrowed.
  * Threads: start/stop from the server's thread; tick only from the
- * background thread (one caller at a time). */
+ * writer thread (one caller at a time). */
 #ifndef CMON_SERVER_ALERTS_H
 #define CMON_SERVER_ALERTS_H
 

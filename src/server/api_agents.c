@@ -70,6 +70,20 @@ static void add_limits(const struct req *r, json_t *out)
     json_object_set_new(out, "maxBatchResults", json_integer(CMON_AGENT_MAX_BATCH_RESULTS));
 }
 
+struct register_write {
+    const char *name, *hash, *version, *addresses;
+    int hb_sec;
+    int64_t next;
+};
+
+static enum cmon_err write_register(struct store *s, void *arg, int64_t now_ns,
+                                    struct cmon_errbuf *eb)
+{
+    struct register_write *w = arg;
+    return s->ops->agent_register(s, w->name, w->hash, w->version, w->addresses, w->hb_sec, now_ns,
+                                  &w->next, eb);
+}
+
 static enum MHD_Result do_register(struct req *r, const char *name, const char *version,
                                    const char *addresses, int hb_sec)
 {
@@ -78,21 +92,14 @@ static enum MHD_Result do_register(struct req *r, const char *name, const char *
     if (store_token_new(token, &eb) != CMON_OK)
         return reply_store_error(r, CMON_ERR_IO, eb.msg);
     store_token_hash(token, hash);
-    struct store *a = r->srv->admin;
-    int64_t next = 0;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err =
-        a->ops->agent_register
-            ? a->ops->agent_register(a, name, hash, version, addresses, hb_sec, cmon_wall_ns(),
-                                     &next, &eb)
-            : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    struct register_write w = {name, hash, version, addresses, hb_sec, 0};
+    enum cmon_err err = server_write(r->srv, write_register, &w, &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
     cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=%s addresses=%s", name,
               version, addresses);
     json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
-                            (json_int_t)next, "heartbeatSec", hb_sec);
+                            (json_int_t)w.next, "heartbeatSec", hb_sec);
     add_limits(r, out);
     return reply_json(r, 201, out);
 }
@@ -125,14 +132,9 @@ static enum MHD_Result do_heartbeat(struct req *r, const struct cmon_agent_facts
 {
     int hb = f->heartbeat_sec ? f->heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC;
     struct cmon_errbuf eb;
-    struct store *a = r->srv->admin;
-    pthread_mutex_lock(&r->srv->admin_mu);
+    struct writer_heartbeat w = {r->principal, f->version, f->addresses, f->spool, hb};
     enum cmon_err err =
-        a->ops->agent_heartbeat
-            ? a->ops->agent_heartbeat(a, r->principal, f->version, f->addresses, f->spool, hb,
-                                      cmon_wall_ns(), &eb)
-            : cmon_fail(&eb, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
-    pthread_mutex_unlock(&r->srv->admin_mu);
+        writer_heartbeat(r->srv->writer, &w, writer_deadline(HEARTBEAT_DEADLINE_MS), &eb);
     if (err == CMON_ERR_NOTFOUND)
         return reply_error(r, 409, "not_registered", NULL,
                            "agent '%s' is not registered: POST /api/v1/agents/register",
@@ -359,10 +361,8 @@ enum MHD_Result api_agents_list(struct req *r)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    if (!s->ops->agent_list)
-        return reply_store_error(r, CMON_ERR_UNSUPPORTED, "this store does not support agents yet");
     struct agent_rows ar = {.items = json_array(),
-                            .now_ns = cmon_wall_ns(),
+                            .now_ns = server_now(r->srv),
                             .s = s,
                             .embedded = r->srv->opts.embedded_agent,
                             .alias = r->srv->opts.embedded_alias,
@@ -378,16 +378,18 @@ enum MHD_Result api_agents_list(struct req *r)
     return reply_json(r, 200, json_pack("{s:o, s:n}", "items", ar.items, "next"));
 }
 
+static enum cmon_err write_agent_delete(struct store *s, void *arg, int64_t now_ns,
+                                        struct cmon_errbuf *eb)
+{
+    (void)now_ns;
+    return s->ops->agent_delete(s, arg, eb);
+}
+
 enum MHD_Result api_agent_delete(struct req *r)
 {
     const char *name = r->seg[1];
     struct cmon_errbuf eb;
-    struct store *a = r->srv->admin;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err = a->ops->agent_delete ? a->ops->agent_delete(a, name, &eb)
-                                             : cmon_fail(&eb, CMON_ERR_UNSUPPORTED,
-                                                         "this store does not support agents yet");
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    enum cmon_err err = server_write(r->srv, write_agent_delete, (void *)name, &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
     cmon_info(r->srv->opts.log, "agent removed", "agent=%s", name);

@@ -2,8 +2,8 @@
  * (docs/api.md) -- rules and action groups validated by src/alert (the same
  * "line:col: path: message" problems as the CLI), stored normalized; webhook
  * secrets are never echoed ("***"), and a "***" sent back keeps the stored
- * secret of the webhook with the same URL.  Writes take the admin connection;
- * the background thread picks changes up on its next tick. */
+ * secret of the webhook with the same URL.  Writes go through the writer
+ * thread, whose next alert tick picks them up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +204,40 @@ static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
     return ok;
 }
 
+/* The API's alert writes on the writer thread: a rule or group body by name. */
+struct named_write {
+    const char *name, *text;
+    bool created;
+};
+
+static enum cmon_err write_rule(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
+{
+    struct named_write *w = arg;
+    (void)now_ns;
+    return s->ops->alert_rule_put(s, w->name, w->text, eb);
+}
+
+static enum cmon_err write_rule_delete(struct store *s, void *arg, int64_t now_ns,
+                                       struct cmon_errbuf *eb)
+{
+    (void)now_ns;
+    return s->ops->alert_rule_delete(s, arg, eb);
+}
+
+static enum cmon_err write_group(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
+{
+    struct named_write *w = arg;
+    (void)now_ns;
+    return s->ops->action_group_put(s, w->name, w->text, &w->created, eb);
+}
+
+static enum cmon_err write_group_delete(struct store *s, void *arg, int64_t now_ns,
+                                        struct cmon_errbuf *eb)
+{
+    (void)now_ns;
+    return s->ops->action_group_delete(s, arg, eb);
+}
+
 /* Store the rule (normalized) and reply with it. */
 static enum MHD_Result store_rule(struct req *r, const struct cmon_alert_rule *rule)
 {
@@ -219,9 +253,8 @@ static enum MHD_Result store_rule(struct req *r, const struct cmon_alert_rule *r
     enum cmon_err err = CMON_ERR_NOMEM;
     snprintf(eb.msg, sizeof eb.msg, "out of memory");
     if (text) {
-        pthread_mutex_lock(&r->srv->admin_mu);
-        err = r->srv->admin->ops->alert_rule_put(r->srv->admin, rule->name, text, &eb);
-        pthread_mutex_unlock(&r->srv->admin_mu);
+        struct named_write w = {rule->name, text, false};
+        err = server_write(r->srv, write_rule, &w, &eb);
     }
     free(text);
     if (err) {
@@ -258,9 +291,7 @@ enum MHD_Result api_alert_rule_put(struct req *r)
 enum MHD_Result api_alert_rule_delete(struct req *r)
 {
     struct cmon_errbuf eb;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err = r->srv->admin->ops->alert_rule_delete(r->srv->admin, r->seg[1], &eb);
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    enum cmon_err err = server_write(r->srv, write_rule_delete, (void *)r->seg[1], &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
     return reply_text(r, 204, "application/json", strdup(""), 0);
@@ -387,9 +418,9 @@ static enum MHD_Result store_group(struct req *r, const struct cmon_action_group
     snprintf(eb.msg, sizeof eb.msg, "out of memory");
     bool created = false;
     if (text) {
-        pthread_mutex_lock(&r->srv->admin_mu);
-        err = r->srv->admin->ops->action_group_put(r->srv->admin, g->name, text, &created, &eb);
-        pthread_mutex_unlock(&r->srv->admin_mu);
+        struct named_write w = {g->name, text, false};
+        err = server_write(r->srv, write_group, &w, &eb);
+        created = w.created;
     }
     free(text);
     if (err) {
@@ -462,14 +493,8 @@ enum MHD_Result api_action_group_delete(struct req *r)
         return ret;
     }
     json_decref(rules);
-    if (!r->srv->admin->ops->action_group_delete)
-        return reply_error(r, 501, "not_implemented", NULL,
-                           "the %s store does not keep action groups yet",
-                           r->srv->admin->ops->name);
     struct cmon_errbuf eb;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err = r->srv->admin->ops->action_group_delete(r->srv->admin, r->seg[1], &eb);
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    enum cmon_err err = server_write(r->srv, write_group_delete, (void *)r->seg[1], &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
     return reply_text(r, 204, "application/json", strdup(""), 0);

@@ -119,7 +119,7 @@ static bool results_args(struct req *r, struct results_out *o, int64_t *from, in
         }
         o->limit = (size_t)v;
     }
-    int64_t now = cmon_wall_ns();
+    int64_t now = server_now(r->srv);
     return req_time_arg(r, "from", now - 86400 * CMON_NS_PER_SEC, from) &&
            req_time_arg(r, "to", now + 60 * CMON_NS_PER_SEC, to);
 }
@@ -226,21 +226,14 @@ static enum MHD_Result submit_and_ack(struct req *r, const char *spool_id, json_
                                       const struct cmon_path_report *paths, size_t n_paths,
                                       json_t *rejected)
 {
-    struct ingest_wait w;
-    ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    enum cmon_err err = ingest_submit_spooled(r->srv->ingest, r->principal, spool_id, seq, res, n,
-                                              paths, n_paths, &w, &eb);
-    if (!err) {
-        ingest_wait_for(&w);
-        err = w.err;
-        snprintf(eb.msg, sizeof eb.msg, "%s", w.msg);
-    }
-    bool dup = w.duplicate;
-    ingest_wait_destroy(&w);
+    bool dup = false;
+    struct writer_batch b = {r->principal, spool_id, seq, res, n, paths, n_paths};
+    enum cmon_err err =
+        writer_results(r->srv->writer, &b, writer_deadline(WRITE_DEADLINE_MS), &dup, &eb);
     if (err)
         json_decref(rejected);
-    if (err == CMON_ERR_LIMIT || err == CMON_ERR_STORE)
+    if (err == CMON_ERR_BUSY || err == CMON_ERR_STORE)
         return reply_error(r, 503, "overloaded", NULL, "%s", eb.msg);
     if (err)
         return reply_store_error(r, err, eb.msg);
@@ -265,7 +258,7 @@ static enum MHD_Result check_and_submit(struct req *r, const char *spool_id, jso
     struct cmon_errbuf eb;
     /* admins (and open mode) may write any test, but not outside the window */
     const char *agent = r->role == STORE_ROLE_AGENT ? r->principal : NULL;
-    enum cmon_err err = agent_rounds_filter(s, agent, cmon_wall_ns(), r->srv->opts.retention_ns,
+    enum cmon_err err = agent_rounds_filter(s, agent, server_now(r->srv), r->srv->opts.retention_ns,
                                             res, &n, paths, &n_paths, rejected, &eb);
     if (err) {
         json_decref(rejected);
@@ -299,6 +292,18 @@ enum MHD_Result api_agent_results(struct req *r)
     return ret;
 }
 
+struct token_write {
+    const char *hash;
+    enum store_role role;
+    const char *name;
+};
+
+static enum cmon_err write_token(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
+{
+    struct token_write *w = arg;
+    return s->ops->token_add(s, w->hash, w->role, w->name, now_ns, eb);
+}
+
 enum MHD_Result api_token_create(struct req *r)
 {
     json_t *body = req_json_body(r);
@@ -325,10 +330,8 @@ enum MHD_Result api_token_create(struct req *r)
         ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
     } else {
         store_token_hash(token, hash);
-        pthread_mutex_lock(&r->srv->admin_mu);
-        enum cmon_err err = r->srv->admin->ops->token_add(r->srv->admin, hash, role,
-                                                          name ? name : "", cmon_wall_ns(), &eb);
-        pthread_mutex_unlock(&r->srv->admin_mu);
+        struct token_write w = {hash, role, name ? name : ""};
+        enum cmon_err err = server_write(r->srv, write_token, &w, &eb);
         if (!err)
             server_require_tokens(r->srv, "a token was created through the API");
         ret = err ? reply_store_error(r, err, eb.msg)

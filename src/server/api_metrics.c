@@ -153,7 +153,7 @@ static bool metric_filters(struct req *r, struct store_metric_query *q)
         q->filters[q->n_filters].dim = (enum store_dim)d;
         q->filters[q->n_filters++].value = v;
     }
-    int64_t now = cmon_wall_ns();
+    int64_t now = server_now(r->srv);
     if (!req_time_arg(r, "from", now - 3600 * CMON_NS_PER_SEC, &q->from_ns) ||
         !req_time_arg(r, "to", now, &q->to_ns))
         return false;
@@ -273,8 +273,8 @@ static const char *const prom_help[] = {
 
 static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
 {
-    struct ingest_stats st;
-    ingest_get_stats(srv->ingest, &st);
+    struct writer_stats st;
+    writer_get_stats(srv->writer, &st);
     cmon_buf_printf(b,
                     "# HELP cmon_ingest_results_total Round results stored.\n"
                     "# TYPE cmon_ingest_results_total counter\n"
@@ -289,6 +289,10 @@ static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
                     "# HELP cmon_ingest_queued_results Round results waiting to be stored.\n"
                     "# TYPE cmon_ingest_queued_results gauge\n"
                     "cmon_ingest_queued_results %llu\n"
+                    "# HELP cmon_write_overloaded_total Writes refused with 503 overloaded "
+                    "(write queue full, or not started within the deadline).\n"
+                    "# TYPE cmon_write_overloaded_total counter\n"
+                    "cmon_write_overloaded_total %llu\n"
                     "# HELP cmon_assignment_monitor_parses_total Monitors parsed to answer "
                     "agents' assignment polls (an unchanged poll parses none).\n"
                     "# TYPE cmon_assignment_monitor_parses_total counter\n"
@@ -298,6 +302,7 @@ static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
                     "cmon_http_requests_total %llu\n",
                     (unsigned long long)st.results_stored, (unsigned long long)st.results_dropped,
                     (unsigned long long)st.batches_duplicate, (unsigned long long)st.queued_results,
+                    (unsigned long long)st.refused_busy,
                     (unsigned long long)atomic_load(&srv->assignment_parses),
                     (unsigned long long)atomic_load(&srv->requests));
 }

@@ -67,19 +67,41 @@ static int ignore_monitor(void *arg, const struct store_monitor *m)
     return 0;
 }
 
-/* Refuse a new monitor beyond the configured limit. */
-static enum cmon_err check_limit(struct cmon_server *srv, const char *name, struct cmon_errbuf *eb)
+struct monitor_write {
+    const struct cmon_server *srv;
+    const char *name, *text;
+    const struct store_test *rows;
+    size_t n;
+    bool created;
+};
+
+/* Refuse a new monitor beyond the configured limit (on the writer thread,
+ * so two new monitors cannot both take the last place). */
+static enum cmon_err check_limit(struct store *s, size_t max, const char *name,
+                                 struct cmon_errbuf *eb)
 {
     size_t n = 0;
-    enum cmon_err err = srv->admin->ops->monitor_count(srv->admin, &n, eb);
-    if (err || n < srv->opts.max_monitors)
+    enum cmon_err err = s->ops->monitor_count(s, &n, eb);
+    if (err || n < max)
         return err;
-    bool exists =
-        srv->admin->ops->monitor_get(srv->admin, name, ignore_monitor, NULL, eb) == CMON_OK;
+    bool exists = s->ops->monitor_get(s, name, ignore_monitor, NULL, eb) == CMON_OK;
     if (exists)
         return CMON_OK;
-    return cmon_fail(eb, CMON_ERR_LIMIT, "this server holds at most %zu connection monitors",
-                     srv->opts.max_monitors);
+    return cmon_fail(eb, CMON_ERR_LIMIT, "this server holds at most %zu connection monitors", max);
+}
+
+/* Store the monitor and evaluate its tests. */
+static enum cmon_err write_monitor(struct store *s, void *arg, int64_t now_ns,
+                                   struct cmon_errbuf *eb)
+{
+    struct monitor_write *w = arg;
+    enum cmon_err err = check_limit(s, w->srv->opts.max_monitors, w->name, eb);
+    if (!err)
+        err = s->ops->monitor_put(s, w->name, w->text, w->rows, w->n, now_ns, &w->created, eb);
+    if (!err && server_eval_monitor(s, w->name, now_ns, eb))
+        cmon_warn(w->srv->opts.log, "evaluation failed", "monitor=%s err=%s", w->name,
+                  eb->msg);
+    return err;
 }
 
 static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor *m,
@@ -95,16 +117,11 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
         cmon_tests_free(tests, n);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
-    pthread_mutex_lock(&srv->admin_mu);
-    err = check_limit(srv, m->name, eb);
-    if (!err)
-        err = srv->admin->ops->monitor_put(srv->admin, m->name, text, rows, n, cmon_wall_ns(),
-                                           created, eb);
-    pthread_mutex_unlock(&srv->admin_mu);
+    struct monitor_write w = {srv, m->name, text, rows, n, false};
+    err = server_write(srv, write_monitor, &w, eb);
+    *created = w.created;
     free(rows);
     cmon_tests_free(tests, n);
-    if (!err)
-        server_eval_monitor(srv, m->name);
     return err;
 }
 
@@ -156,9 +173,11 @@ enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name
                                        struct cmon_errbuf *eb)
 {
     struct monitor_stat st = {.text = text};
-    pthread_mutex_lock(&srv->admin_mu);
-    enum cmon_err err = srv->admin->ops->monitor_get(srv->admin, name, stat_one, &st, eb);
-    pthread_mutex_unlock(&srv->admin_mu);
+    struct store *ro = server_ro_take(srv, eb);
+    if (!ro)
+        return CMON_ERR_STORE;
+    enum cmon_err err = ro->ops->monitor_get(ro, name, stat_one, &st, eb);
+    server_ro_give(srv, ro);
     if (err == CMON_ERR_NOTFOUND)
         err = CMON_OK;
     *exists = st.exists;
@@ -381,27 +400,46 @@ enum MHD_Result api_monitor_put(struct req *r)
     return ret;
 }
 
+static enum cmon_err write_monitor_delete(struct store *s, void *arg, int64_t now_ns,
+                                          struct cmon_errbuf *eb)
+{
+    (void)now_ns;
+    return s->ops->monitor_delete(s, arg, eb);
+}
+
 enum MHD_Result api_monitor_delete(struct req *r)
 {
     struct cmon_errbuf eb;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err = r->srv->admin->ops->monitor_delete(r->srv->admin, r->seg[1], &eb);
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    enum cmon_err err = server_write(r->srv, write_monitor_delete, (void *)r->seg[1], &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
     return reply_text(r, 204, "application/json", strdup(""), 0);
 }
 
+struct running_write {
+    const struct cmon_server *srv;
+    const char *name;
+    bool running;
+};
+
+static enum cmon_err write_running(struct store *s, void *arg, int64_t now_ns,
+                                   struct cmon_errbuf *eb)
+{
+    struct running_write *w = arg;
+    enum cmon_err err = s->ops->monitor_set_running(s, w->name, w->running, now_ns, eb);
+    if (!err && server_eval_monitor(s, w->name, now_ns, eb))
+        cmon_warn(w->srv->opts.log, "evaluation failed", "monitor=%s err=%s", w->name,
+                  eb->msg);
+    return err;
+}
+
 static enum MHD_Result set_running(struct req *r, bool running)
 {
     struct cmon_errbuf eb;
-    pthread_mutex_lock(&r->srv->admin_mu);
-    enum cmon_err err = r->srv->admin->ops->monitor_set_running(r->srv->admin, r->seg[1], running,
-                                                                cmon_wall_ns(), &eb);
-    pthread_mutex_unlock(&r->srv->admin_mu);
+    struct running_write w = {r->srv, r->seg[1], running};
+    enum cmon_err err = server_write(r->srv, write_running, &w, &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
-    server_eval_monitor(r->srv, r->seg[1]);
     struct store *s = req_store(r);
     return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
 }

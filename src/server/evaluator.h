@@ -1,8 +1,8 @@
 /* evaluator.h: recompute tests' states (DESIGN 4) from what the store holds,
  * with the pure cmon_test_state_eval of src/model/state.h, and record changes
- * with time and reason.  Called by the ingest thread for the tests a batch
- * touched, by the API after monitor changes, and by the background thread on a
- * timer (which is what turns silent tests Indeterminate).
+ * with time and reason.  Called by the writer thread (writer.h) for the tests
+ * a transaction touched, after monitor changes, and on its timer (which is
+ * what turns silent tests Indeterminate).
  * Threads: the functions use the store they are given, from the caller's thread. */
 #ifndef CMON_SERVER_EVALUATOR_H
 #define CMON_SERVER_EVALUATOR_H
@@ -20,21 +20,10 @@ void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmo
  * Runs inside the caller's transaction if one is open. */
 enum cmon_err eval_tests(struct store *s, const struct store_test_filter *f, int64_t now_ns,
                          size_t *changed, struct cmon_errbuf *eb);
-/* The same for the tests with the given ids (the ingest thread's touched
+/* The same for the tests with the given ids (the writer thread's touched
  * tests; sorted by strcmp, no duplicates), listing the agents once instead
  * of once per test (store_test_query_ids: one scan on SQLite for many). */
 enum cmon_err eval_test_ids(struct store *s, const char *const *ids, size_t n, int64_t now_ns,
                             size_t *changed, struct cmon_errbuf *eb);
-
-struct background;
-struct server_alerts;
-/* The background thread: evaluates all tests and folds new raw results into
- * the roll-ups every interval_ms, and applies retention (raw results older
- * than retention_ns) every hour and at start.  alerts (may be NULL, borrowed,
- * must outlive the thread) is ticked after each state evaluation. */
-enum cmon_err background_start(const char *store_url, int interval_ms, int64_t retention_ns,
-                               struct server_alerts *alerts, const struct cmon_log *log,
-                               struct background **out, struct cmon_errbuf *eb);
-void background_stop(struct background *bg);
 
 #endif

@@ -75,6 +75,7 @@ enum MHD_Result reply_store_error(struct req *r, enum cmon_err err, const char *
     case CMON_ERR_PARSE:
         return reply_error(r, 400, "invalid_request", NULL, "%s", msg);
     case CMON_ERR_LIMIT:
+    case CMON_ERR_BUSY:
         return reply_error(r, 503, "overloaded", NULL, "%s", msg);
     case CMON_ERR_TIMEOUT:
         return reply_error(r, 422, "query_timeout", NULL, "%s", msg);
@@ -89,7 +90,7 @@ const char *req_arg(struct req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static struct store *pool_take(struct cmon_server *srv, struct cmon_errbuf *eb)
+struct store *server_ro_take(struct cmon_server *srv, struct cmon_errbuf *eb)
 {
     struct store *s = NULL;
     pthread_mutex_lock(&srv->pool_mu);
@@ -101,7 +102,7 @@ static struct store *pool_take(struct cmon_server *srv, struct cmon_errbuf *eb)
     return s;
 }
 
-static void pool_give(struct cmon_server *srv, struct store *s)
+void server_ro_give(struct cmon_server *srv, struct store *s)
 {
     pthread_mutex_lock(&srv->pool_mu);
     if (srv->ro_n < srv->ro_cap) {
@@ -117,7 +118,7 @@ struct store *req_store(struct req *r)
     if (r->ro)
         return r->ro;
     struct cmon_errbuf eb;
-    r->ro = pool_take(r->srv, &eb);
+    r->ro = server_ro_take(r->srv, &eb);
     if (!r->ro)
         reply_error(r, 503, "store_unavailable", NULL, "%s", eb.msg);
     return r->ro;
@@ -549,7 +550,7 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->started) /* the next request's headers are due in time again */
         edge_reaper_headers_done(r->srv->reaper, conn, false);
     if (r->ro)
-        pool_give(r->srv, r->ro);
+        server_ro_give(r->srv, r->ro);
     free(r->body);
     free(r);
     *con_cls = NULL;

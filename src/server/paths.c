@@ -1,5 +1,5 @@
 /* paths.c: traceroute paths on the server (issue 7) -- stored as they arrive
- * (ingest thread) with a route-change mark against the test's previous path,
+ * (writer thread) with a route-change mark against the test's previous path,
  * and served as a test's topology, its path history, and a monitor's
  * topology graph (sources -> shared hops -> destinations).  Hop issues
  * (hop_loss, hop_latency) are computed when read, by model/path.c. */

@@ -1,5 +1,5 @@
-/* server.c: starting and stopping the server (store migrations first, then
- * the ingest and background threads, then the HTTP daemon), the listen-address
+/* server.c: starting and stopping the server (the writer thread first, whose
+ * connection runs the store's migrations, then the HTTP daemon), the listen-address
  * and open-mode rules of DESIGN 9, and the two entry points other modules use:
  * applying a monitor and submitting the embedded agent's rounds. */
 #include <arpa/inet.h>
@@ -176,7 +176,10 @@ static enum cmon_err check_auth_mode(struct cmon_server *srv, const struct cmon_
                                      struct cmon_errbuf *eb)
 {
     size_t tokens = 0;
-    enum cmon_err err = srv->admin->ops->token_count(srv->admin, &tokens, eb);
+    struct store *ro = server_ro_take(srv, eb);
+    enum cmon_err err = ro ? ro->ops->token_count(ro, &tokens, eb) : CMON_ERR_STORE;
+    if (ro)
+        server_ro_give(srv, ro);
     if (err)
         return err;
     if (tokens == 0 && !la->loopback)
@@ -210,30 +213,37 @@ static void warn_open_data_dir(const struct cmon_server *srv)
                   slash ? dir : ".", (unsigned)(st.st_mode & 07777));
 }
 
+static enum cmon_err start_writer(struct cmon_server *srv, struct cmon_errbuf *eb)
+{
+    char gen[200]; /* Alertmanager's link back: the dashboard's alerts */
+    const char *l = srv->opts.listen;
+    snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
+             l[0] == ':' ? "localhost" : "", l);
+    enum cmon_err err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.allow_exec,
+                                            srv->opts.log, &srv->alerts, eb);
+    struct writer_opts wo = {
+        .store_url = srv->store_url,
+        .max_queued_results = srv->opts.queue_results,
+        .eval_interval_ms = srv->opts.eval_interval_ms,
+        .retention_ns = srv->opts.retention_ns,
+        .alerts = srv->alerts,
+        .now_ns = srv->opts.now_ns,
+        .clock_ctx = srv->opts.clock_ctx,
+        .log = srv->opts.log,
+    };
+    return err ? err : writer_start(&wo, &srv->writer, eb);
+}
+
 static enum cmon_err server_init(struct cmon_server *srv, struct cmon_errbuf *eb)
 {
     struct cmon_listen la = {0};
     enum cmon_err err = cmon_listen_parse(srv->opts.listen, &la, eb);
-    if (!err)
-        err = store_open(srv->store_url, STORE_READ_WRITE, &srv->admin, eb);
+    if (!err) /* the writer's connection runs the migrations before any reader opens */
+        err = start_writer(srv, eb);
     if (!err)
         err = check_auth_mode(srv, &la, eb);
     if (!err)
         warn_open_data_dir(srv);
-    if (!err)
-        err =
-            ingest_start(srv->store_url, srv->opts.queue_results, srv->opts.log, &srv->ingest, eb);
-    if (!err) {
-        char gen[200]; /* Alertmanager's link back: the dashboard's alerts */
-        const char *l = srv->opts.listen;
-        snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
-                 l[0] == ':' ? "localhost" : "", l);
-        err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.allow_exec, srv->opts.log,
-                                  &srv->alerts, eb);
-    }
-    if (!err)
-        err = background_start(srv->store_url, srv->opts.eval_interval_ms, srv->opts.retention_ns,
-                               srv->alerts, srv->opts.log, &srv->bg, eb);
     if (!err)
         err = load_tls(srv, eb);
     if (!err)
@@ -258,7 +268,6 @@ enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon
     snprintf(srv->store_url, sizeof srv->store_url, "%s", srv->opts.store_url);
     srv->opts.store_url = srv->store_url;
     pthread_mutex_init(&srv->pool_mu, NULL);
-    pthread_mutex_init(&srv->admin_mu, NULL);
     pthread_mutex_init(&srv->log_mu, NULL);
     srv->ro_cap = srv->opts.threads * 2;
     srv->ro_pool = calloc(srv->ro_cap, sizeof *srv->ro_pool);
@@ -281,17 +290,14 @@ void cmon_server_stop(struct cmon_server *srv)
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
     edge_reaper_free(srv->reaper);
-    ingest_stop(srv->ingest); /* commits what is queued */
-    background_stop(srv->bg);
-    server_alerts_stop(srv->alerts); /* after bg: it ticks the alerts */
+    writer_stop(srv->writer);        /* executes what is queued */
+    server_alerts_stop(srv->alerts); /* after the writer: it ticks the alerts */
     for (size_t i = 0; i < srv->ro_n; i++)
         store_close(srv->ro_pool[i]);
     free(srv->ro_pool);
-    store_close(srv->admin);
     free(srv->tls_cert_pem);
     free(srv->tls_key_pem);
     pthread_mutex_destroy(&srv->pool_mu);
-    pthread_mutex_destroy(&srv->admin_mu);
     pthread_mutex_destroy(&srv->log_mu);
     free(srv);
 }
@@ -324,22 +330,37 @@ enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *age
                                         const struct cmon_round_result *results, size_t n,
                                         struct cmon_errbuf *eb)
 {
-    return ingest_submit(srv->ingest, agent, -1, results, n, NULL, eb);
+    struct writer_batch b = {.agent = agent, .seq = -1, .results = results, .n = n};
+    return writer_results_async(srv->writer, &b, eb);
 }
 
 enum cmon_err cmon_server_submit_paths(struct cmon_server *srv, const char *agent,
                                        const struct cmon_path_report *paths, size_t n,
                                        struct cmon_errbuf *eb)
 {
-    return ingest_submit_batch(srv->ingest, agent, -1, NULL, 0, paths, n, NULL, eb);
+    struct writer_batch b = {.agent = agent, .seq = -1, .paths = paths, .n_paths = n};
+    return writer_results_async(srv->writer, &b, eb);
 }
 
-void server_eval_monitor(struct cmon_server *srv, const char *name)
+enum cmon_err cmon_server_tick(struct cmon_server *srv, struct cmon_errbuf *eb)
+{
+    return writer_tick(srv->writer, writer_deadline(WRITE_DEADLINE_MS), eb);
+}
+
+int64_t server_now(const struct cmon_server *srv)
+{
+    return writer_now(srv->writer);
+}
+
+enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
+                           struct cmon_errbuf *eb)
+{
+    return writer_call(srv->writer, fn, arg, writer_deadline(WRITE_DEADLINE_MS), eb);
+}
+
+enum cmon_err server_eval_monitor(struct store *s, const char *name, int64_t now_ns,
+                                  struct cmon_errbuf *eb)
 {
     struct store_test_filter f = {.monitor = name};
-    struct cmon_errbuf eb;
-    pthread_mutex_lock(&srv->admin_mu);
-    if (eval_tests(srv->admin, &f, cmon_wall_ns(), NULL, &eb))
-        cmon_warn(srv->opts.log, "evaluation failed", "monitor=%s err=%s", name, eb.msg);
-    pthread_mutex_unlock(&srv->admin_mu);
+    return eval_tests(s, &f, now_ns, NULL, eb);
 }

@@ -1,7 +1,7 @@
 /* server.h: the cmon server (DESIGN 1) -- an HTTP API on libmicrohttpd's
- * thread pool (read-only store connections), one ingest thread that owns the
- * write connection and commits round results in batches from a bounded queue,
- * and one background thread for state evaluation and retention.
+ * thread pool (read-only store connections) and one writer thread that owns
+ * the write connection: every write (result batches, heartbeats, API writes,
+ * evaluation ticks, roll-ups, retention) is a command on its bounded queue.
  * Ownership: cmon_server_start() returns a server the caller stops and frees
  * with cmon_server_stop().  Threads: every function here is thread-safe. */
 #ifndef CMON_SERVER_SERVER_H
@@ -25,7 +25,7 @@ struct cmon_server_opts {
     unsigned threads;      /* HTTP thread pool; 0: 4 */
     size_t max_body;       /* request body limit; 0: 1 MiB */
     size_t max_monitors;   /* 0: 100 */
-    size_t queue_results;  /* ingest queue bound in results; 0: 100000 */
+    size_t queue_results;  /* write queue bound in results; 0: 100000 */
     int eval_interval_ms;  /* background evaluation period; 0: 5000 */
     const char *tls_cert;  /* PEM files; both set: serve HTTPS only */
     const char *tls_key;
@@ -37,6 +37,10 @@ struct cmon_server_opts {
     size_t n_allowed_hosts;
     bool allow_exec;           /* --allow-exec-actions: exec alert actions may be stored and run */
     unsigned max_conns_per_ip; /* 0: 256 */
+    /* The server's wall clock (Unix ns) for ingest, evaluation, alerts and
+     * the agents' time window; NULL: cmon_wall_ns.  Tests inject it. */
+    int64_t (*now_ns)(void *ctx);
+    void *clock_ctx;
     const struct cmon_log *log;
 };
 
@@ -83,5 +87,9 @@ struct cmon_path_report;
 enum cmon_err cmon_server_submit_paths(struct cmon_server *srv, const char *agent,
                                        const struct cmon_path_report *paths, size_t n,
                                        struct cmon_errbuf *eb);
+
+/* Run the writer's timer jobs now (evaluation, alert tick, roll-up) and
+ * wait for them: for tests that move an injected clock. */
+enum cmon_err cmon_server_tick(struct cmon_server *srv, struct cmon_errbuf *eb);
 
 #endif

@@ -13,8 +13,8 @@
 
 #include "server/edge_reaper.h"
 #include "server/evaluator.h"
-#include "server/ingest.h"
 #include "server/server.h"
+#include "server/writer.h"
 #include "store/store.h"
 
 struct cmon_server {
@@ -31,10 +31,7 @@ struct cmon_server {
     pthread_mutex_t pool_mu; /* read-only connections, one per busy request */
     struct store **ro_pool;
     size_t ro_n, ro_cap;
-    pthread_mutex_t admin_mu; /* the API's write connection (monitor changes, tokens) */
-    struct store *admin;
-    struct ingest *ingest;
-    struct background *bg;
+    struct writer *writer;        /* every write goes through it (writer.h) */
     struct server_alerts *alerts; /* notifier + alert state, ticked by bg */
     atomic_uint sql_running;      /* POST /query executions now (bounded: half the pool) */
     struct edge_reaper *reaper;   /* the header deadline (edge_reaper.h) */
@@ -143,7 +140,7 @@ enum MHD_Result api_test_topology(struct req *r);
 enum MHD_Result api_test_paths(struct req *r);
 enum MHD_Result api_monitor_topology(struct req *r);
 struct cmon_path_report;
-/* Store a reported path with its route-change mark (ingest thread). */
+/* Store a reported path with its route-change mark (writer thread). */
 enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_path_report *rep,
                           struct cmon_errbuf *eb);
 
@@ -158,7 +155,22 @@ json_t *view_test_row(const struct store_test *t);
 /* Leave open mode (a token now exists), saying so once in the log. */
 void server_require_tokens(struct cmon_server *srv, const char *why);
 
-/* Re-evaluate a monitor's tests on the admin connection (after changes). */
-void server_eval_monitor(struct cmon_server *srv, const char *name);
+/* How long a request waits for the writer to take its write (then 503):
+ * result batches and API writes, and heartbeats (which come again anyway). */
+#define WRITE_DEADLINE_MS 10000
+#define HEARTBEAT_DEADLINE_MS 5000
+
+/* The server's wall clock (cmon_server_opts.now_ns, else cmon_wall_ns). */
+int64_t server_now(const struct cmon_server *srv);
+/* Run fn on the writer thread with the write connection, waiting at most
+ * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then). */
+enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
+                           struct cmon_errbuf *eb);
+/* A read-only connection from the pool, outside a request (give it back). */
+struct store *server_ro_take(struct cmon_server *srv, struct cmon_errbuf *eb);
+void server_ro_give(struct cmon_server *srv, struct store *s);
+/* Re-evaluate a monitor's tests (writer thread, after monitor changes). */
+enum cmon_err server_eval_monitor(struct store *s, const char *name, int64_t now_ns,
+                                  struct cmon_errbuf *eb);
 
 #endif

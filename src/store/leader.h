@@ -3,7 +3,7 @@
  * the replica whose connection holds a session advisory lock; PostgreSQL
  * releases it when that connection or process dies, and the next replica to
  * try takes it.  With SQLite the one server is always the leader.
- * Threads: call it on the thread that owns s (the background thread). */
+ * Threads: call it on the thread that owns s (the writer thread). */
 #ifndef CMON_STORE_LEADER_H
 #define CMON_STORE_LEADER_H
 

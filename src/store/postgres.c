@@ -382,6 +382,7 @@ static void quiet_notice(void *arg, const char *msg)
 static const struct store_ops pg_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",
+    .caps = STORE_CAP_REPLICAS,
     .close = pg_close,
     .monitor_put = pg_monitor_put,
     .monitor_get = pg_monitor_get,

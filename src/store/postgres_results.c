@@ -511,7 +511,7 @@ enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb
     enum cmon_err err = rollup_in_tx(ps, folded, eb);
     if (err)
         return err;
-    /* the background thread calls this often: keep tomorrow's partitions ready */
+    /* the writer thread calls this often: keep tomorrow's partitions ready */
     int64_t today = pg_day_of(cmon_wall_ns());
     int64_t days[] = {today, today + 1, today + 2};
     err = pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");

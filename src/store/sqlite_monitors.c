@@ -304,7 +304,7 @@ static enum cmon_err add_change(struct sqlite_store *ss, const char *test_id, in
 }
 
 /* Many ids: one scan of every test beats a lookup each (SQLite's cost per
- * statement dominates: ~24 % of the ingest thread at 10k touched tests). */
+ * statement dominates: ~24 % of the writer thread at 10k touched tests). */
 #define SQ_SCAN_MIN_IDS 256
 
 struct listed {

@@ -166,9 +166,17 @@ typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
 typedef int (*store_agent_cb)(void *arg, const struct store_agent *a);
 /* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
 
+/* What a backend can do that another cannot (store_ops.caps). */
+enum store_cap {
+    /* several servers may share the store (the writers' background jobs then
+     * run on one leader at a time: store_leader_try) */
+    STORE_CAP_REPLICAS = 1u << 0,
+};
+
 struct store_ops {
     int version;      /* STORE_OPS_VERSION the backend was written against */
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", for messages only: callers test caps */
+    unsigned caps;    /* enum store_cap bits */
     void (*close)(struct store *s);
 
     /* Monitors.  monitor_put replaces the monitor and its tests in one
@@ -217,7 +225,7 @@ struct store_ops {
     enum cmon_err (*metric_query)(struct store *s, const struct store_metric_query *q,
                                   store_point_cb cb, void *arg, struct cmon_errbuf *eb);
     /* Fold raw results not yet rolled up into the 1-minute and 1-hour
-     * roll-ups (the background thread calls it every few seconds; metric
+     * roll-ups (the writer thread calls it every few seconds; metric
      * queries add the rows not yet folded, so they never lag). */
     enum cmon_err (*rollup)(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
     /* Delete raw results (and paths, state history) older than before_ns,

@@ -1,4 +1,4 @@
-/* test_ingest_store.c: the ingest thread (src/server/ingest.c) over a real
+/* test_ingest_store.c: the writer thread (src/server/writer.c) over a real
  * store -- a temp SQLite file, or the PostgreSQL database named by
  * CMON_TEST_STORE_URL (tests/integration/test_ingest_pg.sh) -- with the
  * exact outcome the batched write paths must keep: every result stored once
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "server/ingest.h"
+#include "server/writer.h"
 #include "store/store.h"
 #include "test_support.h"
 
@@ -26,7 +26,7 @@ struct fixture {
     char dir[64], url[512];
     char ids[N_TESTS][17]; /* new ones per case: a PostgreSQL database is shared */
     struct store *s;
-    struct ingest *ing;
+    struct writer *ing;
     int64_t now;
 };
 
@@ -66,8 +66,9 @@ static int setup(void **state)
     snprintf(name, sizeof name, "ingest%d", (int)getpid());
     if (f->s->ops->monitor_put(f->s, name, "{}", t, N_TESTS, f->now, NULL, &eb))
         fail_msg("monitor_put: %s", eb.msg);
-    if (ingest_start(f->url, 100000, NULL, &f->ing, &eb))
-        fail_msg("ingest_start: %s", eb.msg);
+    struct writer_opts wo = {.store_url = f->url}; /* no timer: only what a test submits */
+    if (writer_start(&wo, &f->ing, &eb))
+        fail_msg("writer_start: %s", eb.msg);
     *state = f;
     return 0;
 }
@@ -75,7 +76,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    ingest_stop(f->ing);
+    writer_stop(f->ing);
     char name[40];
     snprintf(name, sizeof name, "ingest%d", (int)getpid());
     struct cmon_errbuf eb;
@@ -103,15 +104,12 @@ static struct cmon_round_result round_of(const struct fixture *f, int test, int6
 static void submit_all(struct fixture *f, const struct cmon_round_result *rs, size_t n, int64_t seq,
                        bool *dup)
 {
-    struct ingest_wait w;
-    ingest_wait_init(&w);
     struct cmon_errbuf eb;
-    assert_int_equal(ingest_submit(f->ing, "agent-x", seq, rs, n, &w, &eb), CMON_OK);
-    ingest_wait_for(&w);
-    assert_int_equal(w.err, CMON_OK);
+    bool d = false;
+    struct writer_batch b = {.agent = "agent-x", .seq = seq, .results = rs, .n = n};
+    assert_int_equal(writer_results(f->ing, &b, writer_deadline(60000), &d, &eb), CMON_OK);
     if (dup)
-        *dup = w.duplicate;
-    ingest_wait_destroy(&w);
+        *dup = d;
 }
 
 struct test_row {
@@ -247,8 +245,8 @@ static void test_batched_ingest_outcome(void **state)
     assert_int_equal(c2.n, 1);
     assert_int_equal(c2.to[0], CMON_STATE_PASS);
 
-    struct ingest_stats stats;
-    ingest_get_stats(f->ing, &stats);
+    struct writer_stats stats;
+    writer_get_stats(f->ing, &stats);
     assert_int_equal(stats.results_stored, 9);
     assert_int_equal(stats.batches_duplicate, 1);
     assert_int_equal(stats.results_dropped, 0);

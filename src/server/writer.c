@@ -1,0 +1,544 @@
+/* writer.c: the one writer's queue and thread.  Each wake-up takes either
+ * one call, or the run of result batches and heartbeats at the head of the
+ * queue (up to WRITER_MAX_TX_RESULTS results) into one transaction:
+ * exactly-once marks, raw results, paths, heartbeats, then the touched
+ * tests' states -- one fsync for many.  Between commands, when the timer is
+ * due, the leader's jobs: evaluation, alert tick, roll-up, retention. */
+#include "server/writer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/cond.h"
+#include "model/path.h"
+#include "server/alerts.h"
+#include "server/evaluator.h"
+#include "server/server_internal.h"
+#include "store/leader.h"
+#include "store/store.h"
+
+#define WRITER_MAX_TX_RESULTS 50000
+#define RETENTION_PERIOD_NS (3600 * CMON_NS_PER_SEC)
+
+enum cmd_kind { CMD_RESULTS, CMD_HEARTBEAT, CMD_CALL, CMD_TICK };
+enum cmd_state { CMD_QUEUED, CMD_RUNNING, CMD_DONE };
+
+struct cmd {
+    struct cmd *next, *prev;
+    enum cmd_kind kind;
+    enum cmd_state state;
+    bool owned; /* no one waits: the writer frees it (and its copies) */
+    pthread_cond_t cv;
+    size_t n_results; /* what it counts against the queue's bound */
+    enum cmon_err err;
+    bool duplicate;
+    char msg[sizeof(struct cmon_errbuf)];
+    /* CMD_RESULTS */
+    char agent[64];
+    char mark[96]; /* exactly-once key: "agent" or "agent/spoolId" */
+    struct writer_batch b;
+    /* CMD_HEARTBEAT */
+    const struct writer_heartbeat *hb;
+    /* CMD_CALL */
+    writer_fn fn;
+    void *arg;
+};
+
+struct writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct cmd *head, *tail;
+    size_t queued_results, queued_cmds;
+    bool stop;
+    struct writer_opts o;
+    struct store *store;
+    struct writer_stats stats;
+    bool leader, leader_known;
+    int64_t next_retention; /* mono */
+};
+
+int64_t writer_now(const struct writer *w)
+{
+    return w->o.now_ns ? w->o.now_ns(w->o.clock_ctx) : cmon_wall_ns();
+}
+
+int64_t writer_deadline(int ms)
+{
+    return cmon_mono_ns() + (int64_t)ms * CMON_NS_PER_MS;
+}
+
+/* ---- the queue (w->mu held) ---- */
+
+static void unlink_cmd(struct writer *w, struct cmd *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->tail = c->prev;
+    c->next = c->prev = NULL;
+    w->queued_results -= c->n_results;
+    w->queued_cmds--;
+}
+
+static enum cmon_err enqueue(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
+{
+    if (w->stop)
+        return cmon_fail(eb, CMON_ERR_BUSY, "the server is stopping");
+    bool full = w->queued_cmds >= w->o.max_queued_cmds ||
+                (w->queued_results + c->n_results > w->o.max_queued_results &&
+                 w->queued_results > 0);
+    if (full) {
+        w->stats.refused_busy++;
+        return cmon_fail(eb, CMON_ERR_BUSY, "the write queue is full; retry later");
+    }
+    c->state = CMD_QUEUED;
+    c->prev = w->tail;
+    c->next = NULL;
+    if (w->tail)
+        w->tail->next = c;
+    else
+        w->head = c;
+    w->tail = c;
+    w->queued_results += c->n_results;
+    w->queued_cmds++;
+    pthread_cond_signal(&w->cv);
+    return CMON_OK;
+}
+
+/* Queue c (on the caller's stack) and wait for it; a command not started by
+ * the deadline is taken back out of the queue and never runs. */
+static enum cmon_err submit_wait(struct writer *w, struct cmd *c, int64_t deadline_ns,
+                                 struct cmon_errbuf *eb)
+{
+    cmon_cond_init(&c->cv);
+    pthread_mutex_lock(&w->mu);
+    enum cmon_err err = enqueue(w, c, eb);
+    if (!err) {
+        while (c->state == CMD_QUEUED && cmon_mono_ns() < deadline_ns)
+            cmon_cond_wait_until(&c->cv, &w->mu, deadline_ns);
+        if (c->state == CMD_QUEUED) {
+            unlink_cmd(w, c);
+            w->stats.refused_busy++;
+            err = cmon_fail(eb, CMON_ERR_BUSY, "the writer is busy: not started within its deadline");
+        } else {
+            while (c->state != CMD_DONE)
+                pthread_cond_wait(&c->cv, &w->mu);
+            err = c->err;
+            if (err)
+                snprintf(eb->msg, sizeof eb->msg, "%s", c->msg);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&c->cv);
+    return err;
+}
+
+/* ---- executing (writer thread, w->mu not held) ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Evaluate each distinct test the transaction touched, inside it. */
+static enum cmon_err eval_touched(struct writer *w, struct cmd *cmds, size_t n, int64_t now,
+                                  struct cmon_errbuf *eb)
+{
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (struct cmd *c = cmds; c; c = c->next) {
+        for (size_t i = 0; c->kind == CMD_RESULTS && !c->duplicate && i < c->b.n; i++)
+            ids[k++] = c->b.results[i].test_id;
+    }
+    qsort(ids, k, sizeof *ids, cmp_id);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (u == 0 || strcmp(ids[i], ids[u - 1]) != 0)
+            ids[u++] = ids[i];
+    }
+    enum cmon_err err = eval_test_ids(w->store, ids, u, now, NULL, eb);
+    free(ids);
+    return err;
+}
+
+static enum cmon_err exec_results(struct writer *w, struct cmd *c, int64_t now,
+                                  struct cmon_errbuf *eb)
+{
+    struct store *s = w->store;
+    enum cmon_err err = CMON_OK;
+    c->duplicate = false;
+    if (c->b.seq >= 0)
+        err = s->ops->ingest_batch_mark(s, c->mark, c->b.seq, now, &c->duplicate, eb);
+    if (!err && c->agent[0])
+        err = s->ops->agent_seen(s, c->agent, now, eb);
+    for (size_t i = 0; !err && !c->duplicate && i < c->b.n; i++) {
+        struct store_result r = {.agent = c->agent, .r = c->b.results[i]};
+        /* a replay older than a day is history, not the test's present */
+        r.history = r.r.start_ns < now &&
+                    (uint64_t)now - (uint64_t)r.r.start_ns > CMON_ROUND_LIVE_AGE_NS;
+        err = s->ops->ingest_result(s, &r, eb);
+    }
+    for (size_t i = 0; !err && !c->duplicate && i < c->b.n_paths; i++)
+        err = paths_store(s, c->agent, &c->b.paths[i], eb);
+    return err;
+}
+
+/* A heartbeat's own outcome (not registered) does not fail the others. */
+static enum cmon_err exec_heartbeat(struct writer *w, struct cmd *c, int64_t now,
+                                    struct cmon_errbuf *eb)
+{
+    const struct writer_heartbeat *hb = c->hb;
+    struct cmon_errbuf own;
+    enum cmon_err err = w->store->ops->agent_heartbeat(w->store, hb->name, hb->version,
+                                                       hb->addresses_json, hb->spool_json,
+                                                       hb->heartbeat_sec, now, &own);
+    if (err == CMON_ERR_NOTFOUND) {
+        c->err = err;
+        snprintf(c->msg, sizeof c->msg, "%s", own.msg);
+        return CMON_OK;
+    }
+    if (err)
+        snprintf(eb->msg, sizeof eb->msg, "%s", own.msg);
+    return err;
+}
+
+/* One transaction for a run of results and heartbeats. */
+static enum cmon_err exec_tx(struct writer *w, struct cmd *cmds, size_t n_results,
+                             struct cmon_errbuf *eb)
+{
+    struct store *s = w->store;
+    int64_t now = writer_now(w);
+    enum cmon_err err = s->ops->ingest_begin(s, eb);
+    for (struct cmd *c = cmds; !err && c; c = c->next)
+        err = c->kind == CMD_RESULTS ? exec_results(w, c, now, eb) : exec_heartbeat(w, c, now, eb);
+    if (!err)
+        err = eval_touched(w, cmds, n_results, now, eb);
+    if (!err)
+        err = s->ops->ingest_commit(s, eb);
+    if (err)
+        s->ops->ingest_rollback(s);
+    return err;
+}
+
+/* ---- the timer's jobs (the leader's) ---- */
+
+static void tick_eval(struct writer *w, int64_t now)
+{
+    struct cmon_errbuf eb;
+    struct store *s = w->store;
+    size_t changed = 0;
+    enum cmon_err err = s->ops->ingest_begin(s, &eb);
+    if (!err)
+        err = eval_tests(s, NULL, now, &changed, &eb);
+    if (!err)
+        err = s->ops->ingest_commit(s, &eb);
+    if (err) {
+        s->ops->ingest_rollback(s);
+        cmon_error(w->o.log, "evaluation failed", "err=%s", eb.msg);
+    } else if (changed) {
+        cmon_debug(w->o.log, "states evaluated", "changed=%zu", changed);
+    }
+}
+
+static void tick_retention(struct writer *w, int64_t now)
+{
+    struct cmon_errbuf eb;
+    int64_t deleted = 0;
+    if (w->store->ops->retention(w->store, now - w->o.retention_ns, &deleted, &eb))
+        cmon_error(w->o.log, "retention failed", "err=%s", eb.msg);
+    else if (deleted)
+        cmon_info(w->o.log, "retention", "deleted_results=%lld", (long long)deleted);
+}
+
+/* Replicas on one PostgreSQL database: only the lock holder runs the jobs;
+ * the others try again every period and take over when the holder dies. */
+static bool tick_leader(struct writer *w)
+{
+    struct cmon_errbuf eb;
+    bool leader = false;
+    if (store_leader_try(w->store, &leader, &eb))
+        cmon_warn(w->o.log, "leader check failed", "err=%s", eb.msg);
+    if ((leader != w->leader || !w->leader_known) && (w->store->ops->caps & STORE_CAP_REPLICAS))
+        cmon_info(w->o.log, leader ? "leader: running background jobs" : "standby: not the leader",
+                  "store=%s", w->store->ops->name);
+    w->leader = leader;
+    w->leader_known = true;
+    return leader;
+}
+
+static void tick(struct writer *w)
+{
+    bool was_leader = w->leader;
+    if (!tick_leader(w))
+        return;
+    /* a replica that (re)gains leadership reloads the alerts the previous
+     * leader stored, instead of trusting its memory */
+    if (!was_leader && w->o.alerts)
+        server_alerts_forget(w->o.alerts);
+    int64_t now = writer_now(w);
+    tick_eval(w, now);
+    if (w->o.alerts)
+        server_alerts_tick(w->o.alerts, w->store, now);
+    struct cmon_errbuf eb;
+    int64_t folded = 0;
+    if (w->store->ops->rollup(w->store, &folded, &eb))
+        cmon_error(w->o.log, "roll-up failed", "err=%s", eb.msg);
+    if (w->o.retention_ns > 0 && cmon_mono_ns() >= w->next_retention) {
+        tick_retention(w, now);
+        w->next_retention = cmon_mono_ns() + RETENTION_PERIOD_NS;
+    }
+}
+
+/* ---- the thread ---- */
+
+static bool in_tx(const struct cmd *c)
+{
+    return c->kind == CMD_RESULTS || c->kind == CMD_HEARTBEAT;
+}
+
+/* Take the head call, or the run of results and heartbeats at the head up
+ * to WRITER_MAX_TX_RESULTS results (at least one); marks them running. */
+static struct cmd *take(struct writer *w, size_t *n_results)
+{
+    struct cmd *first = w->head, *c = w->head, *next;
+    size_t n = 0;
+    bool batch = in_tx(first);
+    struct cmd *out = NULL, **tail = &out;
+    while (c && (c == first || (batch && in_tx(c) && n + c->n_results <= WRITER_MAX_TX_RESULTS))) {
+        next = c->next;
+        n += c->n_results;
+        unlink_cmd(w, c);
+        c->state = CMD_RUNNING;
+        *tail = c;
+        tail = &c->next;
+        c = next;
+    }
+    *n_results = n;
+    return out;
+}
+
+static void cmd_free(struct cmd *c)
+{
+    free((void *)c->b.results);
+    free((void *)c->b.paths);
+    free(c);
+}
+
+static void count(struct writer *w, const struct cmd *c, enum cmon_err err)
+{
+    if (c->kind == CMD_HEARTBEAT)
+        w->stats.heartbeats++;
+    if (c->kind != CMD_RESULTS)
+        return;
+    if (err)
+        w->stats.results_dropped += c->b.n;
+    else if (c->duplicate)
+        w->stats.batches_duplicate++;
+    else
+        w->stats.results_stored += c->b.n;
+}
+
+static void finish(struct writer *w, struct cmd *cmds, enum cmon_err err, const char *msg)
+{
+    pthread_mutex_lock(&w->mu);
+    while (cmds) {
+        struct cmd *next = cmds->next;
+        count(w, cmds, err);
+        if (err) {
+            cmds->err = err;
+            snprintf(cmds->msg, sizeof cmds->msg, "%s", msg);
+        }
+        cmds->state = CMD_DONE;
+        if (cmds->owned)
+            cmd_free(cmds);
+        else
+            pthread_cond_signal(&cmds->cv);
+        cmds = next;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void run(struct writer *w, struct cmd *cmds, size_t n_results)
+{
+    struct cmon_errbuf eb = {{0}};
+    enum cmon_err err;
+    if (in_tx(cmds)) {
+        err = exec_tx(w, cmds, n_results, &eb);
+        if (err)
+            cmon_error(w->o.log, "ingest failed", "results=%zu err=%s", n_results, eb.msg);
+    } else if (cmds->kind == CMD_TICK) {
+        tick(w);
+        err = CMON_OK;
+    } else {
+        err = cmds->fn(w->store, cmds->arg, writer_now(w), &eb);
+    }
+    finish(w, cmds, err, eb.msg);
+    if (!err && in_tx(cmds)) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.batches_committed++;
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    /* no period: the timer's jobs run only when asked (writer_tick) */
+    int64_t next_tick = w->o.eval_interval_ms > 0 ? 0 : INT64_MAX;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stop && cmon_mono_ns() < next_tick) {
+            if (next_tick == INT64_MAX)
+                pthread_cond_wait(&w->cv, &w->mu);
+            else
+                cmon_cond_wait_until(&w->cv, &w->mu, next_tick);
+        }
+        if (!w->head && w->stop)
+            break;
+        if (!w->stop && cmon_mono_ns() >= next_tick) {
+            pthread_mutex_unlock(&w->mu);
+            tick(w);
+            next_tick = cmon_mono_ns() + (int64_t)w->o.eval_interval_ms * CMON_NS_PER_MS;
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        size_t n = 0;
+        struct cmd *cmds = take(w, &n);
+        pthread_mutex_unlock(&w->mu);
+        run(w, cmds, n);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+enum cmon_err writer_start(const struct writer_opts *o, struct writer **out,
+                           struct cmon_errbuf *eb)
+{
+    struct writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    w->o = *o;
+    if (!w->o.max_queued_results)
+        w->o.max_queued_results = 100000;
+    if (!w->o.max_queued_cmds)
+        w->o.max_queued_cmds = 10000;
+    enum cmon_err err = store_open(o->store_url, STORE_READ_WRITE, &w->store, eb);
+    if (err) {
+        free(w);
+        return err;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    cmon_cond_init(&w->cv);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        store_close(w->store);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        return cmon_fail(eb, CMON_ERR_IO, "cannot start the writer thread");
+    }
+    *out = w;
+    return CMON_OK;
+}
+
+void writer_stop(struct writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    store_close(w->store);
+    free(w);
+}
+
+static void batch_key(struct cmd *c, const struct writer_batch *b)
+{
+    c->kind = CMD_RESULTS;
+    c->b = *b;
+    c->n_results = b->n;
+    snprintf(c->agent, sizeof c->agent, "%s", b->agent ? b->agent : "");
+    /* agent names have no '/', so "name/spoolId" never meets a plain name */
+    snprintf(c->mark, sizeof c->mark, "%s%s%s", c->agent, b->spool_id && *b->spool_id ? "/" : "",
+             b->spool_id ? b->spool_id : "");
+}
+
+enum cmon_err writer_results(struct writer *w, const struct writer_batch *b, int64_t deadline_ns,
+                             bool *duplicate, struct cmon_errbuf *eb)
+{
+    struct cmd c = {0};
+    batch_key(&c, b);
+    enum cmon_err err = submit_wait(w, &c, deadline_ns, eb);
+    *duplicate = c.duplicate;
+    return err;
+}
+
+enum cmon_err writer_results_async(struct writer *w, const struct writer_batch *b,
+                                   struct cmon_errbuf *eb)
+{
+    struct cmd *c = calloc(1, sizeof *c);
+    struct cmon_round_result *res = b->n ? malloc(b->n * sizeof *res) : NULL;
+    struct cmon_path_report *paths = b->n_paths ? malloc(b->n_paths * sizeof *paths) : NULL;
+    if (!c || (b->n && !res) || (b->n_paths && !paths)) {
+        free(c);
+        free(res);
+        free(paths);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    if (b->n)
+        memcpy(res, b->results, b->n * sizeof *res);
+    if (b->n_paths)
+        memcpy(paths, b->paths, b->n_paths * sizeof *paths);
+    batch_key(c, b);
+    c->b.results = res;
+    c->b.paths = paths;
+    c->owned = true;
+    pthread_mutex_lock(&w->mu);
+    enum cmon_err err = enqueue(w, c, eb);
+    pthread_mutex_unlock(&w->mu);
+    if (err)
+        cmd_free(c);
+    return err;
+}
+
+enum cmon_err writer_heartbeat(struct writer *w, const struct writer_heartbeat *hb,
+                               int64_t deadline_ns, struct cmon_errbuf *eb)
+{
+    struct cmd c = {.kind = CMD_HEARTBEAT, .hb = hb};
+    return submit_wait(w, &c, deadline_ns, eb);
+}
+
+enum cmon_err writer_call(struct writer *w, writer_fn fn, void *arg, int64_t deadline_ns,
+                          struct cmon_errbuf *eb)
+{
+    struct cmd c = {.kind = CMD_CALL, .fn = fn, .arg = arg};
+    return submit_wait(w, &c, deadline_ns, eb);
+}
+
+enum cmon_err writer_tick(struct writer *w, int64_t deadline_ns, struct cmon_errbuf *eb)
+{
+    struct cmd c = {.kind = CMD_TICK};
+    return submit_wait(w, &c, deadline_ns, eb);
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *st)
+{
+    pthread_mutex_lock(&w->mu);
+    *st = w->stats;
+    st->queued_results = w->queued_results;
+    pthread_mutex_unlock(&w->mu);
+}
