@@ -57,7 +57,7 @@ KEY=$(CMON_DATA=$TMP "$CMON" token create --role agent --store "$URL" 2>/dev/nul
 ADMIN=$(CMON_DATA=$TMP "$CMON" token create --role admin --store "$URL" 2>/dev/null)
 ulimit -n 8192 2>/dev/null || true
 "$CMON" server --listen "127.0.0.1:$PORT" --store "$URL" --log-level warn \
-    --max-monitors $((MONITORS + 10)) >/dev/null 2>"$TMP/server.err" &
+    --max-monitors $((MONITORS + 10)) ${SERVER_ARGS:-} >/dev/null 2>"$TMP/server.err" &
 PID=$!
 for _ in $(seq 100); do curl -sf "$B/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 

@@ -44,7 +44,7 @@ enum cmon_err agent_stopped_load(struct store *s, int64_t now_ns, struct stopped
 {
     memset(out, 0, sizeof *out);
     out->now_ns = now_ns;
-    return s->ops->agent_list ? s->ops->agent_list(s, collect, out, eb) : CMON_OK;
+    return s->ops->agent_list(s, collect, out, eb);
 }
 
 bool agent_stopped_has(const struct stopped_agents *sa, const char *name)

@@ -22,7 +22,6 @@ struct server_alerts {
     struct cmon_alert_eval_out prev;
     int64_t prev_eval_ns;
     bool restored;
-    bool unsupported_logged;
     int64_t next_refresh_ns;
     int64_t retention_ns, next_prune_ns;
     char generator_url[256];
@@ -296,16 +295,10 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
 }
 
 /* A backend written before the alert ops (STORE_OPS_VERSION 1 without them). */
-static bool store_has_alert_ops(const struct store *s)
-{
-    const struct store_ops *o = s->ops;
-    return o->action_group_list && o->alert_save && o->alert_active;
-}
-
 /* Hourly: the alert history follows raw-result retention. */
 static void prune(struct server_alerts *a, struct store *s, int64_t now_ns)
 {
-    if (!a->retention_ns || now_ns < a->next_prune_ns || !s->ops->alert_prune)
+    if (!a->retention_ns || now_ns < a->next_prune_ns)
         return;
     a->next_prune_ns = now_ns + PRUNE_PERIOD_NS;
     int64_t deleted = 0;
@@ -320,13 +313,6 @@ void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns
 {
     if (!a)
         return;
-    if (!store_has_alert_ops(s)) {
-        if (!a->unsupported_logged)
-            cmon_warn(a->log, "alerts are not evaluated: this store lacks the alert operations",
-                      "store=%s", s->ops->name);
-        a->unsupported_logged = true;
-        return;
-    }
     if (!a->restored)
         restore(a, s);
     struct alert_config c = {0};

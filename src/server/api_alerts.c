@@ -178,11 +178,6 @@ static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
     struct cmon_errbuf eb;
     if (!s)
         return false;
-    if (!s->ops->action_group_list) {
-        reply_error(r, 501, "not_implemented", NULL, "the %s store does not keep action groups yet",
-                    s->ops->name);
-        return false;
-    }
     enum cmon_err err = s->ops->action_group_list(s, &groups, &eb);
     if (err) {
         reply_store_error(r, err, eb.msg);
@@ -352,9 +347,6 @@ static enum MHD_Result group_rows(struct req *r, json_t **rows)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    if (!s->ops->action_group_list)
-        return reply_error(r, 501, "not_implemented", NULL,
-                           "the %s store does not keep action groups yet", s->ops->name);
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->action_group_list(s, rows, &eb);
     return err ? reply_store_error(r, err, eb.msg) : MHD_YES;
@@ -523,7 +515,7 @@ static void alert_item(struct store *s, json_t *item, bool with_transitions)
     json_object_del(item, "timesNs");
     json_t *tr = NULL;
     struct cmon_errbuf eb;
-    if (with_transitions && s->ops->alert_transitions &&
+    if (with_transitions &&
         s->ops->alert_transitions(s, json_string_value(json_object_get(item, "key")), &tr, &eb) ==
             CMON_OK)
         json_object_set_new(item, "transitions", tr);
@@ -540,9 +532,6 @@ enum MHD_Result api_alert_list(struct req *r)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    if (!s->ops->alert_query)
-        return reply_error(r, 501, "not_implemented", NULL, "the %s store does not keep alerts yet",
-                           s->ops->name);
     json_t *items = NULL;
     bool more = false;
     struct cmon_errbuf eb;

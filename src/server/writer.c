@@ -218,15 +218,15 @@ static enum cmon_err exec_tx(struct writer *w, struct cmd *cmds, size_t n_result
 {
     struct store *s = w->store;
     int64_t now = writer_now(w);
-    enum cmon_err err = s->ops->ingest_begin(s, eb);
+    enum cmon_err err = s->ops->tx_begin(s, eb);
     for (struct cmd *c = cmds; !err && c; c = c->next)
         err = c->kind == CMD_RESULTS ? exec_results(w, c, now, eb) : exec_heartbeat(w, c, now, eb);
     if (!err)
         err = eval_touched(w, cmds, n_results, now, eb);
     if (!err)
-        err = s->ops->ingest_commit(s, eb);
+        err = s->ops->tx_commit(s, eb);
     if (err)
-        s->ops->ingest_rollback(s);
+        s->ops->tx_rollback(s);
     return err;
 }
 
@@ -237,13 +237,13 @@ static void tick_eval(struct writer *w, int64_t now)
     struct cmon_errbuf eb;
     struct store *s = w->store;
     size_t changed = 0;
-    enum cmon_err err = s->ops->ingest_begin(s, &eb);
+    enum cmon_err err = s->ops->tx_begin(s, &eb);
     if (!err)
         err = eval_tests(s, NULL, now, &changed, &eb);
     if (!err)
-        err = s->ops->ingest_commit(s, &eb);
+        err = s->ops->tx_commit(s, &eb);
     if (err) {
-        s->ops->ingest_rollback(s);
+        s->ops->tx_rollback(s);
         cmon_error(w->o.log, "evaluation failed", "err=%s", eb.msg);
     } else if (changed) {
         cmon_debug(w->o.log, "states evaluated", "changed=%zu", changed);
@@ -291,7 +291,7 @@ static void tick(struct writer *w)
         server_alerts_tick(w->o.alerts, w->store, now);
     struct cmon_errbuf eb;
     int64_t folded = 0;
-    if (w->store->ops->rollup(w->store, &folded, &eb))
+    if (w->store->ops->rollup(w->store, now, &folded, &eb))
         cmon_error(w->o.log, "roll-up failed", "err=%s", eb.msg);
     if (w->o.retention_ns > 0 && cmon_mono_ns() >= w->next_retention) {
         tick_retention(w, now);

@@ -112,92 +112,13 @@ void pg_touched_clear(struct pg_store *ps);
 
 enum cmon_err store_pg_open(const char *url, enum store_mode mode, struct store **out,
                             struct cmon_errbuf *eb);
-/* Try to become (or check that we still are) the leader; see store/leader.h. */
-enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb);
 
-/* Ops implemented in the other files. */
-enum cmon_err pg_monitor_put(struct store *s, const char *name, const char *body,
-                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
-                             bool *created, struct cmon_errbuf *eb);
-enum cmon_err pg_monitor_get(struct store *s, const char *name, store_monitor_cb cb, void *arg,
-                             struct cmon_errbuf *eb);
-enum cmon_err pg_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
-                              struct cmon_errbuf *eb);
-enum cmon_err pg_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err pg_monitor_set_running(struct store *s, const char *name, bool running,
-                                     int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err pg_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
-enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
-                            void *arg, struct cmon_errbuf *eb);
-enum cmon_err pg_test_set_state(struct store *s, const char *test_id, enum cmon_state st,
-                                const char *reason, int64_t now_ns, bool *changed,
-                                struct cmon_errbuf *eb);
-enum cmon_err pg_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                               store_change_cb cb, void *arg, struct cmon_errbuf *eb);
+/* Every op of store.h, pg_<op>, in postgres*.c (the table is generated from
+ * the same list in postgres.c). */
+#define PG_OP_DECL(ret, op, args) ret pg_##op args;
+STORE_OPS(PG_OP_DECL)
+#undef PG_OP_DECL
 
-enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb);
-enum cmon_err pg_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
-                                   bool *dup, struct cmon_errbuf *eb);
-enum cmon_err pg_ingest_result(struct store *s, const struct store_result *r,
-                               struct cmon_errbuf *eb);
-enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb);
-void pg_ingest_rollback(struct store *s);
-enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *q,
-                              store_point_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err pg_retention(struct store *s, int64_t before_ns, int64_t *deleted,
-                           struct cmon_errbuf *eb);
-enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
-enum cmon_err pg_path_put(struct store *s, const char *test_id, int64_t start_ns,
-                          const char *hops_json, struct cmon_errbuf *eb);
-enum cmon_err pg_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err pg_path_latest(struct store *s, const char *test_id, char **hops_json,
-                             int64_t *start_ns, struct cmon_errbuf *eb);
-
-enum cmon_err pg_agent_seen(struct store *s, const char *name, int64_t now_ns,
-                            struct cmon_errbuf *eb);
-enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
-                                 struct cmon_errbuf *eb);
-enum cmon_err pg_alert_rule_put(struct store *s, const char *name, const char *body,
-                                struct cmon_errbuf *eb);
-enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,
-                                 int64_t at_ns, const char *message, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_event_list(struct store *s, int64_t from_ns, size_t limit, json_t **out,
-                                  struct cmon_errbuf *eb);
-enum cmon_err pg_token_add(struct store *s, const char *hash_hex, enum store_role role,
-                           const char *name, int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err pg_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
-                              char *name, size_t name_cap, struct cmon_errbuf *eb);
-enum cmon_err pg_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
-enum cmon_err pg_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
-                           json_t **out, struct cmon_errbuf *eb);
-
-/* Optional ops: alerts (postgres_alerts.c) and remote agents (postgres_agents.c). */
-enum cmon_err pg_action_group_put(struct store *s, const char *name, const char *body,
-                                  bool *created, struct cmon_errbuf *eb);
-enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_save(struct store *s, const json_t *items, const json_t *transitions,
-                            int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_active(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
-                             size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
-enum cmon_err pg_alert_transitions(struct store *s, const char *key, json_t **out,
-                                   struct cmon_errbuf *eb);
-enum cmon_err pg_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
-                             struct cmon_errbuf *eb);
-enum cmon_err pg_agent_register(struct store *s, const char *name, const char *token_hash,
-                                const char *version, const char *addresses_json, int heartbeat_sec,
-                                int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb);
-enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, const char *spool_json,
-                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err pg_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
 /* BEGIN, and its end: COMMIT when err is CMON_OK (returning the commit's
  * outcome), else ROLLBACK and err unchanged (eb already says why). */
 enum cmon_err pg_begin(struct pg_store *ps, struct cmon_errbuf *eb);

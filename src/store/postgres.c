@@ -379,55 +379,21 @@ static void quiet_notice(void *arg, const char *msg)
     (void)arg, (void)msg; /* "relation already exists, skipping" and the like */
 }
 
+/* The generic way: one test_query per id (a set query is future work). */
+enum cmon_err pg_test_query_ids(struct store *s, const char *const *ids, size_t n,
+                                store_test_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    return store_test_query_each(s, ids, n, cb, arg, eb);
+}
+
 static const struct store_ops pg_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",
     .caps = STORE_CAP_REPLICAS,
     .close = pg_close,
-    .monitor_put = pg_monitor_put,
-    .monitor_get = pg_monitor_get,
-    .monitor_list = pg_monitor_list,
-    .monitor_delete = pg_monitor_delete,
-    .monitor_set_running = pg_monitor_set_running,
-    .monitor_count = pg_monitor_count,
-    .test_query = pg_test_query,
-    .test_set_state = pg_test_set_state,
-    .state_changes = pg_state_changes,
-    .ingest_begin = pg_ingest_begin,
-    .ingest_batch_mark = pg_ingest_batch_mark,
-    .ingest_result = pg_ingest_result,
-    .ingest_commit = pg_ingest_commit,
-    .ingest_rollback = pg_ingest_rollback,
-    .result_query = pg_result_query,
-    .metric_query = pg_metric_query,
-    .retention = pg_retention,
-    .rollup = pg_rollup,
-    .path_put = pg_path_put,
-    .path_latest = pg_path_latest,
-    .agent_seen = pg_agent_seen,
-    .agent_last_seen = pg_agent_last_seen,
-    .alert_rule_put = pg_alert_rule_put,
-    .alert_rule_delete = pg_alert_rule_delete,
-    .alert_rule_list = pg_alert_rule_list,
-    .alert_event_add = pg_alert_event_add,
-    .alert_event_list = pg_alert_event_list,
-    .token_add = pg_token_add,
-    .token_lookup = pg_token_lookup,
-    .token_count = pg_token_count,
-    .sql_query = pg_sql_query,
-    .path_query = pg_path_query,
-    .action_group_put = pg_action_group_put,
-    .action_group_delete = pg_action_group_delete,
-    .action_group_list = pg_action_group_list,
-    .alert_save = pg_alert_save,
-    .alert_active = pg_alert_active,
-    .alert_query = pg_alert_query,
-    .alert_transitions = pg_alert_transitions,
-    .alert_prune = pg_alert_prune,
-    .agent_register = pg_agent_register,
-    .agent_heartbeat = pg_agent_heartbeat,
-    .agent_list = pg_agent_list,
-    .agent_delete = pg_agent_delete,
+#define PG_OP_SLOT(ret, op, args) .op = pg_##op,
+    STORE_OPS(PG_OP_SLOT)
+#undef PG_OP_SLOT
 };
 
 /* Session settings: UTC, no client-side surprises, read-only when asked. */

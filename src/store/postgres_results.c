@@ -14,7 +14,7 @@
 #define NS_PER_MIN (60 * CMON_NS_PER_SEC)
 #define NS_PER_HOUR (3600 * CMON_NS_PER_SEC)
 
-enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb)
+enum cmon_err pg_tx_begin(struct store *s, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
@@ -23,7 +23,7 @@ enum cmon_err pg_ingest_begin(struct store *s, struct cmon_errbuf *eb)
     return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
 }
 
-enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb)
+enum cmon_err pg_tx_commit(struct store *s, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     enum cmon_err err = pg_flush(ps, eb);
@@ -33,11 +33,11 @@ enum cmon_err pg_ingest_commit(struct store *s, struct cmon_errbuf *eb)
     if (!err)
         err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
     if (err)
-        pg_ingest_rollback(s);
+        pg_tx_rollback(s);
     return err;
 }
 
-void pg_ingest_rollback(struct store *s)
+void pg_tx_rollback(struct store *s)
 {
     struct pg_store *ps = pg_of(s);
     pg_stage_clear(ps);
@@ -503,7 +503,7 @@ static enum cmon_err rollup_in_tx(struct pg_store *ps, int64_t *folded, struct c
     return CMON_OK;
 }
 
-enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
+enum cmon_err pg_rollup(struct store *s, int64_t now_ns, int64_t *folded, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     *folded = 0;
@@ -512,14 +512,14 @@ enum cmon_err pg_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb
     if (err)
         return err;
     /* the writer thread calls this often: keep tomorrow's partitions ready */
-    int64_t today = pg_day_of(cmon_wall_ns());
+    int64_t today = pg_day_of(now_ns);
     int64_t days[] = {today, today + 1, today + 2};
     err = pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
     if (!err)
         err = pg_ensure_partitions(ps, days, 3, eb);
     if (!err)
         return pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
-    pg_ingest_rollback(s);
+    pg_tx_rollback(s);
     return err;
 }
 
@@ -587,7 +587,7 @@ enum cmon_err pg_retention(struct store *s, int64_t before_ns, int64_t *deleted,
     }
     if (!err)
         return pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
-    pg_ingest_rollback(s);
+    pg_tx_rollback(s);
     return err;
 }
 

@@ -293,55 +293,21 @@ static void sq_close(struct store *s)
     free(ss);
 }
 
+/* One server per SQLite database: always the leader (store/leader.h). */
+enum cmon_err sq_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb)
+{
+    (void)s, (void)eb;
+    *leader = true;
+    return CMON_OK;
+}
+
 static const struct store_ops sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
     .close = sq_close,
-    .monitor_put = sq_monitor_put,
-    .monitor_get = sq_monitor_get,
-    .monitor_list = sq_monitor_list,
-    .monitor_delete = sq_monitor_delete,
-    .monitor_set_running = sq_monitor_set_running,
-    .monitor_count = sq_monitor_count,
-    .test_query = sq_test_query,
-    .test_query_ids = sq_test_query_ids,
-    .test_set_state = sq_test_set_state,
-    .state_changes = sq_state_changes,
-    .ingest_begin = sq_ingest_begin,
-    .ingest_batch_mark = sq_ingest_batch_mark,
-    .ingest_result = sq_ingest_result,
-    .ingest_commit = sq_ingest_commit,
-    .ingest_rollback = sq_ingest_rollback,
-    .result_query = sq_result_query,
-    .metric_query = sq_metric_query,
-    .retention = sq_retention,
-    .rollup = sq_rollup,
-    .path_put = sq_path_put,
-    .path_latest = sq_path_latest,
-    .path_query = sq_path_query,
-    .agent_seen = sq_agent_seen,
-    .agent_last_seen = sq_agent_last_seen,
-    .alert_rule_put = sq_alert_rule_put,
-    .alert_rule_delete = sq_alert_rule_delete,
-    .alert_rule_list = sq_alert_rule_list,
-    .alert_event_add = sq_alert_event_add,
-    .alert_event_list = sq_alert_event_list,
-    .token_add = sq_token_add,
-    .token_lookup = sq_token_lookup,
-    .token_count = sq_token_count,
-    .sql_query = sq_sql_query,
-    .action_group_put = sq_action_group_put,
-    .action_group_delete = sq_action_group_delete,
-    .action_group_list = sq_action_group_list,
-    .alert_save = sq_alert_save,
-    .alert_active = sq_alert_active,
-    .alert_query = sq_alert_query,
-    .alert_transitions = sq_alert_transitions,
-    .alert_prune = sq_alert_prune,
-    .agent_register = sq_agent_register,
-    .agent_heartbeat = sq_agent_heartbeat,
-    .agent_list = sq_agent_list,
-    .agent_delete = sq_agent_delete,
+#define SQ_OP_SLOT(ret, op, args) .op = sq_##op,
+    STORE_OPS(SQ_OP_SLOT)
+#undef SQ_OP_SLOT
 };
 
 /* mkdir -p of path's directory (for a new database file). */

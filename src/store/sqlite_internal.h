@@ -96,77 +96,11 @@ void sq_stage_free(struct sqlite_store *ss);
 enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct store **out,
                                 struct cmon_errbuf *eb);
 
-/* Ops implemented in the other files. */
-enum cmon_err sq_monitor_put(struct store *s, const char *name, const char *body,
-                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
-                             bool *created, struct cmon_errbuf *eb);
-enum cmon_err sq_monitor_get(struct store *s, const char *name, store_monitor_cb cb, void *arg,
-                             struct cmon_errbuf *eb);
-enum cmon_err sq_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
-                              struct cmon_errbuf *eb);
-enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err sq_monitor_set_running(struct store *s, const char *name, bool running,
-                                     int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err sq_monitor_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
-enum cmon_err sq_test_query_ids(struct store *s, const char *const *ids, size_t n,
-                                store_test_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,
-                            void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_test_set_state(struct store *s, const char *test_id, enum cmon_state st,
-                                const char *reason, int64_t now_ns, bool *changed,
-                                struct cmon_errbuf *eb);
-enum cmon_err sq_state_changes(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                               store_change_cb cb, void *arg, struct cmon_errbuf *eb);
-
-enum cmon_err sq_ingest_begin(struct store *s, struct cmon_errbuf *eb);
-enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t seq, int64_t now_ns,
-                                   bool *dup, struct cmon_errbuf *eb);
-enum cmon_err sq_ingest_result(struct store *s, const struct store_result *r,
-                               struct cmon_errbuf *eb);
-enum cmon_err sq_ingest_commit(struct store *s, struct cmon_errbuf *eb);
-void sq_ingest_rollback(struct store *s);
-enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *q,
-                              store_point_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_retention(struct store *s, int64_t before_ns, int64_t *deleted,
-                           struct cmon_errbuf *eb);
-enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
-enum cmon_err sq_path_put(struct store *s, const char *test_id, int64_t start_ns,
-                          const char *hops_json, struct cmon_errbuf *eb);
-enum cmon_err sq_path_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                            size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_path_latest(struct store *s, const char *test_id, char **hops_json,
-                             int64_t *start_ns, struct cmon_errbuf *eb);
-
-enum cmon_err sq_agent_seen(struct store *s, const char *name, int64_t now_ns,
-                            struct cmon_errbuf *eb);
-enum cmon_err sq_agent_last_seen(struct store *s, const char *name, int64_t *ns,
-                                 struct cmon_errbuf *eb);
-enum cmon_err sq_alert_rule_put(struct store *s, const char *name, const char *body,
-                                struct cmon_errbuf *eb);
-enum cmon_err sq_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_event_add(struct store *s, const char *rule, const char *test_id,
-                                 int64_t at_ns, const char *message, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_event_list(struct store *s, int64_t from_ns, size_t limit, json_t **out,
-                                  struct cmon_errbuf *eb);
-enum cmon_err sq_token_add(struct store *s, const char *hash_hex, enum store_role role,
-                           const char *name, int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err sq_token_lookup(struct store *s, const char *hash_hex, enum store_role *role,
-                              char *name, size_t name_cap, struct cmon_errbuf *eb);
-enum cmon_err sq_token_count(struct store *s, size_t *n, struct cmon_errbuf *eb);
-enum cmon_err sq_sql_query(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
-                           json_t **out, struct cmon_errbuf *eb);
-enum cmon_err sq_agent_register(struct store *s, const char *name, const char *token_hash,
-                                const char *version, const char *addresses_json,
-                                int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
-                                struct cmon_errbuf *eb);
-enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, const char *spool_json,
-                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb);
-enum cmon_err sq_agent_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
+/* Every op of store.h, sq_<op>, in sqlite*.c (the table is generated from
+ * the same list in sqlite.c). */
+#define SQ_OP_DECL(ret, op, args) ret sq_##op args;
+STORE_OPS(SQ_OP_DECL)
+#undef SQ_OP_DECL
 
 /* sqlite_alerts.c: action groups, alert episodes and their transitions. */
 #define SQ_MIGRATION_ALERTS                                                                        \
@@ -179,18 +113,5 @@ enum cmon_err sq_agent_delete(struct store *s, const char *name, struct cmon_err
     "CREATE TABLE alert_transitions (id INTEGER PRIMARY KEY, key TEXT NOT NULL,"                   \
     " rule TEXT NOT NULL, event TEXT NOT NULL, at_ns INTEGER NOT NULL, value REAL NOT NULL);"      \
     "CREATE INDEX alert_transitions_key ON alert_transitions (key, at_ns);"
-enum cmon_err sq_action_group_put(struct store *s, const char *name, const char *body,
-                                  bool *created, struct cmon_errbuf *eb);
-enum cmon_err sq_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb);
-enum cmon_err sq_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_save(struct store *s, const json_t *items, const json_t *transitions,
-                            int64_t now_ns, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_active(struct store *s, json_t **out, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_query(struct store *s, const struct store_alert_filter *f, size_t offset,
-                             size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
-enum cmon_err sq_alert_transitions(struct store *s, const char *key, json_t **out,
-                                   struct cmon_errbuf *eb);
-enum cmon_err sq_alert_prune(struct store *s, int64_t before_ns, int64_t *deleted,
-                             struct cmon_errbuf *eb);
 
 #endif

@@ -39,20 +39,20 @@ void sq_stage_free(struct sqlite_store *ss)
     ss->n_staged = ss->staged_cap = 0;
 }
 
-enum cmon_err sq_ingest_begin(struct store *s, struct cmon_errbuf *eb)
+enum cmon_err sq_tx_begin(struct store *s, struct cmon_errbuf *eb)
 {
     sq_of(s)->n_staged = 0;
     return run_cached(sq_of(s), SQ_BEGIN, eb, "begin");
 }
 
-enum cmon_err sq_ingest_commit(struct store *s, struct cmon_errbuf *eb)
+enum cmon_err sq_tx_commit(struct store *s, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = sq_ingest_flush(ss, eb);
     return err ? err : run_cached(ss, SQ_COMMIT, eb, "commit");
 }
 
-void sq_ingest_rollback(struct store *s)
+void sq_tx_rollback(struct store *s)
 {
     struct sqlite_store *ss = sq_of(s);
     ss->n_staged = 0;
@@ -394,8 +394,9 @@ static enum cmon_err rollup_in_tx(struct sqlite_store *ss, int64_t *folded, stru
     return err;
 }
 
-enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb)
+enum cmon_err sq_rollup(struct store *s, int64_t now_ns, int64_t *folded, struct cmon_errbuf *eb)
 {
+    (void)now_ns; /* SQLite has no partitions to keep ahead */
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = run_cached(ss, SQ_BEGIN, eb, "begin");
     if (!err)
@@ -403,7 +404,7 @@ enum cmon_err sq_rollup(struct store *s, int64_t *folded, struct cmon_errbuf *eb
     if (!err)
         err = run_cached(ss, SQ_COMMIT, eb, "commit");
     if (err)
-        sq_ingest_rollback(s);
+        sq_tx_rollback(s);
     return err;
 }
 

@@ -5,39 +5,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/leader.h"
 #include "store/pg_internal.h"
 #include "store/sqlite_internal.h"
-
-/* Every slot after `name` is an operation: a backend that misses one (an op
- * added to store.h, not yet written for it) is refused with a clear error
- * instead of crashing later through a NULL pointer. */
-static enum cmon_err check_ops_complete(struct store *s, struct cmon_errbuf *eb)
-{
-    /* Every op up to path_query is required; later ones are optional
-     * extensions (alerts, agents) whose callers handle NULL. */
-    const unsigned char *p = (const unsigned char *)s->ops + offsetof(struct store_ops, close);
-    size_t n = (offsetof(struct store_ops, path_query) + sizeof(void (*)(void)) -
-                offsetof(struct store_ops, close)) /
-               sizeof(void (*)(void));
-    for (size_t i = 0; i < n; i++) {
-        void (*fn)(void);
-        memcpy(&fn, p + i * sizeof fn, sizeof fn);
-        if (!fn) {
-            const char *name = s->ops->name;
-            store_close(s);
-            return cmon_fail(eb, CMON_ERR_UNSUPPORTED,
-                             "the %s store lacks operation #%zu of this cmon's store.h; "
-                             "use another --store until it is written",
-                             name, i);
-        }
-    }
-    return CMON_OK;
-}
 
 static enum cmon_err store_open_backend(const char *url, enum store_mode mode, struct store **out,
                                         struct cmon_errbuf *eb)
@@ -60,18 +33,12 @@ enum cmon_err store_open(const char *url, enum store_mode mode, struct store **o
                          struct cmon_errbuf *eb)
 {
     *out = NULL;
-    enum cmon_err err = store_open_backend(url, mode, out, eb);
-    if (!err && (err = check_ops_complete(*out, eb)) != CMON_OK)
-        *out = NULL;
-    return err;
+    return store_open_backend(url, mode, out, eb);
 }
 
 enum cmon_err store_leader_try(struct store *s, bool *leader, struct cmon_errbuf *eb)
 {
-    if (strcmp(s->ops->name, "postgres") == 0)
-        return pg_leader_try(s, leader, eb);
-    *leader = true; /* SQLite: one server per database, always the leader */
-    return CMON_OK;
+    return s->ops->leader_try(s, leader, eb);
 }
 
 static const char *const role_names[] = {
@@ -150,8 +117,7 @@ static int walk_one(void *arg, const struct store_test *t)
 enum cmon_err store_test_query_ids(struct store *s, const char *const *ids, size_t n,
                                    store_test_cb cb, void *arg, struct cmon_errbuf *eb)
 {
-    return s->ops->test_query_ids ? s->ops->test_query_ids(s, ids, n, cb, arg, eb)
-                                  : store_test_query_each(s, ids, n, cb, arg, eb);
+    return s->ops->test_query_ids(s, ids, n, cb, arg, eb);
 }
 
 enum cmon_err store_test_query_each(struct store *s, const char *const *ids, size_t n,

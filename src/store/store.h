@@ -1,7 +1,9 @@
-/* store.h: cmon's storage interface (DESIGN section 8) -- a versioned table of
- * operations that each backend (SQLite now, PostgreSQL later) implements, so
- * callers never change when a backend is added.  Callers call through the
- * table: s->ops->monitor_get(s, ...).
+/* store.h: cmon's storage interface (DESIGN section 8) -- one list of
+ * operations (STORE_OPS) that every backend (SQLite, PostgreSQL) implements
+ * in full, so callers never change when a backend is added and never ask
+ * which backend they have: real differences are capability bits (caps).
+ * Callers call through the table: s->ops->monitor_get(s, ...).  Ops that
+ * depend on the time are given it (now_ns): the store reads no clock.
  * Ownership: a struct store is owned by whoever opened it and freed with
  * store_close().  Rows handed to callbacks point into backend memory that is
  * valid only during the callback: copy what you keep.
@@ -173,171 +175,165 @@ enum store_cap {
     STORE_CAP_REPLICAS = 1u << 0,
 };
 
+/* Every operation, once: X(return type, name, (parameters)).  struct
+ * store_ops gets a slot per entry, and each backend's table and prototypes
+ * are generated from it (sqlite_internal.h, pg_internal.h), so adding an op
+ * is this one line plus its two implementations.  Every op is required: a
+ * backend that lacks one does not link. */
+#define STORE_OPS(X) \
+    /* Monitors.  monitor_put replaces the monitor and its tests in one                            \
+     * transaction; tests keeping their id keep their live state. */                               \
+    X(enum cmon_err, monitor_put, (struct store *s, const char *name, const char *body,            \
+        const struct store_test *tests, size_t n_tests, int64_t now_ns, bool *created,             \
+        struct cmon_errbuf *eb))                                                                   \
+    X(enum cmon_err, monitor_get, (struct store *s, const char *name, store_monitor_cb cb,         \
+        void *arg, struct cmon_errbuf *eb))                                                        \
+    X(enum cmon_err, monitor_list, (struct store *s, store_monitor_cb cb, void *arg,               \
+        struct cmon_errbuf *eb))                                                                   \
+    X(enum cmon_err, monitor_delete, (struct store *s, const char *name, struct cmon_errbuf *eb))  \
+    X(enum cmon_err, monitor_set_running, (struct store *s, const char *name, bool running,        \
+        int64_t now_ns, struct cmon_errbuf *eb))                                                   \
+    X(enum cmon_err, monitor_count, (struct store *s, size_t *n, struct cmon_errbuf *eb))          \
+    /* Tests, in (monitor, number) order. */                                                       \
+    X(enum cmon_err, test_query, (struct store *s, const struct store_test_filter *f,              \
+        store_test_cb cb, void *arg, struct cmon_errbuf *eb))                                      \
+    /* Record the evaluator's verdict; a state change is kept in history with                      \
+     * time and reason.  *changed tells whether the state differs. */                              \
+    X(enum cmon_err, test_set_state, (struct store *s, const char *test_id, enum cmon_state st,    \
+        const char *reason, int64_t now_ns, bool *changed, struct cmon_errbuf *eb))                \
+    X(enum cmon_err, state_changes, (struct store *s, const char *test_id, int64_t from_ns,        \
+        int64_t to_ns, store_change_cb cb, void *arg, struct cmon_errbuf *eb))                     \
+    /* The transaction API: the writer opens one transaction for many                              \
+     * results (and heartbeats, state verdicts); the caller owns the batching                      \
+     * policy.  Ops that make their own transaction (monitor_put, ...) are not                     \
+     * called inside one. */                                                                       \
+    X(enum cmon_err, tx_begin, (struct store *s, struct cmon_errbuf *eb))                          \
+    X(enum cmon_err, tx_commit, (struct store *s, struct cmon_errbuf *eb))                         \
+    X(void, tx_rollback, (struct store *s))                                                        \
+    /* Ingest, inside a transaction: mark agent batches, add results.                              \
+     * batch_mark sets *dup when (agent, seq) was stored before: the caller                        \
+     * then skips that batch's results (exactly once). */                                          \
+    X(enum cmon_err, ingest_batch_mark, (struct store *s, const char *agent, int64_t seq,          \
+        int64_t now_ns, bool *dup, struct cmon_errbuf *eb))                                        \
+    X(enum cmon_err, ingest_result, (struct store *s, const struct store_result *r,                \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Raw results of one test in [from, to), oldest first, at most limit. */                      \
+    X(enum cmon_err, result_query, (struct store *s, const char *test_id, int64_t from_ns,         \
+        int64_t to_ns, size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb))       \
+    /* Aggregated series over the tests matching the filters. */                                   \
+    X(enum cmon_err, metric_query, (struct store *s, const struct store_metric_query *q,           \
+        store_point_cb cb, void *arg, struct cmon_errbuf *eb))                                     \
+    /* Fold raw results not yet rolled up into the 1-minute and 1-hour                             \
+     * roll-ups (the writer thread calls it every few seconds; metric                              \
+     * queries add the rows not yet folded, so they never lag). */                                 \
+    X(enum cmon_err, rollup, (struct store *s, int64_t now_ns, int64_t *folded,                    \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Delete raw results (and paths, state history) older than before_ns,                         \
+     * after folding them into the roll-ups, which stay until deleted. */                          \
+    X(enum cmon_err, retention, (struct store *s, int64_t before_ns, int64_t *deleted,             \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Paths (traceroute), one JSON document per round. */                                         \
+    X(enum cmon_err, path_put, (struct store *s, const char *test_id, int64_t start_ns,            \
+        const char *hops_json, struct cmon_errbuf *eb))                                            \
+    X(enum cmon_err, path_latest, (struct store *s, const char *test_id, char **hops_json,         \
+        int64_t *start_ns, struct cmon_errbuf *eb))                                                \
+    /* Agents: last contact. */                                                                    \
+    X(enum cmon_err, agent_seen, (struct store *s, const char *name, int64_t now_ns,               \
+        struct cmon_errbuf *eb))                                                                   \
+    X(enum cmon_err, agent_last_seen, (struct store *s, const char *name, int64_t *ns,             \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Alert rules (JSON bodies by name) and fired events. */                                      \
+    X(enum cmon_err, alert_rule_put, (struct store *s, const char *name, const char *body,         \
+        struct cmon_errbuf *eb))                                                                   \
+    X(enum cmon_err, alert_rule_delete, (struct store *s, const char *name,                        \
+        struct cmon_errbuf *eb))                                                                   \
+    X(enum cmon_err, alert_rule_list, (struct store *s, json_t **out, struct cmon_errbuf *eb))     \
+    X(enum cmon_err, alert_event_add, (struct store *s, const char *rule, const char *test_id,     \
+        int64_t at_ns, const char *message, struct cmon_errbuf *eb))                               \
+    X(enum cmon_err, alert_event_list, (struct store *s, int64_t from_ns, size_t limit,            \
+        json_t **out, struct cmon_errbuf *eb))                                                     \
+    /* Tokens: only the SHA-256 (hex) of a token is stored. */                                     \
+    X(enum cmon_err, token_add, (struct store *s, const char *hash_hex, enum store_role role,      \
+        const char *name, int64_t now_ns, struct cmon_errbuf *eb))                                 \
+    /* CMON_ERR_NOTFOUND if unknown; name (may be NULL) gets the token's name,                     \
+     * which for agent tokens is the agent's name. */                                              \
+    X(enum cmon_err, token_lookup, (struct store *s, const char *hash_hex, enum store_role *role,  \
+        char *name, size_t name_cap, struct cmon_errbuf *eb))                                      \
+    X(enum cmon_err, token_count, (struct store *s, size_t *n, struct cmon_errbuf *eb))            \
+    /* Read-only SQL over the result tables: at most max_rows rows, aborted                        \
+     * after timeout_ms.  *out = {"columns": [...], "rows": [[...]...],                            \
+     * "truncated": bool}. */                                                                      \
+    X(enum cmon_err, sql_query, (struct store *s, const char *sql, size_t max_rows,                \
+        int timeout_ms, json_t **out, struct cmon_errbuf *eb))                                     \
+    /* Paths of one test with start in [from, to), oldest first, at most                           \
+     * limit; cb returns non-zero to stop. */                                                      \
+    X(enum cmon_err, path_query, (struct store *s, const char *test_id, int64_t from_ns,           \
+        int64_t to_ns, size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb))         \
+    /* ---- alerts wired into the server (docs/alerts.md) ---- */                                  \
+    /* Action groups: JSON bodies by name, webhook secrets included (the API                       \
+     * masks them).  *created tells whether the name was new. */                                   \
+    X(enum cmon_err, action_group_put, (struct store *s, const char *name, const char *body,       \
+        bool *created, struct cmon_errbuf *eb))                                                    \
+    X(enum cmon_err, action_group_delete, (struct store *s, const char *name,                      \
+        struct cmon_errbuf *eb))                                                                   \
+    /* *out = [{"name": N, "group": BODY}...] by name. */                                          \
+    X(enum cmon_err, action_group_list, (struct store *s, json_t **out, struct cmon_errbuf *eb))   \
+    /* One evaluation's outcome, in one transaction: upsert every item (JSON of                    \
+     * cmon_alert_instance_to_json) as the episode (key, startsAt); drop                           \
+     * pending episodes not among items (they ended silently); append each                         \
+     * transition {"key", "rule", "event": "firing"|"resolved", "atNs", "value"}                   \
+     * to the history. */                                                                          \
+    X(enum cmon_err, alert_save, (struct store *s, const json_t *items, const json_t *transitions, \
+        int64_t now_ns, struct cmon_errbuf *eb))                                                   \
+    /* *out = the pending and firing instances (JSON), to restore the                              \
+     * evaluator after a restart or on a new leader. */                                            \
+    X(enum cmon_err, alert_active, (struct store *s, json_t **out, struct cmon_errbuf *eb))        \
+    /* Episodes, newest first: *out = instance JSON array of at most limit,                        \
+     * from offset; *more when there are further rows. */                                          \
+    X(enum cmon_err, alert_query, (struct store *s, const struct store_alert_filter *f,            \
+        size_t offset, size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb))            \
+    /* Transition history of one alert key, oldest first: *out = [{"event",                        \
+     * "at" (RFC 3339), "value"}]. */                                                              \
+    X(enum cmon_err, alert_transitions, (struct store *s, const char *key, json_t **out,           \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Forget resolved episodes that ended, and transitions that happened,                         \
+     * before before_ns (the server applies raw-result retention). */                              \
+    X(enum cmon_err, alert_prune, (struct store *s, int64_t before_ns, int64_t *deleted,           \
+        struct cmon_errbuf *eb))                                                                   \
+    /* ---- remote agents ---- */                                                                  \
+    /* Remote agents (DESIGN 7, docs/agents.md).  agent_register, in one                           \
+     * transaction: revoke every agent-role token named name, add token_hash                       \
+     * as its new agent token, and record (or refresh) the agent; *next_seq                        \
+     * gets one past the highest batch sequence stored for it (0 if none), so                      \
+     * an agent that lost its spool never reuses a number. */                                      \
+    X(enum cmon_err, agent_register, (struct store *s, const char *name, const char *token_hash,   \
+        const char *version, const char *addresses_json, int heartbeat_sec, int64_t now_ns,        \
+        int64_t *next_seq, struct cmon_errbuf *eb))                                                \
+    /* A heartbeat: CMON_ERR_NOTFOUND when the agent is not registered. */                         \
+    X(enum cmon_err, agent_heartbeat, (struct store *s, const char *name, const char *version,     \
+        const char *addresses_json, const char *spool_json, int heartbeat_sec, int64_t now_ns,     \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Registered agents and agents seen through results, by name. */                              \
+    X(enum cmon_err, agent_list, (struct store *s, store_agent_cb cb, void *arg,                   \
+        struct cmon_errbuf *eb))                                                                   \
+    /* Forget a registered agent and revoke its tokens (CMON_ERR_NOTFOUND if                       \
+     * neither exists). */                                                                         \
+    X(enum cmon_err, agent_delete, (struct store *s, const char *name, struct cmon_errbuf *eb))    \
+    /* The tests with these ids (sorted by strcmp, no duplicates), in any                          \
+     * order (store_test_query_each is the generic way, one test_query per id). */                 \
+    X(enum cmon_err, test_query_ids, (struct store *s, const char *const *ids, size_t n,           \
+        store_test_cb cb, void *arg, struct cmon_errbuf *eb))                                      \
+    /* Leadership among replicas (leader.h): SQLite is always the leader. */                       \
+    X(enum cmon_err, leader_try, (struct store *s, bool *leader, struct cmon_errbuf *eb))
+
 struct store_ops {
     int version;      /* STORE_OPS_VERSION the backend was written against */
     const char *name; /* "sqlite", for messages only: callers test caps */
     unsigned caps;    /* enum store_cap bits */
     void (*close)(struct store *s);
-
-    /* Monitors.  monitor_put replaces the monitor and its tests in one
-     * transaction; tests keeping their id keep their live state. */
-    enum cmon_err (*monitor_put)(struct store *s, const char *name, const char *body,
-                                 const struct store_test *tests, size_t n_tests, int64_t now_ns,
-                                 bool *created, struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_get)(struct store *s, const char *name, store_monitor_cb cb, void *arg,
-                                 struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_list)(struct store *s, store_monitor_cb cb, void *arg,
-                                  struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_set_running)(struct store *s, const char *name, bool running,
-                                         int64_t now_ns, struct cmon_errbuf *eb);
-    enum cmon_err (*monitor_count)(struct store *s, size_t *n, struct cmon_errbuf *eb);
-
-    /* Tests, in (monitor, number) order. */
-    enum cmon_err (*test_query)(struct store *s, const struct store_test_filter *f,
-                                store_test_cb cb, void *arg, struct cmon_errbuf *eb);
-    /* Record the evaluator's verdict; a state change is kept in history with
-     * time and reason.  *changed tells whether the state differs. */
-    enum cmon_err (*test_set_state)(struct store *s, const char *test_id, enum cmon_state st,
-                                    const char *reason, int64_t now_ns, bool *changed,
-                                    struct cmon_errbuf *eb);
-    enum cmon_err (*state_changes)(struct store *s, const char *test_id, int64_t from_ns,
-                                   int64_t to_ns, store_change_cb cb, void *arg,
-                                   struct cmon_errbuf *eb);
-
-    /* Ingest: begin, add results (and mark agent batches), commit.  One
-     * transaction for many results; the caller owns the batching policy.
-     * batch_mark sets *dup when (agent, seq) was stored before: the caller
-     * then skips that batch's results (exactly once). */
-    enum cmon_err (*ingest_begin)(struct store *s, struct cmon_errbuf *eb);
-    enum cmon_err (*ingest_batch_mark)(struct store *s, const char *agent, int64_t seq,
-                                       int64_t now_ns, bool *dup, struct cmon_errbuf *eb);
-    enum cmon_err (*ingest_result)(struct store *s, const struct store_result *r,
-                                   struct cmon_errbuf *eb);
-    enum cmon_err (*ingest_commit)(struct store *s, struct cmon_errbuf *eb);
-    void (*ingest_rollback)(struct store *s);
-
-    /* Raw results of one test in [from, to), oldest first, at most limit. */
-    enum cmon_err (*result_query)(struct store *s, const char *test_id, int64_t from_ns,
-                                  int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
-                                  struct cmon_errbuf *eb);
-    /* Aggregated series over the tests matching the filters. */
-    enum cmon_err (*metric_query)(struct store *s, const struct store_metric_query *q,
-                                  store_point_cb cb, void *arg, struct cmon_errbuf *eb);
-    /* Fold raw results not yet rolled up into the 1-minute and 1-hour
-     * roll-ups (the writer thread calls it every few seconds; metric
-     * queries add the rows not yet folded, so they never lag). */
-    enum cmon_err (*rollup)(struct store *s, int64_t *folded, struct cmon_errbuf *eb);
-    /* Delete raw results (and paths, state history) older than before_ns,
-     * after folding them into the roll-ups, which stay until deleted. */
-    enum cmon_err (*retention)(struct store *s, int64_t before_ns, int64_t *deleted,
-                               struct cmon_errbuf *eb);
-
-    /* Paths (traceroute), one JSON document per round. */
-    enum cmon_err (*path_put)(struct store *s, const char *test_id, int64_t start_ns,
-                              const char *hops_json, struct cmon_errbuf *eb);
-    enum cmon_err (*path_latest)(struct store *s, const char *test_id, char **hops_json,
-                                 int64_t *start_ns, struct cmon_errbuf *eb);
-
-    /* Agents: last contact. */
-    enum cmon_err (*agent_seen)(struct store *s, const char *name, int64_t now_ns,
-                                struct cmon_errbuf *eb);
-    enum cmon_err (*agent_last_seen)(struct store *s, const char *name, int64_t *ns,
-                                     struct cmon_errbuf *eb);
-
-    /* Alert rules (JSON bodies by name) and fired events. */
-    enum cmon_err (*alert_rule_put)(struct store *s, const char *name, const char *body,
-                                    struct cmon_errbuf *eb);
-    enum cmon_err (*alert_rule_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
-    enum cmon_err (*alert_rule_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
-    enum cmon_err (*alert_event_add)(struct store *s, const char *rule, const char *test_id,
-                                     int64_t at_ns, const char *message, struct cmon_errbuf *eb);
-    enum cmon_err (*alert_event_list)(struct store *s, int64_t from_ns, size_t limit, json_t **out,
-                                      struct cmon_errbuf *eb);
-
-    /* Tokens: only the SHA-256 (hex) of a token is stored. */
-    enum cmon_err (*token_add)(struct store *s, const char *hash_hex, enum store_role role,
-                               const char *name, int64_t now_ns, struct cmon_errbuf *eb);
-    /* CMON_ERR_NOTFOUND if unknown; name (may be NULL) gets the token's name,
-     * which for agent tokens is the agent's name. */
-    enum cmon_err (*token_lookup)(struct store *s, const char *hash_hex, enum store_role *role,
-                                  char *name, size_t name_cap, struct cmon_errbuf *eb);
-    enum cmon_err (*token_count)(struct store *s, size_t *n, struct cmon_errbuf *eb);
-
-    /* Read-only SQL over the result tables: at most max_rows rows, aborted
-     * after timeout_ms.  *out = {"columns": [...], "rows": [[...]...],
-     * "truncated": bool}. */
-    enum cmon_err (*sql_query)(struct store *s, const char *sql, size_t max_rows, int timeout_ms,
-                               json_t **out, struct cmon_errbuf *eb);
-
-    /* Paths of one test with start in [from, to), oldest first, at most
-     * limit; cb returns non-zero to stop. */
-    enum cmon_err (*path_query)(struct store *s, const char *test_id, int64_t from_ns,
-                                int64_t to_ns, size_t limit, store_path_cb cb, void *arg,
-                                struct cmon_errbuf *eb);
-
-    /* ---- optional extensions: a backend may leave the ops below NULL
-     * (store_open accepts it); their callers then answer 501 or skip the
-     * feature with one warning.  Everything above is required. ---- */
-
-    /* ---- alerts wired into the server (docs/alerts.md) ---- */
-    /* Action groups: JSON bodies by name, webhook secrets included (the API
-     * masks them).  *created tells whether the name was new. */
-    enum cmon_err (*action_group_put)(struct store *s, const char *name, const char *body,
-                                      bool *created, struct cmon_errbuf *eb);
-    enum cmon_err (*action_group_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
-    /* *out = [{"name": N, "group": BODY}...] by name. */
-    enum cmon_err (*action_group_list)(struct store *s, json_t **out, struct cmon_errbuf *eb);
-    /* One evaluation's outcome, in one transaction: upsert every item (JSON of
-     * cmon_alert_instance_to_json) as the episode (key, startsAt); drop
-     * pending episodes not among items (they ended silently); append each
-     * transition {"key", "rule", "event": "firing"|"resolved", "atNs", "value"}
-     * to the history. */
-    enum cmon_err (*alert_save)(struct store *s, const json_t *items, const json_t *transitions,
-                                int64_t now_ns, struct cmon_errbuf *eb);
-    /* *out = the pending and firing instances (JSON), to restore the
-     * evaluator after a restart or on a new leader. */
-    enum cmon_err (*alert_active)(struct store *s, json_t **out, struct cmon_errbuf *eb);
-    /* Episodes, newest first: *out = instance JSON array of at most limit,
-     * from offset; *more when there are further rows. */
-    enum cmon_err (*alert_query)(struct store *s, const struct store_alert_filter *f, size_t offset,
-                                 size_t limit, json_t **out, bool *more, struct cmon_errbuf *eb);
-    /* Transition history of one alert key, oldest first: *out = [{"event",
-     * "at" (RFC 3339), "value"}]. */
-    enum cmon_err (*alert_transitions)(struct store *s, const char *key, json_t **out,
-                                       struct cmon_errbuf *eb);
-    /* Forget resolved episodes that ended, and transitions that happened,
-     * before before_ns (the server applies raw-result retention). */
-    enum cmon_err (*alert_prune)(struct store *s, int64_t before_ns, int64_t *deleted,
-                                 struct cmon_errbuf *eb);
-
-    /* ---- remote agents (optional: NULL answers 501 / knows no stopped agent) ---- */
-    /* Remote agents (DESIGN 7, docs/agents.md).  agent_register, in one
-     * transaction: revoke every agent-role token named name, add token_hash
-     * as its new agent token, and record (or refresh) the agent; *next_seq
-     * gets one past the highest batch sequence stored for it (0 if none), so
-     * an agent that lost its spool never reuses a number. */
-    enum cmon_err (*agent_register)(struct store *s, const char *name, const char *token_hash,
-                                    const char *version, const char *addresses_json,
-                                    int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
-                                    struct cmon_errbuf *eb);
-    /* A heartbeat: CMON_ERR_NOTFOUND when the agent is not registered. */
-    enum cmon_err (*agent_heartbeat)(struct store *s, const char *name, const char *version,
-                                     const char *addresses_json, const char *spool_json,
-                                     int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb);
-    /* Registered agents and agents seen through results, by name. */
-    enum cmon_err (*agent_list)(struct store *s, store_agent_cb cb, void *arg,
-                                struct cmon_errbuf *eb);
-    /* Forget a registered agent and revoke its tokens (CMON_ERR_NOTFOUND if
-     * neither exists). */
-    enum cmon_err (*agent_delete)(struct store *s, const char *name, struct cmon_errbuf *eb);
-
-    /* ---- optional speed-ups (NULL: the generic way) ---- */
-    /* The tests with these ids (sorted by strcmp, no duplicates), in any
-     * order; callers use store_test_query_ids, which falls back to one
-     * test_query per id. */
-    enum cmon_err (*test_query_ids)(struct store *s, const char *const *ids, size_t n,
-                                    store_test_cb cb, void *arg, struct cmon_errbuf *eb);
+#define STORE_OP_SLOT(ret, op, args) ret(*op) args;
+    STORE_OPS(STORE_OP_SLOT)
+#undef STORE_OP_SLOT
 };
 
 struct store {

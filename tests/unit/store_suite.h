@@ -166,17 +166,17 @@ static inline void ingest(struct store *s, const struct store_result *rs, size_t
                    int64_t seq, bool *dup)
 {
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     if (seq >= 0) {
         assert_int_equal(s->ops->ingest_batch_mark(s, agent, seq, T0, dup, &eb), CMON_OK);
         if (*dup) {
-            s->ops->ingest_rollback(s);
+            s->ops->tx_rollback(s);
             return;
         }
     }
     for (size_t i = 0; i < n; i++)
         assert_int_equal(s->ops->ingest_result(s, &rs[i], &eb), CMON_OK);
-    assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
 }
 
 struct points {

@@ -65,9 +65,9 @@ static void eval_at(struct store *s, int64_t now, struct verdict *v)
 {
     struct cmon_errbuf eb;
     struct store_test_filter f = {.test_id = "00112233445566ff"};
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     assert_int_equal(eval_tests(s, NULL, now, NULL, &eb), CMON_OK);
-    assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
     assert_int_equal(s->ops->test_query(s, &f, grab, v, &eb), CMON_OK);
 }
 
@@ -106,10 +106,10 @@ static void test_agent_stopped_state(void **state)
                                    .rtt_min_ms = 1,
                                    .rtt_avg_ms = 1,
                                    .rtt_max_ms = 1}};
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "c", T0 + 2 * SEC, &eb), CMON_OK);
-    assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
     struct verdict v;
     eval_at(s, T0 + 32 * SEC, &v); /* 30 s silent: not yet */
     assert_int_equal(v.st, CMON_STATE_PASS);

@@ -336,11 +336,11 @@ static void test_many_tests_one_batch(void **state)
     /* an untouched test with a stored state its data would not give: a
      * re-evaluation (a scan that forgot the list) would reset it */
     bool ch = false;
-    assert_int_equal(f->s->ops->ingest_begin(f->s, &eb), CMON_OK);
+    assert_int_equal(f->s->ops->tx_begin(f->s, &eb), CMON_OK);
     assert_int_equal(f->s->ops->test_set_state(f->s, ids[0], CMON_STATE_FAIL, "set by hand",
                                                f->now, &ch, &eb),
                      CMON_OK);
-    assert_int_equal(f->s->ops->ingest_commit(f->s, &eb), CMON_OK);
+    assert_int_equal(f->s->ops->tx_commit(f->s, &eb), CMON_OK);
     assert_true(ch);
     for (int i = 0; i < TOUCHED; i++) { /* every 3rd touched test fails */
         rs[i] = round_of(f, 0, t0, i % 3 == 0 ? 10 : 0, "x");

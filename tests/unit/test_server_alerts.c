@@ -88,9 +88,9 @@ static void add_round(struct store *s, const char *id, const char *agent, int64_
     r.r.has_rtt = failed < 10;
     r.r.rtt_min_ms = r.r.rtt_avg_ms = r.r.rtt_max_ms = 5;
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
-    assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
 }
 
 static void put_rule(struct store *s, const char *name, const char *json)
@@ -299,9 +299,9 @@ static void tick_agent_suppression(void **state)
         r.r.start_ns = T0;
         r.r.checks_total = r.r.checks_failed = 10;
         r.r.diagnostic = CMON_DIAG_PERMISSION_DENIED;
-        assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+        assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
         assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
-        assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+        assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
         bool changed;
         assert_int_equal(s->ops->test_set_state(s, ids[i], CMON_STATE_FAIL, "x", T0, &changed, &eb),
                          CMON_OK);

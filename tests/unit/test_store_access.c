@@ -157,10 +157,10 @@ static void test_register_rotates_token(void **state)
     assert_string_equal(name, "a1");
     /* batches 0..4 stored: registering again continues at 5, old token revoked */
     bool dup;
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     for (int i = 0; i < 5; i++)
         assert_int_equal(s->ops->ingest_batch_mark(s, "a1", i, T0, &dup, &eb), CMON_OK);
-    assert_int_equal(s->ops->ingest_commit(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_register(s, "a1", "h2", "0.2", "[]", 10, T0 + SEC, &next, &eb),
                      CMON_OK);
     assert_int_equal(next, 5);

@@ -122,7 +122,7 @@ static void test_concurrent_migrations(void **state)
 static void ingest_at(struct store *s, int64_t start_ns, int n)
 {
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->ingest_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
     for (int i = 0; i < n; i++) {
         struct store_result r = {.agent = "a\tb\\c"};
         snprintf(r.r.test_id, sizeof r.r.test_id, "t%d", i);
@@ -134,7 +134,7 @@ static void ingest_at(struct store *s, int64_t start_ns, int n)
         if (s->ops->ingest_result(s, &r, &eb))
             fail_msg("ingest: %s", eb.msg);
     }
-    if (s->ops->ingest_commit(s, &eb))
+    if (s->ops->tx_commit(s, &eb))
         fail_msg("commit: %s", eb.msg);
 }
 
@@ -351,14 +351,14 @@ static void test_batches_across_connections(void **state)
     struct store *a = open_rw(), *b = open_rw();
     struct cmon_errbuf eb;
     bool dup = true;
-    assert_int_equal(a->ops->ingest_begin(a, &eb), CMON_OK);
+    assert_int_equal(a->ops->tx_begin(a, &eb), CMON_OK);
     assert_int_equal(a->ops->ingest_batch_mark(a, "agent-1", 7, D0, &dup, &eb), CMON_OK);
     assert_false(dup);
-    assert_int_equal(a->ops->ingest_commit(a, &eb), CMON_OK);
-    assert_int_equal(b->ops->ingest_begin(b, &eb), CMON_OK);
+    assert_int_equal(a->ops->tx_commit(a, &eb), CMON_OK);
+    assert_int_equal(b->ops->tx_begin(b, &eb), CMON_OK);
     assert_int_equal(b->ops->ingest_batch_mark(b, "agent-1", 7, D0, &dup, &eb), CMON_OK);
     assert_true(dup);
-    b->ops->ingest_rollback(b);
+    b->ops->tx_rollback(b);
     store_close(a);
     store_close(b);
 }
@@ -452,7 +452,7 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, D0, NULL, &eb), CMON_OK);
     ingest_at(sq, D0 + 60 * CMON_NS_PER_SEC, 1);
     int64_t folded;
-    assert_int_equal(sq->ops->rollup(sq, &folded, &eb), CMON_OK);
+    assert_int_equal(sq->ops->rollup(sq, cmon_wall_ns(), &folded, &eb), CMON_OK);
     ingest_at(sq, D0 + 120 * CMON_NS_PER_SEC, 1); /* not rolled up yet */
     bool changed;
     assert_int_equal(
@@ -487,7 +487,7 @@ static void test_copy_from_sqlite(void **state)
                                    .interval_ns = 3600 * CMON_NS_PER_SEC,
                                    .from_ns = D0,
                                    .to_ns = D0 + DAY};
-    assert_int_equal(pg->ops->rollup(pg, &folded, &eb), CMON_OK);
+    assert_int_equal(pg->ops->rollup(pg, cmon_wall_ns(), &folded, &eb), CMON_OK);
     assert_int_equal(folded, 1); /* the queued row, once */
     enum store_role role;
     assert_int_equal(pg->ops->token_lookup(pg, "hash1", &role, NULL, 0, &eb), CMON_OK);

@@ -109,9 +109,9 @@ static void test_metrics_and_retention(void **state)
 
     /* folding into the roll-ups changes no answer, also for a late round */
     int64_t folded = 0;
-    assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+    assert_int_equal(s->ops->rollup(s, cmon_wall_ns(), &folded, &eb), CMON_OK);
     assert_int_equal(folded, 4);
-    assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+    assert_int_equal(s->ops->rollup(s, cmon_wall_ns(), &folded, &eb), CMON_OK);
     assert_int_equal(folded, 0);
     struct store_result late = result("aaaaaaaaaaaaaaa1", T0 + 50 * CMON_NS_PER_SEC, 8, 6.0);
     ingest(s, &late, 1, NULL, -1, NULL);
@@ -125,7 +125,7 @@ static void test_metrics_and_retention(void **state)
         assert_int_equal(s->ops->metric_query(s, &q2, collect_point, &p, &eb), CMON_OK);
         assert_float_equal(p.v[0], 8.0, 1e-9);
         assert_int_equal(p.samples[0], 4);
-        assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+        assert_int_equal(s->ops->rollup(s, cmon_wall_ns(), &folded, &eb), CMON_OK);
         assert_int_equal(folded, pass == 0 ? 1 : 0);
     }
 
@@ -152,7 +152,7 @@ static void test_metrics_and_retention(void **state)
         assert_int_equal(s->ops->metric_query(s, &q, collect_point, &p, &eb), CMON_OK);
         assert_int_equal(p.n, 3);
         assert_float_equal(p.v[2], 20.0, 1e-9);
-        assert_int_equal(s->ops->rollup(s, &folded, &eb), CMON_OK);
+        assert_int_equal(s->ops->rollup(s, cmon_wall_ns(), &folded, &eb), CMON_OK);
         assert_int_equal(folded, pass == 0 ? 1 : 0);
     }
 }
