@@ -98,12 +98,18 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
  * --max-monitors, --tls-cert, --tls-key and the edge options below): 0 when
  * c was one of them, -1 when not, else the usage-error exit code. */
 struct cli_command;
-enum { CLI_OPT_ALLOWED_HOST = 0x100, CLI_OPT_ALLOW_EXEC, CLI_OPT_CONNS_PER_IP };
+enum {
+    CLI_OPT_ALLOWED_HOST = 0x100,
+    CLI_OPT_ALLOW_EXEC,
+    CLI_OPT_CONNS_PER_IP,
+    CLI_OPT_WRITE_QUEUE,
+};
 #define CLI_SERVER_EDGE_OPTIONS                                                                    \
     {"allowed-host", required_argument, NULL, CLI_OPT_ALLOWED_HOST},                               \
         {"allow-exec-actions", no_argument, NULL, CLI_OPT_ALLOW_EXEC},                             \
+        {"max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP},                       \
     {                                                                                              \
-        "max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP                          \
+        "write-queue", required_argument, NULL, CLI_OPT_WRITE_QUEUE                                \
     }
 /* Their --help lines, the same in both commands. */
 #define CLI_SERVER_EDGE_HELP                                                                       \
@@ -116,7 +122,10 @@ enum { CLI_OPT_ALLOWED_HOST = 0x100, CLI_OPT_ALLOW_EXEC, CLI_OPT_CONNS_PER_IP };
     "                         groups are refused (403 exec_disabled) and stored ones\n"            \
     "                         are not run\n"                                                       \
     "      --max-conns-per-ip N  open connections one client address may hold\n"                   \
-    "                         (default 256)\n"
+    "                         (default 256)\n"                                                    \
+    "      --write-queue N    round results the write queue holds (default 100000);\n"           \
+    "                         beyond it result batches get 503 overloaded and agents\n"          \
+    "                         retry them later\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 

@@ -258,6 +258,14 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
         o->max_conns_per_ip = (unsigned)v;
         return 0;
     }
+    case CLI_OPT_WRITE_QUEUE: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 1 || v > 10000000)
+            return cli_usage_error(self, "--write-queue wants 1..10000000 results");
+        o->queue_results = (size_t)v;
+        return 0;
+    }
     case 'B': {
         char *end;
         long v = strtol(arg, &end, 10);
@@ -310,7 +318,8 @@ const struct cli_command cmd_server = {
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
              "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
-             "                   [--max-conns-per-ip N] [--max-body BYTES] [--log-level LEVEL]\n"
+             "                   [--max-conns-per-ip N] [--write-queue N] [--max-body BYTES]\n"
+             "                   [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"
              "state evaluator, retention and Prometheus /metrics.  Agents run elsewhere\n"

@@ -170,11 +170,14 @@ enum MHD_Result api_results(struct req *r)
     return results_reply(r, &o);
 }
 
-/* A query holds a pool thread for up to SQL_TIMEOUT_MS: at most half the
- * pool runs queries, so /healthz, the dashboard and agents keep a thread. */
+/* A query holds a pool thread and a core for up to SQL_TIMEOUT_MS: at most
+ * SQL_MAX_RUNNING run at once, so /healthz, the dashboard and agents keep
+ * threads and CPU. */
+#define SQL_MAX_RUNNING 2
+
 static bool sql_slot_take(struct req *r)
 {
-    unsigned max = r->srv->opts.threads / 2 ? r->srv->opts.threads / 2 : 1;
+    unsigned max = SQL_MAX_RUNNING;
     if (atomic_fetch_add(&r->srv->sql_running, 1) < max)
         return true;
     atomic_fetch_sub(&r->srv->sql_running, 1);

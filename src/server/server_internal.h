@@ -33,7 +33,7 @@ struct cmon_server {
     size_t ro_n, ro_cap;
     struct writer *writer;        /* every write goes through it (writer.h) */
     struct server_alerts *alerts; /* notifier + alert state, ticked by bg */
-    atomic_uint sql_running;      /* POST /query executions now (bounded: half the pool) */
+    atomic_uint sql_running;      /* POST /query executions now (bounded: SQL_MAX_RUNNING) */
     struct edge_reaper *reaper;   /* the header deadline (edge_reaper.h) */
     size_t conn_limit;            /* MHD_OPTION_CONNECTION_LIMIT, from RLIMIT_NOFILE */
     pthread_mutex_t log_mu;       /* MHD's messages: at most one line per 10 s ... */

@@ -4,6 +4,7 @@
  * agent's path into the ingest queue -- rounds are stored, states evaluated
  * with reasons, stale rounds give Indeterminate, stop drains the queue. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -180,13 +181,24 @@ static int wait_state(const char *url, int idx, enum cmon_state want, struct see
     return -1;
 }
 
+static int64_t fake_now(void *ctx)
+{
+    return atomic_load((_Atomic int64_t *)ctx);
+}
+
 /* A test whose last round grows older than 2 x frequency + 30 s turns
- * Indeterminate through the background thread's timer, not through ingest. */
+ * Indeterminate through the writer's timer jobs, not through ingest: on an
+ * injected clock, moved past the limit, then one tick (no waiting). */
 static void test_timer_turns_silent_tests_indeterminate(void **state)
 {
     struct fixture *f = *state;
     cmon_server_stop(f->srv);
-    struct cmon_server_opts o = {.listen = f->listen, .store_url = f->url, .eval_interval_ms = 100};
+    _Atomic int64_t now = cmon_wall_ns();
+    struct cmon_server_opts o = {.listen = f->listen,
+                                 .store_url = f->url,
+                                 .eval_interval_ms = 3600 * 1000, /* ticks: ours only */
+                                 .now_ns = fake_now,
+                                 .clock_ctx = &now};
     struct cmon_errbuf eb;
     assert_int_equal(cmon_server_start(&o, &f->srv, &eb), CMON_OK);
     struct cmon_problems probs = {0};
@@ -198,15 +210,28 @@ static void test_timer_turns_silent_tests_indeterminate(void **state)
     read_tests(f->url, &s);
     struct cmon_round_result r = {0};
     snprintf(r.test_id, sizeof r.test_id, "%s", s.id[0]);
-    r.start_ns = cmon_wall_ns() - 88 * CMON_NS_PER_SEC; /* 2 s before the 90 s limit */
+    r.start_ns = atomic_load(&now) - 88 * CMON_NS_PER_SEC; /* 2 s before the 90 s limit */
     r.checks_total = 10;
     r.has_rtt = true;
     r.rtt_avg_ms = r.rtt_min_ms = r.rtt_max_ms = 0.1;
     r.dns_ms = r.connect_ms = r.tls_ms = r.first_byte_ms = -1;
     assert_int_equal(cmon_server_submit_rounds(f->srv, "local", &r, 1, &eb), CMON_OK);
-    assert_int_equal(wait_state(f->url, 0, CMON_STATE_PASS, &s), 0);
-    assert_int_equal(wait_state(f->url, 0, CMON_STATE_INDETERMINATE, &s), 0);
+    /* the tick is queued behind the round: done means the round is stored */
+    assert_int_equal(cmon_server_tick(f->srv, &eb), CMON_OK);
+    read_tests(f->url, &s);
+    assert_int_equal(s.state[0], CMON_STATE_PASS);
+    atomic_fetch_add(&now, 1 * CMON_NS_PER_SEC); /* 89 s: still within the limit */
+    assert_int_equal(cmon_server_tick(f->srv, &eb), CMON_OK);
+    read_tests(f->url, &s);
+    assert_int_equal(s.state[0], CMON_STATE_PASS);
+    atomic_fetch_add(&now, 2 * CMON_NS_PER_SEC); /* 91 s */
+    assert_int_equal(cmon_server_tick(f->srv, &eb), CMON_OK);
+    read_tests(f->url, &s);
+    assert_int_equal(s.state[0], CMON_STATE_INDETERMINATE);
     assert_non_null(strstr(s.reason[0], "(expected every 30 s)"));
+    cmon_server_stop(f->srv); /* before `now` goes out of scope */
+    struct cmon_server_opts o2 = {.listen = f->listen, .store_url = f->url};
+    assert_int_equal(cmon_server_start(&o2, &f->srv, &eb), CMON_OK);
 }
 
 /* Several rounds of one test in one transaction: the newest decides. */
