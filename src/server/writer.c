@@ -540,5 +540,6 @@ void writer_get_stats(struct writer *w, struct writer_stats *st)
     pthread_mutex_lock(&w->mu);
     *st = w->stats;
     st->queued_results = w->queued_results;
+    st->queued_cmds = w->queued_cmds;
     pthread_mutex_unlock(&w->mu);
 }

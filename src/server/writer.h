@@ -92,7 +92,7 @@ enum cmon_err writer_tick(struct writer *w, int64_t deadline_ns, struct cmon_err
 
 struct writer_stats {
     uint64_t results_stored, batches_committed, batches_duplicate, results_dropped;
-    uint64_t queued_results, refused_busy, heartbeats;
+    uint64_t queued_results, queued_cmds, refused_busy, heartbeats;
 };
 void writer_get_stats(struct writer *w, struct writer_stats *st);
 
