@@ -1,5 +1,5 @@
 /* ingest.c: benchmark of the real ingest path -- round results submitted to
- * the ingest queue (as the embedded agent and the agent-results endpoint do),
+ * the writer's queue (as the embedded agent and the agent-results endpoint do),
  * committed in batched transactions with roll-ups and state evaluation.
  * DIR is a directory (SQLite) or a postgres:// URL; REPLICA (0, 1, ...) gives
  * each concurrently running process its own monitor and tests, as replicas
@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 
 #include "core/clock.h"
-#include "server/ingest.h"
+#include "server/writer.h"
 #include "store/store.h"
 
 static void make_tests(struct store *s, size_t n, char (*ids)[17], size_t replica)
@@ -67,8 +67,11 @@ int main(int argc, char **argv)
     make_tests(s, n_tests, ids, replica);
     store_close(s);
 
-    struct ingest *ing;
-    if (ingest_start(url, total + batch, NULL, &ing, &eb)) {
+    struct writer *ing;
+    struct writer_opts o = {.store_url = url,
+                            .max_queued_results = total + batch,
+                            .max_queued_cmds = total / (batch ? batch : 1) + 2};
+    if (writer_start(&o, &ing, &eb)) {
         fprintf(stderr, "%s\n", eb.msg);
         return 1;
     }
@@ -83,8 +86,6 @@ int main(int argc, char **argv)
      * last-seen row), which measured the bench, not the product */
     char agent[32];
     snprintf(agent, sizeof agent, "bench%zu", replica);
-    struct ingest_wait w;
-    ingest_wait_init(&w);
     int64_t t0 = cmon_mono_ns();
     for (size_t done = 0; done < total; done += batch) {
         size_t n = total - done < batch ? total - done : batch;
@@ -102,17 +103,18 @@ int main(int argc, char **argv)
             r->rtt_min_ms = 0.1, r->rtt_avg_ms = 0.2, r->rtt_max_ms = 0.3;
             r->dns_ms = r->connect_ms = r->tls_ms = r->first_byte_ms = -1;
         }
-        bool last = done + n >= total;
-        if (ingest_submit(ing, agent, -1, rs, n, last ? &w : NULL, &eb)) {
+        /* the last one waits: the queue is first in, first out */
+        struct writer_batch b = {.agent = agent, .seq = -1, .results = rs, .n = n};
+        bool dup, last = done + n >= total;
+        if (last ? writer_results(ing, &b, writer_deadline(3600 * 1000), &dup, &eb)
+                 : writer_results_async(ing, &b, &eb)) {
             fprintf(stderr, "submit: %s\n", eb.msg);
             return 1;
         }
     }
-    if (total)
-        ingest_wait_for(&w);
     int64_t t1 = cmon_mono_ns();
-    struct ingest_stats st;
-    ingest_get_stats(ing, &st);
+    struct writer_stats st;
+    writer_get_stats(ing, &st);
     double sec = (double)(t1 - t0) / CMON_NS_PER_SEC;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* includes the setup: an upper bound */
@@ -125,8 +127,7 @@ int main(int argc, char **argv)
     printf("ingest: %.2f CPU seconds in all = %.0f results per CPU second (what one idle core "
            "would reach)\n",
            cpu, (double)total / cpu);
-    ingest_wait_destroy(&w);
-    ingest_stop(ing);
+    writer_stop(ing);
     free(rs);
     free(ids);
     return 0;
