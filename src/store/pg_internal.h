@@ -49,6 +49,16 @@ struct pg_store {
     } st_ids, st_states, st_reasons;
     size_t n_states;
     int64_t states_now_ns;
+    /* agents' last contact written in a transaction, deferred to one
+     * statement just before its COMMIT: the agents rows are shared by all
+     * replicas, so their row locks are held for the commit only, not for the
+     * whole ingest transaction (two replicas then overlap instead of taking
+     * turns) */
+    struct pg_seen {
+        char name[64];
+        int64_t ns;
+    } *seen;
+    size_t n_seen, seen_cap;
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -102,6 +112,11 @@ void pg_stage_clear(struct pg_store *ps);
 enum cmon_err pg_state_defer(struct pg_store *ps, const char *id, int row, enum cmon_state state,
                              const char *reason, int64_t now_ns, bool *changed,
                              struct cmon_errbuf *eb);
+/* agent_seen inside a transaction: remembered (the latest time per agent)
+ * and written by pg_seen_flush in name order before COMMIT. */
+enum cmon_err pg_seen_defer(struct pg_store *ps, const char *name, int64_t now_ns,
+                            struct cmon_errbuf *eb);
+enum cmon_err pg_seen_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 /* Write the queued state writes (one statement); no-op when none. */
 enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 void pg_states_clear(struct pg_store *ps); /* drop them; free_bufs also frees */

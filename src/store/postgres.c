@@ -371,6 +371,7 @@ static void pg_close(struct store *s)
     PQfinish(ps->conn);
     free(ps->stage);
     pg_states_free(ps);
+    free(ps->seen);
     free(ps);
 }
 

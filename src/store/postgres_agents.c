@@ -89,8 +89,17 @@ enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *
 
 enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
 {
+    struct pg_store *ps = pg_of(s);
+    /* in the writer's transaction the list must see this transaction's
+     * contacts: the staged results first (the heavy part), then the agents'
+     * rows, so their locks are held from here to the commit only */
+    enum cmon_err err = pg_flush(ps, eb);
+    if (!err)
+        err = pg_seen_flush(ps, eb);
+    if (err)
+        return err;
     PGresult *res = pg_query(
-        pg_of(s),
+        ps,
         "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, "
         "r.heartbeat_ns,"
         " r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool"

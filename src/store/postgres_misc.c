@@ -13,9 +13,12 @@
 enum cmon_err pg_agent_seen(struct store *s, const char *name, int64_t now_ns,
                             struct cmon_errbuf *eb)
 {
+    struct pg_store *ps = pg_of(s);
+    if (PQtransactionStatus(ps->conn) == PQTRANS_INTRANS)
+        return pg_seen_defer(ps, name, now_ns, eb);
     char a[24];
     const char *v[] = {name, pg_i64(a, now_ns)};
-    return pg_exec(pg_of(s),
+    return pg_exec(ps,
                    "INSERT INTO agents (name, last_seen_ns) VALUES ($1, $2)"
                    " ON CONFLICT (name) DO UPDATE SET"
                    " last_seen_ns = greatest(agents.last_seen_ns, excluded.last_seen_ns)",
@@ -26,6 +29,9 @@ enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
                                  struct cmon_errbuf *eb)
 {
     const char *v[] = {name};
+    enum cmon_err flushed = pg_seen_flush(pg_of(s), eb); /* this transaction's contacts */
+    if (flushed)
+        return flushed;
     PGresult *res =
         pg_query(pg_of(s), "SELECT last_seen_ns FROM agents WHERE name = $1", 1, v, eb, "agent");
     if (!res)

@@ -20,6 +20,7 @@ enum cmon_err pg_tx_begin(struct store *s, struct cmon_errbuf *eb)
     pg_stage_clear(ps);
     pg_touched_clear(ps);
     pg_states_clear(ps);
+    ps->n_seen = 0;
     return pg_exec(ps, "BEGIN", 0, NULL, NULL, eb, "begin");
 }
 
@@ -29,6 +30,8 @@ enum cmon_err pg_tx_commit(struct store *s, struct cmon_errbuf *eb)
     enum cmon_err err = pg_flush(ps, eb);
     if (!err)
         err = pg_states_flush(ps, eb);
+    if (!err)
+        err = pg_seen_flush(ps, eb); /* last: the shared rows' locks, briefly */
     pg_touched_clear(ps);
     if (!err)
         err = pg_exec(ps, "COMMIT", 0, NULL, NULL, eb, "commit");
@@ -43,6 +46,7 @@ void pg_tx_rollback(struct store *s)
     pg_stage_clear(ps);
     pg_touched_clear(ps);
     pg_states_clear(ps);
+    ps->n_seen = 0;
     if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
 }
@@ -366,6 +370,68 @@ enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb)
                 " FROM v JOIN old ON old.id = v.id WHERE t.id = v.id",
                 4, v, NULL, eb, "update test states");
     pg_states_clear(ps);
+    return err;
+}
+
+enum cmon_err pg_seen_defer(struct pg_store *ps, const char *name, int64_t now_ns,
+                            struct cmon_errbuf *eb)
+{
+    for (size_t i = 0; i < ps->n_seen; i++) {
+        if (strcmp(ps->seen[i].name, name) == 0) {
+            if (now_ns > ps->seen[i].ns)
+                ps->seen[i].ns = now_ns;
+            return CMON_OK;
+        }
+    }
+    if (ps->n_seen == ps->seen_cap) {
+        size_t cap = ps->seen_cap ? ps->seen_cap * 2 : 16;
+        struct pg_seen *p = realloc(ps->seen, cap * sizeof *p);
+        if (!p)
+            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+        ps->seen = p;
+        ps->seen_cap = cap;
+    }
+    struct pg_seen *e = &ps->seen[ps->n_seen++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ns = now_ns;
+    return CMON_OK;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    return strcmp(((const struct pg_seen *)a)->name, ((const struct pg_seen *)b)->name);
+}
+
+enum cmon_err pg_seen_flush(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    if (!ps->n_seen)
+        return CMON_OK;
+    /* one order for every replica: two transactions never wait on each other
+     * in a cycle */
+    qsort(ps->seen, ps->n_seen, sizeof *ps->seen, cmp_seen);
+    struct pg_text names = {0}, times = {0};
+    bool ok = true;
+    for (size_t i = 0; ok && i < ps->n_seen; i++) {
+        char ns[24];
+        ok = array_put(&names, ps->seen[i].name, true) &&
+             array_put(&times, pg_i64(ns, ps->seen[i].ns), false);
+    }
+    ok = ok && text_put(&names, "}", 1) && text_put(&times, "}", 1);
+    ps->n_seen = 0;
+    enum cmon_err err = CMON_ERR_NOMEM;
+    if (ok) {
+        const char *v[] = {names.p, times.p};
+        err = pg_exec(ps,
+                      "INSERT INTO agents (name, last_seen_ns)"
+                      " SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1"
+                      " ON CONFLICT (name) DO UPDATE SET"
+                      " last_seen_ns = greatest(agents.last_seen_ns, excluded.last_seen_ns)",
+                      2, v, NULL, eb, "update agents");
+    } else {
+        cmon_fail(eb, err, "out of memory");
+    }
+    free(names.p);
+    free(times.p);
     return err;
 }
 
