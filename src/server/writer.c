@@ -348,9 +348,13 @@ static void count(struct writer *w, const struct cmd *c, enum cmon_err err)
         w->stats.results_stored += c->b.n;
 }
 
-static void finish(struct writer *w, struct cmd *cmds, enum cmon_err err, const char *msg)
+/* The commands are gone (freed, or their submitters returned) after this. */
+static void finish(struct writer *w, struct cmd *cmds, bool tx, enum cmon_err err,
+                   const char *msg)
 {
     pthread_mutex_lock(&w->mu);
+    if (tx && !err)
+        w->stats.batches_committed++;
     while (cmds) {
         struct cmd *next = cmds->next;
         count(w, cmds, err);
@@ -372,7 +376,8 @@ static void run(struct writer *w, struct cmd *cmds, size_t n_results)
 {
     struct cmon_errbuf eb = {{0}};
     enum cmon_err err;
-    if (in_tx(cmds)) {
+    bool tx = in_tx(cmds);
+    if (tx) {
         err = exec_tx(w, cmds, n_results, &eb);
         if (err)
             cmon_error(w->o.log, "ingest failed", "results=%zu err=%s", n_results, eb.msg);
@@ -382,12 +387,7 @@ static void run(struct writer *w, struct cmd *cmds, size_t n_results)
     } else {
         err = cmds->fn(w->store, cmds->arg, writer_now(w), &eb);
     }
-    finish(w, cmds, err, eb.msg);
-    if (!err && in_tx(cmds)) {
-        pthread_mutex_lock(&w->mu);
-        w->stats.batches_committed++;
-        pthread_mutex_unlock(&w->mu);
-    }
+    finish(w, cmds, tx, err, eb.msg);
 }
 
 static void *writer_main(void *arg)
