@@ -50,10 +50,10 @@ struct pg_store {
     size_t n_states;
     int64_t states_now_ns;
     /* agents' last contact written in a transaction, deferred to one
-     * statement just before its COMMIT: the agents rows are shared by all
-     * replicas, so their row locks are held for the commit only, not for the
-     * whole ingest transaction (two replicas then overlap instead of taking
-     * turns) */
+     * statement just before its COMMIT (readers in the transaction overlay
+     * them): the agents rows are shared by all replicas, so their row locks
+     * are held for the commit only, not for the whole ingest transaction
+     * (two replicas then overlap instead of taking turns) */
     struct pg_seen {
         char name[64];
         int64_t ns;
@@ -117,6 +117,9 @@ enum cmon_err pg_state_defer(struct pg_store *ps, const char *id, int row, enum 
 enum cmon_err pg_seen_defer(struct pg_store *ps, const char *name, int64_t now_ns,
                             struct cmon_errbuf *eb);
 enum cmon_err pg_seen_flush(struct pg_store *ps, struct cmon_errbuf *eb);
+/* The deferred contact time of name in this transaction, 0 when none:
+ * readers in the transaction take the later of it and the stored one. */
+int64_t pg_seen_pending(const struct pg_store *ps, const char *name);
 /* Write the queued state writes (one statement); no-op when none. */
 enum cmon_err pg_states_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 void pg_states_clear(struct pg_store *ps); /* drop them; free_bufs also frees */

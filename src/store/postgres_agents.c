@@ -90,14 +90,6 @@ enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *
 enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
-    /* in the writer's transaction the list must see this transaction's
-     * contacts: the staged results first (the heavy part), then the agents'
-     * rows, so their locks are held from here to the commit only */
-    enum cmon_err err = pg_flush(ps, eb);
-    if (!err)
-        err = pg_seen_flush(ps, eb);
-    if (err)
-        return err;
     PGresult *res = pg_query(
         ps,
         "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, "
@@ -122,6 +114,10 @@ enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
             .last_seen_ns = pg_col_i64(res, i, 7),
             .spool = PQgetvalue(res, i, 8),
         };
+        /* in the writer's transaction: its contacts not written yet */
+        int64_t pending = pg_seen_pending(ps, a.name);
+        if (pending > a.last_seen_ns)
+            a.last_seen_ns = pending;
         if (cb(arg, &a) != 0)
             break;
     }

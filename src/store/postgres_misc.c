@@ -29,18 +29,16 @@ enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
                                  struct cmon_errbuf *eb)
 {
     const char *v[] = {name};
-    enum cmon_err flushed = pg_seen_flush(pg_of(s), eb); /* this transaction's contacts */
-    if (flushed)
-        return flushed;
     PGresult *res =
         pg_query(pg_of(s), "SELECT last_seen_ns FROM agents WHERE name = $1", 1, v, eb, "agent");
     if (!res)
         return CMON_ERR_STORE;
+    int64_t pending = pg_seen_pending(pg_of(s), name); /* this transaction's, not written yet */
     enum cmon_err err = CMON_OK;
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0 && !pending)
         err = cmon_fail(eb, CMON_ERR_NOTFOUND, "agent not found");
     else
-        *ns = pg_col_i64(res, 0, 0);
+        *ns = PQntuples(res) && pg_col_i64(res, 0, 0) > pending ? pg_col_i64(res, 0, 0) : pending;
     PQclear(res);
     return err;
 }

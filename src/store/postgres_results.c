@@ -397,6 +397,15 @@ enum cmon_err pg_seen_defer(struct pg_store *ps, const char *name, int64_t now_n
     return CMON_OK;
 }
 
+int64_t pg_seen_pending(const struct pg_store *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->n_seen; i++) {
+        if (strcmp(ps->seen[i].name, name) == 0)
+            return ps->seen[i].ns;
+    }
+    return 0;
+}
+
 static int cmp_seen(const void *a, const void *b)
 {
     return strcmp(((const struct pg_seen *)a)->name, ((const struct pg_seen *)b)->name);
