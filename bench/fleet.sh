@@ -6,6 +6,7 @@
 # ack and API latency, HTTP errors, server RSS and CPU per 1000 results.
 # Asserts nothing.  PERF=FILE records the server with `perf record -g` while
 # the simulator runs (then: perf report -i FILE --no-children).
+# SERVER_ARGS="..." adds options to `cmon server` (e.g. --write-queue N).
 # usage: bench/fleet.sh [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
