@@ -77,7 +77,7 @@ void cmon_server_embedded_seen(struct cmon_server *srv, int64_t wall_ns);
 
 /* The embedded agent's entry into the ingest queue: the same path remote
  * batches take, without a batch sequence.  Results are copied; returns
- * CMON_ERR_LIMIT when the queue is full (the caller may retry later). */
+ * CMON_ERR_BUSY when the write queue is full (the caller may retry later). */
 enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
                                         const struct cmon_round_result *results, size_t n,
                                         struct cmon_errbuf *eb);
