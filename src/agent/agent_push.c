@@ -147,6 +147,8 @@ static void do_register(struct push *p)
         auth_failed(p, "the workspace key was refused (wrong or revoked --key); backing off", &rep);
     else if (rep.status == 409)
         auth_failed(p, "the server refused this agent's name: start it with another --name", &rep);
+    else if (rep.status == 503) /* overloaded (Retry-After: 1): soon, not the refusal backoff */
+        net_failed(p, &p->next_register, "register", "the server is overloaded (503)");
     else
         auth_failed(p, "registration refused; backing off", &rep);
     free(rep.body);
