@@ -1,7 +1,7 @@
 /* cmd_run.c: `cmon run` -- the all-in-one of DESIGN 1: the server on
  * 127.0.0.1:8080 with SQLite in ./cmon-data, the monitor files given
  * applied at start, and the embedded agent (named after the host, alias
- * "local") whose rounds enter the same ingest queue as remote batches. */
+ * "local") whose rounds enter the same write queue as remote batches. */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>

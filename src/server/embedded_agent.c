@@ -1,7 +1,7 @@
 /* embedded_agent.c: the agent thread of `cmon run`.  A uv loop runs the probe
  * engine and scheduler; a timer re-reads the monitors (read-only store) when
  * they change and puts/removes this agent's tests on the scheduler; finished
- * rounds go to the server's ingest queue.  Stopped monitors and disabled
+ * rounds go to the server's write queue.  Stopped monitors and disabled
  * groups are not probed (their tests are Not Running). */
 #include "server/embedded_agent.h"
 

@@ -1,7 +1,7 @@
 /* embedded_agent.h: the agent inside `cmon run` (DESIGN 1) -- one thread with
  * a libuv loop running the probe engine and scheduler (src/probe) on the
  * tests whose source is this agent, handing each round to the server's
- * ingest queue through cmon_server_submit_rounds, the path remote batches take.
+ * write queue through cmon_server_submit_rounds, the path remote batches take.
  * It follows monitor changes by re-reading the store every few seconds.
  * Ownership: embedded_agent_start returns an agent the caller stops and frees
  * with embedded_agent_stop (before stopping the server).

@@ -48,7 +48,7 @@ struct cmon_server;
 
 enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon_server **out,
                                 struct cmon_errbuf *eb);
-/* Stops accepting requests, drains the ingest queue, joins threads, frees. */
+/* Stops accepting requests, drains the write queue, joins threads, frees. */
 void cmon_server_stop(struct cmon_server *srv);
 
 /* "http://127.0.0.1:8080" */
@@ -75,7 +75,7 @@ enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name
  * last-seen on the agents list, and its state there. */
 void cmon_server_embedded_seen(struct cmon_server *srv, int64_t wall_ns);
 
-/* The embedded agent's entry into the ingest queue: the same path remote
+/* The embedded agent's entry into the write queue: the same path remote
  * batches take, without a batch sequence.  Results are copied; returns
  * CMON_ERR_BUSY when the write queue is full (the caller may retry later). */
 enum cmon_err cmon_server_submit_rounds(struct cmon_server *srv, const char *agent,
