@@ -190,6 +190,10 @@ static void copy_opts(struct agent *a, const struct agent_opts *o)
     snprintf(a->state_dir, sizeof a->state_dir, "%s", o->state_dir);
     a->o.name = a->name;
     a->o.state_dir = a->state_dir;
+    snprintf(a->address, sizeof a->address, "%s", o->address ? o->address : "");
+    snprintf(a->region, sizeof a->region, "%s", o->region ? o->region : "");
+    a->o.address = o->address ? a->address : NULL;
+    a->o.region = o->region ? a->region : NULL;
     a->log = o->log;
     if (a->o.heartbeat_sec <= 0)
         a->o.heartbeat_sec = 10;

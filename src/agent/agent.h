@@ -24,6 +24,8 @@ struct agent_opts {
     size_t n_servers;
     const char *key;          /* workspace key; NULL when a saved token exists */
     const char *name;         /* agent name */
+    const char *address;      /* --address: the primary address it reports; NULL: the host's */
+    const char *region;       /* --region: reported as the Region dimension; NULL: none */
     const char *state_dir;    /* token file + spool/ */
     const char *ca_file;      /* trust anchor for https servers; NULL: system store */
     int heartbeat_sec;        /* 0: 10 */
@@ -39,5 +41,11 @@ enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out,
                           struct cmon_errbuf *eb);
 /* Stop probing, spool what is pending, stop the threads, free. */
 void agent_stop(struct agent *a);
+
+/* The addresses an agent reports (register, heartbeat): primary first (NULL:
+ * the host's first), then this host's other non-loopback addresses, no
+ * duplicates.  A new JSON array reference. */
+struct json_t;
+struct json_t *agent_addresses(const char *primary);
 
 #endif

@@ -79,6 +79,7 @@ json_t *agent_host_addresses(void);
 struct agent {
     struct agent_opts o;
     char name[64];
+    char address[64], region[64]; /* o.address / o.region point here (or NULL) */
     char state_dir[4096];
     const struct cmon_log *log;
 

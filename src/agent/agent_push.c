@@ -77,8 +77,11 @@ static void token_rejected(struct push *p, const struct agent_reply *rep)
 
 static json_t *facts_json(struct agent *a)
 {
-    return json_pack("{s:s, s:o, s:i}", "version", CMON_VERSION, "addresses",
-                     agent_host_addresses(), "heartbeatSec", a->o.heartbeat_sec);
+    json_t *f = json_pack("{s:s, s:o, s:i}", "version", CMON_VERSION, "addresses",
+                          agent_addresses(a->o.address), "heartbeatSec", a->o.heartbeat_sec);
+    if (a->o.region && f) /* an older server refuses the field: only when asked for */
+        json_object_set_new(f, "region", json_string(a->o.region));
+    return f;
 }
 
 /* The server's batch limits, in its registration and heartbeat answers

@@ -108,3 +108,20 @@ json_t *agent_host_addresses(void)
     freeifaddrs(ifa);
     return arr;
 }
+
+json_t *agent_addresses(const char *primary)
+{
+    json_t *host = agent_host_addresses();
+    if (!primary || !*primary)
+        return host;
+    json_t *arr = json_array();
+    json_array_append_new(arr, json_string(primary));
+    size_t i;
+    json_t *a;
+    json_array_foreach(host, i, a) {
+        if (strcmp(json_string_value(a), primary) != 0)
+            json_array_append(arr, a);
+    }
+    json_decref(host);
+    return arr;
+}

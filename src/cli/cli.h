@@ -34,6 +34,12 @@ struct option;
 int cli_getopt(const struct cli_command *self, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int *exit_code);
 
+/* --address and --region of `cmon agent` and `cmon run`: an IPv4/IPv6
+ * literal; a region of at most 63 printable characters.  0 and *out = arg,
+ * or a usage error (2). */
+int cli_agent_address(const struct cli_command *self, const char *arg, const char **out);
+int cli_agent_region(const struct cli_command *self, const char *arg, const char **out);
+
 extern const struct cli_command cmd_agent;
 extern const struct cli_command cmd_alerts;
 extern const struct cli_command cmd_check;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/addr.h"
 #include "cli/cli.h"
 #include "model/agent_body.h"
 
@@ -89,6 +90,23 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+int cli_agent_address(const struct cli_command *self, const char *arg, const char **out)
+{
+    enum cmon_addr_kind k = cmon_addr_classify(arg);
+    if ((k != CMON_ADDR_IPV4 && k != CMON_ADDR_IPV6) || strlen(arg) > 63 || strchr(arg, '['))
+        return cli_usage_error(self, "--address wants an IPv4 or IPv6 address, not '%s'", arg);
+    *out = arg;
+    return 0;
+}
+
+int cli_agent_region(const struct cli_command *self, const char *arg, const char **out)
+{
+    if (!*arg || !cmon_agent_text_valid(arg, 63))
+        return cli_usage_error(self, "--region wants 1-63 printable characters");
+    *out = arg;
+    return 0;
+}
+
 static int agent_option(const struct cli_command *self, int c, struct agent_args *aa,
                         struct cmon_log *log)
 {
@@ -105,6 +123,10 @@ static int agent_option(const struct cli_command *self, int c, struct agent_args
     case 'd':
         aa->o.state_dir = optarg;
         return 0;
+    case 'A':
+        return cli_agent_address(self, optarg, &aa->o.address);
+    case 'R':
+        return cli_agent_region(self, optarg, &aa->o.region);
     case 'c':
         aa->o.ca_file = optarg;
         return 0;
@@ -187,6 +209,8 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
                                              {"key", required_argument, NULL, 'k'},
                                              {"name", required_argument, NULL, 'n'},
                                              {"state-dir", required_argument, NULL, 'd'},
+                                             {"address", required_argument, NULL, 'A'},
+                                             {"region", required_argument, NULL, 'R'},
                                              {"ca", required_argument, NULL, 'c'},
                                              {"heartbeat", required_argument, NULL, 'H'},
                                              {"spool-max", required_argument, NULL, 'M'},
@@ -220,6 +244,7 @@ const struct cli_command cmd_agent = {
     .name = "agent",
     .summary = "run an agent that probes for a remote server",
     .usage = "usage: cmon agent --server URL [--server URL...] [--key KEY] [--name NAME]\n"
+             "                  [--address ADDR] [--region REGION]\n"
              "                  [--state-dir DIR] [--ca FILE] [--heartbeat SEC]\n"
              "                  [--spool-max SIZE] [--batch-ms MS] [--log-level LEVEL]\n"
              "\n"
@@ -243,6 +268,11 @@ const struct cli_command cmd_agent = {
              "                       host name): 1-63 of [A-Za-z0-9._-], unique among the\n"
              "                       server's agents.  Next to 'cmon run' (whose embedded\n"
              "                       agent is the host name, alias 'local') pick another\n"
+             "      --address ADDR   the agent's primary address (IPv4 or IPv6), reported\n"
+             "                       first: its tests' SourceAddress, what a search by\n"
+             "                       address finds and what compound sources' scopes match\n"
+             "                       (default the host's first non-loopback address)\n"
+             "      --region REGION  the agent's region, its tests' Region dimension\n"
              "  -d, --state-dir DIR  token and spool (default $STATE_DIRECTORY, else\n"
              "                       ./cmon-agent)\n"
              "  -c, --ca FILE        PEM trust anchors for an https server (default the\n"

@@ -64,6 +64,8 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"tls-key", required_argument, NULL, 'K'},
                                              CLI_SERVER_EDGE_OPTIONS,
                                              {"trace-interval", required_argument, NULL, 'T'},
+                                             {"address", required_argument, NULL, 'A'},
+                                             {"region", required_argument, NULL, 'R'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;
@@ -76,6 +78,13 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
             return rc;
         if (c == 'd') {
             data = optarg;
+            continue;
+        }
+        if (c == 'A' || c == 'R') {
+            rc = c == 'A' ? cli_agent_address(self, optarg, &o.embedded_address)
+                          : cli_agent_region(self, optarg, &o.embedded_region);
+            if (rc)
+                return rc;
             continue;
         }
         if (c == 'T') {
@@ -103,6 +112,7 @@ const struct cli_command cmd_run = {
     .usage =
         "usage: cmon run [--listen ADDR] [--data DIR] [--retention DAYS]\n"
         "                [--tls-cert FILE --tls-key FILE] [--trace-interval SEC]\n"
+        "                [--address ADDR] [--region REGION]\n"
         "                [--allowed-host NAME]... [--allow-exec-actions]\n"
         "                [--max-conns-per-ip N] [--write-queue N] [--max-body BYTES]\n"
         "                [FILE...]\n"
@@ -136,6 +146,10 @@ const struct cli_command cmd_run = {
         "                         a test is also traced on its first round and when its\n"
         "                         state changes, unless its configuration sets\n"
         "                         disableTraceRoute\n"
+        "      --address ADDR     the embedded agent's primary address (IPv4 or IPv6):\n"
+        "                         its tests' SourceAddress (default the host's first\n"
+        "                         non-loopback address)\n"
+        "      --region REGION    the embedded agent's region (the Region dimension)\n"
         "      --log-level LEVEL  debug, info (default), warn or error\n"
         "  -h, --help             show this help\n"
         "\n"

@@ -29,25 +29,27 @@ static void fmt_num(const json_t *v, int decimals, char *out, size_t cap)
 
 static void print_tests(const json_t *items)
 {
-    static const char *const heads[] = {"STATE",  "MONITOR",  "GROUP",    "SOURCE", "DESTINATION",
-                                        "CONFIG", ">FAILED%", ">RTT(ms)", "REASON"};
-    static const char *const keys[] = {"state",  "monitor",     "testGroup",
-                                       "source", "destination", "testConfiguration"};
+    static const char *const heads[] = {"STATE",       "MONITOR", "GROUP",    "SOURCE",
+                                        "ADDRESS",     "DESTINATION", "CONFIG", ">FAILED%",
+                                        ">RTT(ms)",    "REASON"};
+    static const char *const keys[] = {"state",         "monitor",     "testGroup",
+                                       "source",        "sourceAddress", "destination",
+                                       "testConfiguration"};
     struct cli_table tab;
-    cli_table_init(&tab, 9, heads);
+    cli_table_init(&tab, 10, heads);
     size_t i;
     json_t *t;
     json_array_foreach(items, i, t)
     {
         char failed[16], rtt[16];
-        const char *cells[9];
-        for (size_t k = 0; k < 6; k++)
+        const char *cells[10];
+        for (size_t k = 0; k < 7; k++)
             cells[k] = json_string_value(json_object_get(t, keys[k]));
         fmt_num(json_object_get(t, "checksFailedPercent"), 1, failed, sizeof failed);
         fmt_num(json_object_get(t, "roundTripTimeMs"), 2, rtt, sizeof rtt);
-        cells[6] = failed;
-        cells[7] = rtt;
-        cells[8] = json_string_value(json_object_get(t, "reason"));
+        cells[7] = failed;
+        cells[8] = rtt;
+        cells[9] = json_string_value(json_object_get(t, "reason"));
         cli_table_add(&tab, cells);
     }
     cli_table_print(&tab);
@@ -115,8 +117,10 @@ const struct cli_command cmd_tests = {
              "  -s, --state STATE   Pass, Warning, Fail, Indeterminate or NotRunning\n"
              "  -p, --protocol P    Http, Tcp or Icmp\n"
              "  -q, --search TEXT   case-insensitive text match\n"
-             "  -c, --scope SCOPE   where --search looks: all (default), sources,\n"
-             "                      destinations, testGroups, testConfigurations, monitors\n"
+             "  -c, --scope SCOPE   where --search looks: all (default), sources (their\n"
+             "                      names and the addresses their agents report, e.g.\n"
+             "                      --search 10.192.64.56 --scope sources), destinations,\n"
+             "                      testGroups, testConfigurations, monitors\n"
              "  -n, --limit N       at most N tests (1..1000, default 100)\n"
              "\n"
              "Options:\n"

@@ -89,11 +89,16 @@ static enum cmon_err decode_facts(const json_t *body, struct cmon_agent_facts *f
                                   struct cmon_agent_err *e)
 {
     const json_t *ver = json_object_get(body, "version"),
-                 *hb = json_object_get(body, "heartbeatSec");
+                 *hb = json_object_get(body, "heartbeatSec"), *reg = json_object_get(body, "region");
     if (ver && !text_ok(ver, AGENT_TEXT_MAX))
         return refuse(e, "invalid_parameter", "version",
                       "version must be a string of at most %d bytes without control characters",
                       AGENT_TEXT_MAX);
+    if (reg && !text_ok(reg, CMON_AGENT_NAME_MAX))
+        return refuse(e, "invalid_parameter", "region",
+                      "region must be a string of at most %d bytes without control characters",
+                      CMON_AGENT_NAME_MAX);
+    f->region = reg ? json_string_value(reg) : "";
     if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 300))
         return refuse(e, "invalid_parameter", "heartbeatSec", "heartbeatSec must be 1..300");
     f->version = ver ? json_string_value(ver) : "";
@@ -104,7 +109,8 @@ static enum cmon_err decode_facts(const json_t *body, struct cmon_agent_facts *f
 enum cmon_err cmon_agent_register_decode(const json_t *body, struct cmon_agent_facts *f,
                                          struct cmon_agent_err *e)
 {
-    static const char *const allowed[] = {"name", "version", "addresses", "heartbeatSec", NULL};
+    static const char *const allowed[] = {"name",         "version", "addresses",
+                                          "heartbeatSec", "region",  NULL};
     memset(f, 0, sizeof *f);
     enum cmon_err err = only_keys(body, allowed, e);
     if (err)
@@ -121,7 +127,8 @@ enum cmon_err cmon_agent_register_decode(const json_t *body, struct cmon_agent_f
 enum cmon_err cmon_agent_heartbeat_decode(const json_t *body, struct cmon_agent_facts *f,
                                           struct cmon_agent_err *e)
 {
-    static const char *const allowed[] = {"version", "addresses", "heartbeatSec", "spool", NULL};
+    static const char *const allowed[] = {"version", "addresses", "heartbeatSec",
+                                          "spool",   "region",    NULL};
     memset(f, 0, sizeof *f);
     enum cmon_err err = only_keys(body, allowed, e);
     const json_t *spool = json_object_get(body, "spool");

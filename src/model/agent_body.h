@@ -55,12 +55,14 @@ enum cmon_err cmon_agent_batch_decode(const json_t *body, struct cmon_agent_batc
 void cmon_agent_batch_free(struct cmon_agent_batch *b);
 
 /* POST /api/v1/agents/register {"name", "version"?, "addresses"?,
- * "heartbeatSec"?} and /api/v1/agent/heartbeat {"version"?, "addresses"?,
- * "heartbeatSec"?, "spool"?}: unknown fields are errors. */
+ * "heartbeatSec"?, "region"?} and /api/v1/agent/heartbeat {"version"?,
+ * "addresses"?, "heartbeatSec"?, "spool"?, "region"?}: unknown fields are
+ * errors.  addresses[0] is the agent's primary address. */
 struct cmon_agent_facts {
     const char *name;    /* register: points into the body */
     const char *version; /* "" when absent; points into the body */
     char *addresses;     /* compact JSON array text, malloc'd */
+    const char *region;  /* "" when absent; points into the body */
     int heartbeat_sec;   /* 0 when absent */
     char *spool;         /* heartbeat: compact JSON object text ("{}"), malloc'd */
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "agent/agent.h"
 #include "core/hash.h"
 #include "model/agent_body.h"
 #include "server/agent_rounds.h"
@@ -71,7 +72,8 @@ static void add_limits(const struct req *r, json_t *out)
 }
 
 struct register_write {
-    const char *name, *hash, *version, *addresses;
+    const struct cmon_agent_facts *f;
+    const char *hash;
     int hb_sec;
     int64_t next;
 };
@@ -80,25 +82,24 @@ static enum cmon_err write_register(struct store *s, void *arg, int64_t now_ns,
                                     struct cmon_errbuf *eb)
 {
     struct register_write *w = arg;
-    return s->ops->agent_register(s, w->name, w->hash, w->version, w->addresses, w->hb_sec, now_ns,
-                                  &w->next, eb);
+    return s->ops->agent_register(s, w->f->name, w->hash, w->f->version, w->f->addresses,
+                                  w->f->region, w->hb_sec, now_ns, &w->next, eb);
 }
 
-static enum MHD_Result do_register(struct req *r, const char *name, const char *version,
-                                   const char *addresses, int hb_sec)
+static enum MHD_Result do_register(struct req *r, const struct cmon_agent_facts *f, int hb_sec)
 {
     char token[64], hash[65];
     struct cmon_errbuf eb;
     if (store_token_new(token, &eb) != CMON_OK)
         return reply_store_error(r, CMON_ERR_IO, eb.msg);
     store_token_hash(token, hash);
-    struct register_write w = {name, hash, version, addresses, hb_sec, 0};
+    struct register_write w = {f, hash, hb_sec, 0};
     enum cmon_err err = server_write(r->srv, write_register, &w, &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
-    cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=%s addresses=%s", name,
-              version, addresses);
-    json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", name, "token", token, "nextBatch",
+    cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=%s addresses=%s region=%s",
+              f->name, f->version, f->addresses, f->region);
+    json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", f->name, "token", token, "nextBatch",
                             (json_int_t)w.next, "heartbeatSec", hb_sec);
     add_limits(r, out);
     return reply_json(r, 201, out);
@@ -121,8 +122,7 @@ enum MHD_Result api_agent_register(struct req *r)
                           "this agent another name with --name",
                           f.name);
     else if (may_register(r, f.name))
-        ret = do_register(r, f.name, f.version, f.addresses,
-                          f.heartbeat_sec ? f.heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC);
+        ret = do_register(r, &f, f.heartbeat_sec ? f.heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC);
     cmon_agent_facts_free(&f);
     json_decref(body);
     return ret;
@@ -132,7 +132,7 @@ static enum MHD_Result do_heartbeat(struct req *r, const struct cmon_agent_facts
 {
     int hb = f->heartbeat_sec ? f->heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC;
     struct cmon_errbuf eb;
-    struct writer_heartbeat w = {r->principal, f->version, f->addresses, f->spool, hb};
+    struct writer_heartbeat w = {r->principal, f->version, f->addresses, f->region, f->spool, hb};
     enum cmon_err err =
         writer_heartbeat(r->srv->writer, &w, writer_deadline(HEARTBEAT_DEADLINE_MS), &eb);
     if (err == CMON_ERR_NOTFOUND)
@@ -274,6 +274,7 @@ enum MHD_Result api_agent_assignments(struct req *r)
 /* ---- the agent list ---- */
 
 struct agent_rows {
+    const struct cmon_server_opts *opts;
     json_t *items;
     int64_t now_ns;
     struct store *s;
@@ -322,11 +323,13 @@ static json_t *embedded_row(const struct agent_rows *ar, const struct store_agen
     bool alive = loop_seen_ns && ar->now_ns - loop_seen_ns <= (int64_t)AGENT_STOPPED_HEARTBEATS *
                                                                   AGENT_HEARTBEAT_DEFAULT_SEC *
                                                                   CMON_NS_PER_SEC;
-    return json_pack("{s:s, s:s, s:[], s:n, s:o, s:I, s:s, s:b, s:i, s:{}, s:[s]}", "name",
-                     ar->embedded, "version", CMON_VERSION, "addresses", "registeredAt", "lastSeen",
-                     time_or_null(seen), "tests", (json_int_t)tests, "state",
-                     alive ? "running" : "stopped", "embedded", 1, "heartbeatSec", 0, "spool",
-                     "aliases", ar->alias ? ar->alias : ar->embedded);
+    const char *region = ar->opts->embedded_region;
+    return json_pack("{s:s, s:s, s:o, s:s, s:n, s:o, s:I, s:s, s:b, s:i, s:{}, s:[s]}", "name",
+                     ar->embedded, "version", CMON_VERSION, "addresses",
+                     agent_addresses(ar->opts->embedded_address), "region", region ? region : "",
+                     "registeredAt", "lastSeen", time_or_null(seen), "tests", (json_int_t)tests,
+                     "state", alive ? "running" : "stopped", "embedded", 1, "heartbeatSec", 0,
+                     "spool", "aliases", ar->alias ? ar->alias : ar->embedded);
 }
 
 static json_t *time_or_null(int64_t ns)
@@ -347,8 +350,9 @@ static int agent_row(void *arg, const struct store_agent *a)
     json_t *spool = a->spool ? json_loads(a->spool, 0, NULL) : NULL;
     json_array_append_new(
         ar->items,
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name, "version",
-                  a->version, "addresses", addr ? addr : json_array(), "registeredAt",
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:s, s:b, s:i, s:o}", "name", a->name,
+                  "version", a->version, "addresses", addr ? addr : json_array(), "region",
+                  a->region ? a->region : "", "registeredAt",
                   time_or_null(a->registered_ns), "lastSeen", time_or_null(a->last_seen_ns),
                   "tests", (json_int_t)agent_tests(ar->s, a->name), "state",
                   agent_state_name(a, ar->now_ns), "embedded", 0, "heartbeatSec", a->heartbeat_sec,
@@ -361,7 +365,8 @@ enum MHD_Result api_agents_list(struct req *r)
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    struct agent_rows ar = {.items = json_array(),
+    struct agent_rows ar = {.opts = &r->srv->opts,
+                            .items = json_array(),
                             .now_ns = server_now(r->srv),
                             .s = s,
                             .embedded = r->srv->opts.embedded_agent,

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/text.h"
 #include "server/server_internal.h"
+#include "server/sources.h"
 
 #define MAX_POINTS 10000
 
@@ -126,8 +127,10 @@ static bool metric_params_known(struct req *r)
 {
     const char *known[8 + STORE_DIM__COUNT + 3] = {"name", "aggregation", "interval", "from", "to"};
     size_t n = 5;
-    for (int d = 0; d < STORE_DIM__COUNT; d++)
-        known[n++] = dim_names[d];
+    for (int d = 0; d < STORE_DIM__COUNT; d++) {
+        if (dim_names[d])
+            known[n++] = dim_names[d];
+    }
     for (size_t i = 0; i < sizeof dims_unrecorded / sizeof dims_unrecorded[0]; i++)
         known[n++] = dims_unrecorded[i];
     if (!req_known_args(r, known, n))
@@ -144,12 +147,39 @@ static bool metric_params_known(struct req *r)
     return true;
 }
 
-static bool metric_filters(struct req *r, struct store_metric_query *q)
+/* SourceAddress is the agent's primary address: the filter becomes the
+ * agents reporting it (*owned, freed by the caller).  false after replying. */
+static bool source_filter(struct req *r, struct store *s, const char *address,
+                          struct store_metric_query *q, char **owned)
+{
+    struct source_book b;
+    struct cmon_errbuf eb;
+    enum cmon_err err = source_book_load(&r->srv->opts, s, &b, &eb);
+    if (!err && !(*owned = source_book_select(&b, SOURCE_MATCH_PRIMARY, address)))
+        err = cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
+    if (!err)
+        source_book_free(&b);
+    if (err) {
+        reply_store_error(r, err, eb.msg);
+        return false;
+    }
+    q->filters[q->n_filters].dim = STORE_DIM_SOURCE_AGENTS;
+    q->filters[q->n_filters++].value = *owned;
+    return true;
+}
+
+static bool metric_filters(struct req *r, struct store *s, struct store_metric_query *q,
+                           char **owned)
 {
     for (int d = 0; d < STORE_DIM__COUNT; d++) {
-        const char *v = req_arg(r, dim_names[d]);
+        const char *v = dim_names[d] ? req_arg(r, dim_names[d]) : NULL;
         if (!v)
             continue;
+        if (d == STORE_DIM_SOURCE_ADDRESS) {
+            if (!source_filter(r, s, v, q, owned))
+                return false;
+            continue;
+        }
         q->filters[q->n_filters].dim = (enum store_dim)d;
         q->filters[q->n_filters++].value = v;
     }
@@ -183,14 +213,18 @@ enum MHD_Result api_metrics_query(struct req *r)
 {
     struct store_metric_query q = {0};
     const char *unit = NULL;
-    if (!metric_params_known(r) || !metric_args(r, &q, &unit) || !metric_filters(r, &q))
+    if (!metric_params_known(r) || !metric_args(r, &q, &unit))
         return MHD_YES;
     struct store *s = req_store(r);
-    if (!s)
+    char *owned = NULL;
+    if (!s || !metric_filters(r, s, &q, &owned)) {
+        free(owned);
         return MHD_YES;
+    }
     json_t *points = json_array();
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->metric_query(s, &q, add_point, points, &eb);
+    free(owned);
     if (err) {
         json_decref(points);
         return reply_store_error(r, err, eb.msg);
@@ -220,7 +254,8 @@ static void put_label(struct cmon_buf *b, const char *key, const char *v, bool f
     cmon_buf_puts(b, "\"");
 }
 
-static void put_labels(struct cmon_buf *b, const struct store_test *t)
+static void put_labels(struct cmon_buf *b, const struct store_test *t,
+                       const struct source_book *book)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", t->port);
@@ -230,7 +265,7 @@ static void put_labels(struct cmon_buf *b, const struct store_test *t)
     put_label(b, "test_group_name", t->group, false);
     put_label(b, "test_configuration_name", t->config, false);
     put_label(b, "source_name", t->source, false);
-    put_label(b, "source_address", t->source_address, false);
+    put_label(b, "source_address", source_address_of(book, t), false);
     put_label(b, "source_type", t->source_type, false);
     put_label(b, "destination_name", t->destination, false);
     put_label(b, "destination_address", t->destination_address, false);
@@ -243,6 +278,7 @@ static void put_labels(struct cmon_buf *b, const struct store_test *t)
 /* One family per pass keeps each metric's samples together, as the format wants. */
 struct prom {
     struct cmon_buf *b;
+    const struct source_book *book;
     int family;
 };
 
@@ -257,7 +293,7 @@ static int prom_test(void *arg, const struct store_test *t)
                : p->family == 1 ? t->rtt_ms / 1000.0
                                 : (double)t->state;
     cmon_buf_puts(p->b, names[p->family]);
-    put_labels(p->b, t);
+    put_labels(p->b, t, p->book);
     cmon_buf_printf(p->b, " %.15g\n", v);
     return 0;
 }
@@ -314,13 +350,17 @@ enum MHD_Result api_prometheus(struct req *r)
         return MHD_YES;
     struct cmon_buf b;
     cmon_buf_init(&b);
-    struct prom p = {.b = &b};
+    struct source_book book;
+    struct prom p = {.b = &b, .book = &book};
     struct cmon_errbuf eb;
-    enum cmon_err err = CMON_OK;
+    enum cmon_err err = source_book_load(&r->srv->opts, s, &book, &eb);
+    bool loaded = !err;
     for (p.family = 0; !err && p.family < 3; p.family++) {
         cmon_buf_puts(&b, prom_help[p.family]);
         err = s->ops->test_query(s, NULL, prom_test, &p, &eb);
     }
+    if (loaded)
+        source_book_free(&book);
     prom_server_stats(r->srv, &b);
     if (err || b.oom) {
         cmon_buf_free(&b);

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "server/server_internal.h"
+#include "server/sources.h"
 
 static const struct {
     const char *name;
@@ -71,11 +72,32 @@ static json_t *time_or_null(bool has, int64_t ns)
     return has ? json_string(cmon_rfc3339(ns, buf, sizeof buf)) : json_null();
 }
 
-json_t *view_test_row(const struct store_test *t)
+/* The agents' reports behind the filter's source search (an address finds
+ * its agent's tests) and the rows' SourceAddress; false after replying. */
+static bool views_sources(struct req *r, struct store *s, struct store_test_filter *f,
+                          struct source_book *b, char **agents)
+{
+    struct cmon_errbuf eb;
+    *agents = NULL;
+    enum cmon_err err = source_book_load(&r->srv->opts, s, b, &eb);
+    if (!err && f->search && *f->search && f->scope == STORE_SCOPE_SOURCES &&
+        !(f->source_agents = *agents =
+              source_book_select(b, SOURCE_MATCH_ADDRESS_CONTAINS, f->search)))
+        err = cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
+    if (err) {
+        source_book_free(b);
+        reply_store_error(r, err, eb.msg);
+    }
+    return !err;
+}
+
+json_t *view_test_row(const struct store_test *t, const struct source_book *b)
 {
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id",
-        t->id, "monitor", t->monitor, "testGroup", t->group, "source", t->source, "destination",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:o, "
+        "s:o}",
+        "id", t->id, "monitor", t->monitor, "testGroup", t->group, "source", t->source,
+        "sourceAddress", source_address_of(b, t), "region", source_region_of(b, t), "destination",
         t->destination, "testConfiguration", t->config, "protocol", cmon_protocol_name(t->protocol),
         "target", t->target, "port", t->port, "state", cmon_state_name(t->state), "reason",
         t->reason, "diagnostic", t->diagnostic, "checksFailedPercent",
@@ -86,6 +108,7 @@ json_t *view_test_row(const struct store_test *t)
 }
 
 struct page {
+    const struct source_book *book;
     json_t *items;
     size_t offset, limit, seen;
     bool more;
@@ -100,7 +123,7 @@ static int page_test(void *arg, const struct store_test *t)
         p->more = true;
         return 1;
     }
-    json_array_append_new(p->items, view_test_row(t));
+    json_array_append_new(p->items, view_test_row(t, p->book));
     return 0;
 }
 
@@ -118,11 +141,16 @@ enum MHD_Result api_view_tests(struct req *r)
     if (!views_filter(r, &f) || !req_page(r, &p.limit, &p.offset))
         return MHD_YES;
     struct store *s = req_store(r);
-    if (!s)
+    struct source_book book;
+    char *agents;
+    if (!s || !views_sources(r, s, &f, &book, &agents))
         return MHD_YES;
     p.items = json_array();
+    p.book = &book;
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->test_query(s, &f, page_test, &p, &eb);
+    source_book_free(&book);
+    free(agents);
     if (err) {
         json_decref(p.items);
         return reply_store_error(r, err, eb.msg);
@@ -233,13 +261,17 @@ static enum MHD_Result api_view_agg(struct req *r, enum view_kind kind)
     if (!views_filter(r, &f) || !req_page(r, &limit, &offset))
         return MHD_YES;
     struct store *s = req_store(r);
-    if (!s)
+    struct source_book book;
+    char *agents;
+    if (!s || !views_sources(r, s, &f, &book, &agents))
         return MHD_YES;
     bool has_state = f.has_state; /* filters the rolled-up rows, not the tests */
     f.has_state = false;
     struct agg a = {.kind = kind};
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->test_query(s, &f, agg_test, &a, &eb);
+    source_book_free(&book);
+    free(agents);
     if (!err && a.nomem)
         err = cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
     if (err) {

@@ -32,6 +32,8 @@ struct cmon_server_opts {
     int64_t trace_interval_ns;  /* cmon run's embedded agent: path tracing period; 0: 10 min */
     const char *embedded_agent; /* cmon run: the embedded agent's name (NULL: none) */
     const char *embedded_alias; /* and the alias monitors may call it by ("local") */
+    const char *embedded_address; /* its primary address (NULL: the host's first) */
+    const char *embedded_region;  /* its region (NULL: none) */
     /* --allowed-host: Host names accepted besides loopback ones */
     const char *allowed_hosts[CMON_MAX_ALLOWED_HOSTS];
     size_t n_allowed_hosts;

@@ -149,8 +149,9 @@ enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_
 bool views_filter(struct req *r, struct store_test_filter *f);
 /* {"Indeterminate": n, "Pass": n, "Warning": n, "Fail": n, "NotRunning": n} */
 json_t *counts_json(const size_t n[5]);
-/* The test row of DESIGN 10. */
-json_t *view_test_row(const struct store_test *t);
+/* The test row of DESIGN 10 (SourceAddress and Region from b, sources.h). */
+struct source_book;
+json_t *view_test_row(const struct store_test *t, const struct source_book *b);
 
 /* Leave open mode (a token now exists), saying so once in the log. */
 void server_require_tokens(struct cmon_server *srv, const char *why);

@@ -200,7 +200,8 @@ static enum cmon_err exec_heartbeat(struct writer *w, struct cmd *c, int64_t now
     const struct writer_heartbeat *hb = c->hb;
     struct cmon_errbuf own;
     enum cmon_err err = w->store->ops->agent_heartbeat(w->store, hb->name, hb->version,
-                                                       hb->addresses_json, hb->spool_json,
+                                                       hb->addresses_json, hb->region,
+                                                       hb->spool_json,
                                                        hb->heartbeat_sec, now, &own);
     if (err == CMON_ERR_NOTFOUND) {
         c->err = err;

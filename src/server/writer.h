@@ -74,7 +74,7 @@ enum cmon_err writer_results_async(struct writer *w, const struct writer_batch *
 /* A heartbeat (store op agent_heartbeat); CMON_ERR_NOTFOUND when the agent
  * is not registered.  Heartbeats share the results' transactions. */
 struct writer_heartbeat {
-    const char *name, *version, *addresses_json, *spool_json;
+    const char *name, *version, *addresses_json, *region, *spool_json;
     int heartbeat_sec;
 };
 enum cmon_err writer_heartbeat(struct writer *w, const struct writer_heartbeat *hb,

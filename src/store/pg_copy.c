@@ -62,10 +62,10 @@ static const struct copy_table tables[] = {
     {"tokens", "SELECT hash, role, name, created_ns FROM tokens",
      "tokens (hash, role, name, created_ns)"},
     {"agent_registry",
-     "SELECT name, version, addresses, registered_ns, heartbeat_ns, heartbeat_sec, spool"
-     " FROM agent_registry",
+     "SELECT name, version, addresses, registered_ns, heartbeat_ns, heartbeat_sec, spool,"
+     " region FROM agent_registry",
      "agent_registry (name, version, addresses, registered_ns, heartbeat_ns, heartbeat_sec,"
-     " spool)"},
+     " spool, region)"},
     {"action_groups", "SELECT name, body FROM action_groups", "action_groups (name, body)"},
     {"alerts", "SELECT key, starts_ns, rule, state, updated_ns, monitors, body FROM alerts",
      "alerts (key, starts_ns, rule, state, updated_ns, monitors, body)"},

@@ -103,6 +103,8 @@ static const char *const migrations[] = {
     "  GRANT SELECT ON alerts, alert_transitions TO cmon_sql; END IF;"
     " EXCEPTION WHEN insufficient_privilege THEN NULL;"
     " END $$;",
+    /* 3: the region an agent reports (--region), the Region dimension */
+    "ALTER TABLE agent_registry ADD COLUMN region TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -22,12 +22,13 @@ static enum cmon_err lock_agent(struct pg_store *ps, const char *name, struct cm
 
 static enum cmon_err register_locked(struct pg_store *ps, const char *name, const char *token_hash,
                                      const char *version, const char *addresses_json,
-                                     int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
-                                     struct cmon_errbuf *eb)
+                                     const char *region, int heartbeat_sec, int64_t now_ns,
+                                     int64_t *next_seq, struct cmon_errbuf *eb)
 {
     char ns[24], hb[24];
     const char *v[] = {name,           token_hash,         version,
-                       addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec)};
+                       addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec),
+                       region ? region : ""};
     enum cmon_err err = pg_exec(ps, "DELETE FROM tokens WHERE role = 'agent' AND name = $1", 1, v,
                                 NULL, eb, "revoke agent tokens");
     if (!err)
@@ -38,10 +39,10 @@ static enum cmon_err register_locked(struct pg_store *ps, const char *name, cons
     if (!err)
         err = pg_exec(ps,
                       "INSERT INTO agent_registry (name, version, addresses, registered_ns,"
-                      " heartbeat_ns, heartbeat_sec) VALUES ($1, $2, $3, $4, $4, $5)"
+                      " heartbeat_ns, heartbeat_sec, region) VALUES ($1, $2, $3, $4, $4, $5, $6)"
                       " ON CONFLICT (name) DO UPDATE SET version = $2, addresses = $3,"
-                      " registered_ns = $4, heartbeat_ns = $4, heartbeat_sec = $5",
-                      5, (const char *const[]){v[0], v[2], v[3], v[4], v[5]}, NULL, eb,
+                      " registered_ns = $4, heartbeat_ns = $4, heartbeat_sec = $5, region = $6",
+                      6, (const char *const[]){v[0], v[2], v[3], v[4], v[5], v[6]}, NULL, eb,
                       "record agent");
     if (err)
         return err;
@@ -55,8 +56,9 @@ static enum cmon_err register_locked(struct pg_store *ps, const char *name, cons
 }
 
 enum cmon_err pg_agent_register(struct store *s, const char *name, const char *token_hash,
-                                const char *version, const char *addresses_json, int heartbeat_sec,
-                                int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb)
+                                const char *version, const char *addresses_json, const char *region,
+                                int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
+                                struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     enum cmon_err err = pg_begin(ps, eb);
@@ -64,24 +66,25 @@ enum cmon_err pg_agent_register(struct store *s, const char *name, const char *t
         return err;
     err = lock_agent(ps, name, eb);
     if (!err)
-        err = register_locked(ps, name, token_hash, version, addresses_json, heartbeat_sec, now_ns,
-                              next_seq, eb);
+        err = register_locked(ps, name, token_hash, version, addresses_json, region,
+                              heartbeat_sec, now_ns, next_seq, eb);
     return pg_end(ps, err, eb);
 }
 
 enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, const char *spool_json,
-                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb)
+                                 const char *addresses_json, const char *region,
+                                 const char *spool_json, int heartbeat_sec, int64_t now_ns,
+                                 struct cmon_errbuf *eb)
 {
     char ns[24], hb[24];
-    const char *v[] = {
-        name, version, addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec), spool_json};
+    const char *v[] = {name,       version, addresses_json, pg_i64(ns, now_ns), pg_i64(hb, heartbeat_sec),
+                       spool_json, region ? region : ""};
     long long n = 0;
     enum cmon_err err = pg_exec(pg_of(s),
                                 "UPDATE agent_registry SET version = $2, addresses = $3,"
                                 " heartbeat_ns = greatest(heartbeat_ns, $4::bigint),"
-                                " heartbeat_sec = $5, spool = $6 WHERE name = $1",
-                                6, v, &n, eb, "agent heartbeat");
+                                " heartbeat_sec = $5, spool = $6, region = $7 WHERE name = $1",
+                                7, v, &n, eb, "agent heartbeat");
     if (!err && n == 0)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "agent '%s' is not registered", name);
     return err;
@@ -94,9 +97,9 @@ enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
         ps,
         "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, "
         "r.heartbeat_ns,"
-        " r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool"
-        " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
-        " UNION ALL SELECT a.name, '', '[]', false, 0, 0, 0, a.last_seen_ns, '{}' FROM agents a"
+        " r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool,"
+        " r.region FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
+        " UNION ALL SELECT a.name, '', '[]', false, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"
         " WHERE NOT EXISTS (SELECT FROM agent_registry r WHERE r.name = a.name)"
         " ORDER BY 1",
         0, NULL, eb, "list agents");
@@ -113,6 +116,7 @@ enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
             .heartbeat_sec = (int)pg_col_i64(res, i, 6),
             .last_seen_ns = pg_col_i64(res, i, 7),
             .spool = PQgetvalue(res, i, 8),
+            .region = PQgetvalue(res, i, 9),
         };
         /* in the writer's transaction: its contacts not written yet */
         int64_t pending = pg_seen_pending(ps, a.name);

@@ -253,14 +253,12 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
     struct sql_tests q;
     sql_build_tests(SQL_POSTGRES, f, &q);
     char nums[2][24];
-    const char *vals[5];
+    const char *vals[6];
     for (int i = 0; i < q.n; i++) {
         enum sql_test_param p = q.params[i];
-        vals[i] = p == SQL_TP_MONITOR   ? f->monitor
-                  : p == SQL_TP_TEST_ID ? f->test_id
-                  : p == SQL_TP_SEARCH  ? f->search
-                  : p == SQL_TP_STATE   ? pg_i64(nums[0], (int)f->state)
-                                        : pg_i64(nums[1], (int)f->protocol);
+        vals[i] = p == SQL_TP_STATE      ? pg_i64(nums[0], (int)f->state)
+                  : p == SQL_TP_PROTOCOL ? pg_i64(nums[1], (int)f->protocol)
+                                         : sql_test_param_text(f, p);
     }
     bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
                  !(f->search && *f->search);

@@ -20,15 +20,18 @@ struct dialect {
     const char *pending_from;
     const char *strpos;  /* strpos(haystack, needle): 1-based position, 0 if absent */
     const char *by_name; /* ORDER BY of monitor names: byte order */
+    const char *json_elems[2]; /* around a JSON array parameter: its text elements as rows of "value" */
 };
 
 static const struct dialect dialects[] = {
     [SQL_SQLITE] = {"?", "", "", "100.0 * r.checks_failed / r.checks_total",
                     "100.0 * checks_failed / checks_total",
-                    "results WHERE id > (SELECT last_id FROM rollup_state)", "instr", "t.monitor"},
+                    "results WHERE id > (SELECT last_id FROM rollup_state)", "instr", "t.monitor",
+                    {"json_each(", ")"}},
     [SQL_POSTGRES] = {"$", "::bigint", "::text",
                       "(100.0::float8 * r.checks_failed / nullif(r.checks_total, 0))", "failed_pct",
-                      "rollup_pending", "strpos", "t.monitor COLLATE \"C\""},
+                      "rollup_pending", "strpos", "t.monitor COLLATE \"C\"",
+                      {"json_array_elements_text(", "::json)"}},
 };
 
 static const char *const dim_column[STORE_DIM__COUNT] = {
@@ -44,7 +47,9 @@ static const char *const dim_column[STORE_DIM__COUNT] = {
     [STORE_DIM_DEST_PORT] = "CAST(t.port AS TEXT)",
     [STORE_DIM_PROTOCOL] = "(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)",
     [STORE_DIM_TEST_ID] = "t.id",
+    [STORE_DIM_SOURCE_AGENTS] = "t.source_address",
 };
+
 
 /* Appends to sql at *len; -1 once cap is reached. */
 __attribute__((format(printf, 4, 5))) static int append(char *sql, size_t cap, size_t *len,
@@ -60,6 +65,14 @@ __attribute__((format(printf, 4, 5))) static int append(char *sql, size_t cap, s
         return -1;
     *len += (size_t)n;
     return *len < cap ? 0 : -1;
+}
+
+/* lower(col) IN (the elements of the JSON array parameter) */
+static int in_json(const struct dialect *d, const char *col, const char *param, char *sql,
+                   size_t cap, size_t *len)
+{
+    return append(sql, cap, len, "lower(%s) IN (SELECT lower(value) FROM %s%s%s)", col,
+                  d->json_elems[0], param, d->json_elems[1]);
 }
 
 /* Value and sample-count expressions (roll-up shape: sums keep averages exact). */
@@ -134,8 +147,12 @@ int sql_build_metric(enum sql_dialect dia, const struct store_metric_query *q, c
     for (size_t i = 0; i < q->n_filters; i++) {
         char pv[16];
         snprintf(pv, sizeof pv, "%s%zu%s", d->param, i + 4, d->text_cast);
-        rc |=
-            append(sql, cap, &len, " AND lower(%s) = lower(%s)", dim_column[q->filters[i].dim], pv);
+        enum store_dim dim = q->filters[i].dim;
+        rc |= append(sql, cap, &len, " AND ");
+        if (dim == STORE_DIM_SOURCE_AGENTS)
+            rc |= in_json(d, dim_column[dim], pv, sql, cap, &len);
+        else
+            rc |= append(sql, cap, &len, "lower(%s) = lower(%s)", dim_column[dim], pv);
     }
     rc |= append(sql, cap, &len, " GROUP BY b ORDER BY b");
     return rc ? -1 : 0;
@@ -172,13 +189,21 @@ static void add_param(const struct dialect *d, struct sql_tests *out, size_t *le
 }
 
 static void add_search(const struct dialect *d, struct sql_tests *out, size_t *len,
-                       enum store_scope scope)
+                       const struct store_test_filter *f)
 {
     out->params[out->n++] = SQL_TP_SEARCH;
-    const char *const *cols = scope_columns[scope];
+    const char *const *cols = scope_columns[f->scope];
     for (size_t i = 0; cols[i]; i++)
         append(out->sql, sizeof out->sql, len, "%s%s(lower(%s), lower(%s%d%s)) > 0",
                i ? " OR " : " AND (", d->strpos, cols[i], d->param, out->n, d->text_cast);
+    if (f->scope == STORE_SCOPE_SOURCES && f->source_agents) {
+        out->params[out->n++] = SQL_TP_SOURCE_AGENTS;
+        char pv[16];
+        snprintf(pv, sizeof pv, "%s%d%s", d->param, out->n, d->text_cast);
+        append(out->sql, sizeof out->sql, len, " OR (t.source_type = 'Agent' AND ");
+        in_json(d, "t.source_address", pv, out->sql, sizeof out->sql, len);
+        append(out->sql, sizeof out->sql, len, ")");
+    }
     append(out->sql, sizeof out->sql, len, ")");
 }
 
@@ -197,6 +222,22 @@ void sql_build_tests(enum sql_dialect dia, const struct store_test_filter *f, st
     if (f && f->has_protocol)
         add_param(d, out, &len, SQL_TP_PROTOCOL, "t.protocol");
     if (f && f->search && *f->search && (unsigned)f->scope <= STORE_SCOPE_MONITORS)
-        add_search(d, out, &len, f->scope);
+        add_search(d, out, &len, f);
     append(out->sql, sizeof out->sql, &len, " ORDER BY %s, t.number", d->by_name);
+}
+
+const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test_param p)
+{
+    switch (p) {
+    case SQL_TP_MONITOR:
+        return f->monitor;
+    case SQL_TP_TEST_ID:
+        return f->test_id;
+    case SQL_TP_SEARCH:
+        return f->search;
+    case SQL_TP_SOURCE_AGENTS:
+        return f->source_agents;
+    default:
+        return NULL;
+    }
 }

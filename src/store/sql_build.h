@@ -28,12 +28,15 @@ enum sql_test_param {
     SQL_TP_STATE,
     SQL_TP_PROTOCOL,
     SQL_TP_SEARCH,
+    SQL_TP_SOURCE_AGENTS, /* text: a JSON array */
 };
 struct sql_tests {
     char sql[2048];
-    enum sql_test_param params[5];
+    enum sql_test_param params[6];
     int n;
 };
 void sql_build_tests(enum sql_dialect d, const struct store_test_filter *f, struct sql_tests *out);
+/* The value of a text parameter p of f (NULL for STATE and PROTOCOL). */
+const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test_param p);
 
 #endif

@@ -72,6 +72,8 @@ static const char *const migrations[] = {
     "CREATE TABLE agent_registry (name TEXT PRIMARY KEY, version TEXT NOT NULL,"
     " addresses TEXT NOT NULL, registered_ns INTEGER NOT NULL, heartbeat_ns INTEGER NOT NULL,"
     " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');",
+    /* 4: the region an agent reports (--region), the Region dimension */
+    "ALTER TABLE agent_registry ADD COLUMN region TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -52,8 +52,9 @@ static enum cmon_err max_seq(struct sqlite_store *ss, const char *name, int64_t 
 }
 
 enum cmon_err sq_agent_register(struct store *s, const char *name, const char *token_hash,
-                                const char *version, const char *addresses_json, int heartbeat_sec,
-                                int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb)
+                                const char *version, const char *addresses_json, const char *region,
+                                int heartbeat_sec, int64_t now_ns, int64_t *next_seq,
+                                struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = sq_exec(ss, "BEGIN IMMEDIATE", eb);
@@ -67,10 +68,11 @@ enum cmon_err sq_agent_register(struct store *s, const char *name, const char *t
     if (!err)
         err = run_sql(ss,
                       "INSERT INTO agent_registry (name, version, addresses, registered_ns,"
-                      " heartbeat_ns, heartbeat_sec) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
+                      " heartbeat_ns, heartbeat_sec, region) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)"
                       " ON CONFLICT (name) DO UPDATE SET version = ?2, addresses = ?3,"
-                      " registered_ns = ?4, heartbeat_ns = ?4, heartbeat_sec = ?5",
-                      "sssii", eb, name, version, addresses_json, now_ns, (int64_t)heartbeat_sec);
+                      " registered_ns = ?4, heartbeat_ns = ?4, heartbeat_sec = ?5, region = ?6",
+                      "sssiis", eb, name, version, addresses_json, now_ns, (int64_t)heartbeat_sec,
+                      region ? region : "");
     if (!err)
         err = max_seq(ss, name, next_seq, eb);
     if (!err)
@@ -81,16 +83,17 @@ enum cmon_err sq_agent_register(struct store *s, const char *name, const char *t
 }
 
 enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *version,
-                                 const char *addresses_json, const char *spool_json,
-                                 int heartbeat_sec, int64_t now_ns, struct cmon_errbuf *eb)
+                                 const char *addresses_json, const char *region,
+                                 const char *spool_json, int heartbeat_sec, int64_t now_ns,
+                                 struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     enum cmon_err err = run_sql(ss,
                                 "UPDATE agent_registry SET version = ?2, addresses = ?3,"
                                 " heartbeat_ns = max(heartbeat_ns, ?4), heartbeat_sec = ?5,"
-                                " spool = ?6 WHERE name = ?1",
-                                "sssiis", eb, name, version, addresses_json, now_ns,
-                                (int64_t)heartbeat_sec, spool_json);
+                                " spool = ?6, region = ?7 WHERE name = ?1",
+                                "sssiiss", eb, name, version, addresses_json, now_ns,
+                                (int64_t)heartbeat_sec, spool_json, region ? region : "");
     if (!err && sqlite3_changes(ss->db) == 0)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "agent '%s' is not registered", name);
     return err;
@@ -101,9 +104,9 @@ enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
     struct sqlite_store *ss = sq_of(s);
     static const char sql[] =
         "SELECT r.name, r.version, r.addresses, 1, r.registered_ns, r.heartbeat_ns,"
-        " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool"
+        " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool, r.region"
         " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
-        " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns, '{}' FROM agents a"
+        " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"
         " WHERE a.name NOT IN (SELECT name FROM agent_registry) ORDER BY 1";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -120,6 +123,7 @@ enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
             .heartbeat_sec = sqlite3_column_int(st, 6),
             .last_seen_ns = sqlite3_column_int64(st, 7),
             .spool = sq_col_text(st, 8),
+            .region = sq_col_text(st, 9),
         };
         if (cb(arg, &a) != 0) {
             rc = SQLITE_DONE;

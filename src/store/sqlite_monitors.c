@@ -266,10 +266,7 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
         if (p == SQL_TP_STATE || p == SQL_TP_PROTOCOL)
             sqlite3_bind_int(st, i + 1, p == SQL_TP_STATE ? (int)f->state : (int)f->protocol);
         else
-            sq_bind_text(st, i + 1,
-                         p == SQL_TP_MONITOR   ? f->monitor
-                         : p == SQL_TP_TEST_ID ? f->test_id
-                                               : f->search);
+            sq_bind_text(st, i + 1, sql_test_param_text(f, p));
     }
     int rc;
     struct store_test t;

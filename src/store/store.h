@@ -84,6 +84,9 @@ struct store_test_filter {
     enum cmon_protocol protocol;
     const char *search;     /* case-insensitive substring */
     enum store_scope scope; /* where search looks */
+    /* scope sources: a JSON array of agent names whose tests the search also
+     * finds (the agents with an address containing it; NULL: none) */
+    const char *source_agents;
 };
 
 /* A round result as stored (agent = who ran it).  history: stored as raw
@@ -111,6 +114,9 @@ enum store_dim {
     STORE_DIM_DEST_PORT,
     STORE_DIM_PROTOCOL,
     STORE_DIM_TEST_ID,
+    /* value: a JSON array of agent names; the tests sourced at one of them
+     * (SourceAddress and Region, resolved through the agents' reports) */
+    STORE_DIM_SOURCE_AGENTS,
     STORE_DIM__COUNT
 };
 #define STORE_MAX_DIM_FILTERS 16
@@ -133,7 +139,8 @@ enum store_role { STORE_ROLE_READER, STORE_ROLE_ADMIN, STORE_ROLE_AGENT };
 struct store_agent {
     const char *name;
     const char *version;
-    const char *addresses; /* JSON array text of strings */
+    const char *addresses; /* JSON array text of strings; the first is the primary */
+    const char *region;    /* "" when it gave none */
     bool registered;
     int64_t registered_ns;
     int64_t heartbeat_ns; /* 0: none yet */
@@ -307,12 +314,12 @@ enum store_cap {
      * gets one past the highest batch sequence stored for it (0 if none), so                      \
      * an agent that lost its spool never reuses a number. */                                      \
     X(enum cmon_err, agent_register, (struct store *s, const char *name, const char *token_hash,   \
-        const char *version, const char *addresses_json, int heartbeat_sec, int64_t now_ns,        \
-        int64_t *next_seq, struct cmon_errbuf *eb))                                                \
+        const char *version, const char *addresses_json, const char *region, int heartbeat_sec,    \
+        int64_t now_ns, int64_t *next_seq, struct cmon_errbuf *eb))                                \
     /* A heartbeat: CMON_ERR_NOTFOUND when the agent is not registered. */                         \
     X(enum cmon_err, agent_heartbeat, (struct store *s, const char *name, const char *version,     \
-        const char *addresses_json, const char *spool_json, int heartbeat_sec, int64_t now_ns,     \
-        struct cmon_errbuf *eb))                                                                   \
+        const char *addresses_json, const char *region, const char *spool_json, int heartbeat_sec, \
+        int64_t now_ns, struct cmon_errbuf *eb))                                                   \
     /* Registered agents and agents seen through results, by name. */                              \
     X(enum cmon_err, agent_list, (struct store *s, store_agent_cb cb, void *arg,                   \
         struct cmon_errbuf *eb))                                                                   \

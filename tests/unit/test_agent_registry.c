@@ -96,7 +96,7 @@ static void test_agent_stopped_state(void **state)
     assert_int_equal(s->ops->monitor_put(s, "m", "{}", &t, 1, T0, &created, &eb), CMON_OK);
     assert_int_equal(s->ops->monitor_set_running(s, "m", true, T0, &eb), CMON_OK);
     int64_t next;
-    assert_int_equal(s->ops->agent_register(s, "c", "hc", "0.1", "[]", 10, T0, &next, &eb),
+    assert_int_equal(s->ops->agent_register(s, "c", "hc", "0.1", "[]", "", 10, T0, &next, &eb),
                      CMON_OK);
     struct store_result r = {.agent = "c",
                              .r = {.test_id = "00112233445566ff",
@@ -116,7 +116,7 @@ static void test_agent_stopped_state(void **state)
     eval_at(s, T0 + 33 * SEC, &v); /* 31 s: 3 heartbeats missed */
     assert_int_equal(v.st, CMON_STATE_INDETERMINATE);
     assert_string_equal(v.reason, "agent_stopped (the source agent stopped reporting)");
-    assert_int_equal(s->ops->agent_heartbeat(s, "c", "0.1", "[]", "{}", 10, T0 + 40 * SEC, &eb),
+    assert_int_equal(s->ops->agent_heartbeat(s, "c", "0.1", "[]", "", "{}", 10, T0 + 40 * SEC, &eb),
                      CMON_OK);
     eval_at(s, T0 + 41 * SEC, &v);
     assert_int_equal(v.st, CMON_STATE_PASS);

@@ -141,10 +141,10 @@ static void snapshot_per_agent(void **state)
      * and the test states say) */
     int64_t seq;
     assert_int_equal(
-        s->ops->agent_register(s, "agent-a", "aa", "1", "[]", 10, T0 - 200 * SEC, &seq, &eb),
+        s->ops->agent_register(s, "agent-a", "aa", "1", "[]", "", 10, T0 - 200 * SEC, &seq, &eb),
         CMON_OK);
     assert_int_equal(
-        s->ops->agent_register(s, "agent-b", "bb", "1", "[]", 10, T0 - 200 * SEC, &seq, &eb),
+        s->ops->agent_register(s, "agent-b", "bb", "1", "[]", "", 10, T0 - 200 * SEC, &seq, &eb),
         CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "agent-a", T0, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "agent-b", T0 - 31 * SEC, &eb), CMON_OK);

@@ -186,7 +186,7 @@ struct beat {
 static void *beat_main(void *arg)
 {
     struct beat *b = arg;
-    struct writer_heartbeat hb = {b->name, "1.0", "[]", "{}", 10};
+    struct writer_heartbeat hb = {b->name, "1.0", "[]", "", "{}", 10};
     struct cmon_errbuf eb;
     b->err = writer_heartbeat(b->w, &hb, writer_deadline(60000), &eb);
     return NULL;
@@ -198,7 +198,7 @@ static enum cmon_err do_register(struct store *s, void *arg, int64_t now_ns,
     int64_t next;
     char hash[65];
     store_token_hash(arg, hash); /* any distinct token hash */
-    return s->ops->agent_register(s, arg, hash, "1.0", "[]", 10, now_ns, &next, eb);
+    return s->ops->agent_register(s, arg, hash, "1.0", "[]", "", 10, now_ns, &next, eb);
 }
 
 static void test_heartbeats_share_one_transaction(void **state)

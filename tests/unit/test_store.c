@@ -72,6 +72,18 @@ static void test_tests_filters(void **state)
     assert_int_equal(s->ops->test_query(s, &search, collect_test, &c, &eb), CMON_OK);
     assert_int_equal(c.n, 0);
 
+    /* a source search also finds the tests of the agents given (the ones
+     * whose reported addresses contain the text), case-insensitively */
+    struct store_test_filter by_addr = {
+        .search = "10.192.64.56", .scope = STORE_SCOPE_SOURCES, .source_agents = "[\"LOCAL\"]"};
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->test_query(s, &by_addr, collect_test, &c, &eb), CMON_OK);
+    assert_int_equal(c.n, 2);
+    by_addr.source_agents = "[\"other\"]";
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->test_query(s, &by_addr, collect_test, &c, &eb), CMON_OK);
+    assert_int_equal(c.n, 0);
+
     bool changed = false;
     assert_int_equal(s->ops->test_set_state(s, "aaaaaaaaaaaaaaa1", CMON_STATE_FAIL,
                                             "ChecksFailedPercent 100 > 5", T0, &changed, &eb),

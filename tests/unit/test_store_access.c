@@ -124,6 +124,7 @@ static void test_read_only_and_sql(void **state)
 
 struct seen {
     char names[8][64];
+    char regions[8][64];
     bool registered[8];
     int64_t last_seen[8];
     char spool[8][128];
@@ -134,6 +135,7 @@ static int collect_agent(void *arg, const struct store_agent *a)
 {
     struct seen *s = arg;
     snprintf(s->names[s->n], 64, "%s", a->name);
+    snprintf(s->regions[s->n], 64, "%s", a->region ? a->region : "(null)");
     s->registered[s->n] = a->registered;
     s->last_seen[s->n] = a->last_seen_ns;
     snprintf(s->spool[s->n], 128, "%s", a->spool ? a->spool : "");
@@ -149,7 +151,7 @@ static void test_register_rotates_token(void **state)
     enum store_role role;
     char name[64];
     assert_int_equal(
-        s->ops->agent_register(s, "a1", "h1", "0.1", "[\"198.18.1.1\"]", 10, T0, &next, &eb),
+        s->ops->agent_register(s, "a1", "h1", "0.1", "[\"198.18.1.1\"]", "", 10, T0, &next, &eb),
         CMON_OK);
     assert_int_equal(next, 0);
     assert_int_equal(s->ops->token_lookup(s, "h1", &role, name, sizeof name, &eb), CMON_OK);
@@ -161,7 +163,7 @@ static void test_register_rotates_token(void **state)
     for (int i = 0; i < 5; i++)
         assert_int_equal(s->ops->ingest_batch_mark(s, "a1", i, T0, &dup, &eb), CMON_OK);
     assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
-    assert_int_equal(s->ops->agent_register(s, "a1", "h2", "0.2", "[]", 10, T0 + SEC, &next, &eb),
+    assert_int_equal(s->ops->agent_register(s, "a1", "h2", "0.2", "[]", "", 10, T0 + SEC, &next, &eb),
                      CMON_OK);
     assert_int_equal(next, 5);
     assert_int_equal(s->ops->token_lookup(s, "h1", &role, name, sizeof name, &eb),
@@ -174,11 +176,11 @@ static void test_heartbeat_list_delete(void **state)
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
     int64_t next;
-    assert_int_equal(s->ops->agent_heartbeat(s, "nobody", "0.1", "[]", "{}", 10, T0, &eb),
+    assert_int_equal(s->ops->agent_heartbeat(s, "nobody", "0.1", "[]", "", "{}", 10, T0, &eb),
                      CMON_ERR_NOTFOUND);
-    assert_int_equal(s->ops->agent_register(s, "b", "hb", "0.1", "[]", 10, T0, &next, &eb),
+    assert_int_equal(s->ops->agent_register(s, "b", "hb", "0.1", "[]", "", 10, T0, &next, &eb),
                      CMON_OK);
-    assert_int_equal(s->ops->agent_heartbeat(s, "b", "0.1", "[]", "{\"droppedBatches\":2}", 10,
+    assert_int_equal(s->ops->agent_heartbeat(s, "b", "0.1", "[]", "eastus2", "{\"droppedBatches\":2}", 10,
                                              T0 + 10 * SEC, &eb),
                      CMON_OK);
     /* results from an agent that never registered (the embedded one) */
@@ -190,6 +192,8 @@ static void test_heartbeat_list_delete(void **state)
     assert_true(seen.registered[0]);
     assert_int_equal(seen.last_seen[0], T0 + 10 * SEC);
     assert_string_equal(seen.spool[0], "{\"droppedBatches\":2}");
+    assert_string_equal(seen.regions[0], "eastus2");
+    assert_string_equal(seen.regions[1], ""); /* seen through results only */
     assert_string_equal(seen.names[1], "local");
     assert_false(seen.registered[1]);
     assert_int_equal(s->ops->agent_delete(s, "b", &eb), CMON_OK);

@@ -27,7 +27,7 @@
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
-#define SCHEMA "2"       /* the PostgreSQL schema version this cmon writes */
+#define SCHEMA "3"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {
@@ -266,7 +266,7 @@ static void *register_racer(void *arg)
         int64_t next;
         snprintf(hash, sizeof hash, "h-%d-%d", k, i);
         pthread_barrier_wait(&r->go); /* all register at once */
-        if (s && s->ops->agent_register(s, "racer", hash, "1", "[]", 10, D0 + i, &next, &eb))
+        if (s && s->ops->agent_register(s, "racer", hash, "1", "[]", "", 10, D0 + i, &next, &eb))
             __atomic_store_n(&r->failed, 1, __ATOMIC_SEQ_CST);
         pthread_barrier_wait(&r->go);
         if (k == 0) {
@@ -461,7 +461,7 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
     int64_t next;
     assert_int_equal(
-        sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", 10, D0, &next, &eb),
+        sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", "", 10, D0, &next, &eb),
         CMON_OK);
     assert_int_equal(sq->ops->action_group_put(sq, "ops", "{\"name\":\"ops\"}", NULL, &eb),
                      CMON_OK);
@@ -510,7 +510,7 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(pg->ops->action_group_list(pg, &got, &eb), CMON_OK);
     assert_int_equal(json_array_size(got), 1);
     json_decref(got);
-    assert_int_equal(pg->ops->agent_heartbeat(pg, "ag", "1.1", "[]", "{}", 10, D0 + 1, &eb),
+    assert_int_equal(pg->ops->agent_heartbeat(pg, "ag", "1.1", "[]", "", "{}", 10, D0 + 1, &eb),
                      CMON_OK); /* registered on PostgreSQL too */
     json_decref(items);
     json_decref(tr);

@@ -127,6 +127,7 @@ export function testColumns(params, opts = {}) {
   cols.push(
     { label: 'Test group', value: (t) => t.testGroup },
     { label: 'Source', value: (t) => t.source },
+    { label: 'Source address', value: (t) => t.sourceAddress || '' },
     { label: 'Destination', value: (t) => h('a', { href: testLink(t, params), text: t.destination }) },
     { label: 'Configuration', value: (t) => `${t.testConfiguration} (${t.protocol})` },
     { label: 'State', value: (t) => stateBadge(t.state) },

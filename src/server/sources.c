@@ -1,0 +1,144 @@
+/* sources.c: who a test's source agent is (sources.h) -- the addresses and
+ * region each agent reports, read from the registry once per request, plus
+ * cmon run's embedded agent from the server's options, so SourceAddress is
+ * the agent's primary address and a search or filter by address or region
+ * finds the agent's tests (DESIGN 6).  Test ids never change: a test still
+ * names its agent, the address is looked up. */
+#include "server/sources.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/agent.h"
+#include "core/grow.h"
+#include "core/text.h"
+
+static bool add(struct source_book *b, const char *name, const char *addresses_json,
+                const char *region)
+{
+    if (!cmon_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v))
+        return false;
+    json_t *arr = json_loads(addresses_json ? addresses_json : "[]", 0, NULL);
+    const char *first = json_string_value(json_array_get(arr, 0));
+    struct source_agent *a = &b->v[b->n];
+    a->name = cmon_strdup(name);
+    a->primary = cmon_strdup(first ? first : "");
+    a->addresses = json_is_array(arr) ? arr : json_array();
+    if (!json_is_array(arr))
+        json_decref(arr);
+    a->region = cmon_strdup(region ? region : "");
+    if (!a->name || !a->primary || !a->addresses || !a->region) {
+        free(a->name);
+        free(a->primary);
+        free(a->region);
+        json_decref(a->addresses);
+        return false;
+    }
+    b->n++;
+    return true;
+}
+
+static int add_registered(void *arg, const struct store_agent *a)
+{
+    struct source_book *b = arg;
+    if (b->embedded && strcmp(a->name, b->embedded) == 0)
+        return 0; /* the embedded agent's facts come from the options */
+    if (!add(b, a->name, a->addresses, a->region)) {
+        b->nomem = true;
+        return 1;
+    }
+    return 0;
+}
+
+enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s,
+                               struct source_book *b, struct cmon_errbuf *eb)
+{
+    memset(b, 0, sizeof *b);
+    b->embedded = o->embedded_agent;
+    if (o->embedded_agent) {
+        json_t *addr = agent_addresses(o->embedded_address);
+        char *text = addr ? json_dumps(addr, JSON_COMPACT) : NULL;
+        json_decref(addr);
+        bool ok = text && add(b, o->embedded_agent, text, o->embedded_region);
+        free(text);
+        if (!ok)
+            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    enum cmon_err err = s->ops->agent_list ? s->ops->agent_list(s, add_registered, b, eb) : CMON_OK;
+    if (!err && b->nomem)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (err)
+        source_book_free(b);
+    return err;
+}
+
+void source_book_free(struct source_book *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->v[i].name);
+        free(b->v[i].primary);
+        free(b->v[i].region);
+        json_decref(b->v[i].addresses);
+    }
+    free(b->v);
+    memset(b, 0, sizeof *b);
+}
+
+const struct source_agent *source_book_find(const struct source_book *b, const char *agent)
+{
+    for (size_t i = 0; agent && i < b->n; i++) {
+        if (strcmp(b->v[i].name, agent) == 0)
+            return &b->v[i];
+    }
+    return NULL;
+}
+
+static const struct source_agent *agent_of(const struct source_book *b, const struct store_test *t)
+{
+    return strcmp(t->source_type, "Agent") == 0 ? source_book_find(b, t->source_address) : NULL;
+}
+
+const char *source_address_of(const struct source_book *b, const struct store_test *t)
+{
+    const struct source_agent *a = agent_of(b, t);
+    return a && a->primary[0] ? a->primary : t->source_address;
+}
+
+const char *source_region_of(const struct source_book *b, const struct store_test *t)
+{
+    const struct source_agent *a = agent_of(b, t);
+    return a ? a->region : "";
+}
+
+static bool matches(const struct source_agent *a, enum source_match how, const char *value)
+{
+    if (how == SOURCE_MATCH_REGION)
+        return strcasecmp(a->region, value) == 0;
+    if (how == SOURCE_MATCH_PRIMARY)
+        return strcasecmp(a->primary, value) == 0;
+    size_t i;
+    json_t *addr;
+    json_array_foreach(a->addresses, i, addr)
+    {
+        const char *s = json_string_value(addr);
+        if (s && strcasestr(s, value))
+            return true;
+    }
+    return false;
+}
+
+char *source_book_select(const struct source_book *b, enum source_match how, const char *value)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; names && i < b->n; i++) {
+        if (matches(&b->v[i], how, value) &&
+            json_array_append_new(names, json_string(b->v[i].name)) != 0) {
+            json_decref(names);
+            return NULL;
+        }
+    }
+    char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
+    json_decref(names);
+    return text;
+}

@@ -1,0 +1,50 @@
+/* sources.h: the source agents' reported facts (addresses, primary first,
+ * and region) as the API, /metrics and alerts show and filter them: a test
+ * names its agent (that keeps test ids stable); SourceAddress is the agent's
+ * primary address and Region its region (DESIGN 6).
+ * Ownership: a struct source_book owns its copies; source_book_free.
+ * Threads: any; one book per request or evaluation, never shared. */
+#ifndef CMON_SERVER_SOURCES_H
+#define CMON_SERVER_SOURCES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "server/server.h"
+#include "store/store.h"
+
+struct source_agent {
+    char *name, *primary, *region; /* primary/region "" when not reported */
+    json_t *addresses;             /* array of strings, primary first */
+};
+
+struct source_book {
+    struct source_agent *v;
+    size_t n, cap;
+    const char *embedded; /* borrowed from the options */
+    bool nomem;
+};
+
+/* Every agent the store knows (agent_list; none when the store has no agent
+ * ops) and the embedded agent of o (its --address, else the host's). */
+enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s,
+                               struct source_book *b, struct cmon_errbuf *eb);
+void source_book_free(struct source_book *b);
+const struct source_agent *source_book_find(const struct source_book *b, const char *agent);
+
+/* A test's SourceAddress: its agent's primary address, or what the test
+ * stores (the agent's name, a compound endpoint's address) when the agent
+ * reported none.  Its Region: "" when none. */
+const char *source_address_of(const struct source_book *b, const struct store_test *t);
+const char *source_region_of(const struct source_book *b, const struct store_test *t);
+
+enum source_match {
+    SOURCE_MATCH_ADDRESS_CONTAINS, /* any address contains value (case-insensitive) */
+    SOURCE_MATCH_PRIMARY,          /* the primary address equals value */
+    SOURCE_MATCH_REGION,           /* the region equals value */
+};
+/* The names of the matching agents as JSON array text (caller frees), for
+ * the store's source-agent filters; NULL when out of memory. */
+char *source_book_select(const struct source_book *b, enum source_match how, const char *value);
+
+#endif
