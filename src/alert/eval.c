@@ -95,7 +95,7 @@ unsigned alert_rule_split_dims(const struct cmon_alert_rule *r)
     }
     if (r->kind == CMON_ALERT_KIND_STATE) {
         static const unsigned scope_dims[] = {
-            [CMON_SCOPE_TEST] = (1u << CMON_DIM__COUNT) - 1,
+            [CMON_SCOPE_TEST] = CMON_DIM_TEST_IDENTITY_MASK,
             [CMON_SCOPE_TEST_GROUP] = 1u << CMON_DIM_MONITOR | 1u << CMON_DIM_TEST_GROUP,
             [CMON_SCOPE_MONITOR] = 1u << CMON_DIM_MONITOR,
         };

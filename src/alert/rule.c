@@ -20,10 +20,12 @@ static const char *const metric_only[] = {"metric", "operator", "threshold", "ag
                                           "windowSizeSec", NULL};
 static const char *const state_only[] = {"scope", "states", NULL};
 static const char *const kind_names[] = {"metric", "state", NULL};
-static const char *const dim_names[] = {"monitor", "testGroup", "source", "destination",
-                                        "testConfiguration", "protocol", NULL};
+/* current, then legacy: index % 2 is the metric */
 static const char *const metric_names[] = {"ChecksFailedPercent", "RoundTripTimeMs",
                                            "ProbesFailedPercent", "AverageRoundtripMs", NULL};
+/* The cloud's alert rules name metrics "ChecksFailedPercent(Preview)": the
+ * same metric. */
+#define PREVIEW_SUFFIX "(Preview)"
 static const char *const op_names[] = {"GreaterThan", "GreaterThanOrEqual", "LessThan",
                                        "LessThanOrEqual", NULL};
 static const char *const op_symbols[] = {">", ">=", "<", "<="};
@@ -32,17 +34,25 @@ static const char *const scope_names[] = {"test", "testGroup", "monitor", NULL};
 static const char *const protocol_names[] = {"Icmp", "Tcp", "Http", NULL};
 static const char *const watchable_states[] = {"Fail", "Warning", "Indeterminate", NULL};
 
-const char *cmon_alert_dim_name(enum cmon_alert_dim d) { return dim_names[d]; }
+const char *cmon_alert_dim_name(enum cmon_alert_dim d) { return cmon_dim_info(d)->alert; }
 const char *cmon_alert_metric_name(enum cmon_alert_metric m) { return metric_names[m]; }
 const char *cmon_alert_op_name(enum cmon_alert_op op) { return op_names[op]; }
 const char *cmon_alert_op_symbol(enum cmon_alert_op op) { return op_symbols[op]; }
 const char *cmon_alert_agg_name(enum cmon_alert_agg a) { return agg_names[a]; }
 const char *cmon_alert_scope_name(enum cmon_alert_scope s) { return scope_names[s]; }
 
+/* The length of s without a trailing "(Preview)". */
+static size_t metric_stem(const char *s)
+{
+    size_t n = strlen(s), k = strlen(PREVIEW_SUFFIX);
+    return n > k && strcasecmp(s + n - k, PREVIEW_SUFFIX) == 0 ? n - k : n;
+}
+
 bool cmon_alert_metric_parse(const char *s, enum cmon_alert_metric *out)
 {
+    size_t n = metric_stem(s);
     for (int i = 0; metric_names[i]; i++) {
-        if (strcasecmp(s, metric_names[i]) == 0) {
+        if (strlen(metric_names[i]) == n && strncasecmp(s, metric_names[i], n) == 0) {
             /* legacy names (2, 3) alias the current ones (0, 1) */
             *out = (enum cmon_alert_metric)(i % 2);
             return true;
@@ -83,12 +93,19 @@ static void parse_dimensions(struct vctx *v, const json_t *obj, const char *base
         return;
     char dp[512], p[512];
     vpath_key(dp, sizeof dp, base, "dimensions");
-    vcheck_fields(v, dims, dp, dim_names, NULL);
-    for (int d = 0; d < CMON_DIM__COUNT; d++) {
-        const char *s = vget_string(v, dims, dp, dim_names[d], false);
+    vcheck_fields(v, dims, dp, cmon_dim_names(), NULL);
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)dims, key, val) {
+        int d = cmon_dim_lookup(key);
+        const char *s = d >= 0 ? vget_string(v, dims, dp, key, false) : NULL;
         if (!s)
             continue;
-        vpath_key(p, sizeof p, dp, dim_names[d]);
+        vpath_key(p, sizeof p, dp, key);
+        if (r->dims[d]) {
+            vproblem(v, p, false, "names the dimension %s a second time", cmon_dim_info(d)->name);
+            continue;
+        }
         if (!s[0] || strlen(s) > 80) {
             vproblem(v, p, false, "must be 1-80 characters: a name, or \"*\" for each value");
             continue;
@@ -160,9 +177,10 @@ static void check_kind_fields(struct vctx *v, const json_t *obj, const char *bas
 static void parse_metric_rule(struct vctx *v, const json_t *obj, const char *base,
                               struct cmon_alert_rule *r)
 {
-    int k = get_choice(v, obj, base, "metric", "metric", metric_names, true);
-    bool have_metric = k >= 0;
-    if (have_metric)
+    const char *m = json_string_value(json_object_get(obj, "metric"));
+    bool have_metric = m && metric_stem(m) < strlen(m) && cmon_alert_metric_parse(m, &r->metric);
+    int k = have_metric ? 0 : get_choice(v, obj, base, "metric", "metric", metric_names, true);
+    if (!have_metric && (have_metric = k >= 0))
         r->metric = (enum cmon_alert_metric)(k % 2);
     k = get_choice(v, obj, base, "operator", "operator", op_names, true);
     if (k >= 0)
@@ -313,7 +331,7 @@ static json_t *dims_to_json(const struct cmon_alert_rule *r)
     json_t *o = json_object();
     for (int d = 0; o && d < CMON_DIM__COUNT; d++) {
         if (r->dims[d])
-            json_object_set_new(o, dim_names[d], json_string(r->dims[d]));
+            json_object_set_new(o, cmon_alert_dim_name(d), json_string(r->dims[d]));
     }
     return o;
 }

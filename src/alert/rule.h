@@ -7,6 +7,8 @@
 #define CMON_ALERT_RULE_H
 
 #include <stdbool.h>
+
+#include "model/dims.h"
 #include <stddef.h>
 
 #include "core/err.h"
@@ -24,16 +26,11 @@ enum cmon_alert_agg { CMON_AGG_AVG, CMON_AGG_MIN, CMON_AGG_MAX };
 /* What a state rule watches: each test, each test group, or each monitor. */
 enum cmon_alert_scope { CMON_SCOPE_TEST, CMON_SCOPE_TEST_GROUP, CMON_SCOPE_MONITOR };
 
-/* Dimensions, in label order.  The JSON names are cmon_alert_dim_name(). */
-enum cmon_alert_dim {
-    CMON_DIM_MONITOR,
-    CMON_DIM_TEST_GROUP,
-    CMON_DIM_SOURCE,
-    CMON_DIM_DESTINATION,
-    CMON_DIM_TEST_CONFIG,
-    CMON_DIM_PROTOCOL,
-    CMON_DIM__COUNT
-};
+/* Dimensions, in label order: the one list of model/dims.h (the metrics
+ * API's and /metrics' too).  A rule names one by its seed name
+ * ("SourceAddress") or its alert name ("source"); labels and the JSON
+ * written back use cmon_alert_dim_name(). */
+#define cmon_alert_dim cmon_dim
 
 #define CMON_DIM_EACH "*"
 /* The rule name of the synthetic alert that names a suppressed agent

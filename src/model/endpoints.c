@@ -25,6 +25,7 @@ void cmon_endpoint_clear(struct cmon_endpoint *ep)
 {
     free(ep->name);
     free(ep->address);
+    free(ep->resource_id);
     for (size_t i = 0; i < ep->n_agents; i++)
         free(ep->agents[i]);
     free(ep->agents);
@@ -154,6 +155,8 @@ bool vparse_endpoint(struct vctx *v, const json_t *j, const char *path, struct c
     const char *type = vget_string(v, j, path, "type", false);
     const char *addr = vget_string(v, j, path, "address", false);
     const char *rid = vget_string(v, j, path, "resourceId", false);
+    if (rid)
+        ep->resource_id = vstrdup(v, rid);
     char p[512];
     int kind = -1;
     if (type) {

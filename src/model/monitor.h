@@ -32,6 +32,7 @@ struct cmon_endpoint {
     char *name;
     enum cmon_endpoint_type type;
     char *address; /* agent name, or the external address as written */
+    char *resource_id; /* the cloud resourceId as written; NULL when none */
     /* Agents this endpoint stands for (CMON_EP_AGENT).  all_agents: a
      * workspace endpoint without a filter, i.e. every registered agent. */
     char **agents;

@@ -17,6 +17,7 @@
 #define PRUNE_PERIOD_NS (3600 * CMON_NS_PER_SEC)
 
 struct server_alerts {
+    const struct cmon_server_opts *srv; /* the embedded agent's facts; may be NULL */
     struct cmon_notifier *notifier;
     const struct cmon_log *log;
     struct cmon_alert_eval_out prev;
@@ -36,12 +37,13 @@ struct alert_config {
 };
 
 enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
-                                  const struct cmon_log *log, struct server_alerts **out,
-                                  struct cmon_errbuf *eb)
+                                  const struct cmon_log *log, const struct cmon_server_opts *srv,
+                                  struct server_alerts **out, struct cmon_errbuf *eb)
 {
     struct server_alerts *a = calloc(1, sizeof *a);
     if (!a)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    a->srv = srv;
     snprintf(a->generator_url, sizeof a->generator_url, "%s", generator_url ? generator_url : "");
     a->log = log;
     a->retention_ns = retention_ns;
@@ -263,7 +265,7 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
 {
     struct cmon_errbuf eb;
     struct alert_snapshot snap;
-    if (alert_snapshot_build(s, now_ns, window_ns, &snap, &eb) != CMON_OK) {
+    if (alert_snapshot_build(s, a->srv, now_ns, window_ns, &snap, &eb) != CMON_OK) {
         cmon_error(a->log, "alert snapshot failed", "err=%s", eb.msg);
         return;
     }

@@ -17,13 +17,14 @@
 #include "store/store.h"
 
 struct server_alerts;
+struct cmon_server_opts;
 
 /* generator_url: the dashboard URL Alertmanager links to (copied);
  * retention_ns: resolved alerts and transitions older than this are pruned
  * (hourly; 0 keeps them); allow_exec: --allow-exec-actions. */
 enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
-                                  const struct cmon_log *log, struct server_alerts **out,
-                                  struct cmon_errbuf *eb);
+                                  const struct cmon_log *log, const struct cmon_server_opts *srv,
+                                  struct server_alerts **out, struct cmon_errbuf *eb);
 /* One evaluation period: evaluates when a rule is due (or an alert's rule
  * went away), re-sends firing alerts to Alertmanagers at least every minute. */
 void server_alerts_tick(struct server_alerts *a, struct store *s, int64_t now_ns);
@@ -46,8 +47,10 @@ struct alert_snapshot {
     size_t n;
     void *own; /* backing storage */
 };
-enum cmon_err alert_snapshot_build(struct store *s, int64_t now_ns, int64_t window_ns,
-                                   struct alert_snapshot *out, struct cmon_errbuf *eb);
+/* srv (may be NULL): the embedded agent's address and region. */
+enum cmon_err alert_snapshot_build(struct store *s, const struct cmon_server_opts *srv,
+                                   int64_t now_ns, int64_t window_ns, struct alert_snapshot *out,
+                                   struct cmon_errbuf *eb);
 void alert_snapshot_free(struct alert_snapshot *snap);
 
 #endif

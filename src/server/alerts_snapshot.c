@@ -11,6 +11,7 @@
 #include "core/text.h"
 #include "server/agent_state.h"
 #include "server/alerts.h"
+#include "server/sources.h"
 
 struct snap_test {
     char *dims[CMON_DIM__COUNT];
@@ -30,6 +31,7 @@ struct snap_series {
 };
 
 struct snap_own {
+    const struct source_book *book;
     struct snap_test *tests;
     size_t n_tests, cap_tests;
     struct snap_series *series;
@@ -55,20 +57,17 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 static int add_test(void *arg, const struct store_test *t)
 {
     struct snap_own *o = arg;
+    struct test_dims td;
+    test_dims_of(o->book, t, &td);
     if (!grow((void **)&o->tests, &o->cap_tests, o->n_tests + 1, sizeof *o->tests)) {
         o->nomem = true;
         return 1;
     }
     struct snap_test *st = &o->tests[o->n_tests++];
     memset(st, 0, sizeof *st);
-    const char *dims[CMON_DIM__COUNT] = {
-        [CMON_DIM_MONITOR] = t->monitor,    [CMON_DIM_TEST_GROUP] = t->group,
-        [CMON_DIM_SOURCE] = t->source,      [CMON_DIM_DESTINATION] = t->destination,
-        [CMON_DIM_TEST_CONFIG] = t->config, [CMON_DIM_PROTOCOL] = cmon_protocol_name(t->protocol),
-    };
     bool ok = true;
     for (int d = 0; d < CMON_DIM__COUNT; d++)
-        ok &= (st->dims[d] = cmon_strdup(dims[d] ? dims[d] : "")) != NULL;
+        ok &= (st->dims[d] = cmon_strdup(td.v[d])) != NULL;
     st->id = cmon_strdup(t->id);
     st->source_address = cmon_strdup(t->source_address ? t->source_address : t->source);
     st->diagnostic = cmon_strdup(t->diagnostic ? t->diagnostic : "");
@@ -153,15 +152,26 @@ static enum cmon_err snapshot_series(struct snap_own *o, const struct stopped_ag
     return CMON_OK;
 }
 
-enum cmon_err alert_snapshot_build(struct store *s, int64_t now_ns, int64_t window_ns,
-                                   struct alert_snapshot *out, struct cmon_errbuf *eb)
+enum cmon_err alert_snapshot_build(struct store *s, const struct cmon_server_opts *srv,
+                                   int64_t now_ns, int64_t window_ns, struct alert_snapshot *out,
+                                   struct cmon_errbuf *eb)
 {
     memset(out, 0, sizeof *out);
     struct snap_own *o = calloc(1, sizeof *o);
     if (!o)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     out->own = o;
-    enum cmon_err err = s->ops->test_query(s, NULL, add_test, o, eb);
+    struct source_book book;
+    enum cmon_err err = source_book_load(srv, s, &book, eb);
+    if (err) {
+        free(o);
+        out->own = NULL;
+        return err;
+    }
+    o->book = &book;
+    err = s->ops->test_query(s, NULL, add_test, o, eb);
+    source_book_free(&book);
+    o->book = NULL;
     for (size_t i = 0; !err && !o->nomem && i < o->n_tests; i++) {
         struct result_ctx c = {o, i};
         size_t before = o->n_series;

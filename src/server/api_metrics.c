@@ -26,21 +26,6 @@ static const struct {
     {"AverageRoundtripMs", STORE_METRIC_RTT, "MilliSeconds"},
 };
 
-static const char *const dim_names[STORE_DIM__COUNT] = {
-    [STORE_DIM_MONITOR] = "ConnectionMonitorResourceId",
-    [STORE_DIM_TEST_GROUP] = "TestGroupName",
-    [STORE_DIM_TEST_CONFIG] = "TestConfigurationName",
-    [STORE_DIM_SOURCE_NAME] = "SourceName",
-    [STORE_DIM_SOURCE_ADDRESS] = "SourceAddress",
-    [STORE_DIM_SOURCE_TYPE] = "SourceType",
-    [STORE_DIM_DEST_NAME] = "DestinationName",
-    [STORE_DIM_DEST_ADDRESS] = "DestinationAddress",
-    [STORE_DIM_DEST_TYPE] = "DestinationType",
-    [STORE_DIM_DEST_PORT] = "DestinationPort",
-    [STORE_DIM_PROTOCOL] = "Protocol",
-    [STORE_DIM_TEST_ID] = "TestId",
-};
-
 static const char *const agg_names[] = {"avg", "min", "max"};
 static const char *const agg_labels[] = {"Average", "Minimum", "Maximum"};
 
@@ -117,72 +102,55 @@ static bool metric_args(struct req *r, struct store_metric_query *q, const char 
     return true;
 }
 
-/* Dimensions of the cloud service that cmon does not record (yet): asked
- * for, they are refused by name rather than ignored. */
-static const char *const dims_unrecorded[] = {"SourceResourceId", "DestinationResourceId",
-                                              "Region"};
-
-/* The query's parameters: the query's own and every dimension, nothing else. */
+/* The query's parameters: the query's own and every dimension (model/dims.h:
+ * the seed's names), nothing else -- a typo is a 400 with a did-you-mean. */
 static bool metric_params_known(struct req *r)
 {
-    const char *known[8 + STORE_DIM__COUNT + 3] = {"name", "aggregation", "interval", "from", "to"};
+    const char *known[8 + CMON_DIM__COUNT] = {"name", "aggregation", "interval", "from", "to"};
     size_t n = 5;
-    for (int d = 0; d < STORE_DIM__COUNT; d++) {
-        if (dim_names[d])
-            known[n++] = dim_names[d];
-    }
-    for (size_t i = 0; i < sizeof dims_unrecorded / sizeof dims_unrecorded[0]; i++)
-        known[n++] = dims_unrecorded[i];
-    if (!req_known_args(r, known, n))
-        return false;
-    for (size_t i = 0; i < sizeof dims_unrecorded / sizeof dims_unrecorded[0]; i++) {
-        if (req_arg(r, dims_unrecorded[i])) {
-            reply_error(r, 400, "invalid_parameter", dims_unrecorded[i],
-                        "cmon does not record the dimension %s yet; filter by the others "
-                        "(DestinationName, SourceName, ConnectionMonitorResourceId, ...)",
-                        dims_unrecorded[i]);
-            return false;
-        }
-    }
-    return true;
+    for (int d = 0; d < CMON_DIM__COUNT; d++)
+        known[n++] = cmon_dim_info((enum cmon_dim)d)->name;
+    return req_known_args(r, known, n);
 }
 
-/* SourceAddress is the agent's primary address: the filter becomes the
- * agents reporting it (*owned, freed by the caller).  false after replying. */
-static bool source_filter(struct req *r, struct store *s, const char *address,
-                          struct store_metric_query *q, char **owned)
+/* SourceAddress (the agent's primary address) and Region are the agents'
+ * reports: the filter becomes the agents reporting them, as JSON (kept in
+ * owned[] until the query ran).  false after replying. */
+static bool agents_filter(struct req *r, struct store *s, struct source_book *b, bool *loaded,
+                          enum cmon_dim d, const char *value, char **owned)
 {
-    struct source_book b;
     struct cmon_errbuf eb;
-    enum cmon_err err = source_book_load(&r->srv->opts, s, &b, &eb);
-    if (!err && !(*owned = source_book_select(&b, SOURCE_MATCH_PRIMARY, address)))
+    enum cmon_err err = *loaded ? CMON_OK : source_book_load(&r->srv->opts, s, b, &eb);
+    *loaded = !err;
+    if (!err && !(*owned = source_book_select(
+                      b, d == CMON_DIM_REGION ? SOURCE_MATCH_REGION : SOURCE_MATCH_PRIMARY, value)))
         err = cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
-    if (!err)
-        source_book_free(&b);
-    if (err) {
+    if (err)
         reply_store_error(r, err, eb.msg);
-        return false;
-    }
-    q->filters[q->n_filters].dim = STORE_DIM_SOURCE_AGENTS;
-    q->filters[q->n_filters++].value = *owned;
-    return true;
+    return !err;
 }
 
 static bool metric_filters(struct req *r, struct store *s, struct store_metric_query *q,
-                           char **owned)
+                           char *owned[2])
 {
-    for (int d = 0; d < STORE_DIM__COUNT; d++) {
-        const char *v = dim_names[d] ? req_arg(r, dim_names[d]) : NULL;
+    struct source_book b;
+    bool loaded = false, ok = true;
+    size_t n_owned = 0;
+    for (int d = 0; ok && d < CMON_DIM__COUNT; d++) {
+        const char *v = req_arg(r, cmon_dim_info((enum cmon_dim)d)->name);
         if (!v)
             continue;
-        if (d == STORE_DIM_SOURCE_ADDRESS) {
-            if (!source_filter(r, s, v, q, owned))
-                return false;
-            continue;
+        if (d == CMON_DIM_SOURCE_ADDRESS || d == CMON_DIM_REGION) {
+            ok = agents_filter(r, s, &b, &loaded, (enum cmon_dim)d, v, &owned[n_owned]);
+            v = owned[n_owned++];
         }
-        q->filters[q->n_filters].dim = (enum store_dim)d;
+        q->filters[q->n_filters].dim = (enum cmon_dim)d;
         q->filters[q->n_filters++].value = v;
     }
+    if (loaded)
+        source_book_free(&b);
+    if (!ok)
+        return false;
     int64_t now = server_now(r->srv);
     if (!req_time_arg(r, "from", now - 3600 * CMON_NS_PER_SEC, &q->from_ns) ||
         !req_time_arg(r, "to", now, &q->to_ns))
@@ -216,15 +184,15 @@ enum MHD_Result api_metrics_query(struct req *r)
     if (!metric_params_known(r) || !metric_args(r, &q, &unit))
         return MHD_YES;
     struct store *s = req_store(r);
-    char *owned = NULL;
-    if (!s || !metric_filters(r, s, &q, &owned)) {
-        free(owned);
-        return MHD_YES;
-    }
-    json_t *points = json_array();
+    char *owned[2] = {NULL, NULL};
+    bool ok = s && metric_filters(r, s, &q, owned);
+    json_t *points = ok ? json_array() : NULL;
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->metric_query(s, &q, add_point, points, &eb);
-    free(owned);
+    enum cmon_err err = ok ? s->ops->metric_query(s, &q, add_point, points, &eb) : CMON_OK;
+    free(owned[0]);
+    free(owned[1]);
+    if (!ok)
+        return MHD_YES;
     if (err) {
         json_decref(points);
         return reply_store_error(r, err, eb.msg);
@@ -254,24 +222,18 @@ static void put_label(struct cmon_buf *b, const char *key, const char *v, bool f
     cmon_buf_puts(b, "\"");
 }
 
+/* Every dimension as a label (model/dims.h), test_id first. */
 static void put_labels(struct cmon_buf *b, const struct store_test *t,
                        const struct source_book *book)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", t->port);
+    struct test_dims td;
+    test_dims_of(book, t, &td);
     cmon_buf_puts(b, "{");
-    put_label(b, "test_id", t->id, true);
-    put_label(b, "connection_monitor_resource_id", t->monitor, false);
-    put_label(b, "test_group_name", t->group, false);
-    put_label(b, "test_configuration_name", t->config, false);
-    put_label(b, "source_name", t->source, false);
-    put_label(b, "source_address", source_address_of(book, t), false);
-    put_label(b, "source_type", t->source_type, false);
-    put_label(b, "destination_name", t->destination, false);
-    put_label(b, "destination_address", t->destination_address, false);
-    put_label(b, "destination_type", t->destination_type, false);
-    put_label(b, "destination_port", port, false);
-    put_label(b, "protocol", cmon_protocol_name(t->protocol), false);
+    put_label(b, cmon_dim_info(CMON_DIM_TEST_ID)->label, t->id, true);
+    for (int d = 0; d < CMON_DIM__COUNT; d++) {
+        if (d != CMON_DIM_TEST_ID)
+            put_label(b, cmon_dim_info((enum cmon_dim)d)->label, td.v[d], false);
+    }
     cmon_buf_puts(b, "}");
 }
 

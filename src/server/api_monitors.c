@@ -26,10 +26,42 @@ static const char *source_address(const struct cmon_server *srv, const struct cm
     return ep->address;
 }
 
-/* Expanded tests as store rows; strings point into m (or the server's opts). */
+/* Each endpoint's SourceResourceId / DestinationResourceId: its resourceId,
+ * else its cmon id (model/dims.h).  A new array of m->n_endpoints strings
+ * (free with free_ids), NULL when out of memory. */
+static char **endpoint_ids(const struct cmon_monitor *m)
+{
+    char **ids = calloc(m->n_endpoints + 1, sizeof *ids);
+    for (size_t i = 0; ids && i < m->n_endpoints; i++) {
+        const struct cmon_endpoint *ep = &m->endpoints[i];
+        size_t cap = strlen(m->name) + strlen(ep->name) + 64;
+        if (ep->resource_id) {
+            ids[i] = strdup(ep->resource_id);
+        } else if ((ids[i] = malloc(cap)) != NULL) {
+            cmon_dim_endpoint_id(m->name, ep->name, ids[i], cap);
+        }
+        if (!ids[i]) {
+            while (i-- > 0)
+                free(ids[i]);
+            free(ids);
+            return NULL;
+        }
+    }
+    return ids;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* Expanded tests as store rows; strings point into m, ids (endpoint_ids)
+ * or the server's opts. */
 static struct store_test *tests_for_store(const struct cmon_server *srv,
-                                          const struct cmon_monitor *m, const struct cmon_test *t,
-                                          size_t n)
+                                          const struct cmon_monitor *m, char *const *ids,
+                                          const struct cmon_test *t, size_t n)
 {
     struct store_test *st = calloc(n ? n : 1, sizeof *st);
     for (size_t i = 0; st && i < n; i++) {
@@ -46,6 +78,8 @@ static struct store_test *tests_for_store(const struct cmon_server *srv,
             .destination = dst->name,
             .destination_address = dst->address,
             .destination_type = endpoint_type(dst),
+            .source_resource_id = ids[t[i].source],
+            .destination_resource_id = ids[t[i].destination],
             .config = c->name,
             .protocol = t[i].protocol,
             .target = t[i].target,
@@ -112,8 +146,10 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
     enum cmon_err err = cmon_monitor_expand(m, &tests, &n);
     if (err)
         return cmon_fail(eb, err, "cannot expand the monitor's tests");
-    struct store_test *rows = tests_for_store(srv, m, tests, n);
+    char **ids = endpoint_ids(m);
+    struct store_test *rows = ids ? tests_for_store(srv, m, ids, tests, n) : NULL;
     if (!rows) {
+        free_ids(ids, m->n_endpoints);
         cmon_tests_free(tests, n);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
@@ -121,6 +157,7 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
     err = server_write(srv, write_monitor, &w, eb);
     *created = w.created;
     free(rows);
+    free_ids(ids, m->n_endpoints);
     cmon_tests_free(tests, n);
     return err;
 }

@@ -223,7 +223,7 @@ static enum cmon_err start_writer(struct cmon_server *srv, struct cmon_errbuf *e
     snprintf(gen, sizeof gen, "%s://%s%s/", srv->opts.tls_cert ? "https" : "http",
              l[0] == ':' ? "localhost" : "", l);
     enum cmon_err err = server_alerts_start(gen, srv->opts.retention_ns, srv->opts.allow_exec,
-                                            srv->opts.log, &srv->alerts, eb);
+                                            srv->opts.log, &srv->opts, &srv->alerts, eb);
     struct writer_opts wo = {
         .store_url = srv->store_url,
         .max_queued_results = srv->opts.queue_results,

@@ -6,6 +6,7 @@
  * names its agent, the address is looked up. */
 #include "server/sources.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,8 +56,8 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
                                struct source_book *b, struct cmon_errbuf *eb)
 {
     memset(b, 0, sizeof *b);
-    b->embedded = o->embedded_agent;
-    if (o->embedded_agent) {
+    b->embedded = o ? o->embedded_agent : NULL;
+    if (b->embedded) {
         json_t *addr = agent_addresses(o->embedded_address);
         char *text = addr ? json_dumps(addr, JSON_COMPACT) : NULL;
         json_decref(addr);
@@ -109,6 +110,30 @@ const char *source_region_of(const struct source_book *b, const struct store_tes
 {
     const struct source_agent *a = agent_of(b, t);
     return a ? a->region : "";
+}
+
+void test_dims_of(const struct source_book *b, const struct store_test *t, struct test_dims *out)
+{
+    snprintf(out->port, sizeof out->port, "%d", t->port);
+    const char *v[CMON_DIM__COUNT] = {
+        [CMON_DIM_MONITOR] = t->monitor,
+        [CMON_DIM_TEST_GROUP] = t->group,
+        [CMON_DIM_SOURCE] = t->source,
+        [CMON_DIM_DESTINATION] = t->destination,
+        [CMON_DIM_TEST_CONFIG] = t->config,
+        [CMON_DIM_PROTOCOL] = cmon_protocol_name(t->protocol),
+        [CMON_DIM_SOURCE_ADDRESS] = source_address_of(b, t),
+        [CMON_DIM_SOURCE_RESOURCE_ID] = t->source_resource_id,
+        [CMON_DIM_SOURCE_TYPE] = t->source_type,
+        [CMON_DIM_DEST_ADDRESS] = t->destination_address,
+        [CMON_DIM_DEST_RESOURCE_ID] = t->destination_resource_id,
+        [CMON_DIM_DEST_TYPE] = t->destination_type,
+        [CMON_DIM_DEST_PORT] = out->port,
+        [CMON_DIM_REGION] = source_region_of(b, t),
+        [CMON_DIM_TEST_ID] = t->id,
+    };
+    for (int d = 0; d < CMON_DIM__COUNT; d++)
+        out->v[d] = v[d] ? v[d] : "";
 }
 
 static bool matches(const struct source_agent *a, enum source_match how, const char *value)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "model/dims.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -26,7 +27,8 @@ struct source_book {
 };
 
 /* Every agent the store knows (agent_list; none when the store has no agent
- * ops) and the embedded agent of o (its --address, else the host's). */
+ * ops) and the embedded agent of o (its --address, else the host's; o may
+ * be NULL: no embedded agent). */
 enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s,
                                struct source_book *b, struct cmon_errbuf *eb);
 void source_book_free(struct source_book *b);
@@ -37,6 +39,14 @@ const struct source_agent *source_book_find(const struct source_book *b, const c
  * reported none.  Its Region: "" when none. */
 const char *source_address_of(const struct source_book *b, const struct store_test *t);
 const char *source_region_of(const struct source_book *b, const struct store_test *t);
+
+/* Every dimension's value for test t (model/dims.h order), pointing into t,
+ * b and out (DestinationPort's text). */
+struct test_dims {
+    const char *v[CMON_DIM__COUNT];
+    char port[16];
+};
+void test_dims_of(const struct source_book *b, const struct store_test *t, struct test_dims *out);
 
 enum source_match {
     SOURCE_MATCH_ADDRESS_CONTAINS, /* any address contains value (case-insensitive) */

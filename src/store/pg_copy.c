@@ -24,11 +24,13 @@ static const struct copy_table tables[] = {
      "SELECT id, monitor, number, test_group, source, source_address, source_type,"
      " destination, destination_address, destination_type, test_config, protocol, target, port,"
      " frequency_sec, failed_pct_threshold, rtt_threshold_ms, group_disabled, state, reason,"
-     " state_since_ns, last_result_ns, checks_failed_pct, rtt_ms, diagnostic, detail FROM tests",
+     " state_since_ns, last_result_ns, checks_failed_pct, rtt_ms, diagnostic, detail,"
+     " source_resource_id, destination_resource_id FROM tests",
      "tests (id, monitor, number, test_group, source, source_address, source_type,"
      " destination, destination_address, destination_type, test_config, protocol, target, port,"
      " frequency_sec, failed_pct_threshold, rtt_threshold_ms, group_disabled, state, reason,"
-     " state_since_ns, last_result_ns, checks_failed_pct, rtt_ms, diagnostic, detail)"},
+     " state_since_ns, last_result_ns, checks_failed_pct, rtt_ms, diagnostic, detail,"
+     " source_resource_id, destination_resource_id)"},
     {"results",
      "SELECT test_id, start_ns, agent, checks_total, checks_failed, rtt_min, rtt_avg, rtt_max,"
      " rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms, first_byte_ms"

@@ -105,6 +105,9 @@ static const char *const migrations[] = {
     " END $$;",
     /* 3: the region an agent reports (--region), the Region dimension */
     "ALTER TABLE agent_registry ADD COLUMN region TEXT NOT NULL DEFAULT '';",
+    /* 4: the SourceResourceId and DestinationResourceId dimensions */
+    "ALTER TABLE tests ADD COLUMN source_resource_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tests ADD COLUMN destination_resource_id TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -42,20 +42,23 @@ static enum cmon_err upsert_test(struct pg_store *ps, const struct store_test *t
         pg_dbl(rtt, t->has_rtt_threshold, t->rtt_threshold_ms),
         t->group_disabled ? "true" : "false",
         pg_i64(now, now_ns),
+        t->source_resource_id ? t->source_resource_id : "",
+        t->destination_resource_id ? t->destination_resource_id : "",
     };
     return pg_exec(
         ps,
         "INSERT INTO tests (id, monitor, number, test_group, source, source_address,"
         " source_type, destination, destination_address, destination_type, test_config,"
         " protocol, target, port, frequency_sec, failed_pct_threshold, rtt_threshold_ms,"
-        " group_disabled, state_since_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-        " $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO UPDATE SET"
+        " group_disabled, state_since_ns, source_resource_id, destination_resource_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO UPDATE SET"
         " monitor = $2, number = $3, test_group = $4, source = $5, source_address = $6,"
         " source_type = $7, destination = $8, destination_address = $9,"
         " destination_type = $10, test_config = $11, protocol = $12, target = $13, port = $14,"
         " frequency_sec = $15, failed_pct_threshold = $16, rtt_threshold_ms = $17,"
-        " group_disabled = $18",
-        19, v, NULL, eb, "store test");
+        " group_disabled = $18, source_resource_id = $20, destination_resource_id = $21",
+        21, v, NULL, eb, "store test");
 }
 
 static enum cmon_err delete_stale_tests(struct pg_store *ps, const char *name,
@@ -241,6 +244,8 @@ static void test_from_row(const PGresult *r, int i, struct store_test *t)
     t->has_rtt = !pg_col_null(r, i, 25);
     t->rtt_ms = pg_col_dbl(r, i, 25);
     t->state_since_ns = pg_col_i64(r, i, 26);
+    t->source_resource_id = opt_text(r, i, 27);
+    t->destination_resource_id = opt_text(r, i, 28);
 }
 
 enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,

@@ -214,7 +214,7 @@ static const char move_staged_sql[] =
     " t.rtt_threshold_ms, t.group_disabled,"
     " coalesce((SELECT m.running FROM monitors m WHERE m.name = t.monitor), false), t.state,"
     " t.reason, t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
-    " t.state_since_ns";
+    " t.state_since_ns, t.source_resource_id, t.destination_resource_id";
 
 void pg_touched_clear(struct pg_store *ps)
 {

@@ -34,20 +34,27 @@ static const struct dialect dialects[] = {
                       {"json_array_elements_text(", "::json)"}},
 };
 
-static const char *const dim_column[STORE_DIM__COUNT] = {
-    [STORE_DIM_MONITOR] = "t.monitor",
-    [STORE_DIM_TEST_GROUP] = "t.test_group",
-    [STORE_DIM_TEST_CONFIG] = "t.test_config",
-    [STORE_DIM_SOURCE_NAME] = "t.source",
-    [STORE_DIM_SOURCE_ADDRESS] = "t.source_address",
-    [STORE_DIM_SOURCE_TYPE] = "t.source_type",
-    [STORE_DIM_DEST_NAME] = "t.destination",
-    [STORE_DIM_DEST_ADDRESS] = "t.destination_address",
-    [STORE_DIM_DEST_TYPE] = "t.destination_type",
-    [STORE_DIM_DEST_PORT] = "CAST(t.port AS TEXT)",
-    [STORE_DIM_PROTOCOL] = "(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)",
-    [STORE_DIM_TEST_ID] = "t.id",
-    [STORE_DIM_SOURCE_AGENTS] = "t.source_address",
+/* The column of each dimension (model/dims.h).  SourceAddress and Region
+ * are the source agent's reports: their filter value is the agents (JSON). */
+static const struct {
+    const char *column;
+    bool agents;
+} dim_column[CMON_DIM__COUNT] = {
+    [CMON_DIM_MONITOR] = {"t.monitor"},
+    [CMON_DIM_TEST_GROUP] = {"t.test_group"},
+    [CMON_DIM_SOURCE] = {"t.source"},
+    [CMON_DIM_DESTINATION] = {"t.destination"},
+    [CMON_DIM_TEST_CONFIG] = {"t.test_config"},
+    [CMON_DIM_PROTOCOL] = {"(CASE t.protocol WHEN 0 THEN 'icmp' WHEN 1 THEN 'tcp' ELSE 'http' END)"},
+    [CMON_DIM_SOURCE_ADDRESS] = {"t.source_address", true},
+    [CMON_DIM_SOURCE_RESOURCE_ID] = {"t.source_resource_id"},
+    [CMON_DIM_SOURCE_TYPE] = {"t.source_type"},
+    [CMON_DIM_DEST_ADDRESS] = {"t.destination_address"},
+    [CMON_DIM_DEST_RESOURCE_ID] = {"t.destination_resource_id"},
+    [CMON_DIM_DEST_TYPE] = {"t.destination_type"},
+    [CMON_DIM_DEST_PORT] = {"CAST(t.port AS TEXT)"},
+    [CMON_DIM_REGION] = {"t.source_address", true},
+    [CMON_DIM_TEST_ID] = {"t.id"},
 };
 
 
@@ -115,7 +122,7 @@ static bool query_valid(const struct store_metric_query *q)
         (unsigned)q->metric > STORE_METRIC_RTT || (unsigned)q->agg > STORE_AGG_MAX)
         return false;
     for (size_t i = 0; i < q->n_filters; i++) {
-        if ((unsigned)q->filters[i].dim >= STORE_DIM__COUNT)
+        if ((unsigned)q->filters[i].dim >= CMON_DIM__COUNT)
             return false;
     }
     return true;
@@ -147,12 +154,12 @@ int sql_build_metric(enum sql_dialect dia, const struct store_metric_query *q, c
     for (size_t i = 0; i < q->n_filters; i++) {
         char pv[16];
         snprintf(pv, sizeof pv, "%s%zu%s", d->param, i + 4, d->text_cast);
-        enum store_dim dim = q->filters[i].dim;
+        enum cmon_dim dim = q->filters[i].dim;
         rc |= append(sql, cap, &len, " AND ");
-        if (dim == STORE_DIM_SOURCE_AGENTS)
-            rc |= in_json(d, dim_column[dim], pv, sql, cap, &len);
+        if (dim_column[dim].agents)
+            rc |= in_json(d, dim_column[dim].column, pv, sql, cap, &len);
         else
-            rc |= append(sql, cap, &len, "lower(%s) = lower(%s)", dim_column[dim], pv);
+            rc |= append(sql, cap, &len, "lower(%s) = lower(%s)", dim_column[dim].column, pv);
     }
     rc |= append(sql, cap, &len, " GROUP BY b ORDER BY b");
     return rc ? -1 : 0;
@@ -166,7 +173,8 @@ static const char test_columns[] =
     " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
     " t.rtt_threshold_ms, t.group_disabled, coalesce(m.running, false), t.state, t.reason,"
     " t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
-    " t.state_since_ns FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE true";
+    " t.state_since_ns, t.source_resource_id, t.destination_resource_id"
+    " FROM tests t LEFT JOIN monitors m ON m.name = t.monitor WHERE true";
 
 /* Columns a search looks in, per scope. */
 static const char *const scope_columns[][7] = {

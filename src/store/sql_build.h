@@ -21,7 +21,7 @@ int sql_build_metric(enum sql_dialect d, const struct store_metric_query *q, cha
 /* The tests view (store_ops.test_query) for filter f (NULL: every test),
  * in (monitor, number) order.  Parameters are numbered 1..n in params order;
  * STATE and PROTOCOL take integers, the others text.  Columns: the order
- * test_from_row in each backend reads (27 columns). */
+ * test_from_row in each backend reads (29 columns). */
 enum sql_test_param {
     SQL_TP_MONITOR,
     SQL_TP_TEST_ID,

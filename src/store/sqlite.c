@@ -74,6 +74,9 @@ static const char *const migrations[] = {
     " heartbeat_sec INTEGER NOT NULL, spool TEXT NOT NULL DEFAULT '{}');",
     /* 4: the region an agent reports (--region), the Region dimension */
     "ALTER TABLE agent_registry ADD COLUMN region TEXT NOT NULL DEFAULT '';",
+    /* 5: the SourceResourceId and DestinationResourceId dimensions */
+    "ALTER TABLE tests ADD COLUMN source_resource_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tests ADD COLUMN destination_resource_id TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -95,13 +98,14 @@ static const char *const stmt_sql[SQ__COUNT] = {
         "INSERT INTO tests (id, monitor, number, test_group, source, source_address,"
         " source_type, destination, destination_address, destination_type, test_config,"
         " protocol, target, port, frequency_sec, failed_pct_threshold, rtt_threshold_ms,"
-        " group_disabled, state_since_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) ON CONFLICT (id) DO UPDATE SET"
+        " group_disabled, state_since_ns, source_resource_id, destination_resource_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (id) DO UPDATE SET"
         " monitor = ?2, number = ?3, test_group = ?4, source = ?5, source_address = ?6,"
         " source_type = ?7, destination = ?8, destination_address = ?9,"
         " destination_type = ?10, test_config = ?11, protocol = ?12, target = ?13, port = ?14,"
         " frequency_sec = ?15, failed_pct_threshold = ?16, rtt_threshold_ms = ?17,"
-        " group_disabled = ?18",
+        " group_disabled = ?18, source_resource_id = ?20, destination_resource_id = ?21",
     [SQ_TESTS_DELETE] = "DELETE FROM tests WHERE monitor = ?1",
     [SQ_TEST_GET_STATE] = "SELECT state FROM tests WHERE id = ?1",
     [SQ_TEST_SET_STATE] = "UPDATE tests SET state = ?2, reason = ?3,"

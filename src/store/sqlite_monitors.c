@@ -42,6 +42,8 @@ static enum cmon_err upsert_test(struct sqlite_store *ss, const struct store_tes
     sq_bind_opt_double(st, 17, t->has_rtt_threshold, t->rtt_threshold_ms);
     sqlite3_bind_int(st, 18, t->group_disabled);
     sqlite3_bind_int64(st, 19, now_ns);
+    sq_bind_text(st, 20, t->source_resource_id ? t->source_resource_id : "");
+    sq_bind_text(st, 21, t->destination_resource_id ? t->destination_resource_id : "");
     return sq_exec_stmt(ss, st, eb, "store test");
 }
 
@@ -238,6 +240,8 @@ static void test_from_row(sqlite3_stmt *st, struct store_test *t)
     t->has_rtt = sqlite3_column_type(st, 25) != SQLITE_NULL;
     t->rtt_ms = sqlite3_column_double(st, 25);
     t->state_since_ns = sqlite3_column_int64(st, 26);
+    t->source_resource_id = sq_col_text(st, 27);
+    t->destination_resource_id = sq_col_text(st, 28);
 }
 
 enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, store_test_cb cb,

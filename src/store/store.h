@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "model/dims.h"
 #include "model/monitor.h"
 #include "model/result.h"
 #include "model/state.h"
@@ -46,6 +47,8 @@ struct store_test {
     const char *id;
     const char *monitor, *group, *source, *source_address, *source_type;
     const char *destination, *destination_address, *destination_type, *config;
+    /* the endpoints' resourceId, else their cmon id (model/dims.h) */
+    const char *source_resource_id, *destination_resource_id;
     enum cmon_protocol protocol;
     const char *target;
     int port, number, frequency_sec;
@@ -100,25 +103,11 @@ struct store_result {
 
 enum store_metric { STORE_METRIC_FAILED_PCT, STORE_METRIC_RTT };
 enum store_agg { STORE_AGG_AVG, STORE_AGG_MIN, STORE_AGG_MAX };
-/* Dimensions of DESIGN 6, usable as metric filters. */
-enum store_dim {
-    STORE_DIM_MONITOR,
-    STORE_DIM_TEST_GROUP,
-    STORE_DIM_TEST_CONFIG,
-    STORE_DIM_SOURCE_NAME,
-    STORE_DIM_SOURCE_ADDRESS,
-    STORE_DIM_SOURCE_TYPE,
-    STORE_DIM_DEST_NAME,
-    STORE_DIM_DEST_ADDRESS,
-    STORE_DIM_DEST_TYPE,
-    STORE_DIM_DEST_PORT,
-    STORE_DIM_PROTOCOL,
-    STORE_DIM_TEST_ID,
-    /* value: a JSON array of agent names; the tests sourced at one of them
-     * (SourceAddress and Region, resolved through the agents' reports) */
-    STORE_DIM_SOURCE_AGENTS,
-    STORE_DIM__COUNT
-};
+/* Metric filters are over the dimensions of model/dims.h.  Values match
+ * exactly (case-insensitive), except CMON_DIM_SOURCE_ADDRESS and
+ * CMON_DIM_REGION: those hold a JSON array of agent names (the server
+ * resolves addresses and regions through the agents' reports), matching
+ * the tests sourced at one of them. */
 #define STORE_MAX_DIM_FILTERS 16
 struct store_metric_query {
     enum store_metric metric;
@@ -126,7 +115,7 @@ struct store_metric_query {
     int64_t interval_ns;    /* bucket width; >= 1 h uses hourly roll-ups, >= 1 min minute ones */
     int64_t from_ns, to_ns; /* [from, to) */
     struct {
-        enum store_dim dim;
+        enum cmon_dim dim;
         const char *value;
     } filters[STORE_MAX_DIM_FILTERS];
     size_t n_filters;

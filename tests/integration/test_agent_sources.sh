@@ -67,4 +67,46 @@ grep '^cmon_test_state{' "$NS_TMP/body" | grep 'source_name="agent-a"' |
 grep '^cmon_test_state{' "$NS_TMP/body" | grep 'source_name="agent-b"' |
     grep -q 'source_address="198.18.12.2"' || fail "agent-b's series: $(grep agent-b "$NS_TMP/body" | head -2)"
 echo "ok: Prometheus source_address"
+
+# every seed dimension filters the metrics API: Region and the ResourceIds
+# (an endpoint without a resourceId has a stable cmon id); an unknown one is
+# a 400 naming it
+[ "$(points Region=eastus2)" -ge 1 ] || fail "no points for Region=eastus2"
+[ "$(points Region=westeurope)" -ge 1 ] || fail "no points for Region=westeurope"
+assert_eq "$(points Region=zzz)" 0 "Region=zzz"
+assert_eq "$(points 'Region=eastus2&SourceName=agent-b')" 0 "Region=eastus2 of agent-b"
+A_RID=/cmon/connectionMonitors/seed/endpoints/agent-a
+[ "$(points "SourceResourceId=$A_RID")" -ge 1 ] || fail "no points for SourceResourceId=$A_RID"
+[ "$(points "DestinationResourceId=/cmon/connectionMonitors/seed/endpoints/db")" -ge 1 ] ||
+    fail "no points for DestinationResourceId"
+assert_eq "$(points SourceResourceId=x)" 0 "SourceResourceId=x"
+[ "$(api GET "/api/v1/metrics?name=ChecksFailedPercent&Regoin=eastus2")" = 400 ] || fail "Regoin: $(cat "$NS_TMP/body")"
+assert_eq "$(jqb '[.error.code, .error.field, .error.message]')" \
+    '["invalid_parameter","Regoin","unknown parameter '"'"'Regoin'"'"' (did you mean '"'"'Region'"'"'?)"]' "unknown dimension"
+echo "ok: metrics by Region and ResourceIds; unknown dimension 400"
+
+# Prometheus: the same dimensions as labels
+[ "$(api GET /metrics)" = 200 ] || fail "GET /metrics"
+a_state=$(grep '^cmon_test_state{' "$NS_TMP/body" | grep 'source_name="agent-a"' | head -1)
+assert_match "$a_state" 'region="eastus2"' "agent-a's region label"
+assert_match "$a_state" "source_resource_id=\"$A_RID\"" "agent-a's source_resource_id label"
+assert_match "$a_state" 'destination_resource_id="/cmon/connectionMonitors/seed/endpoints/' "destination_resource_id label"
+echo "ok: Prometheus region and resource id labels"
+
+# alert rules take the same names (and the cloud's metric spelling); an
+# alert's SourceAddress is the address
+rule='{"name": "by-address", "metric": "ChecksFailedPercent(Preview)", "operator": "GreaterThanOrEqual",
+  "threshold": 0, "windowSizeSec": 60, "evaluationFrequencySec": 10,
+  "dimensions": {"ConnectionMonitorResourceId": "seed", "SourceAddress": "*", "Region": "eastus2"}}'
+st=$(api PUT /api/v1/alertRules/by-address "$rule")
+[ "$st" = 200 ] || [ "$st" = 201 ] || fail "alert rule: $st $(cat "$NS_TMP/body")"
+[ "$(api PUT /api/v1/alertRules/bad '{"name": "bad", "metric": "RoundTripTimeMs", "operator": ">", "threshold": 1, "dimensions": {"SourceAdress": "*"}}')" = 400 ] ||
+    fail "an unknown alert dimension: $(cat "$NS_TMP/body")"
+grep -q 'did you mean' "$NS_TMP/body" || fail "no did-you-mean: $(cat "$NS_TMP/body")"
+firing() {
+    [ "$(api GET '/api/v1/alerts?state=firing&rule=by-address')" = 200 ] &&
+        [ "$(jqb '[.items[].labels.SourceAddress] | unique')" = '["10.192.64.56"]' ]
+}
+wait_for 60 "the by-address alert firing with SourceAddress 10.192.64.56" firing
+echo "ok: alert rule by SourceAddress and Region"
 echo "PASS"

@@ -165,18 +165,23 @@ req 200 GET "/api/v1/metrics?name=AverageRoundtripMs&from=$FROM&to=$TO&Destinati
 jqeq '.points[0].value' '2'
 req 200 GET "/api/v1/metrics?name=ChecksFailedPercent&from=$FROM&to=$TO&ConnectionMonitorResourceId=none"
 jqeq '.points' '[]'
+req 200 GET "/api/v1/metrics?name=ChecksFailedPercent&from=$FROM&to=$TO&SourceResourceId=/cmon/connectionMonitors/seed/endpoints/agent-a&DestinationResourceId=/cmon/connectionMonitors/seed/endpoints/web"
+jqeq '[.points[0].value, .points[0].samples]' '[40,1]'
 req 400 GET "/api/v1/metrics?name=Jitter"
 jqeq .error.field '"name"'
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&aggregation=median"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&interval=fortnight"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&from=$TO&to=$FROM"
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&from=yesterday"
-# no silent ignores: a typo, and a dimension cmon does not record, are named
+# no silent ignores: a typo is named, with a did-you-mean; every seed dimension filters
 req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&SourceNmae=zzz"
 jqeq '[.error.code, .error.field, .error.message]' '["invalid_parameter","SourceNmae","unknown parameter '"'"'SourceNmae'"'"' (did you mean '"'"'SourceName'"'"'?)"]'
-req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&Region=zzz"
-jqeq '.error.field' '"Region"'
-req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&SourceResourceId=x"
+req 400 GET "/api/v1/metrics?name=ChecksFailedPercent&Regoin=eastus"
+jqeq '[.error.field, .error.message]' '["Regoin","unknown parameter '"'"'Regoin'"'"' (did you mean '"'"'Region'"'"'?)"]'
+for dim in Region=zzz SourceResourceId=x DestinationResourceId=x SourceAddress=198.18.99.99; do
+    req 200 GET "/api/v1/metrics?name=ChecksFailedPercent&$dim"
+    jqeq '.points' '[]'
+done
 req 400 GET "/api/v1/metrics?name=RoundTripTimeMs&interval=1s&from=2020-01-01T00:00:00Z"
 pass "metrics query: names, aliases, aggregations, intervals, dimension filters, errors"
 
@@ -213,7 +218,9 @@ pass "results as JSON/NDJSON/CSV, read-only SQL with limits"
 req 200 GET /metrics
 promtool check metrics <"$TMP/body" || fail "promtool check metrics"
 [ "$(grep -c '^cmon_test_state{' "$TMP/body")" = 12 ] || fail "12 cmon_test_state series"
-grep -q "^cmon_test_state{test_id=\"$TCP1\",connection_monitor_resource_id=\"seed\",test_group_name=\"app\",test_configuration_name=\"tcp\",source_name=\"agent-a\",source_address=\"agent-a\",source_type=\"Agent\",destination_name=\"web\",destination_address=\"http://web.example.test/health\",destination_type=\"ExternalAddress\",destination_port=\"5432\",protocol=\"Tcp\"} 3$" "$TMP/body" || fail "Fail state series"
+# every dimension of the metrics API is a label (an agent that reported no
+# address: its name stands for it; endpoints without a resourceId: cmon ids)
+grep -q "^cmon_test_state{test_id=\"$TCP1\",connection_monitor_resource_id=\"seed\",test_group_name=\"app\",source_name=\"agent-a\",destination_name=\"web\",test_configuration_name=\"tcp\",protocol=\"Tcp\",source_address=\"agent-a\",source_resource_id=\"/cmon/connectionMonitors/seed/endpoints/agent-a\",source_type=\"Agent\",destination_address=\"http://web.example.test/health\",destination_resource_id=\"/cmon/connectionMonitors/seed/endpoints/web\",destination_type=\"ExternalAddress\",destination_port=\"5432\",region=\"\"} 3$" "$TMP/body" || fail "Fail state series: $(grep "^cmon_test_state{test_id=\"$TCP1\"" "$TMP/body")"
 grep -q "^cmon_checks_failed_percent{test_id=\"$TCP1\",.*} 40$" "$TMP/body" || fail "failed percent series"
 grep -q "^cmon_round_trip_time_seconds{test_id=\"$TCP2\",.*} 0.006$" "$TMP/body" || fail "rtt series"
 grep -q '^cmon_ingest_results_total 2$' "$TMP/body" || fail "ingest counter"

@@ -219,6 +219,48 @@ static void test_metric_defaults_and_legacy(void **state)
     cmon_alert_rule_free(r);
 }
 
+/* The metrics API's dimension names (model/dims.h) and the cloud's metric
+ * spellings: the same rule as the short names; labels keep the short names. */
+static void test_seed_dimensions(void **state)
+{
+    (void)state;
+    struct cmon_alert_rule *r = parse_ok(
+        "{\"name\": \"seed\", \"metric\": \"ChecksFailedPercent(Preview)\", \"operator\":"
+        " \"GreaterThan\", \"threshold\": 5, \"dimensions\": {\"ConnectionMonitorResourceId\":"
+        " \"web\", \"SourceAddress\": \"10.192.64.56\", \"Region\": \"*\", \"DestinationPort\":"
+        " \"443\", \"SourceResourceId\": \"*\", \"TestId\": \"*\"}}");
+    assert_int_equal(r->metric, CMON_METRIC_CHECKS_FAILED_PCT);
+    assert_string_equal(r->dims[CMON_DIM_MONITOR], "web");
+    assert_string_equal(r->dims[CMON_DIM_SOURCE_ADDRESS], "10.192.64.56");
+    assert_string_equal(r->dims[CMON_DIM_REGION], "*");
+    assert_string_equal(r->dims[CMON_DIM_DEST_PORT], "443");
+    assert_string_equal(r->dims[CMON_DIM_SOURCE_RESOURCE_ID], "*");
+    assert_string_equal(r->dims[CMON_DIM_TEST_ID], "*");
+    json_t *j = cmon_alert_rule_to_json(r);
+    char *s = json_dumps(json_object_get(j, "dimensions"), JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(s, "{\"DestinationPort\":\"443\",\"Region\":\"*\",\"SourceAddress\":"
+                           "\"10.192.64.56\",\"SourceResourceId\":\"*\",\"TestId\":\"*\","
+                           "\"monitor\":\"web\"}");
+    assert_string_equal(json_string_value(json_object_get(j, "metric")), "ChecksFailedPercent");
+    free(s);
+    json_decref(j);
+    cmon_alert_rule_free(r);
+    r = parse_ok("{\"name\": \"rtt\", \"metric\": \"roundtriptimems(preview)\", \"operator\":"
+                 " \"GreaterThan\", \"threshold\": 5}");
+    assert_int_equal(r->metric, CMON_METRIC_RTT_MS);
+    cmon_alert_rule_free(r);
+    char *got;
+    assert_int_equal(rule_problems("{\"name\": \"r\", \"metric\": \"RoundTripTimeMs\", \"operator\":"
+                                   " \">\", \"threshold\": 5, \"dimensions\": {\"SourceAdress\": \"x\","
+                                   " \"source\": \"a\", \"SourceName\": \"b\"}}",
+                                   &got, false),
+                     CMON_ERR_INVALID);
+    assert_non_null(strstr(got, "dimensions.SourceAdress: unknown field \"SourceAdress\" (did you "
+                                "mean \"SourceAddress\"?)"));
+    assert_non_null(strstr(got, "dimensions.SourceName: names the dimension SourceName a second time"));
+    free(got);
+}
+
 static void test_state_rule(void **state)
 {
     (void)state;
@@ -333,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_invalid_rules),
         cmocka_unit_test(test_invalid_groups),
         cmocka_unit_test(test_metric_defaults_and_legacy),
+        cmocka_unit_test(test_seed_dimensions),
         cmocka_unit_test(test_state_rule),
         cmocka_unit_test(test_action_group_roundtrip),
         cmocka_unit_test(test_from_json_prefix),

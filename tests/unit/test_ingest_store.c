@@ -301,7 +301,7 @@ static void test_many_results_one_transaction(void **state)
                                    .from_ns = 0,
                                    .to_ns = f->now + 3600 * s,
                                    .n_filters = 1};
-    q.filters[0].dim = STORE_DIM_TEST_ID;
+    q.filters[0].dim = CMON_DIM_TEST_ID;
     q.filters[0].value = f->ids[1];
     assert_int_equal(f->s->ops->metric_query(f->s, &q, add_point, &p, &eb), CMON_OK);
     assert_int_equal(p.samples, PER_TEST);

@@ -149,7 +149,7 @@ static void snapshot_per_agent(void **state)
     assert_int_equal(s->ops->agent_seen(s, "agent-a", T0, &eb), CMON_OK);
     assert_int_equal(s->ops->agent_seen(s, "agent-b", T0 - 31 * SEC, &eb), CMON_OK);
     struct alert_snapshot sn;
-    assert_int_equal(alert_snapshot_build(s, T0, 60 * SEC, &sn, &eb), CMON_OK);
+    assert_int_equal(alert_snapshot_build(s, NULL, T0, 60 * SEC, &sn, &eb), CMON_OK);
     assert_int_equal(sn.n, 3);
     const struct cmon_alert_series *a = find_series(&sn, "router", "agent-a");
     assert_int_equal(a->n_failed_pct, 2);
@@ -193,7 +193,7 @@ static struct server_alerts *start(void)
 {
     struct server_alerts *a = NULL;
     struct cmon_errbuf eb;
-    assert_int_equal(server_alerts_start(NULL, 0, true, NULL, &a, &eb), CMON_OK);
+    assert_int_equal(server_alerts_start(NULL, 0, true, NULL, NULL, &a, &eb), CMON_OK);
     return a;
 }
 

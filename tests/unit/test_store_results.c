@@ -72,7 +72,7 @@ static void test_metrics_and_retention(void **state)
                                    .interval_ns = MIN,
                                    .from_ns = T0,
                                    .to_ns = T0 + 10 * MIN};
-    q.filters[0].dim = STORE_DIM_PROTOCOL;
+    q.filters[0].dim = CMON_DIM_PROTOCOL;
     q.filters[0].value = "Tcp";
     q.n_filters = 1;
     struct points p = {0};
@@ -99,7 +99,7 @@ static void test_metrics_and_retention(void **state)
     struct store_metric_query q3 = q;
     q3.interval_ns = 10 * CMON_NS_PER_SEC;
     q3.agg = STORE_AGG_MIN;
-    q3.filters[0].dim = STORE_DIM_DEST_NAME;
+    q3.filters[0].dim = CMON_DIM_DESTINATION;
     q3.filters[0].value = "db";
     memset(&p, 0, sizeof p);
     assert_int_equal(s->ops->metric_query(s, &q3, collect_point, &p, &eb), CMON_OK);

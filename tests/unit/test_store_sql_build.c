@@ -22,7 +22,7 @@ static void test_sqlite_raw(void **state)
                                    .agg = STORE_AGG_AVG,
                                    .interval_ns = 10 * SEC,
                                    .n_filters = 1};
-    q.filters[0].dim = STORE_DIM_DEST_PORT;
+    q.filters[0].dim = CMON_DIM_DEST_PORT;
     q.filters[0].value = "80";
     char sql[4096];
     assert_int_equal(sql_build_metric(SQL_SQLITE, &q, sql, sizeof sql), 0);
@@ -42,9 +42,9 @@ static void test_postgres_rollup(void **state)
     (void)state;
     struct store_metric_query q = {
         .metric = STORE_METRIC_RTT, .agg = STORE_AGG_MAX, .interval_ns = 60 * SEC, .n_filters = 2};
-    q.filters[0].dim = STORE_DIM_PROTOCOL;
+    q.filters[0].dim = CMON_DIM_PROTOCOL;
     q.filters[0].value = "tcp";
-    q.filters[1].dim = STORE_DIM_MONITOR;
+    q.filters[1].dim = CMON_DIM_MONITOR;
     q.filters[1].value = "m";
     char sql[4096];
     assert_int_equal(sql_build_metric(SQL_POSTGRES, &q, sql, sizeof sql), 0);
@@ -85,7 +85,7 @@ static void test_refused(void **state)
     assert_int_equal(sql_build_metric(SQL_POSTGRES, &q, sql, sizeof sql), -1);
     q = ok;
     q.n_filters = 1;
-    q.filters[0].dim = STORE_DIM__COUNT;
+    q.filters[0].dim = CMON_DIM__COUNT;
     assert_int_equal(sql_build_metric(SQL_SQLITE, &q, sql, sizeof sql), -1);
     q.n_filters = STORE_MAX_DIM_FILTERS + 1;
     assert_int_equal(sql_build_metric(SQL_SQLITE, &q, sql, sizeof sql), -1);

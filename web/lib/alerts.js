@@ -10,6 +10,8 @@
 import * as api from './api.js';
 
 const DIMS = ['monitor', 'testGroup', 'source', 'destination', 'testConfiguration', 'protocol'];
+// labels of the other dimensions an alert may carry (the test row's field for each)
+const ROW_FIELDS = { SourceAddress: 'sourceAddress', Region: 'region', TestId: 'id', DestinationAddress: 'target' };
 export const ALERT_FILTERS = { firing: 'with a firing alert', none: 'without a firing alert' };
 
 const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
@@ -19,7 +21,8 @@ export function covers(alert, test) {
   if (labels.agent !== undefined) return same(labels.agent, test.source);
   const mons = alert.monitors || [];
   if (mons.length && !mons.some((m) => same(m, test.monitor))) return false;
-  return DIMS.every((d) => labels[d] === undefined || same(labels[d], test[d]));
+  return DIMS.every((d) => labels[d] === undefined || same(labels[d], test[d])) &&
+    Object.entries(ROW_FIELDS).every(([l, f]) => labels[l] === undefined || test[f] === undefined || same(labels[l], test[f]));
 }
 
 export async function firingAlerts() {
