@@ -133,6 +133,7 @@ static enum cmon_err loop_init(struct agent *a, struct cmon_errbuf *eb)
     if (err)
         return err;
     agent_assign_init(&a->tests, a->sched, a->tracer, a->log, a->name, NULL);
+    agent_assign_set_addresses(&a->tests, agent_addresses(a->o.address));
     uv_async_init(&a->loop, &a->stop_async, stop_cb);
     a->stop_async.data = a;
     uv_async_init(&a->loop, &a->assign_async, assign_cb);

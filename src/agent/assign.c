@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
                        struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
                        const char *alias)
@@ -19,22 +21,24 @@ void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
     as->alias = alias && *alias ? alias : NULL;
 }
 
-static bool is_me(const struct agent_assign *as, const char *s)
-{
-    return strcmp(s, as->name) == 0 || (as->alias && strcmp(s, as->alias) == 0);
-}
-
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep)
 {
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (is_me(as, ep->agents[i]))
-            return true;
+    return cmon_endpoint_has_agent(ep, as->name, as->addresses, as->n_addresses) ||
+           (as->alias && cmon_endpoint_has_agent(ep, as->alias, as->addresses, as->n_addresses));
+}
+
+void agent_assign_set_addresses(struct agent_assign *as, json_t *addresses)
+{
+    json_decref(as->addresses_json);
+    free(as->addresses);
+    as->addresses_json = addresses;
+    as->n_addresses = 0;
+    as->addresses = calloc(json_array_size(addresses) + 1, sizeof *as->addresses);
+    for (size_t i = 0; as->addresses && i < json_array_size(addresses); i++) {
+        const char *s = json_string_value(json_array_get(addresses, i));
+        if (s)
+            as->addresses[as->n_addresses++] = s;
     }
-    return is_me(as, ep->address);
 }
 
 static bool want(struct agent_assign *as, const char *id)
@@ -129,6 +133,9 @@ void agent_assign_abort(struct agent_assign *as)
 
 void agent_assign_free(struct agent_assign *as)
 {
+    agent_assign_set_addresses(as, NULL);
+    free(as->addresses);
+    as->addresses = NULL;
     agent_assign_abort(as);
     free(as->ids);
     as->ids = NULL;

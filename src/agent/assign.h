@@ -25,6 +25,11 @@ struct agent_assign {
     struct agent_tracer *tracer; /* NULL: no traceroute */
     const struct cmon_log *log;
     const char *name, *alias; /* alias may be NULL */
+    /* its reported addresses (compound sources select agents by address);
+     * addresses[] point into addresses_json, owned */
+    struct json_t *addresses_json;
+    const char **addresses;
+    size_t n_addresses;
     agent_test_id *ids;       /* on the scheduler now, sorted */
     size_t n;
     agent_test_id *next; /* the set being built */
@@ -35,6 +40,8 @@ void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
                        struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
                        const char *alias);
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep);
+/* The agent's addresses (agent_addresses()): takes the reference. */
+void agent_assign_set_addresses(struct agent_assign *as, struct json_t *addresses);
 
 /* Add one monitor's tests for this agent to the set being built (and put
  * them on the scheduler and tracer).  name is the monitor's stored name,

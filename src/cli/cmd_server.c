@@ -99,7 +99,8 @@ static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *s
     struct embedded_agent *a = NULL;
     struct cmon_errbuf eb;
     if (embedded_agent_start(srv, opts->store_url, opts->embedded_agent, opts->embedded_alias,
-                             opts->trace_interval_ns, opts->log, &a, &eb)) {
+                             opts->embedded_address, opts->trace_interval_ns, opts->log, &a,
+                             &eb)) {
         fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
         return NULL;
     }

@@ -232,3 +232,40 @@ enum cmon_err cmon_listen_parse(const char *s, struct cmon_listen *la, struct cm
     }
     return CMON_OK;
 }
+
+bool cmon_cidr_parse(const char *s, struct cmon_cidr *out)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    memset(out, 0, sizeof *out);
+    out->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(out->family, buf, out->addr) != 1)
+        return false;
+    int max = out->family == AF_INET ? 32 : 128;
+    out->prefix = max;
+    if (slash) {
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || p < 0 || p > max)
+            return false;
+        out->prefix = (int)p;
+    }
+    return true;
+}
+
+bool cmon_cidr_has(const struct cmon_cidr *c, const char *addr)
+{
+    unsigned char a[16];
+    if (!addr || inet_pton(c->family, addr, a) != 1)
+        return false;
+    int full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(a, c->addr, (size_t)full) != 0)
+        return false;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return rest == 0 || (a[full] & mask) == (c->addr[full] & mask);
+}

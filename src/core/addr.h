@@ -50,4 +50,15 @@ struct cmon_listen {
 /* Parse and resolve a listen address; errors name it and what is wrong. */
 enum cmon_err cmon_listen_parse(const char *s, struct cmon_listen *la, struct cmon_errbuf *eb);
 
+/* An address range: "10.1.0.0/16", "2001:db8::/32", or one address (a
+ * full-length prefix). */
+struct cmon_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+};
+bool cmon_cidr_parse(const char *s, struct cmon_cidr *out);
+/* Whether the IP literal addr lies inside c (false for anything else). */
+bool cmon_cidr_has(const struct cmon_cidr *c, const char *addr);
+
 #endif

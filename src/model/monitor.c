@@ -208,7 +208,7 @@ static void parse_group(struct vctx *v, const json_t *g, const char *gp, struct 
     vpath_key(p, sizeof p, gp, "destinations");
     for (size_t i = 0; i < tg->n_destinations; i++) {
         const struct cmon_endpoint *ep = &m->endpoints[tg->destinations[i]];
-        if (ep->type == CMON_EP_AGENT && (ep->all_agents || ep->n_agents > 1)) {
+        if (ep->type == CMON_EP_AGENT && (ep->all_agents || ep->n_agents > 1 || ep->compound)) {
             vpath_idx(sp, sizeof sp, p, i);
             vproblem(v, sp, false,
                      "endpoint \"%s\" stands for several agents; a destination must be one "

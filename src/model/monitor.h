@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 
 #define CMON_MAX_TEST_GROUPS 20
@@ -38,7 +39,21 @@ struct cmon_endpoint {
     char **agents;
     size_t n_agents;
     bool all_agents;
+    /* A compound source (DESIGN 3): an endpoint standing for several agents
+     * -- a workspace, AzureSubnet, AzureVNet, AzureArcNetwork or AgentGroup.
+     * kind is its type as the cloud names it ("Agent" for one agent).  With
+     * a scope, its members are the registered agents with an address inside
+     * include and not inside exclude. */
+    bool compound;
+    const char *kind; /* static string */
+    struct cmon_cidr *include, *exclude;
+    size_t n_include, n_exclude;
 };
+
+/* Whether the agent called name, reporting these addresses, is one the
+ * endpoint stands for (by name, by its scope, or every agent). */
+bool cmon_endpoint_has_agent(const struct cmon_endpoint *ep, const char *name,
+                             const char *const *addresses, size_t n_addresses);
 
 struct cmon_status_range {
     int lo, hi; /* inclusive, 100..599 */

@@ -10,19 +10,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-
-bool agent_endpoint_is(const struct cmon_endpoint *ep, const char *agent)
-{
-    if (ep->type != CMON_EP_AGENT)
-        return false;
-    if (ep->all_agents)
-        return true;
-    for (size_t i = 0; i < ep->n_agents; i++) {
-        if (strcmp(ep->agents[i], agent) == 0)
-            return true;
-    }
-    return strcmp(ep->address, agent) == 0;
-}
+#include "server/sources.h"
 
 /* One distinct test id of the batch and the verdict on it. */
 struct verdict {
@@ -38,6 +26,8 @@ struct lookup {
     size_t n;
     struct cmon_monitor *mon; /* the last monitor parsed (tests come by monitor) */
     char mon_name[128];
+    struct source_book book; /* the agents' addresses, loaded on first need */
+    bool book_loaded;
 };
 
 static int cmp_verdict(const void *a, const void *b)
@@ -65,9 +55,13 @@ static bool member_of_source(struct lookup *l, const struct verdict *v)
         struct cmon_errbuf eb;
         l->s->ops->monitor_get(l->s, v->monitor, keep_monitor, l, &eb);
     }
-    for (size_t i = 0; l->mon && i < l->mon->n_endpoints; i++) {
+    if (!l->book_loaded) {
+        struct cmon_errbuf eb;
+        l->book_loaded = source_book_load(NULL, l->s, &l->book, &eb) == CMON_OK;
+    }
+    for (size_t i = 0; l->mon && l->book_loaded && i < l->mon->n_endpoints; i++) {
         if (strcmp(l->mon->endpoints[i].name, v->source) == 0)
-            return agent_endpoint_is(&l->mon->endpoints[i], l->agent);
+            return source_book_member(&l->book, &l->mon->endpoints[i], l->agent);
     }
     return false;
 }
@@ -85,6 +79,9 @@ static void resolve_members(struct lookup *l)
     }
     cmon_monitor_free(l->mon);
     l->mon = NULL;
+    if (l->book_loaded)
+        source_book_free(&l->book);
+    l->book_loaded = false;
 }
 
 static int judge_test(void *arg, const struct store_test *t)
@@ -96,9 +93,9 @@ static int judge_test(void *arg, const struct store_test *t)
     if (!v)
         return 0;
     v->code = "not_assigned";
-    if (strcmp(t->source_type, "Agent") != 0)
+    if (strcmp(t->source_type, "ExternalAddress") == 0)
         return 0;
-    if (strcmp(t->source_address, l->agent) == 0) {
+    if (strcmp(t->source_type, "Agent") == 0 && strcmp(t->source_address, l->agent) == 0) {
         v->code = NULL;
         return 0;
     }

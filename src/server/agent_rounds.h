@@ -16,9 +16,6 @@
 #include "model/result.h"
 #include "store/store.h"
 
-/* Does the source endpoint ep stand for the agent named agent (its own
- * name, a listed member, or a workspace of all agents)? */
-bool agent_endpoint_is(const struct cmon_endpoint *ep, const char *agent);
 
 /* Keep, in place and in order, the rounds and paths agent may write at
  * now_ns (retention_ns: how far back a replay may reach); append one entry

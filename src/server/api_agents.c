@@ -14,6 +14,7 @@
 #include "server/agent_rounds.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
+#include "server/sources.h"
 
 /* The registered agent behind this request; false after replying 403. */
 static bool need_agent_identity(struct req *r)
@@ -165,7 +166,8 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
 /* ---- assignments ---- */
 
 /* Does a running monitor have an enabled test sourced at agent? */
-static bool monitor_names_agent(const struct store_monitor *sm, const char *agent)
+static bool monitor_names_agent(const struct store_monitor *sm, const char *agent,
+                                const struct source_book *book)
 {
     struct cmon_monitor *m = NULL;
     struct cmon_problems probs = {0};
@@ -177,7 +179,7 @@ static bool monitor_names_agent(const struct store_monitor *sm, const char *agen
     for (size_t g = 0; !found && g < m->n_groups; g++) {
         const struct cmon_test_group *grp = &m->groups[g];
         for (size_t i = 0; !grp->disabled && !found && i < grp->n_sources; i++)
-            found = agent_endpoint_is(&m->endpoints[grp->sources[i]], agent);
+            found = source_book_member(book, &m->endpoints[grp->sources[i]], agent);
     }
     cmon_monitor_free(m);
     return found;
@@ -185,6 +187,7 @@ static bool monitor_names_agent(const struct store_monitor *sm, const char *agen
 
 struct assignments {
     const char *agent;
+    const struct source_book *book;
     json_t *monitors;
     unsigned long long parsed; /* monitors parsed (counted in /metrics) */
 };
@@ -195,7 +198,7 @@ static int collect_assignment(void *arg, const struct store_monitor *sm)
     if (!sm->running)
         return 0;
     as->parsed++;
-    if (!monitor_names_agent(sm, as->agent))
+    if (!monitor_names_agent(sm, as->agent, as->book))
         return 0;
     json_array_append_new(as->monitors,
                           json_pack("{s:s, s:s}", "name", sm->name, "body", sm->body));
@@ -260,8 +263,12 @@ enum MHD_Result api_agent_assignments(struct req *r)
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
     if (inm && strcmp(inm, etag) == 0) /* reply_with_etag answers 304 */
         return reply_with_etag(r, json_object(), etag);
-    struct assignments as = {.agent = r->principal, .monitors = json_array()};
+    struct source_book book;
+    if ((err = source_book_load(NULL, s, &book, &eb)) != CMON_OK)
+        return reply_store_error(r, err, eb.msg);
+    struct assignments as = {.agent = r->principal, .book = &book, .monitors = json_array()};
     err = s->ops->monitor_list(s, collect_assignment, &as, &eb);
+    source_book_free(&book);
     atomic_fetch_add(&r->srv->assignment_parses, as.parsed);
     if (err) {
         json_decref(as.monitors);

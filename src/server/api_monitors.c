@@ -8,9 +8,14 @@
 #include "core/clock.h"
 #include "server/server_internal.h"
 
+/* SourceType: "Agent", or a compound source's kind ("AgentGroup",
+ * "AzureSubnet", "MMAWorkspaceMachine", ...), which tells the evaluator to
+ * combine its members' rounds. */
 static const char *endpoint_type(const struct cmon_endpoint *e)
 {
-    return e->type == CMON_EP_AGENT ? "Agent" : "ExternalAddress";
+    if (e->type != CMON_EP_AGENT)
+        return "ExternalAddress";
+    return e->compound && e->kind ? e->kind : "Agent";
 }
 
 /* The agent a source endpoint's tests run on: cmon run's embedded agent by

@@ -94,10 +94,11 @@ static bool views_sources(struct req *r, struct store *s, struct store_test_filt
 json_t *view_test_row(const struct store_test *t, const struct source_book *b)
 {
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:o, "
-        "s:o}",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, "
+        "s:o, s:o}",
         "id", t->id, "monitor", t->monitor, "testGroup", t->group, "source", t->source,
-        "sourceAddress", source_address_of(b, t), "region", source_region_of(b, t), "destination",
+        "sourceAddress", source_address_of(b, t), "sourceType", t->source_type, "region",
+        source_region_of(b, t), "destination",
         t->destination, "testConfiguration", t->config, "protocol", cmon_protocol_name(t->protocol),
         "target", t->target, "port", t->port, "state", cmon_state_name(t->state), "reason",
         t->reason, "diagnostic", t->diagnostic, "checksFailedPercent",

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/agent.h"
 #include "agent/assign.h"
 #include "agent/tracer.h"
 #include "core/clock.h"
@@ -26,6 +27,7 @@ struct embedded_agent {
     struct cmon_server *srv;
     const struct cmon_log *log;
     char name[128], alias[64];
+    char address[64]; /* --address ("" : the host's) */
     struct store *store;
     pthread_t thread;
     uv_loop_t loop;
@@ -173,6 +175,7 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
     if (err)
         return err;
     agent_assign_init(&a->tests, a->sched, a->tracer, a->log, a->name, a->alias);
+    agent_assign_set_addresses(&a->tests, agent_addresses(a->address));
     uv_timer_init(&a->loop, &a->reload);
     a->reload.data = a;
     uv_async_init(&a->loop, &a->stop, stop_cb);
@@ -183,9 +186,9 @@ static enum cmon_err agent_init(struct embedded_agent *a, const char *store_url,
 }
 
 enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
-                                   const char *alias, int64_t trace_interval_ns,
-                                   const struct cmon_log *log, struct embedded_agent **out,
-                                   struct cmon_errbuf *eb)
+                                   const char *alias, const char *address,
+                                   int64_t trace_interval_ns, const struct cmon_log *log,
+                                   struct embedded_agent **out, struct cmon_errbuf *eb)
 {
     struct embedded_agent *a = calloc(1, sizeof *a);
     if (!a)
@@ -194,6 +197,7 @@ enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_ur
     a->log = log;
     snprintf(a->name, sizeof a->name, "%s", name);
     snprintf(a->alias, sizeof a->alias, "%s", alias ? alias : "");
+    snprintf(a->address, sizeof a->address, "%s", address ? address : "");
     a->trace_interval_ns = trace_interval_ns;
     enum cmon_err err = agent_init(a, store_url, eb);
     if (err) {

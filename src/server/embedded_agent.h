@@ -22,9 +22,9 @@ struct embedded_agent;
  * trace_interval_ns: how often each test's path is traced (0: 10 min); a
  * test is also traced on its first round and when its state changes. */
 enum cmon_err embedded_agent_start(struct cmon_server *srv, const char *store_url, const char *name,
-                                   const char *alias, int64_t trace_interval_ns,
-                                   const struct cmon_log *log, struct embedded_agent **out,
-                                   struct cmon_errbuf *eb);
+                                   const char *alias, const char *address,
+                                   int64_t trace_interval_ns, const struct cmon_log *log,
+                                   struct embedded_agent **out, struct cmon_errbuf *eb);
 void embedded_agent_stop(struct embedded_agent *a);
 
 #endif

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "server/agent_state.h"
+#include "server/members.h"
 
 void eval_input_from_test(const struct store_test *t, int64_t now_ns, struct cmon_state_input *in)
 {
@@ -36,13 +38,49 @@ struct verdict {
     char reason[320];
 };
 
+/* A test of a compound source, evaluated after the walk (its members'
+ * rounds need a query of their own). */
+struct compound {
+    char id[CMON_TEST_ID_LEN + 1];
+    struct cmon_state_input in;
+    enum cmon_state state;
+    char reason[320];
+};
+
 struct verdicts {
     struct verdict *v;
     size_t n, cap;
+    struct compound *c;
+    size_t n_c, cap_c;
     int64_t now_ns;
     bool nomem;
     const struct stopped_agents *stopped;
 };
+
+static bool defer_compound(struct verdicts *vs, const struct store_test *t,
+                           const struct cmon_state_input *in)
+{
+    if (!cmon_grow(&vs->c, &vs->cap_c, vs->n_c + 1, sizeof *vs->c))
+        return false;
+    struct compound *c = &vs->c[vs->n_c++];
+    snprintf(c->id, sizeof c->id, "%s", t->id);
+    c->in = *in;
+    c->in.diagnostic = c->in.diag_detail = NULL; /* they point into the row */
+    c->state = t->state;
+    snprintf(c->reason, sizeof c->reason, "%s", t->reason);
+    return true;
+}
+
+static bool add_verdict(struct verdicts *vs, const char *id, const struct cmon_state_eval *out)
+{
+    if (!cmon_grow(&vs->v, &vs->cap, vs->n + 1, sizeof *vs->v))
+        return false;
+    struct verdict *v = &vs->v[vs->n++];
+    snprintf(v->id, sizeof v->id, "%s", id);
+    v->state = out->state;
+    snprintf(v->reason, sizeof v->reason, "%s", out->reason);
+    return true;
+}
 
 /* A test's source agent is stopped: a registered agent named by its source. */
 static bool source_stopped(const struct stopped_agents *sa, const struct store_test *t)
@@ -55,30 +93,42 @@ static bool source_stopped(const struct stopped_agents *sa, const struct store_t
 static int collect_verdict(void *arg, const struct store_test *t)
 {
     struct verdicts *vs = arg;
-    if (vs->n == vs->cap) {
-        size_t cap = vs->cap ? vs->cap * 2 : 64;
-        struct verdict *v = realloc(vs->v, cap * sizeof *v);
-        if (!v) {
-            vs->nomem = true;
-            return 1;
-        }
-        vs->v = v;
-        vs->cap = cap;
-    }
     struct cmon_state_input in;
     struct cmon_state_eval out;
     eval_input_from_test(t, vs->now_ns, &in);
     in.agent_stopped = source_stopped(vs->stopped, t);
+    if (members_compound(t) && !in.not_running) {
+        vs->nomem = !defer_compound(vs, t, &in);
+        return vs->nomem;
+    }
     cmon_test_state_eval(&in, &out);
-    struct verdict *v = &vs->v[vs->n];
     /* unchanged verdicts need no write */
     if (out.state == t->state && strcmp(out.reason, t->reason) == 0)
         return 0;
-    snprintf(v->id, sizeof v->id, "%s", t->id);
-    v->state = out.state;
-    snprintf(v->reason, sizeof v->reason, "%s", out.reason);
-    vs->n++;
-    return 0;
+    vs->nomem = !add_verdict(vs, t->id, &out);
+    return vs->nomem;
+}
+
+/* A compound source's test: its figures and state over its members. */
+static enum cmon_err eval_compound(struct store *s, struct verdicts *vs, struct compound *c,
+                                   struct cmon_errbuf *eb)
+{
+    struct members m;
+    enum cmon_err err = members_load(s, c->id, c->in.frequency_sec, vs->now_ns, &m, eb);
+    if (err)
+        return err;
+    struct cmon_round_result combined;
+    struct cmon_state_eval out;
+    members_eval(&m, &c->in, &combined, &out);
+    if (m.n) {
+        snprintf(combined.test_id, sizeof combined.test_id, "%s", c->id);
+        err = s->ops->test_set_live(s, &combined, eb);
+    }
+    members_free(&m);
+    if (!err && (out.state != c->state || strcmp(out.reason, c->reason) != 0) &&
+        !add_verdict(vs, c->id, &out))
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    return err;
 }
 
 /* Verdicts of the tests matching f, or of the tests with the given ids
@@ -96,6 +146,9 @@ static enum cmon_err eval_some(struct store *s, const struct store_test_filter *
     agent_stopped_free(&sa);
     if (!err && vs.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !err && i < vs.n_c; i++)
+        err = eval_compound(s, &vs, &vs.c[i], eb);
+    free(vs.c);
     size_t n_changed = 0;
     for (size_t i = 0; !err && i < vs.n; i++) {
         bool ch = false;

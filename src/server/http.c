@@ -208,6 +208,7 @@ static const struct route routes[] = {
     {"POST", "connectionMonitors/*/stop", NEED_ADMIN, api_monitor_stop},
     {"GET", "tests", NEED_READER, api_view_tests},
     {"GET", "tests/*/stateChanges", NEED_READER, api_test_history},
+    {"GET", "tests/*/members", NEED_READER, api_test_members},
     {"GET", "tests/*/topology", NEED_READER, api_test_topology},
     {"GET", "tests/*/paths", NEED_READER, api_test_paths},
     {"GET", "connectionMonitors/*/topology", NEED_READER, api_monitor_topology},

@@ -113,6 +113,8 @@ enum MHD_Result api_view_sources(struct req *r);
 enum MHD_Result api_view_destinations(struct req *r);
 enum MHD_Result api_view_configs(struct req *r);
 enum MHD_Result api_test_history(struct req *r);
+/* api_members.c: a test's source agents with their own figures and state. */
+enum MHD_Result api_test_members(struct req *r);
 enum MHD_Result api_metrics_query(struct req *r);
 enum MHD_Result api_prometheus(struct req *r);
 enum MHD_Result api_results(struct req *r);

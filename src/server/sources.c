@@ -95,6 +95,20 @@ const struct source_agent *source_book_find(const struct source_book *b, const c
     return NULL;
 }
 
+bool source_book_member(const struct source_book *b, const struct cmon_endpoint *ep,
+                        const char *agent)
+{
+    const struct source_agent *a = source_book_find(b, agent);
+    const char *addrs[32];
+    size_t n = 0;
+    for (size_t i = 0; a && n < 32 && i < json_array_size(a->addresses); i++) {
+        const char *s = json_string_value(json_array_get(a->addresses, i));
+        if (s)
+            addrs[n++] = s;
+    }
+    return cmon_endpoint_has_agent(ep, agent, addrs, n);
+}
+
 static const struct source_agent *agent_of(const struct source_book *b, const struct store_test *t)
 {
     return strcmp(t->source_type, "Agent") == 0 ? source_book_find(b, t->source_address) : NULL;

@@ -34,6 +34,11 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
 void source_book_free(struct source_book *b);
 const struct source_agent *source_book_find(const struct source_book *b, const char *agent);
 
+/* Whether agent, with the addresses it reported, is one of the agents the
+ * source endpoint stands for (model: cmon_endpoint_has_agent). */
+bool source_book_member(const struct source_book *b, const struct cmon_endpoint *ep,
+                        const char *agent);
+
 /* A test's SourceAddress: its agent's primary address, or what the test
  * stores (the agent's name, a compound endpoint's address) when the agent
  * reported none.  Its Region: "" when none. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "model/members.h"
 #include "store/pg_internal.h"
 #include "store/sql_build.h"
 
@@ -488,6 +489,29 @@ static void result_from_row(const PGresult *res, int i, struct store_result *sr)
     double *phase[] = {&r->dns_ms, &r->connect_ms, &r->tls_ms, &r->first_byte_ms};
     for (int k = 0; k < 4; k++)
         *phase[k] = pg_col_null(res, i, 12 + k) ? -1 : pg_col_dbl(res, i, 12 + k);
+}
+
+enum cmon_err pg_test_set_live(struct store *s, const struct cmon_round_result *r,
+                               struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    enum cmon_err err = pg_flush(ps, eb);
+    if (err)
+        return err;
+    int row = pg_touched_find(ps, r->test_id);
+    if (row >= 0) /* the cached row would show the member's figures */
+        ps->touched_valid[row] = false;
+    char start[24], pct[32], rtt[32];
+    const char *v[] = {r->test_id, pg_i64(start, r->start_ns),
+                       pg_dbl(pct, true, cmon_round_failed_pct(r)),
+                       pg_dbl(rtt, r->has_rtt, r->rtt_avg_ms), cmon_diag_code(r->diagnostic),
+                       r->detail};
+    return pg_exec(ps,
+                   "UPDATE tests SET last_result_ns = $2::bigint,"
+                   " checks_failed_pct = $3::float8, rtt_ms = $4::float8, diagnostic = $5,"
+                   " detail = $6 WHERE id = $1 AND (last_result_ns IS NULL OR"
+                   " last_result_ns <= $2::bigint)",
+                   6, v, NULL, eb, "set compound figures");
 }
 
 enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,

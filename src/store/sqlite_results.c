@@ -288,10 +288,21 @@ static void result_from_row(sqlite3_stmt *st, struct store_result *sr)
     r->first_byte_ms = col_phase(st, 15);
 }
 
+enum cmon_err sq_test_set_live(struct store *s, const struct cmon_round_result *r,
+                               struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = sq_ingest_flush(ss, eb);
+    return err ? err : update_latest(ss, r, eb);
+}
+
 enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
                               size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
+    enum cmon_err ferr = sq_ingest_flush(ss, eb); /* the ingest's own staged rows count */
+    if (ferr)
+        return ferr;
     sqlite3_stmt *st = sq_stmt(ss, SQ_RESULTS, eb);
     if (!st)
         return CMON_ERR_STORE;

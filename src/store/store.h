@@ -197,6 +197,12 @@ enum store_cap {
      * time and reason.  *changed tells whether the state differs. */                              \
     X(enum cmon_err, test_set_state, (struct store *s, const char *test_id, enum cmon_state st,    \
         const char *reason, int64_t now_ns, bool *changed, struct cmon_errbuf *eb))                \
+    /* A test's live figures from r as ingest sets them from a round (not                         \
+     * when the stored figures are newer): a compound source's members'                            \
+     * rounds combined (model/members.h), with the summed checks.  In the                          \
+     * caller's transaction when there is one. */                                                  \
+    X(enum cmon_err, test_set_live, (struct store *s, const struct cmon_round_result *r,           \
+        struct cmon_errbuf *eb))                                                                   \
     X(enum cmon_err, state_changes, (struct store *s, const char *test_id, int64_t from_ns,        \
         int64_t to_ns, store_change_cb cb, void *arg, struct cmon_errbuf *eb))                     \
     /* The transaction API: the writer opens one transaction for many                              \

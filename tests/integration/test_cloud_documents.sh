@@ -75,10 +75,9 @@ want_problem "$(cut rest-2019-06-01-NetworkWatcherConnectionMonitorCreate.json '
     "classic (v1) connection monitor"
 want_problem "$(cut rest-2019-06-01-NetworkWatcherConnectionMonitorQuery.json '.responses["200"].body' query)" \
     "result of a connection monitor query"
-# A compound source (an Arc network scope) needs agents selected by address:
-# not supported yet, and said so at the endpoint.
-want_problem "$(cut ${c25}CreateWithArcNetwork.json '.responses["200"].body' arc)" \
-    'endpoints[1].type: endpoint type "AzureArcNetwork"'
+# A compound source: an Arc network whose scope selects the agents by address
+# (vm1 and the Arc network, each to bing and google).
+want_tests "$(cut ${c25}CreateWithArcNetwork.json '.responses["200"].body' arc)" "cm1:4"
 [ "$checked" -ge 30 ] || fail "only $checked documents checked"
 
 # Applied unchanged to a server: a list response makes two monitors, a GET

@@ -51,6 +51,26 @@ static void test_ingest_exactly_once_and_latest(void **state)
     memset(&c, 0, sizeof c);
     assert_int_equal(s->ops->test_query(s, &one, collect_test, &c, &eb), CMON_OK);
     assert_float_equal(c.tests[0].checks_failed_pct, 100.0, 1e-9);
+
+    /* a compound source's combined round: the live figures, inside an ingest
+     * transaction too, unless older than the stored ones */
+    assert_non_null(s->ops->test_set_live);
+    struct store_result comb = result("aaaaaaaaaaaaaaa1", T0 + MIN + 10 * CMON_NS_PER_SEC, 0, 3.5);
+    comb.r.checks_total = 30;
+    comb.r.checks_failed = 10;
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->test_set_live(s, &comb.r, &eb), CMON_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->test_query(s, &one, collect_test, &c, &eb), CMON_OK);
+    assert_float_equal(c.tests[0].checks_failed_pct, 100.0 / 3, 1e-9);
+    assert_float_equal(c.tests[0].rtt_ms, 3.5, 1e-9);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
+    comb.r.start_ns = T0;
+    comb.r.checks_failed = 0;
+    assert_int_equal(s->ops->test_set_live(s, &comb.r, &eb), CMON_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->test_query(s, &one, collect_test, &c, &eb), CMON_OK);
+    assert_float_equal(c.tests[0].checks_failed_pct, 100.0 / 3, 1e-9);
 }
 
 static void test_metrics_and_retention(void **state)

@@ -2,6 +2,8 @@
 // configuration, thresholds), its state with the reason (breached threshold
 // + diagnostic), trend lines (TestId), the hop-level issues of its latest
 // traced path (link to its topology), its state history and latest rounds.
+// A test whose source stands for several agents (a compound source) expands
+// into its members: each agent's own figures and state (the "cluster").
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, fmtPct, fmtMs, fmtTime, hashLink, section } from '../lib/dom.js';
@@ -17,7 +19,8 @@ function facts(t, cfg, mon) {
   add('Diagnostic', t.diagnostic || '–');
   add('Monitor', h('a', { href: `#/monitor/${encodeURIComponent(t.monitor)}`, text: t.monitor }));
   add('Test group', h('a', { href: `#/group/${encodeURIComponent(t.monitor)}/${encodeURIComponent(t.testGroup)}`, text: t.testGroup }));
-  add('Source', t.source);
+  add('Source', t.sourceType && t.sourceType !== 'Agent' ? `${t.source} (${t.sourceType})` : t.source);
+  if (t.sourceAddress && t.sourceAddress !== t.source) add('Source address', t.sourceAddress);
   add('Destination', `${t.destination} (${t.target}${t.port ? ` port ${t.port}` : ''})`);
   add('Configuration', `${t.testConfiguration} (${t.protocol}${cfg ? `, every ${cfg.testFrequencySec || 60} s` : ''})`);
   add('Threshold', thresholdText(mon, cfg));
@@ -36,12 +39,14 @@ export default {
     const id = segs[0];
     const t = await findTest(id, params.get('monitor'));
     const tp = timeParams(params);
-    const [mon, trend, changes, results, issues] = await Promise.all([
+    const compound = t.sourceType && t.sourceType !== 'Agent';
+    const [mon, trend, changes, results, issues, members] = await Promise.all([
       api.get(`connectionMonitors/${encodeURIComponent(t.monitor)}`),
       trends({ TestId: id }, params),
       api.get(`tests/${encodeURIComponent(id)}/stateChanges`, { from: tp.from, to: tp.to }),
       api.get('results', { testId: id, from: tp.from, to: tp.to, limit: 1000 }),
       hopIssues([t], params),
+      compound ? api.get(`tests/${encodeURIComponent(id)}/members`) : null,
     ]);
     const cfg = ((mon.properties || {}).testConfigurations || []).find((c) => c.name === t.testConfiguration);
     const rounds = results.items.slice(-20).reverse();
@@ -55,6 +60,17 @@ export default {
       h('p', { class: 'headline' }, h('a', { href: hashLink('compare', { ids: id }), text: 'Compare with other tests' }),
         h('a', { href: topologyLink(t, params), id: 'topology-link', text: 'Topology (traced path)' })),
       section('Essentials', facts(t, cfg, mon)),
+      members ? h('section', { class: 'panel', id: 'members' },
+        h('h2', { text: `Members (${members.items.length})` }),
+        table([
+          { label: 'Agent', value: (m) => m.agent },
+          { label: 'Address', value: (m) => m.address || '–' },
+          { label: 'State', value: (m) => stateBadge(m.state) },
+          { label: 'Reason', class: 'reason', value: (m) => m.reason || '' },
+          { label: 'Checks failed', class: 'num', value: (m) => fmtPct(m.checksFailedPercent) },
+          { label: 'RTT', class: 'num', value: (m) => fmtMs(m.roundTripTimeMs) },
+          { label: 'Last result', value: (m) => fmtTime(m.lastResultAt) },
+        ], members.items, null, { key: (m) => `m:${m.agent}`, empty: 'No member has a round within one frequency.' })) : null,
       section('Trends', trend),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('State changes', table([
