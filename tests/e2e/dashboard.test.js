@@ -625,5 +625,36 @@ await step('agents page: a registered cmon agent shows running with its version'
   }
 });
 
+await step('a compound source\'s test expands into its members', async () => {
+  // an AgentGroup whose scope holds the client namespace's address: the
+  // embedded agent is its member (its address: the host's first, 198.18.1.x);
+  // applied and read with the cmon CLI (the local admin token of CMON_DATA)
+  const cli = (...args) => execFileSync(process.env.CMON, [...args, '--server', BASE],
+    { encoding: 'utf8', env: { ...process.env, CMON_DATA: process.env.CMON_DATA }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const file = path.join(PROFILE, '..', 'cluster.json');
+  fs.writeFileSync(file, JSON.stringify({ name: 'cluster', properties: {
+    endpoints: [{ name: 'lab', type: 'AgentGroup', scope: { include: [{ address: '198.18.0.0/16' }] } },
+      { name: 'srv-host', address: '198.18.2.2' }],
+    testConfigurations: [{ name: 'ping', protocol: 'Icmp', testFrequencySec: 30, icmpConfiguration: { disableTraceRoute: true } }],
+    testGroups: [{ name: 'g', sources: ['lab'], destinations: ['srv-host'], testConfigurations: ['ping'] }] } }));
+  cli('monitor', 'apply', file);
+  let t;
+  for (let i = 0; i < 60; i++) {
+    t = JSON.parse(cli('tests', '--monitor', 'cluster', '--json')).items[0];
+    if (t && t.lastResultAt && t.state === 'Pass') break;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  assert.equal(t.sourceType, 'AgentGroup');
+  assert.equal(t.state, 'Pass', 'the compound test passes');
+  await go(`#/test/${t.id}?monitor=cluster`);
+  await page.waitForSelector('#members table.data');
+  assert.equal(await rowCount('#members table.data'), 1);
+  const member = await page.$eval('#members table.data tbody tr', (tr) => [...tr.cells].map((c) => c.textContent));
+  assert.equal(member[0], AGENT.name);
+  assert.match(member[1], /^198\.18\.1\.\d+$/);
+  assert.equal(member[2], 'Pass');
+  await shot('test-members');
+});
+
 await ctx.close();
 console.log(`all ${passed} dashboard checks passed`);
