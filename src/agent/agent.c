@@ -1,8 +1,8 @@
-/* agent.c: the remote agent's lifecycle and its loop thread -- the probe
- * engine, scheduler and tracer on one libuv loop; assignments from the push
- * thread arrive through a uv_async and are applied in place (tests keep
- * their schedule; only added, changed or removed ones are touched), and
- * finished rounds and traced paths are handed to the push thread as JSON. */
+/* agent.c: the remote agent's lifecycle -- the shared runtime (runtime.h)
+ * with a sink that hands finished rounds and traced paths to the push
+ * thread as JSON (which spools and pushes them); the push thread's polled
+ * assignments go to agent_runtime_assign, applied in place (tests keep their
+ * schedule; only added, changed or removed ones are touched). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "core/clock.h"
 #include "core/cond.h"
 
-/* ---- loop thread: results out ---- */
+/* ---- probe loops: results out ---- */
 
 static void hand_over(struct agent *a, json_t **arr, json_t *item)
 {
@@ -31,13 +31,13 @@ static void hand_over(struct agent *a, json_t **arr, json_t *item)
     pthread_mutex_unlock(&a->mu);
 }
 
+/* From any probe loop: hand_over takes mu. */
 static void on_round(void *arg, const struct cmon_round_result *r)
 {
     struct agent *a = arg;
     json_t *j = cmon_round_to_json(r);
     if (j)
         hand_over(a, &a->rounds, j);
-    agent_tracer_round(a->tracer, r, cmon_mono_ns(), cmon_wall_ns());
 }
 
 static void on_path(void *arg, const char *test_id, int64_t time_ns, const struct cmon_path *path)
@@ -53,92 +53,23 @@ static void on_path(void *arg, const char *test_id, int64_t time_ns, const struc
         hand_over(a, &a->paths, j);
 }
 
-/* ---- loop thread: assignments in ---- */
-
-static void apply_assignments(struct agent *a, json_t *as)
-{
-    json_t *mons = json_object_get(as, "monitors"), *mj;
-    size_t i;
-    json_array_foreach(mons, i, mj)
-    {
-        const char *name = json_string_value(json_object_get(mj, "name"));
-        const char *body = json_string_value(json_object_get(mj, "body"));
-        size_t problems;
-        if (name && body && agent_assign_monitor(&a->tests, name, body, &problems) != CMON_OK)
-            cmon_error(a->log, "assigned monitor does not validate here (newer server?)",
-                       "monitor=%s problems=%zu", name, problems);
-    }
-    size_t n = agent_assign_commit(&a->tests);
-    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", json_array_size(mons), n);
-}
-
-static void assign_cb(uv_async_t *h)
-{
-    struct agent *a = h->data;
-    pthread_mutex_lock(&a->mu);
-    json_t *as = a->assign;
-    a->assign = NULL;
-    pthread_mutex_unlock(&a->mu);
-    if (as)
-        apply_assignments(a, as);
-    json_decref(as);
-}
-
-/* ---- loop thread: shutdown ---- */
-
-static void engine_closed(void *arg)
-{
-    (void)arg;
-}
-
-static void sched_closed(void *arg)
-{
-    (void)arg;
-}
-
-static void stop_cb(uv_async_t *h)
-{
-    struct agent *a = h->data;
-    uv_close((uv_handle_t *)&a->stop_async, NULL);
-    uv_close((uv_handle_t *)&a->assign_async, NULL);
-    probe_sched_close(a->sched, sched_closed, a);
-    agent_tracer_close(a->tracer);
-    a->tracer = a->tests.tracer = NULL;
-    probe_engine_close(a->eng, engine_closed, a);
-}
-
-static void *loop_main(void *arg)
+static void on_applied(void *arg, size_t monitors, size_t tests)
 {
     struct agent *a = arg;
-    uv_run(&a->loop, UV_RUN_DEFAULT);
-    return NULL;
+    cmon_info(a->log, "assignments applied", "monitors=%zu tests=%zu", monitors, tests);
 }
 
 /* ---- start / stop (main thread) ---- */
 
-static enum cmon_err loop_init(struct agent *a, struct cmon_errbuf *eb)
+static enum cmon_err runtime_start(struct agent *a, struct cmon_errbuf *eb)
 {
-    if (uv_loop_init(&a->loop) != 0)
-        return cmon_fail(eb, CMON_ERR_IO, "cannot create the agent's event loop");
-    struct probe_engine_opts eo = {.log = a->log};
-    enum cmon_err err = probe_engine_new(&a->loop, &eo, &a->eng, eb);
-    if (err)
-        return err;
-    struct probe_sched_opts so = {.on_result = on_round, .arg = a, .log = a->log};
-    err = probe_sched_new(&a->loop, a->eng, &so, &a->sched, eb);
-    if (err)
-        return err;
-    struct agent_tracer_opts to = {.on_path = on_path, .arg = a, .log = a->log};
-    err = agent_tracer_new(a->eng, &to, &a->tracer, eb);
-    if (err)
-        return err;
-    agent_assign_init(&a->tests, a->sched, a->tracer, a->log, a->name, NULL);
-    agent_assign_set_addresses(&a->tests, agent_addresses(a->o.address));
-    uv_async_init(&a->loop, &a->stop_async, stop_cb);
-    a->stop_async.data = a;
-    uv_async_init(&a->loop, &a->assign_async, assign_cb);
-    a->assign_async.data = a;
-    return CMON_OK;
+    struct agent_runtime_opts ro = {
+        .loops = a->o.loops,
+        .name = a->name,
+        .address = a->o.address,
+        .sink = {.round = on_round, .path = on_path, .applied = on_applied, .arg = a},
+        .log = a->log};
+    return agent_runtime_start(&ro, &a->rt, eb);
 }
 
 static enum cmon_err open_spool(struct agent *a, struct cmon_errbuf *eb)
@@ -181,7 +112,9 @@ static enum cmon_err agent_init(struct agent *a, struct cmon_errbuf *eb)
                          a->name, a->state_dir);
     a->rounds = json_array();
     a->paths = json_array();
-    return loop_init(a, eb);
+    if (!a->rounds || !a->paths)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    return runtime_start(a, eb);
 }
 
 static void copy_opts(struct agent *a, const struct agent_opts *o)
@@ -204,6 +137,19 @@ static void copy_opts(struct agent *a, const struct agent_opts *o)
         a->o.batch_ms = 1000;
 }
 
+/* Everything agent_init made (each part may be missing). */
+static void agent_free(struct agent *a)
+{
+    agent_runtime_stop(a->rt);
+    spool_close(a->spool);
+    agent_http_free(&a->http);
+    json_decref(a->rounds);
+    json_decref(a->paths);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    free(a);
+}
+
 enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out, struct cmon_errbuf *eb)
 {
     struct agent *a = calloc(1, sizeof *a);
@@ -213,26 +159,14 @@ enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out, str
     pthread_mutex_init(&a->mu, NULL);
     cmon_cond_init(&a->cv);
     enum cmon_err err = agent_init(a, eb);
-    if (!err && pthread_create(&a->loop_thread, NULL, loop_main, a) != 0)
-        err = cmon_fail(eb, CMON_ERR_IO, "cannot start the agent's loop thread");
+    if (!err && pthread_create(&a->push_thread, NULL, agent_push_main, a) != 0)
+        err = cmon_fail(eb, CMON_ERR_IO, "cannot start the agent's push thread");
     if (err) {
-        /* before any thread: the loop never ran, so the process exit that
-         * follows a failed start reclaims its handles */
-        spool_close(a->spool);
-        agent_http_free(&a->http);
-        json_decref(a->rounds);
-        json_decref(a->paths);
-        free(a);
+        agent_free(a); /* no push thread: nothing else holds a */
         return err;
     }
-    if (pthread_create(&a->push_thread, NULL, agent_push_main, a) != 0) {
-        atomic_store(&a->stop, true);
-        uv_async_send(&a->stop_async);
-        pthread_join(a->loop_thread, NULL);
-        return cmon_fail(eb, CMON_ERR_IO, "cannot start the agent's push thread");
-    }
-    cmon_info(a->log, "agent started", "agent=%s servers=%zu state_dir=%s", a->name, a->o.n_servers,
-              a->state_dir);
+    cmon_info(a->log, "agent started", "agent=%s servers=%zu state_dir=%s loops=%u", a->name,
+              a->o.n_servers, a->state_dir, agent_runtime_loops(a->rt));
     *out = a;
     return CMON_OK;
 }
@@ -241,9 +175,10 @@ void agent_stop(struct agent *a)
 {
     if (!a)
         return;
-    uv_async_send(&a->stop_async);
-    pthread_join(a->loop_thread, NULL);
-    uv_loop_close(&a->loop);
+    /* the loops first: once they are gone no round arrives, and the push
+     * thread spools what is pending before it ends */
+    agent_runtime_stop(a->rt);
+    a->rt = NULL;
     pthread_mutex_lock(&a->mu);
     atomic_store(&a->stop, true);
     pthread_cond_signal(&a->cv);
@@ -253,13 +188,5 @@ void agent_stop(struct agent *a)
     spool_stats(a->spool, &st);
     cmon_info(a->log, "agent stopped", "spooled_batches=%llu dropped_batches=%llu",
               (unsigned long long)st.pending_batches, (unsigned long long)st.dropped_batches);
-    spool_close(a->spool);
-    agent_http_free(&a->http);
-    json_decref(a->rounds);
-    json_decref(a->paths);
-    json_decref(a->assign);
-    agent_assign_free(&a->tests);
-    pthread_mutex_destroy(&a->mu);
-    pthread_cond_destroy(&a->cv);
-    free(a);
+    agent_free(a);
 }

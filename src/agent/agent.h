@@ -3,10 +3,12 @@
  * pulls its assignments (ETag), runs them on the probe engine and scheduler,
  * and pushes round results in batches that go through the on-disk spool
  * (src/agent/spool.h) first, so nothing is lost across outages or kill -9.
- * Threads: agent_start/agent_stop from the main thread.  Inside, one libuv
- * loop thread runs the probes, scheduler and tracer; one push thread does
- * the blocking HTTP (libcurl easy), the spool's appends/fsyncs and the
- * acks, so neither disk nor network ever blocks the probe loop.
+ * Threads: agent_start/agent_stop from the main thread.  Inside, the probe
+ * loops of the agent runtime (runtime.h: one per core by default, tests
+ * sharded by id) run the probes, schedulers and tracers; one push thread
+ * does the blocking HTTP (libcurl easy), the spool's appends/fsyncs and the
+ * acks, so neither disk nor network ever blocks a probe loop, and the spool
+ * has one owner whatever the number of loops (exactly-once unchanged).
  * Ownership: the agent copies everything in opts; agent_stop frees it. */
 #ifndef CMON_AGENT_AGENT_H
 #define CMON_AGENT_AGENT_H
@@ -32,6 +34,7 @@ struct agent_opts {
     int poll_sec;             /* assignments re-poll; 0: 10 */
     int batch_ms;             /* rounds wait at most this long for a batch; 0: 1000 */
     uint64_t spool_max_bytes; /* 0: 256 MiB */
+    unsigned loops;           /* probe loops (runtime.h); 0: one per core */
     const struct cmon_log *log;
 };
 

@@ -1,8 +1,8 @@
 /* agent_internal.h: what the agent's files share -- the agent struct, the
  * blocking HTTP client with server failover (agent_http.c), the state file
  * (agent_state.c), the push thread (agent_push.c) and the loop side
- * (agent.c).
- * Ownership: struct agent owns its threads, loop, spool and curl handle.
+ * (agent.c, on the shared runtime of runtime.h).
+ * Ownership: struct agent owns its push thread, runtime, spool and curl handle.
  * Threads: fields are marked with the thread that owns them; the rest is
  * guarded by mu. */
 #ifndef CMON_AGENT_AGENT_INTERNAL_H
@@ -12,16 +12,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <uv.h>
 
 #include "agent/agent.h"
-#include "agent/assign.h"
 #include "agent/batch.h"
 #include "agent/spool.h"
-#include "agent/tracer.h"
+#include "agent/runtime.h"
 #include "model/monitor.h"
-#include "probe/probe.h"
-#include "probe/scheduler.h"
 
 #define AGENT_MAX_PENDING_ROUNDS 200000
 
@@ -83,14 +79,8 @@ struct agent {
     char state_dir[4096];
     const struct cmon_log *log;
 
-    /* loop thread */
-    pthread_t loop_thread;
-    uv_loop_t loop;
-    uv_async_t stop_async, assign_async;
-    struct probe_engine *eng;
-    struct probe_sched *sched;
-    struct agent_tracer *tracer;
-    struct agent_assign tests; /* the tests on the scheduler */
+    /* the probe loops (runtime.h); results come back through hand_over */
+    struct agent_runtime *rt;
 
     /* push thread */
     pthread_t push_thread;
@@ -109,11 +99,9 @@ struct agent {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_bool stop;
-    bool loop_done;
     json_t *rounds;           /* array of round JSON, not yet spooled */
     json_t *paths;            /* array of {testId, startNs, path} */
     int64_t first_pending_ns; /* mono time the oldest pending round arrived */
-    json_t *assign;           /* new assignments for the loop thread */
     uint64_t dropped_rounds;
 };
 

@@ -212,12 +212,25 @@ static void take_assignments(struct push *p, const struct agent_reply *rep)
         json_decref(j);
         return;
     }
+    struct agent_assignment *set = agent_assignment_new();
+    json_t *mj;
+    size_t i;
+    json_array_foreach(json_object_get(j, "monitors"), i, mj)
+    {
+        const char *name = json_string_value(json_object_get(mj, "name"));
+        const char *body = json_string_value(json_object_get(mj, "body"));
+        if (set && name && body && agent_assignment_add(set, name, body) != CMON_OK) {
+            agent_assignment_free(set);
+            set = NULL;
+        }
+    }
+    json_decref(j);
+    if (!set) { /* the ETag stays: the next poll takes them again */
+        cmon_error(a->log, "out of memory taking assignments", "monitors=%zu", i);
+        return;
+    }
     snprintf(a->etag, sizeof a->etag, "%s", rep->etag);
-    pthread_mutex_lock(&a->mu);
-    json_decref(a->assign);
-    a->assign = j;
-    pthread_mutex_unlock(&a->mu);
-    uv_async_send(&a->assign_async);
+    agent_runtime_assign(a->rt, set);
 }
 
 static void do_poll(struct push *p)

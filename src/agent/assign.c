@@ -4,6 +4,8 @@
  * 100k tests costs n log n, not n^2). */
 #include "agent/assign.h"
 
+#include "agent/runtime.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,12 @@ void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
     as->log = log;
     as->name = name;
     as->alias = alias && *alias ? alias : NULL;
+}
+
+void agent_assign_shard(struct agent_assign *as, unsigned shard, unsigned n_shards)
+{
+    as->shard = shard;
+    as->n_shards = n_shards;
 }
 
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep)
@@ -91,7 +99,8 @@ enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, co
     if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
         for (size_t i = 0; i < n; i++) {
             if (!m->groups[tests[i].group].disabled &&
-                agent_assign_runs_here(as, &m->endpoints[tests[i].source]))
+                agent_assign_runs_here(as, &m->endpoints[tests[i].source]) &&
+                agent_shard_of(tests[i].id, as->n_shards) == as->shard)
                 put_test(as, m, &tests[i]);
         }
         cmon_tests_free(tests, n);

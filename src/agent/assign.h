@@ -30,6 +30,7 @@ struct agent_assign {
     struct json_t *addresses_json;
     const char **addresses;
     size_t n_addresses;
+    unsigned shard, n_shards; /* keep the tests agent_shard_of puts on shard */
     agent_test_id *ids;       /* on the scheduler now, sorted */
     size_t n;
     agent_test_id *next; /* the set being built */
@@ -39,6 +40,9 @@ struct agent_assign {
 void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
                        struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
                        const char *alias);
+/* Keep only the tests of shard (0..n_shards-1) of this agent's tests: one
+ * probe loop's share (runtime.h).  The default is every test. */
+void agent_assign_shard(struct agent_assign *as, unsigned shard, unsigned n_shards);
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep);
 /* The agent's addresses (agent_addresses()): takes the reference. */
 void agent_assign_set_addresses(struct agent_assign *as, struct json_t *addresses);

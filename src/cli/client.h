@@ -69,11 +69,11 @@ char *cli_default_name(const char *path);
  * loopback server URL, else NULL; buf holds it. */
 struct store;
 bool cli_local_token_path(const char *store_url, char *out, size_t cap);
-enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path,
-                                     size_t cap, bool *created, struct cmon_errbuf *eb);
+enum cmon_err cli_local_token_ensure(struct store *s, const char *store_url, char *path, size_t cap,
+                                     bool *created, struct cmon_errbuf *eb);
 /* The same with an admin token that exists already (the store's first). */
-enum cmon_err cli_local_token_keep(const char *store_url, const char *token, char *path,
-                                   size_t cap, bool *created, struct cmon_errbuf *eb);
+enum cmon_err cli_local_token_keep(const char *store_url, const char *token, char *path, size_t cap,
+                                   bool *created, struct cmon_errbuf *eb);
 const char *cli_local_token(const char *server_url, char *buf, size_t cap);
 
 /* The monitors of a monitor file (one, or a list), validated locally with
@@ -90,9 +90,10 @@ void cli_monitor_doc_free(struct cli_monitor_doc *d);
 
 /* Run a server until SIGINT/SIGTERM; files (may be NULL/0) are monitor files
  * applied at start; with_agent also runs the embedded agent (named after the
- * host, alias "local").  Returns an exit code. */
+ * host, alias "local") on agent_loops probe loops (0: one per core).
+ * Returns an exit code. */
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
-              bool with_agent);
+              bool with_agent, unsigned agent_loops);
 
 /* Options `server` and `run` share (--listen, --retention, --log-level,
  * --max-monitors, --tls-cert, --tls-key and the edge options below): 0 when
@@ -128,5 +129,13 @@ enum {
     "                         retry them later\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
+/* --threads N of `agent` and `run`: the agent's probe loops (1..AGENT_MAX_LOOPS;
+ * default one per core).  Returns 0 or a usage error's exit code. */
+int cli_threads_option(const struct cli_command *self, const char *arg, unsigned *loops);
+/* Its --help lines, the same in both commands. */
+#define CLI_THREADS_HELP                                                                           \
+    "      --threads N        probe loops, each a thread with its own sockets, DNS\n"              \
+    "                         cache and share of the tests (sharded by test id);\n"                \
+    "                         default one per core, at most 16\n"
 
 #endif

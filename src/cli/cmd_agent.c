@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "core/addr.h"
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "model/agent_body.h"
 
 struct agent_args {
@@ -142,6 +143,8 @@ static int agent_option(const struct cli_command *self, int c, struct agent_args
         return parse_size(optarg, &aa->o.spool_max_bytes)
                    ? cli_usage_error(self, "--spool-max wants a size like 256M")
                    : 0;
+    case 'N':
+        return cli_threads_option(self, optarg, &aa->o.loops);
     case 'L':
         if (cmon_log_level_parse(optarg, &lvl) != 0)
             return cli_usage_error(self, "--log-level wants debug, info, warn or error");
@@ -215,6 +218,7 @@ static int agent_run(const struct cli_command *self, int argc, char **argv)
                                              {"heartbeat", required_argument, NULL, 'H'},
                                              {"spool-max", required_argument, NULL, 'M'},
                                              {"batch-ms", required_argument, NULL, 'B'},
+                                             {"threads", required_argument, NULL, 'N'},
                                              {"log-level", required_argument, NULL, 'L'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
@@ -246,7 +250,8 @@ const struct cli_command cmd_agent = {
     .usage = "usage: cmon agent --server URL [--server URL...] [--key KEY] [--name NAME]\n"
              "                  [--address ADDR] [--region REGION]\n"
              "                  [--state-dir DIR] [--ca FILE] [--heartbeat SEC]\n"
-             "                  [--spool-max SIZE] [--batch-ms MS] [--log-level LEVEL]\n"
+             "                  [--spool-max SIZE] [--batch-ms MS] [--threads N]\n"
+             "                  [--log-level LEVEL]\n"
              "\n"
              "Run an agent: register with the server using the workspace key, keep the\n"
              "per-agent token it gets in the state directory, pull the tests whose source\n"
@@ -285,6 +290,10 @@ const struct cli_command cmd_agent = {
              "      --batch-ms MS    how long finished rounds wait to be sent together\n"
              "                       (default 1000); batches also stay under the server's\n"
              "                       body limit, which it tells the agent\n"
+             "      --threads N      probe loops, each a thread with its own sockets, DNS\n"
+             "                       cache and share of the tests (sharded by test id);\n"
+             "                       default one per core, at most 16.  The spool and the\n"
+             "                       pushes stay on one thread (exactly once unchanged)\n"
              "      --log-level L    debug, info (default), warn or error\n"
              "  -h, --help           show this help\n"
              "\n"

@@ -66,12 +66,14 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
                                              {"trace-interval", required_argument, NULL, 'T'},
                                              {"address", required_argument, NULL, 'A'},
                                              {"region", required_argument, NULL, 'R'},
+                                             {"threads", required_argument, NULL, 'N'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     struct cmon_log log;
     cmon_log_init(&log, CMON_LOG_INFO, 2, "run");
     struct cmon_server_opts o = {.log = &log};
     const char *data = "./cmon-data";
+    unsigned loops = 0;
     int c, rc;
     while ((c = cli_getopt(self, argc, argv, "hl:d:r:L:M:", longopts, &rc)) != -1) {
         if (c == -2)
@@ -84,6 +86,11 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
             rc = c == 'A' ? cli_agent_address(self, optarg, &o.embedded_address)
                           : cli_agent_region(self, optarg, &o.embedded_region);
             if (rc)
+                return rc;
+            continue;
+        }
+        if (c == 'N') {
+            if ((rc = cli_threads_option(self, optarg, &loops)) != 0)
                 return rc;
             continue;
         }
@@ -103,7 +110,7 @@ static int run_run(const struct cli_command *self, int argc, char **argv)
     o.store_url = url;
     if (!o.listen)
         o.listen = default_listen(listen, sizeof listen);
-    return cli_serve(self->name, &o, argv + optind, argc - optind, true);
+    return cli_serve(self->name, &o, argv + optind, argc - optind, true, loops);
 }
 
 const struct cli_command cmd_run = {
@@ -149,7 +156,7 @@ const struct cli_command cmd_run = {
         "      --address ADDR     the embedded agent's primary address (IPv4 or IPv6):\n"
         "                         its tests' SourceAddress (default the host's first\n"
         "                         non-loopback address)\n"
-        "      --region REGION    the embedded agent's region (the Region dimension)\n"
+        "      --region REGION    the embedded agent's region (the Region dimension)\n" CLI_THREADS_HELP
         "      --log-level LEVEL  debug, info (default), warn or error\n"
         "  -h, --help             show this help\n"
         "\n"

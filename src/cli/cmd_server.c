@@ -11,10 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/runtime.h"
 #include "cli/cli.h"
+#include "cli/embedded_agent.h"
 #include "cli/client.h"
 #include "core/clock.h"
-#include "server/embedded_agent.h"
 #include "store/store.h"
 
 /* Whether monitor i of a start-up file should be applied: a file applied at
@@ -93,20 +94,25 @@ static void redact_url_password(const char *url, char *out, size_t cap)
     snprintf(colon, cap - (size_t)(colon - out), ":***%s", rest);
 }
 
-static struct embedded_agent *start_agent(const char *cmd, struct cmon_server *srv,
-                                          const struct cmon_server_opts *opts)
+static enum cmon_err start_agent(const char *cmd, struct embedded_agent *a, struct cmon_server *srv,
+                                 const struct cmon_server_opts *opts, unsigned loops)
 {
-    struct embedded_agent *a = NULL;
     struct cmon_errbuf eb;
-    if (embedded_agent_start(srv, opts->store_url, opts->embedded_agent, opts->embedded_alias,
-                             opts->embedded_address, opts->trace_interval_ns, opts->log, &a,
-                             &eb)) {
+    struct embedded_agent_opts eo = {.store_url = opts->store_url,
+                                     .name = opts->embedded_agent,
+                                     .alias = opts->embedded_alias,
+                                     .address = opts->embedded_address,
+                                     .trace_interval_ns = opts->trace_interval_ns,
+                                     .loops = loops,
+                                     .log = opts->log};
+    enum cmon_err err = embedded_agent_start(a, srv, &eo, &eb);
+    if (err) {
         fprintf(stderr, "cmon %s: the embedded agent cannot start: %s\n", cmd, eb.msg);
-        return NULL;
+        return err;
     }
     cmon_info(opts->log, "embedded agent started", "agent=%s alias=%s", opts->embedded_agent,
               opts->embedded_alias);
-    return a;
+    return CMON_OK;
 }
 
 /* A server that starts with tokens in a SQLite store keeps an admin token for
@@ -141,7 +147,7 @@ static void ensure_local_token(const struct cmon_server_opts *o)
 }
 
 int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int n_files,
-              bool with_agent)
+              bool with_agent, unsigned agent_loops)
 {
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and only sigwait() below sees them. */
@@ -157,29 +163,37 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     signal(SIGPIPE, SIG_IGN);
     /* the embedded agent is named after the host; the server lists it */
     char host[128] = "local";
+    struct embedded_agent *agent = NULL;
     if (with_agent) {
         if (gethostname(host, sizeof host - 1) != 0 || !host[0])
             snprintf(host, sizeof host, "local");
         opts->embedded_agent = host;
         opts->embedded_alias = "local";
+        /* before the server: a monitor written from now on wakes it */
+        if (!(agent = embedded_agent_new())) {
+            fprintf(stderr, "cmon %s: out of memory\n", cmd);
+            return CLI_EXIT_FAILED;
+        }
+        opts->on_monitors_changed = embedded_agent_changed;
+        opts->monitors_changed_arg = agent;
     }
     ensure_local_token(opts);
     struct cmon_server *srv = NULL;
     struct cmon_errbuf eb;
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
         fprintf(stderr, "cmon %s: %s\n", cmd, eb.msg);
+        embedded_agent_stop(agent);
         return CLI_EXIT_FAILED;
     }
-    for (int i = 0; i < n_files; i++) {
-        if (apply_file(cmd, srv, files[i], opts->log) != CLI_EXIT_OK) {
-            cmon_server_stop(srv);
-            return CLI_EXIT_FAILED;
-        }
-    }
-    struct embedded_agent *agent = NULL;
-    if (with_agent && !(agent = start_agent(cmd, srv, opts))) {
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < n_files && rc == CLI_EXIT_OK; i++)
+        rc = apply_file(cmd, srv, files[i], opts->log);
+    if (rc == CLI_EXIT_OK && agent && start_agent(cmd, agent, srv, opts, agent_loops) != CMON_OK)
+        rc = CLI_EXIT_FAILED;
+    if (rc != CLI_EXIT_OK) {
+        embedded_agent_stop(agent); /* before the server it calls into */
         cmon_server_stop(srv);
-        return CLI_EXIT_FAILED;
+        return rc;
     }
     char store[1024];
     redact_url_password(opts->store_url, store, sizeof store);
@@ -211,6 +225,16 @@ static int64_t parse_retention(const char *s)
     else if (*end && !(*end == 'd' && !end[1]))
         return 0;
     return v > 0 && v < 100000 ? v * unit : 0;
+}
+
+int cli_threads_option(const struct cli_command *self, const char *arg, unsigned *loops)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < 1 || v > AGENT_MAX_LOOPS)
+        return cli_usage_error(self, "--threads wants 1..%d probe loops", AGENT_MAX_LOOPS);
+    *loops = (unsigned)v;
+    return 0;
 }
 
 /* Options common to `server` and `run`; returns 0 or an exit code (-2: done). */
@@ -310,7 +334,7 @@ static int server_run(const struct cli_command *self, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    return cli_serve(self->name, &o, NULL, 0, false);
+    return cli_serve(self->name, &o, NULL, 0, false, 0);
 }
 
 const struct cli_command cmd_server = {

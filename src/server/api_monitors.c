@@ -164,6 +164,8 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
     free(rows);
     free_ids(ids, m->n_endpoints);
     cmon_tests_free(tests, n);
+    if (!err)
+        server_monitors_changed(srv);
     return err;
 }
 
@@ -455,6 +457,7 @@ enum MHD_Result api_monitor_delete(struct req *r)
     enum cmon_err err = server_write(r->srv, write_monitor_delete, (void *)r->seg[1], &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
+    server_monitors_changed(r->srv);
     return reply_text(r, 204, "application/json", strdup(""), 0);
 }
 
@@ -482,6 +485,7 @@ static enum MHD_Result set_running(struct req *r, bool running)
     enum cmon_err err = server_write(r->srv, write_running, &w, &eb);
     if (err)
         return reply_store_error(r, err, eb.msg);
+    server_monitors_changed(r->srv);
     struct store *s = req_store(r);
     return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
 }

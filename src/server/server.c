@@ -361,6 +361,12 @@ enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
     return writer_call(srv->writer, fn, arg, writer_deadline(WRITE_DEADLINE_MS), eb);
 }
 
+void server_monitors_changed(struct cmon_server *srv)
+{
+    if (srv->opts.on_monitors_changed)
+        srv->opts.on_monitors_changed(srv->opts.monitors_changed_arg);
+}
+
 enum cmon_err server_eval_monitor(struct store *s, const char *name, int64_t now_ns,
                                   struct cmon_errbuf *eb)
 {

@@ -34,6 +34,11 @@ struct cmon_server_opts {
     const char *embedded_alias; /* and the alias monitors may call it by ("local") */
     const char *embedded_address; /* its primary address (NULL: the host's first) */
     const char *embedded_region;  /* its region (NULL: none) */
+    /* cmon run: called after a monitor is put, deleted, started or stopped
+     * (on the API thread that wrote it; it must not block), so the embedded
+     * agent re-reads the monitors instead of polling the store */
+    void (*on_monitors_changed)(void *arg);
+    void *monitors_changed_arg;
     /* --allowed-host: Host names accepted besides loopback ones */
     const char *allowed_hosts[CMON_MAX_ALLOWED_HOSTS];
     size_t n_allowed_hosts;

@@ -26,9 +26,9 @@ struct cmon_server {
     atomic_bool auth_required;
     atomic_bool ready;
     atomic_ullong requests;
-    atomic_llong embedded_seen_ns; /* cmon run: the embedded agent's loop last ran */
+    atomic_llong embedded_seen_ns;   /* cmon run: the embedded agent's loop last ran */
     atomic_ullong assignment_parses; /* monitors parsed to answer assignment polls */
-    pthread_mutex_t pool_mu; /* read-only connections, one per busy request */
+    pthread_mutex_t pool_mu;         /* read-only connections, one per busy request */
     struct store **ro_pool;
     size_t ro_n, ro_cap;
     struct writer *writer;        /* every write goes through it (writer.h) */
@@ -175,5 +175,7 @@ void server_ro_give(struct cmon_server *srv, struct store *s);
 /* Re-evaluate a monitor's tests (writer thread, after monitor changes). */
 enum cmon_err server_eval_monitor(struct store *s, const char *name, int64_t now_ns,
                                   struct cmon_errbuf *eb);
+/* A monitor was put, deleted, started or stopped: tell opts.on_monitors_changed. */
+void server_monitors_changed(struct cmon_server *srv);
 
 #endif
