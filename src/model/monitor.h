@@ -22,6 +22,7 @@
 #define CMON_TEST_ID_LEN 16 /* hex characters */
 
 enum cmon_protocol { CMON_PROTO_ICMP, CMON_PROTO_TCP, CMON_PROTO_HTTP };
+#define CMON_N_PROTOCOLS 3 /* tables indexed by enum cmon_protocol */
 enum cmon_ip_pref { CMON_IP_ANY, CMON_IP_V4, CMON_IP_V6 };
 
 enum cmon_endpoint_type {

@@ -13,15 +13,14 @@
 
 #include "core/addr.h"
 #include "core/clock.h"
-#include "core/text.h"
 #include "probe/diagnostics.h"
 #include "probe/dns.h"
 #include "probe/probe_internal.h"
 
-static const struct probe_ops *const probe_ops_table[] = {
-    &probe_icmp_ops,
-    &probe_tcp_ops,
-    &probe_http_ops,
+static const struct probe_ops *const probe_ops_table[CMON_N_PROTOCOLS] = {
+    [CMON_PROTO_ICMP] = &probe_icmp_ops,
+    [CMON_PROTO_TCP] = &probe_tcp_ops,
+    [CMON_PROTO_HTTP] = &probe_http_ops,
 };
 
 struct probe_defer {
@@ -44,11 +43,7 @@ struct probe_engine_core {
 struct dns_wait {
     struct probe_engine *eng;
     const struct probe_ops *ops;
-    struct probe_target t;
-    struct probe_http_spec http;
-    struct probe_tcp_spec tcp;
-    struct probe_tcp_step *steps; /* tcp.steps, owned */
-    struct probe_icmp_spec icmp;
+    struct probe_target t; /* probe_target_dup */
     probe_check_cb cb;
     void *arg;
     int64_t start_ns;
@@ -202,22 +197,18 @@ void probe_engine_close(struct probe_engine *eng, void (*done)(void *arg), void 
     c->closing = true;
     c->done = done;
     c->done_arg = arg;
-    probe_icmp_close(eng);
-    probe_tcp_close(eng);
+    for (size_t i = 0; i < CMON_N_PROTOCOLS; i++)
+        probe_ops_table[i]->close(eng);
+    /* a lookup cancelled here ends deferred (closing: it starts no check) */
     probe_dns_close(eng);
-    probe_http_close(eng);
     maybe_finalize(eng);
 }
 
 /* --- starting a check --- */
 
-static const struct probe_ops *ops_for(enum cmon_protocol proto)
+const struct probe_ops *probe_ops_of(enum cmon_protocol proto)
 {
-    for (size_t i = 0; i < sizeof probe_ops_table / sizeof probe_ops_table[0]; i++) {
-        if (probe_ops_table[i]->proto == proto)
-            return probe_ops_table[i];
-    }
-    return NULL;
+    return (unsigned)proto < CMON_N_PROTOCOLS ? probe_ops_table[proto] : NULL;
 }
 
 /* IP literal ("198.18.1.2", "fd00::2", "[fd00::2]") -> sockaddr; false if a name. */
@@ -265,78 +256,8 @@ static bool family_refused(const struct probe_target *t, int family)
 
 static void dns_wait_free(struct dns_wait *w)
 {
-    if (w->http.headers) {
-        for (size_t i = 0; i < w->http.n_headers; i++)
-            free((char *)w->http.headers[i]);
-        free((void *)w->http.headers);
-    }
-    free((void *)w->http.valid);
-    free((char *)w->http.method);
-    free((char *)w->http.body);
-    free((char *)w->http.server_name);
-    for (size_t i = 0; w->steps && i < w->tcp.n_steps; i++) {
-        free((char *)w->steps[i].expect);
-        free((char *)w->steps[i].send);
-    }
-    free(w->steps);
-    free((char *)w->tcp.server_name);
-    free((char *)w->t.host);
-    free((char *)w->t.url);
+    probe_target_free(&w->t);
     free(w);
-}
-
-static bool copy_tcp(struct dns_wait *w, const struct probe_tcp_spec *t)
-{
-    w->tcp = *t;
-    w->tcp.server_name = cmon_strdup(t->server_name);
-    w->steps = calloc(t->n_steps ? t->n_steps : 1, sizeof *w->steps);
-    w->tcp.steps = w->steps;
-    bool ok = w->steps && (!t->server_name || w->tcp.server_name);
-    for (size_t i = 0; ok && i < t->n_steps; i++) {
-        w->steps[i].starttls = t->steps[i].starttls;
-        w->steps[i].expect = cmon_strdup(t->steps[i].expect);
-        w->steps[i].send = cmon_strdup(t->steps[i].send);
-        ok = (!t->steps[i].expect || w->steps[i].expect) && (!t->steps[i].send || w->steps[i].send);
-    }
-    if (!w->steps)
-        w->tcp.n_steps = 0;
-    w->t.tcp = &w->tcp;
-    return ok;
-}
-
-static bool copy_http(struct dns_wait *w, const struct probe_http_spec *h)
-{
-    w->http = *h; /* the flags and the detail pointer; the strings are copied below */
-    w->http.headers = NULL;
-    w->http.n_headers = 0;
-    w->http.valid = NULL;
-    w->http.n_valid = 0;
-    w->http.method = cmon_strdup(h->method);
-    w->http.server_name = cmon_strdup(h->server_name);
-    w->http.body = NULL;
-    if (h->body && (w->http.body = malloc(h->body_len + 1)) != NULL)
-        memcpy((char *)w->http.body, h->body, h->body_len);
-    bool ok = (!h->method || w->http.method) && (!h->server_name || w->http.server_name) &&
-              (!h->body || w->http.body);
-    if (h->n_headers) {
-        const char **hd = calloc(h->n_headers, sizeof *hd);
-        w->http.headers = hd;
-        if (!hd)
-            return false;
-        w->http.n_headers = h->n_headers;
-        for (size_t i = 0; i < h->n_headers; i++)
-            ok = (hd[i] = cmon_strdup(h->headers[i])) != NULL && ok;
-    }
-    if (h->n_valid) {
-        struct cmon_status_range *v = calloc(h->n_valid, sizeof *v);
-        if (!v)
-            return false;
-        memcpy(v, h->valid, h->n_valid * sizeof *v);
-        w->http.valid = v;
-        w->http.n_valid = h->n_valid;
-    }
-    w->t.http = &w->http;
-    return ok;
 }
 
 static struct dns_wait *dns_wait_new(struct probe_engine *eng, const struct probe_ops *ops,
@@ -345,29 +266,15 @@ static struct dns_wait *dns_wait_new(struct probe_engine *eng, const struct prob
     struct dns_wait *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
+    if (probe_target_dup(&w->t, t) != CMON_OK) {
+        free(w);
+        return NULL;
+    }
     w->eng = eng;
     w->ops = ops;
-    w->t = *t;
-    w->t.http = NULL;
-    w->t.tcp = NULL;
-    if (t->icmp) {
-        w->icmp = *t->icmp;
-        w->t.icmp = &w->icmp;
-    }
-    w->t.host = cmon_strdup(t->host);
-    w->t.url = cmon_strdup(t->url);
-    bool ok = (!t->host || w->t.host) && (!t->url || w->t.url);
-    if (ok && t->http)
-        ok = copy_http(w, t->http);
-    if (ok && t->tcp)
-        ok = copy_tcp(w, t->tcp);
     w->cb = cb;
     w->arg = arg;
     w->start_ns = cmon_mono_ns();
-    if (!ok) {
-        dns_wait_free(w);
-        return NULL;
-    }
     return w;
 }
 
@@ -444,7 +351,7 @@ enum cmon_err probe_check_start(struct probe_engine *eng, const struct probe_tar
 {
     if (eng->core->closing)
         return CMON_ERR_INVALID;
-    const struct probe_ops *ops = ops_for(t->proto);
+    const struct probe_ops *ops = probe_ops_of(t->proto);
     if (!ops)
         return CMON_ERR_UNSUPPORTED;
     if (!t->host || !*t->host || t->timeout_ms == 0)

@@ -26,8 +26,8 @@
 
 struct http_check;
 
-/* Loop state of the HTTP probe; eng->http.  Freed when its last handle
- * (timer, socket polls) has closed after probe_http_close. */
+/* Loop state of the HTTP probe; eng->proto[CMON_PROTO_HTTP].  Freed when its last handle
+ * (timer, socket polls) has closed after its ops close. */
 struct probe_http {
     struct probe_engine *eng;
     CURLM *multi;
@@ -778,12 +778,13 @@ static enum cmon_err http_start(struct probe_engine *eng, const struct probe_tar
 {
     if (!t->url)
         return CMON_ERR_INVALID;
-    if (!eng->http) {
-        enum cmon_err err = http_create(eng, &eng->http);
+    struct probe_http *h = eng->proto[CMON_PROTO_HTTP];
+    if (!h) {
+        enum cmon_err err = http_create(eng, &h);
         if (err != CMON_OK)
             return err;
+        eng->proto[CMON_PROTO_HTTP] = h;
     }
-    struct probe_http *h = eng->http;
     if (h->closing)
         return CMON_ERR_INVALID;
     struct http_check *c = calloc(1, sizeof *c);
@@ -836,15 +837,15 @@ static void http_teardown(struct probe_http *h)
     h->multi = NULL;
     uv_timer_stop(&h->timer);
     uv_close((uv_handle_t *)&h->timer, on_timer_closed);
-    h->eng->http = NULL;
+    h->eng->proto[CMON_PROTO_HTTP] = NULL;
 }
 
 /* Cancels every check (its callback runs now: timeout "cancelled"), then
  * closes the handles; their close callbacks free the state without touching
  * eng, which the engine may free one loop turn later. */
-void probe_http_close(struct probe_engine *eng)
+static void http_close(struct probe_engine *eng)
 {
-    struct probe_http *h = eng->http;
+    struct probe_http *h = eng->proto[CMON_PROTO_HTTP];
     if (!h || h->closing)
         return;
     h->closing = true; /* start() refuses from here on */
@@ -859,5 +860,7 @@ void probe_http_close(struct probe_engine *eng)
 const struct probe_ops probe_http_ops = {
     .proto = CMON_PROTO_HTTP,
     .name = "http",
+    .url_target = true,
     .start = http_start,
+    .close = http_close,
 };

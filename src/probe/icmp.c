@@ -412,8 +412,8 @@ static bool next_free_seq(struct icmp_sock *s, uint16_t *seq)
 
 static struct probe_icmp *icmp_get(struct probe_engine *eng)
 {
-    if (eng->icmp)
-        return eng->icmp;
+    if (eng->proto[CMON_PROTO_ICMP])
+        return eng->proto[CMON_PROTO_ICMP];
     struct probe_icmp *ic = calloc(1, sizeof *ic);
     if (!ic)
         return NULL;
@@ -424,7 +424,7 @@ static struct probe_icmp *icmp_get(struct probe_engine *eng)
         ic->rng = 1;
     ic->s4 = (struct icmp_sock){.icmp = ic, .family = AF_INET, .fd = -1};
     ic->s6 = (struct icmp_sock){.icmp = ic, .family = AF_INET6, .fd = -1};
-    eng->icmp = ic;
+    eng->proto[CMON_PROTO_ICMP] = ic;
     return ic;
 }
 
@@ -593,12 +593,12 @@ static void sock_close(struct icmp_sock *s)
     }
 }
 
-void probe_icmp_close(struct probe_engine *eng)
+static void icmp_close(struct probe_engine *eng)
 {
-    struct probe_icmp *ic = eng->icmp;
+    struct probe_icmp *ic = eng->proto[CMON_PROTO_ICMP];
     if (!ic)
         return;
-    eng->icmp = NULL;
+    eng->proto[CMON_PROTO_ICMP] = NULL;
     int socks = ic->open_socks;
     sock_close(&ic->s4);
     sock_close(&ic->s6);
@@ -610,4 +610,5 @@ const struct probe_ops probe_icmp_ops = {
     .proto = CMON_PROTO_ICMP,
     .name = "icmp",
     .start = icmp_start,
+    .close = icmp_close,
 };

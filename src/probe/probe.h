@@ -129,16 +129,38 @@ struct probe_check_result {
 
 typedef void (*probe_check_cb)(void *arg, const struct probe_check_result *res);
 
-/* One protocol's implementation; the engine keeps a const table of these. */
+/* One protocol's implementation, its whole life on an engine (curl's
+ * Curl_handler is the model).  The engine keeps a const table of these
+ * indexed by protocol, and each protocol's loop state in eng->proto[proto]
+ * (made by its start, freed by its close): the engine never names a
+ * protocol.  Checks per round and timeouts left out of a configuration are
+ * the model's cmon_protocol_defaults (one table for the model and probes). */
 struct probe_ops {
     enum cmon_protocol proto;
     const char *name;
+    /* true: the target is a URL (host and port come from it) */
+    bool url_target;
     /* Start one check against an address the engine has already resolved.
      * Must call cb exactly once, later (never from inside start). */
     enum cmon_err (*start)(struct probe_engine *eng, const struct probe_target *t,
                            const struct sockaddr *sa, socklen_t salen, probe_check_cb cb,
                            void *arg);
+    /* Cancel the checks in flight (their callbacks run now: diag timeout,
+     * detail "cancelled") and uv_close the protocol's handles, counted with
+     * probe_handle_*; their close callbacks must not touch eng (freed one
+     * loop turn later).  Sets eng->proto[proto] to NULL. */
+    void (*close)(struct probe_engine *eng);
 };
+
+/* The protocol's ops; NULL when unknown. */
+const struct probe_ops *probe_ops_of(enum cmon_protocol proto);
+
+/* A deep copy of src into *dst: host, url and the HTTP spec with its method,
+ * header lines and status ranges.  CMON_ERR_NOMEM frees what was copied. */
+enum cmon_err probe_target_dup(struct probe_target *dst, const struct probe_target *src);
+/* Free what probe_target_dup (or a builder with the same layout: every
+ * string and the spec malloc'd) put in t; not t itself. */
+void probe_target_free(struct probe_target *t);
 
 enum cmon_err probe_engine_new(uv_loop_t *loop, const struct probe_engine_opts *opts,
                                struct probe_engine **out, struct cmon_errbuf *eb);

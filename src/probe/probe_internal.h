@@ -7,35 +7,21 @@
 #include "probe/probe.h"
 
 struct probe_dns;
-struct probe_icmp;
-struct probe_http;
-struct probe_tcp;
 struct probe_engine_core;
 
 struct probe_engine {
     uv_loop_t *loop;
     struct probe_engine_opts opts;
-    struct probe_dns *dns;          /* owned by dns.c */
-    struct probe_icmp *icmp;        /* owned by icmp.c */
-    struct probe_http *http;        /* owned by http.c */
-    struct probe_tcp *tcp;          /* owned by tcp.c */
+    struct probe_dns *dns; /* owned by dns.c */
+    /* each protocol's loop state, owned by its file: made lazily by its
+     * ops->start, freed by its ops->close */
+    void *proto[CMON_N_PROTOCOLS];
     struct probe_engine_core *core; /* owned by engine.c: deferred results, close state */
 };
 
 extern const struct probe_ops probe_icmp_ops;
 extern const struct probe_ops probe_tcp_ops;
 extern const struct probe_ops probe_http_ops;
-
-/* http.c: created lazily by its start(); released by the engine's close.
- * Must call every in-flight check's callback (diag timeout, detail
- * "cancelled") and uv_close its handles before returning; its close
- * callbacks must not touch eng (the engine is freed one loop turn later). */
-void probe_http_close(struct probe_engine *eng);
-
-/* icmp.c / tcp.c: cancel checks in flight (callbacks run now with timeout
- * "cancelled") and close their handles (counted with probe_handle_*). */
-void probe_icmp_close(struct probe_engine *eng);
-void probe_tcp_close(struct probe_engine *eng);
 
 /* --- helpers of engine.c for the protocol files --- */
 
@@ -65,12 +51,12 @@ bool probe_engine_closing(const struct probe_engine *eng);
  * Returns false when the queue is empty.  data receives the offending
  * packet's start as the kernel returns it (len in *data_len). */
 struct probe_errq {
-    int err;           /* ee_errno */
-    int origin;        /* SO_EE_ORIGIN_* */
-    int type, code;    /* ICMP type/code when origin is ICMP/ICMP6 */
-    char offender[64]; /* who sent the ICMP error, "" when unknown */
+    int err;                   /* ee_errno */
+    int origin;                /* SO_EE_ORIGIN_* */
+    int type, code;            /* ICMP type/code when origin is ICMP/ICMP6 */
+    char offender[64];         /* who sent the ICMP error, "" when unknown */
     uint32_t ee_info, ee_data; /* SO_EE_ORIGIN_TIMESTAMPING: ee_data is the OPT_ID key */
-    int64_t ts_ns;     /* SCM_TIMESTAMPING software stamp (wall clock), 0 if none */
+    int64_t ts_ns;             /* SCM_TIMESTAMPING software stamp (wall clock), 0 if none */
     uint8_t data[128];
     size_t data_len;
 };

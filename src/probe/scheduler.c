@@ -249,16 +249,7 @@ static void rearm(struct probe_sched *s)
 
 static void test_free(struct sched_test *t)
 {
-    if (t->target.http) {
-        for (size_t i = 0; i < t->target.http->n_headers; i++)
-            free((char *)t->target.http->headers[i]);
-        free((void *)t->target.http->headers);
-        free((void *)t->target.http->valid);
-        free((char *)t->target.http->method);
-        free((void *)t->target.http);
-    }
-    free((char *)t->target.host);
-    free((char *)t->target.url);
+    probe_target_free(&t->target); /* built below in its layout */
     free(t);
 }
 
@@ -354,7 +345,8 @@ static enum cmon_err test_build(const struct probe_sched *s, const struct cmon_t
     struct sched_test *x = alloc_fails(s) ? NULL : calloc(1, sizeof *x);
     if (!x)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    bool ok = true, http = t->protocol == CMON_PROTO_HTTP;
+    const struct probe_ops *ops = probe_ops_of(t->protocol);
+    bool ok = true, http = ops && ops->url_target;
     snprintf(x->id, sizeof x->id, "%s", t->id);
     x->refs = 1;
     x->ev.kind = EV_TEST;

@@ -1,4 +1,5 @@
-/* target.c: destination strings -> protocol, host, port (see target.h). */
+/* target.c: destination strings -> protocol, host, port (see target.h),
+ * and the one deep copy of a probe_target (probe.h). */
 #include "probe/target.h"
 
 #include "core/addr.h"
@@ -7,6 +8,125 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "core/text.h"
+#include "probe/probe.h"
+
+void probe_target_free(struct probe_target *t)
+{
+    const struct probe_http_spec *h = t->http;
+    if (h) {
+        for (size_t i = 0; i < h->n_headers; i++)
+            free((char *)h->headers[i]);
+        free((void *)h->headers);
+        free((void *)h->valid);
+        free((char *)h->method);
+        free((char *)h->body);
+        free((char *)h->server_name);
+        free((void *)h);
+    }
+    const struct probe_tcp_spec *tc = t->tcp;
+    if (tc) {
+        for (size_t i = 0; tc->steps && i < tc->n_steps; i++) {
+            free((char *)tc->steps[i].expect);
+            free((char *)tc->steps[i].send);
+        }
+        free((void *)tc->steps);
+        free((char *)tc->server_name);
+        free((void *)tc);
+    }
+    free((void *)t->icmp);
+    free((char *)t->host);
+    free((char *)t->url);
+    t->http = NULL;
+    t->tcp = NULL;
+    t->icmp = NULL;
+    t->host = t->url = NULL;
+}
+
+static bool http_dup(struct probe_http_spec *d, const struct probe_http_spec *h)
+{
+    *d = *h; /* the flags and the detail pointer; the strings are copied below */
+    d->headers = NULL;
+    d->n_headers = 0;
+    d->valid = NULL;
+    d->n_valid = 0;
+    d->method = cmon_strdup(h->method);
+    d->server_name = cmon_strdup(h->server_name);
+    d->body = NULL;
+    if (h->body && (d->body = malloc(h->body_len + 1)) != NULL)
+        memcpy((char *)d->body, h->body, h->body_len);
+    bool ok =
+        (!h->method || d->method) && (!h->server_name || d->server_name) && (!h->body || d->body);
+    if (h->n_headers) {
+        char **hd = calloc(h->n_headers, sizeof *hd);
+        d->headers = (const char *const *)hd;
+        if (!hd)
+            return false;
+        d->n_headers = h->n_headers;
+        for (size_t i = 0; i < h->n_headers; i++)
+            ok = (hd[i] = cmon_strdup(h->headers[i])) != NULL && ok;
+    }
+    if (h->n_valid) {
+        struct cmon_status_range *v = calloc(h->n_valid, sizeof *v);
+        if (!v)
+            return false;
+        memcpy(v, h->valid, h->n_valid * sizeof *v);
+        d->valid = v;
+        d->n_valid = h->n_valid;
+    }
+    return ok;
+}
+
+static bool tcp_dup(struct probe_tcp_spec *d, const struct probe_tcp_spec *t)
+{
+    *d = *t;
+    d->server_name = cmon_strdup(t->server_name);
+    struct probe_tcp_step *steps = calloc(t->n_steps ? t->n_steps : 1, sizeof *steps);
+    d->steps = steps;
+    d->n_steps = steps ? t->n_steps : 0;
+    bool ok = steps && (!t->server_name || d->server_name);
+    for (size_t i = 0; steps && i < t->n_steps; i++) {
+        steps[i].starttls = t->steps[i].starttls;
+        steps[i].expect = cmon_strdup(t->steps[i].expect);
+        steps[i].send = cmon_strdup(t->steps[i].send);
+        ok = ok && (!t->steps[i].expect || steps[i].expect) && (!t->steps[i].send || steps[i].send);
+    }
+    return ok;
+}
+
+enum cmon_err probe_target_dup(struct probe_target *dst, const struct probe_target *src)
+{
+    *dst = *src;
+    dst->host = cmon_strdup(src->host);
+    dst->url = cmon_strdup(src->url);
+    dst->http = NULL;
+    dst->tcp = NULL;
+    dst->icmp = NULL;
+    bool ok = (!src->host || dst->host) && (!src->url || dst->url);
+    if (ok && src->http) {
+        struct probe_http_spec *h = calloc(1, sizeof *h);
+        dst->http = h;
+        ok = h && http_dup(h, src->http);
+    }
+    if (ok && src->tcp) {
+        struct probe_tcp_spec *t = calloc(1, sizeof *t);
+        dst->tcp = t;
+        ok = t && tcp_dup(t, src->tcp);
+    }
+    if (ok && src->icmp) {
+        struct probe_icmp_spec *i = malloc(sizeof *i);
+        dst->icmp = i;
+        ok = i != NULL;
+        if (i)
+            *i = *src->icmp;
+    }
+    if (!ok) {
+        probe_target_free(dst);
+        return CMON_ERR_NOMEM;
+    }
+    return CMON_OK;
+}
 
 bool probe_protocol_parse(const char *s, enum cmon_protocol *out)
 {

@@ -56,7 +56,7 @@ static void tcp_handle_closed(uv_handle_t *h)
 /* Deliver the result once, then release the socket (RST) and handles. */
 static void tcp_finish(struct tcp_check *c)
 {
-    struct probe_tcp *tcp = c->eng->tcp;
+    struct probe_tcp *tcp = c->eng->proto[CMON_PROTO_TCP];
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -217,7 +217,8 @@ static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_targ
                                const struct sockaddr *sa, socklen_t salen, probe_check_cb cb,
                                void *arg)
 {
-    if (!eng->tcp && !(eng->tcp = calloc(1, sizeof *eng->tcp)))
+    struct probe_tcp *tcp = eng->proto[CMON_PROTO_TCP];
+    if (!tcp && !(tcp = eng->proto[CMON_PROTO_TCP] = calloc(1, sizeof *tcp)))
         return CMON_ERR_NOMEM;
     struct tcp_check *c = calloc(1, sizeof *c);
     if (!c)
@@ -261,16 +262,16 @@ static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_targ
     c->open_handles = 2;
     probe_handle_opened(eng);
     uv_timer_start(&c->timer, tcp_timer_cb, t->timeout_ms, 0);
-    c->next = eng->tcp->head;
+    c->next = tcp->head;
     if (c->next)
         c->next->prev = c;
-    eng->tcp->head = c;
+    tcp->head = c;
     return CMON_OK;
 }
 
-void probe_tcp_close(struct probe_engine *eng)
+static void tcp_close(struct probe_engine *eng)
 {
-    struct probe_tcp *tcp = eng->tcp;
+    struct probe_tcp *tcp = eng->proto[CMON_PROTO_TCP];
     if (!tcp)
         return;
     while (tcp->head) {
@@ -279,11 +280,12 @@ void probe_tcp_close(struct probe_engine *eng)
         tcp_finish(c);
     }
     free(tcp);
-    eng->tcp = NULL;
+    eng->proto[CMON_PROTO_TCP] = NULL;
 }
 
 const struct probe_ops probe_tcp_ops = {
     .proto = CMON_PROTO_TCP,
     .name = "tcp",
     .start = tcp_start,
+    .close = tcp_close,
 };

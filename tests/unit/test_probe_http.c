@@ -280,8 +280,8 @@ static struct probe_check_result run_check(const struct fixture *f, const struct
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(o.calls, 1);
     assert_false(o.called_in_start);
-    probe_http_close(&eng);
-    assert_null(eng.http);
+    probe_http_ops.close(&eng);
+    assert_null(eng.proto[CMON_PROTO_HTTP]);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_string_equal(o.res.address, a->v6 ? "::1" : "127.0.0.1");
@@ -620,7 +620,7 @@ static void test_crl_cached_across_checks(void **state)
         assert_int_equal(o[i].calls, 1);
         expect_fail(o[i].res, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
     }
-    probe_http_close(&eng);
+    probe_http_ops.close(&eng);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -638,7 +638,7 @@ static void chained_then_close(void *arg, const struct probe_check_result *res)
 {
     struct reentry *r = arg;
     on_result(&r->chained, res);
-    probe_http_close(r->eng); /* from inside a completion: cancels the rest */
+    probe_http_ops.close(r->eng); /* from inside a completion: cancels the rest */
 }
 
 static void first_then_start(void *arg, const struct probe_check_result *res)
@@ -690,7 +690,7 @@ static void test_start_and_close_from_callbacks(void **state)
         assert_int_equal(r.cancelled[i].calls, 1);
         expect_fail(r.cancelled[i].res, CMON_DIAG_TIMEOUT, "cancelled");
     }
-    assert_null(eng.http);
+    assert_null(eng.proto[CMON_PROTO_HTTP]);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -734,7 +734,7 @@ static void test_parallel_and_cancel(void **state)
         assert_true(o[i].res.ok);
     }
     assert_int_equal(o[N_PARALLEL].calls, 0);
-    probe_http_close(&eng);
+    probe_http_ops.close(&eng);
     assert_int_equal(o[N_PARALLEL].calls, 1);
     expect_fail(o[N_PARALLEL].res, CMON_DIAG_TIMEOUT, "cancelled");
     uv_run(&loop, UV_RUN_DEFAULT);
