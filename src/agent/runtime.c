@@ -261,7 +261,7 @@ static enum cmon_err loop_init(struct rt_loop *l, struct cmon_errbuf *eb)
         return cmon_fail(eb, CMON_ERR_IO, "cannot create a probe loop");
     l->loop_ready = true;
     enum cmon_err err = loop_handles(l, eb);
-    struct probe_engine_opts eo = {.log = rt->o.log};
+    struct probe_engine_opts eo = {.ca_file = rt->o.probe_ca_file, .log = rt->o.log};
     if (!err)
         err = probe_engine_new(&l->loop, &eo, &l->eng, eb);
     struct probe_sched_opts so = {.on_result = on_round, .arg = l, .log = rt->o.log};

@@ -42,6 +42,7 @@ struct agent_runtime_opts {
     const char *alias;         /* another name endpoints may use (NULL: none) */
     const char *address;       /* the primary address (--address; NULL: the host's first) */
     int64_t trace_interval_ns; /* 0: the tracer's default */
+    const char *probe_ca_file; /* HTTPS tests' trust anchors (borrowed); NULL: system store */
     struct agent_sink sink;
     const struct cmon_log *log;
 };

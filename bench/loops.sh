@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# bench/loops.sh: checks/s of the agent runtime (the code `cmon agent` and
+# `cmon run` run) with 1 and with 2 probe loops, for ICMP, TCP and HTTPS, in
+# one run on the same namespace pair: client (the driver, bench/loops.c,
+# linked with libcmon) -> server (the kernel for ICMP, nginx for TCP and
+# HTTPS).  For each protocol and load: offered checks/s, successful checks/s,
+# CPU per check, rounds' lateness p50/p99; then the 2-loop/1-loop ratio at
+# the highest load.  nginx and the kernel's softirq work for the server side
+# run on the same cores as the loops: on a 2-core machine the second loop
+# competes with them, which the ratio shows.  Then the 1M-test figures: RSS
+# idle (tests every 1800 s) and running, and the assignment load time.
+# Asserts nothing about speed.
+#   CMON_SOURCE_DIR=. CMON_BUILD_DIR=build bash bench/loops.sh
+#   env: SECONDS_PER_RUN (8), MILLION (1000000; 0 skips), PROTOS ("icmp tcp https")
+NS_PREFIX=${NS_PREFIX:-cmlp}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CMON_SOURCE_DIR=${CMON_SOURCE_DIR:-$ROOT}
+. "$ROOT/tests/integration/lib/netns.sh"
+. "$ROOT/tests/integration/lib/tls.sh"
+ns_require
+BUILD=${CMON_BUILD_DIR:-$ROOT/build}
+command -v nginx >/dev/null || skip "nginx is not installed"
+[ -f "$BUILD/libcmon.a" ] || fail "no $BUILD/libcmon.a (build first)"
+SECS=${SECONDS_PER_RUN:-8}
+MILLION=${MILLION:-1000000}
+PROTOS=${PROTOS:-icmp tcp https}
+
+cc -O2 -std=gnu11 -D_GNU_SOURCE -DCMON_VERSION='"bench"' -I"$ROOT/src" "$ROOT/bench/loops.c" \
+    "$BUILD/libcmon.a" $(pkg-config --cflags --libs libuv libcurl openssl libcares jansson) \
+    -lm -lpthread -o "$NS_TMP/loops" || fail "cannot build bench/loops.c"
+
+ns_add client
+ns_add server
+ns_link client server 1
+ns_in client sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+ns_in server sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
+mkdir -p "$NS_TMP/ca" "$NS_TMP/tmp"
+tls_ca "$NS_TMP/ca" "cmon Bench CA" >/dev/null
+tls_cert "$NS_TMP/ca" "$NS_TMP/srv" 198.18.1.2 1000 "" >/dev/null
+cat >"$NS_TMP/nginx.conf" <<NGX
+worker_processes 2;
+pid $NS_TMP/nginx.pid;
+error_log $NS_TMP/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $NS_TMP/tmp;
+  proxy_temp_path $NS_TMP/tmp;
+  fastcgi_temp_path $NS_TMP/tmp;
+  uwsgi_temp_path $NS_TMP/tmp;
+  scgi_temp_path $NS_TMP/tmp;
+  server { listen 198.18.1.2:8080 backlog=8192 reuseport; return 204; }
+  server {
+    listen 198.18.1.2:8443 ssl backlog=8192 reuseport;
+    ssl_certificate $NS_TMP/srv.pem;
+    ssl_certificate_key $NS_TMP/srv.key;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGX
+ns_bg server nginx -p "$NS_TMP" -c "$NS_TMP/nginx.conf" -g 'daemon off;'
+wait_port client 198.18.1.2 8080
+wait_port client 198.18.1.2 8443
+
+# run PROTO TARGET TESTS LOOPS CHECKS FREQ -> the driver's key=value line
+run() {
+    ns_in client "$NS_TMP/loops" "$1" "$2" "$3" "$4" "$SECS" "$5" "$6" "$NS_TMP/ca/ca.pem"
+}
+field() { sed -nE "s/.* $1=([^ ]+).*/\1/p" <<<"$2"; }
+
+target_of() {
+    case $1 in
+    icmp) echo 198.18.1.2 ;;
+    tcp) echo 198.18.1.2:8080 ;;
+    https) echo https://198.18.1.2:8443/ ;;
+    esac
+}
+# offered checks/s per protocol (100 checks per round every 30 s per test)
+loads_of() {
+    case $1 in
+    icmp) echo 20000 50000 100000 ;;
+    tcp) echo 10000 20000 40000 ;;
+    https) echo 500 1000 2000 ;;
+    esac
+}
+
+echo "== agent runtime, 1 vs 2 probe loops ($(nproc) cores, shared with the server side), ${SECS}s per run"
+printf '%-6s %6s %5s %9s %9s %8s %10s %8s %8s\n' proto offer loops ok/s failed/s us/check late_p50ms p99ms rss_mib
+for p in $PROTOS; do
+    t=$(target_of "$p")
+    proto=$p
+    [ "$p" = https ] && proto=http
+    best1=0 best2=0
+    for load in $(loads_of "$p"); do
+        tests=$((load * 30 / 100))
+        for l in 1 2; do
+            out=$(run "$proto" "$t" "$tests" "$l" 100 30)
+            ok=$(field ok_per_s "$out")
+            fl=$(field failed "$out")
+            printf '%-6s %6s %5s %9s %9.0f %8s %10s %8s %8s\n' "$p" "$load" "$l" "$ok" \
+                "$(awk -v f="$fl" -v s="$SECS" 'BEGIN{print f/s}')" "$(field cpu_us_per_check "$out")" \
+                "$(field late_p50_ms "$out")" "$(field late_p99_ms "$out")" "$(field rss_end_mib "$out")"
+            [ "$l" = 1 ] && [ "$ok" -gt "$best1" ] && best1=$ok
+            [ "$l" = 2 ] && [ "$ok" -gt "$best2" ] && best2=$ok
+            f=$(field failure "$out")
+            [ -n "$f" ] && [ "$f" != '""' ] && echo "       first failure: $f"
+        done
+    done
+    awk -v p="$p" -v a="$best1" -v b="$best2" \
+        'BEGIN { printf "%-6s best ok/s: 1 loop %d, 2 loops %d, ratio %.2fx\n", p, a, b, a ? b / a : 0 }'
+done
+
+if [ "$MILLION" -gt 0 ]; then
+    echo "== $MILLION tests in one agent (ICMP to 198.18.1.2, 2 loops)"
+    out=$(run icmp 198.18.1.2 "$MILLION" 2 1 1800)
+    echo "idle (every 1800 s, 1 check): load $(field load_s "$out") s, RSS loaded $(field rss_loaded_mib "$out") MiB, end $(field rss_end_mib "$out") MiB, peak $(field hwm_mib "$out") MiB, $(field ok_per_s "$out") ok/s, late p99 $(field late_p99_ms "$out") ms"
+    out=$(run icmp 198.18.1.2 "$MILLION" 2 3 60)
+    echo "running (every 60 s, 3 checks: $(field offered_per_s "$out") checks/s offered): load $(field load_s "$out") s, RSS loaded $(field rss_loaded_mib "$out") MiB, end $(field rss_end_mib "$out") MiB, peak $(field hwm_mib "$out") MiB, $(field ok_per_s "$out") ok/s, failed $(field failed "$out"), late p50 $(field late_p50_ms "$out") ms p99 $(field late_p99_ms "$out") ms"
+fi
