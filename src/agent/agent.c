@@ -177,8 +177,11 @@ void agent_stop(struct agent *a)
         return;
     /* the loops first: once they are gone no round arrives, and the push
      * thread spools what is pending before it ends */
-    agent_runtime_stop(a->rt);
+    pthread_mutex_lock(&a->mu);
+    struct agent_runtime *rt = a->rt;
     a->rt = NULL;
+    pthread_mutex_unlock(&a->mu);
+    agent_runtime_stop(rt);
     pthread_mutex_lock(&a->mu);
     atomic_store(&a->stop, true);
     pthread_cond_signal(&a->cv);

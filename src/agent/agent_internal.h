@@ -79,7 +79,10 @@ struct agent {
     char state_dir[4096];
     const struct cmon_log *log;
 
-    /* the probe loops (runtime.h); results come back through hand_over */
+    /* the probe loops (runtime.h); results come back through hand_over.
+     * Set before the push thread starts; agent_stop clears it under mu
+     * before stopping the loops, so the push thread never assigns to
+     * stopped loops */
     struct agent_runtime *rt;
 
     /* push thread */

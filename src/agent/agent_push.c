@@ -230,7 +230,12 @@ static void take_assignments(struct push *p, const struct agent_reply *rep)
         return;
     }
     snprintf(a->etag, sizeof a->etag, "%s", rep->etag);
-    agent_runtime_assign(a->rt, set);
+    pthread_mutex_lock(&a->mu); /* agent_stop takes rt under mu before stopping it */
+    if (a->rt)
+        agent_runtime_assign(a->rt, set);
+    else
+        agent_assignment_free(set);
+    pthread_mutex_unlock(&a->mu);
 }
 
 static void do_poll(struct push *p)

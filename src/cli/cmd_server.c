@@ -182,7 +182,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     struct cmon_errbuf eb;
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
         fprintf(stderr, "cmon %s: %s\n", cmd, eb.msg);
-        embedded_agent_stop(agent);
+        embedded_agent_free(agent);
         return CLI_EXIT_FAILED;
     }
     int rc = CLI_EXIT_OK;
@@ -193,6 +193,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     if (rc != CLI_EXIT_OK) {
         embedded_agent_stop(agent); /* before the server it calls into */
         cmon_server_stop(srv);
+        embedded_agent_free(agent); /* after: the server may still notify it */
         return rc;
     }
     char store[1024];
@@ -210,6 +211,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     cmon_info(opts->log, "stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     embedded_agent_stop(agent);
     cmon_server_stop(srv);
+    embedded_agent_free(agent);
     cmon_info(opts->log, "stopped", "clean=%s", "true");
     return CLI_EXIT_OK;
 }

@@ -190,15 +190,24 @@ void embedded_agent_stop(struct embedded_agent *a)
 {
     if (!a)
         return;
-    if (a->reader_started) {
-        pthread_mutex_lock(&a->mu);
-        a->stop = true;
-        pthread_cond_signal(&a->cv);
-        pthread_mutex_unlock(&a->mu);
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->reader_started)
         pthread_join(a->reader, NULL);
-    }
+    a->reader_started = false;
     agent_runtime_stop(a->rt);
+    a->rt = NULL;
     store_close(a->store);
+    a->store = NULL;
+}
+
+void embedded_agent_free(struct embedded_agent *a)
+{
+    if (!a)
+        return;
+    embedded_agent_stop(a); /* nothing left when it was stopped */
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a);

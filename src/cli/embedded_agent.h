@@ -5,8 +5,10 @@
  * batches take) and the monitors are re-read from the store when the server
  * says one changed (cmon_server_opts.on_monitors_changed), never polled.
  * cli/ wires the two so that the server includes neither probe/ nor agent/.
- * Ownership: embedded_agent_new returns an agent the caller frees with
- * embedded_agent_stop (before stopping the server).
+ * Ownership: embedded_agent_new returns an agent the caller stops with
+ * embedded_agent_stop before stopping the server (its rounds go there) and
+ * frees with embedded_agent_free after (the server may still call
+ * embedded_agent_changed until it has stopped).
  * Threads: new/start/stop from the main thread; embedded_agent_changed from
  * any thread; one thread of its own reads the store. */
 #ifndef CMON_CLI_EMBEDDED_AGENT_H
@@ -38,10 +40,13 @@ struct embedded_agent *embedded_agent_new(void);
 /* The server's on_monitors_changed: wakes the reader (never blocks). */
 void embedded_agent_changed(void *arg);
 /* Start the loops and the reader (which loads the monitors at once).  On
- * failure the agent stays stopped; embedded_agent_stop still frees it. */
+ * failure the agent stays stopped; embedded_agent_stop and _free still
+ * release what was made. */
 enum cmon_err embedded_agent_start(struct embedded_agent *a, struct cmon_server *srv,
                                    const struct embedded_agent_opts *opts, struct cmon_errbuf *eb);
-/* Stop probing and reading, free (NULL: nothing). */
+/* Stop probing and reading (NULL: nothing); embedded_agent_changed stays
+ * safe to call until embedded_agent_free. */
 void embedded_agent_stop(struct embedded_agent *a);
+void embedded_agent_free(struct embedded_agent *a);
 
 #endif
