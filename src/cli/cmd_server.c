@@ -3,6 +3,7 @@
  * `cmon run`: start, apply monitor files, print the banner, wait for
  * SIGINT/SIGTERM, stop gracefully (queued results are committed first). */
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "agent/runtime.h"
 #include "cli/cli.h"
 #include "cli/embedded_agent.h"
@@ -164,14 +166,21 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     /* the embedded agent is named after the host; the server lists it */
     char host[128] = "local";
     struct embedded_agent *agent = NULL;
+    char *addresses = NULL; /* owned here, freed at the end */
     if (with_agent) {
         if (gethostname(host, sizeof host - 1) != 0 || !host[0])
             snprintf(host, sizeof host, "local");
         opts->embedded_agent = host;
         opts->embedded_alias = "local";
+        /* its addresses as the server shows and matches them (sources) */
+        json_t *addr = agent_addresses(opts->embedded_address);
+        addresses = addr ? json_dumps(addr, JSON_COMPACT) : NULL;
+        json_decref(addr);
+        opts->embedded_addresses = addresses;
         /* before the server: a monitor written from now on wakes it */
         if (!(agent = embedded_agent_new())) {
             fprintf(stderr, "cmon %s: out of memory\n", cmd);
+            free(addresses);
             return CLI_EXIT_FAILED;
         }
         opts->on_monitors_changed = embedded_agent_changed;
@@ -183,6 +192,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     if (cmon_server_start(opts, &srv, &eb) != CMON_OK) {
         fprintf(stderr, "cmon %s: %s\n", cmd, eb.msg);
         embedded_agent_free(agent);
+        free(addresses);
         return CLI_EXIT_FAILED;
     }
     int rc = CLI_EXIT_OK;
@@ -194,6 +204,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
         embedded_agent_stop(agent); /* before the server it calls into */
         cmon_server_stop(srv);
         embedded_agent_free(agent); /* after: the server may still notify it */
+        free(addresses);
         return rc;
     }
     char store[1024];
@@ -212,6 +223,7 @@ int cli_serve(const char *cmd, struct cmon_server_opts *opts, char **files, int 
     embedded_agent_stop(agent);
     cmon_server_stop(srv);
     embedded_agent_free(agent);
+    free(addresses);
     cmon_info(opts->log, "stopped", "clean=%s", "true");
     return CLI_EXIT_OK;
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "agent/agent.h"
 #include "core/hash.h"
 #include "model/agent_body.h"
 #include "server/agent_rounds.h"
@@ -303,6 +302,13 @@ static int count_test(void *arg, const struct store_test *t)
 }
 
 /* Tests sourced at agent (its name as the source's address). */
+/* The embedded agent's addresses (cli/ filled them from the host). */
+static json_t *embedded_addresses(const struct cmon_server_opts *o)
+{
+    json_t *a = o->embedded_addresses ? json_loads(o->embedded_addresses, 0, NULL) : NULL;
+    return json_is_array(a) ? a : (json_decref(a), json_array());
+}
+
 static size_t agent_tests(struct store *s, const char *agent)
 {
     struct store_test_filter f = {.search = agent, .scope = STORE_SCOPE_SOURCES};
@@ -333,7 +339,7 @@ static json_t *embedded_row(const struct agent_rows *ar, const struct store_agen
     const char *region = ar->opts->embedded_region;
     return json_pack("{s:s, s:s, s:o, s:s, s:n, s:o, s:I, s:s, s:b, s:i, s:{}, s:[s]}", "name",
                      ar->embedded, "version", CMON_VERSION, "addresses",
-                     agent_addresses(ar->opts->embedded_address), "region", region ? region : "",
+                     embedded_addresses(ar->opts), "region", region ? region : "",
                      "registeredAt", "lastSeen", time_or_null(seen), "tests", (json_int_t)tests,
                      "state", alive ? "running" : "stopped", "embedded", 1, "heartbeatSec", 0,
                      "spool", "aliases", ar->alias ? ar->alias : ar->embedded);

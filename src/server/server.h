@@ -33,6 +33,9 @@ struct cmon_server_opts {
     const char *embedded_agent; /* cmon run: the embedded agent's name (NULL: none) */
     const char *embedded_alias; /* and the alias monitors may call it by ("local") */
     const char *embedded_address; /* its primary address (NULL: the host's first) */
+    /* its addresses as a JSON array text, primary first (cli/ reads them from
+     * the host: the server does not look at interfaces itself; NULL: "[]") */
+    const char *embedded_addresses;
     const char *embedded_region;  /* its region (NULL: none) */
     /* cmon run: called after a monitor is put, deleted, started or stopped
      * (on the API thread that wrote it; it must not block), so the embedded

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/agent.h"
 #include "core/grow.h"
 #include "core/text.h"
 
@@ -58,12 +57,8 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
     memset(b, 0, sizeof *b);
     b->embedded = o ? o->embedded_agent : NULL;
     if (b->embedded) {
-        json_t *addr = agent_addresses(o->embedded_address);
-        char *text = addr ? json_dumps(addr, JSON_COMPACT) : NULL;
-        json_decref(addr);
-        bool ok = text && add(b, o->embedded_agent, text, o->embedded_region);
-        free(text);
-        if (!ok)
+        const char *text = o->embedded_addresses ? o->embedded_addresses : "[]";
+        if (!add(b, o->embedded_agent, text, o->embedded_region))
             return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
     enum cmon_err err = s->ops->agent_list ? s->ops->agent_list(s, add_registered, b, eb) : CMON_OK;
