@@ -10,6 +10,7 @@
 
 #include "agent/agent_internal.h"
 #include "core/clock.h"
+#include "core/grow.h"
 
 #define HTTP_CONNECT_TIMEOUT_S 5L
 #define HTTP_TIMEOUT_S 30L
@@ -30,16 +31,8 @@ static size_t on_body(char *data, size_t sz, size_t n, void *arg)
         rb->too_big = true;
         return 0;
     }
-    if (rep->len + add + 1 > rb->cap) {
-        size_t cap = rb->cap ? rb->cap * 2 : 4096;
-        while (cap < rep->len + add + 1)
-            cap *= 2;
-        char *b = realloc(rep->body, cap);
-        if (!b)
-            return 0;
-        rep->body = b;
-        rb->cap = cap;
-    }
+    if (!cmon_grow(&rep->body, &rb->cap, rep->len + add + 1, 1))
+        return 0;
     memcpy(rep->body + rep->len, data, add);
     rep->len += add;
     rep->body[rep->len] = '\0';

@@ -5,6 +5,7 @@
 #include "agent/assign.h"
 
 #include "agent/runtime.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,8 @@ void agent_assign_set_addresses(struct agent_assign *as, json_t *addresses)
 
 static bool want(struct agent_assign *as, const char *id)
 {
-    if (as->n_next == as->cap_next) {
-        size_t cap = as->cap_next ? as->cap_next * 2 : 64;
-        void *p = realloc(as->next, cap * sizeof *as->next);
-        if (!p)
-            return false;
-        as->next = p;
-        as->cap_next = cap;
-    }
+    if (!cmon_grow(&as->next, &as->cap_next, as->n_next + 1, sizeof *as->next))
+        return false;
     memcpy(as->next[as->n_next++], id, sizeof *as->next);
     return true;
 }

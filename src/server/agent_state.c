@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 
 bool agent_is_stopped(const struct store_agent *a, int64_t now_ns)
 {
@@ -27,14 +28,8 @@ static int collect(void *arg, const struct store_agent *a)
     struct stopped_agents *sa = arg;
     if (!agent_is_stopped(a, sa->now_ns))
         return 0;
-    if (sa->n == sa->cap) {
-        size_t cap = sa->cap ? sa->cap * 2 : 16;
-        void *p = realloc(sa->names, cap * sizeof *sa->names);
-        if (!p)
-            return 1;
-        sa->names = p;
-        sa->cap = cap;
-    }
+    if (!cmon_grow(&sa->names, &sa->cap, sa->n + 1, sizeof *sa->names))
+        return 1;
     snprintf(sa->names[sa->n++], sizeof sa->names[0], "%s", a->name);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "core/text.h"
 #include "server/agent_state.h"
 #include "server/alerts.h"
@@ -39,27 +40,12 @@ struct snap_own {
     bool nomem;
 };
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 static int add_test(void *arg, const struct store_test *t)
 {
     struct snap_own *o = arg;
     struct test_dims td;
     test_dims_of(o->book, t, &td);
-    if (!grow((void **)&o->tests, &o->cap_tests, o->n_tests + 1, sizeof *o->tests)) {
+    if (!cmon_grow(&o->tests, &o->cap_tests, o->n_tests + 1, sizeof *o->tests)) {
         o->nomem = true;
         return 1;
     }
@@ -88,7 +74,7 @@ static struct snap_series *series_for(struct snap_own *o, size_t test, const cha
         if (strcmp(o->series[i].agent, agent) == 0)
             return &o->series[i];
     }
-    if (!grow((void **)&o->series, &o->cap_series, o->n_series + 1, sizeof *o->series))
+    if (!cmon_grow(&o->series, &o->cap_series, o->n_series + 1, sizeof *o->series))
         return NULL;
     struct snap_series *s = &o->series[o->n_series];
     memset(s, 0, sizeof *s);
@@ -101,7 +87,7 @@ static struct snap_series *series_for(struct snap_own *o, size_t test, const cha
 
 static bool push(struct sample_vec *v, int64_t t, double value)
 {
-    if (!grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v))
+    if (!cmon_grow(&v->v, &v->cap, v->n + 1, sizeof *v->v))
         return false;
     v->v[v->n++] = (struct cmon_alert_sample){t, value};
     return true;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "server/server_internal.h"
 #include "server/sources.h"
 
@@ -204,14 +205,8 @@ static struct agg_row *agg_find(struct agg *a, const char *monitor, const char *
         if (strcmp(a->rows[i].name, name) == 0 && strcmp(a->rows[i].monitor, monitor) == 0)
             return &a->rows[a->last = i];
     }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 32;
-        struct agg_row *rows = realloc(a->rows, cap * sizeof *rows);
-        if (!rows)
-            return NULL;
-        a->rows = rows;
-        a->cap = cap;
-    }
+    if (!cmon_grow(&a->rows, &a->cap, a->n + 1, sizeof *a->rows))
+        return NULL;
     struct agg_row *row = &a->rows[a->last = a->n++];
     memset(row, 0, sizeof *row);
     snprintf(row->monitor, sizeof row->monitor, "%s", monitor);

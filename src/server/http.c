@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "server/http_parse.h"
 #include "server/server_internal.h"
 #include "server/static.h"
@@ -485,16 +486,8 @@ static bool body_append(struct req *r, const char *data, size_t n)
         r->too_large = true;
         return true;
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (!b)
-            return false;
-        r->body = b;
-        r->cap = cap;
-    }
+    if (!cmon_grow(&r->body, &r->cap, r->len + n + 1, 1))
+        return false;
     memcpy(r->body + r->len, data, n);
     r->len += n;
     r->body[r->len] = '\0';

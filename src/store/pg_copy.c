@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "store/copy.h"
 #include "store/pg_internal.h"
 
@@ -83,16 +84,8 @@ struct copy_buf {
 
 static bool buf_put(struct copy_buf *b, const char *s, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1 << 20;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return false;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (!cmon_grow(&b->p, &b->cap, b->len + n, 1))
+        return false;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     return true;

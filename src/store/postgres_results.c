@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "model/members.h"
 #include "store/pg_internal.h"
 #include "store/sql_build.h"
@@ -78,17 +79,7 @@ void pg_stage_clear(struct pg_store *ps)
 
 static bool stage_reserve(struct pg_store *ps, size_t more)
 {
-    if (ps->stage_len + more <= ps->stage_cap)
-        return true;
-    size_t cap = ps->stage_cap ? ps->stage_cap * 2 : 1 << 16;
-    while (cap < ps->stage_len + more)
-        cap *= 2;
-    char *p = realloc(ps->stage, cap);
-    if (!p)
-        return false;
-    ps->stage = p;
-    ps->stage_cap = cap;
-    return true;
+    return cmon_grow(&ps->stage, &ps->stage_cap, ps->stage_len + more, 1);
 }
 
 /* Append s escaped for COPY text (NULL -> \N), then sep. */
@@ -274,16 +265,8 @@ int pg_touched_find(struct pg_store *ps, const char *id)
 
 static bool text_put(struct pg_text *t, const char *s, size_t n)
 {
-    if (t->len + n + 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap < t->len + n + 2)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p)
-            return false;
-        t->p = p;
-        t->cap = cap;
-    }
+    if (!cmon_grow(&t->p, &t->cap, t->len + n + 2, 1))
+        return false;
     memcpy(t->p + t->len, s, n);
     t->len += n;
     t->p[t->len] = '\0';
@@ -384,14 +367,8 @@ enum cmon_err pg_seen_defer(struct pg_store *ps, const char *name, int64_t now_n
             return CMON_OK;
         }
     }
-    if (ps->n_seen == ps->seen_cap) {
-        size_t cap = ps->seen_cap ? ps->seen_cap * 2 : 16;
-        struct pg_seen *p = realloc(ps->seen, cap * sizeof *p);
-        if (!p)
-            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-        ps->seen = p;
-        ps->seen_cap = cap;
-    }
+    if (!cmon_grow(&ps->seen, &ps->seen_cap, ps->n_seen + 1, sizeof *ps->seen))
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     struct pg_seen *e = &ps->seen[ps->n_seen++];
     snprintf(e->name, sizeof e->name, "%s", name);
     e->ns = now_ns;

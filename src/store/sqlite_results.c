@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "store/sql_build.h"
 #include "store/sqlite_internal.h"
 
@@ -237,14 +238,8 @@ enum cmon_err sq_ingest_result(struct store *s, const struct store_result *sr,
         enum cmon_err err = insert_raw(ss, &sr->r, agent, eb);
         return err || sr->history ? err : update_latest(ss, &sr->r, eb);
     }
-    if (ss->n_staged == ss->staged_cap) {
-        size_t cap = ss->staged_cap ? ss->staged_cap * 2 : 1024;
-        struct sq_staged *p = realloc(ss->staged, cap * sizeof *p);
-        if (!p)
-            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-        ss->staged = p;
-        ss->staged_cap = cap;
-    }
+    if (!cmon_grow(&ss->staged, &ss->staged_cap, ss->n_staged + 1, sizeof *ss->staged))
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     struct sq_staged *x = &ss->staged[ss->n_staged];
     if (snprintf(x->agent, sizeof x->agent, "%s", agent) >= (int)sizeof x->agent) {
         /* a longer agent name than any caller sends: write it directly */
