@@ -71,8 +71,8 @@ static const struct diag_map_entry diag_map[] = {
     {PROBE_DIAG_ARES, ARES_ENOTIMP, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_EBADRESP, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_ETIMEOUT, CMON_DIAG_DNS_TIMEOUT},
-    /* c-ares 1.18 ends a lookup whose servers all answered REFUSED (or whose
-     * port was closed) with ARES_ECONNREFUSED: the server refused, not silence */
+    /* c-ares 1.18 ends a lookup whose servers all answered SERVFAIL or REFUSED
+     * (or whose port was closed) with ARES_ECONNREFUSED: refused, not silence */
     {PROBE_DIAG_ARES, ARES_ECONNREFUSED, CMON_DIAG_DNS_SERVFAIL},
     {PROBE_DIAG_ARES, ARES_EBADNAME, CMON_DIAG_URL_INVALID},
     /* libcurl */
@@ -156,9 +156,11 @@ const char *probe_dns_status_text(int ares_status)
         {ARES_ENOTFOUND, "no such name (NXDOMAIN)"},
         {ARES_ESERVFAIL, "the DNS server answered SERVFAIL"},
         {ARES_EREFUSED, "the DNS server refused the query (REFUSED)"},
-        /* c-ares 1.18: every server answered REFUSED, or its port 53 is closed */
+        /* c-ares 1.18: no DNS server on the port, or (several servers in
+         * resolv.conf, see dns.c) every one answered SERVFAIL or REFUSED */
         {ARES_ECONNREFUSED,
-         "the DNS server refused the query (REFUSED, or no DNS server on its port)"},
+         "no DNS server took the query (port closed, or every server answered SERVFAIL or "
+         "REFUSED)"},
         {ARES_EFORMERR, "the DNS server answered FORMERR"},
         {ARES_ENOTIMP, "the DNS server answered NOTIMP"},
         {ARES_EBADRESP, "the DNS answer was malformed"},

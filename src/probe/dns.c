@@ -160,6 +160,34 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
     uv_poll_start(&p->poll, p->events, poll_cb);
 }
 
+static int server_count(ares_channel ch)
+{
+    struct ares_addr_node *servers = NULL;
+    int n = 0;
+    if (ares_get_servers(ch, &servers) != ARES_SUCCESS)
+        return -1;
+    for (const struct ares_addr_node *s = servers; s; s = s->next)
+        n++;
+    ares_free_data(servers);
+    return n;
+}
+
+/* c-ares 1.18 skips a server that answers SERVFAIL, REFUSED or NOTIMP and,
+ * when none is left, ends the lookup with ARES_ECONNREFUSED, so the reason
+ * could not say what the server answered.  With one server there is nothing
+ * to fail over to: the channel is reopened with ARES_FLAG_NOCHECKRESP and
+ * the answer's code comes back (ARES_ESERVFAIL, ARES_EREFUSED).  With
+ * several, failing over is worth more than the exact code. */
+static int channel_open(ares_channel *ch, struct ares_options *o, int mask)
+{
+    int rc = ares_init_options(ch, o, mask);
+    if (rc != ARES_SUCCESS || server_count(*ch) != 1)
+        return rc;
+    ares_destroy(*ch);
+    o->flags |= ARES_FLAG_NOCHECKRESP;
+    return ares_init_options(ch, o, mask | ARES_OPT_FLAGS);
+}
+
 enum cmon_err probe_dns_new(struct probe_engine *eng, struct cmon_errbuf *eb)
 {
     struct probe_dns *dns = calloc(1, sizeof *dns);
@@ -180,7 +208,7 @@ enum cmon_err probe_dns_new(struct probe_engine *eng, struct cmon_errbuf *eb)
         o.resolvconf_path = (char *)eng->opts.resolv_conf;
     }
     ares_library_init(ARES_LIB_INIT_ALL);
-    int rc = ares_init_options(&dns->ch, &o, mask);
+    int rc = channel_open(&dns->ch, &o, mask);
     if (rc != ARES_SUCCESS) {
         ares_library_cleanup();
         free(dns);

@@ -2,7 +2,8 @@
 # test_check_dns.sh: name resolution of `cmon check` against a real dnsmasq in
 # a network namespace: A vs AAAA choice (-4/-6 strict, --prefer with
 # fallback), no address of the wanted family (no_address), NXDOMAIN
-# (dns_nxdomain), REFUSED (dns_servfail), a dropped port 53 (dns_timeout),
+# (dns_nxdomain), REFUSED and SERVFAIL (dns_servfail, with a detail naming
+# the answer), a dropped port 53 (dns_timeout),
 # malformed names (url_invalid, never sent), answers cached for their TTL and
 # one query shared by concurrent checks (counted in dnsmasq's query log).
 NS_PREFIX=cmp
@@ -18,6 +19,16 @@ ns_add dns
 ns_link client dns 1
 ns_resolv client 198.18.1.2   # the client's /etc/resolv.conf under ip netns exec
 LOG=$NS_TMP/dnsmasq.log
+# sf.test is SERVFAIL: the main dnsmasq forwards it to a validating dnsmasq
+# (port 5300) whose root trust anchor matches nothing, so the unsigned answer
+# of its upstream (port 5301) is bogus and it answers SERVFAIL.
+ns_bg dns dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=198.18.1.2 --port=5301 --host-record=sf.test,198.18.1.2,fd00:c30:1::2 \
+    --log-facility="$LOG.5301"
+ns_bg dns dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=198.18.1.2 --port=5300 --server=198.18.1.2#5301 --dnssec \
+    --trust-anchor=.,12345,8,2,49AAC11D7B6F6446702E54A1607371607A1A41855200FD2CE1CDDE32F24E8FB5 \
+    --log-facility="$LOG.5300"
 # Unknown names are REFUSED (no upstream servers); nx.test is NXDOMAIN;
 # local records live 2 s (--local-ttl) so caching can be observed.
 ns_bg dns bash -c 'exec "$@" 2>>"$0"' "$LOG.stderr" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
@@ -27,8 +38,10 @@ ns_bg dns bash -c 'exec "$@" 2>>"$0"' "$LOG.stderr" dnsmasq --no-daemon --no-res
     --host-record=v6only.test,fd00:c30:1::2 \
     --host-record=cached.test,198.18.1.2 \
     --host-record=shared.test,198.18.1.2 \
-    --address=/nx.test/
-for i in $(seq 1 50); do grep -q "started" "$LOG" 2>/dev/null && break; sleep 0.1; done
+    --address=/nx.test/ --server=/sf.test/198.18.1.2#5300
+for f in "$LOG" "$LOG.5300" "$LOG.5301"; do
+    for i in $(seq 1 50); do grep -q "started" "$f" 2>/dev/null && break; sleep 0.1; done
+done
 sleep 0.2
 
 check() { ns_in client "$CMON" check --json -c 1 "$@" || true; }
@@ -74,6 +87,10 @@ assert_match "$(jq -r .summary.detail <<<"$out")" "nx.test" "NXDOMAIN detail nam
 # the server answered REFUSED: the detail says so, not "could not contact"
 out=$(check unknown.test)
 assert_match "$(jq -r .summary.detail <<<"$out")" "refused the query" "REFUSED detail"
+# the server answered SERVFAIL: the detail says so, not "could not contact"
+expect_diag sf.test dns_servfail
+out=$(check sf.test)
+assert_match "$(jq -r .summary.detail <<<"$out")" "answered SERVFAIL" "SERVFAIL detail"
 
 # Answers are cached for their TTL (2 s): checks at 0, 1.5, 3 and 4.5 s ask
 # the server at 0 and 3 s only.
