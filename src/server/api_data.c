@@ -1,7 +1,9 @@
-/* api_data.c: raw data in and out -- round results by test and time range
- * (JSON, NDJSON, CSV), the read-only SQL endpoint, the agent-protocol results
- * endpoint (DESIGN 7: {batch, results} stored exactly once per agent and
- * batch, acked after commit) and token creation by admins. */
+/* api_data.c: raw data in and out -- round results by test or by the
+ * views' filters and time range (JSON, NDJSON, CSV; each round named by its
+ * monitor, group, source, destination and configuration), the read-only SQL
+ * endpoint, the agent-protocol results endpoint (DESIGN 7: {batch, results}
+ * stored exactly once per agent and batch, acked after commit) and token
+ * creation by admins. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,12 @@
 #define SQL_DEFAULT_ROWS 1000
 #define SQL_MAX_ROWS 10000
 #define SQL_TIMEOUT_MS 2000
+#define RESULTS_MAX_TESTS 10000
+
+/* The names a round is shown with, from its test: JSON keys and CSV columns. */
+static const char *const result_name_keys[] = {"monitor",     "testGroup",         "source",
+                                               "destination", "testConfiguration", "protocol"};
+#define N_RESULT_NAMES (sizeof result_name_keys / sizeof result_name_keys[0])
 
 enum fmt { FMT_JSON, FMT_NDJSON, FMT_CSV };
 
@@ -26,13 +34,17 @@ struct results_out {
     json_t *items;
     size_t n, limit;
     int64_t next_ns;
+    json_t *names; /* test id -> {monitor, testGroup, ...} of the matching tests */
+    json_t *ids;   /* the matching tests' ids */
 };
 
-static json_t *result_json(const struct store_result *sr)
+static json_t *result_json(const struct results_out *o, const struct store_result *sr)
 {
     json_t *j = cmon_round_to_json(&sr->r);
-    if (j)
+    if (j) {
         json_object_set_new(j, "agent", json_string(sr->agent));
+        json_object_update(j, json_object_get(o->names, sr->r.test_id));
+    }
     return j;
 }
 
@@ -55,11 +67,16 @@ static void csv_opt(struct cmon_buf *b, bool has, double v)
         cmon_buf_puts(b, ",");
 }
 
-static void csv_row(struct cmon_buf *b, const struct store_result *sr)
+static void csv_row(struct cmon_buf *b, const json_t *names, const struct store_result *sr)
 {
     const struct cmon_round_result *r = &sr->r;
     char ts[40];
     cmon_buf_printf(b, "%s,%s,", r->test_id, cmon_rfc3339(r->start_ns, ts, sizeof ts));
+    for (size_t i = 0; i < N_RESULT_NAMES; i++) {
+        const char *v = json_string_value(json_object_get(names, result_name_keys[i]));
+        csv_field(b, v ? v : "");
+        cmon_buf_puts(b, ",");
+    }
     csv_field(b, sr->agent);
     cmon_buf_printf(b, ",%u,%u", r->checks_total, r->checks_failed);
     csv_opt(b, r->has_rtt, r->rtt_min_ms);
@@ -79,27 +96,45 @@ static int result_one(void *arg, const struct store_result *sr)
         return 1;
     }
     if (o->fmt == FMT_JSON) {
-        json_array_append_new(o->items, result_json(sr));
+        json_array_append_new(o->items, result_json(o, sr));
     } else if (o->fmt == FMT_NDJSON) {
-        json_t *j = result_json(sr);
+        json_t *j = result_json(o, sr);
         char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (line)
             cmon_buf_printf(&o->buf, "%s\n", line);
         free(line);
         json_decref(j);
     } else {
-        csv_row(&o->buf, sr);
+        csv_row(&o->buf, json_object_get(o->names, sr->r.test_id), sr);
     }
     return 0;
 }
 
-static bool results_args(struct req *r, struct results_out *o, int64_t *from, int64_t *to)
+/* Each test the filters match: its id, and its names for the rounds. */
+static int results_test(void *arg, const struct store_test *t)
 {
+    struct results_out *o = arg;
+    if (json_array_size(o->ids) == RESULTS_MAX_TESTS)
+        return 1;
+    const char *vals[N_RESULT_NAMES] = {t->monitor,     t->group,  t->source,
+                                        t->destination, t->config, cmon_protocol_name(t->protocol)};
+    json_t *n = json_object();
+    for (size_t i = 0; i < N_RESULT_NAMES; i++)
+        json_object_set_new(n, result_name_keys[i], json_string(vals[i]));
+    json_object_set_new(o->names, t->id, n);
+    json_array_append_new(o->ids, json_string(t->id));
+    return 0;
+}
+
+static bool results_args(struct req *r, struct results_out *o, struct store_test_filter *f,
+                         int64_t *from, int64_t *to)
+{
+    static const char *const known[] = {"testId", "monitor", "state", "protocol", "q",
+                                        "scope",  "from",    "to",    "limit",    "format"};
     const char *fmt = req_arg(r, "format"), *limit = req_arg(r, "limit");
-    if (!req_arg(r, "testId")) {
-        reply_error(r, 400, "invalid_parameter", "testId", "testId is required");
+    if (!req_known_args(r, known, sizeof known / sizeof known[0]) || !views_filter(r, f))
         return false;
-    }
+    f->test_id = req_arg(r, "testId");
     o->fmt = !fmt || strcmp(fmt, "json") == 0 ? FMT_JSON
              : strcmp(fmt, "ndjson") == 0     ? FMT_NDJSON
              : strcmp(fmt, "csv") == 0        ? FMT_CSV
@@ -144,11 +179,33 @@ static enum MHD_Result results_reply(struct req *r, struct results_out *o)
     return reply_text(r, 200, o->fmt == FMT_CSV ? "text/csv" : "application/x-ndjson", text, len);
 }
 
+/* The rounds of the tests the filters match: their ids and names first
+ * (the views' own filter), then their rounds in one ordered query. */
+static enum cmon_err results_read(struct store *s, const struct store_test_filter *f,
+                                  struct results_out *o, int64_t from, int64_t to,
+                                  struct cmon_errbuf *eb)
+{
+    o->names = json_object();
+    o->ids = json_array();
+    enum cmon_err err = s->ops->test_query(s, f, results_test, o, eb);
+    bool only_id = f->test_id && !f->monitor && !f->has_state && !f->has_protocol && !f->search;
+    if (!err && only_id && !json_array_size(o->ids)) /* a test gone with its monitor */
+        json_array_append_new(o->ids, json_string(f->test_id));
+    char *ids = err || !json_array_size(o->ids) ? NULL : json_dumps(o->ids, JSON_COMPACT);
+    if (!err && ids)
+        err = s->ops->result_query_many(s, ids, from, to, o->limit + 1, result_one, o, eb);
+    else if (!err && json_array_size(o->ids))
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    free(ids);
+    return err;
+}
+
 enum MHD_Result api_results(struct req *r)
 {
     struct results_out o = {0};
+    struct store_test_filter f;
     int64_t from, to;
-    if (!results_args(r, &o, &from, &to))
+    if (!results_args(r, &o, &f, &from, &to))
         return MHD_YES;
     struct store *s = req_store(r);
     if (!s)
@@ -157,11 +214,14 @@ enum MHD_Result api_results(struct req *r)
     if (o.fmt == FMT_JSON)
         o.items = json_array();
     if (o.fmt == FMT_CSV)
-        cmon_buf_puts(&o.buf, "testId,startTime,agent,checksTotal,checksFailed,rttMinMs,rttAvgMs,"
-                              "rttMaxMs,rttJitterMs,diagnostic,detail,httpStatus\r\n");
+        cmon_buf_puts(&o.buf, "testId,startTime,monitor,testGroup,source,destination,"
+                              "testConfiguration,protocol,agent,checksTotal,checksFailed,"
+                              "rttMinMs,rttAvgMs,rttMaxMs,rttJitterMs,diagnostic,detail,"
+                              "httpStatus\r\n");
     struct cmon_errbuf eb;
-    enum cmon_err err =
-        s->ops->result_query(s, req_arg(r, "testId"), from, to, o.limit + 1, result_one, &o, &eb);
+    enum cmon_err err = results_read(s, &f, &o, from, to, &eb);
+    json_decref(o.names);
+    json_decref(o.ids);
     if (err) {
         json_decref(o.items);
         cmon_buf_free(&o.buf);

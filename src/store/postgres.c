@@ -10,6 +10,10 @@
 
 #include "core/clock.h"
 #include "store/pg_internal.h"
+#include "store/views_sql.h"
+
+#define PG_TIME_TEXT(c)                                                                            \
+    " to_char(to_timestamp(" c " / 1e9) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define PG_COLS_ROLLUP                                                                             \
     " (test_id TEXT NOT NULL, bucket_ns BIGINT NOT NULL, rounds BIGINT NOT NULL,"                  \
@@ -108,6 +112,13 @@ static const char *const migrations[] = {
     /* 4: the SourceResourceId and DestinationResourceId dimensions */
     "ALTER TABLE tests ADD COLUMN source_resource_id TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tests ADD COLUMN destination_resource_id TEXT NOT NULL DEFAULT '';",
+    /* 5: readable views for the SQL endpoint (store/views_sql.h) */
+    VIEWS_SQL(PG_TIME_TEXT) "DO $$ BEGIN"
+                            " IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'cmon_sql') THEN"
+                            "  GRANT SELECT ON v_tests, v_results, v_state_changes TO cmon_sql;"
+                            " END IF;"
+                            " EXCEPTION WHEN insufficient_privilege THEN NULL;"
+                            " END $$;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

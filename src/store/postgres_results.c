@@ -491,22 +491,21 @@ enum cmon_err pg_test_set_live(struct store *s, const struct cmon_round_result *
                    6, v, NULL, eb, "set compound figures");
 }
 
-enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+#define PG_RESULT_COLS                                                                             \
+    "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"              \
+    " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"           \
+    " first_byte_ms FROM results WHERE "
+
+static enum cmon_err results_read(struct pg_store *ps, const char *sql, const char *key,
+                                  int64_t from_ns, int64_t to_ns, size_t limit, store_result_cb cb,
+                                  void *arg, struct cmon_errbuf *eb)
 {
-    struct pg_store *ps = pg_of(s);
     enum cmon_err err = pg_flush(ps, eb);
     if (err)
         return err;
     char a[24], b[24], c[24];
-    const char *v[] = {test_id, pg_i64(a, from_ns), pg_i64(b, to_ns), pg_i64(c, (int64_t)limit)};
-    PGresult *res = pg_query(
-        ps,
-        "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"
-        " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
-        " first_byte_ms FROM results WHERE test_id = $1 AND start_ns >= $2 AND start_ns < $3"
-        " ORDER BY start_ns LIMIT $4",
-        4, v, eb, "read results");
+    const char *v[] = {key, pg_i64(a, from_ns), pg_i64(b, to_ns), pg_i64(c, (int64_t)limit)};
+    PGresult *res = pg_query(ps, sql, 4, v, eb, "read results");
     if (!res)
         return CMON_ERR_STORE;
     struct store_result sr;
@@ -517,6 +516,26 @@ enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from
     }
     PQclear(res);
     return CMON_OK;
+}
+
+enum cmon_err pg_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    return results_read(pg_of(s),
+                        PG_RESULT_COLS "test_id = $1 AND start_ns >= $2 AND start_ns < $3"
+                                       " ORDER BY start_ns LIMIT $4",
+                        test_id, from_ns, to_ns, limit, cb, arg, eb);
+}
+
+enum cmon_err pg_result_query_many(struct store *s, const char *ids_json, int64_t from_ns,
+                                   int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
+                                   struct cmon_errbuf *eb)
+{
+    return results_read(pg_of(s),
+                        PG_RESULT_COLS
+                        "test_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+                        " AND start_ns >= $2 AND start_ns < $3 ORDER BY start_ns, test_id LIMIT $4",
+                        ids_json, from_ns, to_ns, limit, cb, arg, eb);
 }
 
 /* ---- metrics ---- */

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "store/sqlite_internal.h"
+#include "store/views_sql.h"
+
+#define SQ_TIME_TEXT(c) " strftime('%Y-%m-%dT%H:%M:%fZ', " c " / 1e9, 'unixepoch')"
 
 /* Migration N brings the schema from version N to N+1.  Never edit a shipped
  * entry: append a new one. */
@@ -77,6 +80,8 @@ static const char *const migrations[] = {
     /* 5: the SourceResourceId and DestinationResourceId dimensions */
     "ALTER TABLE tests ADD COLUMN source_resource_id TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tests ADD COLUMN destination_resource_id TEXT NOT NULL DEFAULT '';",
+    /* 6: readable views for the SQL endpoint (store/views_sql.h) */
+    VIEWS_SQL(SQ_TIME_TEXT),
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -154,6 +159,11 @@ static const char *const stmt_sql[SQ__COUNT] = {
         " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
         " first_byte_ms FROM results WHERE test_id = ?1 AND start_ns >= ?2 AND start_ns < ?3"
         " ORDER BY start_ns LIMIT ?4",
+    [SQ_RESULTS_MANY] =
+        "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"
+        " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
+        " first_byte_ms FROM results WHERE test_id IN (SELECT value FROM json_each(?1))"
+        " AND start_ns >= ?2 AND start_ns < ?3 ORDER BY start_ns, test_id LIMIT ?4",
     [SQ_PATH_PUT] = "INSERT OR REPLACE INTO paths (test_id, start_ns, hops) VALUES (?1, ?2, ?3)",
     [SQ_PATH_LATEST] = "SELECT hops, start_ns FROM paths WHERE test_id = ?1"
                        " ORDER BY start_ns DESC LIMIT 1",

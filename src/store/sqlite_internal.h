@@ -37,6 +37,7 @@ enum sq_stmt {
     SQ_ROLLUP_MARK,
     SQ_TEST_LATEST,
     SQ_RESULTS,
+    SQ_RESULTS_MANY,
     SQ_PATH_PUT,
     SQ_PATH_LATEST,
     SQ_AGENT_SEEN,

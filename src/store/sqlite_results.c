@@ -291,17 +291,17 @@ enum cmon_err sq_test_set_live(struct store *s, const struct cmon_round_result *
     return err ? err : update_latest(ss, r, eb);
 }
 
-enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
-                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+static enum cmon_err results_read(struct sqlite_store *ss, enum sq_stmt which, const char *key,
+                                  int64_t from_ns, int64_t to_ns, size_t limit, store_result_cb cb,
+                                  void *arg, struct cmon_errbuf *eb)
 {
-    struct sqlite_store *ss = sq_of(s);
     enum cmon_err ferr = sq_ingest_flush(ss, eb); /* the ingest's own staged rows count */
     if (ferr)
         return ferr;
-    sqlite3_stmt *st = sq_stmt(ss, SQ_RESULTS, eb);
+    sqlite3_stmt *st = sq_stmt(ss, which, eb);
     if (!st)
         return CMON_ERR_STORE;
-    sq_bind_text(st, 1, test_id);
+    sq_bind_text(st, 1, key);
     sqlite3_bind_int64(st, 2, from_ns);
     sqlite3_bind_int64(st, 3, to_ns);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
@@ -317,6 +317,19 @@ enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from
         err = sq_fail(ss, eb, "read results");
     sqlite3_reset(st);
     return err;
+}
+
+enum cmon_err sq_result_query(struct store *s, const char *test_id, int64_t from_ns, int64_t to_ns,
+                              size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    return results_read(sq_of(s), SQ_RESULTS, test_id, from_ns, to_ns, limit, cb, arg, eb);
+}
+
+enum cmon_err sq_result_query_many(struct store *s, const char *ids_json, int64_t from_ns,
+                                   int64_t to_ns, size_t limit, store_result_cb cb, void *arg,
+                                   struct cmon_errbuf *eb)
+{
+    return results_read(sq_of(s), SQ_RESULTS_MANY, ids_json, from_ns, to_ns, limit, cb, arg, eb);
 }
 
 /* ---- metrics ---- */

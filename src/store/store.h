@@ -222,6 +222,10 @@ enum store_cap {
     /* Raw results of one test in [from, to), oldest first, at most limit. */                      \
     X(enum cmon_err, result_query, (struct store *s, const char *test_id, int64_t from_ns,         \
         int64_t to_ns, size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb))       \
+    /* Raw results of several tests (ids_json: a JSON array of test ids) in                        \
+     * [from, to), oldest first (ties by test id), at most limit. */                               \
+    X(enum cmon_err, result_query_many, (struct store *s, const char *ids_json, int64_t from_ns,   \
+        int64_t to_ns, size_t limit, store_result_cb cb, void *arg, struct cmon_errbuf *eb))       \
     /* Aggregated series over the tests matching the filters. */                                   \
     X(enum cmon_err, metric_query, (struct store *s, const struct store_metric_query *q,           \
         store_point_cb cb, void *arg, struct cmon_errbuf *eb))                                     \

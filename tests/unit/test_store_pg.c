@@ -27,7 +27,7 @@
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
-#define SCHEMA "4"       /* the PostgreSQL schema version this cmon writes */
+#define SCHEMA "5"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {
@@ -229,7 +229,8 @@ static void test_upgrade_from_schema_1(void **state)
 {
     (void)state;
     store_close(open_rw());
-    sql1("DROP TABLE action_groups, alerts, alert_transitions, agent_registry;"
+    sql1("DROP VIEW v_tests, v_results, v_state_changes;"
+         "DROP TABLE action_groups, alerts, alert_transitions, agent_registry;"
          "ALTER TABLE tests DROP COLUMN source_resource_id, DROP COLUMN destination_resource_id;"
          "UPDATE cmon_schema SET version = 1",
          NULL, 0);

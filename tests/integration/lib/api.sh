@@ -7,7 +7,8 @@
 #   fail MSG / pass MSG     unless the script defined its own before sourcing:
 #                           fail prints the last body and the server log
 #   start_server [ARGS...]  start on $PORT (the next free one from there, in
-#                           steps of $PORT_STEP, default 1); sets SERVER_PID, B.
+#                           steps of $PORT_STEP, default 1) on $STORE (default
+#                           sqlite:$TMP/data/cmon.db); sets SERVER_PID, B.
 #                           SCHEME=https CACERT=FILE for a TLS server.
 #   req STATUS METHOD PATH [BODY|@FILE] [TOKEN]   check the status, keep the
 #                           body in $TMP/body
@@ -39,7 +40,7 @@ start_server() {
     for tries in $(seq 20); do
         B=http://127.0.0.1:$PORT
         : >"$TMP/server.out"
-        "$CMON" server --listen "127.0.0.1:$PORT" --store "sqlite:$TMP/data/cmon.db" "$@" \
+        "$CMON" server --listen "127.0.0.1:$PORT" --store "${STORE:-sqlite:$TMP/data/cmon.db}" "$@" \
             >"$TMP/server.out" 2>>"$TMP/server.err" &
         SERVER_PID=$!
         for _ in $(seq 100); do

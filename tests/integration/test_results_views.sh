@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test_results_views.sh: rounds by the views' filters and the readable SQL
+# views, on a real `cmon server` (127.0.0.1) over SQLite, or over a real
+# PostgreSQL 15 cluster started here with RESULTS_STORE=pg
+# (test_results_views_pg.sh): GET /api/v1/results with monitor=, protocol=,
+# q=/scope=, state= (no testId), JSON and CSV naming each round's monitor,
+# group, source, destination, configuration and protocol, paging across
+# tests, unknown parameters refused; v_tests, v_results and v_state_changes
+# answering state and protocol as text with the names beside each row.
+set -euo pipefail
+
+CMON=${CMON:?set CMON to the cmon binary}
+SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
+for tool in curl jq; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+PORT=$((20000 + $$ % 20000))
+. "$SRC/tests/integration/lib/api.sh"
+api_init results-views
+if [ "${RESULTS_STORE:-sqlite}" = pg ]; then
+    . "$SRC/tests/integration/lib/pg.sh"
+    cleanup_extra() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID"; SERVER_PID=; pg_stop; }
+    rc=0; pg_start || rc=$?
+    [ $rc = 0 ] || exit $rc
+    STORE=$PG_URL
+fi
+start_server
+
+SEED=$SRC/docs/examples/seed.json
+req 201 PUT /api/v1/connectionMonitors/seed "@$SEED"
+req 201 PUT /api/v1/connectionMonitors/other "@$SEED"
+req 200 GET '/api/v1/tests?monitor=seed&protocol=Tcp&limit=1000'
+A_DB=$(jq -r '.items[] | select(.source == "agent-a" and .destination == "db") | .id' "$TMP/body")
+B_DB=$(jq -r '.items[] | select(.source == "agent-b" and .destination == "db") | .id' "$TMP/body")
+req 200 GET '/api/v1/tests?monitor=other&protocol=Tcp&limit=1000'
+O_DB=$(jq -r '.items[] | select(.source == "agent-a" and .destination == "db") | .id' "$TMP/body")
+req 200 GET '/api/v1/tests?monitor=seed&protocol=Http&limit=1000'
+A_WEB=$(jq -r '.items[] | select(.source == "agent-a" and .destination == "web") | .id' "$TMP/body")
+[ -n "$A_DB" ] && [ -n "$B_DB" ] && [ -n "$O_DB" ] && [ -n "$A_WEB" ] || fail "test ids"
+
+# two rounds a minute apart on three seed tests and one of "other"
+T1=$(date -u -d '-2 min' +%Y-%m-%dT%H:%M:%SZ)
+T2=$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)
+round() { # id time failed
+    printf '{"testId":"%s","startTime":"%s","checksTotal":10,"checksFailed":%s,"rtt":{"min":1,"avg":2,"max":3,"jitter":0.5},"diagnostic":"%s"}' \
+        "$1" "$2" "$3" "$([ "$3" = 10 ] && echo connection_refused)"
+}
+ROUNDS=
+for t in "$T1" "$T2"; do
+    for id in "$A_DB" "$B_DB" "$O_DB"; do ROUNDS+="$(round "$id" "$t" 0),"; done
+    ROUNDS+="$(round "$A_WEB" "$t" 10),"
+done
+req 200 POST /api/v1/agent/results "{\"batch\":1,\"results\":[${ROUNDS%,}]}"
+jqeq '[.acked, (.rejected | length)]' '[1,0]'
+
+# ---- GET /api/v1/results by the views' filters ----
+req 200 GET "/api/v1/results?monitor=seed"
+jqeq '[(.items | length), (.items | map(.monitor) | unique), .next]' '[6,["seed"],null]'
+jqeq '[.items[] | .startTime] == ([.items[] | .startTime] | sort)' true
+jqeq '[.items[] | select(.testId == "'"$A_DB"'") | [.monitor, .testGroup, .source, .destination, .testConfiguration, .protocol]] | unique' \
+    '[["seed","app","agent-a","db","tcp","Tcp"]]'
+req 200 GET "/api/v1/results?monitor=seed&protocol=Http"
+jqeq '[.items[] | [.testId, .protocol, .checksFailed]] | unique' "[[\"$A_WEB\",\"Http\",10]]"
+req 200 GET "/api/v1/results?q=agent-b&scope=sources"
+jqeq '[.items[] | .source] | unique' '["agent-b"]'
+req 200 GET "/api/v1/results?monitor=other&q=db&scope=destinations"
+jqeq '[(.items | length), (.items | map(.testId) | unique)]' "[2,[\"$O_DB\"]]"
+# the testId form still works, and now names the round
+req 200 GET "/api/v1/results?testId=$O_DB"
+jqeq '[(.items | length), .items[0].monitor]' '[2,"other"]'
+# paging across tests: ordered by time, then test id
+req 200 GET "/api/v1/results?monitor=seed&limit=4"
+jqeq '[(.items | length), (.next != null)]' '[4,true]'
+NEXT=$(jq -r .next "$TMP/body")
+req 200 GET "/api/v1/results?monitor=seed&from=$NEXT"
+jqeq '.items | length' 3
+pass "results by monitor, protocol, q/scope; names on each round; paging across tests"
+
+req 200 GET "/api/v1/results?monitor=seed&protocol=Tcp&format=csv"
+[ "$(head -1 "$TMP/body" | tr -d '\r')" = "testId,startTime,monitor,testGroup,source,destination,testConfiguration,protocol,agent,checksTotal,checksFailed,rttMinMs,rttAvgMs,rttMaxMs,rttJitterMs,diagnostic,detail,httpStatus" ] ||
+    fail "csv header: $(head -1 "$TMP/body")"
+grep -q "^$A_DB,${T2%Z}.000Z,\"seed\",\"app\",\"agent-a\",\"db\",\"tcp\",\"Tcp\",\"[^\"]*\",10,0,1.000,2.000,3.000,0.500,," "$TMP/body" ||
+    fail "csv row of agent-a -> db at $T2"
+[ "$(tail -n +2 "$TMP/body" | wc -l)" = 4 ] || fail "csv rows: $(cat "$TMP/body")"
+req 200 GET "/api/v1/results?monitor=seed&format=ndjson"
+jq -s -e 'length == 6 and all(.monitor == "seed")' "$TMP/body" >/dev/null || fail "ndjson rows"
+pass "CSV and NDJSON carry the names"
+
+req 400 GET "/api/v1/results?monitr=seed"
+jqeq '[.error.code, .error.field, (.error.message | test("did you mean .monitor."))]' '["invalid_parameter","monitr",true]'
+req 400 GET "/api/v1/results?state=Bogus"
+jqeq .error.field '"state"'
+req 400 GET "/api/v1/results?monitor=seed&format=xml"
+req 200 GET "/api/v1/results?monitor=nosuch"
+jqeq '.items' '[]'
+pass "unknown parameters and bad values are 400s; no match is an empty list"
+
+# ---- readable views ----
+sql() { req 200 POST /api/v1/query "$(jq -cn --arg s "$1" '{sql: $s}')"; }
+sql "SELECT monitor, test_group, source, destination, test_config, protocol, start_time, checks_failed_pct FROM v_results WHERE test_id = '$A_WEB' ORDER BY start_ns"
+jqeq '.columns' '["monitor","test_group","source","destination","test_config","protocol","start_time","checks_failed_pct"]'
+jqeq '.rows' "[[\"seed\",\"app\",\"agent-a\",\"web\",\"http\",\"Http\",\"${T1%Z}.000Z\",100],[\"seed\",\"app\",\"agent-a\",\"web\",\"http\",\"Http\",\"${T2%Z}.000Z\",100]]"
+# the state is the evaluator's: wait for it
+for _ in $(seq 100); do
+    sql "SELECT state FROM v_tests WHERE test_id = '$A_WEB'"
+    [ "$(jq -c .rows "$TMP/body")" = '[["Fail"]]' ] && break
+    sleep 0.1
+done
+jqeq .rows '[["Fail"]]'
+sql "SELECT monitor, protocol, state FROM v_tests WHERE test_id IN ('$A_DB', '$A_WEB') ORDER BY protocol"
+jqeq .rows '[["seed","Http","Fail"],["seed","Tcp","Pass"]]'
+sql "SELECT monitor, destination, from_state, to_state FROM v_state_changes WHERE test_id = '$A_WEB' ORDER BY at_ns"
+jqeq '.rows[-1]' '["seed","web","Indeterminate","Fail"]'
+sql "SELECT destination, COUNT(*) AS failed FROM v_results WHERE checks_failed > 0 GROUP BY destination ORDER BY destination"
+jqeq .rows '[["web",2]]'
+pass "v_results, v_tests and v_state_changes answer names and states as text"
