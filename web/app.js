@@ -17,6 +17,7 @@ import editor from './views/editor.js';
 import alerts from './views/alerts.js';
 import agents from './views/agents.js';
 import topology from './views/topology.js';
+import query from './views/query.js';
 
 const REFRESH_MS = 60000;
 
@@ -32,6 +33,7 @@ const routes = [
   { re: /^alerts$/, view: alerts },
   { re: /^agents$/, view: agents },
   { re: /^topology\/([^/]+)$/, view: topology },
+  { re: /^query$/, view: query },
 ];
 
 

@@ -115,3 +115,10 @@ jqeq '.rows[-1]' '["seed","web","Indeterminate","Fail"]'
 sql "SELECT destination, COUNT(*) AS failed FROM v_results WHERE checks_failed > 0 GROUP BY destination ORDER BY destination"
 jqeq .rows '[["web",2]]'
 pass "v_results, v_tests and v_state_changes answer names and states as text"
+
+# the dashboard's example queries (web/views/query.js) run on both backends
+sql "SELECT monitor, destination, SUM(checks_failed) AS checks_failed, SUM(checks_total) AS checks, ROUND(100.0 * SUM(checks_failed) / NULLIF(SUM(checks_total), 0), 2) AS failed_pct FROM v_results WHERE start_ns >= 0 GROUP BY monitor, destination ORDER BY checks_failed DESC, monitor, destination"
+jqeq '[.rows[] | [.[0], .[1], .[2], .[3], (.[4] | tonumber)]]' '[["seed","web",20,20,100],["other","db",0,20,0],["seed","db",0,40,0]]'
+sql "SELECT source, COUNT(*) AS rounds, MIN(CASE WHEN pr >= 0.5 THEN rtt_avg END) AS p50_ms, MAX(rtt_avg) AS max_ms FROM (SELECT source, rtt_avg, CUME_DIST() OVER (PARTITION BY source ORDER BY rtt_avg) AS pr FROM v_results WHERE rtt_avg IS NOT NULL AND start_ns >= 0) AS ranked GROUP BY source ORDER BY source"
+jqeq .rows '[["agent-a",6,2,2],["agent-b",2,2,2]]'
+pass "the dashboard's example queries"
