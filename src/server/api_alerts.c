@@ -163,6 +163,16 @@ enum MHD_Result api_alert_rule_list(struct req *r)
     return r->replied ? ret : reply_page(r, rows, "rule", NULL);
 }
 
+/* The dimension keys a rule's "dimensions" takes, from the alert model
+ * itself, so forms (the dashboard's rule editor) never keep a copy. */
+enum MHD_Result api_alert_dimensions(struct req *r)
+{
+    json_t *items = json_array();
+    for (int d = 0; d < CMON_DIM__COUNT; d++)
+        json_array_append_new(items, json_string(cmon_alert_dim_name((enum cmon_alert_dim)d)));
+    return reply_json(r, 200, json_pack("{s:o, s:s}", "items", items, "each", CMON_DIM_EACH));
+}
+
 enum MHD_Result api_alert_rule_get(struct req *r)
 {
     json_t *rows = NULL;

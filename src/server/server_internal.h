@@ -122,6 +122,7 @@ enum MHD_Result api_sql(struct req *r);
 enum MHD_Result api_agent_results(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
 enum MHD_Result api_alert_rule_list(struct req *r);
+enum MHD_Result api_alert_dimensions(struct req *r);
 enum MHD_Result api_alert_rule_get(struct req *r);
 enum MHD_Result api_alert_rule_put(struct req *r);
 enum MHD_Result api_alert_rule_delete(struct req *r);

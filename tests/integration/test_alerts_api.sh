@@ -96,6 +96,8 @@ jqeq '.error.problems[0] | [.path, .message]' '["windowSizeSec","must be between
 req 400 PUT /api/v1/alertRules/nogroup '{"metric":"ChecksFailedPercent","operator":"GreaterThan","threshold":5,"actionGroups":["ops","nope"]}'
 jqeq '[.error.code, .error.field]' '["validation_failed","actionGroups[1]"]'
 req 400 PUT /api/v1/alertRules/AgentUnavailable '{"metric":"ChecksFailedPercent","operator":"GreaterThan","threshold":5}'
+req 200 GET /api/v1/alertDimensions
+jqeq . '{"items":["monitor","testGroup","source","destination","testConfiguration","protocol"],"each":"*"}'
 req 200 GET /api/v1/alertRules
 jqeq '[(.items | map(.name)), .next]' '[["failing","loss","rtt"],null]'
 req 200 GET /api/v1/alertRules/loss
