@@ -18,6 +18,8 @@ import alerts from './views/alerts.js';
 import agents from './views/agents.js';
 import topology from './views/topology.js';
 import query from './views/query.js';
+import alertrule from './views/alertrule.js';
+import actiongroup from './views/actiongroup.js';
 
 const REFRESH_MS = 60000;
 
@@ -31,6 +33,8 @@ const routes = [
   { re: /^compare$/, view: compare },
   { re: /^edit(?:\/([^/]+))?$/, view: editor },
   { re: /^alerts$/, view: alerts },
+  { re: /^alerts\/rule(?:\/([^/]+))?$/, view: alertrule },
+  { re: /^alerts\/group(?:\/([^/]+))?$/, view: actiongroup },
   { re: /^agents$/, view: agents },
   { re: /^topology\/([^/]+)$/, view: topology },
   { re: /^query$/, view: query },

@@ -634,6 +634,118 @@ await step('auto refresh keeps scroll, filters and open details on the new pages
   await p3.close();
 });
 
+// r1 drops (or passes again) the ICMP echo requests to srv-host: its checks fail
+function failSrvHost(on) {
+  const ns = process.env.NS_R1;
+  const rules = on
+    ? 'table ip cw_fail {\n chain pre {\n  type filter hook prerouting priority -300; policy accept;\n'
+      + '  ip daddr 198.18.2.2 icmp type echo-request drop\n }\n}\n'
+    : 'delete table ip cw_fail\n';
+  execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules });
+}
+
+async function waitAlert(section, rule, state, seconds) {
+  for (let i = 0; i < seconds; i++) {
+    await go('#/alerts?range=6h');
+    const rules = await column('Rule', section);
+    const states = await column('State', section);
+    if (rules.some((r, k) => r === rule && states[k] === state)) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const all = await page.evaluate(async () => (await fetch('/api/v1/alerts')).text());
+  throw new Error(`${rule} not ${state} in ${section} after ${seconds} s: ${all}`);
+}
+
+await step('alerts from the dashboard: an action group, then a rule from a monitor page (the server\'s own messages for mistakes)', async () => {
+  await go('#/alerts');
+  await page.click('#new-group');
+  await rendered('#/alerts/group');
+  await page.fill('#group-name', 'e2e-hooks');
+  expected400++;
+  expected400Logs++;
+  await page.fill('#group-json', '{"webhooks": [{"url": "ftp://hooks.test/x"}]}');
+  await page.click('#group-save');
+  await page.waitForSelector('#group-problems:not([hidden])');
+  assert.match(await page.textContent('#group-problems'), /^1:\d+: webhooks\[0\]\.url: /);
+  await page.fill('#group-json', '{"webhooks": [{"url": "http://127.0.0.1:9/hook"}]}');
+  await page.click('#group-save');
+  await rendered('#/alerts?saved=e2e-hooks');
+  assert.deepEqual(await column('Name', '#alerts-groups'), ['e2e-hooks']);
+  // "Configure alerts" on a monitor page: the form with the monitor's
+  // dimension filled in, the dimension list as the server has it
+  await go('#/monitor/e2e');
+  await page.click('#configure-alerts');
+  await rendered('#/alerts/rule?d.monitor=e2e');
+  assert.equal(await page.inputValue('#rule-dim-monitor'), 'e2e');
+  const dims = await page.evaluate(async () => (await (await fetch('/api/v1/alertDimensions')).json()).items);
+  assert.deepEqual(await page.$$eval('#rule-dimensions input', (xs) => xs.map((x) => x.id.replace('rule-dim-', ''))), dims);
+  await page.fill('#rule-name', 'srv-loss');
+  await page.fill('#rule-dim-destination', 'srv-host');
+  await page.selectOption('#rule-metric', 'ChecksFailedPercent');
+  await page.selectOption('#rule-operator', 'GreaterThan');
+  await page.fill('#rule-threshold', '200');
+  await page.fill('#rule-windowSizeSec', '60');
+  await page.fill('#rule-evaluationFrequencySec', '10');
+  await page.check('#rule-actionGroups input[value="e2e-hooks"]');
+  expected400++;
+  expected400Logs++;
+  await page.click('#rule-save');
+  await page.waitForSelector('.field[data-field="threshold"].err');
+  assert.equal(await page.textContent('.field[data-field="threshold"] .field-problem'),
+    'ChecksFailedPercent threshold must be between 0 and 100, got 200');
+  assert.match(await page.textContent('#rule-problems'), /^threshold: ChecksFailedPercent threshold must be/);
+  await page.fill('#rule-threshold', '40');
+  await page.click('#rule-save');
+  await rendered('#/alerts?saved=srv-loss');
+  assert.deepEqual(await column('Name', '#alerts-rules'), ['broken-fails', 'rtt-seen', 'srv-loss']);
+  const rule = await page.evaluate(async () => (await fetch('/api/v1/alertRules/srv-loss')).json());
+  assert.deepEqual([rule.kind, rule.metric, rule.operator, rule.threshold, rule.windowSizeSec, rule.evaluationFrequencySec,
+    rule.dimensions, rule.actionGroups],
+  ['metric', 'ChecksFailedPercent', 'GreaterThan', 40, 60, 10, { monitor: 'e2e', destination: 'srv-host' }, ['e2e-hooks']]);
+  // editing keeps what was stored
+  await page.click('#alerts-rules a:text-is("srv-loss")');
+  await rendered('#/alerts/rule/srv-loss');
+  assert.equal(await page.inputValue('#rule-threshold'), '40');
+  assert.equal(await page.inputValue('#rule-dim-destination'), 'srv-host');
+  await page.selectOption('#rule-severity', '1');
+  await page.click('#rule-save');
+  await rendered('#/alerts?saved=srv-loss');
+  assert.equal(await page.evaluate(async () => (await (await fetch('/api/v1/alertRules/srv-loss')).json()).severity), 1);
+  await shot('alert-rules');
+});
+
+await step('the rule made in the dashboard fires on an nft-failed destination and resolves', async () => {
+  failSrvHost(true);
+  try {
+    await waitAlert('#alerts-live', 'srv-loss', 'firing', 120);
+  } finally {
+    failSrvHost(false);
+  }
+  assert.match((await column('Labels', '#alerts-live'))[(await column('Rule', '#alerts-live')).indexOf('srv-loss')],
+    /destination=srv-host/);
+  await waitAlert('#alerts-history', 'srv-loss', 'resolved', 150);
+});
+
+await step('alert rules: disable, enable and delete from the list', async () => {
+  await go('#/alerts');
+  await page.click('#rule-toggle-srv-loss');
+  await page.waitForFunction(() => document.getElementById('rule-toggle-srv-loss')?.textContent === 'Enable');
+  const enabled = async () => (await column('Enabled', '#alerts-rules'))[(await column('Name', '#alerts-rules')).indexOf('srv-loss')];
+  assert.equal(await enabled(), 'no');
+  await page.click('#rule-toggle-srv-loss');
+  await page.waitForFunction(() => document.getElementById('rule-toggle-srv-loss')?.textContent === 'Disable');
+  assert.equal(await enabled(), 'yes');
+  await page.click('#rule-delete-srv-loss');
+  assert.equal(await page.textContent('#rule-delete-srv-loss'), 'Confirm delete');
+  await page.click('#rule-delete-srv-loss');
+  await page.waitForFunction(() => !document.getElementById('rule-delete-srv-loss'));
+  assert.deepEqual(await column('Name', '#alerts-rules'), ['broken-fails', 'rtt-seen']);
+  await page.click('#group-delete-e2e-hooks');
+  await page.click('#group-delete-e2e-hooks');
+  await page.waitForFunction(() => !document.getElementById('group-delete-e2e-hooks'));
+  assert.equal(await rowCount('#alerts-groups table.data'), 0);
+});
+
 await step('once a token exists the dashboard asks for it, then works with it', async () => {
   const token = execFileSync(process.env.CMON, ['token', 'create', '--role', 'reader', '--data', process.env.CMON_DATA],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();

@@ -219,6 +219,7 @@ mkdir -p "$BUILD/screenshots"
 rm -f "$BUILD/screenshots/failure.png"
 export BAD_FILE=$NS_TMP/bad.json BAD_POS CMON CMON_DATA=$NS_TMP/data
 export CMON_URL=$B SCREENSHOT_DIR=$BUILD/screenshots CHROMIUM PROFILE_DIR=$NS_TMP/profile
+export NS_R1=$(ns r1) # the dashboard's alert rule sees r1 drop srv-host's pings
 export NODE_PATH=$E2E/node_modules
 ns_in client node "$E2E/dashboard.test.js" || fail "browser checks failed (screenshots in $BUILD/screenshots)"
 echo "ok: dashboard e2e passed; screenshots in $BUILD/screenshots"

@@ -52,8 +52,9 @@ function normalizeStates(v) {
 }
 
 async function parse(resp) {
-  if (resp.status === 204) return null;
+  // read even an empty body: an unread one is reported as an aborted request
   const text = await resp.text();
+  if (resp.status === 204) return null;
   let body = null;
   try {
     body = text ? JSON.parse(text) : null;
@@ -84,6 +85,10 @@ export async function post(path, obj) {
     body: obj === undefined ? '' : JSON.stringify(obj),
   });
   return parse(resp);
+}
+
+export async function del(path) {
+  return parse(await fetch(url(path), { method: 'DELETE', headers: headers() }));
 }
 
 // Every item of a list endpoint, following `next` cursors (bounded).

@@ -12,6 +12,7 @@ import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.
 import { viewParams, carry } from '../lib/filters.js';
 import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
+import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView } from '../lib/topo.js';
 
 export default {
@@ -51,7 +52,8 @@ export default {
         h('a', { href: hashLink(`monitor/${encodeURIComponent(name)}`, carry(params)), text: name }), ' › ', group),
       h('h1', null, `Test group ${group} `, stateBadge(whole ? whole.state : null)),
       h('p', { class: 'headline' }, whole && whole.reason ? h('span', { class: 'reason', text: whole.reason }) : null, ' ',
-        whole ? countsLine(whole.counts) : 'No test matches the search.'),
+        whole ? countsLine(whole.counts) : 'No test matches the search.',
+        ' ', h('a', { id: 'configure-alerts', href: ruleLink({ monitor: name, testGroup: group }), text: 'Configure alerts' })),
       section('Trends', trend),
       section('Top 5', top5([{ label: 'Sources', rows: sources }, { label: 'Destinations', rows: dests }])),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),

@@ -12,6 +12,7 @@ import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.
 import { viewParams, carry } from '../lib/filters.js';
 import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
+import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView, monitorGraph } from '../lib/topo.js';
 
 // Roll-up rows and tests: the API's, or with an alert filter our own.
@@ -83,7 +84,8 @@ export default {
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: hashLink('monitors', carry(params)), text: 'Monitors' }), ' › ', name),
       h('h1', null, `Monitor ${name} `, stateBadge(mon.state), mon.monitoringStatus === 'Stopped' ? h('span', { class: 'muted', text: '(stopped)' }) : null),
       h('p', { class: 'headline' }, mon.reason ? h('span', { class: 'reason', text: mon.reason }) : null, ' ', countsLine(mon.counts),
-        ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' }), ' ', startStop(mon, setParams)),
+        ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' }),
+        ' ', h('a', { id: 'configure-alerts', href: ruleLink({ monitor: name }), text: 'Configure alerts' }), ' ', startStop(mon, setParams)),
       section('Trends', trend),
       section('Top 5', top5([
         { label: 'Test groups', rows: groups, link: groupLink },

@@ -9,6 +9,7 @@ import * as api from '../lib/api.js';
 import { h, table, stateBadge, fmtPct, fmtMs, fmtTime, hashLink, section } from '../lib/dom.js';
 import { timeParams, carry } from '../lib/filters.js';
 import { trends, thresholdText, findTest } from '../lib/drill.js';
+import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView, topologyLink } from '../lib/topo.js';
 
 function facts(t, cfg, mon) {
@@ -58,7 +59,10 @@ export default {
         `${t.source} → ${t.destination}`),
       h('h1', null, `${t.source} → ${t.destination} (${t.testConfiguration}) `, stateBadge(t.state)),
       h('p', { class: 'headline' }, h('a', { href: hashLink('compare', { ids: id }), text: 'Compare with other tests' }),
-        h('a', { href: topologyLink(t, params), id: 'topology-link', text: 'Topology (traced path)' })),
+        h('a', { href: topologyLink(t, params), id: 'topology-link', text: 'Topology (traced path)' }),
+        h('a', { id: 'configure-alerts', text: 'Configure alerts', href: ruleLink({
+          monitor: t.monitor, testGroup: t.testGroup, source: t.source, destination: t.destination, testConfiguration: t.testConfiguration,
+        }) })),
       section('Essentials', facts(t, cfg, mon)),
       members ? h('section', { class: 'panel', id: 'members' },
         h('h2', { text: `Members (${members.items.length})` }),
