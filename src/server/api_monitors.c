@@ -273,13 +273,14 @@ static int count_test(void *arg, const struct store_test *t)
     return 0;
 }
 
-static enum cmon_err monitor_counts(struct store *s, const char *name, struct counts *c,
-                                    struct cmon_errbuf *eb)
+/* at_ns: as the tests stood then (views_at.c), 0 now */
+static enum cmon_err monitor_counts(struct store *s, const char *name, int64_t at_ns,
+                                    struct counts *c, struct cmon_errbuf *eb)
 {
     memset(c, 0, sizeof *c);
     c->state = CMON_STATE_NOT_RUNNING;
     struct store_test_filter f = {.monitor = name};
-    return s->ops->test_query(s, &f, count_test, c, eb);
+    return views_test_query(s, &f, at_ns, count_test, c, eb);
 }
 
 /* {configuration: what its tests are judged against}, from the model's one
@@ -301,11 +302,11 @@ static json_t *thresholds_json(const struct store_monitor *sm)
     return o;
 }
 
-static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool with_props,
-                            struct cmon_errbuf *eb)
+static json_t *monitor_json(struct store *s, const struct store_monitor *m, int64_t at_ns,
+                            bool with_props, struct cmon_errbuf *eb)
 {
     struct counts c;
-    if (monitor_counts(s, m->name, &c, eb))
+    if (monitor_counts(s, m->name, at_ns, &c, eb))
         return NULL;
     char created[40], updated[40];
     json_t *o =
@@ -332,6 +333,7 @@ static json_t *monitor_json(struct store *s, const struct store_monitor *m, bool
 
 struct monitor_list {
     struct store *s;
+    int64_t at_ns;
     json_t *items;
     size_t by_state[5];
     enum cmon_err err;
@@ -341,7 +343,7 @@ struct monitor_list {
 static int list_one(void *arg, const struct store_monitor *m)
 {
     struct monitor_list *l = arg;
-    json_t *o = monitor_json(l->s, m, false, &l->eb);
+    json_t *o = monitor_json(l->s, m, l->at_ns, false, &l->eb);
     if (!o) {
         l->err = CMON_ERR_STORE;
         return 1;
@@ -355,10 +357,13 @@ static int list_one(void *arg, const struct store_monitor *m)
 
 enum MHD_Result api_monitor_list(struct req *r)
 {
+    int64_t at;
+    if (!views_at(r, &at))
+        return MHD_YES;
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    struct monitor_list l = {.s = s, .items = json_array()};
+    struct monitor_list l = {.s = s, .at_ns = at, .items = json_array()};
     enum cmon_err err = s->ops->monitor_list(s, list_one, &l, &l.eb);
     if (err || l.err) {
         json_decref(l.items);
@@ -371,6 +376,7 @@ enum MHD_Result api_monitor_list(struct req *r)
 
 struct one_monitor {
     struct store *s;
+    int64_t at_ns;
     json_t *out;
     struct cmon_errbuf eb;
 };
@@ -378,14 +384,14 @@ struct one_monitor {
 static int get_one(void *arg, const struct store_monitor *m)
 {
     struct one_monitor *o = arg;
-    o->out = monitor_json(o->s, m, true, &o->eb);
+    o->out = monitor_json(o->s, m, o->at_ns, true, &o->eb);
     return 1;
 }
 
 static enum MHD_Result reply_monitor(struct req *r, struct store *s, const char *name,
-                                     unsigned status)
+                                     int64_t at_ns, unsigned status)
 {
-    struct one_monitor o = {.s = s};
+    struct one_monitor o = {.s = s, .at_ns = at_ns};
     enum cmon_err err = s->ops->monitor_get(s, name, get_one, &o, &o.eb);
     if (err)
         return reply_store_error(r, err, o.eb.msg);
@@ -407,8 +413,11 @@ static bool name_ok(struct req *r)
 
 enum MHD_Result api_monitor_get(struct req *r)
 {
+    int64_t at;
+    if (!views_at(r, &at))
+        return MHD_YES;
     struct store *s = req_store(r);
-    return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
+    return s ? reply_monitor(r, s, r->seg[1], at, 200) : MHD_YES;
 }
 
 static enum MHD_Result reply_validation(struct req *r, struct cmon_problems *probs, const char *msg)
@@ -439,7 +448,7 @@ enum MHD_Result api_monitor_put(struct req *r)
     else if (err)
         ret = reply_store_error(r, err, eb.msg);
     else
-        ret = req_store(r) ? reply_monitor(r, r->ro, r->seg[1], created ? 201 : 200) : MHD_YES;
+        ret = req_store(r) ? reply_monitor(r, r->ro, r->seg[1], 0, created ? 201 : 200) : MHD_YES;
     cmon_problems_free(&probs);
     return ret;
 }
@@ -487,7 +496,7 @@ static enum MHD_Result set_running(struct req *r, bool running)
         return reply_store_error(r, err, eb.msg);
     server_monitors_changed(r->srv);
     struct store *s = req_store(r);
-    return s ? reply_monitor(r, s, r->seg[1], 200) : MHD_YES;
+    return s ? reply_monitor(r, s, r->seg[1], 0, 200) : MHD_YES;
 }
 
 enum MHD_Result api_monitor_start(struct req *r)

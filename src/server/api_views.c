@@ -140,7 +140,8 @@ enum MHD_Result api_view_tests(struct req *r)
 {
     struct store_test_filter f;
     struct page p = {0};
-    if (!views_filter(r, &f) || !req_page(r, &p.limit, &p.offset))
+    int64_t at;
+    if (!views_filter(r, &f) || !views_at(r, &at) || !req_page(r, &p.limit, &p.offset))
         return MHD_YES;
     struct store *s = req_store(r);
     struct source_book book;
@@ -150,7 +151,7 @@ enum MHD_Result api_view_tests(struct req *r)
     p.items = json_array();
     p.book = &book;
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->test_query(s, &f, page_test, &p, &eb);
+    enum cmon_err err = views_test_query(s, &f, at, page_test, &p, &eb);
     source_book_free(&book);
     free(agents);
     if (err) {
@@ -254,7 +255,8 @@ static enum MHD_Result api_view_agg(struct req *r, enum view_kind kind)
 {
     struct store_test_filter f;
     size_t limit, offset;
-    if (!views_filter(r, &f) || !req_page(r, &limit, &offset))
+    int64_t at;
+    if (!views_filter(r, &f) || !views_at(r, &at) || !req_page(r, &limit, &offset))
         return MHD_YES;
     struct store *s = req_store(r);
     struct source_book book;
@@ -265,7 +267,7 @@ static enum MHD_Result api_view_agg(struct req *r, enum view_kind kind)
     f.has_state = false;
     struct agg a = {.kind = kind};
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->test_query(s, &f, agg_test, &a, &eb);
+    enum cmon_err err = views_test_query(s, &f, at, agg_test, &a, &eb);
     source_book_free(&book);
     free(agents);
     if (!err && a.nomem)

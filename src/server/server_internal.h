@@ -150,6 +150,13 @@ enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_
 /* Shared by the views: fill the filter from ?monitor=&state=&protocol=&q=&scope=;
  * false after replying 400. */
 bool views_filter(struct req *r, struct store_test_filter *f);
+/* at= (views_at.c): a past moment, 0 for now or later; false after replying 400. */
+bool views_at(struct req *r, int64_t *at_ns);
+/* test_query as the tests stood at at_ns (0: live): states and reasons from
+ * the stored state changes, figures from the rounds then; f's state filter
+ * applies to those states. */
+enum cmon_err views_test_query(struct store *s, const struct store_test_filter *f, int64_t at_ns,
+                               store_test_cb cb, void *arg, struct cmon_errbuf *eb);
 /* {"Indeterminate": n, "Pass": n, "Warning": n, "Fail": n, "NotRunning": n} */
 json_t *counts_json(const size_t n[5]);
 /* The test row of DESIGN 10 (SourceAddress and Region from b, sources.h). */

@@ -122,3 +122,38 @@ jqeq '[.rows[] | [.[0], .[1], .[2], .[3], (.[4] | tonumber)]]' '[["seed","web",2
 sql "SELECT source, COUNT(*) AS rounds, MIN(CASE WHEN pr >= 0.5 THEN rtt_avg END) AS p50_ms, MAX(rtt_avg) AS max_ms FROM (SELECT source, rtt_avg, CUME_DIST() OVER (PARTITION BY source ORDER BY rtt_avg) AS pr FROM v_results WHERE rtt_avg IS NOT NULL AND start_ns >= 0) AS ranked GROUP BY source ORDER BY source"
 jqeq .rows '[["agent-a",6,2,2],["agent-b",2,2,2]]'
 pass "the dashboard's example queries"
+
+# ---- going back in time: at= on the views and the monitors ----
+AT=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) # A_WEB is Fail (its last round: 10 of 10 failed)
+LATER=$(date -u -d '+1 sec' +%Y-%m-%dT%H:%M:%SZ)
+req 200 POST /api/v1/agent/results "{\"batch\":2,\"results\":[$(round "$A_WEB" "$LATER" 0)]}"
+for _ in $(seq 100); do
+    req 200 GET "/api/v1/tests?monitor=seed&state=Pass"
+    jq -e --arg id "$A_WEB" 'any(.items[]; .id == $id)' "$TMP/body" >/dev/null && break
+    sleep 0.1
+done
+jq -e --arg id "$A_WEB" 'any(.items[]; .id == $id)' "$TMP/body" >/dev/null || fail "A_WEB did not pass"
+req 200 GET "/api/v1/tests?monitor=seed&at=$AT"
+jqeq "[.items[] | select(.id == \"$A_WEB\") | [.state, .checksFailedPercent, .diagnostic, (.reason | test(\"ChecksFailedPercent 100\"))]]" \
+    '[["Fail",100,"connection_refused",true]]'
+jqeq "[.items[] | select(.id == \"$A_DB\") | [.state, .checksFailedPercent]]" '[["Pass",0]]'
+req 200 GET "/api/v1/tests?monitor=seed&at=$AT&state=Fail"
+jqeq '[.items[].id]' "[\"$A_WEB\"]"
+req 200 GET "/api/v1/tests?monitor=seed&state=Fail"
+jqeq '.items' '[]'
+req 200 GET "/api/v1/testGroups?monitor=seed&at=$AT"
+jqeq '[.items[] | [.name, .state]]' '[["app","Fail"]]'
+req 200 GET "/api/v1/destinations?monitor=seed&at=$AT&state=Fail"
+jqeq '[.items[] | .name]' '["web"]'
+req 200 GET "/api/v1/connectionMonitors/seed?at=$AT"
+jqeq '.state' '"Fail"'
+req 200 GET "/api/v1/connectionMonitors/seed"
+jqeq '.state != "Fail"' true
+req 200 GET "/api/v1/connectionMonitors?at=$AT"
+jqeq '[.items[] | [.name, .state]]' '[["other","Indeterminate"],["seed","Fail"]]'
+# before anything was recorded: no state yet
+req 200 GET "/api/v1/tests?monitor=seed&at=2020-01-01T00:00:00Z"
+jqeq '[.items[].state] | unique' '["Indeterminate"]'
+req 400 GET "/api/v1/tests?at=yesterday"
+jqeq '[.error.code, .error.field]' '["invalid_parameter","at"]'
+pass "at=: states, reasons and figures as they stood, on tests, roll-ups and monitors"
