@@ -5,6 +5,7 @@
 // the `routes` table below: a new page is one file plus one line here.
 
 import { ApiError, setToken } from './lib/api.js';
+import { atLocal, atIso } from './lib/filters.js';
 import { h, errorBox } from './lib/dom.js';
 import { sweepCharts, resizeCharts } from './lib/chart.js';
 import monitors from './views/monitors.js';
@@ -86,6 +87,11 @@ function filterBar(params, view, keepTyping) {
   set('f-state', params.get('state') || '');
   set('f-alert', params.get('alert') || '');
   set('f-range', params.get('range') || '1h');
+  set('f-at', atLocal(params.get('at')));
+  const note = document.getElementById('f-at-note');
+  note.hidden = !params.get('at');
+  note.textContent = params.get('at') ? `as it stood at ${params.get('at').replace('T', ' ').replace(/\.\d+Z$|Z$/, 'Z')}` : '';
+  document.body.classList.toggle('back-in-time', !!params.get('at'));
 }
 
 function wireFilters() {
@@ -108,8 +114,11 @@ function wireFilters() {
   sel('f-state', 'state', '');
   sel('f-alert', 'alert', '');
   sel('f-range', 'range', '1h');
+  document.getElementById('f-at').addEventListener('change', (ev) =>
+    setParams({ at: ev.target.value ? atIso(ev.target.value) : null }, true));
+  document.getElementById('f-now').addEventListener('click', () => setParams({ at: null }, true));
   document.getElementById('f-clear').addEventListener('click', () =>
-    setParams({ q: null, scope: null, state: null, alert: null, range: null }, true));
+    setParams({ q: null, scope: null, state: null, alert: null, range: null, at: null }, true));
   // like the timer: views that opt out of refreshing (the editor) keep their state
   document.getElementById('refresh').addEventListener('click', () => render({ keepScroll: true, auto: true }));
   document.addEventListener('keydown', (ev) => {

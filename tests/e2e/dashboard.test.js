@@ -415,6 +415,14 @@ await step('agents page: the embedded agent with its version and state', async (
   await shot('agents-embedded');
 });
 
+// Run the query in the editor and wait for this run's own render (the URL
+// may already hold an earlier query).
+async function runQuery() {
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.click('#query-run');
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+}
+
 await step('query page: an example runs, downloads as CSV and reopens from its URL', async () => {
   await page.click('#nav a[data-section="query"]');
   await rendered('#/query');
@@ -422,8 +430,7 @@ await step('query page: an example runs, downloads as CSV and reopens from its U
   await page.click('button[data-example="failed-by-destination"]');
   const sql = await page.inputValue('#query-sql');
   assert.match(sql, /FROM v_results/);
-  await page.click('#query-run');
-  await rendered('#/query?sql=');
+  await runQuery();
   const check = async () => {
     const dests = await column('destination');
     const failed = await column('checks_failed');
@@ -453,8 +460,7 @@ await step('query page: an example runs, downloads as CSV and reopens from its U
   await check();
   // names and states as text: the state changes of a monitor
   await page.click('button[data-example="state-changes"]');
-  await page.click('#query-run');
-  await rendered('#/query?sql=');
+  await runQuery();
   const to = await column('to_state');
   assert.ok(to.includes('Pass') && to.includes('Not Running'), `to_state ${to}`);
   assert.ok((await column('from_state')).includes('Indeterminate'));
@@ -462,8 +468,7 @@ await step('query page: an example runs, downloads as CSV and reopens from its U
   expected400++;
   expected400Logs++;
   await page.fill('#query-sql', 'SELECT nope FROM v_results');
-  await page.click('#query-run');
-  await rendered('nope');
+  await runQuery();
   assert.match(await page.textContent('#query-error'), /^invalid_query: .*nope/);
   assert.equal(await page.inputValue('#query-sql'), 'SELECT nope FROM v_results');
 });
@@ -726,6 +731,54 @@ await step('the rule made in the dashboard fires on an nft-failed destination an
   await waitAlert('#alerts-history', 'srv-loss', 'resolved', 150);
 });
 
+await step('going back in time: the picker shows srv-host Fail at a past moment and Pass now', async () => {
+  // the moment: 2 s into srv-host's failure (the nft rule above), from its state changes
+  const { changes } = await page.evaluate(async () => {
+    const t = (await (await fetch('/api/v1/tests?q=srv-host&scope=destinations')).json()).items[0];
+    return { changes: (await (await fetch(`/api/v1/tests/${t.id}/stateChanges`)).json()).items };
+  });
+  const k = changes.map((c) => c.to).lastIndexOf('Fail');
+  assert.ok(k >= 0 && changes[k + 1] && changes[k + 1].to === 'Pass', JSON.stringify(changes));
+  const moment = Math.floor(Date.parse(changes[k].time) / 1000) * 1000 + 2000;
+  assert.ok(moment < Date.parse(changes[k + 1].time), 'the moment is inside the failure');
+  await go('#/tests');
+  const stateOf = async (dest) => (await column('State'))[(await column('Destination')).indexOf(dest)];
+  assert.equal(await stateOf('srv-host'), 'Pass');
+  // the picker takes local time, like a person types it
+  const local = await page.evaluate((ms) => {
+    const d = new Date(ms);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }, moment);
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.fill('#f-at', local);
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+  const iso = new Date(moment).toISOString();
+  assert.equal(new URL(page.url()).hash.match(/at=([^&]*)/)[1], encodeURIComponent(iso));
+  assert.equal(await stateOf('srv-host'), 'Fail');
+  assert.match((await column('Reason'))[(await column('Destination')).indexOf('srv-host')], /^ChecksFailedPercent 100 > 10/);
+  assert.equal(await stateOf('web-ok'), 'Pass');
+  assert.match(await page.textContent('#f-at-note'), /as it stood at/);
+  await shot('tests-at');
+  // the drill-downs as they stood, from the links (at= is carried)
+  await page.click('main a:text-is("srv-host")');
+  await rendered('#/test/');
+  assert.match(page.url(), /at=/);
+  assert.match(await page.textContent('#test-reason'), /^ChecksFailedPercent 100 > 10/);
+  await go(`#/monitor/e2e?tab=groups&at=${encodeURIComponent(iso)}`);
+  assert.equal((await column('State'))[(await column('Test group')).indexOf('ping')], 'Fail');
+  await go(`#/monitors?at=${encodeURIComponent(iso)}&state=Fail`);
+  assert.deepEqual(await column('Monitor'), ['e2e']);
+  // Now: the live view again
+  await go(`#/tests?at=${encodeURIComponent(iso)}`);
+  const b2 = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await page.click('#f-now');
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, b2);
+  assert.doesNotMatch(page.url(), /at=/);
+  assert.equal(await stateOf('srv-host'), 'Pass');
+  assert.equal(await page.isHidden('#f-at-note'), true);
+});
+
 await step('alert rules: disable, enable and delete from the list', async () => {
   await go('#/alerts');
   await page.click('#rule-toggle-srv-loss');
@@ -751,7 +804,7 @@ await step('once a token exists the dashboard asks for it, then works with it', 
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   assert.ok(token.length > 10, 'cmon token create printed a token');
   expected401 = 1;
-  await page.goto(`${BASE}/#/monitors`);
+  await go('#/monitors'); // rendered (the token form): a reload aborts no request of it
   await page.reload(); // a fresh start: the app's first API call meets the token requirement
   await page.waitForSelector('form.token-form');
   await page.fill('#token', token);

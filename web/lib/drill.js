@@ -109,8 +109,8 @@ export function rollupColumns(nameLabel, link) {
 
 // One test row: the API has no GET /tests/{id}, so it is found among its
 // monitor's tests (?monitor= in the URL) or among all tests.
-export async function findTest(id, monitor) {
-  const rows = await api.getAll('tests', monitor ? { monitor } : {});
+export async function findTest(id, monitor, at) {
+  const rows = await api.getAll('tests', { monitor, at });
   const t = rows.find((r) => r.id === id);
   if (!t) throw new api.ApiError(404, { error: { code: 'not_found', message: `test ${id} not found` } });
   return t;

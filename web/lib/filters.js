@@ -2,6 +2,8 @@
 // q/scope/state for the views (the alert filter, alert=firing|none, is
 // applied by lib/alerts.js), and the time range (range=1h|6h|24h|7d) into
 // from/to/interval for /api/v1/metrics (at most a few hundred points).
+// at=TIME (RFC 3339, UTC) shows everything as it stood then: the views
+// take it, and the time range ends there.
 
 export const RANGES = {
   '1h': { sec: 3600, interval: 'PT1M' },
@@ -15,20 +17,34 @@ export function viewParams(params, extra) {
     q: params.get('q') || null,
     scope: params.get('q') ? params.get('scope') || null : null,
     state: params.get('state') || null,
+    at: params.get('at') || null,
   };
   return Object.assign(p, extra || {});
 }
 
 export function timeParams(params) {
   const r = RANGES[params.get('range')] || RANGES['1h'];
-  const to = new Date();
+  const to = params.get('at') ? new Date(params.get('at')) : new Date();
   const from = new Date(to.getTime() - r.sec * 1000);
   return { from: from.toISOString(), to: to.toISOString(), interval: r.interval };
+}
+
+// The moment of at= as the picker shows it (local time), and back.
+export function atLocal(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+export function atIso(local) {
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 // Keep the shared filters when following a link to another view.
 export function carry(params, extra) {
   const out = {};
-  for (const k of ['q', 'scope', 'state', 'alert', 'range']) if (params.get(k)) out[k] = params.get(k);
+  for (const k of ['q', 'scope', 'state', 'alert', 'range', 'at']) if (params.get(k)) out[k] = params.get(k);
   return Object.assign(out, extra || {});
 }

@@ -23,7 +23,7 @@ export default {
     const state = params.get('state');
     const vp = viewParams(params, { monitor: name, state: null });
     const [mon, all, trend, alerts] = await Promise.all([
-      api.get(`connectionMonitors/${encodeURIComponent(name)}`),
+      api.get(`connectionMonitors/${encodeURIComponent(name)}`, { at: params.get('at') }),
       api.getAll('tests', vp),
       trends({ ConnectionMonitorResourceId: name, TestGroupName: group }, params),
       alertsFor(params),

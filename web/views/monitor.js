@@ -60,7 +60,7 @@ export default {
   async render({ segs, params, setParams }) {
     const name = segs[0];
     const [mon, r, trend, topo] = await Promise.all([
-      api.get(`connectionMonitors/${encodeURIComponent(name)}`),
+      api.get(`connectionMonitors/${encodeURIComponent(name)}`, { at: params.get('at') }),
       rows(name, params),
       trends({ ConnectionMonitorResourceId: name }, params),
       api.get(`connectionMonitors/${encodeURIComponent(name)}/topology`),

@@ -21,7 +21,7 @@ async function matchingMonitors(params) {
   const scope = params.get('scope') || 'all';
   if (!q) return null;
   if (scope === 'monitors') return (name) => name.toLowerCase().includes(q.toLowerCase());
-  const rows = await api.getAll('tests', { q, scope });
+  const rows = await api.getAll('tests', { q, scope, at: params.get('at') });
   const names = new Set(rows.map((t) => t.monitor));
   const byName = scope === 'all' ? (name) => name.toLowerCase().includes(q.toLowerCase()) : () => false;
   return (name) => names.has(name) || byName(name); // a monitor without tests matches by name
@@ -31,7 +31,7 @@ export default {
   title: () => 'Connection monitors',
   filters: true,
   async render({ params }) {
-    const [list, match, alerts] = await Promise.all([api.get('connectionMonitors', { limit: 1000 }),
+    const [list, match, alerts] = await Promise.all([api.get('connectionMonitors', { limit: 1000, at: params.get('at') }),
       matchingMonitors(params), alertsFor(params)]);
     const state = params.get('state');
     const wantFiring = params.get('alert') === 'firing';

@@ -38,7 +38,7 @@ export default {
   filters: true,
   async render({ segs, params }) {
     const id = segs[0];
-    const t = await findTest(id, params.get('monitor'));
+    const t = await findTest(id, params.get('monitor'), params.get('at'));
     const tp = timeParams(params);
     const compound = t.sourceType && t.sourceType !== 'Agent';
     const [mon, trend, changes, results, issues, members] = await Promise.all([

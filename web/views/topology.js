@@ -34,7 +34,7 @@ export default {
   filters: 'range',
   async render({ segs, params }) {
     const id = segs[0];
-    const t = await findTest(id, params.get('monitor'));
+    const t = await findTest(id, params.get('monitor'), params.get('at'));
     const ranged = await pathsInRange(id, params);
     const latest = await latestPath(id, params, ranged.length ? ranged : null);
     const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
