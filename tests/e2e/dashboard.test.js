@@ -285,6 +285,36 @@ await step('test group drill-down shows the failing group with its reason', asyn
   assert.equal(await page.textContent('main .error'), 'not_found: monitor e2e has no test group nosuch');
 });
 
+await step('Sources, Destinations and Test configurations rows (tabs and top 5) open exactly their tests', async () => {
+  const tabDests = () => column('Destination', '[role="tabpanel"]');
+  await go('#/monitor/e2e?tab=destinations');
+  await page.click('[role="tabpanel"] tr.link-row:has-text("web-ok")');
+  await rendered('destination=web-ok');
+  assert.match(page.url(), /tab=tests/);
+  assert.deepEqual(await tabDests(), ['web-ok']);
+  assert.match(await page.textContent('#tests-narrowed'), /destination web-ok/);
+  await page.click('#tests-unnarrow');
+  await page.waitForFunction(() => !location.hash.includes('destination=') &&
+    document.querySelector('[role="tabpanel"] table.data').dataset.rows === '3');
+  await go('#/monitor/e2e?tab=configurations');
+  await page.click('[role="tabpanel"] tr.link-row:has-text("tcp-81")');
+  await rendered('testConfiguration=tcp-81');
+  assert.deepEqual(await tabDests(), ['web-closed']);
+  await go('#/monitor/e2e?tab=sources');
+  await page.click('[role="tabpanel"] tr.link-row:has-text("local")');
+  await rendered('source=local');
+  assert.deepEqual((await tabDests()).sort(), ['srv-host', 'web-closed', 'web-ok']);
+  await go('#/monitor/e2e');
+  await page.click('.top5 a:text-is("web-closed")');
+  await rendered('destination=web-closed');
+  assert.deepEqual(await tabDests(), ['web-closed']);
+  await go('#/group/e2e/web?tab=destinations');
+  await page.click('[role="tabpanel"] tr.link-row:has-text("web-ok")');
+  await rendered('destination=web-ok');
+  assert.match(page.url(), /#\/group\/e2e\/web\?/);
+  assert.deepEqual(await tabDests(), ['web-ok']);
+});
+
 await step('test drill-down shows the failing test\'s reason', async () => {
   await go('#/tests?q=web-closed&scope=destinations');
   await page.click('main a:text-is("web-closed")');

@@ -165,6 +165,46 @@ export function rollup(tests, field) {
 }
 
 // Tabs whose choice lives in the URL (?tab=); arrow keys move between them.
+// A Sources/Destinations/Test configurations row opens the page's Tests tab
+// with exactly that row's tests (source=, destination=, testConfiguration=
+// in the URL: exact names, unlike the search).
+const NARROW_KEYS = ['source', 'destination', 'testConfiguration'];
+
+export function narrowTests(tests, params) {
+  return tests.filter((t) => NARROW_KEYS.every((k) => !params.get(k) || t[k] === params.get(k)));
+}
+
+function narrowLink(route, params, key) {
+  return (r) => hashLink(route, carry(params, { tab: 'tests', [key]: r.name }));
+}
+
+// The Sources, Destinations and Test configurations tabs of a drill-down
+// page (route: its address) whose rows open their tests, and those links
+// for its top 5.
+export function rollupTabs(route, params, { sources, dests, configs }) {
+  const links = Object.fromEntries(NARROW_KEYS.map((k) => [k, narrowLink(route, params, k)]));
+  const tab = (id, label, col, rows, link, key) => ({ id, label, count: rows.length,
+    render: () => table(rollupColumns(col, link), rows, link, { key: (r) => `${key}:${r.name}` }) });
+  return {
+    links,
+    tabs: [tab('sources', 'Sources', 'Source', sources, links.source, 's'),
+      tab('destinations', 'Destinations', 'Destination', dests, links.destination, 'd'),
+      tab('configurations', 'Test configurations', 'Configuration', configs, links.testConfiguration, 'c')],
+  };
+}
+
+// The Tests tab, narrowed to a row's tests when the URL says so.
+export function testsTab(tests, params, setParams) {
+  const on = NARROW_KEYS.filter((k) => params.get(k));
+  const shown = narrowTests(tests, params);
+  return h('div', null,
+    on.length ? h('p', { class: 'narrowed', id: 'tests-narrowed' },
+      `Only the tests with ${on.map((k) => `${k} ${params.get(k)}`).join(', ')}. `,
+      h('button', { type: 'button', id: 'tests-unnarrow', text: 'Show all tests',
+        onclick: () => setParams(Object.fromEntries(NARROW_KEYS.map((k) => [k, null])), true) })) : null,
+    table(testColumns(params), shown, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }));
+}
+
 export function tabs(params, setParams, list) {
   const current = list.find((t) => t.id === params.get('tab')) || list[0];
   const bar = h('div', { class: 'tabs', role: 'tablist' }, list.map((t) => h('button', {

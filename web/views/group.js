@@ -8,9 +8,9 @@
 // issues come from the kept tests' latest traced paths.
 
 import * as api from '../lib/api.js';
-import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
+import { h, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
-import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
+import { essentials, trends, top5, tabs, rollup, rollupTabs, narrowTests, testsTab } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
 import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView } from '../lib/topo.js';
@@ -39,12 +39,11 @@ export default {
     const configs = keepState(rollup(mine, 'testConfiguration'));
     const tests = keepState(mine);
     const issues = await hopIssues(tests, params);
+    const rt = rollupTabs(`group/${encodeURIComponent(name)}/${encodeURIComponent(group)}`, params, { sources, dests, configs });
     const tabList = [
-      { id: 'tests', label: 'Tests', count: tests.length,
-        render: () => table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }) },
-      { id: 'sources', label: 'Sources', count: sources.length, render: () => table(rollupColumns('Source'), sources, null) },
-      { id: 'destinations', label: 'Destinations', count: dests.length, render: () => table(rollupColumns('Destination'), dests, null) },
-      { id: 'configurations', label: 'Test configurations', count: configs.length, render: () => table(rollupColumns('Configuration'), configs, null) },
+      { id: 'tests', label: 'Tests', count: narrowTests(tests, params).length,
+        render: () => testsTab(tests, params, setParams) },
+      ...rt.tabs,
     ];
     return h('div', null,
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
@@ -55,7 +54,7 @@ export default {
         whole ? countsLine(whole.counts) : 'No test matches the search.',
         ' ', h('a', { id: 'configure-alerts', href: ruleLink({ monitor: name, testGroup: group }), text: 'Configure alerts' })),
       section('Trends', trend),
-      section('Top 5', top5([{ label: 'Sources', rows: sources }, { label: 'Destinations', rows: dests }])),
+      section('Top 5', top5([{ label: 'Sources', rows: sources, link: rt.links.source }, { label: 'Destinations', rows: dests, link: rt.links.destination }])),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       section('Details', tabs(params, setParams, tabList)),
       section('Essentials', essentials(mon, (kind, n) => kind !== 'group' || n === group)));

@@ -10,7 +10,7 @@
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
-import { essentials, trends, top5, rollupColumns, testColumns, tabs, testLink, rollup } from '../lib/drill.js';
+import { essentials, trends, top5, rollupColumns, tabs, rollup, rollupTabs, narrowTests, testsTab } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
 import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView, monitorGraph } from '../lib/topo.js';
@@ -68,17 +68,13 @@ export default {
     const { groups, sources, dests, configs, tests } = r;
     const issues = await hopIssues(tests, params);
     const groupLink = (g) => hashLink(`group/${encodeURIComponent(name)}/${encodeURIComponent(g.name)}`, carry(params));
+    const rt = rollupTabs(`monitor/${encodeURIComponent(name)}`, params, { sources, dests, configs });
     const tabList = [
       { id: 'groups', label: 'Test groups', count: groups.length,
         render: () => table(rollupColumns('Test group', groupLink), groups, groupLink, { key: (r) => `g:${r.name}` }) },
-      { id: 'sources', label: 'Sources', count: sources.length,
-        render: () => table(rollupColumns('Source'), sources, null) },
-      { id: 'destinations', label: 'Destinations', count: dests.length,
-        render: () => table(rollupColumns('Destination'), dests, null) },
-      { id: 'configurations', label: 'Test configurations', count: configs.length,
-        render: () => table(rollupColumns('Configuration'), configs, null) },
-      { id: 'tests', label: 'Tests', count: tests.length,
-        render: () => table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }) },
+      ...rt.tabs,
+      { id: 'tests', label: 'Tests', count: narrowTests(tests, params).length,
+        render: () => testsTab(tests, params, setParams) },
     ];
     return h('div', null,
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: hashLink('monitors', carry(params)), text: 'Monitors' }), ' › ', name),
@@ -89,8 +85,8 @@ export default {
       section('Trends', trend),
       section('Top 5', top5([
         { label: 'Test groups', rows: groups, link: groupLink },
-        { label: 'Sources', rows: sources },
-        { label: 'Destinations', rows: dests },
+        { label: 'Sources', rows: sources, link: rt.links.source },
+        { label: 'Destinations', rows: dests, link: rt.links.destination },
       ])),
       h('section', { class: 'panel', id: 'hop-issues' }, h('h2', { text: 'Hop-level issues' }), hopIssuesView(issues, params)),
       h('section', { class: 'panel', id: 'monitor-topology' }, h('h2', { text: `Topology (${topo.tracedTests} traced tests, latest paths)` }),
