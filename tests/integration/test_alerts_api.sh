@@ -97,7 +97,7 @@ req 400 PUT /api/v1/alertRules/nogroup '{"metric":"ChecksFailedPercent","operato
 jqeq '[.error.code, .error.field]' '["validation_failed","actionGroups[1]"]'
 req 400 PUT /api/v1/alertRules/AgentUnavailable '{"metric":"ChecksFailedPercent","operator":"GreaterThan","threshold":5}'
 req 200 GET /api/v1/alertDimensions
-jqeq . '{"items":["monitor","testGroup","source","destination","testConfiguration","protocol"],"each":"*"}'
+jqeq . '{"items":["monitor","testGroup","source","destination","testConfiguration","protocol","SourceAddress","SourceResourceId","SourceType","DestinationAddress","DestinationResourceId","DestinationType","DestinationPort","Region","TestId"],"each":"*"}'
 req 200 GET /api/v1/alertRules
 jqeq '[(.items | map(.name)), .next]' '[["failing","loss","rtt"],null]'
 req 200 GET /api/v1/alertRules/loss
