@@ -1,6 +1,7 @@
 /* test_alloc_fail.c: "fail the Nth allocation" (SQLite's fault injection)
- * over the monitor parser and expansion, the agent batch decoder and the
- * round scheduler.  For N = 1, 2, ... until an operation runs without
+ * over the monitor parser and expansion, the agent batch decoder, the
+ * round scheduler and ingest (a result batch through the one writer into a
+ * real SQLite store: stored whole or not at all, and the submitter told).  For N = 1, 2, ... until an operation runs without
  * reaching its Nth allocation, the Nth malloc/calloc/realloc/strdup/strndup
  * in cmon's own code returns NULL once: the
  * operation must report the failure (an error, never CMON_OK with part of
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +34,20 @@
 #include "model/agent_body.h"
 #include "model/monitor.h"
 #include "probe/scheduler.h"
+#include "server/writer.h"
+#include "store/store.h"
 
 /* The one piece of state the wrappers share with the tests: a test binary's
  * fault injector, armed only inside fail_at() below. */
 static struct {
-    long countdown; /* > 0: allocations left before the one that fails */
-    bool fired;
+    _Atomic long countdown; /* > 0: allocations left before the one that fails */
+    _Atomic bool fired;
 } inj;
 
 static bool fail_now(void)
 {
-    if (inj.countdown <= 0 || --inj.countdown > 0)
+    /* atomic: the writer thread allocates while the test thread waits */
+    if (atomic_load(&inj.countdown) <= 0 || atomic_fetch_sub(&inj.countdown, 1) != 1)
         return false;
     inj.fired = true;
     if (getenv("ALLOC_FAIL_TRACE")) {
@@ -322,12 +327,113 @@ static void test_sched_put(void **state)
     free(text);
 }
 
+/* --- ingest: a batch through the writer --- */
+
+#define W_TESTS 4
+#define W_ROUNDS 5
+
+static int count_round(void *arg, const struct store_result *r)
+{
+    (void)r;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* Rounds of attempt n stored (each attempt has its own start times). */
+static size_t stored_of(struct store *ro, char (*ids)[17], int64_t base, long n)
+{
+    size_t got = 0;
+    struct cmon_errbuf eb;
+    int64_t from = base + n * 1000 * CMON_NS_PER_SEC;
+    for (int t = 0; t < W_TESTS; t++)
+        assert_int_equal(ro->ops->result_query(ro, ids[t], from, from + 1000 * CMON_NS_PER_SEC,
+                                               1000, count_round, &got, &eb),
+                         CMON_OK);
+    return got;
+}
+
+static void test_writer_batch(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmon-allocfail-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/cmon.db", dir);
+    struct cmon_errbuf eb;
+    struct store *s;
+    assert_int_equal(store_open(url, STORE_READ_WRITE, &s, &eb), CMON_OK);
+    char ids[W_TESTS][17];
+    struct store_test t[W_TESTS];
+    for (int i = 0; i < W_TESTS; i++) {
+        snprintf(ids[i], sizeof ids[i], "%016x", i + 1);
+        t[i] = (struct store_test){.id = ids[i], .number = i + 1, .monitor = "m", .group = "g",
+                                   .source = "a", .source_address = "a", .source_type = "Agent",
+                                   .destination = "d", .destination_address = "127.0.0.1",
+                                   .destination_type = "IPv4", .config = "tcp",
+                                   .source_resource_id = "", .destination_resource_id = "",
+                                   .protocol = CMON_PROTO_TCP, .target = "127.0.0.1", .port = 80,
+                                   .frequency_sec = 3600};
+    }
+    int64_t base = cmon_wall_ns() - 3600 * CMON_NS_PER_SEC;
+    assert_int_equal(s->ops->monitor_put(s, "m", "{}", t, W_TESTS, base, NULL, &eb), CMON_OK);
+    store_close(s);
+    struct store *ro;
+    assert_int_equal(store_open(url, STORE_READ_ONLY, &ro, &eb), CMON_OK);
+
+    struct cmon_log log;
+    cmon_log_init(&log, CMON_LOG_ERROR, 2, "writer");
+    log.min_level = CMON_LOG_ERROR + 1; /* every failure is expected: keep them quiet */
+    struct writer *w;
+    struct writer_opts wo = {.store_url = url, .log = &log}; /* no timer: only the batches */
+    assert_int_equal(writer_start(&wo, &w, &eb), CMON_OK);
+
+    struct cmon_round_result rs[W_TESTS * W_ROUNDS];
+    long n, reported = 0;
+    for (n = 1;; n++) {
+        for (int k = 0; k < W_TESTS * W_ROUNDS; k++) {
+            struct cmon_round_result *r = &rs[k];
+            memset(r, 0, sizeof *r);
+            memcpy(r->test_id, ids[k % W_TESTS], 17);
+            r->start_ns = base + n * 1000 * CMON_NS_PER_SEC + (k / W_TESTS) * CMON_NS_PER_SEC;
+            r->checks_total = 3;
+            r->checks_failed = k % 3 == 0;
+            r->has_rtt = true;
+            r->rtt_min_ms = 1, r->rtt_avg_ms = 2, r->rtt_max_ms = 3;
+            r->dns_ms = r->connect_ms = r->tls_ms = r->first_byte_ms = -1;
+        }
+        struct writer_batch b = {.agent = "a", .seq = n, .results = rs, .n = W_TESTS * W_ROUNDS};
+        bool dup = false;
+        fail_at(n);
+        enum cmon_err err = writer_results(w, &b, writer_deadline(60000), &dup, &eb);
+        bool fired = disarm();
+        size_t got = stored_of(ro, ids, base, n);
+        if (err != CMON_OK) {
+            assert_true(fired);
+            assert_int_equal(got, 0); /* nothing half-stored */
+            reported++;
+        } else {
+            assert_false(dup);
+            assert_int_equal(got, W_TESTS * W_ROUNDS);
+        }
+        if (!fired)
+            break;
+    }
+    print_message("writer batch: %ld allocation points, %ld failures reported\n", n - 1, reported);
+    assert_true(reported > 0);
+    writer_stop(w);
+    store_close(ro);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_monitor_parse),
         cmocka_unit_test(test_batch_decode),
         cmocka_unit_test(test_sched_put),
+        cmocka_unit_test(test_writer_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
