@@ -397,12 +397,6 @@ static void quiet_notice(void *arg, const char *msg)
 }
 
 /* The generic way: one test_query per id (a set query is future work). */
-enum cmon_err pg_test_query_ids(struct store *s, const char *const *ids, size_t n,
-                                store_test_cb cb, void *arg, struct cmon_errbuf *eb)
-{
-    return store_test_query_each(s, ids, n, cb, arg, eb);
-}
-
 static const struct store_ops pg_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",

@@ -225,6 +225,11 @@ void sql_build_tests(enum sql_dialect dia, const struct store_test_filter *f, st
         add_param(d, out, &len, SQL_TP_MONITOR, "t.monitor");
     if (f && f->test_id)
         add_param(d, out, &len, SQL_TP_TEST_ID, "t.id");
+    if (f && f->ids_json) {
+        out->params[out->n++] = SQL_TP_IDS;
+        append(out->sql, sizeof out->sql, &len, " AND t.id IN (SELECT value FROM %s%s%d%s)",
+               d->json_elems[0], d->param, out->n, d->json_elems[1]);
+    }
     if (f && f->has_state)
         add_param(d, out, &len, SQL_TP_STATE, "t.state");
     if (f && f->has_protocol)
@@ -245,6 +250,8 @@ const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test
         return f->search;
     case SQL_TP_SOURCE_AGENTS:
         return f->source_agents;
+    case SQL_TP_IDS:
+        return f->ids_json;
     default:
         return NULL;
     }

@@ -29,10 +29,11 @@ enum sql_test_param {
     SQL_TP_PROTOCOL,
     SQL_TP_SEARCH,
     SQL_TP_SOURCE_AGENTS, /* text: a JSON array */
+    SQL_TP_IDS,           /* text: a JSON array of test ids */
 };
 struct sql_tests {
     char sql[2048];
-    enum sql_test_param params[6];
+    enum sql_test_param params[7];
     int n;
 };
 void sql_build_tests(enum sql_dialect d, const struct store_test_filter *f, struct sql_tests *out);

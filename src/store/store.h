@@ -90,6 +90,8 @@ struct store_test_filter {
     /* scope sources: a JSON array of agent names whose tests the search also
      * finds (the agents with an address containing it; NULL: none) */
     const char *source_agents;
+    /* a JSON array of test ids: only these tests (NULL: any) */
+    const char *ids_json;
 };
 
 /* A round result as stored (agent = who ran it).  history: stored as raw
