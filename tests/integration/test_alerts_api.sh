@@ -13,9 +13,6 @@ set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
-for tool in curl jq python3; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 PORT=$((20000 + ($$ * 7) % 20000))
 B=http://127.0.0.1:$PORT
@@ -26,7 +23,7 @@ fail() { echo "FAIL: $*" >&2; echo "--- last body:" >&2; cat "$TMP/body" >&2 || 
          echo "--- server log:" >&2; grep -E 'alert|error' "$TMP/server.err" | tail -20 >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
 . "$SRC/tests/integration/lib/api.sh"
-api_init alerts-api
+api_init alerts-api curl jq python3
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || fail "server exit $?"; SERVER_PID=; }
 
 start_server --allow-exec-actions # the exec group below

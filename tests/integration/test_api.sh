@@ -8,14 +8,11 @@ set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
-for tool in curl jq promtool; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
 . "$SRC/tests/integration/lib/api.sh"
-api_init api
+api_init api curl jq promtool
 
 start_server
 for _ in $(seq 50); do grep -q "running open" "$TMP/server.out" && break; sleep 0.1; done

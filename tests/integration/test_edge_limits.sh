@@ -11,13 +11,10 @@ set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
-for tool in curl jq python3 openssl; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 PORT=$((20000 + ($$ + 7919) % 20000))
 . "$SRC/tests/integration/lib/api.sh"
-api_init edgel
+api_init edgel curl jq python3 openssl
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || fail "exit $?"; SERVER_PID=; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 mode() { stat -c %a "$1"; }

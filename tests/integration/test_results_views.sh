@@ -11,13 +11,10 @@ set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
 SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
-for tool in curl jq; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 PORT=$((20000 + $$ % 20000))
 . "$SRC/tests/integration/lib/api.sh"
-api_init results-views
+api_init results-views curl jq
 if [ "${RESULTS_STORE:-sqlite}" = pg ]; then
     . "$SRC/tests/integration/lib/pg.sh"
     cleanup_extra() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID"; SERVER_PID=; pg_stop; }

@@ -1,7 +1,8 @@
 # api.sh: a `cmon server` on 127.0.0.1 for the API tests and benches, and
 # curl helpers (uses $CMON, $TMP and $PORT).
 #
-#   api_init NAME           TMP=/tmp/cmon-NAME-XXXXXX, removed at exit after
+#   api_init NAME [TOOL...] skip (exit 77, saying which) when a TOOL is missing;
+#                           TMP=/tmp/cmon-NAME-XXXXXX, removed at exit after
 #                           stopping $SERVER_PID (and whatever cleanup_extra,
 #                           if the script defines it, stops first)
 #   fail MSG / pass MSG     unless the script defined its own before sourcing:
@@ -15,7 +16,12 @@
 #   jqeq FILTER WANT        assert a jq value of the last body
 
 api_init() {
-    TMP=$(mktemp -d "/tmp/cmon-$1-XXXXXX")
+    local name=$1 tool
+    shift
+    for tool in "$@"; do # the tools the test needs: without one it is skipped, saying why
+        command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+    done
+    TMP=$(mktemp -d "/tmp/cmon-$name-XXXXXX")
     SERVER_PID=
     trap api_cleanup EXIT
 }
