@@ -45,7 +45,6 @@ struct exp_server {
     int64_t reload_wall_ns; /* the last successful load */
     char reload_error[512]; /* the last failed load's reason, "" after a good one */
     uint64_t unknown_module;
-    unsigned in_flight;                    /* /probe handlers waiting for the probe loop */
     unsigned active;                       /* requests begun whose reply is not sent yet */
     struct exp_stats stats[EXP_N_PROBERS]; /* by enum exp_prober */
     struct exp_recent recent[EXP_RECENT];

@@ -64,7 +64,7 @@ void exp_render_own_metrics(const struct exp_server *s, struct cmon_buf *out)
         cmon_buf_printf(out, "cmon_exporter_probe_duration_seconds_total{prober=\"%s\"} %.6f\n",
                         exp_prober_name((enum exp_prober)p), s->stats[p].seconds);
     metric(out, "cmon_exporter_probes_in_flight", "gauge", "Probes running now.");
-    cmon_buf_printf(out, "cmon_exporter_probes_in_flight %u\n", s->in_flight);
+    cmon_buf_printf(out, "cmon_exporter_probes_in_flight %u\n", exp_runner_in_flight(s->runner));
     process_metrics(out);
     metric(out, "process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.");

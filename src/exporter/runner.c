@@ -33,6 +33,7 @@ struct exp_runner {
     pthread_mutex_t mu;
     struct exp_job *head, *tail;      /* queued, not started; under mu */
     bool stopping;                    /* under mu */
+    unsigned waiting;                 /* under mu: callers of exp_runner_run whose job was taken */
     bool loop_stopping;               /* loop thread only */
     struct exp_dns_probe *dns_probes; /* in flight, for shutdown */
     struct engine_slot *engines[MAX_ENGINES];
@@ -297,6 +298,14 @@ void exp_runner_free(struct exp_runner *r)
     free(r);
 }
 
+unsigned exp_runner_in_flight(struct exp_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    unsigned n = r->waiting;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
 {
     job->done = job->abandoned = false;
@@ -315,6 +324,7 @@ enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
     else
         r->head = job;
     r->tail = job;
+    r->waiting++;
     pthread_mutex_unlock(&r->mu);
     uv_async_send(&r->wake);
     pthread_mutex_lock(&r->mu);
@@ -324,6 +334,7 @@ enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job)
     bool done = job->done;
     if (!done)
         job->abandoned = true;
+    r->waiting--;
     pthread_mutex_unlock(&r->mu);
     if (done)
         pthread_cond_destroy(&job->done_cv);

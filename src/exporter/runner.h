@@ -66,5 +66,8 @@ void exp_job_free(struct exp_job *job);
  * CMON_OK: job->res holds the result.  CMON_ERR_TIMEOUT: the runner did not
  * answer in time (the job is now the runner's: do not touch or free it). */
 enum cmon_err exp_runner_run(struct exp_runner *r, struct exp_job *job);
+/* Jobs the runner has taken whose callers still wait: a job counted here is
+ * answered by its check or, at a stop, by the cancellation (any thread). */
+unsigned exp_runner_in_flight(struct exp_runner *r);
 
 #endif

@@ -148,13 +148,7 @@ static enum MHD_Result run_probe(struct exp_server *s, struct MHD_Connection *co
         snprintf(msg, sizeof msg, "Invalid target for module %s: %s\n", m->name, eb.msg);
         return reply_text(conn, MHD_HTTP_BAD_REQUEST, msg);
     }
-    pthread_mutex_lock(&s->mu);
-    s->in_flight++;
-    pthread_mutex_unlock(&s->mu);
     enum cmon_err e = exp_runner_run(s->runner, job);
-    pthread_mutex_lock(&s->mu);
-    s->in_flight--;
-    pthread_mutex_unlock(&s->mu);
     if (e == CMON_ERR_TIMEOUT) /* the runner owns the job now */
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "The probe loop did not answer\n");
     if (e != CMON_OK) {
