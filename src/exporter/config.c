@@ -226,7 +226,7 @@ static enum cmon_err opt_fail_if_not_ssl(struct ctx *c, const char *key, yaml_no
 static enum cmon_err opt_follow(struct ctx *c, const char *key, yaml_node_t *v,
                                 struct exp_module *m)
 {
-    bool b;
+    bool b = false;
     if (want_bool(c, v, key, &b))
         return CMON_ERR_INVALID;
     m->http.no_follow = strcmp(key, "follow_redirects") == 0 ? !b : b;
@@ -419,7 +419,7 @@ static enum cmon_err basic_header(struct exp_http *h)
 static enum cmon_err opt_no_tls(struct ctx *c, const char *key, yaml_node_t *v,
                                 struct exp_module *m)
 {
-    bool b;
+    bool b = false;
     char nb[96];
     if (want_bool(c, v, key, &b))
         return CMON_ERR_INVALID;
@@ -606,18 +606,20 @@ static enum cmon_err want_int(struct ctx *c, yaml_node_t *v, const char *key, lo
 
 static enum cmon_err opt_ttl(struct ctx *c, const char *key, yaml_node_t *v, struct exp_module *m)
 {
-    long n;
+    long n = 0;
     enum cmon_err e = want_int(c, v, key, 1, 255, &n);
-    m->icmp_ttl = (int)n;
+    if (!e)
+        m->icmp_ttl = (int)n;
     return e;
 }
 
 static enum cmon_err opt_payload_size(struct ctx *c, const char *key, yaml_node_t *v,
                                       struct exp_module *m)
 {
-    long n;
+    long n = 0;
     enum cmon_err e = want_int(c, v, key, 0, PROBE_ICMP_PAYLOAD_MAX, &n);
-    m->icmp_payload_size = (size_t)n;
+    if (!e)
+        m->icmp_payload_size = (size_t)n;
     return e;
 }
 
