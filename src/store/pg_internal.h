@@ -23,6 +23,12 @@
 /* Transaction locks per agent name: pg_advisory_xact_lock('cmag', hashtext(name)). */
 #define PG_LOCK_AGENT_SPACE 0x636d6167
 
+/* The temporary table each test's newest round of a flush goes through on
+ * its way to the tests' live figures (one row per test). */
+#define PG_INGEST_LIVE_COLS                                                                      \
+    "(test_id TEXT NOT NULL, start_ns BIGINT NOT NULL, failed_pct DOUBLE PRECISION NOT NULL,"  \
+    " rtt_avg DOUBLE PRECISION, diagnostic TEXT NOT NULL, detail TEXT NOT NULL)"
+
 struct pg_store {
     struct store base;
     PGconn *conn;
@@ -30,8 +36,16 @@ struct pg_store {
     bool leader;       /* holds the leader advisory lock (session level) */
     bool leader_tried; /* pg_leader_try ran: this connection runs a server's jobs */
     unsigned prepared; /* bit i: prepared statement i exists on this connection */
-    char *stage;       /* COPY text of results not yet sent */
-    size_t stage_len, stage_cap, staged;
+    /* results not yet sent, as COPY text for the results partitions and the
+     * roll-up queue, and the live rounds (copies, in arrival order) from
+     * which each test's newest gives its live figures */
+    struct pg_text {
+        char *p;
+        size_t len, cap;
+    } stage_raw, stage_queue;
+    size_t staged;
+    struct cmon_round_result *stage_live;
+    size_t n_stage_live, stage_live_cap;
     int64_t stage_days[PG_MAX_STAGE_DAYS]; /* distinct days of the staged rows */
     size_t n_stage_days;
     /* tests rows the last flush updated (RETURNING), so that the ingest's
@@ -43,10 +57,7 @@ struct pg_store {
     /* state writes of touched tests, deferred to one statement per
      * transaction (pg_states_flush): PostgreSQL array literals of the ids,
      * states and reasons, in call order */
-    struct pg_text {
-        char *p;
-        size_t len, cap;
-    } st_ids, st_states, st_reasons;
+    struct pg_text st_ids, st_states, st_reasons;
     size_t n_states;
     int64_t states_now_ns;
     /* agents' last contact written in a transaction, deferred to one
@@ -103,9 +114,11 @@ int64_t pg_day_of(int64_t ns);
 /* Create the results partitions of days that do not exist yet. */
 enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, size_t n,
                                    struct cmon_errbuf *eb);
-/* Send staged results (COPY + one set-wise statement); no-op when empty. */
+/* Send staged results (a COPY per table, one UPDATE of the tests' live
+ * figures); no-op when empty. */
 enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb);
 void pg_stage_clear(struct pg_store *ps);
+void pg_stage_free(struct pg_store *ps);
 /* A state write of test id, whose tests row is row of ps->touched (so its
  * state before is known and the row is locked by this transaction): queued,
  * *changed told now, written by pg_states_flush. */

@@ -385,7 +385,7 @@ static void pg_close(struct store *s)
     struct pg_store *ps = pg_of(s);
     pg_touched_clear(ps);
     PQfinish(ps->conn);
-    free(ps->stage);
+    pg_stage_free(ps);
     pg_states_free(ps);
     free(ps->seen);
     free(ps);
@@ -422,8 +422,8 @@ static enum cmon_err configure(struct pg_store *ps, struct cmon_errbuf *eb)
         err = migrate(ps, eb);
     if (!err && ps->mode == STORE_READ_WRITE)
         err = pg_exec(ps,
-                      "CREATE TEMP TABLE ingest_stage (ord BIGINT NOT NULL,"
-                      " LIKE results, live BOOLEAN NOT NULL) ON COMMIT DELETE ROWS",
+                      "CREATE TEMP TABLE ingest_live " PG_INGEST_LIVE_COLS
+                      " ON COMMIT DELETE ROWS",
                       0, NULL, NULL, eb, "create staging table");
     return err;
 }
@@ -470,8 +470,8 @@ enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *e
         PQsetNoticeProcessor(ps->conn, quiet_notice, NULL);
         pg_exec(ps, "SET TIME ZONE 'UTC'; SET extra_float_digits = 3", 0, NULL, NULL, NULL, "");
         pg_exec(ps,
-                "CREATE TEMP TABLE IF NOT EXISTS ingest_stage (ord BIGINT NOT NULL,"
-                " LIKE results, live BOOLEAN NOT NULL) ON COMMIT DELETE ROWS",
+                "CREATE TEMP TABLE IF NOT EXISTS ingest_live " PG_INGEST_LIVE_COLS
+                " ON COMMIT DELETE ROWS",
                 0, NULL, NULL, NULL, "");
     }
     char a[24], b[24];

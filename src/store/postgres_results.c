@@ -1,7 +1,7 @@
 /* postgres_results.c: the write path of round results for PostgreSQL --
- * results are staged in memory and sent with one COPY per flush, then moved
- * set-wise into the day partitions, the roll-up queue and the tests' live
- * figures by one statement -- plus exactly-once agent batches, result and
+ * results are staged in memory and sent with one COPY per table per flush
+ * (the day partitions, the roll-up queue, each test's newest round for one
+ * UPDATE of the tests' live figures) -- plus exactly-once agent batches, result and
  * metric queries, roll-ups, retention (drops whole days) and paths. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,20 +72,28 @@ enum cmon_err pg_ingest_batch_mark(struct store *s, const char *agent, int64_t s
 
 void pg_stage_clear(struct pg_store *ps)
 {
-    ps->stage_len = 0;
+    ps->stage_raw.len = ps->stage_queue.len = 0;
     ps->staged = 0;
+    ps->n_stage_live = 0;
     ps->n_stage_days = 0;
 }
 
-static bool stage_reserve(struct pg_store *ps, size_t more)
+void pg_stage_free(struct pg_store *ps)
 {
-    return cmon_grow(&ps->stage, &ps->stage_cap, ps->stage_len + more, 1);
+    free(ps->stage_raw.p);
+    free(ps->stage_queue.p);
+    free(ps->stage_live);
 }
 
-/* Append s escaped for COPY text (NULL -> \N), then sep. */
-static void put_text(struct pg_store *ps, const char *s, char sep)
+static bool text_reserve(struct pg_text *t, size_t more)
 {
-    char *o = ps->stage + ps->stage_len;
+    return cmon_grow(&t->p, &t->cap, t->len + more, 1);
+}
+
+/* Append s escaped for COPY text (NULL -> \N), then sep; room reserved. */
+static void put_text(struct pg_text *t, const char *s, char sep)
+{
+    char *o = t->p + t->len;
     if (!s) {
         *o++ = '\\';
         *o++ = 'N';
@@ -99,19 +107,19 @@ static void put_text(struct pg_store *ps, const char *s, char sep)
         *o++ = c;
     }
     *o++ = sep;
-    ps->stage_len = (size_t)(o - ps->stage);
+    t->len = (size_t)(o - t->p);
 }
 
-static void put_num(struct pg_store *ps, bool has, double v, char sep)
+static void put_num(struct pg_text *t, bool has, double v, char sep)
 {
     char buf[32];
-    put_text(ps, pg_dbl(buf, has, v), sep);
+    put_text(t, pg_dbl(buf, has, v), sep);
 }
 
-static void put_int(struct pg_store *ps, int64_t v, char sep)
+static void put_int(struct pg_text *t, int64_t v, char sep)
 {
     char buf[24];
-    put_text(ps, pg_i64(buf, v), sep);
+    put_text(t, pg_i64(buf, v), sep);
 }
 
 static bool day_staged(const struct pg_store *ps, int64_t d)
@@ -123,6 +131,12 @@ static bool day_staged(const struct pg_store *ps, int64_t d)
     return false;
 }
 
+/* A round's checks failed %: a round without checks counts as all failed. */
+static double failed_pct(const struct cmon_round_result *r)
+{
+    return r->checks_total > 0 ? 100.0 * r->checks_failed / r->checks_total : 100.0;
+}
+
 enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
                                struct cmon_errbuf *eb)
 {
@@ -132,7 +146,10 @@ enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
     size_t need =
         2 * (strlen(r->test_id) + strlen(sr->agent ? sr->agent : "") + strlen(r->detail) + 32) +
         17 * 32;
-    if (!stage_reserve(ps, need))
+    if (!text_reserve(&ps->stage_raw, need) ||
+        !text_reserve(&ps->stage_queue, 2 * strlen(r->test_id) + 4 * 32) ||
+        (!sr->history && !cmon_grow(&ps->stage_live, &ps->stage_live_cap, ps->n_stage_live + 1,
+                                    sizeof *ps->stage_live)))
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     int64_t day = pg_day_of(r->start_ns);
     if (!day_staged(ps, day) && ps->n_stage_days == PG_MAX_STAGE_DAYS) {
@@ -142,38 +159,46 @@ enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
     }
     if (!day_staged(ps, day))
         ps->stage_days[ps->n_stage_days++] = day;
-    put_int(ps, (int64_t)ps->staged, '\t');
-    put_text(ps, r->test_id, '\t');
-    put_int(ps, r->start_ns, '\t');
-    put_text(ps, sr->agent ? sr->agent : "", '\t');
-    put_int(ps, r->checks_total, '\t');
-    put_int(ps, r->checks_failed, '\t');
-    put_num(ps, r->has_rtt, r->rtt_min_ms, '\t');
-    put_num(ps, r->has_rtt, r->rtt_avg_ms, '\t');
-    put_num(ps, r->has_rtt, r->rtt_max_ms, '\t');
-    put_num(ps, r->has_rtt, r->rtt_jitter_ms, '\t');
-    put_text(ps, cmon_diag_code(r->diagnostic), '\t');
-    put_text(ps, r->detail, '\t');
-    put_int(ps, r->http_status, '\t');
-    put_num(ps, r->dns_ms >= 0, r->dns_ms, '\t');
-    put_num(ps, r->connect_ms >= 0, r->connect_ms, '\t');
-    put_num(ps, r->tls_ms >= 0, r->tls_ms, '\t');
-    put_num(ps, r->first_byte_ms >= 0, r->first_byte_ms, '\t');
-    put_text(ps, sr->history ? "f" : "t", '\n'); /* live */
+    struct pg_text *t = &ps->stage_raw;
+    put_text(t, r->test_id, '\t');
+    put_int(t, r->start_ns, '\t');
+    put_text(t, sr->agent ? sr->agent : "", '\t');
+    put_int(t, r->checks_total, '\t');
+    put_int(t, r->checks_failed, '\t');
+    put_num(t, r->has_rtt, r->rtt_min_ms, '\t');
+    put_num(t, r->has_rtt, r->rtt_avg_ms, '\t');
+    put_num(t, r->has_rtt, r->rtt_max_ms, '\t');
+    put_num(t, r->has_rtt, r->rtt_jitter_ms, '\t');
+    put_text(t, cmon_diag_code(r->diagnostic), '\t');
+    put_text(t, r->detail, '\t');
+    put_int(t, r->http_status, '\t');
+    put_num(t, r->dns_ms >= 0, r->dns_ms, '\t');
+    put_num(t, r->connect_ms >= 0, r->connect_ms, '\t');
+    put_num(t, r->tls_ms >= 0, r->tls_ms, '\t');
+    put_num(t, r->first_byte_ms >= 0, r->first_byte_ms, '\n');
+    t = &ps->stage_queue;
+    put_text(t, r->test_id, '\t');
+    put_int(t, r->start_ns, '\t');
+    put_num(t, true, failed_pct(r), '\t');
+    put_num(t, r->has_rtt, r->rtt_avg_ms, '\n');
+    if (!sr->history)
+        ps->stage_live[ps->n_stage_live++] = *r;
     ps->staged++;
     return CMON_OK;
 }
 
-static enum cmon_err copy_stage(struct pg_store *ps, struct cmon_errbuf *eb)
+/* COPY sql FROM STDIN with the rows of t. */
+static enum cmon_err copy_in(struct pg_store *ps, const char *sql, const struct pg_text *t,
+                             struct cmon_errbuf *eb)
 {
-    PGresult *res = PQexec(ps->conn, "COPY ingest_stage FROM STDIN");
+    PGresult *res = PQexec(ps->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         enum cmon_err err = pg_fail_res(ps, res, eb, "copy results");
         PQclear(res);
         return err;
     }
     PQclear(res);
-    if (PQputCopyData(ps->conn, ps->stage, (int)ps->stage_len) != 1 ||
+    if ((t->len && PQputCopyData(ps->conn, t->p, (int)t->len) != 1) ||
         PQputCopyEnd(ps->conn, NULL) != 1)
         return pg_fail_res(ps, NULL, eb, "copy results");
     enum cmon_err err = CMON_OK;
@@ -185,20 +210,43 @@ static enum cmon_err copy_stage(struct pg_store *ps, struct cmon_errbuf *eb)
     return err;
 }
 
-/* From the staging table: raw rows into their partitions, the roll-up
- * queue, and each test's latest round (by start time, then arrival). */
-static const char move_staged_sql[] =
-    "WITH s AS (SELECT * FROM ingest_stage),"
-    " raw AS (INSERT INTO results SELECT test_id, start_ns, agent, checks_total, checks_failed,"
-    "  rtt_min, rtt_avg, rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms,"
-    "  connect_ms, tls_ms, first_byte_ms FROM s),"
-    " q AS (INSERT INTO rollup_pending SELECT test_id, start_ns, CASE WHEN checks_total > 0"
-    "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END, rtt_avg FROM s)"
-    " UPDATE tests t SET last_result_ns = l.start_ns, checks_failed_pct = l.pct,"
+/* Each test's newest live round of the flush as ingest_live's COPY text
+ * (reusing stage_queue, already sent). */
+static enum cmon_err copy_live(struct pg_store *ps, struct cmon_errbuf *eb)
+{
+    const struct cmon_round_result **by = malloc((ps->n_stage_live + 1) * sizeof *by);
+    if (!by)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ps->n_stage_live; i++)
+        by[i] = &ps->stage_live[i];
+    size_t n = store_newest_per_test(by, ps->n_stage_live);
+    struct pg_text *t = &ps->stage_queue;
+    t->len = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        const struct cmon_round_result *r = by[i];
+        ok = text_reserve(t, 2 * (strlen(r->test_id) + strlen(r->detail) + 32) + 4 * 32);
+        if (ok) {
+            put_text(t, r->test_id, '\t');
+            put_int(t, r->start_ns, '\t');
+            put_num(t, true, failed_pct(r), '\t');
+            put_num(t, r->has_rtt, r->rtt_avg_ms, '\t');
+            put_text(t, cmon_diag_code(r->diagnostic), '\t');
+            put_text(t, r->detail, '\n');
+        }
+    }
+    free(by);
+    if (!ok)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    return copy_in(ps, "COPY ingest_live FROM STDIN", t, eb);
+}
+
+/* The tests' live figures from ingest_live, where not older than what is
+ * stored, returning the updated rows for the evaluation. */
+static const char update_live_sql[] =
+    "UPDATE tests t SET last_result_ns = l.start_ns, checks_failed_pct = l.failed_pct,"
     "  rtt_ms = l.rtt_avg, diagnostic = l.diagnostic, detail = l.detail"
-    " FROM (SELECT DISTINCT ON (test_id) test_id, start_ns, CASE WHEN checks_total > 0"
-    "  THEN 100.0::float8 * checks_failed / checks_total ELSE 100 END AS pct, rtt_avg,"
-    "  diagnostic, detail FROM s WHERE live ORDER BY test_id, start_ns DESC, ord DESC) l"
+    " FROM ingest_live l"
     " WHERE t.id = l.test_id AND (t.last_result_ns IS NULL OR t.last_result_ns <= l.start_ns)"
     " RETURNING t.id, t.monitor, t.number, t.test_group, t.source, t.source_address,"
     " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
@@ -430,15 +478,24 @@ enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
     enum cmon_err err = pg_states_flush(ps, eb);
     if (!err)
         err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
+    /* straight into the partitions and the roll-up queue: no staging table
+     * to read back (COPY routes rows to partitions) */
     if (!err)
-        err = copy_stage(ps, eb);
-    PGresult *res = err ? NULL : pg_query(ps, move_staged_sql, 0, NULL, eb, "store results");
-    if (!err && !res)
+        err = copy_in(ps, "COPY results FROM STDIN", &ps->stage_raw, eb);
+    if (!err)
+        err = copy_in(ps, "COPY rollup_pending FROM STDIN", &ps->stage_queue, eb);
+    bool live = ps->n_stage_live > 0;
+    if (!err && live)
+        err = copy_live(ps, eb);
+    PGresult *res = err || !live ? NULL : pg_query(ps, update_live_sql, 0, NULL, eb, "store results");
+    if (!err && live && !res)
         err = CMON_ERR_STORE;
     if (res)
         touched_keep(ps, res);
-    if (!err) /* a second flush in this transaction starts empty */
-        err = pg_exec(ps, "TRUNCATE ingest_stage", 0, NULL, NULL, eb, "clear staging");
+    else if (!live) /* history only: no test was touched */
+        pg_touched_clear(ps);
+    if (!err && live) /* a second flush in this transaction starts empty */
+        err = pg_exec(ps, "TRUNCATE ingest_live", 0, NULL, NULL, eb, "clear staging");
     pg_stage_clear(ps);
     return err;
 }

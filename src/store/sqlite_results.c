@@ -178,42 +178,21 @@ static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_ro
     return sq_exec_stmt(ss, st, eb, "update test");
 }
 
-/* Staged rows by (test, start, arrival): pointers into ss->staged, whose
- * order is arrival. */
-static int cmp_latest(const void *a, const void *b)
-{
-    const struct sq_staged *x = *(const struct sq_staged *const *)a;
-    const struct sq_staged *y = *(const struct sq_staged *const *)b;
-    int c = strcmp(x->r.test_id, y->r.test_id);
-    if (c)
-        return c;
-    if (x->r.start_ns != y->r.start_ns)
-        return x->r.start_ns < y->r.start_ns ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
-/* Each test's live figures once: from its newest staged round (the last to
- * arrive among equal starts), which is what one UPDATE per result in arrival
- * order leaves, since each only applies when not older than the stored one. */
+/* Each test's live figures once, from its newest staged round. */
 static enum cmon_err write_latest(struct sqlite_store *ss, struct cmon_errbuf *eb)
 {
-    size_t n = ss->n_staged;
-    const struct sq_staged **by = malloc(n * sizeof *by);
+    const struct cmon_round_result **by = malloc((ss->n_staged + 1) * sizeof *by);
     if (!by)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < ss->n_staged; i++) {
         if (!ss->staged[i].history)
-            by[k++] = &ss->staged[i];
+            by[n++] = &ss->staged[i].r;
     }
-    n = k;
-    qsort(by, n, sizeof *by, cmp_latest);
+    n = store_newest_per_test(by, n);
     enum cmon_err err = CMON_OK;
-    for (size_t i = 0; !err && i < n; i++) {
-        if (i + 1 < n && strcmp(by[i]->r.test_id, by[i + 1]->r.test_id) == 0)
-            continue;
-        err = update_latest(ss, &by[i]->r, eb);
-    }
+    for (size_t i = 0; !err && i < n; i++)
+        err = update_latest(ss, by[i], eb);
     free(by);
     return err;
 }

@@ -1,5 +1,5 @@
 /* store.c: backend selection by URL and the backend-neutral helpers (roles,
- * token generation and hashing).  Tokens are random, shown once, and only
+ * token generation and hashing, each test's newest staged round).  Tokens are random, shown once, and only
  * their SHA-256 is stored (DESIGN 9). */
 #include "store/store.h"
 
@@ -61,6 +61,32 @@ bool store_role_parse(const char *s, enum store_role *out)
         }
     }
     return false;
+}
+
+/* By (test, start, arrival): by[] is in arrival order and points into one
+ * array, so the address is the arrival. */
+static int cmp_newest(const void *a, const void *b)
+{
+    const struct cmon_round_result *x = *(const struct cmon_round_result *const *)a;
+    const struct cmon_round_result *y = *(const struct cmon_round_result *const *)b;
+    int c = strcmp(x->test_id, y->test_id);
+    if (c)
+        return c;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+size_t store_newest_per_test(const struct cmon_round_result **by, size_t n)
+{
+    qsort(by, n, sizeof *by, cmp_newest);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && strcmp(by[i]->test_id, by[i + 1]->test_id) == 0)
+            continue;
+        by[k++] = by[i];
+    }
+    return k;
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)

@@ -373,6 +373,12 @@ enum cmon_err store_test_query_each(struct store *s, const char *const *ids, siz
 /* For the backends: the tests' ids as JSON array text (caller frees), or
  * NULL when out of memory. */
 char *store_test_ids_json(const struct store_test *tests, size_t n);
+/* For the backends' ingest: by[] holds a transaction's live rounds in arrival
+ * order, pointing into one array.  Keeps each test's newest (the last to
+ * arrive among equal starts: what one update per result in arrival order
+ * leaves, as each applies only when not older than the stored one) in by[0..k),
+ * sorted by test id, and returns k. */
+size_t store_newest_per_test(const struct cmon_round_result **by, size_t n);
 /* A new random token "cmon_" + 40 hex chars (45 chars + NUL). */
 enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb);
 
