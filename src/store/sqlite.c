@@ -184,7 +184,13 @@ static const char *const stmt_sql[SQ__COUNT] = {
 
 enum cmon_err sq_fail(struct sqlite_store *ss, struct cmon_errbuf *eb, const char *what)
 {
-    return cmon_fail(eb, CMON_ERR_STORE, "sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+    /* the extended code tells the many "disk I/O error"s apart (e.g. 522
+     * SQLITE_IOERR_SHORT_READ, 4618 SQLITE_IOERR_SHMOPEN) */
+    int rc = sqlite3_extended_errcode(ss->db);
+    if (rc == SQLITE_IOERR || (rc & 0xff) != SQLITE_IOERR)
+        return cmon_fail(eb, CMON_ERR_STORE, "sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+    return cmon_fail(eb, CMON_ERR_STORE, "sqlite: %s: %s (extended code %d)", what,
+                     sqlite3_errmsg(ss->db), rc);
 }
 
 sqlite3_stmt *sq_stmt(struct sqlite_store *ss, enum sq_stmt id, struct cmon_errbuf *eb)
