@@ -4,6 +4,7 @@
  * ops table.  A database written by a newer cmon is refused.  The other
  * postgres_*.c files implement the ops by topic. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,9 +211,26 @@ enum cmon_err pg_end(struct pg_store *ps, enum cmon_err err, struct cmon_errbuf 
     return err;
 }
 
+/* The decimal digits of u, written backwards ending at end; returns the first. */
+static char *digits_before(char *end, uint64_t u)
+{
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return end;
+}
+
+/* Without printf: the ingest writes several numbers per result. */
 const char *pg_i64(char *buf, int64_t v)
 {
-    snprintf(buf, 24, "%" PRId64, v);
+    char tmp[24];
+    char *p = digits_before(tmp + sizeof tmp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(buf, p, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -220,6 +238,37 @@ const char *pg_dbl(char *buf, bool has, double v)
 {
     if (!has)
         return NULL;
+    /* Most figures are the double nearest to m / 10^6 for an integer m (an
+     * RTT measured in nanoseconds, a whole percentage): both that division
+     * and PostgreSQL's parse of the decimal "m / 10^6" round the same exact
+     * number to nearest, so the short decimal reads back as exactly v.  It
+     * spares "%.17g" (a third of the ingest's own CPU in a profile); every
+     * other v still gets the 17 digits that read back exactly. */
+    if (fabs(v) < 1e9) {
+        long long m = llround(v * 1e6);
+        if ((double)m / 1e6 == v) {
+            uint64_t u = m < 0 ? 0 - (uint64_t)m : (uint64_t)m;
+            char tmp[32], *end = tmp + sizeof tmp, *p = end;
+            unsigned frac = (unsigned)(u % 1000000);
+            if (frac) {
+                int w = 6;
+                while (frac % 10 == 0) {
+                    frac /= 10;
+                    w--;
+                }
+                for (; w > 0; w--, frac /= 10)
+                    *--p = (char)('0' + frac % 10);
+                *--p = '.';
+            }
+            p = digits_before(p, u / 1000000);
+            if (m < 0)
+                *--p = '-';
+            size_t n = (size_t)(end - p);
+            memcpy(buf, p, n);
+            buf[n] = '\0';
+            return buf;
+        }
+    }
     snprintf(buf, 32, "%.17g", v);
     return buf;
 }
