@@ -1,7 +1,7 @@
 /* pg_internal.h: what the PostgreSQL backend's files share -- the connection
- * struct, the ingest staging buffer (results wait here and reach the server
- * in one COPY per flush) and small query helpers over libpq.
- * Ownership: struct pg_store owns its PGconn, its staging buffer and every
+ * struct, the ingest staging buffers (results wait here and reach the server
+ * in one COPY per table per flush) and small query helpers over libpq.
+ * Ownership: struct pg_store owns its PGconn, its staging buffers and every
  * PGresult it creates (helpers PQclear before returning unless they hand the
  * result to the caller, who then PQclears it).  One thread uses it at a time. */
 #ifndef CMON_STORE_PG_INTERNAL_H
