@@ -71,8 +71,13 @@ URL_a=http://127.0.0.1:$PORT_a
 URL_b=http://127.0.0.1:$PORT_b
 
 leaders() { grep -l "leader: running background jobs" "$TMP"/server-*.err 2>/dev/null | wc -l; }
-for _ in $(seq 100); do [ "$(leaders)" -ge 1 ] && break; sleep 0.1; done
-sleep 6 # one evaluation period more: the other replica has tried by now
+# each replica logs its first leader check, whichever way it went
+decided() {
+    grep -qE "leader: running background jobs|standby: not the leader" "$TMP/server-a.err" &&
+        grep -qE "leader: running background jobs|standby: not the leader" "$TMP/server-b.err"
+}
+for _ in $(seq 600); do decided && break; sleep 0.1; done
+decided || fail "a replica never logged its leader check"
 [ "$(leaders)" -eq 1 ] || fail "want exactly one leader, have $(leaders)"
 if grep -q "leader: running" "$TMP/server-a.err"; then LEAD=a; OTHER=b; else LEAD=b; OTHER=a; fi
 grep -q "standby: not the leader" "$TMP/server-$OTHER.err" || fail "$OTHER does not say it stands by"
