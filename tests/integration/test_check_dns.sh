@@ -39,10 +39,11 @@ ns_bg dns bash -c 'exec "$@" 2>>"$0"' "$LOG.stderr" dnsmasq --no-daemon --no-res
     --host-record=cached.test,198.18.1.2 \
     --host-record=shared.test,198.18.1.2 \
     --address=/nx.test/ --server=/sf.test/198.18.1.2#5300
+# dnsmasq logs "started" once its sockets are bound
 for f in "$LOG" "$LOG.5300" "$LOG.5301"; do
-    for i in $(seq 1 50); do grep -q "started" "$f" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 300); do grep -q "started" "$f" 2>/dev/null && break; sleep 0.1; done
+    grep -q "started" "$f" 2>/dev/null || fail "dnsmasq ($f) did not start: $(tail -3 "$f" 2>/dev/null)"
 done
-sleep 0.2
 
 check() { ns_in client "$CMON" check --json -c 1 "$@" || true; }
 
