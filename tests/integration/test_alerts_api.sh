@@ -183,7 +183,7 @@ pass "a restart keeps the firing alert without notifying it twice"
 req 200 POST /api/v1/alertRules/loss/disable
 wait_alert '?state=resolved' 1
 jqeq '.items[0] | [.state, (.endsAt != null)]' '["resolved",true]'
-for _ in $(seq 40); do [ "$(wc -l <"$TMP/hooks.jsonl")" -ge 3 ] && break; sleep 0.25; done
+for _ in $(seq 240); do [ "$(wc -l <"$TMP/hooks.jsonl")" -ge 3 ] && break; sleep 0.25; done
 jq -sc '.[2] | [.status, .signatureOk, .body.event, (.body.alert.endsAt != null)]' "$TMP/hooks.jsonl" >"$TMP/body"
 jqeq . '[200,true,"resolved",true]'
 req 200 GET '/api/v1/alerts?state=firing'

@@ -15,7 +15,7 @@ B=http://127.0.0.1:$PORT
 api_init api curl jq promtool
 
 start_server
-for _ in $(seq 50); do grep -q "running open" "$TMP/server.out" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "running open" "$TMP/server.out" && break; sleep 0.1; done
 grep -q "running open" "$TMP/server.out" || fail "open mode not announced"
 req 200 GET /healthz; [ "$(cat "$TMP/body")" = ok ] || fail healthz
 req 200 GET /readyz

@@ -480,7 +480,7 @@ assert_eq "$(reload_ok)" 0 "last_reload_successful after a bad file"
 assert_eq "$(probe 9115 tcp_again "$SRV:80" | value probe_success)" 1 "old config kept"
 sed -i '/broken:/,$d' "$BB"
 kill -HUP "$CMON_PID" 
-for _ in $(seq 1 50); do [ "$(reload_ok)" = 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ "$(reload_ok)" = 1 ] && break; sleep 0.1; done
 assert_eq "$(reload_ok)" 1 "last_reload_successful after SIGHUP with a good file"
 echo "ok: /-/reload and SIGHUP take a good file and keep the old one over a bad one"
 
