@@ -496,7 +496,7 @@ for m in icmp dns_ok; do
         "http://127.0.0.1:9115/probe?module=$m&target=$DARK" >"$NS_TMP/inflight.$m" &
     SCRAPES+=($!)
 done
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
     n=$(ns_in cli curl -s http://127.0.0.1:9115/metrics | value cmon_exporter_probes_in_flight)
     [ "$n" = 2 ] && break
     sleep 0.1
