@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/err.h"
 #include "model/state.h"
 

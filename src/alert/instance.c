@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "alert/eval_internal.h"
-#include "alert/rule_internal.h"
+#include "model/alert_rule_internal.h"
 #include "core/clock.h"
 #include "core/grow.h"
 #include "core/hash.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "alert/eval.h"
-#include "alert/rule_internal.h"
+#include "model/alert_rule_internal.h"
 #include "core/clock.h"
 #include "core/text.h"
 

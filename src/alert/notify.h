@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "alert/eval.h"
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/err.h"
 #include "core/log.h"
 

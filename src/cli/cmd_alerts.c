@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/table.h"
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/text.h"
 #include "model/jsonpos.h"
 #include "model/monitor.h"

@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include "core/text.h"
+#include "model/alert_rule.h"
+#include "model/alert_rule_internal.h"
 #include "model/validate.h"
 
 static const char *const envelope_fields[] = {"name", "properties", NULL};
@@ -18,10 +20,10 @@ static const char *const envelope_ignored[] = {"id",       "etag",       "type",
                                                "tags",     "systemData", "apiVersion", "dependsOn",
                                                "metadata", "comments",   "condition",  NULL};
 static const char *const properties_fields[] = {"endpoints", "testConfigurations", "testGroups",
-                                                "notes", NULL};
+                                                "notes",     "alertRules",         NULL};
 /* Bare properties may carry the monitor's name too. */
-static const char *const bare_fields[] = {"name",       "endpoints", "testConfigurations",
-                                          "testGroups", "notes",     NULL};
+static const char *const bare_fields[] = {
+    "name", "endpoints", "testConfigurations", "testGroups", "notes", "alertRules", NULL};
 /* Read-only or cloud-only fields of the service's responses. */
 static const char *const properties_ignored[] = {"provisioningState", "startTime",
                                                  "monitoringStatus",  "connectionMonitorType",
@@ -110,7 +112,46 @@ void cmon_monitor_free(struct cmon_monitor *m)
         free(g->configs);
     }
     free(m->groups);
+    for (size_t i = 0; i < m->n_alert_rules; i++)
+        cmon_alert_rule_free(m->alert_rules[i]);
+    free(m->alert_rules);
     free(m);
+}
+
+/* Take copy into *field when it is NULL or holds old (old NULL: always). */
+static void follow_name(char **field, const char *old, char *copy)
+{
+    if (*field && old && strcmp(*field, old) != 0) {
+        free(copy);
+        return;
+    }
+    free(*field);
+    *field = copy;
+}
+
+enum cmon_err cmon_monitor_rename(struct cmon_monitor *m, const char *name)
+{
+    size_t n = 1 + 2 * m->n_alert_rules;
+    char **copies = calloc(n, sizeof *copies);
+    for (size_t i = 0; copies && i < n; i++) {
+        if (!(copies[i] = strdup(name))) {
+            while (i-- > 0)
+                free(copies[i]);
+            free(copies);
+            copies = NULL;
+        }
+    }
+    if (!copies)
+        return CMON_ERR_NOMEM;
+    for (size_t i = 0; i < m->n_alert_rules; i++) {
+        struct cmon_alert_rule *r = m->alert_rules[i];
+        follow_name(&r->dims[CMON_DIM_MONITOR], m->name, copies[1 + 2 * i]);
+        follow_name(&r->monitor, NULL, copies[2 + 2 * i]);
+    }
+    free(m->name);
+    m->name = copies[0];
+    free(copies);
+    return CMON_OK;
 }
 
 /* Names are unique per kind: report the second use, pointing at the first. */
@@ -256,6 +297,87 @@ static const json_t *get_list(struct vctx *v, const json_t *props, const char *b
     return arr;
 }
 
+/* The monitor's alertRules: each a rule of the alerts API's shape, managed
+ * by this monitor and watching it unless its dimensions say otherwise (only
+ * this monitor may be named: rules for others belong to the alerts API). */
+static void parse_alert_rules(struct vctx *v, const json_t *props, const char *base,
+                              struct cmon_monitor *m)
+{
+    const json_t *arr = vget(v, props, base, "alertRules", JSON_ARRAY, false);
+    if (!arr)
+        return;
+    char lp[512], ip[512], dp[512], kp[512];
+    vpath_key(lp, sizeof lp, base, "alertRules");
+    size_t n = json_array_size(arr);
+    if (n > CMON_MAX_MONITOR_ALERT_RULES) {
+        vproblem(v, lp, false, "at most %d alert rules per monitor, got %zu",
+                 CMON_MAX_MONITOR_ALERT_RULES, n);
+        return;
+    }
+    char **names = calloc(n + 1, sizeof *names);
+    if (!names || !(m->alert_rules = calloc(n + 1, sizeof *m->alert_rules))) {
+        free(names);
+        v->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cmon_alert_rule *r = calloc(1, sizeof *r);
+        if (!r) {
+            v->oom = true;
+            break;
+        }
+        m->alert_rules[m->n_alert_rules++] = r;
+        vpath_idx(ip, sizeof ip, lp, i);
+        vparse_alert_rule(v, json_array_get(arr, i), ip, r);
+        names[i] = r->name;
+        r->monitor = vstrdup(v, m->name);
+        const char *watched = r->dims[CMON_DIM_MONITOR];
+        if (!watched) {
+            r->dims[CMON_DIM_MONITOR] = vstrdup(v, m->name);
+        } else if (m->name && strcmp(watched, m->name) != 0) {
+            vpath_key(dp, sizeof dp, ip, "dimensions");
+            vpath_key(kp, sizeof kp, dp, cmon_alert_dim_name(CMON_DIM_MONITOR));
+            vproblem(v, kp, false,
+                     "a rule inside monitor \"%s\" watches that monitor: leave \"%s\" out or set "
+                     "it to \"%s\" (a rule about other monitors belongs to the alerts API)",
+                     m->name, cmon_alert_dim_name(CMON_DIM_MONITOR), m->name);
+        }
+    }
+    check_unique(v, lp, "alert rule", names, m->n_alert_rules);
+    free(names);
+}
+
+enum cmon_err cmon_monitor_check_action_groups(const char *text, size_t len,
+                                               const struct cmon_monitor *m,
+                                               bool (*group_known)(void *arg, const char *name),
+                                               void *arg, struct cmon_problems *probs)
+{
+    struct jpos_index pos = {0};
+    jpos_build(text, len, &pos); /* it parsed before: only memory can fail */
+    bool envelope = jpos_find(&pos, "properties") != NULL;
+    struct vctx v = {.pos = &pos, .probs = probs, .strip = envelope ? strlen("properties.") : 0};
+    char lp[64], ip[512], ap[512], gp[512];
+    snprintf(lp, sizeof lp, "%salertRules", envelope ? "properties." : "");
+    size_t before = probs->n;
+    for (size_t i = 0; i < m->n_alert_rules; i++) {
+        const struct cmon_alert_rule *r = m->alert_rules[i];
+        vpath_idx(ip, sizeof ip, lp, i);
+        vpath_key(ap, sizeof ap, ip, "actionGroups");
+        for (size_t k = 0; k < r->n_action_groups; k++) {
+            if (group_known(arg, r->action_groups[k]))
+                continue;
+            vpath_idx(gp, sizeof gp, ap, k);
+            vproblem(&v, gp, false,
+                     "unknown action group \"%s\"; create it first (PUT /api/v1/actionGroups/%s)",
+                     r->action_groups[k], r->action_groups[k]);
+        }
+    }
+    jpos_free(&pos);
+    if (v.oom)
+        return CMON_ERR_NOMEM;
+    return probs->n > before ? CMON_ERR_INVALID : CMON_OK;
+}
+
 /* A classic monitor through and through (not a current one with a stray
  * classic field): one problem says so instead of one per field. */
 static bool is_classic_only(const json_t *props)
@@ -345,6 +467,7 @@ static void parse_properties(struct vctx *v, const json_t *props, const char *ba
     }
     check_unique(v, lp, "test group", grp_names, n_grps);
     free(grp_names);
+    parse_alert_rules(v, props, base, m);
 out:
     free(ep_names);
     free(cfg_names);

@@ -20,6 +20,7 @@
 #define CMON_MAX_FREQUENCY_SEC 1800
 #define CMON_DEFAULT_FREQUENCY_SEC 60
 #define CMON_TEST_ID_LEN 16 /* hex characters */
+#define CMON_MAX_MONITOR_ALERT_RULES 20
 
 enum cmon_protocol { CMON_PROTO_ICMP, CMON_PROTO_TCP, CMON_PROTO_HTTP };
 #define CMON_N_PROTOCOLS 3 /* tables indexed by enum cmon_protocol */
@@ -97,9 +98,15 @@ struct cmon_test_group {
     size_t *configs, n_configs; /* indexes into monitor->configs */
 };
 
+struct cmon_alert_rule; /* model/alert_rule.h */
+
 struct cmon_monitor {
     char *name;
     char *notes;
+    /* alertRules: rules the file holds, managed by this monitor (each one's
+     * monitor is the monitor's name; its monitor dimension defaults to it) */
+    struct cmon_alert_rule **alert_rules;
+    size_t n_alert_rules;
     struct cmon_endpoint *endpoints;
     size_t n_endpoints;
     struct cmon_test_config *configs;
@@ -137,6 +144,17 @@ void cmon_problem_format(const struct cmon_problem *p, const char *file, char *o
 enum cmon_err cmon_monitor_parse(const char *text, size_t len, const char *default_name,
                                  struct cmon_monitor **out, struct cmon_problems *probs);
 void cmon_monitor_free(struct cmon_monitor *m);
+/* For each action group an alert rule of m names that group_known(arg,
+ * name) does not know, a problem at its line:col in text (the text m was
+ * parsed from) saying to create it first.  CMON_ERR_INVALID when there is
+ * one, CMON_ERR_NOMEM, else CMON_OK. */
+enum cmon_err cmon_monitor_check_action_groups(const char *text, size_t len,
+                                               const struct cmon_monitor *m,
+                                               bool (*group_known)(void *arg, const char *name),
+                                               void *arg, struct cmon_problems *probs);
+/* Give the monitor another name (the API's URL wins over the file's), its
+ * alert rules following it; CMON_ERR_NOMEM leaves m as it was. */
+enum cmon_err cmon_monitor_rename(struct cmon_monitor *m, const char *name);
 
 /* Every monitor a document holds: one monitor (as cmon_monitor_parse), or a
  * list -- the service's list responses {"value": [...]}, or a JSON array as

@@ -30,10 +30,8 @@ struct server_alerts {
 
 /* Rules and groups as the store holds them, parsed (bad rows are logged and skipped). */
 struct alert_config {
-    struct cmon_alert_rule **rules;
-    size_t n_rules;
-    struct cmon_action_group **groups;
-    size_t n_groups;
+    struct cmon_alert_rule_list rules;
+    struct cmon_action_group_list groups;
 };
 
 enum cmon_err server_alerts_start(const char *generator_url, int64_t retention_ns, bool allow_exec,
@@ -79,59 +77,19 @@ void server_alerts_forget(struct server_alerts *a)
 
 static void config_free(struct alert_config *c)
 {
-    for (size_t i = 0; i < c->n_rules; i++)
-        cmon_alert_rule_free(c->rules[i]);
-    for (size_t i = 0; i < c->n_groups; i++)
-        cmon_action_group_free(c->groups[i]);
-    free(c->rules);
-    free(c->groups);
-    memset(c, 0, sizeof *c);
+    cmon_alert_rule_list_free(&c->rules);
+    cmon_action_group_list_free(&c->groups);
 }
 
 static enum cmon_err config_load(struct server_alerts *a, struct store *s, struct alert_config *c,
                                  struct cmon_errbuf *eb)
 {
-    json_t *rules = NULL, *groups = NULL;
-    enum cmon_err err = s->ops->alert_rule_list(s, &rules, eb);
+    enum cmon_err err = s->ops->alert_rule_list(s, &c->rules, eb);
     if (!err)
-        err = s->ops->action_group_list(s, &groups, eb);
-    c->rules = calloc(json_array_size(rules) + 1, sizeof *c->rules);
-    c->groups = calloc(json_array_size(groups) + 1, sizeof *c->groups);
-    if (!err && (!c->rules || !c->groups))
-        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    size_t i;
-    json_t *row;
-    json_array_foreach(err ? NULL : rules, i, row)
-    {
-        struct cmon_problems probs = {0};
-        if (cmon_alert_rule_from_json(json_object_get(row, "rule"), "", &c->rules[c->n_rules],
-                                      &probs) == CMON_OK)
-            c->n_rules++;
-        else
-            cmon_warn(a->log, "stored alert rule is invalid, skipped", "rule=%s",
-                      json_string_value(json_object_get(row, "name")));
-        cmon_problems_free(&probs);
-    }
-    json_array_foreach(err ? NULL : groups, i, row)
-    {
-        struct cmon_problems probs = {0};
-        if (cmon_action_group_from_json(json_object_get(row, "group"), "", &c->groups[c->n_groups],
-                                        &probs) == CMON_OK)
-            c->n_groups++;
-        cmon_problems_free(&probs);
-    }
-    json_decref(rules);
-    json_decref(groups);
+        err = s->ops->action_group_list(s, &c->groups, eb);
+    for (size_t i = 0; !err && i < c->rules.n_invalid; i++)
+        cmon_warn(a->log, "stored alert rule is invalid, skipped", "rule=%s", c->rules.invalid[i]);
     return err;
-}
-
-static const struct cmon_action_group *group_by_name(const struct alert_config *c, const char *n)
-{
-    for (size_t i = 0; i < c->n_groups; i++) {
-        if (strcmp(c->groups[i]->name, n) == 0)
-            return c->groups[i];
-    }
-    return NULL;
 }
 
 /* The restart path: the previous instances from the store. */
@@ -174,8 +132,8 @@ static bool anything_due(const struct server_alerts *a, const struct alert_confi
 {
     bool due = false;
     *window_ns = 0;
-    for (size_t i = 0; i < c->n_rules; i++) {
-        const struct cmon_alert_rule *r = c->rules[i];
+    for (size_t i = 0; i < c->rules.n; i++) {
+        const struct cmon_alert_rule *r = c->rules.items[i];
         if (!r->enabled)
             continue;
         due |= rule_due(r, a->prev_eval_ns, now_ns);
@@ -185,8 +143,9 @@ static bool anything_due(const struct server_alerts *a, const struct alert_confi
     }
     for (size_t k = 0; k < a->prev.n_items && !due; k++) {
         bool live = strcmp(a->prev.items[k].rule, CMON_ALERT_AGENT_RULE) == 0;
-        for (size_t i = 0; i < c->n_rules && !live; i++)
-            live = c->rules[i]->enabled && strcmp(c->rules[i]->name, a->prev.items[k].rule) == 0;
+        for (size_t i = 0; i < c->rules.n && !live; i++)
+            live = c->rules.items[i]->enabled &&
+                   strcmp(c->rules.items[i]->name, a->prev.items[k].rule) == 0;
         due = !live;
     }
     return due;
@@ -225,7 +184,8 @@ static void notify_one(struct server_alerts *a, const struct alert_config *c,
                        const struct cmon_alert_instance *inst, bool refresh)
 {
     for (size_t g = 0; g < inst->n_action_groups; g++) {
-        const struct cmon_action_group *grp = group_by_name(c, inst->action_groups[g]);
+        const struct cmon_action_group *grp =
+            cmon_action_group_find(&c->groups, inst->action_groups[g]);
         if (!grp) {
             if (!refresh)
                 cmon_warn(a->log, "alert names an unknown action group", "alert=%s group=%s",
@@ -269,8 +229,8 @@ static void evaluate(struct server_alerts *a, struct store *s, const struct aler
         cmon_error(a->log, "alert snapshot failed", "err=%s", eb.msg);
         return;
     }
-    struct cmon_alert_eval_in in = {.rules = (const struct cmon_alert_rule *const *)c->rules,
-                                    .n_rules = c->n_rules,
+    struct cmon_alert_eval_in in = {.rules = (const struct cmon_alert_rule *const *)c->rules.items,
+                                    .n_rules = c->rules.n,
                                     .series = snap.series,
                                     .n_series = snap.n,
                                     .prev = a->prev.items,

@@ -1,6 +1,9 @@
-/* api_alerts.c: /api/v1/alertRules, /api/v1/actionGroups and /api/v1/alerts
- * (docs/api.md) -- rules and action groups validated by src/alert (the same
- * "line:col: path: message" problems as the CLI), stored normalized; webhook
+/* api_alerts.c: /api/v1/alertRules, /api/v1/actionGroups, /api/v1/alerts and
+ * the rule form's choices (alertDimensions, alertSignals) (docs/api.md) --
+ * rules and action groups validated by model/alert_rule.h (the same
+ * "line:col: path: message" problems as the CLI), converted to the store's
+ * typed rows here, at the edge; a rule a monitor file holds is changed only
+ * through that monitor (409 managed_by_monitor); webhook
  * secrets are never echoed ("***"), and a "***" sent back keeps the stored
  * secret of the webhook with the same URL.  Writes go through the writer
  * thread, whose next alert tick picks them up. */
@@ -8,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/text.h"
 #include "server/server_internal.h"
 
@@ -95,35 +98,19 @@ static const char *named_body(struct req *r, char **owned, int *shift)
     return *owned;
 }
 
-/* rows = [{"name": N, KEY: body}]: the body of name, borrowed from rows. */
-static json_t *row_body(json_t *rows, const char *key, const char *name)
-{
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0)
-            return json_object_get(row, key);
-    }
-    return NULL;
-}
-
-/* One page of rows' bodies (each passed through fix, which may be NULL). */
-static enum MHD_Result reply_page(struct req *r, json_t *rows, const char *key,
-                                  json_t *(*fix)(const json_t *))
+/* One page of items (a JSON array, consumed). */
+static enum MHD_Result reply_page(struct req *r, json_t *all)
 {
     size_t limit, offset;
     if (!req_page(r, &limit, &offset)) {
-        json_decref(rows);
+        json_decref(all);
         return MHD_YES;
     }
     json_t *items = json_array();
-    size_t n = json_array_size(rows);
-    for (size_t i = offset; i < n && i < offset + limit; i++) {
-        json_t *b = json_object_get(json_array_get(rows, i), key);
-        json_array_append_new(items, fix ? fix(b) : json_incref(b));
-    }
-    json_decref(rows);
+    size_t n = json_array_size(all);
+    for (size_t i = offset; i < n && i < offset + limit; i++)
+        json_array_append(items, json_array_get(all, i));
+    json_decref(all);
     char next[32];
     snprintf(next, sizeof next, "%zu", offset + limit);
     return reply_json(r, 200,
@@ -131,36 +118,53 @@ static enum MHD_Result reply_page(struct req *r, json_t *rows, const char *key,
                                 offset + limit < n ? json_string(next) : json_null()));
 }
 
-/* The body of rows' entry named in the URL (passed through fix, which may
- * be NULL), or 404 naming what was looked for; consumes rows. */
-static enum MHD_Result reply_named(struct req *r, json_t *rows, const char *key, const char *what,
-                                   json_t *(*fix)(const json_t *))
+/* A store write refused because a monitor manages the rule (or its name). */
+static enum MHD_Result reply_write_error(struct req *r, enum cmon_err err, const char *msg)
 {
-    json_t *b = row_body(rows, key, r->seg[1]);
-    enum MHD_Result ret =
-        b ? reply_json(r, 200, fix ? fix(b) : json_incref(b))
-          : reply_error(r, 404, "not_found", NULL, "%s '%s' not found", what, r->seg[1]);
-    json_decref(rows);
-    return ret;
+    if (err == CMON_ERR_EXISTS)
+        return reply_error(r, 409, "managed_by_monitor", NULL, "%s", msg);
+    return reply_store_error(r, err, msg);
 }
 
 /* ---- alert rules ---- */
 
-static enum MHD_Result rule_rows(struct req *r, json_t **rows)
+/* The rules (typed, from the store); false after replying. */
+static bool load_rules(struct req *r, struct cmon_alert_rule_list *l)
 {
+    *l = (struct cmon_alert_rule_list){0};
     struct store *s = req_store(r);
     if (!s)
-        return MHD_YES;
+        return false;
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->alert_rule_list(s, rows, &eb);
-    return err ? reply_store_error(r, err, eb.msg) : MHD_YES;
+    enum cmon_err err = s->ops->alert_rule_list(s, l, &eb);
+    if (err)
+        reply_store_error(r, err, eb.msg);
+    return !err;
+}
+
+static bool load_groups(struct req *r, struct cmon_action_group_list *l)
+{
+    *l = (struct cmon_action_group_list){0};
+    struct store *s = req_store(r);
+    if (!s)
+        return false;
+    struct cmon_errbuf eb;
+    enum cmon_err err = s->ops->action_group_list(s, l, &eb);
+    if (err)
+        reply_store_error(r, err, eb.msg);
+    return !err;
 }
 
 enum MHD_Result api_alert_rule_list(struct req *r)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = rule_rows(r, &rows);
-    return r->replied ? ret : reply_page(r, rows, "rule", NULL);
+    struct cmon_alert_rule_list l;
+    if (!load_rules(r, &l))
+        return MHD_YES;
+    json_t *all = json_array();
+    for (size_t i = 0; all && i < l.n; i++)
+        json_array_append_new(all, cmon_alert_rule_to_json(l.items[i]));
+    cmon_alert_rule_list_free(&l);
+    return reply_page(r, all);
 }
 
 /* The dimension keys a rule's "dimensions" takes, from the alert model
@@ -173,53 +177,80 @@ enum MHD_Result api_alert_dimensions(struct req *r)
     return reply_json(r, 200, json_pack("{s:o, s:s}", "items", items, "each", CMON_DIM_EACH));
 }
 
-enum MHD_Result api_alert_rule_get(struct req *r)
+/* The signals, operators, aggregations, windows and frequencies a rule may
+ * use: the table validation reads (model/alert_rule.h), for the rule form. */
+enum MHD_Result api_alert_signals(struct req *r)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = rule_rows(r, &rows);
-    return r->replied ? ret : reply_named(r, rows, "rule", "alert rule", NULL);
+    json_t *o = cmon_alert_signals_json();
+    return o ? reply_json(r, 200, o) : reply_error(r, 500, "internal", NULL, "out of memory");
 }
 
-/* Every action group the rule names must exist (a typo would silence it). */
-static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
+enum MHD_Result api_alert_rule_get(struct req *r)
 {
-    struct store *s = req_store(r);
-    json_t *groups = NULL;
-    struct cmon_errbuf eb;
-    if (!s)
-        return false;
-    enum cmon_err err = s->ops->action_group_list(s, &groups, &eb);
-    if (err) {
-        reply_store_error(r, err, eb.msg);
-        return false;
-    }
-    bool ok = true;
-    for (size_t i = 0; ok && i < rule->n_action_groups; i++) {
-        if (row_body(groups, "group", rule->action_groups[i]))
+    struct cmon_alert_rule_list l;
+    if (!load_rules(r, &l))
+        return MHD_YES;
+    const struct cmon_alert_rule *rule = cmon_alert_rule_find(&l, r->seg[1]);
+    enum MHD_Result ret =
+        rule ? reply_json(r, 200, cmon_alert_rule_to_json(rule))
+             : reply_error(r, 404, "not_found", NULL, "alert rule '%s' not found", r->seg[1]);
+    cmon_alert_rule_list_free(&l);
+    return ret;
+}
+
+/* Every action group the rule names must exist (a typo would silence it).
+ * prefix starts the field ("" or "alertRules[2]."). */
+bool api_rule_groups_exist(struct req *r, const struct cmon_action_group_list *groups,
+                           const struct cmon_alert_rule *rule, const char *prefix)
+{
+    for (size_t i = 0; i < rule->n_action_groups; i++) {
+        if (cmon_action_group_find(groups, rule->action_groups[i]))
             continue;
-        char field[40];
-        snprintf(field, sizeof field, "actionGroups[%zu]", i);
+        char field[160];
+        snprintf(field, sizeof field, "%sactionGroups[%zu]", prefix, i);
         reply_error(r, 400, "validation_failed", field,
                     "%s: unknown action group \"%s\"; create it first (PUT "
                     "/api/v1/actionGroups/%s)",
                     field, rule->action_groups[i], rule->action_groups[i]);
-        ok = false;
+        return false;
     }
-    json_decref(groups);
+    return true;
+}
+
+static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
+{
+    struct cmon_action_group_list groups;
+    if (!load_groups(r, &groups))
+        return false;
+    bool ok = api_rule_groups_exist(r, &groups, rule, "");
+    cmon_action_group_list_free(&groups);
     return ok;
 }
 
-/* The API's alert writes on the writer thread: a rule or group body by name. */
-struct named_write {
-    const char *name, *text;
+/* A rule a monitor manages is changed through that monitor only: false
+ * after replying 409 (the store refuses it too, on the writer thread). */
+static bool rule_unmanaged(struct req *r, const struct cmon_alert_rule *stored)
+{
+    if (!stored || !stored->monitor)
+        return true;
+    reply_error(r, 409, "managed_by_monitor", NULL,
+                "alert rule '%s' is managed by monitor '%s': change it in that monitor's "
+                "alertRules (PUT /api/v1/connectionMonitors/%s)",
+                stored->name, stored->monitor, stored->monitor);
+    return false;
+}
+
+/* The API's alert writes on the writer thread. */
+struct rule_write {
+    const struct cmon_alert_rule *rule;
     bool created;
 };
 
 static enum cmon_err write_rule(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
 {
-    struct named_write *w = arg;
+    struct rule_write *w = arg;
     (void)now_ns;
-    return s->ops->alert_rule_put(s, w->name, w->text, eb);
+    return s->ops->alert_rule_put(s, w->rule, &w->created, eb);
 }
 
 static enum cmon_err write_rule_delete(struct store *s, void *arg, int64_t now_ns,
@@ -229,11 +260,16 @@ static enum cmon_err write_rule_delete(struct store *s, void *arg, int64_t now_n
     return s->ops->alert_rule_delete(s, arg, eb);
 }
 
+struct group_write {
+    const struct cmon_action_group *group;
+    bool created;
+};
+
 static enum cmon_err write_group(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
 {
-    struct named_write *w = arg;
+    struct group_write *w = arg;
     (void)now_ns;
-    return s->ops->action_group_put(s, w->name, w->text, &w->created, eb);
+    return s->ops->action_group_put(s, w->group, &w->created, eb);
 }
 
 static enum cmon_err write_group_delete(struct store *s, void *arg, int64_t now_ns,
@@ -246,27 +282,26 @@ static enum cmon_err write_group_delete(struct store *s, void *arg, int64_t now_
 /* Store the rule (normalized) and reply with it. */
 static enum MHD_Result store_rule(struct req *r, const struct cmon_alert_rule *rule)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = rule_rows(r, &rows);
-    if (r->replied)
-        return ret;
-    bool existed = row_body(rows, "rule", rule->name) != NULL;
-    json_decref(rows);
-    json_t *j = cmon_alert_rule_to_json(rule);
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    struct rule_write w = {rule, false};
     struct cmon_errbuf eb;
-    enum cmon_err err = CMON_ERR_NOMEM;
-    snprintf(eb.msg, sizeof eb.msg, "out of memory");
-    if (text) {
-        struct named_write w = {rule->name, text, false};
-        err = server_write(r->srv, write_rule, &w, &eb);
-    }
-    free(text);
-    if (err) {
-        json_decref(j);
-        return reply_store_error(r, err, eb.msg);
-    }
-    return reply_json(r, existed ? 200 : 201, j);
+    enum cmon_err err = server_write(r->srv, write_rule, &w, &eb);
+    if (err)
+        return reply_write_error(r, err, eb.msg);
+    json_t *j = cmon_alert_rule_to_json(rule);
+    return j ? reply_json(r, w.created ? 201 : 200, j)
+             : reply_error(r, 500, "internal", NULL, "out of memory");
+}
+
+/* The stored rule named in the URL may be written by the API: false after
+ * replying. */
+static bool rule_writable(struct req *r)
+{
+    struct cmon_alert_rule_list l;
+    if (!load_rules(r, &l))
+        return false;
+    bool ok = rule_unmanaged(r, cmon_alert_rule_find(&l, r->seg[1]));
+    cmon_alert_rule_list_free(&l);
+    return ok;
 }
 
 enum MHD_Result api_alert_rule_put(struct req *r)
@@ -280,12 +315,10 @@ enum MHD_Result api_alert_rule_put(struct req *r)
         return MHD_YES;
     struct cmon_problems probs = {0};
     struct cmon_alert_rule *rule = NULL;
-    enum MHD_Result ret;
+    enum MHD_Result ret = MHD_YES;
     if (cmon_alert_rule_parse(text, strlen(text), &rule, &probs) != CMON_OK)
         ret = reply_problems(r, &probs, shift);
-    else if (!rule_groups_exist(r, rule))
-        ret = MHD_YES;
-    else
+    else if (rule_writable(r) && rule_groups_exist(r, rule))
         ret = store_rule(r, rule);
     cmon_alert_rule_free(rule);
     cmon_problems_free(&probs);
@@ -295,34 +328,29 @@ enum MHD_Result api_alert_rule_put(struct req *r)
 
 enum MHD_Result api_alert_rule_delete(struct req *r)
 {
+    if (!rule_writable(r))
+        return MHD_YES;
     struct cmon_errbuf eb;
     enum cmon_err err = server_write(r->srv, write_rule_delete, (void *)r->seg[1], &eb);
     if (err)
-        return reply_store_error(r, err, eb.msg);
+        return reply_write_error(r, err, eb.msg);
     return reply_text(r, 204, "application/json", strdup(""), 0);
 }
 
 static enum MHD_Result set_enabled(struct req *r, bool enabled)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = rule_rows(r, &rows);
-    if (r->replied)
-        return ret;
-    json_t *b = row_body(rows, "rule", r->seg[1]);
-    if (!b) {
-        json_decref(rows);
-        return reply_error(r, 404, "not_found", NULL, "alert rule '%s' not found", r->seg[1]);
-    }
-    json_object_set_new(b, "enabled", json_boolean(enabled));
-    struct cmon_problems probs = {0};
-    struct cmon_alert_rule *rule = NULL;
-    if (cmon_alert_rule_from_json(b, "", &rule, &probs) != CMON_OK)
-        ret = reply_problems(r, &probs, -1);
-    else
+    struct cmon_alert_rule_list l;
+    if (!load_rules(r, &l))
+        return MHD_YES;
+    struct cmon_alert_rule *rule = (struct cmon_alert_rule *)cmon_alert_rule_find(&l, r->seg[1]);
+    enum MHD_Result ret = MHD_YES;
+    if (!rule)
+        ret = reply_error(r, 404, "not_found", NULL, "alert rule '%s' not found", r->seg[1]);
+    else if (rule_unmanaged(r, rule)) {
+        rule->enabled = enabled;
         ret = store_rule(r, rule);
-    cmon_alert_rule_free(rule);
-    cmon_problems_free(&probs);
-    json_decref(rows);
+    }
+    cmon_alert_rule_list_free(&l);
     return ret;
 }
 
@@ -338,10 +366,10 @@ enum MHD_Result api_alert_rule_disable(struct req *r)
 
 /* ---- action groups ---- */
 
-/* A copy of a group's JSON with every webhook secret replaced by "***". */
-static json_t *group_masked(const json_t *g)
+/* A group's JSON with every webhook secret replaced by "***". */
+static json_t *group_masked(const struct cmon_action_group *g)
 {
-    json_t *c = json_deep_copy(g);
+    json_t *c = cmon_action_group_to_json(g);
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(c, "webhooks"), i, w)
@@ -352,46 +380,44 @@ static json_t *group_masked(const json_t *g)
     return c;
 }
 
-static enum MHD_Result group_rows(struct req *r, json_t **rows)
-{
-    struct store *s = req_store(r);
-    if (!s)
-        return MHD_YES;
-    struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->action_group_list(s, rows, &eb);
-    return err ? reply_store_error(r, err, eb.msg) : MHD_YES;
-}
-
 enum MHD_Result api_action_group_list(struct req *r)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = group_rows(r, &rows);
-    return r->replied ? ret : reply_page(r, rows, "group", group_masked);
+    struct cmon_action_group_list l;
+    if (!load_groups(r, &l))
+        return MHD_YES;
+    json_t *all = json_array();
+    for (size_t i = 0; all && i < l.n; i++)
+        json_array_append_new(all, group_masked(l.items[i]));
+    cmon_action_group_list_free(&l);
+    return reply_page(r, all);
 }
 
 enum MHD_Result api_action_group_get(struct req *r)
 {
-    json_t *rows = NULL;
-    enum MHD_Result ret = group_rows(r, &rows);
-    return r->replied ? ret : reply_named(r, rows, "group", "action group", group_masked);
+    struct cmon_action_group_list l;
+    if (!load_groups(r, &l))
+        return MHD_YES;
+    const struct cmon_action_group *g = cmon_action_group_find(&l, r->seg[1]);
+    enum MHD_Result ret =
+        g ? reply_json(r, 200, group_masked(g))
+          : reply_error(r, 404, "not_found", NULL, "action group '%s' not found", r->seg[1]);
+    cmon_action_group_list_free(&l);
+    return ret;
 }
 
 /* "***" as a secret keeps the stored secret of the webhook with that URL, so a
  * group read from the API can be sent back unchanged; false after replying. */
-static bool keep_secrets(struct req *r, struct cmon_action_group *g, const json_t *old)
+static bool keep_secrets(struct req *r, struct cmon_action_group *g,
+                         const struct cmon_action_group *old)
 {
     for (size_t i = 0; i < g->n_webhooks; i++) {
         struct cmon_alert_webhook *w = &g->webhooks[i];
         if (!w->secret || strcmp(w->secret, SECRET_MASK) != 0)
             continue;
         const char *kept = NULL;
-        size_t k;
-        json_t *ow;
-        json_array_foreach(json_object_get(old, "webhooks"), k, ow)
-        {
-            const char *u = json_string_value(json_object_get(ow, "url"));
-            if (u && strcmp(u, w->url) == 0)
-                kept = json_string_value(json_object_get(ow, "secret"));
+        for (size_t k = 0; old && k < old->n_webhooks; k++) {
+            if (strcmp(old->webhooks[k].url, w->url) == 0)
+                kept = old->webhooks[k].secret;
         }
         char field[48];
         snprintf(field, sizeof field, "webhooks[%zu].secret", i);
@@ -413,25 +439,14 @@ static bool keep_secrets(struct req *r, struct cmon_action_group *g, const json_
 
 static enum MHD_Result store_group(struct req *r, const struct cmon_action_group *g)
 {
-    json_t *j = cmon_action_group_to_json(g);
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    struct group_write w = {g, false};
     struct cmon_errbuf eb;
-    enum cmon_err err = CMON_ERR_NOMEM;
-    snprintf(eb.msg, sizeof eb.msg, "out of memory");
-    bool created = false;
-    if (text) {
-        struct named_write w = {g->name, text, false};
-        err = server_write(r->srv, write_group, &w, &eb);
-        created = w.created;
-    }
-    free(text);
-    if (err) {
-        json_decref(j);
+    enum cmon_err err = server_write(r->srv, write_group, &w, &eb);
+    if (err)
         return reply_store_error(r, err, eb.msg);
-    }
-    json_t *masked = group_masked(j);
-    json_decref(j);
-    return reply_json(r, created ? 201 : 200, masked);
+    json_t *masked = group_masked(g);
+    return masked ? reply_json(r, w.created ? 201 : 200, masked)
+                  : reply_error(r, 500, "internal", NULL, "out of memory");
 }
 
 enum MHD_Result api_action_group_put(struct req *r)
@@ -445,36 +460,31 @@ enum MHD_Result api_action_group_put(struct req *r)
         return MHD_YES;
     struct cmon_problems probs = {0};
     struct cmon_action_group *g = NULL;
-    json_t *rows = NULL;
-    enum MHD_Result ret;
+    struct cmon_action_group_list old = {0};
+    enum MHD_Result ret = MHD_YES;
     if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK)
         ret = reply_problems(r, &probs, shift);
     else if (g->n_execs && !r->srv->opts.allow_exec)
         ret = reply_error(r, 403, "exec_disabled", "exec",
                           "exec actions are disabled on this server: start it with "
                           "--allow-exec-actions to allow them");
-    else if ((ret = group_rows(r, &rows)), r->replied)
-        ;
-    else if (keep_secrets(r, g, row_body(rows, "group", g->name)))
+    else if (load_groups(r, &old) && keep_secrets(r, g, cmon_action_group_find(&old, g->name)))
         ret = store_group(r, g);
-    json_decref(rows);
+    cmon_action_group_list_free(&old);
     cmon_action_group_free(g);
     cmon_problems_free(&probs);
     free(owned);
-    return r->replied ? ret : MHD_YES;
+    return ret;
 }
 
 /* The first rule naming the group, or NULL. */
-static const char *group_user(json_t *rules, const char *group)
+static const char *group_user(const struct cmon_alert_rule_list *rules, const char *group)
 {
-    size_t i, k;
-    json_t *row, *g;
-    json_array_foreach(rules, i, row)
-    {
-        json_array_foreach(json_object_get(json_object_get(row, "rule"), "actionGroups"), k, g)
-        {
-            if (json_string_value(g) && strcmp(json_string_value(g), group) == 0)
-                return json_string_value(json_object_get(row, "name"));
+    for (size_t i = 0; i < rules->n; i++) {
+        const struct cmon_alert_rule *rule = rules->items[i];
+        for (size_t k = 0; k < rule->n_action_groups; k++) {
+            if (strcmp(rule->action_groups[k], group) == 0)
+                return rule->name;
         }
     }
     return NULL;
@@ -482,19 +492,18 @@ static const char *group_user(json_t *rules, const char *group)
 
 enum MHD_Result api_action_group_delete(struct req *r)
 {
-    json_t *rules = NULL;
-    enum MHD_Result ret = rule_rows(r, &rules);
-    if (r->replied)
-        return ret;
-    const char *user = group_user(rules, r->seg[1]);
+    struct cmon_alert_rule_list rules;
+    if (!load_rules(r, &rules))
+        return MHD_YES;
+    const char *user = group_user(&rules, r->seg[1]);
     if (user) {
-        ret = reply_error(r, 409, "in_use", NULL,
-                          "action group '%s' is used by alert rule '%s'; change the rule first",
-                          r->seg[1], user);
-        json_decref(rules);
+        enum MHD_Result ret = reply_error(
+            r, 409, "in_use", NULL,
+            "action group '%s' is used by alert rule '%s'; change the rule first", r->seg[1], user);
+        cmon_alert_rule_list_free(&rules);
         return ret;
     }
-    json_decref(rules);
+    cmon_alert_rule_list_free(&rules);
     struct cmon_errbuf eb;
     enum cmon_err err = server_write(r->srv, write_group_delete, (void *)r->seg[1], &eb);
     if (err)

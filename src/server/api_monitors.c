@@ -1,6 +1,8 @@
 /* api_monitors.c: connection monitors -- apply (PUT, also used by `cmon run
  * FILE`), get, list with rolled-up states, delete, start, stop.  Validation
- * is the model's (same messages as `cmon validate`); the URL's name wins. */
+ * is the model's (same messages as `cmon validate`); the URL's name wins.
+ * The alert rules a monitor file holds are written (and deleted) with the
+ * monitor, in the same store transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +110,39 @@ static int ignore_monitor(void *arg, const struct store_monitor *m)
 
 struct monitor_write {
     const struct cmon_server *srv;
+    const struct cmon_monitor *m;
     const char *name, *text;
     const struct store_test *rows;
     size_t n;
     bool created;
+    struct cmon_problems *probs; /* the rules' unknown action groups */
 };
+
+static bool group_known(void *arg, const char *name)
+{
+    return cmon_action_group_find(arg, name) != NULL;
+}
+
+/* The action groups the monitor's alert rules name exist (on the writer
+ * thread, so a group cannot vanish between the check and the write). */
+static enum cmon_err check_rule_groups(struct store *s, struct monitor_write *w,
+                                       struct cmon_errbuf *eb)
+{
+    if (!w->m->n_alert_rules)
+        return CMON_OK;
+    struct cmon_action_group_list groups;
+    size_t before = w->probs->n;
+    enum cmon_err err = s->ops->action_group_list(s, &groups, eb);
+    if (!err)
+        err = cmon_monitor_check_action_groups(w->text, strlen(w->text), w->m, group_known, &groups,
+                                               w->probs);
+    cmon_action_group_list_free(&groups);
+    if (err == CMON_ERR_INVALID)
+        cmon_problem_format(&w->probs->items[before], NULL, eb->msg, sizeof eb->msg);
+    else if (err == CMON_ERR_NOMEM)
+        cmon_fail(eb, err, "out of memory");
+    return err;
+}
 
 /* Refuse a new monitor beyond the configured limit (on the writer thread,
  * so two new monitors cannot both take the last place). */
@@ -136,7 +166,11 @@ static enum cmon_err write_monitor(struct store *s, void *arg, int64_t now_ns,
     struct monitor_write *w = arg;
     enum cmon_err err = check_limit(s, w->srv->opts.max_monitors, w->name, eb);
     if (!err)
-        err = s->ops->monitor_put(s, w->name, w->text, w->rows, w->n, now_ns, &w->created, eb);
+        err = check_rule_groups(s, w, eb);
+    if (!err)
+        err = s->ops->monitor_put(s, w->name, w->text, w->rows, w->n,
+                                  (const struct cmon_alert_rule *const *)w->m->alert_rules,
+                                  w->m->n_alert_rules, now_ns, &w->created, eb);
     if (!err && server_eval_monitor(s, w->name, now_ns, eb))
         cmon_warn(w->srv->opts.log, "evaluation failed", "monitor=%s err=%s", w->name,
                   eb->msg);
@@ -144,7 +178,8 @@ static enum cmon_err write_monitor(struct store *s, void *arg, int64_t now_ns,
 }
 
 static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor *m,
-                                   const char *text, bool *created, struct cmon_errbuf *eb)
+                                   const char *text, bool *created, struct cmon_problems *probs,
+                                   struct cmon_errbuf *eb)
 {
     struct cmon_test *tests = NULL;
     size_t n = 0;
@@ -158,7 +193,7 @@ static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor 
         cmon_tests_free(tests, n);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
-    struct monitor_write w = {srv, m->name, text, rows, n, false};
+    struct monitor_write w = {srv, m, m->name, text, rows, n, false, probs};
     err = server_write(srv, write_monitor, &w, eb);
     *created = w.created;
     free(rows);
@@ -183,16 +218,11 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
             cmon_fail(eb, err, "invalid monitor");
         return err;
     }
-    if (name && strcmp(m->name, name) != 0) {
-        char *copy = strdup(name);
-        if (!copy) {
-            cmon_monitor_free(m);
-            return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-        }
-        free(m->name);
-        m->name = copy;
+    if (name && strcmp(m->name, name) != 0 && cmon_monitor_rename(m, name) != CMON_OK) {
+        cmon_monitor_free(m);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
-    err = store_monitor(srv, m, text, created, eb);
+    err = store_monitor(srv, m, text, created, probs, eb);
     cmon_monitor_free(m);
     return err;
 }
@@ -445,6 +475,8 @@ enum MHD_Result api_monitor_put(struct req *r)
         ret = reply_validation(r, &probs, eb.msg);
     else if (err == CMON_ERR_LIMIT)
         ret = reply_error(r, 409, "limit_reached", NULL, "%s", eb.msg);
+    else if (err == CMON_ERR_EXISTS) /* a rule name the alerts API or another monitor has */
+        ret = reply_error(r, 409, "rule_name_taken", NULL, "%s", eb.msg);
     else if (err)
         ret = reply_store_error(r, err, eb.msg);
     else

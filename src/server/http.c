@@ -224,6 +224,7 @@ static const struct route routes[] = {
     {"POST", "agent/results", NEED_AGENT, api_agent_results},
     {"GET", "alertRules", NEED_READER, api_alert_rule_list},
     {"GET", "alertDimensions", NEED_READER, api_alert_dimensions},
+    {"GET", "alertSignals", NEED_READER, api_alert_signals},
     {"GET", "alertRules/*", NEED_READER, api_alert_rule_get},
     {"PUT", "alertRules/*", NEED_ADMIN, api_alert_rule_put},
     {"DELETE", "alertRules/*", NEED_ADMIN, api_alert_rule_delete},

@@ -123,6 +123,11 @@ enum MHD_Result api_agent_results(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
 enum MHD_Result api_alert_rule_list(struct req *r);
 enum MHD_Result api_alert_dimensions(struct req *r);
+enum MHD_Result api_alert_signals(struct req *r);
+/* Every action group rule names is in groups; else replies 400 naming the
+ * field (prefix + "actionGroups[i]") and returns false. */
+bool api_rule_groups_exist(struct req *r, const struct cmon_action_group_list *groups,
+                           const struct cmon_alert_rule *rule, const char *prefix);
 enum MHD_Result api_alert_rule_get(struct req *r);
 enum MHD_Result api_alert_rule_put(struct req *r);
 enum MHD_Result api_alert_rule_delete(struct req *r);

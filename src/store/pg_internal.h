@@ -95,10 +95,15 @@ enum cmon_err pg_exec(struct pg_store *ps, const char *sql, int n, const char *c
 /* The rows of res as a JSON array, one row_fn item each (a NULL item is
  * skipped); PQclears res.  res NULL (a failed query, eb filled) gives
  * CMON_ERR_STORE. */
-/* Row i of (name, body JSON text, key) as {"name": name, key: body}. */
-json_t *pg_named_body_row(const PGresult *res, int i);
 enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
                            struct cmon_errbuf *eb);
+/* postgres_alerts.c: the alert rules a monitor manages, inside
+ * monitor_put's and monitor_delete's transaction: write rules (managed by
+ * monitor) and delete the ones it managed and no longer holds (n_rules 0:
+ * every one). */
+enum cmon_err pg_monitor_rules_put(struct pg_store *ps, const char *monitor,
+                                   const struct cmon_alert_rule *const *rules, size_t n_rules,
+                                   struct cmon_errbuf *eb);
 /* Decimal text of v in buf (which must hold 24 bytes); returns buf. */
 const char *pg_i64(char *buf, int64_t v);
 /* "%.17g" of v, or NULL when !has. */

@@ -120,6 +120,9 @@ static const char *const migrations[] = {
                             " END IF;"
                             " EXCEPTION WHEN insufficient_privilege THEN NULL;"
                             " END $$;",
+    /* 6: alert rules a monitor file holds: their monitor manages them */
+    "ALTER TABLE alert_rules ADD COLUMN monitor TEXT;"
+    "CREATE INDEX alert_rules_monitor ON alert_rules (monitor);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

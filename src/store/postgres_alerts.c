@@ -1,5 +1,7 @@
-/* postgres_alerts.c: the PostgreSQL side of the alert ops -- action groups
- * (JSON bodies by name), alert episodes (one row per key and startsAt with
+/* postgres_alerts.c: the PostgreSQL side of the alert ops -- alert rules
+ * and action groups (typed rows kept as their JSON text by name; a rule's
+ * managing monitor in its own column, checked in the same statement that
+ * writes it, so replicas cannot race), alert episodes (one row per key and startsAt with
  * the evaluator's instance JSON, so a new leader restores pending and firing
  * alerts) and the append-only history of fired/resolved transitions.  Same
  * semantics as sqlite_alerts.c.  Replicas share the database: alert_save runs
@@ -12,16 +14,132 @@
 #include "core/clock.h"
 #include "store/pg_internal.h"
 
-enum cmon_err pg_action_group_put(struct store *s, const char *name, const char *body,
-                                  bool *created, struct cmon_errbuf *eb)
+/* The stored manager of rule name: *exists, and monitor (NUL: the API's). */
+static enum cmon_err rule_owner(struct pg_store *ps, const char *name, bool *exists, char *monitor,
+                                size_t cap, struct cmon_errbuf *eb)
 {
-    const char *v[] = {name, body};
+    const char *v[] = {name};
+    PGresult *res = pg_query(ps, "SELECT coalesce(monitor, '') FROM alert_rules WHERE name = $1", 1,
+                             v, eb, "read alert rule");
+    if (!res)
+        return CMON_ERR_STORE;
+    *exists = PQntuples(res) == 1;
+    snprintf(monitor, cap, "%s", *exists ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return CMON_OK;
+}
+
+/* Write r as managed by monitor (NULL: the API's), if that one may: the
+ * upsert only replaces a row with the same manager. */
+static enum cmon_err rule_write(struct pg_store *ps, const struct cmon_alert_rule *r,
+                                const char *monitor, bool *created, struct cmon_errbuf *eb)
+{
+    char *body = cmon_alert_rule_dumps(r);
+    if (!body)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    const char *v[] = {r->name, body, monitor};
+    PGresult *res = pg_query(ps,
+                             "INSERT INTO alert_rules (name, body, monitor) VALUES ($1, $2, $3)"
+                             " ON CONFLICT (name) DO UPDATE SET body = excluded.body"
+                             " WHERE alert_rules.monitor IS NOT DISTINCT FROM excluded.monitor"
+                             " RETURNING xmax = 0",
+                             3, v, eb, "store alert rule");
+    free(body);
+    if (!res)
+        return CMON_ERR_STORE;
+    bool written = PQntuples(res) == 1;
+    if (created)
+        *created = written && pg_col_bool(res, 0, 0);
+    PQclear(res);
+    if (written)
+        return CMON_OK;
+    bool exists;
+    char stored[128];
+    enum cmon_err err = rule_owner(ps, r->name, &exists, stored, sizeof stored, eb);
+    if (!err)
+        err = store_rule_owner_check(r->name, true, stored[0] ? stored : NULL, monitor, eb);
+    return err ? err
+               : cmon_fail(eb, CMON_ERR_STORE, "postgres: alert rule '%s' not written", r->name);
+}
+
+enum cmon_err pg_alert_rule_put(struct store *s, const struct cmon_alert_rule *r, bool *created,
+                                struct cmon_errbuf *eb)
+{
+    return rule_write(pg_of(s), r, r->monitor, created, eb);
+}
+
+enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    const char *v[] = {name};
+    long long n = 0;
+    enum cmon_err err = pg_exec(ps, "DELETE FROM alert_rules WHERE name = $1 AND monitor IS NULL",
+                                1, v, &n, eb, "delete alert rule");
+    if (err || n)
+        return err;
+    bool exists;
+    char stored[128];
+    if ((err = rule_owner(ps, name, &exists, stored, sizeof stored, eb)))
+        return err;
+    if (!exists)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
+    return store_rule_owner_check(name, true, stored, NULL, eb);
+}
+
+enum cmon_err pg_alert_rule_list(struct store *s, struct cmon_alert_rule_list *out,
+                                 struct cmon_errbuf *eb)
+{
+    *out = (struct cmon_alert_rule_list){0};
+    PGresult *res = pg_query(
+        pg_of(s), "SELECT name, body, monitor FROM alert_rules ORDER BY name COLLATE \"C\"", 0,
+        NULL, eb, "read alert rules");
+    if (!res)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    for (int i = 0; !err && i < PQntuples(res); i++)
+        err = store_rule_row(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                             pg_col_null(res, i, 2) ? NULL : PQgetvalue(res, i, 2), eb);
+    PQclear(res);
+    if (err)
+        cmon_alert_rule_list_free(out);
+    return err;
+}
+
+enum cmon_err pg_monitor_rules_put(struct pg_store *ps, const char *monitor,
+                                   const struct cmon_alert_rule *const *rules, size_t n_rules,
+                                   struct cmon_errbuf *eb)
+{
+    enum cmon_err err = CMON_OK;
+    for (size_t i = 0; !err && i < n_rules; i++)
+        err = rule_write(ps, rules[i], monitor, NULL, eb);
+    if (err)
+        return err;
+    char *names = store_rule_names_json(rules, n_rules);
+    if (!names)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    const char *v[] = {monitor, names};
+    err = pg_exec(ps,
+                  "DELETE FROM alert_rules WHERE monitor = $1 AND name NOT IN"
+                  " (SELECT json_array_elements_text($2::json))",
+                  2, v, NULL, eb, "drop the monitor's old alert rules");
+    free(names);
+    return err;
+}
+
+enum cmon_err pg_action_group_put(struct store *s, const struct cmon_action_group *g, bool *created,
+                                  struct cmon_errbuf *eb)
+{
+    char *body = cmon_action_group_dumps(g);
+    if (!body)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    const char *v[] = {g->name, body};
     /* xmax is 0 on a freshly inserted row, set on an updated one */
     PGresult *res = pg_query(pg_of(s),
                              "INSERT INTO action_groups (name, body) VALUES ($1, $2)"
                              " ON CONFLICT (name) DO UPDATE SET body = excluded.body"
                              " RETURNING xmax = 0",
                              2, v, eb, "store action group");
+    free(body);
     if (!res)
         return CMON_ERR_STORE;
     if (created)
@@ -41,12 +159,22 @@ enum cmon_err pg_action_group_delete(struct store *s, const char *name, struct c
     return err;
 }
 
-enum cmon_err pg_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
+enum cmon_err pg_action_group_list(struct store *s, struct cmon_action_group_list *out,
+                                   struct cmon_errbuf *eb)
 {
-    PGresult *res = pg_query(
-        pg_of(s), "SELECT name, body, 'group' FROM action_groups ORDER BY name COLLATE \"C\"", 0,
-        NULL, eb, "list action groups");
-    return pg_rows_json(res, pg_named_body_row, out, eb);
+    *out = (struct cmon_action_group_list){0};
+    PGresult *res =
+        pg_query(pg_of(s), "SELECT name, body FROM action_groups ORDER BY name COLLATE \"C\"", 0,
+                 NULL, eb, "list action groups");
+    if (!res)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    for (int i = 0; !err && i < PQntuples(res); i++)
+        err = store_group_row(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), eb);
+    PQclear(res);
+    if (err)
+        cmon_action_group_list_free(out);
+    return err;
 }
 
 /* One saver at a time; a server's connection must still be the leader's. */

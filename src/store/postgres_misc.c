@@ -1,4 +1,4 @@
-/* postgres_misc.c: agents' last contact, alert rules and events, hashed
+/* postgres_misc.c: agents' last contact, alert events, hashed
  * tokens and the read-only SQL endpoint for the PostgreSQL backend.  SQL runs
  * in a READ ONLY transaction as the role cmon_sql (SELECT on the result tables
  * only), under statement_timeout, one statement, at most max_rows rows. */
@@ -43,27 +43,6 @@ enum cmon_err pg_agent_last_seen(struct store *s, const char *name, int64_t *ns,
     return err;
 }
 
-enum cmon_err pg_alert_rule_put(struct store *s, const char *name, const char *body,
-                                struct cmon_errbuf *eb)
-{
-    const char *v[] = {name, body};
-    return pg_exec(pg_of(s),
-                   "INSERT INTO alert_rules (name, body) VALUES ($1, $2)"
-                   " ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-                   2, v, NULL, eb, "store alert rule");
-}
-
-enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
-{
-    const char *v[] = {name};
-    long long n = 0;
-    enum cmon_err err = pg_exec(pg_of(s), "DELETE FROM alert_rules WHERE name = $1", 1, v, &n, eb,
-                                "delete alert rule");
-    if (!err && n == 0)
-        return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
-    return err;
-}
-
 enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, int), json_t **out,
                            struct cmon_errbuf *eb)
 {
@@ -77,21 +56,6 @@ enum cmon_err pg_rows_json(PGresult *res, json_t *(*row_fn)(const PGresult *, in
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     *out = arr;
     return CMON_OK;
-}
-
-json_t *pg_named_body_row(const PGresult *res, int i)
-{
-    json_t *body = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
-                     body ? body : json_null());
-}
-
-enum cmon_err pg_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
-{
-    PGresult *res =
-        pg_query(pg_of(s), "SELECT name, body, 'rule' FROM alert_rules ORDER BY name COLLATE \"C\"",
-                 0, NULL, eb, "read alert rules");
-    return pg_rows_json(res, pg_named_body_row, out, eb);
 }
 
 enum cmon_err pg_alert_event_add(struct store *s, const char *rule, const char *test_id,

@@ -95,8 +95,9 @@ static enum cmon_err monitor_row_put(struct pg_store *ps, const char *name, cons
 }
 
 enum cmon_err pg_monitor_put(struct store *s, const char *name, const char *body,
-                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
-                             bool *created, struct cmon_errbuf *eb)
+                             const struct store_test *tests, size_t n_tests,
+                             const struct cmon_alert_rule *const *rules, size_t n_rules,
+                             int64_t now_ns, bool *created, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);
     bool dummy;
@@ -110,6 +111,8 @@ enum cmon_err pg_monitor_put(struct store *s, const char *name, const char *body
         err = delete_stale_tests(ps, name, tests, n_tests, eb);
     for (size_t i = 0; !err && i < n_tests; i++)
         err = upsert_test(ps, &tests[i], name, now_ns, eb);
+    if (!err)
+        err = pg_monitor_rules_put(ps, name, rules, n_rules, eb);
     err = tx_end(ps, err, eb);
     /* the ingest path looks tests up by id: fresh statistics keep that an
      * index lookup right after a large monitor appears */
@@ -175,6 +178,8 @@ enum cmon_err pg_monitor_delete(struct store *s, const char *name, struct cmon_e
         err = cmon_fail(eb, CMON_ERR_NOTFOUND, "connection monitor '%s' not found", name);
     if (!err)
         err = pg_exec(ps, "DELETE FROM tests WHERE monitor = $1", 1, v, NULL, eb, "delete tests");
+    if (!err)
+        err = pg_monitor_rules_put(ps, name, NULL, 0, eb);
     return tx_end(ps, err, eb);
 }
 

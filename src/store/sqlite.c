@@ -82,6 +82,9 @@ static const char *const migrations[] = {
     "ALTER TABLE tests ADD COLUMN destination_resource_id TEXT NOT NULL DEFAULT '';",
     /* 6: readable views for the SQL endpoint (store/views_sql.h) */
     VIEWS_SQL(SQ_TIME_TEXT),
+    /* 7: alert rules a monitor file holds: their monitor manages them */
+    "ALTER TABLE alert_rules ADD COLUMN monitor TEXT;"
+    "CREATE INDEX alert_rules_monitor ON alert_rules (monitor);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -170,9 +173,6 @@ static const char *const stmt_sql[SQ__COUNT] = {
     [SQ_AGENT_SEEN] = "INSERT INTO agents (name, last_seen_ns) VALUES (?1, ?2)"
                       " ON CONFLICT (name) DO UPDATE SET last_seen_ns = max(last_seen_ns, ?2)",
     [SQ_AGENT_GET] = "SELECT last_seen_ns FROM agents WHERE name = ?1",
-    [SQ_RULE_PUT] = "INSERT OR REPLACE INTO alert_rules (name, body) VALUES (?1, ?2)",
-    [SQ_RULE_DELETE] = "DELETE FROM alert_rules WHERE name = ?1",
-    [SQ_RULE_LIST] = "SELECT name, body FROM alert_rules ORDER BY name",
     [SQ_EVENT_ADD] = "INSERT INTO alert_events (rule, test_id, at_ns, message)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [SQ_EVENT_LIST] = "SELECT rule, test_id, at_ns, message FROM alert_events"

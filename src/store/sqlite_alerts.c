@@ -1,5 +1,6 @@
-/* sqlite_alerts.c: the SQLite side of the alert ops -- action groups (JSON
- * bodies by name), alert episodes (one row per key and startsAt, holding the
+/* sqlite_alerts.c: the SQLite side of the alert ops -- alert rules and
+ * action groups (typed rows kept as their JSON text by name; a rule's
+ * managing monitor in its own column), alert episodes (one row per key and startsAt, holding the
  * instance JSON the evaluator produced, so restarts keep pending and firing
  * alerts) and the append-only history of fired/resolved transitions.
  * These ops run rarely (API writes, one save per evaluation), so they prepare
@@ -31,26 +32,150 @@ static enum cmon_err run_once(struct sqlite_store *ss, sqlite3_stmt *st, struct 
     return err;
 }
 
-enum cmon_err sq_action_group_put(struct store *s, const char *name, const char *body,
-                                  bool *created, struct cmon_errbuf *eb)
+/* Whether a row named name exists in table, and (rules) its monitor column. */
+static enum cmon_err row_exists(struct sqlite_store *ss, const char *sql, const char *name,
+                                bool *exists, char *monitor, size_t cap, struct cmon_errbuf *eb)
 {
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = prep(ss, "SELECT 1 FROM action_groups WHERE name = ?1", eb);
+    sqlite3_stmt *st = prep(ss, sql, eb);
     if (!st)
         return CMON_ERR_STORE;
     sq_bind_text(st, 1, name);
     int rc = sqlite3_step(st);
+    *exists = rc == SQLITE_ROW;
+    if (monitor)
+        snprintf(monitor, cap, "%s", *exists ? sq_col_text(st, 0) : "");
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sq_fail(ss, eb, "read action group");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CMON_OK : sq_fail(ss, eb, "read row");
+}
+
+/* Write r as managed by monitor (NULL: the API's), if that one may. */
+static enum cmon_err rule_write(struct sqlite_store *ss, const struct cmon_alert_rule *r,
+                                const char *monitor, bool *created, struct cmon_errbuf *eb)
+{
+    bool exists;
+    char stored[128];
+    enum cmon_err err =
+        row_exists(ss, "SELECT coalesce(monitor, '') FROM alert_rules WHERE name = ?1", r->name,
+                   &exists, stored, sizeof stored, eb);
+    if (!err)
+        err = store_rule_owner_check(r->name, exists, stored[0] ? stored : NULL, monitor, eb);
+    if (err)
+        return err;
     if (created)
-        *created = rc == SQLITE_DONE;
-    st = prep(ss, "INSERT OR REPLACE INTO action_groups (name, body) VALUES (?1, ?2)", eb);
+        *created = !exists;
+    char *body = cmon_alert_rule_dumps(r);
+    if (!body)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *st = prep(
+        ss, "INSERT OR REPLACE INTO alert_rules (name, body, monitor) VALUES (?1, ?2, ?3)", eb);
+    if (st) {
+        sq_bind_text(st, 1, r->name);
+        sq_bind_text(st, 2, body);
+        sq_bind_text(st, 3, monitor);
+        err = run_once(ss, st, eb, "store alert rule");
+    }
+    free(body);
+    return st ? err : CMON_ERR_STORE;
+}
+
+enum cmon_err sq_alert_rule_put(struct store *s, const struct cmon_alert_rule *r, bool *created,
+                                struct cmon_errbuf *eb)
+{
+    return rule_write(sq_of(s), r, r->monitor, created, eb);
+}
+
+enum cmon_err sq_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    bool exists;
+    char stored[128];
+    enum cmon_err err =
+        row_exists(ss, "SELECT coalesce(monitor, '') FROM alert_rules WHERE name = ?1", name,
+                   &exists, stored, sizeof stored, eb);
+    if (!err && !exists)
+        return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
+    if (!err)
+        err = store_rule_owner_check(name, exists, stored[0] ? stored : NULL, NULL, eb);
+    if (err)
+        return err;
+    sqlite3_stmt *st = prep(ss, "DELETE FROM alert_rules WHERE name = ?1", eb);
     if (!st)
         return CMON_ERR_STORE;
     sq_bind_text(st, 1, name);
-    sq_bind_text(st, 2, body);
-    return run_once(ss, st, eb, "store action group");
+    return run_once(ss, st, eb, "delete alert rule");
+}
+
+enum cmon_err sq_alert_rule_list(struct store *s, struct cmon_alert_rule_list *out,
+                                 struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    *out = (struct cmon_alert_rule_list){0};
+    sqlite3_stmt *st = prep(ss, "SELECT name, body, monitor FROM alert_rules ORDER BY name", eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    int rc = SQLITE_DONE;
+    enum cmon_err err = CMON_OK;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        err = store_rule_row(out, sq_col_text(st, 0), sq_col_text(st, 1),
+                             sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : sq_col_text(st, 2),
+                             eb);
+    if (!err && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read alert rules");
+    sqlite3_finalize(st);
+    if (err)
+        cmon_alert_rule_list_free(out);
+    return err;
+}
+
+enum cmon_err sq_monitor_rules_put(struct sqlite_store *ss, const char *monitor,
+                                   const struct cmon_alert_rule *const *rules, size_t n_rules,
+                                   struct cmon_errbuf *eb)
+{
+    enum cmon_err err = CMON_OK;
+    for (size_t i = 0; !err && i < n_rules; i++)
+        err = rule_write(ss, rules[i], monitor, NULL, eb);
+    char *names = err ? NULL : store_rule_names_json(rules, n_rules);
+    if (!err && !names)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *st = err ? NULL
+                           : prep(ss,
+                                  "DELETE FROM alert_rules WHERE monitor = ?1 AND name NOT IN"
+                                  " (SELECT value FROM json_each(?2))",
+                                  eb);
+    if (st) {
+        sq_bind_text(st, 1, monitor);
+        sq_bind_text(st, 2, names);
+        err = run_once(ss, st, eb, "drop the monitor's old alert rules");
+    } else if (!err) {
+        err = CMON_ERR_STORE;
+    }
+    free(names);
+    return err;
+}
+
+enum cmon_err sq_action_group_put(struct store *s, const struct cmon_action_group *g, bool *created,
+                                  struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    bool exists;
+    enum cmon_err err = row_exists(ss, "SELECT 1 FROM action_groups WHERE name = ?1", g->name,
+                                   &exists, NULL, 0, eb);
+    if (err)
+        return err;
+    if (created)
+        *created = !exists;
+    char *body = cmon_action_group_dumps(g);
+    if (!body)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *st =
+        prep(ss, "INSERT OR REPLACE INTO action_groups (name, body) VALUES (?1, ?2)", eb);
+    if (st) {
+        sq_bind_text(st, 1, g->name);
+        sq_bind_text(st, 2, body);
+        err = run_once(ss, st, eb, "store action group");
+    }
+    free(body);
+    return st ? err : CMON_ERR_STORE;
 }
 
 enum cmon_err sq_action_group_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
@@ -92,17 +217,24 @@ static enum cmon_err collect(struct sqlite_store *ss, sqlite3_stmt *st,
     return err;
 }
 
-static json_t *group_row(sqlite3_stmt *st)
-{
-    json_t *body = json_loads(sq_col_text(st, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "group", body ? body : json_null());
-}
-
-enum cmon_err sq_action_group_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
+enum cmon_err sq_action_group_list(struct store *s, struct cmon_action_group_list *out,
+                                   struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
+    *out = (struct cmon_action_group_list){0};
     sqlite3_stmt *st = prep(ss, "SELECT name, body FROM action_groups ORDER BY name", eb);
-    return st ? collect(ss, st, group_row, out, eb) : CMON_ERR_STORE;
+    if (!st)
+        return CMON_ERR_STORE;
+    int rc = SQLITE_DONE;
+    enum cmon_err err = CMON_OK;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        err = store_group_row(out, sq_col_text(st, 0), sq_col_text(st, 1), eb);
+    if (!err && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read action groups");
+    sqlite3_finalize(st);
+    if (err)
+        cmon_action_group_list_free(out);
+    return err;
 }
 
 static enum cmon_err save_item(struct sqlite_store *ss, sqlite3_stmt *st, const json_t *item,

@@ -42,9 +42,6 @@ enum sq_stmt {
     SQ_PATH_LATEST,
     SQ_AGENT_SEEN,
     SQ_AGENT_GET,
-    SQ_RULE_PUT,
-    SQ_RULE_DELETE,
-    SQ_RULE_LIST,
     SQ_EVENT_ADD,
     SQ_EVENT_LIST,
     SQ_TOKEN_ADD,
@@ -102,6 +99,13 @@ enum cmon_err store_sqlite_open(const char *path, enum store_mode mode, struct s
 #define SQ_OP_DECL(ret, op, args) ret sq_##op args;
 STORE_OPS(SQ_OP_DECL)
 #undef SQ_OP_DECL
+
+/* sqlite_alerts.c: the alert rules a monitor manages, inside monitor_put's
+ * and monitor_delete's transaction: write rules (managed by monitor) and
+ * delete the ones it managed and no longer holds (n_rules 0: every one). */
+enum cmon_err sq_monitor_rules_put(struct sqlite_store *ss, const char *monitor,
+                                   const struct cmon_alert_rule *const *rules, size_t n_rules,
+                                   struct cmon_errbuf *eb);
 
 /* sqlite_alerts.c: action groups, alert episodes and their transitions. */
 #define SQ_MIGRATION_ALERTS                                                                        \

@@ -1,4 +1,4 @@
-/* sqlite_misc.c: agents' last contact, alert rules and events, hashed tokens
+/* sqlite_misc.c: agents' last contact, alert events, hashed tokens
  * and the read-only SQL endpoint for the SQLite backend.  The SQL endpoint
  * runs only on a read-only connection, behind an authorizer that allows
  * plain reads of the result tables only, with a row and a time limit. */
@@ -50,31 +50,6 @@ enum cmon_err sq_agent_last_seen(struct store *s, const char *name, int64_t *ns,
     return err;
 }
 
-enum cmon_err sq_alert_rule_put(struct store *s, const char *name, const char *body,
-                                struct cmon_errbuf *eb)
-{
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = sq_stmt(ss, SQ_RULE_PUT, eb);
-    if (!st)
-        return CMON_ERR_STORE;
-    sq_bind_text(st, 1, name);
-    sq_bind_text(st, 2, body);
-    return sq_exec_stmt(ss, st, eb, "store alert rule");
-}
-
-enum cmon_err sq_alert_rule_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
-{
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = sq_stmt(ss, SQ_RULE_DELETE, eb);
-    if (!st)
-        return CMON_ERR_STORE;
-    sq_bind_text(st, 1, name);
-    enum cmon_err err = sq_exec_stmt(ss, st, eb, "delete alert rule");
-    if (!err && sqlite3_changes(ss->db) == 0)
-        return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
-    return err;
-}
-
 /* Collect rows of st into a JSON array of objects built by row_fn. */
 static enum cmon_err rows_to_json(struct sqlite_store *ss, sqlite3_stmt *st,
                                   json_t *(*row_fn)(sqlite3_stmt *), json_t **out,
@@ -93,19 +68,6 @@ static enum cmon_err rows_to_json(struct sqlite_store *ss, sqlite3_stmt *st,
     }
     *out = arr;
     return CMON_OK;
-}
-
-static json_t *rule_row(sqlite3_stmt *st)
-{
-    json_t *body = json_loads(sq_col_text(st, 1), 0, NULL);
-    return json_pack("{s:s, s:o}", "name", sq_col_text(st, 0), "rule", body ? body : json_null());
-}
-
-enum cmon_err sq_alert_rule_list(struct store *s, json_t **out, struct cmon_errbuf *eb)
-{
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = sq_stmt(ss, SQ_RULE_LIST, eb);
-    return st ? rows_to_json(ss, st, rule_row, out, eb) : CMON_ERR_STORE;
 }
 
 enum cmon_err sq_alert_event_add(struct store *s, const char *rule, const char *test_id,

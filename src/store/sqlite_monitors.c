@@ -1,6 +1,7 @@
 /* sqlite_monitors.c: monitors, their expanded tests, the tests view query
- * and state history for the SQLite backend.  A monitor and its tests are
- * replaced in one transaction; a test that keeps its id keeps its state. */
+ * and state history for the SQLite backend.  A monitor, its tests and the
+ * alert rules its file holds are replaced in one transaction; a test that
+ * keeps its id keeps its state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,9 @@ static enum cmon_err monitor_row_put(struct sqlite_store *ss, const char *name, 
 }
 
 enum cmon_err sq_monitor_put(struct store *s, const char *name, const char *body,
-                             const struct store_test *tests, size_t n_tests, int64_t now_ns,
-                             bool *created, struct cmon_errbuf *eb)
+                             const struct store_test *tests, size_t n_tests,
+                             const struct cmon_alert_rule *const *rules, size_t n_rules,
+                             int64_t now_ns, bool *created, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);
     bool dummy;
@@ -102,6 +104,8 @@ enum cmon_err sq_monitor_put(struct store *s, const char *name, const char *body
         err = delete_stale_tests(ss, name, tests, n_tests, eb);
     for (size_t i = 0; !err && i < n_tests; i++)
         err = upsert_test(ss, &tests[i], name, now_ns, eb);
+    if (!err)
+        err = sq_monitor_rules_put(ss, name, rules, n_rules, eb);
     return tx_end(ss, err, eb);
 }
 
@@ -172,6 +176,8 @@ enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_e
     } else if (!err) {
         err = CMON_ERR_STORE;
     }
+    if (!err)
+        err = sq_monitor_rules_put(ss, name, NULL, 0, eb);
     return tx_end(ss, err, eb);
 }
 

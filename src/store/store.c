@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/leader.h"
@@ -156,4 +157,55 @@ enum cmon_err store_test_query_each(struct store *s, const char *const *ids, siz
         err = s->ops->test_query(s, &f, walk_one, &w, eb);
     }
     return err;
+}
+
+char *store_rule_names_json(const struct cmon_alert_rule *const *rules, size_t n)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; names && i < n; i++)
+        json_array_append_new(names, json_string(rules[i]->name));
+    char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
+    json_decref(names);
+    return text;
+}
+
+enum cmon_err store_rule_owner_check(const char *name, bool exists, const char *stored,
+                                     const char *want, struct cmon_errbuf *eb)
+{
+    if (!exists || (!stored && !want) || (stored && want && strcmp(stored, want) == 0))
+        return CMON_OK;
+    if (stored && !want)
+        return cmon_fail(eb, CMON_ERR_EXISTS,
+                         "alert rule '%s' is managed by monitor '%s': change it in that "
+                         "monitor's alertRules (PUT /api/v1/connectionMonitors/%s)",
+                         name, stored, stored);
+    if (stored)
+        return cmon_fail(eb, CMON_ERR_EXISTS,
+                         "alert rule '%s' is managed by monitor '%s'; monitor '%s' cannot take "
+                         "it: give the rule another name",
+                         name, stored, want);
+    return cmon_fail(eb, CMON_ERR_EXISTS,
+                     "alert rule '%s' already exists as an alerts API rule; monitor '%s' cannot "
+                     "take it: give the rule another name, or delete the API rule first",
+                     name, want);
+}
+
+enum cmon_err store_rule_row(struct cmon_alert_rule_list *out, const char *name, const char *body,
+                             const char *monitor, struct cmon_errbuf *eb)
+{
+    struct cmon_alert_rule *r = cmon_alert_rule_loads(body);
+    if (r && monitor && !(r->monitor = strdup(monitor))) {
+        cmon_alert_rule_free(r);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    return cmon_alert_rule_list_add(out, r, name) ? CMON_OK
+                                                  : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+}
+
+enum cmon_err store_group_row(struct cmon_action_group_list *out, const char *name,
+                              const char *body, struct cmon_errbuf *eb)
+{
+    return cmon_action_group_list_add(out, cmon_action_group_loads(body), name)
+               ? CMON_OK
+               : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
 }

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "model/alert_rule.h"
 #include "model/dims.h"
 #include "model/monitor.h"
 #include "model/result.h"
@@ -179,15 +180,20 @@ enum store_cap {
  * is this one line plus its two implementations.  Every op is required: a
  * backend that lacks one does not link. */
 #define STORE_OPS(X) \
-    /* Monitors.  monitor_put replaces the monitor and its tests in one                            \
-     * transaction; tests keeping their id keep their live state. */                               \
+    /* Monitors.  monitor_put replaces the monitor, its tests and the alert                        \
+     * rules its file holds (rules[i]->monitor is name: see alert_rule_put) in                     \
+     * one transaction; tests keeping their id keep their live state; rules                        \
+     * it held before and no longer does are deleted.  A rule name taken by                        \
+     * another monitor or the alerts API: CMON_ERR_EXISTS, nothing written. */                     \
     X(enum cmon_err, monitor_put, (struct store *s, const char *name, const char *body,            \
-        const struct store_test *tests, size_t n_tests, int64_t now_ns, bool *created,             \
-        struct cmon_errbuf *eb))                                                                   \
+        const struct store_test *tests, size_t n_tests,                                            \
+        const struct cmon_alert_rule *const *rules, size_t n_rules, int64_t now_ns,                \
+        bool *created, struct cmon_errbuf *eb))                                                    \
     X(enum cmon_err, monitor_get, (struct store *s, const char *name, store_monitor_cb cb,         \
         void *arg, struct cmon_errbuf *eb))                                                        \
     X(enum cmon_err, monitor_list, (struct store *s, store_monitor_cb cb, void *arg,               \
         struct cmon_errbuf *eb))                                                                   \
+    /* Deletes the monitor's tests and the alert rules it manages too. */                         \
     X(enum cmon_err, monitor_delete, (struct store *s, const char *name, struct cmon_errbuf *eb))  \
     X(enum cmon_err, monitor_set_running, (struct store *s, const char *name, bool running,        \
         int64_t now_ns, struct cmon_errbuf *eb))                                                   \
@@ -250,12 +256,19 @@ enum store_cap {
         struct cmon_errbuf *eb))                                                                   \
     X(enum cmon_err, agent_last_seen, (struct store *s, const char *name, int64_t *ns,             \
         struct cmon_errbuf *eb))                                                                   \
-    /* Alert rules (JSON bodies by name) and fired events. */                                      \
-    X(enum cmon_err, alert_rule_put, (struct store *s, const char *name, const char *body,         \
-        struct cmon_errbuf *eb))                                                                   \
+    /* Alert rules (typed rows, model/alert_rule.h) and fired events.                              \
+     * alert_rule_put stores r by its name (*created: the name was new; may                        \
+     * be NULL); a rule a monitor manages (r->monitor) only through                                \
+     * monitor_put: here CMON_ERR_EXISTS names the monitor when the stored                         \
+     * rule's manager differs from r->monitor.  alert_rule_delete refuses a                        \
+     * managed rule the same way.  alert_rule_list: every rule by name, owned                      \
+     * by the caller (rows that no longer validate: out->invalid). */                              \
+    X(enum cmon_err, alert_rule_put, (struct store *s, const struct cmon_alert_rule *r,            \
+        bool *created, struct cmon_errbuf *eb))                                                    \
     X(enum cmon_err, alert_rule_delete, (struct store *s, const char *name,                        \
         struct cmon_errbuf *eb))                                                                   \
-    X(enum cmon_err, alert_rule_list, (struct store *s, json_t **out, struct cmon_errbuf *eb))     \
+    X(enum cmon_err, alert_rule_list, (struct store *s, struct cmon_alert_rule_list *out,          \
+        struct cmon_errbuf *eb))                                                                   \
     X(enum cmon_err, alert_event_add, (struct store *s, const char *rule, const char *test_id,     \
         int64_t at_ns, const char *message, struct cmon_errbuf *eb))                               \
     X(enum cmon_err, alert_event_list, (struct store *s, int64_t from_ns, size_t limit,            \
@@ -278,14 +291,15 @@ enum store_cap {
     X(enum cmon_err, path_query, (struct store *s, const char *test_id, int64_t from_ns,           \
         int64_t to_ns, size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb))         \
     /* ---- alerts wired into the server (docs/alerts.md) ---- */                                  \
-    /* Action groups: JSON bodies by name, webhook secrets included (the API                       \
-     * masks them).  *created tells whether the name was new. */                                   \
-    X(enum cmon_err, action_group_put, (struct store *s, const char *name, const char *body,       \
+    /* Action groups (typed rows) by name, webhook secrets included (the API                       \
+     * masks them).  *created tells whether the name was new (may be NULL). */                     \
+    X(enum cmon_err, action_group_put, (struct store *s, const struct cmon_action_group *g,        \
         bool *created, struct cmon_errbuf *eb))                                                    \
     X(enum cmon_err, action_group_delete, (struct store *s, const char *name,                      \
         struct cmon_errbuf *eb))                                                                   \
-    /* *out = [{"name": N, "group": BODY}...] by name. */                                          \
-    X(enum cmon_err, action_group_list, (struct store *s, json_t **out, struct cmon_errbuf *eb))   \
+    /* Every group by name, owned by the caller. */                                                \
+    X(enum cmon_err, action_group_list, (struct store *s, struct cmon_action_group_list *out,      \
+        struct cmon_errbuf *eb))                                                                   \
     /* One evaluation's outcome, in one transaction: upsert every item (JSON of                    \
      * cmon_alert_instance_to_json) as the episode (key, startsAt); drop                           \
      * pending episodes not among items (they ended silently); append each                         \
@@ -379,6 +393,20 @@ char *store_test_ids_json(const struct store_test *tests, size_t n);
  * leaves, as each applies only when not older than the stored one) in by[0..k),
  * sorted by test id, and returns k. */
 size_t store_newest_per_test(const struct cmon_round_result **by, size_t n);
+/* For the backends: the rules' names as JSON array text (caller frees), or
+ * NULL when out of memory. */
+char *store_rule_names_json(const struct cmon_alert_rule *const *rules, size_t n);
+/* For the backends: whether want (the managing monitor, NULL: the alerts
+ * API) may write or delete the rule name, stored (exists) as managed by
+ * stored (NULL: the API's): CMON_OK, or CMON_ERR_EXISTS saying who manages it. */
+enum cmon_err store_rule_owner_check(const char *name, bool exists, const char *stored,
+                                     const char *want, struct cmon_errbuf *eb);
+/* For the backends: one stored row into a list (a body that no longer
+ * validates goes to out->invalid). */
+enum cmon_err store_rule_row(struct cmon_alert_rule_list *out, const char *name, const char *body,
+                             const char *monitor, struct cmon_errbuf *eb);
+enum cmon_err store_group_row(struct cmon_action_group_list *out, const char *name,
+                              const char *body, struct cmon_errbuf *eb);
 /* A new random token "cmon_" + 40 hex chars (45 chars + NUL). */
 enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb);
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "alert/eval.h"
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

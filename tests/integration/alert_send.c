@@ -17,7 +17,7 @@
 
 #include "alert/eval.h"
 #include "alert/notify.h"
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/clock.h"
 #include "core/log.h"
 

@@ -112,7 +112,7 @@ static inline void put_two(struct store *s, const char *mon, bool *created)
         make_test("aaaaaaaaaaaaaaa2", 2, "tg2", "db", CMON_PROTO_ICMP, 0),
     };
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->monitor_put(s, mon, "{\"x\":1}", t, 2, T0, created, &eb), CMON_OK);
+    assert_int_equal(s->ops->monitor_put(s, mon, "{\"x\":1}", t, 2, NULL, 0, T0, created, &eb), CMON_OK);
 }
 
 struct collect {

@@ -93,7 +93,7 @@ static void test_agent_stopped_state(void **state)
                            .number = 1,
                            .frequency_sec = 30};
     bool created;
-    assert_int_equal(s->ops->monitor_put(s, "m", "{}", &t, 1, T0, &created, &eb), CMON_OK);
+    assert_int_equal(s->ops->monitor_put(s, "m", "{}", &t, 1, NULL, 0, T0, &created, &eb), CMON_OK);
     assert_int_equal(s->ops->monitor_set_running(s, "m", true, T0, &eb), CMON_OK);
     int64_t next;
     assert_int_equal(s->ops->agent_register(s, "c", "hc", "0.1", "[]", "", 10, T0, &next, &eb),

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "alert/rule.h"
+#include "model/alert_rule.h"
 #include "core/text.h"
 #include "test_support.h"
 
@@ -369,6 +369,124 @@ static void test_documented_defaults(void **state)
     free(doc);
 }
 
+/* The table the rule form is served (GET /api/v1/alertSignals) is the one
+ * validation applies: each signal's threshold bounds, the window and
+ * frequency ranges, the operators and aggregations. */
+static void test_signals_table_is_validation(void **state)
+{
+    (void)state;
+    json_t *t = cmon_alert_signals_json();
+    assert_non_null(t);
+    char buf[600];
+    size_t i;
+    json_t *sig;
+    json_array_foreach(json_object_get(t, "signals"), i, sig)
+    {
+        const char *name = json_string_value(json_object_get(sig, "name"));
+        json_t *max = json_object_get(sig, "thresholdMax");
+        double lo = json_number_value(json_object_get(sig, "thresholdMin"));
+        struct cmon_alert_rule *r;
+        snprintf(buf, sizeof buf,
+                 "{\"name\":\"r\",\"metric\":\"%s\",\"operator\":\"GreaterThan\",\"threshold\":%g}",
+                 name, lo);
+        assert_non_null(r = cmon_alert_rule_loads(buf));
+        cmon_alert_rule_free(r);
+        snprintf(buf, sizeof buf,
+                 "{\"name\":\"r\",\"metric\":\"%s\",\"operator\":\"GreaterThan\",\"threshold\":%g}",
+                 name, lo - 1);
+        assert_null(cmon_alert_rule_loads(buf));
+        double above = json_is_null(max) ? 1e12 : json_number_value(max) + 1;
+        snprintf(buf, sizeof buf,
+                 "{\"name\":\"r\",\"metric\":\"%s\",\"operator\":\"GreaterThan\",\"threshold\":%g}",
+                 name, above);
+        r = cmon_alert_rule_loads(buf);
+        assert_true(json_is_null(max) ? r != NULL : r == NULL);
+        cmon_alert_rule_free(r);
+        /* every aggregation the signal lists is accepted */
+        size_t k;
+        json_t *agg;
+        json_array_foreach(json_object_get(sig, "aggregations"), k, agg)
+        {
+            snprintf(buf, sizeof buf,
+                     "{\"name\":\"r\",\"metric\":\"%s\",\"operator\":\"LessThan\",\"threshold\":1,"
+                     "\"aggregation\":\"%s\"}",
+                     name, json_string_value(agg));
+            assert_non_null(r = cmon_alert_rule_loads(buf));
+            cmon_alert_rule_free(r);
+        }
+    }
+    assert_int_equal(i, 2);
+    json_t *op;
+    json_array_foreach(json_object_get(t, "operators"), i, op)
+    {
+        snprintf(
+            buf, sizeof buf,
+            "{\"name\":\"r\",\"metric\":\"RoundTripTimeMs\",\"operator\":\"%s\",\"threshold\":1}",
+            json_string_value(json_object_get(op, "name")));
+        struct cmon_alert_rule *r = cmon_alert_rule_loads(buf);
+        assert_non_null(r);
+        assert_string_equal(cmon_alert_op_symbol(r->op),
+                            json_string_value(json_object_get(op, "symbol")));
+        cmon_alert_rule_free(r);
+    }
+    static const char *const ranges[] = {"windowSizeSec", "evaluationFrequencySec"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *rg = json_object_get(t, ranges[k]);
+        json_int_t lo = json_integer_value(json_object_get(rg, "min"));
+        json_int_t hi = json_integer_value(json_object_get(rg, "max"));
+        json_int_t v[] = {lo - 1, lo, hi, hi + 1};
+        for (size_t x = 0; x < 4; x++) {
+            /* the other range kept valid: window 86400 holds any frequency */
+            snprintf(buf, sizeof buf,
+                     "{\"name\":\"r\",\"metric\":\"RoundTripTimeMs\",\"operator\":\"LessThan\","
+                     "\"threshold\":1,\"%s\":%lld%s}",
+                     ranges[k], (long long)v[x],
+                     k ? ",\"windowSizeSec\":86400" : ",\"evaluationFrequencySec\":10");
+            struct cmon_alert_rule *r = cmon_alert_rule_loads(buf);
+            assert_true((x == 1 || x == 2) == (r != NULL));
+            cmon_alert_rule_free(r);
+        }
+    }
+    json_decref(t);
+}
+
+/* The store's text of a rule round-trips; the manager is not in it (the
+ * store keeps it in its own column), but the API's JSON shows it. */
+static void test_rule_text_and_manager(void **state)
+{
+    (void)state;
+    struct cmon_alert_rule *r =
+        cmon_alert_rule_loads("{\"name\":\"r\",\"kind\":\"state\",\"scope\":\"monitor\","
+                              "\"dimensions\":{\"monitor\":\"m\"},"
+                              "\"managedBy\":{\"monitor\":\"ignored\"}}");
+    assert_non_null(r);
+    assert_null(r->monitor); /* managedBy is read-only */
+    assert_non_null(r->monitor = strdup("m"));
+    char *text = cmon_alert_rule_dumps(r);
+    assert_null(strstr(text, "managedBy"));
+    struct cmon_alert_rule *back = cmon_alert_rule_loads(text);
+    assert_non_null(back);
+    char *again = cmon_alert_rule_dumps(back);
+    assert_string_equal(text, again);
+    json_t *j = cmon_alert_rule_to_json(r);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "managedBy"), "monitor")), "m");
+    json_decref(j);
+    assert_null(cmon_alert_rule_loads("{\"name\":\"r\"}"));
+    struct cmon_alert_rule_list l = {0};
+    assert_true(cmon_alert_rule_list_add(&l, back, "r"));
+    assert_true(cmon_alert_rule_list_add(&l, NULL, "broken"));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.n_invalid, 1);
+    assert_string_equal(l.invalid[0], "broken");
+    assert_ptr_equal(cmon_alert_rule_find(&l, "r"), back);
+    assert_null(cmon_alert_rule_find(&l, "x"));
+    cmon_alert_rule_list_free(&l);
+    free(text);
+    free(again);
+    cmon_alert_rule_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +498,8 @@ int main(void)
         cmocka_unit_test(test_action_group_roundtrip),
         cmocka_unit_test(test_from_json_prefix),
         cmocka_unit_test(test_documented_defaults),
+        cmocka_unit_test(test_signals_table_is_validation),
+        cmocka_unit_test(test_rule_text_and_manager),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

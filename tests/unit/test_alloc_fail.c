@@ -375,7 +375,8 @@ static void test_writer_batch(void **state)
                                    .frequency_sec = 3600};
     }
     int64_t base = cmon_wall_ns() - 3600 * CMON_NS_PER_SEC;
-    assert_int_equal(s->ops->monitor_put(s, "m", "{}", t, W_TESTS, base, NULL, &eb), CMON_OK);
+    assert_int_equal(s->ops->monitor_put(s, "m", "{}", t, W_TESTS, NULL, 0, base, NULL, &eb),
+                     CMON_OK);
     store_close(s);
     struct store *ro;
     assert_int_equal(store_open(url, STORE_READ_ONLY, &ro, &eb), CMON_OK);

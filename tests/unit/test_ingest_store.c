@@ -64,7 +64,7 @@ static int setup(void **state)
     f->now = cmon_wall_ns();
     char name[40];
     snprintf(name, sizeof name, "ingest%d", (int)getpid());
-    if (f->s->ops->monitor_put(f->s, name, "{}", t, N_TESTS, f->now, NULL, &eb))
+    if (f->s->ops->monitor_put(f->s, name, "{}", t, N_TESTS, NULL, 0, f->now, NULL, &eb))
         fail_msg("monitor_put: %s", eb.msg);
     struct writer_opts wo = {.store_url = f->url}; /* no timer: only what a test submits */
     if (writer_start(&wo, &f->ing, &eb))
@@ -331,7 +331,7 @@ static void test_many_tests_one_batch(void **state)
     char name[40];
     snprintf(name, sizeof name, "ingestscan%d", (int)getpid());
     struct cmon_errbuf eb;
-    if (f->s->ops->monitor_put(f->s, name, "{}", t, N, f->now, NULL, &eb))
+    if (f->s->ops->monitor_put(f->s, name, "{}", t, N, NULL, 0, f->now, NULL, &eb))
         fail_msg("monitor_put: %s", eb.msg);
     /* an untouched test with a stored state its data would not give: a
      * re-evaluation (a scan that forgot the list) would reset it */

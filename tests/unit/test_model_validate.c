@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/text.h"
+#include "model/alert_rule.h"
 #include "model/monitor.h"
 #include "test_support.h"
 
@@ -246,6 +247,66 @@ static void test_protocol_table(void **state)
     assert_int_equal(cmon_protocol_defaults((enum cmon_protocol)7)->timeout_ms, 2000);
 }
 
+static bool only_ops_known(void *arg, const char *name)
+{
+    (void)arg;
+    return strcmp(name, "ops") == 0;
+}
+
+/* A monitor file's alertRules: parsed with the monitor, managed by it,
+ * watching it; renamed with it; unknown action groups placed in the file. */
+static void test_monitor_alert_rules(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/monitors/valid/with_alert_rules.json",
+             test_source_dir());
+    size_t len = 0;
+    char *text = test_read_file(path, &len);
+    assert_non_null(text);
+    struct cmon_monitor *m = NULL;
+    struct cmon_problems probs = {0};
+    assert_int_equal(cmon_monitor_parse(text, len, NULL, &m, &probs), CMON_OK);
+    assert_int_equal(m->n_alert_rules, 2);
+    const struct cmon_alert_rule *loss = m->alert_rules[0];
+    assert_string_equal(loss->name, "web-loss");
+    assert_string_equal(loss->monitor, "web");
+    assert_string_equal(loss->dims[CMON_DIM_MONITOR], "web"); /* the default */
+    assert_string_equal(loss->dims[CMON_DIM_DESTINATION], "*");
+    assert_float_equal(loss->threshold, 20, 0);
+    assert_int_equal(m->alert_rules[1]->kind, CMON_ALERT_KIND_STATE);
+    /* the URL's name wins: the rules follow */
+    assert_int_equal(cmon_monitor_rename(m, "w2"), CMON_OK);
+    assert_string_equal(m->name, "w2");
+    assert_string_equal(m->alert_rules[0]->monitor, "w2");
+    assert_string_equal(m->alert_rules[0]->dims[CMON_DIM_MONITOR], "w2");
+    assert_string_equal(m->alert_rules[1]->dims[CMON_DIM_MONITOR], "w2");
+    /* an action group the server does not know: at its line:column */
+    assert_int_equal(cmon_monitor_check_action_groups(text, len, m, only_ops_known, NULL, &probs),
+                     CMON_OK);
+    cmon_monitor_free(m);
+    const char *named =
+        "{\"name\": \"n\", \"endpoints\": [{\"name\": \"me\", \"type\": \"Agent\"},"
+        " {\"name\": \"lo\", \"address\": \"127.0.0.1\"}],\n"
+        " \"testConfigurations\": [{\"name\": \"p\", \"protocol\": \"Icmp\"}],\n"
+        " \"testGroups\": [{\"name\": \"g\", \"sources\": [\"me\"],"
+        " \"destinations\": [\"lo\"], \"testConfigurations\": [\"p\"]}],\n"
+        " \"alertRules\": [{\"name\": \"s\", \"kind\": \"state\", \"scope\": \"test\","
+        "\n   \"actionGroups\": [\"ops\", \"nope\"]}]}";
+    assert_int_equal(cmon_monitor_parse(named, strlen(named), NULL, &m, &probs), CMON_OK);
+    assert_int_equal(
+        cmon_monitor_check_action_groups(named, strlen(named), m, only_ops_known, NULL, &probs),
+        CMON_ERR_INVALID);
+    assert_int_equal(probs.n, 1);
+    char line[600];
+    cmon_problem_format(&probs.items[0], "n.json", line, sizeof line);
+    assert_string_equal(line, "n.json:5:28: alertRules[0].actionGroups[1]: unknown action group "
+                              "\"nope\"; create it first (PUT /api/v1/actionGroups/nope)");
+    cmon_problems_free(&probs);
+    cmon_monitor_free(m);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_name_from_file_or_missing),
         cmocka_unit_test(test_status_ranges_and_defaults),
         cmocka_unit_test(test_protocol_table),
+        cmocka_unit_test(test_monitor_alert_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

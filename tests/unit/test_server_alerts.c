@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "test_store_url.h"
 #include "test_support.h"
+#include "test_alert_rows.h"
 
 #define T0 1767323040000000000LL /* 2026-01-02T03:04:00Z, a minute boundary */
 #define SEC CMON_NS_PER_SEC
@@ -74,8 +75,8 @@ static void put_monitor(struct store *s)
 {
     struct store_test t[2] = {make_test(ID1, 1, "router"), make_test(ID2, 2, "dns")};
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->monitor_put(s, "edge", "{}", t, 2, T0 - 3600 * SEC, NULL, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        s->ops->monitor_put(s, "edge", "{}", t, 2, NULL, 0, T0 - 3600 * SEC, NULL, &eb), CMON_OK);
 }
 
 static void add_round(struct store *s, const char *id, const char *agent, int64_t t, int failed)
@@ -93,10 +94,10 @@ static void add_round(struct store *s, const char *id, const char *agent, int64_
     assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
 }
 
-static void put_rule(struct store *s, const char *name, const char *json)
+static void put_rule(struct store *s, const char *json)
 {
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->alert_rule_put(s, name, json, &eb), CMON_OK);
+    assert_int_equal(test_rule_put(s, json, NULL, NULL, &eb), CMON_OK);
 }
 
 static json_t *query(struct store *s, const char *state, const char *rule, const char *monitor)
@@ -201,7 +202,7 @@ static void tick_fire_restore_resolve(void **state)
 {
     struct store *s = ((struct fixture *)*state)->s;
     put_monitor(s);
-    put_rule(s, "loss", LOSS_RULE);
+    put_rule(s, LOSS_RULE);
     add_round(s, ID1, "agent-a", T0, 8);
     struct server_alerts *a = start();
     server_alerts_tick(a, s, T0 + SEC);
@@ -242,7 +243,7 @@ static void tick_rule_deleted_resolves(void **state)
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
     put_monitor(s);
-    put_rule(s, "loss", LOSS_RULE);
+    put_rule(s, LOSS_RULE);
     add_round(s, ID1, "agent-a", T0, 8);
     struct server_alerts *a = start();
     server_alerts_tick(a, s, T0 + SEC);
@@ -259,9 +260,8 @@ static void tick_state_rule(void **state)
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
     put_monitor(s);
-    put_rule(s, "failing",
-             "{\"name\":\"failing\",\"kind\":\"state\",\"scope\":\"test\",\"states\":[\"Fail\"],"
-             "\"forEvaluations\":2,\"evaluationFrequencySec\":10}");
+    put_rule(s, "{\"name\":\"failing\",\"kind\":\"state\",\"scope\":\"test\",\"states\":[\"Fail\"],"
+                "\"forEvaluations\":2,\"evaluationFrequencySec\":10}");
     bool changed;
     assert_int_equal(s->ops->test_set_state(s, ID2, CMON_STATE_FAIL, "ChecksFailedPercent 100 > 5",
                                             T0, &changed, &eb),
@@ -291,7 +291,7 @@ static void tick_agent_suppression(void **state)
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
     put_monitor(s);
-    put_rule(s, "loss", LOSS_RULE);
+    put_rule(s, LOSS_RULE);
     const char *ids[2] = {ID1, ID2};
     for (int i = 0; i < 2; i++) {
         struct store_result r = {.agent = "agent-a"};

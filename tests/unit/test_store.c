@@ -117,7 +117,8 @@ static void test_reapply_keeps_state(void **state)
         make_test("aaaaaaaaaaaaaaa1", 1, "tg1", "web", CMON_PROTO_TCP, 80),
         make_test("aaaaaaaaaaaaaaa3", 2, "tg1", "web", CMON_PROTO_ICMP, 0),
     };
-    assert_int_equal(s->ops->monitor_put(s, "m1", "{}", t, 2, T0 + 2 * MIN, NULL, &eb), CMON_OK);
+    assert_int_equal(s->ops->monitor_put(s, "m1", "{}", t, 2, NULL, 0, T0 + 2 * MIN, NULL, &eb),
+                     CMON_OK);
     struct collect c = {0};
     assert_int_equal(s->ops->test_query(s, NULL, collect_test, &c, &eb), CMON_OK);
     assert_int_equal(c.n, 2);

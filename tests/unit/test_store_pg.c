@@ -24,10 +24,11 @@
 #include "store/copy.h"
 #include "store/leader.h"
 #include "store/store.h"
+#include "test_alert_rows.h"
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
-#define SCHEMA "5"       /* the PostgreSQL schema version this cmon writes */
+#define SCHEMA "6"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {
@@ -232,6 +233,7 @@ static void test_upgrade_from_schema_1(void **state)
     sql1("DROP VIEW v_tests, v_results, v_state_changes;"
          "DROP TABLE action_groups, alerts, alert_transitions, agent_registry;"
          "ALTER TABLE tests DROP COLUMN source_resource_id, DROP COLUMN destination_resource_id;"
+         "ALTER TABLE alert_rules DROP COLUMN monitor;"
          "UPDATE cmon_schema SET version = 1",
          NULL, 0);
     struct store *s = open_rw();
@@ -239,7 +241,10 @@ static void test_upgrade_from_schema_1(void **state)
     sql1("SELECT version FROM cmon_schema", v, sizeof v);
     assert_string_equal(v, SCHEMA);
     struct cmon_errbuf eb;
-    assert_int_equal(s->ops->action_group_put(s, "g", "{}", NULL, &eb), CMON_OK);
+    assert_int_equal(
+        test_group_put(s, "{\"name\":\"g\",\"webhooks\":[{\"url\":\"http://127.0.0.1:9/\"}]}", NULL,
+                       &eb),
+        CMON_OK);
     store_close(s);
 }
 
@@ -451,7 +456,7 @@ static void test_copy_from_sqlite(void **state)
                            .protocol = CMON_PROTO_TCP,
                            .port = 80,
                            .frequency_sec = 30};
-    assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, D0, NULL, &eb), CMON_OK);
+    assert_int_equal(sq->ops->monitor_put(sq, "m", "{}", &t, 1, NULL, 0, D0, NULL, &eb), CMON_OK);
     ingest_at(sq, D0 + 60 * CMON_NS_PER_SEC, 1);
     int64_t folded;
     assert_int_equal(sq->ops->rollup(sq, cmon_wall_ns(), &folded, &eb), CMON_OK);
@@ -460,13 +465,15 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(
         sq->ops->test_set_state(sq, "t0", CMON_STATE_WARNING, "why", D0, &changed, &eb), CMON_OK);
     assert_int_equal(sq->ops->token_add(sq, "hash1", STORE_ROLE_ADMIN, "me", D0, &eb), CMON_OK);
-    assert_int_equal(sq->ops->alert_rule_put(sq, "r", "{}", &eb), CMON_OK);
+    assert_int_equal(test_rule_put(sq, TEST_RULE_JSON("r", 10), "m", NULL, &eb), CMON_OK);
     int64_t next;
     assert_int_equal(
         sq->ops->agent_register(sq, "ag", "hash2", "1.0", "[\"198.18.1.2\"]", "", 10, D0, &next, &eb),
         CMON_OK);
-    assert_int_equal(sq->ops->action_group_put(sq, "ops", "{\"name\":\"ops\"}", NULL, &eb),
-                     CMON_OK);
+    assert_int_equal(
+        test_group_put(sq, "{\"name\":\"ops\",\"webhooks\":[{\"url\":\"http://127.0.0.1:9/\"}]}",
+                       NULL, &eb),
+        CMON_OK);
     json_t *items = one_alert("r{x=\"1\"}", "firing", D0);
     json_t *tr = json_pack("[{s:s, s:s, s:s, s:I, s:f}]", "key", "r{x=\"1\"}", "rule", "r", "event",
                            "firing", "atNs", (json_int_t)D0, "value", 12.5);
@@ -509,9 +516,16 @@ static void test_copy_from_sqlite(void **state)
                               "\"value\":12.5}]");
     free(text);
     json_decref(got);
-    assert_int_equal(pg->ops->action_group_list(pg, &got, &eb), CMON_OK);
-    assert_int_equal(json_array_size(got), 1);
-    json_decref(got);
+    struct cmon_action_group_list groups;
+    assert_int_equal(pg->ops->action_group_list(pg, &groups, &eb), CMON_OK);
+    assert_int_equal(groups.n, 1);
+    assert_string_equal(groups.items[0]->webhooks[0].url, "http://127.0.0.1:9/");
+    cmon_action_group_list_free(&groups);
+    struct cmon_alert_rule_list rules; /* the managing monitor comes along */
+    assert_int_equal(pg->ops->alert_rule_list(pg, &rules, &eb), CMON_OK);
+    assert_int_equal(rules.n, 1);
+    assert_string_equal(rules.items[0]->monitor, "m");
+    cmon_alert_rule_list_free(&rules);
     assert_int_equal(pg->ops->agent_heartbeat(pg, "ag", "1.1", "[]", "", "{}", 10, D0 + 1, &eb),
                      CMON_OK); /* registered on PostgreSQL too */
     json_decref(items);

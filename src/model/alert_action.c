@@ -1,13 +1,13 @@
-/* action.c: action groups (webhooks, Alertmanagers, exec commands): parse,
- * validate and write back as JSON; plus the parse driver rule.c shares --
+/* alert_action.c: action groups (webhooks, Alertmanagers, exec commands): parse,
+ * validate and write back as JSON; plus the parse driver alert_rule.c shares --
  * JSON text with positions or an already parsed value, every problem found,
  * sorted by position. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alert/rule.h"
-#include "alert/rule_internal.h"
+#include "model/alert_rule.h"
+#include "model/alert_rule_internal.h"
 #include "core/addr.h"
 #include "model/jsonpos.h"
 
@@ -272,3 +272,78 @@ json_t *cmon_action_group_to_json(const struct cmon_action_group *g)
     return json_pack("{s:s, s:o, s:o, s:o}", "name", g->name, "webhooks", wh, "alertmanagers", am,
                      "exec", ex);
 }
+
+char *alert_dumps(json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    return text;
+}
+
+void *alert_loads(const char *text, size_t size, alert_parse_fn parse, alert_free_fn free_fn)
+{
+    void *obj = NULL;
+    struct cmon_problems probs = {0};
+    alert_parse_text(text, strlen(text), &probs, size, &obj, parse, free_fn);
+    cmon_problems_free(&probs);
+    return obj;
+}
+
+char *cmon_action_group_dumps(const struct cmon_action_group *g)
+{
+    return alert_dumps(cmon_action_group_to_json(g));
+}
+
+struct cmon_action_group *cmon_action_group_loads(const char *text)
+{
+    return alert_loads(text, sizeof(struct cmon_action_group), parse_group, group_free_void);
+}
+
+/* ---- owned lists (the store's answers) ---- */
+
+/* Append item (or, when NULL, name to invalid) to a list; false when out of
+ * memory (item is then freed).  Both list types get the same functions. */
+#define ALERT_LIST_FUNCS(list_t, item_t, prefix, free_fn)                                          \
+    bool prefix##_list_add(list_t *l, item_t *item, const char *name)                              \
+    {                                                                                              \
+        if (!item) {                                                                               \
+            char *copy = strdup(name ? name : "");                                                 \
+            char **v = copy ? realloc(l->invalid, (l->n_invalid + 1) * sizeof *v) : NULL;          \
+            if (!v) {                                                                              \
+                free(copy);                                                                        \
+                return false;                                                                      \
+            }                                                                                      \
+            l->invalid = v;                                                                        \
+            v[l->n_invalid++] = copy;                                                              \
+            return true;                                                                           \
+        }                                                                                          \
+        item_t **v = realloc(l->items, (l->n + 1) * sizeof *v);                                    \
+        if (!v) {                                                                                  \
+            free_fn(item);                                                                         \
+            return false;                                                                          \
+        }                                                                                          \
+        l->items = v;                                                                              \
+        v[l->n++] = item;                                                                          \
+        return true;                                                                               \
+    }                                                                                              \
+    void prefix##_list_free(list_t *l)                                                             \
+    {                                                                                              \
+        for (size_t i = 0; i < l->n; i++)                                                          \
+            free_fn(l->items[i]);                                                                  \
+        free(l->items);                                                                            \
+        alert_strv_free(l->invalid, l->n_invalid);                                                 \
+        memset(l, 0, sizeof *l);                                                                   \
+    }                                                                                              \
+    const item_t *prefix##_find(const list_t *l, const char *name)                                 \
+    {                                                                                              \
+        for (size_t i = 0; i < l->n; i++) {                                                        \
+            if (strcmp(l->items[i]->name, name) == 0)                                              \
+                return l->items[i];                                                                \
+        }                                                                                          \
+        return NULL;                                                                               \
+    }
+
+ALERT_LIST_FUNCS(struct cmon_alert_rule_list, struct cmon_alert_rule, cmon_alert_rule,
+                 cmon_alert_rule_free)
+ALERT_LIST_FUNCS(struct cmon_action_group_list, struct cmon_action_group, cmon_action_group,
+                 cmon_action_group_free)

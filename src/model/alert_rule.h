@@ -1,10 +1,14 @@
-/* rule.h: the alert rule and action group model (docs/alerts.md) -- parse and
- * validate from JSON with "path: message" problems (line:col when the text is
- * at hand), and back to JSON.
+/* alert_rule.h: the alert rule and action group model (docs/alerts.md) -- the
+ * typed rows the API, the store, the evaluator and monitor files share: parse
+ * and validate from JSON with "path: message" problems (line:col when the
+ * text is at hand), and back to JSON; the one table of signals, operators,
+ * aggregations and frequencies that validation and the dashboard's rule form
+ * (GET /api/v1/alertSignals) both read.
  * Pure: no I/O, no clock.  A rule or action group owns every string and array
- * it points to; free it with its _free function.  Thread-safe (no state). */
-#ifndef CMON_ALERT_RULE_H
-#define CMON_ALERT_RULE_H
+ * it points to; free it with its _free function (lists: _list_free).
+ * Thread-safe (no state). */
+#ifndef CMON_MODEL_ALERT_RULE_H
+#define CMON_MODEL_ALERT_RULE_H
 
 #include <stdbool.h>
 
@@ -43,6 +47,11 @@ enum cmon_alert_scope { CMON_SCOPE_TEST, CMON_SCOPE_TEST_GROUP, CMON_SCOPE_MONIT
 
 struct cmon_alert_rule {
     char *name;
+    /* The monitor whose file holds this rule, which manages it (applied and
+     * deleted with it; the alerts API refuses to change it alone); NULL for a
+     * rule of the alerts API.  Written back as "managedBy": {"monitor": M},
+     * a read-only field the parser ignores. */
+    char *monitor;
     char *description;      /* NULL when not given */
     bool enabled;
     enum cmon_alert_kind kind;
@@ -113,6 +122,51 @@ enum cmon_err cmon_action_group_from_json(const struct json_t *j, const char *pr
                                           struct cmon_problems *probs);
 struct json_t *cmon_action_group_to_json(const struct cmon_action_group *g);
 void cmon_action_group_free(struct cmon_action_group *g);
+
+/* Owned lists, in name order as the store returns them. */
+struct cmon_alert_rule_list {
+    struct cmon_alert_rule **items;
+    size_t n;
+    /* names of stored rules that no longer validate (skipped, for a warning) */
+    char **invalid;
+    size_t n_invalid;
+};
+struct cmon_action_group_list {
+    struct cmon_action_group **items;
+    size_t n;
+    char **invalid;
+    size_t n_invalid;
+};
+void cmon_alert_rule_list_free(struct cmon_alert_rule_list *l);
+void cmon_action_group_list_free(struct cmon_action_group_list *l);
+/* Append (taking ownership; NULL item: record name as invalid).  false when
+ * out of memory (item is then freed). */
+bool cmon_alert_rule_list_add(struct cmon_alert_rule_list *l, struct cmon_alert_rule *item,
+                              const char *name);
+bool cmon_action_group_list_add(struct cmon_action_group_list *l, struct cmon_action_group *item,
+                                const char *name);
+const struct cmon_alert_rule *cmon_alert_rule_find(const struct cmon_alert_rule_list *l,
+                                                   const char *name);
+const struct cmon_action_group *cmon_action_group_find(const struct cmon_action_group_list *l,
+                                                       const char *name);
+
+/* JSON text of the rule or group (every default, compact; rules without
+ * managedBy: the owner is the store's column), as the store keeps it; NULL
+ * when out of memory.  The caller frees it. */
+char *cmon_alert_rule_dumps(const struct cmon_alert_rule *r);
+char *cmon_action_group_dumps(const struct cmon_action_group *g);
+/* Back from that text: NULL when it no longer validates or memory ran out. */
+struct cmon_alert_rule *cmon_alert_rule_loads(const char *text);
+struct cmon_action_group *cmon_action_group_loads(const char *text);
+
+/* The choices of a rule form, from the table validation uses:
+ * {"signals": [{"name", "unit", "kind", "aggregations", "thresholdMin",
+ * "thresholdMax", "legacyNames"}], "operators": [{"name", "symbol"}],
+ * "aggregations", "windowSizeSec": {"min", "max", "default", "common"},
+ * "evaluationFrequencySec": {...}, "severity": {"names" (by value),
+ * "default"}, "kinds", "scopes", "states"}.
+ * A new reference (NULL when out of memory). */
+struct json_t *cmon_alert_signals_json(void);
 
 const char *cmon_alert_dim_name(enum cmon_alert_dim d);      /* "monitor", "testGroup", ... */
 const char *cmon_alert_metric_name(enum cmon_alert_metric m); /* "ChecksFailedPercent", ... */

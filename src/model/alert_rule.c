@@ -1,21 +1,23 @@
-/* rule.c: parse and validate alert rules (metric and state kinds) from JSON,
+/* alert_rule.c: parse and validate alert rules (metric and state kinds) from JSON,
  * reporting every problem as "path: message" in the monitor validator's
  * style (it reuses src/model/validate.h), and write them back as JSON with
- * every default filled in.  Action groups live in action.c. */
-#include "alert/rule.h"
+ * every default filled in.  Action groups live in alert_action.c. */
+#include "model/alert_rule.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "alert/rule_internal.h"
+#include "model/alert_rule_internal.h"
 #include "model/validate.h"
 
 static const char *const rule_fields[] = {"name", "description", "enabled", "kind", "metric",
     "dimensions", "operator", "threshold", "aggregation", "windowSizeSec",
     "evaluationFrequencySec", "severity", "forEvaluations", "scope", "states", "actionGroups",
     NULL};
+/* written back for people, ignored when read (the owner is the store's) */
+static const char *const rule_readonly[] = {"managedBy", NULL};
 static const char *const metric_only[] = {"metric", "operator", "threshold", "aggregation",
                                           "windowSizeSec", NULL};
 static const char *const state_only[] = {"scope", "states", NULL};
@@ -29,6 +31,26 @@ static const char *const metric_names[] = {"ChecksFailedPercent", "RoundTripTime
 static const char *const op_names[] = {"GreaterThan", "GreaterThanOrEqual", "LessThan",
                                        "LessThanOrEqual", NULL};
 static const char *const op_symbols[] = {">", ">=", "<", "<="};
+/* What each metric measures and the thresholds it allows: validation and the
+ * rule form (cmon_alert_signals_json) read this one table. */
+static const struct {
+    const char *unit;
+    double min, max; /* max < min: no upper bound */
+} signal_info[] = {
+    [CMON_METRIC_CHECKS_FAILED_PCT] = {"%", 0, 100},
+    [CMON_METRIC_RTT_MS] = {"ms", 0, -1},
+};
+/* the aggregation windows and evaluation frequencies a rule may use, and the
+ * common ones a form offers */
+#define WINDOW_MIN_SEC 30
+#define WINDOW_MAX_SEC 86400
+#define FREQUENCY_MIN_SEC 10
+#define FREQUENCY_MAX_SEC 3600
+static const int common_windows[] = {60, 300, 900, 1800, 3600, 21600, 43200, 86400};
+static const int common_frequencies[] = {60, 300, 900, 1800, 3600};
+/* severity 0..4, by value */
+static const char *const severity_names[] = {"critical", "error", "warning", "informational",
+                                             "verbose", NULL};
 static const char *const agg_names[] = {"Average", "Minimum", "Maximum", NULL};
 static const char *const scope_names[] = {"test", "testGroup", "monitor", NULL};
 static const char *const protocol_names[] = {"Icmp", "Tcp", "Http", NULL};
@@ -66,6 +88,7 @@ void cmon_alert_rule_free(struct cmon_alert_rule *r)
     if (!r)
         return;
     free(r->name);
+    free(r->monitor);
     free(r->description);
     for (int d = 0; d < CMON_DIM__COUNT; d++)
         free(r->dims[d]);
@@ -189,19 +212,20 @@ static void parse_metric_rule(struct vctx *v, const json_t *obj, const char *bas
     if (k >= 0)
         r->aggregation = (enum cmon_alert_agg)k;
     long x;
-    if (vget_int(v, obj, base, "windowSizeSec", 30, 86400, &x))
+    if (vget_int(v, obj, base, "windowSizeSec", WINDOW_MIN_SEC, WINDOW_MAX_SEC, &x))
         r->window_sec = (int)x;
     char p[512];
     vpath_key(p, sizeof p, base, "threshold");
     if (!json_object_get(obj, "threshold")) {
         vproblem(v, base, false, "missing required field \"threshold\"");
     } else if (vget_number(v, obj, base, "threshold", &r->threshold) && have_metric) {
-        if (r->metric == CMON_METRIC_CHECKS_FAILED_PCT &&
-            (r->threshold < 0 || r->threshold > 100))
-            vproblem(v, p, false, "ChecksFailedPercent threshold must be between 0 and 100, got %g",
+        double lo = signal_info[r->metric].min, hi = signal_info[r->metric].max;
+        const char *signal = metric_names[r->metric];
+        if (hi >= lo && (r->threshold < lo || r->threshold > hi))
+            vproblem(v, p, false, "%s threshold must be between %g and %g, got %g", signal, lo, hi,
                      r->threshold);
-        else if (r->metric == CMON_METRIC_RTT_MS && r->threshold < 0)
-            vproblem(v, p, false, "RoundTripTimeMs threshold must not be negative, got %g",
+        else if (hi < lo && r->threshold < lo) /* every signal's minimum is 0 */
+            vproblem(v, p, false, "%s threshold must not be negative, got %g", signal,
                      r->threshold);
     }
 }
@@ -259,9 +283,9 @@ static void parse_rule_common(struct vctx *v, const json_t *obj, const char *bas
     r->description = vstrdup(v, vget_string(v, obj, base, "description", false));
     vget_bool(v, obj, base, "enabled", &r->enabled);
     long x;
-    if (vget_int(v, obj, base, "evaluationFrequencySec", 10, 3600, &x))
+    if (vget_int(v, obj, base, "evaluationFrequencySec", FREQUENCY_MIN_SEC, FREQUENCY_MAX_SEC, &x))
         r->evaluation_frequency_sec = (int)x;
-    if (vget_int(v, obj, base, "severity", 0, 4, &x))
+    if (vget_int(v, obj, base, "severity", 0, 4, &x)) /* severity_names */
         r->severity = (int)x;
     if (vget_int(v, obj, base, "forEvaluations", 1, 100, &x))
         r->for_evaluations = (int)x;
@@ -269,9 +293,9 @@ static void parse_rule_common(struct vctx *v, const json_t *obj, const char *bas
     parse_action_refs(v, obj, base, r);
 }
 
-static void parse_rule(struct vctx *v, const json_t *obj, const char *base, void *out)
+void vparse_alert_rule(struct vctx *v, const json_t *obj, const char *base,
+                       struct cmon_alert_rule *r)
 {
-    struct cmon_alert_rule *r = out;
     *r = (struct cmon_alert_rule){.enabled = true,
                                   .evaluation_frequency_sec = CMON_RULE_DEFAULT_FREQUENCY_SEC,
                                   .severity = CMON_RULE_DEFAULT_SEVERITY,
@@ -281,7 +305,7 @@ static void parse_rule(struct vctx *v, const json_t *obj, const char *base, void
         vproblem(v, base, false, "an alert rule must be a JSON object");
         return;
     }
-    vcheck_fields(v, obj, base, rule_fields, NULL);
+    vcheck_fields(v, obj, base, rule_fields, rule_readonly);
     /* kind defaults to "metric" */
     int k = get_choice(v, obj, base, "kind", "kind", kind_names, false);
     bool kind_bad = k < 0 && json_object_get(obj, "kind");
@@ -301,6 +325,11 @@ static void parse_rule(struct vctx *v, const json_t *obj, const char *base, void
     } else {
         parse_state_rule(v, obj, base, r);
     }
+}
+
+static void parse_rule(struct vctx *v, const json_t *obj, const char *base, void *out)
+{
+    vparse_alert_rule(v, obj, base, out);
 }
 
 static void rule_free_void(void *r) { cmon_alert_rule_free(r); }
@@ -359,6 +388,8 @@ json_t *cmon_alert_rule_to_json(const struct cmon_alert_rule *r)
         return NULL;
     if (r->description)
         json_object_set_new(o, "description", json_string(r->description));
+    if (r->monitor)
+        json_object_set_new(o, "managedBy", json_pack("{s:s}", "monitor", r->monitor));
     if (r->kind == CMON_ALERT_KIND_METRIC) {
         json_object_set_new(o, "metric", json_string(metric_names[r->metric]));
         json_object_set_new(o, "operator", json_string(op_names[r->op]));
@@ -370,4 +401,67 @@ json_t *cmon_alert_rule_to_json(const struct cmon_alert_rule *r)
         json_object_set_new(o, "states", states_to_json(r->states));
     }
     return o;
+}
+
+char *cmon_alert_rule_dumps(const struct cmon_alert_rule *r)
+{
+    json_t *j = cmon_alert_rule_to_json(r);
+    json_object_del(j, "managedBy"); /* the store keeps the manager in its own column */
+    return alert_dumps(j);
+}
+
+struct cmon_alert_rule *cmon_alert_rule_loads(const char *text)
+{
+    return alert_loads(text, sizeof(struct cmon_alert_rule), parse_rule, rule_free_void);
+}
+
+static json_t *int_list(const int *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static json_t *names_json(const char *const *names)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && names[i]; i++)
+        json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+static json_t *signal_json(enum cmon_alert_metric m)
+{
+    json_t *o = json_pack("{s:s, s:s, s:o, s:f, s:o, s:[s]}", "name", metric_names[m], "unit",
+                          signal_info[m].unit, "aggregations", names_json(agg_names),
+                          "thresholdMin", signal_info[m].min, "thresholdMax",
+                          signal_info[m].max >= signal_info[m].min ? json_real(signal_info[m].max)
+                                                                   : json_null(),
+                          "legacyNames", metric_names[m + 2]);
+    return o;
+}
+
+json_t *cmon_alert_signals_json(void)
+{
+    json_t *signals = json_array(), *ops = json_array();
+    for (int m = CMON_METRIC_CHECKS_FAILED_PCT; signals && m <= CMON_METRIC_RTT_MS; m++)
+        json_array_append_new(signals, signal_json((enum cmon_alert_metric)m));
+    for (int i = 0; ops && op_names[i]; i++)
+        json_array_append_new(ops, json_pack("{s:s, s:s}", "name", op_names[i], "symbol",
+                                             op_symbols[i]));
+    return json_pack(
+        "{s:o, s:o, s:o, s:{s:i, s:i, s:i, s:o}, s:{s:i, s:i, s:i, s:o}, s:{s:o, s:i},"
+        " s:o, s:o, s:o}",
+        "signals", signals, "operators", ops, "aggregations", names_json(agg_names),
+        "windowSizeSec", "min", WINDOW_MIN_SEC, "max", WINDOW_MAX_SEC, "default",
+        CMON_RULE_DEFAULT_WINDOW_SEC, "common",
+        int_list(common_windows, sizeof common_windows / sizeof *common_windows),
+        "evaluationFrequencySec", "min", FREQUENCY_MIN_SEC, "max", FREQUENCY_MAX_SEC, "default",
+        CMON_RULE_DEFAULT_FREQUENCY_SEC, "common",
+        int_list(common_frequencies, sizeof common_frequencies / sizeof *common_frequencies),
+        "severity", "names", names_json(severity_names), "default", CMON_RULE_DEFAULT_SEVERITY,
+        "kinds",
+        names_json(kind_names), "scopes", names_json(scope_names), "states",
+        names_json(watchable_states));
 }
