@@ -714,6 +714,24 @@ await step('alerts from the dashboard: an action group, then a rule from a monit
   assert.equal(await page.inputValue('#rule-dim-monitor'), 'e2e');
   const dims = await page.evaluate(async () => (await (await fetch('/api/v1/alertDimensions')).json()).items);
   assert.deepEqual(await page.$$eval('#rule-dimensions input', (xs) => xs.map((x) => x.id.replace('rule-dim-', ''))), dims);
+  // every choice of the form is the server's (GET /api/v1/alertSignals, the
+  // table its validation reads): signals with units, operators, the signal's
+  // aggregations, severities, common windows and frequencies, ranges
+  const sig = await page.evaluate(async () => (await fetch('/api/v1/alertSignals')).json());
+  const opts = (sel) => page.$$eval(`${sel} option`, (xs) => xs.map((x) => [x.value, x.textContent]));
+  assert.deepEqual(await opts('#rule-metric'), sig.signals.map((x) => [x.name, `${x.name} (${x.unit})`]));
+  assert.deepEqual(await opts('#rule-operator'), sig.operators.map((o) => [o.name, o.symbol]));
+  assert.deepEqual((await opts('#rule-aggregation')).map(([v]) => v), sig.signals[0].aggregations);
+  assert.deepEqual((await opts('#rule-severity')).map(([v]) => v), sig.severity.names.map((_, i) => String(i)));
+  assert.deepEqual((await opts('#rule-scope')).map(([v]) => v), sig.scopes);
+  assert.deepEqual((await opts('#rule-dl-windowSizeSec')).map(([v]) => Number(v)), sig.windowSizeSec.common);
+  assert.deepEqual((await opts('#rule-dl-evaluationFrequencySec')).map(([v]) => Number(v)), sig.evaluationFrequencySec.common);
+  assert.equal(await page.inputValue('#rule-windowSizeSec'), String(sig.windowSizeSec.default));
+  assert.equal(await page.getAttribute('#rule-evaluationFrequencySec', 'min'), String(sig.evaluationFrequencySec.min));
+  assert.equal(await page.getAttribute('#rule-threshold', 'max'), String(sig.signals[0].thresholdMax));
+  await page.selectOption('#rule-metric', 'RoundTripTimeMs'); // no upper bound, in ms
+  assert.equal(await page.getAttribute('#rule-threshold', 'max'), null);
+  assert.match(await page.textContent('#rule-threshold-hint'), /^ms, at least 0$/);
   await page.fill('#rule-name', 'srv-loss');
   await page.fill('#rule-dim-destination', 'srv-host');
   await page.selectOption('#rule-metric', 'ChecksFailedPercent');
@@ -832,6 +850,46 @@ await step('alert rules: disable, enable and delete from the list', async () => 
   await page.click('#group-delete-e2e-hooks');
   await page.waitForFunction(() => !document.getElementById('group-delete-e2e-hooks'));
   assert.equal(await rowCount('#alerts-groups table.data'), 0);
+});
+
+await step('alert rules inside a monitor file: a bad one refused at its line, then saved from the editor, listed under it, read-only in the rule form, gone with the monitor', async () => {
+  // a disabled group: its tests never run, so the other steps' views stay as they were
+  const file = { name: 'e2e-rules', properties: {
+    endpoints: [{ name: 'me', type: 'Agent', address: AGENT.name }, { name: 'lo', address: '127.0.0.1' }],
+    testConfigurations: [{ name: 'tcp', protocol: 'Tcp', tcpConfiguration: { port: 9 } }],
+    testGroups: [{ name: 'g', disable: true, sources: ['me'], destinations: ['lo'], testConfigurations: ['tcp'] }],
+    alertRules: [{ name: 'e2e-rules-loss', metric: 'ChecksFailedPercent', operator: 'GreaterThan', threshold: 150 }] } };
+  const bad = JSON.stringify(file, null, 2);
+  const line = bad.split('\n').findIndex((l) => l.includes('"threshold"')) + 1;
+  await go('#/edit');
+  await page.fill('#monitor-name', 'e2e-rules');
+  await page.fill('#monitor-json', bad);
+  expected400++;
+  expected400Logs++;
+  await page.click('#save');
+  await page.waitForSelector('#problems li');
+  assert.match(await page.textContent('#problems li'),
+    new RegExp(`^${line}:\\d+ alertRules\\[0\\]\\.threshold: ChecksFailedPercent threshold must be between 0 and 100, got 150$`));
+  assert.equal((await fetch(`${BASE}/api/v1/connectionMonitors/e2e-rules`)).status, 404, 'nothing of the monitor was written');
+  file.properties.alertRules[0].threshold = 40;
+  await page.fill('#monitor-json', JSON.stringify(file, null, 2));
+  await page.click('#save');
+  await page.waitForSelector('#editor-status.ok');
+  await page.waitForSelector('#editor-rules:not([hidden])');
+  // reopened: the JSON holds the rules, the stored ones are listed under it
+  await go('#/edit/e2e-rules');
+  assert.deepEqual(JSON.parse(await page.inputValue('#monitor-json')).properties.alertRules, file.properties.alertRules);
+  assert.deepEqual(await page.$$eval('#editor-rules-list li', (xs) => xs.map((x) => x.textContent)),
+    ['e2e-rules-loss ChecksFailedPercent GreaterThan 40']);
+  await shot('editor-alert-rules');
+  await page.click('#editor-rules-list a:text-is("e2e-rules-loss")');
+  await rendered('#/alerts/rule/e2e-rules-loss');
+  assert.match(await page.textContent('#rule-managed'), /managed by monitor e2e-rules/);
+  assert.equal(await page.isDisabled('#rule-save'), true);
+  assert.equal(await page.inputValue('#rule-dim-monitor'), 'e2e-rules');
+  await page.evaluate(async () => fetch('/api/v1/connectionMonitors/e2e-rules', { method: 'DELETE' }));
+  const names = await page.evaluate(async () => (await (await fetch('/api/v1/alertRules')).json()).items.map((r) => r.name));
+  assert.ok(!names.includes('e2e-rules-loss'), `the monitor's rule went with it (${names})`);
 });
 
 await step('once a token exists the dashboard asks for it, then works with it', async () => {

@@ -1,21 +1,18 @@
 // alertrule.js: the alert rule form (#/alerts/rule, #/alerts/rule/NAME) --
 // create or edit a rule of docs/alerts.md: signal (a metric with a static
 // condition, or test states), dimension filters, aggregation window,
-// evaluation frequency, severity and action groups.  The dimension keys come
-// from the server (GET /api/v1/alertDimensions), their values are offered
-// from the tests; "Configure alerts" links pre-fill them (d.KEY=VALUE in the
-// URL).  Saving is PUT /api/v1/alertRules/NAME; the server validates, and
-// each of its problems is shown at its field as it words it.
+// evaluation frequency, severity and action groups.  Every choice comes from
+// the server, from the table its validation reads: the signals with their
+// units and aggregations, operators, windows, frequencies, severities, scopes
+// and states (GET /api/v1/alertSignals), the dimension keys (GET
+// /api/v1/alertDimensions); dimension values are offered from the tests.
+// "Configure alerts" links pre-fill them (d.KEY=VALUE in the URL).  Saving is
+// PUT /api/v1/alertRules/NAME; the server validates, and each of its problems
+// is shown at its field as it words it.  A rule a monitor file holds is shown
+// read-only, with a link to that monitor's editor.
 
 import * as api from '../lib/api.js';
 import { h, hashLink } from '../lib/dom.js';
-
-const METRICS = ['ChecksFailedPercent', 'RoundTripTimeMs'];
-const OPERATORS = [['GreaterThan', '>'], ['GreaterThanOrEqual', '≥'], ['LessThan', '<'], ['LessThanOrEqual', '≤']];
-const AGGREGATIONS = ['Average', 'Minimum', 'Maximum'];
-const SCOPES = ['test', 'testGroup', 'monitor'];
-const STATES = ['Fail', 'Warning', 'Indeterminate'];
-const SEVERITIES = ['0 critical', '1 error', '2 warning', '3 informational', '4 verbose'];
 
 // The rule form pre-filled with these dimensions (a monitor, group or test page).
 export function ruleLink(dims) {
@@ -99,8 +96,9 @@ export default {
   refresh: false,
   async render({ segs, params }) {
     const name = segs[0] || null;
-    const [dimList, groups, tests, rule] = await Promise.all([
+    const [dimList, sig, groups, tests, rule] = await Promise.all([
       api.get('alertDimensions'),
+      api.get('alertSignals'),
       api.getAll('actionGroups', {}),
       api.getAll('tests', {}),
       name ? api.get(`alertRules/${encodeURIComponent(name)}`) : null,
@@ -109,16 +107,40 @@ export default {
     const r = rule || { kind: 'metric', enabled: true, dimensions: {}, actionGroups: [], states: ['Fail'] };
     const given = (d) => (rule ? (r.dimensions || {})[d] : params.get(`d.${d}`)) || '';
     const nameInput = h('input', { id: 'rule-name', value: name || '', required: true, readonly: !!name, autocomplete: 'off' });
-    const kind = select('rule-kind', [['metric', 'metric: a metric against a threshold'], ['state', 'state: test states']], r.kind || 'metric');
+    const kindText = { metric: 'metric: a metric against a threshold', state: 'state: test states' };
+    const kind = select('rule-kind', sig.kinds.map((k) => [k, kindText[k] || k]), r.kind || sig.kinds[0]);
+    const signals = sig.signals;
+    const signalOf = (n) => signals.find((x) => x.name === n) || signals[0];
+    const metric = select('rule-metric', signals.map((x) => [x.name, `${x.name} (${x.unit})`]), signalOf(r.metric).name);
+    const aggregation = h('select', { id: 'rule-aggregation' });
+    const threshold = num('rule-threshold', r.threshold, { step: 'any' });
+    const thresholdHint = h('span', { class: 'muted hint', id: 'rule-threshold-hint' });
+    // the signal decides its aggregations, its unit and its threshold range
+    const showSignal = () => {
+      const x = signalOf(metric.value);
+      const keep = aggregation.value || r.aggregation || 'Average';
+      aggregation.replaceChildren(...x.aggregations.map((a) => h('option', { value: a, selected: a === keep, text: a })));
+      threshold.min = x.thresholdMin;
+      if (x.thresholdMax === null) threshold.removeAttribute('max'); else threshold.max = x.thresholdMax;
+      thresholdHint.textContent = x.thresholdMax === null ? `${x.unit}, at least ${x.thresholdMin}`
+        : `${x.unit}, ${x.thresholdMin} to ${x.thresholdMax}`;
+    };
+    metric.addEventListener('change', showSignal);
+    showSignal();
+    // a number input with the server's range and its common values offered
+    const range = (id, spec, value) => h('span', null,
+      num(`rule-${id}`, value ?? spec.default, { min: spec.min, max: spec.max, list: `rule-dl-${id}` }),
+      h('datalist', { id: `rule-dl-${id}` }, spec.common.map((x) => h('option', { value: String(x) }))),
+      h('span', { class: 'muted hint', text: ` ${spec.min}-${spec.max} s` }));
     const metricPart = h('fieldset', { id: 'rule-metric-part' }, h('legend', { text: 'Condition' }),
-      field('metric', 'Signal', select('rule-metric', METRICS, r.metric || METRICS[0])),
-      field('aggregation', 'Aggregation', select('rule-aggregation', AGGREGATIONS, r.aggregation || 'Average')),
-      field('operator', 'Operator', select('rule-operator', OPERATORS, r.operator || 'GreaterThan')),
-      field('threshold', 'Threshold', num('rule-threshold', r.threshold, { step: 'any' }), '% for ChecksFailedPercent, ms for RoundTripTimeMs'),
-      field('windowSizeSec', 'Aggregation granularity (window, s)', num('rule-windowSizeSec', r.windowSizeSec ?? 300)));
+      field('metric', 'Signal', metric),
+      field('aggregation', 'Aggregation', aggregation),
+      field('operator', 'Operator', select('rule-operator', sig.operators.map((o) => [o.name, o.symbol]), r.operator || sig.operators[0].name)),
+      field('threshold', 'Threshold', threshold), thresholdHint,
+      field('windowSizeSec', 'Aggregation granularity (window, s)', range('windowSizeSec', sig.windowSizeSec, r.windowSizeSec)));
     const statePart = h('fieldset', { id: 'rule-state-part' }, h('legend', { text: 'Condition' }),
-      field('scope', 'Scope', select('rule-scope', SCOPES, r.scope || 'test')),
-      field('states', 'States', checkboxes('states', STATES, r.states || ['Fail'])));
+      field('scope', 'Scope', select('rule-scope', sig.scopes, r.scope || sig.scopes[0])),
+      field('states', 'States', checkboxes('states', sig.states, r.states || ['Fail'])));
     const showKind = () => {
       metricPart.hidden = kind.value !== 'metric';
       statePart.hidden = kind.value === 'metric';
@@ -129,7 +151,10 @@ export default {
       h('input', { id: `rule-dim-${d}`, value: given(d), list: `rule-dl-${d}`, autocomplete: 'off', placeholder: 'any (combined)' })));
     const datalists = dims.map((d) => h('datalist', { id: `rule-dl-${d}` },
       ['*', ...distinct(tests, d)].map((x) => h('option', { value: x }))));
+    const owner = r.managedBy && r.managedBy.monitor;
     const form = h('form', { class: 'panel rule-form', id: 'rule-form', novalidate: true },
+      owner ? h('p', { class: 'notice', id: 'rule-managed' }, `This rule is managed by monitor ${owner}: change it in that monitor's alertRules (`,
+        h('a', { href: hashLink(`edit/${encodeURIComponent(owner)}`, {}), text: 'edit the monitor' }), ').') : null,
       h('ul', { id: 'rule-problems', class: 'problems', hidden: true, role: 'alert' }),
       field('name', 'Name', nameInput),
       field('description', 'Description', h('input', { id: 'rule-description', value: r.description || '' })),
@@ -139,15 +164,15 @@ export default {
         h('p', { class: 'muted', text: 'Empty: every value, combined. A value: only that one. "*": one alert per value.' }),
         dimFields, datalists),
       h('fieldset', null, h('legend', { text: 'Evaluation' }),
-        field('evaluationFrequencySec', 'Evaluation frequency (s)', num('rule-evaluationFrequencySec', r.evaluationFrequencySec ?? 60)),
+        field('evaluationFrequencySec', 'Evaluation frequency (s)', range('evaluationFrequencySec', sig.evaluationFrequencySec, r.evaluationFrequencySec)),
         field('forEvaluations', 'Breaching evaluations before firing', num('rule-forEvaluations', r.forEvaluations ?? 1)),
-        field('severity', 'Severity', select('rule-severity', SEVERITIES.map((s, i) => [String(i), s]), String(r.severity ?? 2))),
+        field('severity', 'Severity', select('rule-severity', sig.severity.names.map((s, i) => [String(i), `${i} ${s}`]), String(r.severity ?? sig.severity.default))),
         field('enabled', 'Enabled', h('input', { id: 'rule-enabled', type: 'checkbox', checked: r.enabled !== false }))),
       h('fieldset', null, h('legend', { text: 'Action groups' }),
         field('actionGroups', 'Notify', groups.length ? checkboxes('actionGroups', groups.map((g) => g.name), r.actionGroups || [])
           : h('span', { id: 'rule-actionGroups', class: 'muted', text: 'No action group yet. ' }, h('a', { href: '#/alerts/group', text: 'Create one' })))),
       h('div', { class: 'editor-bar' },
-        h('button', { type: 'submit', id: 'rule-save', class: 'primary', text: name ? 'Save rule' : 'Create rule' }),
+        h('button', { type: 'submit', id: 'rule-save', class: 'primary', disabled: !!owner, text: name ? 'Save rule' : 'Create rule' }),
         h('a', { href: '#/alerts', text: 'Cancel' })));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();

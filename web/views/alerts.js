@@ -4,7 +4,8 @@
 // key (GET /api/v1/alerts?transitions=true, public API only).  A firing
 // alert links to the tests it covers (#/tests?alert=firing + its labels).
 // Then the alert rules and action groups: create, edit (views/alertrule.js,
-// views/actiongroup.js), enable/disable and delete (admin).
+// views/actiongroup.js), enable/disable and delete (admin); a rule a monitor
+// file holds links to that monitor's editor instead.
 
 import * as api from '../lib/api.js';
 import { h, table, fmtNum, fmtTime, hashLink, section } from '../lib/dom.js';
@@ -60,10 +61,12 @@ function rulesPanel(rules, status, setParams) {
       { label: 'Dimensions', value: (r) => Object.entries(r.dimensions || {}).map(([k, v]) => h('span', { class: 'label' }, `${k}=${v}`)) },
       { label: 'Every', class: 'num', value: (r) => `${r.evaluationFrequencySec} s` },
       { label: 'Action groups', value: (r) => (r.actionGroups || []).join(', ') || '–' },
-      { label: '', value: (r) => h('span', { class: 'actions' },
+      // a rule of a monitor file changes with that monitor (the API refuses it alone)
+      { label: '', value: (r) => (r.managedBy ? h('a', { id: `rule-managed-${r.name}`, href: `#/edit/${encodeURIComponent(r.managedBy.monitor)}`,
+        text: `in monitor ${r.managedBy.monitor}` }) : h('span', { class: 'actions' },
         h('button', { type: 'button', id: `rule-toggle-${r.name}`, text: r.enabled ? 'Disable' : 'Enable',
           onclick: act(status, setParams, () => api.post(path(r, r.enabled ? '/disable' : '/enable'))) }),
-        deleteButton(`rule-delete-${r.name}`, status, setParams, () => api.del(path(r)))) },
+        deleteButton(`rule-delete-${r.name}`, status, setParams, () => api.del(path(r))))) },
     ], rules, null, { key: (r) => `rule:${r.name}`, empty: 'No alert rule yet.' }));
 }
 

@@ -1,7 +1,9 @@
 // editor.js: the monitor editor -- paste or edit a monitor's JSON (DESIGN 3),
 // save it with PUT /api/v1/connectionMonitors/{name}, and show every
 // validation problem at its line:column: the lines are marked in the gutter
-// and behind the text, and each problem moves the caret to its place.
+// and behind the text, and each problem moves the caret to its place.  The
+// monitor's alertRules are part of its JSON; the rules they became (managed
+// by the monitor, GET /api/v1/alertRules) are listed under the editor.
 
 import * as api from '../lib/api.js';
 import { h, hashLink } from '../lib/dom.js';
@@ -43,6 +45,15 @@ function caretTo(area, line, col) {
   area.setSelectionRange(pos, pos);
   const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 18;
   area.scrollTop = Math.max(0, (line - 4) * lineHeight);
+}
+
+// The alert rules the monitor's file holds, as the server stored them.
+async function managedRules(box, list, name) {
+  const rules = name ? (await api.getAll('alertRules', {})).filter((r) => r.managedBy && r.managedBy.monitor === name) : [];
+  list.replaceChildren(...rules.map((r) => h('li', null,
+    h('a', { href: hashLink(`alerts/rule/${encodeURIComponent(r.name)}`, {}), text: r.name }),
+    ` ${r.kind === 'metric' ? `${r.metric} ${r.operator} ${r.threshold}` : `state ${r.states.join(', ')} per ${r.scope}`}`)));
+  box.hidden = rules.length === 0;
 }
 
 function buildEditor(text) {
@@ -91,6 +102,9 @@ export default {
     const nameInput = h('input', { id: 'monitor-name', value: name, required: true, pattern: '[A-Za-z0-9._\\-]{1,80}', autocomplete: 'off' });
     const status = h('div', { id: 'editor-status', role: 'status', 'aria-live': 'polite' });
     const problems = h('ol', { id: 'problems', class: 'problems' });
+    const ruleList = h('ul', { id: 'editor-rules-list' });
+    const rulesBox = h('section', { id: 'editor-rules', class: 'panel', hidden: true },
+      h('h2', { text: 'Alert rules in this monitor (alertRules)' }), ruleList);
     const save = async () => {
       status.textContent = 'Saving…';
       status.className = '';
@@ -115,6 +129,7 @@ export default {
         status.replaceChildren(`Saved ${mon.name}: ${mon.testCount} tests. `,
           h('a', { href: hashLink(`monitor/${encodeURIComponent(mon.name)}`), text: 'Open the monitor' }));
         history.replaceState(null, '', `#/edit/${encodeURIComponent(mon.name)}`);
+        await managedRules(rulesBox, ruleList, mon.name);
       } catch (err) {
         if (!(err instanceof api.ApiError)) throw err;
         const list = err.status === 400 ? problemsOf(err) : [{ line: 0, col: 0, path: '', message: err.message }];
@@ -132,6 +147,7 @@ export default {
         save();
       }
     });
+    await managedRules(rulesBox, ruleList, name);
     requestAnimationFrame(ed.paint);
     ed.paint();
     return h('div', null,
@@ -140,6 +156,6 @@ export default {
       h('div', { class: 'editor-bar' },
         h('label', { for: 'monitor-name', text: 'Name ' }), nameInput, ' ',
         h('button', { type: 'button', id: 'save', class: 'primary', onclick: save, text: 'Save' })),
-      status, problems, ed.box);
+      status, problems, ed.box, rulesBox);
   },
 };
