@@ -228,9 +228,17 @@ enum cmon_state cmon_state_rollup(const enum cmon_state *states, size_t n)
 static const char *const state_names[] = {"Indeterminate", "Pass", "Warning", "Fail",
                                           "Not Running"};
 
+static const char *const state_keys[] = {"Indeterminate", "Pass", "Warning", "Fail",
+                                         "NotRunning"};
+
 const char *cmon_state_name(enum cmon_state s)
 {
     return (unsigned)s < 5 ? state_names[s] : "Indeterminate";
+}
+
+const char *cmon_state_key(enum cmon_state s)
+{
+    return (unsigned)s < 5 ? state_keys[s] : "Indeterminate";
 }
 
 bool cmon_state_parse(const char *s, enum cmon_state *out)
@@ -243,14 +251,7 @@ bool cmon_state_parse(const char *s, enum cmon_state *out)
     }
     norm[n] = '\0';
     for (int i = 0; i < 5; i++) {
-        char want[32];
-        size_t k = 0;
-        for (const char *p = state_names[i]; *p; p++) {
-            if (*p != ' ')
-                want[k++] = *p;
-        }
-        want[k] = '\0';
-        if (strcasecmp(norm, want) == 0) {
+        if (strcasecmp(norm, state_keys[i]) == 0) {
             *out = (enum cmon_state)i;
             return true;
         }

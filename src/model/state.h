@@ -62,7 +62,12 @@ enum cmon_state cmon_state_worse(enum cmon_state acc, enum cmon_state s);
  * failed or 750 ms RTT"; the automatic RTT only for TCP and ICMP). */
 void cmon_threshold_text(const struct cmon_test_config *c, char *out, size_t cap);
 
-const char *cmon_state_name(enum cmon_state s);       /* "Pass", "Not Running", ... */
-bool cmon_state_parse(const char *s, enum cmon_state *out); /* case-insensitive, "NotRunning" too */
+/* For people (alert summaries, logs): "Pass", "Not Running", ... */
+const char *cmon_state_name(enum cmon_state s);
+/* For machines, the one spelling of the API's rows, counts keys and state=
+ * parameter: "Pass", "NotRunning", ... */
+const char *cmon_state_key(enum cmon_state s);
+/* Either spelling, case-insensitive ("not_running", "Not Running" too). */
+bool cmon_state_parse(const char *s, enum cmon_state *out);
 
 #endif

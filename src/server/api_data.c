@@ -129,10 +129,9 @@ static int results_test(void *arg, const struct store_test *t)
 static bool results_args(struct req *r, struct results_out *o, struct store_test_filter *f,
                          int64_t *from, int64_t *to)
 {
-    static const char *const known[] = {"testId", "monitor", "state", "protocol", "q",
-                                        "scope",  "from",    "to",    "limit",    "format"};
+    static const char *const own[] = {"testId", "from", "to", "limit", "format"};
     const char *fmt = req_arg(r, "format"), *limit = req_arg(r, "limit");
-    if (!req_known_args(r, known, sizeof known / sizeof known[0]) || !views_filter(r, f))
+    if (!views_filter(r, own, sizeof own / sizeof own[0], f))
         return false;
     f->test_id = req_arg(r, "testId");
     o->fmt = !fmt || strcmp(fmt, "json") == 0 ? FMT_JSON

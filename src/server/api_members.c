@@ -47,7 +47,7 @@ static json_t *member_row(const struct cmon_member_round *m, const struct cmon_s
     const struct source_agent *a = source_book_find(b, m->agent);
     char ts[40];
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:s}", "agent", m->agent, "address",
-                     a && a->primary[0] ? a->primary : "", "state", cmon_state_name(out.state),
+                     a && a->primary[0] ? a->primary : "", "state", cmon_state_key(out.state),
                      "reason", out.reason, "diagnostic", in.diagnostic, "checksFailedPercent",
                      in.checks_failed_pct, "roundTripTimeMs",
                      r->has_rtt ? json_real(r->rtt_avg_ms) : json_null(), "lastResultAt",

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "server/server_internal.h"
+#include "server/sources.h"
 
 /* SourceType: "Agent", or a compound source's kind ("AgentGroup",
  * "AzureSubnet", "MMAWorkspaceMachine", ...), which tells the evaluator to
@@ -262,55 +263,87 @@ enum cmon_err cmon_server_monitor_stat(struct cmon_server *srv, const char *name
 
 /* ---- views of monitors ---- */
 
-struct counts {
-    size_t n[5];
-    enum cmon_state state;
-    char reason[320];
-    size_t tests;
-    bool has_failed, has_rtt; /* the worst figures of the tests */
-    double failed, rtt;
-};
-
-static const char *const count_keys[5] = {"Indeterminate", "Pass", "Warning", "Fail", "NotRunning"};
-
 json_t *counts_json(const size_t n[5])
 {
     json_t *o = json_object();
     for (int i = 0; i < 5; i++)
-        json_object_set_new(o, count_keys[i], json_integer((json_int_t)n[i]));
+        json_object_set_new(o, cmon_state_key((enum cmon_state)i), json_integer((json_int_t)n[i]));
     return o;
 }
 
+struct monitor_fold {
+    struct view_rollup u;
+    const struct source_book *book; /* NULL: no regions */
+    bool nomem;
+};
+
 static int count_test(void *arg, const struct store_test *t)
 {
-    struct counts *c = arg;
-    if ((unsigned)t->state < 5)
-        c->n[t->state]++;
-    enum cmon_state worse = cmon_state_worse(c->state, t->state);
-    if (c->tests == 0 || worse != c->state) {
-        c->state = worse;
-        snprintf(c->reason, sizeof c->reason, "%s", t->reason);
+    struct monitor_fold *c = arg;
+    if (!view_rollup_add(&c->u, t, c->book ? source_region_of(c->book, t) : NULL)) {
+        c->nomem = true;
+        return 1;
     }
-    if (t->has_result && (!c->has_failed || t->checks_failed_pct > c->failed)) {
-        c->failed = t->checks_failed_pct;
-        c->has_failed = true;
-    }
-    if (t->has_rtt && (!c->has_rtt || t->rtt_ms > c->rtt)) {
-        c->rtt = t->rtt_ms;
-        c->has_rtt = true;
-    }
-    c->tests++;
     return 0;
 }
 
-/* at_ns: as the tests stood then (views_at.c), 0 now */
+/* at_ns: as the tests stood then (views_at.c), 0 now; book: the agents'
+ * reports for the regions, NULL for none.  The caller frees c->u. */
 static enum cmon_err monitor_counts(struct store *s, const char *name, int64_t at_ns,
-                                    struct counts *c, struct cmon_errbuf *eb)
+                                    struct monitor_fold *c, struct cmon_errbuf *eb)
 {
-    memset(c, 0, sizeof *c);
-    c->state = CMON_STATE_NOT_RUNNING;
+    view_rollup_init(&c->u, c->book != NULL);
+    c->nomem = false;
     struct store_test_filter f = {.monitor = name};
-    return views_test_query(s, &f, at_ns, count_test, c, eb);
+    enum cmon_err err = views_test_query(s, &f, at_ns, count_test, c, eb);
+    if (!err && c->nomem)
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    return err;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of set (NULL: none) as a sorted array. */
+static json_t *sorted_keys(const json_t *set)
+{
+    json_t *out = json_array();
+    size_t n = set ? json_object_size(set) : 0, i = 0;
+    const char **keys = n ? malloc(n * sizeof *keys) : NULL;
+    const char *key;
+    json_t *v;
+    if (!keys)
+        return out;
+    json_object_foreach((json_t *)set, key, v)
+    {
+        (void)v;
+        if (i < n)
+            keys[i++] = key;
+    }
+    n = i;
+    qsort(keys, n, sizeof *keys, by_text);
+    for (i = 0; i < n; i++)
+        json_array_append_new(out, json_string(keys[i]));
+    free(keys);
+    return out;
+}
+
+/* The essentials of a monitor page: how many test groups, sources and
+ * destinations its tests have, and the regions of its source agents. */
+static void essentials_json(json_t *o, const struct view_rollup *u)
+{
+    static const struct {
+        const char *key;
+        enum rollup_set set;
+    } counts[] = {{"testGroupCount", ROLLUP_GROUPS},
+                  {"sourceCount", ROLLUP_SOURCES},
+                  {"destinationCount", ROLLUP_DESTINATIONS}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        json_object_set_new(o, counts[i].key,
+                            json_integer((json_int_t)view_rollup_distinct(u, counts[i].set)));
+    json_object_set_new(o, "regions", sorted_keys(u->sets[ROLLUP_REGIONS]));
 }
 
 /* {configuration: what its tests are judged against}, from the model's one
@@ -332,24 +365,27 @@ static json_t *thresholds_json(const struct store_monitor *sm)
     return o;
 }
 
+/* book: the agents' reports (the page of one monitor: its essentials), NULL
+ * in lists. */
 static json_t *monitor_json(struct store *s, const struct store_monitor *m, int64_t at_ns,
-                            bool with_props, struct cmon_errbuf *eb)
+                            const struct source_book *book, struct cmon_errbuf *eb)
 {
-    struct counts c;
-    if (monitor_counts(s, m->name, at_ns, &c, eb))
+    struct monitor_fold c = {.book = book};
+    if (monitor_counts(s, m->name, at_ns, &c, eb)) {
+        view_rollup_free(&c.u);
         return NULL;
-    char created[40], updated[40];
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s}", "name", m->name, "monitoringStatus",
-                  m->running ? "Running" : "Stopped", "state", cmon_state_name(c.state), "reason",
-                  c.reason, "counts", counts_json(c.n), "testCount", (json_int_t)c.tests,
-                  "createdAt", cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
-                  cmon_rfc3339(m->updated_ns, updated, sizeof updated));
-    if (o) {
-        json_object_set_new(o, "checksFailedPercent",
-                            c.has_failed ? json_real(c.failed) : json_null());
-        json_object_set_new(o, "roundTripTimeMs", c.has_rtt ? json_real(c.rtt) : json_null());
     }
+    bool with_props = book != NULL;
+    char created[40], updated[40];
+    json_t *o = view_rollup_json(
+        json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "monitoringStatus",
+                  m->running ? "Running" : "Stopped", "createdAt",
+                  cmon_rfc3339(m->created_ns, created, sizeof created), "updatedAt",
+                  cmon_rfc3339(m->updated_ns, updated, sizeof updated)),
+        &c.u);
+    if (o && with_props)
+        essentials_json(o, &c.u);
+    view_rollup_free(&c.u);
     if (o && with_props)
         json_object_set_new(o, "successThresholds", thresholds_json(m));
     if (o && with_props) {
@@ -373,7 +409,7 @@ struct monitor_list {
 static int list_one(void *arg, const struct store_monitor *m)
 {
     struct monitor_list *l = arg;
-    json_t *o = monitor_json(l->s, m, l->at_ns, false, &l->eb);
+    json_t *o = monitor_json(l->s, m, l->at_ns, NULL, &l->eb);
     if (!o) {
         l->err = CMON_ERR_STORE;
         return 1;
@@ -406,6 +442,7 @@ enum MHD_Result api_monitor_list(struct req *r)
 
 struct one_monitor {
     struct store *s;
+    const struct source_book *book;
     int64_t at_ns;
     json_t *out;
     struct cmon_errbuf eb;
@@ -414,15 +451,20 @@ struct one_monitor {
 static int get_one(void *arg, const struct store_monitor *m)
 {
     struct one_monitor *o = arg;
-    o->out = monitor_json(o->s, m, o->at_ns, true, &o->eb);
+    o->out = monitor_json(o->s, m, o->at_ns, o->book, &o->eb);
     return 1;
 }
 
 static enum MHD_Result reply_monitor(struct req *r, struct store *s, const char *name,
                                      int64_t at_ns, unsigned status)
 {
-    struct one_monitor o = {.s = s, .at_ns = at_ns};
-    enum cmon_err err = s->ops->monitor_get(s, name, get_one, &o, &o.eb);
+    struct source_book book;
+    struct one_monitor o = {.s = s, .book = &book, .at_ns = at_ns};
+    enum cmon_err err = source_book_load(&r->srv->opts, s, &book, &o.eb);
+    if (err)
+        return reply_store_error(r, err, o.eb.msg);
+    err = s->ops->monitor_get(s, name, get_one, &o, &o.eb);
+    source_book_free(&book);
     if (err)
         return reply_store_error(r, err, o.eb.msg);
     if (!o.out)

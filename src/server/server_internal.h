@@ -152,9 +152,11 @@ struct cmon_path_report;
 enum cmon_err paths_store(struct store *s, const char *agent, const struct cmon_path_report *rep,
                           struct cmon_errbuf *eb);
 
-/* Shared by the views: fill the filter from ?monitor=&state=&protocol=&q=&scope=;
- * false after replying 400. */
-bool views_filter(struct req *r, struct store_test_filter *f);
+/* Shared by the views and results: fill the filter from ?monitor=&state=
+ * &protocol=&q=&scope= and the exact names (testGroup, source, destination,
+ * testConfiguration, destinationType); own: the endpoint's other parameters
+ * (any parameter neither knows is a 400 naming it); false after replying. */
+bool views_filter(struct req *r, const char *const *own, size_t n_own, struct store_test_filter *f);
 /* at= (views_at.c): a past moment, 0 for now or later; false after replying 400. */
 bool views_at(struct req *r, int64_t *at_ns);
 /* test_query as the tests stood at at_ns (0: live): states and reasons from
@@ -162,6 +164,31 @@ bool views_at(struct req *r, int64_t *at_ns);
  * applies to those states. */
 enum cmon_err views_test_query(struct store *s, const struct store_test_filter *f, int64_t at_ns,
                                store_test_cb cb, void *arg, struct cmon_errbuf *eb);
+/* The roll-up of tests (DESIGN 4) every aggregate the API shows uses (the
+ * roll-up views, monitors): tests per state, the worst state with its
+ * reason (model: cmon_state_worse), the worst figures, whether any test's
+ * group is enabled, and (when distinct) the distinct test groups, sources,
+ * destinations and source regions (sets: JSON objects as sets, made on
+ * first use).
+ * Ownership: view_rollup_free frees the sets.  Threads: the caller's. */
+enum rollup_set { ROLLUP_GROUPS, ROLLUP_SOURCES, ROLLUP_DESTINATIONS, ROLLUP_REGIONS, ROLLUP_N_SETS };
+struct view_rollup {
+    size_t counts[5], tests;
+    enum cmon_state state;
+    char reason[320];
+    bool has_failed, has_rtt, enabled, distinct;
+    double failed, rtt;
+    json_t *sets[ROLLUP_N_SETS];
+};
+void view_rollup_init(struct view_rollup *u, bool distinct);
+void view_rollup_free(struct view_rollup *u);
+/* Fold one test in (region: its source's, "" or NULL when none); false
+ * when out of memory. */
+bool view_rollup_add(struct view_rollup *u, const struct store_test *t, const char *region);
+size_t view_rollup_distinct(const struct view_rollup *u, enum rollup_set which);
+/* Adds state, reason, counts, testCount, checksFailedPercent and
+ * roundTripTimeMs to o and returns it (NULL when o is NULL). */
+json_t *view_rollup_json(json_t *o, const struct view_rollup *u);
 /* {"Indeterminate": n, "Pass": n, "Warning": n, "Fail": n, "NotRunning": n} */
 json_t *counts_json(const size_t n[5]);
 /* The test row of DESIGN 10 (SourceAddress and Region from b, sources.h). */

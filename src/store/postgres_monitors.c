@@ -263,15 +263,14 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
     struct sql_tests q;
     sql_build_tests(SQL_POSTGRES, f, &q);
     char nums[2][24];
-    const char *vals[7];
+    const char *vals[SQL_TESTS_MAX_PARAMS];
     for (int i = 0; i < q.n; i++) {
         enum sql_test_param p = q.params[i];
         vals[i] = p == SQL_TP_STATE      ? pg_i64(nums[0], (int)f->state)
                   : p == SQL_TP_PROTOCOL ? pg_i64(nums[1], (int)f->protocol)
                                          : sql_test_param_text(f, p);
     }
-    bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
-                 !(f->search && *f->search);
+    bool by_id = f && f->test_id && q.n == 1; /* the id is the only filter */
     int row = by_id ? pg_touched_find(ps, f->test_id) : -1;
     if (row >= 0) { /* updated by this transaction's flush: no query */
         struct store_test t;

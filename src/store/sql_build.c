@@ -230,6 +230,18 @@ void sql_build_tests(enum sql_dialect dia, const struct store_test_filter *f, st
         append(out->sql, sizeof out->sql, &len, " AND t.id IN (SELECT value FROM %s%s%d%s)",
                d->json_elems[0], d->param, out->n, d->json_elems[1]);
     }
+    static const struct {
+        enum sql_test_param p;
+        const char *column;
+    } exact[] = {
+        {SQL_TP_GROUP, "t.test_group"},     {SQL_TP_SOURCE, "t.source"},
+        {SQL_TP_DESTINATION, "t.destination"}, {SQL_TP_CONFIG, "t.test_config"},
+        {SQL_TP_DEST_TYPE, "t.destination_type"},
+    };
+    for (size_t i = 0; f && i < sizeof exact / sizeof exact[0]; i++) {
+        if (sql_test_param_text(f, exact[i].p))
+            add_param(d, out, &len, exact[i].p, exact[i].column);
+    }
     if (f && f->has_state)
         add_param(d, out, &len, SQL_TP_STATE, "t.state");
     if (f && f->has_protocol)
@@ -252,6 +264,16 @@ const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test
         return f->source_agents;
     case SQL_TP_IDS:
         return f->ids_json;
+    case SQL_TP_GROUP:
+        return f->group;
+    case SQL_TP_SOURCE:
+        return f->source;
+    case SQL_TP_DESTINATION:
+        return f->destination;
+    case SQL_TP_CONFIG:
+        return f->config;
+    case SQL_TP_DEST_TYPE:
+        return f->destination_type;
     default:
         return NULL;
     }

@@ -30,10 +30,16 @@ enum sql_test_param {
     SQL_TP_SEARCH,
     SQL_TP_SOURCE_AGENTS, /* text: a JSON array */
     SQL_TP_IDS,           /* text: a JSON array of test ids */
+    SQL_TP_GROUP,         /* the exact names of store_test_filter */
+    SQL_TP_SOURCE,
+    SQL_TP_DESTINATION,
+    SQL_TP_CONFIG,
+    SQL_TP_DEST_TYPE,
 };
+#define SQL_TESTS_MAX_PARAMS 12
 struct sql_tests {
     char sql[2048];
-    enum sql_test_param params[7];
+    enum sql_test_param params[SQL_TESTS_MAX_PARAMS];
     int n;
 };
 void sql_build_tests(enum sql_dialect d, const struct store_test_filter *f, struct sql_tests *out);

@@ -259,8 +259,7 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
         return ferr;
     struct sql_tests q;
     sql_build_tests(SQL_SQLITE, f, &q);
-    bool by_id = f && f->test_id && !f->monitor && !f->has_state && !f->has_protocol &&
-                 !(f->search && *f->search);
+    bool by_id = f && f->test_id && q.n == 1; /* the id is the only filter */
     sqlite3_stmt *st = by_id ? ss->test_by_id : NULL;
     if (st) {
         sqlite3_reset(st);

@@ -93,6 +93,10 @@ struct store_test_filter {
     const char *source_agents;
     /* a JSON array of test ids: only these tests (NULL: any) */
     const char *ids_json;
+    /* exact names (NULL: any): test group, source, destination, test
+     * configuration, and the destination's type (the DestinationType
+     * dimension: Agent, ExternalAddress or a compound source's kind) */
+    const char *group, *source, *destination, *config, *destination_type;
 };
 
 /* A round result as stored (agent = who ran it).  history: stored as raw

@@ -67,7 +67,7 @@ pass "validation errors, 400/404/405/413"
 
 # ---- stop / start ----
 req 200 POST /api/v1/connectionMonitors/seed/stop
-jqeq '[.monitoringStatus, .state, .counts.NotRunning, .reason]' '["Stopped","Not Running",12,"monitor stopped"]'
+jqeq '[.monitoringStatus, .state, .counts.NotRunning, .reason]' '["Stopped","NotRunning",12,"monitor stopped"]'
 req 200 POST /api/v1/connectionMonitors/seed/start
 jqeq '[.monitoringStatus, .state]' '["Running","Indeterminate"]'
 pass "stop makes tests Not Running, start brings them back"

@@ -225,7 +225,10 @@ static void test_names(void **state)
     (void)state;
     enum cmon_state s;
     assert_string_equal(cmon_state_name(CMON_STATE_NOT_RUNNING), "Not Running");
+    assert_string_equal(cmon_state_key(CMON_STATE_NOT_RUNNING), "NotRunning");
+    assert_string_equal(cmon_state_key(CMON_STATE_FAIL), "Fail");
     assert_true(cmon_state_parse("NotRunning", &s) && s == CMON_STATE_NOT_RUNNING);
+    assert_true(cmon_state_parse("Not Running", &s) && s == CMON_STATE_NOT_RUNNING);
     assert_true(cmon_state_parse("not_running", &s) && s == CMON_STATE_NOT_RUNNING);
     assert_true(cmon_state_parse("fail", &s) && s == CMON_STATE_FAIL);
     assert_true(cmon_state_parse("Indeterminate", &s) && s == CMON_STATE_INDETERMINATE);

@@ -127,6 +127,37 @@ static void test_tests_view(void **state)
     assert_int_equal(q.n, 0);
 }
 
+/* The exact scope filters: whole names, each its own parameter, and every
+ * filter at once still fits the parameter list. */
+static void test_tests_view_exact(void **state)
+{
+    (void)state;
+    struct sql_tests q;
+    struct store_test_filter f = {.group = "g", .destination_type = "Agent"};
+    sql_build_tests(SQL_POSTGRES, &f, &q);
+    assert_int_equal(q.n, 2);
+    assert_int_equal(q.params[0], SQL_TP_GROUP);
+    assert_int_equal(q.params[1], SQL_TP_DEST_TYPE);
+    assert_string_equal(sql_test_param_text(&f, SQL_TP_DEST_TYPE), "Agent");
+    assert_string_equal(strstr(q.sql, " WHERE"),
+                        " WHERE true AND t.test_group = $1::text AND t.destination_type = $2::text"
+                        " ORDER BY t.monitor COLLATE \"C\", t.number");
+    f = (struct store_test_filter){.monitor = "m", .test_id = "i", .ids_json = "[]",
+                                   .group = "g", .source = "s", .destination = "d",
+                                   .config = "c", .destination_type = "t", .has_state = true,
+                                   .has_protocol = true, .search = "x",
+                                   .scope = STORE_SCOPE_SOURCES, .source_agents = "[]"};
+    sql_build_tests(SQL_SQLITE, &f, &q);
+    assert_int_equal(q.n, SQL_TESTS_MAX_PARAMS);
+    const enum sql_test_param want[] = {SQL_TP_MONITOR, SQL_TP_TEST_ID,  SQL_TP_IDS,
+                                        SQL_TP_GROUP,   SQL_TP_SOURCE,   SQL_TP_DESTINATION,
+                                        SQL_TP_CONFIG,  SQL_TP_DEST_TYPE, SQL_TP_STATE,
+                                        SQL_TP_PROTOCOL, SQL_TP_SEARCH,  SQL_TP_SOURCE_AGENTS};
+    for (int i = 0; i < q.n; i++)
+        assert_int_equal(q.params[i], want[i]);
+    assert_non_null(strstr(q.sql, " AND t.source = ?5 AND t.destination = ?6 AND t.test_config = ?7"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_postgres_rollup),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_tests_view),
+        cmocka_unit_test(test_tests_view_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
