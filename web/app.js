@@ -1,18 +1,22 @@
 // app.js: the dashboard shell -- hash routing (#/route/segments?params), the
-// filter bar whose every value lives in the URL (so a view can be shared),
+// filter bar whose every value lives in the URL (so a view can be shared;
+// the scope selectors' options from lib/scope.js, the entity type selector
+// switching between the list views that declare `entity`),
 // auto refresh every 60 s that keeps scroll, focus and filters, and the
 // token prompt after a 401.  Each view is one module in views/ registered in
 // the `routes` table below: a new page is one file plus one line here.
 
 import { ApiError, setToken } from './lib/api.js';
-import { atLocal, atIso } from './lib/filters.js';
-import { h, errorBox } from './lib/dom.js';
+import { atLocal, atIso, carry, SCOPE_KEYS } from './lib/filters.js';
+import { fillScopes } from './lib/scope.js';
+import { h, errorBox, hashLink } from './lib/dom.js';
 import { sweepCharts, resizeCharts } from './lib/chart.js';
 import monitors from './views/monitors.js';
 import monitor from './views/monitor.js';
 import group from './views/group.js';
 import test from './views/test.js';
 import tests from './views/tests.js';
+import testGroups from './views/groups.js';
 import compare from './views/compare.js';
 import editor from './views/editor.js';
 import alerts from './views/alerts.js';
@@ -31,6 +35,7 @@ const routes = [
   { re: /^group\/([^/]+)\/([^/]+)$/, view: group },
   { re: /^test\/([^/]+)$/, view: test },
   { re: /^tests$/, view: tests },
+  { re: /^testGroups$/, view: testGroups },
   { re: /^compare$/, view: compare },
   { re: /^edit(?:\/([^/]+))?$/, view: editor },
   { re: /^alerts$/, view: alerts },
@@ -88,6 +93,9 @@ function filterBar(params, view, keepTyping) {
   set('f-alert', params.get('alert') || '');
   set('f-range', params.get('range') || '1h');
   set('f-at', atLocal(params.get('at')));
+  // the list views say which one they are (the entity type selector)
+  document.getElementById('f-entity-wrap').hidden = !view.entity;
+  if (view.entity) set('f-entity', view.entity);
   const note = document.getElementById('f-at-note');
   note.hidden = !params.get('at');
   note.textContent = params.get('at') ? `as it stood at ${params.get('at').replace('T', ' ').replace(/\.\d+Z$|Z$/, 'Z')}` : '';
@@ -114,11 +122,16 @@ function wireFilters() {
   sel('f-state', 'state', '');
   sel('f-alert', 'alert', '');
   sel('f-range', 'range', '1h');
+  for (const k of SCOPE_KEYS) sel(`f-${k}`, k, '');
+  document.getElementById('f-entity').addEventListener('change', (ev) => {
+    location.hash = hashLink(ev.target.value, carry(parseHash().params));
+  });
   document.getElementById('f-at').addEventListener('change', (ev) =>
     setParams({ at: ev.target.value ? atIso(ev.target.value) : null }, true));
   document.getElementById('f-now').addEventListener('click', () => setParams({ at: null }, true));
   document.getElementById('f-clear').addEventListener('click', () =>
-    setParams({ q: null, scope: null, state: null, alert: null, range: null, at: null }, true));
+    setParams(Object.assign({ q: null, scope: null, state: null, alert: null, range: null, at: null },
+      Object.fromEntries(SCOPE_KEYS.map((k) => [k, null]))), true));
   // like the timer: views that opt out of refreshing (the editor) keep their state
   document.getElementById('refresh').addEventListener('click', () => render({ keepScroll: true, auto: true }));
   document.addEventListener('keydown', (ev) => {
@@ -147,7 +160,7 @@ function tokenForm(err) {
 
 function markNav(path) {
   const top = path.split('/')[0] || 'monitors';
-  const section = { monitor: 'monitors', group: 'monitors', test: 'tests', topology: 'tests', edit: 'edit' }[top] || top;
+  const section = { monitor: 'monitors', group: 'testGroups', test: 'tests', topology: 'tests', edit: 'edit' }[top] || top;
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -177,7 +190,12 @@ async function render({ keepScroll = false, auto = false } = {}) {
   const ctx = { params, segs: path.match(route.re).slice(1).map((s) => s && decodeURIComponent(s)), setParams };
   let node;
   try {
-    node = await view.render(ctx);
+    // the scope selectors' options come with the view (one render, one wait)
+    // both settle before the page counts as rendered (no request left running)
+    const [res, scopes] = await Promise.allSettled([view.render(ctx), view.filters === true ? fillScopes(params) : null]);
+    if (res.status === 'rejected') throw res.reason;
+    if (scopes.status === 'rejected') console.warn(scopes.reason); // the view itself answered
+    node = res.value;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) node = tokenForm(err);
     else node = errorBox(err);

@@ -6,7 +6,7 @@
 // 198.18.4.2 over 3 hops with a hop_loss (20 %) at hop 2, rerouted once from
 // 198.18.3.2 to 198.18.5.2; the alert rule
 // broken-fails firing on web-closed, rtt-seen resolved; the embedded agent
-// $AGENT_NAME).  Fails on any console error, page error or failed request
+// $AGENT_NAME, region lab-1).  Fails on any console error, page error or failed request
 // that the step did not expect.  Screenshots: $SCREENSHOT_DIR.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -137,7 +137,7 @@ await step('the app loads at / with its files, no console errors', async () => {
 await step('monitors list: counts by state and one row per monitor', async () => {
   await go('#/monitors');
   assert.equal(await rowCount(), 2);
-  assert.deepEqual(await column('Monitor'), ['e2e', 'backup'].sort());
+  assert.deepEqual(await column('Name'), ['e2e', 'backup'].sort());
   const tile = (s) => page.$eval(`.summary .tile[data-state="${s}"] .big`, (e) => e.textContent);
   assert.equal(await tile('Fail'), '1');
   assert.equal(await tile('Pass'), '1');
@@ -148,13 +148,13 @@ await step('monitors list: counts by state and one row per monitor', async () =>
 await step('monitors list: the state filter narrows rows and is in the URL', async () => {
   await chooseFilter('f-state', 'Fail');
   assert.match(page.url(), /state=Fail/);
-  assert.deepEqual(await column('Monitor'), ['e2e']);
+  assert.deepEqual(await column('Name'), ['e2e']);
   await chooseFilter('f-state', '');
 });
 
 await step('keyboard: Tab reaches the rows with a visible focus ring, Enter opens one', async () => {
   await go('#/monitors');
-  await page.focus('#f-clear');
+  await page.focus('#view-tests'); // the last of the list views' switch
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => {
     const el = document.activeElement;
@@ -166,7 +166,7 @@ await step('keyboard: Tab reaches the rows with a visible focus ring, Enter open
   await rendered('#/monitor/backup');
   assert.match(await page.textContent('main h1'), /Monitor backup/);
   // no thresholds given: the automatic ones, as the server states them
-  assert.match(await page.textContent('.essentials'), /backup-icmp.*automatic: Warning above 10 % checks failed or 750 ms RTT/s);
+  assert.match(await page.textContent('.definition'), /backup-icmp.*automatic: Warning above 10 % checks failed or 750 ms RTT/s);
 });
 
 await step('all tests: 4 rows with state and reason; the failing one says why', async () => {
@@ -233,7 +233,7 @@ await step('stopping a monitor makes its tests Not Running; the state filter fin
   assert.deepEqual(await column('Destination'), ['backup-host']);
   assert.deepEqual(await column('Reason'), ['monitor stopped']);
   await go('#/monitors?state=NotRunning');
-  assert.deepEqual(await column('Monitor'), ['backup']);
+  assert.deepEqual(await column('Name'), ['backup']);
   await go('#/monitor/backup');
   await page.click('#monitor-toggle');
   await page.waitForFunction(() => /Stop monitoring/.test(document.getElementById('monitor-toggle').textContent));
@@ -251,7 +251,7 @@ await step('monitor drill-down: essentials, trends, top 5, tabs', async () => {
   assert.equal(top.length, 6);
   assert.equal(await page.textContent('.top5:nth-child(1) li:first-child a'), 'broken');
   assert.deepEqual((await column('Test group')).sort(), ['broken', 'ping', 'web']);
-  assert.match(await page.textContent('.essentials'), /tcp-81.*checks failed ≤ 5 %, RTT ≤ 500 ms/s);
+  assert.match(await page.textContent('.definition'), /tcp-81.*checks failed ≤ 5 %, RTT ≤ 500 ms/s);
   await shot('monitor');
   // keyboard: arrow keys move between the tabs, and the choice is in the URL
   await page.focus('#tab-groups');
@@ -313,6 +313,140 @@ await step('Sources, Destinations and Test configurations rows (tabs and top 5) 
   await rendered('destination=web-ok');
   assert.match(page.url(), /#\/group\/e2e\/web\?/);
   assert.deepEqual(await tabDests(), ['web-ok']);
+});
+
+const keys = (sel = 'main table.data') => page.$$eval(`${sel} tbody tr:not(.empty)`, (rows) => rows.map((r) => r.dataset.key));
+// wait for a render the action caused, then its table's rows
+async function afterRender(action) {
+  const before = await page.$eval('#main', (m) => Number(m.dataset.renders));
+  await action();
+  await page.waitForFunction((b) => Number(document.getElementById('main').dataset.renders) > b, before);
+}
+
+await step('Test groups view: every group of every monitor, beside Connection monitors and Tests', async () => {
+  await page.click('#nav a[data-section="testGroups"]');
+  await rendered('#/testGroups');
+  assert.equal(await page.textContent('main h1'), 'Test groups');
+  assert.deepEqual(await keys(), ['g:backup/backup-ping', 'g:e2e/web', 'g:e2e/broken', 'g:e2e/ping']);
+  assert.deepEqual(await column('Monitor'), ['backup', 'e2e', 'e2e', 'e2e']);
+  // (backup was stopped and started above: its group may wait for its next round)
+  assert.deepEqual((await column('State')).slice(1), ['Pass', 'Fail', 'Pass']);
+  assert.match((await column('Reason'))[2], /^ChecksFailedPercent 100 > 5; connection_refused/);
+  for (const c of ['Sources', 'Destinations', 'Tests']) assert.deepEqual(await column(c), ['1', '1', '1', '1'], c);
+  assert.deepEqual(await column('Enabled'), ['enabled', 'enabled', 'enabled', 'enabled']);
+  assert.equal(await page.getAttribute('#view-testGroups', 'aria-current'), 'page');
+  assert.equal(await page.inputValue('#f-entity'), 'testGroups');
+  await shot('test-groups');
+  // the three views switch keeping the filters: tabs and the entity type selector
+  await chooseFilter('f-state', 'Fail');
+  assert.deepEqual(await keys(), ['g:e2e/broken']);
+  await page.click('#view-tests');
+  await rendered('#/tests?state=Fail');
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await page.selectOption('#f-entity', 'monitors');
+  await rendered('#/monitors?state=Fail');
+  assert.deepEqual(await column('Name'), ['e2e']);
+  await page.selectOption('#f-entity', 'testGroups');
+  await rendered('#/testGroups?state=Fail');
+  await page.click('main tr.link-row:has-text("broken")');
+  await rendered('#/group/e2e/broken');
+});
+
+await step('monitors list: a monitor expands in place to its groups, a group to its tests', async () => {
+  await go('#/monitors');
+  assert.deepEqual(await keys(), ['m:backup', 'm:e2e']);
+  await afterRender(() => page.click('button[data-key="x:m:e2e"]'));
+  assert.deepEqual(await keys(), ['m:backup', 'm:e2e', 'g:e2e/web', 'g:e2e/broken', 'g:e2e/ping']);
+  assert.deepEqual(await column('Kind'), ['monitor', 'monitor', 'test group', 'test group', 'test group']);
+  assert.equal(await page.getAttribute('button[data-key="x:m:e2e"]', 'aria-expanded'), 'true');
+  await afterRender(() => page.click('button[data-key="x:g:e2e/broken"]'));
+  const names = await column('Name');
+  assert.deepEqual(names, ['backup', 'e2e', 'web', 'broken', 'local → web-closed (tcp-81)', 'ping']);
+  assert.equal((await column('State'))[4], 'Fail');
+  assert.match((await column('Reason'))[4], /^ChecksFailedPercent 100 > 5; connection_refused/);
+  await shot('monitors-expanded');
+  // the expansion is in the URL: a refresh keeps it
+  await refreshNow();
+  assert.equal((await keys()).length, 6);
+  // an expanded test row opens its test
+  await page.click('main tr.level-t a');
+  await rendered('#/test/');
+  assert.match(await page.textContent('#test-reason'), /^ChecksFailedPercent 100 > 5; connection_refused/);
+  // the filters narrow the expanded rows too (the server's)
+  await go('#/monitors?open=m%3Ae2e%2Cg%3Ae2e%2Fweb%2Cm%3Abackup&destination=web-ok');
+  assert.deepEqual(await column('Name'), ['e2e', 'web', 'local → web-ok (tcp-80)']);
+  await go('#/monitors?open=m%3Ae2e');
+  await afterRender(() => page.click('button[data-key="x:m:e2e"]'));
+  assert.deepEqual(await keys(), ['m:backup', 'm:e2e']);
+});
+
+await step('scope filters (group, source, destination, destination type, configuration) narrow every view exactly, on the server', async () => {
+  await go('#/tests');
+  assert.deepEqual(await page.$$eval('#f-source option', (o) => o.map((x) => x.value)), ['', 'local']);
+  assert.deepEqual(await page.$$eval('#f-destinationType option', (o) => o.map((x) => x.value)), ['', 'ExternalAddress']);
+  assert.deepEqual(await page.$$eval('#f-testGroup option', (o) => o.map((x) => x.value)), ['', 'backup-ping', 'broken', 'ping', 'web']);
+  // the value goes to the API as its own parameter
+  const asked = page.waitForRequest((r) => /\/api\/v1\/tests\?.*destination=web-closed/.test(r.url()));
+  await chooseFilter('f-destination', 'web-closed');
+  await asked;
+  assert.match(page.url(), /destination=web-closed/);
+  assert.deepEqual(await column('Destination'), ['web-closed']);
+  await chooseFilter('f-destination', '');
+  await chooseFilter('f-testGroup', 'ping');
+  assert.deepEqual(await column('Destination'), ['srv-host']);
+  await chooseFilter('f-testConfiguration', 'backup-icmp');
+  assert.equal(await rowCount(), 0, 'group ping has no backup-icmp test');
+  await chooseFilter('f-testGroup', '');
+  assert.deepEqual(await column('Destination'), ['backup-host']);
+  await chooseFilter('f-testConfiguration', '');
+  await chooseFilter('f-destinationType', 'ExternalAddress');
+  assert.equal(await rowCount(), 4);
+  await chooseFilter('f-source', 'local');
+  assert.equal(await rowCount(), 4);
+  await page.click('#f-clear');
+  await page.waitForFunction(() => !location.hash.includes('source=') && !location.hash.includes('destinationType='));
+  // the same filters in the other views
+  await go('#/testGroups?testConfiguration=icmp');
+  assert.deepEqual(await keys(), ['g:e2e/ping']);
+  await go('#/testGroups?destinationType=Agent');
+  assert.equal(await rowCount(), 0);
+  await go('#/monitors?testGroup=backup-ping');
+  assert.deepEqual(await column('Name'), ['backup']);
+  await go('#/monitors?destination=web-ok');
+  assert.deepEqual(await column('Name'), ['e2e']);
+  await go('#/monitor/e2e?tab=groups&destination=web-ok');
+  assert.deepEqual(await column('Test group'), ['web']);
+  await go('#/monitor/e2e?tab=destinations&testConfiguration=tcp-81');
+  assert.deepEqual(await column('Destination', '[role="tabpanel"]'), ['web-closed']);
+  await go('#/group/e2e/ping?tab=tests&destination=web-ok');
+  assert.equal(await rowCount('[role="tabpanel"] table.data'), 0);
+  // the entity type selector keeps them
+  await go('#/tests?destination=web-ok');
+  await page.selectOption('#f-entity', 'testGroups');
+  await rendered('#/testGroups?destination=web-ok');
+  assert.deepEqual(await keys(), ['g:e2e/web']);
+});
+
+await step('Essentials at the top of the monitor and test group pages', async () => {
+  await go('#/monitor/e2e');
+  assert.equal(await page.$eval('main section.panel', (s) => s.id), 'essentials');
+  const ess = async (id) => (await page.textContent(`#ess-${id}`)).trim();
+  assert.equal(await ess('name'), 'e2e');
+  assert.equal(await ess('status'), 'Running');
+  assert.match(await ess('state'), /^Fail\s*1 Fail\s*2 Pass$/);
+  assert.equal(await ess('regions'), 'lab-1');
+  assert.deepEqual([await ess('groups'), await ess('tests'), await ess('sources'), await ess('destinations')], ['3', '3', '1', '3']);
+  assert.match(await ess('created'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+  assert.match(await ess('updated'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+  await go('#/group/e2e/broken');
+  assert.equal(await page.$eval('main section.panel', (s) => s.id), 'essentials');
+  assert.equal(await ess('name'), 'broken');
+  assert.equal(await ess('monitor'), 'e2e');
+  assert.equal(await ess('status'), 'enabled, monitor Running');
+  assert.match(await ess('state'), /^Fail\s*1 Fail$/);
+  assert.equal(await ess('regions'), 'lab-1');
+  assert.deepEqual([await ess('tests'), await ess('sources'), await ess('destinations')], ['1', '1', '1']);
+  await shot('group-essentials');
 });
 
 await step('test drill-down shows the failing test\'s reason', async () => {
@@ -421,9 +555,9 @@ await step('alert filter narrows the tests rows exactly and is in the URL, like 
   await page.waitForFunction(() => document.querySelector('main table.data').dataset.rows === '4');
   // the monitors list and the drill-downs take the alert filter too
   await go('#/monitors?alert=firing');
-  assert.deepEqual(await column('Monitor'), ['e2e']);
+  assert.deepEqual(await column('Name'), ['e2e']);
   await go('#/monitors?alert=none');
-  assert.deepEqual(await column('Monitor'), ['backup']);
+  assert.deepEqual(await column('Name'), ['backup']);
   await go('#/monitor/e2e?alert=none&tab=tests');
   assert.deepEqual((await column('Destination')).sort(), ['srv-host', 'web-ok']);
   await go('#/monitor/e2e?alert=firing&tab=groups');
@@ -821,7 +955,7 @@ await step('going back in time: the picker shows srv-host Fail at a past moment 
   await go(`#/monitor/e2e?tab=groups&at=${encodeURIComponent(iso)}`);
   assert.equal((await column('State'))[(await column('Test group')).indexOf('ping')], 'Fail');
   await go(`#/monitors?at=${encodeURIComponent(iso)}&state=Fail`);
-  assert.deepEqual(await column('Monitor'), ['e2e']);
+  assert.deepEqual(await column('Name'), ['e2e']);
   // Now: the live view again
   await go(`#/tests?at=${encodeURIComponent(iso)}`);
   const b2 = await page.$eval('#main', (m) => Number(m.dataset.renders));

@@ -106,7 +106,7 @@ EOF_MON
 
 PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
-ns_bg client "$CMON" run --listen "127.0.0.1:$PORT" --data "$NS_TMP/data" --trace-interval 30 \
+ns_bg client "$CMON" run --listen "127.0.0.1:$PORT" --data "$NS_TMP/data" --trace-interval 30 --region lab-1 \
     "$NS_TMP/e2e.json" "$NS_TMP/backup.json" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
 wait_port client 127.0.0.1 "$PORT"
 api() { ns_in client curl -sf -H 'Content-Type: application/json' "$@"; } # writes send JSON (DESIGN 9)

@@ -37,20 +37,6 @@ export function url(path, params) {
   return `/api/v1/${path}${s ? `?${s}` : ''}`;
 }
 
-// Rows spell the state "Not Running" while counts keys and the state=
-// parameter say "NotRunning": the dashboard uses the latter everywhere.
-function normalizeStates(v) {
-  if (Array.isArray(v)) {
-    v.forEach(normalizeStates);
-  } else if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      if (x === 'Not Running' && (k === 'state' || k === 'from' || k === 'to')) v[k] = 'NotRunning';
-      else if (x && typeof x === 'object') normalizeStates(x);
-    }
-  }
-  return v;
-}
-
 async function parse(resp) {
   // read even an empty body: an unread one is reported as an aborted request
   const text = await resp.text();
@@ -62,7 +48,7 @@ async function parse(resp) {
     body = { error: { message: text.slice(0, 200) } };
   }
   if (!resp.ok) throw new ApiError(resp.status, body);
-  return normalizeStates(body);
+  return body;
 }
 
 export async function get(path, params) {

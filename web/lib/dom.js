@@ -61,7 +61,8 @@ export function hashLink(route, params) {
   return `#/${route}${s ? `?${s}` : ''}`;
 }
 
-// columns: [{label, value(row) -> Node|string, class}]; link(row) -> href.
+// columns: [{label, value(row) -> Node|string, class}]; link(row) -> href;
+// opts: key(row) (data-key), rowClass(row), empty (text), caption.
 // Each row is focusable (Tab), Enter or a click opens its link.
 export function table(columns, rows, link, opts = {}) {
   const head = h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)));
@@ -69,7 +70,7 @@ export function table(columns, rows, link, opts = {}) {
     const href = link ? link(row) : null;
     const tr = h('tr', {
       tabindex: href ? '0' : null,
-      class: href ? 'link-row' : null,
+      class: [href ? 'link-row' : '', opts.rowClass ? opts.rowClass(row) : ''].filter(Boolean).join(' ') || null,
       dataset: opts.key ? { key: opts.key(row) } : null,
     }, columns.map((c) => h('td', { class: c.class }, c.value(row))));
     if (href) {

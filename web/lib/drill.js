@@ -1,13 +1,15 @@
 // drill.js: the pieces every drill-down (monitor, test group, test) shares:
-// essentials of the definition (endpoints, configurations with thresholds,
-// groups), the trend lines of RoundTripTimeMs and ChecksFailedPercent from
-// /api/v1/metrics, the top 5 by checks failed % and by RTT, the tabs of
-// roll-up rows, and a roll-up of test rows done the way the server does it.
+// the essentials at the top (what the API says of the monitor or group),
+// the definition (endpoints, configurations with thresholds, groups), the
+// trend lines of RoundTripTimeMs and ChecksFailedPercent from
+// /api/v1/metrics, the top 5 by checks failed % and by RTT, and the tabs of
+// roll-up rows.  Every state, roll-up and threshold shown is the server's:
+// nothing here ranks states or knows a threshold.
 
 import * as api from './api.js';
-import { h, table, stateBadge, countsLine, fmtPct, fmtMs, hashLink, section, STATES } from './dom.js';
+import { h, table, stateBadge, countsLine, fmtPct, fmtMs, fmtTime, hashLink, section } from './dom.js';
 import { lineChart } from './chart.js';
-import { timeParams, carry } from './filters.js';
+import { timeParams, carry, SCOPE_KEYS, SCOPE_LABEL, scopeOn } from './filters.js';
 
 // What a configuration's tests are judged against: the server's own text
 // (successThresholds of GET connectionMonitors/NAME), so the automatic
@@ -27,6 +29,30 @@ function configDetail(c) {
   return bits.join(' · ');
 }
 
+// Essentials at the top of a drill-down: facts [[label, value, id]] as a
+// definition list (each value's element has the id, for tests and links).
+export function essentialsTop(facts) {
+  return h('section', { class: 'panel', id: 'essentials' }, h('h2', { text: 'Essentials' }),
+    h('dl', { class: 'facts essentials-top' }, facts.flatMap(([k, v, id]) =>
+      [h('dt', { text: k }), h('dd', { id }, v)])));
+}
+
+// The facts every monitor page starts with, from GET connectionMonitors/NAME.
+export function monitorFacts(mon) {
+  return [
+    ['Name', mon.name, 'ess-name'],
+    ['Status', mon.monitoringStatus, 'ess-status'],
+    ['State', h('span', null, stateBadge(mon.state), ' ', countsLine(mon.counts)), 'ess-state'],
+    ['Regions of its sources', (mon.regions || []).join(', ') || 'none reported', 'ess-regions'],
+    ['Test groups', String(mon.testGroupCount), 'ess-groups'],
+    ['Tests', String(mon.testCount), 'ess-tests'],
+    ['Sources', String(mon.sourceCount), 'ess-sources'],
+    ['Destinations', String(mon.destinationCount), 'ess-destinations'],
+    ['Created', fmtTime(mon.createdAt), 'ess-created'],
+    ['Updated', fmtTime(mon.updatedAt), 'ess-updated'],
+  ];
+}
+
 // The definition as tables; keep(kind, name) narrows it (group drill-down).
 export function essentials(monitor, keep = () => true) {
   const p = monitor.properties || {};
@@ -41,7 +67,7 @@ export function essentials(monitor, keep = () => true) {
     { label: 'Type', value: (e) => e.type || (e.resourceId ? 'Agent' : 'ExternalAddress') },
     { label: 'Address', value: (e) => e.address || e.resourceId || '' },
   ];
-  return h('div', { class: 'essentials' },
+  return h('div', { class: 'definition' },
     h('dl', { class: 'facts' },
       h('dt', { text: 'Monitor' }), h('dd', null, h('a', { href: `#/monitor/${encodeURIComponent(monitor.name)}`, text: monitor.name })),
       h('dt', { text: 'Status' }), h('dd', { text: monitor.monitoringStatus }),
@@ -138,41 +164,10 @@ export function testColumns(params, opts = {}) {
   return cols;
 }
 
-const RANK = { Fail: 4, Warning: 3, Indeterminate: 2, Pass: 1, NotRunning: 0 };
-
-// Roll test rows up by a field, as the API's roll-up views do (DESIGN 4).
-export function rollup(tests, field) {
-  const by = new Map();
-  for (const t of tests) {
-    const name = t[field];
-    let r = by.get(name);
-    if (!r) {
-      r = { name, monitor: t.monitor, state: 'NotRunning', reason: '', testCount: 0,
-        counts: Object.fromEntries(STATES.map((s) => [s, 0])), checksFailedPercent: null, roundTripTimeMs: null };
-      by.set(name, r);
-    }
-    r.testCount++;
-    r.counts[t.state]++;
-    if (r.testCount === 1 || RANK[t.state] > RANK[r.state]) {
-      r.state = t.state;
-      r.reason = t.reason;
-    }
-    for (const k of ['checksFailedPercent', 'roundTripTimeMs']) {
-      if (t[k] !== null && (r[k] === null || t[k] > r[k])) r[k] = t[k];
-    }
-  }
-  return [...by.values()];
-}
-
-// Tabs whose choice lives in the URL (?tab=); arrow keys move between them.
 // A Sources/Destinations/Test configurations row opens the page's Tests tab
-// with exactly that row's tests (source=, destination=, testConfiguration=
-// in the URL: exact names, unlike the search).
+// with exactly that row's tests: source=, destination=, testConfiguration=
+// in the URL, the exact scope filters the server applies (lib/filters.js).
 const NARROW_KEYS = ['source', 'destination', 'testConfiguration'];
-
-export function narrowTests(tests, params) {
-  return tests.filter((t) => NARROW_KEYS.every((k) => !params.get(k) || t[k] === params.get(k)));
-}
 
 function narrowLink(route, params, key) {
   return (r) => hashLink(route, carry(params, { tab: 'tests', [key]: r.name }));
@@ -193,16 +188,23 @@ export function rollupTabs(route, params, { sources, dests, configs }) {
   };
 }
 
-// The Tests tab, narrowed to a row's tests when the URL says so.
+// The Tests tab (the server narrowed its tests by the URL's scope filters:
+// say so, with a way back to all of them).
 export function testsTab(tests, params, setParams) {
-  const on = NARROW_KEYS.filter((k) => params.get(k));
-  const shown = narrowTests(tests, params);
+  const on = scopeOn(params);
   return h('div', null,
     on.length ? h('p', { class: 'narrowed', id: 'tests-narrowed' },
-      `Only the tests with ${on.map((k) => `${k} ${params.get(k)}`).join(', ')}. `,
+      `Only the tests with ${on.map(([k, v]) => `${SCOPE_LABEL[k]} ${v}`).join(', ')}. `,
       h('button', { type: 'button', id: 'tests-unnarrow', text: 'Show all tests',
-        onclick: () => setParams(Object.fromEntries(NARROW_KEYS.map((k) => [k, null])), true) })) : null,
-    table(testColumns(params), shown, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }));
+        onclick: () => setParams(Object.fromEntries(SCOPE_KEYS.map((k) => [k, null])), true) })) : null,
+    table(testColumns(params), tests, (t) => testLink(t, params), { key: (t) => `t:${t.id}` }));
+}
+
+// With an alert filter (a test filter: lib/alerts.js), the roll-up rows
+// that hold a kept test; field: the tests' field a row is named by.
+export function rowsWithTests(rows, tests, field) {
+  const keep = new Set(tests.map((t) => `${t.monitor}\n${t[field]}`));
+  return rows.filter((r) => keep.has(`${r.monitor}\n${r.name}`));
 }
 
 export function tabs(params, setParams, list) {

@@ -1,36 +1,34 @@
-// monitor.js: a connection monitor's drill-down -- essentials of its
-// definition, trend lines over the URL's time range, the top 5 test groups,
+// monitor.js: a connection monitor's drill-down -- its essentials at the
+// top (name, status, state summary, regions of its sources, counts of
+// groups, tests, sources and destinations, created/updated: all from
+// GET connectionMonitors/NAME), trend lines over the URL's time range, the top 5 test groups,
 // sources and destinations by checks failed % and by RTT, and tabs with the
 // roll-up rows (state + reason) of its groups, sources, destinations,
 // configurations and its tests, the hop-level issues of its tests' latest
-// traced paths and its topology graph (sources -> hops -> destinations).  The filter bar narrows every table (with an alert
-// filter the roll-ups are computed here from the kept tests, as the server
-// computes them).
+// traced paths and its topology graph (sources -> hops -> destinations),
+// and its definition.  The filter bar narrows every table through the
+// API's own filters; the alert filter (a test filter) keeps the tests a
+// firing alert covers and the roll-up rows that hold one of them.
 
 import * as api from '../lib/api.js';
 import { h, table, stateBadge, countsLine, hashLink, section } from '../lib/dom.js';
 import { viewParams, carry } from '../lib/filters.js';
-import { essentials, trends, top5, rollupColumns, tabs, rollup, rollupTabs, narrowTests, testsTab } from '../lib/drill.js';
+import { essentials, essentialsTop, monitorFacts, trends, top5, rollupColumns, tabs, rollupTabs, testsTab, rowsWithTests } from '../lib/drill.js';
 import { alertsFor, filterTests } from '../lib/alerts.js';
 import { ruleLink } from './alertrule.js';
 import { hopIssues, hopIssuesView, monitorGraph } from '../lib/topo.js';
 
-// Roll-up rows and tests: the API's, or with an alert filter our own.
+// Roll-up rows and tests, as the API rolls them up for the URL's filters.
 async function rows(name, params) {
   const vp = viewParams(params, { monitor: name });
-  const alerts = await alertsFor(params);
-  if (!alerts) {
-    const [groups, sources, dests, configs, tests] = await Promise.all([
-      api.getAll('testGroups', vp), api.getAll('sources', vp), api.getAll('destinations', vp),
-      api.getAll('testConfigurations', vp), api.getAll('tests', vp)]);
-    return { groups, sources, dests, configs, tests };
-  }
-  const state = params.get('state');
-  const kept = filterTests(await api.getAll('tests', Object.assign(vp, { state: null })), params, alerts);
-  const keepState = (list) => list.filter((r) => !state || r.state === state);
-  return { groups: keepState(rollup(kept, 'testGroup')), sources: keepState(rollup(kept, 'source')),
-    dests: keepState(rollup(kept, 'destination')), configs: keepState(rollup(kept, 'testConfiguration')),
-    tests: keepState(kept) };
+  const [groups, sources, dests, configs, tests, alerts] = await Promise.all([
+    api.getAll('testGroups', vp), api.getAll('sources', vp), api.getAll('destinations', vp),
+    api.getAll('testConfigurations', vp), api.getAll('tests', vp), alertsFor(params)]);
+  if (!alerts) return { groups, sources, dests, configs, tests };
+  const kept = filterTests(tests, params, alerts);
+  return { groups: rowsWithTests(groups, kept, 'testGroup'), sources: rowsWithTests(sources, kept, 'source'),
+    dests: rowsWithTests(dests, kept, 'destination'), configs: rowsWithTests(configs, kept, 'testConfiguration'),
+    tests: kept };
 }
 
 // Stop or start monitoring (admin): POST .../stop|start, then show the result.
@@ -73,7 +71,7 @@ export default {
       { id: 'groups', label: 'Test groups', count: groups.length,
         render: () => table(rollupColumns('Test group', groupLink), groups, groupLink, { key: (r) => `g:${r.name}` }) },
       ...rt.tabs,
-      { id: 'tests', label: 'Tests', count: narrowTests(tests, params).length,
+      { id: 'tests', label: 'Tests', count: tests.length,
         render: () => testsTab(tests, params, setParams) },
     ];
     return h('div', null,
@@ -82,6 +80,7 @@ export default {
       h('p', { class: 'headline' }, mon.reason ? h('span', { class: 'reason', text: mon.reason }) : null, ' ', countsLine(mon.counts),
         ' ', h('a', { href: `#/edit/${encodeURIComponent(name)}`, text: 'Edit JSON' }),
         ' ', h('a', { id: 'configure-alerts', href: ruleLink({ monitor: name }), text: 'Configure alerts' }), ' ', startStop(mon, setParams)),
+      essentialsTop(monitorFacts(mon)),
       section('Trends', trend),
       section('Top 5', top5([
         { label: 'Test groups', rows: groups, link: groupLink },
@@ -92,6 +91,6 @@ export default {
       h('section', { class: 'panel', id: 'monitor-topology' }, h('h2', { text: `Topology (${topo.tracedTests} traced tests, latest paths)` }),
         topo.nodes.length ? monitorGraph(topo) : h('p', { class: 'muted', text: 'No traced path yet.' })),
       section('Details', tabs(params, setParams, tabList)),
-      section('Essentials', essentials(mon)));
+      section('Definition', essentials(mon)));
   },
 };

@@ -1,5 +1,6 @@
 // tests.js: every test with its state and reason, narrowed by the filter bar
-// (search with scope and state go to /api/v1/tests as q/scope/state; the
+// (search with scope, state and the exact scope filters go to
+// /api/v1/tests as its own parameters; the
 // alert filter keeps the tests a firing alert covers, or the others).  The
 // Alert column names the firing rules of each test.  Tick 2-4 tests (kept
 // in the URL as ?sel=) to compare their trend lines.
@@ -9,6 +10,7 @@ import { h, table, hashLink, section, STATES, STATE_LABEL } from '../lib/dom.js'
 import { viewParams, carry } from '../lib/filters.js';
 import { testColumns, testLink } from '../lib/drill.js';
 import { firingAlerts, filterTests, covers } from '../lib/alerts.js';
+import { viewSwitch } from '../lib/scope.js';
 
 const MAX_COMPARE = 4;
 
@@ -29,6 +31,7 @@ function alertColumn(alerts) {
 export default {
   title: () => 'All tests',
   filters: true,
+  entity: 'tests',
   async render({ params, setParams }) {
     const [all, alerts] = await Promise.all([api.getAll('tests', viewParams(params)), firingAlerts()]);
     const rows = filterTests(all, params, alerts);
@@ -51,6 +54,7 @@ export default {
     const canCompare = sel.length >= 2 && sel.length <= MAX_COMPARE;
     return h('div', null,
       h('h1', { text: 'All tests' }),
+      viewSwitch('tests', params),
       h('p', { class: 'headline' },
         `${rows.length} tests: `, STATES.filter((s) => counts[s]).map((s) => `${counts[s]} ${STATE_LABEL[s]}`).join(', ') || 'none',
         ' ',
