@@ -85,6 +85,8 @@ static const char *const migrations[] = {
     /* 7: alert rules a monitor file holds: their monitor manages them */
     "ALTER TABLE alert_rules ADD COLUMN monitor TEXT;"
     "CREATE INDEX alert_rules_monitor ON alert_rules (monitor);",
+    /* 8: the views spell the state as the API does (NotRunning) */
+    VIEWS_DROP VIEWS_SQL(SQ_TIME_TEXT),
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -3,16 +3,18 @@
  * v_state_changes carry state and protocol as text and the monitor, test
  * group, source, destination and test configuration beside each row, with
  * times as RFC 3339 text next to the Unix ns.  TIME(col) is the dialect's
- * ns -> text expression.  The state and protocol names are those of
- * cmon_state_name / cmon_protocol_name (stored codes never change).
- * Used by one migration of each backend; pure text. */
+ * ns -> text expression.  The state and protocol names are the API's
+ * (cmon_state_key, "NotRunning"; cmon_protocol_name); stored codes never
+ * change.  Used by the migrations that create the views (and re-create them
+ * when the text changes); pure text. */
+#define VIEWS_DROP "DROP VIEW v_tests; DROP VIEW v_results; DROP VIEW v_state_changes;"
 #ifndef CMON_STORE_VIEWS_SQL_H
 #define CMON_STORE_VIEWS_SQL_H
 
 /* clang-format off */
 #define VIEWS_STATE(c)                                                                             \
     " CASE " c " WHEN 0 THEN 'Indeterminate' WHEN 1 THEN 'Pass' WHEN 2 THEN 'Warning'"             \
-    " WHEN 3 THEN 'Fail' WHEN 4 THEN 'Not Running' END"
+    " WHEN 3 THEN 'Fail' WHEN 4 THEN 'NotRunning' END"
 #define VIEWS_PROTOCOL(c) " CASE " c " WHEN 0 THEN 'Icmp' WHEN 1 THEN 'Tcp' WHEN 2 THEN 'Http' END"
 #define VIEWS_NAMES " t.monitor, t.test_group, t.source, t.destination, t.test_config,"
 

@@ -626,7 +626,7 @@ await step('query page: an example runs, downloads as CSV and reopens from its U
   await page.click('button[data-example="state-changes"]');
   await runQuery();
   const to = await column('to_state');
-  assert.ok(to.includes('Pass') && to.includes('Not Running'), `to_state ${to}`);
+  assert.ok(to.includes('Pass') && to.includes('NotRunning'), `to_state ${to}`);
   assert.ok((await column('from_state')).includes('Indeterminate'));
   // a bad query shows the server's own message, the query stays to fix
   expected400++;

@@ -154,3 +154,15 @@ jqeq '[.items[].state] | unique' '["Indeterminate"]'
 req 400 GET "/api/v1/tests?at=yesterday"
 jqeq '[.error.code, .error.field]' '["invalid_parameter","at"]'
 pass "at=: states, reasons and figures as they stood, on tests, roll-ups and monitors"
+
+# the views spell the state as the API does: a stopped monitor's tests
+req 200 POST /api/v1/connectionMonitors/other/stop
+for _ in $(seq 300); do
+    sql "SELECT DISTINCT state FROM v_tests WHERE monitor = 'other'"
+    [ "$(jq -c .rows "$TMP/body")" = '[["NotRunning"]]' ] && break
+    sleep 0.1
+done
+jqeq .rows '[["NotRunning"]]'
+req 200 GET "/api/v1/tests?monitor=other"
+jqeq '[.items[].state] | unique' '["NotRunning"]'
+pass "v_tests says NotRunning, as the API does"

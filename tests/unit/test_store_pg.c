@@ -28,7 +28,7 @@
 
 #define DAY (86400 * CMON_NS_PER_SEC)
 #define D0 (20455 * DAY) /* 2026-01-02T00:00:00Z */
-#define SCHEMA "6"       /* the PostgreSQL schema version this cmon writes */
+#define SCHEMA "7"       /* the PostgreSQL schema version this cmon writes */
 
 static const char *url(void)
 {

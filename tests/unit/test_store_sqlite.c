@@ -45,7 +45,7 @@ static void test_migrations_and_newer_db(void **state)
     assert_string_equal(s->ops->name, "sqlite");
     assert_int_equal(s->ops->version, STORE_OPS_VERSION);
     store_close(s);
-    assert_int_equal(pragma_int(path, "PRAGMA user_version", NULL, 0), 7); /* migrations 1-7 */
+    assert_int_equal(pragma_int(path, "PRAGMA user_version", NULL, 0), 8); /* migrations 1-8 */
     pragma_int(path, "PRAGMA journal_mode", mode, sizeof mode);
     assert_string_equal(mode, "wal");
     /* reopening runs no migration twice */
@@ -57,7 +57,7 @@ static void test_migrations_and_newer_db(void **state)
     char want[256];
     snprintf(want, sizeof want,
              "%s: database schema version 99 is newer than this cmon "
-             "supports (7); upgrade cmon or use another --store",
+             "supports (8); upgrade cmon or use another --store",
              path);
     assert_string_equal(eb.msg, want);
     assert_null(s);
