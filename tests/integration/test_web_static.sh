@@ -17,15 +17,24 @@ fail() { echo "FAIL: $*" >&2; tail -5 "$TMP/run.err" >&2 || true; exit 1; }
 PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
 
+# another test may hold the port: the next one then (the banner is ours)
 start_run() {
-    "$CMON" run --listen "127.0.0.1:$PORT" --data "$TMP/data" >"$TMP/run.out" 2>"$TMP/run.err" &
-    RUN_PID=$!
-    for _ in $(seq 100); do
-        grep -q serving "$TMP/run.out" 2>/dev/null && return 0
-        kill -0 $RUN_PID 2>/dev/null || fail "cmon run exited at start"
-        sleep 0.1
+    for _ in $(seq 20); do
+        B=http://127.0.0.1:$PORT
+        "$CMON" run --listen "127.0.0.1:$PORT" --data "$TMP/data" >"$TMP/run.out" 2>"$TMP/run.err" &
+        RUN_PID=$!
+        for _ in $(seq 600); do
+            grep -q serving "$TMP/run.out" 2>/dev/null && return 0
+            kill -0 $RUN_PID 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 $RUN_PID 2>/dev/null && fail "no banner within 60 s"
+        wait $RUN_PID 2>/dev/null || true
+        RUN_PID=
+        grep -q "address in use\|Address already in use" "$TMP/run.err" || fail "cmon run exited at start"
+        PORT=$((PORT + 1))
     done
-    fail "no banner"
+    fail "no free port"
 }
 header() { grep -i "^$1:" "$2" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 start_run

@@ -49,7 +49,7 @@ start_server() {
         "$CMON" server --listen "127.0.0.1:$PORT" --store "${STORE:-sqlite:$TMP/data/cmon.db}" "$@" \
             >"$TMP/server.out" 2>>"$TMP/server.err" &
         SERVER_PID=$!
-        for _ in $(seq 100); do
+        for _ in $(seq 600); do
             # our own banner first: a healthz answer alone could come from
             # another test's server that holds the port
             grep -q "serving " "$TMP/server.out" 2>/dev/null &&
