@@ -150,6 +150,15 @@ modules:
     prober: dns
     timeout: 5s
     dns: {query_name: www.example.org, query_type: A, preferred_ip_protocol: ip4}
+  icmp_hold:
+    prober: icmp
+    timeout: 120s
+    icmp:
+      preferred_ip_protocol: ip4
+  dns_hold:
+    prober: dns
+    timeout: 120s
+    dns: {query_name: ok.test, query_type: A, preferred_ip_protocol: ip4}
 EOF
 cat >>"$BB" <<EOF
   https_2xx:
@@ -488,10 +497,12 @@ echo "ok: /-/reload and SIGHUP take a good file and keep the old one over a bad 
 # with probes in flight (an engine check and a dns query, both to the dark
 # host): stopping cancels them, their scrapes get an answer, cmon exits 0.
 # Prometheus stops first, so the two probes counted in flight are these.
+# Their modules allow 120 s (the scrapes ask 60 s): on a busy machine a 5 s
+# probe could end, or outlive its handler's grace, before the stop lands.
 kill "$PROM_PID"
 wait "$PROM_PID" 2>/dev/null
 SCRAPES=()
-for m in icmp dns_ok; do
+for m in icmp_hold dns_hold; do
     ns_in cli curl -s -H 'X-Prometheus-Scrape-Timeout-Seconds: 60' \
         "http://127.0.0.1:9115/probe?module=$m&target=$DARK" >"$NS_TMP/inflight.$m" &
     SCRAPES+=($!)
@@ -508,7 +519,7 @@ wait "$CMON_PID" || rc=$?
 [ "$rc" = 0 ] || fail "cmon exporter exited $rc after SIGTERM: $(tail -30 "$NS_TMP/cmon.log")"
 ! grep -q 'Sanitizer' "$NS_TMP/cmon.log" || fail "sanitizer report: $(cat "$NS_TMP/cmon.log")"
 wait "${SCRAPES[@]}"
-for m in icmp dns_ok; do
+for m in icmp_hold dns_hold; do
     assert_eq "$(value probe_success <"$NS_TMP/inflight.$m")" 0 "$m probe cancelled by the stop"
 done
 echo "ok: SIGTERM stops cmon exporter cleanly, answering the probes in flight"
