@@ -860,6 +860,7 @@ static void http_close(struct probe_engine *eng)
 const struct probe_ops probe_http_ops = {
     .proto = CMON_PROTO_HTTP,
     .name = "http",
+    .fds_per_check = 1,
     .url_target = true,
     .start = http_start,
     .close = http_close,

@@ -22,7 +22,15 @@
 #include "probe/probe_internal.h"
 
 #define ICMP_SEQ_SPACE 65536
-#define ICMP_RECV_BATCH 512 /* packets per wake-up, so one busy socket cannot starve the loop */
+/* Packets read per wake-up: every reply queued (a loop that leaves replies
+ * in the queue while it sends more overflows it), but a bound, because a raw
+ * socket sees every ICMP packet of the host and a flood must not hold the
+ * loop.  4 MiB of queue holds about this many small replies. */
+#define ICMP_RECV_BATCH 4096
+/* Checks in flight the scheduler admits: half the sequence space (both
+ * families count against it), so next_free_seq always finds a slot fast. */
+#define ICMP_MAX_INFLIGHT (ICMP_SEQ_SPACE / 2)
+#define ICMP_RCVBUF (4 << 20)
 
 struct icmp_sock;
 
@@ -92,6 +100,11 @@ static const char icmp_perm_help[] =
     "sysctl -w net.ipv4.ping_group_range=\"0 2147483647\" or grant CAP_NET_RAW "
     "(setcap cap_net_raw+ep cmon)";
 
+static const char *family_name(const struct icmp_sock *s)
+{
+    return s->family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
 static void sock_setup(struct icmp_sock *s)
 {
     /* Datagram sockets learn about ICMP errors through the error queue; raw
@@ -118,19 +131,21 @@ static void sock_setup(struct icmp_sock *s)
     /* Bursts of replies from many checks: a big receive queue (beyond
      * rmem_max when CAP_NET_ADMIN allows), and a count of what it dropped so
      * a timeout can say that cmon, not the network, lost the reply. */
-    int buf = 4 << 20;
+    int buf = ICMP_RCVBUF, got = 0;
+    socklen_t len = sizeof got;
     if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
         setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 && got < buf)
+        cmon_info(s->icmp->eng->opts.log,
+                  "ICMP receive queue smaller than wanted (net.core.rmem_max; CAP_NET_ADMIN "
+                  "lifts it): replies may be dropped at high check rates",
+                  "family=%s want_kib=%d got_kib=%d", family_name(s), buf >> 10, got >> 10);
     setsockopt(s->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 }
 
 static void icmp_poll_cb(uv_poll_t *h, int status, int events);
 static void sock_timer_cb(uv_timer_t *t);
-
-static const char *family_name(const struct icmp_sock *s)
-{
-    return s->family == AF_INET6 ? "ipv6" : "ipv4";
-}
+static void drain_replies(struct icmp_sock *s);
 
 /* Open the family's socket; on failure fill r and return false. */
 static bool sock_open(struct icmp_sock *s, struct probe_check_result *r)
@@ -241,10 +256,16 @@ static void check_timeout(struct icmp_check *c)
     check_finish(c);
 }
 
-/* Time out every check whose deadline has come, then re-arm for the next. */
+/* Time out every check whose deadline has come, then re-arm for the next.
+ * The queue is read first: libuv runs timers before polling, so a loop that
+ * fell behind would otherwise time out checks whose replies (kernel-stamped
+ * in time) are already waiting. */
 static void sock_timer_cb(uv_timer_t *t)
 {
     struct icmp_sock *s = t->data;
+    drain_replies(s);
+    if (s->fd < 0)
+        return; /* a callback closed the engine */
     uint64_t now = uv_now(s->icmp->eng->loop);
     s->armed_ms = 0;
     while (s->head && s->head->deadline_ms <= now)
@@ -302,10 +323,17 @@ static void handle_packet(struct icmp_sock *s, const uint8_t *buf, size_t n,
     if (m.kind == ICMP_MSG_ECHO_REPLY) {
         if (from->ss_family != s->family || !same_addr(from, sa_bytes(&c->dst), s->family))
             return; /* right token from the wrong host: not an answer */
-        c->res.ok = true;
-        c->res.rtt_ms = reply_rtt_ms(c, rx_wall_ns);
-        c->res.diag = CMON_DIAG_NONE;
-        c->res.detail[0] = '\0';
+        double rtt = reply_rtt_ms(c, rx_wall_ns);
+        if (rtt > c->timeout_ms) { /* read late (see sock_timer_cb): still too late */
+            probe_result_fail(&c->res, CMON_DIAG_TIMEOUT,
+                              "no echo reply within %u ms (one came after %.0f ms)", c->timeout_ms,
+                              rtt);
+        } else {
+            c->res.ok = true;
+            c->res.rtt_ms = rtt;
+            c->res.diag = CMON_DIAG_NONE;
+            c->res.detail[0] = '\0';
+        }
     } else {
         char who[64];
         probe_addr_format((const struct sockaddr *)from, who, sizeof who);
@@ -386,15 +414,20 @@ static bool recv_one(struct icmp_sock *s)
     return true;
 }
 
+static void drain_replies(struct icmp_sock *s)
+{
+    for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
+        if (!recv_one(s))
+            break;
+    }
+}
+
 static void icmp_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct icmp_sock *s = h->data;
     if (status < 0) /* POLLERR: the error queue has entries */
         drain_errqueue(s);
-    for (int i = 0; i < ICMP_RECV_BATCH && s->fd >= 0; i++) {
-        if (!recv_one(s))
-            break;
-    }
+    drain_replies(s);
     /* libuv stops a poll handle on POLLERR: watch again */
     if (s->fd >= 0 && !uv_is_active((uv_handle_t *)&s->poll))
         uv_poll_start(&s->poll, UV_READABLE, icmp_poll_cb);
@@ -609,6 +642,7 @@ static void icmp_close(struct probe_engine *eng)
 const struct probe_ops probe_icmp_ops = {
     .proto = CMON_PROTO_ICMP,
     .name = "icmp",
+    .max_inflight = ICMP_MAX_INFLIGHT,
     .start = icmp_start,
     .close = icmp_close,
 };

@@ -140,6 +140,13 @@ struct probe_ops {
     const char *name;
     /* true: the target is a URL (host and port come from it) */
     bool url_target;
+    /* Descriptors one check holds while in flight (0: it shares the
+     * protocol's sockets), and how many checks the protocol can track at
+     * once (0: no bound but descriptors).  The scheduler admits rounds
+     * within both, so an overloaded agent skips rounds instead of failing
+     * checks with EMFILE or an exhausted sequence space. */
+    uint8_t fds_per_check;
+    uint32_t max_inflight;
     /* Start one check against an address the engine has already resolved.
      * Must call cb exactly once, later (never from inside start). */
     enum cmon_err (*start)(struct probe_engine *eng, const struct probe_target *t,

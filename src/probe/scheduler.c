@@ -5,12 +5,22 @@
  * a round as it starts: a wall step (NTP at boot, VM resume) then moves the
  * stamps, never the rhythm.  Rounds are separate objects holding a
  * reference to their test's settings, so replacing a test never disturbs a
- * round already running. */
+ * round already running.
+ * Overload (scheduler.h): a round admitted now commits checks for the next
+ * 2 s, so admission cannot wait for the loop to fall behind -- by then it has
+ * promised seconds of work.  The checks committed (not launched yet, or in
+ * flight) stay within a window that adapts to the loop's lag: it shrinks by
+ * a quarter when launches ran more than SCHED_LAG_TARGET late in the last
+ * SCHED_ADJUST period and grows by a quarter when it turned rounds away
+ * without lag (additive-increase is too slow from a small start).  A round
+ * is admitted only with room in the window, in the descriptors and in its
+ * protocol's bound, and only while it is not late. */
 #include "probe/scheduler.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/clock.h"
 #include "core/grow.h"
@@ -20,6 +30,16 @@
 
 #define SCHED_NOT_IN_HEAP UINT32_MAX
 #define SCHED_DEFAULT_SPREAD_MS 2000
+#define SCHED_DEFAULT_MAX_LATE_MS 1000
+/* Checks launched per timer callback; then the loop polls (replies, connects)
+ * before the next batch, 1 ms later.  A loop that launched every due check at
+ * once after falling behind overflowed its ICMP receive queue. */
+#define SCHED_LAUNCH_BATCH 128
+#define SCHED_LAG_TARGET_NS (100 * CMON_NS_PER_MS)
+#define SCHED_ADJUST_NS (100 * CMON_NS_PER_MS)
+#define SCHED_WINDOW_START 8192
+#define SCHED_WINDOW_MIN 100
+#define SCHED_WINDOW_MAX (1u << 30)
 
 enum sched_kind { EV_TEST, EV_ROUND };
 
@@ -70,6 +90,14 @@ struct probe_sched {
     size_t heap_cap;
     struct sched_test **buckets;
     size_t n_buckets, n_tests, n_rounds;
+    int64_t max_late_ns;
+    uint32_t inflight[CMON_N_PROTOCOLS], fds; /* checks in flight, descriptors they hold */
+    uint64_t pending;                         /* checks of running rounds not launched yet */
+    uint64_t window;    /* checks pending + in flight it admits rounds for */
+    int64_t lag_max;    /* the latest an event ran in this adjust period */
+    int64_t adjust_at;  /* mono: when the window is next adjusted */
+    bool window_bound;  /* it turned a round away in this period */
+    struct probe_sched_stats st;              /* counters; inflight/fds filled on read */
     bool closing, timer_closed;
     void (*done)(void *arg);
     void *done_arg;
@@ -227,9 +255,11 @@ static int64_t next_round_after(const struct sched_test *t, int64_t at, int64_t 
     return next;
 }
 
+static void run_due(struct probe_sched *s, uint32_t budget);
+
 static void timer_cb(uv_timer_t *t)
 {
-    probe_sched_run_due(t->data);
+    run_due(t->data, SCHED_LAUNCH_BATCH);
 }
 
 static void rearm(struct probe_sched *s)
@@ -432,6 +462,69 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
     return CMON_OK;
 }
 
+/* --- checks in flight --- */
+
+/* Room for n more checks of protocol p: within the descriptors and the
+ * protocol's own bound. */
+static bool room_for(const struct probe_sched *s, enum cmon_protocol p, uint32_t n)
+{
+    const struct probe_ops *ops = probe_ops_of(p);
+    if (!ops)
+        return true;
+    if (ops->fds_per_check &&
+        (uint64_t)s->fds + (uint64_t)n * ops->fds_per_check > s->st.max_fds)
+        return false;
+    return !ops->max_inflight || (uint64_t)s->inflight[p] + n <= ops->max_inflight;
+}
+
+static uint64_t committed(const struct probe_sched *s)
+{
+    uint64_t n = s->pending;
+    for (size_t p = 0; p < CMON_N_PROTOCOLS; p++)
+        n += s->inflight[p];
+    return n;
+}
+
+/* A new round of n checks fits the window (an idle loop takes any round). */
+static bool window_room(struct probe_sched *s, uint32_t n)
+{
+    uint64_t c = committed(s);
+    if (c == 0 || c + n <= s->window)
+        return true;
+    s->window_bound = true;
+    return false;
+}
+
+/* Once per SCHED_ADJUST_NS: shrink the window after lag, grow it after
+ * turning rounds away without lag. */
+static void window_adjust(struct probe_sched *s, int64_t now)
+{
+    if (now < s->adjust_at)
+        return;
+    if (s->lag_max > SCHED_LAG_TARGET_NS)
+        s->window = s->window / 4 * 3 > SCHED_WINDOW_MIN ? s->window / 4 * 3 : SCHED_WINDOW_MIN;
+    else if (s->window_bound && s->window < SCHED_WINDOW_MAX)
+        s->window += s->window / 4;
+    s->lag_max = 0;
+    s->window_bound = false;
+    s->adjust_at = now + SCHED_ADJUST_NS;
+}
+
+/* The round launches no more: its checks not launched leave the window. */
+static void round_shrink(struct probe_sched *s, struct sched_round *r)
+{
+    s->pending -= r->n - r->launched;
+    r->n = r->launched;
+}
+
+static void inflight_change(struct probe_sched *s, enum cmon_protocol p, int delta)
+{
+    const struct probe_ops *ops = probe_ops_of(p);
+    s->inflight[p] = (uint32_t)((int64_t)s->inflight[p] + delta);
+    if (ops)
+        s->fds = (uint32_t)((int64_t)s->fds + delta * (int64_t)ops->fds_per_check);
+}
+
 /* --- rounds --- */
 
 static void maybe_free_sched(struct probe_sched *s);
@@ -464,6 +557,7 @@ static void check_done(void *arg, const struct probe_check_result *res)
 {
     struct sched_slot *slot = arg;
     struct sched_round *r = slot->round;
+    inflight_change(r->test->s, r->test->target.proto, -1);
     probe_round_add(&r->acc, slot->seq, res);
     r->done++;
     round_maybe_finish(r);
@@ -495,17 +589,30 @@ static void round_stop_launching(struct probe_sched *s, struct sched_round *r)
 {
     heap_remove(s, &r->ev);
     round_unlist(r);
-    r->n = r->launched;
+    round_shrink(s, r);
     round_maybe_finish(r);
 }
 
 /* Launch check r->launched; returns false when the round is gone. */
 static bool round_launch(struct probe_sched *s, struct sched_round *r)
 {
+    enum cmon_protocol p = r->test->target.proto;
+    if (r->launched > 0 && !room_for(s, p, 1)) {
+        /* other rounds took the descriptors since this one was admitted:
+         * it ends with the checks it made rather than fail one with EMFILE */
+        s->st.checks_cut += r->n - r->launched;
+        round_shrink(s, r);
+        round_unlist(r);
+        round_maybe_finish(r);
+        return false;
+    }
     uint32_t i = r->launched++;
+    s->pending--;
     r->slots[i] = (struct sched_slot){r, i};
     enum cmon_err err = probe_check_start(s->eng, &r->test->target, check_done, &r->slots[i]);
-    if (err != CMON_OK) { /* could not even start: a failed check, said why */
+    if (err == CMON_OK)
+        inflight_change(s, p, +1);
+    else { /* could not even start: a failed check, said why */
         struct probe_check_result res;
         memset(&res, 0, sizeof res);
         res.diag = CMON_DIAG_SOCKET_ERROR;
@@ -520,14 +627,16 @@ static bool round_launch(struct probe_sched *s, struct sched_round *r)
             round_list(r);
             return true;
         }
-        r->n = r->launched; /* out of memory: end the round early */
+        round_shrink(s, r); /* out of memory: end the round early */
     }
     round_unlist(r);
     round_maybe_finish(r);
     return false;
 }
 
-static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at)
+/* A round due at `at`, started now: stamped with the moment it was due; its
+ * checks spread from now, so a late start is not a burst. */
+static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at, int64_t now)
 {
     struct sched_round *r = calloc(1, sizeof *r + t->checks * sizeof r->slots[0]);
     if (!r || probe_round_init(&r->acc, t->checks) != CMON_OK) {
@@ -539,35 +648,83 @@ static void round_start(struct probe_sched *s, struct sched_test *t, int64_t at)
     r->ev.heap_idx = SCHED_NOT_IN_HEAP;
     r->test = t;
     t->refs++;
-    r->start_mono = at;
+    r->start_mono = now > at ? now : at;
     r->start_ns = wall_at(s, at);
     r->n = t->checks;
+    s->pending += r->n;
     s->n_rounds++;
+    s->st.rounds++;
     round_launch(s, r);
 }
 
-static void run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
+static void round_skip(struct probe_sched *s, const struct sched_test *t,
+                       enum probe_sched_skip why)
+{
+    if (why == PROBE_SKIP_LATE)
+        s->st.skipped_late++;
+    else
+        s->st.skipped_busy++;
+    if (s->o.on_skip)
+        s->o.on_skip(s->o.arg, t->id, why);
+}
+
+/* Returns true when it launched a check (or tried to). */
+static bool run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
 {
     if (e->kind == EV_ROUND) {
         round_launch(s, (struct sched_round *)e);
-        return;
+        return true;
     }
     struct sched_test *t = (struct sched_test *)e;
     int64_t at = t->ev.at;
     t->ev.at = next_round_after(t, at, now);
     heap_push(s, &t->ev); /* before the round: the round's callbacks may touch the heap */
-    round_start(s, t, at);
+    if (now - at > s->max_late_ns)
+        round_skip(s, t, PROBE_SKIP_LATE);
+    else if (!room_for(s, t->target.proto, t->checks) || !window_room(s, t->checks))
+        round_skip(s, t, PROBE_SKIP_BUSY);
+    else {
+        round_start(s, t, at, now);
+        return true;
+    }
+    return false;
+}
+
+/* Run what is due, launching at most budget checks; when more is due, come
+ * back in 1 ms, after the loop has polled (libuv 1.44 would run a timer
+ * restarted at 0 again before polling).  Skips cost no budget. */
+static void run_due(struct probe_sched *s, uint32_t budget)
+{
+    int64_t now = sched_mono(s);
+    window_adjust(s, now);
+    while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
+        if (budget == 0) {
+            uv_timer_start(&s->timer, timer_cb, 1, 0);
+            return;
+        }
+        struct sched_event *e = s->heap[0];
+        heap_remove(s, e);
+        if (now - e->at > s->lag_max)
+            s->lag_max = now - e->at;
+        budget -= run_event(s, e, now);
+    }
+    rearm(s);
 }
 
 void probe_sched_run_due(struct probe_sched *s)
 {
-    int64_t now = sched_mono(s);
-    while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
-        struct sched_event *e = s->heap[0];
-        heap_remove(s, e);
-        run_event(s, e, now);
-    }
-    rearm(s);
+    run_due(s, UINT32_MAX);
+}
+
+void probe_sched_stats(const struct probe_sched *s, struct probe_sched_stats *out)
+{
+    *out = s->st;
+    out->inflight = 0;
+    for (size_t p = 0; p < CMON_N_PROTOCOLS; p++)
+        out->inflight += s->inflight[p];
+    out->fds = s->fds;
+    out->committed = committed(s);
+    out->window = s->window;
 }
 
 bool probe_sched_remove(struct probe_sched *s, const char *test_id)
@@ -589,6 +746,16 @@ size_t probe_sched_count(const struct probe_sched *s)
     return s->n_tests;
 }
 
+/* The soft RLIMIT_NOFILE less what the rest of the process needs. */
+static uint32_t default_max_fds(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = 1024;
+    rlim_t cur = rl.rlim_cur > UINT32_MAX ? UINT32_MAX : rl.rlim_cur;
+    return (uint32_t)(cur > 2 * PROBE_SCHED_FD_HEADROOM ? cur - PROBE_SCHED_FD_HEADROOM : cur / 2);
+}
+
 enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
                               const struct probe_sched_opts *opts, struct probe_sched **out,
                               struct cmon_errbuf *eb)
@@ -605,6 +772,10 @@ enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
         s->o = *opts;
     if (!s->o.spread_ms)
         s->o.spread_ms = SCHED_DEFAULT_SPREAD_MS;
+    s->max_late_ns = (int64_t)(s->o.max_late_ms ? s->o.max_late_ms : SCHED_DEFAULT_MAX_LATE_MS) *
+                     CMON_NS_PER_MS;
+    s->st.max_fds = s->o.max_fds ? s->o.max_fds : default_max_fds();
+    s->window = SCHED_WINDOW_START;
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     *out = s;

@@ -7,6 +7,18 @@
  * uv_timer: an idle test holds no fd, handle or thread, only ~200 bytes (plus its strings). Each
  * finished round is folded into a struct cmon_round_result and handed to on_result.
  *
+ * Overload: a loop given more than it can do skips rounds rather than
+ * launching them late or failing checks for want of descriptors.  A round
+ * due longer than max_late_ms ago is skipped (the loop stalled), and so is
+ * one whose checks would take the checks committed (not launched yet, or in
+ * flight) past a window that adapts to the loop's lag (so the rounds it
+ * takes run on time), or the checks in flight past the descriptors
+ * (max_fds) or its protocol's bound (probe_ops.max_inflight); a round that
+ * starts late spreads its checks from when it starts (no catch-up burst).
+ * The timer launches at most a batch of checks per callback, so the loop
+ * reads replies between batches.  Skips are counted (probe_sched_stats) and
+ * reported to on_skip.
+ *
  * Loop affinity: every function runs on the engine's loop thread.
  * Ownership: the scheduler copies what it needs from the cmon_test and
  * cmon_test_config passed to probe_sched_put; the caller keeps ownership of
@@ -30,6 +42,11 @@
 
 struct probe_sched;
 
+enum probe_sched_skip {
+    PROBE_SKIP_LATE = 1, /* due longer than max_late_ms ago: the loop is behind */
+    PROBE_SKIP_BUSY,     /* no room for its checks among those in flight */
+};
+
 struct probe_sched_opts {
     /* Wall clock, Unix ns: picks a new test's phase and stamps rounds
      * (start_ns); re-read at every round, so stamps follow NTP steps.
@@ -46,7 +63,13 @@ struct probe_sched_opts {
      * table); true makes that step fail as out of memory. */
     bool (*fail_alloc)(void *ctx);
     uint32_t spread_ms; /* a round's checks start within this; 0: 2000 */
+    uint32_t max_late_ms; /* a round due longer ago is skipped; 0: 1000 */
+    /* descriptors the checks in flight may hold together; 0: the soft
+     * RLIMIT_NOFILE less PROBE_SCHED_FD_HEADROOM, read at probe_sched_new */
+    uint32_t max_fds;
     void (*on_result)(void *arg, const struct cmon_round_result *r);
+    /* a round not made (optional); with arg */
+    void (*on_skip)(void *arg, const char *test_id, enum probe_sched_skip why);
     void *arg;
     const struct cmon_log *log;
 };
@@ -68,8 +91,21 @@ enum cmon_err probe_sched_put(struct probe_sched *s, const struct cmon_test *t,
 bool probe_sched_remove(struct probe_sched *s, const char *test_id);
 size_t probe_sched_count(const struct probe_sched *s);
 
-/* Process every event due at the monotonic clock's now (the uv_timer calls this). */
+/* Process every event due at the monotonic clock's now (the uv_timer does
+ * the same in batches of checks). */
 void probe_sched_run_due(struct probe_sched *s);
+
+#define PROBE_SCHED_FD_HEADROOM 256 /* descriptors left to everything but checks */
+
+struct probe_sched_stats {
+    uint64_t rounds;                     /* started */
+    uint64_t skipped_late, skipped_busy; /* rounds not made, by reason */
+    uint64_t checks_cut; /* checks of started rounds not launched: the descriptors ran out */
+    uint32_t inflight;   /* checks in flight now */
+    uint32_t fds, max_fds; /* descriptors they hold (counted), and the bound */
+    uint64_t committed, window; /* checks pending + in flight, and the window now */
+};
+void probe_sched_stats(const struct probe_sched *s, struct probe_sched_stats *out);
 
 /* Stop scheduling.  Rounds in flight finish (results dropped) and done runs
  * once the last of them has ended.  To end them at once, call

@@ -286,6 +286,7 @@ static void tcp_close(struct probe_engine *eng)
 const struct probe_ops probe_tcp_ops = {
     .proto = CMON_PROTO_TCP,
     .name = "tcp",
+    .fds_per_check = 1,
     .start = tcp_start,
     .close = tcp_close,
 };

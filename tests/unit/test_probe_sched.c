@@ -176,6 +176,9 @@ struct fixture {
     int listen_fd;
     uint16_t open_port, closed_port;
     int closed;
+    /* rounds skipped (on_skip), the latest with its id */
+    int skips[PROBE_SKIP_BUSY + 1];
+    char skipped_id[CMON_TEST_ID_LEN + 1];
 };
 
 static int64_t fake_now(void *ctx)
@@ -600,6 +603,120 @@ static void test_sched_from_monitor(void **state)
     cmon_problems_free(&probs);
 }
 
+static void count_skip(void *arg, const char *test_id, enum probe_sched_skip why)
+{
+    struct fixture *f = arg;
+    f->skips[why]++;
+    snprintf(f->skipped_id, sizeof f->skipped_id, "%s", test_id);
+}
+
+static void sched_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void set_clocks(struct fixture *f, int64_t t)
+{
+    f->now = f->mono = t;
+}
+
+/* A test id (counting from base) whose first round from now is in [lo, hi). */
+static void id_due_between(const struct fixture *f, unsigned base, int64_t lo, int64_t hi,
+                           char id[CMON_TEST_ID_LEN + 1])
+{
+    for (unsigned k = 0; k < 100000; k++) {
+        snprintf(id, CMON_TEST_ID_LEN + 1, "%016x", base + k);
+        int64_t r = first_round(f, id, 60 * CMON_NS_PER_SEC);
+        if (r >= lo && r < hi)
+            return;
+    }
+    fail_msg("no test id due in the window");
+}
+
+/* Overload: a round due longer ago than max_late_ms is skipped, not run late;
+ * one due less long ago runs, stamped with its due time, its checks spread
+ * from when it started (no catch-up burst); a round whose checks would take
+ * the checks in flight past max_fds is skipped as busy.  Each skip is
+ * counted and reported with the test's id, and the test keeps its rhythm.
+ * No uv_run in between: the checks launched stay in flight. */
+static void test_sched_overload_skips(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_test a, b, d;
+    struct cmon_test_config ca, cb, cd;
+    struct cmon_errbuf eb;
+    struct probe_sched_stats st;
+    struct probe_sched *s;
+    const int64_t period = 60 * CMON_NS_PER_SEC, ms = CMON_NS_PER_MS;
+    struct probe_sched_opts o = {.now_ns = fake_now, .mono_ns = fake_mono, .clock_ctx = f,
+                                 .max_late_ms = 500, .max_fds = 12, .on_result = on_result,
+                                 .on_skip = count_skip, .arg = f};
+    assert_int_equal(probe_sched_new(&f->loop, f->eng, &o, &s, &eb), CMON_OK);
+
+    tcp_test(f, &a, &ca, "00000000000000f1", f->open_port, 10);
+    assert_int_equal(probe_sched_put(s, &a, &ca, &eb), CMON_OK);
+    int64_t ra = first_round(f, a.id, period);
+    set_clocks(f, ra + 450 * ms); /* 450 ms late: checks 0..2 were due, one goes */
+    probe_sched_run_due(s);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.rounds, 1);
+    assert_int_equal(st.inflight, 1);
+    assert_int_equal(st.fds, 1);
+    set_clocks(f, ra + 650 * ms); /* the next one 200 ms after the start */
+    probe_sched_run_due(s);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.inflight, 2);
+    set_clocks(f, ra + 450 * ms + 2000 * ms); /* the whole round is out */
+    probe_sched_run_due(s);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.inflight, 10);
+
+    /* b's 10 checks do not fit beside a's 10 in 12 descriptors: busy (ids
+     * due before a's next round, so only what is asserted comes due) */
+    char bid[CMON_TEST_ID_LEN + 1], did[CMON_TEST_ID_LEN + 1];
+    id_due_between(f, 0xf200, f->now, ra + 30 * CMON_NS_PER_SEC, bid);
+    tcp_test(f, &b, &cb, bid, f->open_port, 10);
+    assert_int_equal(probe_sched_put(s, &b, &cb, &eb), CMON_OK);
+    int64_t rb = first_round(f, b.id, period);
+    set_clocks(f, rb);
+    probe_sched_run_due(s);
+    assert_true(f->skips[PROBE_SKIP_BUSY] >= 1);
+    assert_string_equal(f->skipped_id, b.id);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.skipped_busy, (uint64_t)f->skips[PROBE_SKIP_BUSY]);
+    assert_int_equal(st.inflight, 10);
+
+    /* d comes 600 ms late: skipped, its next round on its phase */
+    id_due_between(f, 0xf300, f->now, ra + 55 * CMON_NS_PER_SEC, did);
+    tcp_test(f, &d, &cd, did, f->closed_port, 1);
+    assert_int_equal(probe_sched_put(s, &d, &cd, &eb), CMON_OK);
+    int64_t rd = first_round(f, d.id, period);
+    set_clocks(f, rd + 600 * ms);
+    probe_sched_run_due(s);
+    assert_int_equal(f->skips[PROBE_SKIP_LATE], 1);
+    assert_string_equal(f->skipped_id, d.id);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.skipped_late, 1);
+
+    /* a's round reports its 10 checks, stamped when it was due; d's next
+     * round (a refused port: one failed check) comes one period on */
+    wait_results(f, 1);
+    assert_string_equal(f->results[0].test_id, a.id);
+    assert_int_equal(f->results[0].start_ns, ra);
+    assert_int_equal(f->results[0].checks_total, 10);
+    probe_sched_stats(s, &st);
+    assert_int_equal(st.inflight, 0);
+    assert_int_equal(st.fds, 0);
+    probe_sched_remove(s, a.id);
+    probe_sched_remove(s, b.id);
+    set_clocks(f, rd + period);
+    probe_sched_run_due(s);
+    wait_results(f, 2);
+    assert_string_equal(f->results[1].test_id, d.id);
+    assert_int_equal(f->results[1].start_ns, rd + period);
+    probe_sched_close(s, sched_closed, NULL);
+}
+
 static void test_sched_memory_per_test(void **state)
 {
     struct fixture *f = *state;
@@ -641,6 +758,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sched_wall_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_failed_put_keeps_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_from_monitor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sched_overload_skips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sched_memory_per_test, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
