@@ -146,6 +146,7 @@ static void agent_free(struct agent *a)
     json_decref(a->rounds);
     json_decref(a->paths);
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->rt_mu);
     pthread_cond_destroy(&a->cv);
     free(a);
 }
@@ -157,6 +158,7 @@ enum cmon_err agent_start(const struct agent_opts *opts, struct agent **out, str
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     copy_opts(a, opts);
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->rt_mu, NULL);
     cmon_cond_init(&a->cv);
     enum cmon_err err = agent_init(a, eb);
     if (!err && pthread_create(&a->push_thread, NULL, agent_push_main, a) != 0)
@@ -177,10 +179,10 @@ void agent_stop(struct agent *a)
         return;
     /* the loops first: once they are gone no round arrives, and the push
      * thread spools what is pending before it ends */
-    pthread_mutex_lock(&a->mu);
+    pthread_mutex_lock(&a->rt_mu);
     struct agent_runtime *rt = a->rt;
     a->rt = NULL;
-    pthread_mutex_unlock(&a->mu);
+    pthread_mutex_unlock(&a->rt_mu);
     agent_runtime_stop(rt);
     pthread_mutex_lock(&a->mu);
     atomic_store(&a->stop, true);

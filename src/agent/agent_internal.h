@@ -80,10 +80,12 @@ struct agent {
     const struct cmon_log *log;
 
     /* the probe loops (runtime.h); results come back through hand_over.
-     * Set before the push thread starts; agent_stop clears it under mu
-     * before stopping the loops, so the push thread never assigns to
-     * stopped loops */
+     * Set before the push thread starts; agent_stop clears it under rt_mu
+     * before stopping the loops, so the push thread never assigns to (or
+     * reads) stopped loops.  rt_mu, not mu: an assignment is parsed under
+     * it, and the loops take mu for every round */
     struct agent_runtime *rt;
+    pthread_mutex_t rt_mu;
 
     /* push thread */
     pthread_t push_thread;

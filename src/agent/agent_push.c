@@ -166,13 +166,21 @@ static void do_heartbeat(struct push *p)
     pthread_mutex_lock(&a->mu);
     uint64_t dropped_rounds = a->dropped_rounds;
     pthread_mutex_unlock(&a->mu);
+    struct agent_runtime_stats rs = {0};
+    pthread_mutex_lock(&a->rt_mu);
+    if (a->rt)
+        agent_runtime_stats(a->rt, &rs);
+    pthread_mutex_unlock(&a->rt_mu);
+    /* skippedRounds: rounds the probe loops did not make (overloaded); the
+     * only place they show, as the protocol has no round without checks */
     json_object_set_new(
         body, "spool",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "pendingBatches",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pendingBatches",
                   (json_int_t)st.pending_batches, "droppedBatches", (json_int_t)st.dropped_batches,
                   "droppedResults", (json_int_t)(st.dropped_results + dropped_rounds),
                   "refusedResults", (json_int_t)a->refused_rounds, "corruptRecords",
-                  (json_int_t)st.corrupt_records, "pendingBytes", (json_int_t)st.pending_bytes));
+                  (json_int_t)st.corrupt_records, "pendingBytes", (json_int_t)st.pending_bytes,
+                  "skippedRounds", (json_int_t)(rs.skipped_late + rs.skipped_busy)));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct agent_reply rep;
@@ -230,12 +238,12 @@ static void take_assignments(struct push *p, const struct agent_reply *rep)
         return;
     }
     snprintf(a->etag, sizeof a->etag, "%s", rep->etag);
-    pthread_mutex_lock(&a->mu); /* agent_stop takes rt under mu before stopping it */
+    pthread_mutex_lock(&a->rt_mu); /* agent_stop takes rt under rt_mu before stopping it */
     if (a->rt)
         agent_runtime_assign(a->rt, set);
     else
         agent_assignment_free(set);
-    pthread_mutex_unlock(&a->mu);
+    pthread_mutex_unlock(&a->rt_mu);
 }
 
 static void do_poll(struct push *p)

@@ -58,11 +58,10 @@ static bool want(struct agent_assign *as, const char *id)
     return true;
 }
 
-static void put_test(struct agent_assign *as, const struct cmon_monitor *m,
-                     const struct cmon_test *t)
+void agent_assign_put(struct agent_assign *as, const struct cmon_test *t,
+                      const struct cmon_test_config *cfg)
 {
     struct cmon_errbuf eb;
-    const struct cmon_test_config *cfg = &m->configs[t->config];
     if (probe_sched_put(as->sched, t, cfg, &eb) != CMON_OK) {
         cmon_warn(as->log, "test not scheduled", "test=%s err=%s", t->id, eb.msg);
         return;
@@ -73,33 +72,51 @@ static void put_test(struct agent_assign *as, const struct cmon_monitor *m,
         cmon_error(as->log, "out of memory tracking a test", "test=%s", t->id);
 }
 
-enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
-                                   size_t *problems)
+enum cmon_err agent_assign_parse(const char *name, const char *body, struct cmon_monitor **m,
+                                 struct cmon_test **tests, size_t *n, size_t *problems)
 {
-    struct cmon_monitor *m = NULL;
     struct cmon_problems probs = {0};
-    *problems = 0;
-    if (cmon_monitor_parse(body, strlen(body), name, &m, &probs) != CMON_OK) {
+    *m = NULL;
+    *tests = NULL;
+    *n = *problems = 0;
+    if (cmon_monitor_parse(body, strlen(body), name, m, &probs) != CMON_OK) {
         *problems = probs.n;
         cmon_problems_free(&probs);
         return CMON_ERR_INVALID;
     }
     char *stored = strdup(name);
     if (stored) {
-        free(m->name);
-        m->name = stored;
+        free((*m)->name);
+        (*m)->name = stored;
     }
-    struct cmon_test *tests = NULL;
-    size_t n = 0;
-    if (cmon_monitor_expand(m, &tests, &n) == CMON_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (!m->groups[tests[i].group].disabled &&
-                agent_assign_runs_here(as, &m->endpoints[tests[i].source]) &&
-                agent_shard_of(tests[i].id, as->n_shards) == as->shard)
-                put_test(as, m, &tests[i]);
-        }
-        cmon_tests_free(tests, n);
+    if (cmon_monitor_expand(*m, tests, n) != CMON_OK) { /* out of memory: no tests */
+        *tests = NULL;
+        *n = 0;
     }
+    return CMON_OK;
+}
+
+bool agent_assign_wants(const struct agent_assign *as, const struct cmon_monitor *m,
+                        const struct cmon_test *t)
+{
+    return !m->groups[t->group].disabled && agent_assign_runs_here(as, &m->endpoints[t->source]);
+}
+
+enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
+                                   size_t *problems)
+{
+    struct cmon_monitor *m;
+    struct cmon_test *tests;
+    size_t n;
+    enum cmon_err err = agent_assign_parse(name, body, &m, &tests, &n, problems);
+    if (err != CMON_OK)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        if (agent_assign_wants(as, m, &tests[i]) &&
+            agent_shard_of(tests[i].id, as->n_shards) == as->shard)
+            agent_assign_put(as, &tests[i], &m->configs[tests[i].config]);
+    }
+    cmon_tests_free(tests, n);
     cmon_monitor_free(m);
     return CMON_OK;
 }

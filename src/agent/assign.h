@@ -5,8 +5,13 @@
  * scheduler and tracer; the others are put (an unchanged test keeps its
  * schedule).  A test runs here when its group is enabled and its source
  * endpoint names this agent (by name or alias, or every agent).
+ * The agent runtime parses and selects once, on the thread that assigns
+ * (agent_assign_parse, agent_assign_wants on an agent_assign without a
+ * scheduler), and each loop puts its shard (agent_assign_put) and commits.
  * Ownership: struct agent_assign owns its id lists and borrows sched, tracer
- * and log.  Loop thread only (the one that owns sched and tracer). */
+ * and log.  Loop thread only (the one that owns sched and tracer); parse and
+ * wants only read the identity, so any thread may call them once the
+ * addresses are set. */
 #ifndef CMON_AGENT_ASSIGN_H
 #define CMON_AGENT_ASSIGN_H
 
@@ -47,8 +52,21 @@ bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_end
 /* The agent's addresses (agent_addresses()): takes the reference. */
 void agent_assign_set_addresses(struct agent_assign *as, struct json_t *addresses);
 
-/* Add one monitor's tests for this agent to the set being built (and put
- * them on the scheduler and tracer).  name is the monitor's stored name,
+/* Parse a monitor as stored under name (so test ids are the server's) and
+ * expand it: *m and *tests (cmon_monitor_free, cmon_tests_free) are the
+ * caller's.  CMON_ERR_INVALID when the body does not validate here
+ * (*problems says how many). */
+enum cmon_err agent_assign_parse(const char *name, const char *body, struct cmon_monitor **m,
+                                 struct cmon_test **tests, size_t *n, size_t *problems);
+/* Test t of m runs on this agent: its group is enabled and its source names
+ * this agent.  The shard is not asked. */
+bool agent_assign_wants(const struct agent_assign *as, const struct cmon_monitor *m,
+                        const struct cmon_test *t);
+/* Put one test on the scheduler and tracer, in the set being built. */
+void agent_assign_put(struct agent_assign *as, const struct cmon_test *t,
+                      const struct cmon_test_config *cfg);
+/* Add one monitor's tests for this agent (and shard) to the set being
+ * built (and put them on the scheduler and tracer).  name is the monitor's stored name,
  * which makes the test ids as the server expands them.  CMON_ERR_INVALID
  * when the body does not validate here (*problems says how many). */
 enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,

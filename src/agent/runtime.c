@@ -1,7 +1,9 @@
 /* runtime.c: the agent runtime (runtime.h) -- N loop threads, each owning
  * its libuv loop, engine, scheduler, tracer and shard of the tests.  An
- * assignment set is shared by the loops (reference counted, read-only once
- * handed over); each loop parses it and keeps the tests of its shard.  The
+ * assignment set is parsed, expanded and filtered once, on the thread that
+ * assigns, into a plan: the monitors and, per loop, the tests of its shard.
+ * The plan is shared by the loops (reference counted, read-only once handed
+ * over); each loop puts its shard on its scheduler and commits.  The
  * runtime's mutex guards the hand-over and each loop's committed test ids. */
 #include "agent/runtime.h"
 
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -25,15 +28,39 @@
 #include "probe/scheduler.h"
 
 #define ALIVE_MS 2000
+#define SKIP_LOG_NS (10 * CMON_NS_PER_SEC) /* a loop says it skips rounds at most this often */
+#define FD_HEADROOM 512 /* descriptors left to the rest of the process (spool, HTTP, DNS) */
 
 struct assigned_monitor {
     char *name, *body;
 };
 
 struct agent_assignment {
-    atomic_uint refs;
     struct assigned_monitor *items;
     size_t n, cap;
+};
+
+/* One loop's share of a plan: tests with their configurations, pointing
+ * into the plan's monitors. */
+struct planned_test {
+    const struct cmon_test *t;
+    const struct cmon_test_config *cfg;
+};
+
+struct plan_shard {
+    struct planned_test *items;
+    size_t n, cap;
+};
+
+/* An assignment set parsed once: owned by its references (the assigning
+ * thread while building, then one per loop it is pending on). */
+struct rt_plan {
+    atomic_uint refs;
+    struct cmon_monitor **monitors;
+    struct cmon_test **tests; /* per monitor, cmon_monitor_expand's */
+    size_t *n_tests;
+    size_t n_monitors, n_given; /* parsed; handed over (invalid ones too) */
+    struct plan_shard shards[AGENT_MAX_LOOPS];
 };
 
 struct rt_loop {
@@ -49,8 +76,12 @@ struct rt_loop {
     struct probe_sched *sched;
     struct agent_tracer *tracer;
     struct agent_assign tests; /* ids read by loop_of under rt->mu */
+    /* rounds not made (scheduler.h, Overload): counted on the loop, read anywhere */
+    atomic_ullong skipped_late, skipped_busy;
+    uint64_t logged_skips; /* loop thread: skips already logged */
+    int64_t skip_logged_ns;
     /* under rt->mu */
-    struct agent_assignment *pending;
+    struct rt_plan *pending;
     uint64_t pending_gen, done_gen;
     size_t n_tests;
 };
@@ -59,6 +90,10 @@ struct agent_runtime {
     struct agent_runtime_opts o;
     char name[128], alias[64], address[64];
     unsigned n;
+    uint32_t max_fds; /* per loop */
+    /* who this agent is, to select its tests (no scheduler): read-only after start */
+    struct agent_assign who;
+    pthread_mutex_t assign_mu; /* one assignment parsed at a time, published in order */
     pthread_mutex_t mu;
     uint64_t gen, applied_gen; /* under mu */
     struct rt_loop loops[AGENT_MAX_LOOPS];
@@ -68,10 +103,7 @@ struct agent_runtime {
 
 struct agent_assignment *agent_assignment_new(void)
 {
-    struct agent_assignment *set = calloc(1, sizeof *set);
-    if (set)
-        atomic_init(&set->refs, 1);
-    return set;
+    return calloc(1, sizeof(struct agent_assignment));
 }
 
 enum cmon_err agent_assignment_add(struct agent_assignment *set, const char *name, const char *body)
@@ -93,7 +125,7 @@ size_t agent_assignment_count(const struct agent_assignment *set)
 
 void agent_assignment_free(struct agent_assignment *set)
 {
-    if (!set || atomic_fetch_sub(&set->refs, 1) != 1)
+    if (!set)
         return;
     for (size_t i = 0; i < set->n; i++) {
         free(set->items[i].name);
@@ -101,6 +133,85 @@ void agent_assignment_free(struct agent_assignment *set)
     }
     free(set->items);
     free(set);
+}
+
+/* ---- plans: parsed once, on the assigning thread ---- */
+
+static void plan_unref(struct rt_plan *p)
+{
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < p->n_monitors; i++) {
+        cmon_tests_free(p->tests[i], p->n_tests[i]);
+        cmon_monitor_free(p->monitors[i]);
+    }
+    free(p->monitors);
+    free(p->tests);
+    free(p->n_tests);
+    for (size_t i = 0; i < AGENT_MAX_LOOPS; i++)
+        free(p->shards[i].items);
+    free(p);
+}
+
+static bool shard_add(struct plan_shard *sh, const struct cmon_test *t,
+                      const struct cmon_test_config *cfg)
+{
+    if (!cmon_grow(&sh->items, &sh->cap, sh->n + 1, sizeof *sh->items))
+        return false;
+    sh->items[sh->n++] = (struct planned_test){t, cfg};
+    return true;
+}
+
+/* Keep monitor m (taken) with its tests; hand each of this agent's tests
+ * to its loop's shard.  false: out of memory (m is freed). */
+static bool plan_take(struct agent_runtime *rt, struct rt_plan *p, struct cmon_monitor *m,
+                      struct cmon_test *tests, size_t n)
+{
+    size_t k = p->n_monitors;
+    p->monitors[k] = m;
+    p->tests[k] = tests;
+    p->n_tests[k] = n;
+    p->n_monitors++;
+    for (size_t i = 0; i < n; i++) {
+        if (agent_assign_wants(&rt->who, m, &tests[i]) &&
+            !shard_add(&p->shards[agent_shard_of(tests[i].id, rt->n)], &tests[i],
+                       &m->configs[tests[i].config]))
+            return false;
+    }
+    return true;
+}
+
+/* Parse, expand and select set (which stays the caller's).  NULL: out of
+ * memory (logged). */
+static struct rt_plan *plan_build(struct agent_runtime *rt, const struct agent_assignment *set)
+{
+    struct rt_plan *p = calloc(1, sizeof *p);
+    size_t cap = set->n ? set->n : 1;
+    if (p) {
+        atomic_init(&p->refs, 1);
+        p->n_given = set->n;
+        p->monitors = calloc(cap, sizeof *p->monitors);
+        p->tests = calloc(cap, sizeof *p->tests);
+        p->n_tests = calloc(cap, sizeof *p->n_tests);
+    }
+    bool ok = p && p->monitors && p->tests && p->n_tests;
+    for (size_t i = 0; ok && i < set->n; i++) {
+        struct cmon_monitor *m;
+        struct cmon_test *tests;
+        size_t n, problems; /* the server validated it: a failure means a newer schema */
+        if (agent_assign_parse(set->items[i].name, set->items[i].body, &m, &tests, &n,
+                               &problems) != CMON_OK)
+            cmon_error(rt->o.log, "assigned monitor does not validate here (newer server?)",
+                       "monitor=%s problems=%zu", set->items[i].name, problems);
+        else
+            ok = plan_take(rt, p, m, tests, n);
+    }
+    if (!ok) {
+        cmon_error(rt->o.log, "out of memory: assignments not applied", "agent=%s", rt->name);
+        plan_unref(p);
+        return NULL;
+    }
+    return p;
 }
 
 /* ---- shards ---- */
@@ -144,17 +255,11 @@ static void alive_cb(uv_timer_t *t)
 
 /* ---- loop thread: assignments in ---- */
 
-static void apply_set(struct rt_loop *l, const struct agent_assignment *set)
+static void apply_plan(struct rt_loop *l, const struct rt_plan *p)
 {
-    struct agent_runtime *rt = l->rt;
-    for (size_t i = 0; i < set->n; i++) {
-        size_t problems; /* the server validated it: a failure means a newer schema */
-        if (agent_assign_monitor(&l->tests, set->items[i].name, set->items[i].body, &problems) !=
-                CMON_OK &&
-            l->index == 0)
-            cmon_error(rt->o.log, "assigned monitor does not validate here (newer server?)",
-                       "monitor=%s problems=%zu", set->items[i].name, problems);
-    }
+    const struct plan_shard *sh = &p->shards[l->index];
+    for (size_t i = 0; i < sh->n; i++)
+        agent_assign_put(&l->tests, sh->items[i].t, sh->items[i].cfg);
 }
 
 /* The loop has applied gen: when every loop has, say so once. */
@@ -182,18 +287,40 @@ static void assign_cb(uv_async_t *h)
     struct rt_loop *l = h->data;
     struct agent_runtime *rt = l->rt;
     pthread_mutex_lock(&rt->mu);
-    struct agent_assignment *set = l->pending;
+    struct rt_plan *p = l->pending;
     uint64_t gen = l->pending_gen;
     l->pending = NULL;
     pthread_mutex_unlock(&rt->mu);
-    if (!set)
+    if (!p)
         return;
-    apply_set(l, set);
+    apply_plan(l, p);
     pthread_mutex_lock(&rt->mu); /* the ids loop_of reads change here */
     size_t n = agent_assign_commit(&l->tests);
     pthread_mutex_unlock(&rt->mu);
-    applied(l, gen, n, set->n);
-    agent_assignment_free(set);
+    applied(l, gen, n, p->n_given);
+    plan_unref(p);
+}
+
+/* ---- loop thread: rounds not made ---- */
+
+static void on_skip(void *arg, const char *test_id, enum probe_sched_skip why)
+{
+    struct rt_loop *l = arg;
+    atomic_fetch_add(why == PROBE_SKIP_LATE ? &l->skipped_late : &l->skipped_busy, 1);
+    int64_t now = cmon_mono_ns();
+    if (l->skip_logged_ns && now - l->skip_logged_ns < SKIP_LOG_NS)
+        return;
+    uint64_t late = atomic_load(&l->skipped_late), busy = atomic_load(&l->skipped_busy);
+    struct probe_sched_stats st;
+    probe_sched_stats(l->sched, &st);
+    cmon_warn(l->rt->o.log,
+              "rounds skipped: this probe loop has more work than it can do (add --threads or "
+              "cores, or spread the tests)",
+              "loop=%u skipped=%llu late=%llu busy=%llu inflight=%u fds=%u/%u test=%s", l->index,
+              (unsigned long long)(late + busy - l->logged_skips), (unsigned long long)late,
+              (unsigned long long)busy, st.inflight, st.fds, st.max_fds, test_id);
+    l->logged_skips = late + busy;
+    l->skip_logged_ns = now;
 }
 
 /* ---- loop life ---- */
@@ -264,7 +391,11 @@ static enum cmon_err loop_init(struct rt_loop *l, struct cmon_errbuf *eb)
     struct probe_engine_opts eo = {.ca_file = rt->o.probe_ca_file, .log = rt->o.log};
     if (!err)
         err = probe_engine_new(&l->loop, &eo, &l->eng, eb);
-    struct probe_sched_opts so = {.on_result = on_round, .arg = l, .log = rt->o.log};
+    struct probe_sched_opts so = {.on_result = on_round,
+                                  .on_skip = on_skip,
+                                  .max_fds = rt->max_fds,
+                                  .arg = l,
+                                  .log = rt->o.log};
     if (!err)
         err = probe_sched_new(&l->loop, l->eng, &so, &l->sched, eb);
     struct agent_tracer_opts to = {
@@ -275,8 +406,6 @@ static enum cmon_err loop_init(struct rt_loop *l, struct cmon_errbuf *eb)
         return err;
     agent_assign_init(&l->tests, l->sched, l->tracer, rt->o.log, rt->name, rt->alias);
     agent_assign_shard(&l->tests, l->index, rt->n);
-    /* compound sources select agents by address: each loop knows them */
-    agent_assign_set_addresses(&l->tests, agent_addresses(rt->address));
     return CMON_OK;
 }
 
@@ -291,7 +420,7 @@ static void loop_free(struct rt_loop *l)
         cmon_error(l->rt->o.log, "a probe loop closed with handles open", "loop=%u", l->index);
     l->loop_ready = false;
     agent_assign_free(&l->tests);
-    agent_assignment_free(l->pending);
+    plan_unref(l->pending);
     l->pending = NULL;
 }
 
@@ -321,6 +450,29 @@ static void copy_opts(struct agent_runtime *rt, const struct agent_runtime_opts 
         rt->n = AGENT_MAX_LOOPS;
 }
 
+/* Checks hold descriptors: take the hard RLIMIT_NOFILE (the soft one is
+ * often 1024), leave FD_HEADROOM, and share the rest among the loops. */
+static uint32_t fds_per_loop(const struct agent_runtime *rt)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = soft;
+    }
+    rlim_t total = rl.rlim_cur > (rlim_t)UINT32_MAX ? (rlim_t)UINT32_MAX : rl.rlim_cur;
+    if (rt->o.max_fds && rt->o.max_fds < total)
+        total = rt->o.max_fds;
+    total = total > 2 * FD_HEADROOM ? total - FD_HEADROOM : total / 2;
+    if (total < 2 * FD_HEADROOM)
+        cmon_warn(rt->o.log, "few file descriptors for checks: rounds will be skipped early",
+                  "fds=%llu", (unsigned long long)total);
+    return (uint32_t)(total / rt->n) ? (uint32_t)(total / rt->n) : 1;
+}
+
 enum cmon_err agent_runtime_start(const struct agent_runtime_opts *opts, struct agent_runtime **out,
                                   struct cmon_errbuf *eb)
 {
@@ -329,6 +481,11 @@ enum cmon_err agent_runtime_start(const struct agent_runtime_opts *opts, struct 
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     copy_opts(rt, opts);
     pthread_mutex_init(&rt->mu, NULL);
+    pthread_mutex_init(&rt->assign_mu, NULL);
+    rt->max_fds = fds_per_loop(rt);
+    agent_assign_init(&rt->who, NULL, NULL, rt->o.log, rt->name, rt->alias);
+    /* compound sources select agents by address */
+    agent_assign_set_addresses(&rt->who, agent_addresses(rt->address));
     enum cmon_err err = CMON_OK;
     for (unsigned i = 0; i < rt->n && !err; i++) {
         struct rt_loop *l = &rt->loops[i];
@@ -343,30 +500,45 @@ enum cmon_err agent_runtime_start(const struct agent_runtime_opts *opts, struct 
         agent_runtime_stop(rt);
         return err;
     }
-    cmon_info(rt->o.log, "probe loops started", "agent=%s loops=%u", rt->name, rt->n);
+    cmon_info(rt->o.log, "probe loops started", "agent=%s loops=%u fds_per_loop=%u", rt->name,
+              rt->n, rt->max_fds);
     *out = rt;
     return CMON_OK;
 }
 
 void agent_runtime_assign(struct agent_runtime *rt, struct agent_assignment *set)
 {
-    if (!set && !(set = agent_assignment_new())) {
-        cmon_error(rt->o.log, "out of memory: assignments not applied", "agent=%s", rt->name);
+    static const struct agent_assignment empty = {0};
+    pthread_mutex_lock(&rt->assign_mu);
+    struct rt_plan *p = plan_build(rt, set ? set : &empty);
+    agent_assignment_free(set); /* the plan has what it needs */
+    if (!p) {
+        pthread_mutex_unlock(&rt->assign_mu);
         return;
     }
     pthread_mutex_lock(&rt->mu);
     rt->gen++;
     for (unsigned i = 0; i < rt->n; i++) {
         struct rt_loop *l = &rt->loops[i];
-        agent_assignment_free(l->pending); /* a set never applied: skipped */
-        atomic_fetch_add(&set->refs, 1);
-        l->pending = set;
+        plan_unref(l->pending); /* a plan never applied: skipped */
+        atomic_fetch_add(&p->refs, 1);
+        l->pending = p;
         l->pending_gen = rt->gen;
     }
     pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->assign_mu);
     for (unsigned i = 0; i < rt->n; i++)
         uv_async_send(&rt->loops[i].assign_async);
-    agent_assignment_free(set);
+    plan_unref(p);
+}
+
+void agent_runtime_stats(struct agent_runtime *rt, struct agent_runtime_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < rt->n; i++) {
+        out->skipped_late += atomic_load(&rt->loops[i].skipped_late);
+        out->skipped_busy += atomic_load(&rt->loops[i].skipped_busy);
+    }
 }
 
 unsigned agent_runtime_loops(const struct agent_runtime *rt)
@@ -408,6 +580,8 @@ void agent_runtime_stop(struct agent_runtime *rt)
         return;
     for (unsigned i = 0; i < rt->n; i++)
         loop_stop(&rt->loops[i]);
+    agent_assign_free(&rt->who);
     pthread_mutex_destroy(&rt->mu);
+    pthread_mutex_destroy(&rt->assign_mu);
     free(rt);
 }

@@ -5,7 +5,10 @@
  * server's write queue) and in where assignments come from (an HTTP poll, or
  * a notification from the server when a monitor changes).  Tests are sharded
  * by test id (agent_shard_of): a test's rounds always come from one loop,
- * across every reload.
+ * across every reload.  Monitors are parsed and expanded once per
+ * assignment, on the assigning thread; each loop gets its shard of tests.
+ * A loop given more than it can do skips rounds (scheduler.h, Overload):
+ * counted here (agent_runtime_stats) and logged, never launched late.
  * Ownership: the runtime copies its opts (sink callbacks are borrowed); an
  * assignment set handed to agent_runtime_assign belongs to the runtime.
  * Threads: start/stop from one thread; agent_runtime_assign and the queries
@@ -43,6 +46,10 @@ struct agent_runtime_opts {
     const char *address;       /* the primary address (--address; NULL: the host's first) */
     int64_t trace_interval_ns; /* 0: the tracer's default */
     const char *probe_ca_file; /* HTTPS tests' trust anchors (borrowed); NULL: system store */
+    /* descriptors every loop's checks may hold together (0: the hard
+     * RLIMIT_NOFILE, to which the soft one is raised at start); less a
+     * headroom of 512 for the rest of the process, shared among the loops */
+    uint32_t max_fds;
     struct agent_sink sink;
     const struct cmon_log *log;
 };
@@ -68,9 +75,17 @@ unsigned agent_shard_of(const char *test_id, unsigned loops);
 enum cmon_err agent_runtime_start(const struct agent_runtime_opts *opts, struct agent_runtime **out,
                                   struct cmon_errbuf *eb);
 /* Replace the assigned monitors with set (taken; NULL is an empty set).
- * Each loop puts its shard of the tests; unchanged tests keep their
- * schedule.  A set not yet applied when a newer one comes is skipped. */
+ * Parses and expands set here, on the caller's thread (the loops go on
+ * probing meanwhile); then each loop puts its shard of the tests; unchanged
+ * tests keep their schedule.  A set not yet applied when a newer one comes
+ * is skipped. */
 void agent_runtime_assign(struct agent_runtime *rt, struct agent_assignment *set);
+
+/* Rounds the loops did not make since start, by reason (scheduler.h). */
+struct agent_runtime_stats {
+    uint64_t skipped_late, skipped_busy;
+};
+void agent_runtime_stats(struct agent_runtime *rt, struct agent_runtime_stats *out);
 unsigned agent_runtime_loops(const struct agent_runtime *rt);
 /* The sets applied by every loop so far (each agent_runtime_assign counts one). */
 uint64_t agent_runtime_applied(struct agent_runtime *rt);

@@ -2,8 +2,8 @@
  * the agent runtime with the server's write queue as its sink, and a reader
  * thread as its assignment source: woken by the server when a monitor
  * changes, it lists the running monitors from a read-only store connection
- * and hands them to the runtime (each loop then keeps this agent's tests of
- * its shard).  Stopped monitors and disabled groups are not probed (their
+ * and hands them to the runtime (which parses them once, on this thread, and
+ * gives each loop its shard of this agent's tests).  Stopped monitors and disabled groups are not probed (their
  * tests are Not Running).  A failed read is retried after RETRY_MS. */
 #include "cli/embedded_agent.h"
 
