@@ -9,12 +9,15 @@
  * Overload (scheduler.h): a round admitted now commits checks for the next
  * 2 s, so admission cannot wait for the loop to fall behind -- by then it has
  * promised seconds of work.  The checks committed (not launched yet, or in
- * flight) stay within a window that adapts to the loop's lag: it shrinks by
- * a quarter when launches ran more than SCHED_LAG_TARGET late in the last
- * SCHED_ADJUST period and grows by a quarter when it turned rounds away
- * without lag (additive-increase is too slow from a small start).  A round
- * is admitted only with room in the window, in the descriptors and in its
- * protocol's bound, and only while it is not late. */
+ * flight) stay within a window of SCHED_HORIZON of the checks the loop has
+ * been launching per second (a moving average, at least SCHED_WINDOW_MIN):
+ * a loop below capacity commits about one second of its rate (a round's
+ * checks spread over 2 s) and never meets the window; a loop at capacity
+ * meets it, and then falls behind by at most about half a second.  (A
+ * window steered by the lag itself was tried: preemption on a shared
+ * machine kept it at half the loop's capacity.)  A round is admitted only
+ * with room in the window, in the descriptors and in its protocol's bound,
+ * and only while it is not late. */
 #include "probe/scheduler.h"
 
 #include <stdio.h>
@@ -31,15 +34,14 @@
 #define SCHED_NOT_IN_HEAP UINT32_MAX
 #define SCHED_DEFAULT_SPREAD_MS 2000
 #define SCHED_DEFAULT_MAX_LATE_MS 1000
-/* Checks launched per timer callback; then the loop polls (replies, connects)
- * before the next batch, 1 ms later.  A loop that launched every due check at
- * once after falling behind overflowed its ICMP receive queue. */
+/* Checks launched per turn of the loop; then it polls (replies, connects)
+ * without blocking and runs the next batch from its check phase.  A loop that
+ * launched every due check at once after falling behind overflowed its ICMP
+ * receive queue. */
 #define SCHED_LAUNCH_BATCH 128
-#define SCHED_LAG_TARGET_NS (100 * CMON_NS_PER_MS)
+#define SCHED_HORIZON_MS 1500
 #define SCHED_ADJUST_NS (100 * CMON_NS_PER_MS)
-#define SCHED_WINDOW_START 8192
-#define SCHED_WINDOW_MIN 100
-#define SCHED_WINDOW_MAX (1u << 30)
+#define SCHED_WINDOW_MIN 8192
 
 enum sched_kind { EV_TEST, EV_ROUND };
 
@@ -85,6 +87,9 @@ struct probe_sched {
     struct probe_engine *eng;
     struct probe_sched_opts o;
     uv_timer_t timer;
+    uv_idle_t idle;   /* active while a batch waits: the loop polls without blocking */
+    uv_check_t check; /* runs that batch right after the poll */
+    int handles;      /* of timer, idle, check: not closed yet */
     struct sched_event **heap;
     uint32_t heap_n;
     size_t heap_cap;
@@ -94,11 +99,11 @@ struct probe_sched {
     uint32_t inflight[CMON_N_PROTOCOLS], fds; /* checks in flight, descriptors they hold */
     uint64_t pending;                         /* checks of running rounds not launched yet */
     uint64_t window;    /* checks pending + in flight it admits rounds for */
-    int64_t lag_max;    /* the latest an event ran in this adjust period */
+    double rate;        /* checks launched per second, moving average */
+    uint64_t launches;  /* checks launched since adjust_at was set */
     int64_t adjust_at;  /* mono: when the window is next adjusted */
-    bool window_bound;  /* it turned a round away in this period */
     struct probe_sched_stats st;              /* counters; inflight/fds filled on read */
-    bool closing, timer_closed;
+    bool closing;
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -260,6 +265,19 @@ static void run_due(struct probe_sched *s, uint32_t budget);
 static void timer_cb(uv_timer_t *t)
 {
     run_due(t->data, SCHED_LAUNCH_BATCH);
+}
+
+static void idle_cb(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void check_cb(uv_check_t *h)
+{
+    struct probe_sched *s = h->data;
+    uv_idle_stop(&s->idle);
+    uv_check_stop(&s->check);
+    run_due(s, SCHED_LAUNCH_BATCH);
 }
 
 static void rearm(struct probe_sched *s)
@@ -486,27 +504,26 @@ static uint64_t committed(const struct probe_sched *s)
 }
 
 /* A new round of n checks fits the window (an idle loop takes any round). */
-static bool window_room(struct probe_sched *s, uint32_t n)
+static bool window_room(const struct probe_sched *s, uint32_t n)
 {
     uint64_t c = committed(s);
-    if (c == 0 || c + n <= s->window)
-        return true;
-    s->window_bound = true;
-    return false;
+    return c == 0 || c + n <= s->window;
 }
 
-/* Once per SCHED_ADJUST_NS: shrink the window after lag, grow it after
- * turning rounds away without lag. */
+/* Once per SCHED_ADJUST_NS: the launch rate's moving average, and the
+ * window from it. */
 static void window_adjust(struct probe_sched *s, int64_t now)
 {
     if (now < s->adjust_at)
         return;
-    if (s->lag_max > SCHED_LAG_TARGET_NS)
-        s->window = s->window / 4 * 3 > SCHED_WINDOW_MIN ? s->window / 4 * 3 : SCHED_WINDOW_MIN;
-    else if (s->window_bound && s->window < SCHED_WINDOW_MAX)
-        s->window += s->window / 4;
-    s->lag_max = 0;
-    s->window_bound = false;
+    int64_t span = now - s->adjust_at + SCHED_ADJUST_NS;
+    if (s->adjust_at && span > 0) {
+        double r = (double)s->launches * CMON_NS_PER_SEC / (double)span;
+        s->rate = 0.7 * s->rate + 0.3 * r;
+    }
+    double w = s->rate * SCHED_HORIZON_MS / 1000;
+    s->window = w > SCHED_WINDOW_MIN ? (uint64_t)w : SCHED_WINDOW_MIN;
+    s->launches = 0;
     s->adjust_at = now + SCHED_ADJUST_NS;
 }
 
@@ -608,6 +625,7 @@ static bool round_launch(struct probe_sched *s, struct sched_round *r)
     }
     uint32_t i = r->launched++;
     s->pending--;
+    s->launches++;
     r->slots[i] = (struct sched_slot){r, i};
     enum cmon_err err = probe_check_start(s->eng, &r->test->target, check_done, &r->slots[i]);
     if (err == CMON_OK)
@@ -691,21 +709,22 @@ static bool run_event(struct probe_sched *s, struct sched_event *e, int64_t now)
 }
 
 /* Run what is due, launching at most budget checks; when more is due, come
- * back in 1 ms, after the loop has polled (libuv 1.44 would run a timer
- * restarted at 0 again before polling).  Skips cost no budget. */
+ * back from the check phase, after the loop has polled (libuv 1.44 would run
+ * a timer restarted at 0 again before polling; one at 1 ms idles the loop).
+ * Skips cost no budget. */
 static void run_due(struct probe_sched *s, uint32_t budget)
 {
     int64_t now = sched_mono(s);
     window_adjust(s, now);
     while (!s->closing && s->heap_n && s->heap[0]->at <= now) {
         if (budget == 0) {
-            uv_timer_start(&s->timer, timer_cb, 1, 0);
+            uv_timer_stop(&s->timer);
+            uv_idle_start(&s->idle, idle_cb);
+            uv_check_start(&s->check, check_cb);
             return;
         }
         struct sched_event *e = s->heap[0];
         heap_remove(s, e);
-        if (now - e->at > s->lag_max)
-            s->lag_max = now - e->at;
         budget -= run_event(s, e, now);
     }
     rearm(s);
@@ -775,16 +794,19 @@ enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,
     s->max_late_ns = (int64_t)(s->o.max_late_ms ? s->o.max_late_ms : SCHED_DEFAULT_MAX_LATE_MS) *
                      CMON_NS_PER_MS;
     s->st.max_fds = s->o.max_fds ? s->o.max_fds : default_max_fds();
-    s->window = SCHED_WINDOW_START;
+    s->window = SCHED_WINDOW_MIN;
     uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
+    uv_idle_init(loop, &s->idle);
+    uv_check_init(loop, &s->check);
+    s->timer.data = s->idle.data = s->check.data = s;
+    s->handles = 3;
     *out = s;
     return CMON_OK;
 }
 
 static void maybe_free_sched(struct probe_sched *s)
 {
-    if (!s->closing || !s->timer_closed || s->n_rounds)
+    if (!s->closing || s->handles || s->n_rounds)
         return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
@@ -795,10 +817,10 @@ static void maybe_free_sched(struct probe_sched *s)
         done(arg);
 }
 
-static void sched_timer_closed(uv_handle_t *h)
+static void sched_handle_closed(uv_handle_t *h)
 {
     struct probe_sched *s = h->data;
-    s->timer_closed = true;
+    s->handles--;
     maybe_free_sched(s);
 }
 
@@ -820,5 +842,7 @@ void probe_sched_close(struct probe_sched *s, void (*done)(void *arg), void *arg
         while (s->buckets[i])
             test_unschedule(s, s->buckets[i], &s->buckets[i]);
     }
-    uv_close((uv_handle_t *)&s->timer, sched_timer_closed);
+    uv_close((uv_handle_t *)&s->timer, sched_handle_closed);
+    uv_close((uv_handle_t *)&s->idle, sched_handle_closed);
+    uv_close((uv_handle_t *)&s->check, sched_handle_closed);
 }

@@ -11,12 +11,13 @@
  * launching them late or failing checks for want of descriptors.  A round
  * due longer than max_late_ms ago is skipped (the loop stalled), and so is
  * one whose checks would take the checks committed (not launched yet, or in
- * flight) past a window that adapts to the loop's lag (so the rounds it
- * takes run on time), or the checks in flight past the descriptors
+ * flight) past a window of 1.5 s of the checks the loop has been launching
+ * per second (so the rounds it takes run nearly on time), or the checks in
+ * flight past the descriptors
  * (max_fds) or its protocol's bound (probe_ops.max_inflight); a round that
  * starts late spreads its checks from when it starts (no catch-up burst).
- * The timer launches at most a batch of checks per callback, so the loop
- * reads replies between batches.  Skips are counted (probe_sched_stats) and
+ * At most a batch of checks is launched per turn of the loop, so it reads
+ * replies between batches.  Skips are counted (probe_sched_stats) and
  * reported to on_skip.
  *
  * Loop affinity: every function runs on the engine's loop thread.
