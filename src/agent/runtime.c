@@ -7,6 +7,7 @@
  * runtime's mutex guards the hand-over and each loop's committed test ids. */
 #include "agent/runtime.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -151,6 +152,9 @@ static void plan_unref(struct rt_plan *p)
     for (size_t i = 0; i < AGENT_MAX_LOOPS; i++)
         free(p->shards[i].items);
     free(p);
+    /* a big plan's memory (1M tests: ~140 MiB) would otherwise stay with
+     * the assigning thread's malloc arena */
+    malloc_trim(0);
 }
 
 static bool shard_add(struct plan_shard *sh, const struct cmon_test *t,
