@@ -7,7 +7,11 @@
  * lateness (a round's result arrives after its planned start + its last
  * check's offset + that check's RTT: the excess is how late the loop
  * launched it), RSS (VmRSS/VmHWM) after the load and at the end, and the
- * assignment load time (agent_runtime_assign until every loop applied it).
+ * assignment load time (agent_runtime_assign until every loop applied it),
+ * the rounds the loops skipped (overloaded: agent_runtime_stats), and what
+ * the machine's cores did meanwhile (/proc/stat: busy and softirq, in
+ * cores) and how much of it the peer processes named in CMON_BENCH_PEER_PIDS
+ * (space-separated: nginx's master and workers) took.
  *
  *   loops PROTO TARGET TESTS LOOPS SECONDS CHECKS FREQ [CA_FILE]
  *     PROTO  icmp | tcp | http      TARGET  198.18.1.2 | 198.18.1.2:80 | https://h:p/
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/runtime.h"
 #include "core/clock.h"
@@ -82,6 +87,51 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The machine's CPU ticks since boot: busy (all but idle and iowait) and softirq. */
+struct machine_cpu {
+    unsigned long long busy, softirq, peers;
+};
+
+static unsigned long long peer_ticks(void)
+{
+    const char *pids = getenv("CMON_BENCH_PEER_PIDS");
+    unsigned long long sum = 0;
+    char path[64], line[1024];
+    for (const char *p = pids; p && *p;) {
+        long pid = strtol(p, (char **)&p, 10);
+        if (pid <= 0)
+            break;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(line, sizeof line, f)) {
+            const char *q = strrchr(line, ')'); /* fields after comm: state is field 3 */
+            unsigned long long ut = 0, st = 0;
+            if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &st) == 2)
+                sum += ut + st;
+        }
+        if (f)
+            fclose(f);
+    }
+    return sum;
+}
+
+static struct machine_cpu machine_cpu(void)
+{
+    struct machine_cpu m = {0};
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (f && fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                    &v[4], &v[5], &v[6], &v[7]) == 8) {
+        m.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        m.softirq = v[6];
+    }
+    if (f)
+        fclose(f);
+    m.peers = peer_ticks();
+    return m;
 }
 
 /* One monitor of n tests (n <= DESTS * CONFIGS) from agent "bench". */
@@ -191,23 +241,34 @@ int main(int argc, char **argv)
     long rss_loaded = vm_kib("VmRSS:");
     /* rounds start at their phases: count once the loops run steadily */
     nanosleep(&(struct timespec){.tv_sec = 3}, NULL);
+    struct agent_runtime_stats sk0, sk1;
+    agent_runtime_stats(rt, &sk0);
+    struct machine_cpu mc0 = machine_cpu();
     double cpu0 = cpu_s();
     int64_t m0 = cmon_mono_ns();
     atomic_store(&c.counting, true);
     nanosleep(&(struct timespec){.tv_sec = secs}, NULL);
     atomic_store(&c.counting, false);
     double el = (double)(cmon_mono_ns() - m0) / 1e9, cpu = cpu_s() - cpu0;
+    struct machine_cpu mc1 = machine_cpu();
+    agent_runtime_stats(rt, &sk1);
+    double hz = (double)sysconf(_SC_CLK_TCK);
     unsigned long long ch = atomic_load(&c.checks), fl = atomic_load(&c.failed);
     printf("proto=%s loops=%u tests=%ld monitors=%zu checks_per_s=%.0f failed=%llu "
            "cpu_us_per_check=%.2f cpu_s=%.2f elapsed_s=%.1f load_s=%.2f build_s=%.2f "
            "late_p50_ms=%.0f late_p99_ms=%.0f late_max_ms=%.0f rss_start_mib=%.1f "
            "rss_loaded_mib=%.1f rss_end_mib=%.1f hwm_mib=%.1f offered_per_s=%.0f ok_per_s=%.0f "
-           "failure=\"%s\"\n",
+           "failed_pct=%.2f skipped_late_per_s=%.1f skipped_busy_per_s=%.1f agent_cores=%.2f "
+           "peer_cores=%.2f softirq_cores=%.2f busy_cores=%.2f failure=\"%s\"\n",
            proto, agent_runtime_loops(rt), tests, monitors, (double)ch / el, fl,
            ch ? cpu * 1e6 / (double)ch : 0, cpu, el, (double)(t1 - t_built) / 1e9,
            (double)(t_built - t0) / 1e9, late_pct(&c, 50), late_pct(&c, 99), late_pct(&c, 100),
            rss0 / 1024.0, rss_loaded / 1024.0, vm_kib("VmRSS:") / 1024.0, vm_kib("VmHWM:") / 1024.0,
-           (double)tests * checks / freq, (double)(ch - fl) / el, c.detail);
+           (double)tests * checks / freq, (double)(ch - fl) / el, ch ? 100.0 * fl / ch : 0,
+           (double)(sk1.skipped_late - sk0.skipped_late) / el,
+           (double)(sk1.skipped_busy - sk0.skipped_busy) / el, cpu / el,
+           (double)(mc1.peers - mc0.peers) / hz / el, (double)(mc1.softirq - mc0.softirq) / hz / el,
+           (double)(mc1.busy - mc0.busy) / hz / el, c.detail);
     fflush(stdout);
     agent_runtime_stop(rt);
     return 0;
