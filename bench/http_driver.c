@@ -69,8 +69,14 @@ int main(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = argc > 6 ? argv[6] : NULL}};
-    struct run r = {.loop = &loop, .eng = &eng, .total = atol(argv[4])};
+    struct probe_engine_opts eo = {.ca_file = argc > 6 ? argv[6] : NULL};
+    struct probe_engine *eng;
+    struct cmon_errbuf eb;
+    if (probe_engine_new(&loop, &eo, &eng, &eb) != CMON_OK) {
+        fprintf(stderr, "http_driver: %s\n", eb.msg);
+        return 1;
+    }
+    struct run r = {.loop = &loop, .eng = eng, .total = atol(argv[4])};
     long conc = atol(argv[5]);
     r.target = (struct probe_target){.proto = CMON_PROTO_HTTP,
                                      .host = argv[2],
@@ -91,7 +97,7 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-    probe_http_close(&eng);
+    probe_engine_close(eng, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     printf("checks=%ld ok=%ld failed=%ld seconds=%.3f rate=%.1f cpu_ms_per_check=%.3f\n", r.done,
