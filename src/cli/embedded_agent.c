@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "agent/runtime.h"
 #include "core/clock.h"
@@ -142,6 +143,18 @@ void embedded_agent_changed(void *arg)
 
 /* ---- start / stop (main thread) ---- */
 
+/* The server serves connections up to the descriptor limit too: the probes
+ * get half of the hard limit, so a loop at its limit leaves the server the
+ * other half (0: unknown, the runtime's default). */
+static uint32_t probe_fds(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    rlim_t half = rl.rlim_max / 2;
+    return half > UINT32_MAX ? UINT32_MAX : (uint32_t)half;
+}
+
 struct embedded_agent *embedded_agent_new(void)
 {
     struct embedded_agent *a = calloc(1, sizeof *a);
@@ -171,6 +184,7 @@ enum cmon_err embedded_agent_start(struct embedded_agent *a, struct cmon_server 
                                     .alias = a->alias,
                                     .address = o->address,
                                     .trace_interval_ns = o->trace_interval_ns,
+                                    .max_fds = probe_fds(),
                                     .sink = {.round = on_round,
                                              .path = on_path,
                                              .alive = on_alive,
