@@ -1,9 +1,14 @@
-/* writer.c: the one writer's queue and thread.  Each wake-up takes either
- * one call, or the run of result batches and heartbeats at the head of the
- * queue (up to WRITER_MAX_TX_RESULTS results) into one transaction:
- * exactly-once marks, raw results, paths, heartbeats, then the touched
- * tests' states -- one fsync for many.  Between commands, when the timer is
- * due, the leader's jobs: evaluation, alert tick, roll-up, retention. */
+/* writer.c: the one writer's queue and threads.  Each wake-up of the writer
+ * thread takes either one call, or the run of result batches and heartbeats
+ * at the head of the queue (up to WRITER_MAX_TX_RESULTS results) into one
+ * transaction: exactly-once marks, raw results, paths, heartbeats, then the
+ * touched tests' states -- one fsync for many.  Between commands, when the
+ * timer is due, the leader's jobs: evaluation, alert tick, roll-up,
+ * retention.  The deadline thread takes submitted commands (writer_*_submit)
+ * whose deadline passed before they started back out of the queue and
+ * answers them CMON_ERR_BUSY, so an overloaded writer (a long transaction
+ * included) still answers on time.  Waiting submitters keep their own
+ * deadline (submit_wait). */
 #include "server/writer.h"
 
 #include <pthread.h>
@@ -21,6 +26,9 @@
 #include "store/store.h"
 
 #define WRITER_MAX_TX_RESULTS 50000
+/* Expired submissions are answered up to this late, so one wake-up takes
+ * many of them. */
+#define DEADLINE_SLACK_NS (5 * CMON_NS_PER_MS)
 #define RETENTION_PERIOD_NS (3600 * CMON_NS_PER_SEC)
 
 enum cmd_kind { CMD_RESULTS, CMD_HEARTBEAT, CMD_CALL, CMD_TICK };
@@ -32,6 +40,12 @@ struct cmd {
     enum cmd_state state;
     bool owned; /* no one waits: the writer frees it (and its copies) */
     pthread_cond_t cv;
+    /* submitted (writer_*_submit): done(done_arg) once it is DONE; the
+     * deadline thread refuses it when still queued at deadline */
+    writer_done_fn done;
+    void *done_arg;
+    int64_t deadline;
+    struct cmd *done_next; /* the list of those to tell, outside w->mu */
     size_t n_results; /* what it counts against the queue's bound */
     enum cmon_err err;
     bool duplicate;
@@ -48,12 +62,16 @@ struct cmd {
 };
 
 struct writer {
-    pthread_t thread;
+    pthread_t thread, dl_thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t dl_cv;   /* the deadline thread: an earlier deadline, or stop */
+    pthread_cond_t idle_cv; /* n_async fell (writer_close waits for 0) */
     struct cmd *head, *tail;
     size_t queued_results, queued_cmds;
-    bool stop;
+    size_t n_async;   /* submitted commands whose done() has not returned yet */
+    int64_t dl_wake;  /* when the deadline thread wakes next (mono; INT64_MAX: never) */
+    bool stop, closing, dl_started;
     struct writer_opts o;
     struct store *store;
     struct writer_stats stats;
@@ -90,7 +108,7 @@ static void unlink_cmd(struct writer *w, struct cmd *c)
 
 static enum cmon_err enqueue(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
 {
-    if (w->stop)
+    if (w->stop || w->closing)
         return cmon_fail(eb, CMON_ERR_BUSY, "the server is stopping");
     bool full = w->queued_cmds >= w->o.max_queued_cmds ||
                 (w->queued_results + c->n_results > w->o.max_queued_results &&
@@ -109,8 +127,40 @@ static enum cmon_err enqueue(struct writer *w, struct cmd *c, struct cmon_errbuf
     w->tail = c;
     w->queued_results += c->n_results;
     w->queued_cmds++;
+    if (c->done) {
+        w->n_async++;
+        if (c->deadline < w->dl_wake)
+            pthread_cond_signal(&w->dl_cv);
+    }
     pthread_cond_signal(&w->cv);
     return CMON_OK;
+}
+
+/* Tell the submitters of a list of DONE commands (w->mu not held).  A
+ * command belongs to its submitter once done() is called: nothing here
+ * touches it after that. */
+static void notify(struct writer *w, struct cmd *list)
+{
+    size_t n = 0;
+    while (list) {
+        struct cmd *next = list->done_next;
+        list->done(list->done_arg);
+        list = next;
+        n++;
+    }
+    if (!n)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->n_async -= n;
+    pthread_cond_broadcast(&w->idle_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void refuse_late(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
+{
+    unlink_cmd(w, c);
+    w->stats.refused_busy++;
+    cmon_fail(eb, CMON_ERR_BUSY, "the writer is busy: not started within its deadline");
 }
 
 /* Queue c (on the caller's stack) and wait for it; a command not started by
@@ -125,9 +175,8 @@ static enum cmon_err submit_wait(struct writer *w, struct cmd *c, int64_t deadli
         while (c->state == CMD_QUEUED && cmon_mono_ns() < deadline_ns)
             cmon_cond_wait_until(&c->cv, &w->mu, deadline_ns);
         if (c->state == CMD_QUEUED) {
-            unlink_cmd(w, c);
-            w->stats.refused_busy++;
-            err = cmon_fail(eb, CMON_ERR_BUSY, "the writer is busy: not started within its deadline");
+            refuse_late(w, c, eb);
+            err = CMON_ERR_BUSY;
         } else {
             while (c->state != CMD_DONE)
                 pthread_cond_wait(&c->cv, &w->mu);
@@ -353,6 +402,7 @@ static void count(struct writer *w, const struct cmd *c, enum cmon_err err)
 static void finish(struct writer *w, struct cmd *cmds, bool tx, enum cmon_err err,
                    const char *msg)
 {
+    struct cmd *tell = NULL;
     pthread_mutex_lock(&w->mu);
     if (tx && !err)
         w->stats.batches_committed++;
@@ -364,13 +414,18 @@ static void finish(struct writer *w, struct cmd *cmds, bool tx, enum cmon_err er
             snprintf(cmds->msg, sizeof cmds->msg, "%s", msg);
         }
         cmds->state = CMD_DONE;
-        if (cmds->owned)
+        if (cmds->owned) {
             cmd_free(cmds);
-        else
+        } else if (cmds->done) {
+            cmds->done_next = tell;
+            tell = cmds;
+        } else {
             pthread_cond_signal(&cmds->cv);
+        }
         cmds = next;
     }
     pthread_mutex_unlock(&w->mu);
+    notify(w, tell);
 }
 
 static void run(struct writer *w, struct cmd *cmds, size_t n_results)
@@ -423,6 +478,79 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- the deadline thread ---- */
+
+/* Take the queued submissions whose deadline passed out of the queue
+ * (refused: CMON_ERR_BUSY); *next: the earliest deadline left. */
+static struct cmd *expire(struct writer *w, int64_t now, int64_t *next)
+{
+    struct cmd *tell = NULL, *c = w->head, *nc;
+    *next = INT64_MAX;
+    for (; c; c = nc) {
+        nc = c->next;
+        if (!c->done)
+            continue;
+        if (c->deadline > now) {
+            *next = c->deadline < *next ? c->deadline : *next;
+            continue;
+        }
+        struct cmon_errbuf eb;
+        refuse_late(w, c, &eb);
+        c->err = CMON_ERR_BUSY;
+        snprintf(c->msg, sizeof c->msg, "%s", eb.msg);
+        c->state = CMD_DONE;
+        c->done_next = tell;
+        tell = c;
+    }
+    return tell;
+}
+
+static void *deadline_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        int64_t next;
+        struct cmd *tell = expire(w, cmon_mono_ns(), &next);
+        if (tell) {
+            pthread_mutex_unlock(&w->mu);
+            notify(w, tell);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        w->dl_wake = next == INT64_MAX ? INT64_MAX : next + DEADLINE_SLACK_NS;
+        if (w->dl_wake == INT64_MAX)
+            pthread_cond_wait(&w->dl_cv, &w->mu);
+        else
+            cmon_cond_wait_until(&w->dl_cv, &w->mu, w->dl_wake);
+    }
+    w->dl_wake = INT64_MIN; /* no more waking: enqueue is refused now anyway */
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writer_free(struct writer *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->dl_cv);
+    pthread_cond_destroy(&w->idle_cv);
+    store_close(w->store);
+    free(w);
+}
+
+static void join_all(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_cond_signal(&w->dl_cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL); /* it executes what is queued first */
+    if (w->dl_started)
+        pthread_join(w->dl_thread, NULL);
+}
+
 enum cmon_err writer_start(const struct writer_opts *o, struct writer **out,
                            struct cmon_errbuf *eb)
 {
@@ -434,6 +562,7 @@ enum cmon_err writer_start(const struct writer_opts *o, struct writer **out,
         w->o.max_queued_results = 100000;
     if (!w->o.max_queued_cmds)
         w->o.max_queued_cmds = 10000;
+    w->dl_wake = INT64_MAX;
     enum cmon_err err = store_open(o->store_url, STORE_READ_WRITE, &w->store, eb);
     if (err) {
         free(w);
@@ -441,30 +570,39 @@ enum cmon_err writer_start(const struct writer_opts *o, struct writer **out,
     }
     pthread_mutex_init(&w->mu, NULL);
     cmon_cond_init(&w->cv);
+    cmon_cond_init(&w->dl_cv);
+    cmon_cond_init(&w->idle_cv);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        store_close(w->store);
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
-        free(w);
+        writer_free(w);
         return cmon_fail(eb, CMON_ERR_IO, "cannot start the writer thread");
+    }
+    w->dl_started = pthread_create(&w->dl_thread, NULL, deadline_main, w) == 0;
+    if (!w->dl_started) {
+        join_all(w);
+        writer_free(w);
+        return cmon_fail(eb, CMON_ERR_IO, "cannot start the writer's deadline thread");
     }
     *out = w;
     return CMON_OK;
+}
+
+void writer_close(struct writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->closing = true;
+    while (w->n_async > 0)
+        pthread_cond_wait(&w->idle_cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 void writer_stop(struct writer *w)
 {
     if (!w)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    store_close(w->store);
-    free(w);
+    join_all(w);
+    writer_free(w);
 }
 
 static void batch_key(struct cmd *c, const struct writer_batch *b)
@@ -536,11 +674,80 @@ enum cmon_err writer_tick(struct writer *w, int64_t deadline_ns, struct cmon_err
     return submit_wait(w, &c, deadline_ns, eb);
 }
 
+/* Queue c (malloc'd; NULL: out of memory) for a submitter that does not
+ * wait. */
+static enum cmon_err submit(struct writer *w, struct cmd *c, const struct writer_async *a,
+                            struct writer_ticket **out, struct cmon_errbuf *eb)
+{
+    *out = NULL;
+    if (!c)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    c->done = a->done;
+    c->done_arg = a->arg;
+    c->deadline = a->deadline_ns;
+    *out = (struct writer_ticket *)c;
+    pthread_mutex_lock(&w->mu);
+    enum cmon_err err = enqueue(w, c, eb);
+    pthread_mutex_unlock(&w->mu);
+    if (err) {
+        *out = NULL;
+        free(c);
+    }
+    return err;
+}
+
+enum cmon_err writer_results_submit(struct writer *w, const struct writer_batch *b,
+                                    const struct writer_async *a, struct writer_ticket **out,
+                                    struct cmon_errbuf *eb)
+{
+    struct cmd *c = calloc(1, sizeof *c);
+    if (c)
+        batch_key(c, b);
+    return submit(w, c, a, out, eb);
+}
+
+enum cmon_err writer_heartbeat_submit(struct writer *w, const struct writer_heartbeat *hb,
+                                      const struct writer_async *a, struct writer_ticket **out,
+                                      struct cmon_errbuf *eb)
+{
+    struct cmd *c = calloc(1, sizeof *c);
+    if (c)
+        *c = (struct cmd){.kind = CMD_HEARTBEAT, .hb = hb};
+    return submit(w, c, a, out, eb);
+}
+
+enum cmon_err writer_call_submit(struct writer *w, writer_fn fn, void *arg,
+                                 const struct writer_async *a, struct writer_ticket **out,
+                                 struct cmon_errbuf *eb)
+{
+    struct cmd *c = calloc(1, sizeof *c);
+    if (c)
+        *c = (struct cmd){.kind = CMD_CALL, .fn = fn, .arg = arg};
+    return submit(w, c, a, out, eb);
+}
+
+enum cmon_err writer_ticket_result(const struct writer_ticket *t, bool *duplicate,
+                                   struct cmon_errbuf *eb)
+{
+    const struct cmd *c = (const struct cmd *)t;
+    if (duplicate)
+        *duplicate = c->duplicate;
+    if (c->err)
+        snprintf(eb->msg, sizeof eb->msg, "%s", c->msg);
+    return c->err;
+}
+
+void writer_ticket_free(struct writer_ticket *t)
+{
+    free(t); /* a submitted command borrows its arrays: nothing else to free */
+}
+
 void writer_get_stats(struct writer *w, struct writer_stats *st)
 {
     pthread_mutex_lock(&w->mu);
     *st = w->stats;
     st->queued_results = w->queued_results;
     st->queued_cmds = w->queued_cmds;
+    st->submitted = w->n_async;
     pthread_mutex_unlock(&w->mu);
 }

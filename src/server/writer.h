@@ -11,9 +11,20 @@
  * command not started by then is CMON_ERR_BUSY and is not executed (the API
  * answers 503 overloaded with Retry-After).  A started command is waited for:
  * it is bounded by one transaction.
- * Ownership: commands that are waited for borrow the submitter's memory;
- * writer_results_async copies.  Threads: submit from any thread; the writer
- * thread is internal. */
+ * Submitting without waiting (writer_*_submit, the HTTP handlers: their
+ * connection is suspended meanwhile, http.c): the same deadline, kept by the
+ * writer's deadline thread, and done(arg) called exactly once when the
+ * command is done or refused -- on the writer or the deadline thread,
+ * w->mu not held.
+ * Ownership: commands that are waited for borrow the submitter's memory
+ * until return; writer_results_async copies.  A submitted command (its
+ * ticket) belongs to the writer, and borrows what it points to, from a
+ * successful submit until done() is called; from then on the ticket is the
+ * submitter's (read it with writer_ticket_result, free it with
+ * writer_ticket_free) and the writer never touches it again.  A refused
+ * submit (error return) queued nothing and never calls done().
+ * Threads: submit from any thread; the writer and deadline threads are
+ * internal. */
 #ifndef CMON_SERVER_WRITER_H
 #define CMON_SERVER_WRITER_H
 
@@ -44,7 +55,12 @@ struct writer_opts {
 
 enum cmon_err writer_start(const struct writer_opts *o, struct writer **out,
                            struct cmon_errbuf *eb);
-/* Executes what is queued, then stops the thread and frees. */
+/* Refuses new commands (CMON_ERR_BUSY) and returns once every submitted
+ * command's done() has returned (they run, or are refused at their
+ * deadline): after it no done() comes any more.  The HTTP daemon stops
+ * after this (a suspended connection must be resumed before). */
+void writer_close(struct writer *w);
+/* Executes what is queued, then stops the threads and frees. */
 void writer_stop(struct writer *w);
 /* The server's wall clock (the injected one in tests). */
 int64_t writer_now(const struct writer *w);
@@ -90,9 +106,37 @@ enum cmon_err writer_call(struct writer *w, writer_fn fn, void *arg, int64_t dea
  * an injected clock call it after moving the clock. */
 enum cmon_err writer_tick(struct writer *w, int64_t deadline_ns, struct cmon_errbuf *eb);
 
+/* ---- submitting without waiting ---- */
+
+struct writer_ticket; /* a submitted command */
+typedef void (*writer_done_fn)(void *arg);
+struct writer_async {
+    int64_t deadline_ns; /* CLOCK_MONOTONIC: not started by then, refused */
+    writer_done_fn done;
+    void *arg;
+};
+/* writer_results, writer_heartbeat and writer_call without waiting: on
+ * CMON_OK *out is the ticket (set before the command can be done) and
+ * a->done(a->arg) follows; b, hb and arg are borrowed until then. */
+enum cmon_err writer_results_submit(struct writer *w, const struct writer_batch *b,
+                                    const struct writer_async *a, struct writer_ticket **out,
+                                    struct cmon_errbuf *eb);
+enum cmon_err writer_heartbeat_submit(struct writer *w, const struct writer_heartbeat *hb,
+                                      const struct writer_async *a, struct writer_ticket **out,
+                                      struct cmon_errbuf *eb);
+enum cmon_err writer_call_submit(struct writer *w, writer_fn fn, void *arg,
+                                 const struct writer_async *a, struct writer_ticket **out,
+                                 struct cmon_errbuf *eb);
+/* After done(): the command's outcome, as the waiting forms return it
+ * (CMON_ERR_BUSY when refused at its deadline); duplicate may be NULL. */
+enum cmon_err writer_ticket_result(const struct writer_ticket *t, bool *duplicate,
+                                   struct cmon_errbuf *eb);
+void writer_ticket_free(struct writer_ticket *t);
+
 struct writer_stats {
     uint64_t results_stored, batches_committed, batches_duplicate, results_dropped;
     uint64_t queued_results, queued_cmds, refused_busy, heartbeats;
+    uint64_t submitted; /* submitted commands not answered yet (queued or running) */
 };
 void writer_get_stats(struct writer *w, struct writer_stats *st);
 

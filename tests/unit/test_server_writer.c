@@ -3,7 +3,11 @@
  * the test lets it go: a command not started by its deadline is refused
  * (CMON_ERR_BUSY) and never runs; a full queue refuses at once; heartbeats
  * queued together commit in one transaction, an unregistered agent's
- * failing alone; a read-only connection (the dashboard's) reads meanwhile. */
+ * failing alone; a read-only connection (the dashboard's) reads meanwhile.
+ * Submitted commands (writer_*_submit, nobody waits): done() comes once,
+ * after the commit, or at the deadline from the deadline thread while the
+ * writer is still busy (the command never runs); writer_close returns only
+ * after every done(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -236,12 +240,163 @@ static void test_heartbeats_share_one_transaction(void **state)
     assert_int_equal(st.batches_committed - before.batches_committed, 1);
 }
 
+/* A submitter that does not wait: done() flips a flag under a lock. */
+struct sub {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    struct writer_ticket *t;
+};
+
+static void sub_done(void *arg)
+{
+    struct sub *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->done++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void sub_init(struct sub *s)
+{
+    *s = (struct sub){0};
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+}
+
+static void sub_wait(struct sub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->done)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static bool sub_is_done(struct sub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool d = s->done != 0;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+static void sub_fini(struct sub *s)
+{
+    assert_int_equal(s->done, 1); /* exactly once */
+    writer_ticket_free(s->t);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+/* Submit set_flag(ran) with a deadline ms from now, not waiting. */
+static void submit_flag(struct fixture *f, struct sub *s, bool *ran, int ms)
+{
+    sub_init(s);
+    struct cmon_errbuf eb;
+    struct writer_async a = {writer_deadline(ms), sub_done, s};
+    assert_int_equal(writer_call_submit(f->w, set_flag, ran, &a, &s->t, &eb), CMON_OK);
+}
+
+static void test_submit_answers_after_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct cmon_round_result r = {.start_ns = cmon_wall_ns(), .checks_total = 1};
+    snprintf(r.test_id, sizeof r.test_id, "0123456789abcdef");
+    struct writer_batch b = {.agent = "x", .spool_id = "00000000000000c3", .seq = 7,
+                             .results = &r, .n = 1};
+    struct cmon_errbuf eb;
+    for (int round = 0; round < 2; round++) { /* the second time: a duplicate */
+        struct sub s;
+        sub_init(&s);
+        struct writer_async a = {writer_deadline(60000), sub_done, &s};
+        assert_int_equal(writer_results_submit(f->w, &b, &a, &s.t, &eb), CMON_OK);
+        assert_non_null(s.t);
+        sub_wait(&s);
+        bool dup = !round;
+        assert_int_equal(writer_ticket_result(s.t, &dup, &eb), CMON_OK);
+        assert_int_equal(dup, round == 1);
+        sub_fini(&s);
+    }
+    struct writer_stats st;
+    writer_get_stats(f->w, &st);
+    assert_int_equal(st.results_stored, 1);
+    assert_int_equal(st.batches_duplicate, 1);
+}
+
+static void test_submit_deadline_while_busy(void **state)
+{
+    struct fixture *f = *state;
+    hold_writer(f);
+    bool ran = false;
+    struct sub s;
+    struct cmon_errbuf eb;
+    submit_flag(f, &s, &ran, 200);
+    sub_wait(&s); /* answered while the writer is still held */
+    assert_int_equal(writer_ticket_result(s.t, NULL, &eb), CMON_ERR_BUSY);
+    assert_non_null(strstr(eb.msg, "deadline"));
+    release_writer(f);
+    assert_false(ran);
+    sub_fini(&s);
+    struct writer_stats st;
+    writer_get_stats(f->w, &st);
+    assert_int_equal(st.refused_busy, 1);
+}
+
+struct closer {
+    struct writer *w;
+    struct sub *s;
+    bool done_seen;
+};
+
+static void *close_main(void *arg)
+{
+    struct closer *c = arg;
+    writer_close(c->w);
+    c->done_seen = sub_is_done(c->s);
+    return NULL;
+}
+
+static void test_close_waits_for_submitted(void **state)
+{
+    struct fixture *f = *state;
+    hold_writer(f);
+    bool ran = false;
+    struct sub s;
+    struct cmon_errbuf eb;
+    submit_flag(f, &s, &ran, 60000);
+    struct writer_async a = {writer_deadline(60000), sub_done, &s};
+    struct closer c = {f->w, &s, false};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, close_main, &c), 0);
+    /* closing: new commands are refused at once */
+    struct writer_ticket *t = NULL;
+    for (int i = 0; i < 2000; i++) {
+        bool other = false;
+        enum cmon_err err = writer_call(f->w, set_flag, &other, writer_deadline(0), &eb);
+        if (err == CMON_ERR_BUSY && strstr(eb.msg, "stopping"))
+            break;
+        usleep(5000);
+    }
+    assert_non_null(strstr(eb.msg, "stopping"));
+    assert_int_equal(writer_call_submit(f->w, set_flag, &ran, &a, &t, &eb), CMON_ERR_BUSY);
+    assert_null(t);
+    release_writer(f);
+    pthread_join(th, NULL);
+    assert_true(c.done_seen); /* close returned after done() */
+    assert_true(ran);         /* the queued command ran */
+    assert_int_equal(writer_ticket_result(s.t, NULL, &eb), CMON_OK);
+    sub_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deadline_refuses_without_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_refuses_at_once, setup_one_slot, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_share_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_answers_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_deadline_while_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_waits_for_submitted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
