@@ -748,15 +748,36 @@ static void fleet_free(struct fleet *f)
         lat_free(&f->read_lat[i]);
 }
 
+/* Every minute while it runs: the server's RSS and CPU so far, the
+ * results acked and the machine's load (the issue's flat-RSS goal). */
+static void print_minute(const struct fleet *f, const struct samples *s, int minute)
+{
+    struct proc_sample p = proc_read(f->o.server_pid);
+    double load = -1;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1)
+            load = -1;
+        fclose(la);
+    }
+    printf("minute %d: server RSS %.1f MiB, CPU %.1f s, %llu results acked, load %.2f\n", minute,
+           (double)p.rss_kb / 1024, p.cpu_s - s->start.cpu_s,
+           (unsigned long long)f->c.results_acked, load);
+    fflush(stdout);
+}
+
 static void fleet_run(struct fleet *f, struct samples *s)
 {
     s->t0 = now_ms();
     s->start = proc_read(f->o.server_pid);
     int64_t end = s->t0 + (int64_t)f->o.seconds * 1000, mid = s->t0 + (end - s->t0) / 2;
     bool have_mid = false;
+    int minute = 0;
     int64_t t;
     while ((t = now_ms()) < end) {
         fleet_step(f, t, false);
+        if (t >= s->t0 + (int64_t)(minute + 1) * 60000)
+            print_minute(f, s, ++minute);
         if (!have_mid && t >= mid) {
             s->mid = proc_read(f->o.server_pid);
             have_mid = true;

@@ -104,11 +104,13 @@ enum {
     CLI_OPT_ALLOW_EXEC,
     CLI_OPT_CONNS_PER_IP,
     CLI_OPT_WRITE_QUEUE,
+    CLI_OPT_HTTP_THREADS,
 };
 #define CLI_SERVER_EDGE_OPTIONS                                                                    \
     {"allowed-host", required_argument, NULL, CLI_OPT_ALLOWED_HOST},                               \
         {"allow-exec-actions", no_argument, NULL, CLI_OPT_ALLOW_EXEC},                             \
         {"max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP},                       \
+        {"http-threads", required_argument, NULL, CLI_OPT_HTTP_THREADS},                           \
     {                                                                                              \
         "write-queue", required_argument, NULL, CLI_OPT_WRITE_QUEUE                                \
     }
@@ -124,6 +126,8 @@ enum {
     "                         are not run\n"                                                       \
     "      --max-conns-per-ip N  open connections one client address may hold\n"                   \
     "                         (default 256)\n"                                                    \
+    "      --http-threads N   HTTP worker threads (default 4); writes do not hold one\n"        \
+    "                         while the writer works, reads do\n"                                 \
     "      --write-queue N    round results the write queue holds (default 100000);\n"           \
     "                         beyond it result batches get 503 overloaded and agents\n"          \
     "                         retry them later\n"

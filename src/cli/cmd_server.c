@@ -241,11 +241,18 @@ static int64_t parse_retention(const char *s)
     return v > 0 && v < 100000 ? v * unit : 0;
 }
 
-int cli_threads_option(const struct cli_command *self, const char *arg, unsigned *loops)
+/* A whole number lo..hi in *v; false when arg is anything else. */
+static bool in_range(const char *arg, long lo, long hi, long *v)
 {
     char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v < 1 || v > AGENT_MAX_LOOPS)
+    *v = strtol(arg, &end, 10);
+    return *arg && !*end && *v >= lo && *v <= hi;
+}
+
+int cli_threads_option(const struct cli_command *self, const char *arg, unsigned *loops)
+{
+    long v;
+    if (!in_range(arg, 1, AGENT_MAX_LOOPS, &v))
         return cli_usage_error(self, "--threads wants 1..%d probe loops", AGENT_MAX_LOOPS);
     *loops = (unsigned)v;
     return 0;
@@ -256,6 +263,7 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log)
 {
     enum cmon_log_level lvl;
+    long v;
     switch (c) {
     case 'l':
         o->listen = arg;
@@ -274,13 +282,11 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
     case 'K':
         o->tls_key = arg;
         return 0;
-    case 'M': {
-        long v = strtol(arg, NULL, 10);
-        if (v < 1 || v > 100000)
+    case 'M':
+        if (!in_range(arg, 1, 100000, &v))
             return cli_usage_error(self, "--max-monitors wants 1..100000");
         o->max_monitors = (size_t)v;
         return 0;
-    }
     case CLI_OPT_ALLOWED_HOST:
         if (o->n_allowed_hosts == CMON_MAX_ALLOWED_HOSTS)
             return cli_usage_error(self, "at most %d --allowed-host", CMON_MAX_ALLOWED_HOSTS);
@@ -289,30 +295,26 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
     case CLI_OPT_ALLOW_EXEC:
         o->allow_exec = true;
         return 0;
-    case CLI_OPT_CONNS_PER_IP: {
-        char *end;
-        long v = strtol(arg, &end, 10);
-        if (*end || v < 1 || v > 65536)
+    case CLI_OPT_CONNS_PER_IP:
+        if (!in_range(arg, 1, 65536, &v))
             return cli_usage_error(self, "--max-conns-per-ip wants 1..65536");
         o->max_conns_per_ip = (unsigned)v;
         return 0;
-    }
-    case CLI_OPT_WRITE_QUEUE: {
-        char *end;
-        long v = strtol(arg, &end, 10);
-        if (*end || v < 1 || v > 10000000)
+    case CLI_OPT_HTTP_THREADS:
+        if (!in_range(arg, 1, 64, &v))
+            return cli_usage_error(self, "--http-threads wants 1..64");
+        o->threads = (unsigned)v;
+        return 0;
+    case CLI_OPT_WRITE_QUEUE:
+        if (!in_range(arg, 1, 10000000, &v))
             return cli_usage_error(self, "--write-queue wants 1..10000000 results");
         o->queue_results = (size_t)v;
         return 0;
-    }
-    case 'B': {
-        char *end;
-        long v = strtol(arg, &end, 10);
-        if (*end || v < 4096 || v > (64L << 20))
+    case 'B':
+        if (!in_range(arg, 4096, 64L << 20, &v))
             return cli_usage_error(self, "--max-body wants bytes, 4096..67108864");
         o->max_body = (size_t)v;
         return 0;
-    }
     default:
         return -1;
     }
@@ -357,7 +359,8 @@ const struct cli_command cmd_server = {
     .usage = "usage: cmon server [--listen ADDR] [--store URL] [--retention DAYS]\n"
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
              "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
-             "                   [--max-conns-per-ip N] [--write-queue N] [--max-body BYTES]\n"
+             "                   [--max-conns-per-ip N] [--http-threads N] [--write-queue N]\n"
+             "                   [--max-body BYTES]\n"
              "                   [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"

@@ -71,77 +71,107 @@ static void add_limits(const struct req *r, json_t *out)
     json_object_set_new(out, "maxBatchResults", json_integer(CMON_AGENT_MAX_BATCH_RESULTS));
 }
 
-struct register_write {
-    const struct cmon_agent_facts *f;
-    const char *hash;
+/* What an agent request's command borrows until the writer answers (the
+ * request's hold): the body the facts point into, the facts, the command's
+ * own struct and the new token (registration). */
+struct agent_hold {
+    json_t *body;
+    struct cmon_agent_facts f;
+    struct writer_heartbeat hb;
     int hb_sec;
-    int64_t next;
+    char token[64], hash[65];
+    int64_t next; /* registration: the agent's next batch number */
 };
+
+static void agent_hold_free(void *p)
+{
+    struct agent_hold *h = p;
+    cmon_agent_facts_free(&h->f);
+    json_decref(h->body);
+    free(h);
+}
+
+/* The body, decoded by decode into a hold that r owns; NULL after replying. */
+static struct agent_hold *agent_body(struct req *r,
+                                     enum cmon_err (*decode)(const json_t *,
+                                                             struct cmon_agent_facts *,
+                                                             struct cmon_agent_err *))
+{
+    json_t *body = req_json_body(r);
+    struct agent_hold *h = body ? req_hold_new(r, sizeof *h, agent_hold_free) : NULL;
+    if (!h) {
+        json_decref(body);
+        return NULL;
+    }
+    h->body = body;
+    struct cmon_agent_err e;
+    enum cmon_err err = decode(body, &h->f, &e);
+    if (err) {
+        reply_refused(r, err, &e);
+        return NULL;
+    }
+    h->hb_sec = h->f.heartbeat_sec ? h->f.heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC;
+    return h;
+}
 
 static enum cmon_err write_register(struct store *s, void *arg, int64_t now_ns,
                                     struct cmon_errbuf *eb)
 {
-    struct register_write *w = arg;
-    return s->ops->agent_register(s, w->f->name, w->hash, w->f->version, w->f->addresses,
-                                  w->f->region, w->hb_sec, now_ns, &w->next, eb);
+    struct agent_hold *h = arg;
+    return s->ops->agent_register(s, h->f.name, h->hash, h->f.version, h->f.addresses,
+                                  h->f.region, h->hb_sec, now_ns, &h->next, eb);
 }
 
-static enum MHD_Result do_register(struct req *r, const struct cmon_agent_facts *f, int hb_sec)
+static enum MHD_Result registered(struct req *r, enum cmon_err err, bool dup, const char *msg)
 {
-    char token[64], hash[65];
-    struct cmon_errbuf eb;
-    if (store_token_new(token, &eb) != CMON_OK)
-        return reply_store_error(r, CMON_ERR_IO, eb.msg);
-    store_token_hash(token, hash);
-    struct register_write w = {f, hash, hb_sec, 0};
-    enum cmon_err err = server_write(r->srv, write_register, &w, &eb);
+    struct agent_hold *h = r->hold;
+    const struct cmon_agent_facts *f = &h->f;
+    (void)dup;
     if (err)
-        return reply_store_error(r, err, eb.msg);
+        return reply_store_error(r, err, msg);
     cmon_info(r->srv->opts.log, "agent registered", "agent=%s version=%s addresses=%s region=%s",
               f->name, f->version, f->addresses, f->region);
-    json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", f->name, "token", token, "nextBatch",
-                            (json_int_t)w.next, "heartbeatSec", hb_sec);
+    json_t *out = json_pack("{s:s, s:s, s:I, s:i}", "name", f->name, "token", h->token,
+                            "nextBatch", (json_int_t)h->next, "heartbeatSec", h->hb_sec);
     add_limits(r, out);
     return reply_json(r, 201, out);
 }
 
-enum MHD_Result api_agent_register(struct req *r)
+static enum MHD_Result do_register(struct req *r, struct agent_hold *h)
 {
-    json_t *body = req_json_body(r);
-    if (!body)
-        return MHD_YES;
-    struct cmon_agent_facts f;
-    struct cmon_agent_err e;
-    enum MHD_Result ret = MHD_YES;
-    enum cmon_err err = cmon_agent_register_decode(body, &f, &e);
-    if (err)
-        ret = reply_refused(r, err, &e);
-    else if (is_embedded_name(r->srv, f.name))
-        ret = reply_error(r, 409, "name_taken", "name",
-                          "'%s' is the name of this server's embedded agent (cmon run): give "
-                          "this agent another name with --name",
-                          f.name);
-    else if (may_register(r, f.name))
-        ret = do_register(r, &f, f.heartbeat_sec ? f.heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC);
-    cmon_agent_facts_free(&f);
-    json_decref(body);
-    return ret;
+    struct cmon_errbuf eb;
+    if (store_token_new(h->token, &eb) != CMON_OK)
+        return reply_store_error(r, CMON_ERR_IO, eb.msg);
+    store_token_hash(h->token, h->hash);
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, write_register, h, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, registered);
 }
 
-static enum MHD_Result do_heartbeat(struct req *r, const struct cmon_agent_facts *f)
+enum MHD_Result api_agent_register(struct req *r)
 {
-    int hb = f->heartbeat_sec ? f->heartbeat_sec : AGENT_HEARTBEAT_DEFAULT_SEC;
-    struct cmon_errbuf eb;
-    struct writer_heartbeat w = {r->principal, f->version, f->addresses, f->region, f->spool, hb};
-    enum cmon_err err =
-        writer_heartbeat(r->srv->writer, &w, writer_deadline(HEARTBEAT_DEADLINE_MS), &eb);
+    struct agent_hold *h = agent_body(r, cmon_agent_register_decode);
+    if (!h)
+        return MHD_YES;
+    if (is_embedded_name(r->srv, h->f.name))
+        return reply_error(r, 409, "name_taken", "name",
+                           "'%s' is the name of this server's embedded agent (cmon run): give "
+                           "this agent another name with --name",
+                           h->f.name);
+    return may_register(r, h->f.name) ? do_register(r, h) : MHD_YES;
+}
+
+static enum MHD_Result heartbeat_done(struct req *r, enum cmon_err err, bool dup, const char *msg)
+{
+    struct agent_hold *h = r->hold;
+    (void)dup;
     if (err == CMON_ERR_NOTFOUND)
         return reply_error(r, 409, "not_registered", NULL,
                            "agent '%s' is not registered: POST /api/v1/agents/register",
                            r->principal);
     if (err)
-        return reply_store_error(r, err, eb.msg);
-    json_t *out = json_pack("{s:s, s:i}", "name", r->principal, "heartbeatSec", hb);
+        return reply_store_error(r, err, msg);
+    json_t *out = json_pack("{s:s, s:i}", "name", r->principal, "heartbeatSec", h->hb_sec);
     add_limits(r, out);
     return reply_json(r, 200, out);
 }
@@ -150,16 +180,16 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
 {
     if (!need_agent_identity(r))
         return MHD_YES;
-    json_t *body = req_json_body(r);
-    if (!body)
+    struct agent_hold *h = agent_body(r, cmon_agent_heartbeat_decode);
+    if (!h)
         return MHD_YES;
-    struct cmon_agent_facts f;
-    struct cmon_agent_err e;
-    enum cmon_err err = cmon_agent_heartbeat_decode(body, &f, &e);
-    enum MHD_Result ret = err ? reply_refused(r, err, &e) : do_heartbeat(r, &f);
-    cmon_agent_facts_free(&f);
-    json_decref(body);
-    return ret;
+    const struct cmon_agent_facts *f = &h->f;
+    h->hb = (struct writer_heartbeat){r->principal, f->version, f->addresses,
+                                      f->region,    f->spool,   h->hb_sec};
+    struct cmon_errbuf eb;
+    struct writer_async a = req_write_async(r, HEARTBEAT_DEADLINE_MS);
+    enum cmon_err err = writer_heartbeat_submit(r->srv->writer, &h->hb, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, heartbeat_done);
 }
 
 /* ---- assignments ---- */
@@ -403,13 +433,20 @@ static enum cmon_err write_agent_delete(struct store *s, void *arg, int64_t now_
     return s->ops->agent_delete(s, arg, eb);
 }
 
+static enum MHD_Result agent_deleted(struct req *r, enum cmon_err err, bool dup, const char *msg)
+{
+    (void)dup;
+    if (err)
+        return reply_store_error(r, err, msg);
+    cmon_info(r->srv->opts.log, "agent removed", "agent=%s", r->seg[1]);
+    return reply_text(r, 204, "text/plain", strdup(""), 0);
+}
+
 enum MHD_Result api_agent_delete(struct req *r)
 {
-    const char *name = r->seg[1];
     struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_agent_delete, (void *)name, &eb);
-    if (err)
-        return reply_store_error(r, err, eb.msg);
-    cmon_info(r->srv->opts.log, "agent removed", "agent=%s", name);
-    return reply_text(r, 204, "text/plain", strdup(""), 0);
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, write_agent_delete, (void *)r->seg[1],
+                                           &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, agent_deleted);
 }

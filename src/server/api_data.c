@@ -281,52 +281,65 @@ enum MHD_Result api_sql(struct req *r)
     return ret;
 }
 
-/* Commit the batch (what the trust check left of it) and ack it with the
- * refused rounds listed; steals rejected. */
-static enum MHD_Result submit_and_ack(struct req *r, const char *spool_id, json_int_t seq,
-                                      const struct cmon_round_result *res, size_t n,
-                                      const struct cmon_path_report *paths, size_t n_paths,
-                                      json_t *rejected)
+/* What a batch's command borrows until the writer answers (the request's
+ * hold): the decoded batch, and the rounds the trust check refused. */
+struct batch_hold {
+    struct cmon_agent_batch b;
+    json_t *rejected;
+};
+
+static void batch_hold_free(void *p)
 {
-    struct cmon_errbuf eb;
-    bool dup = false;
-    struct writer_batch b = {r->principal, spool_id, seq, res, n, paths, n_paths};
-    enum cmon_err err =
-        writer_results(r->srv->writer, &b, writer_deadline(WRITE_DEADLINE_MS), &dup, &eb);
-    if (err)
-        json_decref(rejected);
+    struct batch_hold *h = p;
+    cmon_agent_batch_free(&h->b);
+    json_decref(h->rejected);
+    free(h);
+}
+
+/* The writer answered: ack the batch with the refused rounds listed. */
+static enum MHD_Result batch_acked(struct req *r, enum cmon_err err, bool dup, const char *msg)
+{
+    struct batch_hold *h = r->hold;
     if (err == CMON_ERR_BUSY || err == CMON_ERR_STORE)
-        return reply_error(r, 503, "overloaded", NULL, "%s", eb.msg);
+        return reply_error(r, 503, "overloaded", NULL, "%s", msg);
     if (err)
-        return reply_store_error(r, err, eb.msg);
+        return reply_store_error(r, err, msg);
+    json_t *rejected = h->rejected;
+    h->rejected = NULL;
     if (dup) /* the first delivery answered what was refused */
         json_array_clear(rejected);
     if (json_array_size(rejected))
         cmon_warn(r->srv->opts.log, "agent rounds refused", "agent=%s batch=%lld refused=%zu",
-                  r->principal, (long long)seq, json_array_size(rejected));
-    return reply_json(
-        r, 200, json_pack("{s:I, s:b, s:o}", "acked", seq, "duplicate", dup, "rejected", rejected));
+                  r->principal, (long long)h->b.seq, json_array_size(rejected));
+    return reply_json(r, 200,
+                      json_pack("{s:I, s:b, s:o}", "acked", (json_int_t)h->b.seq, "duplicate", dup,
+                                "rejected", rejected));
 }
 
-/* The trust check (agent_rounds.h), then commit and ack. */
-static enum MHD_Result check_and_submit(struct req *r, const char *spool_id, json_int_t seq,
-                                        struct cmon_round_result *res, size_t n,
-                                        struct cmon_path_report *paths, size_t n_paths)
+/* The trust check (agent_rounds.h), then hand what it left of the batch to
+ * the writer; batch_acked answers once it committed. */
+static enum MHD_Result check_and_submit(struct req *r, struct batch_hold *h)
 {
     struct store *s = req_store(r);
     if (!s)
         return MHD_YES;
-    json_t *rejected = json_array();
+    h->rejected = json_array();
     struct cmon_errbuf eb;
+    size_t n = h->b.n_results, n_paths = h->b.n_paths;
     /* admins (and open mode) may write any test, but not outside the window */
     const char *agent = r->role == STORE_ROLE_AGENT ? r->principal : NULL;
-    enum cmon_err err = agent_rounds_filter(s, agent, server_now(r->srv), r->srv->opts.retention_ns,
-                                            res, &n, paths, &n_paths, rejected, &eb);
-    if (err) {
-        json_decref(rejected);
+    enum cmon_err err =
+        agent_rounds_filter(s, agent, server_now(r->srv), r->srv->opts.retention_ns,
+                            h->b.results, &n, h->b.paths, &n_paths, h->rejected, &eb);
+    if (err)
         return reply_store_error(r, err, eb.msg);
-    }
-    return submit_and_ack(r, spool_id, seq, res, n, paths, n_paths, rejected);
+    struct writer_batch b = {r->principal, h->b.spool_id[0] ? h->b.spool_id : NULL,
+                             h->b.seq,     h->b.results,
+                             n,            h->b.paths,
+                             n_paths};
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    err = writer_results_submit(r->srv->writer, &b, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, batch_acked);
 }
 
 enum MHD_Result api_agent_results(struct req *r)
@@ -336,71 +349,93 @@ enum MHD_Result api_agent_results(struct req *r)
                            "a workspace key may only register agents: send results with the "
                            "per-agent token that POST /api/v1/agents/register returned");
     json_t *body = req_json_body(r);
-    if (!body)
+    struct batch_hold *h = body ? req_hold_new(r, sizeof *h, batch_hold_free) : NULL;
+    if (!h) {
+        json_decref(body);
         return MHD_YES;
-    struct cmon_agent_batch b;
+    }
     struct cmon_agent_err e;
-    enum MHD_Result ret;
-    enum cmon_err err = cmon_agent_batch_decode(body, &b, &e);
-    if (err == CMON_ERR_INVALID)
-        ret = reply_error(r, 400, e.code, e.field[0] ? e.field : NULL, "%s", e.message);
-    else if (err)
-        ret = reply_store_error(r, err, "out of memory");
-    else
-        ret = check_and_submit(r, b.spool_id[0] ? b.spool_id : NULL, b.seq, b.results, b.n_results,
-                               b.paths, b.n_paths);
-    cmon_agent_batch_free(&b);
+    enum cmon_err err = cmon_agent_batch_decode(body, &h->b, &e);
     json_decref(body);
-    return ret;
+    if (err == CMON_ERR_INVALID)
+        return reply_error(r, 400, e.code, e.field[0] ? e.field : NULL, "%s", e.message);
+    if (err)
+        return reply_store_error(r, err, "out of memory");
+    return check_and_submit(r, h);
 }
 
-struct token_write {
-    const char *hash;
+/* What a token write borrows until the writer answers (the request's hold). */
+struct token_hold {
+    json_t *body; /* name and role point into it */
+    const char *role_s, *name;
     enum store_role role;
-    const char *name;
+    char token[64], hash[65];
 };
+
+static void token_hold_free(void *p)
+{
+    struct token_hold *h = p;
+    json_decref(h->body);
+    free(h);
+}
 
 static enum cmon_err write_token(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
 {
-    struct token_write *w = arg;
-    return s->ops->token_add(s, w->hash, w->role, w->name, now_ns, eb);
+    struct token_hold *h = arg;
+    return s->ops->token_add(s, h->hash, h->role, h->name, now_ns, eb);
+}
+
+static enum MHD_Result token_created(struct req *r, enum cmon_err err, bool dup, const char *msg)
+{
+    struct token_hold *h = r->hold;
+    (void)dup;
+    if (err)
+        return reply_store_error(r, err, msg);
+    server_require_tokens(r->srv, "a token was created through the API");
+    return reply_json(r, 201,
+                      json_pack("{s:s, s:s, s:s}", "token", h->token, "role", h->role_s, "name",
+                                h->name));
+}
+
+/* 400 for a bad role or name; false then. */
+static bool token_args(struct req *r, struct token_hold *h)
+{
+    h->role_s = json_string_value(json_object_get(h->body, "role"));
+    json_t *name_j = json_object_get(h->body, "name");
+    const char *name = json_string_value(name_j);
+    if (!h->role_s || !store_role_parse(h->role_s, &h->role)) {
+        reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
+        return false;
+    }
+    if (name_j && (!name || (*name && !cmon_agent_name_valid(name)) ||
+                   strlen(name) != json_string_length(name_j))) {
+        /* the name is an agent's identity: never silently a workspace key */
+        reply_error(r, 400, "invalid_parameter", "name",
+                    "name must be a string of 1-%d characters of [A-Za-z0-9._-], not "
+                    "starting with '.' or '-' (omit it for a workspace key)",
+                    CMON_AGENT_NAME_MAX);
+        return false;
+    }
+    h->name = name ? name : "";
+    return true;
 }
 
 enum MHD_Result api_token_create(struct req *r)
 {
     json_t *body = req_json_body(r);
-    if (!body)
+    struct token_hold *h = body ? req_hold_new(r, sizeof *h, token_hold_free) : NULL;
+    if (!h) {
+        json_decref(body);
         return MHD_YES;
-    const char *role_s = json_string_value(json_object_get(body, "role"));
-    json_t *name_j = json_object_get(body, "name");
-    const char *name = json_string_value(name_j);
-    enum store_role role;
-    char token[64], hash[65];
-    struct cmon_errbuf eb;
-    enum MHD_Result ret;
-    if (!role_s || !store_role_parse(role_s, &role)) {
-        ret =
-            reply_error(r, 400, "invalid_parameter", "role", "role must be reader, admin or agent");
-    } else if (name_j && (!name || (*name && !cmon_agent_name_valid(name)) ||
-                          strlen(name) != json_string_length(name_j))) {
-        /* the name is an agent's identity: never silently a workspace key */
-        ret = reply_error(r, 400, "invalid_parameter", "name",
-                          "name must be a string of 1-%d characters of [A-Za-z0-9._-], not "
-                          "starting with '.' or '-' (omit it for a workspace key)",
-                          CMON_AGENT_NAME_MAX);
-    } else if (store_token_new(token, &eb) != CMON_OK) {
-        ret = reply_store_error(r, CMON_ERR_IO, eb.msg);
-    } else {
-        store_token_hash(token, hash);
-        struct token_write w = {hash, role, name ? name : ""};
-        enum cmon_err err = server_write(r->srv, write_token, &w, &eb);
-        if (!err)
-            server_require_tokens(r->srv, "a token was created through the API");
-        ret = err ? reply_store_error(r, err, eb.msg)
-                  : reply_json(r, 201,
-                               json_pack("{s:s, s:s, s:s}", "token", token, "role", role_s, "name",
-                                         name ? name : ""));
     }
-    json_decref(body);
-    return ret;
+    h->body = body;
+    struct cmon_errbuf eb;
+    if (!token_args(r, h))
+        return MHD_YES;
+    if (store_token_new(h->token, &eb) != CMON_OK)
+        return reply_store_error(r, CMON_ERR_IO, eb.msg);
+    store_token_hash(h->token, h->hash);
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, write_token, h, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, token_created);
 }

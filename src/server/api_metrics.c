@@ -297,12 +297,17 @@ static void prom_server_stats(struct cmon_server *srv, struct cmon_buf *b)
                     "cmon_assignment_monitor_parses_total %llu\n"
                     "# HELP cmon_http_requests_total HTTP requests received.\n"
                     "# TYPE cmon_http_requests_total counter\n"
-                    "cmon_http_requests_total %llu\n",
+                    "cmon_http_requests_total %llu\n"
+                    "# HELP cmon_http_writes_waiting HTTP requests whose write the writer "
+                    "has not answered yet (their connection set aside).\n"
+                    "# TYPE cmon_http_writes_waiting gauge\n"
+                    "cmon_http_writes_waiting %llu\n",
                     (unsigned long long)st.results_stored, (unsigned long long)st.results_dropped,
                     (unsigned long long)st.batches_duplicate, (unsigned long long)st.queued_results,
                     (unsigned long long)st.refused_busy,
                     (unsigned long long)atomic_load(&srv->assignment_parses),
-                    (unsigned long long)atomic_load(&srv->requests));
+                    (unsigned long long)atomic_load(&srv->requests),
+                    (unsigned long long)st.submitted);
 }
 
 enum MHD_Result api_prometheus(struct req *r)

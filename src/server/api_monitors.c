@@ -109,15 +109,35 @@ static int ignore_monitor(void *arg, const struct store_monitor *m)
     return 0;
 }
 
+/* A monitor write: the parsed monitor, its expanded tests as store rows,
+ * and what they point into.  The writer borrows it until it answered (for
+ * PUT it is the request's hold). */
 struct monitor_write {
     const struct cmon_server *srv;
-    const struct cmon_monitor *m;
-    const char *name, *text;
-    const struct store_test *rows;
+    struct cmon_monitor *m;
+    const char *text;
+    struct cmon_test *tests;
+    char **ids;
+    struct store_test *rows;
     size_t n;
     bool created;
-    struct cmon_problems *probs; /* the rules' unknown action groups */
+    struct cmon_problems *probs;    /* the rules' unknown action groups */
+    struct cmon_problems own_probs; /* probs of a PUT (its request's hold) */
 };
+
+static void monitor_write_free(void *p)
+{
+    struct monitor_write *w = p;
+    if (!w)
+        return;
+    free(w->rows);
+    if (w->m)
+        free_ids(w->ids, w->m->n_endpoints);
+    cmon_tests_free(w->tests, w->n);
+    cmon_monitor_free(w->m);
+    cmon_problems_free(&w->own_probs);
+    free(w);
+}
 
 static bool group_known(void *arg, const char *name)
 {
@@ -165,50 +185,24 @@ static enum cmon_err write_monitor(struct store *s, void *arg, int64_t now_ns,
                                    struct cmon_errbuf *eb)
 {
     struct monitor_write *w = arg;
-    enum cmon_err err = check_limit(s, w->srv->opts.max_monitors, w->name, eb);
+    const char *name = w->m->name;
+    enum cmon_err err = check_limit(s, w->srv->opts.max_monitors, name, eb);
     if (!err)
         err = check_rule_groups(s, w, eb);
     if (!err)
-        err = s->ops->monitor_put(s, w->name, w->text, w->rows, w->n,
+        err = s->ops->monitor_put(s, name, w->text, w->rows, w->n,
                                   (const struct cmon_alert_rule *const *)w->m->alert_rules,
                                   w->m->n_alert_rules, now_ns, &w->created, eb);
-    if (!err && server_eval_monitor(s, w->name, now_ns, eb))
-        cmon_warn(w->srv->opts.log, "evaluation failed", "monitor=%s err=%s", w->name,
-                  eb->msg);
+    if (!err && server_eval_monitor(s, name, now_ns, eb))
+        cmon_warn(w->srv->opts.log, "evaluation failed", "monitor=%s err=%s", name, eb->msg);
     return err;
 }
 
-static enum cmon_err store_monitor(struct cmon_server *srv, struct cmon_monitor *m,
-                                   const char *text, bool *created, struct cmon_problems *probs,
-                                   struct cmon_errbuf *eb)
-{
-    struct cmon_test *tests = NULL;
-    size_t n = 0;
-    enum cmon_err err = cmon_monitor_expand(m, &tests, &n);
-    if (err)
-        return cmon_fail(eb, err, "cannot expand the monitor's tests");
-    char **ids = endpoint_ids(m);
-    struct store_test *rows = ids ? tests_for_store(srv, m, ids, tests, n) : NULL;
-    if (!rows) {
-        free_ids(ids, m->n_endpoints);
-        cmon_tests_free(tests, n);
-        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
-    }
-    struct monitor_write w = {srv, m, m->name, text, rows, n, false, probs};
-    err = server_write(srv, write_monitor, &w, eb);
-    *created = w.created;
-    free(rows);
-    free_ids(ids, m->n_endpoints);
-    cmon_tests_free(tests, n);
-    if (!err)
-        server_monitors_changed(srv);
-    return err;
-}
-
-enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *name,
-                                        const char *default_name, const char *text, size_t len,
-                                        bool *created, struct cmon_problems *probs,
-                                        struct cmon_errbuf *eb)
+/* Parse text as the monitor name (the URL's, which wins) or default_name;
+ * problems in probs and the first in eb. */
+static enum cmon_err monitor_parse_named(const char *name, const char *default_name,
+                                         const char *text, size_t len, struct cmon_monitor **out,
+                                         struct cmon_problems *probs, struct cmon_errbuf *eb)
 {
     struct cmon_monitor *m = NULL;
     enum cmon_err err = cmon_monitor_parse(text, len, name ? name : default_name, &m, probs);
@@ -223,8 +217,54 @@ enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *nam
         cmon_monitor_free(m);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
-    err = store_monitor(srv, m, text, created, probs, eb);
-    cmon_monitor_free(m);
+    *out = m;
+    return CMON_OK;
+}
+
+/* The write for monitor m (taken: freed with the write, also on error);
+ * the writer adds problems to probs (NULL: the write's own). */
+static enum cmon_err monitor_prepare(const struct cmon_server *srv, struct cmon_monitor *m,
+                                     const char *text, struct cmon_problems *probs,
+                                     struct monitor_write **out, struct cmon_errbuf *eb)
+{
+    struct monitor_write *w = calloc(1, sizeof *w);
+    if (!w) {
+        cmon_monitor_free(m);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    *w = (struct monitor_write){.srv = srv, .m = m, .text = text};
+    w->probs = probs ? probs : &w->own_probs;
+    enum cmon_err err = cmon_monitor_expand(m, &w->tests, &w->n);
+    if (err) {
+        monitor_write_free(w);
+        return cmon_fail(eb, err, "cannot expand the monitor's tests");
+    }
+    w->ids = endpoint_ids(m);
+    w->rows = w->ids ? tests_for_store(srv, m, w->ids, w->tests, w->n) : NULL;
+    if (!w->rows) {
+        monitor_write_free(w);
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    }
+    *out = w;
+    return CMON_OK;
+}
+
+enum cmon_err cmon_server_apply_monitor(struct cmon_server *srv, const char *name,
+                                        const char *default_name, const char *text, size_t len,
+                                        bool *created, struct cmon_problems *probs,
+                                        struct cmon_errbuf *eb)
+{
+    struct cmon_monitor *m = NULL;
+    struct monitor_write *w = NULL;
+    enum cmon_err err = monitor_parse_named(name, default_name, text, len, &m, probs, eb);
+    if (!err)
+        err = monitor_prepare(srv, m, text, probs, &w, eb);
+    if (!err)
+        err = server_write(srv, write_monitor, w, eb);
+    *created = w && w->created;
+    monitor_write_free(w);
+    if (!err)
+        server_monitors_changed(srv);
     return err;
 }
 
@@ -501,6 +541,32 @@ static enum MHD_Result reply_validation(struct req *r, struct cmon_problems *pro
     return reply_json(r, 400, json_pack("{s:o}", "error", e));
 }
 
+/* A monitor refused: 400 with the problems, 409 at the limit, else the
+ * store's error. */
+static enum MHD_Result monitor_refused(struct req *r, enum cmon_err err,
+                                       struct cmon_problems *probs, const char *msg)
+{
+    if (err == CMON_ERR_INVALID || err == CMON_ERR_PARSE)
+        return reply_validation(r, probs, msg);
+    if (err == CMON_ERR_LIMIT)
+        return reply_error(r, 409, "limit_reached", NULL, "%s", msg);
+    if (err == CMON_ERR_EXISTS) /* a rule name the alerts API or another monitor has */
+        return reply_error(r, 409, "rule_name_taken", NULL, "%s", msg);
+    return reply_store_error(r, err, msg);
+}
+
+static enum MHD_Result monitor_written(struct req *r, enum cmon_err err, bool dup,
+                                       const char *msg)
+{
+    struct monitor_write *w = r->hold;
+    (void)dup;
+    if (err)
+        return monitor_refused(r, err, w->probs, msg);
+    server_monitors_changed(r->srv);
+    struct store *s = req_store(r);
+    return s ? reply_monitor(r, s, r->seg[1], 0, w->created ? 201 : 200) : MHD_YES;
+}
+
 enum MHD_Result api_monitor_put(struct req *r)
 {
     if (!name_ok(r))
@@ -509,20 +575,20 @@ enum MHD_Result api_monitor_put(struct req *r)
         return reply_error(r, 400, "invalid_request", NULL, "a monitor JSON body is required");
     struct cmon_problems probs = {0};
     struct cmon_errbuf eb = {{0}};
-    bool created = false;
-    enum cmon_err err =
-        cmon_server_apply_monitor(r->srv, r->seg[1], NULL, r->body, r->len, &created, &probs, &eb);
+    struct cmon_monitor *m = NULL;
+    struct monitor_write *w = NULL;
+    enum cmon_err err = monitor_parse_named(r->seg[1], NULL, r->body, r->len, &m, &probs, &eb);
+    if (!err)
+        err = monitor_prepare(r->srv, m, r->body, NULL, &w, &eb);
     enum MHD_Result ret;
-    if (err == CMON_ERR_INVALID || err == CMON_ERR_PARSE)
-        ret = reply_validation(r, &probs, eb.msg);
-    else if (err == CMON_ERR_LIMIT)
-        ret = reply_error(r, 409, "limit_reached", NULL, "%s", eb.msg);
-    else if (err == CMON_ERR_EXISTS) /* a rule name the alerts API or another monitor has */
-        ret = reply_error(r, 409, "rule_name_taken", NULL, "%s", eb.msg);
-    else if (err)
-        ret = reply_store_error(r, err, eb.msg);
-    else
-        ret = req_store(r) ? reply_monitor(r, r->ro, r->seg[1], 0, created ? 201 : 200) : MHD_YES;
+    if (err) {
+        ret = monitor_refused(r, err, &probs, eb.msg);
+    } else {
+        req_hold(r, w, monitor_write_free);
+        struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+        err = writer_call_submit(r->srv->writer, write_monitor, w, &a, &r->ticket, &eb);
+        ret = req_write_wait(r, err, eb.msg, monitor_written);
+    }
     cmon_problems_free(&probs);
     return ret;
 }
@@ -534,14 +600,23 @@ static enum cmon_err write_monitor_delete(struct store *s, void *arg, int64_t no
     return s->ops->monitor_delete(s, arg, eb);
 }
 
+static enum MHD_Result monitor_deleted(struct req *r, enum cmon_err err, bool dup,
+                                       const char *msg)
+{
+    (void)dup;
+    if (err)
+        return reply_store_error(r, err, msg);
+    server_monitors_changed(r->srv);
+    return reply_text(r, 204, "application/json", strdup(""), 0);
+}
+
 enum MHD_Result api_monitor_delete(struct req *r)
 {
     struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_monitor_delete, (void *)r->seg[1], &eb);
-    if (err)
-        return reply_store_error(r, err, eb.msg);
-    server_monitors_changed(r->srv);
-    return reply_text(r, 204, "application/json", strdup(""), 0);
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, write_monitor_delete,
+                                           (void *)r->seg[1], &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, monitor_deleted);
 }
 
 struct running_write {
@@ -561,16 +636,26 @@ static enum cmon_err write_running(struct store *s, void *arg, int64_t now_ns,
     return err;
 }
 
-static enum MHD_Result set_running(struct req *r, bool running)
+static enum MHD_Result running_set(struct req *r, enum cmon_err err, bool dup, const char *msg)
 {
-    struct cmon_errbuf eb;
-    struct running_write w = {r->srv, r->seg[1], running};
-    enum cmon_err err = server_write(r->srv, write_running, &w, &eb);
+    (void)dup;
     if (err)
-        return reply_store_error(r, err, eb.msg);
+        return reply_store_error(r, err, msg);
     server_monitors_changed(r->srv);
     struct store *s = req_store(r);
     return s ? reply_monitor(r, s, r->seg[1], 0, 200) : MHD_YES;
+}
+
+static enum MHD_Result set_running(struct req *r, bool running)
+{
+    struct cmon_errbuf eb;
+    struct running_write *w = req_hold_new(r, sizeof *w, free);
+    if (!w)
+        return MHD_YES;
+    *w = (struct running_write){r->srv, r->seg[1], running};
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, write_running, w, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, running_set);
 }
 
 enum MHD_Result api_monitor_start(struct req *r)

@@ -172,6 +172,73 @@ bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out)
     return true;
 }
 
+/* ---- writes without a waiting thread (server_internal.h) ---- */
+
+/* r->wstate: who resumes the connection.  The handler suspends after the
+ * submit; the writer's done() may come before that (a resume before the
+ * suspend would be undefined), so whichever of the two comes second resumes. */
+enum { WRITE_PENDING, WRITE_SUSPENDED, WRITE_DONE };
+
+static void req_write_done(void *arg)
+{
+    struct req *r = arg;
+    int expect = WRITE_PENDING;
+    if (!atomic_compare_exchange_strong(&r->wstate, &expect, WRITE_DONE))
+        MHD_resume_connection(r->conn); /* suspended: r lives until this */
+}
+
+struct writer_async req_write_async(struct req *r, int deadline_ms)
+{
+    atomic_store(&r->wstate, WRITE_PENDING);
+    return (struct writer_async){writer_deadline(deadline_ms), req_write_done, r};
+}
+
+enum MHD_Result req_write_wait(struct req *r, enum cmon_err err, const char *msg,
+                               req_then_fn then)
+{
+    if (err)
+        return then(r, err, false, msg);
+    r->then = then;
+    if (r->ro) { /* a suspended request holds no store connection */
+        server_ro_give(r->srv, r->ro);
+        r->ro = NULL;
+    }
+    MHD_suspend_connection(r->conn);
+    int expect = WRITE_PENDING;
+    if (!atomic_compare_exchange_strong(&r->wstate, &expect, WRITE_SUSPENDED))
+        MHD_resume_connection(r->conn); /* the writer was quicker */
+    return MHD_YES;
+}
+
+/* MHD calls the handler again after the resume: answer. */
+static enum MHD_Result req_write_answer(struct req *r)
+{
+    struct cmon_errbuf eb = {{0}};
+    bool dup = false;
+    enum cmon_err err = writer_ticket_result(r->ticket, &dup, &eb);
+    req_then_fn then = r->then;
+    r->then = NULL;
+    writer_ticket_free(r->ticket);
+    r->ticket = NULL;
+    return then(r, err, dup, eb.msg);
+}
+
+void req_hold(struct req *r, void *p, void (*free_fn)(void *))
+{
+    r->hold = p;
+    r->hold_free = free_fn;
+}
+
+void *req_hold_new(struct req *r, size_t size, void (*free_fn)(void *))
+{
+    void *p = calloc(1, size);
+    if (p)
+        req_hold(r, p, free_fn);
+    else
+        reply_store_error(r, CMON_ERR_NOMEM, "out of memory");
+    return p;
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -512,6 +579,8 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
         edge_reaper_headers_done(r->srv->reaper, conn, true);
         return request_begin(r);
     }
+    if (r->then) /* resumed: the writer answered */
+        return req_write_answer(r);
     if (r->replied) { /* refused early: MHD discards the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -547,6 +616,9 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         edge_reaper_headers_done(r->srv->reaper, conn, false);
     if (r->ro)
         server_ro_give(r->srv, r->ro);
+    writer_ticket_free(r->ticket); /* only ever ours here: see server_internal.h */
+    if (r->hold)
+        r->hold_free(r->hold);
     free(r->body);
     free(r);
     *con_cls = NULL;

@@ -115,7 +115,9 @@ static unsigned http_flags(const struct cmon_listen *la, bool tls)
     unsigned flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
                          ? MHD_USE_EPOLL_INTERNAL_THREAD
                          : MHD_USE_AUTO_INTERNAL_THREAD;
-    flags |= MHD_USE_ERROR_LOG;
+    /* writes suspend their connection until the writer answers (http.c);
+     * it brings MHD_USE_ITC, which wakes a pool thread on a resume */
+    flags |= MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (la->sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -157,11 +159,17 @@ static void set_defaults(struct cmon_server_opts *o)
 {
     if (!o->retention_ns)
         o->retention_ns = (int64_t)STORE_DEFAULT_RETENTION_DAYS * 86400 * CMON_NS_PER_SEC;
-    /* writes wait for the writer thread (writer.h), so most busy pool threads
-     * are waiting, not computing: enough of them that agents' waits do not
-     * starve the dashboard's reads (with 4, 500 agents made ack p50 30x worse) */
+    /* No pool thread waits for the writer: a write suspends its connection
+     * until the writer answers (http.c), so a pool thread only computes
+     * (parsing, authentication, reads).  MHD binds each connection to one
+     * pool thread whose event loop serves all of them, so what stalls a
+     * thread's connections now is a long read (a /metrics scrape, a SQL
+     * query), not an agent's commit: 4 threads on this 2-core target leave
+     * 3 when one is in a long read, and each thread more costs a stack and
+     * a malloc arena of RSS.  (With waiting writes, 4 threads stalled 500
+     * agents' acks 30x and needed 16: bench/RESULTS.md, Fleet.) */
     if (!o->threads)
-        o->threads = 16;
+        o->threads = 4;
     if (!o->max_body)
         o->max_body = 1 << 20;
     if (!o->max_monitors)
@@ -290,6 +298,7 @@ void cmon_server_stop(struct cmon_server *srv)
         return;
     atomic_store(&srv->ready, false);
     edge_reaper_stop(srv->reaper); /* before MHD frees the connections it tracks */
+    writer_close(srv->writer);     /* every suspended connection resumed (writer.h) */
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
     edge_reaper_free(srv->reaper);

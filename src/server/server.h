@@ -22,7 +22,7 @@ struct cmon_server_opts {
     const char *listen;    /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
     const char *store_url; /* "sqlite:PATH" */
     int64_t retention_ns;  /* raw results kept this long; 0: 30 days */
-    unsigned threads;      /* HTTP thread pool; 0: 16 */
+    unsigned threads;      /* HTTP thread pool; 0: 4 */
     size_t max_body;       /* request body limit; 0: 1 MiB */
     size_t max_monitors;   /* 0: 100 */
     size_t queue_results;  /* write queue bound in results; 0: 100000 */

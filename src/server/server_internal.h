@@ -2,7 +2,20 @@
  * per-request context, the route table entry and the reply helpers.
  * Ownership: struct cmon_server owns its daemon, threads and store
  * connections; a struct req lives from a request's first callback to its
- * completion and owns its body buffer.  Threads: handlers run on MHD's pool. */
+ * completion and owns its body buffer, its hold (what a submitted write
+ * borrows) and, once the writer has answered, its ticket.
+ * Writes without a waiting thread (req_write_wait): the handler submits
+ * the command and its connection is suspended; the writer's done()
+ * (writer or deadline thread) resumes it and MHD calls the handler again,
+ * which runs the request's `then` on a pool thread.  While suspended, MHD
+ * neither times the connection out nor notices a client that went away
+ * (libmicrohttpd's MHD_suspend_connection), so the struct req cannot be
+ * completed and freed before the writer has answered: done() always finds
+ * it.  A client gone meanwhile is found when the answer is sent; the
+ * command itself ran (or was refused) as for anyone, and the agent's retry
+ * of the same batch is acked as a duplicate.  Stopping: writer_close
+ * (every done() returned, so no connection is left suspended) before
+ * MHD_stop_daemon.  Threads: handlers run on MHD's pool. */
 #ifndef CMON_SERVER_SERVER_INTERNAL_H
 #define CMON_SERVER_SERVER_INTERNAL_H
 
@@ -44,6 +57,12 @@ struct cmon_server {
 enum req_need { NEED_NONE, NEED_READER, NEED_AGENT, NEED_ADMIN };
 
 struct route;
+struct req;
+
+/* What a request does once the writer answered its write (a pool thread):
+ * err and msg as the waiting forms return them, duplicate for batches. */
+typedef enum MHD_Result (*req_then_fn)(struct req *r, enum cmon_err err, bool duplicate,
+                                       const char *msg);
 
 struct req {
     struct cmon_server *srv;
@@ -63,6 +82,12 @@ struct req {
     enum store_role role;
     char principal[64]; /* token name; the agent's name for agent tokens */
     struct store *ro;   /* read-only connection, taken on first use */
+    /* a write submitted without waiting (req_write_wait) */
+    struct writer_ticket *ticket; /* the writer's until done(), then ours */
+    req_then_fn then;             /* set while the write is pending */
+    atomic_int wstate;            /* who resumes: the handler or done() */
+    void *hold;                   /* what the command borrows: freed at completion */
+    void (*hold_free)(void *);
 };
 
 /* libmicrohttpd's callbacks (http.c): per-request dispatch and cleanup. */
@@ -99,6 +124,21 @@ bool req_page(struct req *r, size_t *limit, size_t *offset);
 bool req_known_args(struct req *r, const char *const *known, size_t n_known);
 /* Parse an RFC 3339 time arg; def when absent; false after replying 400. */
 bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out);
+
+/* A write without holding this pool thread.  req_write_async(r, ms) gives
+ * the submit's deadline and done(); then submit (writer_*_submit with
+ * &r->ticket) and return req_write_wait(r, err, eb.msg, then): on a refused
+ * submit it runs then() at once, else it suspends the connection until the
+ * writer answered and then() runs.  What the command borrows must live in
+ * r (req_hold), not on the handler's stack. */
+struct writer_async req_write_async(struct req *r, int deadline_ms);
+enum MHD_Result req_write_wait(struct req *r, enum cmon_err err, const char *msg,
+                               req_then_fn then);
+/* r owns p from now: free_fn(p) at the request's completion (one hold per
+ * request: a handler sets it once). */
+void req_hold(struct req *r, void *p, void (*free_fn)(void *));
+/* A zeroed hold of size bytes (req_hold); NULL after replying 500. */
+void *req_hold_new(struct req *r, size_t size, void (*free_fn)(void *));
 
 /* Routes (api_*.c). */
 enum MHD_Result api_monitor_list(struct req *r);
@@ -206,7 +246,8 @@ void server_require_tokens(struct cmon_server *srv, const char *why);
 /* The server's wall clock (cmon_server_opts.now_ns, else cmon_wall_ns). */
 int64_t server_now(const struct cmon_server *srv);
 /* Run fn on the writer thread with the write connection, waiting at most
- * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then). */
+ * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then).  Not on the HTTP
+ * pool (handlers use req_write_wait): `cmon run FILE`'s monitors at start. */
 enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
                            struct cmon_errbuf *eb);
 /* A read-only connection from the pool, outside a request (give it back). */

@@ -21,15 +21,7 @@ ADMIN=$("$CMON" token create --role admin --name root --store "$STORE")
 KEY=$("$CMON" token create --role agent --store "$STORE")
 start_server --write-queue 1
 
-req 201 PUT /api/v1/connectionMonitors/burst '{"properties": {
-  "endpoints": [{"name": "a", "type": "Agent", "address": "agent-a"},
-                {"name": "dst", "address": "127.0.0.1"}],
-  "testConfigurations": [{"name": "tcp", "protocol": "Tcp", "tcpConfiguration": {"port": 9}}],
-  "testGroups": [{"name": "g", "sources": ["a"], "destinations": ["dst"], "testConfigurations": ["tcp"]}]}}' "$ADMIN"
-req 200 GET '/api/v1/tests?monitor=burst' "" "$ADMIN"
-TEST=$(jq -r '.items[0].id' "$TMP/body")
-req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
-TA=$(jq -r .token "$TMP/body")
+one_agent_test burst "$ADMIN" "$KEY"
 
 PER=50      # results per batch
 SENDERS=24  # batches per burst, sent at once

@@ -14,6 +14,9 @@
 #   req STATUS METHOD PATH [BODY|@FILE] [TOKEN]   check the status, keep the
 #                           body in $TMP/body
 #   jqeq FILTER WANT        assert a jq value of the last body
+#   one_agent_test MONITOR ADMIN KEY  a monitor with one TCP test from agent
+#                           "agent-a" to 127.0.0.1:9, and that agent registered:
+#                           sets TEST (its id) and TA (the agent's token)
 
 api_init() {
     local name=$1 tool
@@ -80,4 +83,17 @@ jqeq() {
     local got
     got=$(jq -c "$1" "$TMP/body") || fail "jq '$1' on a non-JSON body"
     [ "$got" = "$2" ] || fail "jq '$1' = $got, want $2"
+}
+
+one_agent_test() {
+    local monitor=$1 admin=$2 key=$3
+    req 201 PUT "/api/v1/connectionMonitors/$monitor" '{"properties": {
+  "endpoints": [{"name": "a", "type": "Agent", "address": "agent-a"},
+                {"name": "dst", "address": "127.0.0.1"}],
+  "testConfigurations": [{"name": "tcp", "protocol": "Tcp", "tcpConfiguration": {"port": 9}}],
+  "testGroups": [{"name": "g", "sources": ["a"], "destinations": ["dst"], "testConfigurations": ["tcp"]}]}}' "$admin"
+    req 200 GET "/api/v1/tests?monitor=$monitor" "" "$admin"
+    TEST=$(jq -r '.items[0].id' "$TMP/body")
+    req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$key"
+    TA=$(jq -r .token "$TMP/body")
 }
