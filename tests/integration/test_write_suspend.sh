@@ -61,8 +61,9 @@ send() {
     echo "batch $seq: never acked"
     return 1
 }
-gauge() {
-    curl -s -m 10 -H "Authorization: Bearer $ADMIN" "$B/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+gauge() { # empty when /metrics does not answer within 10 s
+    { curl -s -m 10 -H "Authorization: Bearer $ADMIN" "$B/metrics" || true; } |
+        awk -v m="$1" '$1 == m { print $2 }'
 }
 
 # the lock holder: BEGIN IMMEDIATE takes SQLite's write lock (readers go on: WAL)
