@@ -34,7 +34,13 @@ PORT=$((20000 + $$ % 20000))
 B=http://127.0.0.1:$PORT
 PID=
 cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    local rc=0
+    if [ -n "$PID" ] && kill "$PID" 2>/dev/null; then
+        wait "$PID" 2>/dev/null || rc=$?
+        # an ASan build (CMON_BUILD_DIR=build-asan) reports leaks at exit
+        echo "server exit status after SIGTERM: $rc"
+        grep -A 40 -m 1 "Sanitizer" "$TMP/server.err" || true
+    fi
     [ "$STORE" = postgres ] && pg_stop
     rm -rf "$TMP"
 }
