@@ -51,6 +51,16 @@ static int add_registered(void *arg, const struct store_agent *a)
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const struct source_agent *)a)->name, ((const struct source_agent *)b)->name);
+}
+
+static int cmp_key(const void *name, const void *a)
+{
+    return strcmp(name, ((const struct source_agent *)a)->name);
+}
+
 enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s,
                                struct source_book *b, struct cmon_errbuf *eb)
 {
@@ -66,6 +76,8 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     if (err)
         source_book_free(b);
+    else /* by name, for source_book_find */
+        qsort(b->v, b->n, sizeof *b->v, cmp_name);
     return err;
 }
 
@@ -81,13 +93,12 @@ void source_book_free(struct source_book *b)
     memset(b, 0, sizeof *b);
 }
 
+/* A binary search: /metrics asks once per test, an assignment poll once
+ * per source endpoint, and a fleet has thousands of agents (names are
+ * unique: the registry's key). */
 const struct source_agent *source_book_find(const struct source_book *b, const char *agent)
 {
-    for (size_t i = 0; agent && i < b->n; i++) {
-        if (strcmp(b->v[i].name, agent) == 0)
-            return &b->v[i];
-    }
-    return NULL;
+    return agent && b->n ? bsearch(agent, b->v, b->n, sizeof *b->v, cmp_key) : NULL;
 }
 
 bool source_book_member(const struct source_book *b, const struct cmon_endpoint *ep,

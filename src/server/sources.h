@@ -20,7 +20,7 @@ struct source_agent {
 };
 
 struct source_book {
-    struct source_agent *v;
+    struct source_agent *v; /* sorted by name */
     size_t n, cap;
     const char *embedded; /* borrowed from the options */
     bool nomem;
