@@ -246,8 +246,9 @@ void server_require_tokens(struct cmon_server *srv, const char *why);
 /* The server's wall clock (cmon_server_opts.now_ns, else cmon_wall_ns). */
 int64_t server_now(const struct cmon_server *srv);
 /* Run fn on the writer thread with the write connection, waiting at most
- * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then).  Not on the HTTP
- * pool (handlers use req_write_wait): `cmon run FILE`'s monitors at start. */
+ * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then).  It holds the
+ * calling thread: handlers use req_write_wait; the alert rule and action
+ * group writes still wait here, and `cmon run FILE`'s monitors at start. */
 enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
                            struct cmon_errbuf *eb);
 /* A read-only connection from the pool, outside a request (give it back). */
