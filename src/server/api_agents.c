@@ -75,7 +75,7 @@ static void add_limits(const struct req *r, json_t *out)
  * request's hold): the body the facts point into, the facts, the command's
  * own struct and the new token (registration). */
 struct agent_hold {
-    json_t *body;
+    json_t *body; /* first: req_hold_json */
     struct cmon_agent_facts f;
     struct writer_heartbeat hb;
     int hb_sec;
@@ -97,15 +97,11 @@ static struct agent_hold *agent_body(struct req *r,
                                                              struct cmon_agent_facts *,
                                                              struct cmon_agent_err *))
 {
-    json_t *body = req_json_body(r);
-    struct agent_hold *h = body ? req_hold_new(r, sizeof *h, agent_hold_free) : NULL;
-    if (!h) {
-        json_decref(body);
+    struct agent_hold *h = req_hold_json(r, sizeof *h, agent_hold_free);
+    if (!h)
         return NULL;
-    }
-    h->body = body;
     struct cmon_agent_err e;
-    enum cmon_err err = decode(body, &h->f, &e);
+    enum cmon_err err = decode(h->body, &h->f, &e);
     if (err) {
         reply_refused(r, err, &e);
         return NULL;

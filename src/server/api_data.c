@@ -366,7 +366,7 @@ enum MHD_Result api_agent_results(struct req *r)
 
 /* What a token write borrows until the writer answers (the request's hold). */
 struct token_hold {
-    json_t *body; /* name and role point into it */
+    json_t *body; /* first (req_hold_json); name and role point into it */
     const char *role_s, *name;
     enum store_role role;
     char token[64], hash[65];
@@ -422,13 +422,9 @@ static bool token_args(struct req *r, struct token_hold *h)
 
 enum MHD_Result api_token_create(struct req *r)
 {
-    json_t *body = req_json_body(r);
-    struct token_hold *h = body ? req_hold_new(r, sizeof *h, token_hold_free) : NULL;
-    if (!h) {
-        json_decref(body);
+    struct token_hold *h = req_hold_json(r, sizeof *h, token_hold_free);
+    if (!h)
         return MHD_YES;
-    }
-    h->body = body;
     struct cmon_errbuf eb;
     if (!token_args(r, h))
         return MHD_YES;

@@ -239,6 +239,18 @@ void *req_hold_new(struct req *r, size_t size, void (*free_fn)(void *))
     return p;
 }
 
+void *req_hold_json(struct req *r, size_t size, void (*free_fn)(void *))
+{
+    json_t *body = req_json_body(r);
+    void *p = body ? req_hold_new(r, size, free_fn) : NULL;
+    if (!p) {
+        json_decref(body);
+        return NULL;
+    }
+    *(json_t **)p = body; /* its first member */
+    return p;
+}
+
 /* ---- routing ---- */
 
 struct route {

@@ -139,6 +139,10 @@ enum MHD_Result req_write_wait(struct req *r, enum cmon_err err, const char *msg
 void req_hold(struct req *r, void *p, void (*free_fn)(void *));
 /* A zeroed hold of size bytes (req_hold); NULL after replying 500. */
 void *req_hold_new(struct req *r, size_t size, void (*free_fn)(void *));
+/* The same for a hold whose first member is a json_t *: set to the parsed
+ * JSON body (req_json_body), which free_fn must release.  NULL after
+ * replying. */
+void *req_hold_json(struct req *r, size_t size, void (*free_fn)(void *));
 
 /* Routes (api_*.c). */
 enum MHD_Result api_monitor_list(struct req *r);

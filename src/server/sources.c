@@ -76,7 +76,7 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     if (err)
         source_book_free(b);
-    else /* by name, for source_book_find */
+    else if (b->n) /* by name, for source_book_find */
         qsort(b->v, b->n, sizeof *b->v, cmp_name);
     return err;
 }
