@@ -35,7 +35,7 @@ static void make_tests(struct store *s, size_t n, char (*ids)[17], size_t replic
     struct cmon_errbuf eb;
     char name[32];
     snprintf(name, sizeof name, "bench%zu", replica);
-    if (s->ops->monitor_put(s, name, "{}", t, n, cmon_wall_ns(), NULL, &eb)) {
+    if (s->ops->monitor_put(s, name, "{}", t, n, NULL, 0, cmon_wall_ns(), NULL, &eb)) {
         fprintf(stderr, "monitor_put: %s\n", eb.msg);
         exit(1);
     }
