@@ -211,13 +211,10 @@ static void parse_group(struct vctx *v, const json_t *j, const char *base, void 
     }
     vcheck_fields(v, j, base, group_fields, NULL);
     const char *name = vget_string(v, j, base, "name", true);
-    if (name && !cmon_monitor_name_valid(name)) {
+    if (name) {
         char p[512];
         vpath_key(p, sizeof p, base, "name");
-        vproblem(v, p, false,
-                 "action group name \"%s\" must be 1-80 characters of letters, digits, '.', '_' "
-                 "or '-', not starting with '.' or '-'",
-                 name);
+        vcheck_name(v, p, "action group", name);
     }
     g->name = vstrdup(v, name);
     PARSE_LIST(v, j, base, "webhooks", g->webhooks, g->n_webhooks, parse_webhook);

@@ -266,13 +266,10 @@ static void parse_rule_common(struct vctx *v, const json_t *obj, const char *bas
                               struct cmon_alert_rule *r)
 {
     const char *name = vget_string(v, obj, base, "name", true);
-    if (name && !cmon_monitor_name_valid(name)) {
+    if (name) {
         char p[512];
         vpath_key(p, sizeof p, base, "name");
-        vproblem(v, p, false,
-                 "rule name \"%s\" must be 1-80 characters of letters, digits, '.', '_' or '-', "
-                 "not starting with '.' or '-'",
-                 name);
+        vcheck_name(v, p, "rule", name);
     }
     if (name && strcmp(name, CMON_ALERT_AGENT_RULE) == 0) {
         char p[512];

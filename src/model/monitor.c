@@ -497,11 +497,8 @@ static void parse_name(struct vctx *v, const json_t *obj, const char *base,
     const char *name = vget_string(v, obj, base, "name", false);
     if (name) {
         name = arm_name(v, p, name);
-        if (name && !cmon_monitor_name_valid(name))
-            vproblem(v, p, false,
-                     "monitor name \"%s\" must be 1-80 characters of letters, digits, '.', '_' "
-                     "or '-', not starting with '.' or '-'",
-                     name);
+        if (name)
+            vcheck_name(v, p, "monitor", name);
         m->name = name ? vstrdup(v, name) : NULL;
     } else if (json_object_get(obj, "name")) {
         return; /* wrong type: already reported */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "core/grow.h"
+#include "model/monitor.h"
 #include "core/text.h"
 
 void vpath_key(char *out, size_t outlen, const char *base, const char *key)
@@ -72,6 +73,15 @@ static bool in_list(const char *key, const char *const *list)
             return true;
     }
     return false;
+}
+
+void vcheck_name(struct vctx *v, const char *path, const char *kind, const char *name)
+{
+    if (!cmon_monitor_name_valid(name))
+        vproblem(v, path, false,
+                 "%s name \"%s\" must be 1-80 characters of letters, digits, '.', '_' or '-', "
+                 "not starting with '.' or '-'",
+                 kind, name);
 }
 
 void vcheck_fields(struct vctx *v, const json_t *obj, const char *path, const char *const *known,

@@ -26,6 +26,11 @@ void vpath_idx(char *out, size_t outlen, const char *base, size_t i);
 void vproblem(struct vctx *v, const char *path, bool at_key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A problem at path unless name is a valid object name (monitors, rules,
+ * action groups: cmon_monitor_name_valid); kind starts the message
+ * ("monitor", "rule", "action group"). */
+void vcheck_name(struct vctx *v, const char *path, const char *kind, const char *name);
+
 /* Report every member of obj not in known[] (with a did-you-mean), skipping
  * the read-only ones in ignored[] (either list may be NULL). */
 void vcheck_fields(struct vctx *v, const json_t *obj, const char *path,
