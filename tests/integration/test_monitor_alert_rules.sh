@@ -18,13 +18,7 @@ SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
 PORT=$((20000 + ($$ * 11) % 20000))
 . "$SRC/tests/integration/lib/api.sh"
 api_init monitor-rules curl jq
-if [ "${RULES_STORE:-sqlite}" = pg ]; then
-    . "$SRC/tests/integration/lib/pg.sh"
-    cleanup_extra() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID"; SERVER_PID=; pg_stop; }
-    rc=0; pg_start || rc=$?
-    [ $rc = 0 ] || exit $rc
-    STORE=$PG_URL
-fi
+api_store RULES_STORE
 start_server
 
 req 201 PUT /api/v1/actionGroups/ops '{"webhooks":[{"url":"http://127.0.0.1:9/hook"}]}'

@@ -19,13 +19,7 @@ SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
 PORT=$((20000 + $$ % 20000))
 . "$SRC/tests/integration/lib/api.sh"
 api_init view-filters curl jq
-if [ "${VIEWS_STORE:-sqlite}" = pg ]; then
-    . "$SRC/tests/integration/lib/pg.sh"
-    cleanup_extra() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID"; SERVER_PID=; pg_stop; }
-    rc=0; pg_start || rc=$?
-    [ $rc = 0 ] || exit $rc
-    STORE=$PG_URL
-fi
+api_store VIEWS_STORE
 STORE=${STORE:-sqlite:$TMP/data/cmon.db}
 start_server
 

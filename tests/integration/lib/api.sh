@@ -7,6 +7,9 @@
 #                           if the script defines it, stops first)
 #   fail MSG / pass MSG     unless the script defined its own before sourcing:
 #                           fail prints the last body and the server log
+#   api_store VAR           when $VAR is "pg": the store is a private
+#                           PostgreSQL cluster (lib/pg.sh), stopped at exit
+#                           after the server; skips (77) when it cannot start
 #   start_server [ARGS...]  start on $PORT (the next free one from there, in
 #                           steps of $PORT_STEP, default 1) on $STORE (default
 #                           sqlite:$TMP/data/cmon.db); sets SERVER_PID, B.
@@ -27,6 +30,20 @@ api_init() {
     TMP=$(mktemp -d "/tmp/cmon-$name-XXXXXX")
     SERVER_PID=
     trap api_cleanup EXIT
+}
+
+api_store() {
+    [ "${!1:-sqlite}" = pg ] || return 0
+    . "$CMON_SOURCE_DIR/tests/integration/lib/pg.sh"
+    cleanup_extra() {
+        [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID"
+        SERVER_PID=
+        pg_stop
+    }
+    local rc=0
+    pg_start || rc=$?
+    [ $rc = 0 ] || exit $rc
+    STORE=$PG_URL
 }
 
 api_cleanup() {
