@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "model/state.h"
 #include "probe/trace.h"
 
@@ -36,10 +37,7 @@ struct agent_tracer {
 
 static size_t bucket(const struct agent_tracer *tr, const char *id)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *id; id++)
-        h = (h ^ (uint8_t)*id) * 0x100000001b3ULL;
-    return (size_t)(h % tr->n_buckets);
+    return (size_t)(cmon_fnv1a(id) % tr->n_buckets);
 }
 
 static struct tracer_test **find(struct agent_tracer *tr, const char *id)
@@ -65,10 +63,7 @@ static bool rehash(struct agent_tracer *tr)
     for (size_t i = 0; i < tr->n_buckets; i++) {
         for (struct tracer_test *t = tr->buckets[i], *next; t; t = next) {
             next = t->next;
-            uint64_t h = 0xcbf29ce484222325ULL;
-            for (const char *p = t->id; *p; p++)
-                h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-            size_t k = (size_t)(h % n);
+            size_t k = (size_t)(cmon_fnv1a(t->id) % n);
             t->next = b[k];
             b[k] = t;
         }
