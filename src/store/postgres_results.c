@@ -131,12 +131,6 @@ static bool day_staged(const struct pg_store *ps, int64_t d)
     return false;
 }
 
-/* A round's checks failed %: a round without checks counts as all failed. */
-static double failed_pct(const struct cmon_round_result *r)
-{
-    return r->checks_total > 0 ? 100.0 * r->checks_failed / r->checks_total : 100.0;
-}
-
 enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
                                struct cmon_errbuf *eb)
 {
@@ -179,7 +173,7 @@ enum cmon_err pg_ingest_result(struct store *s, const struct store_result *sr,
     t = &ps->stage_queue;
     put_text(t, r->test_id, '\t');
     put_int(t, r->start_ns, '\t');
-    put_num(t, true, failed_pct(r), '\t');
+    put_num(t, true, cmon_round_failed_pct(r), '\t');
     put_num(t, r->has_rtt, r->rtt_avg_ms, '\n');
     if (!sr->history)
         ps->stage_live[ps->n_stage_live++] = *r;
@@ -229,7 +223,7 @@ static enum cmon_err copy_live(struct pg_store *ps, struct cmon_errbuf *eb)
         if (ok) {
             put_text(t, r->test_id, '\t');
             put_int(t, r->start_ns, '\t');
-            put_num(t, true, failed_pct(r), '\t');
+            put_num(t, true, cmon_round_failed_pct(r), '\t');
             put_num(t, r->has_rtt, r->rtt_avg_ms, '\t');
             put_text(t, cmon_diag_code(r->diagnostic), '\t');
             put_text(t, r->detail, '\n');

@@ -77,11 +77,6 @@ enum cmon_err sq_ingest_batch_mark(struct store *s, const char *agent, int64_t s
     return err;
 }
 
-static double failed_pct(const struct cmon_round_result *r)
-{
-    return r->checks_total ? 100.0 * r->checks_failed / r->checks_total : 100.0;
-}
-
 static void bind_phase(sqlite3_stmt *st, int i, double v)
 {
     sq_bind_opt_double(st, i, v >= 0, v);
@@ -171,7 +166,7 @@ static enum cmon_err update_latest(struct sqlite_store *ss, const struct cmon_ro
         return CMON_ERR_STORE;
     sq_bind_text(st, 1, r->test_id);
     sqlite3_bind_int64(st, 2, r->start_ns);
-    sqlite3_bind_double(st, 3, failed_pct(r));
+    sqlite3_bind_double(st, 3, cmon_round_failed_pct(r));
     sq_bind_opt_double(st, 4, r->has_rtt, r->rtt_avg_ms);
     sq_bind_text(st, 5, cmon_diag_code(r->diagnostic));
     sq_bind_text(st, 6, r->detail);
