@@ -277,12 +277,18 @@ char *alert_dumps(json_t *j)
     return text;
 }
 
+/* Stored text, read on every alert tick: positions would only serve problems
+ * nobody reads (a bad row is reported as invalid), so no position index. */
 void *alert_loads(const char *text, size_t size, alert_parse_fn parse, alert_free_fn free_fn)
 {
     void *obj = NULL;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (!j)
+        return NULL;
     struct cmon_problems probs = {0};
-    alert_parse_text(text, strlen(text), &probs, size, &obj, parse, free_fn);
+    alert_parse_value(j, "", &probs, size, &obj, parse, free_fn);
     cmon_problems_free(&probs);
+    json_decref(j);
     return obj;
 }
 

@@ -455,7 +455,6 @@ static void quiet_notice(void *arg, const char *msg)
     (void)arg, (void)msg; /* "relation already exists, skipping" and the like */
 }
 
-/* The generic way: one test_query per id (a set query is future work). */
 static const struct store_ops pg_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",

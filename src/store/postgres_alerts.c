@@ -83,7 +83,7 @@ enum cmon_err pg_alert_rule_delete(struct store *s, const char *name, struct cmo
         return err;
     if (!exists)
         return cmon_fail(eb, CMON_ERR_NOTFOUND, "alert rule '%s' not found", name);
-    return store_rule_owner_check(name, true, stored, NULL, eb);
+    return store_rule_owner_check(name, true, stored[0] ? stored : NULL, NULL, eb);
 }
 
 enum cmon_err pg_alert_rule_list(struct store *s, struct cmon_alert_rule_list *out,

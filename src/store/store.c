@@ -118,14 +118,28 @@ enum cmon_err store_token_new(char out[64], struct cmon_errbuf *eb)
     return CMON_OK;
 }
 
+/* The JSON array text of n strings, name(items, i) each; NULL when out of
+ * memory, never a shorter list: a missing name would let the callers'
+ * "DELETE ... NOT IN (list)" remove a row that is still wanted. */
+static char *names_json(const void *items, size_t n, const char *(*name)(const void *, size_t))
+{
+    json_t *arr = json_array();
+    bool ok = arr != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = json_array_append_new(arr, json_string(name(items, i))) == 0;
+    char *text = ok ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return text;
+}
+
+static const char *test_id_at(const void *items, size_t i)
+{
+    return ((const struct store_test *)items)[i].id;
+}
+
 char *store_test_ids_json(const struct store_test *tests, size_t n)
 {
-    json_t *ids = json_array();
-    for (size_t i = 0; ids && i < n; i++)
-        json_array_append_new(ids, json_string(tests[i].id));
-    char *text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
-    json_decref(ids);
-    return text;
+    return names_json(tests, n, test_id_at);
 }
 
 struct id_walk {
@@ -159,14 +173,14 @@ enum cmon_err store_test_query_each(struct store *s, const char *const *ids, siz
     return err;
 }
 
+static const char *rule_name_at(const void *items, size_t i)
+{
+    return ((const struct cmon_alert_rule *const *)items)[i]->name;
+}
+
 char *store_rule_names_json(const struct cmon_alert_rule *const *rules, size_t n)
 {
-    json_t *names = json_array();
-    for (size_t i = 0; names && i < n; i++)
-        json_array_append_new(names, json_string(rules[i]->name));
-    char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
-    json_decref(names);
-    return text;
+    return names_json(rules, n, rule_name_at);
 }
 
 enum cmon_err store_rule_owner_check(const char *name, bool exists, const char *stored,
