@@ -18,8 +18,12 @@
 
 #define AT_MIN_LOOKBACK_NS (300 * CMON_NS_PER_SEC)
 
-/* The text fields of a store_test, copied with it. */
+/* The text fields of a store_test, copied with it (every one: a pointer
+ * left out would point into the store's row after the query).  The last
+ * three are rewritten for the moment asked (STR_REASON...). */
 static const size_t test_strs[] = {
+    offsetof(struct store_test, source_resource_id),
+    offsetof(struct store_test, destination_resource_id),
     offsetof(struct store_test, id),
     offsetof(struct store_test, monitor),
     offsetof(struct store_test, group),
@@ -36,7 +40,7 @@ static const size_t test_strs[] = {
     offsetof(struct store_test, detail),
 };
 #define N_TEST_STRS (sizeof test_strs / sizeof test_strs[0])
-enum { STR_REASON = 11, STR_DIAGNOSTIC, STR_DETAIL }; /* their places in test_strs */
+enum { STR_REASON = N_TEST_STRS - 3, STR_DIAGNOSTIC, STR_DETAIL }; /* the last three */
 
 static const char **str_at(struct store_test *t, size_t i)
 {
