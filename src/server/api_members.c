@@ -17,16 +17,19 @@ struct found {
     bool found;
     struct cmon_state_input in;
     char source[128], source_type[64];
+    bool compound;
+    int64_t now_ns;
 };
 
 static int keep_test(void *arg, const struct store_test *t)
 {
     struct found *f = arg;
     f->found = true;
-    eval_input_from_test(t, cmon_wall_ns(), &f->in);
+    eval_input_from_test(t, f->now_ns, &f->in);
     f->in.diagnostic = f->in.diag_detail = NULL; /* they point into the row */
     snprintf(f->source, sizeof f->source, "%s", t->source);
     snprintf(f->source_type, sizeof f->source_type, "%s", t->source_type);
+    f->compound = members_compound(t);
     return 1;
 }
 
@@ -60,7 +63,7 @@ enum MHD_Result api_test_members(struct req *r)
     if (!s)
         return MHD_YES;
     struct store_test_filter f = {.test_id = r->seg[1]};
-    struct found t = {0};
+    struct found t = {.now_ns = server_now(r->srv)};
     struct cmon_errbuf eb;
     enum cmon_err err = s->ops->test_query(s, &f, keep_test, &t, &eb);
     if (err)
@@ -69,7 +72,7 @@ enum MHD_Result api_test_members(struct req *r)
         return reply_error(r, 404, "not_found", NULL, "no test has the id '%s'", r->seg[1]);
     struct members m;
     struct source_book b;
-    if ((err = members_load(s, r->seg[1], t.in.frequency_sec, cmon_wall_ns(), &m, &eb)) != CMON_OK)
+    if ((err = members_load(s, r->seg[1], t.in.frequency_sec, t.now_ns, &m, &eb)) != CMON_OK)
         return reply_store_error(r, err, eb.msg);
     if ((err = source_book_load(&r->srv->opts, s, &b, &eb)) != CMON_OK) {
         members_free(&m);
@@ -83,5 +86,5 @@ enum MHD_Result api_test_members(struct req *r)
     return reply_json(r, 200,
                       json_pack("{s:s, s:s, s:s, s:b, s:o, s:n}", "testId", r->seg[1], "source",
                                 t.source, "sourceType", t.source_type, "compound",
-                                strcmp(t.source_type, "Agent") != 0, "items", items, "next"));
+                                t.compound, "items", items, "next"));
 }
