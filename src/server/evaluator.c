@@ -54,7 +54,9 @@ struct verdicts {
     size_t n_c, cap_c;
     int64_t now_ns;
     bool nomem;
-    const struct stopped_agents *stopped;
+    struct stopped_agents *stopped;
+    enum cmon_err err; /* a failed agent lookup, in eb */
+    struct cmon_errbuf *eb;
 };
 
 static bool defer_compound(struct verdicts *vs, const struct store_test *t,
@@ -83,11 +85,13 @@ static bool add_verdict(struct verdicts *vs, const char *id, const struct cmon_s
 }
 
 /* A test's source agent is stopped: a registered agent named by its source. */
-static bool source_stopped(const struct stopped_agents *sa, const struct store_test *t)
+static enum cmon_err source_stopped(struct verdicts *vs, const struct store_test *t,
+                                    bool *stopped)
 {
-    if (!sa || strcmp(t->source_type, "Agent") != 0)
-        return false;
-    return agent_stopped_has(sa, t->source_address);
+    *stopped = false;
+    if (!vs->stopped || strcmp(t->source_type, "Agent") != 0)
+        return CMON_OK;
+    return agent_stopped_check(vs->stopped, t->source_address, stopped, vs->eb);
 }
 
 static int collect_verdict(void *arg, const struct store_test *t)
@@ -96,7 +100,9 @@ static int collect_verdict(void *arg, const struct store_test *t)
     struct cmon_state_input in;
     struct cmon_state_eval out;
     eval_input_from_test(t, vs->now_ns, &in);
-    in.agent_stopped = source_stopped(vs->stopped, t);
+    vs->err = source_stopped(vs, t, &in.agent_stopped);
+    if (vs->err)
+        return 1;
     if (members_compound(t) && !in.not_running) {
         vs->nomem = !defer_compound(vs, t, &in);
         return vs->nomem;
@@ -138,11 +144,18 @@ static enum cmon_err eval_some(struct store *s, const struct store_test_filter *
                                size_t *changed, struct cmon_errbuf *eb)
 {
     struct stopped_agents sa;
-    struct verdicts vs = {.now_ns = now_ns, .stopped = &sa};
-    enum cmon_err err = agent_stopped_load(s, now_ns, &sa, eb);
+    struct verdicts vs = {.now_ns = now_ns, .stopped = &sa, .eb = eb};
+    /* a few tests' agents are looked up one by one; a sweep loads them all */
+    enum cmon_err err = CMON_OK;
+    if (ids)
+        agent_stopped_lazy(s, now_ns, &sa);
+    else
+        err = agent_stopped_load(s, now_ns, &sa, eb);
     if (!err)
         err = ids ? store_test_query_ids(s, ids, n_ids, collect_verdict, &vs, eb)
                   : s->ops->test_query(s, f, collect_verdict, &vs, eb);
+    if (!err)
+        err = vs.err;
     agent_stopped_free(&sa);
     if (!err && vs.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");

@@ -90,21 +90,18 @@ enum cmon_err pg_agent_heartbeat(struct store *s, const char *name, const char *
     return err;
 }
 
-enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
+/* The agents (registered, and known only from results) as struct
+ * store_agent's columns; R filters the registered part, A the other. */
+#define PG_AGENT_ROWS(R, A)                                                                        \
+    "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns,"                   \
+    " r.heartbeat_ns, r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)),"     \
+    " r.spool, r.region FROM agent_registry r LEFT JOIN agents a ON a.name = r.name" R             \
+    " UNION ALL SELECT a.name, '', '[]', false, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"   \
+    " WHERE NOT EXISTS (SELECT FROM agent_registry r WHERE r.name = a.name)" A
+
+/* res's rows (PG_AGENT_ROWS' columns) into cb; res stays the caller's. */
+static void agent_rows(struct pg_store *ps, PGresult *res, store_agent_cb cb, void *arg)
 {
-    struct pg_store *ps = pg_of(s);
-    PGresult *res = pg_query(
-        ps,
-        "SELECT r.name COLLATE \"C\", r.version, r.addresses, true, r.registered_ns, "
-        "r.heartbeat_ns,"
-        " r.heartbeat_sec, greatest(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool,"
-        " r.region FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
-        " UNION ALL SELECT a.name, '', '[]', false, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"
-        " WHERE NOT EXISTS (SELECT FROM agent_registry r WHERE r.name = a.name)"
-        " ORDER BY 1",
-        0, NULL, eb, "list agents");
-    if (!res)
-        return CMON_ERR_STORE;
     for (int i = 0; i < PQntuples(res); i++) {
         struct store_agent a = {
             .name = PQgetvalue(res, i, 0),
@@ -125,6 +122,30 @@ enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
         if (cb(arg, &a) != 0)
             break;
     }
+}
+
+enum cmon_err pg_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    PGresult *res = pg_query(ps, PG_AGENT_ROWS("", "") " ORDER BY 1", 0, NULL, eb, "list agents");
+    if (!res)
+        return CMON_ERR_STORE;
+    agent_rows(ps, res, cb, arg);
+    PQclear(res);
+    return CMON_OK;
+}
+
+enum cmon_err pg_agent_get(struct store *s, const char *name, store_agent_cb cb, void *arg,
+                           struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    const char *params[] = {name};
+    PGresult *res = pg_query_prepared(ps, "cmon_agent_get",
+                                      PG_AGENT_ROWS(" WHERE r.name = $1", " AND a.name = $1"), 1,
+                                      params, eb, "get agent");
+    if (!res)
+        return CMON_ERR_STORE;
+    agent_rows(ps, res, cb, arg);
     PQclear(res);
     return CMON_OK;
 }

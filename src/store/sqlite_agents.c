@@ -99,18 +99,10 @@ enum cmon_err sq_agent_heartbeat(struct store *s, const char *name, const char *
     return err;
 }
 
-enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
+/* Step st's rows (SQ_AGENT_ROWS' columns) into cb; st stays the caller's. */
+static enum cmon_err agent_rows(struct sqlite_store *ss, sqlite3_stmt *st, store_agent_cb cb,
+                                void *arg, struct cmon_errbuf *eb)
 {
-    struct sqlite_store *ss = sq_of(s);
-    static const char sql[] =
-        "SELECT r.name, r.version, r.addresses, 1, r.registered_ns, r.heartbeat_ns,"
-        " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool, r.region"
-        " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name"
-        " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"
-        " WHERE a.name NOT IN (SELECT name FROM agent_registry) ORDER BY 1";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(ss, eb, "prepare");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_agent a = {
@@ -125,13 +117,34 @@ enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struc
             .spool = sq_col_text(st, 8),
             .region = sq_col_text(st, 9),
         };
-        if (cb(arg, &a) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
+        if (cb(arg, &a) != 0)
+            return CMON_OK;
     }
-    enum cmon_err err = rc == SQLITE_DONE ? CMON_OK : sq_fail(ss, eb, "list agents");
+    return rc == SQLITE_DONE ? CMON_OK : sq_fail(ss, eb, "list agents");
+}
+
+enum cmon_err sq_agent_list(struct store *s, store_agent_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    static const char sql[] = SQ_AGENT_ROWS("", "") " ORDER BY 1";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(ss, eb, "prepare");
+    enum cmon_err err = agent_rows(ss, st, cb, arg, eb);
     sqlite3_finalize(st);
+    return err;
+}
+
+enum cmon_err sq_agent_get(struct store *s, const char *name, store_agent_cb cb, void *arg,
+                           struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_AGENT_ONE, eb);
+    if (!st)
+        return CMON_ERR_STORE;
+    sq_bind_text(st, 1, name);
+    enum cmon_err err = agent_rows(ss, st, cb, arg, eb);
+    sqlite3_reset(st);
     return err;
 }
 

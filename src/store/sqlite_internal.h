@@ -10,6 +10,15 @@
 #include "store/store.h"
 
 /* Every statement the backend runs more than once, prepared once per connection. */
+/* The agents (registered, and known only from results) as struct
+ * store_agent's columns; R filters the registered part, A the other. */
+#define SQ_AGENT_ROWS(R, A)                                                                        \
+    "SELECT r.name, r.version, r.addresses, 1, r.registered_ns, r.heartbeat_ns,"                   \
+    " r.heartbeat_sec, max(r.heartbeat_ns, coalesce(a.last_seen_ns, 0)), r.spool, r.region"        \
+    " FROM agent_registry r LEFT JOIN agents a ON a.name = r.name" R                               \
+    " UNION ALL SELECT a.name, '', '[]', 0, 0, 0, 0, a.last_seen_ns, '{}', '' FROM agents a"       \
+    " WHERE a.name NOT IN (SELECT name FROM agent_registry)" A
+
 enum sq_stmt {
     SQ_MON_INSERT,
     SQ_MON_UPDATE,
@@ -42,6 +51,7 @@ enum sq_stmt {
     SQ_PATH_LATEST,
     SQ_AGENT_SEEN,
     SQ_AGENT_GET,
+    SQ_AGENT_ONE,
     SQ_EVENT_ADD,
     SQ_EVENT_LIST,
     SQ_TOKEN_ADD,

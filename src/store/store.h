@@ -342,6 +342,10 @@ enum store_cap {
     /* Registered agents and agents seen through results, by name. */                              \
     X(enum cmon_err, agent_list, (struct store *s, store_agent_cb cb, void *arg,                   \
         struct cmon_errbuf *eb))                                                                   \
+    /* The one agent agent_list would give under name: cb once, or never                           \
+     * when there is none (the writer's per-transaction lookups). */                               \
+    X(enum cmon_err, agent_get, (struct store *s, const char *name, store_agent_cb cb, void *arg,  \
+        struct cmon_errbuf *eb))                                                                   \
     /* Forget a registered agent and revoke its tokens (CMON_ERR_NOTFOUND if                       \
      * neither exists). */                                                                         \
     X(enum cmon_err, agent_delete, (struct store *s, const char *name, struct cmon_errbuf *eb))    \

@@ -61,19 +61,25 @@ static int grab(void *arg, const struct store_test *t)
     return 0;
 }
 
-static void eval_at(struct store *s, int64_t now, struct verdict *v)
+/* by_ids: the writer's per-transaction evaluation (agents looked up one by
+ * one), else its sweep of every test (agents loaded at once). */
+static void eval_at(struct store *s, int64_t now, struct verdict *v, bool by_ids)
 {
     struct cmon_errbuf eb;
     struct store_test_filter f = {.test_id = "00112233445566ff"};
+    const char *ids[] = {"00112233445566ff"};
     assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
-    assert_int_equal(eval_tests(s, NULL, now, NULL, &eb), CMON_OK);
+    if (by_ids)
+        assert_int_equal(eval_test_ids(s, ids, 1, now, NULL, &eb), CMON_OK);
+    else
+        assert_int_equal(eval_tests(s, NULL, now, NULL, &eb), CMON_OK);
     assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
     assert_int_equal(s->ops->test_query(s, &f, grab, v, &eb), CMON_OK);
 }
 
 /* One test sourced at agent "c": Indeterminate agent_stopped once "c" is
  * silent for more than 3 heartbeats, Pass again when it reports. */
-static void test_agent_stopped_state(void **state)
+static void agent_stopped_state(void **state, bool by_ids)
 {
     struct store *s = ((struct fixture *)*state)->s;
     struct cmon_errbuf eb;
@@ -111,21 +117,49 @@ static void test_agent_stopped_state(void **state)
     assert_int_equal(s->ops->agent_seen(s, "c", T0 + 2 * SEC, &eb), CMON_OK);
     assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
     struct verdict v;
-    eval_at(s, T0 + 32 * SEC, &v); /* 30 s silent: not yet */
+    eval_at(s, T0 + 32 * SEC, &v, by_ids); /* 30 s silent: not yet */
     assert_int_equal(v.st, CMON_STATE_PASS);
-    eval_at(s, T0 + 33 * SEC, &v); /* 31 s: 3 heartbeats missed */
+    eval_at(s, T0 + 33 * SEC, &v, by_ids); /* 31 s: 3 heartbeats missed */
     assert_int_equal(v.st, CMON_STATE_INDETERMINATE);
     assert_string_equal(v.reason, "agent_stopped (the source agent stopped reporting)");
     assert_int_equal(s->ops->agent_heartbeat(s, "c", "0.1", "[]", "", "{}", 10, T0 + 40 * SEC, &eb),
                      CMON_OK);
-    eval_at(s, T0 + 41 * SEC, &v);
+    eval_at(s, T0 + 41 * SEC, &v, by_ids);
     assert_int_equal(v.st, CMON_STATE_PASS);
+    /* silent again, then results and the evaluation in one transaction (as
+     * the writer does): the contact counts before it is committed */
+    eval_at(s, T0 + 80 * SEC, &v, by_ids);
+    assert_int_equal(v.st, CMON_STATE_INDETERMINATE);
+    const char *ids[] = {"00112233445566ff"};
+    r.r.start_ns = T0 + 85 * SEC;
+    assert_int_equal(s->ops->tx_begin(s, &eb), CMON_OK);
+    assert_int_equal(s->ops->ingest_result(s, &r, &eb), CMON_OK);
+    assert_int_equal(s->ops->agent_seen(s, "c", T0 + 86 * SEC, &eb), CMON_OK);
+    if (by_ids)
+        assert_int_equal(eval_test_ids(s, ids, 1, T0 + 86 * SEC, NULL, &eb), CMON_OK);
+    else
+        assert_int_equal(eval_tests(s, NULL, T0 + 86 * SEC, NULL, &eb), CMON_OK);
+    assert_int_equal(s->ops->tx_commit(s, &eb), CMON_OK);
+    struct store_test_filter f = {.test_id = ids[0]};
+    assert_int_equal(s->ops->test_query(s, &f, grab, &v, &eb), CMON_OK);
+    assert_int_equal(v.st, CMON_STATE_PASS);
+}
+
+static void test_agent_stopped_sweep(void **state)
+{
+    agent_stopped_state(state, false);
+}
+
+static void test_agent_stopped_by_ids(void **state)
+{
+    agent_stopped_state(state, true);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_agent_stopped_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_stopped_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_stopped_by_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

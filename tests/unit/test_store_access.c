@@ -203,6 +203,19 @@ static void test_heartbeat_list_delete(void **state)
     assert_string_equal(seen.regions[1], ""); /* seen through results only */
     assert_string_equal(seen.names[1], "local");
     assert_false(seen.registered[1]);
+    /* agent_get gives the row agent_list gives, or none */
+    struct seen one = {0};
+    assert_int_equal(s->ops->agent_get(s, "b", collect_agent, &one, &eb), CMON_OK);
+    assert_int_equal(s->ops->agent_get(s, "local", collect_agent, &one, &eb), CMON_OK);
+    assert_int_equal(s->ops->agent_get(s, "nobody", collect_agent, &one, &eb), CMON_OK);
+    assert_int_equal(one.n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(one.names[i], seen.names[i]);
+        assert_int_equal(one.registered[i], seen.registered[i]);
+        assert_int_equal(one.last_seen[i], seen.last_seen[i]);
+        assert_string_equal(one.regions[i], seen.regions[i]);
+        assert_string_equal(one.spool[i], seen.spool[i]);
+    }
     assert_int_equal(s->ops->agent_delete(s, "b", &eb), CMON_OK);
     enum store_role role;
     assert_int_equal(s->ops->token_lookup(s, "hb", &role, NULL, 0, &eb), CMON_ERR_NOTFOUND);
