@@ -53,6 +53,22 @@ void cmon_buf_puts(struct cmon_buf *b, const char *s)
     cmon_buf_append(b, s, strlen(s));
 }
 
+void cmon_buf_prom_label(struct cmon_buf *b, const char *key, const char *v)
+{
+    cmon_buf_puts(b, key);
+    cmon_buf_puts(b, "=\"");
+    while (*v) {
+        size_t run = strcspn(v, "\\\"\n"); /* plain bytes go in one piece */
+        cmon_buf_append(b, v, run);
+        v += run;
+        if (*v) {
+            cmon_buf_puts(b, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\");
+            v++;
+        }
+    }
+    cmon_buf_puts(b, "\"");
+}
+
 void cmon_buf_printf(struct cmon_buf *b, const char *fmt, ...)
 {
     va_list ap;

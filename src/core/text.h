@@ -19,6 +19,9 @@ void cmon_buf_free(struct cmon_buf *b);
 void cmon_buf_append(struct cmon_buf *b, const char *s, size_t n);
 void cmon_buf_puts(struct cmon_buf *b, const char *s);
 void cmon_buf_printf(struct cmon_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* key="value" as a Prometheus label: backslash, quote and newline in value
+ * escaped (the text exposition format). */
+void cmon_buf_prom_label(struct cmon_buf *b, const char *key, const char *value);
 /* Hand the string to the caller (who frees it); the buffer is empty after. */
 char *cmon_buf_take(struct cmon_buf *b);
 

@@ -185,16 +185,8 @@ static double ip_hash(const char *addr, int *family)
 /* A Prometheus label value: backslash, quote and newline escaped. */
 static void label(struct cmon_buf *out, const char *name, const char *v, const char *sep)
 {
-    cmon_buf_printf(out, "%s=\"", name);
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            cmon_buf_printf(out, "\\%c", *v);
-        else if (*v == '\n')
-            cmon_buf_printf(out, "\\n");
-        else
-            cmon_buf_append(out, v, 1);
-    }
-    cmon_buf_printf(out, "\"%s", sep);
+    cmon_buf_prom_label(out, name, v);
+    cmon_buf_puts(out, sep);
 }
 
 /* Go's zero time.Time in Unix seconds: blackbox's last chain expiry when no

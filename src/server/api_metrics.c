@@ -208,20 +208,6 @@ enum MHD_Result api_metrics_query(struct req *r)
 
 /* ---- Prometheus ---- */
 
-static void put_label(struct cmon_buf *b, const char *key, const char *v, bool first)
-{
-    cmon_buf_printf(b, "%s%s=\"", first ? "" : ",", key);
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            cmon_buf_printf(b, "\\%c", *v);
-        else if (*v == '\n')
-            cmon_buf_puts(b, "\\n");
-        else
-            cmon_buf_append(b, v, 1);
-    }
-    cmon_buf_puts(b, "\"");
-}
-
 /* Every dimension as a label (model/dims.h), test_id first. */
 static void put_labels(struct cmon_buf *b, const struct store_test *t,
                        const struct source_book *book)
@@ -229,19 +215,24 @@ static void put_labels(struct cmon_buf *b, const struct store_test *t,
     struct test_dims td;
     test_dims_of(book, t, &td);
     cmon_buf_puts(b, "{");
-    put_label(b, cmon_dim_info(CMON_DIM_TEST_ID)->label, t->id, true);
+    cmon_buf_prom_label(b, cmon_dim_info(CMON_DIM_TEST_ID)->label, t->id);
     for (int d = 0; d < CMON_DIM__COUNT; d++) {
-        if (d != CMON_DIM_TEST_ID)
-            put_label(b, cmon_dim_info((enum cmon_dim)d)->label, td.v[d], false);
+        if (d == CMON_DIM_TEST_ID)
+            continue;
+        cmon_buf_puts(b, ",");
+        cmon_buf_prom_label(b, cmon_dim_info((enum cmon_dim)d)->label, td.v[d]);
     }
     cmon_buf_puts(b, "}");
 }
 
-/* One family per pass keeps each metric's samples together, as the format wants. */
+#define PROM_FAMILIES 3
+
+/* One walk of the tests; each family's samples gather in a buffer of their
+ * own, so each metric's samples stay together, as the format wants. */
 struct prom {
-    struct cmon_buf *b;
+    struct cmon_buf fam[PROM_FAMILIES];
+    struct cmon_buf labels; /* the current test's, built once for all families */
     const struct source_book *book;
-    int family;
 };
 
 static int prom_test(void *arg, const struct store_test *t)
@@ -249,14 +240,17 @@ static int prom_test(void *arg, const struct store_test *t)
     struct prom *p = arg;
     static const char *const names[] = {"cmon_checks_failed_percent",
                                         "cmon_round_trip_time_seconds", "cmon_test_state"};
-    if ((p->family == 0 && !t->has_result) || (p->family == 1 && !t->has_rtt))
-        return 0;
-    double v = p->family == 0   ? t->checks_failed_pct
-               : p->family == 1 ? t->rtt_ms / 1000.0
-                                : (double)t->state;
-    cmon_buf_puts(p->b, names[p->family]);
-    put_labels(p->b, t, p->book);
-    cmon_buf_printf(p->b, " %.15g\n", v);
+    p->labels.len = 0;
+    put_labels(&p->labels, t, p->book);
+    const bool has[] = {t->has_result, t->has_rtt, true};
+    const double v[] = {t->checks_failed_pct, t->rtt_ms / 1000.0, (double)t->state};
+    for (int f = 0; f < PROM_FAMILIES; f++) {
+        if (!has[f])
+            continue;
+        cmon_buf_puts(&p->fam[f], names[f]);
+        cmon_buf_append(&p->fam[f], p->labels.data ? p->labels.data : "", p->labels.len);
+        cmon_buf_printf(&p->fam[f], " %.15g\n", v[f]);
+    }
     return 0;
 }
 
@@ -318,16 +312,23 @@ enum MHD_Result api_prometheus(struct req *r)
     struct cmon_buf b;
     cmon_buf_init(&b);
     struct source_book book;
-    struct prom p = {.b = &b, .book = &book};
+    struct prom p = {.book = &book};
+    for (int f = 0; f < PROM_FAMILIES; f++)
+        cmon_buf_init(&p.fam[f]);
+    cmon_buf_init(&p.labels);
     struct cmon_errbuf eb;
     enum cmon_err err = source_book_load(&r->srv->opts, s, &book, &eb);
-    bool loaded = !err;
-    for (p.family = 0; !err && p.family < 3; p.family++) {
-        cmon_buf_puts(&b, prom_help[p.family]);
+    if (!err) {
         err = s->ops->test_query(s, NULL, prom_test, &p, &eb);
-    }
-    if (loaded)
         source_book_free(&book);
+    }
+    for (int f = 0; f < PROM_FAMILIES; f++) {
+        cmon_buf_puts(&b, prom_help[f]);
+        cmon_buf_append(&b, p.fam[f].data ? p.fam[f].data : "", p.fam[f].len);
+        b.oom |= p.fam[f].oom || p.labels.oom;
+        cmon_buf_free(&p.fam[f]);
+    }
+    cmon_buf_free(&p.labels);
     prom_server_stats(r->srv, &b);
     if (err || b.oom) {
         cmon_buf_free(&b);

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 
 static void test_strerror(void **state)
 {
@@ -43,6 +44,19 @@ static void test_rfc3339(void **state)
     assert_int_equal(cmon_parse_rfc3339("", &ns), -1);
 }
 
+static void test_prom_label(void **state)
+{
+    (void)state;
+    struct cmon_buf b;
+    cmon_buf_init(&b);
+    cmon_buf_prom_label(&b, "a", "plain");
+    cmon_buf_prom_label(&b, ",b", "q\"uo\\te\nd\"");
+    cmon_buf_prom_label(&b, ",c", "");
+    assert_false(b.oom);
+    assert_string_equal(b.data, "a=\"plain\",b=\"q\\\"uo\\\\te\\nd\\\"\",c=\"\"");
+    cmon_buf_free(&b);
+}
+
 static void test_log_logfmt(void **state)
 {
     (void)state;
@@ -71,6 +85,7 @@ int main(void)
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_log_logfmt),
+        cmocka_unit_test(test_prom_label),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
