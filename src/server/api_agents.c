@@ -9,8 +9,10 @@
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/text.h"
 #include "model/agent_body.h"
 #include "server/agent_rounds.h"
+#include "server/assign_cache.h"
 #include "server/agent_state.h"
 #include "server/server_internal.h"
 #include "server/sources.h"
@@ -190,29 +192,21 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
 
 /* ---- assignments ---- */
 
-/* Does a running monitor have an enabled test sourced at agent? */
-static bool monitor_names_agent(const struct store_monitor *sm, const char *agent,
-                                const struct source_book *book)
+/* The polling agent's reported addresses (JSON array text, owned). */
+static int grab_addresses(void *arg, const struct store_agent *a)
 {
-    struct cmon_monitor *m = NULL;
-    struct cmon_problems probs = {0};
-    if (cmon_monitor_parse(sm->body, strlen(sm->body), sm->name, &m, &probs) != CMON_OK) {
-        cmon_problems_free(&probs);
-        return false;
-    }
-    bool found = false;
-    for (size_t g = 0; !found && g < m->n_groups; g++) {
-        const struct cmon_test_group *grp = &m->groups[g];
-        for (size_t i = 0; !grp->disabled && !found && i < grp->n_sources; i++)
-            found = source_book_member(book, &m->endpoints[grp->sources[i]], agent);
-    }
-    cmon_monitor_free(m);
-    return found;
+    char **out = arg;
+    free(*out);
+    *out = cmon_strdup(a->addresses ? a->addresses : "[]");
+    return 1;
 }
 
 struct assignments {
+    struct assign_cache *cache;
+    uint64_t walk;
     const char *agent;
-    const struct source_book *book;
+    const char *addrs[32];
+    size_t n_addrs;
     json_t *monitors;
     unsigned long long parsed; /* monitors parsed (counted in /metrics) */
 };
@@ -222,11 +216,13 @@ static int collect_assignment(void *arg, const struct store_monitor *sm)
     struct assignments *as = arg;
     if (!sm->running)
         return 0;
-    as->parsed++;
-    if (!monitor_names_agent(sm, as->agent, as->book))
-        return 0;
-    json_array_append_new(as->monitors,
-                          json_pack("{s:s, s:s}", "name", sm->name, "body", sm->body));
+    bool parsed;
+    bool named = assign_cache_names_agent(as->cache, as->walk, sm, as->agent, as->addrs,
+                                          as->n_addrs, &parsed);
+    as->parsed += parsed;
+    if (named)
+        json_array_append_new(as->monitors,
+                              json_pack("{s:s, s:s}", "name", sm->name, "body", sm->body));
     return 0;
 }
 
@@ -259,9 +255,11 @@ static enum MHD_Result reply_with_etag(struct req *r, json_t *body, const char *
     return ret;
 }
 
-/* The version of what the agent could be assigned: every running monitor's
- * name and last change.  Cheap (no monitor is parsed), and it changes
- * whenever an answer could, so an unchanged poll is a 304 at once. */
+/* The version of what the agent could be assigned: the addresses it
+ * reported (a compound source's scope picks its members by address), and
+ * every running monitor's name and last change.  Cheap (no monitor is
+ * parsed), and it changes whenever an answer could, so an unchanged poll is
+ * a 304 at once. */
 static int version_of(void *arg, const struct store_monitor *sm)
 {
     unsigned long long *h = arg;
@@ -280,20 +278,36 @@ enum MHD_Result api_agent_assignments(struct req *r)
         return MHD_YES;
     unsigned long long version = cmon_fnv1a_field(CMON_FNV1A_BASIS, r->principal);
     struct cmon_errbuf eb;
-    enum cmon_err err = s->ops->monitor_list(s, version_of, &version, &eb);
-    if (err)
+    char *addresses = NULL;
+    enum cmon_err err = s->ops->agent_get(s, r->principal, grab_addresses, &addresses, &eb);
+    if (!err) {
+        version = cmon_fnv1a_field(version, addresses ? addresses : "[]");
+        err = s->ops->monitor_list(s, version_of, &version, &eb);
+    }
+    if (err) {
+        free(addresses);
         return reply_store_error(r, err, eb.msg);
+    }
     char etag[40];
     snprintf(etag, sizeof etag, "\"%016llx\"", version);
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
-    if (inm && strcmp(inm, etag) == 0) /* reply_with_etag answers 304 */
+    if (inm && strcmp(inm, etag) == 0) { /* reply_with_etag answers 304 */
+        free(addresses);
         return reply_with_etag(r, json_object(), etag);
-    struct source_book book;
-    if ((err = source_book_load(NULL, s, &book, &eb)) != CMON_OK)
-        return reply_store_error(r, err, eb.msg);
-    struct assignments as = {.agent = r->principal, .book = &book, .monitors = json_array()};
+    }
+    struct assignments as = {.cache = r->srv->assign, .agent = r->principal,
+                             .monitors = json_array()};
+    json_t *arr = json_loads(addresses ? addresses : "[]", 0, NULL);
+    for (size_t i = 0; as.n_addrs < 32 && i < json_array_size(arr); i++) {
+        const char *a = json_string_value(json_array_get(arr, i));
+        if (a)
+            as.addrs[as.n_addrs++] = a;
+    }
+    as.walk = assign_cache_begin(as.cache);
     err = s->ops->monitor_list(s, collect_assignment, &as, &eb);
-    source_book_free(&book);
+    assign_cache_end(as.cache, as.walk);
+    json_decref(arr);
+    free(addresses);
     atomic_fetch_add(&r->srv->assignment_parses, as.parsed);
     if (err) {
         json_decref(as.monitors);

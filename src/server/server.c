@@ -13,6 +13,7 @@
 #include "core/addr.h"
 #include "core/clock.h"
 #include "server/alerts.h"
+#include "server/assign_cache.h"
 #include "server/server_internal.h"
 
 #define MHD_LOG_EVERY_NS (10 * CMON_NS_PER_SEC)
@@ -282,8 +283,10 @@ enum cmon_err cmon_server_start(const struct cmon_server_opts *opts, struct cmon
     pthread_mutex_init(&srv->log_mu, NULL);
     srv->ro_cap = srv->opts.threads; /* at most one busy request per thread */
     srv->ro_pool = calloc(srv->ro_cap, sizeof *srv->ro_pool);
-    enum cmon_err err =
-        srv->ro_pool ? server_init(srv, eb) : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    srv->assign = assign_cache_new();
+    enum cmon_err err = srv->ro_pool && srv->assign
+                            ? server_init(srv, eb)
+                            : cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     if (err) {
         cmon_server_stop(srv);
         return err;
@@ -307,6 +310,7 @@ void cmon_server_stop(struct cmon_server *srv)
     for (size_t i = 0; i < srv->ro_n; i++)
         store_close(srv->ro_pool[i]);
     free(srv->ro_pool);
+    assign_cache_free(srv->assign);
     free(srv->tls_cert_pem);
     free(srv->tls_key_pem);
     pthread_mutex_destroy(&srv->pool_mu);

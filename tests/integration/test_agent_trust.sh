@@ -56,6 +56,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TA" -H 
 [ "$code" = 304 ] || fail "an unchanged poll: $code, want 304"
 [ "$(parses)" = "$before" ] || fail "an unchanged poll parsed monitors ($before -> $(parses))"
 pass "an unchanged assignments poll is a 304 that parses no monitor"
+# a monitor's version is parsed once for every agent: agent-b's first poll
+# (a 200: its own ETag) is answered from agent-a's parse
+code=$(curl -s -o "$TMP/assign.json" -w '%{http_code}' -H "Authorization: Bearer $TB" \
+    "$B/api/v1/agent/assignments")
+[ "$code" = 200 ] || fail "agent-b's first poll: $code, want 200"
+[ "$(jq -r '.monitors[0].name' "$TMP/assign.json")" = trust ] || fail "agent-b's assignments: $(cat "$TMP/assign.json")"
+[ "$(parses)" = "$before" ] || fail "agent-b's first poll parsed the monitor again ($before -> $(parses))"
+pass "another agent's first poll reuses the parsed monitor"
 
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 round() { # id failed [startTime|startNs JSON member]

@@ -222,10 +222,38 @@ static void test_heartbeat_list_delete(void **state)
     assert_int_equal(s->ops->agent_delete(s, "b", &eb), CMON_ERR_NOTFOUND);
 }
 
+static int grab_addresses(void *arg, const struct store_agent *a)
+{
+    snprintf(arg, 128, "%s", a->addresses);
+    return 0;
+}
+
+/* What the assignments ETag folds in: the addresses reported last. */
+static void test_agent_addresses(void **state)
+{
+    struct store *s = ((struct fixture *)*state)->s;
+    struct cmon_errbuf eb;
+    int64_t next;
+    char a[128] = "none";
+    assert_int_equal(s->ops->agent_get(s, "nobody", grab_addresses, a, &eb), CMON_OK);
+    assert_string_equal(a, "none");
+    assert_int_equal(
+        s->ops->agent_register(s, "c", "hc", "0.1", "[\"198.18.1.1\"]", "", 10, T0, &next, &eb),
+        CMON_OK);
+    assert_int_equal(s->ops->agent_get(s, "c", grab_addresses, a, &eb), CMON_OK);
+    assert_string_equal(a, "[\"198.18.1.1\"]");
+    assert_int_equal(s->ops->agent_heartbeat(s, "c", "0.1", "[\"198.18.1.2\",\"198.18.1.3\"]", "",
+                                             "{}", 10, T0 + SEC, &eb),
+                     CMON_OK);
+    assert_int_equal(s->ops->agent_get(s, "c", grab_addresses, a, &eb), CMON_OK);
+    assert_string_equal(a, "[\"198.18.1.2\",\"198.18.1.3\"]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agents_paths_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_and_sql, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_rotates_token, setup, teardown),
