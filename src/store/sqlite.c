@@ -176,6 +176,7 @@ static const char *const stmt_sql[SQ__COUNT] = {
                       " ON CONFLICT (name) DO UPDATE SET last_seen_ns = max(last_seen_ns, ?2)",
     [SQ_AGENT_GET] = "SELECT last_seen_ns FROM agents WHERE name = ?1",
     [SQ_AGENT_ONE] = SQ_AGENT_ROWS(" WHERE r.name = ?1", " AND a.name = ?1"),
+    [SQ_TESTS_ROWID_MAX] = "SELECT coalesce(max(rowid), 0) FROM tests",
     [SQ_EVENT_ADD] = "INSERT INTO alert_events (rule, test_id, at_ns, message)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [SQ_EVENT_LIST] = "SELECT rule, test_id, at_ns, message FROM alert_events"

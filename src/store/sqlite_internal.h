@@ -52,6 +52,7 @@ enum sq_stmt {
     SQ_AGENT_SEEN,
     SQ_AGENT_GET,
     SQ_AGENT_ONE,
+    SQ_TESTS_ROWID_MAX,
     SQ_EVENT_ADD,
     SQ_EVENT_LIST,
     SQ_TOKEN_ADD,

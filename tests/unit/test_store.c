@@ -157,6 +157,43 @@ static void test_state_history(void **state)
     assert_string_equal(c.bodies[1], "1->3 ChecksFailedPercent 40 > 5");
 }
 
+static int count_ids(void *arg, const struct store_test *t)
+{
+    int *seen = arg; /* seen[k]: test number k+1 given this many times */
+    seen[t->number - 1]++;
+    return 0;
+}
+
+/* test_query_ids gives each listed test once and no other, with a few ids
+ * (SQLite: a lookup each), more (one statement over the list) and a large
+ * share of all tests (one scan). */
+static void test_query_ids(void **state)
+{
+    struct store *s = ((struct fixture *)*state)->s;
+    struct cmon_errbuf eb;
+    enum { N = 60 };
+    char ids[N][17];
+    struct store_test t[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "%016x", 0xb000 + i);
+        t[i] = make_test(ids[i], i + 1, "g", "web", CMON_PROTO_TCP, 80);
+    }
+    bool created;
+    assert_int_equal(s->ops->monitor_put(s, "m", "{}", t, N, NULL, 0, T0, &created, &eb), CMON_OK);
+    const size_t sizes[] = {3, 12, 25};
+    for (size_t k = 0; k < 3; k++) {
+        const char *want[25]; /* every other test, sorted; plus an unknown id */
+        size_t n = 0;
+        for (int i = 0; n + 1 < sizes[k]; i += 2)
+            want[n++] = ids[i];
+        want[n++] = "ffffffffffffffff";
+        int seen[N] = {0};
+        assert_int_equal(s->ops->test_query_ids(s, want, n, count_ids, seen, &eb), CMON_OK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(seen[i], i % 2 == 0 && (size_t)i / 2 < n - 1 ? 1 : 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +201,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tests_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reapply_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
