@@ -30,7 +30,9 @@ PER=$((100 - TESTS))
 MONITORS=$(( (AGENTS + PER - 1) / PER ))
 
 TMP=$(mktemp -d /tmp/cmon-bench-fleet-XXXXXX)
-PORT=$((20000 + $$ % 20000))
+# below the ephemeral range (32768+): the simulator's thousands of client
+# connections, and their TIME_WAITs, cannot hold the port
+PORT=$((20000 + $$ % 12000))
 B=http://127.0.0.1:$PORT
 PID=
 cleanup() {
