@@ -282,7 +282,7 @@ enum MHD_Result api_agent_assignments(struct req *r)
     enum cmon_err err = s->ops->agent_get(s, r->principal, grab_addresses, &addresses, &eb);
     if (!err) {
         version = cmon_fnv1a_field(version, addresses ? addresses : "[]");
-        err = s->ops->monitor_list(s, version_of, &version, &eb);
+        err = s->ops->monitor_versions(s, version_of, &version, &eb);
     }
     if (err) {
         free(addresses);

@@ -165,6 +165,16 @@ enum cmon_err pg_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
     return res ? monitor_rows(res, cb, arg) : CMON_ERR_STORE;
 }
 
+enum cmon_err pg_monitor_versions(struct store *s, store_monitor_cb cb, void *arg,
+                                  struct cmon_errbuf *eb)
+{
+    PGresult *res = pg_query_prepared(pg_of(s), "cmon_monitor_versions",
+                                      "SELECT name, '', running, created_ns, updated_ns FROM"
+                                      " monitors ORDER BY name COLLATE \"C\"",
+                                      0, NULL, eb, "read monitors");
+    return res ? monitor_rows(res, cb, arg) : CMON_ERR_STORE;
+}
+
 enum cmon_err pg_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
 {
     struct pg_store *ps = pg_of(s);

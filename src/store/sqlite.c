@@ -99,6 +99,8 @@ static const char *const stmt_sql[SQ__COUNT] = {
                    " WHERE name = ?1",
     [SQ_MON_LIST] = "SELECT name, body, running, created_ns, updated_ns FROM monitors"
                     " ORDER BY name",
+    [SQ_MON_VERSIONS] = "SELECT name, '', running, created_ns, updated_ns FROM monitors"
+                        " ORDER BY name",
     [SQ_MON_DELETE] = "DELETE FROM monitors WHERE name = ?1",
     [SQ_MON_RUNNING] = "UPDATE monitors SET running = ?2, updated_ns = ?3 WHERE name = ?1",
     [SQ_MON_COUNT] = "SELECT count(*) FROM monitors",

@@ -25,6 +25,7 @@ enum sq_stmt {
     SQ_MON_EXISTS,
     SQ_MON_GET,
     SQ_MON_LIST,
+    SQ_MON_VERSIONS,
     SQ_MON_DELETE,
     SQ_MON_RUNNING,
     SQ_MON_COUNT,

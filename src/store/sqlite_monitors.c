@@ -157,6 +157,15 @@ enum cmon_err sq_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
     return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
 }
 
+enum cmon_err sq_monitor_versions(struct store *s, store_monitor_cb cb, void *arg,
+                                  struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_VERSIONS, eb);
+    size_t rows;
+    return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
+}
+
 enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb)
 {
     struct sqlite_store *ss = sq_of(s);

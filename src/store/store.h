@@ -197,6 +197,10 @@ enum store_cap {
         void *arg, struct cmon_errbuf *eb))                                                        \
     X(enum cmon_err, monitor_list, (struct store *s, store_monitor_cb cb, void *arg,               \
         struct cmon_errbuf *eb))                                                                   \
+    /* The same rows with body "" (unread): what a version needs (name,                            \
+     * running, updated_ns), for every agent's assignment poll. */                                 \
+    X(enum cmon_err, monitor_versions, (struct store *s, store_monitor_cb cb, void *arg,           \
+        struct cmon_errbuf *eb))                                                                   \
     /* Deletes the monitor's tests and the alert rules it manages too. */                         \
     X(enum cmon_err, monitor_delete, (struct store *s, const char *name, struct cmon_errbuf *eb))  \
     X(enum cmon_err, monitor_set_running, (struct store *s, const char *name, bool running,        \

@@ -120,6 +120,7 @@ struct collect {
     char names[8][32];
     char bodies[8][64];
     bool running[8];
+    int64_t updated[8];
     struct store_test tests[8];
     char ids[8][17];
 };
@@ -129,6 +130,7 @@ static inline int collect_monitor(void *arg, const struct store_monitor *m)
     struct collect *c = arg;
     snprintf(c->names[c->n], 32, "%s", m->name);
     snprintf(c->bodies[c->n], 64, "%s", m->body);
+    c->updated[c->n] = m->updated_ns;
     c->running[c->n++] = m->running;
     return 0;
 }

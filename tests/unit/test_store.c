@@ -28,6 +28,20 @@ static void test_monitor_crud(void **state)
     assert_int_equal(s->ops->monitor_get(s, "m1", collect_monitor, &c, &eb), CMON_OK);
     assert_int_equal(c.n, 1);
     assert_false(c.running[0]);
+    /* versions: the list's rows, the bodies unread */
+    struct collect full = {0};
+    assert_int_equal(s->ops->monitor_list(s, collect_monitor, &full, &eb), CMON_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->monitor_versions(s, collect_monitor, &c, &eb), CMON_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.updated[0], full.updated[0]);
+    assert_int_equal(c.updated[1], full.updated[1]);
+    assert_int_equal(c.updated[1], T0); /* set_running stamped it */
+    assert_string_equal(c.names[0], "m0");
+    assert_string_equal(c.names[1], "m1");
+    assert_string_equal(c.bodies[1], "");
+    assert_true(c.running[0]);
+    assert_false(c.running[1]);
 
     size_t n = 0;
     assert_int_equal(s->ops->monitor_count(s, &n, &eb), CMON_OK);
