@@ -45,6 +45,7 @@ struct xfer {
     size_t len;
     char etag[128];
     long retry_after_s; /* -1: none */
+    const char *base;   /* the server this transfer talks to (one of --url's) */
 };
 
 struct batch {
@@ -70,9 +71,17 @@ struct sim_agent {
     struct xfer x;
 };
 
+#define MAX_SERVERS 4
+
+/* --url and --server-pid take comma-separated lists: replicas of one store
+ * (agent i talks to url i mod n; the reader to the first); CPU and RSS are
+ * the sums over the pids. */
 struct opts {
-    const char *url, *key, *admin, *prefix, *monitor;
-    int agents, seconds, ramp_s, read_ms, server_pid;
+    const char *key, *admin, *prefix, *monitor;
+    char *urls[MAX_SERVERS];
+    int n_urls;
+    int pids[MAX_SERVERS], n_pids;
+    int agents, seconds, ramp_s, read_ms;
 };
 
 struct counts {
@@ -147,7 +156,7 @@ static void xfer_start(struct fleet *f, struct xfer *x, enum req_kind kind, cons
                        const char *path, const char *token, char *body, const char *etag)
 {
     char url[512], h[256];
-    snprintf(url, sizeof url, "%s%s", f->o.url, path);
+    snprintf(url, sizeof url, "%s%s", x->base, path);
     x->kind = kind;
     x->busy = true;
     x->body = body;
@@ -613,7 +622,7 @@ static void print_errors(const struct fleet *f)
 static void print_server(const struct fleet *f, const struct samples *s)
 {
     if (!s->start.ok || !s->end.ok) {
-        printf("server: /proc of pid %d not readable\n", f->o.server_pid);
+        printf("server: /proc of a --server-pid not readable\n");
         return;
     }
     double cpu = s->end.cpu_s - s->start.cpu_s, secs = (double)(s->t1 - s->t0) / 1000.0;
@@ -666,10 +675,33 @@ static void fleet_report(struct fleet *f, const struct samples *s)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: fleet --url URL --key WORKSPACE_KEY --admin TOKEN --monitor NAME\n"
+    fprintf(stderr, "usage: fleet --url URL[,URL...] --key WORKSPACE_KEY --admin TOKEN --monitor NAME\n"
                     "             [--agents N] [--seconds S] [--prefix NAME] [--ramp S]\n"
-                    "             [--read-ms MS] [--server-pid PID]\n");
+                    "             [--read-ms MS] [--server-pid PID[,PID...]]\n");
     return 2;
+}
+
+/* Split a comma-separated list into at most MAX_SERVERS pieces (in place). */
+static int split_list(char *text, char **out)
+{
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok && n < MAX_SERVERS;
+         tok = strtok_r(NULL, ",", &save))
+        out[n++] = tok;
+    return n;
+}
+
+/* The servers' RSS and CPU, summed. */
+static struct proc_sample servers_read(const struct opts *o)
+{
+    struct proc_sample sum = {.ok = o->n_pids > 0};
+    for (int i = 0; i < o->n_pids; i++) {
+        struct proc_sample p = proc_read(o->pids[i]);
+        sum.ok = sum.ok && p.ok;
+        sum.rss_kb += p.rss_kb;
+        sum.cpu_s += p.cpu_s;
+    }
+    return sum;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -683,7 +715,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'u': o->url = optarg; break;
+        case 'u': o->n_urls = split_list(optarg, o->urls); break;
         case 'k': o->key = optarg; break;
         case 'a': o->admin = optarg; break;
         case 'm': o->monitor = optarg; break;
@@ -692,11 +724,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'p': o->prefix = optarg; break;
         case 'r': o->ramp_s = atoi(optarg); break;
         case 'R': o->read_ms = atoi(optarg); break;
-        case 'P': o->server_pid = atoi(optarg); break;
+        case 'P': {
+            char *p[MAX_SERVERS];
+            o->n_pids = split_list(optarg, p);
+            for (int i = 0; i < o->n_pids; i++)
+                o->pids[i] = atoi(p[i]);
+            break;
+        }
         default: return usage();
         }
     }
-    if (!o->url || !o->key || !o->admin || !o->monitor || o->agents < 1 || o->seconds < 1 ||
+    if (!o->n_urls || !o->key || !o->admin || !o->monitor || o->agents < 1 || o->seconds < 1 ||
         o->ramp_s < 0 || o->read_ms < 0)
         return usage();
     return 0;
@@ -712,6 +750,7 @@ static int fleet_init(struct fleet *f)
     curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->o.agents + 8);
     f->start_ms = now_ms();
     xfer_init(&f->reader, NULL);
+    f->reader.base = f->o.urls[0];
     for (int i = 0; i < f->o.agents; i++) {
         struct sim_agent *a = &f->agents[i];
         a->f = f;
@@ -721,6 +760,7 @@ static int fleet_init(struct fleet *f)
         a->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
         a->next_register = f->start_ms + (int64_t)i * f->o.ramp_s * 1000 / f->o.agents;
         xfer_init(&a->x, a);
+        a->x.base = f->o.urls[i % f->o.n_urls];
     }
     return 0;
 }
@@ -752,7 +792,7 @@ static void fleet_free(struct fleet *f)
  * results acked and the machine's load (the issue's flat-RSS goal). */
 static void print_minute(const struct fleet *f, const struct samples *s, int minute)
 {
-    struct proc_sample p = proc_read(f->o.server_pid);
+    struct proc_sample p = servers_read(&f->o);
     double load = -1;
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) {
@@ -769,7 +809,7 @@ static void print_minute(const struct fleet *f, const struct samples *s, int min
 static void fleet_run(struct fleet *f, struct samples *s)
 {
     s->t0 = now_ms();
-    s->start = proc_read(f->o.server_pid);
+    s->start = servers_read(&f->o);
     int64_t end = s->t0 + (int64_t)f->o.seconds * 1000, mid = s->t0 + (end - s->t0) / 2;
     bool have_mid = false;
     int minute = 0;
@@ -779,12 +819,12 @@ static void fleet_run(struct fleet *f, struct samples *s)
         if (t >= s->t0 + (int64_t)(minute + 1) * 60000)
             print_minute(f, s, ++minute);
         if (!have_mid && t >= mid) {
-            s->mid = proc_read(f->o.server_pid);
+            s->mid = servers_read(&f->o);
             have_mid = true;
         }
     }
     s->t1 = now_ms();
-    s->end = proc_read(f->o.server_pid);
+    s->end = servers_read(&f->o);
     /* send what was cut (up to 10 s), so accepted == made when the server kept up */
     while (!fleet_idle(f) && now_ms() < end + 10000)
         fleet_step(f, now_ms(), true);

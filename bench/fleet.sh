@@ -7,25 +7,31 @@
 # Asserts nothing.  PERF=FILE records the server with `perf record -g` while
 # the simulator runs (then: perf report -i FILE --no-children).
 # SERVER_ARGS="..." adds options to `cmon server` (e.g. --write-queue N).
+# --replicas N (PostgreSQL only) starts N servers on one database; agent i
+# talks to server i mod N, CPU and RSS are their sums.
 # usage: bench/fleet.sh [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]
+#                       [--replicas N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${CMON_BUILD_DIR:-build}
 CMON=${CMON:-$BUILD/cmon}
-AGENTS=50 TESTS=10 SECONDS_=60 STORE=sqlite
+AGENTS=50 TESTS=10 SECONDS_=60 STORE=sqlite REPLICAS=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --agents) AGENTS=$2; shift 2 ;;
     --tests) TESTS=$2; shift 2 ;;
     --seconds) SECONDS_=$2; shift 2 ;;
     --store) STORE=$2; shift 2 ;;
-    *) echo "usage: $0 [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres]" >&2; exit 2 ;;
+    --replicas) REPLICAS=$2; shift 2 ;;
+    *) echo "usage: $0 [--agents N] [--tests M] [--seconds S] [--store sqlite|postgres] [--replicas N]" >&2; exit 2 ;;
     esac
 done
 [ -f "$BUILD/libcmon.a" ] && [ -x "$CMON" ] || { echo "build first: cmake --build $BUILD" >&2; exit 1; }
 for tool in curl jq; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 # a monitor holds at most 100 endpoints: agents per monitor + M destinations
 [ "$TESTS" -ge 3 ] && [ "$TESTS" -le 90 ] || { echo "--tests must be 3..90" >&2; exit 2; }
+[ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le 4 ] || { echo "--replicas must be 1..4" >&2; exit 2; }
+[ "$REPLICAS" = 1 ] || [ "$STORE" = postgres ] || { echo "--replicas needs --store postgres" >&2; exit 2; }
 PER=$((100 - TESTS))
 MONITORS=$(( (AGENTS + PER - 1) / PER ))
 
@@ -34,15 +40,17 @@ TMP=$(mktemp -d /tmp/cmon-bench-fleet-XXXXXX)
 # connections, and their TIME_WAITs, cannot hold the port
 PORT=$((20000 + $$ % 12000))
 B=http://127.0.0.1:$PORT
-PID=
+PIDS=()
 cleanup() {
-    local rc=0
-    if [ -n "$PID" ] && kill "$PID" 2>/dev/null; then
-        wait "$PID" 2>/dev/null || rc=$?
+    local rc i
+    for i in "${!PIDS[@]}"; do
+        rc=0
+        kill "${PIDS[$i]}" 2>/dev/null || continue
+        wait "${PIDS[$i]}" 2>/dev/null || rc=$?
         # an ASan build (CMON_BUILD_DIR=build-asan) reports leaks at exit
-        echo "server exit status after SIGTERM: $rc"
-        grep -A 40 -m 1 "Sanitizer" "$TMP/server.err" || true
-    fi
+        echo "server $i exit status after SIGTERM: $rc"
+        grep -A 40 -m 1 "Sanitizer" "$TMP/server.err.$i" || true
+    done
     [ "$STORE" = postgres ] && pg_stop
     rm -rf "$TMP"
 }
@@ -65,10 +73,15 @@ nice -n 10 cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -Ibench \
 KEY=$(CMON_DATA=$TMP "$CMON" token create --role agent --store "$URL" 2>/dev/null)
 ADMIN=$(CMON_DATA=$TMP "$CMON" token create --role admin --store "$URL" 2>/dev/null)
 ulimit -n 8192 2>/dev/null || true
-"$CMON" server --listen "127.0.0.1:$PORT" --store "$URL" --log-level warn \
-    --max-monitors $((MONITORS + 10)) ${SERVER_ARGS:-} >/dev/null 2>"$TMP/server.err" &
-PID=$!
-for _ in $(seq 100); do curl -sf "$B/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+URLS=
+for i in $(seq 0 $((REPLICAS - 1))); do
+    "$CMON" server --listen "127.0.0.1:$((PORT + i))" --store "$URL" --log-level warn \
+        --max-monitors $((MONITORS + 10)) ${SERVER_ARGS:-} >/dev/null 2>"$TMP/server.err.$i" &
+    PIDS+=($!)
+    URLS=${URLS:+$URLS,}http://127.0.0.1:$((PORT + i))
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((PORT + i))/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+PID=${PIDS[0]}
 
 # monitor k: agents sim-(k*PER) .. sim-(k*PER+PER-1) as Agent sources, M
 # destinations in 198.18/15 (nothing is probed), every third one ICMP (30 s),
@@ -91,18 +104,18 @@ for k in $(seq 0 $((MONITORS - 1))); do
         testGroups: [group(0; "ping"), group(1; "tcp443"), group(2; "web")]}}' >"$TMP/m.json"
     curl -sf -X PUT -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" --data-binary @"$TMP/m.json" \
         "$B/api/v1/connectionMonitors/fleet-$k" >/dev/null ||
-        { echo "applying monitor fleet-$k failed:" >&2; tail -5 "$TMP/server.err" >&2; exit 1; }
+        { echo "applying monitor fleet-$k failed:" >&2; tail -5 "$TMP/server.err.0" >&2; exit 1; }
 done
-echo "fleet: $AGENTS agents x $TESTS tests for $SECONDS_ s ($STORE, $MONITORS monitors; server pid $PID; $(nproc) CPUs shared with other work, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "fleet: $AGENTS agents x $TESTS tests for $SECONDS_ s ($STORE, $MONITORS monitors; $REPLICAS server(s), pid ${PIDS[*]}; $(nproc) CPUs shared with other work, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 PERF_PID=
 if [ -n "${PERF:-}" ]; then
     perf record -F 499 -g -p "$PID" -o "$PERF" >/dev/null 2>&1 &
     PERF_PID=$!
 fi
-nice -n 10 "$TMP/fleet" --url "$B" --key "$KEY" --admin "$ADMIN" --monitor fleet-0 \
-    --agents "$AGENTS" --seconds "$SECONDS_" --server-pid "$PID"
+nice -n 10 "$TMP/fleet" --url "$URLS" --key "$KEY" --admin "$ADMIN" --monitor fleet-0 \
+    --agents "$AGENTS" --seconds "$SECONDS_" --server-pid "$(IFS=,; echo "${PIDS[*]}")"
 if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 echo "agents the server lists: $(curl -sf -H "Authorization: Bearer $ADMIN" "$B/api/v1/agents?limit=1000" |
     jq -r '[.items[] | select(.embedded | not) | .state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')"
-grep -c . "$TMP/server.err" | xargs -I{} echo "server log lines at warn and above: {}"
-grep -m 3 . "$TMP/server.err" || true
+cat "$TMP"/server.err.* | grep -c . | xargs -I{} echo "server log lines at warn and above: {}"
+cat "$TMP"/server.err.* | grep -m 3 . || true
