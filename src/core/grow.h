@@ -13,4 +13,14 @@
  * returns false and leaves the array and *cap as they were. */
 bool cmon_grow(void *items, size_t *cap, size_t need, size_t elem);
 
+/* Binary search of a sorted array of n elem-byte elements: the index of the
+ * element cmp(key, element) calls equal (*found), or where key would be
+ * inserted to keep the order. */
+size_t cmon_sorted_find(const void *items, size_t n, size_t elem, const void *key,
+                        int (*cmp)(const void *key, const void *element), bool *found);
+/* Make room at index at of a sorted array (as cmon_grow, then the tail
+ * moved up one) and count it in *n; the caller fills items[at].  False,
+ * nothing changed, when out of memory. */
+bool cmon_sorted_insert(void *items, size_t *n, size_t *cap, size_t at, size_t elem);
+
 #endif

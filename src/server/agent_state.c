@@ -28,34 +28,23 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const struct stopped_agent *)a)->name, ((const struct stopped_agent *)b)->name);
 }
 
+static int cmp_key(const void *name, const void *a)
+{
+    return strcmp(name, ((const struct stopped_agent *)a)->name);
+}
+
 /* Where name is (*found) or would go in sa's sorted names. */
 static size_t find(const struct stopped_agents *sa, const char *name, bool *found)
 {
-    size_t lo = 0, hi = sa->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(sa->names[mid].name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return cmon_sorted_find(sa->names, sa->n, sizeof *sa->names, name, cmp_key, found);
 }
 
 static bool insert(struct stopped_agents *sa, size_t at, const char *name, bool stopped)
 {
-    if (!cmon_grow(&sa->names, &sa->cap, sa->n + 1, sizeof *sa->names))
+    if (!cmon_sorted_insert(&sa->names, &sa->n, &sa->cap, at, sizeof *sa->names))
         return false;
-    memmove(&sa->names[at + 1], &sa->names[at], (sa->n - at) * sizeof *sa->names);
     snprintf(sa->names[at].name, sizeof sa->names[at].name, "%s", name);
     sa->names[at].stopped = stopped;
-    sa->n++;
     return true;
 }
 

@@ -83,24 +83,9 @@ void assign_cache_end(struct assign_cache *c, uint64_t walk)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Where name is (*found) or would go. */
-static size_t find(const struct assign_cache *c, const char *name, bool *found)
+static int cmp_key(const void *name, const void *e)
 {
-    size_t lo = 0, hi = c->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(c->v[mid].name, name);
-        if (r == 0) {
-            *found = true;
-            return mid;
-        }
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return strcmp(name, ((const struct entry *)e)->name);
 }
 
 static struct cmon_monitor *parse(const struct store_monitor *sm, size_t len)
@@ -120,18 +105,16 @@ static struct entry *version_of(struct assign_cache *c, const struct store_monit
 {
     size_t len = strlen(sm->body);
     bool found;
-    size_t at = find(c, sm->name, &found);
+    size_t at = cmon_sorted_find(c->v, c->n, sizeof *c->v, sm->name, cmp_key, &found);
     struct entry *e = found ? &c->v[at] : NULL;
     if (e && e->updated_ns == sm->updated_ns && e->body_len == len)
         return e;
     if (!e) {
         char *name = cmon_strdup(sm->name);
-        if (!name || !cmon_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v)) {
+        if (!name || !cmon_sorted_insert(&c->v, &c->n, &c->cap, at, sizeof *c->v)) {
             free(name);
             return NULL;
         }
-        memmove(&c->v[at + 1], &c->v[at], (c->n - at) * sizeof *c->v);
-        c->n++;
         e = &c->v[at];
         *e = (struct entry){.name = name};
     }

@@ -148,22 +148,26 @@ enum cmon_err sq_monitor_get(struct store *s, const char *name, store_monitor_cb
     return err;
 }
 
+/* Every monitor through statement id (no parameters). */
+static enum cmon_err every_monitor(struct store *s, enum sq_stmt id, store_monitor_cb cb,
+                                   void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    sqlite3_stmt *st = sq_stmt(ss, id, eb);
+    size_t rows;
+    return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
+}
+
 enum cmon_err sq_monitor_list(struct store *s, store_monitor_cb cb, void *arg,
                               struct cmon_errbuf *eb)
 {
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_LIST, eb);
-    size_t rows;
-    return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
+    return every_monitor(s, SQ_MON_LIST, cb, arg, eb);
 }
 
 enum cmon_err sq_monitor_versions(struct store *s, store_monitor_cb cb, void *arg,
                                   struct cmon_errbuf *eb)
 {
-    struct sqlite_store *ss = sq_of(s);
-    sqlite3_stmt *st = sq_stmt(ss, SQ_MON_VERSIONS, eb);
-    size_t rows;
-    return st ? monitor_rows(ss, st, cb, arg, &rows, eb) : CMON_ERR_STORE;
+    return every_monitor(s, SQ_MON_VERSIONS, cb, arg, eb);
 }
 
 enum cmon_err sq_monitor_delete(struct store *s, const char *name, struct cmon_errbuf *eb)

@@ -33,10 +33,47 @@ static void test_grow_doubles(void **state)
     free(a);
 }
 
+static int cmp_int(const void *key, const void *e)
+{
+    int k = *(const int *)key, v = *(const int *)e;
+    return (k > v) - (k < v);
+}
+
+/* Inserting 0..99 in a scrambled order through find + insert keeps the
+ * array sorted; each is found afterwards, absent keys are not. */
+static void test_sorted_find_insert(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t n = 0, cap = 0;
+    bool found;
+    for (int i = 0; i < 100; i++) {
+        int k = (i * 37) % 100;
+        size_t at = cmon_sorted_find(v, n, sizeof *v, &k, cmp_int, &found);
+        assert_false(found);
+        assert_true(cmon_sorted_insert(&v, &n, &cap, at, sizeof *v));
+        v[at] = k;
+    }
+    assert_int_equal(n, 100);
+    for (int k = 0; k < 100; k++) {
+        assert_int_equal(v[k], k);
+        assert_int_equal(cmon_sorted_find(v, n, sizeof *v, &k, cmp_int, &found), (size_t)k);
+        assert_true(found);
+    }
+    int absent = 1000;
+    assert_int_equal(cmon_sorted_find(v, n, sizeof *v, &absent, cmp_int, &found), 100);
+    assert_false(found);
+    absent = -1;
+    assert_int_equal(cmon_sorted_find(v, n, sizeof *v, &absent, cmp_int, &found), 0);
+    assert_false(found);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow_doubles),
+        cmocka_unit_test(test_sorted_find_insert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
