@@ -141,9 +141,7 @@ static enum MHD_Result do_register(struct req *r, struct agent_hold *h)
     if (store_token_new(h->token, &eb) != CMON_OK)
         return reply_store_error(r, CMON_ERR_IO, eb.msg);
     store_token_hash(h->token, h->hash);
-    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-    enum cmon_err err = writer_call_submit(r->srv->writer, write_register, h, &a, &r->ticket, &eb);
-    return req_write_wait(r, err, eb.msg, registered);
+    return req_write_call(r, write_register, h, registered);
 }
 
 enum MHD_Result api_agent_register(struct req *r)
@@ -454,9 +452,5 @@ static enum MHD_Result agent_deleted(struct req *r, enum cmon_err err, bool dup,
 
 enum MHD_Result api_agent_delete(struct req *r)
 {
-    struct cmon_errbuf eb;
-    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-    enum cmon_err err = writer_call_submit(r->srv->writer, write_agent_delete, (void *)r->seg[1],
-                                           &a, &r->ticket, &eb);
-    return req_write_wait(r, err, eb.msg, agent_deleted);
+    return req_write_call(r, write_agent_delete, (void *)r->seg[1], agent_deleted);
 }

@@ -5,8 +5,11 @@
  * typed rows here, at the edge; a rule a monitor file holds is changed only
  * through that monitor (409 managed_by_monitor); webhook
  * secrets are never echoed ("***"), and a "***" sent back keeps the stored
- * secret of the webhook with the same URL.  Writes go through the writer
- * thread, whose next alert tick picks them up. */
+ * secret of the webhook with the same URL.  Writes are writer calls with
+ * their checks inside (see "writes" below); the writer's next alert tick
+ * picks them up.  Threads: handlers on the HTTP pool, the write fns on the
+ * writer thread. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,110 +201,202 @@ enum MHD_Result api_alert_rule_get(struct req *r)
     return ret;
 }
 
-/* Every action group the rule names must exist (a typo would silence it).
- * prefix starts the field ("" or "alertRules[2]."). */
-bool api_rule_groups_exist(struct req *r, const struct cmon_action_group_list *groups,
-                           const struct cmon_alert_rule *rule, const char *prefix)
+/* ---- writes ----
+ * Each write is one writer call (req_write_call: no pool thread waits) that
+ * runs its checks -- the rule is not a monitor's, the groups a rule names
+ * exist, a deleted group is unused, "***" keeps a stored secret -- on the
+ * write connection inside the write's own transaction, so no other write
+ * can come between a check and the write it allows. */
+
+/* What the writer refused, answered as the API always answered it. */
+struct refusal {
+    unsigned status; /* 0: nothing refused */
+    const char *code;
+    char field[64];
+    char msg[600];
+};
+
+struct alert_write;
+/* One write's checks and store op (the writer thread, in its transaction). */
+typedef enum cmon_err (*alert_write_fn)(struct store *s, struct alert_write *w,
+                                        struct cmon_errbuf *eb);
+
+/* An alert write: the request's hold until the writer answered. */
+struct alert_write {
+    alert_write_fn fn;
+    const char *name;                /* the URL's (the request's segment) */
+    struct cmon_alert_rule *rule;    /* a rule PUT's, parsed (owned) */
+    struct cmon_action_group *group; /* a group PUT's, parsed (owned) */
+    bool enabled;                    /* enable / disable */
+    bool created;
+    json_t *out; /* the answer's body (owned); NULL: 204 */
+    struct refusal no;
+};
+
+static void alert_write_free(void *p)
 {
-    for (size_t i = 0; i < rule->n_action_groups; i++) {
-        if (cmon_action_group_find(groups, rule->action_groups[i]))
-            continue;
-        char field[160];
-        snprintf(field, sizeof field, "%sactionGroups[%zu]", prefix, i);
-        reply_error(r, 400, "validation_failed", field,
-                    "%s: unknown action group \"%s\"; create it first (PUT "
-                    "/api/v1/actionGroups/%s)",
-                    field, rule->action_groups[i], rule->action_groups[i]);
-        return false;
-    }
-    return true;
+    struct alert_write *w = p;
+    cmon_alert_rule_free(w->rule);
+    cmon_action_group_free(w->group);
+    json_decref(w->out);
+    free(w);
 }
 
-static bool rule_groups_exist(struct req *r, const struct cmon_alert_rule *rule)
+static enum cmon_err refuse(struct alert_write *w, struct cmon_errbuf *eb, unsigned status,
+                            const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Refuse the write (its transaction is rolled back) with this answer. */
+static enum cmon_err refuse(struct alert_write *w, struct cmon_errbuf *eb, unsigned status,
+                            const char *code, const char *field, const char *fmt, ...)
 {
-    struct cmon_action_group_list groups;
-    if (!load_groups(r, &groups))
-        return false;
-    bool ok = api_rule_groups_exist(r, &groups, rule, "");
-    cmon_action_group_list_free(&groups);
-    return ok;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->no.msg, sizeof w->no.msg, fmt, ap);
+    va_end(ap);
+    w->no.status = status;
+    w->no.code = code;
+    snprintf(w->no.field, sizeof w->no.field, "%s", field ? field : "");
+    return cmon_fail(eb, CMON_ERR_INVALID, "%s", w->no.msg);
 }
 
-/* A rule a monitor manages is changed through that monitor only: false
- * after replying 409 (the store refuses it too, on the writer thread). */
-static bool rule_unmanaged(struct req *r, const struct cmon_alert_rule *stored)
+/* The answer's body (NULL: out of memory, and the write is undone). */
+static enum cmon_err answer(struct alert_write *w, json_t *body, struct cmon_errbuf *eb)
+{
+    w->out = body;
+    return body ? CMON_OK : refuse(w, eb, 500, "internal", NULL, "out of memory");
+}
+
+static enum cmon_err alert_write_run(struct store *s, void *arg, int64_t now_ns,
+                                     struct cmon_errbuf *eb)
+{
+    struct alert_write *w = arg;
+    (void)now_ns;
+    enum cmon_err err = s->ops->tx_begin(s, eb);
+    if (!err)
+        err = w->fn(s, w, eb);
+    if (!err)
+        err = s->ops->tx_commit(s, eb);
+    if (err)
+        s->ops->tx_rollback(s);
+    return err;
+}
+
+static enum MHD_Result alert_written(struct req *r, enum cmon_err err, bool dup, const char *msg)
+{
+    struct alert_write *w = r->hold;
+    (void)dup;
+    if (w->no.status)
+        return reply_error(r, w->no.status, w->no.code, w->no.field[0] ? w->no.field : NULL,
+                           "%s", w->no.msg);
+    if (err)
+        return reply_write_error(r, err, msg);
+    if (!w->out)
+        return reply_text(r, 204, "application/json", strdup(""), 0);
+    json_t *out = w->out;
+    w->out = NULL;
+    return reply_json(r, w->created ? 201 : 200, out);
+}
+
+/* The write fn for the URL's name, as the request's hold; NULL after
+ * replying 500. */
+static struct alert_write *alert_write_new(struct req *r, alert_write_fn fn)
+{
+    struct alert_write *w = req_hold_new(r, sizeof *w, alert_write_free);
+    if (w)
+        *w = (struct alert_write){.fn = fn, .name = r->seg[1]};
+    return w;
+}
+
+static enum MHD_Result alert_write_submit(struct req *r, struct alert_write *w)
+{
+    return w ? req_write_call(r, alert_write_run, w, alert_written) : MHD_YES;
+}
+
+/* A rule a monitor manages is changed through that monitor only (the
+ * store refuses it too). */
+static enum cmon_err rule_unmanaged(struct alert_write *w, const struct cmon_alert_rule *stored,
+                                    struct cmon_errbuf *eb)
 {
     if (!stored || !stored->monitor)
-        return true;
-    reply_error(r, 409, "managed_by_monitor", NULL,
-                "alert rule '%s' is managed by monitor '%s': change it in that monitor's "
-                "alertRules (PUT /api/v1/connectionMonitors/%s)",
-                stored->name, stored->monitor, stored->monitor);
-    return false;
+        return CMON_OK;
+    return refuse(w, eb, 409, "managed_by_monitor", NULL,
+                  "alert rule '%s' is managed by monitor '%s': change it in that monitor's "
+                  "alertRules (PUT /api/v1/connectionMonitors/%s)",
+                  stored->name, stored->monitor, stored->monitor);
 }
 
-/* The API's alert writes on the writer thread. */
-struct rule_write {
-    const struct cmon_alert_rule *rule;
-    bool created;
-};
-
-static enum cmon_err write_rule(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
+/* The stored rules, *stored the one named in the URL (NULL: none), which
+ * the API may write. */
+static enum cmon_err rule_writable(struct store *s, struct alert_write *w,
+                                   struct cmon_alert_rule_list *rules,
+                                   struct cmon_alert_rule **stored, struct cmon_errbuf *eb)
 {
-    struct rule_write *w = arg;
-    (void)now_ns;
-    return s->ops->alert_rule_put(s, w->rule, &w->created, eb);
+    enum cmon_err err = s->ops->alert_rule_list(s, rules, eb);
+    *stored = err ? NULL : (struct cmon_alert_rule *)cmon_alert_rule_find(rules, w->name);
+    return err ? err : rule_unmanaged(w, *stored, eb);
 }
 
-static enum cmon_err write_rule_delete(struct store *s, void *arg, int64_t now_ns,
+/* Every action group the rule names exists (a typo would silence it). */
+static enum cmon_err rule_groups_exist(struct store *s, struct alert_write *w,
                                        struct cmon_errbuf *eb)
 {
-    (void)now_ns;
-    return s->ops->alert_rule_delete(s, arg, eb);
+    struct cmon_action_group_list groups = {0};
+    enum cmon_err err = s->ops->action_group_list(s, &groups, eb);
+    for (size_t i = 0; !err && i < w->rule->n_action_groups; i++) {
+        const char *g = w->rule->action_groups[i];
+        if (cmon_action_group_find(&groups, g))
+            continue;
+        char field[48];
+        snprintf(field, sizeof field, "actionGroups[%zu]", i);
+        err = refuse(w, eb, 400, "validation_failed", field,
+                     "%s: unknown action group \"%s\"; create it first (PUT "
+                     "/api/v1/actionGroups/%s)",
+                     field, g, g);
+    }
+    cmon_action_group_list_free(&groups);
+    return err;
 }
 
-struct group_write {
-    const struct cmon_action_group *group;
-    bool created;
-};
-
-static enum cmon_err write_group(struct store *s, void *arg, int64_t now_ns, struct cmon_errbuf *eb)
+/* Store the rule (normalized) and answer with it. */
+static enum cmon_err put_rule(struct store *s, struct alert_write *w, struct cmon_errbuf *eb)
 {
-    struct group_write *w = arg;
-    (void)now_ns;
-    return s->ops->action_group_put(s, w->group, &w->created, eb);
+    struct cmon_alert_rule_list rules = {0};
+    struct cmon_alert_rule *stored;
+    enum cmon_err err = rule_writable(s, w, &rules, &stored, eb);
+    cmon_alert_rule_list_free(&rules);
+    if (!err)
+        err = rule_groups_exist(s, w, eb);
+    if (!err)
+        err = s->ops->alert_rule_put(s, w->rule, &w->created, eb);
+    return err ? err : answer(w, cmon_alert_rule_to_json(w->rule), eb);
 }
 
-static enum cmon_err write_group_delete(struct store *s, void *arg, int64_t now_ns,
-                                        struct cmon_errbuf *eb)
+static enum cmon_err delete_rule(struct store *s, struct alert_write *w, struct cmon_errbuf *eb)
 {
-    (void)now_ns;
-    return s->ops->action_group_delete(s, arg, eb);
+    struct cmon_alert_rule_list rules = {0};
+    struct cmon_alert_rule *stored;
+    enum cmon_err err = rule_writable(s, w, &rules, &stored, eb);
+    cmon_alert_rule_list_free(&rules);
+    return err ? err : s->ops->alert_rule_delete(s, w->name, eb);
 }
 
-/* Store the rule (normalized) and reply with it. */
-static enum MHD_Result store_rule(struct req *r, const struct cmon_alert_rule *rule)
+/* Enable or disable the stored rule and answer with it. */
+static enum cmon_err enable_rule(struct store *s, struct alert_write *w, struct cmon_errbuf *eb)
 {
-    struct rule_write w = {rule, false};
-    struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_rule, &w, &eb);
-    if (err)
-        return reply_write_error(r, err, eb.msg);
-    json_t *j = cmon_alert_rule_to_json(rule);
-    return j ? reply_json(r, w.created ? 201 : 200, j)
-             : reply_error(r, 500, "internal", NULL, "out of memory");
-}
-
-/* The stored rule named in the URL may be written by the API: false after
- * replying. */
-static bool rule_writable(struct req *r)
-{
-    struct cmon_alert_rule_list l;
-    if (!load_rules(r, &l))
-        return false;
-    bool ok = rule_unmanaged(r, cmon_alert_rule_find(&l, r->seg[1]));
-    cmon_alert_rule_list_free(&l);
-    return ok;
+    struct cmon_alert_rule_list rules = {0};
+    struct cmon_alert_rule *rule;
+    enum cmon_err err = rule_writable(s, w, &rules, &rule, eb);
+    if (!err && !rule)
+        err = refuse(w, eb, 404, "not_found", NULL, "alert rule '%s' not found", w->name);
+    if (!err) {
+        rule->enabled = w->enabled;
+        err = s->ops->alert_rule_put(s, rule, &w->created, eb);
+    }
+    if (!err)
+        err = answer(w, cmon_alert_rule_to_json(rule), eb);
+    cmon_alert_rule_list_free(&rules);
+    return err;
 }
 
 enum MHD_Result api_alert_rule_put(struct req *r)
@@ -315,11 +410,15 @@ enum MHD_Result api_alert_rule_put(struct req *r)
         return MHD_YES;
     struct cmon_problems probs = {0};
     struct cmon_alert_rule *rule = NULL;
+    struct alert_write *w;
     enum MHD_Result ret = MHD_YES;
-    if (cmon_alert_rule_parse(text, strlen(text), &rule, &probs) != CMON_OK)
+    if (cmon_alert_rule_parse(text, strlen(text), &rule, &probs) != CMON_OK) {
         ret = reply_problems(r, &probs, shift);
-    else if (rule_writable(r) && rule_groups_exist(r, rule))
-        ret = store_rule(r, rule);
+    } else if ((w = alert_write_new(r, put_rule)) != NULL) {
+        w->rule = rule;
+        rule = NULL;
+        ret = alert_write_submit(r, w);
+    }
     cmon_alert_rule_free(rule);
     cmon_problems_free(&probs);
     free(owned);
@@ -328,30 +427,15 @@ enum MHD_Result api_alert_rule_put(struct req *r)
 
 enum MHD_Result api_alert_rule_delete(struct req *r)
 {
-    if (!rule_writable(r))
-        return MHD_YES;
-    struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_rule_delete, (void *)r->seg[1], &eb);
-    if (err)
-        return reply_write_error(r, err, eb.msg);
-    return reply_text(r, 204, "application/json", strdup(""), 0);
+    return alert_write_submit(r, alert_write_new(r, delete_rule));
 }
 
 static enum MHD_Result set_enabled(struct req *r, bool enabled)
 {
-    struct cmon_alert_rule_list l;
-    if (!load_rules(r, &l))
-        return MHD_YES;
-    struct cmon_alert_rule *rule = (struct cmon_alert_rule *)cmon_alert_rule_find(&l, r->seg[1]);
-    enum MHD_Result ret = MHD_YES;
-    if (!rule)
-        ret = reply_error(r, 404, "not_found", NULL, "alert rule '%s' not found", r->seg[1]);
-    else if (rule_unmanaged(r, rule)) {
-        rule->enabled = enabled;
-        ret = store_rule(r, rule);
-    }
-    cmon_alert_rule_list_free(&l);
-    return ret;
+    struct alert_write *w = alert_write_new(r, enable_rule);
+    if (w)
+        w->enabled = enabled;
+    return alert_write_submit(r, w);
 }
 
 enum MHD_Result api_alert_rule_enable(struct req *r)
@@ -406,47 +490,45 @@ enum MHD_Result api_action_group_get(struct req *r)
 }
 
 /* "***" as a secret keeps the stored secret of the webhook with that URL, so a
- * group read from the API can be sent back unchanged; false after replying. */
-static bool keep_secrets(struct req *r, struct cmon_action_group *g,
-                         const struct cmon_action_group *old)
+ * group read from the API can be sent back unchanged. */
+static enum cmon_err keep_secrets(struct alert_write *w, const struct cmon_action_group *old,
+                                  struct cmon_errbuf *eb)
 {
+    struct cmon_action_group *g = w->group;
     for (size_t i = 0; i < g->n_webhooks; i++) {
-        struct cmon_alert_webhook *w = &g->webhooks[i];
-        if (!w->secret || strcmp(w->secret, SECRET_MASK) != 0)
+        struct cmon_alert_webhook *hook = &g->webhooks[i];
+        if (!hook->secret || strcmp(hook->secret, SECRET_MASK) != 0)
             continue;
         const char *kept = NULL;
         for (size_t k = 0; old && k < old->n_webhooks; k++) {
-            if (strcmp(old->webhooks[k].url, w->url) == 0)
+            if (strcmp(old->webhooks[k].url, hook->url) == 0)
                 kept = old->webhooks[k].secret;
         }
         char field[48];
         snprintf(field, sizeof field, "webhooks[%zu].secret", i);
-        if (!kept) {
-            reply_error(r, 400, "validation_failed", field,
-                        "%s: \"***\" keeps the stored secret, but no stored webhook with url "
-                        "\"%s\" has one; send the secret itself",
-                        field, w->url);
-            return false;
-        }
-        free(w->secret);
-        if (!(w->secret = strdup(kept))) {
-            reply_error(r, 500, "internal", NULL, "out of memory");
-            return false;
-        }
+        if (!kept)
+            return refuse(w, eb, 400, "validation_failed", field,
+                          "%s: \"***\" keeps the stored secret, but no stored webhook with url "
+                          "\"%s\" has one; send the secret itself",
+                          field, hook->url);
+        free(hook->secret);
+        if (!(hook->secret = strdup(kept)))
+            return refuse(w, eb, 500, "internal", NULL, "out of memory");
     }
-    return true;
+    return CMON_OK;
 }
 
-static enum MHD_Result store_group(struct req *r, const struct cmon_action_group *g)
+/* Store the group (its "***" secrets the stored ones) and answer with it. */
+static enum cmon_err put_group(struct store *s, struct alert_write *w, struct cmon_errbuf *eb)
 {
-    struct group_write w = {g, false};
-    struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_group, &w, &eb);
-    if (err)
-        return reply_store_error(r, err, eb.msg);
-    json_t *masked = group_masked(g);
-    return masked ? reply_json(r, w.created ? 201 : 200, masked)
-                  : reply_error(r, 500, "internal", NULL, "out of memory");
+    struct cmon_action_group_list old = {0};
+    enum cmon_err err = s->ops->action_group_list(s, &old, eb);
+    if (!err)
+        err = keep_secrets(w, cmon_action_group_find(&old, w->group->name), eb);
+    cmon_action_group_list_free(&old);
+    if (!err)
+        err = s->ops->action_group_put(s, w->group, &w->created, eb);
+    return err ? err : answer(w, group_masked(w->group), eb);
 }
 
 enum MHD_Result api_action_group_put(struct req *r)
@@ -460,17 +542,19 @@ enum MHD_Result api_action_group_put(struct req *r)
         return MHD_YES;
     struct cmon_problems probs = {0};
     struct cmon_action_group *g = NULL;
-    struct cmon_action_group_list old = {0};
+    struct alert_write *w;
     enum MHD_Result ret = MHD_YES;
-    if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK)
+    if (cmon_action_group_parse(text, strlen(text), &g, &probs) != CMON_OK) {
         ret = reply_problems(r, &probs, shift);
-    else if (g->n_execs && !r->srv->opts.allow_exec)
+    } else if (g->n_execs && !r->srv->opts.allow_exec) {
         ret = reply_error(r, 403, "exec_disabled", "exec",
                           "exec actions are disabled on this server: start it with "
                           "--allow-exec-actions to allow them");
-    else if (load_groups(r, &old) && keep_secrets(r, g, cmon_action_group_find(&old, g->name)))
-        ret = store_group(r, g);
-    cmon_action_group_list_free(&old);
+    } else if ((w = alert_write_new(r, put_group)) != NULL) {
+        w->group = g;
+        g = NULL;
+        ret = alert_write_submit(r, w);
+    }
     cmon_action_group_free(g);
     cmon_problems_free(&probs);
     free(owned);
@@ -490,25 +574,23 @@ static const char *group_user(const struct cmon_alert_rule_list *rules, const ch
     return NULL;
 }
 
+/* Delete the group unless a rule names it (a rule would lose its actions). */
+static enum cmon_err delete_group(struct store *s, struct alert_write *w, struct cmon_errbuf *eb)
+{
+    struct cmon_alert_rule_list rules = {0};
+    enum cmon_err err = s->ops->alert_rule_list(s, &rules, eb);
+    const char *user = err ? NULL : group_user(&rules, w->name);
+    if (user)
+        err = refuse(w, eb, 409, "in_use", NULL,
+                     "action group '%s' is used by alert rule '%s'; change the rule first",
+                     w->name, user);
+    cmon_alert_rule_list_free(&rules);
+    return err ? err : s->ops->action_group_delete(s, w->name, eb);
+}
+
 enum MHD_Result api_action_group_delete(struct req *r)
 {
-    struct cmon_alert_rule_list rules;
-    if (!load_rules(r, &rules))
-        return MHD_YES;
-    const char *user = group_user(&rules, r->seg[1]);
-    if (user) {
-        enum MHD_Result ret = reply_error(
-            r, 409, "in_use", NULL,
-            "action group '%s' is used by alert rule '%s'; change the rule first", r->seg[1], user);
-        cmon_alert_rule_list_free(&rules);
-        return ret;
-    }
-    cmon_alert_rule_list_free(&rules);
-    struct cmon_errbuf eb;
-    enum cmon_err err = server_write(r->srv, write_group_delete, (void *)r->seg[1], &eb);
-    if (err)
-        return reply_store_error(r, err, eb.msg);
-    return reply_text(r, 204, "application/json", strdup(""), 0);
+    return alert_write_submit(r, alert_write_new(r, delete_group));
 }
 
 /* ---- alerts ---- */

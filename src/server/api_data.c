@@ -431,7 +431,5 @@ enum MHD_Result api_token_create(struct req *r)
     if (store_token_new(h->token, &eb) != CMON_OK)
         return reply_store_error(r, CMON_ERR_IO, eb.msg);
     store_token_hash(h->token, h->hash);
-    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-    enum cmon_err err = writer_call_submit(r->srv->writer, write_token, h, &a, &r->ticket, &eb);
-    return req_write_wait(r, err, eb.msg, token_created);
+    return req_write_call(r, write_token, h, token_created);
 }

@@ -585,9 +585,7 @@ enum MHD_Result api_monitor_put(struct req *r)
         ret = monitor_refused(r, err, &probs, eb.msg);
     } else {
         req_hold(r, w, monitor_write_free);
-        struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-        err = writer_call_submit(r->srv->writer, write_monitor, w, &a, &r->ticket, &eb);
-        ret = req_write_wait(r, err, eb.msg, monitor_written);
+        ret = req_write_call(r, write_monitor, w, monitor_written);
     }
     cmon_problems_free(&probs);
     return ret;
@@ -612,11 +610,7 @@ static enum MHD_Result monitor_deleted(struct req *r, enum cmon_err err, bool du
 
 enum MHD_Result api_monitor_delete(struct req *r)
 {
-    struct cmon_errbuf eb;
-    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-    enum cmon_err err = writer_call_submit(r->srv->writer, write_monitor_delete,
-                                           (void *)r->seg[1], &a, &r->ticket, &eb);
-    return req_write_wait(r, err, eb.msg, monitor_deleted);
+    return req_write_call(r, write_monitor_delete, (void *)r->seg[1], monitor_deleted);
 }
 
 struct running_write {
@@ -648,14 +642,11 @@ static enum MHD_Result running_set(struct req *r, enum cmon_err err, bool dup, c
 
 static enum MHD_Result set_running(struct req *r, bool running)
 {
-    struct cmon_errbuf eb;
     struct running_write *w = req_hold_new(r, sizeof *w, free);
     if (!w)
         return MHD_YES;
     *w = (struct running_write){r->srv, r->seg[1], running};
-    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
-    enum cmon_err err = writer_call_submit(r->srv->writer, write_running, w, &a, &r->ticket, &eb);
-    return req_write_wait(r, err, eb.msg, running_set);
+    return req_write_call(r, write_running, w, running_set);
 }
 
 enum MHD_Result api_monitor_start(struct req *r)

@@ -210,6 +210,14 @@ enum MHD_Result req_write_wait(struct req *r, enum cmon_err err, const char *msg
     return MHD_YES;
 }
 
+enum MHD_Result req_write_call(struct req *r, writer_fn fn, void *arg, req_then_fn then)
+{
+    struct cmon_errbuf eb = {{0}};
+    struct writer_async a = req_write_async(r, WRITE_DEADLINE_MS);
+    enum cmon_err err = writer_call_submit(r->srv->writer, fn, arg, &a, &r->ticket, &eb);
+    return req_write_wait(r, err, eb.msg, then);
+}
+
 /* MHD calls the handler again after the resume: answer. */
 static enum MHD_Result req_write_answer(struct req *r)
 {

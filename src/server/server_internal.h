@@ -135,6 +135,10 @@ bool req_time_arg(struct req *r, const char *key, int64_t def, int64_t *out);
 struct writer_async req_write_async(struct req *r, int deadline_ms);
 enum MHD_Result req_write_wait(struct req *r, enum cmon_err err, const char *msg,
                                req_then_fn then);
+/* The usual API write: fn(arg) as a writer call with WRITE_DEADLINE_MS,
+ * then(r, ...) once the writer answered (arg borrowed until then: r's hold,
+ * or what r itself holds, e.g. a URL segment). */
+enum MHD_Result req_write_call(struct req *r, writer_fn fn, void *arg, req_then_fn then);
 /* r owns p from now: free_fn(p) at the request's completion (one hold per
  * request: a handler sets it once). */
 void req_hold(struct req *r, void *p, void (*free_fn)(void *));
@@ -169,10 +173,6 @@ enum MHD_Result api_token_create(struct req *r);
 enum MHD_Result api_alert_rule_list(struct req *r);
 enum MHD_Result api_alert_dimensions(struct req *r);
 enum MHD_Result api_alert_signals(struct req *r);
-/* Every action group rule names is in groups; else replies 400 naming the
- * field (prefix + "actionGroups[i]") and returns false. */
-bool api_rule_groups_exist(struct req *r, const struct cmon_action_group_list *groups,
-                           const struct cmon_alert_rule *rule, const char *prefix);
 enum MHD_Result api_alert_rule_get(struct req *r);
 enum MHD_Result api_alert_rule_put(struct req *r);
 enum MHD_Result api_alert_rule_delete(struct req *r);
@@ -252,8 +252,8 @@ void server_require_tokens(struct cmon_server *srv, const char *why);
 int64_t server_now(const struct cmon_server *srv);
 /* Run fn on the writer thread with the write connection, waiting at most
  * WRITE_DEADLINE_MS for it to start (CMON_ERR_BUSY then).  It holds the
- * calling thread: handlers use req_write_wait; the alert rule and action
- * group writes still wait here, and `cmon run FILE`'s monitors at start. */
+ * calling thread, so no handler uses it (they use req_write_call /
+ * req_write_wait); `cmon run FILE` applies its monitors with it at start. */
 enum cmon_err server_write(struct cmon_server *srv, writer_fn fn, void *arg,
                            struct cmon_errbuf *eb);
 /* A read-only connection from the pool, outside a request (give it back). */

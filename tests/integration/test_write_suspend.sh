@@ -19,13 +19,7 @@ SRC=${CMON_SOURCE_DIR:?set CMON_SOURCE_DIR}
 PORT=$((20000 + ($$ * 13) % 20000))
 . "$SRC/tests/integration/lib/api.sh"
 api_init suspend curl jq sqlite3
-
-LOCK_PID=
-cleanup_extra() {
-    exec 9>&- 2>/dev/null || true
-    [ -n "$LOCK_PID" ] && kill "$LOCK_PID" 2>/dev/null && wait "$LOCK_PID" 2>/dev/null
-    for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-}
+. "$SRC/tests/integration/lib/writelock.sh"
 
 DB="$TMP/data/cmon.db"
 STORE="sqlite:$DB"
@@ -61,30 +55,7 @@ send() {
     echo "batch $seq: never acked"
     return 1
 }
-gauge() { # empty when /metrics does not answer within 10 s
-    { curl -s -m 10 -H "Authorization: Bearer $ADMIN" "$B/metrics" || true; } |
-        awk -v m="$1" '$1 == m { print $2 }'
-}
-
-# the lock holder: BEGIN IMMEDIATE takes SQLite's write lock (readers go on: WAL)
-mkfifo "$TMP/lock.in"
-sqlite3 "$DB" <"$TMP/lock.in" >"$TMP/lock.out" 2>&1 &
-LOCK_PID=$!
-exec 9>"$TMP/lock.in"
-echo "PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE; SELECT 'locked';" >&9
-for _ in $(seq 200); do grep -q locked "$TMP/lock.out" && break; sleep 0.05; done
-grep -q locked "$TMP/lock.out" || fail "sqlite3 did not take the write lock: $(cat "$TMP/lock.out")"
-
-# wait (at most 60 s) until at least $1 requests wait for the writer
-wait_pending() {
-    local end=$((SECONDS + 60)) q=0
-    while [ $SECONDS -lt $end ]; do
-        q=$(gauge cmon_http_writes_waiting)
-        [ "${q:-0}" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    fail "only ${q:-?} writes waiting for the writer, want $1"
-}
+writelock_take "$DB"
 
 pids=()
 for seq in $(seq 1 $N); do
@@ -113,10 +84,7 @@ acked=$(cat "$TMP"/r* 2>/dev/null | grep -c '"acked"' || true)
 [ "$acked" = 0 ] || fail "$acked batches acked while the write lock was held"
 pass "a dashboard GET answered with $((N + 1)) result POSTs pending on 2 HTTP threads, before any was acked"
 
-echo "COMMIT;" >&9
-exec 9>&-
-wait "$LOCK_PID" || true
-LOCK_PID=
+writelock_release
 for p in "${pids[@]}"; do
     wait "$p" || true
 done
@@ -135,11 +103,4 @@ want=$((N + 1))
 [ "$(stored)" = "[$want,$want]" ] || fail "stored $(stored), want [$want,$want]"
 pass "the abandoned batch, sent again, is stored exactly once ($(jq -c .duplicate "$TMP/r$seq") duplicate)"
 
-req 200 GET /healthz
-kill -TERM "$SERVER_PID"
-rc=0
-wait "$SERVER_PID" || rc=$?
-SERVER_PID=
-[ "$rc" = 0 ] || fail "the server exited $rc"
-! grep -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$TMP/server.err" || fail "sanitizer report"
-pass "the server stayed healthy and stopped cleanly"
+writelock_server_stops_clean
