@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/cond.h"
+#include "core/grow.h"
 #include "model/path.h"
 #include "server/alerts.h"
 #include "server/evaluator.h"
@@ -26,6 +27,10 @@
 #include "store/store.h"
 
 #define WRITER_MAX_TX_RESULTS 50000
+/* How much one command of the embedded agent's rounds gathers
+ * (writer_results_async: consecutive rounds join the queue's tail). */
+#define WRITER_JOIN_MAX_RESULTS 10000
+#define WRITER_JOIN_MAX_PATHS 1000
 /* Expired submissions are answered up to this late, so one wake-up takes
  * many of them. */
 #define DEADLINE_SLACK_NS (5 * CMON_NS_PER_MS)
@@ -47,6 +52,7 @@ struct cmd {
     int64_t deadline;
     struct cmd *done_next; /* the list of those to tell, outside w->mu */
     size_t n_results; /* what it counts against the queue's bound */
+    size_t cap_results, cap_paths; /* owned (writer_results_async): the copies' room */
     enum cmon_err err;
     bool duplicate;
     char msg[sizeof(struct cmon_errbuf)];
@@ -106,17 +112,26 @@ static void unlink_cmd(struct writer *w, struct cmd *c)
     w->queued_cmds--;
 }
 
-static enum cmon_err enqueue(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
+/* Room for cmds more commands holding results more results (a lone batch
+ * larger than the bound still fits an empty queue). */
+static enum cmon_err room_for(struct writer *w, size_t cmds, size_t results,
+                              struct cmon_errbuf *eb)
 {
     if (w->stop || w->closing)
         return cmon_fail(eb, CMON_ERR_BUSY, "the server is stopping");
-    bool full = w->queued_cmds >= w->o.max_queued_cmds ||
-                (w->queued_results + c->n_results > w->o.max_queued_results &&
-                 w->queued_results > 0);
-    if (full) {
-        w->stats.refused_busy++;
-        return cmon_fail(eb, CMON_ERR_BUSY, "the write queue is full; retry later");
-    }
+    bool full = w->queued_cmds + cmds > w->o.max_queued_cmds ||
+                (w->queued_results + results > w->o.max_queued_results && w->queued_results > 0);
+    if (!full)
+        return CMON_OK;
+    w->stats.refused_busy++;
+    return cmon_fail(eb, CMON_ERR_BUSY, "the write queue is full; retry later");
+}
+
+static enum cmon_err enqueue(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
+{
+    enum cmon_err err = room_for(w, 1, c->n_results, eb);
+    if (err)
+        return err;
     c->state = CMD_QUEUED;
     c->prev = w->tail;
     c->next = NULL;
@@ -626,28 +641,70 @@ enum cmon_err writer_results(struct writer *w, const struct writer_batch *b, int
     return err;
 }
 
+/* Append copies of b's arrays to the owned command c; false when out of
+ * memory (c still holds what it held). */
+static bool append_copies(struct cmd *c, const struct writer_batch *b)
+{
+    struct cmon_round_result *res = (struct cmon_round_result *)c->b.results;
+    struct cmon_path_report *paths = (struct cmon_path_report *)c->b.paths;
+    if (b->n && !cmon_grow(&res, &c->cap_results, c->b.n + b->n, sizeof *res))
+        return false;
+    c->b.results = res;
+    if (b->n_paths && !cmon_grow(&paths, &c->cap_paths, c->b.n_paths + b->n_paths, sizeof *paths))
+        return false;
+    c->b.paths = paths;
+    if (b->n)
+        memcpy(res + c->b.n, b->results, b->n * sizeof *res);
+    if (b->n_paths)
+        memcpy(paths + c->b.n_paths, b->paths, b->n_paths * sizeof *paths);
+    c->b.n += b->n;
+    c->b.n_paths += b->n_paths;
+    c->n_results += b->n;
+    return true;
+}
+
+/* b joins the queue's tail when that is a not yet started command of the
+ * same agent's rounds without exactly-once bookkeeping (w->mu held): true
+ * when it did (or was refused: *err). */
+static bool join_tail(struct writer *w, const struct writer_batch *b, enum cmon_err *err,
+                      struct cmon_errbuf *eb)
+{
+    struct cmd *c = w->tail;
+    if (!c || !c->owned || b->seq >= 0 || c->b.seq >= 0 ||
+        strcmp(c->agent, b->agent ? b->agent : "") != 0 ||
+        c->b.n + b->n > WRITER_JOIN_MAX_RESULTS || c->b.n_paths + b->n_paths > WRITER_JOIN_MAX_PATHS)
+        return false;
+    *err = room_for(w, 0, b->n, eb);
+    if (!*err && !append_copies(c, b))
+        *err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    if (!*err)
+        w->queued_results += b->n;
+    return true;
+}
+
 enum cmon_err writer_results_async(struct writer *w, const struct writer_batch *b,
                                    struct cmon_errbuf *eb)
 {
+    enum cmon_err err = CMON_OK;
+    pthread_mutex_lock(&w->mu);
+    bool joined = join_tail(w, b, &err, eb);
+    pthread_mutex_unlock(&w->mu);
+    if (joined)
+        return err;
     struct cmd *c = calloc(1, sizeof *c);
-    struct cmon_round_result *res = b->n ? malloc(b->n * sizeof *res) : NULL;
-    struct cmon_path_report *paths = b->n_paths ? malloc(b->n_paths * sizeof *paths) : NULL;
-    if (!c || (b->n && !res) || (b->n_paths && !paths)) {
-        free(c);
-        free(res);
-        free(paths);
+    if (!c)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    batch_key(c, b);
+    c->b.results = NULL;
+    c->b.paths = NULL;
+    c->b.n = c->b.n_paths = c->n_results = 0;
+    c->owned = true;
+    if (!append_copies(c, b)) {
+        cmd_free(c);
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     }
-    if (b->n)
-        memcpy(res, b->results, b->n * sizeof *res);
-    if (b->n_paths)
-        memcpy(paths, b->paths, b->n_paths * sizeof *paths);
-    batch_key(c, b);
-    c->b.results = res;
-    c->b.paths = paths;
-    c->owned = true;
     pthread_mutex_lock(&w->mu);
-    enum cmon_err err = enqueue(w, c, eb);
+    err = enqueue(w, c, eb);
     pthread_mutex_unlock(&w->mu);
     if (err)
         cmd_free(c);

@@ -83,7 +83,11 @@ struct writer_batch {
  * stored before.  The arrays are borrowed until return. */
 enum cmon_err writer_results(struct writer *w, const struct writer_batch *b, int64_t deadline_ns,
                              bool *duplicate, struct cmon_errbuf *eb);
-/* The same without waiting (the embedded agent): the arrays are copied. */
+/* The same without waiting (the embedded agent): the arrays are copied.
+ * Consecutive batches without exactly-once bookkeeping (seq < 0) of one
+ * agent join the queue's tail command while it has not started (up to
+ * 10,000 rounds and 1,000 paths), so a busy agent's rounds take one place
+ * in the command bound, not one each; each round is still stored once. */
 enum cmon_err writer_results_async(struct writer *w, const struct writer_batch *b,
                                    struct cmon_errbuf *eb);
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "model/path.h"
 #include "server/writer.h"
 #include "store/store.h"
 #include "test_support.h"
@@ -177,6 +179,55 @@ static void test_full_queue_refuses_at_once(void **state)
     assert_non_null(strstr(eb.msg, "full"));
     release_writer(f);
     assert_false(ran);
+}
+
+/* The embedded agent's rounds, one submit each, while the writer is busy:
+ * they join one queued command, so a one-command queue takes them all, and
+ * each is stored once. */
+static void test_async_rounds_join_one_command(void **state)
+{
+    struct fixture *f = *state;
+    hold_writer(f);
+    struct cmon_errbuf eb;
+    int64_t t0 = cmon_wall_ns();
+    enum { N = 2500 };
+    int refused = 0;
+    for (int i = 0; i < N; i++) {
+        struct cmon_round_result r = {.start_ns = t0 - i, .checks_total = 1};
+        snprintf(r.test_id, sizeof r.test_id, "0123456789abcdef");
+        struct writer_batch b = {.agent = "local", .seq = -1, .results = &r, .n = 1};
+        refused += writer_results_async(f->w, &b, &eb) != CMON_OK;
+    }
+    struct cmon_path_report p = {.test_id = "0123456789abcdef", .time_ns = t0};
+    struct writer_batch pb = {.agent = "local", .seq = -1, .paths = &p, .n_paths = 1};
+    refused += writer_results_async(f->w, &pb, &eb) != CMON_OK; /* a path joins too */
+    struct writer_stats held;
+    writer_get_stats(f->w, &held);
+    /* another agent's batch is a command of its own: the queue is full */
+    struct cmon_round_result r = {.start_ns = t0, .checks_total = 1};
+    struct writer_batch other = {.agent = "other", .seq = -1, .results = &r, .n = 1};
+    enum cmon_err other_err = writer_results_async(f->w, &other, &eb);
+    release_writer(f); /* before asserting: a failed assertion must not leave it held */
+    assert_int_equal(refused, 0);
+    assert_int_equal(held.queued_cmds, 1);
+    assert_int_equal(held.queued_results, N);
+    assert_int_equal(other_err, CMON_ERR_BUSY);
+    assert_int_equal(writer_tick(f->w, writer_deadline(60000), &eb), CMON_OK);
+    struct writer_stats st;
+    writer_get_stats(f->w, &st);
+    assert_int_equal(st.results_stored, N);
+    assert_int_equal(st.results_dropped, 0);
+    struct store *ro;
+    assert_int_equal(store_open(f->url, STORE_READ_ONLY, &ro, &eb), CMON_OK);
+    json_t *out = NULL;
+    assert_int_equal(ro->ops->sql_query(ro, "SELECT count(*), count(DISTINCT start_ns) FROM results",
+                                        1, 5000, &out, &eb),
+                     CMON_OK);
+    json_t *row = json_array_get(json_object_get(out, "rows"), 0);
+    assert_int_equal(json_integer_value(json_array_get(row, 0)), N);
+    assert_int_equal(json_integer_value(json_array_get(row, 1)), N);
+    json_decref(out);
+    store_close(ro);
 }
 
 #define N_AGENTS 8
@@ -393,6 +444,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deadline_refuses_without_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_refuses_at_once, setup_one_slot, teardown),
+        cmocka_unit_test_setup_teardown(test_async_rounds_join_one_command, setup_one_slot,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_share_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_answers_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_deadline_while_busy, setup, teardown),
