@@ -8,7 +8,8 @@
  * The RTT is the kernel's own SYN -> SYN-ACK sample when it has one.
  * A target with a probe_tcp_spec goes on after connect: tcp_dialog.c says
  * what to send for what was read (query_response, TLS), within the same
- * timer. */
+ * timer.  The TLS checks of one loop share one client context (the trust
+ * store parsed once, tls_client_ctx_new); each check has its own SSL. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,6 +21,7 @@
 #include "core/text.h"
 #include "probe/probe_internal.h"
 #include "probe/tcp_dialog.h"
+#include "probe/tls_verify.h"
 
 struct tcp_check {
     struct tcp_check *prev, *next; /* in flight, for cancellation at close */
@@ -42,6 +44,7 @@ struct tcp_check {
 
 struct probe_tcp {
     struct tcp_check *head;
+    SSL_CTX *tls_ctx; /* owned: the dialogs' client context, made at the first TLS check */
 };
 
 static void tcp_handle_closed(uv_handle_t *h)
@@ -227,8 +230,12 @@ static enum cmon_err tcp_start(struct probe_engine *eng, const struct probe_targ
     probe_addr_format(sa, c->res.address, sizeof c->res.address);
     c->eng = eng;
     char why[160];
+    /* a CA file that does not load is retried by the next check, and fails
+     * this one's TLS step as before */
+    if (t->tcp && tcp_dialog_wants_tls(t->tcp) && !tcp->tls_ctx)
+        tcp->tls_ctx = tls_client_ctx_new(eng->opts.ca_file);
     if (t->tcp && (t->tcp->n_steps || t->tcp->tls) &&
-        !(c->dialog = tcp_dialog_new(t->tcp, t->host, eng->opts.ca_file, why, sizeof why))) {
+        !(c->dialog = tcp_dialog_new(t->tcp, t->host, tcp->tls_ctx, why, sizeof why))) {
         probe_result_fail(&c->res, CMON_DIAG_SOCKET_ERROR, "%s", why);
         probe_complete_later(eng, cb, arg, &c->res);
         free(c);
@@ -279,6 +286,7 @@ static void tcp_close(struct probe_engine *eng)
         probe_result_fail(&c->res, CMON_DIAG_TIMEOUT, "cancelled");
         tcp_finish(c);
     }
+    SSL_CTX_free(tcp->tls_ctx);
     free(tcp);
     eng->proto[CMON_PROTO_TCP] = NULL;
 }

@@ -31,9 +31,8 @@ struct tcp_dialog {
     bool expect_done; /* this step's expect has matched */
     bool tls_first, insecure;
     char host[256];
-    char *ca_file;
     struct probe_tcp_detail *detail;
-    SSL_CTX *ctx;
+    SSL_CTX *ctx; /* a reference on the loop's shared context; NULL: none */
     SSL *ssl;
     BIO *rbio, *wbio; /* owned by ssl */
     bool handshaking;
@@ -70,8 +69,16 @@ static bool copy_steps(struct tcp_dialog *d, const struct probe_tcp_spec *spec, 
     return true;
 }
 
+bool tcp_dialog_wants_tls(const struct probe_tcp_spec *spec)
+{
+    bool tls = spec->tls;
+    for (size_t i = 0; i < spec->n_steps && !tls; i++)
+        tls = spec->steps[i].starttls;
+    return tls;
+}
+
 struct tcp_dialog *tcp_dialog_new(const struct probe_tcp_spec *spec, const char *host,
-                                  const char *ca_file, char *err, size_t errlen)
+                                  SSL_CTX *tls_ctx, char *err, size_t errlen)
 {
     snprintf(err, errlen, "out of memory");
     struct tcp_dialog *d = calloc(1, sizeof *d);
@@ -83,7 +90,9 @@ struct tcp_dialog *tcp_dialog_new(const struct probe_tcp_spec *spec, const char 
     snprintf(d->host, sizeof d->host, "%s",
              spec->server_name && *spec->server_name ? spec->server_name : host ? host : "");
     cmon_buf_init(&d->in);
-    if ((ca_file && !(d->ca_file = strdup(ca_file))) || !copy_steps(d, spec, err, errlen)) {
+    if (tls_ctx && SSL_CTX_up_ref(tls_ctx) == 1)
+        d->ctx = tls_ctx;
+    if (!copy_steps(d, spec, err, errlen)) {
         tcp_dialog_free(d);
         return NULL;
     }
@@ -105,7 +114,6 @@ void tcp_dialog_free(struct tcp_dialog *d)
     SSL_CTX_free(d->ctx);
     tls_observe_free(&d->tls);
     cmon_buf_free(&d->in);
-    free(d->ca_file);
     free(d);
 }
 
@@ -125,18 +133,16 @@ static bool is_ip(const char *host)
     return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
 }
 
-/* Trust as the HTTP probe's: ca_file alone when given, else the system's. */
+/* A connection of the loop's shared context (trust as the HTTP probe's:
+ * ca_file alone when given, else the system's); everything of this check's
+ * goes on the SSL. */
 static bool tls_setup(struct tcp_dialog *d)
 {
-    if (!(d->ctx = SSL_CTX_new(TLS_client_method())))
-        return false;
-    SSL_CTX_set_min_proto_version(d->ctx, TLS1_2_VERSION);
-    if (d->ca_file ? SSL_CTX_load_verify_locations(d->ctx, d->ca_file, NULL) != 1
-                   : SSL_CTX_set_default_verify_paths(d->ctx) != 1)
+    if (!d->ctx)
         return false;
     tls_observe_init(&d->tls, d->host);
     d->tls.insecure = d->insecure;
-    if (tls_observe_ssl_ctx(NULL, d->ctx, &d->tls) != CURLE_OK || !(d->ssl = SSL_new(d->ctx)))
+    if (!(d->ssl = SSL_new(d->ctx)) || !tls_observe_ssl(d->ssl, &d->tls))
         return false;
     if (d->host[0] && !is_ip(d->host))
         SSL_set_tlsext_host_name(d->ssl, d->host);

@@ -4,13 +4,16 @@
  * send.  TLS runs through OpenSSL memory BIOs, so the socket stays tcp.c's
  * uv_tcp_t and nothing here does I/O.
  * Ownership: a dialog owns copies of the spec's strings, its compiled
- * regexps and its TLS state; tcp_dialog_free.  Loop affinity: the engine's
+ * regexps, its TLS state and a reference on the shared TLS context;
+ * tcp_dialog_free.  Loop affinity: the engine's
  * loop thread (it is called from tcp.c's callbacks only). */
 #ifndef CMON_PROBE_TCP_DIALOG_H
 #define CMON_PROBE_TCP_DIALOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <openssl/ssl.h>
 
 #include "core/text.h"
 #include "probe/probe.h"
@@ -21,9 +24,13 @@ enum tcp_dialog_state { TCP_DIALOG_MORE, TCP_DIALOG_DONE };
 
 /* NULL with err filled when a regexp does not compile or memory runs out.
  * host: the name verified and sent as SNI unless spec->server_name says
- * otherwise; ca_file: trust anchors (NULL: the system store). */
+ * otherwise; tls_ctx: the loop's client context with the trust anchors
+ * (tls_verify.h's tls_client_ctx_new; the dialog takes a reference), NULL
+ * when it could not be made: a TLS step then fails as tls_error. */
 struct tcp_dialog *tcp_dialog_new(const struct probe_tcp_spec *spec, const char *host,
-                                  const char *ca_file, char *err, size_t errlen);
+                                  SSL_CTX *tls_ctx, char *err, size_t errlen);
+/* Whether spec runs TLS at some point (tls, or a STARTTLS step). */
+bool tcp_dialog_wants_tls(const struct probe_tcp_spec *spec);
 /* After connect: the first bytes to send (TLS ClientHello, a first send). */
 enum tcp_dialog_state tcp_dialog_begin(struct tcp_dialog *d, struct cmon_buf *out,
                                        struct probe_check_result *res);

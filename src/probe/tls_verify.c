@@ -134,10 +134,16 @@ static void describe_x509_error(int err, X509 *cert, char *out, size_t len)
     }
 }
 
+/* curl's per-connection context carries the observation (curl keeps the
+ * SSL's app data for itself); a shared context (tls_client_ctx_new) carries
+ * none, and each of its connections carries its own (tls_observe_ssl). */
 static struct tls_observe *observe_of(X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-    return ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (!ssl)
+        return NULL;
+    struct tls_observe *o = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    return o ? o : SSL_get_app_data(ssl);
 }
 
 static void capture_leaf(struct tls_observe *o, X509_STORE_CTX *xs)
@@ -204,6 +210,16 @@ static bool is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* Let OpenSSL check the name too, so a mismatch reaches verify_cb with the
+ * certificate at hand (curl's own check only gives a sentence). */
+static void set_peer_name(X509_VERIFY_PARAM *param, const char *host)
+{
+    if (host[0] && is_ip_literal(host))
+        X509_VERIFY_PARAM_set1_ip_asc(param, host);
+    else if (host[0])
+        X509_VERIFY_PARAM_set1_host(param, host, 0);
+}
+
 CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe)
 {
     SSL_CTX *ctx = ssl_ctx;
@@ -213,14 +229,36 @@ CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
     SSL_CTX_set_msg_callback(ctx, msg_cb);
     SSL_CTX_set_msg_callback_arg(ctx, o);
-    /* Let OpenSSL check the name too, so a mismatch reaches verify_cb with
-     * the certificate at hand (curl's own check only gives a sentence). */
-    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
-    if (o->host[0] && is_ip_literal(o->host))
-        X509_VERIFY_PARAM_set1_ip_asc(param, o->host);
-    else if (o->host[0])
-        X509_VERIFY_PARAM_set1_host(param, o->host, 0);
+    set_peer_name(SSL_CTX_get0_param(ctx), o->host);
     return CURLE_OK;
+}
+
+SSL_CTX *tls_client_ctx_new(const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* No client session cache: nothing to resume, every check a full handshake. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
+                : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+bool tls_observe_ssl(SSL *ssl, struct tls_observe *o)
+{
+    if (SSL_set_app_data(ssl, o) != 1)
+        return false;
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
+    SSL_set_msg_callback(ssl, msg_cb);
+    SSL_set_msg_callback_arg(ssl, o);
+    set_peer_name(SSL_get0_param(ssl), o->host);
+    return true;
 }
 
 /* OpenSSL 3.0 names no TLS 1.3 alert (certificate_required says "unknown"). */

@@ -5,7 +5,9 @@
  * (CertificateRequest seen, alerts sent/received).  CRL verification of the
  * captured leaf is a pure function of the CRL bytes and the trust anchors.
  * Ownership: a struct tls_observe is owned by its check; tls_observe_free()
- * drops the certificates it holds.  Loop affinity: the callbacks run inside
+ * drops the certificates it holds.  A shared client context
+ * (tls_client_ctx_new) is owned by its loop's protocol state; each SSL made
+ * from it holds a reference.  Loop affinity: the callbacks run inside
  * curl on the probe loop's thread; nothing here blocks except reading ca_file. */
 #ifndef CMON_PROBE_TLS_VERIFY_H
 #define CMON_PROBE_TLS_VERIFY_H
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "model/diag.h"
@@ -45,8 +48,21 @@ void tls_observe_free(struct tls_observe *o);
 /* The captured leaf (probe.h's struct probe_tls_leaf); all "" without one. */
 void tls_observe_leaf_info(const struct tls_observe *o, struct probe_tls_leaf *out);
 
-/* CURLOPT_SSL_CTX_FUNCTION; CURLOPT_SSL_CTX_DATA must be the tls_observe. */
+/* CURLOPT_SSL_CTX_FUNCTION; CURLOPT_SSL_CTX_DATA must be the tls_observe.
+ * curl makes a context per connection, so the observation hangs on it. */
 CURLcode tls_observe_ssl_ctx(CURL *curl, void *ssl_ctx, void *observe);
+
+/* A client context for connections that run OpenSSL themselves (tcp_dialog.c):
+ * TLS 1.2 or later, ca_file alone as trust anchors (NULL: the system store),
+ * no session cache (no resumption: every check verifies a full handshake).
+ * Made once per loop and shared by its connections, which only read it: the
+ * trust store is parsed once, not per check (the system bundle costs ~25 ms).
+ * Everything per check goes on the SSL (tls_observe_ssl).  NULL when ca_file
+ * (or the system store) cannot be loaded. */
+SSL_CTX *tls_client_ctx_new(const char *ca_file);
+/* Attach o to one connection of such a context: verify and message
+ * callbacks, the name checked (o->host); set o->insecure before the handshake. */
+bool tls_observe_ssl(SSL *ssl, struct tls_observe *o);
 
 /* Classify a failed handshake from what was observed; CMON_DIAG_NONE when
  * nothing TLS-specific was seen (the caller falls back to the curl code). */
