@@ -486,7 +486,11 @@ static bool crl_check(struct http_check *c)
         return false;
     X509_CRL *cached = http_crl_cache_get(c->h->crls, c->crl_url, cmon_mono_ns());
     if (cached) {
-        crl_judge(c, cached);
+        char detail[160];
+        enum cmon_diag d = http_crl_cache_verify(c->h->crls, c->crl_url, cached, &c->tls,
+                                                 time(NULL), detail, sizeof detail);
+        if (d != CMON_DIAG_NONE)
+            check_fail(c, d, "%s", detail);
         return false;
     }
     if (!crl_start(c))

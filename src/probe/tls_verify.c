@@ -339,14 +339,20 @@ X509_CRL *tls_crl_parse(const unsigned char *buf, size_t len)
     return c;
 }
 
+X509 *tls_observe_anchor(const struct tls_observe *o)
+{
+    int n = o->chain ? sk_X509_num(o->chain) : 0;
+    return n > 0 ? sk_X509_value(o->chain, n - 1) : NULL;
+}
+
 /* A store trusting the verified chain's top certificate and holding crl. */
 static X509_STORE *anchor_store(const struct tls_observe *o, X509_CRL *crl)
 {
-    int n = o->chain ? sk_X509_num(o->chain) : 0;
-    X509_STORE *st = n > 0 ? X509_STORE_new() : NULL;
+    X509 *anchor = tls_observe_anchor(o);
+    X509_STORE *st = anchor ? X509_STORE_new() : NULL;
     if (!st)
         return NULL;
-    if (X509_STORE_add_cert(st, sk_X509_value(o->chain, n - 1)) != 1 ||
+    if (X509_STORE_add_cert(st, anchor) != 1 ||
         X509_STORE_add_crl(st, crl) != 1) {
         X509_STORE_free(st);
         return NULL;

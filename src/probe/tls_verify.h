@@ -71,6 +71,9 @@ enum cmon_diag tls_observe_classify(const struct tls_observe *o, char *detail, s
 /* First http:// URI of the leaf's CRL distribution points; false: none. */
 bool tls_crl_url(const X509 *leaf, char *out, size_t outlen);
 
+/* The top of the verified chain (the CRL check's trust anchor); NULL: none. */
+X509 *tls_observe_anchor(const struct tls_observe *o);
+
 /* A CRL from the bytes of a fetch (DER, or PEM); NULL when neither. */
 X509_CRL *tls_crl_parse(const unsigned char *buf, size_t len);
 

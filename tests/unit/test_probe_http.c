@@ -625,6 +625,47 @@ static void test_crl_cached_across_checks(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* One check of https://host:port/ on eng's loop, run to its end. */
+static struct probe_check_result check_on(struct probe_engine *eng, const char *host,
+                                          uint16_t port)
+{
+    char u[128];
+    snprintf(u, sizeof u, "https://%s:%u/", host, port);
+    struct probe_target t = {
+        .proto = CMON_PROTO_HTTP, .host = "127.0.0.1", .url = u, .port = port, .timeout_ms = 5000};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct outcome o = {0};
+    assert_int_equal(
+        probe_http_ops.start(eng, &t, (struct sockaddr *)&sin, sizeof sin, on_result, &o), CMON_OK);
+    uv_run(eng->loop, UV_RUN_DEFAULT);
+    assert_int_equal(o.calls, 1);
+    return o.res;
+}
+
+/* The good and the revoked leaf share one CA and CRL URL: on one engine,
+ * interleaved, each keeps its own verdict once the CRL is cached and the good
+ * leaf's is remembered (a verdict remembered for the CRL rather than for the
+ * leaf would pass the revoked one). */
+static void test_crl_verdicts_per_leaf(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct probe_engine eng = {.loop = &loop, .opts = {.ca_file = FIX->ca}};
+    for (int i = 0; i < 4; i++) {
+        struct probe_check_result r = check_on(&eng, "www.good.test", FIX->port[P_GOOD]);
+        assert_string_equal(r.detail, "");
+        assert_true(r.ok);
+        r = check_on(&eng, "www.good.test", FIX->port[P_GOOD]);
+        assert_true(r.ok);
+        r = check_on(&eng, "www.revoked.test", FIX->port[P_REVOKED]);
+        expect_fail(r, CMON_DIAG_TLS_REVOKED, "serial 1002 revoked");
+    }
+    probe_http_ops.close(&eng);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 struct reentry {
     struct probe_engine *eng;
     struct probe_target target;
@@ -783,6 +824,7 @@ int main(void)
         cmocka_unit_test_prestate(test_ipv6_pinned_name_and_literal, &f),
         cmocka_unit_test_prestate(test_crl_cache_expiry_and_eviction, &f),
         cmocka_unit_test_prestate(test_crl_cached_across_checks, &f),
+        cmocka_unit_test_prestate(test_crl_verdicts_per_leaf, &f),
         cmocka_unit_test_prestate(test_start_and_close_from_callbacks, &f),
         cmocka_unit_test_prestate(test_parallel_and_cancel, &f),
     };
