@@ -4,15 +4,18 @@
 # keep-alive connections from wrk), in one run on the same namespace pair:
 # both exporters in the client namespace (no default route), nginx in the
 # server namespace (dnsmasq for dns).  For each module (tcp_connect,
-# http_2xx, icmp, dns) both
+# http_2xx, https_2xx and tcp_tls -- a verified handshake each, against the
+# same nginx certificate and its own CA --, icmp, dns) both
 # exporters take REPEAT alternating runs of DURATION seconds; the figure is
 # probes per CPU-second of the exporter process (from /proc; wrk's CPU is
 # not counted) and the median ratio cmon/blackbox.  Asserts nothing about
 # speed.
 #   CMON=build/cmon CMON_SOURCE_DIR=. bash bench/exporter.sh
-#   env: C (32), DURATION (5), REPEAT (3), NS_PREFIX
+#   env: C (32), DURATION (5), REPEAT (3), NS_PREFIX,
+#        MODULES ("tcp_connect http_2xx https_2xx tcp_tls icmp dns")
 NS_PREFIX=${NS_PREFIX:-cmxb}
 . "${CMON_SOURCE_DIR:-.}/tests/integration/lib/netns.sh"
+. "${CMON_SOURCE_DIR:-.}/tests/integration/lib/tls.sh"
 ns_require
 : "${CMON:?set CMON to the cmon binary}"
 BBE=$(command -v prometheus-blackbox-exporter || command -v blackbox_exporter) ||
@@ -22,6 +25,7 @@ for t in wrk nginx curl dnsmasq; do command -v $t >/dev/null || skip "$t is not 
 C=${C:-32}
 DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
+MODULES=${MODULES:-tcp_connect http_2xx https_2xx tcp_tls icmp dns}
 SRV=198.18.1.2
 
 ns_add client
@@ -32,7 +36,9 @@ ns_in server sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=819
     net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=1000000
 
 W=$NS_TMP/www
-mkdir -p "$W"
+mkdir -p "$W" "$W/ca"
+tls_ca "$W/ca" "cmon Bench CA" >/dev/null || fail "bench CA"
+tls_cert "$W/ca" "$W/srv" "$SRV" 1000 "" >/dev/null || fail "bench certificate" # no CRL: neither checks one
 cat >"$W/nginx.conf" <<NGX
 worker_processes 2;
 pid $W/nginx.pid;
@@ -43,15 +49,22 @@ http {
   client_body_temp_path $W; proxy_temp_path $W; fastcgi_temp_path $W;
   uwsgi_temp_path $W; scgi_temp_path $W;
   server { listen $SRV:8080 backlog=8192 reuseport; location / { return 200 "ok\n"; } }
+  server {
+    listen $SRV:8443 ssl backlog=8192 reuseport;
+    ssl_certificate $W/srv.pem;
+    ssl_certificate_key $W/srv.key;
+    location / { return 200 "ok\n"; }
+  }
 }
 NGX
 ns_bg server nginx -p "$W" -c "$W/nginx.conf" -g 'daemon off;'
 wait_port client "$SRV" 8080
+wait_port client "$SRV" 8443
 ns_bg server dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$SRV" \
     --address=/ok.test/"$SRV" --pid-file="$W/dnsmasq.pid" --user=root --cache-size=0 2>/dev/null
 wait_port client "$SRV" 53
 
-cat >"$NS_TMP/blackbox.yml" <<'YML'
+cat >"$NS_TMP/blackbox.yml" <<YML
 modules:
   tcp_connect:
     prober: tcp
@@ -61,6 +74,20 @@ modules:
     prober: http
     timeout: 2s
     http: {preferred_ip_protocol: ip4, follow_redirects: false}
+  https_2xx:
+    prober: http
+    timeout: 2s
+    http:
+      preferred_ip_protocol: ip4
+      follow_redirects: false
+      tls_config: {ca_file: $W/ca/ca.pem}
+  tcp_tls:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      tls: true
+      tls_config: {ca_file: $W/ca/ca.pem}
   icmp:
     prober: icmp
     timeout: 2s
@@ -122,8 +149,14 @@ bench_module() { # MODULE TARGET
             m, r[int((NR + 1) / 2)], r[1], r[NR] }'
 }
 
-bench_module tcp_connect "$SRV:8080"
-bench_module http_2xx "http://$SRV:8080/"
-bench_module icmp "$SRV"
-bench_module dns "$SRV"
+target_of() {
+    case $1 in
+    tcp_connect) echo "$SRV:8080" ;;
+    http_2xx) echo "http://$SRV:8080/" ;;
+    https_2xx) echo "https://$SRV:8443/" ;;
+    tcp_tls) echo "$SRV:8443" ;;
+    *) echo "$SRV" ;;
+    esac
+}
+for m in $MODULES; do bench_module "$m" "$(target_of "$m")"; done
 exit 0

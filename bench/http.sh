@@ -3,6 +3,8 @@
 # loopback: cmon's HTTP probe (bench/http_driver.c, linked with libcmon) vs
 # prometheus-blackbox-exporter's http module (driven by wrk on /probe, one
 # probe per request) vs wrk -H 'Connection: close' (raw client ceiling).
+# Then cmon alone against a certificate that names a CRL (blackbox checks no
+# revocation): what the CRL check adds to an HTTPS check once the CRL is cached.
 # Prints rates and ratios; asserts nothing about speed.
 #
 #   bench/http.sh [BUILD_DIR or path/to/cmon]  (default: $CMON_BUILD_DIR, $CMON's
@@ -59,11 +61,17 @@ cc -O2 -std=gnu11 -D_GNU_SOURCE -DCMON_VERSION='"bench"' -I"$ROOT/src" \
 # nginx: plain HTTP and HTTPS, both answering 200 "ok"
 HTTP=$(free_port)
 HTTPS=$(free_port)
+HTTPS_CRL=$(free_port)
 BB=$(free_port)
 mkdir -p "$TMP/ca" "$TMP/tmp"
 tls_ca "$TMP/ca" "cmon Bench CA" >/dev/null
 # no CRL distribution point: blackbox does not check revocation either
 tls_cert "$TMP/ca" "$TMP/srv" 127.0.0.1 1000 "" >/dev/null
+tls_cert "$TMP/ca" "$TMP/srvcrl" 127.0.0.1 1001 "http://127.0.0.1:$HTTP/ca.crl" >/dev/null
+mkdir -p "$TMP/www"
+tls_crl "$TMP/ca" "$TMP/www/ca.crl"
+chmod -R a+rX "$TMP/www"
+chmod a+x "$TMP" # nginx's workers (nobody) read the CRL
 cat >"$TMP/nginx.conf" <<EOF
 daemon off;
 worker_processes auto;
@@ -77,7 +85,17 @@ http {
     fastcgi_temp_path $TMP/tmp;
     uwsgi_temp_path $TMP/tmp;
     scgi_temp_path $TMP/tmp;
-    server { listen 127.0.0.1:$HTTP backlog=4096; location / { return 200 "ok\n"; } }
+    server {
+        listen 127.0.0.1:$HTTP backlog=4096;
+        location / { return 200 "ok\n"; }
+        location = /ca.crl { root $TMP/www; }
+    }
+    server {
+        listen 127.0.0.1:$HTTPS_CRL ssl backlog=4096;
+        ssl_certificate $TMP/srvcrl.pem;
+        ssl_certificate_key $TMP/srvcrl.key;
+        location / { return 200 "ok\n"; }
+    }
     server {
         listen 127.0.0.1:$HTTPS ssl backlog=4096;
         ssl_certificate $TMP/srv.pem;
@@ -103,6 +121,7 @@ prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
 PIDS+=($!)
 wait_port "$HTTP"
 wait_port "$HTTPS"
+wait_port "$HTTPS_CRL"
 wait_port "$BB"
 
 # CPU seconds (user+system) a process has used so far
@@ -179,3 +198,6 @@ for scheme in http https; do
     printf '%-5s ratios: cmon/blackbox checks/s %s (goal >= 3), blackbox/cmon CPU per check %s, cmon/wrk %s\n' \
         "$scheme" "$(ratio "$c" "$b")" "$(ratio "$b_ms" "$c_ms")" "$(ratio "$c" "$w")"
 done
+d=$(cmon_rate "https://127.0.0.1:$HTTPS_CRL/" "$HTTPS_CRL")
+printf '%-5s http.c only %9.1f/s  %7.3f ms CPU/check  (a certificate naming a CRL, the CRL cached)\n' \
+    "https" "$d" "$(cat "$TMP/cmon_cpu")"
