@@ -123,6 +123,9 @@ const struct cli_command cmd_exporter = {
         "default).  ICMP needs ping sockets (net.ipv4.ping_group_range) or CAP_NET_RAW.\n"
         "Logs are logfmt lines on stderr.\n"
         "\n"
+        "On SIGINT/SIGTERM the probes in flight are cancelled and answered (probe_success\n"
+        "0), their replies sent within 10 s, before the exporter exits.\n"
+        "\n"
         "Exit status: 0 after SIGINT/SIGTERM, 1 when the configuration is invalid or the\n"
         "address cannot be used, 2 on a usage error.\n",
     .run = exporter_run,

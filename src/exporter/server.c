@@ -357,6 +357,8 @@ static unsigned active_requests(struct exp_server *s)
     return n;
 }
 
+#define EXP_STOP_GRACE_SEC 10
+
 void exp_server_stop(struct exp_server *s)
 {
     if (!s)
@@ -365,7 +367,10 @@ void exp_server_stop(struct exp_server *s)
      * their replies sent (bounded), before the daemon closes connections */
     MHD_socket lsock = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
     exp_runner_stop(s->runner);
-    for (int i = 0; i < 300 && s->mhd && active_requests(s) > 0; i++)
+    /* the replies of cancelled probes are short, but their threads may
+     * wait for a core on a busy machine: 10 s on the monotonic clock */
+    int64_t until = cmon_mono_ns() + EXP_STOP_GRACE_SEC * CMON_NS_PER_SEC;
+    while (s->mhd && active_requests(s) > 0 && cmon_mono_ns() < until)
         nanosleep(&(struct timespec){0, 10000000L}, NULL);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
