@@ -45,10 +45,15 @@ cleanup() {
     local rc i
     for i in "${!PIDS[@]}"; do
         rc=0
-        kill "${PIDS[$i]}" 2>/dev/null || continue
-        wait "${PIDS[$i]}" 2>/dev/null || rc=$?
+        if kill "${PIDS[$i]}" 2>/dev/null; then
+            wait "${PIDS[$i]}" 2>/dev/null || rc=$?
+            echo "server $i exit status after SIGTERM: $rc"
+        else # it ended before the stop: say how, with its last words
+            wait "${PIDS[$i]}" 2>/dev/null || rc=$?
+            echo "server $i ENDED BEFORE THE STOP, exit status $rc; its log's last lines:"
+            tail -5 "$TMP/server.err.$i"
+        fi
         # an ASan build (CMON_BUILD_DIR=build-asan) reports leaks at exit
-        echo "server $i exit status after SIGTERM: $rc"
         grep -A 40 -m 1 "Sanitizer" "$TMP/server.err.$i" || true
     done
     [ "$STORE" = postgres ] && pg_stop
@@ -72,7 +77,7 @@ nice -n 10 cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -Ibench \
 
 KEY=$(CMON_DATA=$TMP "$CMON" token create --role agent --store "$URL" 2>/dev/null)
 ADMIN=$(CMON_DATA=$TMP "$CMON" token create --role admin --store "$URL" 2>/dev/null)
-ulimit -n 8192 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # a descriptor per agent, both sides
 URLS=
 for i in $(seq 0 $((REPLICAS - 1))); do
     "$CMON" server --listen "127.0.0.1:$((PORT + i))" --store "$URL" --log-level warn \
