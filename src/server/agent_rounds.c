@@ -26,8 +26,8 @@ struct lookup {
     size_t n;
     struct cmon_monitor *mon; /* the last monitor parsed (tests come by monitor) */
     char mon_name[128];
-    struct source_book book; /* the agents' addresses, loaded on first need */
-    bool book_loaded;
+    struct agent_addrs addrs; /* the agent's reported addresses, read on first need */
+    bool addrs_loaded;
 };
 
 static int cmp_verdict(const void *a, const void *b)
@@ -55,13 +55,13 @@ static bool member_of_source(struct lookup *l, const struct verdict *v)
         struct cmon_errbuf eb;
         l->s->ops->monitor_get(l->s, v->monitor, keep_monitor, l, &eb);
     }
-    if (!l->book_loaded) {
+    if (!l->addrs_loaded) {
         struct cmon_errbuf eb;
-        l->book_loaded = source_book_load(NULL, l->s, &l->book, &eb) == CMON_OK;
+        l->addrs_loaded = agent_addrs_load(l->s, l->agent, &l->addrs, &eb) == CMON_OK;
     }
-    for (size_t i = 0; l->mon && l->book_loaded && i < l->mon->n_endpoints; i++) {
+    for (size_t i = 0; l->mon && l->addrs_loaded && i < l->mon->n_endpoints; i++) {
         if (strcmp(l->mon->endpoints[i].name, v->source) == 0)
-            return source_book_member(&l->book, &l->mon->endpoints[i], l->agent);
+            return agent_addrs_member(&l->addrs, &l->mon->endpoints[i], l->agent);
     }
     return false;
 }
@@ -79,9 +79,9 @@ static void resolve_members(struct lookup *l)
     }
     cmon_monitor_free(l->mon);
     l->mon = NULL;
-    if (l->book_loaded)
-        source_book_free(&l->book);
-    l->book_loaded = false;
+    if (l->addrs_loaded)
+        agent_addrs_free(&l->addrs);
+    l->addrs_loaded = false;
 }
 
 static int judge_test(void *arg, const struct store_test *t)

@@ -192,20 +192,11 @@ enum MHD_Result api_agent_heartbeat(struct req *r)
 /* ---- assignments ---- */
 
 /* The polling agent's reported addresses (JSON array text, owned). */
-static int grab_addresses(void *arg, const struct store_agent *a)
-{
-    char **out = arg;
-    free(*out);
-    *out = cmon_strdup(a->addresses ? a->addresses : "[]");
-    return 1;
-}
-
 struct assignments {
     struct assign_cache *cache;
     uint64_t walk;
     const char *agent;
-    const char *addrs[32];
-    size_t n_addrs;
+    const struct agent_addrs *addrs;
     json_t *monitors;
     unsigned long long parsed; /* monitors parsed (counted in /metrics) */
 };
@@ -216,8 +207,8 @@ static int collect_assignment(void *arg, const struct store_monitor *sm)
     if (!sm->running)
         return 0;
     bool parsed;
-    bool named = assign_cache_names_agent(as->cache, as->walk, sm, as->agent, as->addrs,
-                                          as->n_addrs, &parsed);
+    bool named = assign_cache_names_agent(as->cache, as->walk, sm, as->agent, as->addrs->v,
+                                          as->addrs->n, &parsed);
     as->parsed += parsed;
     if (named)
         json_array_append_new(as->monitors,
@@ -277,36 +268,29 @@ enum MHD_Result api_agent_assignments(struct req *r)
         return MHD_YES;
     unsigned long long version = cmon_fnv1a_field(CMON_FNV1A_BASIS, r->principal);
     struct cmon_errbuf eb;
-    char *addresses = NULL;
-    enum cmon_err err = s->ops->agent_get(s, r->principal, grab_addresses, &addresses, &eb);
-    if (!err) {
-        version = cmon_fnv1a_field(version, addresses ? addresses : "[]");
-        err = s->ops->monitor_versions(s, version_of, &version, &eb);
-    }
+    struct agent_addrs addrs;
+    enum cmon_err err = agent_addrs_load(s, r->principal, &addrs, &eb);
+    if (err)
+        return reply_store_error(r, err, eb.msg);
+    version = cmon_fnv1a_field(version, addrs.json);
+    err = s->ops->monitor_versions(s, version_of, &version, &eb);
     if (err) {
-        free(addresses);
+        agent_addrs_free(&addrs);
         return reply_store_error(r, err, eb.msg);
     }
     char etag[40];
     snprintf(etag, sizeof etag, "\"%016llx\"", version);
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
     if (inm && strcmp(inm, etag) == 0) { /* reply_with_etag answers 304 */
-        free(addresses);
+        agent_addrs_free(&addrs);
         return reply_with_etag(r, json_object(), etag);
     }
-    struct assignments as = {.cache = r->srv->assign, .agent = r->principal,
+    struct assignments as = {.cache = r->srv->assign, .agent = r->principal, .addrs = &addrs,
                              .monitors = json_array()};
-    json_t *arr = json_loads(addresses ? addresses : "[]", 0, NULL);
-    for (size_t i = 0; as.n_addrs < 32 && i < json_array_size(arr); i++) {
-        const char *a = json_string_value(json_array_get(arr, i));
-        if (a)
-            as.addrs[as.n_addrs++] = a;
-    }
     as.walk = assign_cache_begin(as.cache);
     err = s->ops->monitor_list(s, collect_assignment, &as, &eb);
-    assign_cache_end(as.cache, as.walk);
-    json_decref(arr);
-    free(addresses);
+    assign_cache_end(as.cache);
+    agent_addrs_free(&addrs);
     atomic_fetch_add(&r->srv->assignment_parses, as.parsed);
     if (err) {
         json_decref(as.monitors);

@@ -66,9 +66,8 @@ uint64_t assign_cache_begin(struct assign_cache *c)
 /* Forget what no walk met since the oldest one that may still be running
  * began: with walks overlapping, a version another walk has not reached yet
  * stays. */
-void assign_cache_end(struct assign_cache *c, uint64_t walk)
+void assign_cache_end(struct assign_cache *c)
 {
-    (void)walk;
     pthread_mutex_lock(&c->mu);
     size_t k = 0;
     for (size_t i = 0; i < c->n; i++) {

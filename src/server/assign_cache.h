@@ -27,7 +27,7 @@ void assign_cache_free(struct assign_cache *c);
  * forgets the versions no walk met since this one began: deleted or
  * stopped monitors, and the versions superseded). */
 uint64_t assign_cache_begin(struct assign_cache *c);
-void assign_cache_end(struct assign_cache *c, uint64_t walk);
+void assign_cache_end(struct assign_cache *c);
 
 /* Whether monitor sm (running) has an enabled test group with a source
  * endpoint that stands for agent, reporting these addresses (a monitor

@@ -101,18 +101,51 @@ const struct source_agent *source_book_find(const struct source_book *b, const c
     return agent && b->n ? bsearch(agent, b->v, b->n, sizeof *b->v, cmp_key) : NULL;
 }
 
-bool source_book_member(const struct source_book *b, const struct cmon_endpoint *ep,
+static int grab_addresses(void *arg, const struct store_agent *a)
+{
+    struct agent_addrs *out = arg;
+    free(out->json);
+    out->json = cmon_strdup(a->addresses ? a->addresses : "[]");
+    return 1;
+}
+
+enum cmon_err agent_addrs_load(struct store *s, const char *agent, struct agent_addrs *out,
+                               struct cmon_errbuf *eb)
+{
+    memset(out, 0, sizeof *out);
+    enum cmon_err err = s->ops->agent_get(s, agent, grab_addresses, out, eb);
+    if (!err && !out->json)
+        out->json = cmon_strdup("[]");
+    if (!err && out->json) {
+        out->arr = json_loads(out->json, 0, NULL);
+        if (!json_is_array(out->arr)) { /* as stored, always an array: none otherwise */
+            json_decref(out->arr);
+            out->arr = json_array();
+        }
+    }
+    if (!err && (!out->json || !out->arr))
+        err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !err && out->n < AGENT_ADDRS_MAX && i < json_array_size(out->arr); i++) {
+        const char *v = json_string_value(json_array_get(out->arr, i));
+        if (v)
+            out->v[out->n++] = v;
+    }
+    if (err)
+        agent_addrs_free(out);
+    return err;
+}
+
+void agent_addrs_free(struct agent_addrs *a)
+{
+    free(a->json);
+    json_decref(a->arr);
+    memset(a, 0, sizeof *a);
+}
+
+bool agent_addrs_member(const struct agent_addrs *a, const struct cmon_endpoint *ep,
                         const char *agent)
 {
-    const struct source_agent *a = source_book_find(b, agent);
-    const char *addrs[32];
-    size_t n = 0;
-    for (size_t i = 0; a && n < 32 && i < json_array_size(a->addresses); i++) {
-        const char *s = json_string_value(json_array_get(a->addresses, i));
-        if (s)
-            addrs[n++] = s;
-    }
-    return cmon_endpoint_has_agent(ep, agent, addrs, n);
+    return cmon_endpoint_has_agent(ep, agent, a->v, a->n);
 }
 
 static const struct source_agent *agent_of(const struct source_book *b, const struct store_test *t)

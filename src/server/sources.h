@@ -34,9 +34,22 @@ enum cmon_err source_book_load(const struct cmon_server_opts *o, struct store *s
 void source_book_free(struct source_book *b);
 const struct source_agent *source_book_find(const struct source_book *b, const char *agent);
 
-/* Whether agent, with the addresses it reported, is one of the agents the
- * source endpoint stands for (model: cmon_endpoint_has_agent). */
-bool source_book_member(const struct source_book *b, const struct cmon_endpoint *ep,
+/* One agent's reported addresses as the store has them (agent_get): what
+ * an assignment poll and a batch's trust check need of it, instead of every
+ * agent's.  Owns its copies; agent_addrs_free. */
+#define AGENT_ADDRS_MAX 32
+struct agent_addrs {
+    char *json;   /* the stored JSON array text, "[]" when none */
+    json_t *arr;  /* parsed */
+    const char *v[AGENT_ADDRS_MAX];
+    size_t n;
+};
+enum cmon_err agent_addrs_load(struct store *s, const char *agent, struct agent_addrs *out,
+                               struct cmon_errbuf *eb);
+void agent_addrs_free(struct agent_addrs *a);
+/* Whether agent, reporting a's addresses, is one of the agents the source
+ * endpoint stands for (model: cmon_endpoint_has_agent). */
+bool agent_addrs_member(const struct agent_addrs *a, const struct cmon_endpoint *ep,
                         const char *agent);
 
 /* A test's SourceAddress: its agent's primary address, or what the test

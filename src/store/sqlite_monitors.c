@@ -353,15 +353,7 @@ static int pass_listed(void *arg, const struct store_test *t)
 static enum cmon_err query_list(struct store *s, const char *const *ids, size_t n,
                                 store_test_cb cb, void *arg, struct cmon_errbuf *eb)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, json_string(ids[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
+    char *text = store_ids_json(ids, n);
     if (!text)
         return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
     struct store_test_filter f = {.ids_json = text};

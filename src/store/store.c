@@ -142,6 +142,16 @@ char *store_test_ids_json(const struct store_test *tests, size_t n)
     return names_json(tests, n, test_id_at);
 }
 
+static const char *id_at(const void *items, size_t i)
+{
+    return ((const char *const *)items)[i];
+}
+
+char *store_ids_json(const char *const *ids, size_t n)
+{
+    return names_json(ids, n, id_at);
+}
+
 struct id_walk {
     store_test_cb cb;
     void *arg;

@@ -399,6 +399,8 @@ enum cmon_err store_test_query_each(struct store *s, const char *const *ids, siz
 /* For the backends: the tests' ids as JSON array text (caller frees), or
  * NULL when out of memory. */
 char *store_test_ids_json(const struct store_test *tests, size_t n);
+/* The same for a list of ids. */
+char *store_ids_json(const char *const *ids, size_t n);
 /* For the backends' ingest: by[] holds a transaction's live rounds in arrival
  * order, pointing into one array.  Keeps each test's newest (the last to
  * arrive among equal starts: what one update per result in arrival order
