@@ -89,16 +89,21 @@ pass "unknown parameters and bad values are 400s; no match is an empty list"
 
 # ---- readable views ----
 sql() { req 200 POST /api/v1/query "$(jq -cn --arg s "$1" '{sql: $s}')"; }
+# sql_until QUERY ROWS: QUERY until it answers ROWS (the evaluator's states
+# come asynchronously; 30 s at most), then assert them
+sql_until() {
+    for _ in $(seq 300); do
+        sql "$1"
+        [ "$(jq -c .rows "$TMP/body")" = "$2" ] && break
+        sleep 0.1
+    done
+    jqeq .rows "$2"
+}
 sql "SELECT monitor, test_group, source, destination, test_config, protocol, start_time, checks_failed_pct FROM v_results WHERE test_id = '$A_WEB' ORDER BY start_ns"
 jqeq '.columns' '["monitor","test_group","source","destination","test_config","protocol","start_time","checks_failed_pct"]'
 jqeq '.rows' "[[\"seed\",\"app\",\"agent-a\",\"web\",\"http\",\"Http\",\"${T1%Z}.000Z\",100],[\"seed\",\"app\",\"agent-a\",\"web\",\"http\",\"Http\",\"${T2%Z}.000Z\",100]]"
 # the state is the evaluator's: wait for it
-for _ in $(seq 100); do
-    sql "SELECT state FROM v_tests WHERE test_id = '$A_WEB'"
-    [ "$(jq -c .rows "$TMP/body")" = '[["Fail"]]' ] && break
-    sleep 0.1
-done
-jqeq .rows '[["Fail"]]'
+sql_until "SELECT state FROM v_tests WHERE test_id = '$A_WEB'" '[["Fail"]]'
 sql "SELECT monitor, protocol, state FROM v_tests WHERE test_id IN ('$A_DB', '$A_WEB') ORDER BY protocol"
 jqeq .rows '[["seed","Http","Fail"],["seed","Tcp","Pass"]]'
 sql "SELECT monitor, destination, from_state, to_state FROM v_state_changes WHERE test_id = '$A_WEB' ORDER BY at_ns"
@@ -151,12 +156,7 @@ pass "at=: states, reasons and figures as they stood, on tests, roll-ups and mon
 
 # the views spell the state as the API does: a stopped monitor's tests
 req 200 POST /api/v1/connectionMonitors/other/stop
-for _ in $(seq 300); do
-    sql "SELECT DISTINCT state FROM v_tests WHERE monitor = 'other'"
-    [ "$(jq -c .rows "$TMP/body")" = '[["NotRunning"]]' ] && break
-    sleep 0.1
-done
-jqeq .rows '[["NotRunning"]]'
+sql_until "SELECT DISTINCT state FROM v_tests WHERE monitor = 'other'" '[["NotRunning"]]'
 req 200 GET "/api/v1/tests?monitor=other"
 jqeq '[.items[].state] | unique' '["NotRunning"]'
 pass "v_tests says NotRunning, as the API does"
