@@ -137,15 +137,18 @@ wait_port() {
 
 # ns_cmon_run NS PORT ARGS...: `$CMON run ARGS...` in NS in the background
 # (stdout and stderr to $NS_TMP/run.out and run.err, emptied first), waiting
-# up to 30 s until it answers http://127.0.0.1:PORT/healthz; its pid in
-# NS_RUN_PID.  ns_cmon_stop ends it and waits for it.
+# up to 30 s until it answers http://127.0.0.1:PORT/healthz and has printed
+# its "serving" banner (the server listens before the monitor files are
+# applied; the banner comes after them); its pid in NS_RUN_PID.
+# ns_cmon_stop ends it and waits for it.
 ns_cmon_run() {
     local n=$1 port=$2; shift 2
     : >"$NS_TMP/run.err"
     ns_bg "$n" "$CMON" run "$@" >"$NS_TMP/run.out" 2>"$NS_TMP/run.err"
     NS_RUN_PID=${NS_PIDS[-1]}
     for _ in $(seq 150); do
-        ns_in "$n" curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+        grep -q "^cmon run: serving " "$NS_TMP/run.out" &&
+            ns_in "$n" curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
         kill -0 "$NS_RUN_PID" 2>/dev/null || break
         sleep 0.2
     done
