@@ -443,6 +443,22 @@ static void finish(struct writer *w, struct cmd *cmds, bool tx, enum cmon_err er
     notify(w, tell);
 }
 
+/* A one-off write (monitor, rule, action group, token, agent): its checks
+ * and its write run while no other replica's writer runs one
+ * (store.h config_serial). */
+static enum cmon_err exec_call(struct writer *w, struct cmd *c, struct cmon_errbuf *eb)
+{
+    struct store *s = w->store;
+    enum cmon_err err = s->ops->config_serial(s, true, eb);
+    if (err)
+        return err;
+    err = c->fn(s, c->arg, writer_now(w), eb);
+    struct cmon_errbuf own;
+    if (s->ops->config_serial(s, false, &own)) /* the write stands; its connection is suspect */
+        cmon_error(w->o.log, "could not release the write lock", "err=%s", own.msg);
+    return err;
+}
+
 static void run(struct writer *w, struct cmd *cmds, size_t n_results)
 {
     struct cmon_errbuf eb = {{0}};
@@ -456,7 +472,7 @@ static void run(struct writer *w, struct cmd *cmds, size_t n_results)
         tick(w);
         err = CMON_OK;
     } else {
-        err = cmds->fn(w->store, cmds->arg, writer_now(w), &eb);
+        err = exec_call(w, cmds, &eb);
     }
     finish(w, cmds, tx, err, eb.msg);
 }

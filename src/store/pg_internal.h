@@ -20,6 +20,7 @@
 #define PG_LOCK_PARTITION 2
 #define PG_LOCK_LEADER 3
 #define PG_LOCK_ALERTS 4 /* transaction lock: one alert_save at a time */
+#define PG_LOCK_CONFIG 5 /* session lock around one one-off write (config_serial) */
 /* Transaction locks per agent name: pg_advisory_xact_lock('cmag', hashtext(name)). */
 #define PG_LOCK_AGENT_SPACE 0x636d6167
 

@@ -548,3 +548,21 @@ enum cmon_err pg_leader_try(struct store *s, bool *leader, struct cmon_errbuf *e
     *leader = ps->leader;
     return CMON_OK;
 }
+
+/* A session lock, not a transaction's: the one-off writes make their own
+ * transactions (monitor_put, ...), and the checks before them must see what
+ * another replica's write committed.  Released before the next one-off
+ * write; a connection that dies releases it with its session. */
+enum cmon_err pg_config_serial(struct store *s, bool hold, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    char a[24], b[24];
+    const char *lk[] = {pg_i64(a, PG_LOCK_SPACE), pg_i64(b, PG_LOCK_CONFIG)};
+    if (hold)
+        return pg_exec(ps, "SELECT pg_advisory_lock($1::int, $2::int)", 2, lk, NULL, eb,
+                       "wait for other replicas' writes");
+    if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE) /* a write left its transaction open */
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    return pg_exec(ps, "SELECT pg_advisory_unlock($1::int, $2::int)", 2, lk, NULL, eb,
+                   "let other replicas' writes go");
+}

@@ -358,7 +358,12 @@ enum store_cap {
     X(enum cmon_err, test_query_ids, (struct store *s, const char *const *ids, size_t n,           \
         store_test_cb cb, void *arg, struct cmon_errbuf *eb))                                      \
     /* Leadership among replicas (leader.h): SQLite is always the leader. */                       \
-    X(enum cmon_err, leader_try, (struct store *s, bool *leader, struct cmon_errbuf *eb))
+    X(enum cmon_err, leader_try, (struct store *s, bool *leader, struct cmon_errbuf *eb))          \
+    /* One-off writes (monitors, alert rules, action groups, tokens, agents)                       \
+     * check what is stored and then write, in steps: hold = true waits until                      \
+     * no other replica's connection runs one, false lets the next one go.                         \
+     * SQLite has one server per database: nothing to wait for. */                                \
+    X(enum cmon_err, config_serial, (struct store *s, bool hold, struct cmon_errbuf *eb))
 
 struct store_ops {
     int version;      /* STORE_OPS_VERSION the backend was written against */

@@ -10,7 +10,8 @@
 # failing rounds, evaluated by the new leader); roll-ups keep running; every
 # batch is stored once (none lost, none duplicated).  The agents register
 # through either replica with a workspace key; /api/v1/agents lists all three
-# on both; action groups written on one replica are read on the other.
+# on both; action groups written on one replica are read on the other; a
+# one-off write waits while another session holds the writes' lock.
 # Servers listen on 127.0.0.1 only; PostgreSQL on a unix socket only.
 set -u
 : "${CMON:?set CMON to the cmon binary}"
@@ -153,6 +154,33 @@ code=$(curl -s -o "$TMP/rule.json" -w '%{http_code}' -X PUT -H "Authorization: B
     "$URL_a/api/v1/alertRules/loss")
 [ "$code" = 201 ] || [ "$code" = 200 ] || fail "PUT alert rule on a: $code $(cat "$TMP/rule.json")"
 pass "action group written on b read on a; alert rule stored"
+
+# one-off writes check and then write in steps (a deleted action group is
+# unused, a rule's groups exist, the monitor limit): each replica runs them
+# under one lock, so another replica's write cannot fall between the steps.
+# A session holding that lock (pg_advisory_lock('cmon', 5)) holds a's write.
+lock_rows() { pg_psql -c "SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1668116334 AND objid = 5 AND objsubid = 2" | tr '|' ' '; }
+psql -X -q -h "$PG_DIR" -U cmon -d cmon -c "SELECT pg_advisory_lock(1668116334, 5)" \
+    -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+HOLDER=$!
+PIDS+=("$HOLDER")
+for _ in $(seq 300); do [ "$(lock_rows)" = "1 0" ] && break; sleep 0.1; done
+[ "$(lock_rows)" = "1 0" ] || fail "the holding session did not take the lock: $(lock_rows)"
+curl -s -o "$TMP/ag2.json" -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+    -H 'Content-Type: application/json' --data-binary '{"name":"ops2","webhooks":[{"url":"http://127.0.0.1:9/hook","secret":"x"}]}' \
+    "$URL_a/api/v1/actionGroups/ops2" >"$TMP/ag2.code" &
+PUTTER=$!
+for _ in $(seq 300); do [ "$(lock_rows)" = "1 1" ] && break; sleep 0.1; done
+[ "$(lock_rows)" = "1 1" ] || fail "a's write did not wait for the lock: $(lock_rows), $(cat "$TMP/ag2.code")"
+kill -0 "$PUTTER" 2>/dev/null || fail "a answered while the lock was held: $(cat "$TMP/ag2.code")"
+[ "$(pg_psql -c "SELECT count(*) FROM action_groups WHERE name = 'ops2'")" = 0 ] ||
+    fail "a wrote while the lock was held"
+pg_psql -c "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1668116334 AND objid = 5 AND granted" >/dev/null
+wait "$PUTTER"
+[ "$(cat "$TMP/ag2.code")" = 201 ] || fail "a's write after the lock: $(cat "$TMP/ag2.code") $(cat "$TMP/ag2.json")"
+wait "$HOLDER" 2>/dev/null
+[ "$(lock_rows)" = "0 0" ] || fail "a kept the lock after its write: $(lock_rows)"
+pass "a one-off write on a waits while another session runs one, then lands"
 
 # ---- three agents, failing over between replicas ----
 # agent K SEQ_FROM SEQ_TO FAILED: one batch per SEQ with one round; the round
