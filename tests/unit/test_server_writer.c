@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,14 @@ static void test_async_rounds_join_one_command(void **state)
     assert_int_equal(held.queued_cmds, 1);
     assert_int_equal(held.queued_results, N);
     assert_int_equal(other_err, CMON_ERR_BUSY);
+    /* the writer takes the rounds' command after the held one: until then
+     * the one-command queue is still full and would refuse the tick */
+    int64_t until = cmon_mono_ns() + 60 * CMON_NS_PER_SEC;
+    struct writer_stats q;
+    do
+        writer_get_stats(f->w, &q);
+    while (q.queued_cmds && cmon_mono_ns() < until && sched_yield() == 0);
+    assert_int_equal(q.queued_cmds, 0);
     assert_int_equal(writer_tick(f->w, writer_deadline(60000), &eb), CMON_OK);
     struct writer_stats st;
     writer_get_stats(f->w, &st);
