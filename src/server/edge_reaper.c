@@ -17,6 +17,8 @@ struct conn_node {
     int fd;
     int64_t since_ns; /* waiting for headers since */
     bool in_request;  /* headers complete, handler or body under way */
+    bool served;      /* a request on it was answered */
+    bool line;        /* the request line of the next request arrived */
     bool cut;
 };
 
@@ -30,8 +32,10 @@ struct edge_reaper {
     unsigned long cut_total;
 };
 
-/* Shut down the late ones (lock held); returns how many. */
-static unsigned long reap(struct edge_reaper *r, int64_t now)
+/* Shut down the late ones (lock held); *idle: how many of them were kept
+ * alive after a request and sent nothing of a next one (an HTTP client's
+ * pool, not a slow client).  Returns how many others. */
+static unsigned long reap(struct edge_reaper *r, int64_t now, unsigned long *idle)
 {
     unsigned long n = 0;
     int64_t deadline = (int64_t)EDGE_HEADER_DEADLINE_SEC * CMON_NS_PER_SEC;
@@ -40,7 +44,10 @@ static unsigned long reap(struct edge_reaper *r, int64_t now)
             continue;
         c->cut = true;
         shutdown(c->fd, SHUT_RDWR);
-        n++;
+        if (c->served && !c->line)
+            (*idle)++;
+        else
+            n++;
     }
     return n;
 }
@@ -53,10 +60,13 @@ static void *reaper_main(void *arg)
     pthread_mutex_lock(&r->mu);
     while (!r->stopping) {
         cmon_cond_wait_ns(&r->cond, &r->mu, CMON_NS_PER_SEC);
-        unsigned long n = reap(r, cmon_mono_ns());
+        unsigned long idle = 0, n = reap(r, cmon_mono_ns(), &idle);
         r->cut_total += n;
         unlogged += n;
         int64_t now = cmon_mono_ns();
+        if (idle)
+            cmon_debug(r->log, "idle keep-alive connections closed", "connections=%lu idle_s=%d",
+                       idle, EDGE_HEADER_DEADLINE_SEC);
         if (unlogged && now - last_log >= 10 * CMON_NS_PER_SEC) { /* one line per 10 s */
             cmon_warn(r->log, "slow clients cut", "connections=%lu total=%lu deadline_s=%d",
                       unlogged, r->cut_total, EDGE_HEADER_DEADLINE_SEC);
@@ -152,5 +162,21 @@ void edge_reaper_headers_done(struct edge_reaper *r, struct MHD_Connection *conn
     pthread_mutex_lock(&r->mu);
     c->in_request = done;
     c->since_ns = cmon_mono_ns();
+    if (!done) { /* answered: what comes next is a new request */
+        c->served = true;
+        c->line = false;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void edge_reaper_request_line(struct edge_reaper *r, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_node *c = ci ? ci->socket_context : NULL;
+    if (!r || !c)
+        return;
+    pthread_mutex_lock(&r->mu);
+    c->line = true;
     pthread_mutex_unlock(&r->mu);
 }

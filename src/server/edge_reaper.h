@@ -32,5 +32,9 @@ void edge_reaper_notify(void *cls, struct MHD_Connection *conn, void **socket_co
                         enum MHD_ConnectionNotificationCode code);
 /* The access handler's first call (headers complete) and the request's end. */
 void edge_reaper_headers_done(struct edge_reaper *r, struct MHD_Connection *conn, bool done);
+/* A request line arrived (MHD's URI log callback).  A connection cut after
+ * answering a request with none of the next one's is an idle keep-alive
+ * connection: logged at debug, not counted as a slow client. */
+void edge_reaper_request_line(struct edge_reaper *r, struct MHD_Connection *conn);
 
 #endif

@@ -617,10 +617,12 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *
 
 void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct cmon_server *srv = cls;
+    edge_reaper_request_line(srv->reaper, conn);
     struct req *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->srv = cls;
+    r->srv = srv;
     r->conn = conn;
     r->uri_has_nul = http_uri_has_nul(uri);
     return r;
