@@ -217,7 +217,7 @@ static const struct sim_test *find_test(const struct sim_agent *a, const char *i
 }
 
 /* This agent's enabled tests of one monitor, appended to *v (as
- * agent_assign_monitor chooses them; an unchanged test keeps its schedule). */
+ * agent_assign_wants chooses them; an unchanged test keeps its schedule). */
 static void add_monitor_tests(struct sim_agent *a, const char *name, const char *body,
                               struct sim_test **v, size_t *n)
 {

@@ -4,7 +4,6 @@
  * 100k tests costs n log n, not n^2). */
 #include "agent/assign.h"
 
-#include "agent/runtime.h"
 #include "core/grow.h"
 
 #include <stdlib.h>
@@ -22,12 +21,6 @@ void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
     as->log = log;
     as->name = name;
     as->alias = alias && *alias ? alias : NULL;
-}
-
-void agent_assign_shard(struct agent_assign *as, unsigned shard, unsigned n_shards)
-{
-    as->shard = shard;
-    as->n_shards = n_shards;
 }
 
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep)
@@ -100,25 +93,6 @@ bool agent_assign_wants(const struct agent_assign *as, const struct cmon_monitor
                         const struct cmon_test *t)
 {
     return !m->groups[t->group].disabled && agent_assign_runs_here(as, &m->endpoints[t->source]);
-}
-
-enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
-                                   size_t *problems)
-{
-    struct cmon_monitor *m;
-    struct cmon_test *tests;
-    size_t n;
-    enum cmon_err err = agent_assign_parse(name, body, &m, &tests, &n, problems);
-    if (err != CMON_OK)
-        return err;
-    for (size_t i = 0; i < n; i++) {
-        if (agent_assign_wants(as, m, &tests[i]) &&
-            agent_shard_of(tests[i].id, as->n_shards) == as->shard)
-            agent_assign_put(as, &tests[i], &m->configs[tests[i].config]);
-    }
-    cmon_tests_free(tests, n);
-    cmon_monitor_free(m);
-    return CMON_OK;
 }
 
 static int cmp_id(const void *a, const void *b)

@@ -35,7 +35,6 @@ struct agent_assign {
     struct json_t *addresses_json;
     const char **addresses;
     size_t n_addresses;
-    unsigned shard, n_shards; /* keep the tests agent_shard_of puts on shard */
     agent_test_id *ids;       /* on the scheduler now, sorted */
     size_t n;
     agent_test_id *next; /* the set being built */
@@ -45,9 +44,6 @@ struct agent_assign {
 void agent_assign_init(struct agent_assign *as, struct probe_sched *sched,
                        struct agent_tracer *tracer, const struct cmon_log *log, const char *name,
                        const char *alias);
-/* Keep only the tests of shard (0..n_shards-1) of this agent's tests: one
- * probe loop's share (runtime.h).  The default is every test. */
-void agent_assign_shard(struct agent_assign *as, unsigned shard, unsigned n_shards);
 bool agent_assign_runs_here(const struct agent_assign *as, const struct cmon_endpoint *ep);
 /* The agent's addresses (agent_addresses()): takes the reference. */
 void agent_assign_set_addresses(struct agent_assign *as, struct json_t *addresses);
@@ -59,18 +55,13 @@ void agent_assign_set_addresses(struct agent_assign *as, struct json_t *addresse
 enum cmon_err agent_assign_parse(const char *name, const char *body, struct cmon_monitor **m,
                                  struct cmon_test **tests, size_t *n, size_t *problems);
 /* Test t of m runs on this agent: its group is enabled and its source names
- * this agent.  The shard is not asked. */
+ * this agent.  Which probe loop runs it is the runtime's choice
+ * (agent_shard_of): each loop's set gets only its own tests. */
 bool agent_assign_wants(const struct agent_assign *as, const struct cmon_monitor *m,
                         const struct cmon_test *t);
 /* Put one test on the scheduler and tracer, in the set being built. */
 void agent_assign_put(struct agent_assign *as, const struct cmon_test *t,
                       const struct cmon_test_config *cfg);
-/* Add one monitor's tests for this agent (and shard) to the set being
- * built (and put them on the scheduler and tracer).  name is the monitor's stored name,
- * which makes the test ids as the server expands them.  CMON_ERR_INVALID
- * when the body does not validate here (*problems says how many). */
-enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name, const char *body,
-                                   size_t *problems);
 /* Make the set built since the last commit current: remove the tests not in
  * it.  Returns the number of tests now assigned. */
 size_t agent_assign_commit(struct agent_assign *as);

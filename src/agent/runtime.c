@@ -409,7 +409,6 @@ static enum cmon_err loop_init(struct rt_loop *l, struct cmon_errbuf *eb)
     if (err)
         return err;
     agent_assign_init(&l->tests, l->sched, l->tracer, rt->o.log, rt->name, rt->alias);
-    agent_assign_shard(&l->tests, l->index, rt->n);
     return CMON_OK;
 }
 

@@ -17,6 +17,26 @@
 #include "probe/probe.h"
 #include "probe/scheduler.h"
 
+/* One monitor's tests for this agent into the set being built, as the
+ * runtime's plan hands them to a loop (runtime.c plan_take, one loop). */
+static enum cmon_err agent_assign_monitor(struct agent_assign *as, const char *name,
+                                          const char *body, size_t *problems)
+{
+    struct cmon_monitor *m;
+    struct cmon_test *tests;
+    size_t n;
+    enum cmon_err err = agent_assign_parse(name, body, &m, &tests, &n, problems);
+    if (err != CMON_OK)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        if (agent_assign_wants(as, m, &tests[i]))
+            agent_assign_put(as, &tests[i], &m->configs[tests[i].config]);
+    }
+    cmon_tests_free(tests, n);
+    cmon_monitor_free(m);
+    return CMON_OK;
+}
+
 static const char MONITOR[] =
     "{\"endpoints\": ["
     " {\"name\": \"a1\", \"type\": \"Agent\", \"address\": \"agent-1\"},"
