@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -22,6 +21,7 @@
 #include "agent/assign.h"
 #include "agent/tracer.h"
 #include "core/clock.h"
+#include "core/nofile.h"
 #include "core/grow.h"
 #include "core/hash.h"
 #include "core/text.h"
@@ -457,19 +457,12 @@ static void copy_opts(struct agent_runtime *rt, const struct agent_runtime_opts 
  * often 1024), leave FD_HEADROOM, and share the rest among the loops. */
 static uint32_t fds_per_loop(const struct agent_runtime *rt)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        rl.rlim_cur = rl.rlim_max = 1024;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t soft = rl.rlim_cur;
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            rl.rlim_cur = soft;
-    }
-    rlim_t total = rl.rlim_cur > (rlim_t)UINT32_MAX ? (rlim_t)UINT32_MAX : rl.rlim_cur;
+    uint64_t total = cmon_nofile_raise();
+    if (total > UINT32_MAX)
+        total = UINT32_MAX;
     if (rt->o.max_fds && rt->o.max_fds < total)
         total = rt->o.max_fds;
-    total = total > 2 * FD_HEADROOM ? total - FD_HEADROOM : total / 2;
+    total = cmon_fd_budget(total, FD_HEADROOM);
     if (total < 2 * FD_HEADROOM)
         cmon_warn(rt->o.log, "few file descriptors for checks: rounds will be skipped early",
                   "fds=%llu", (unsigned long long)total);

@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "core/clock.h"
+#include "core/nofile.h"
 #include "core/grow.h"
 #include "core/hash.h"
 #include "probe/round.h"
@@ -768,11 +768,8 @@ size_t probe_sched_count(const struct probe_sched *s)
 /* The soft RLIMIT_NOFILE less what the rest of the process needs. */
 static uint32_t default_max_fds(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        rl.rlim_cur = 1024;
-    rlim_t cur = rl.rlim_cur > UINT32_MAX ? UINT32_MAX : rl.rlim_cur;
-    return (uint32_t)(cur > 2 * PROBE_SCHED_FD_HEADROOM ? cur - PROBE_SCHED_FD_HEADROOM : cur / 2);
+    uint64_t n = cmon_fd_budget(cmon_nofile_soft(), PROBE_SCHED_FD_HEADROOM);
+    return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
 }
 
 enum cmon_err probe_sched_new(uv_loop_t *loop, struct probe_engine *eng,

@@ -4,7 +4,6 @@
  * applying a monitor and submitting the embedded agent's rounds. */
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "core/addr.h"
 #include "core/clock.h"
+#include "core/nofile.h"
 #include "server/alerts.h"
 #include "server/assign_cache.h"
 #include "server/server_internal.h"
@@ -51,20 +51,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 static size_t raise_nofile(const struct cmon_log *log)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024 - FD_HEADROOM;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max;
-        rl.rlim_cur = want;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur < 2 * FD_HEADROOM)
-        cmon_warn(log, "few file descriptors", "nofile=%llu", (unsigned long long)rl.rlim_cur);
-    size_t n =
-        rl.rlim_cur > 2 * FD_HEADROOM ? (size_t)rl.rlim_cur - FD_HEADROOM : (size_t)rl.rlim_cur / 2;
-    return n < CONN_LIMIT_MAX ? n : CONN_LIMIT_MAX;
+    uint64_t nofile = cmon_nofile_raise();
+    if (nofile < 2 * FD_HEADROOM)
+        cmon_warn(log, "few file descriptors", "nofile=%llu", (unsigned long long)nofile);
+    uint64_t n = cmon_fd_budget(nofile, FD_HEADROOM);
+    return n < CONN_LIMIT_MAX ? (size_t)n : CONN_LIMIT_MAX;
 }
 
 static char *read_pem(const char *path, struct cmon_errbuf *eb)

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/nofile.h"
 #include "core/text.h"
 
 static void test_strerror(void **state)
@@ -79,6 +80,21 @@ static void test_log_logfmt(void **state)
     close(fds[1]);
 }
 
+/* The descriptor budget: headroom off the top, or half when that would
+ * leave less than the headroom; raising never lowers the soft limit. */
+static void test_fd_budget(void **state)
+{
+    (void)state;
+    assert_int_equal(cmon_fd_budget(65536, 512), 65024);
+    assert_int_equal(cmon_fd_budget(1025, 512), 513);
+    assert_int_equal(cmon_fd_budget(1024, 512), 512);
+    assert_int_equal(cmon_fd_budget(100, 512), 50);
+    assert_int_equal(cmon_fd_budget(0, 512), 0);
+    uint64_t before = cmon_nofile_soft();
+    assert_true(cmon_nofile_raise() >= before);
+    assert_int_equal(cmon_nofile_soft(), cmon_nofile_raise());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +102,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_log_logfmt),
         cmocka_unit_test(test_prom_label),
+        cmocka_unit_test(test_fd_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
