@@ -1,6 +1,7 @@
 /* fleet.c: a fleet simulator -- N agents in one process speaking the real
  * agent protocol to a real `cmon server` (register with the workspace key,
- * heartbeat and ETag-polled assignments every 10 s, 1-s result batches for
+ * heartbeat and ETag-polled assignments every 10 s, result batches (1 s, or the
+ * server's longer batchIntervalMs) for
  * each assigned test at its frequency and the scheduler's phase, retried as
  * src/agent/agent_push.c does), plus one dashboard reader timing the API.
  * Nothing is probed: rounds are invented (fleet_gen.c).  Prints figures,
@@ -63,6 +64,7 @@ struct sim_agent {
     size_t n_tests;
     json_t *rounds, *paths;
     int64_t first_pending_ms;
+    int batch_ms; /* the server's batchIntervalMs when longer than BATCH_MS */
     struct batch *head, *tail;
     size_t n_batches;
     uint64_t next_seq;
@@ -305,13 +307,15 @@ static void make_rounds(struct sim_agent *a, int64_t wall, int64_t mono)
     }
 }
 
-/* Cut the pending rounds into a batch after BATCH_MS (agent_push.c's
- * spool_rounds; the spool here is an in-memory queue). */
+/* Cut the pending rounds into a batch after BATCH_MS or the server's longer
+ * batchIntervalMs (agent_push.c's spool_rounds; the spool here is an
+ * in-memory queue). */
 static void cut_batch(struct sim_agent *a, int64_t mono, bool force)
 {
     size_t n = json_array_size(a->rounds), np = json_array_size(a->paths);
     if (!(n || np) ||
-        !(force || n >= BATCH_MAX_ROUNDS || mono - a->first_pending_ms >= BATCH_MS))
+        !(force || n >= BATCH_MAX_ROUNDS ||
+          mono - a->first_pending_ms >= (a->batch_ms > BATCH_MS ? a->batch_ms : BATCH_MS)))
         return;
     struct batch *b = calloc(1, sizeof *b);
     json_t *j = json_pack("{s:I, s:o, s:o}", "batch", (json_int_t)a->next_seq, "results",
@@ -399,9 +403,19 @@ static void must_register(struct sim_agent *a)
     a->next_register = now_ms();
 }
 
+/* The server's batchIntervalMs, in its registration and heartbeat answers
+ * (agent_push.c take_limits). */
+static void take_interval(struct sim_agent *a, const json_t *j)
+{
+    json_t *ms = json_object_get(j, "batchIntervalMs");
+    if (json_is_integer(ms) && json_integer_value(ms) >= 100 && json_integer_value(ms) <= 60000)
+        a->batch_ms = (int)json_integer_value(ms);
+}
+
 static void registered_as(struct sim_agent *a, const struct xfer *x)
 {
     json_t *j = json_loads(x->resp ? x->resp : "", 0, NULL);
+    take_interval(a, j);
     const char *token = json_string_value(json_object_get(j, "token"));
     json_t *next = json_object_get(j, "nextBatch");
     if (!token || strlen(token) >= sizeof a->token) {
@@ -472,6 +486,10 @@ static void agent_answered(struct sim_agent *a, CURLcode rc, long status, double
         must_register(a);
     } else if (x->kind == REQ_POLL && status == 200) {
         take_assignments(a, x);
+    } else if (x->kind == REQ_HEARTBEAT && status == 200) {
+        json_t *j = json_loads(x->resp ? x->resp : "", 0, NULL);
+        take_interval(a, j);
+        json_decref(j);
     }
 }
 

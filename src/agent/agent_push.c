@@ -96,6 +96,22 @@ static void take_limits(struct agent *a, const json_t *j)
     }
     if (json_is_integer(p) && json_integer_value(p) >= 1)
         a->limits.max_paths = (size_t)json_integer_value(p);
+    json_t *ms = json_object_get(j, "batchIntervalMs");
+    if (json_is_integer(ms) && json_integer_value(ms) >= 100 && json_integer_value(ms) <= 60000 &&
+        json_integer_value(ms) != a->limits.interval_ms) {
+        a->limits.interval_ms = (int)json_integer_value(ms);
+        if (a->limits.interval_ms > a->o.batch_ms)
+            cmon_info(a->log, "server batch interval", "batch_ms=%d own_batch_ms=%d",
+                      a->limits.interval_ms, a->o.batch_ms);
+    }
+}
+
+/* How long the first pending round waits for others: --batch-ms, or the
+ * server's batchIntervalMs when that is longer (a large fleet). */
+static int64_t batch_wait_ns(const struct agent *a)
+{
+    int ms = a->limits.interval_ms > a->o.batch_ms ? a->limits.interval_ms : a->o.batch_ms;
+    return (int64_t)ms * CMON_NS_PER_MS;
 }
 
 static void registered_as(struct push *p, const struct agent_reply *rep)
@@ -273,7 +289,7 @@ static uint64_t next_seq(const struct agent *a)
 }
 
 /* Cut pending rounds and paths into batches under the server's limits and
- * spool them (fsync) -- when the oldest waited batch_ms, a batch is full,
+ * spool them (fsync) -- when the oldest waited batch_wait_ns, a batch is full,
  * or the agent stops. */
 static void spool_rounds(struct push *p, bool force)
 {
@@ -282,7 +298,7 @@ static void spool_rounds(struct push *p, bool force)
     size_t n = json_array_size(a->rounds), np = json_array_size(a->paths);
     bool due = (n || np) &&
                (force || n >= a->limits.max_rounds || np >= a->limits.max_paths ||
-                cmon_mono_ns() - a->first_pending_ns >= (int64_t)a->o.batch_ms * CMON_NS_PER_MS);
+                cmon_mono_ns() - a->first_pending_ns >= batch_wait_ns(a));
     if (!due) {
         pthread_mutex_unlock(&a->mu);
         return;

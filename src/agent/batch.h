@@ -23,6 +23,7 @@ struct agent_batch_limits {
     size_t max_bytes; /* the server's body limit */
     size_t max_paths;
     size_t max_rounds;
+    int interval_ms; /* the server's batchIntervalMs; 0: not told (an older server) */
 };
 
 /* The bytes a batch's items may take under max_bytes: a margin of 1/16

@@ -105,12 +105,14 @@ enum {
     CLI_OPT_CONNS_PER_IP,
     CLI_OPT_WRITE_QUEUE,
     CLI_OPT_HTTP_THREADS,
+    CLI_OPT_AGENT_BATCH_MS,
 };
 #define CLI_SERVER_EDGE_OPTIONS                                                                    \
     {"allowed-host", required_argument, NULL, CLI_OPT_ALLOWED_HOST},                               \
         {"allow-exec-actions", no_argument, NULL, CLI_OPT_ALLOW_EXEC},                             \
         {"max-conns-per-ip", required_argument, NULL, CLI_OPT_CONNS_PER_IP},                       \
         {"http-threads", required_argument, NULL, CLI_OPT_HTTP_THREADS},                           \
+        {"agent-batch-ms", required_argument, NULL, CLI_OPT_AGENT_BATCH_MS},                       \
     {                                                                                              \
         "write-queue", required_argument, NULL, CLI_OPT_WRITE_QUEUE                                \
     }
@@ -130,7 +132,11 @@ enum {
     "                         while the writer works, reads do\n"                                 \
     "      --write-queue N    round results the write queue holds (default 100000);\n"           \
     "                         beyond it result batches get 503 overloaded and agents\n"          \
-    "                         retry them later\n"
+    "                         retry them later\n"                                                 \
+    "      --agent-batch-ms MS  how long remote agents gather rounds into one result\n"           \
+    "                         batch (100..60000; an agent's longer --batch-ms wins).\n"          \
+    "                         Default: 1 ms per registered agent, 1 to 10 s (up to\n"            \
+    "                         10,000 agents send about 1,000 batches a second)\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 /* --threads N of `agent` and `run`: the agent's probe loops (1..AGENT_MAX_LOOPS;

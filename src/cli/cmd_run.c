@@ -122,7 +122,7 @@ const struct cli_command cmd_run = {
         "                [--address ADDR] [--region REGION]\n"
         "                [--allowed-host NAME]... [--allow-exec-actions]\n"
         "                [--max-conns-per-ip N] [--http-threads N] [--write-queue N]\n"
-        "                [--max-body BYTES] [FILE...]\n"
+        "                [--agent-batch-ms MS] [--max-body BYTES] [FILE...]\n"
         "\n"
         "The all-in-one: the cmon server on 127.0.0.1:8080 with the web dashboard at\n"
         "its root URL, its SQLite database in ./cmon-data/, an embedded agent, and the\n"

@@ -321,6 +321,11 @@ int cli_server_option(const struct cli_command *self, int c, const char *arg,
             return cli_usage_error(self, "--http-threads wants 1..64");
         o->threads = (unsigned)v;
         return 0;
+    case CLI_OPT_AGENT_BATCH_MS:
+        if (!in_range(arg, 100, 60000, &v))
+            return cli_usage_error(self, "--agent-batch-ms wants 100..60000 ms");
+        o->agent_batch_ms = (int)v;
+        return 0;
     case CLI_OPT_WRITE_QUEUE:
         if (!in_range(arg, 1, 10000000, &v))
             return cli_usage_error(self, "--write-queue wants 1..10000000 results");
@@ -376,7 +381,7 @@ const struct cli_command cmd_server = {
              "                   [--tls-cert FILE --tls-key FILE] [--max-monitors N]\n"
              "                   [--allowed-host NAME]... [--allow-exec-actions]\n"
              "                   [--max-conns-per-ip N] [--http-threads N] [--write-queue N]\n"
-             "                   [--max-body BYTES]\n"
+             "                   [--agent-batch-ms MS] [--max-body BYTES]\n"
              "                   [--log-level LEVEL]\n"
              "\n"
              "Run the cmon server alone: the REST API (/api/v1), the agent protocol, the\n"

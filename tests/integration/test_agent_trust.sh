@@ -39,9 +39,10 @@ req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
 TA=$(jq -r .token "$TMP/body")
 req 201 POST /api/v1/agents/register '{"name":"agent-b"}' "$KEY"
 TB=$(jq -r .token "$TMP/body")
-jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
+# a small fleet gathers rounds for 1 s (batchIntervalMs: 1 ms per agent, 1-10 s)
+jqeq '[.batchIntervalMs, .maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1000,1048576,1000,10000]'
 req 200 POST /api/v1/agent/heartbeat '{}' "$TB"
-jqeq '[.maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1048576,1000,10000]'
+jqeq '[.batchIntervalMs, .maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1000,1048576,1000,10000]'
 
 # Cheap assignment polls: an unchanged poll is a 304 that parses no monitor
 parses() { curl -s -H "Authorization: Bearer $ADMIN" "$B/metrics" |

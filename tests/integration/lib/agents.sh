@@ -117,11 +117,11 @@ tests_table() {
 }
 
 # bootstrap: TLS material, admin token, workspace key, the seed monitor.
-agents_bootstrap() {
+agents_bootstrap() { # [SERVER_ARG...]
     agents_tls "$NS_TMP/tls" "$SRV_ADDR"
     ADMIN=$("$CMON" token create --role admin --name root --store "sqlite:$NS_TMP/data/cmon.db" 2>/dev/null)
     KEY=$("$CMON" token create --role agent --store "sqlite:$NS_TMP/data/cmon.db" 2>/dev/null)
-    server_start
+    server_start "$@"
     [ "$(api PUT /api/v1/connectionMonitors/seed "$(cat "$CMON_SOURCE_DIR/docs/examples/seed.json")")" = 201 ] ||
         fail "seed monitor not applied: $(cat "$NS_TMP/body")"
 }
