@@ -134,9 +134,9 @@ enum {
     "                         beyond it result batches get 503 overloaded and agents\n"          \
     "                         retry them later\n"                                                 \
     "      --agent-batch-ms MS  how long remote agents gather rounds into one result\n"           \
-    "                         batch (100..60000; an agent's longer --batch-ms wins).\n"          \
-    "                         Default: 1 ms per registered agent, 1 to 10 s (up to\n"            \
-    "                         10,000 agents send about 1,000 batches a second)\n"
+    "                         batch (100..60000, default 1000; an agent's longer\n"              \
+    "                         --batch-ms wins).  Longer: fewer, larger requests from\n"          \
+    "                         a large fleet; rounds arrive that much later\n"
 int cli_server_option(const struct cli_command *self, int c, const char *arg,
                       struct cmon_server_opts *o, struct cmon_log *log);
 /* --threads N of `agent` and `run`: the agent's probe loops (1..AGENT_MAX_LOOPS;

@@ -8,13 +8,6 @@
 
 #include "model/monitor.h"
 
-int cmon_agent_batch_interval_ms(size_t agents)
-{
-    if (agents < CMON_AGENT_BATCH_MS_MIN)
-        return CMON_AGENT_BATCH_MS_MIN;
-    return agents > CMON_AGENT_BATCH_MS_MAX ? CMON_AGENT_BATCH_MS_MAX : (int)agents;
-}
-
 bool cmon_agent_name_valid(const char *name)
 {
     return name && strlen(name) <= CMON_AGENT_NAME_MAX && cmon_monitor_name_valid(name);

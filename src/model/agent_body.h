@@ -19,13 +19,10 @@
 #define CMON_AGENT_MAX_BATCH_RESULTS 10000
 #define CMON_AGENT_MAX_BATCH_PATHS 1000
 
-/* The batch interval a server tells its agents (batchIntervalMs): 1 ms per
- * registered agent, at least 1 s and at most 10 s: up to 10,000 agents send
- * about 1,000 result batches a second, larger ones as the fleet grows.  An agent
- * keeps its own --batch-ms when that is longer. */
-#define CMON_AGENT_BATCH_MS_MIN 1000
-#define CMON_AGENT_BATCH_MS_MAX 10000
-int cmon_agent_batch_interval_ms(size_t agents);
+/* The batch interval a server tells its agents (batchIntervalMs) unless
+ * --agent-batch-ms says otherwise; an agent keeps its own --batch-ms when
+ * that is longer. */
+#define CMON_AGENT_BATCH_MS 1000
 
 /* An agent's name is its identity (token name, batch bookkeeping): the
  * monitor-name charset [A-Za-z0-9._-], 1..63, no leading '.' or '-'. */

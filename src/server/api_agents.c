@@ -65,41 +65,12 @@ static bool may_register(struct req *r, const char *name)
     return false;
 }
 
-#define FLEET_RECOUNT_NS (60 * CMON_NS_PER_SEC)
-
-static int count_agent(void *arg, const struct store_agent *a)
-{
-    (void)a;
-    (*(size_t *)arg)++;
-    return 0;
-}
-
-/* The batch interval agents are told: --agent-batch-ms, or by the fleet's
- * size, counted at most once a minute by whichever request comes first
- * (the others use the last count; a failed count keeps it). */
-static int batch_interval_ms(struct cmon_server *srv)
-{
-    if (srv->opts.agent_batch_ms > 0)
-        return srv->opts.agent_batch_ms;
-    int64_t now = cmon_mono_ns(), at = atomic_load(&srv->fleet_counted_ns);
-    if ((!at || now - at >= FLEET_RECOUNT_NS) &&
-        atomic_compare_exchange_strong(&srv->fleet_counted_ns, &at, now)) {
-        struct cmon_errbuf eb;
-        struct store *s = server_ro_take(srv, &eb);
-        size_t n = 0;
-        if (s && s->ops->agent_list(s, count_agent, &n, &eb) == CMON_OK)
-            atomic_store(&srv->fleet_agents, n);
-        if (s)
-            server_ro_give(srv, s);
-    }
-    return cmon_agent_batch_interval_ms((size_t)atomic_load(&srv->fleet_agents));
-}
-
 /* The batch limits agents cut their batches by (docs/agents.md): the body
  * limit, the paths and rounds a batch may hold, and how long to gather. */
 static void add_limits(const struct req *r, json_t *out)
 {
-    json_object_set_new(out, "batchIntervalMs", json_integer(batch_interval_ms(r->srv)));
+    int ms = r->srv->opts.agent_batch_ms;
+    json_object_set_new(out, "batchIntervalMs", json_integer(ms > 0 ? ms : CMON_AGENT_BATCH_MS));
     json_object_set_new(out, "maxBatchBytes", json_integer((json_int_t)r->srv->opts.max_body));
     json_object_set_new(out, "maxBatchPaths", json_integer(CMON_AGENT_MAX_BATCH_PATHS));
     json_object_set_new(out, "maxBatchResults", json_integer(CMON_AGENT_MAX_BATCH_RESULTS));

@@ -47,7 +47,7 @@ struct cmon_server_opts {
     size_t n_allowed_hosts;
     bool allow_exec;           /* --allow-exec-actions: exec alert actions may be stored and run */
     unsigned max_conns_per_ip; /* 0: 256 */
-    int agent_batch_ms;        /* batchIntervalMs told to agents; 0: by fleet size */
+    int agent_batch_ms;        /* batchIntervalMs told to agents; 0: CMON_AGENT_BATCH_MS */
     /* The server's wall clock (Unix ns) for ingest, evaluation, alerts and
      * the agents' time window; NULL: cmon_wall_ns.  Tests inject it. */
     int64_t (*now_ns)(void *ctx);

@@ -41,8 +41,6 @@ struct cmon_server {
     atomic_ullong requests;
     atomic_llong embedded_seen_ns;   /* cmon run: the embedded agent's loop last ran */
     atomic_ullong assignment_parses; /* monitors parsed to answer assignment polls */
-    atomic_llong fleet_counted_ns;   /* agents last counted (monotonic; batchIntervalMs) */
-    atomic_ullong fleet_agents;      /* agents then */
     struct assign_cache *assign;     /* parsed monitors for those polls (assign_cache.h) */
     pthread_mutex_t pool_mu;         /* read-only connections, one per busy request */
     struct store **ro_pool;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_agent_batch_interval.sh: a server tells its agents how long to gather
-# rounds into one result batch (batchIntervalMs: --agent-batch-ms, or 1 ms
-# per registered agent within 1-10 s), and a `cmon agent` whose own
+# rounds into one result batch (batchIntervalMs: --agent-batch-ms, default
+# 1000), and a `cmon agent` whose own
 # --batch-ms is shorter follows it.  The server runs with --agent-batch-ms
 # 10000; agent-a (default --batch-ms 1000) runs 40 TCP tests every 30 s, about
 # 1.3 rounds a second: its batches then carry many rounds each (13 expected;
@@ -22,7 +22,7 @@ agents_require
 agents_topology
 agents_bootstrap --agent-batch-ms 10000
 
-# the answers say it; without the option a small fleet gets 1 s
+# the answers say it (test_agent_trust: 1000 without the option)
 [ "$(api POST /api/v1/agents/register '{"name":"probe-only"}' "$KEY")" = 201 ] || fail "register"
 [ "$(jqb .batchIntervalMs)" = 10000 ] || fail "register answer: $(cat "$NS_TMP/body")"
 TOKEN=$(jq -r .token "$NS_TMP/body")

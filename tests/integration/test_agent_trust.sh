@@ -39,7 +39,7 @@ req 201 POST /api/v1/agents/register '{"name":"agent-a"}' "$KEY"
 TA=$(jq -r .token "$TMP/body")
 req 201 POST /api/v1/agents/register '{"name":"agent-b"}' "$KEY"
 TB=$(jq -r .token "$TMP/body")
-# a small fleet gathers rounds for 1 s (batchIntervalMs: 1 ms per agent, 1-10 s)
+# agents gather rounds for 1 s (batchIntervalMs, --agent-batch-ms's default)
 jqeq '[.batchIntervalMs, .maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1000,1048576,1000,10000]'
 req 200 POST /api/v1/agent/heartbeat '{}' "$TB"
 jqeq '[.batchIntervalMs, .maxBatchBytes, .maxBatchPaths, .maxBatchResults]' '[1000,1048576,1000,10000]'

@@ -119,24 +119,11 @@ static void test_register_heartbeat(void **state)
     expect_facts_refused(false, "{\"name\":\"a\"}", "name");
 }
 
-/* The batch interval told to agents: 1 ms per agent within 1-10 s. */
-static void test_batch_interval(void **state)
-{
-    (void)state;
-    assert_int_equal(cmon_agent_batch_interval_ms(0), 1000);
-    assert_int_equal(cmon_agent_batch_interval_ms(3), 1000);
-    assert_int_equal(cmon_agent_batch_interval_ms(1000), 1000);
-    assert_int_equal(cmon_agent_batch_interval_ms(2500), 2500);
-    assert_int_equal(cmon_agent_batch_interval_ms(10000), 10000);
-    assert_int_equal(cmon_agent_batch_interval_ms(1000000), 10000);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_register_heartbeat),
-        cmocka_unit_test(test_batch_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
