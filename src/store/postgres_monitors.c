@@ -1,7 +1,8 @@
-/* postgres_monitors.c: monitors, their expanded tests, the tests view query
- * and state history for the PostgreSQL backend.  A monitor and its tests are
+/* postgres_monitors.c: monitors, their expanded tests, the tests view query,
+ * a test field's distinct values and state history for the PostgreSQL backend.  A monitor and its tests are
  * replaced in one transaction; a test that keeps its id keeps its state.
  * State writes lock the test row, so two replicas never record one change twice. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,23 @@ enum cmon_err pg_test_query(struct store *s, const struct store_test_filter *f, 
         if (cb(arg, &t))
             break;
     }
+    PQclear(res);
+    return CMON_OK;
+}
+
+enum cmon_err pg_test_distinct(struct store *s, enum store_test_field field, size_t limit,
+                               store_value_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s); /* names: monitor_put's, never staged by ingest */
+    char sql[256], num[24];
+    if (sql_build_distinct(SQL_POSTGRES, field, sql, sizeof sql) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "unknown test field %d", (int)field);
+    const char *vals[] = {pg_i64(num, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)};
+    PGresult *res = pg_query(ps, sql, 1, vals, eb, "read distinct test values");
+    if (!res)
+        return CMON_ERR_STORE;
+    for (int i = 0; i < PQntuples(res) && !cb(arg, PQgetvalue(res, i, 0)); i++)
+        ;
     PQclear(res);
     return CMON_OK;
 }

@@ -1,8 +1,9 @@
-/* sql_build.c: the metric query's and the tests view's SQL for both backends
- * (sql_build.h).  The two dialects differ only in placeholders, the
- * failed-percent expression, the substring function, the collation of the
- * order and where rows not folded into the roll-ups yet are read from
- * (SQLite: raw rows past the roll-up watermark; PostgreSQL: the queue). */
+/* sql_build.c: the SQL of the metric query, the tests view and a test
+ * field's distinct values for both backends (sql_build.h).  The two dialects
+ * differ only in placeholders, the failed-percent expression, the substring
+ * function, the collation of the order and where rows not folded into the
+ * roll-ups yet are read from (SQLite: raw rows past the roll-up watermark;
+ * PostgreSQL: the queue). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -20,6 +21,7 @@ struct dialect {
     const char *pending_from;
     const char *strpos;  /* strpos(haystack, needle): 1-based position, 0 if absent */
     const char *by_name; /* ORDER BY of monitor names: byte order */
+    const char *bytes;   /* after a text column: its byte-order collation */
     const char *json_elems[2]; /* around a JSON array parameter: its text elements as rows of "value" */
 };
 
@@ -27,11 +29,11 @@ static const struct dialect dialects[] = {
     [SQL_SQLITE] = {"?", "", "", "100.0 * r.checks_failed / r.checks_total",
                     "100.0 * checks_failed / checks_total",
                     "results WHERE id > (SELECT last_id FROM rollup_state)", "instr", "t.monitor",
-                    {"json_each(", ")"}},
+                    "", {"json_each(", ")"}},
     [SQL_POSTGRES] = {"$", "::bigint", "::text",
                       "(100.0::float8 * r.checks_failed / nullif(r.checks_total, 0))", "failed_pct",
                       "rollup_pending", "strpos", "t.monitor COLLATE \"C\"",
-                      {"json_array_elements_text(", "::json)"}},
+                      " COLLATE \"C\"", {"json_array_elements_text(", "::json)"}},
 };
 
 /* The column of each dimension (model/dims.h).  SourceAddress and Region
@@ -277,4 +279,24 @@ const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test
     default:
         return NULL;
     }
+}
+
+/* ---- a test field's distinct values (the filter bar's selectors) ---- */
+
+int sql_build_distinct(enum sql_dialect dia, enum store_test_field field, char *sql, size_t cap)
+{
+    static const char *const column[] = {
+        [STORE_TF_GROUP] = "test_group",      [STORE_TF_SOURCE] = "source",
+        [STORE_TF_DESTINATION] = "destination", [STORE_TF_DEST_TYPE] = "destination_type",
+        [STORE_TF_CONFIG] = "test_config",
+    };
+    if ((unsigned)dia > SQL_POSTGRES || (unsigned)field > STORE_TF_CONFIG)
+        return -1;
+    const struct dialect *d = &dialects[dia];
+    const char *c = column[field];
+    size_t len = 0;
+    /* GROUP BY, not DISTINCT: PostgreSQL orders a DISTINCT only by its
+     * select list, and the byte order is another expression there */
+    return append(sql, cap, &len, "SELECT %s FROM tests WHERE %s <> '' GROUP BY %s ORDER BY %s%s"
+                  " LIMIT %s1%s", c, c, c, c, d->bytes, d->param, d->int_cast);
 }

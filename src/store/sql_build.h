@@ -46,4 +46,9 @@ void sql_build_tests(enum sql_dialect d, const struct store_test_filter *f, stru
 /* The value of a text parameter p of f (NULL for STATE and PROTOCOL). */
 const char *sql_test_param_text(const struct store_test_filter *f, enum sql_test_param p);
 
+/* The distinct non-empty values of one test field (store_ops.test_distinct),
+ * in byte order; parameter 1 is the row limit (integer).  Returns 0, or -1
+ * for an unknown field or a too small cap. */
+int sql_build_distinct(enum sql_dialect d, enum store_test_field field, char *sql, size_t cap);
+
 #endif

@@ -1,7 +1,8 @@
-/* sqlite_monitors.c: monitors, their expanded tests, the tests view query
- * and state history for the SQLite backend.  A monitor, its tests and the
+/* sqlite_monitors.c: monitors, their expanded tests, the tests view query,
+ * a test field's distinct values and state history for the SQLite backend.  A monitor, its tests and the
  * alert rules its file holds are replaced in one transaction; a test that
  * keeps its id keeps its state. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,27 @@ enum cmon_err sq_test_query(struct store *s, const struct store_test_filter *f, 
         sqlite3_reset(st);
     else
         sqlite3_finalize(st);
+    return err;
+}
+
+enum cmon_err sq_test_distinct(struct store *s, enum store_test_field field, size_t limit,
+                               store_value_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s); /* names: monitor_put's, never staged by ingest */
+    enum cmon_err err = CMON_OK;
+    char sql[256];
+    sqlite3_stmt *st = NULL;
+    if (sql_build_distinct(SQL_SQLITE, field, sql, sizeof sql) != 0)
+        return cmon_fail(eb, CMON_ERR_INVALID, "unknown test field %d", (int)field);
+    if (sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(ss, eb, "prepare distinct test values");
+    sqlite3_bind_int64(st, 1, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !cb(arg, sq_col_text(st, 0)))
+        ;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(ss, eb, "read distinct test values");
+    sqlite3_finalize(st);
     return err;
 }
 

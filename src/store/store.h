@@ -99,6 +99,16 @@ struct store_test_filter {
     const char *group, *source, *destination, *config, *destination_type;
 };
 
+/* The tests' name columns the views filter on exactly (store_test_filter's
+ * group, source, destination, destination_type, config), for test_distinct. */
+enum store_test_field {
+    STORE_TF_GROUP,
+    STORE_TF_SOURCE,
+    STORE_TF_DESTINATION,
+    STORE_TF_DEST_TYPE,
+    STORE_TF_CONFIG,
+};
+
 /* A round result as stored (agent = who ran it).  history: stored as raw
  * history only, never the test's live figures (a round older than a day
  * when it arrives: a spool replayed after a long outage). */
@@ -169,6 +179,7 @@ typedef int (*store_result_cb)(void *arg, const struct store_result *r);
 typedef int (*store_point_cb)(void *arg, int64_t bucket_ns, double value, int64_t samples);
 typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
 typedef int (*store_agent_cb)(void *arg, const struct store_agent *a);
+typedef int (*store_value_cb)(void *arg, const char *value);
 /* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
 
 /* What a backend can do that another cannot (store_ops.caps). */
@@ -221,6 +232,10 @@ enum store_cap {
         struct cmon_errbuf *eb))                                                                   \
     X(enum cmon_err, state_changes, (struct store *s, const char *test_id, int64_t from_ns,        \
         int64_t to_ns, store_change_cb cb, void *arg, struct cmon_errbuf *eb))                     \
+    /* The distinct non-empty values of one field over every test, in byte                         \
+     * order (case-sensitive), at most limit (the filter bar's selectors). */                      \
+    X(enum cmon_err, test_distinct, (struct store *s, enum store_test_field field, size_t limit,   \
+        store_value_cb cb, void *arg, struct cmon_errbuf *eb))                                     \
     /* The transaction API: the writer opens one transaction for many                              \
      * results (and heartbeats, state verdicts); the caller owns the batching                      \
      * policy.  Ops that make their own transaction (monitor_put, ...) are not                     \

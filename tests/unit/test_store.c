@@ -1,6 +1,7 @@
 /* test_store.c: the backend-neutral store suite, monitors and tests: put,
- * list, filters, a re-apply keeping states, and the state history.  The
- * fixture and how to run the suite over PostgreSQL: store_suite.h. */
+ * list, filters, a re-apply keeping states, the state history and a test
+ * field's distinct values.  The fixture and how to run the suite over
+ * PostgreSQL: store_suite.h. */
 #include "store_suite.h"
 
 static void test_monitor_crud(void **state)
@@ -208,6 +209,60 @@ static void test_query_ids(void **state)
     }
 }
 
+/* Values joined with '|', in the order the store gave them. */
+struct joined {
+    char text[256];
+};
+
+static int join_value(void *arg, const char *v)
+{
+    struct joined *j = arg;
+    size_t len = strlen(j->text);
+    snprintf(j->text + len, sizeof j->text - len, "%s%s", len ? "|" : "", v);
+    return 0;
+}
+
+static const char *distinct(struct store *s, enum store_test_field field, size_t limit,
+                            struct joined *j)
+{
+    struct cmon_errbuf eb;
+    j->text[0] = '\0';
+    assert_int_equal(s->ops->test_distinct(s, field, limit, join_value, j, &eb), CMON_OK);
+    return j->text;
+}
+
+/* test_distinct: each field's distinct non-empty values over every monitor,
+ * case kept (one per spelling), in byte order, at most limit. */
+static void test_distinct_values(void **state)
+{
+    struct store *s = ((struct fixture *)*state)->s;
+    struct cmon_errbuf eb;
+    struct joined j;
+    assert_string_equal(distinct(s, STORE_TF_GROUP, 10, &j), "");
+    put_two(s, "m1", NULL); /* tg1 -> web (tcp), tg2 -> db (ping) */
+    struct store_test t[3] = {
+        make_test("bbbbbbbbbbbbbbb1", 1, "tg1", "Web", CMON_PROTO_TCP, 80),
+        make_test("bbbbbbbbbbbbbbb2", 2, "Zeta", "web", CMON_PROTO_ICMP, 0),
+        make_test("bbbbbbbbbbbbbbb3", 3, "", "db", CMON_PROTO_ICMP, 0),
+    };
+    t[0].destination_type = "Agent";
+    t[1].source = "agent-b";
+    t[2].config = "";
+    bool created;
+    assert_int_equal(s->ops->monitor_put(s, "m2", "{}", t, 3, NULL, 0, T0, &created, &eb), CMON_OK);
+    assert_string_equal(distinct(s, STORE_TF_GROUP, 10, &j), "Zeta|tg1|tg2");
+    assert_string_equal(distinct(s, STORE_TF_SOURCE, 10, &j), "agent-b|local");
+    assert_string_equal(distinct(s, STORE_TF_DESTINATION, 10, &j), "Web|db|web");
+    assert_string_equal(distinct(s, STORE_TF_DEST_TYPE, 10, &j), "Agent|ExternalAddress");
+    assert_string_equal(distinct(s, STORE_TF_CONFIG, 10, &j), "ping|tcp");
+    assert_string_equal(distinct(s, STORE_TF_DESTINATION, 2, &j), "Web|db");
+    assert_int_equal(s->ops->test_distinct(s, (enum store_test_field)99, 10, join_value, &j, &eb),
+                     CMON_ERR_INVALID);
+    /* a deleted monitor's values go with its tests */
+    assert_int_equal(s->ops->monitor_delete(s, "m2", &eb), CMON_OK);
+    assert_string_equal(distinct(s, STORE_TF_GROUP, 10, &j), "tg1|tg2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reapply_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

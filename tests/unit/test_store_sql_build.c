@@ -2,8 +2,9 @@
  * (store/sql_build.h) -- placeholders per dialect, raw results for
  * sub-minute buckets, a roll-up plus the rows not folded yet otherwise, each
  * dimension filter as one case-insensitive comparison -- and the queries it
- * refuses; and the tests view's filters, numbered in the order they appear.  The SQL runs against
- * real databases in test_store (both backends). */
+ * refuses; the tests view's filters, numbered in the order they appear; and
+ * a test field's distinct values in byte order on both.  The SQL runs
+ * against real databases in test_store (both backends). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,22 @@ static void test_tests_view_exact(void **state)
     assert_non_null(strstr(q.sql, " AND t.source = ?5 AND t.destination = ?6 AND t.test_config = ?7"));
 }
 
+/* A field's distinct values: non-empty, grouped, byte order (PostgreSQL's
+ * "C" collation), the limit the one parameter; an unknown field refused. */
+static void test_distinct(void **state)
+{
+    (void)state;
+    char sql[256];
+    assert_int_equal(sql_build_distinct(SQL_SQLITE, STORE_TF_DEST_TYPE, sql, sizeof sql), 0);
+    assert_string_equal(sql, "SELECT destination_type FROM tests WHERE destination_type <> ''"
+                             " GROUP BY destination_type ORDER BY destination_type LIMIT ?1");
+    assert_int_equal(sql_build_distinct(SQL_POSTGRES, STORE_TF_GROUP, sql, sizeof sql), 0);
+    assert_string_equal(sql, "SELECT test_group FROM tests WHERE test_group <> ''"
+                             " GROUP BY test_group ORDER BY test_group COLLATE \"C\" LIMIT $1::bigint");
+    assert_int_equal(sql_build_distinct(SQL_SQLITE, (enum store_test_field)5, sql, sizeof sql), -1);
+    assert_int_equal(sql_build_distinct(SQL_SQLITE, STORE_TF_CONFIG, sql, 20), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_tests_view),
         cmocka_unit_test(test_tests_view_exact),
+        cmocka_unit_test(test_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
