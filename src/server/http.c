@@ -295,6 +295,7 @@ static const struct route routes[] = {
     {"POST", "connectionMonitors/*/start", NEED_ADMIN, api_monitor_start},
     {"POST", "connectionMonitors/*/stop", NEED_ADMIN, api_monitor_stop},
     {"GET", "tests", NEED_READER, api_view_tests},
+    {"GET", "tests/scopes", NEED_READER, api_view_scopes},
     {"GET", "tests/*/stateChanges", NEED_READER, api_test_history},
     {"GET", "tests/*/members", NEED_READER, api_test_members},
     {"GET", "tests/*/topology", NEED_READER, api_test_topology},

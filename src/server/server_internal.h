@@ -157,6 +157,8 @@ enum MHD_Result api_monitor_delete(struct req *r);
 enum MHD_Result api_monitor_start(struct req *r);
 enum MHD_Result api_monitor_stop(struct req *r);
 enum MHD_Result api_view_tests(struct req *r);
+/* api_scopes.c: the distinct values the scope selectors offer. */
+enum MHD_Result api_view_scopes(struct req *r);
 enum MHD_Result api_view_groups(struct req *r);
 enum MHD_Result api_view_sources(struct req *r);
 enum MHD_Result api_view_destinations(struct req *r);

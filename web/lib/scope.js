@@ -2,18 +2,23 @@
 // destination, destination type, configuration) and the switch between the
 // three list views (connection monitors, test groups, tests) that share
 // them.  A selector offers the distinct values of every test defined now
-// (GET /api/v1/tests, whose rows name them); the chosen value stays offered
-// even when no test has it any more, so a shared URL still shows what it
-// filters.  Narrowing is the server's: the values go to the views as their
-// own parameters (lib/filters.js viewParams).
+// (GET /api/v1/tests/scopes: one request, the server's SELECT DISTINCT,
+// not every test's row); the chosen value stays offered even when no test
+// has it any more, so a shared URL still shows what it filters.  Narrowing
+// is the server's: the values go to the views as their own parameters
+// (lib/filters.js viewParams).
 
 import * as api from './api.js';
 import { h, hashLink } from './dom.js';
 import { SCOPE_KEYS, carry } from './filters.js';
 
-function distinct(tests, key) {
-  return [...new Set(tests.map((t) => t[key]).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+// The server sends byte order; the selectors show the user's collation.
+function sorted(values) {
+  return [...(values || [])].sort((a, b) => a.localeCompare(b));
 }
+
+// At most this many values per selector (the server's maximum).
+const SCOPE_LIMIT = 10000;
 
 function fill(select, values, current) {
   const want = current && !values.includes(current) ? [...values, current] : values;
@@ -27,8 +32,8 @@ function fill(select, values, current) {
 
 // Fill every scope selector and show the URL's choice in it.
 export async function fillScopes(params) {
-  const tests = await api.getAll('tests', {});
-  for (const k of SCOPE_KEYS) fill(document.getElementById(`f-${k}`), distinct(tests, k), params.get(k));
+  const scopes = await api.get('tests/scopes', { limit: SCOPE_LIMIT });
+  for (const k of SCOPE_KEYS) fill(document.getElementById(`f-${k}`), sorted(scopes[k]), params.get(k));
 }
 
 // The three list views, side by side as in the seed's portal.
