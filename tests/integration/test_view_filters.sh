@@ -10,7 +10,8 @@
 # destinationCount and enabled; GET connectionMonitors/NAME carries
 # testGroupCount, sourceCount, destinationCount and the regions its source
 # agents report; rows, counts and state= say NotRunning ("Not Running" is
-# still taken on input).
+# still taken on input); GET /api/v1/tests/scopes gives the distinct values
+# of the test rows per key (limit, 400s, the reader role).
 set -euo pipefail
 
 CMON=${CMON:?set CMON to the cmon binary}
@@ -58,6 +59,47 @@ tests_are 'testGroup=ap' '[]'
 tests_are 'source=AGENT-A' '[]'
 tests_are 'destination=db&destinationType=Agent' '[]'
 pass "tests: testGroup, source, destination, testConfiguration, destinationType narrow exactly"
+
+# the scope selectors' values: GET /api/v1/tests/scopes gives, per key,
+# exactly the distinct non-empty values of the test rows (case kept: "App"
+# beside "app", "Web" beside "web"), sorted, across every monitor
+req 201 PUT /api/v1/connectionMonitors/case '{"properties": {
+  "endpoints": [
+    {"name": "agent-a", "type": "Agent", "address": "agent-a"},
+    {"name": "Web", "type": "ExternalAddress", "address": "198.18.2.3"}],
+  "testConfigurations": [{"name": "Tcp-443", "protocol": "Tcp", "tcpConfiguration": {"port": 443}}],
+  "testGroups": [{"name": "App", "sources": ["agent-a"], "destinations": ["Web"], "testConfigurations": ["Tcp-443"]}]}}'
+scopes_are_rows() { # the endpoint's values = distinct() of GET /api/v1/tests's rows
+    req 200 GET '/api/v1/tests?limit=1000'
+    local want
+    want=$(jq -c '.items as $t | ["testGroup","source","destination","destinationType","testConfiguration"]
+        | map({key: ., value: ([$t[][.] | select(. != null and . != "")] | unique)}) | from_entries
+        + {truncated: []}' "$TMP/body")
+    req 200 GET /api/v1/tests/scopes
+    jqeq '.' "$want"
+}
+scopes_are_rows
+jqeq '[.testGroup, .destination, .destinationType, .testConfiguration]' \
+    '[["App","app","g1","g2"],["Web","agent-b","db","web"],["Agent","ExternalAddress"],["Tcp-443","http","icmp","tcp"]]'
+# limit per key: the first values in byte order, the keys cut named
+req 200 GET '/api/v1/tests/scopes?limit=2'
+jqeq '[.testGroup, .source, .destinationType, .truncated]' \
+    '[["App","app"],["agent-a","agent-b"],["Agent","ExternalAddress"],["testGroup","source","destination","testConfiguration"]]'
+# bad parameters: JSON errors with stable codes, never an unbounded answer
+for bad in 'limit=0' 'limit=10001' 'limit=x' 'limit=-1'; do
+    req 400 GET "/api/v1/tests/scopes?$bad"
+    jqeq '[.error.code, .error.field]' '["invalid_parameter","limit"]'
+done
+req 400 GET '/api/v1/tests/scopes?monitor=seed' # no view filter: a selector offers every value
+jqeq '[.error.code, .error.field]' '["invalid_parameter","monitor"]'
+req 400 GET '/api/v1/tests/scopes?limt=5'
+jqeq '.error.message | test("did you mean .limit.")' true
+req 405 POST /api/v1/tests/scopes '{}'
+# a deleted monitor's values go with its tests
+req 204 DELETE /api/v1/connectionMonitors/case
+scopes_are_rows
+jqeq '.testGroup' '["app","g1","g2"]'
+pass "tests/scopes: each key's distinct values of the test rows, sorted, case kept; limit; 400s"
 
 # the roll-ups narrowed by the same filters; group rows' counts and enabled
 req 200 GET '/api/v1/testGroups'
@@ -134,3 +176,12 @@ jqeq '.regions' '["eastus2","westeurope"]'
 req 200 GET /api/v1/connectionMonitors/seed '' "$ADMIN"
 jqeq '[.testGroupCount, .testCount, .sourceCount, .destinationCount, .regions]' '[1,12,3,2,["eastus2","westeurope"]]'
 pass "monitor essentials: group, test, source and destination counts, the sources' regions"
+
+# tests/scopes: the reader role, as GET /api/v1/tests; an agent token may not
+READER=$("$CMON" token create --role reader --store "$STORE" | tail -1)
+[ -n "$READER" ] || fail "token create reader"
+req 200 GET /api/v1/tests/scopes '' "$READER"
+jqeq '.source' '["agent-a","agent-b","agent-c"]'
+req 401 GET /api/v1/tests/scopes
+req 403 GET /api/v1/tests/scopes '' "$KEY"
+pass "tests/scopes: readers may, no token 401, an agent token 403"
