@@ -425,6 +425,25 @@ await step('scope filters (group, source, destination, destination type, configu
   await page.selectOption('#f-entity', 'testGroups');
   await rendered('#/testGroups?destination=web-ok');
   assert.deepEqual(await keys(), ['g:e2e/web']);
+  // the selectors' values are one GET /api/v1/tests/scopes a render: no
+  // list view pages through every test for them (the views' own requests
+  // to /api/v1/tests carry the URL's filter); a chosen value no test has
+  // stays offered
+  for (const view of ['tests', 'testGroups', 'monitors']) {
+    const asked = [];
+    const seen = (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith('/api/v1/tests')) asked.push(u.pathname + u.search);
+    };
+    page.on('request', seen);
+    await go(`#/${view}?destination=web-ok&testGroup=gone`);
+    page.off('request', seen);
+    const scopes = asked.filter((u) => u.startsWith('/api/v1/tests/scopes'));
+    assert.ok(scopes.length >= 1 && scopes.every((u) => u === '/api/v1/tests/scopes?limit=10000'), `${view}: ${scopes}`);
+    assert.deepEqual(asked.filter((u) => u.startsWith('/api/v1/tests?') && !u.includes('destination=web-ok')), [], view);
+    assert.deepEqual(await page.$$eval('#f-testGroup option', (o) => o.map((x) => x.value)), ['', 'backup-ping', 'broken', 'ping', 'web', 'gone']);
+    assert.equal(await page.inputValue('#f-testGroup'), 'gone');
+  }
 });
 
 await step('Essentials at the top of the monitor and test group pages', async () => {
