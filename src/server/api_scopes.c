@@ -85,7 +85,8 @@ enum MHD_Result api_view_scopes(struct req *r)
         return MHD_YES;
     json_t *out = json_object(), *truncated = json_array();
     struct cmon_errbuf eb;
-    enum cmon_err err = out && truncated ? CMON_OK : cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
+    enum cmon_err err =
+        out && truncated ? CMON_OK : cmon_fail(&eb, CMON_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !err && i < sizeof scope_keys / sizeof scope_keys[0]; i++)
         err = scope_values(s, i, limit, out, truncated, &eb);
     if (!err && json_object_set(out, "truncated", truncated) != 0)

@@ -1,7 +1,8 @@
 /* postgres_monitors.c: monitors, their expanded tests, the tests view query,
- * a test field's distinct values and state history for the PostgreSQL backend.  A monitor and its tests are
- * replaced in one transaction; a test that keeps its id keeps its state.
- * State writes lock the test row, so two replicas never record one change twice. */
+ * a test field's distinct values and state history for the PostgreSQL
+ * backend.  A monitor and its tests are replaced in one transaction; a test
+ * that keeps its id keeps its state.  State writes lock the test row, so two
+ * replicas never record one change twice. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

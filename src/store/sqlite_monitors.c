@@ -1,7 +1,7 @@
 /* sqlite_monitors.c: monitors, their expanded tests, the tests view query,
- * a test field's distinct values and state history for the SQLite backend.  A monitor, its tests and the
- * alert rules its file holds are replaced in one transaction; a test that
- * keeps its id keeps its state. */
+ * a test field's distinct values and state history for the SQLite backend.
+ * A monitor, its tests and the alert rules its file holds are replaced in
+ * one transaction; a test that keeps its id keeps its state. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -169,8 +169,8 @@ static void test_distinct(void **state)
     assert_string_equal(sql, "SELECT destination_type FROM tests WHERE destination_type <> ''"
                              " GROUP BY destination_type ORDER BY destination_type LIMIT ?1");
     assert_int_equal(sql_build_distinct(SQL_POSTGRES, STORE_TF_GROUP, sql, sizeof sql), 0);
-    assert_string_equal(sql, "SELECT test_group FROM tests WHERE test_group <> ''"
-                             " GROUP BY test_group ORDER BY test_group COLLATE \"C\" LIMIT $1::bigint");
+    assert_string_equal(sql, "SELECT test_group FROM tests WHERE test_group <> '' GROUP BY"
+                             " test_group ORDER BY test_group COLLATE \"C\" LIMIT $1::bigint");
     assert_int_equal(sql_build_distinct(SQL_SQLITE, (enum store_test_field)5, sql, sizeof sql), -1);
     assert_int_equal(sql_build_distinct(SQL_SQLITE, STORE_TF_CONFIG, sql, 20), -1);
 }
