@@ -4,7 +4,8 @@
  * connection when its holder goes away, exactly-once batches across
  * connections, the SQL endpoint's role, upgrading a schema-1 database,
  * replicas racing to register one agent, alerts saved by the leader only,
- * and `cmon migrate` copying everything (agents and alerts included).
+ * `cmon migrate` copying everything (agents and alerts included), and a
+ * test field's distinct values in byte order under an ICU collation.
  * Needs CMON_TEST_STORE_URL (postgres://...); tests/integration/
  * test_pg_store.sh starts a cluster and runs it.  Without the URL it exits
  * 77 (skipped). */
@@ -538,6 +539,50 @@ static void test_copy_from_sqlite(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int join_value(void *arg, const char *v)
+{
+    size_t len = strlen(arg);
+    snprintf((char *)arg + len, 128 - len, "%s%s", len ? "|" : "", v);
+    return 0;
+}
+
+/* test_distinct answers in byte order whatever the column's collation: here
+ * an ICU one (lower case first, letters before case), where a plain ORDER BY
+ * would give app|App|tg1|Zeta. */
+static void test_distinct_byte_order(void **state)
+{
+    (void)state;
+    char icu[8];
+    sql1("SELECT count(*) FROM pg_collation WHERE collname = 'und-x-icu'", icu, sizeof icu);
+    if (strcmp(icu, "1") != 0)
+        skip(); /* a PostgreSQL built without ICU: no other collation to try */
+    struct store *s = open_rw();
+    struct store_test t[4];
+    const char *groups[] = {"tg1", "Zeta", "app", "App"};
+    char ids[4][17];
+    for (int i = 0; i < 4; i++) {
+        snprintf(ids[i], sizeof ids[i], "%016x", 0xc000 + i);
+        t[i] = (struct store_test){.id = ids[i], .number = i + 1, .group = groups[i],
+                                   .source = "a", .source_address = "a", .source_type = "Agent",
+                                   .destination = "d", .destination_address = "d",
+                                   .destination_type = "ExternalAddress", .config = "c",
+                                   .protocol = CMON_PROTO_TCP, .target = "d", .port = 80,
+                                   .frequency_sec = 30};
+    }
+    struct cmon_errbuf eb;
+    assert_int_equal(s->ops->monitor_put(s, "m", "{}", t, 4, NULL, 0, D0, NULL, &eb), CMON_OK);
+    sql1("DROP VIEW v_tests, v_results, v_state_changes;" /* they read the column */
+         "ALTER TABLE tests ALTER COLUMN test_group TYPE text COLLATE \"und-x-icu\"",
+         NULL, 0);
+    char plain[64];
+    sql1("SELECT string_agg(test_group, '|' ORDER BY test_group) FROM tests", plain, sizeof plain);
+    assert_string_equal(plain, "app|App|tg1|Zeta"); /* the collation is in force */
+    char got[128] = "";
+    assert_int_equal(s->ops->test_distinct(s, STORE_TF_GROUP, 10, join_value, got, &eb), CMON_OK);
+    assert_string_equal(got, "App|Zeta|app|tg1");
+    store_close(s);
+}
+
 int main(void)
 {
     if (!url() || strncmp(url(), "postgres", 8) != 0) {
@@ -556,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup(test_upgrade_from_schema_1, reset),
         cmocka_unit_test_setup(test_register_race, reset),
         cmocka_unit_test_setup(test_alert_save_leader_only, reset),
+        cmocka_unit_test_setup(test_distinct_byte_order, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
