@@ -589,6 +589,68 @@ enum cmon_err pg_result_query_many(struct store *s, const char *ids_json, int64_
                         ids_json, from_ns, to_ns, limit, cb, arg, eb);
 }
 
+/* tests_last in one statement: per test, the indexes (test_id, at_ns) and
+ * (test_id, start_ns) read backwards; among equal starts the row stored
+ * last (results are only appended: the highest ctid). */
+static const char tests_last_sql[] =
+    "SELECT r.*, c.at_ns, c.from_state, c.to_state, c.reason, c.test_id"
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS q(e, i)"
+    " LEFT JOIN LATERAL (SELECT test_id, at_ns, from_state, to_state, reason FROM state_changes"
+    "  WHERE test_id = q.e->>0 AND at_ns < $2 ORDER BY at_ns DESC, id DESC LIMIT 1) c ON true"
+    " LEFT JOIN LATERAL (" PG_RESULT_COLS "test_id = q.e->>0 AND start_ns >= (q.e->>1)::bigint"
+    "  AND start_ns < $2 ORDER BY start_ns DESC, ctid DESC LIMIT 1) r ON true"
+    " ORDER BY q.i";
+
+/* [[id, results_from_ns], ...] as JSON text (caller frees), NULL when out of memory. */
+static char *last_query_json(const struct store_last_query *tests, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        if (json_array_append_new(a, json_pack("[sI]", tests[i].test_id,
+                                               (json_int_t)tests[i].results_from_ns))) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+enum cmon_err pg_tests_last(struct store *s, const struct store_last_query *tests, size_t n,
+                            int64_t to_ns, store_last_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct pg_store *ps = pg_of(s);
+    enum cmon_err err = pg_flush(ps, eb);
+    if (err || !n)
+        return err;
+    char *q = last_query_json(tests, n), to[24];
+    if (!q)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    const char *v[] = {q, pg_i64(to, to_ns)};
+    PGresult *res = pg_query(ps, tests_last_sql, 2, v, eb, "read the last state changes and results");
+    free(q);
+    if (!res)
+        return CMON_ERR_STORE;
+    struct store_result sr;
+    for (int i = 0; i < PQntuples(res) && (size_t)i < n; i++) {
+        bool has_r = !pg_col_null(res, i, 2), has_c = !pg_col_null(res, i, 16);
+        struct store_state_change c = {
+            .test_id = PQgetvalue(res, i, 20),
+            .at_ns = pg_col_i64(res, i, 16),
+            .from = (enum cmon_state)pg_col_i64(res, i, 17),
+            .to = (enum cmon_state)pg_col_i64(res, i, 18),
+            .reason = PQgetvalue(res, i, 19),
+        };
+        if (has_r)
+            result_from_row(res, i, &sr);
+        if (cb(arg, (size_t)i, has_c ? &c : NULL, has_r ? &sr : NULL))
+            break;
+    }
+    PQclear(res);
+    return CMON_OK;
+}
+
 /* ---- metrics ---- */
 
 enum cmon_err pg_metric_query(struct store *s, const struct store_metric_query *q,

@@ -127,6 +127,9 @@ static const char *const stmt_sql[SQ__COUNT] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     [SQ_CHANGES] = "SELECT test_id, at_ns, from_state, to_state, reason FROM state_changes"
                    " WHERE test_id = ?1 AND at_ns >= ?2 AND at_ns < ?3 ORDER BY at_ns, rowid",
+    /* the index (test_id, at_ns, and the rowid it holds) read backwards: no sort */
+    [SQ_CHANGE_LAST] = "SELECT test_id, at_ns, from_state, to_state, reason FROM state_changes"
+                       " WHERE test_id = ?1 AND at_ns < ?2 ORDER BY at_ns DESC, rowid DESC LIMIT 1",
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
@@ -161,16 +164,18 @@ static const char *const stmt_sql[SQ__COUNT] = {
     [SQ_TEST_LATEST] = "UPDATE tests SET last_result_ns = ?2, checks_failed_pct = ?3,"
                        " rtt_ms = ?4, diagnostic = ?5, detail = ?6 WHERE id = ?1"
                        " AND (last_result_ns IS NULL OR last_result_ns <= ?2)",
-    [SQ_RESULTS] =
-        "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"
-        " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
-        " first_byte_ms FROM results WHERE test_id = ?1 AND start_ns >= ?2 AND start_ns < ?3"
-        " ORDER BY start_ns LIMIT ?4",
-    [SQ_RESULTS_MANY] =
-        "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"
-        " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"
-        " first_byte_ms FROM results WHERE test_id IN (SELECT value FROM json_each(?1))"
-        " AND start_ns >= ?2 AND start_ns < ?3 ORDER BY start_ns, test_id LIMIT ?4",
+#define SQ_RESULT_COLS                                                                             \
+    "SELECT agent, test_id, start_ns, checks_total, checks_failed, rtt_min, rtt_avg,"              \
+    " rtt_max, rtt_jitter, diagnostic, detail, http_status, dns_ms, connect_ms, tls_ms,"           \
+    " first_byte_ms FROM results WHERE "
+    [SQ_RESULTS] = SQ_RESULT_COLS "test_id = ?1 AND start_ns >= ?2 AND start_ns < ?3"
+                                  " ORDER BY start_ns LIMIT ?4",
+    [SQ_RESULTS_MANY] = SQ_RESULT_COLS "test_id IN (SELECT value FROM json_each(?1))"
+                                       " AND start_ns >= ?2 AND start_ns < ?3"
+                                       " ORDER BY start_ns, test_id LIMIT ?4",
+    /* the index (test_id, start_ns, and the rowid id) read backwards: no sort */
+    [SQ_RESULT_LAST] = SQ_RESULT_COLS "test_id = ?1 AND start_ns >= ?2 AND start_ns < ?3"
+                                      " ORDER BY start_ns DESC, id DESC LIMIT 1",
     [SQ_PATH_PUT] = "INSERT OR REPLACE INTO paths (test_id, start_ns, hops) VALUES (?1, ?2, ?3)",
     [SQ_PATH_LATEST] = "SELECT hops, start_ns FROM paths WHERE test_id = ?1"
                        " ORDER BY start_ns DESC LIMIT 1",

@@ -306,6 +306,71 @@ enum cmon_err sq_result_query_many(struct store *s, const char *ids_json, int64_
     return results_read(sq_of(s), SQ_RESULTS_MANY, ids_json, from_ns, to_ns, limit, cb, arg, eb);
 }
 
+static bool step_ok(int rc)
+{
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+static enum cmon_err tests_last_read(struct sqlite_store *ss, const struct store_last_query *tests,
+                                     size_t n, int64_t to_ns, store_last_cb cb, void *arg,
+                                     struct cmon_errbuf *eb)
+{
+    sqlite3_stmt *ch = sq_stmt(ss, SQ_CHANGE_LAST, eb), *rs = sq_stmt(ss, SQ_RESULT_LAST, eb);
+    if (!ch || !rs)
+        return CMON_ERR_STORE;
+    enum cmon_err err = CMON_OK;
+    for (size_t i = 0; i < n && !err; i++) {
+        sq_bind_text(ch, 1, tests[i].test_id);
+        sqlite3_bind_int64(ch, 2, to_ns);
+        sq_bind_text(rs, 1, tests[i].test_id);
+        sqlite3_bind_int64(rs, 2, tests[i].results_from_ns);
+        sqlite3_bind_int64(rs, 3, to_ns);
+        int rc1 = sqlite3_step(ch), rc2 = sqlite3_step(rs);
+        struct store_state_change c = {0};
+        struct store_result sr;
+        if (!step_ok(rc1) || !step_ok(rc2))
+            err = sq_fail(ss, eb, "read the last state change and result");
+        if (rc1 == SQLITE_ROW)
+            c = (struct store_state_change){
+                .test_id = sq_col_text(ch, 0),
+                .at_ns = sqlite3_column_int64(ch, 1),
+                .from = (enum cmon_state)sqlite3_column_int(ch, 2),
+                .to = (enum cmon_state)sqlite3_column_int(ch, 3),
+                .reason = sq_col_text(ch, 4),
+            };
+        if (rc2 == SQLITE_ROW)
+            result_from_row(rs, &sr);
+        bool stop = !err && cb(arg, i, rc1 == SQLITE_ROW ? &c : NULL,
+                               rc2 == SQLITE_ROW ? &sr : NULL);
+        sqlite3_reset(ch);
+        sqlite3_reset(rs);
+        if (stop)
+            break;
+    }
+    return err;
+}
+
+/* Outside a transaction, all of them in one read transaction: one
+ * snapshot, one lock. */
+enum cmon_err sq_tests_last(struct store *s, const struct store_last_query *tests, size_t n,
+                            int64_t to_ns, store_last_cb cb, void *arg, struct cmon_errbuf *eb)
+{
+    struct sqlite_store *ss = sq_of(s);
+    enum cmon_err err = sq_ingest_flush(ss, eb); /* the ingest's own staged rows count */
+    if (err)
+        return err;
+    bool own = sqlite3_get_autocommit(ss->db);
+    if (own && (err = sq_exec(ss, "BEGIN", eb)))
+        return err;
+    err = tests_last_read(ss, tests, n, to_ns, cb, arg, eb);
+    if (own) {
+        struct cmon_errbuf eb2;
+        enum cmon_err end = sq_exec(ss, "COMMIT", err ? &eb2 : eb);
+        err = err ? err : end;
+    }
+    return err;
+}
+
 /* ---- metrics ---- */
 
 enum cmon_err sq_metric_query(struct store *s, const struct store_metric_query *q,

@@ -162,6 +162,12 @@ struct store_state_change {
     const char *reason;
 };
 
+/* One test for tests_last, and where its results window starts. */
+struct store_last_query {
+    const char *test_id;
+    int64_t results_from_ns;
+};
+
 /* GET /api/v1/alerts filters; NULL fields do not filter. */
 struct store_alert_filter {
     const char *state; /* "pending", "firing", "resolved" */
@@ -180,6 +186,9 @@ typedef int (*store_point_cb)(void *arg, int64_t bucket_ns, double value, int64_
 typedef int (*store_change_cb)(void *arg, const struct store_state_change *c);
 typedef int (*store_agent_cb)(void *arg, const struct store_agent *a);
 typedef int (*store_value_cb)(void *arg, const char *value);
+/* tests_last: the i-th test's newest state change and round (NULL: none). */
+typedef int (*store_last_cb)(void *arg, size_t i, const struct store_state_change *c,
+                             const struct store_result *r);
 /* Callbacks return 0 to continue, non-zero to stop (the op then returns CMON_OK). */
 
 /* What a backend can do that another cannot (store_ops.caps). */
@@ -313,6 +322,12 @@ enum store_cap {
      * limit; cb returns non-zero to stop. */                                                      \
     X(enum cmon_err, path_query, (struct store *s, const char *test_id, int64_t from_ns,           \
         int64_t to_ns, size_t limit, store_path_cb cb, void *arg, struct cmon_errbuf *eb))         \
+    /* For each of tests[0..n), in that order: its newest state change before                     \
+     * to_ns and its newest raw result in [results_from_ns, to_ns) (among                         \
+     * equal times, the row stored last), NULL when none: cb(arg, i, c, r).                        \
+     * One index lookup each, all in one statement or snapshot (views at=). */                     \
+    X(enum cmon_err, tests_last, (struct store *s, const struct store_last_query *tests, size_t n, \
+        int64_t to_ns, store_last_cb cb, void *arg, struct cmon_errbuf *eb))                       \
     /* ---- alerts wired into the server (docs/alerts.md) ---- */                                  \
     /* Action groups (typed rows) by name, webhook secrets included (the API                       \
      * masks them).  *created tells whether the name was new (may be NULL). */                     \
