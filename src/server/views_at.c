@@ -5,7 +5,10 @@
  * (within three test periods, at least 5 minutes: an older round is no
  * longer "the latest").  The state filter applies to those states.
  * Tests are copied out of the store's iteration first, so the per-test
- * queries never run inside it.  Per request; no shared state. */
+ * queries never run inside it.  Those are tests_last calls of up to
+ * AT_CHUNK tests each: per test one index lookup for its state change and
+ * one for its round, so a request costs the number of tests, not their
+ * history.  Per request; no shared state. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "server/server_internal.h"
 
 #define AT_MIN_LOOKBACK_NS (300 * CMON_NS_PER_SEC)
+#define AT_CHUNK 1000 /* tests per tests_last call */
 
 /* The text fields of a store_test, copied with it (every one: a pointer
  * left out would point into the store's row after the query).  The last
@@ -79,68 +83,59 @@ static void free_tests(struct at_tests *a)
     free(a->items);
 }
 
-struct last_change {
-    bool found;
-    enum cmon_state to;
-    int64_t at_ns;
-    char reason[320];
-};
-
-static int keep_change(void *arg, const struct store_state_change *c)
-{
-    struct last_change *l = arg;
-    l->found = true;
-    l->to = c->to;
-    l->at_ns = c->at_ns;
-    snprintf(l->reason, sizeof l->reason, "%s", c->reason ? c->reason : "");
-    return 0;
-}
-
-struct last_round {
-    bool found;
-    struct cmon_round_result r;
-};
-
-static int keep_round(void *arg, const struct store_result *sr)
-{
-    struct last_round *l = arg;
-    l->found = true;
-    l->r = sr->r;
-    return 0;
-}
-
 static void set_str(struct store_test *t, size_t i, const char *s)
 {
     free((char *)*str_at(t, i));
     *str_at(t, i) = strdup(s);
 }
 
-/* The test as it stood at at_ns. */
-static enum cmon_err test_then(struct store *s, struct store_test *t, int64_t at_ns,
-                               struct cmon_errbuf *eb)
+/* Tests of one tests_last call, and the moment asked. */
+struct then {
+    struct store_test *tests;
+    int64_t at_ns;
+};
+
+/* The i-th test as it stood then: c its last state change (NULL: none),
+ * r its last round in the window (NULL: none). */
+static int test_then(void *arg, size_t i, const struct store_state_change *c,
+                     const struct store_result *r)
 {
-    struct last_change lc = {0};
-    struct last_round lr = {0};
-    int64_t back = 3 * (int64_t)t->frequency_sec * CMON_NS_PER_SEC;
-    enum cmon_err err = s->ops->state_changes(s, t->id, 0, at_ns + 1, keep_change, &lc, eb);
-    if (!err)
-        err = s->ops->result_query(s, t->id,
-                                   at_ns - (back > AT_MIN_LOOKBACK_NS ? back : AT_MIN_LOOKBACK_NS),
-                                   at_ns + 1, 100000, keep_round, &lr, eb);
-    if (err)
-        return err;
-    t->state = lc.found ? lc.to : CMON_STATE_INDETERMINATE;
-    t->state_since_ns = lc.found ? lc.at_ns : at_ns;
-    set_str(t, STR_REASON, lc.found ? lc.reason : "no state recorded by then");
-    set_str(t, STR_DIAGNOSTIC, lr.found ? cmon_diag_code(lr.r.diagnostic) : "");
-    set_str(t, STR_DETAIL, lr.found ? lr.r.detail : "");
-    t->has_result = lr.found;
-    t->last_result_ns = lr.r.start_ns;
+    const struct then *th = arg;
+    struct store_test *t = &th->tests[i];
+    static const struct cmon_round_result none = {0};
+    const struct cmon_round_result *rr = r ? &r->r : &none;
+    t->state = c ? c->to : CMON_STATE_INDETERMINATE;
+    t->state_since_ns = c ? c->at_ns : th->at_ns;
+    set_str(t, STR_REASON, c ? (c->reason ? c->reason : "") : "no state recorded by then");
+    set_str(t, STR_DIAGNOSTIC, r ? cmon_diag_code(rr->diagnostic) : "");
+    set_str(t, STR_DETAIL, rr->detail);
+    t->has_result = r;
+    t->last_result_ns = rr->start_ns;
     t->checks_failed_pct =
-        lr.r.checks_total ? 100.0 * lr.r.checks_failed / (double)lr.r.checks_total : 0;
-    t->has_rtt = lr.found && lr.r.has_rtt;
-    t->rtt_ms = lr.r.rtt_avg_ms;
-    return CMON_OK;
+        rr->checks_total ? 100.0 * rr->checks_failed / (double)rr->checks_total : 0;
+    t->has_rtt = r && rr->has_rtt;
+    t->rtt_ms = rr->rtt_avg_ms;
+    return 0;
+}
+
+/* Tests [from, from + n) of a as they stood at at_ns, in one tests_last:
+ * each test's rounds within three periods, at least 5 minutes. */
+static enum cmon_err tests_then(struct store *s, struct at_tests *a, size_t from, size_t n,
+                                int64_t at_ns, struct cmon_errbuf *eb)
+{
+    struct store_last_query *q = calloc(n, sizeof *q);
+    if (!q)
+        return cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        const struct store_test *t = &a->items[from + k];
+        int64_t back = 3 * (int64_t)t->frequency_sec * CMON_NS_PER_SEC;
+        q[k] = (struct store_last_query){
+            t->id, at_ns - (back > AT_MIN_LOOKBACK_NS ? back : AT_MIN_LOOKBACK_NS)};
+    }
+    struct then th = {&a->items[from], at_ns};
+    enum cmon_err err = s->ops->tests_last(s, q, n, at_ns + 1, test_then, &th, eb);
+    free(q);
+    return err;
 }
 
 bool views_at(struct req *r, int64_t *at_ns)
@@ -163,10 +158,11 @@ enum cmon_err views_test_query(struct store *s, const struct store_test_filter *
     enum cmon_err err = s->ops->test_query(s, &all, copy_test, &a, eb);
     if (!err && a.nomem)
         err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; !err && k < a.n; k += AT_CHUNK)
+        err = tests_then(s, &a, k, a.n - k < AT_CHUNK ? a.n - k : AT_CHUNK, at_ns, eb);
     for (size_t k = 0; !err && k < a.n; k++) {
         struct store_test *t = &a.items[k];
-        err = test_then(s, t, at_ns, eb);
-        if (!err && !(t->reason && t->diagnostic && t->detail))
+        if (!(t->reason && t->diagnostic && t->detail))
             err = cmon_fail(eb, CMON_ERR_NOMEM, "out of memory");
         if (err || (f && f->has_state && t->state != f->state))
             continue;
