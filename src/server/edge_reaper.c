@@ -152,14 +152,24 @@ void edge_reaper_notify(void *cls, struct MHD_Connection *conn, void **socket_co
     pthread_mutex_unlock(&r->mu);
 }
 
-void edge_reaper_headers_done(struct edge_reaper *r, struct MHD_Connection *conn, bool done)
+/* The connection's node (made at MHD_CONNECTION_NOTIFY_STARTED), with the
+ * list locked; NULL (unlocked) when untracked. */
+static struct conn_node *node_locked(struct edge_reaper *r, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn_node *c = ci ? ci->socket_context : NULL;
     if (!r || !c)
-        return;
+        return NULL;
     pthread_mutex_lock(&r->mu);
+    return c;
+}
+
+void edge_reaper_headers_done(struct edge_reaper *r, struct MHD_Connection *conn, bool done)
+{
+    struct conn_node *c = node_locked(r, conn);
+    if (!c)
+        return;
     c->in_request = done;
     c->since_ns = cmon_mono_ns();
     if (!done) { /* answered: what comes next is a new request */
@@ -171,12 +181,9 @@ void edge_reaper_headers_done(struct edge_reaper *r, struct MHD_Connection *conn
 
 void edge_reaper_request_line(struct edge_reaper *r, struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_node *c = ci ? ci->socket_context : NULL;
-    if (!r || !c)
+    struct conn_node *c = node_locked(r, conn);
+    if (!c)
         return;
-    pthread_mutex_lock(&r->mu);
     c->line = true;
     pthread_mutex_unlock(&r->mu);
 }

@@ -30,15 +30,7 @@ TOKEN=$(jq -r .token "$NS_TMP/body")
 [ "$(jqb .batchIntervalMs)" = 10000 ] || fail "heartbeat answer: $(cat "$NS_TMP/body")"
 [ "$(api DELETE /api/v1/agents/probe-only)" = 204 ] || fail "delete probe-only: $(cat "$NS_TMP/body")"
 
-configs=$(for p in $(seq 5400 5419); do
-    printf '{"name":"t%s","protocol":"Tcp","testFrequencySec":30,"tcpConfiguration":{"port":%s,"disableTraceRoute":true}},' "$p" "$p"
-done)
-MON="{\"properties\":{\"endpoints\":[{\"name\":\"a\",\"type\":\"Agent\",\"address\":\"agent-a\"},
- {\"name\":\"dst\",\"address\":\"198.18.2.2\"},{\"name\":\"srv\",\"address\":\"198.18.3.2\"}],\"testConfigurations\":[${configs%,}],
- \"testGroups\":[{\"name\":\"g\",\"sources\":[\"a\"],\"destinations\":[\"dst\",\"srv\"],
- \"testConfigurations\":[$(seq -f '"t%g"' -s, 5400 5419)]}]}}"
-[ "$(api DELETE /api/v1/connectionMonitors/seed)" = 204 ] || fail "seed not deleted"
-[ "$(api PUT /api/v1/connectionMonitors/many "$MON")" = 201 ] || fail "monitor: $(cat "$NS_TMP/body")"
+agents_many_tcp
 
 START=$(date +%s%N)
 agent_start a
@@ -61,10 +53,7 @@ drained() { [ "$(api GET /api/v1/agents)" = 200 ] && [ "$(jqb '.items[] | select
 wait_for 60 "the spool drains" drained
 kill -TERM "$AGENT_PID_a"
 wait "$AGENT_PID_a" 2>/dev/null || true
-sent=$(awk '
-    /msg="batch spooled"/ { s = r = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^seq=/) s = substr($i, 5); if ($i ~ /^results=/) r = substr($i, 9) } n[s] = r }
-    /msg="batch acked"/ { for (i = 1; i <= NF; i++) if ($i ~ /^seq=/) total += n[substr($i, 5)] }
-    END { print total + 0 }' "$NS_TMP/agent-a.log")
+sent=$(acked_rounds "$NS_TMP/agent-a.log")
 [ "$(api POST /api/v1/query "{\"sql\":\"SELECT count(*), count(DISTINCT test_id || start_ns) FROM results WHERE start_ns > $START\"}")" = 200 ] ||
     fail "query: $(cat "$NS_TMP/body")"
 stored=$(jqb '.rows[0][0]'); distinct=$(jqb '.rows[0][1]')

@@ -28,15 +28,7 @@ agents_bootstrap
 
 # 40 TCP tests from agent-a to dst and srv, no traceroute (paths are covered by the
 # unit tests of batch cutting)
-configs=$(for p in $(seq 5400 5419); do
-    printf '{"name":"t%s","protocol":"Tcp","testFrequencySec":30,"tcpConfiguration":{"port":%s,"disableTraceRoute":true}},' "$p" "$p"
-done)
-MON="{\"properties\":{\"endpoints\":[{\"name\":\"a\",\"type\":\"Agent\",\"address\":\"agent-a\"},
- {\"name\":\"dst\",\"address\":\"198.18.2.2\"},{\"name\":\"srv\",\"address\":\"198.18.3.2\"}],\"testConfigurations\":[${configs%,}],
- \"testGroups\":[{\"name\":\"g\",\"sources\":[\"a\"],\"destinations\":[\"dst\",\"srv\"],
- \"testConfigurations\":[$(seq -f '"t%g"' -s, 5400 5419)]}]}}"
-[ "$(api DELETE /api/v1/connectionMonitors/seed)" = 204 ] || fail "seed not deleted"
-[ "$(api PUT /api/v1/connectionMonitors/many "$MON")" = 201 ] || fail "monitor: $(cat "$NS_TMP/body")"
+agents_many_tcp
 
 agent_start a --batch-ms 20000
 all_results() {
@@ -108,10 +100,7 @@ grep -q 'msg="batch spooled" seq=1 ' "$NS_TMP/agent-a.log" || fail "the new spoo
 ! grep -q 'duplicate=true' "$NS_TMP/agent-a.log" ||
     fail "batches of the new spool were taken as duplicates: $(grep -c duplicate=true "$NS_TMP/agent-a.log")"
 # rounds in the batches acked after the restart, from the agent's own log
-sent=$(awk '
-    /msg="batch spooled"/ { s = r = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^seq=/) s = substr($i, 5); if ($i ~ /^results=/) r = substr($i, 9) } n[s] = r }
-    /msg="batch acked"/ { for (i = 1; i <= NF; i++) if ($i ~ /^seq=/) total += n[substr($i, 5)] }
-    END { print total + 0 }' "$NS_TMP/agent-a.log")
+sent=$(acked_rounds "$NS_TMP/agent-a.log")
 [ "$(api POST /api/v1/query "{\"sql\":\"SELECT count(*), count(DISTINCT test_id || start_ns) FROM results WHERE start_ns > $RESTART\"}")" = 200 ] ||
     fail "query: $(cat "$NS_TMP/body")"
 stored=$(jqb '.rows[0][0]'); distinct=$(jqb '.rows[0][1]')

@@ -116,6 +116,30 @@ tests_table() {
         "$NS_TMP/body" | sort
 }
 
+# agents_many_tcp: the seed monitor replaced by "many": 40 TCP tests from
+# agent-a (20 ports to dst and to srv) every 30 s, no traceroute.
+agents_many_tcp() {
+    local configs p mon
+    configs=$(for p in $(seq 5400 5419); do
+        printf '{"name":"t%s","protocol":"Tcp","testFrequencySec":30,"tcpConfiguration":{"port":%s,"disableTraceRoute":true}},' "$p" "$p"
+    done)
+    mon="{\"properties\":{\"endpoints\":[{\"name\":\"a\",\"type\":\"Agent\",\"address\":\"agent-a\"},
+ {\"name\":\"dst\",\"address\":\"198.18.2.2\"},{\"name\":\"srv\",\"address\":\"198.18.3.2\"}],\"testConfigurations\":[${configs%,}],
+ \"testGroups\":[{\"name\":\"g\",\"sources\":[\"a\"],\"destinations\":[\"dst\",\"srv\"],
+ \"testConfigurations\":[$(seq -f '"t%g"' -s, 5400 5419)]}]}}"
+    [ "$(api DELETE /api/v1/connectionMonitors/seed)" = 204 ] || fail "seed not deleted"
+    [ "$(api PUT /api/v1/connectionMonitors/many "$mon")" = 201 ] || fail "monitor: $(cat "$NS_TMP/body")"
+}
+
+# acked_rounds LOG: the rounds in the batches an agent's debug log shows
+# spooled and then acked.
+acked_rounds() {
+    awk '
+    /msg="batch spooled"/ { s = r = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^seq=/) s = substr($i, 5); if ($i ~ /^results=/) r = substr($i, 9) } n[s] = r }
+    /msg="batch acked"/ { for (i = 1; i <= NF; i++) if ($i ~ /^seq=/) total += n[substr($i, 5)] }
+    END { print total + 0 }' "$1"
+}
+
 # bootstrap: TLS material, admin token, workspace key, the seed monitor.
 agents_bootstrap() { # [SERVER_ARG...]
     agents_tls "$NS_TMP/tls" "$SRV_ADDR"
