@@ -117,6 +117,8 @@ bool pg_col_null(const PGresult *r, int row, int col);
 
 /* Floor division of ns into days (partition numbers). */
 int64_t pg_day_of(int64_t ns);
+/* The results partition of day (results_dN, results_dmN before 1970), then suffix. */
+void pg_partition_name(char *buf, size_t cap, int64_t day, const char *suffix);
 /* Create the results partitions of days that do not exist yet. */
 enum cmon_err pg_ensure_partitions(struct pg_store *ps, const int64_t *days, size_t n,
                                    struct cmon_errbuf *eb);

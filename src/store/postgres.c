@@ -309,6 +309,11 @@ int64_t pg_day_of(int64_t ns)
     return (ns % PG_NS_PER_DAY < 0) ? d - 1 : d;
 }
 
+void pg_partition_name(char *buf, size_t cap, int64_t day, const char *suffix)
+{
+    snprintf(buf, cap, "results_d%s%lld%s", day < 0 ? "m" : "", (long long)llabs(day), suffix);
+}
+
 /* Serialised by an advisory transaction lock: replicas may race for a day.
  * Runs in the caller's transaction when there is one. */
 static enum cmon_err create_partition(struct pg_store *ps, int64_t day, struct cmon_errbuf *eb)
@@ -318,10 +323,11 @@ static enum cmon_err create_partition(struct pg_store *ps, int64_t day, struct c
     /* the last representable day ends at MAXVALUE instead of overflowing */
     if (day < INT64_MAX / PG_NS_PER_DAY)
         snprintf(hi, sizeof hi, "%lld", (long long)(lo + PG_NS_PER_DAY));
+    char name[40];
+    pg_partition_name(name, sizeof name, day, "");
     snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS results_d%s%lld PARTITION OF results"
-             " FOR VALUES FROM (%lld) TO (%s)",
-             day < 0 ? "m" : "", (long long)llabs(day), (long long)lo, hi);
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF results FOR VALUES FROM (%lld) TO (%s)",
+             name, (long long)lo, hi);
     return pg_exec(ps, sql, 0, NULL, NULL, eb, "create results partition");
 }
 

@@ -246,7 +246,8 @@ static const char update_live_sql[] =
     " t.source_type, t.destination, t.destination_address, t.destination_type, t.test_config,"
     " t.protocol, t.target, t.port, t.frequency_sec, t.failed_pct_threshold,"
     " t.rtt_threshold_ms, t.group_disabled,"
-    " coalesce((SELECT m.running FROM monitors m WHERE m.name = t.monitor), false), t.state,"
+    /* one hashed look-up, not an index scan of monitors per row */
+    " t.monitor IN (SELECT name FROM monitors WHERE running), t.state,"
     " t.reason, t.diagnostic, t.detail, t.last_result_ns, t.checks_failed_pct, t.rtt_ms,"
     " t.state_since_ns, t.source_resource_id, t.destination_resource_id";
 
@@ -473,9 +474,13 @@ enum cmon_err pg_flush(struct pg_store *ps, struct cmon_errbuf *eb)
     if (!err)
         err = pg_ensure_partitions(ps, ps->stage_days, ps->n_stage_days, eb);
     /* straight into the partitions and the roll-up queue: no staging table
-     * to read back (COPY routes rows to partitions) */
+     * to read back.  Rows of one day (the usual flush) go into that day's
+     * partition itself, which spares PostgreSQL the routing of each row. */
+    char copy_sql[80] = "COPY results FROM STDIN";
+    if (ps->n_stage_days == 1)
+        pg_partition_name(copy_sql + 5, sizeof copy_sql - 5, ps->stage_days[0], " FROM STDIN");
     if (!err)
-        err = copy_in(ps, "COPY results FROM STDIN", &ps->stage_raw, eb);
+        err = copy_in(ps, copy_sql, &ps->stage_raw, eb);
     if (!err)
         err = copy_in(ps, "COPY rollup_pending FROM STDIN", &ps->stage_queue, eb);
     bool live = ps->n_stage_live > 0;
